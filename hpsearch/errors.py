@@ -1,0 +1,75 @@
+"""One exception family for every error a user can cause.
+
+The CLI turns any ``HpsearchError`` into its one-line message (one line per
+problem) and exit code 2, in exactly one place (``hpsearch/cli/main.py``).
+Library code never prints and never calls ``sys.exit``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class HpsearchError(Exception):
+    """Root of every error caused by the user's input or environment."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a config: where it is, what is wrong, how to fix it.
+
+    ``key`` is a dotted key path (``space.beta1.high``) or ``line 3, column 5``.
+    """
+
+    key: str
+    message: str
+    fix: str = ""
+    file: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}: " if self.file else ""
+        fix = f" — {self.fix}" if self.fix else ""
+        return f"{where}{self.key}: {self.message}{fix}"
+
+
+class ConfigError(HpsearchError):
+    """A config file (or --set value) is invalid. Holds every problem found."""
+
+    def __init__(self, problems: list[ConfigProblem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    def in_file(self, file: str) -> "ConfigError":
+        """The same problems, each naming ``file``."""
+        return ConfigError(
+            [ConfigProblem(p.key, p.message, p.fix, p.file or file) for p in self.problems]
+        )
+
+
+def config_error(key: str, message: str, fix: str = "", file: str | None = None) -> ConfigError:
+    """Shorthand for a ConfigError with a single problem."""
+    return ConfigError([ConfigProblem(key, message, fix, file)])
+
+
+class DataError(HpsearchError):
+    """A dataset cannot be loaded or is unusable (message names the file and the problem)."""
+
+
+class RunError(HpsearchError):
+    """A run cannot be created, found, opened or continued."""
+
+
+class RunLockedError(RunError):
+    """Another process is writing to this run."""
+
+
+class MissingDependencyError(HpsearchError):
+    """An optional extra is needed; the message says what to install."""
+
+    def __init__(self, package: str, extra: str, purpose: str):
+        super().__init__(
+            f"{purpose} needs {package}, which is not installed — "
+            f"run: pip install 'hpsearch[{extra}]'"
+        )

@@ -1,0 +1,219 @@
+"""The engine's hyperparameters: names, types, defaults and legal values.
+
+These names are the YAML format users write under ``model:`` (fixed values)
+and ``space:`` (searched values). ``HYPERPARAMETERS`` is the single source of
+truth; ``ModelConfig`` is the validated, typed bundle the engine trains from.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+from hpsearch.errors import ConfigProblem, ConfigError
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    """One engine hyperparameter.
+
+    ``kind`` is the Python type of a value (``int``, ``float``, ``bool``, ``str``
+    or ``list`` for ``hidden``). ``low``/``high`` bound the legal range of a
+    numeric value (``None`` = unbounded); ``*_open`` excludes the bound itself.
+    """
+
+    name: str
+    kind: type
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    @property
+    def searchable(self) -> bool:
+        """Whether it may appear under ``space:`` (numbers and named choices)."""
+        return self.kind in (int, float, bool, str)
+
+    def rule(self) -> str:
+        """The legal range in words, e.g. ``0 < value <= 1``."""
+        if self.choices is not None:
+            return "one of " + ", ".join(self.choices)
+        if self.kind is list:
+            return "a list of positive integers"
+        if self.kind is bool:
+            return "true or false"
+        parts = []
+        if self.low is not None:
+            parts.append(f"{_fmt(self.low)} {'<' if self.low_open else '<='} ")
+        parts.append("value")
+        if self.high is not None:
+            parts.append(f" {'<' if self.high_open else '<='} {_fmt(self.high)}")
+        word = "an integer" if self.kind is int else "a number"
+        return f"{word}, {''.join(parts)}" if len(parts) > 1 else word
+
+    def check(self, value: Any) -> tuple[Any, str | None]:
+        """Coerce ``value`` to this hyperparameter's type.
+
+        Returns ``(value, None)`` when legal, else ``(None, message)``.
+        """
+        if self.kind is list:
+            if (
+                isinstance(value, list)
+                and value
+                and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+            ):
+                return list(value), None
+            return None, f"must be {self.rule()}, got {value!r}"
+        if self.kind is bool:
+            if isinstance(value, bool):
+                return value, None
+            return None, f"must be true or false, got {value!r}"
+        if self.kind is str:
+            if isinstance(value, str) and (self.choices is None or value in self.choices):
+                return value, None
+            return None, f"must be {self.rule()}, got {value!r}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None, f"must be {self.rule()}, got {value!r}"
+        if self.kind is int:
+            if isinstance(value, float) and not value.is_integer():
+                return None, f"must be {self.rule()}, got {value!r}"
+            value = int(value)
+        else:
+            value = float(value)
+            if not math.isfinite(value):
+                return None, f"must be {self.rule()}, got {value!r}"
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return None, f"must be {self.rule()}, got {value!r}"
+        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+            return None, f"must be {self.rule()}, got {value!r}"
+        return value, None
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+_H = Hyperparameter
+HYPERPARAMETERS: dict[str, Hyperparameter] = {
+    h.name: h
+    for h in [
+        _H("hidden", list, None, "explicit hidden layer sizes, e.g. [256, 128] (overrides layers/hidden_units)"),
+        _H("layers", int, 2, "number of hidden layers", low=0, high=64),
+        _H("hidden_units", int, 64, "units in each hidden layer", low=1),
+        _H("activation", str, "relu", "hidden activation", choices=("relu", "tanh", "leaky_relu")),
+        _H("batchnorm", bool, True, "batch normalization on hidden layers"),
+        _H("bn_momentum", float, 0.9, "weight of the old value in BN running averages", low=0, high=1, high_open=True),
+        _H("keep_prob", float, 1.0, "inverted-dropout keep probability (1 = off)", low=0, high=1, low_open=True),
+        _H("l2", float, 0.0, "L2 regularization strength lambda", low=0),
+        _H("optimizer", str, "adam", "update rule", choices=("gd", "momentum", "rmsprop", "adam")),
+        _H("learning_rate", float, 0.001, "learning rate alpha", low=0, low_open=True),
+        _H("beta", float, 0.9, "momentum beta", low=0, high=1, high_open=True),
+        _H("beta1", float, 0.9, "Adam first-moment beta", low=0, high=1, high_open=True),
+        _H("beta2", float, 0.999, "Adam / RMSprop second-moment beta", low=0, high=1, high_open=True),
+        _H("epsilon", float, 1e-8, "Adam / RMSprop epsilon", low=0, low_open=True),
+        _H("batch_size", int, 64, "mini-batch size", low=1),
+        _H("epochs", int, 20, "passes over the training set", low=1),
+        _H("lr_decay", str, "none", "learning-rate decay schedule", choices=("none", "inverse_time", "exponential")),
+        _H("decay_rate", float, None, "k in alpha0/(1+k*epoch) (default 1) or alpha0*k**epoch (default 0.95)", low=0),
+        _H("dtype", str, "float32", "floating-point type of training", choices=("float32", "float64")),
+        _H("seed", int, 0, "initialization / shuffling seed", low=0),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Every hyperparameter of one training run, validated.
+
+    Build it with ``ModelConfig.from_dict`` (checks every value) or directly
+    in code. ``hidden_sizes`` resolves ``hidden`` vs ``layers`` x ``hidden_units``.
+    """
+
+    hidden: tuple[int, ...] | None = None
+    layers: int = 2
+    hidden_units: int = 64
+    activation: str = "relu"
+    batchnorm: bool = True
+    bn_momentum: float = 0.9
+    keep_prob: float = 1.0
+    l2: float = 0.0
+    optimizer: str = "adam"
+    learning_rate: float = 0.001
+    beta: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    batch_size: int = 64
+    epochs: int = 20
+    lr_decay: str = "none"
+    decay_rate: float | None = None
+    dtype: str = "float32"
+    seed: int = 0
+
+    @property
+    def hidden_sizes(self) -> tuple[int, ...]:
+        """Sizes of the hidden layers, input and output excluded."""
+        if self.hidden is not None:
+            return tuple(self.hidden)
+        return (self.hidden_units,) * self.layers
+
+    @property
+    def decay_k(self) -> float:
+        """The decay constant k, with the schedule's default when unset."""
+        if self.decay_rate is not None:
+            return self.decay_rate
+        return 0.95 if self.lr_decay == "exponential" else 1.0
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], prefix: str = "model") -> "ModelConfig":
+        """Validate ``values`` (YAML-style names) into a ModelConfig.
+
+        Raises ConfigError listing every bad key at once, each with its key path.
+        """
+        problems = validate_hyperparameters(values, prefix)
+        if problems:
+            raise ConfigError(problems)
+        coerced = {k: HYPERPARAMETERS[k].check(v)[0] for k, v in values.items() if v is not None}
+        if "hidden" in coerced:
+            coerced["hidden"] = tuple(coerced["hidden"])
+        return cls(**coerced)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain YAML/JSON-friendly dict of every field."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if out["hidden"] is not None:
+            out["hidden"] = list(out["hidden"])
+        return out
+
+
+def validate_hyperparameters(values: dict[str, Any], prefix: str = "model") -> list[ConfigProblem]:
+    """Every problem with a dict of hyperparameter values, none if it is valid."""
+    problems = []
+    for key, value in values.items():
+        spec = HYPERPARAMETERS.get(key)
+        if spec is None:
+            problems.append(ConfigProblem(f"{prefix}.{key}", "unknown hyperparameter", did_you_mean(key, HYPERPARAMETERS)))
+            continue
+        if value is None and spec.default is None:
+            continue
+        _, message = spec.check(value)
+        if message:
+            problems.append(ConfigProblem(f"{prefix}.{key}", message))
+    return problems
+
+
+def did_you_mean(word: str, known: Any) -> str:
+    """A 'did you mean ...?' hint naming the closest known key, or the list of keys."""
+    import difflib
+
+    names = sorted(known)
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return "known keys: " + ", ".join(names)
+
+

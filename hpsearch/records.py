@@ -1,0 +1,104 @@
+"""Plain, immutable records passed between the engine, the runner, the store and the views.
+
+Workers return these; only the parent process stores and ranks them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class TrialStatus(str, Enum):
+    """How a trial ended. ``ok`` trials are ranked by dev cost, then diverged, then failed."""
+
+    OK = "ok"
+    DIVERGED = "diverged"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one training run produced (``hpsearch.nn.train``).
+
+    ``history`` maps ``train_cost``, ``dev_cost`` and ``dev_accuracy`` to one
+    float per epoch run. ``seconds`` is training time only (data loading excluded).
+    Costs of a diverged run may be ``nan``/``inf``.
+    """
+
+    status: TrialStatus
+    train_cost: float
+    dev_cost: float
+    dev_accuracy: float
+    epochs_run: int
+    seconds: float
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "train_cost": self.train_cost,
+            "dev_cost": self.dev_cost,
+            "dev_accuracy": self.dev_accuracy,
+            "epochs_run": self.epochs_run,
+            "seconds": self.seconds,
+            "history": self.history,
+        }
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One finished trial of a search, as stored.
+
+    ``trial`` is the run-wide trial id (0, 1, 2, ... across rounds); ``index``
+    its position within its round. ``params`` holds the searched
+    hyperparameters only (the fixed ones are in the run's config).
+    Result fields are ``None`` for a failed trial, whose ``error`` says why.
+    """
+
+    trial: int
+    round: int
+    index: int
+    params: dict[str, Any]
+    seed: int
+    status: TrialStatus
+    dev_cost: float | None = None
+    train_cost: float | None = None
+    dev_accuracy: float | None = None
+    epochs_run: int = 0
+    seconds: float = 0.0
+    history: dict[str, list[float]] = field(default_factory=dict)
+    error: str | None = None
+
+    def rank_key(self) -> tuple[int, float, int]:
+        """Sort key: ok trials by dev cost, then diverged, then failed; ties by trial id."""
+        order = {TrialStatus.OK: 0, TrialStatus.DIVERGED: 1, TrialStatus.FAILED: 2}[self.status]
+        cost = self.dev_cost if self.dev_cost is not None and math.isfinite(self.dev_cost) else math.inf
+        if order:
+            cost = math.inf
+        return (order, cost, self.trial)
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One round of a search: its space (``Space.to_json()``) and how many trials it planned.
+
+    ``kind`` is ``random``/``grid``/``quasi`` for the first round, ``zoom`` for a
+    coarse-to-fine round; ``top_k``/``expand`` record how a zoom round was made.
+    """
+
+    round: int
+    space: dict[str, Any]
+    n_trials: int
+    sampler: str
+    kind: str = "initial"
+    top_k: int | None = None
+    expand: bool = False
+    first_trial: int = 0
+
+
+def rank(trials: list[TrialRecord]) -> list[TrialRecord]:
+    """Trials best first."""
+    return sorted(trials, key=TrialRecord.rank_key)
