@@ -27,9 +27,10 @@ class ConfigProblem:
     message: str
     fix: str = ""
     file: str | None = None
+    line: int | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file}: " if self.file else ""
+        where = f"{self.file}{f':{self.line}' if self.line else ''}: " if self.file else ""
         fix = f" — {self.fix}" if self.fix else ""
         return f"{where}{self.key}: {self.message}{fix}"
 
@@ -41,11 +42,24 @@ class ConfigError(HpsearchError):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
-    def in_file(self, file: str) -> "ConfigError":
-        """The same problems, each naming ``file``."""
+    def in_file(self, file: str, lines: dict[str, int] | None = None) -> "ConfigError":
+        """The same problems, each naming ``file`` and, where known, the line of its key."""
+        lines = lines or {}
         return ConfigError(
-            [ConfigProblem(p.key, p.message, p.fix, p.file or file) for p in self.problems]
+            [
+                ConfigProblem(p.key, p.message, p.fix, p.file or file, p.line or _line_of(p.key, lines))
+                for p in self.problems
+            ]
         )
+
+
+def _line_of(key: str, lines: dict[str, int]) -> int | None:
+    """Line of ``key`` or of its closest enclosing key (``space.x.high`` -> ``space.x``)."""
+    while key:
+        if key in lines:
+            return lines[key]
+        key = key.rpartition(".")[0]
+    return None
 
 
 def config_error(key: str, message: str, fix: str = "", file: str | None = None) -> ConfigError:
