@@ -87,3 +87,16 @@ class MissingDependencyError(HpsearchError):
             f"{purpose} needs {package}, which is not installed — "
             f"run: pip install 'hpsearch[{extra}]'"
         )
+
+
+class SearchInterrupted(HpsearchError):
+    """Ctrl-C stopped a search; every finished trial is stored and the run can be resumed."""
+
+    exit_code = 130
+
+    def __init__(self, run_name: str, done: int, planned: int):
+        self.run_name = run_name
+        super().__init__(
+            f"interrupted — {done} of {planned} trials are saved in run '{run_name}'; "
+            f"continue with: hpsearch resume {run_name}"
+        )

@@ -1,0 +1,5 @@
+"""``python -m hpsearch`` runs the command line."""
+
+from hpsearch.cli.main import cli
+
+cli()
