@@ -1,0 +1,48 @@
+"""Shared fixtures: tiny search configs that train in milliseconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TINY_CONFIG = """\
+name: tiny
+data:
+  dataset: blobs
+  samples: 240
+  classes: 3
+  features: 4
+  noise: 1.0
+model:
+  layers: 1
+  epochs: {epochs}
+space:
+  learning_rate: {{scale: log, low: 1.0e-3, high: 0.3}}
+  beta1:         {{scale: one_minus_log, low: 0.8, high: 0.99}}
+  hidden_units:  {{scale: int_log, low: 4, high: 32}}
+  batch_size:    {{choice: [16, 32]}}
+search:
+  trials: {trials}
+  seed: 7
+  workers: 1
+"""
+
+
+def write_tiny_config(folder: Path, *, trials: int = 6, epochs: int = 3, extra: str = "") -> Path:
+    """A small search over blobs; ``extra`` is appended under ``search:`` (indent it two spaces)."""
+    path = folder / "tiny.yaml"
+    path.write_text(TINY_CONFIG.format(trials=trials, epochs=epochs) + extra)
+    return path
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path) -> Path:
+    return write_tiny_config(tmp_path)
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "runs"
+    monkeypatch.setenv("HPSEARCH_RUNS_DIR", str(folder))
+    return folder

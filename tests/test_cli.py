@@ -1,0 +1,119 @@
+"""The search commands end to end, through the CLI as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from hpsearch.cli.main import cli
+from hpsearch.nn import Network
+from hpsearch.store import RunStore
+from tests.conftest import write_tiny_config
+
+RESULT_COLUMNS = {"rank", "trial", "round", "status", "dev_cost", "train_cost", "dev_accuracy", "epochs_run", "seconds", "error"}
+SEARCHED = {"learning_rate", "beta1", "hidden_units", "batch_size"}
+
+
+def invoke(*args: str) -> object:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, f"{args}: exit {result.exit_code}\n{result.output}\n{result.exception!r}"
+    return result
+
+
+def test_run_show_zoom_export(tmp_path: Path, runs_dir: Path) -> None:
+    config = write_tiny_config(tmp_path, trials=6)
+    out = invoke("run", str(config), "--quiet")
+    assert "best: trial" in out.stdout
+    run_dir = runs_dir / "tiny"
+    assert (run_dir / "run.sqlite").exists() and (run_dir / "config.yaml").exists()
+
+    shown = invoke("show", "tiny").stdout
+    assert "Leaderboard" in shown and "best model" in shown
+
+    zoomed = invoke("zoom", "tiny", "--top", "3", "--trials", "4", "--quiet")
+    assert "best: trial" in zoomed.stdout
+
+    exported = invoke("export", "tiny").stdout
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert len(rows) == 10  # 6 + 4, one row per trial
+    assert RESULT_COLUMNS | SEARCHED | {"epochs", "layers"} <= set(rows[0])
+    assert sorted(int(r["trial"]) for r in rows) == list(range(10))
+    assert {r["round"] for r in rows} == {"0", "1"}
+    assert [int(r["rank"]) for r in rows] == list(range(1, 11))
+    ok_costs = [float(r["dev_cost"]) for r in rows if r["status"] == "ok"]
+    assert ok_costs == sorted(ok_costs)
+
+    # the zoom round stays inside the space of round 0, on each parameter's own scale
+    with RunStore.open(run_dir) as store:
+        rounds = store.rounds()
+        best = store.best_model()
+    assert [r.kind for r in rounds] == ["initial", "zoom"]
+    lr0, lr1 = rounds[0].space["learning_rate"], rounds[1].space["learning_rate"]
+    assert lr0["low"] <= lr1["low"] < lr1["high"] <= lr0["high"]
+
+    # the best model file predicts (it is a loadable network)
+    assert best is not None
+    network = Network.load(best[1])
+    assert network.predict_proba(__import__("numpy").zeros((2, 4))).shape == (2, 3)
+
+    as_json = json.loads(invoke("export", "tiny", "--json", "-").stdout)
+    assert len(as_json["trials"]) == 10 and len(as_json["rounds"]) == 2
+    assert as_json["trials"][0]["history"]["dev_cost"]
+
+    listed = invoke("list").stdout
+    assert "tiny" in listed and "10/10" in listed
+
+
+def test_dry_run_plans_without_training(tmp_path: Path, runs_dir: Path) -> None:
+    config = write_tiny_config(tmp_path, trials=5)
+    plan_csv = tmp_path / "plan.csv"
+    out = invoke("run", str(config), "--dry-run", "--trials", "8", "--csv", str(plan_csv)).stdout
+    assert "Planned trials (8)" in out
+    assert "learning_rate (log)" in out  # a histogram per parameter, on its own scale
+    rows = list(csv.DictReader(plan_csv.open()))
+    assert len(rows) == 8
+    assert list(rows[0]) == ["round", "trial", "batch_size", "beta1", "hidden_units", "learning_rate"]
+    assert not runs_dir.exists()  # nothing trained, no run written
+    # the same plan twice
+    again = tmp_path / "again.csv"
+    invoke("run", str(config), "--dry-run", "--trials", "8", "--csv", str(again))
+    assert again.read_text() == plan_csv.read_text()
+
+
+def test_train_one_model_from_a_search_file(tmp_path: Path) -> None:
+    config = write_tiny_config(tmp_path, epochs=4)
+    weights = tmp_path / "model.npz"
+    out = invoke("train", str(config), "--set", "learning_rate=0.05", "--json", "--save", str(weights)).stdout
+    record = json.loads(out)
+    assert record["status"] == "ok"
+    assert record["epochs_run"] == 4 and len(record["history"]["dev_cost"]) == 4
+    assert record["model"]["learning_rate"] == 0.05
+    assert weights.exists()
+
+
+def test_bad_run_name_and_unknown_run(tmp_path: Path, runs_dir: Path) -> None:
+    config = write_tiny_config(tmp_path)
+    for bad in ("../escape", "a/b", "/abs"):
+        result = CliRunner().invoke(cli, ["run", str(config), "--name", bad])
+        assert result.exit_code == 2, bad
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "escape").exists()
+    result = CliRunner().invoke(cli, ["show", "no-such-run"])
+    assert result.exit_code == 2 and "no-such-run" in result.stderr
+
+
+def test_run_names_are_made_unique(tmp_path: Path, runs_dir: Path) -> None:
+    config = write_tiny_config(tmp_path, trials=1, epochs=1)
+    invoke("run", str(config), "-q")
+    invoke("run", str(config), "-q")
+    assert (runs_dir / "tiny").is_dir() and (runs_dir / "tiny-2").is_dir()
+
+
+def test_every_command_has_help() -> None:
+    for command in ("train", "run", "resume", "zoom", "show", "export", "list", "plot", "importance"):
+        result = CliRunner().invoke(cli, [command, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output, command

@@ -1,0 +1,117 @@
+"""Config files: every broken config gives its one-line message and exit code 2; valid ones load."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hpsearch.cli.main import cli
+from hpsearch.config import config_from_dict, load_config, parse_assignments, single_model_config
+from hpsearch.errors import ConfigError
+
+BROKEN = sorted((Path(__file__).parent / "broken_configs").glob("*.yaml"))
+CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+
+
+def expected_message(path: Path) -> str:
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# expect: "), f"{path.name} must start with '# expect: <message>'"
+    return first.removeprefix("# expect: ")
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=[p.stem for p in BROKEN])
+def test_broken_config_gives_one_clear_line_and_exit_code_2(path: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", str(path), "--dry-run"])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert str(path) in lines[0]
+    assert expected_message(path) in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "many.yaml"
+    path.write_text(
+        "data: {dataset: spirals, dev_fraction: 2}\n"
+        "model:\n"
+        "  epochs: 0\n"
+        "  optimiser: adam\n"
+        "space:\n"
+        "  learning_rate: {scale: log, low: 0.1, high: 0.01}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    keys = {p.key for p in info.value.problems}
+    assert {"data.dev_fraction", "model.epochs", "model.optimiser"} <= keys
+    assert any(k.startswith("space.learning_rate") for k in keys)
+    # each problem names the line its key is on
+    lines = {p.key: p.line for p in info.value.problems}
+    assert lines["model.epochs"] == 3
+    assert lines["model.optimiser"] == 4
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("data: {dataset: spirals}\nmodel: {epochs: -1}\n")
+    result = CliRunner().invoke(cli, ["--debug", "run", str(path), "--dry-run"])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, ConfigError)
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "nope.yaml"), "--dry-run"])
+    assert result.exit_code == 2
+    assert "nope.yaml" in result.stderr and "not found" in result.stderr
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_shipped_configs_are_valid(path: Path) -> None:
+    config = load_config(path)
+    assert config.space.names, "every example config searches something"
+
+
+def test_resolved_config_reads_back_the_same(tmp_path: Path) -> None:
+    config = load_config(Path(__file__).parent.parent / "configs" / "every-scale.yaml")
+    again = config_from_dict(config.to_dict(), base_dir=tmp_path)
+    assert again.to_dict() == config.to_dict()
+    assert again.space.to_json() == config.space.to_json()
+
+
+def test_train_takes_the_centre_of_each_range_on_its_own_scale(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "data: {dataset: spirals}\n"
+        "space:\n"
+        "  learning_rate: {scale: log, low: 1.0e-4, high: 1}\n"
+        "  beta1: {scale: one_minus_log, low: 0.9, high: 0.999}\n"
+        "  batch_size: {choice: [128, 32]}\n"
+        "  l2: {scale: uniform, low: 0, high: 0.02}\n"
+    )
+    model = single_model_config(load_config(path), {})
+    assert math.isclose(model.learning_rate, 1e-2, rel_tol=1e-9)  # 10^((-4 + 0) / 2)
+    assert math.isclose(model.beta1, 0.99, rel_tol=1e-9)  # 1 - 10^((-1 + -3) / 2)
+    assert model.batch_size == 128  # a choice: its first
+    assert math.isclose(model.l2, 0.01)
+    assert single_model_config(load_config(path), parse_assignments(["learning_rate=0.5"])).learning_rate == 0.5
+
+
+def test_set_rejects_unknown_names_and_bad_values(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("data: {dataset: spirals}\n")
+    with pytest.raises(ConfigError, match="did you mean 'learning_rate'"):
+        single_model_config(load_config(path), {"learnin_rate": 0.1})
+    with pytest.raises(ConfigError, match="--set keep_prob"):
+        single_model_config(load_config(path), {"keep_prob": 3})
+    with pytest.raises(ConfigError, match="name=value"):
+        parse_assignments(["learning_rate"])
+
+
+def test_command_line_overrides_are_validated(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("data: {dataset: spirals}\n")
+    with pytest.raises(ConfigError, match="search.trials"):
+        load_config(path).with_search(trials=0)

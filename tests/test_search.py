@@ -1,0 +1,162 @@
+"""Search runs: reproducible whatever the workers or interruptions, crash-safe, failures kept."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import hpsearch.runner
+from hpsearch.cli.main import cli
+from hpsearch.config import load_config
+from hpsearch.records import TrialStatus
+from hpsearch.search import Execution, resume_search, start_search
+from hpsearch.store import RunStore
+from tests.conftest import write_tiny_config
+
+
+def fingerprint(run_dir: Path) -> list[tuple]:
+    """What must be identical between two runs of one config: ids, values, J to the last bit."""
+    with RunStore.open(run_dir) as store:
+        trials = store.trials()
+    return [(t.trial, t.round, t.index, t.seed, sorted(t.params.items()), t.status, t.dev_cost, t.train_cost,
+             t.history.get("dev_cost")) for t in trials]
+
+
+def test_same_trials_and_costs_whatever_the_workers(tmp_path: Path) -> None:
+    config = load_config(write_tiny_config(tmp_path, trials=6, extra="  rounds: 2\n  zoom_trials: 3\n  top_k: 2\n"))
+    one = start_search(config, runs_dir=tmp_path / "runs", name="one", execution=Execution(workers=1))
+    two = start_search(config, runs_dir=tmp_path / "runs", name="two", execution=Execution(workers=2))
+    assert len(one.trials) == 9 and len(one.rounds) == 2
+    assert fingerprint(one.run_dir) == fingerprint(two.run_dir)
+
+
+def _record_count(run_dir: Path) -> int:
+    try:
+        with RunStore.open(run_dir) as store:
+            return len(store.trials())
+    except Exception:  # the run may not exist yet
+        return 0
+
+
+def _start_cli(args: list[str], runs_dir: Path) -> subprocess.Popen:
+    env = {**os.environ, "HPSEARCH_RUNS_DIR": str(runs_dir), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "hpsearch", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _wait_for_records(run_dir: Path, at_least: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while _record_count(run_dir) < at_least:
+        assert proc.poll() is None, f"finished too early: {proc.communicate()}"
+        assert time.monotonic() < deadline, "no progress"
+        time.sleep(0.05)
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path: Path) -> None:
+    config_path = write_tiny_config(tmp_path, trials=14, epochs=15, extra="  rounds: 2\n  zoom_trials: 4\n  top_k: 3\n")
+    runs = tmp_path / "runs"
+    straight = start_search(load_config(config_path), runs_dir=runs, name="straight", execution=Execution(workers=1))
+
+    killed_dir = runs / "killed"
+    for at_least in (2, 7, 15):  # killed three times: in round 0 twice, then in the zoom round
+        args = ["run", str(config_path), "--name", "killed", "-q", "-w", "2"] if at_least == 2 else \
+               ["resume", "killed", "-q", "-w", "2"]
+        proc = _start_cli(args, runs)
+        _wait_for_records(killed_dir, at_least, proc)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert _record_count(killed_dir) < 18
+    resume_search(killed_dir, execution=Execution(workers=2))
+    assert fingerprint(killed_dir) == fingerprint(straight.run_dir)
+    ids = [f[0] for f in fingerprint(killed_dir)]
+    assert ids == sorted(set(ids)) == list(range(18))
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
+    config_path = write_tiny_config(tmp_path, trials=30, epochs=20)
+    runs = tmp_path / "runs"
+    proc = _start_cli(["run", str(config_path), "-w", "1"], runs)
+    _wait_for_records(runs / "tiny", 2, proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "hpsearch resume tiny" in err and "Traceback" not in err
+    done = _record_count(runs / "tiny")
+    assert 2 <= done < 30
+    result = resume_search(runs / "tiny")
+    assert len(result.trials) == 30
+
+
+def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_train = hpsearch.runner.train
+
+    def flaky_train(config, data, on_epoch=None):
+        if config.batch_size == 16:
+            raise RuntimeError("simulated out of memory\nsecond line")
+        return real_train(config, data, on_epoch)
+
+    monkeypatch.setattr(hpsearch.runner, "train", flaky_train)
+    config = load_config(write_tiny_config(tmp_path, trials=8))
+    result = start_search(config, runs_dir=tmp_path / "runs", execution=Execution(workers=1))
+    failed = [t for t in result.trials if t.status is TrialStatus.FAILED]
+    ok = [t for t in result.trials if t.status is TrialStatus.OK]
+    assert failed and ok and len(failed) + len(ok) == 8
+    assert all(t.error == "RuntimeError: simulated out of memory" for t in failed)
+    assert result.trials[: len(ok)] == sorted(ok, key=lambda t: t.dev_cost)  # failed ranked last
+
+    # failed trials are retried only when asked
+    monkeypatch.setattr(hpsearch.runner, "train", real_train)
+    assert len([t for t in resume_search(result.run_dir).trials if t.status is TrialStatus.FAILED]) == len(failed)
+    retried = resume_search(result.run_dir, retry_failed=True)
+    assert all(t.status is TrialStatus.OK for t in retried.trials) and len(retried.trials) == 8
+
+
+def test_a_diverging_trial_is_kept_and_ranked_after_ok_ones(tmp_path: Path) -> None:
+    path = tmp_path / "div.yaml"
+    path.write_text(
+        "data: {dataset: blobs, samples: 200, classes: 3, features: 4}\n"
+        "model: {batchnorm: false, optimizer: gd, epochs: 30, layers: 2, hidden_units: 32}\n"
+        "space:\n  learning_rate: {choice: [0.05, 50.0]}\n"
+        "search: {sampler: grid, workers: 1}\n"
+    )
+    result = start_search(load_config(path), runs_dir=tmp_path / "runs")
+    statuses = [t.status for t in result.trials]
+    assert statuses == [TrialStatus.OK, TrialStatus.DIVERGED]
+    assert result.trials[1].params["learning_rate"] == 50.0
+
+
+def test_a_second_process_on_the_same_run_is_refused(tmp_path: Path, runs_dir: Path) -> None:
+    config = load_config(write_tiny_config(tmp_path, trials=2, epochs=1))
+    result = start_search(config, runs_dir=runs_dir)
+    with RunStore.open(result.run_dir) as store, store.lock():
+        refused = CliRunner().invoke(cli, ["resume", "tiny"])
+    assert refused.exit_code == 2
+    assert "in use" in refused.stderr and "Traceback" not in refused.output
+    assert CliRunner().invoke(cli, ["resume", "tiny", "-q"]).exit_code == 0  # free again
+
+
+def test_dask_cluster_gives_the_same_trials_as_loky(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    config = load_config(write_tiny_config(tmp_path, trials=5))
+    loky = start_search(config, runs_dir=tmp_path / "runs", name="loky", execution=Execution(workers=2))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        dask = start_search(config, runs_dir=tmp_path / "runs", name="dask",
+                            execution=Execution(backend="dask", scheduler=cluster.scheduler_address))
+    assert fingerprint(dask.run_dir) == fingerprint(loky.run_dir)
+    assert all(math.isfinite(t.dev_cost) for t in dask.trials)
+
+
+def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path: Path, runs_dir: Path) -> None:
+    config = write_tiny_config(tmp_path, trials=2)
+    result = CliRunner().invoke(cli, ["run", str(config), "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"])
+    assert result.exit_code == 2
+    assert "scheduler" in result.stderr and "Traceback" not in result.output
