@@ -11,18 +11,28 @@ datasets in ``hpsearch.data``, search spaces in ``hpsearch.space``.
 
 __version__ = "0.1.0"
 
-from hpsearch.config import SearchConfig, load_config  # noqa: E402
-from hpsearch.errors import HpsearchError  # noqa: E402
-from hpsearch.search import Execution, SearchResult, planned_trials, resume_search, start_search, zoom_search  # noqa: E402
+from typing import Any
 
-__all__ = [
-    "Execution",
-    "HpsearchError",
-    "SearchConfig",
-    "SearchResult",
-    "load_config",
-    "planned_trials",
-    "resume_search",
-    "start_search",
-    "zoom_search",
-]
+# Names of the public API and the module each lives in. They are imported on
+# first use, so ``import hpsearch.nn`` in a worker does not load the CLI's stack.
+_API = {
+    "Execution": "hpsearch.search",
+    "SearchResult": "hpsearch.search",
+    "planned_trials": "hpsearch.search",
+    "resume_search": "hpsearch.search",
+    "start_search": "hpsearch.search",
+    "zoom_search": "hpsearch.search",
+    "SearchConfig": "hpsearch.config",
+    "load_config": "hpsearch.config",
+    "HpsearchError": "hpsearch.errors",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'hpsearch' has no attribute {name!r}")
