@@ -15,6 +15,7 @@ last committed state while a writer goes on.
 
 from __future__ import annotations
 
+import difflib
 import fcntl
 import hashlib
 import io
@@ -35,7 +36,6 @@ from typing import Any
 import numpy as np
 
 from hpsearch.errors import RunError, RunLockedError
-from hpsearch.nn.hyperparams import did_you_mean
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus
 
 RUN_DB = "run.sqlite"
@@ -59,6 +59,10 @@ NAME_RULE = (
 
 # TrialRecord fields kept in REAL columns, so SQL can sort and filter by them.
 _REAL_FIELDS = ("dev_cost", "train_cost", "dev_accuracy", "seconds")
+_TRIAL_COLUMNS = ", ".join(
+    ("trial", "round", "index_in_round", "params", "seed", "status", *_REAL_FIELDS,
+     "epochs_run", "history", "error", "exact_floats")
+)
 
 _SCHEMA = """
 CREATE TABLE meta (
@@ -122,8 +126,10 @@ def default_runs_dir() -> Path:
 def new_run_dir(runs_dir: Path, name: str) -> Path:
     """A free folder for a new run: ``runs_dir/name``, else ``name-2``, ``name-3``, ...
 
-    Never a path outside ``runs_dir``. The folder is not created (``RunStore.create``
-    does that, and refuses if another process took the folder in between).
+    The folder's name is a legal run name too (a long ``name`` is shortened to
+    make room for the number) and never a path outside ``runs_dir``. The folder
+    is not created (``RunStore.create`` does that, and refuses if another
+    process took the folder in between).
     """
     validate_run_name(name)
     runs_root = Path(runs_dir).resolve()
@@ -131,7 +137,8 @@ def new_run_dir(runs_dir: Path, name: str) -> Path:
     # lexists: a symlink, even a dangling one, is taken — never write through it.
     while os.path.lexists(runs_root / candidate):
         k += 1
-        candidate = f"{name}-{k}"
+        suffix = f"-{k}"
+        candidate = name[: MAX_NAME_LENGTH - len(suffix)] + suffix
     run_dir = (runs_root / candidate).resolve()
     if run_dir.parent != runs_root:
         raise RunError(f"run name {name!r} would leave the runs directory '{runs_dir}': {NAME_RULE}")
@@ -150,12 +157,12 @@ def resolve_run(ref: str, runs_dir: Path) -> Path:
     path = Path(ref)
     if (path / RUN_DB).is_file():
         return path
-    if path.is_dir() and not is_plain_name:
-        raise RunError(f"'{ref}' is not an hpsearch run (no {RUN_DB}) — see hpsearch list")
     if not is_plain_name:
+        if path.is_dir():
+            raise RunError(f"'{ref}' is not an hpsearch run (no {RUN_DB}) — see hpsearch list")
         raise RunError(f"no run folder at '{ref}' — see hpsearch list")
-    names = [s.name for s in list_runs(runs_dir)]
-    hint = f" — {did_you_mean(ref, names)}" if names else ""
+    close = difflib.get_close_matches(ref, [s.name for s in list_runs(runs_dir)], n=1)
+    hint = f" — did you mean '{close[0]}'?" if close else ""
     raise RunError(f"no run named '{ref}' in {runs_dir}/{hint} — see hpsearch list")
 
 
@@ -386,18 +393,12 @@ class RunStore:
                 raise RunError(f"run '{self.name}' already has a record of trial {rec.trial} ({earlier[0]})")
             # REPLACE overwrites only the failed record allowed through above.
             self._db.execute(
-                "INSERT OR REPLACE INTO trials (trial, round, index_in_round, params, seed, status,"
-                " dev_cost, train_cost, dev_accuracy, seconds, epochs_run, history, error, exact_floats)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
+                f"INSERT OR REPLACE INTO trials ({_TRIAL_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row
             )
 
     def trials(self, round: int | None = None) -> list[TrialRecord]:
         """Every recorded trial (of one round if ``round`` is given), by trial id."""
-        query = (
-            "SELECT trial, round, index_in_round, params, seed, status, dev_cost, train_cost,"
-            " dev_accuracy, seconds, epochs_run, history, error, exact_floats FROM trials"
-        )
+        query = f"SELECT {_TRIAL_COLUMNS} FROM trials"
         if round is None:
             rows = self._db.execute(query + " ORDER BY trial")
         else:
@@ -515,13 +516,14 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
     IMMEDIATE takes the write lock up front, so a read-then-write (the
     duplicate check in ``record_trial``) cannot race another writer.
     """
-    db.execute("BEGIN IMMEDIATE")
     try:
+        db.execute("BEGIN IMMEDIATE")
         yield
-    except BaseException:  # Ctrl-C too: never leave half a record
-        db.execute("ROLLBACK")
+        db.execute("COMMIT")
+    except BaseException:  # Ctrl-C too, wherever it lands: never leave half a record
+        if db.in_transaction:
+            db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
 
 
 def _json_default(value: Any) -> Any:
