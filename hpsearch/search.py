@@ -26,7 +26,7 @@ import yaml
 from hpsearch.config import SearchConfig, config_from_dict
 from hpsearch.errors import RunError, SearchInterrupted
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus, rank
-from hpsearch.runner import TrialTask, cached_dataset, default_workers, plan_tasks, run_trials
+from hpsearch.runner import TrialTask, cached_dataset, default_workers, plan_tasks, run_trials, train_one
 from hpsearch.samplers import plan_round
 from hpsearch.space import Space, envelope
 from hpsearch.store import RunStore, new_run_dir, validate_run_name
@@ -187,7 +187,7 @@ def _train_pending(
     retry_failed: bool,
 ) -> None:
     done = store.done_trial_ids(retry_failed=retry_failed)
-    best = _best_so_far(store)
+    best = _restore_best_model(store, config)
     for rnd in store.rounds():
         tasks = [
             t
@@ -224,12 +224,23 @@ def _interruptible(store: RunStore) -> Iterator[None]:
         raise SearchInterrupted(store.name, len(store.done_trial_ids()), planned) from None
 
 
-def _best_so_far(store: RunStore) -> TrialRecord | None:
-    saved = store.best_model()
-    if saved is None:
+def _restore_best_model(store: RunStore, config: SearchConfig) -> TrialRecord | None:
+    """The best ok trial so far, making sure its weights are the saved best model.
+
+    A kill between recording a new best trial and saving its weights leaves the
+    older best's file; training is deterministic, so that trial is trained again.
+    """
+    ranked = [t for t in rank(store.trials()) if t.status is TrialStatus.OK]
+    if not ranked:
         return None
-    by_id = {t.trial: t for t in store.trials()}
-    return by_id.get(saved[0])
+    best = ranked[0]
+    saved = store.best_model()
+    if saved is None or saved[0] != best.trial:
+        task = TrialTask(best.trial, best.round, best.index, best.params, best.seed)
+        outcome = train_one(task, config.model, config.resolved_data())
+        if outcome.state is not None:
+            store.save_best_model(best.trial, outcome.state)
+    return best
 
 
 def _zoom_round(

@@ -78,6 +78,8 @@ def test_killed_run_resumes_to_the_same_result(tmp_path: Path) -> None:
     assert fingerprint(killed_dir) == fingerprint(straight.run_dir)
     ids = [f[0] for f in fingerprint(killed_dir)]
     assert ids == sorted(set(ids)) == list(range(18))
+    with RunStore.open(killed_dir) as store:
+        assert store.best_model()[0] == straight.best.trial
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
