@@ -173,7 +173,7 @@ def _cross_key_problems(values: dict[str, Any], raw: dict, prefix: str) -> list[
             problems.append(ConfigProblem(f"{prefix}.label", "applies only to CSV files (an NPZ file holds its labels in y)", "remove it"))
         if dev_path and suffix in FILE_FORMATS and Path(dev_path).suffix.lower() != suffix:
             problems.append(ConfigProblem(f"{prefix}.dev_path", f"must be a {suffix} file like path, got {dev_path!r}"))
-    elif "path" not in raw:
+    elif raw.get("path") is None:
         problems += [
             ConfigProblem(f"{prefix}.{key}", "applies only to a file given by path", "remove it")
             for key in _FILE_KEYS
