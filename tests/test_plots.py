@@ -1,0 +1,158 @@
+"""plot_run writes valid PNGs for real-looking runs and for degenerate ones, without warnings."""
+
+from __future__ import annotations
+
+import math
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hpsearch.errors import MissingDependencyError
+from hpsearch.importance import hyperparameter_importance
+from hpsearch.plots import one_minus_log_position, one_minus_log_ticks, plot_run
+from hpsearch.records import RoundRecord, TrialRecord, TrialStatus
+from hpsearch.space import Space
+
+pytest.importorskip("matplotlib", reason="plots need the plot extra: pip install 'hpsearch[plot]'")
+# A warning from matplotlib (identical limits, log of nonpositive values, ...) is a bug here.
+pytestmark = pytest.mark.filterwarnings("error")
+
+FIRST = {
+    "learning_rate": {"scale": "log", "low": 1e-4, "high": 1.0},
+    "beta1": {"scale": "one_minus_log", "low": 0.9, "high": 0.999},
+    "layers": {"scale": "int", "low": 1, "high": 4},
+    "hidden_units": {"scale": "int_log", "low": 16, "high": 256},
+    "batch_size": {"choice": [32, 64, 128]},
+}
+ZOOM = {
+    "learning_rate": {"scale": "log", "low": 1e-3, "high": 1e-2},
+    "beta1": {"scale": "one_minus_log", "low": 0.95, "high": 0.995},
+    "layers": {"scale": "int", "low": 2, "high": 3},
+    "hidden_units": {"scale": "int_log", "low": 64, "high": 128},
+    "batch_size": {"choice": [64]},
+}
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the PNG signature and IHDR chunk; fails on anything else."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+    assert head[12:16] == b"IHDR"
+    return struct.unpack(">II", head[16:24])
+
+
+def make_trial(number: int, rnd: int, params: dict, status: TrialStatus, cost: float | None) -> TrialRecord:
+    epochs = 6 if cost is not None else 0
+    curve = [] if cost is None else [cost + 1.0 / (e + 1) for e in range(epochs)]
+    return TrialRecord(
+        trial=number, round=rnd, index=number, params=params, seed=number, status=status,
+        dev_cost=cost, train_cost=None if cost is None else cost * 0.8,
+        dev_accuracy=None if cost is None else 0.9, epochs_run=epochs, seconds=0.5,
+        history={"train_cost": [c * 0.8 for c in curve], "dev_cost": curve, "dev_accuracy": [0.9] * epochs},
+        error="ValueError: boom" if status is TrialStatus.FAILED else None,
+    )
+
+
+def synthetic_run(spaces: list[dict], per_round: int, seed: int = 0) -> tuple[list[RoundRecord], list[TrialRecord]]:
+    """Rounds over ``spaces`` (the first initial, the rest zoom) with ok, diverged and failed trials."""
+    rng = np.random.default_rng(seed)
+    rounds, trials = [], []
+    for r, spec in enumerate(spaces):
+        space = Space.from_json(spec)
+        rounds.append(RoundRecord(round=r, space=spec, n_trials=per_round, sampler="random",
+                                  kind="initial" if r == 0 else "zoom", top_k=None if r == 0 else 3,
+                                  first_trial=len(trials)))
+        for i in range(per_round):
+            params = space.from_unit(rng.uniform(size=len(space)))
+            lr = params.get("learning_rate", 1e-2)
+            if i % 9 == 4:
+                status, cost = TrialStatus.DIVERGED, [math.nan, math.inf][i % 2]
+            elif i % 9 == 7:
+                status, cost = TrialStatus.FAILED, None
+            else:
+                status, cost = TrialStatus.OK, 0.1 + (math.log10(lr) + 2.5) ** 2 + 0.05 * rng.uniform()
+            trials.append(make_trial(len(trials), r, params, status, cost))
+    return rounds, trials
+
+
+def test_a_two_round_run_gets_every_png(tmp_path: Path):
+    from matplotlib.image import imread
+
+    rounds, trials = synthetic_run([FIRST, ZOOM], per_round=20)
+    importance = hyperparameter_importance(Space.from_json(FIRST), trials)
+    written = plot_run(rounds, trials, tmp_path, top_k=5, importance=importance)
+    expected = {f"cost_vs_{name}.png" for name in FIRST} | {"pairs.png", "progress.png", "learning_curves.png"}
+    assert {p.name for p in written} == expected
+    assert sorted(tmp_path.iterdir()) == sorted(written)
+    for path in written:
+        width, height = png_size(path)
+        assert 400 <= width <= 2000 and 300 <= height <= 2000, (path.name, width, height)
+        assert imread(path).shape[:2] == (height, width)  # the header agrees with a real decoder
+
+
+def test_the_one_minus_log_axis_is_monotone_in_one_minus_beta_with_equal_decades():
+    betas = np.array([0.0, 0.5, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999])
+    positions = one_minus_log_position(betas)
+    order = np.argsort(1.0 - betas)
+    assert np.all(np.diff(positions[order]) > 0), "position must grow with 1 − β"
+    decades = one_minus_log_position([0.9, 0.99, 0.999])
+    assert np.allclose(np.diff(decades), -1.0)
+
+
+def test_one_minus_log_ticks_are_labelled_in_beta():
+    positions, labels = one_minus_log_ticks(-3.2, -0.9)
+    assert labels == ["0.999", "0.99", "0.9"]
+    assert np.allclose(positions, [-3, -2, -1])
+    # A zoomed box spanning less than two decades gets 1 − 2·10^−k and 1 − 5·10^−k too.
+    positions, labels = one_minus_log_ticks(math.log10(1 - 0.995), math.log10(1 - 0.95))
+    assert labels == ["0.995", "0.99", "0.98", "0.95"]
+    assert np.allclose(1 - 10.0 ** np.array(positions), [0.995, 0.99, 0.98, 0.95])
+    assert one_minus_log_ticks(math.log10(1 - 0.99), math.log10(1 - 0.8))[1] == ["0.99", "0.98", "0.95", "0.9", "0.8"]
+
+
+def degenerate_runs() -> dict[str, tuple[list[RoundRecord], list[TrialRecord]]]:
+    rounds, trials = synthetic_run([FIRST], per_round=9)
+    first = RoundRecord(round=0, space=FIRST, n_trials=1, sampler="random")
+    params = Space.from_json(FIRST).center()
+    collapsed = {**FIRST, "layers": {"scale": "int", "low": 2, "high": 2}}
+    choice_only = {"batch_size": {"choice": [32, 64]}, "activation": {"choice": ["relu", "tanh"]}}
+    choice_rounds, choice_trials = synthetic_run([choice_only], per_round=9)
+    return {
+        "only failed trials": ([first], [make_trial(k, 0, params, TrialStatus.FAILED, None) for k in range(3)]),
+        "a single ok trial": ([first], [make_trial(0, 0, params, TrialStatus.OK, 0.4)]),
+        "no trials at all": ([first], []),
+        "nan and inf costs, an ok trial's too": (
+            rounds, trials + [make_trial(99, 0, params, TrialStatus.OK, math.nan)]
+        ),
+        "exact zero costs beside a huge one": (
+            [first], [make_trial(k, 0, params, TrialStatus.OK, c) for k, c in enumerate([0.0, 0.0, 1e-9, 0.3, 40.0])]
+        ),
+        "a parameter with a single value": synthetic_run([FIRST, collapsed], per_round=9),
+        "no numeric parameter": (choice_rounds, choice_trials),
+    }
+
+
+@pytest.mark.parametrize("case", list(degenerate_runs()))
+def test_degenerate_runs_plot_without_error(tmp_path: Path, case: str):
+    rounds, trials = degenerate_runs()[case]
+    written = plot_run(rounds, trials, tmp_path)
+    assert {"progress.png", "learning_curves.png"} <= {p.name for p in written}
+    for path in written:
+        png_size(path)
+
+
+def test_pairs_needs_two_numeric_parameters(tmp_path: Path):
+    rounds, trials = degenerate_runs()["no numeric parameter"]
+    names = {p.name for p in plot_run(rounds, trials, tmp_path)}
+    assert names == {"cost_vs_activation.png", "cost_vs_batch_size.png", "progress.png", "learning_curves.png"}
+
+
+def test_without_matplotlib_it_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` raise ImportError
+    rounds, trials = synthetic_run([FIRST], per_round=3)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'hpsearch\[plot\]'"):
+        plot_run(rounds, trials, tmp_path / "plots")
+    assert not (tmp_path / "plots").exists()
