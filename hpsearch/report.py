@@ -1,0 +1,168 @@
+"""One self-contained HTML page for a run: leaderboard, rounds, importance and plots.
+
+The page opens from a file with no server and no network: images are embedded
+as base64 ``data:`` URIs, the CSS is inline and there is no script. Every piece
+of text from the run (names, values, error messages) is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import mimetypes
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from hpsearch.importance import ImportanceReport
+from hpsearch.records import RoundRecord, TrialRecord, TrialStatus, rank
+from hpsearch.space import Space
+
+REPORT_FILE = "report.html"
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 72rem;
+       padding: 0 1rem; color: #222; }
+h1 { font-size: 1.6rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0 1rem; }
+th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #eee; text-align: right; }
+th { background: #f4f4f4; } td.text, th.text { text-align: left; }
+tr.diverged td { color: #a66300; } tr.failed td { color: #b00020; }
+.bar { display: inline-block; height: 0.7rem; background: #3b6ea5; vertical-align: middle; }
+.note { color: #666; }
+figure { margin: 1rem 0 2rem; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { color: #666; font-size: 0.85rem; }
+"""
+
+
+def write_report(
+    out_dir: Path,
+    *,
+    run_name: str,
+    rounds: list[RoundRecord],
+    trials: list[TrialRecord],
+    images: list[Path],
+    importance: ImportanceReport,
+    leaderboard_rows: int = 20,
+) -> Path:
+    """Write ``out_dir/report.html`` and return its path.
+
+    Parameters
+    ----------
+    images
+        Picture files to embed, in the order shown (``plot_run``'s output).
+    leaderboard_rows
+        How many of the best trials the leaderboard lists.
+    """
+    sections = [
+        f"<h1>hpsearch run {escape(run_name)}</h1>",
+        _summary(trials),
+        "<h2>Leaderboard</h2>",
+        _leaderboard(rounds, trials, leaderboard_rows),
+        "<h2>Hyperparameter importance</h2>",
+        _importance(importance),
+        "<h2>Rounds</h2>",
+        *(_round(r) for r in sorted(rounds, key=lambda r: r.round)),
+        "<h2>Plots</h2>",
+        *(_figure(path) for path in images),
+    ]
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>hpsearch · {escape(run_name)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(sections)
+        + "\n</body>\n</html>\n"
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / REPORT_FILE
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _summary(trials: list[TrialRecord]) -> str:
+    counts = {status: sum(t.status is status for t in trials) for status in TrialStatus}
+    parts = ", ".join(f"{counts[s]} {s.value}" for s in TrialStatus)
+    ranked = rank(trials)
+    best = ranked[0] if ranked and ranked[0].status is TrialStatus.OK else None
+    best_text = f"; best dev J {_number(best.dev_cost)} (trial {best.trial})" if best else "; no ok trial"
+    return f"<p>{len(trials)} trials: {escape(parts)}{escape(best_text)}.</p>"
+
+
+def _leaderboard(rounds: list[RoundRecord], trials: list[TrialRecord], rows: int) -> str:
+    names = sorted({name for r in rounds for name in r.space} | {name for t in trials for name in t.params})
+    head = (
+        '<tr><th>rank</th><th>trial</th><th>round</th><th class="text">status</th>'
+        + "".join(f"<th>{escape(name)}</th>" for name in names)
+        + "<th>dev J</th><th>train J</th><th>dev acc</th><th>epochs</th><th>seconds</th></tr>"
+    )
+    body = []
+    for place, t in enumerate(rank(trials)[:rows], start=1):
+        status = escape(t.status.value)
+        if t.error:
+            status = f'<span title="{escape(t.error)}">{status} ⓘ</span>'
+        cells = [str(place), str(t.trial), str(t.round), status]
+        cells += [escape(_value(t.params.get(name))) for name in names]
+        cells += [_number(t.dev_cost), _number(t.train_cost), _number(t.dev_accuracy), str(t.epochs_run),
+                  f"{t.seconds:.1f}"]
+        tds = "".join(f'<td class="text">{c}</td>' if i == 3 else f"<td>{c}</td>" for i, c in enumerate(cells))
+        body.append(f'<tr class="{escape(t.status.value)}">{tds}</tr>')
+    note = f'<p class="note">The best {min(rows, len(trials))} of {len(trials)} trials.</p>'
+    return f"{note}<table>{head}{''.join(body)}</table>"
+
+
+def _importance(report: ImportanceReport) -> str:
+    method = f'<p class="note">Method: {escape(report.method)}; {report.n_trials} ok trials.</p>'
+    if not report.enough:
+        return f"{method}<p>Not enough to rank: {escape(report.message or '')}.</p>"
+    rows = "".join(
+        f'<tr><td class="text">{escape(item.name)}</td><td>{item.share:.1%}</td>'
+        f'<td class="text"><span class="bar" style="width: {item.share * 12:.2f}rem"></span></td></tr>'
+        for item in report.items
+    )
+    rest = max(0.0, 1.0 - sum(item.share for item in report.items))
+    return (
+        f'{method}<table><tr><th class="text">hyperparameter</th><th>share of dev J variation</th>'
+        f'<th class="text"></th></tr>{rows}</table>'
+        f'<p class="note">{rest:.1%} is left to interactions between parameters and noise.</p>'
+    )
+
+
+def _round(record: RoundRecord) -> str:
+    how = f"{record.kind}, sampler {record.sampler}, {record.n_trials} trials"
+    if record.kind == "zoom":
+        how += f", zoomed on the top {record.top_k}"
+        if record.expand:
+            how += " (--expand: the box may grow past the first round's)"
+    space = Space.from_json(record.space)
+    rows = "".join(
+        f'<tr><td class="text">{escape(name)}</td><td class="text">{escape(space[name].describe())}</td></tr>'
+        for name in space
+    )
+    return (
+        f"<h3>Round {record.round}</h3><p>{escape(how)}</p>"
+        f'<table><tr><th class="text">hyperparameter</th><th class="text">searched over</th></tr>{rows}</table>'
+    )
+
+
+def _figure(path: Path) -> str:
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    caption = escape(path.stem.replace("_", " "))
+    return (
+        f'<figure><img src="data:{mime};base64,{data}" alt="{caption}">'
+        f"<figcaption>{escape(path.name)}</figcaption></figure>"
+    )
+
+
+def _number(value: float | None) -> str:
+    """A result in a table cell: 4 significant digits; — when absent; nan/inf as such."""
+    if value is None:
+        return "—"
+    return f"{value:.4g}" if math.isfinite(value) else str(value)
+
+
+def _value(value: Any) -> str:
+    """A hyperparameter value in a table cell."""
+    if value is None:
+        return "—"
+    return _number(value) if isinstance(value, float) else str(value)
