@@ -10,7 +10,7 @@ TINY_CONFIG = """\
 name: tiny
 data:
   dataset: blobs
-  samples: 240
+  samples: {samples}
   classes: 3
   features: 4
   noise: 1.0
@@ -29,10 +29,10 @@ search:
 """
 
 
-def write_tiny_config(folder: Path, *, trials: int = 6, epochs: int = 3, extra: str = "") -> Path:
+def write_tiny_config(folder: Path, *, trials: int = 6, epochs: int = 3, samples: int = 240, extra: str = "") -> Path:
     """A small search over blobs; ``extra`` is appended under ``search:`` (indent it two spaces)."""
     path = folder / "tiny.yaml"
-    path.write_text(TINY_CONFIG.format(trials=trials, epochs=epochs) + extra)
+    path.write_text(TINY_CONFIG.format(trials=trials, epochs=epochs, samples=samples) + extra)
     return path
 
 

@@ -61,7 +61,7 @@ def _wait_for_records(run_dir: Path, at_least: int, proc: subprocess.Popen, time
 
 
 def test_killed_run_resumes_to_the_same_result(tmp_path: Path) -> None:
-    config_path = write_tiny_config(tmp_path, trials=14, epochs=15, extra="  rounds: 2\n  zoom_trials: 4\n  top_k: 3\n")
+    config_path = write_tiny_config(tmp_path, trials=14, epochs=15, samples=3000, extra="  rounds: 2\n  zoom_trials: 4\n  top_k: 3\n")
     runs = tmp_path / "runs"
     straight = start_search(load_config(config_path), runs_dir=runs, name="straight", execution=Execution(workers=1))
 
@@ -83,7 +83,7 @@ def test_killed_run_resumes_to_the_same_result(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
-    config_path = write_tiny_config(tmp_path, trials=30, epochs=20)
+    config_path = write_tiny_config(tmp_path, trials=30, epochs=20, samples=2000)
     runs = tmp_path / "runs"
     proc = _start_cli(["run", str(config_path), "-w", "1"], runs)
     _wait_for_records(runs / "tiny", 2, proc)
