@@ -145,7 +145,9 @@ class _Range(Distribution):
         return {"scale": self.scale, "low": self.low, "high": self.high}
 
     def describe(self) -> str:
-        return f"{self.label} [{format_value(self.low)}, {format_value(self.high)}]"
+        # 6 significant digits: a zoomed bound reads 0.885087, not 0.8850867514401265,
+        # while a beta as close to 1 as 0.99995 keeps its digits.
+        return f"{self.label} [{format_value(_short(self.low))}, {format_value(_short(self.high))}]"
 
 
 @dataclass(frozen=True)
@@ -312,6 +314,10 @@ def distribution_from_json(d: dict[str, Any]) -> Distribution:
     if "choice" in d:
         return Choice(tuple(d["choice"]))
     return RANGE_SCALES[d["scale"]](d["low"], d["high"])
+
+
+def _short(x: float) -> float:
+    return float(f"{x:.6g}")
 
 
 def format_value(x: Any) -> str:

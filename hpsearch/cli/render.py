@@ -7,6 +7,7 @@ Nothing here decides anything: it draws what the library returns.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from typing import Any
 
@@ -20,8 +21,10 @@ from hpsearch.records import RoundRecord, TrainResult, TrialRecord, TrialStatus,
 from hpsearch.space import Space
 from hpsearch.zoom import EdgeHint
 
-console = Console()
-err_console = Console(stderr=True)
+# Off a terminal (a pipe, a file, CI logs) rich would assume 80 columns and squeeze
+# the leaderboard into ellipses; a wide fixed width keeps every value readable.
+console = Console(width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 def fmt(value: Any) -> str:
