@@ -1,0 +1,105 @@
+"""Softmax, the cross-entropy cost and the L2 penalty.
+
+Same cache contract as ``layers``: forward fills a dict that backward reads,
+and reusing the dict for the next batch of the same size reuses its arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hpsearch.nn.layers import Cache, cached_array
+
+
+def one_hot(y: np.ndarray, n_classes: int, dtype: np.dtype | type) -> np.ndarray:
+    """(m,) int class ids → (m, n_classes) rows with a single 1."""
+    Y = np.zeros((y.shape[0], n_classes), dtype)
+    Y[np.arange(y.shape[0]), y] = 1
+    return Y
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, stable for any finite logits.
+
+    Shifting each row by its max leaves the result unchanged and keeps
+    ``exp`` in [0, 1], so no logit can overflow it.
+
+    logits : (m, C) → probs : (m, C), rows sum to 1
+    """
+    probs = logits - logits.max(axis=1, keepdims=True)
+    np.exp(probs, out=probs)
+    probs /= probs.sum(axis=1, keepdims=True)
+    return probs
+
+
+def softmax_cross_entropy_forward(logits: np.ndarray, Y: np.ndarray, cache: Cache) -> float:
+    """Mean cross-entropy of ``softmax(logits)`` against one-hot labels.
+
+    With ``s = logits - rowmax`` (the shift cancels)::
+
+        L_i = -log softmax(s_i)[y_i] = log sum_c exp(s_ic) - s_i[y_i]
+        J   = (1/m) sum_i L_i
+
+    Finite for any finite logits (±1e4 included): the log-sum-exp term is at
+    least log 1 = 0 and at most log C.
+
+    Parameters
+    ----------
+    logits : (m, C) output-layer pre-activations
+    Y : (m, C) one-hot labels, same dtype as ``logits``
+
+    Returns
+    -------
+    J : Python float
+    """
+    m, n_classes = logits.shape
+    row_max = cached_array(cache, "row_max", (m, 1), logits.dtype)
+    shifted = cached_array(cache, "shifted", logits.shape, logits.dtype)
+    probs = cached_array(cache, "probs", logits.shape, logits.dtype)
+    row_sum = cached_array(cache, "row_sum", (m, 1), logits.dtype)
+    ones = cache.get("class_ones")
+    if ones is None or ones.shape[0] != n_classes:
+        ones = cache["class_ones"] = np.ones((n_classes, 1), logits.dtype)
+
+    np.maximum.reduce(logits, axis=1, keepdims=True, out=row_max)
+    np.subtract(logits, row_max, out=shifted)
+    np.exp(shifted, out=probs)
+    np.dot(probs, ones, out=row_sum)  # row sums by BLAS: cheaper than probs.sum(axis=1) for small C
+    probs /= row_sum
+    cache["Y"] = Y
+    np.log(row_sum, out=row_sum)
+    return (float(row_sum.sum()) - float(np.vdot(shifted, Y))) / m
+
+
+def softmax_cross_entropy_backward(cache: Cache) -> np.ndarray:
+    """Gradient of J with respect to the logits: ``(probs - Y) / m``.
+
+    This short form holds only for softmax paired with cross-entropy: the
+    softmax Jacobian ``dp_j/dz_k = p_j (δ_jk - p_k)`` contracted with
+    ``dL/dp_j = -Y_j / p_j`` and ``sum_j Y_j = 1`` gives ``p_k - Y_k``.
+
+    Returns
+    -------
+    dlogits : (m, C)
+    """
+    probs, Y = cache["probs"], cache["Y"]
+    dlogits = cached_array(cache, "dlogits", probs.shape, probs.dtype)
+    np.subtract(probs, Y, out=dlogits)
+    dlogits *= 1.0 / probs.shape[0]
+    return dlogits
+
+
+def l2_penalty(weights: np.ndarray, l2: float, m: int) -> float:
+    """``(l2 / 2m) * sum ||W||^2`` over every weight matrix.
+
+    ``weights`` is the flat concatenation of all of them (biases, gamma and beta
+    are not penalized); ``m`` is the size of the mini-batch whose cost this joins.
+    """
+    return 0.5 * l2 / m * float(np.vdot(weights, weights))
+
+
+def l2_penalty_backward(weights: np.ndarray, l2: float, m: int, dweights: np.ndarray, cache: Cache) -> None:
+    """Add the penalty's gradient ``(l2 / m) * W`` to ``dweights`` in place (both flat, same shape)."""
+    scaled = cached_array(cache, "l2_scaled", weights.shape, weights.dtype)
+    np.multiply(weights, l2 / m, out=scaled)
+    dweights += scaled
