@@ -6,12 +6,13 @@ Three shapes (BN + ReLU + Adam, float32, synthetic Gaussian data, no downloads):
     digits-shaped   1,797 x 64,  hidden [64, 64],   10 classes, batch 64
     spiral-shaped   3,000 x 2,   hidden [100, 100],  3 classes, batch 32
 
-Both sides run the same loop: per epoch one shuffle, contiguous mini-batches,
-one Adam step each, then a dev-set evaluation (dev = 1/10 of the train rows).
-hpsearch is timed through ``hpsearch.nn.train`` (its ``seconds``); PyTorch runs
-eager mode with ``torch.optim.Adam(fused=True)``. Repeats alternate between
-the two so load from other processes hits both alike; the figures are medians.
-One BLAS / intra-op thread each (threadpoolctl, ``torch.set_num_threads(1)``).
+Both sides run the same loop from the same float64 ``Dataset``: cast to
+float32 once, then per epoch one shuffle, contiguous mini-batches with one Adam
+step each, and a dev-set evaluation (dev = 1/10 of the train rows). hpsearch
+is timed through ``hpsearch.nn.train`` (its ``seconds``); PyTorch runs eager
+mode with ``torch.optim.Adam(fused=True)``. Repeats alternate between the two
+so load from other processes hits both alike; the figures are medians. One
+BLAS / intra-op thread each (threadpoolctl, ``torch.set_num_threads(1)``).
 
 glibc's malloc returns freed memory to the OS (trim) and serves large blocks
 with fresh mmaps, so the MNIST shape pays page faults at random; the script

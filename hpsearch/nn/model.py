@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hpsearch.errors import DataError
+from hpsearch.errors import ConfigError, DataError
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.layers import (
     ACTIVATIONS,
@@ -73,55 +73,50 @@ class Network:
     dtype : float32 or float64, from ``config.dtype``
     """
 
-    def __init__(
-        self,
-        config: ModelConfig,
-        n_features: int,
-        n_classes: int,
-        params: Parameters,
-        running: dict[int, np.ndarray],
-    ):
+    def __init__(self, n_features: int, n_classes: int, config: ModelConfig):
+        """The architecture ``config`` describes, with zero weights.
+
+        Biases and beta are 0, gamma 1, running averages mean 0 / variance 1.
+        ``init`` draws the weights; ``from_state`` restores them.
+        """
         self.config = config
         self.n_features = n_features
         self.n_classes = n_classes
-        self.params = params
-        self.running = running
-        self.dtype = params.flat.dtype
+        self.params = Parameters(_parameter_shapes(n_features, n_classes, config), config.dtype)
+        self.dtype = self.params.flat.dtype
+        self.running: dict[int, np.ndarray] = {}
         depth = len(config.hidden_sizes)
         self._hidden = [_hidden_layer(l, config.batchnorm) for l in range(1, depth + 1)]
+        for l, layer in enumerate(self._hidden, 1):
+            if layer.gamma:
+                self.params[layer.gamma].fill(1.0)
+                self.running[l] = np.zeros((2, config.hidden_sizes[l - 1]), self.dtype)
+                self.running[l][1] = 1.0
         self._out = (f"W{depth + 1}", f"b{depth + 1}", f"dense{depth + 1}")
         self._forward_act, self._backward_act = ACTIVATIONS[config.activation]
-        self._weights = params.span("W1", f"W{depth + 1}")
+        self._weights = self.params.span("W1", self._out[0])
 
     # ------------------------------------------------------------------ building
 
     @classmethod
     def init(cls, n_features: int, n_classes: int, config: ModelConfig) -> Network:
-        """A new network with seeded random weights.
+        """A new network with weights drawn from ``config.seed``.
 
         W is Gaussian with variance 2/n_in (He) before ReLU-family activations
         and 1/n_in (Xavier) before tanh and before the softmax layer, which keeps
-        activation variance roughly constant through depth. Biases and beta
-        start at 0, gamma at 1, running averages at mean 0 / variance 1.
-        Weights are drawn in float64 then cast, so float32 and float64
-        networks with the same seed start from the same values.
+        activation variance roughly constant through depth. Weights are drawn
+        in float64 then cast, so float32 and float64 networks with the same
+        seed start from the same values.
         """
-        params = Parameters(_parameter_shapes(n_features, n_classes, config), config.dtype)
+        network = cls(n_features, n_classes, config)
         rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(0,)))
         depth = len(config.hidden_sizes)
         hidden_gain = 1.0 if config.activation == "tanh" else 2.0
         for l in range(1, depth + 2):
-            W = params[f"W{l}"]
+            W = network.params[f"W{l}"]
             gain = hidden_gain if l <= depth else 1.0
             W[...] = rng.standard_normal(W.shape) * np.sqrt(gain / W.shape[0])
-            if config.batchnorm and l <= depth:
-                params[f"gamma{l}"].fill(1.0)
-        running = {}
-        if config.batchnorm:
-            for l, n in enumerate(config.hidden_sizes, 1):
-                running[l] = np.zeros((2, n), config.dtype)
-                running[l][1] = 1.0
-        return cls(config, n_features, n_classes, params, running)
+        return network
 
     def new_caches(self) -> Caches:
         """Empty caches for one batch size; reuse them for every batch of that size."""
@@ -272,14 +267,17 @@ class Network:
         DataError : an array is missing or has the wrong shape
         ConfigError : the stored hyperparameters are invalid
         """
-        if "config" not in state:
-            raise DataError("model state has no 'config' array — was it written by Network.save?")
-        config = ModelConfig.from_dict(json.loads(str(state["config"][()])))
+        try:
+            stored_config = json.loads(str(_stored(state, "config", ())[()]))
+        except ValueError as error:
+            raise DataError(f"model state 'config' is not the JSON Network.save writes ({error})") from error
+        if not isinstance(stored_config, dict):
+            raise DataError("model state 'config' is not the JSON object Network.save writes")
+        config = ModelConfig.from_dict(stored_config)
         W_in, W_out = (_stored(state, f"W{l}") for l in (1, len(config.hidden_sizes) + 1))
         if W_in.ndim != 2 or W_out.ndim != 2:
             raise DataError("model state weights must be 2-d matrices")
-        n_features, n_classes = int(W_in.shape[0]), int(W_out.shape[1])
-        network = cls.init(n_features, n_classes, config)
+        network = cls(int(W_in.shape[0]), int(W_out.shape[1]), config)
         for name, array in network.params.items():
             array[...] = _stored(state, name, array.shape)
         for l, stats in network.running.items():
@@ -299,6 +297,7 @@ class Network:
         Raises
         ------
         DataError : the file is missing, not an npz, or not a saved network (message names it)
+        ConfigError : its stored hyperparameters are invalid
         """
         try:
             with np.load(path, allow_pickle=False) as npz:
@@ -309,6 +308,8 @@ class Network:
             return cls.from_state(state)
         except DataError as error:
             raise DataError(f"{path}: {error}") from error
+        except ConfigError as error:
+            raise error.in_file(str(path)) from error
 
 
 def _hidden_layer(l: int, batchnorm: bool) -> _HiddenLayer:

@@ -110,7 +110,7 @@ def train(
                 n_batches += 1
                 if n_batches == 1 and epoch == 0:
                     cost_limit = max(EXPLOSION_FACTOR * cost, EXPLOSION_FLOOR)
-                if not cost <= cost_limit:  # also true for NaN
+                if not cost < cost_limit:  # true for NaN and for +inf (even when the limit is inf)
                     status = TrialStatus.DIVERGED
                     break
                 optimizer.step(network.params, grads, learning_rate)

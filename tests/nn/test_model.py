@@ -77,6 +77,9 @@ def test_loading_a_bad_file_names_it(tmp_path) -> None:
     np.savez(incomplete, **state)
     with pytest.raises(DataError, match="incomplete.npz.*running_var1"):
         Network.load(incomplete)
+    state["config"] = np.array("{not json")
+    with pytest.raises(DataError, match="config"):
+        Network.from_state(state)
 
 
 def test_predict_is_the_argmax_of_predict_proba_and_cost_has_no_l2(blobs) -> None:
