@@ -7,7 +7,7 @@ network's gradient buffer) and returns the gradient with respect to its input.
 
 The cache also holds every output and scratch array. Passing the same dict
 again for the next batch of the same size reuses them, so a training step
-allocates nothing; a fresh ``{}`` works too (inference, tests). An array
+allocates no arrays of its own; a fresh ``{}`` works too (inference, tests). An array
 returned by a layer is therefore only valid until the next call with the same
 cache.
 
