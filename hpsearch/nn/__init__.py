@@ -1,11 +1,16 @@
 """The NumPy training engine: fully connected nets with batch norm, softmax and four optimizers.
 
->>> from hpsearch.nn import ModelConfig, train
->>> result, network = train(ModelConfig(hidden=(64, 64), epochs=10), dataset)
->>> network.predict(dataset.X_dev)
+Example (``dataset`` is a ``hpsearch.data.Dataset``)::
 
-``train`` returns a ``hpsearch.records.TrainResult`` and the trained ``Network``;
-``Network.save``/``Network.load`` write and read it as ``.npz``.
+    from hpsearch.nn import ModelConfig, Network, train
+
+    result, network = train(ModelConfig(hidden=(64, 64), epochs=10), dataset)
+    result.dev_accuracy, result.history["dev_cost"]
+    network.predict(dataset.X_dev)
+    network.save("best.npz")
+    Network.load("best.npz").predict_proba(dataset.X_dev)
+
+``train`` returns a ``hpsearch.records.TrainResult`` and the trained ``Network``.
 """
 
 from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig
