@@ -149,18 +149,21 @@ def main() -> None:
     tunables = _ensure_malloc_tunables()
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-    from threadpoolctl import threadpool_limits
+    # threadpoolctl limits only libraries already loaded: import NumPy (OpenBLAS) and torch first.
+    import numpy  # noqa: F401
+    from threadpoolctl import threadpool_info, threadpool_limits
 
-    threadpool_limits(1)
     try:
         import torch
     except ImportError:
         torch = None
     else:
         torch.set_num_threads(1)
+    threadpool_limits(1)
 
     print(tunables)
-    print(f"1 BLAS thread; median of {args.repeats} repeats; torch: {torch.__version__ if torch else 'not installed'}")
+    pools = ", ".join(f"{pool['internal_api']}={pool['num_threads']}" for pool in threadpool_info())
+    print(f"threads: {pools}; median of {args.repeats} repeats; torch: {torch.__version__ if torch else 'not installed'}")
     header = f"{'shape':<15} {'hpsearch samples/s':>19} {'PyTorch samples/s':>18} {'ratio':>6} {'target':>7}"
     print(header)
     print("-" * len(header))
