@@ -117,3 +117,17 @@ def test_every_command_has_help() -> None:
     for command in ("train", "run", "resume", "zoom", "show", "export", "list", "plot", "importance"):
         result = CliRunner().invoke(cli, [command, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output, command
+
+
+def test_plot_and_importance_of_a_run(tmp_path: Path, runs_dir: Path) -> None:
+    config = write_tiny_config(tmp_path, trials=12, extra="  rounds: 2\n  zoom_trials: 4\n")
+    invoke("run", str(config), "-q")
+    written = invoke("plot", "tiny", "--out", str(tmp_path / "plots")).stdout.split()
+    names = {Path(p).name for p in written}
+    assert {"progress.png", "learning_curves.png", "pairs.png", "report.html"} <= names
+    assert {f"cost_vs_{n}.png" for n in SEARCHED} <= names
+    assert all(Path(p).stat().st_size > 1000 for p in written)
+    table = invoke("importance", "tiny").stdout
+    assert all(name in table for name in SEARCHED)
+    as_json = json.loads(invoke("export", "tiny", "--json", "-").stdout)
+    assert {i["name"] for i in as_json["importance"]["items"]} == SEARCHED

@@ -302,7 +302,7 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
     images = plot_run(rounds, trials, out, top_k=top_k, importance=importance)
     report = write_report(out, run_name=name, rounds=rounds, trials=trials, images=images, importance=importance)
     for path in [*images, report]:
-        render.console.print(str(path), highlight=False)
+        click.echo(str(path))
 
 
 @cli.command()
