@@ -101,6 +101,8 @@ def time_hpsearch(shape: Shape, data) -> float:
         dtype="float32",
     )
     result, _ = train(config, data)
+    if result.epochs_run != shape.epochs:  # a diverged run stops early and would look fast
+        raise SystemExit(f"{shape.name}: training stopped after {result.epochs_run} epochs ({result.status.value})")
     return result.seconds
 
 
