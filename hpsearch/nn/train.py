@@ -33,9 +33,10 @@ def train(
 ) -> tuple[TrainResult, Network]:
     """Train a network on ``data.X_train`` and report on ``data.X_dev`` after every epoch.
 
-    Each epoch shuffles the training set (one gather, seeded by ``config.seed``)
-    and takes contiguous mini-batches of ``config.batch_size`` (the last, smaller
-    one included), one optimizer step each, at the epoch's decayed learning rate.
+    Each epoch draws a permutation of the training set (seeded by
+    ``config.seed``) and takes its contiguous runs of ``config.batch_size``
+    examples as mini-batches (the last, smaller one included), one optimizer
+    step each, at the epoch's decayed learning rate.
 
     Parameters
     ----------
@@ -79,12 +80,16 @@ def train(
     shuffle_rng, dropout_rng = (
         np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(key,))) for key in (1, 2)
     )
-    # Shuffled copies are written into the same two arrays every epoch; a batch is a view of them.
-    X_shuffled, Y_shuffled = np.empty_like(X), np.empty_like(Y)
+    # Each mini-batch is gathered into these two buffers (a shorter last batch uses their
+    # leading rows). A shuffled copy of the whole set would cost a second array as large
+    # as X, whose fresh pages are slow to fault in on big sets; a gather per batch moves
+    # the same bytes and leaves the batch in cache for the first matmul.
+    m, batch_size = X.shape[0], min(config.batch_size, X.shape[0])
+    X_batch = np.empty((batch_size, X.shape[1]), dtype)
+    Y_batch = np.empty((batch_size, n_classes), dtype)
     caches_by_size: dict[int, Caches] = {}
     dev_caches = network.new_caches()
 
-    m, batch_size = X.shape[0], config.batch_size
     history: dict[str, list[float]] = {"train_cost": [], "dev_cost": [], "dev_accuracy": []}
     cost_limit = math.nan  # set from the first mini-batch cost
     status = TrialStatus.OK
@@ -93,19 +98,19 @@ def train(
         for epoch in range(config.epochs):
             learning_rate = learning_rate_at(config, epoch)
             order = shuffle_rng.permutation(m)
-            # mode="clip" (a no-op for a permutation) lets `take` write straight into `out`;
-            # the default mode buffers the whole gather first, three times slower on MNIST-sized X.
-            np.take(X, order, axis=0, out=X_shuffled, mode="clip")
-            np.take(Y, order, axis=0, out=Y_shuffled, mode="clip")
             cost_sum, n_batches = 0.0, 0
             for start in range(0, m, batch_size):
-                stop = min(start + batch_size, m)
-                caches = caches_by_size.get(stop - start)
+                rows = order[start : start + batch_size]
+                size = len(rows)
+                x, y = (X_batch, Y_batch) if size == batch_size else (X_batch[:size], Y_batch[:size])
+                # mode="clip" (a no-op for valid indices) lets `take` write straight into `out`;
+                # the default mode gathers into a temporary first.
+                np.take(X, rows, axis=0, out=x, mode="clip")
+                np.take(Y, rows, axis=0, out=y, mode="clip")
+                caches = caches_by_size.get(size)
                 if caches is None:
-                    caches = caches_by_size[stop - start] = network.new_caches()
-                cost = network.loss_and_gradients(
-                    X_shuffled[start:stop], Y_shuffled[start:stop], grads, caches, dropout_rng
-                )
+                    caches = caches_by_size[size] = network.new_caches()
+                cost = network.loss_and_gradients(x, y, grads, caches, dropout_rng)
                 cost_sum += cost
                 n_batches += 1
                 if n_batches == 1 and epoch == 0:
