@@ -55,8 +55,9 @@ def train(
         ``dev_accuracy`` — fraction of dev examples classified right.
         The top-level fields are those of the last epoch run. ``status`` is
         ``DIVERGED`` when a cost turned NaN/Inf or exploded (see
-        ``EXPLOSION_FLOOR``); training then stops at once and costs may be
-        inf/nan. Never raises for a numerical blow-up.
+        ``EXPLOSION_FLOOR``); training then stops at once, the epoch it stopped
+        in is still recorded (its ``train_cost`` averages the batches run) and
+        costs may be inf/nan. Never raises for a numerical blow-up.
     network : the trained network
 
     Raises
