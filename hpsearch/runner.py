@@ -37,6 +37,10 @@ class TrialTask:
     params: dict[str, Any]
     seed: int
 
+    def record(self, status: TrialStatus, **results: Any) -> TrialRecord:
+        """This trial's record, with the given status and result fields."""
+        return TrialRecord(self.trial, self.round, self.index, self.params, self.seed, status, **results)
+
 
 @dataclass(frozen=True)
 class TrialOutcome:
@@ -84,17 +88,9 @@ def train_one(task: TrialTask, model: dict[str, Any], data: DataConfig) -> Trial
             result, network = train(config, dataset)
     except Exception as exc:  # noqa: BLE001 — any error of a trial is its result, not the search's end
         message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        return TrialOutcome(
-            TrialRecord(task.trial, task.round, task.index, task.params, task.seed, TrialStatus.FAILED, error=message),
-            None,
-        )
-    record = TrialRecord(
-        trial=task.trial,
-        round=task.round,
-        index=task.index,
-        params=task.params,
-        seed=task.seed,
-        status=result.status,
+        return TrialOutcome(task.record(TrialStatus.FAILED, error=message), None)
+    record = task.record(
+        result.status,
         dev_cost=result.dev_cost,
         train_cost=result.train_cost,
         dev_accuracy=result.dev_accuracy,
