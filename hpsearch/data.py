@@ -11,19 +11,16 @@ a one-line message that names the file and the problem. Nothing is downloaded.
 from __future__ import annotations
 
 import csv
-import functools
 import warnings
 import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from hpsearch.errors import ConfigError, ConfigProblem, DataError, MissingDependencyError
-
-if TYPE_CHECKING:
-    from hpsearch.nn.hyperparams import Hyperparameter
+from hpsearch.nn.hyperparams import Hyperparameter, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -92,16 +89,10 @@ DATASETS: tuple[str, ...] = (*GENERATED_DEFAULTS, *_SKLEARN_LOADERS)
 FILE_FORMATS = (".csv", ".npz")
 
 
-@functools.cache
-def _data_keys() -> dict[str, Hyperparameter]:
-    """The ``data:`` keys, typed like the engine's hyperparameters (same checks, same messages).
-
-    Built on first use: ``hpsearch.nn`` imports this module (its trainer takes a
-    ``Dataset``), so importing ``hpsearch.nn`` here at import time would be circular.
-    """
-    from hpsearch.nn.hyperparams import Hyperparameter
-
-    keys = [
+# The ``data:`` keys, typed like the engine's hyperparameters (same checks, same messages).
+DATA_KEYS: dict[str, Hyperparameter] = {
+    key.name: key
+    for key in [
         Hyperparameter("dataset", str, None, "built-in dataset", choices=DATASETS),
         Hyperparameter("path", str, None, "CSV (with a header) or NPZ (arrays X, y) file"),
         Hyperparameter("label", str, None, "label column of a CSV file"),
@@ -113,7 +104,7 @@ def _data_keys() -> dict[str, Hyperparameter]:
         Hyperparameter("features", int, None, "features generated (blobs)", low=1),
         Hyperparameter("noise", float, None, "angle noise in radians (spirals), cluster std (blobs)", low=0),
     ]
-    return {key.name: key for key in keys}
+}
 
 
 _FILE_KEYS = ("label", "dev_path")
@@ -128,9 +119,7 @@ def validate_data_config(raw: Any, prefix: str = "data") -> tuple[DataConfig | N
     """
     if not isinstance(raw, dict):
         return None, [ConfigProblem(prefix, f"must be a mapping of data keys, got {raw!r}", "e.g. data: {dataset: spirals}")]
-    from hpsearch.nn.hyperparams import did_you_mean  # not at import time: see _data_keys
-
-    known = _data_keys()
+    known = DATA_KEYS
     problems: list[ConfigProblem] = []
     values: dict[str, Any] = {}
     for key, value in raw.items():

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from hpsearch.data import Dataset
 from hpsearch.errors import DataError
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.losses import one_hot
@@ -16,6 +15,9 @@ from hpsearch.nn.model import Caches, Network
 from hpsearch.nn.optimizers import learning_rate_at, make_optimizer
 from hpsearch.nn.parameters import Parameters
 from hpsearch.records import TrainResult, TrialStatus
+
+if TYPE_CHECKING:  # annotations only: hpsearch.data imports the engine's hyperparameter schema
+    from hpsearch.data import Dataset
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 
