@@ -169,7 +169,9 @@ def _drive(
             if zoom is not None:
                 top_k, trials, expand = zoom
                 zoom = None
-            elif len(store.rounds()) < config.search.rounds:
+            elif len(store.rounds()) < config.search.rounds and any(
+                t.status is TrialStatus.OK for t in store.trials()
+            ):  # automatic rounds stop where there is nothing to zoom into
                 top_k, trials, expand = config.search.top_k, None, False
             else:
                 break

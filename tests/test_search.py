@@ -162,3 +162,16 @@ def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path: Path, runs_dir: P
     result = CliRunner().invoke(cli, ["run", str(config), "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"])
     assert result.exit_code == 2
     assert "scheduler" in result.stderr and "Traceback" not in result.output
+
+
+def test_automatic_rounds_stop_when_no_trial_finished_ok(tmp_path: Path) -> None:
+    path = tmp_path / "div.yaml"
+    path.write_text(
+        "data: {dataset: blobs, samples: 200, classes: 3, features: 4}\n"
+        "model: {batchnorm: false, optimizer: gd, epochs: 20, layers: 2, hidden_units: 32}\n"
+        "space:\n  learning_rate: {scale: log, low: 100, high: 1000}\n"
+        "search: {trials: 3, rounds: 3, workers: 1}\n"
+    )
+    result = start_search(load_config(path), runs_dir=tmp_path / "runs")
+    assert len(result.rounds) == 1 and result.best is None
+    assert all(t.status is TrialStatus.DIVERGED for t in result.trials)
