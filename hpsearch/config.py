@@ -80,13 +80,6 @@ class SearchConfig:
     source: str = "<config>"
     base_dir: Path = field(default_factory=Path.cwd)
 
-    def model_config(self, params: dict[str, Any] | None = None, seed: int | None = None) -> ModelConfig:
-        """The ModelConfig of one trial: fixed values, then searched ``params``, then ``seed``."""
-        values = {**self.model, **(params or {})}
-        if seed is not None:
-            values["seed"] = seed
-        return ModelConfig.from_dict(values)
-
     def resolved_data(self) -> DataConfig:
         """The data section with file paths made absolute (relative ones are relative to the config file)."""
         paths = {
