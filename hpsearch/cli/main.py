@@ -8,6 +8,7 @@ shows the traceback instead.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -256,9 +257,7 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
     with RunStore.open(_run_dir(run_ref, runs_dir)) as store:
         rounds, trials, config = store.rounds(), store.trials(), stored_config(store)
     if json_file is not None:
-        report = hyperparameter_importance(config.space, trials)
-        importance = {"method": report.method, "enough": report.enough, "message": report.message,
-                      "items": [{"name": i.name, "share": i.share} for i in report.items]}
+        importance = asdict(hyperparameter_importance(config.space, trials))
         with click.open_file(str(json_file), "w", encoding="utf-8") as f:
             write_json(trials, config.model, f, run=store.name, rounds=rounds, importance=importance)
         return
