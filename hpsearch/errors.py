@@ -89,6 +89,10 @@ class MissingDependencyError(HpsearchError):
         )
 
 
+class WorkerLostError(RunError):
+    """A worker process died mid-trial (killed, or out of memory); finished trials are saved."""
+
+
 class SearchInterrupted(HpsearchError):
     """Ctrl-C stopped a search; every finished trial is stored and the run can be resumed."""
 

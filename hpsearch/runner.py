@@ -13,13 +13,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 from hpsearch.data import DataConfig, Dataset, load_dataset
-from hpsearch.errors import MissingDependencyError, RunError
+from hpsearch.errors import MissingDependencyError, RunError, WorkerLostError
 from hpsearch.nn import train
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus
@@ -60,14 +61,28 @@ def plan_tasks(rnd: RoundRecord, *, seed: int, grid_points: int) -> list[TrialTa
     ]
 
 
-@functools.lru_cache(maxsize=2)
 def cached_dataset(data: DataConfig) -> Dataset:
     """Load a dataset once per process; later trials in the same worker reuse it.
 
     Workers get the (small, hashable) data config rather than the arrays, so no
     trial pays for shipping the data. File paths in ``data`` must be absolute.
+    A data file that changed (or vanished) since it was cached is loaded again.
     """
+    stamps = tuple(_file_stamp(p) for p in (data.path, data.dev_path) if p)
+    return _load_dataset(data, stamps)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_dataset(data: DataConfig, stamps: tuple[tuple[float, int] | None, ...]) -> Dataset:
     return load_dataset(data)
+
+
+def _file_stamp(path: str) -> tuple[float, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None  # load_dataset reports the missing file
+    return stat.st_mtime, stat.st_size
 
 
 @functools.lru_cache(maxsize=1)
@@ -136,7 +151,10 @@ def run_trials(
         else:
             stack.enter_context(parallel_config(backend="loky", inner_max_num_threads=1))
         parallel = Parallel(n_jobs=workers if backend == "loky" else -1, return_as="generator_unordered")
-        yield from parallel(delayed(train_one)(task, model, data) for task in tasks)
+        try:
+            yield from parallel(delayed(train_one)(task, model, data) for task in tasks)
+        except BrokenExecutor as exc:  # a worker was killed (OOM killer, kill -9): its trial has no result
+            raise WorkerLostError(f"a worker process died while training ({type(exc).__name__})") from exc
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ from typing import Iterator, Protocol
 import yaml
 
 from hpsearch.config import SearchConfig, config_from_dict
-from hpsearch.errors import RunError, SearchInterrupted
+from hpsearch.errors import RunError, SearchInterrupted, WorkerLostError
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.runner import TrialTask, cached_dataset, default_workers, plan_tasks, run_trials, train_one
 from hpsearch.samplers import plan_round
@@ -159,6 +159,7 @@ def _drive(
     zoom: tuple[int, int | None, bool] | None = None,
 ) -> SearchResult:
     config = stored_config(store)
+    _load_data(config)  # a missing or broken data file stops here, not as a failure of every trial
     edges: list[EdgeHint] = []
     with store.lock(), _interruptible(store):
         if not store.rounds():
@@ -218,12 +219,18 @@ def _train_pending(
 
 @contextlib.contextmanager
 def _interruptible(store: RunStore) -> Iterator[None]:
-    """Ctrl-C ends the command with a message saying what is saved and how to go on."""
+    """Ctrl-C or a lost worker ends the command with a message saying what is saved and how to go on."""
     try:
         yield
     except KeyboardInterrupt:
         planned = sum(r.n_trials for r in store.rounds())
         raise SearchInterrupted(store.name, len(store.done_trial_ids()), planned) from None
+    except WorkerLostError as exc:
+        planned = sum(r.n_trials for r in store.rounds())
+        raise WorkerLostError(
+            f"{exc} — {len(store.done_trial_ids())} of {planned} trials are saved in run '{store.name}'; "
+            f"continue with: hpsearch resume {store.name} (fewer --workers if memory ran out)"
+        ) from None
 
 
 def _restore_best_model(store: RunStore, config: SearchConfig) -> TrialRecord | None:

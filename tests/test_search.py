@@ -175,3 +175,35 @@ def test_automatic_rounds_stop_when_no_trial_finished_ok(tmp_path: Path) -> None
     result = start_search(load_config(path), runs_dir=tmp_path / "runs")
     assert len(result.rounds) == 1 and result.best is None
     assert all(t.status is TrialStatus.DIVERGED for t in result.trials)
+
+
+def test_a_killed_worker_stops_the_search_with_a_resume_hint(tmp_path: Path) -> None:
+    psutil = pytest.importorskip("psutil")
+    config_path = write_tiny_config(tmp_path, trials=30, epochs=20, samples=2000)
+    runs = tmp_path / "runs"
+    proc = _start_cli(["run", str(config_path), "-w", "2", "-q"], runs)
+    _wait_for_records(runs / "tiny", 2, proc)
+    workers = [
+        p for p in psutil.Process(proc.pid).children(recursive=True)
+        if "popen_loky" in " ".join(p.cmdline())  # a worker, not loky's resource tracker
+    ]
+    assert workers, "no loky worker found"
+    workers[0].kill()  # as the OOM killer would
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    assert "worker process died" in err and "hpsearch resume tiny" in err and "Traceback" not in err
+    assert len(resume_search(runs / "tiny", execution=Execution(workers=2)).trials) == 30
+
+
+def test_resume_with_its_data_gone_is_a_clear_error_and_records_nothing(tmp_path: Path, runs_dir: Path) -> None:
+    data = tmp_path / "points.npz"
+    rng = __import__("numpy").random.default_rng(0)
+    __import__("numpy").savez(data, X=rng.normal(size=(60, 2)), y=rng.integers(0, 2, size=60))
+    path = tmp_path / "file.yaml"
+    path.write_text("data: {path: points.npz}\nmodel: {epochs: 1}\nsearch: {trials: 3, workers: 1}\n")
+    result = start_search(load_config(path), runs_dir=runs_dir)
+    data.unlink()
+    refused = CliRunner().invoke(cli, ["resume", "file", "--retry-failed"])
+    assert refused.exit_code == 2 and "points.npz" in refused.stderr
+    with RunStore.open(result.run_dir) as store:
+        assert [t.status for t in store.trials()] == [TrialStatus.OK] * 3
