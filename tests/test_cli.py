@@ -131,3 +131,18 @@ def test_plot_and_importance_of_a_run(tmp_path: Path, runs_dir: Path) -> None:
     assert all(name in table for name in SEARCHED)
     as_json = json.loads(invoke("export", "tiny", "--json", "-").stdout)
     assert {i["name"] for i in as_json["importance"]["items"]} == SEARCHED
+
+
+def test_an_unwritable_path_is_one_line_not_a_traceback(tmp_path: Path, runs_dir: Path) -> None:
+    config = write_tiny_config(tmp_path, trials=1, epochs=1)
+    invoke("run", str(config), "-q")
+    result = CliRunner().invoke(cli, ["export", "tiny", "--csv", str(tmp_path / "missing" / "x.csv")])
+    assert result.exit_code == 2
+    assert "missing/x.csv" in result.stderr and "Traceback" not in result.output
+
+
+def test_error_text_that_looks_like_markup_is_printed_as_is(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("data: {dataset: spirals}\nmodel: {activation: [red]}\n")
+    result = CliRunner().invoke(cli, ["run", str(path), "--dry-run"])
+    assert result.exit_code == 2 and "['red']" in result.stderr

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.text import Text
 
 from hpsearch import __version__
 from hpsearch.cli import render
@@ -22,23 +23,33 @@ RUNS_DIR_HELP = "Folder of runs (default: $HPSEARCH_RUNS_DIR or ./runs)."
 
 
 class HpsearchGroup(click.Group):
-    """Turns library errors into one line and an exit code, in one place."""
+    """Turns library errors into one line each and an exit code, in one place."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except HpsearchError as exc:
+        except (HpsearchError, KeyboardInterrupt, OSError) as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            for line in str(exc).splitlines():
-                render.err_console.print(f"[red]error:[/] {line}" if exc.exit_code == 2 else line,
-                                         highlight=False, markup=exc.exit_code == 2, soft_wrap=True)
-            ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            if ctx.obj and ctx.obj.get("debug"):
-                raise
-            render.err_console.print("interrupted")
-            ctx.exit(130)
+            lines, code = _error_lines(exc)
+            for line in lines:
+                render.err_console.print(line, highlight=False, soft_wrap=True)
+            ctx.exit(code)
+
+
+def _error_lines(exc: BaseException) -> tuple[list[Text], int]:
+    """What the user reads for an error, and the exit code."""
+    if isinstance(exc, KeyboardInterrupt):
+        return [Text("interrupted")], 130
+    if isinstance(exc, HpsearchError):
+        if exc.exit_code != 2:  # not a mistake (Ctrl-C during a search): no "error:" prefix
+            return [Text(line) for line in str(exc).splitlines()], exc.exit_code
+        return [Text.assemble(("error: ", "red"), line) for line in str(exc).splitlines()], 2
+    # OSError: a path the user gave that cannot be read or written, a full disk, ...
+    where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    message = f"{where}{reason} — check the path and its permissions (--debug shows the traceback)"
+    return [Text.assemble(("error: ", "red"), message)], 2
 
 
 @click.group(cls=HpsearchGroup, context_settings={"help_option_names": ["-h", "--help"]})
