@@ -50,7 +50,7 @@ def leaderboard_table(trials: list[TrialRecord], names: list[str], top: int | No
     """Rank, trial, round, status, searched values, dev J, train J, dev accuracy, epochs, seconds."""
     table = Table(title=title, title_justify="left")
     for column in ("rank", "trial", "round", "status", *names):
-        table.add_column(column, justify="right" if column in ("rank", "trial", "round") else "left")
+        table.add_column(column, justify="left" if column == "status" else "right")
     for column in ("dev J", "train J", "dev acc", "epochs", "seconds"):
         table.add_column(column, justify="right")
     for position, t in enumerate(rank(trials)[:top], start=1):
