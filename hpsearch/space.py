@@ -150,12 +150,8 @@ class _Range(Distribution):
         return f"{self.label} [{format_value(_short(self.low))}, {format_value(_short(self.high))}]"
 
 
-@dataclass(frozen=True)
-class Uniform(_Range):
-    """Uniform in ``x``."""
-
-    scale: ClassVar[str] = "uniform"
-    label: ClassVar[str] = "uniform"
+class _LinearAxis:
+    """Draws uniform in ``x`` itself."""
 
     @staticmethod
     def _forward(x: float) -> float:
@@ -166,13 +162,8 @@ class Uniform(_Range):
         return t
 
 
-@dataclass(frozen=True)
-class Log(_Range):
-    """Uniform in ``log10(x)``: each decade of ``[low, high]`` gets the same share of draws."""
-
-    scale: ClassVar[str] = "log"
-    label: ClassVar[str] = "log"
-    lower_limit: ClassVar[tuple[float, bool]] = (0.0, True)
+class _LogAxis:
+    """Draws uniform in ``log10(x)``."""
 
     @staticmethod
     def _forward(x: float) -> float:
@@ -181,6 +172,23 @@ class Log(_Range):
     @staticmethod
     def _inverse(t: float) -> float:
         return 10.0**t
+
+
+@dataclass(frozen=True)
+class Uniform(_LinearAxis, _Range):
+    """Uniform in ``x``."""
+
+    scale: ClassVar[str] = "uniform"
+    label: ClassVar[str] = "uniform"
+
+
+@dataclass(frozen=True)
+class Log(_LogAxis, _Range):
+    """Uniform in ``log10(x)``: each decade of ``[low, high]`` gets the same share of draws."""
+
+    scale: ClassVar[str] = "log"
+    label: ClassVar[str] = "log"
+    lower_limit: ClassVar[tuple[float, bool]] = (0.0, True)
 
 
 @dataclass(frozen=True)
@@ -210,7 +218,7 @@ class OneMinusLog(_Range):
 class _IntRange(_Range):
     """Integers ``low..high``: ``t`` spans ``[low - ½, high + ½]`` and rounds to the nearest integer.
 
-    Each integer owns an equal slice of ``t`` (width 1 for ``Int``, ``ln((k+½)/(k-½))``
+    Each integer owns an equal slice of ``t`` (width 1 for ``Int``, ``log10((k+½)/(k-½))``
     for ``IntLog``), so the end values are as likely as their neighbours.
     """
 
@@ -234,36 +242,20 @@ class _IntRange(_Range):
 
 
 @dataclass(frozen=True)
-class Int(_IntRange):
+class Int(_LinearAxis, _IntRange):
     """Integers, each equally likely."""
 
     scale: ClassVar[str] = "int"
     label: ClassVar[str] = "int"
 
-    @staticmethod
-    def _forward(x: float) -> float:
-        return x
-
-    @staticmethod
-    def _inverse(t: float) -> float:
-        return t
-
 
 @dataclass(frozen=True)
-class IntLog(_IntRange):
-    """Integers, uniform in ``ln x``: 16..32 is as likely as 256..512."""
+class IntLog(_LogAxis, _IntRange):
+    """Integers, uniform in ``log x``: 16..32 is as likely as 256..512."""
 
     scale: ClassVar[str] = "int_log"
     label: ClassVar[str] = "int log"
     lower_limit: ClassVar[tuple[float, bool]] = (1.0, False)
-
-    @staticmethod
-    def _forward(x: float) -> float:
-        return math.log(x)
-
-    @staticmethod
-    def _inverse(t: float) -> float:
-        return math.exp(t)
 
 
 @dataclass(frozen=True)
