@@ -212,11 +212,12 @@ class SearchProgress:
 def runs_table(runs: list[Any]) -> Table:
     """``hpsearch list``: one row per run."""
     table = Table(title="Runs", title_justify="left")
-    for column in ("run", "created", "rounds", "trials", "best dev J", "best trial"):
+    for column in ("run", "created", "rounds", "trials", "ok / diverged / failed", "best dev J", "best trial"):
         table.add_column(column, justify="left" if column in ("run", "created") else "right")
     for r in runs:
+        counts = " / ".join(str(r.status_counts[s.value]) for s in TrialStatus)
         table.add_row(r.name, str(r.created)[:19], str(r.rounds), f"{r.trials_done}/{r.trials_planned}",
-                      fmt(r.best_dev_cost), fmt(r.best_trial))
+                      counts, fmt(r.best_dev_cost), fmt(r.best_trial))
     return table
 
 
