@@ -19,6 +19,7 @@ from hpsearch.data import DataConfig, validate_data_config
 from hpsearch.errors import ConfigError, ConfigProblem, config_error
 from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig, did_you_mean, validate_hyperparameters
 from hpsearch.samplers import SAMPLERS
+from hpsearch.scheduler import METHODS, EarlyStopping
 from hpsearch.space import Space, parse_space
 
 TOP_LEVEL_KEYS = ("name", "description", "data", "model", "space", "search")
@@ -31,7 +32,9 @@ class SearchSettings:
 
     ``rounds`` > 1 makes ``run`` go on by itself with coarse-to-fine rounds of
     ``zoom_trials`` trials each, zoomed on the ``top_k`` best trials so far.
-    ``workers`` None means one per CPU core.
+    ``workers`` None means one per CPU core. ``early_stopping`` (None: every
+    trial trains all its epochs) stops hopeless trials at rungs; ``rank_by``
+    ranks a trial by its last epoch's dev J (``last``) or its lowest (``best``).
     """
 
     trials: int = 20
@@ -45,6 +48,8 @@ class SearchSettings:
     margin: float = 0.1
     backend: str = "loky"
     scheduler: str | None = None
+    early_stopping: EarlyStopping | None = None
+    rank_by: str = "last"
 
 
 # name -> (type, check, rule) of each search setting; None is accepted where the default is None.
@@ -60,6 +65,13 @@ _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
     "margin": (float, lambda v: 0 <= v <= 1, "a number between 0 and 1"),
     "backend": (str, lambda v: v in BACKENDS, "one of " + ", ".join(BACKENDS)),
     "scheduler": (str, lambda v: bool(v), "a scheduler address such as tcp://127.0.0.1:8786"),
+    "rank_by": (str, lambda v: v in ("last", "best"), "last (the last epoch's dev J) or best (the lowest over epochs)"),
+    "early_stopping": (dict, lambda v: True, "a mapping such as {method: halving, min_epochs: 3, eta: 3}"),
+}
+_EARLY_STOPPING_RULES: dict[str, tuple[type, Any, str]] = {
+    "method": (str, lambda v: v in METHODS, "one of " + ", ".join(METHODS)),
+    "min_epochs": (int, lambda v: v >= 1, "an integer >= 1 (the first rung)"),
+    "eta": (int, lambda v: v >= 2, "an integer >= 2 (keep the best 1/eta at each rung)"),
 }
 
 
@@ -230,6 +242,8 @@ def config_from_dict(
         settings = replace(settings, **{k: _coerce(k, v) for k, v in search_raw.items()})
         if settings.backend == "dask" and not settings.scheduler and "scheduler" in search_raw:
             problems.append(ConfigProblem("search.scheduler", "is empty", "give the scheduler address"))
+        if settings.early_stopping is not None:
+            problems += _check_early_stopping(settings.early_stopping, model, space_raw)
 
     if problems:
         raise ConfigError(problems)
@@ -266,6 +280,9 @@ def _check_settings(values: dict[str, Any], prefix: str) -> list[ConfigProblem]:
         kind, check, rule = _SEARCH_RULES[key]
         if value is None and getattr(SearchSettings(), key) is None:
             continue
+        if key == "early_stopping" and isinstance(value, dict):
+            problems += _check_table(value, f"{prefix}.{key}", _EARLY_STOPPING_RULES, required=("method",))
+            continue
         ok = (
             (kind is int and isinstance(value, int) and not isinstance(value, bool))
             or (kind is float and isinstance(value, (int, float)) and not isinstance(value, bool))
@@ -276,8 +293,38 @@ def _check_settings(values: dict[str, Any], prefix: str) -> list[ConfigProblem]:
     return problems
 
 
+def _check_table(
+    values: dict[str, Any], prefix: str, rules: dict[str, tuple[type, Any, str]], required: tuple[str, ...] = ()
+) -> list[ConfigProblem]:
+    """Problems of a small mapping checked against ``name -> (type, check, rule)``."""
+    problems = [ConfigProblem(f"{prefix}.{k}", "is missing", f"add {k}: ({rules[k][2]})") for k in required if k not in values]
+    for key, value in values.items():
+        if key not in rules:
+            problems.append(ConfigProblem(f"{prefix}.{key}", "unknown setting", did_you_mean(str(key), rules)))
+            continue
+        kind, check, rule = rules[key]
+        if not (isinstance(value, kind) and not isinstance(value, bool) and check(value)):
+            problems.append(ConfigProblem(f"{prefix}.{key}", f"must be {rule}, got {value!r}"))
+    return problems
+
+
 def _coerce(key: str, value: Any) -> Any:
+    if key == "early_stopping" and isinstance(value, dict):
+        return EarlyStopping(**value)
     return float(value) if _SEARCH_RULES[key][0] is float and value is not None else value
+
+
+def _check_early_stopping(early: EarlyStopping, model: dict[str, Any], space_raw: dict[str, Any]) -> list[ConfigProblem]:
+    """The rungs need a fixed number of epochs above the first rung."""
+    if "epochs" in space_raw:
+        return [ConfigProblem("space.epochs", "cannot be searched with search.early_stopping: the rungs are "
+                              "fractions of one fixed number of epochs",
+                              "fix model.epochs (the top rung) or remove search.early_stopping")]
+    epochs = model.get("epochs", HYPERPARAMETERS["epochs"].default)
+    if isinstance(epochs, int) and early.min_epochs >= epochs:
+        return [ConfigProblem("search.early_stopping.min_epochs", f"must be below model.epochs ({epochs}), "
+                              f"got {early.min_epochs}", "lower min_epochs or raise model.epochs")]
+    return []
 
 
 def parse_assignments(assignments: tuple[str, ...] | list[str]) -> dict[str, Any]:

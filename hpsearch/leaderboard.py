@@ -1,7 +1,10 @@
 """The leaderboard of a run: trials ranked by dev cost J, as rows for a table, CSV or JSON.
 
-Ranking: ok trials by dev J (lowest first), then diverged, then failed; ties
-by trial id (``TrialRecord.rank_key``).
+Ranking (``TrialRecord.rank_key``): ok and pruned trials by the rung they
+reached, then by their value (``search.rank_by``: the last epoch's dev J or the
+best); then diverged, then failed; ties by trial id. ``rung`` and
+``best_epoch`` are 1-based counts (rung 1 is the first rung; best_epoch 5 is
+the fifth epoch); ``rung`` is empty without early stopping.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from typing import IO, Any
 
 from hpsearch.records import RoundRecord, TrialRecord, rank
 
-RESULT_COLUMNS = ("dev_cost", "train_cost", "dev_accuracy", "epochs_run", "seconds")
+RESULT_COLUMNS = ("dev_cost", "train_cost", "dev_accuracy", "epochs_run", "seconds", "rung", "best_dev_cost",
+                  "best_epoch")
 LEAD_COLUMNS = ("rank", "trial", "round", "status")
 
 
@@ -41,6 +45,9 @@ def export_rows(trials: list[TrialRecord], fixed: dict[str, Any]) -> list[dict[s
             "dev_accuracy": t.dev_accuracy,
             "epochs_run": t.epochs_run,
             "seconds": t.seconds,
+            "rung": None if t.rung is None else t.rung + 1,
+            "best_dev_cost": t.best_dev_cost,
+            "best_epoch": None if t.best_epoch is None else t.best_epoch + 1,
             "error": t.error or "",
         }
         row.update({k: v for k, v in fixed.items() if k != "seed"})
@@ -77,8 +84,12 @@ def write_json(
     run: str,
     rounds: list[RoundRecord],
     importance: dict[str, Any] | None = None,
+    promotions: dict[int, dict[tuple[int, int], list[int]]] | None = None,
 ) -> None:
-    """The run as one JSON document: rounds, importance and every trial (with its history)."""
+    """The run as one JSON document: rounds (with their promotions), importance and every trial (with its history).
+
+    ``promotions`` maps a round to ``(bracket, rung) -> trials promoted from that rung`` (``RunStore.promotions``).
+    """
     by_id = {t.trial: t for t in trials}
     rows = []
     for row in export_rows(trials, fixed):
@@ -89,7 +100,9 @@ def write_json(
         "run": run,
         "rounds": [
             {"round": r.round, "kind": r.kind, "sampler": r.sampler, "n_trials": r.n_trials,
-             "top_k": r.top_k, "expand": r.expand, "space": r.space}
+             "top_k": r.top_k, "expand": r.expand, "space": r.space,
+             "promotions": [{"bracket": b, "from_rung": k + 1, "trials": trials}
+                            for (b, k), trials in sorted((promotions or {}).get(r.round, {}).items())]}
             for r in rounds
         ],
         "importance": importance,

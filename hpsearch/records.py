@@ -12,9 +12,16 @@ from typing import Any
 
 
 class TrialStatus(str, Enum):
-    """How a trial ended. ``ok`` trials are ranked by dev cost, then diverged, then failed."""
+    """How a trial ended.
+
+    ``ok``: trained to its last epoch; ``pruned``: stopped early at a rung of
+    successive halving or Hyperband; ``diverged``: its cost blew up;
+    ``failed``: an exception. Ranking: ok and pruned trials by the rung they
+    reached (highest first), then by their value there; then diverged, then failed.
+    """
 
     OK = "ok"
+    PRUNED = "pruned"
     DIVERGED = "diverged"
     FAILED = "failed"
 
@@ -35,6 +42,8 @@ class TrainResult:
     epochs_run: int
     seconds: float
     history: dict[str, list[float]] = field(default_factory=dict)
+    best_dev_cost: float | None = None
+    best_epoch: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +54,8 @@ class TrainResult:
             "epochs_run": self.epochs_run,
             "seconds": self.seconds,
             "history": self.history,
+            "best_dev_cost": self.best_dev_cost,
+            "best_epoch": self.best_epoch,
         }
 
 
@@ -71,14 +82,27 @@ class TrialRecord:
     seconds: float = 0.0
     history: dict[str, list[float]] = field(default_factory=dict)
     error: str | None = None
+    rung: int | None = None
+    value: float | None = None
+    best_dev_cost: float | None = None
+    best_epoch: int | None = None
 
-    def rank_key(self) -> tuple[int, float, int]:
-        """Sort key: ok trials by dev cost, then diverged, then failed; ties by trial id."""
-        order = {TrialStatus.OK: 0, TrialStatus.DIVERGED: 1, TrialStatus.FAILED: 2}[self.status]
-        cost = self.dev_cost if self.dev_cost is not None and math.isfinite(self.dev_cost) else math.inf
+    @property
+    def ranking_value(self) -> float:
+        """The number this trial is ranked by (lower is better): ``value``, else dev cost; inf if none."""
+        value = self.value if self.value is not None else self.dev_cost
+        return value if value is not None and math.isfinite(value) else math.inf
+
+    def rank_key(self) -> tuple[int, int, float, int]:
+        """Sort key: ok and pruned trials by rung reached (highest first), then value; then diverged, then failed.
+
+        ``rung`` is the index of the last rung a trial reached under early
+        stopping (None without it, which ranks as one rung). Ties go to the lower trial id.
+        """
+        order = {TrialStatus.OK: 0, TrialStatus.PRUNED: 0, TrialStatus.DIVERGED: 1, TrialStatus.FAILED: 2}[self.status]
         if order:
-            cost = math.inf
-        return (order, cost, self.trial)
+            return (order, 0, math.inf, self.trial)
+        return (order, -(self.rung or 0), self.ranking_value, self.trial)
 
 
 @dataclass(frozen=True)

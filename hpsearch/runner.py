@@ -1,11 +1,16 @@
 """Caviar: train many trials in parallel and hand each result back as it finishes.
 
-``train_one`` is a side-effect-free function of one planned trial: it trains
-the model and returns a plain record (and the trained weights), turning any
-exception into a ``failed`` record. ``run_trials`` sends those calls through
-one ``joblib.Parallel`` (loky processes by default, or an existing
-dask.distributed cluster) and yields outcomes in the order they finish. Only
-the caller — the parent process — stores and ranks them.
+The unit of work is a *segment*: one trial trained from where it stands (a
+fresh start, or a checkpointed training state) to a given epoch — its last
+epoch, or the next rung of early stopping. ``train_segment`` is a
+side-effect-free function of one segment: it returns a plain outcome (the
+new epochs, the state to checkpoint, the weights to keep) and turns any
+exception into a ``failed`` outcome. ``run_segments`` sends those calls
+through one ``joblib.Parallel`` (loky processes by default, or an existing
+dask.distributed cluster), which feeds a worker the next segment as soon as
+it is free, and yields outcomes in the order they finish. Only the caller —
+the parent process — stores, checkpoints and ranks them, so checkpoints
+travel with the segments and remote dask workers need no shared folder.
 """
 
 from __future__ import annotations
@@ -15,17 +20,19 @@ import functools
 import os
 from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
 from hpsearch.data import DataConfig, Dataset, load_dataset
 from hpsearch.errors import MissingDependencyError, RunError, WorkerLostError
-from hpsearch.nn import train
 from hpsearch.nn.hyperparams import ModelConfig
+from hpsearch.nn.state import TrainingState, fit, start
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.samplers import plan_round, trial_seed
 from hpsearch.space import Space
+
+RANK_BY = ("last", "best")
 
 
 @dataclass(frozen=True)
@@ -44,11 +51,67 @@ class TrialTask:
 
 
 @dataclass(frozen=True)
-class TrialOutcome:
-    """A finished trial: its record and, for an ok trial, the trained network's state."""
+class Segment:
+    """Train ``task`` from ``checkpoint`` (``TrainingState.to_arrays()``; None: from scratch) to ``until_epoch``
+    (None: the trial's own ``epochs``).
 
-    record: TrialRecord
-    state: dict[str, np.ndarray] | None
+    ``final``: this is the trial's last segment (its top rung); otherwise the
+    outcome carries the state to checkpoint. ``rank_by`` says which weights a
+    final ok outcome hands back: the last epoch's or the best epoch's.
+    """
+
+    task: TrialTask
+    until_epoch: int | None
+    checkpoint: Mapping[str, np.ndarray] | None = None
+    final: bool = True
+    rank_by: str = "last"
+
+
+@dataclass(frozen=True)
+class SegmentOutcome:
+    """What a segment trained.
+
+    ``first_epoch`` and ``history``/``epoch_seconds``: the epochs this segment
+    added; ``summary``: the whole trial so far (last epoch's costs, best epoch,
+    every epoch's history, total seconds), None when it failed before training;
+    ``state``: the training state to checkpoint (non-final, not diverged);
+    ``weights``: the network to keep as best model (final and ok).
+    """
+
+    segment: Segment
+    status: TrialStatus
+    first_epoch: int = 0
+    history: dict[str, list[float]] | None = None
+    epoch_seconds: list[float] | None = None
+    summary: Any = None
+    state: dict[str, np.ndarray] | None = None
+    weights: dict[str, np.ndarray] | None = None
+    error: str | None = None
+
+    @property
+    def task(self) -> TrialTask:
+        return self.segment.task
+
+    def value(self) -> float:
+        """The ranking value at the end of this segment (``rank_by``): last or best dev J; NaN if none."""
+        if self.summary is None:
+            return float("nan")
+        if self.segment.rank_by == "best":
+            best = self.summary.best_dev_cost
+            return float("nan") if best is None else best
+        return self.summary.dev_cost
+
+    def record(self, status: TrialStatus | None = None, rung: int | None = None) -> TrialRecord:
+        """The trial's final record from this outcome (``status`` overrides, e.g. pruned)."""
+        status = status or self.status
+        if self.summary is None:
+            return self.task.record(status, error=self.error, rung=rung)
+        r = self.summary
+        return self.task.record(
+            status, dev_cost=r.dev_cost, train_cost=r.train_cost, dev_accuracy=r.dev_accuracy,
+            epochs_run=r.epochs_run, seconds=r.seconds, history=r.history, error=self.error, rung=rung,
+            value=self.value(), best_dev_cost=r.best_dev_cost, best_epoch=r.best_epoch,
+        )
 
 
 def plan_tasks(rnd: RoundRecord, *, seed: int, grid_points: int) -> list[TrialTask]:
@@ -92,28 +155,36 @@ def _threadpools() -> Any:
     return ThreadpoolController()
 
 
-def train_one(task: TrialTask, model: dict[str, Any], data: DataConfig) -> TrialOutcome:
-    """Train one trial with one BLAS thread. Never raises for a bad trial: it comes back ``failed``."""
+def train_segment(segment: Segment, model: dict[str, Any], data: DataConfig) -> SegmentOutcome:
+    """Train one segment with one BLAS thread. Never raises for a bad trial: it comes back ``failed``."""
+    task = segment.task
     try:
         dataset = cached_dataset(data)
-        config = ModelConfig.from_dict({**model, **task.params, "seed": task.seed})
         # One BLAS thread per trial: workers do not oversubscribe the cores, and the
         # arithmetic (hence J) is the same whatever the number of workers.
         with _threadpools().limit(limits=1, user_api="blas"):
-            result, network = train(config, dataset)
+            if segment.checkpoint is None:
+                config = ModelConfig.from_dict({**model, **task.params, "seed": task.seed})
+                state = start(config, dataset, keep_best=segment.rank_by == "best")
+            else:
+                state = TrainingState.from_arrays(segment.checkpoint)
+            first_epoch = state.epoch
+            fit(state, dataset, state.config.epochs if segment.until_epoch is None else segment.until_epoch)
     except Exception as exc:  # noqa: BLE001 — any error of a trial is its result, not the search's end
         message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        return TrialOutcome(task.record(TrialStatus.FAILED, error=message), None)
-    record = task.record(
-        result.status,
-        dev_cost=result.dev_cost,
-        train_cost=result.train_cost,
-        dev_accuracy=result.dev_accuracy,
-        epochs_run=result.epochs_run,
-        seconds=result.seconds,
-        history=result.history,
+        return SegmentOutcome(segment, TrialStatus.FAILED, error=message)
+    summary = state.result()
+    status = summary.status
+    added = {key: values[first_epoch:] for key, values in state.history.items()}
+    ok = status is TrialStatus.OK
+    weights = None
+    if ok and segment.final:
+        best = state.best_weights if segment.rank_by == "best" else None
+        weights = best if best is not None else state.network.state()
+    return SegmentOutcome(
+        segment, status, first_epoch=first_epoch, history=added, epoch_seconds=state.epoch_seconds[first_epoch:],
+        summary=summary, state=state.to_arrays() if ok and not segment.final else None, weights=weights,
     )
-    return TrialOutcome(record, network.state() if result.status is TrialStatus.OK else None)
 
 
 def default_workers() -> int:
@@ -124,8 +195,8 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def run_trials(
-    tasks: Iterable[TrialTask],
+def run_segments(
+    segments: Iterable[Segment],
     *,
     model: dict[str, Any],
     data: DataConfig,
@@ -133,14 +204,18 @@ def run_trials(
     backend: str = "loky",
     scheduler: str | None = None,
 ) -> Iterator[TrialOutcome]:
-    """Train ``tasks`` on ``workers`` processes; yield each outcome as soon as it finishes."""
-    tasks = list(tasks)
-    if not tasks:
+    """Train ``segments`` on up to ``workers`` processes; yield each outcome as soon as it finishes.
+
+    Never more processes than segments: a worker nobody feeds only costs start-up time.
+    """
+    segments = list(segments)
+    if not segments:
         return
-    if backend == "loky" and (workers == 1 or len(tasks) == 1):
+    workers = min(workers, len(segments))
+    if backend == "loky" and workers == 1:
         # In-process: no pickling, no worker start-up, the same numbers.
-        for task in tasks:
-            yield train_one(task, model, data)
+        for segment in segments:
+            yield train_segment(segment, model, data)
         return
     from joblib import Parallel, delayed, parallel_config
 
@@ -152,7 +227,7 @@ def run_trials(
             stack.enter_context(parallel_config(backend="loky", inner_max_num_threads=1))
         parallel = Parallel(n_jobs=workers if backend == "loky" else -1, return_as="generator_unordered")
         try:
-            yield from parallel(delayed(train_one)(task, model, data) for task in tasks)
+            yield from parallel(delayed(train_segment)(segment, model, data) for segment in segments)
         except BrokenExecutor as exc:  # a worker was killed (OOM killer, kill -9): its trial has no result
             raise WorkerLostError(f"a worker process died while training ({type(exc).__name__})") from exc
 

@@ -6,6 +6,7 @@ A run folder holds::
     run.sqlite         rounds, trials and metadata (the record the program reads)
     lock               held (flock) by the one process writing to the run
     models/best.npz    weights of the best trial so far (np.savez, no pickle)
+    checkpoints/       training states of trials paused at a rung (early stopping only)
 
 Only the parent process writes, one SQLite transaction per trial, so a process
 killed at any instant leaves every committed trial readable and no half record.
@@ -26,6 +27,7 @@ import re
 import shutil
 import sqlite3
 import uuid
+import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,9 +45,12 @@ CONFIG_FILE = "config.yaml"
 LOCK_FILE = "lock"
 MODELS_DIR = "models"
 BEST_MODEL = "best.npz"
+CHECKPOINTS_DIR = "checkpoints"
 RUNS_DIR_ENV = "HPSEARCH_RUNS_DIR"
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: hpsearch 0.1.0. 2: pruned status; rung, ranking value and best epoch of each trial;
+per-epoch results, rung results and promotions in their own tables. Older runs are migrated on open."""
 # Seconds a connection waits for another one's write before giving up. Writes
 # are one small transaction per trial, so any real wait is far shorter.
 BUSY_TIMEOUT_S = 30.0
@@ -58,11 +63,63 @@ NAME_RULE = (
 )
 
 # TrialRecord fields kept in REAL columns, so SQL can sort and filter by them.
-_REAL_FIELDS = ("dev_cost", "train_cost", "dev_accuracy", "seconds")
+_REAL_FIELDS = ("dev_cost", "train_cost", "dev_accuracy", "seconds", "value", "best_dev_cost")
 _TRIAL_COLUMNS = ", ".join(
     ("trial", "round", "index_in_round", "params", "seed", "status", *_REAL_FIELDS,
-     "epochs_run", "history", "error", "exact_floats")
+     "epochs_run", "history", "error", "exact_floats", "rung", "best_epoch")
 )
+_EPOCH_FIELDS = ("train_cost", "dev_cost", "dev_accuracy", "learning_rate", "seconds")
+
+_TRIAL_TABLES = """
+CREATE TABLE trials (
+    trial          INTEGER PRIMARY KEY,
+    round          INTEGER NOT NULL REFERENCES rounds (round),
+    index_in_round INTEGER NOT NULL,
+    params         TEXT NOT NULL,           -- JSON
+    seed           TEXT NOT NULL,           -- decimal: seeds may exceed SQLite's int64
+    status         TEXT NOT NULL CHECK (status IN ('ok', 'pruned', 'diverged', 'failed')),
+    dev_cost       REAL,
+    train_cost     REAL,
+    dev_accuracy   REAL,
+    seconds        REAL,
+    value          REAL,                    -- what the trial is ranked by (search.rank_by), lower is better
+    best_dev_cost  REAL,
+    epochs_run     INTEGER NOT NULL,
+    history        TEXT NOT NULL,           -- JSON, NaN/Infinity allowed
+    error          TEXT,
+    exact_floats   TEXT NOT NULL,           -- JSON: REAL fields SQLite cannot hold exactly
+    rung           INTEGER,                 -- index of the last rung reached (early stopping), else NULL
+    best_epoch     INTEGER
+);
+-- Every epoch a trial trained, as it trained (a paused trial has rows here and none in trials).
+CREATE TABLE epochs (
+    trial         INTEGER NOT NULL,
+    epoch         INTEGER NOT NULL,         -- 0-based
+    train_cost    REAL,                     -- NULL: NaN
+    dev_cost      REAL,
+    dev_accuracy  REAL,
+    learning_rate REAL,
+    seconds       REAL,                     -- NULL: not measured (runs migrated from schema 1)
+    PRIMARY KEY (trial, epoch)
+);
+-- A trial's value where it reached a rung of early stopping; promotions compare these.
+CREATE TABLE rung_results (
+    trial    INTEGER NOT NULL,
+    rung     INTEGER NOT NULL,
+    epoch    INTEGER NOT NULL,              -- epochs trained at the rung
+    value    REAL,                          -- NULL: NaN
+    diverged INTEGER NOT NULL,
+    PRIMARY KEY (trial, rung)
+);
+-- Trials that continued from each rung to the next, per round and bracket.
+CREATE TABLE promotions (
+    round   INTEGER NOT NULL,
+    bracket INTEGER NOT NULL,
+    rung    INTEGER NOT NULL,
+    trial   INTEGER NOT NULL,
+    PRIMARY KEY (round, rung, trial)
+);
+"""
 
 _SCHEMA = """
 CREATE TABLE meta (
@@ -79,22 +136,6 @@ CREATE TABLE rounds (
     expand      INTEGER NOT NULL,           -- 0 or 1
     first_trial INTEGER NOT NULL
 );
-CREATE TABLE trials (
-    trial          INTEGER PRIMARY KEY,
-    round          INTEGER NOT NULL REFERENCES rounds (round),
-    index_in_round INTEGER NOT NULL,
-    params         TEXT NOT NULL,           -- JSON
-    seed           TEXT NOT NULL,           -- decimal: seeds may exceed SQLite's int64
-    status         TEXT NOT NULL CHECK (status IN ('ok', 'diverged', 'failed')),
-    dev_cost       REAL,
-    train_cost     REAL,
-    dev_accuracy   REAL,
-    epochs_run     INTEGER NOT NULL,
-    seconds        REAL,
-    history        TEXT NOT NULL,           -- JSON, NaN/Infinity allowed
-    error          TEXT,
-    exact_floats   TEXT NOT NULL            -- JSON: REAL fields SQLite cannot hold exactly
-);
 -- Every save of models/best.npz, keyed by the file's digest: the file itself
 -- says which trial it holds, even if the process died between the file's
 -- replacement and this table's commit (or the other way round).
@@ -103,7 +144,7 @@ CREATE TABLE best_model_saves (
     sha256 TEXT NOT NULL,
     saved  TEXT NOT NULL
 );
-"""
+""" + _TRIAL_TABLES
 
 
 def validate_run_name(name: str) -> str:
@@ -167,6 +208,25 @@ def resolve_run(ref: str, runs_dir: Path) -> Path:
 
 
 @dataclass(frozen=True)
+class EpochLog:
+    """Epochs ``first_epoch``, ``first_epoch + 1``, ... of one trial: history lists and training seconds."""
+
+    first_epoch: int
+    history: Mapping[str, list[float]]
+    seconds: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class RungEntry:
+    """Where a trial reached rung ``rung`` (index) after ``epoch`` epochs: its value there and whether it diverged."""
+
+    rung: int
+    epoch: int
+    value: float
+    diverged: bool
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """One line of ``hpsearch list``.
 
@@ -198,9 +258,12 @@ class RunStore:
     def __init__(self, run_dir: Path, db: sqlite3.Connection):
         """Use ``create`` or ``open``. Reads the run's metadata from ``db``."""
         self.run_dir = run_dir
-        self._db = db
         meta = dict(db.execute("SELECT key, value FROM meta"))
         version = int(meta.get("schema_version", -1))
+        if version in _MIGRATIONS:
+            db = _migrated(db, version)
+            version = SCHEMA_VERSION
+        self._db = db
         if version != SCHEMA_VERSION:
             raise RunError(
                 f"run '{run_dir}' has format {version}, this hpsearch reads format "
@@ -371,30 +434,125 @@ class RunStore:
         ]
 
     def record_trial(self, rec: TrialRecord) -> None:
-        """Record a finished trial, in one transaction.
+        """Record a finished trial and its epochs (from its history), in one transaction.
 
         An earlier record of the same trial id is replaced only if it was
         ``failed`` (a retry); any other earlier record raises RunError, so a
         trial is never stored twice.
         """
-        reals = {f: getattr(rec, f) for f in _REAL_FIELDS}
-        row = (
-            int(rec.trial), int(rec.round), int(rec.index), _dumps(rec.params), str(int(rec.seed)),
-            TrialStatus(rec.status).value,
-            *(None if v is None else float(v) for v in reals.values()),
-            int(rec.epochs_run), _dumps(rec.history), rec.error,
-            _dumps({f: v for f, v in reals.items() if v is not None and not _real_is_exact(v)}),
-        )
+        self.record_progress(rec.trial, rec.round, EpochLog(0, rec.history), final=rec)
+
+    def record_progress(
+        self,
+        trial: int,
+        round: int,
+        log: EpochLog,
+        *,
+        rung: RungEntry | None = None,
+        final: TrialRecord | None = None,
+    ) -> None:
+        """Record epochs a trial trained, the rung it reached and (when it ended) its record — all in one transaction.
+
+        A process killed at any instant leaves either all of it or none, so a
+        resume continues from the last rung recorded, never from a half step.
+        """
         with _transaction(self._db):
-            if not self._db.execute("SELECT 1 FROM rounds WHERE round = ?", (rec.round,)).fetchone():
-                raise RunError(f"trial {rec.trial} belongs to round {rec.round}, which run '{self.name}' does not have")
-            earlier = self._db.execute("SELECT status FROM trials WHERE trial = ?", (rec.trial,)).fetchone()
-            if earlier and earlier[0] != TrialStatus.FAILED.value:
-                raise RunError(f"run '{self.name}' already has a record of trial {rec.trial} ({earlier[0]})")
-            # REPLACE overwrites only the failed record allowed through above.
-            self._db.execute(
-                f"INSERT OR REPLACE INTO trials ({_TRIAL_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row
+            if not self._db.execute("SELECT 1 FROM rounds WHERE round = ?", (round,)).fetchone():
+                raise RunError(f"trial {trial} belongs to round {round}, which run '{self.name}' does not have")
+            if final is not None:
+                earlier = self._db.execute("SELECT status FROM trials WHERE trial = ?", (trial,)).fetchone()
+                if earlier and earlier[0] != TrialStatus.FAILED.value:
+                    raise RunError(f"run '{self.name}' already has a record of trial {trial} ({earlier[0]})")
+            rows = _epoch_rows(log.history, log.seconds)
+            _insert_epochs(self._db, trial, [(log.first_epoch + row[0], *row[1:]) for row in rows])
+            if rung is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO rung_results (trial, rung, epoch, value, diverged) VALUES (?, ?, ?, ?, ?)",
+                    (int(trial), int(rung.rung), int(rung.epoch), _nullable(rung.value), int(rung.diverged)),
+                )
+            if final is not None:
+                # REPLACE overwrites only the failed record allowed through above.
+                row = _trial_row(final)
+                self._db.execute(
+                    f"INSERT OR REPLACE INTO trials ({_TRIAL_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row
+                )
+
+    def rung_entries(self, trials: list[int]) -> dict[tuple[int, int], RungEntry]:
+        """``(trial, rung) -> RungEntry`` of every rung the given trials reached."""
+        entries = {}
+        for trial, rung, epoch, value, diverged in self._db.execute(
+            "SELECT trial, rung, epoch, value, diverged FROM rung_results"
+        ):
+            if trial in trials:
+                entries[(trial, rung)] = RungEntry(rung, epoch, math.nan if value is None else value, bool(diverged))
+        return entries
+
+    def promotions(self, round: int) -> dict[tuple[int, int], list[int]]:
+        """``(bracket, rung) -> trials promoted from that rung to the next`` in ``round``."""
+        found: dict[tuple[int, int], list[int]] = {}
+        for bracket, rung, trial in self._db.execute(
+            "SELECT bracket, rung, trial FROM promotions WHERE round = ? ORDER BY trial", (round,)
+        ):
+            found.setdefault((bracket, rung), []).append(trial)
+        return found
+
+    def record_promotions(
+        self, round: int, bracket: int, rung: int, promoted: list[int], pruned: list[TrialRecord]
+    ) -> None:
+        """Which trials of a bracket go on from ``rung``, and the final records of those pruned — one transaction."""
+        with _transaction(self._db):
+            self._db.executemany(
+                "INSERT OR IGNORE INTO promotions (round, bracket, rung, trial) VALUES (?, ?, ?, ?)",
+                [(int(round), int(bracket), int(rung), int(t)) for t in promoted],
             )
+            for rec in pruned:
+                row = _trial_row(rec)
+                self._db.execute(
+                    f"INSERT OR REPLACE INTO trials ({_TRIAL_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row
+                )
+
+    def epoch_log(self, trial: int) -> tuple[dict[str, list[float]], list[float | None]]:
+        """A trial's per-epoch results as recorded so far: ``(history, seconds)``; NULL reads back as NaN."""
+        rows = self._db.execute(
+            f"SELECT {', '.join(_EPOCH_FIELDS)} FROM epochs WHERE trial = ? ORDER BY epoch", (trial,)
+        ).fetchall()
+        history: dict[str, list[float]] = {f: [] for f in _EPOCH_FIELDS[:-1]}
+        for row in rows:
+            for f, v in zip(_EPOCH_FIELDS[:-1], row):
+                history[f].append(math.nan if v is None else v)
+        if all(math.isnan(v) for v in history["learning_rate"]):
+            del history["learning_rate"]
+        return history, [row[-1] for row in rows]
+
+    # -- checkpoints of paused trials ---------------------------------------
+
+    def save_checkpoint(self, trial: int, epoch: int, arrays: Mapping[str, np.ndarray]) -> None:
+        """Write a trial's training state after ``epoch`` epochs, atomically (temp file, fsync, rename)."""
+        folder = self.run_dir / CHECKPOINTS_DIR
+        folder.mkdir(exist_ok=True)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        temp = folder / f".trial-{int(trial)}.tmp"
+        _write_durably(temp, buffer.getvalue())
+        os.replace(temp, _checkpoint_path(self.run_dir, trial, epoch))
+
+    def load_checkpoint(self, trial: int, epoch: int) -> dict[str, np.ndarray] | None:
+        """The training state saved by ``save_checkpoint``, or None if there is none (or it is unreadable)."""
+        try:
+            with np.load(_checkpoint_path(self.run_dir, trial, epoch), allow_pickle=False) as npz:
+                return {name: npz[name] for name in npz.files}
+        except (OSError, ValueError, zipfile.BadZipFile):
+            return None
+
+    def delete_checkpoints(self, trial: int, keep_epoch: int | None = None) -> None:
+        """Remove a trial's checkpoints (all, or all but the one after ``keep_epoch`` epochs)."""
+        folder = self.run_dir / CHECKPOINTS_DIR
+        if not folder.is_dir():
+            return
+        keep = _checkpoint_path(self.run_dir, trial, keep_epoch).name if keep_epoch is not None else None
+        for path in folder.glob(f"trial-{int(trial)}-epoch-*.npz"):
+            if path.name != keep:
+                path.unlink(missing_ok=True)
 
     def trials(self, round: int | None = None) -> list[TrialRecord]:
         """Every recorded trial (of one round if ``round`` is given), by trial id."""
@@ -420,8 +578,8 @@ class RunStore:
         # records.rank's first trial, when it is ok with a finite cost. NaN costs
         # are NULL in the column, so the bounds exclude them along with ±inf.
         best = self._db.execute(
-            "SELECT trial, dev_cost FROM trials WHERE status = ? AND dev_cost > ? AND dev_cost < ?"
-            " ORDER BY dev_cost, trial LIMIT 1",
+            "SELECT trial, dev_cost FROM trials WHERE status = ? AND COALESCE(value, dev_cost) > ?"
+            " AND COALESCE(value, dev_cost) < ? ORDER BY COALESCE(value, dev_cost), trial LIMIT 1",
             (TrialStatus.OK.value, -math.inf, math.inf),
         ).fetchone()
         return RunSummary(
@@ -546,14 +704,128 @@ def _real_is_exact(value: float) -> bool:
     return not (math.isnan(value) or (value == 0.0 and math.copysign(1.0, value) < 0))
 
 
+def _migrated(db: sqlite3.Connection, version: int) -> sqlite3.Connection:
+    """``db`` brought to ``SCHEMA_VERSION`` in one transaction (all or nothing).
+
+    A run that cannot be written (a read-only folder or file) is migrated in an
+    in-memory copy, so it still opens for show and export; writing to it fails later, as it would anyway.
+    """
+    try:
+        with _transaction(db):
+            while version < SCHEMA_VERSION:
+                _MIGRATIONS[version](db)
+                version += 1
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        return db
+    except sqlite3.OperationalError as e:
+        if "readonly" not in str(e) and "read-only" not in str(e):
+            raise
+    memory = sqlite3.connect(":memory:", isolation_level=None)
+    db.backup(memory)
+    db.close()
+    return _migrated(memory, version)
+
+
+def _migrate_1_to_2(db: sqlite3.Connection) -> None:
+    """Schema 1 → 2: trials gain rung, value (= dev cost: schema 1 ranked by the last epoch) and best epoch;
+    their histories fill the per-epoch table (seconds unknown)."""
+    db.execute("ALTER TABLE trials RENAME TO trials_v1")
+    statement = ""
+    for line in _TRIAL_TABLES.splitlines(keepends=True):  # executescript would commit the transaction
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    old = db.execute(
+        "SELECT trial, round, index_in_round, params, seed, status, dev_cost, train_cost, dev_accuracy,"
+        " epochs_run, seconds, history, error, exact_floats FROM trials_v1"
+    ).fetchall()
+    for (trial, rnd, index, params, seed, status, dev, train, acc, epochs_run, seconds, history, error,
+         exact) in old:
+        exact_values = json.loads(exact)
+        dev_value = exact_values.get("dev_cost", dev)
+        hist = json.loads(history)
+        best_cost, best_epoch = _best_epoch(hist.get("dev_cost", []))
+        if "dev_cost" in exact_values:
+            exact_values["value"] = exact_values["dev_cost"]
+        if best_cost is not None and not _real_is_exact(best_cost):
+            exact_values["best_dev_cost"] = best_cost
+        db.execute(
+            f"INSERT INTO trials ({_TRIAL_COLUMNS}) VALUES ({', '.join('?' * 18)})",
+            (trial, rnd, index, params, seed, status, dev, train, acc, seconds,
+             None if dev_value is None or not _real_is_exact(dev_value) else dev_value,
+             None if best_cost is None or not _real_is_exact(best_cost) else best_cost,
+             epochs_run, history, error, _dumps(exact_values), None, best_epoch),
+        )
+        _insert_epochs(db, trial, _epoch_rows(hist))
+    db.execute("DROP TABLE trials_v1")
+
+
+_MIGRATIONS = {1: _migrate_1_to_2}
+
+
+def _best_epoch(dev_costs: list[float]) -> tuple[float | None, int | None]:
+    """The lowest finite dev cost of a history and its 0-based epoch (the earliest on ties)."""
+    finite = [(c, e) for e, c in enumerate(dev_costs) if c is not None and math.isfinite(c)]
+    if not finite:
+        return None, None
+    cost, epoch = min(finite, key=lambda ce: (ce[0], ce[1]))
+    return cost, epoch
+
+
+def _epoch_rows(history: Mapping[str, list[float]], seconds: list[float] | None = None) -> list[tuple]:
+    """One row of ``_EPOCH_FIELDS`` per epoch of ``history`` (missing keys and NaN become NULL)."""
+    n = max((len(v) for v in history.values()), default=0)
+
+    def cell(values: Any, e: int) -> float | None:
+        if values is None or e >= len(values):
+            return None
+        value = float(values[e])
+        return None if math.isnan(value) else value
+
+    return [
+        (e, *(cell(history.get(f), e) for f in _EPOCH_FIELDS[:-1]), cell(seconds, e))
+        for e in range(n)
+    ]
+
+
+def _insert_epochs(db: sqlite3.Connection, trial: int, rows: list[tuple]) -> None:
+    db.executemany(
+        f"INSERT OR REPLACE INTO epochs (trial, epoch, {', '.join(_EPOCH_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(int(trial), *row) for row in rows],
+    )
+
+
+def _trial_row(rec: TrialRecord) -> tuple:
+    reals = {f: getattr(rec, f) for f in _REAL_FIELDS}
+    return (
+        int(rec.trial), int(rec.round), int(rec.index), _dumps(rec.params), str(int(rec.seed)),
+        TrialStatus(rec.status).value,
+        *(None if v is None else float(v) for v in reals.values()),
+        int(rec.epochs_run), _dumps(rec.history), rec.error,
+        _dumps({f: v for f, v in reals.items() if v is not None and not _real_is_exact(v)}),
+        None if rec.rung is None else int(rec.rung),
+        None if rec.best_epoch is None else int(rec.best_epoch),
+    )
+
+
+def _nullable(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def _checkpoint_path(run_dir: Path, trial: int, epoch: int) -> Path:
+    return run_dir / CHECKPOINTS_DIR / f"trial-{int(trial)}-epoch-{int(epoch)}.npz"
+
+
 def _trial_from_row(row: tuple) -> TrialRecord:
-    (trial, rnd, index, params, seed, status, *reals, epochs_run, history, error, exact_floats) = row
+    (trial, rnd, index, params, seed, status, *reals, epochs_run, history, error, exact_floats, rung,
+     best_epoch) = row
     values = dict(zip(_REAL_FIELDS, reals))
     values.update(json.loads(exact_floats))
     return TrialRecord(
         trial=trial, round=rnd, index=index, params=json.loads(params), seed=int(seed),
         status=TrialStatus(status), epochs_run=epochs_run, history=json.loads(history),
-        error=error, **values,
+        error=error, rung=rung, best_epoch=best_epoch, **values,
     )
 
 

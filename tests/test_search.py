@@ -98,14 +98,14 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
 
 
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_train = hpsearch.runner.train
+    real_start = hpsearch.runner.start
 
-    def flaky_train(config, data, on_epoch=None):
+    def flaky_start(config, data, **options):
         if config.batch_size == 16:
             raise RuntimeError("simulated out of memory\nsecond line")
-        return real_train(config, data, on_epoch)
+        return real_start(config, data, **options)
 
-    monkeypatch.setattr(hpsearch.runner, "train", flaky_train)
+    monkeypatch.setattr(hpsearch.runner, "start", flaky_start)
     config = load_config(write_tiny_config(tmp_path, trials=8))
     result = start_search(config, runs_dir=tmp_path / "runs", execution=Execution(workers=1))
     failed = [t for t in result.trials if t.status is TrialStatus.FAILED]
@@ -115,7 +115,7 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path: Path, monk
     assert result.trials[: len(ok)] == sorted(ok, key=lambda t: t.dev_cost)  # failed ranked last
 
     # failed trials are retried only when asked
-    monkeypatch.setattr(hpsearch.runner, "train", real_train)
+    monkeypatch.setattr(hpsearch.runner, "start", real_start)
     assert len([t for t in resume_search(result.run_dir).trials if t.status is TrialStatus.FAILED]) == len(failed)
     retried = resume_search(result.run_dir, retry_failed=True)
     assert all(t.status is TrialStatus.OK for t in retried.trials) and len(retried.trials) == 8

@@ -23,6 +23,7 @@ from hpsearch.errors import RunError, RunLockedError
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.store import (
     RUN_DB,
+    SCHEMA_VERSION,
     RunStore,
     default_runs_dir,
     list_runs,
@@ -146,7 +147,7 @@ class TestCreateAndOpen:
         with db:
             db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
         db.close()
-        with pytest.raises(RunError, match="has format 99, this hpsearch reads format 1 — use hpsearch"):
+        with pytest.raises(RunError, match=f"has format 99, this hpsearch reads format {SCHEMA_VERSION} — use hpsearch"):
             RunStore.open(store.run_dir)
 
 
@@ -472,10 +473,10 @@ class TestListRuns:
         assert (summary_a.trials_done, summary_a.trials_planned) == (6, 10)
         assert (summary_a.best_trial, summary_a.best_dev_cost) == (4, 0.25)
         assert summary_a.best_trial == rank(records)[0].trial
-        assert summary_a.status_counts == {"ok": 4, "diverged": 1, "failed": 1}
+        assert summary_a.status_counts == {"ok": 4, "pruned": 0, "diverged": 1, "failed": 1}
         assert (summary_b.trials_done, summary_b.trials_planned, summary_b.best_trial, summary_b.best_dev_cost) == (
             0, 8, None, None)
-        assert summary_b.status_counts == {"ok": 0, "diverged": 0, "failed": 0}
+        assert summary_b.status_counts == {"ok": 0, "pruned": 0, "diverged": 0, "failed": 0}
 
     def test_runs_are_listed_oldest_first(self, tmp_path: Path):
         runs = tmp_path / "runs"

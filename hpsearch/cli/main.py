@@ -131,7 +131,7 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
         quiet: bool) -> None:
     """Start a search: train every trial of CONFIG.yaml in parallel and rank them by dev cost J."""
     from hpsearch.config import load_config
-    from hpsearch.search import Execution, planned_trials, start_search
+    from hpsearch.search import Execution, planned_rungs, planned_trials, start_search
 
     config = load_config(config_file).with_search(trials=trials, seed=seed)
     if dry_run:
@@ -142,6 +142,9 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
         render.console.print(render.plan_table([(t.round, t.trial, t.params) for t in plan], names))
         if names:
             render.console.print(render.histograms(config.space, [t.params for t in plan]))
+        budget = planned_rungs(config, len(plan))
+        if budget is not None:
+            render.console.print(render.rung_plan_table(budget.plan, budget.full_epochs, budget.epochs))
         return
     if csv_file is not None:
         raise click.UsageError("--csv goes with --dry-run (use `hpsearch export RUN --csv FILE` for results)")
@@ -267,10 +270,12 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
         raise click.UsageError("choose one of --csv and --json")
     with RunStore.open(_run_dir(run_ref, runs_dir)) as store:
         rounds, trials, config = store.rounds(), store.trials(), stored_config(store)
+        promotions = {r.round: store.promotions(r.round) for r in rounds}
     if json_file is not None:
         importance = asdict(hyperparameter_importance(config.space, trials))
         with click.open_file(str(json_file), "w", encoding="utf-8") as f:
-            write_json(trials, config.model, f, run=store.name, rounds=rounds, importance=importance)
+            write_json(trials, config.model, f, run=store.name, rounds=rounds, importance=importance,
+                       promotions=promotions)
         return
     with click.open_file(str(csv_file) if csv_file else "-", "w", encoding="utf-8") as f:
         write_csv(trials, config.model, f)

@@ -43,19 +43,25 @@ def fmt(value: Any) -> str:
 
 
 def _status(status: TrialStatus) -> str:
-    return {TrialStatus.OK: "ok", TrialStatus.DIVERGED: "[yellow]diverged[/]", TrialStatus.FAILED: "[red]failed[/]"}[status]
+    return {TrialStatus.OK: "ok", TrialStatus.PRUNED: "[dim]pruned[/]", TrialStatus.DIVERGED: "[yellow]diverged[/]",
+            TrialStatus.FAILED: "[red]failed[/]"}[status]
 
 
 def leaderboard_table(trials: list[TrialRecord], names: list[str], top: int | None = None, title: str = "Leaderboard") -> Table:
-    """Rank, trial, round, status, searched values, dev J, train J, dev accuracy, epochs, seconds."""
+    """Rank, trial, round, status, (rung), searched values, dev J, train J, dev accuracy, epochs, seconds.
+
+    The rung column (1-based rung reached) shows when early stopping put trials at rungs.
+    """
     table = Table(title=title, title_justify="left")
-    for column in ("rank", "trial", "round", "status", *names):
+    rungs = any(t.rung is not None for t in trials)
+    for column in ("rank", "trial", "round", "status", *(["rung"] if rungs else []), *names):
         table.add_column(column, justify="left" if column == "status" else "right")
     for column in ("dev J", "train J", "dev acc", "epochs", "seconds"):
         table.add_column(column, justify="right")
     for position, t in enumerate(rank(trials)[:top], start=1):
         table.add_row(
             str(position), str(t.trial), str(t.round), _status(t.status),
+            *([fmt(None if t.rung is None else t.rung + 1)] if rungs else []),
             *(fmt(t.params.get(n)) for n in names),
             fmt(t.dev_cost), fmt(t.train_cost),
             "—" if t.dev_accuracy is None else f"{t.dev_accuracy:.2%}",
@@ -90,6 +96,18 @@ def plan_table(plan: list[tuple[int, int, dict[str, Any]]], names: list[str]) ->
     for rnd, trial, params in plan:
         table.add_row(str(rnd), str(trial), *(fmt(params[n]) for n in names))
     return table
+
+
+def rung_plan_table(plan: list[Any], full_epochs: int, planned: int) -> Group:
+    """The dry run's early-stopping plan: trials and epochs per bracket and rung, against full training."""
+    table = Table(title="Rungs of round 0", title_justify="left")
+    for column in ("bracket", "rung", "trials", "epochs", "epochs trained"):
+        table.add_column(column, justify="right")
+    for p in plan:
+        table.add_row(str(p.bracket), str(p.rung + 1), str(p.trials), str(p.epochs),
+                      str(p.trials * (p.epochs - p.start_epochs)))
+    share = f", {planned / full_epochs:.0%} of the {full_epochs} of full training" if full_epochs else ""
+    return Group(table, f"{planned} epochs in all{share} (if no trial diverges)")
 
 
 def histograms(space: Space, plan: list[dict[str, Any]], width: int = 30) -> Table:
@@ -164,7 +182,7 @@ class SearchProgress:
         self.names = names
         self.quiet = quiet
         self.top = top
-        self.trials: list[TrialRecord] = []
+        self.trials: dict[int, TrialRecord] = {}  # each trial's latest state, shown in the live table
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err_console,
@@ -185,18 +203,22 @@ class SearchProgress:
             self.live = None
 
     def _view(self) -> Group:
-        return Group(self.progress, leaderboard_table(self.trials, self.names, self.top, title="Best so far"))
+        return Group(self.progress, leaderboard_table(list(self.trials.values()), self.names, self.top,
+                                                      title="Best so far"))
 
-    def round_started(self, rnd: RoundRecord, pending: int) -> None:
-        label = f"round {rnd.round}" + (" (zoom)" if rnd.kind == "zoom" else "")
+    def round_started(self, rnd: RoundRecord, pending: int, label: str) -> None:
         if self.task is not None:
             self.progress.remove_task(self.task)
         self.task = self.progress.add_task(label, total=pending)
         if self.live is None and not self.quiet:
             err_console.print(f"{label}: training {pending} trials", highlight=False)
 
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            err_console.print(f"note: {message}", highlight=False, markup=False)
+
     def trial_finished(self, record: TrialRecord, best: TrialRecord | None) -> None:
-        self.trials.append(record)
+        self.trials[record.trial] = record
         self.progress.advance(self.task)
         if self.live is not None:
             now = time.monotonic()
@@ -206,7 +228,9 @@ class SearchProgress:
         elif not self.quiet:
             cost = fmt(record.dev_cost) if record.status is not TrialStatus.FAILED else record.error
             best_text = f"  best J {fmt(best.dev_cost)} (trial {best.trial})" if best else ""
-            err_console.print(f"trial {record.trial}: {record.status.value} dev J {cost}{best_text}", highlight=False)
+            at = f" at epoch {record.epochs_run}" if record.rung is not None else ""
+            err_console.print(f"trial {record.trial}: {record.status.value}{at} dev J {cost}{best_text}",
+                              highlight=False, markup=False)
 
 
 def runs_table(runs: list[Any]) -> Table:

@@ -1,0 +1,148 @@
+"""Early stopping: which trials train to which epoch, and which go on — successive halving and Hyperband.
+
+Everything here is a pure function of the round's size, the rung epochs and the
+results recorded so far, so promotions do not depend on which trial finished
+first, on the number of workers, or on how often the run was interrupted.
+
+A *rung* is an epoch count at which trials are compared: ``min_epochs * eta**k``
+for k = 0, 1, ..., the last one clipped to ``model.epochs``. A *bracket* is a
+group of trials that all start at one rung; at each rung the best ``1/eta`` of
+its trials (at least one) continue to the next, the others are pruned.
+Successive halving is one bracket starting at the first rung. Hyperband runs
+several brackets side by side, from the most aggressive (many trials, first
+rung) to plain full training (few trials, top rung only), splitting the round's
+trials between them in the proportions of the standard schedule.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable
+
+METHODS = ("halving", "hyperband")
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """The ``search.early_stopping`` section: ``method``, ``min_epochs`` (first rung) and ``eta`` (keep 1/eta)."""
+
+    method: str = "halving"
+    min_epochs: int = 1
+    eta: int = 3
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """Trials (ids, in order) that start together at rung ``first_rung`` (an index into the rung epochs)."""
+
+    index: int
+    first_rung: int
+    trials: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RungResult:
+    """A trial's value at a rung, as the promotion compares it (lower is better)."""
+
+    trial: int
+    value: float
+    diverged: bool
+
+
+def rung_epochs(min_epochs: int, eta: int, max_epochs: int) -> list[int]:
+    """``[min_epochs, min_epochs*eta, ...]`` below ``max_epochs``, then ``max_epochs`` itself.
+
+    >>> rung_epochs(3, 3, 30)
+    [3, 9, 27, 30]
+    >>> rung_epochs(3, 3, 27)
+    [3, 9, 27]
+    """
+    if min_epochs < 1 or eta < 2 or max_epochs < 1:
+        raise ValueError(f"need min_epochs >= 1, eta >= 2, max_epochs >= 1; got {min_epochs}, {eta}, {max_epochs}")
+    rungs, epochs = [], min_epochs
+    while epochs < max_epochs:
+        rungs.append(epochs)
+        epochs *= eta
+    rungs.append(max_epochs)
+    return rungs
+
+
+def brackets(method: str, trial_ids: Iterable[int], n_rungs: int, eta: int) -> list[Bracket]:
+    """Split a round's trials into brackets.
+
+    ``halving``: one bracket of every trial, from the first rung. ``hyperband``:
+    bracket s = S, S-1, ..., 0 (S = n_rungs - 1) starts at rung S - s and gets a
+    share of the trials proportional to ``ceil((S+1)/(s+1) * eta**s)`` — the
+    number of configurations Hyperband gives it — rounded by largest remainder.
+    Trials are dealt in id order, most aggressive bracket first; empty brackets
+    are left out.
+    """
+    ids = list(trial_ids)
+    if method == "halving" or n_rungs == 1:
+        return [Bracket(0, 0, tuple(ids))] if ids else []
+    if method != "hyperband":
+        raise ValueError(f"unknown early stopping method {method!r}")
+    top = n_rungs - 1
+    weights = [math.ceil((top + 1) / (s + 1) * eta**s) for s in range(top, -1, -1)]
+    counts = _apportion(len(ids), weights)
+    result, start = [], 0
+    for s_index, count in enumerate(counts):
+        if count:
+            result.append(Bracket(len(result), s_index, tuple(ids[start : start + count])))
+            start += count
+    return result
+
+
+def _apportion(total: int, weights: list[int]) -> list[int]:
+    """``total`` split in proportion to ``weights`` (largest remainder; ties to the earlier weight)."""
+    whole = sum(weights)
+    exact = [total * w / whole for w in weights]
+    counts = [math.floor(x) for x in exact]
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(exact[i] - counts[i]), i))
+    for i in by_remainder[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+def n_promoted(n_at_rung: int, eta: int) -> int:
+    """How many of ``n_at_rung`` trials continue to the next rung: ``n // eta``, at least 1."""
+    return max(1, n_at_rung // eta) if n_at_rung else 0
+
+
+def promote(results: Iterable[RungResult], n_at_rung: int, eta: int) -> list[int]:
+    """Ids of the trials that continue: the best by value, ties by trial id; a diverged trial never.
+
+    ``n_at_rung`` is the number of trials that trained to this rung (failed
+    ones included: a failure does not give its place to another trial).
+    """
+    ranked = sorted((r for r in results if not r.diverged and math.isfinite(r.value)), key=lambda r: (r.value, r.trial))
+    return sorted(r.trial for r in ranked[: n_promoted(n_at_rung, eta)])
+
+
+@dataclass(frozen=True)
+class RungPlan:
+    """One line of the dry-run plan: in ``bracket``, ``trials`` trials train to ``epochs`` (from ``start_epochs``)."""
+
+    bracket: int
+    rung: int
+    trials: int
+    epochs: int
+    start_epochs: int
+
+
+def rung_plan(method: str, n_trials: int, rungs: list[int], eta: int) -> list[RungPlan]:
+    """The planned trial counts and epochs of every bracket and rung, if no trial diverges or fails."""
+    plan = []
+    for bracket in brackets(method, range(n_trials), len(rungs), eta):
+        n, previous = len(bracket.trials), 0
+        for rung in range(bracket.first_rung, len(rungs)):
+            plan.append(RungPlan(bracket.index, rung, n, rungs[rung], previous))
+            previous = rungs[rung]
+            n = n_promoted(n, eta)
+    return plan
+
+
+def planned_epochs(plan: list[RungPlan]) -> int:
+    """Total epochs trained by a rung plan (each trial continues from its last rung)."""
+    return sum(p.trials * (p.epochs - p.start_epochs) for p in plan)

@@ -1,0 +1,298 @@
+"""Successive halving and Hyperband: rungs, promotions, pruned trials — identical whatever the workers or kills."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import hpsearch.runner
+import hpsearch.search
+from hpsearch.cli.main import cli
+from hpsearch.config import load_config
+from hpsearch.data import load_dataset
+from hpsearch.nn import ModelConfig, Network, train
+from hpsearch.records import TrialStatus
+from hpsearch.scheduler import RungResult, brackets, n_promoted, promote, rung_epochs, rung_plan, planned_epochs
+from hpsearch.search import Execution, resume_search, start_search
+from hpsearch.store import RUN_DB, RunStore
+from tests.conftest import write_tiny_config
+
+HALVING = "  early_stopping: {method: halving, min_epochs: 1, eta: 3}\n"
+
+
+def halving_config(tmp_path: Path, trials: int = 9, epochs: int = 9, extra: str = "", samples: int = 240) -> Path:
+    return write_tiny_config(tmp_path, trials=trials, epochs=epochs, samples=samples, extra=HALVING + extra)
+
+
+def fingerprint(run_dir: Path) -> tuple:
+    """Everything that must be identical between two runs of one config, to the last bit."""
+    with RunStore.open(run_dir) as store:
+        trials = [(t.trial, t.status, t.rung, t.epochs_run, t.value, t.dev_cost, t.best_dev_cost, t.best_epoch,
+                   t.history.get("dev_cost")) for t in store.trials()]
+        promotions = [store.promotions(r.round) for r in store.rounds()]
+    return trials, promotions
+
+
+# -- the schedule, as pure functions ------------------------------------------------------------
+
+
+def test_rungs_grow_by_eta_and_end_at_the_epochs() -> None:
+    assert rung_epochs(3, 3, 30) == [3, 9, 27, 30]
+    assert rung_epochs(3, 3, 27) == [3, 9, 27]
+    assert rung_epochs(1, 2, 5) == [1, 2, 4, 5]
+    assert rung_epochs(2, 4, 3) == [2, 3]
+
+
+def test_promotion_keeps_the_best_third_breaks_ties_by_id_and_never_a_diverged_trial() -> None:
+    results = [RungResult(0, 0.5, False), RungResult(1, 0.1, True), RungResult(2, 0.3, False),
+               RungResult(3, 0.3, False), RungResult(4, 0.9, False), RungResult(5, math.nan, False)]
+    assert promote(results, n_at_rung=6, eta=3) == [2, 3]  # 1 is better but diverged; 2 and 3 tie, both fit
+    assert promote(results, n_at_rung=3, eta=3) == [2]  # tie at 0.3: the lower id
+    assert promote([RungResult(7, 1.0, True)], n_at_rung=1, eta=3) == []
+    assert [n_promoted(n, 3) for n in (0, 1, 2, 3, 8, 9, 27)] == [0, 1, 1, 1, 2, 3, 9]
+
+
+def test_hyperband_brackets_share_the_trials_like_the_standard_schedule() -> None:
+    # 4 rungs, eta 3: Hyperband's brackets have 27, 12, 6 and 4 configurations (49 in all).
+    groups = brackets("hyperband", range(49), n_rungs=4, eta=3)
+    assert [(g.first_rung, len(g.trials)) for g in groups] == [(0, 27), (1, 12), (2, 6), (3, 4)]
+    assert [t for g in groups for t in g.trials] == list(range(49))  # every trial once, in order
+    small = brackets("hyperband", range(10), n_rungs=4, eta=3)
+    assert sum(len(g.trials) for g in small) == 10 and small[0].first_rung == 0
+    assert brackets("halving", range(5), n_rungs=4, eta=3)[0].trials == (0, 1, 2, 3, 4)
+
+
+def test_rung_plan_counts_the_epochs_each_trial_adds() -> None:
+    plan = rung_plan("halving", 9, [1, 3, 9], eta=3)
+    assert [(p.rung, p.trials, p.epochs) for p in plan] == [(0, 9, 1), (1, 3, 3), (2, 1, 9)]
+    assert planned_epochs(plan) == 9 * 1 + 3 * 2 + 1 * 6
+
+
+# -- a search with halving ---------------------------------------------------------------------
+
+
+def _dev_cost_after(config_path: Path, trial, epochs: int) -> float:
+    """Dev J of a trial's configuration trained from scratch, in one call, for ``epochs`` epochs."""
+    config = load_config(config_path)
+    data = load_dataset(config.resolved_data())
+    model = ModelConfig.from_dict({**config.model, **trial.params, "seed": trial.seed, "epochs": epochs})
+    return train(model, data)[0].dev_cost
+
+
+def test_promotions_match_ones_worked_out_from_independent_training(tmp_path: Path) -> None:
+    path = halving_config(tmp_path)
+    result = start_search(load_config(path), runs_dir=tmp_path / "runs")
+    trials = {t.trial: t for t in result.trials}
+    at_1 = {i: _dev_cost_after(path, t, 1) for i, t in trials.items()}
+    expected_first = sorted(sorted(at_1, key=lambda i: (at_1[i], i))[:3])
+    at_3 = {i: _dev_cost_after(path, trials[i], 3) for i in expected_first}
+    expected_second = [min(at_3, key=lambda i: (at_3[i], i))]
+    with RunStore.open(result.run_dir) as store:
+        assert store.promotions(0) == {(0, 0): expected_first, (0, 1): expected_second}
+    (winner,) = expected_second
+    assert [t.trial for t in result.trials if t.status is TrialStatus.OK] == [winner]
+    assert trials[winner].rung == 2 and trials[winner].epochs_run == 9
+    # a trial that reached the top rung has exactly the dev J of one-call training with its values and seed
+    assert trials[winner].dev_cost == _dev_cost_after(path, trials[winner], 9)
+    for i in expected_first:
+        if i != winner:
+            assert trials[i].status is TrialStatus.PRUNED and trials[i].rung == 1 and trials[i].epochs_run == 3
+            assert trials[i].value == at_3[i]
+    # ranking: the top-rung trial, then rung 2 by value, then rung 1 by value
+    order = [t.trial for t in result.trials]
+    assert order[0] == winner
+    assert order[1:3] == sorted(set(expected_first) - {winner}, key=lambda i: at_3[i])
+    assert order[3:] == sorted(set(trials) - set(expected_first), key=lambda i: at_1[i])
+    # only the finished trials' checkpoints go: none is left
+    assert not list((result.run_dir / "checkpoints").glob("*.npz"))
+
+
+def test_same_promotions_and_costs_whatever_the_workers(tmp_path: Path) -> None:
+    config = load_config(halving_config(tmp_path, trials=12, extra="  rounds: 2\n  zoom_trials: 6\n  top_k: 2\n"))
+    one = start_search(config, runs_dir=tmp_path / "runs", name="one", execution=Execution(workers=1))
+    two = start_search(config, runs_dir=tmp_path / "runs", name="two", execution=Execution(workers=2))
+    assert len(one.rounds) == 2  # zoom rounds work with early stopping
+    assert fingerprint(one.run_dir) == fingerprint(two.run_dir)
+
+
+def test_a_diverged_trial_is_never_promoted(tmp_path: Path) -> None:
+    path = tmp_path / "div.yaml"
+    path.write_text(
+        "data: {dataset: blobs, samples: 200, classes: 3, features: 4}\n"
+        "model: {batchnorm: false, optimizer: gd, epochs: 4, layers: 2, hidden_units: 32}\n"
+        "space:\n  learning_rate: {choice: [0.05, 0.02, 50.0]}\n"
+        "search: {sampler: grid, workers: 1, early_stopping: {method: halving, min_epochs: 1, eta: 2}}\n"
+    )
+    result = start_search(load_config(path), runs_dir=tmp_path / "runs")
+    by_lr = {t.params["learning_rate"]: t for t in result.trials}
+    assert by_lr[50.0].status is TrialStatus.DIVERGED
+    with RunStore.open(result.run_dir) as store:
+        promoted = [t for trials in store.promotions(0).values() for t in trials]
+    assert by_lr[50.0].trial not in promoted
+    assert result.trials[-1].trial == by_lr[50.0].trial  # ranked after ok and pruned trials
+
+
+def test_rank_by_best_saves_the_best_epochs_weights(tmp_path: Path) -> None:
+    path = write_tiny_config(tmp_path, trials=4, epochs=12, extra="  rank_by: best\n")
+    result = start_search(load_config(path), runs_dir=tmp_path / "runs")
+    best = result.best
+    assert best.value == best.best_dev_cost == min(best.history["dev_cost"])
+    assert best.best_dev_cost <= best.dev_cost
+    ranked_values = [t.value for t in result.trials]
+    assert ranked_values == sorted(ranked_values)
+    data = load_dataset(load_config(path).resolved_data())
+    network = Network.load(result.run_dir / "models" / "best.npz")
+    assert network.cost(data.X_dev, data.y_dev) == pytest.approx(best.best_dev_cost, rel=1e-6)
+
+
+def test_hyperband_runs_each_bracket_to_the_top_rung(tmp_path: Path) -> None:
+    path = write_tiny_config(tmp_path, trials=14, epochs=9,
+                             extra="  early_stopping: {method: hyperband, min_epochs: 1, eta: 3}\n")
+    result = start_search(load_config(path), runs_dir=tmp_path / "runs")
+    groups = brackets("hyperband", range(14), n_rungs=3, eta=3)
+    ok = [t for t in result.trials if t.status is TrialStatus.OK]
+    # each bracket's survivors reach 9 epochs; the last bracket starts there (plain full training)
+    assert len(ok) == sum(p.trials for p in rung_plan("hyperband", 14, [1, 3, 9], eta=3) if p.rung == 2) == 5
+    assert all(t.epochs_run == 9 and t.rung == 2 for t in ok)
+    for group in groups:  # a bracket's trials start at its first rung: none stopped before it
+        epochs = [t.epochs_run for t in result.trials if t.trial in group.trials]
+        assert min(epochs) == [1, 3, 9][group.first_rung]
+
+
+# -- crash safety -------------------------------------------------------------------------------
+
+
+def test_a_crash_at_a_promotion_then_resume_equals_a_straight_run(tmp_path: Path, monkeypatch) -> None:
+    config = load_config(halving_config(tmp_path))
+    straight = start_search(config, runs_dir=tmp_path / "runs", name="straight")
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # lands where a kill would: after rung 0, before its promotions are stored
+
+    monkeypatch.setattr(RunStore, "record_promotions", crash)
+    with pytest.raises(Exception):
+        start_search(config, runs_dir=tmp_path / "runs", name="crashed")
+    monkeypatch.undo()
+    # resume must continue from the rung-0 checkpoints, never from epoch 0
+    started = []
+    real_start = hpsearch.runner.start
+    monkeypatch.setattr(hpsearch.runner, "start", lambda *a, **k: started.append(1) or real_start(*a, **k))
+    resume_search(tmp_path / "runs" / "crashed")
+    assert started == []
+    assert fingerprint(tmp_path / "runs" / "crashed") == fingerprint(straight.run_dir)
+
+
+def _start_cli(args: list[str], runs_dir: Path) -> subprocess.Popen:
+    env = {**os.environ, "HPSEARCH_RUNS_DIR": str(runs_dir), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "hpsearch", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _epoch_rows(run_dir: Path) -> int:
+    try:
+        db = sqlite3.connect(f"file:{run_dir / RUN_DB}?mode=ro", uri=True)
+        try:
+            return db.execute("SELECT COUNT(*) FROM epochs").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+
+
+def test_kill_9_during_rungs_then_resume_equals_a_straight_run(tmp_path: Path) -> None:
+    path = halving_config(tmp_path, trials=9, epochs=27, samples=2000)
+    runs = tmp_path / "runs"
+    straight = start_search(load_config(path), runs_dir=runs, name="straight", execution=Execution(workers=2))
+    killed = runs / "killed"
+    total = _epoch_rows(straight.run_dir)
+    for at_least in (3, 12, 15):  # in rung 1, after its promotions, in rung 2
+        args = ["run", str(path), "--name", "killed", "-q", "-w", "2"] if at_least == 3 else \
+               ["resume", "killed", "-q", "-w", "2"]
+        proc = _start_cli(args, runs)
+        deadline = time.monotonic() + 60
+        while _epoch_rows(killed) < at_least and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert _epoch_rows(killed) < total
+    resume_search(killed, execution=Execution(workers=2))
+    assert fingerprint(killed) == fingerprint(straight.run_dir)
+
+
+# -- configs, views, old runs -------------------------------------------------------------------
+
+
+def test_searching_epochs_with_early_stopping_is_a_one_line_config_error(tmp_path: Path) -> None:
+    path = halving_config(tmp_path)
+    path.write_text(path.read_text().replace("space:\n", "space:\n  epochs: {scale: int, low: 3, high: 9}\n"))
+    path.write_text(path.read_text().replace("  epochs: 9\n", ""))
+    result = CliRunner().invoke(cli, ["run", str(path), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "space.epochs" in lines[0] and "early_stopping" in lines[0] and "tiny.yaml" in lines[0]
+
+
+def test_dry_run_prints_the_rung_plan_and_the_epochs_it_saves(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", str(halving_config(tmp_path)), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "Rungs of round 0" in result.output
+    assert "21 epochs in all, 26% of the 81 of full training" in result.output
+
+
+def test_show_and_export_tell_rungs_and_pruned_trials(tmp_path: Path) -> None:
+    result = start_search(load_config(halving_config(tmp_path)), runs_dir=tmp_path / "runs")
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["show", str(result.run_dir)])
+    assert shown.exit_code == 0 and "pruned" in shown.output and "rung" in shown.output
+    csv_text = runner.invoke(cli, ["export", str(result.run_dir)]).output
+    header = csv_text.splitlines()[0].split(",")
+    for column in ("rank", "trial", "round", "status", "dev_cost", "train_cost", "dev_accuracy", "epochs_run",
+                   "seconds", "rung", "best_dev_cost", "best_epoch", "learning_rate", "seed"):
+        assert column in header
+    document = json.loads(runner.invoke(cli, ["export", str(result.run_dir), "--json", "-"]).output)
+    promotions = document["rounds"][0]["promotions"]
+    assert [p["from_rung"] for p in promotions] == [1, 2] and len(promotions[0]["trials"]) == 3
+    assert all(len(t["history"]["dev_cost"]) == t["epochs_run"] for t in document["trials"])
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "v1-run"
+
+
+def test_a_schema_1_run_opens_shows_exports_and_resumes(tmp_path: Path) -> None:
+    run = tmp_path / "v1-run"
+    shutil.copytree(FIXTURE, run)
+    with sqlite3.connect(FIXTURE / RUN_DB) as original:
+        stored = {row[0]: row[1:] for row in original.execute("SELECT trial, status, history FROM trials")}
+    with sqlite3.connect(run / RUN_DB) as db:  # as if killed before its last two trials were recorded
+        db.execute("DELETE FROM trials WHERE trial >= 7")
+    db.close()
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["show", str(run)])
+    assert shown.exit_code == 0, shown.output
+    assert "7/9 trials done" in shown.output
+    assert runner.invoke(cli, ["export", str(run)]).exit_code == 0
+    result = resume_search(run, execution=Execution(workers=1))
+    assert len(result.trials) == 9
+    for t in result.trials:  # trained again by this version: the same numbers as schema 1 stored (NaN too)
+        status, history = stored[t.trial]
+        old = json.loads(history)
+        assert t.status.value == status
+        assert json.dumps({k: t.history[k] for k in old}) == json.dumps(old)
+        assert json.dumps(t.dev_cost) == json.dumps(old["dev_cost"][-1])
+    assert {t.status for t in result.trials} == {TrialStatus.OK, TrialStatus.DIVERGED}
+    ok_trial = next(i for i, row in stored.items() if row[0] == "ok")
+    with RunStore.open(run) as store:  # migration moved the histories into the per-epoch table
+        history, seconds = store.epoch_log(ok_trial)
+    assert history["dev_cost"] == json.loads(stored[ok_trial][1])["dev_cost"] and len(seconds) == 4
