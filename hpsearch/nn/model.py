@@ -143,9 +143,16 @@ class Network:
         Returns
         -------
         logits : (m, n_classes), valid until the next call with the same caches
+
+        Raises
+        ------
+        ValueError : ``train`` with ``keep_prob < 1`` and no ``rng`` (checked before
+            anything, running averages included, changes)
         """
         p, config = self.params, self.config
         dropout = train and config.keep_prob < 1.0
+        if dropout and rng is None:
+            raise ValueError(f"training with dropout (keep_prob={config.keep_prob}) needs rng, a numpy Generator")
         a = X
         for l, layer in enumerate(self._hidden, 1):
             z = dense_forward(a, p[layer.W], p[layer.b] if layer.b else None, caches[layer.dense])
