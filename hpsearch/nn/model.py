@@ -307,9 +307,12 @@ class Network:
         ConfigError : its stored hyperparameters are invalid
         """
         try:
-            with np.load(path, allow_pickle=False) as npz:
+            loaded = np.load(path, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):  # a plain .npy file loads as one array
+                raise ValueError("not an .npz archive")
+            with loaded as npz:
                 state = {name: npz[name] for name in npz.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as error:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
             raise DataError(f"{path}: cannot read a saved network ({error})") from error
         try:
             return cls.from_state(state)

@@ -67,7 +67,7 @@ class StopTraining(Exception):
     """Raise from on_epoch to stop training after the epoch just reported (state stays consistent, resumable)."""
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(eq=False, kw_only=True, repr=False)
 class TrainingState:
     """Everything one training run needs to continue exactly where it stopped.
 
@@ -109,6 +109,12 @@ class TrainingState:
     shuffle_rng: np.random.Generator
     dropout_rng: np.random.Generator
     cost_limit: float = math.nan
+
+    def __repr__(self) -> str:
+        return (
+            f"TrainingState(epoch={self.epoch}, status={self.status.value}, best_epoch={self.best_epoch}, "
+            f"learning_rate_factor={self.learning_rate_factor}, config={self.config!r})"
+        )
 
     # ---------------------------------------------------------------- results
 
@@ -242,10 +248,12 @@ class TrainingState:
         ConfigError : its stored hyperparameters are invalid (names the file)
         """
         try:
-            with np.load(path, allow_pickle=False) as npz:
+            loaded = np.load(path, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):  # a plain .npy file loads as one array
+                raise ValueError("not an .npz archive")
+            with loaded as npz:
                 arrays = {name: npz[name] for name in npz.files}
-        except (OSError, ValueError, EOFError, AttributeError, zipfile.BadZipFile) as error:
-            # AttributeError: a plain .npy file loads as an array, which is no npz context manager
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
             raise DataError(f"{path}: cannot read a saved training state ({error})") from error
         try:
             return cls.from_arrays(arrays)
@@ -410,14 +418,15 @@ def batch_bounds(m: int, batch_size: int) -> list[tuple[int, int]]:
     """``(begin, stop)`` of each mini-batch over ``m`` shuffled rows.
 
     Contiguous runs of ``batch_size`` rows, the last one shorter when
-    ``batch_size`` does not divide ``m``. A last run of fewer than
-    ``MIN_BATCH_ROWS`` (one row) joins the batch before it: batch norm would see
+    ``batch_size`` does not divide ``m``. A last run shorter than both
+    ``batch_size`` and ``MIN_BATCH_ROWS`` (one row, when batches are larger)
+    joins the batch before it: batch norm would see
     zero variance there (no gradient to W and gamma, a running variance shrunk
     just before evaluation) and its L2 term would weigh 1/1 instead of 1/m.
     65 rows in batches of 32 are two batches, of 32 and 33.
     """
     stops = [*range(batch_size, m, batch_size), m]
-    if len(stops) > 1 and stops[-1] - stops[-2] < MIN_BATCH_ROWS:
+    if len(stops) > 1 and stops[-1] - stops[-2] < min(MIN_BATCH_ROWS, batch_size):
         del stops[-2]
     return list(zip([0, *stops[:-1]], stops))
 

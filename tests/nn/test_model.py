@@ -71,6 +71,9 @@ def test_loading_a_bad_file_names_it(tmp_path) -> None:
     not_npz.write_text("hello")
     with pytest.raises(DataError, match="model.npz"):
         Network.load(not_npz)
+    np.save(tmp_path / "weights.npy", np.zeros(3))  # an .npy loads as a bare array, not an archive
+    with pytest.raises(DataError, match="weights.npy"):
+        Network.load(tmp_path / "weights.npy")
     state = Network.init(3, 2, ModelConfig(hidden=(4,))).state()
     del state["running_var1"]
     incomplete = tmp_path / "incomplete.npz"
