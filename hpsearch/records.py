@@ -30,9 +30,12 @@ class TrialStatus(str, Enum):
 class TrainResult:
     """What one training run produced (``hpsearch.nn.train``).
 
-    ``history`` maps ``train_cost``, ``dev_cost`` and ``dev_accuracy`` to one
-    float per epoch run. ``seconds`` is training time only (data loading excluded).
-    Costs of a diverged run may be ``nan``/``inf``.
+    ``history`` maps ``train_cost``, ``dev_cost``, ``dev_accuracy`` and
+    ``learning_rate`` to one float per epoch run. ``seconds`` is training time
+    only (data loading excluded). Costs of a diverged run may be ``nan``/``inf``.
+    ``best_epoch`` is the 0-based epoch with the lowest finite dev cost
+    (earliest on ties), ``best_dev_cost`` that cost; both ``None`` when no
+    epoch had one.
     """
 
     status: TrialStatus

@@ -11,10 +11,20 @@ Example (``dataset`` is a ``hpsearch.data.Dataset``)::
     Network.load("best.npz").predict_proba(dataset.X_dev)
 
 ``train`` returns a ``hpsearch.records.TrainResult`` and the trained ``Network``.
+Training in steps, with pauses that may cross processes, goes through a
+``TrainingState``::
+
+    from hpsearch.nn import TrainingState, fit, start
+
+    state = fit(start(config, dataset), dataset, until_epoch=10)
+    state.save("trial.npz")
+    state = fit(TrainingState.load("trial.npz"), dataset, until_epoch=30)
+    state.result()  # the same bits as train(config, dataset) with epochs=30
 """
 
 from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig
 from hpsearch.nn.model import Network
+from hpsearch.nn.state import StopTraining, TrainingState, fit, start
 from hpsearch.nn.train import train
 
-__all__ = ["HYPERPARAMETERS", "ModelConfig", "Network", "train"]
+__all__ = ["HYPERPARAMETERS", "ModelConfig", "Network", "StopTraining", "TrainingState", "fit", "start", "train"]

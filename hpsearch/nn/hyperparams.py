@@ -125,34 +125,40 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
 }
 
 
+def _default(name: str) -> Any:
+    """Default of hyperparameter ``name``: ``ModelConfig``'s field defaults come from here."""
+    return HYPERPARAMETERS[name].default
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Every hyperparameter of one training run, validated.
 
     Build it with ``ModelConfig.from_dict`` (checks every value) or directly
     in code. ``hidden_sizes`` resolves ``hidden`` vs ``layers`` x ``hidden_units``.
+    Field defaults are read from ``HYPERPARAMETERS``, so they are written once.
     """
 
-    hidden: tuple[int, ...] | None = None
-    layers: int = 2
-    hidden_units: int = 64
-    activation: str = "relu"
-    batchnorm: bool = True
-    bn_momentum: float = 0.9
-    keep_prob: float = 1.0
-    l2: float = 0.0
-    optimizer: str = "adam"
-    learning_rate: float = 0.001
-    beta: float = 0.9
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
-    batch_size: int = 64
-    epochs: int = 20
-    lr_decay: str = "none"
-    decay_rate: float | None = None
-    dtype: str = "float32"
-    seed: int = 0
+    hidden: tuple[int, ...] | None = _default("hidden")
+    layers: int = _default("layers")
+    hidden_units: int = _default("hidden_units")
+    activation: str = _default("activation")
+    batchnorm: bool = _default("batchnorm")
+    bn_momentum: float = _default("bn_momentum")
+    keep_prob: float = _default("keep_prob")
+    l2: float = _default("l2")
+    optimizer: str = _default("optimizer")
+    learning_rate: float = _default("learning_rate")
+    beta: float = _default("beta")
+    beta1: float = _default("beta1")
+    beta2: float = _default("beta2")
+    epsilon: float = _default("epsilon")
+    batch_size: int = _default("batch_size")
+    epochs: int = _default("epochs")
+    lr_decay: str = _default("lr_decay")
+    decay_rate: float | None = _default("decay_rate")
+    dtype: str = _default("dtype")
+    seed: int = _default("seed")
 
     @property
     def hidden_sizes(self) -> tuple[int, ...]:

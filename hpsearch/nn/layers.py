@@ -291,7 +291,12 @@ def dropout_forward(a: np.ndarray, keep_prob: float, rng: np.random.Generator, c
     this layer altogether. Training only.
 
     a : (m, n) → out : (m, n)
+
+    Raises ValueError when ``rng`` is None: the mask must come from the caller's
+    seeded stream, never from a hidden global one.
     """
+    if rng is None:
+        raise ValueError("dropout_forward needs rng, a numpy Generator (the seeded source of its mask)")
     mask = cached_array(cache, "mask", a.shape, a.dtype)
     rng.random(out=mask, dtype=a.dtype.type)
     np.less(mask, keep_prob, out=mask)

@@ -143,9 +143,16 @@ class Network:
         Returns
         -------
         logits : (m, n_classes), valid until the next call with the same caches
+
+        Raises
+        ------
+        ValueError : ``train`` with ``keep_prob < 1`` and no ``rng`` (checked before
+            anything, running averages included, changes)
         """
         p, config = self.params, self.config
         dropout = train and config.keep_prob < 1.0
+        if dropout and rng is None:
+            raise ValueError(f"training with dropout (keep_prob={config.keep_prob}) needs rng, a numpy Generator")
         a = X
         for l, layer in enumerate(self._hidden, 1):
             z = dense_forward(a, p[layer.W], p[layer.b] if layer.b else None, caches[layer.dense])
@@ -300,9 +307,12 @@ class Network:
         ConfigError : its stored hyperparameters are invalid
         """
         try:
-            with np.load(path, allow_pickle=False) as npz:
+            loaded = np.load(path, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):  # a plain .npy file loads as one array
+                raise ValueError("not an .npz archive")
+            with loaded as npz:
                 state = {name: npz[name] for name in npz.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as error:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
             raise DataError(f"{path}: cannot read a saved network ({error})") from error
         try:
             return cls.from_state(state)

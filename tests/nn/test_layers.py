@@ -101,3 +101,8 @@ def test_inverted_dropout_keeps_the_expected_activation(dtype: type) -> None:
     np.testing.assert_allclose(out[kept], 1 / 0.8, rtol=1e-6)
     assert out.mean() == pytest.approx(1.0, abs=0.02)
     assert out.dtype == dtype
+
+
+def test_dropout_without_a_random_source_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="rng"):
+        dropout_forward(np.ones((2, 3)), 0.8, None, {})  # type: ignore[arg-type]

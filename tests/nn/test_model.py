@@ -71,6 +71,9 @@ def test_loading_a_bad_file_names_it(tmp_path) -> None:
     not_npz.write_text("hello")
     with pytest.raises(DataError, match="model.npz"):
         Network.load(not_npz)
+    np.save(tmp_path / "weights.npy", np.zeros(3))  # an .npy loads as a bare array, not an archive
+    with pytest.raises(DataError, match="weights.npy"):
+        Network.load(tmp_path / "weights.npy")
     state = Network.init(3, 2, ModelConfig(hidden=(4,))).state()
     del state["running_var1"]
     incomplete = tmp_path / "incomplete.npz"
@@ -118,3 +121,15 @@ def test_a_training_step_reuses_its_buffers() -> None:
     assert after.keys() == arrays.keys()
     assert all(after[k] is arrays[k] for k in arrays)
     assert peak < cache_bytes / 8
+
+
+def test_training_forward_with_dropout_and_no_rng_is_a_value_error_that_changes_nothing() -> None:
+    net = Network.init(3, 2, ModelConfig(hidden=(4,), keep_prob=0.5, batchnorm=True, dtype="float64"))
+    running = net.running[1].copy()
+    X = np.random.default_rng(0).standard_normal((5, 3))
+    with pytest.raises(ValueError, match="keep_prob=0.5.*rng"):
+        net.forward(X, net.new_caches(), train=True)
+    with pytest.raises(ValueError, match="rng"):
+        net.loss_and_gradients(X, one_hot(np.array([0, 1, 0, 1, 1]), 2, np.float64), Parameters.zeros_like(net.params), net.new_caches())
+    np.testing.assert_array_equal(net.running[1], running)  # BN averages untouched
+    assert net.forward(X, net.new_caches()).shape == (5, 2)  # inference needs no rng

@@ -22,12 +22,15 @@ def test_result_holds_one_history_entry_per_epoch_and_reports_each_epoch(blobs) 
 
     assert isinstance(result, TrainResult) and result.status is TrialStatus.OK
     assert result.epochs_run == 4 and result.seconds > 0
-    assert {k: len(v) for k, v in result.history.items()} == {"train_cost": 4, "dev_cost": 4, "dev_accuracy": 4}
+    assert {k: len(v) for k, v in result.history.items()} == {
+        "train_cost": 4, "dev_cost": 4, "dev_accuracy": 4, "learning_rate": 4
+    }
     assert [epoch for epoch, _ in seen] == [0, 1, 2, 3]
     assert [values["learning_rate"] for _, values in seen] == pytest.approx([0.01, 0.005, 0.01 / 3, 0.0025])
-    for key in ("train_cost", "dev_cost", "dev_accuracy"):
+    for key in ("train_cost", "dev_cost", "dev_accuracy", "learning_rate"):
         assert [values[key] for _, values in seen] == result.history[key]
-        assert getattr(result, key) == result.history[key][-1]
+        if key != "learning_rate":
+            assert getattr(result, key) == result.history[key][-1]
     assert all(isinstance(v, float) for values in result.history.values() for v in values)
     assert result.dev_cost == pytest.approx(network.cost(blobs.X_dev, blobs.y_dev), rel=1e-6)
     assert result.dev_accuracy == np.mean(network.predict(blobs.X_dev) == blobs.y_dev)
