@@ -74,7 +74,8 @@ class SegmentOutcome:
     ``first_epoch`` and ``history``/``epoch_seconds``: the epochs this segment
     added; ``summary``: the whole trial so far (last epoch's costs, best epoch,
     every epoch's history, total seconds), None when it failed before training;
-    ``state``: the training state to checkpoint (non-final, not diverged);
+    ``state``: the whole training state (ok outcomes): a checkpoint to go on
+    from, or the best trial's state that babysitting continues;
     ``weights``: the network to keep as best model (final and ok).
     """
 
@@ -183,7 +184,7 @@ def train_segment(segment: Segment, model: dict[str, Any], data: DataConfig) -> 
         weights = best if best is not None else state.network.state()
     return SegmentOutcome(
         segment, status, first_epoch=first_epoch, history=added, epoch_seconds=state.epoch_seconds[first_epoch:],
-        summary=summary, state=state.to_arrays() if ok and not segment.final else None, weights=weights,
+        summary=summary, state=state.to_arrays() if ok else None, weights=weights,
     )
 
 

@@ -378,7 +378,7 @@ class _Trainer:
         store.record_progress(task.trial, task.round, log, rung=entry, final=record)
         store.delete_checkpoints(task.trial)
         if outcome.weights is not None and (self.best is None or record.rank_key() < self.best.rank_key()):
-            store.save_best_model(record.trial, outcome.weights)
+            store.save_best_model(record.trial, outcome.weights, outcome.state)
             self.best = record
         return record
 
@@ -426,7 +426,7 @@ def _restore_best_model(store: RunStore, config: SearchConfig, reporter: SearchR
         outcome = train_segment(Segment(task, None, rank_by=config.search.rank_by), config.model,
                                 config.resolved_data())
         if outcome.weights is not None and outcome.value() == best.ranking_value:
-            store.save_best_model(best.trial, outcome.weights)
+            store.save_best_model(best.trial, outcome.weights, outcome.state)
         else:
             reporter.note(f"trial {best.trial} trained again gives J {outcome.value()!r}, not its recorded "
                           f"{best.ranking_value!r}: this machine computes differently; models/best.npz is not replaced")

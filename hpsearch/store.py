@@ -6,6 +6,7 @@ A run folder holds::
     run.sqlite         rounds, trials and metadata (the record the program reads)
     lock               held (flock) by the one process writing to the run
     models/best.npz    weights of the best trial so far (np.savez, no pickle)
+    models/best-state.npz  its whole training state (optimizer moments, RNGs, history)
     checkpoints/       training states of trials paused at a rung (early stopping only)
 
 Only the parent process writes, one SQLite transaction per trial, so a process
@@ -45,6 +46,7 @@ CONFIG_FILE = "config.yaml"
 LOCK_FILE = "lock"
 MODELS_DIR = "models"
 BEST_MODEL = "best.npz"
+BEST_STATE = "best-state.npz"
 CHECKPOINTS_DIR = "checkpoints"
 RUNS_DIR_ENV = "HPSEARCH_RUNS_DIR"
 
@@ -530,10 +532,8 @@ class RunStore:
         """Write a trial's training state after ``epoch`` epochs, atomically (temp file, fsync, rename)."""
         folder = self.run_dir / CHECKPOINTS_DIR
         folder.mkdir(exist_ok=True)
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
         temp = folder / f".trial-{int(trial)}.tmp"
-        _write_durably(temp, buffer.getvalue())
+        _write_durably(temp, _npz_bytes(arrays))
         os.replace(temp, _checkpoint_path(self.run_dir, trial, epoch))
 
     def load_checkpoint(self, trial: int, epoch: int) -> dict[str, np.ndarray] | None:
@@ -596,41 +596,47 @@ class RunStore:
 
     # -- the best model -----------------------------------------------------
 
-    def save_best_model(self, trial: int, state: Mapping[str, np.ndarray]) -> Path:
-        """Write ``state`` (named arrays) as ``models/best.npz``, the weights of ``trial``.
+    def save_best_model(
+        self, trial: int, state: Mapping[str, np.ndarray], training_state: Mapping[str, np.ndarray] | None = None
+    ) -> Path:
+        """Write ``state`` (named arrays) as ``models/best.npz``, the weights of ``trial``, and
+        ``training_state`` (``TrainingState.to_arrays()``, when given) as ``models/best-state.npz``, from
+        which ``hpsearch babysit RUN --trial N`` continues the trial without training it again.
 
-        Atomic: readers and a crash at any instant see the old file or the new
-        one, and ``best_model()`` names the trial of whichever is there.
+        Atomic: readers and a crash at any instant see the old files or the new
+        ones, and ``best_model()``/``best_state()`` name the trial of whichever is there.
         Object arrays are refused (they would need pickle to load).
         """
-        arrays = {key: np.asarray(value) for key, value in state.items()}
-        pickled = [key for key, a in arrays.items() if a.dtype.hasobject]
-        if pickled:
-            raise ValueError(f"model arrays {pickled} have object dtype; best.npz stores numbers only")
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        content = buffer.getvalue()
+        files = {BEST_MODEL: state, **({BEST_STATE: training_state} if training_state is not None else {})}
+        contents = {name: _npz_bytes(arrays) for name, arrays in files.items()}
         models = self.run_dir / MODELS_DIR
         models.mkdir(exist_ok=True)
-        # One fixed temp name: only the lock holder writes, and a temp file left
-        # by a killed process is simply overwritten next time.
-        temp = models / (BEST_MODEL + ".tmp")
-        _write_durably(temp, content)
-        # The digest row is committed before the file replaces the old one, so
-        # every best.npz that can be in place has its row (see best_model).
+        # One fixed temp name per file: only the lock holder writes, and a temp file
+        # left by a killed process is simply overwritten next time.
+        for name, content in contents.items():
+            _write_durably(models / (name + ".tmp"), content)
+        # The digest rows are committed before the files replace the old ones, so
+        # every file that can be in place has its row (see best_model).
         with _transaction(self._db):
-            self._db.execute(
+            self._db.executemany(
                 "INSERT INTO best_model_saves (trial, sha256, saved) VALUES (?, ?, ?)",
-                (int(trial), hashlib.sha256(content).hexdigest(), _now()),
+                [(int(trial), hashlib.sha256(c).hexdigest(), _now()) for c in contents.values()],
             )
-        path = models / BEST_MODEL
-        os.replace(temp, path)
+        for name in contents:
+            os.replace(models / (name + ".tmp"), models / name)
         _fsync_dir(models)
-        return path
+        return models / BEST_MODEL
 
     def best_model(self) -> tuple[int, Path] | None:
         """``(trial, path)`` of the saved best model, or ``None`` if none was saved."""
-        path = self.run_dir / MODELS_DIR / BEST_MODEL
+        return self._saved(BEST_MODEL)
+
+    def best_state(self) -> tuple[int, Path] | None:
+        """``(trial, path)`` of the saved training state of the best trial, or ``None``."""
+        return self._saved(BEST_STATE)
+
+    def _saved(self, name: str) -> tuple[int, Path] | None:
+        path = self.run_dir / MODELS_DIR / name
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
         except FileNotFoundError:
@@ -831,6 +837,17 @@ def _trial_from_row(row: tuple) -> TrialRecord:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """``arrays`` as the bytes of an .npz file; object arrays are refused (they would need pickle to load)."""
+    arrays = {key: np.asarray(value) for key, value in arrays.items()}
+    pickled = [key for key, a in arrays.items() if a.dtype.hasobject]
+    if pickled:
+        raise ValueError(f"model arrays {pickled} have object dtype; .npz files here store numbers only")
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
 
 
 def _write_durably(path: Path, content: bytes) -> None:
