@@ -296,19 +296,21 @@ def test_training_past_config_epochs_follows_the_decay_schedule() -> None:
 
 
 def test_a_diverged_state_stays_stopped_across_save_and_load(tmp_path: Path) -> None:
+    """Three sane epochs, then a learning rate 10^5 times larger blows up the fourth."""
     data = tiny_data()
-    config = ModelConfig(hidden=(16,), batchnorm=False, optimizer="gd", learning_rate=1e4, epochs=20, batch_size=8)
-    state = fit(start(config, data), data, 20)
-    assert state.status is TrialStatus.DIVERGED and state.epoch < 20
-    finite = [c for c in state.history["dev_cost"][:-1]]
-    assert state.best_epoch is None or state.best_epoch < state.epoch - 1  # the diverged epoch is never best
-    assert all(math.isfinite(c) for c in finite)
+    config = ModelConfig(hidden=(16,), batchnorm=False, optimizer="gd", learning_rate=0.1, epochs=20, batch_size=8)
+    state = fit(start(config, data), data, 3)
+    state.learning_rate_factor = 1e5
+    fit(state, data, 20)
+    assert state.status is TrialStatus.DIVERGED and state.epoch == 4
+    assert math.isfinite(state.history["dev_cost"][3])  # finite, yet a diverged epoch is never the best
+    assert state.best_epoch == int(np.argmin(state.history["dev_cost"][:3]))
     state.save(tmp_path / "d.npz")
     loaded = TrainingState.load(tmp_path / "d.npz")
     assert loaded.status is TrialStatus.DIVERGED
     fit(loaded, data, 20)
-    assert loaded.epoch == state.epoch
-    assert loaded.result().status is TrialStatus.DIVERGED
+    assert loaded.epoch == 4
+    assert loaded.result().status is TrialStatus.DIVERGED and loaded.result().best_epoch == state.best_epoch
 
 
 def test_last_batch_of_one_row_is_merged_into_the_one_before(monkeypatch) -> None:
