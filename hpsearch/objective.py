@@ -252,8 +252,8 @@ def report_epoch(report: Mapping[str, Any]) -> float | None:
 
 
 def numeric_values(report: Mapping[str, Any]) -> dict[str, float]:
-    """The keys of a report whose values are numbers (bools and text left out)."""
-    return {str(k): float(v) for k, v in report.items() if _is_number(v)}
+    """The keys of a report whose values are numbers (bools and text left out; an int stays an int)."""
+    return {str(k): v for k, v in report.items() if _is_number(v)}
 
 
 def finite_metric(report: Mapping[str, Any], metric: str) -> float | None:
