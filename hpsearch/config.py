@@ -290,9 +290,9 @@ def _own_objective_sections(raw: dict[str, Any], objective: ObjectiveSpec | None
                             ) -> tuple[dict[str, Any], Space, list[ConfigProblem]]:
     """``space:`` for an own objective: any identifier, limits from the scales alone; no ``data:`` or ``model:``."""
     problems = [
-        ConfigProblem(key, "is not used with an own objective — remove it",
-                      "put fixed values of your objective under space:, e.g. batch: 128" if key == "model" else
-                      "your objective loads its own data")
+        ConfigProblem(key, "is not used with an own objective",
+                      "remove it and put fixed values under space:, e.g. batch: 128" if key == "model" else
+                      "remove it (your objective loads its own data)")
         for key in ("data", "model")
         if key in raw
     ]
