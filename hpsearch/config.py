@@ -13,6 +13,7 @@ to fix it``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -343,6 +344,49 @@ def _coerce(key: str, value: Any) -> Any:
     return float(value) if _SEARCH_RULES[key][0] is float and value is not None else value
 
 
+def config_for_objective(
+    objective: Callable[..., Any],
+    space: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    metric: str = "value",
+    direction: str = "minimize",
+    timeout: float | None = None,
+    name: str | None = None,
+    **search: Any,
+) -> SearchConfig:
+    """The search config of a Python function objective, for the Python API.
+
+    ``space`` is the ``space:`` mapping as a dict, as YAML text, or as the path
+    of a YAML file holding it. ``search`` takes the ``search:`` settings
+    (``trials``, ``seed``, ``rounds``, ``sampler``, ...). Raises ConfigError,
+    every problem at once, as for a config file.
+    """
+    source = "<space>"
+    if isinstance(space, (str, os.PathLike)) and (isinstance(space, os.PathLike) or str(space).endswith((".yaml", ".yml"))):
+        source = str(space)
+        try:
+            text = Path(space).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise config_error("file", f"cannot be read ({exc})", "check the path", file=source) from None
+        space = parse_yaml(text, source)[0]
+    elif isinstance(space, str):
+        space = parse_yaml(space, source)[0]
+    raw = {
+        "name": name or getattr(objective, "__name__", "search"),
+        "objective": {"python": "placeholder:function", "metric": metric, "direction": direction,
+                      **({"timeout": timeout} if timeout is not None else {})},
+        "space": space,
+        "search": search,
+    }
+    try:
+        config = config_from_dict(raw, source=source, base_dir=Path.cwd())
+    except ConfigError as exc:
+        raise exc.in_file(source) if source != "<space>" else exc from None
+    spec = ObjectiveSpec.for_callable(objective, metric=config.objective.metric, direction=config.objective.direction,
+                                      timeout=config.objective.timeout)
+    return replace(config, objective=spec)
+
+
 def parse_assignments(assignments: tuple[str, ...] | list[str]) -> dict[str, Any]:
     """``["learning_rate=0.01", "hidden=[64, 32]"]`` -> ``{"learning_rate": 0.01, "hidden": [64, 32]}``.
 
@@ -390,6 +434,7 @@ __all__ = [
     "SearchSettings",
     "load_config",
     "config_from_dict",
+    "config_for_objective",
     "parse_assignments",
     "single_model_config",
     "parse_yaml",

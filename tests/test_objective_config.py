@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hpsearch.config import config_from_dict, load_config, single_model_config
+from hpsearch.config import config_for_objective, config_from_dict, load_config, single_model_config
 from hpsearch.errors import ConfigError
 from hpsearch.objective import ObjectiveSpec, parse_objective, placement_problems
 from hpsearch.space import Legal
@@ -148,3 +148,31 @@ def test_early_stopping_of_an_own_objective_is_refused_on_dask(tmp_path):
     assert placement_problems(spec, backend="loky", early_stopping=True) == []
     assert placement_problems(spec, backend="dask", early_stopping=False) == []
     assert placement_problems(None, backend="dask", early_stopping=True) == []
+
+
+def quadratic(params):
+    return (params["x"] - 1) ** 2 + params["offset"]
+
+
+@pytest.mark.parametrize("form", ["dict", "yaml", "file"])
+def test_a_python_callable_gets_a_config_from_a_space_given_as_dict_text_or_file(tmp_path, form):
+    raw = {"x": {"scale": "uniform", "low": -2, "high": 3}, "offset": 0.5}
+    text = "x: {scale: uniform, low: -2, high: 3}\noffset: 0.5\n"
+    (tmp_path / "space.yaml").write_text(text)
+    space = {"dict": raw, "yaml": text, "file": tmp_path / "space.yaml"}[form]
+    config = config_for_objective(quadratic, space, metric="loss", trials=7, seed=3)
+    assert config.objective.function is quadratic
+    assert config.objective.python == f"{__name__}:quadratic"
+    assert (config.objective.metric, config.objective.direction) == ("loss", "minimize")
+    assert config.space.names == ("x",) and config.model == {"offset": 0.5}
+    assert (config.search.trials, config.search.seed) == (7, 3)
+    assert config.name == "quadratic"
+
+
+def test_a_bad_space_or_setting_for_a_callable_is_a_config_error(tmp_path):
+    (tmp_path / "space.yaml").write_text("x: {scale: log, low: 0, high: 1}\n")
+    with pytest.raises(ConfigError) as info:
+        config_for_objective(quadratic, tmp_path / "space.yaml", trials=0, direction="up")
+    keys = {p.key for p in info.value.problems}
+    assert keys == {"space.x.low", "search.trials", "objective.direction"}
+    assert all(p.file == str(tmp_path / "space.yaml") for p in info.value.problems)
