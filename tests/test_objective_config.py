@@ -176,3 +176,15 @@ def test_a_bad_space_or_setting_for_a_callable_is_a_config_error(tmp_path):
     keys = {p.key for p in info.value.problems}
     assert keys == {"space.x.low", "search.trials", "objective.direction"}
     assert all(p.file == str(tmp_path / "space.yaml") for p in info.value.problems)
+
+
+def test_maximize_ranks_high_first_and_zoom_narrows_around_the_highest(tmp_path):
+    from hpsearch.zoom import zoom_space
+
+    config = config_from_dict({"objective": {"python": "m:f", "metric": "acc", "direction": "maximize"},
+                               "space": {"C": {"scale": "log", "low": 1.0e-3, "high": 1.0e+3}}}, base_dir=tmp_path)
+    trials = [({"C": c}, acc) for c, acc in [(1e-3, 0.2), (1e-2, 0.4), (10.0, 0.9), (30.0, 0.95), (1e3, 0.5)]]
+    top = [params for params, acc in sorted(trials, key=lambda t: config.objective.score(t[1]))][:2]
+    assert top == [{"C": 30.0}, {"C": 10.0}]
+    box = zoom_space(config.space, top, margin=0.0).space["C"]
+    assert 1.0 < box.low <= 10.0 and 30.0 <= box.high < 1e3
