@@ -1,14 +1,19 @@
 """Search config files: YAML -> a validated ``SearchConfig``.
 
-A config has five top-level keys: ``name``, ``data:`` (what to train on),
-``model:`` (fixed hyperparameters), ``space:`` (searched hyperparameters) and
-``search:`` (how to search). Every problem of a file is reported at once, each
-as ``file:line: key.path: what is wrong — how to fix it``.
+A config for the built-in engine has five top-level keys: ``name``, ``data:``
+(what to train on), ``model:`` (fixed hyperparameters), ``space:`` (searched
+hyperparameters) and ``search:`` (how to search). A config with an
+``objective:`` (the user's own command or function, ``hpsearch.objective``)
+has no ``data:`` or ``model:``; its ``space:`` takes any parameter name, and
+its plain values are passed to the objective as they are. Every problem of a
+file is reported at once, each as ``file:line: key.path: what is wrong — how
+to fix it``.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,13 +21,14 @@ from typing import Any
 import yaml
 
 from hpsearch.data import DataConfig, validate_data_config
-from hpsearch.errors import ConfigError, ConfigProblem, config_error
-from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig, did_you_mean, validate_hyperparameters
+from hpsearch.errors import ConfigError, ConfigProblem, config_error, did_you_mean
+from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig, validate_hyperparameters
+from hpsearch.objective import ObjectiveSpec, parse_objective, placeholder_problems, placement_problems
 from hpsearch.samplers import SAMPLERS
 from hpsearch.scheduler import METHODS, EarlyStopping
 from hpsearch.space import Space, parse_space
 
-TOP_LEVEL_KEYS = ("name", "description", "data", "model", "space", "search")
+TOP_LEVEL_KEYS = ("name", "description", "objective", "data", "model", "space", "search")
 BACKENDS = ("loky", "dask")
 
 
@@ -79,21 +85,27 @@ _EARLY_STOPPING_RULES: dict[str, tuple[type, Any, str]] = {
 class SearchConfig:
     """A validated search: what to train on, what is fixed, what is searched, how.
 
-    ``model`` holds the fixed hyperparameters exactly as given (validated);
-    ``base_dir`` is where relative data paths are resolved (the file's folder).
+    ``model`` holds the fixed values exactly as given (validated): the
+    engine's hyperparameters, or with an own ``objective`` the plain values of
+    ``space:``, which every trial gets along with its searched ones. ``data``
+    is None with an own objective. ``base_dir`` is where relative data paths
+    are resolved (the file's folder).
     """
 
     name: str
-    data: DataConfig
+    data: DataConfig | None
     model: dict[str, Any]
     space: Space
     search: SearchSettings = field(default_factory=SearchSettings)
     description: str = ""
     source: str = "<config>"
     base_dir: Path = field(default_factory=Path.cwd)
+    objective: ObjectiveSpec | None = None
 
     def resolved_data(self) -> DataConfig:
         """The data section with file paths made absolute (relative ones are relative to the config file)."""
+        if self.data is None:
+            raise ValueError("a search with an own objective has no data: section")
         paths = {
             key: str((self.base_dir / getattr(self.data, key)).resolve())
             for key in ("path", "dev_path")
@@ -112,8 +124,20 @@ class SearchConfig:
     def to_dict(self) -> dict[str, Any]:
         """The resolved config, JSON/YAML-friendly; ``from_dict`` reads it back.
 
-        Data paths are made absolute so a stored run can be resumed from anywhere.
+        Data paths (and an objective's ``workdir``) are made absolute so a stored
+        run can be resumed from anywhere. Ranges are written as a user writes
+        them, without their legal limits, which reading the config derives again.
         """
+        space = {name: {k: v for k, v in spec.items() if k != "legal"} for name, spec in self.space.to_json().items()}
+        search = {k: v for k, v in asdict(self.search).items() if v is not None}
+        if self.objective is not None:
+            return {
+                "name": self.name,
+                "description": self.description,
+                "objective": self.objective.to_dict(),
+                "space": {**space, **self.model},
+                "search": search,
+            }
         defaults = DataConfig()
         data = {k: v for k, v in asdict(self.resolved_data()).items() if v != getattr(defaults, k)}
         return {
@@ -121,8 +145,8 @@ class SearchConfig:
             "description": self.description,
             "data": data,
             "model": dict(self.model),
-            "space": self.space.to_json(),
-            "search": {k: v for k, v in asdict(self.search).items() if v is not None},
+            "space": space,
+            "search": search,
         }
 
 
@@ -211,28 +235,17 @@ def config_from_dict(
         problems.append(ConfigProblem("name", f"must be a non-empty string, got {name!r}"))
     description = raw.get("description") or ""
 
-    data_raw = _section(raw, "data", problems, required=True)
-    data, data_problems = validate_data_config(data_raw or {}, "data") if data_raw is not None else (None, [])
-    problems += data_problems
-
-    model = _section(raw, "model", problems) or {}
-    problems += validate_hyperparameters(model, "model")
-
-    space = Space({})
-    space_raw = _section(raw, "space", problems) or {}
-    try:
-        space, fixed = parse_space(space_raw, "space")
-    except ConfigError as exc:
-        problems += exc.problems
-        fixed = {}
-    for key in sorted(set(space_raw) & set(model)):
-        problems.append(ConfigProblem(f"space.{key}", f"is also fixed in model.{key}", "keep it in one of model: and space:"))
-    model = {**model, **fixed}
-    if "hidden" in model:
-        for key in ("layers", "hidden_units"):
-            if key in space_raw:
-                problems.append(ConfigProblem(f"space.{key}", "has no effect: model.hidden fixes the layer sizes",
-                                              "remove model.hidden to search layers and hidden_units"))
+    base_dir = base_dir or Path.cwd()
+    objective: ObjectiveSpec | None = None
+    data: DataConfig | None = None
+    if "objective" in raw:
+        objective, objective_problems = parse_objective(raw["objective"], base_dir)
+        problems += objective_problems
+        model, space, more = _own_objective_sections(raw, objective)
+        problems += more
+    else:
+        data, model, space, more = _engine_sections(raw)
+        problems += more
 
     search_raw = _section(raw, "search", problems) or {}
     settings = SearchSettings()
@@ -242,8 +255,11 @@ def config_from_dict(
         settings = replace(settings, **{k: _coerce(k, v) for k, v in search_raw.items()})
         if settings.backend == "dask" and not settings.scheduler and "scheduler" in search_raw:
             problems.append(ConfigProblem("search.scheduler", "is empty", "give the scheduler address"))
-        if settings.early_stopping is not None:
-            problems += _check_early_stopping(settings.early_stopping, model, space_raw)
+        if objective is not None:
+            problems += placement_problems(objective, backend=settings.backend,
+                                           early_stopping=settings.early_stopping is not None)
+        elif settings.early_stopping is not None and isinstance(raw.get("space") or {}, dict):
+            problems += _check_early_stopping(settings.early_stopping, model, raw.get("space") or {})
 
     if problems:
         raise ConfigError(problems)
@@ -255,8 +271,59 @@ def config_from_dict(
         search=settings,
         description=str(description),
         source=source,
-        base_dir=base_dir or Path.cwd(),
+        base_dir=base_dir,
+        objective=objective,
     )
+
+
+def _engine_sections(raw: dict[str, Any]) -> tuple[DataConfig | None, dict[str, Any], Space, list[ConfigProblem]]:
+    """``data:``, ``model:`` and ``space:`` for the built-in engine: names and limits from its HYPERPARAMETERS."""
+    problems: list[ConfigProblem] = []
+    data_raw = _section(raw, "data", problems, required=True)
+    data, data_problems = validate_data_config(data_raw or {}, "data") if data_raw is not None else (None, [])
+    problems += data_problems
+
+    model = _section(raw, "model", problems) or {}
+    problems += validate_hyperparameters(model, "model")
+
+    space = Space({})
+    space_raw = _section(raw, "space", problems) or {}
+    try:
+        space, fixed = parse_space(space_raw, "space", parameters=HYPERPARAMETERS)
+    except ConfigError as exc:
+        problems += exc.problems
+        fixed = {}
+    for key in sorted(set(space_raw) & set(model)):
+        problems.append(ConfigProblem(f"space.{key}", f"is also fixed in model.{key}", "keep it in one of model: and space:"))
+    model = {**model, **fixed}
+    if "hidden" in model:
+        for key in ("layers", "hidden_units"):
+            if key in space_raw:
+                problems.append(ConfigProblem(f"space.{key}", "has no effect: model.hidden fixes the layer sizes",
+                                              "remove model.hidden to search layers and hidden_units"))
+    return data, model, space, problems
+
+
+def _own_objective_sections(raw: dict[str, Any], objective: ObjectiveSpec | None
+                            ) -> tuple[dict[str, Any], Space, list[ConfigProblem]]:
+    """``space:`` for an own objective: any identifier, limits from the scales alone; no ``data:`` or ``model:``."""
+    problems = [
+        ConfigProblem(key, "is not used with an own objective",
+                      "remove it and put fixed values under space:, e.g. batch: 128" if key == "model" else
+                      "remove it (your objective loads its own data)")
+        for key in ("data", "model")
+        if key in raw
+    ]
+    space = Space({})
+    fixed: dict[str, Any] = {}
+    space_raw = _section(raw, "space", problems) or {}
+    try:
+        space, fixed = parse_space(space_raw, "space", parameters=None)
+    except ConfigError as exc:
+        problems += exc.problems
+    if objective is not None and not problems:
+        problems += placeholder_problems(objective, sorted({*space.names, *fixed}))
+    return fixed, space, problems
 
 
 def _section(raw: dict[str, Any], key: str, problems: list[ConfigProblem], required: bool = False) -> Any:
@@ -327,6 +394,49 @@ def _check_early_stopping(early: EarlyStopping, model: dict[str, Any], space_raw
     return []
 
 
+def config_for_objective(
+    objective: Callable[..., Any],
+    space: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    metric: str = "value",
+    direction: str = "minimize",
+    timeout: float | None = None,
+    name: str | None = None,
+    **search: Any,
+) -> SearchConfig:
+    """The search config of a Python function objective, for the Python API.
+
+    ``space`` is the ``space:`` mapping as a dict, as YAML text, or as the path
+    of a YAML file holding it. ``search`` takes the ``search:`` settings
+    (``trials``, ``seed``, ``rounds``, ``sampler``, ...). Raises ConfigError,
+    every problem at once, as for a config file.
+    """
+    source = "<space>"
+    if isinstance(space, (str, os.PathLike)) and (isinstance(space, os.PathLike) or str(space).endswith((".yaml", ".yml"))):
+        source = str(space)
+        try:
+            text = Path(space).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise config_error("file", f"cannot be read ({exc})", "check the path", file=source) from None
+        space = parse_yaml(text, source)[0]
+    elif isinstance(space, str):
+        space = parse_yaml(space, source)[0]
+    raw = {
+        "name": name or getattr(objective, "__name__", "search"),
+        "objective": {"python": "placeholder:function", "metric": metric, "direction": direction,
+                      **({"timeout": timeout} if timeout is not None else {})},
+        "space": space,
+        "search": search,
+    }
+    try:
+        config = config_from_dict(raw, source=source, base_dir=Path.cwd())
+    except ConfigError as exc:
+        raise exc.in_file(source) if source != "<space>" else exc from None
+    spec = ObjectiveSpec.for_callable(objective, metric=config.objective.metric, direction=config.objective.direction,
+                                      timeout=config.objective.timeout)
+    return replace(config, objective=spec)
+
+
 def parse_assignments(assignments: tuple[str, ...] | list[str]) -> dict[str, Any]:
     """``["learning_rate=0.01", "hidden=[64, 32]"]`` -> ``{"learning_rate": 0.01, "hidden": [64, 32]}``.
 
@@ -351,6 +461,9 @@ def single_model_config(config: SearchConfig, assignments: dict[str, Any]) -> Mo
     Searched parameters take their ``--set`` value, else the centre of their
     range on their own scale (a choice: its first); fixed values may be overridden too.
     """
+    if config.objective is not None:
+        raise config_error("objective", "hpsearch train trains the built-in engine only",
+                           "search your objective with hpsearch run")
     unknown = [k for k in assignments if k not in HYPERPARAMETERS]
     if unknown:
         raise ConfigError(
@@ -371,6 +484,7 @@ __all__ = [
     "SearchSettings",
     "load_config",
     "config_from_dict",
+    "config_for_objective",
     "parse_assignments",
     "single_model_config",
     "parse_yaml",

@@ -8,6 +8,7 @@ Library code never prints and never calls ``sys.exit``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class HpsearchError(Exception):
@@ -60,6 +61,17 @@ def _line_of(key: str, lines: dict[str, int]) -> int | None:
             return lines[key]
         key = key.rpartition(".")[0]
     return None
+
+
+def did_you_mean(word: str, known: Any) -> str:
+    """A 'did you mean ...?' hint naming the closest known key, or the list of keys."""
+    import difflib
+
+    names = sorted(str(k) for k in known)
+    close = difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return "known keys: " + ", ".join(names)
 
 
 def config_error(key: str, message: str, fix: str = "", file: str | None = None) -> ConfigError:

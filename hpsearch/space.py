@@ -18,7 +18,11 @@ scale              unit coordinate is linear in     e.g.
 =================  ==============================  ====================================
 
 The YAML ``space:`` section is parsed by ``parse_space``, which reports every
-problem of the section at once.
+problem of the section at once. This module knows no model: the caller says
+which names exist and what values each may take (``Parameter``), or lets any
+identifier through (an own objective). A range keeps its parameter's legal
+limits (``Legal``, e.g. ``l2 >= 0``) in its JSON, so zoom --expand on a stored
+run knows how far it may go.
 """
 
 from __future__ import annotations
@@ -26,13 +30,114 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from hpsearch.errors import ConfigError, ConfigProblem
-from hpsearch.nn.hyperparams import HYPERPARAMETERS, Hyperparameter, did_you_mean
+from hpsearch.errors import ConfigError, ConfigProblem, did_you_mean
+
+
+class Parameter(Protocol):
+    """What a space needs to know about one parameter: its type and its legal values.
+
+    The engine's ``Hyperparameter`` is one; ``OpenParameter`` (an own
+    objective's parameter) is another. ``kind`` None means any type.
+    """
+
+    name: str
+    kind: type | None
+    choices: tuple[str, ...] | None
+    low: float | None
+    high: float | None
+    low_open: bool
+    high_open: bool
+
+    @property
+    def searchable(self) -> bool: ...
+
+    def check(self, value: Any) -> tuple[Any, str | None]: ...
+
+    def rule(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class OpenParameter:
+    """A parameter of an own objective: any value; a range's limits come from its scale alone."""
+
+    name: str
+    kind: type | None = None
+    choices: tuple[str, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    @property
+    def searchable(self) -> bool:
+        return True
+
+    def check(self, value: Any) -> tuple[Any, str | None]:
+        """Any YAML value but a non-finite number (the objective gets it as JSON)."""
+        if isinstance(value, float) and not math.isfinite(value):
+            return None, f"must be a finite number, got {value!r}"
+        return value, None
+
+    def rule(self) -> str:
+        return "any value"
+
+
+@dataclass(frozen=True)
+class Legal:
+    """The values a parameter may take at all, whatever range is searched: ``l2 >= 0``, ``beta < 1``.
+
+    ``None`` is unbounded; ``*_open`` excludes the limit itself. The scale has
+    limits of its own (a log scale needs ``x > 0``); ``_Range.limit`` combines both.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    @classmethod
+    def of(cls, parameter: Parameter) -> "Legal":
+        """The legal limits of a numeric parameter."""
+        return cls(parameter.low, parameter.high, parameter.low_open, parameter.high_open)
+
+    def admits(self, value: float) -> bool:
+        """Whether ``value`` is within the limits."""
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return not (self.high is not None and (value > self.high or (self.high_open and value == self.high)))
+
+    def intersect(self, other: "Legal") -> "Legal":
+        """The tighter limit on each side."""
+        low, low_open = _tighter((self.low, self.low_open), (other.low, other.low_open), max)
+        high, high_open = _tighter((self.high, self.high_open), (other.high, other.high_open), min)
+        return Legal(low, high, low_open, high_open)
+
+    def to_json(self) -> dict[str, Any]:
+        """The limits that are set (an unbounded side is left out)."""
+        out: dict[str, Any] = {}
+        for side in ("low", "high"):
+            if getattr(self, side) is not None:
+                out[side] = getattr(self, side)
+                out[f"{side}_open"] = getattr(self, f"{side}_open")
+        return out
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "Legal":
+        return cls(d.get("low"), d.get("high"), bool(d.get("low_open", False)), bool(d.get("high_open", False)))
+
+
+def _tighter(a: tuple[float | None, bool], b: tuple[float | None, bool], pick: Any) -> tuple[float | None, bool]:
+    """The tighter of two ``(limit, open)`` (``pick`` is max for a low limit, min for a high one)."""
+    if a[0] is None:
+        return b
+    if b[0] is None or a[0] != b[0]:
+        return a if b[0] is None or pick(a[0], b[0]) == a[0] else b
+    return a[0], a[1] or b[1]
 
 
 class Distribution(ABC):
@@ -77,10 +182,12 @@ class _Range(Distribution):
 
     ``low == high`` is accepted so that a zoom may collapse an integer range to
     one value; user input is held to ``low < high`` by ``parse_space``.
+    ``legal`` holds the parameter's own limits (``Legal()``: none but the scale's).
     """
 
     low: float
     high: float
+    legal: Legal = field(default=Legal(), kw_only=True)
 
     is_numeric: ClassVar[bool] = True
     #: The values the scale can represent at all, as ``(limit, open)``:
@@ -103,6 +210,17 @@ class _Range(Distribution):
                 f"{type(self).__name__} needs {lo} {'<' if lo_open else '<='} low and "
                 f"high {'<' if hi_open else '<='} {hi}, but got low={self.low}, high={self.high}"
             )
+        if not (self.legal.admits(self.low) and self.legal.admits(self.high)):
+            raise ValueError(f"{type(self).__name__}: [{self.low}, {self.high}] leaves the legal values {self.legal}")
+
+    def limit(self, side: str) -> tuple[float, bool]:
+        """The farthest value a bound may take on ``side`` (``"low"``/``"high"``), as ``(limit, open)``.
+
+        The tighter of the scale's own limit (a log scale needs ``x > 0``) and the parameter's ``legal`` one.
+        """
+        if side == "low":
+            return _tighter(self.lower_limit, (self.legal.low, self.legal.low_open), max)  # type: ignore[return-value]
+        return _tighter(self.upper_limit, (self.legal.high, self.legal.high_open), min)  # type: ignore[return-value]
 
     # -- the scale: a monotone map from values to a line where draws are uniform
     @staticmethod
@@ -142,7 +260,10 @@ class _Range(Distribution):
         return self.from_unit(0.5)
 
     def to_json(self) -> dict[str, Any]:
-        return {"scale": self.scale, "low": self.low, "high": self.high}
+        out: dict[str, Any] = {"scale": self.scale, "low": self.low, "high": self.high}
+        if self.legal != Legal():
+            out["legal"] = self.legal.to_json()
+        return out
 
     def describe(self) -> str:
         # 6 significant digits: a zoomed bound reads 0.885087, not 0.8850867514401265,
@@ -301,11 +422,11 @@ RANGE_SCALES: dict[str, type[_Range]] = {cls.scale: cls for cls in (Uniform, Log
 SCALES: tuple[str, ...] = (*RANGE_SCALES, Choice.scale)
 
 
-def distribution_from_json(d: dict[str, Any]) -> Distribution:
-    """The distribution ``Distribution.to_json`` wrote."""
+def distribution_from_json(d: Mapping[str, Any]) -> Distribution:
+    """The distribution ``Distribution.to_json`` wrote (a range without ``legal``, as older runs stored it, has none)."""
     if "choice" in d:
         return Choice(tuple(d["choice"]))
-    return RANGE_SCALES[d["scale"]](d["low"], d["high"])
+    return RANGE_SCALES[d["scale"]](d["low"], d["high"], legal=Legal.from_json(d.get("legal") or {}))
 
 
 def _short(x: float) -> float:
@@ -364,6 +485,19 @@ class Space(Mapping[str, Distribution]):
     def from_json(cls, d: Mapping[str, Any]) -> "Space":
         return cls({name: distribution_from_json(spec) for name, spec in d.items()})
 
+    def with_legal_from(self, other: "Space") -> "Space":
+        """A copy whose ranges that have no legal limits take those of the same range in ``other``.
+
+        A run stored before ranges kept their limits gets them back from its config's space.
+        """
+        out: dict[str, Distribution] = {}
+        for name, dist in self.items():
+            source = other.get(name)
+            if isinstance(dist, _Range) and dist.legal == Legal() and isinstance(source, _Range):
+                dist = replace(dist, legal=source.legal)
+            out[name] = dist
+        return Space(out)
+
 
 def envelope(spaces: list[Space]) -> Space:
     """The bounding box of several spaces over the same names: widest bounds, union of choices.
@@ -386,7 +520,10 @@ def envelope(spaces: list[Space]) -> Space:
             union = dict.fromkeys(c for d in dists for c in d.choices)  # ordered, first seen first
             out[name] = Choice(tuple(union))
         else:
-            out[name] = replace(first, low=min(d.low for d in dists), high=max(d.high for d in dists))
+            legal = first.legal
+            for d in dists[1:]:
+                legal = legal.intersect(d.legal)
+            out[name] = replace(first, low=min(d.low for d in dists), high=max(d.high for d in dists), legal=legal)
     return Space(out)
 
 
@@ -398,17 +535,30 @@ _CHOICE_KEYS = ("scale", "choice")
 _INT_SCALES = ("int", "int_log")
 
 
-def parse_space(raw: Any, prefix: str = "space") -> tuple[Space, dict[str, Any]]:
+def parse_space(
+    raw: Any, prefix: str = "space", *, parameters: Mapping[str, Parameter] | None
+) -> tuple[Space, dict[str, Any]]:
     """Validate the YAML ``space:`` mapping.
 
     A value that is a mapping (``{scale: log, low: 1e-4, high: 1}`` or
     ``{choice: [32, 64]}``) is searched; a plain scalar or list is fixed.
 
+    Parameters
+    ----------
+    raw
+        The loaded ``space:`` section.
+    prefix
+        The key path that problems are reported under.
+    parameters
+        The names the objective knows, with their types and legal values (the
+        engine's ``HYPERPARAMETERS``); ``None`` accepts any identifier as an
+        ``OpenParameter`` (an own objective), limited by its scale alone.
+
     Returns
     -------
     (space, fixed)
-        The searched ``Space`` and the fixed values, coerced to their
-        hyperparameter's type.
+        The searched ``Space`` (each range keeping its parameter's legal
+        limits) and the fixed values, coerced to their parameter's type.
 
     Raises
     ------
@@ -417,17 +567,17 @@ def parse_space(raw: Any, prefix: str = "space") -> tuple[Space, dict[str, Any]]
         and saying how to fix it.
     """
     if not isinstance(raw, Mapping):
-        raise ConfigError([ConfigProblem(prefix, f"must be a mapping of hyperparameter name to range, got {raw!r}",
+        raise ConfigError([ConfigProblem(prefix, f"must be a mapping of parameter name to range, got {raw!r}",
                                          "write e.g. learning_rate: {scale: log, low: 1.0e-4, high: 1}")])
     problems: list[ConfigProblem] = []
     searched: dict[str, Distribution] = {}
     fixed: dict[str, Any] = {}
     for name, spec in raw.items():
         key = f"{prefix}.{name}"
-        hp = HYPERPARAMETERS.get(name) if isinstance(name, str) else None
+        hp = _lookup(name, key, parameters, problems)
         if hp is None:
-            problems.append(ConfigProblem(key, "unknown hyperparameter", did_you_mean(str(name), HYPERPARAMETERS)))
-        elif not isinstance(spec, Mapping):
+            continue
+        if not isinstance(spec, Mapping):
             value, message = hp.check(spec)
             if message:
                 fix = f"to search it, write {{choice: {spec}}}" if isinstance(spec, list) and hp.kind is not list else ""
@@ -447,7 +597,22 @@ def parse_space(raw: Any, prefix: str = "space") -> tuple[Space, dict[str, Any]]
     return Space(searched), fixed
 
 
-def _parse_spec(hp: Hyperparameter, spec: Mapping[str, Any], key: str,
+def _lookup(name: Any, key: str, parameters: Mapping[str, Parameter] | None,
+            problems: list[ConfigProblem]) -> Parameter | None:
+    """The rules of ``name``, or None after adding why it is not a parameter."""
+    if parameters is not None:
+        hp = parameters.get(name) if isinstance(name, str) else None
+        if hp is None:
+            problems.append(ConfigProblem(key, "unknown hyperparameter", did_you_mean(str(name), parameters)))
+        return hp
+    if not isinstance(name, str) or not name.isidentifier():
+        problems.append(ConfigProblem(key, "is not a valid parameter name",
+                                      "use letters, digits and _ not starting with a digit, e.g. learning_rate"))
+        return None
+    return OpenParameter(name)
+
+
+def _parse_spec(hp: Parameter, spec: Mapping[str, Any], key: str,
                 problems: list[ConfigProblem]) -> Distribution | None:
     """One searched hyperparameter's distribution, or None after adding its problems."""
     n_before = len(problems)
@@ -472,9 +637,9 @@ def _parse_spec(hp: Hyperparameter, spec: Mapping[str, Any], key: str,
     return dist if len(problems) == n_before else None
 
 
-def _scale_mismatch(hp: Hyperparameter, scale: str) -> tuple[str, str] | None:
+def _scale_mismatch(hp: Parameter, scale: str) -> tuple[str, str] | None:
     """(message, fix) when ``scale`` cannot produce values of ``hp``'s type."""
-    if scale == "choice":
+    if scale == "choice" or hp.kind is None:
         return None
     if hp.kind in (str, bool):
         names = ", ".join(hp.choices) if hp.choices else "true, false"
@@ -523,7 +688,7 @@ def _yaml_number_hint(value: Any) -> str:
     return f"write {value.strip()} without quotes"
 
 
-def _parse_range(hp: Hyperparameter, scale: str, spec: Mapping[str, Any], key: str,
+def _parse_range(hp: Parameter, scale: str, spec: Mapping[str, Any], key: str,
                  problems: list[ConfigProblem]) -> Distribution | None:
     integer = scale in _INT_SCALES
     bounds = _read_bounds(spec, key, integer, problems)
@@ -555,10 +720,10 @@ def _parse_range(hp: Hyperparameter, scale: str, spec: Mapping[str, Any], key: s
                                           f"keep the range within the legal values of {hp.name}"))
     if len(problems) > n_before:
         return None
-    return cls(low, high)
+    return cls(low, high, legal=Legal.of(hp))
 
 
-def _parse_choice(hp: Hyperparameter, spec: Mapping[str, Any], key: str,
+def _parse_choice(hp: Parameter, spec: Mapping[str, Any], key: str,
                   problems: list[ConfigProblem]) -> Distribution | None:
     items = spec.get("choice")
     if not isinstance(items, list):
@@ -570,6 +735,8 @@ def _parse_choice(hp: Hyperparameter, spec: Mapping[str, Any], key: str,
     choices: list[Any] = []
     for i, item in enumerate(items):
         value, message = hp.check(item)
+        if not message and not isinstance(value, (str, int, float, bool, type(None))):
+            message = f"must be a plain value (number, text, true/false), got {item!r}"
         if message:
             fix = did_you_mean(item, hp.choices) if hp.choices and isinstance(item, str) else ""
             problems.append(ConfigProblem(f"{key}.choice", f"item {i + 1}: {message}", fix))

@@ -3,6 +3,8 @@
 The box is computed in the reference space's unit cube, where every parameter
 is on its own scale, so zooming a log parameter zooms on ``log10(x)`` and
 zooming a 1−β parameter zooms on ``log10(1 - β)`` with no special case.
+It knows no model: how far a bound may move is what each range's scale and
+stored legal limits allow (``_Range.limit``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from hpsearch.nn.hyperparams import HYPERPARAMETERS
 from hpsearch.space import Choice, Distribution, Space
 
 #: The narrowest box a zoom returns, in the reference's unit coordinates, so
@@ -59,8 +60,9 @@ def zoom_space(
     expand
         On a side with an edge hint, the box's bound moves outward by the box's
         own width (past the reference bound, extrapolating along the scale)
-        instead of clipping to it — but never past what the hyperparameter or
-        the scale can take (``l2 >= 0``, ``beta < 1``, ``learning_rate > 0``).
+        instead of clipping to it — but never past what the parameter's legal
+        limits stored in the range or the scale can take (``l2 >= 0``,
+        ``beta < 1``, ``learning_rate > 0``).
     edge_tolerance
         The best trial is "at" a bound when within this distance of it in unit coordinates.
 
@@ -83,12 +85,12 @@ def zoom_space(
             continue
         lo, hi = _unit_box([dist.to_unit(v) for v in values], margin)
         box = dist.narrowed(lo, hi)
-        for side in _sides_at_edge(name, dist, values[0], edge_tolerance):
+        for side in _sides_at_edge(dist, values[0], edge_tolerance):
             bound = getattr(dist, side)
             if expand:
                 # Extrapolate one box width past the clipped box, along the scale.
                 outward = lo - (hi - lo) if side == "low" else hi + (hi - lo)
-                moved = _within_limits(name, dist, side, dist.from_unit(outward))
+                moved = _within_limits(dist, side, dist.from_unit(outward))
                 box = replace(box, **{side: moved})
                 message = f"{name}: the best trial sits at the {side} bound {bound:g} — expanded it to {moved:.4g}"
             else:
@@ -109,7 +111,7 @@ def _unit_box(u: list[float], margin: float) -> tuple[float, float]:
     return max(lo, 0.0), min(hi, 1.0)
 
 
-def _sides_at_edge(name: str, dist: Distribution, best: Any, tolerance: float) -> list[str]:
+def _sides_at_edge(dist: Distribution, best: Any, tolerance: float) -> list[str]:
     """The bounds of ``dist`` that the best trial sits at and that could move outward.
 
     A bound already at the farthest legal value (``l2`` low 0, ``keep_prob``
@@ -119,40 +121,20 @@ def _sides_at_edge(name: str, dist: Distribution, best: Any, tolerance: float) -
     sides = []
     # Compare with the bounds' own unit coordinates: 0 and 1 for a real range,
     # the middles of the end values' slices for an integer range.
-    if u <= dist.to_unit(dist.low) + tolerance and dist.low > _limit(name, dist, "low")[0]:
+    if u <= dist.to_unit(dist.low) + tolerance and dist.low > dist.limit("low")[0]:
         sides.append("low")
-    if u >= dist.to_unit(dist.high) - tolerance and dist.high < _limit(name, dist, "high")[0]:
+    if u >= dist.to_unit(dist.high) - tolerance and dist.high < dist.limit("high")[0]:
         sides.append("high")
     return sides
 
 
-def _limit(name: str, dist: Distribution, side: str) -> tuple[float, bool]:
-    """The farthest value a bound may take on ``side``, as ``(limit, open)``.
-
-    The tighter of the hyperparameter's legal range (``l2 >= 0``, ``beta < 1``)
-    and the scale's own (a log scale needs ``x > 0``).
-    """
-    hp = HYPERPARAMETERS.get(name)  # None for a name the engine lacks (a space built in code)
-    if side == "low":
-        limits = [dist.lower_limit]
-        if hp is not None and hp.low is not None:
-            limits.append((hp.low, hp.low_open))
-        tightest = max(limit for limit, _ in limits)
-    else:
-        limits = [dist.upper_limit]
-        if hp is not None and hp.high is not None:
-            limits.append((hp.high, hp.high_open))
-        tightest = min(limit for limit, _ in limits)
-    return tightest, any(is_open for limit, is_open in limits if limit == tightest)
-
-
-def _within_limits(name: str, dist: Distribution, side: str, value: Any) -> Any:
+def _within_limits(dist: Distribution, side: str, value: Any) -> Any:
     """``value`` moved back within the legal limit on ``side``.
 
     A closed limit is itself legal (``l2`` low 0); an open one is not
     (``learning_rate`` > 0), so the bound stops half-way between the old bound and it.
     """
-    limit, is_open = _limit(name, dist, side)
+    limit, is_open = dist.limit(side)
     beyond = value < limit if side == "low" else value > limit
     if beyond or (is_open and value == limit):
         return (getattr(dist, side) + limit) / 2 if is_open else type(value)(limit)

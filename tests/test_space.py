@@ -10,10 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hpsearch.errors import ConfigError
+from hpsearch.nn.hyperparams import HYPERPARAMETERS
 from hpsearch.space import (
     Choice,
     Int,
     IntLog,
+    Legal,
     Log,
     OneMinusLog,
     Space,
@@ -22,6 +24,11 @@ from hpsearch.space import (
     envelope,
     parse_space,
 )
+
+
+def parse_engine_space(raw):
+    """``space:`` parsed with the built-in engine's names and limits."""
+    return parse_space(raw, "space", parameters=HYPERPARAMETERS)
 
 N_DRAWS = 10_000
 
@@ -237,23 +244,25 @@ ISSUE_EXAMPLE = {
 
 
 def test_parse_space_reads_the_issue_example():
-    space, fixed = parse_space(ISSUE_EXAMPLE)
+    space, fixed = parse_engine_space(ISSUE_EXAMPLE)
     assert fixed == {}
+    # Each range keeps the engine's legal limits: learning_rate > 0, 0 <= beta1 < 1, hidden_units >= 1,
+    # 0 <= layers <= 64, l2 >= 0.
     assert space == Space(
         {
-            "learning_rate": Log(1e-4, 1.0),
-            "beta1": OneMinusLog(0.9, 0.999),
-            "hidden_units": IntLog(16, 512),
-            "layers": Int(1, 4),
+            "learning_rate": Log(1e-4, 1.0, legal=Legal(low=0, low_open=True)),
+            "beta1": OneMinusLog(0.9, 0.999, legal=Legal(low=0, high=1, high_open=True)),
+            "hidden_units": IntLog(16, 512, legal=Legal(low=1)),
+            "layers": Int(1, 4, legal=Legal(low=0, high=64)),
             "batch_size": Choice((32, 64, 128, 256)),
-            "l2": Uniform(0.0, 0.01),
+            "l2": Uniform(0.0, 0.01, legal=Legal(low=0)),
         }
     )
     assert isinstance(space["learning_rate"].high, float)
 
 
 def test_plain_values_are_fixed_and_coerced():
-    space, fixed = parse_space({"epochs": 5, "hidden": [64, 32], "keep_prob": 1, "activation": "tanh",
+    space, fixed = parse_engine_space({"epochs": 5, "hidden": [64, 32], "keep_prob": 1, "activation": "tanh",
                                 "optimizer": {"choice": ["adam", "momentum"]}})
     assert fixed == {"epochs": 5, "hidden": [64, 32], "keep_prob": 1.0, "activation": "tanh"}
     assert isinstance(fixed["keep_prob"], float)
@@ -262,7 +271,7 @@ def test_plain_values_are_fixed_and_coerced():
 
 def problems_of(raw):
     with pytest.raises(ConfigError) as info:
-        parse_space(raw)
+        parse_engine_space(raw)
     return {p.key: p for p in info.value.problems}
 
 

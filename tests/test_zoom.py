@@ -7,10 +7,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hpsearch.space import Choice, Int, IntLog, Log, OneMinusLog, Space, Uniform
+from hpsearch.nn.hyperparams import HYPERPARAMETERS
+from hpsearch.space import Choice, Int, IntLog, Log, OneMinusLog, Space, Uniform, parse_space
 from hpsearch.zoom import MIN_UNIT_WIDTH, EdgeHint, zoom_space
 
-REFERENCE = Space(
+
+def engine_space(distributions):
+    """A space as config builds it for the built-in engine: each range with its hyperparameter's legal limits."""
+    space, _ = parse_space({name: dist.to_json() for name, dist in distributions.items()}, parameters=HYPERPARAMETERS)
+    return space
+
+
+REFERENCE = engine_space(
     {
         "learning_rate": Log(1e-4, 1.0),
         "beta2": OneMinusLog(0.9, 0.9999),
@@ -89,7 +97,7 @@ def test_the_box_narrows_the_span():
         old_width = REFERENCE[name].to_unit(REFERENCE[name].high) - REFERENCE[name].to_unit(REFERENCE[name].low)
         new_width = REFERENCE[name].to_unit(new[name].high) - REFERENCE[name].to_unit(new[name].low)
         assert new_width < 0.5 * old_width, name
-    assert new["layers"] == Int(2, 5)  # u of 3 and 4 is 2.5/8 and 3.5/8; ± 0.1 · 8 = ± 0.8 values
+    assert (new["layers"].low, new["layers"].high) == (2, 5)  # u of 3 and 4 is 2.5/8 and 3.5/8; ± 0.1 · 8 = ± 0.8 values
 
 
 def test_top_trials_all_equal_leave_a_non_empty_box():
@@ -101,9 +109,9 @@ def test_top_trials_all_equal_leave_a_non_empty_box():
             assert new[name].low < top[0][name] < new[name].high, (name, margin)
         layers[margin] = new["layers"]
     # On 1..8 a unit step of 0.1 is 0.8 values: 5 ± 0.8 rounds to 4..6.
-    assert layers[0.1] == Int(4, 6)
+    assert (layers[0.1].low, layers[0.1].high) == (4, 6)
     # With no margin the minimum width (± 0.01 · 8 values) keeps 5 alone: an integer range may collapse.
-    assert layers[0.0] == Int(5, 5)
+    assert (layers[0.0].low, layers[0.0].high) == (5, 5)
 
 
 def test_a_single_trial_is_enough():
@@ -175,9 +183,32 @@ def test_expand_on_one_minus_log_stays_below_one():
     ],
 )
 def test_expand_never_passes_what_the_hyperparameter_can_take(name, dist, top, side, expected):
-    result = zoom_space(Space({name: dist}), [{name: v} for v in top], expand=True)
+    result = zoom_space(engine_space({name: dist}), [{name: v} for v in top], expand=True)
     assert getattr(result.space[name], side) == pytest.approx(expected)
     assert [h.side for h in result.edges] == [side]
+
+
+def test_a_parameter_without_legal_limits_expands_as_far_as_its_scale_allows():
+    # An own objective's parameter named like the engine's l2 is not held to l2 >= 0:
+    # box [0.001, 0.0091] of width 0.0081 (margin 0.1 of 0.009 each side, clipped) -> low 0.001 - 0.0081 * 1.0 ...
+    dist = Uniform(0.001, 0.01)
+    result = zoom_space(Space({"l2": dist}), [{"l2": 0.001}, {"l2": 0.009}], expand=True)
+    assert result.space["l2"].low < 0
+    # ... while a log scale still stops short of 0.
+    logged = zoom_space(Space({"lr": Log(1e-4, 1e-2)}), [{"lr": 1e-4}], expand=True).space["lr"]
+    assert 0 < logged.low < 1e-4
+
+
+def test_a_stored_space_keeps_its_legal_limits_and_an_old_one_gets_them_back():
+    stored = Space.from_json(REFERENCE.to_json())
+    assert stored == REFERENCE
+    assert zoom_space(stored, [trial()]).space["l2"].legal == REFERENCE["l2"].legal  # a zoom round keeps them
+    top = [{**trial(), "l2": 0.0}]
+    assert zoom_space(stored, top).edges == []
+    # Written before ranges kept their limits: plain scale, low and high.
+    old = Space.from_json({name: {k: v for k, v in spec.items() if k != "legal"} for name, spec in REFERENCE.to_json().items()})
+    assert [h.name for h in zoom_space(old, top).edges] == ["l2"]
+    assert zoom_space(old.with_legal_from(REFERENCE), top).edges == []
 
 
 def test_expand_leaves_a_bound_without_a_hint_in_place():
