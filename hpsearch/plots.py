@@ -88,6 +88,10 @@ def plot_run(
         written.append(_save(_pairs_figure(view, *pair), out_dir / "pairs.png"))
     written.append(_save(_progress_figure(view), out_dir / "progress.png"))
     written.append(_save(_learning_curves_figure(view), out_dir / "learning_curves.png"))
+    for rnd in rounds:
+        in_round = [t for t in trials if t.round == rnd.round]
+        if any(t.rung is not None for t in in_round):
+            written.append(_save(_rung_curves_figure(rnd.round, in_round), out_dir / f"rungs_round{rnd.round}.png"))
     return written
 
 
@@ -501,6 +505,46 @@ def _learning_curves_figure(view: _RunView) -> Figure:
     ax.set_xlabel("epoch")
     ax.set_ylabel("J (solid: dev, dashed: train)")
     ax.set_title(f"learning curves of the best {LEARNING_CURVE_TRIALS} trials", fontsize=10)
+    return figure
+
+
+def _rung_curves_figure(round_number: int, trials: list[TrialRecord]) -> Figure:
+    """Dev J per epoch of every trial of a round under early stopping: the further a trial was promoted,
+    the stronger its line; those that reached the top rung in colour; dotted lines at the rung epochs."""
+    figure = _new_figure(7.0, 4.2)
+    ax = figure.subplots()
+    rung_epochs = sorted({(t.rung, t.epochs_run) for t in trials
+                          if t.rung is not None and t.status in (TrialStatus.OK, TrialStatus.PRUNED)})
+    top = max((rung for rung, _ in rung_epochs), default=0)
+    plotted = []
+    finished = sorted((t for t in trials if t.status is TrialStatus.OK), key=TrialRecord.rank_key)
+    for trial in sorted(trials, key=lambda t: (t.rung or 0, t.trial)):  # the most promoted drawn last, on top
+        dev = _as_finite(trial.history.get("dev_cost", []))
+        if not np.isfinite(dev).any():
+            continue
+        plotted.append(dev)
+        epochs = np.arange(1, dev.size + 1)
+        if trial.status is TrialStatus.OK:
+            place = finished.index(trial)
+            ax.plot(epochs, dev, color=_colour(place), linewidth=1.8,
+                    label=f"trial {trial.trial} (dev J {trial.dev_cost:.4g})" if place < LEARNING_CURVE_TRIALS else None)
+        else:
+            strength = 0.25 + 0.5 * (trial.rung or 0) / max(top, 1)
+            ax.plot(epochs, dev, color="0.35", alpha=strength, linewidth=0.6 + (trial.rung or 0) * 0.4)
+    for rung, epoch in rung_epochs:
+        ax.axvline(epoch, color="0.5", linestyle=":", linewidth=0.8)
+        ax.annotate(f"rung {rung + 1}", (epoch, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
+                    ha="right", va="top", rotation=90, color="0.4")
+    if plotted:
+        _cost_axis(ax, np.concatenate(plotted))
+        if finished:
+            ax.legend(fontsize=7, loc="best")
+    else:
+        _note(ax, "no trial of this round has a learning curve")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("dev J")
+    ax.set_title(f"round {round_number}: every trial's dev J; the further promoted, the darker; "
+                 "top rung in colour", fontsize=9)
     return figure
 
 

@@ -226,7 +226,9 @@ def run_segments(
             stack.enter_context(parallel_config(backend="dask"))
         else:
             stack.enter_context(parallel_config(backend="loky", inner_max_num_threads=1))
-        parallel = Parallel(n_jobs=workers if backend == "loky" else -1, return_as="generator_unordered")
+        # batch_size=1: a free worker gets the next segment at once, so a rung of uneven trials leaves
+        # no worker idle while work remains (auto-batching would hand out several at a time).
+        parallel = Parallel(n_jobs=workers if backend == "loky" else -1, return_as="generator_unordered", batch_size=1)
         try:
             yield from parallel(delayed(train_segment)(segment, model, data) for segment in segments)
         except BrokenExecutor as exc:  # a worker was killed (OOM killer, kill -9): its trial has no result

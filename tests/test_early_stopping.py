@@ -296,3 +296,18 @@ def test_a_schema_1_run_opens_shows_exports_and_resumes(tmp_path: Path) -> None:
     with RunStore.open(run) as store:  # migration moved the histories into the per-epoch table
         history, seconds = store.epoch_log(ok_trial)
     assert history["dev_cost"] == json.loads(stored[ok_trial][1])["dev_cost"] and len(seconds) == 4
+
+
+def test_plot_draws_each_rounds_rungs(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="plots need the plot extra: pip install 'hpsearch[plot]'")
+    from hpsearch.plots import plot_run
+
+    result = start_search(load_config(halving_config(tmp_path)), runs_dir=tmp_path / "runs")
+    with RunStore.open(result.run_dir) as store:
+        written = plot_run(store.rounds(), store.trials(), tmp_path / "plots")
+    (rungs,) = [p for p in written if p.name.startswith("rungs_")]
+    assert rungs.name == "rungs_round0.png" and rungs.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "plain").mkdir()
+    plain = start_search(load_config(write_tiny_config(tmp_path / "plain", trials=3)), runs_dir=tmp_path / "runs")
+    with RunStore.open(plain.run_dir) as store:  # without early stopping there are no rungs to draw
+        assert not [p for p in plot_run(store.rounds(), store.trials(), tmp_path / "p") if "rungs" in p.name]
