@@ -104,8 +104,13 @@ def test_promotions_match_ones_worked_out_from_independent_training(tmp_path: Pa
     (winner,) = expected_second
     assert [t.trial for t in result.trials if t.status is TrialStatus.OK] == [winner]
     assert trials[winner].rung == 2 and trials[winner].epochs_run == 9
-    # a trial that reached the top rung has exactly the dev J of one-call training with its values and seed
+    # a trial that reached the top rung has exactly the dev J of one-call training with its values and seed,
+    # and of `hpsearch train` given them
     assert trials[winner].dev_cost == _dev_cost_after(path, trials[winner], 9)
+    sets = [f"--set={k}={v!r}" for k, v in {**trials[winner].params, "seed": trials[winner].seed}.items()]
+    trained = CliRunner().invoke(cli, ["train", str(path), *sets, "--json"])
+    assert trained.exit_code == 0, trained.output
+    assert json.loads(trained.stdout)["dev_cost"] == trials[winner].dev_cost
     for i in expected_first:
         if i != winner:
             assert trials[i].status is TrialStatus.PRUNED and trials[i].rung == 1 and trials[i].epochs_run == 3
