@@ -24,7 +24,9 @@ from typing import Iterator, Protocol
 import yaml
 
 from hpsearch.config import SearchConfig, config_from_dict
+from hpsearch.data import Dataset
 from hpsearch.errors import RunError, SearchInterrupted, WorkerLostError
+from hpsearch.prepared import PreparedData, prepared_data, write_prepared
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.runner import TrialTask, cached_dataset, default_workers, plan_tasks, run_trials, train_one
 from hpsearch.samplers import plan_round
@@ -105,13 +107,14 @@ def start_search(
     reporter: SearchReporter | None = None,
 ) -> SearchResult:
     """Create a run in ``runs_dir`` and train all its rounds."""
-    _load_data(config)  # a data error is the user's: report it before a run folder exists
+    dataset = _load_data(config)  # a data error is the user's: report it before a run folder exists
     run_dir = new_run_dir(runs_dir, validate_run_name(name or config.name))
     resolved = config.to_dict()
     store = RunStore.create(
         run_dir, name=run_dir.name, config=resolved, config_text=yaml.safe_dump(resolved, sort_keys=False)
     )
     with store:
+        write_prepared(store.run_dir, dataset)  # parsed once: every trial and every resume trains on these arrays
         return _drive(store, execution, reporter or _Silent())
 
 
@@ -159,13 +162,13 @@ def _drive(
     zoom: tuple[int, int | None, bool] | None = None,
 ) -> SearchResult:
     config = stored_config(store)
-    _load_data(config)  # a missing or broken data file stops here, not as a failure of every trial
+    data = prepared_data(store.run_dir, config.resolved_data())  # an older run's data file is read here, once
     edges: list[EdgeHint] = []
     with store.lock(), _interruptible(store):
         if not store.rounds():
             store.add_round(initial_round(config))
         while True:
-            _train_pending(store, config, execution, reporter, retry_failed)
+            _train_pending(store, config, data, execution, reporter, retry_failed)
             retry_failed = False  # a trial that fails again stays failed
             if zoom is not None:
                 top_k, trials, expand = zoom
@@ -185,12 +188,13 @@ def _drive(
 def _train_pending(
     store: RunStore,
     config: SearchConfig,
+    data: PreparedData,
     execution: Execution,
     reporter: SearchReporter,
     retry_failed: bool,
 ) -> None:
     done = store.done_trial_ids(retry_failed=retry_failed)
-    best = _restore_best_model(store, config)
+    best = _restore_best_model(store, config, data)
     for rnd in store.rounds():
         tasks = [
             t
@@ -203,7 +207,7 @@ def _train_pending(
         outcomes = run_trials(
             tasks,
             model=config.model,
-            data=config.resolved_data(),
+            data=data,
             workers=execution.workers or config.search.workers or default_workers(),
             backend=execution.backend or config.search.backend,
             scheduler=execution.scheduler or config.search.scheduler,
@@ -212,7 +216,7 @@ def _train_pending(
             record = outcome.record
             store.record_trial(record)
             if outcome.state is not None and (best is None or record.rank_key() < best.rank_key()):
-                store.save_best_model(record.trial, outcome.state)
+                store.save_best_model(record.trial, data.model_state(outcome.state))
                 best = record
             reporter.trial_finished(record, best)
 
@@ -233,7 +237,7 @@ def _interruptible(store: RunStore) -> Iterator[None]:
         ) from None
 
 
-def _restore_best_model(store: RunStore, config: SearchConfig) -> TrialRecord | None:
+def _restore_best_model(store: RunStore, config: SearchConfig, data: PreparedData) -> TrialRecord | None:
     """The best ok trial so far, making sure its weights are the saved best model.
 
     A kill between recording a new best trial and saving its weights leaves the
@@ -246,9 +250,9 @@ def _restore_best_model(store: RunStore, config: SearchConfig) -> TrialRecord | 
     saved = store.best_model()
     if saved is None or saved[0] != best.trial:
         task = TrialTask(best.trial, best.round, best.index, best.params, best.seed)
-        outcome = train_one(task, config.model, config.resolved_data())
+        outcome = train_one(task, config.model, data)
         if outcome.state is not None:
-            store.save_best_model(best.trial, outcome.state)
+            store.save_best_model(best.trial, data.model_state(outcome.state))
     return best
 
 
@@ -284,5 +288,5 @@ def edge_hints(rounds: list[RoundRecord], trials: list[TrialRecord], top_k: int)
     return zoom_space(envelope([Space.from_json(r.space) for r in rounds]), top).edges
 
 
-def _load_data(config: SearchConfig) -> None:
-    cached_dataset(config.resolved_data())
+def _load_data(config: SearchConfig) -> Dataset:
+    return cached_dataset(config.resolved_data())
