@@ -433,21 +433,18 @@ def _load_files(config: DataConfig, base_dir: Path | None, rng: np.random.Genera
     y, class_names = _encode_labels(_label_keys(train.labels))
     if len(class_names) < 2:
         raise DataError(f"{path}: every row has the label {class_names[0]!r} — a classifier needs at least 2 classes")
+    categorical = [not train.columns[name].is_numeric for name in selected]
+    fit = {"missing": config.missing, "label": label, "class_names": class_names}
     if dev is None:
         train_rows, dev_rows = _stratified_split(y, config.dev_fraction, rng, str(path), class_names)
-        train_columns = {name: c.take(train_rows) for name, c in train.columns.items()}
-        dev_columns = {name: c.take(dev_rows) for name, c in train.columns.items()}
-        y_train, y_dev, dev_source = y[train_rows], y[dev_rows], str(path)
+        preparation = Preparation.fit([train.columns[name] for name in selected], categorical, rows=train_rows, **fit)
+        X = preparation.transform(train.columns, str(path))  # the whole file, then split: one pass however wide
+        X_train, y_train, X_dev, y_dev = X[train_rows], y[train_rows], X[dev_rows], y[dev_rows]
     else:
-        train_columns, y_train, dev_columns, dev_source = train.columns, y, dev.columns, dev.source
+        preparation = Preparation.fit([train.columns[name] for name in selected], categorical, **fit)
+        X_train, y_train = preparation.transform(train.columns, str(path)), y
+        X_dev = preparation.transform(dev.columns, dev.source)
         y_dev = _dev_class_ids(_label_keys(dev.labels), class_names, dev.source)
-    preparation = Preparation.fit(
-        [train_columns[name] for name in selected],
-        [not train.columns[name].is_numeric for name in selected],
-        missing=config.missing, label=label, class_names=class_names,
-    )
-    X_train = preparation.transform(train_columns, str(path))
-    X_dev = preparation.transform(dev_columns, dev_source)
     return _dataset(path.name, X_train, y_train, X_dev, y_dev, class_names, preparation, tuple(notices), tuple(sources))
 
 
@@ -549,10 +546,10 @@ def _column_problems(table: Table, column: Column, categorical: str) -> list[str
     words = present & np.isnan(column.numbers)
     row = int(np.argmax(words))
     if 2 * int((present & ~words).sum()) >= int(present.sum()):  # mostly numbers: a typo, not a text column
-        return [f"{source}: non-numeric value {column.text[row]!r} in column {name!r} at {table.where(row)} "
+        return [f"{source}: non-numeric value {str(column.text[row])!r} in column {name!r} at {table.where(row)} "
                 "— correct it, or write NA if the value is missing"]
     if categorical == "error":
-        return [f"{source}: column {name!r} holds text (e.g. {column.text[row]!r}) and data.categorical is error "
+        return [f"{source}: column {name!r} holds text (e.g. {str(column.text[row])!r}) and data.categorical is error "
                 f"— set data.categorical: auto to one-hot encode it, or leave it out with data.drop: [{name}]"]
     distinct = len(np.unique(column.text[present]))
     if distinct > MAX_CATEGORIES:

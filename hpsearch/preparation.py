@@ -92,32 +92,43 @@ class Preparation:
         columns: list[Column],
         categorical: list[bool],
         *,
+        rows: np.ndarray | None = None,
         missing: str,
         label: str | None,
         class_names: tuple[str, ...],
     ) -> Preparation:
-        """Learn the preparation from the training part's ``columns``.
+        """Learn the preparation from the training part (``rows``, all when ``None``) of ``columns``.
 
         categorical : per column, whether it is one-hot encoded (a text column) or standardized
         """
+        rows = slice(None) if rows is None else rows
+        numbers = [c for c, is_category in zip(columns, categorical) if not is_category]
+        # Number columns together: one reduction for all of them, however wide the file.
+        number_mean, number_scale = _standardization_columns(_stack([c.numbers for c in numbers], rows))
+        if numbers:
+            incomplete = np.flatnonzero(_stack([c.missing for c in numbers], rows).any(axis=0))
+            for k in incomplete:  # statistics of the present values only
+                column = numbers[k]
+                number_mean[k], number_scale[k] = _standardization(column.numbers[rows][~column.missing[rows]])
         features, means, scales = [], [], []
+        k = 0
         for column, is_category in zip(columns, categorical):
             if is_category:
-                text = column.as_text()
-                present = np.unique(text[~column.missing])
-                categories = tuple(present.tolist())
+                text, absent = column.as_text()[rows], column.missing[rows]
+                categories = tuple(np.unique(text[~absent]).tolist())
                 if missing == "mean" and column.missing.any():
                     categories = (MISSING_CATEGORY, *categories)
                 features.append(Feature(column.name, "category", categories))
-                means += [0.0] * len(categories)
-                scales += [1.0] * len(categories)
+                means.append(np.zeros(len(categories)))
+                scales.append(np.ones(len(categories)))
             else:
-                mean, scale = _standardization(column.numbers[~column.missing])
                 features.append(Feature(column.name, "number"))
-                means.append(mean)
-                scales.append(scale)
-        return cls(tuple(features), np.array(means, dtype=np.float64), np.array(scales, dtype=np.float64),
-                   missing, label, tuple(class_names))
+                means.append(number_mean[k : k + 1])
+                scales.append(number_scale[k : k + 1])
+                k += 1
+        mean = np.concatenate(means) if means else np.zeros(0)
+        scale = np.concatenate(scales) if scales else np.ones(0)
+        return cls(tuple(features), mean, scale, missing, label, tuple(class_names))
 
     # -------------------------------------------------------------- applying
 
@@ -132,38 +143,39 @@ class Preparation:
         if absent:
             raise DataError(f"{source}: no column {', '.join(map(repr, absent))} — the model needs every training column "
                             f"({', '.join(self.column_names)})")
-        m = len(next(iter(columns.values())).missing) if columns else 0
+        m = len(columns[self.features[0].name].missing) if self.features else 0
         X = np.zeros((m, self.n_inputs), dtype=np.float64, order="F")  # filled column by column
-        problems, unfilled = [], []
-        j = 0
-        for feature in self.features:
+        problems: list[str] = []
+        starts = np.cumsum([0, *(len(f.outputs) for f in self.features)])
+        number_at = [j for f, j in zip(self.features, starts) if f.kind == "number"]
+        number_columns = [columns[f.name] for f in self.features if f.kind == "number"]
+        if number_columns:
+            # Number columns together: a few whole-matrix operations, however wide the file.
+            values = _stack([c.numbers for c in number_columns])
+            absent = _stack([c.missing for c in number_columns])
+            text_cells = ~absent & np.isnan(values)
+            for k in np.flatnonzero(text_cells.any(axis=0)):
+                first = int(np.argmax(text_cells[:, k]))
+                problems.append(f"{source}: column {number_columns[k].name!r} holds text "
+                                f"({str(number_columns[k].text[first])!r}, row {first}) but the model was trained on numbers there")
+            if absent.any():
+                if self.missing == "mean":
+                    values = np.where(absent, self.mean[number_at], values)
+                else:
+                    unfilled = [f"{c.name!r} ({int(c.missing.sum())} rows)" for c in number_columns if c.missing.any()]
+                    problems.append(f"{source}: missing values in {', '.join(unfilled)} — fill them in (the model was "
+                                    f"trained with data.missing: {self.missing}, which does not fill them)")
+            X[:, number_at] = values
+        for feature, j in zip(self.features, starts):
+            if feature.kind != "category" or not feature.categories:
+                continue
             column = columns[feature.name]
-            if feature.kind == "number":
-                values = column.numbers.copy()
-                text_cells = ~column.missing & np.isnan(values)
-                if text_cells.any():
-                    first = int(np.argmax(text_cells))
-                    problems.append(f"{source}: column {feature.name!r} holds text ({column.text[first]!r}, row {first}) "
-                                    "but the model was trained on numbers there")
-                if column.missing.any():
-                    if self.missing == "mean":
-                        values[column.missing] = self.mean[j]
-                    else:
-                        unfilled.append(f"{feature.name!r} ({int(column.missing.sum())} rows)")
-                X[:, j] = values
-                j += 1
-            else:
-                text = column.as_text().copy()
-                text[column.missing] = MISSING_CATEGORY
-                categories = np.array(feature.categories, dtype=str)
-                if len(categories):
-                    at = np.minimum(np.searchsorted(categories, text), len(categories) - 1)
-                    known = categories[at] == text  # an unseen category stays all zeros
-                    X[np.flatnonzero(known), j + at[known]] = 1.0
-                j += len(feature.categories)
-        if unfilled:
-            problems.append(f"{source}: missing values in {', '.join(unfilled)} — fill them in (the model was "
-                            f"trained with data.missing: {self.missing}, which does not fill them)")
+            text = column.as_text().copy()
+            text[column.missing] = MISSING_CATEGORY
+            categories = np.array(feature.categories, dtype=str)
+            at = np.minimum(np.searchsorted(categories, text), len(categories) - 1)
+            known = categories[at] == text  # an unseen category stays all zeros
+            X[np.flatnonzero(known), j + at[known]] = 1.0
         if problems:
             raise DataError("\n".join(problems))
         X -= self.mean
@@ -214,6 +226,13 @@ def numbers_only(names: tuple[str, ...], X_train: np.ndarray, class_names: tuple
     """The preparation of an all-numbers set without missing values (built-in sets): standardization only."""
     mean, scale = _standardization_columns(X_train)
     return Preparation(tuple(Feature(n, "number") for n in names), mean, scale, "error", None, tuple(class_names))
+
+
+def _stack(arrays: list[np.ndarray], rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+    """Columns (m,) side by side as (m_rows, k), taking ``rows`` of each."""
+    if not arrays:
+        return np.zeros((0, 0))
+    return np.column_stack(arrays)[rows]
 
 
 def _standardization(values: np.ndarray) -> tuple[float, float]:
