@@ -163,8 +163,9 @@ def validate_data_config(raw: Any, prefix: str = "data") -> tuple[DataConfig | N
             continue
         if key in _COLUMN_LIST_KEYS and isinstance(value, (list, tuple)):
             checked, message = _check_columns(value)
-        elif key == "drop":
-            checked, message = None, f"must be a list of column names, got {value!r}"
+        elif key == "drop" or (key == "features" and isinstance(value, str)):
+            checked, message = None, f"must be a list of column names, got {value!r} — write [{value}]" if isinstance(
+                value, str) else f"must be a list of column names, got {value!r}"
         else:
             checked, message = spec.check(value)
         if message is None and spec.kind is str and not checked.strip():

@@ -162,6 +162,8 @@ def test_features_and_drop_are_config_keys_with_their_rules():
     assert problems == [] and config.features == ("a", "1990") and config.missing == "drop"
     _, problems = validate_data_config({"path": "d.csv", "label": "y", "drop": ["y"], "missing": "zero"})
     assert {p.key for p in problems} == {"data.drop", "data.missing"}
+    _, problems = validate_data_config({"path": "d.csv", "label": "y", "features": "a"})
+    assert [p.key for p in problems] == ["data.features"] and "write [a]" in problems[0].message
     _, problems = validate_data_config({"dataset": "iris", "drop": ["a"]})
     assert [p.key for p in problems] == ["data.drop"] and "only to a file" in problems[0].message
 
