@@ -466,10 +466,11 @@ def _select_columns(table: Table, label: str, config: DataConfig, problems: list
         problems.append(f"{source}: data.drop names {_names(unknown)}, which the file does not have; "
                         f"its columns are: {_names(names, limit=20)} — fix the names")
     selected, index = [], []
+    spot_index = not config.keep_index and not source.lower().endswith(".npz")  # an NPZ's X has no row numbers
     for k, name in enumerate(names):
         if name in dropped:
             continue
-        reason = None if config.keep_index else _index_reason(table, name, first=k == 0 and table.names[0] == name)
+        reason = _index_reason(table, name, first=k == 0 and table.names[0] == name) if spot_index else None
         if reason:
             notices.append(f"{source}: dropped column {name!r} — {reason}; set data.keep_index: true to keep it")
             index.append(name)

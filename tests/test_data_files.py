@@ -56,6 +56,13 @@ def test_a_column_that_counts_the_rows_is_dropped_unless_keep_index(tmp_path):
     assert kept.preparation.column_names == ("row", "x") and kept.notices == ()
 
 
+def test_npz_features_are_never_taken_for_an_index(tmp_path):
+    X = np.column_stack([np.arange(20.0), np.arange(20.0) % 3])
+    np.savez(tmp_path / "d.npz", X=X, y=np.arange(20) % 2)
+    data = load(tmp_path, path="d.npz")
+    assert data.n_features == 2 and data.notices == ()
+
+
 # --- missing values --------------------------------------------------------------------------
 
 
