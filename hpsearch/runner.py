@@ -28,6 +28,7 @@ from hpsearch.data import DataConfig, Dataset, load_dataset
 from hpsearch.errors import MissingDependencyError, RunError, WorkerLostError
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.state import TrainingState, fit, start
+from hpsearch.prepared import PreparedData
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.samplers import plan_round, trial_seed
 from hpsearch.space import Space
@@ -125,13 +126,19 @@ def plan_tasks(rnd: RoundRecord, *, seed: int, grid_points: int) -> list[TrialTa
     ]
 
 
-def cached_dataset(data: DataConfig) -> Dataset:
+def cached_dataset(data: DataConfig | PreparedData | Dataset) -> Dataset:
     """Load a dataset once per process; later trials in the same worker reuse it.
 
-    Workers get the (small, hashable) data config rather than the arrays, so no
-    trial pays for shipping the data. File paths in ``data`` must be absolute.
-    A data file that changed (or vanished) since it was cached is loaded again.
+    Workers get a small handle (a run's ``PreparedData``, memory-mapped, or a
+    data config) rather than the arrays, so no trial pays for shipping the data;
+    a dask worker gets the arrays themselves, sent once. File paths in a
+    ``DataConfig`` must be absolute; a data file that changed (or vanished)
+    since it was cached is loaded again.
     """
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, PreparedData):
+        return data.load()
     stamps = tuple(_file_stamp(p) for p in (data.path, data.dev_path) if p)
     return _load_dataset(data, stamps)
 
@@ -156,7 +163,7 @@ def _threadpools() -> Any:
     return ThreadpoolController()
 
 
-def train_segment(segment: Segment, model: dict[str, Any], data: DataConfig) -> SegmentOutcome:
+def train_segment(segment: Segment, model: dict[str, Any], data: DataConfig | PreparedData | Dataset) -> SegmentOutcome:
     """Train one segment with one BLAS thread. Never raises for a bad trial: it comes back ``failed``."""
     task = segment.task
     try:
@@ -200,7 +207,7 @@ def run_segments(
     segments: Iterable[Segment],
     *,
     model: dict[str, Any],
-    data: DataConfig,
+    data: DataConfig | PreparedData | Dataset,
     workers: int,
     backend: str = "loky",
     scheduler: str | None = None,
@@ -222,8 +229,10 @@ def run_segments(
 
     with contextlib.ExitStack() as stack:
         if backend == "dask":
+            # Workers on other machines cannot see the run folder: send them the arrays, once per worker.
+            data = data.in_memory() if isinstance(data, PreparedData) else data
             stack.enter_context(_dask_client(scheduler))
-            stack.enter_context(parallel_config(backend="dask"))
+            stack.enter_context(parallel_config(backend="dask", scatter=[data]))
         else:
             stack.enter_context(parallel_config(backend="loky", inner_max_num_threads=1))
         # batch_size=1: a free worker gets the next segment at once, so a rung of uneven trials leaves

@@ -25,8 +25,10 @@ from typing import Iterator, Protocol
 import yaml
 
 from hpsearch.config import SearchConfig, config_from_dict
+from hpsearch.data import Dataset
 from hpsearch.errors import RunError, SearchInterrupted, WorkerLostError
 from hpsearch.nn.hyperparams import HYPERPARAMETERS
+from hpsearch.prepared import PreparedData, prepared_data, write_prepared
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.runner import (
     Segment,
@@ -167,13 +169,14 @@ def start_search(
     reporter: SearchReporter | None = None,
 ) -> SearchResult:
     """Create a run in ``runs_dir`` and train all its rounds."""
-    _load_data(config)  # a data error is the user's: report it before a run folder exists
+    dataset = _load_data(config)  # a data error is the user's: report it before a run folder exists
     run_dir = new_run_dir(runs_dir, validate_run_name(name or config.name))
     resolved = config.to_dict()
     store = RunStore.create(
         run_dir, name=run_dir.name, config=resolved, config_text=yaml.safe_dump(resolved, sort_keys=False)
     )
     with store:
+        write_prepared(store.run_dir, dataset)  # parsed once: every trial and every resume trains on these arrays
         return _drive(store, execution, reporter or _Silent())
 
 
@@ -221,13 +224,13 @@ def _drive(
     zoom: tuple[int, int | None, bool] | None = None,
 ) -> SearchResult:
     config = stored_config(store)
-    _load_data(config)  # a missing or broken data file stops here, not as a failure of every trial
+    data = prepared_data(store.run_dir, config.resolved_data())  # an older run's data file is read here, once
     edges: list[EdgeHint] = []
     with store.lock(), _interruptible(store):
         if not store.rounds():
             store.add_round(initial_round(config))
         while True:
-            _train_pending(store, config, execution, reporter, retry_failed)
+            _train_pending(store, config, data, execution, reporter, retry_failed)
             retry_failed = False  # a trial that fails again stays failed
             if zoom is not None:
                 top_k, trials, expand = zoom
@@ -247,11 +250,12 @@ def _drive(
 def _train_pending(
     store: RunStore,
     config: SearchConfig,
+    data: PreparedData,
     execution: Execution,
     reporter: SearchReporter,
     retry_failed: bool,
 ) -> None:
-    trainer = _Trainer(store, config, execution, reporter)
+    trainer = _Trainer(store, config, data, execution, reporter)
     for rnd in store.rounds():
         trainer.train_round(rnd, retry_failed)
 
@@ -266,13 +270,14 @@ class _Trainer:
     so a resume after a kill at any instant takes up exactly where the run was.
     """
 
-    def __init__(self, store: RunStore, config: SearchConfig, execution: Execution, reporter: SearchReporter):
-        self.store, self.config, self.reporter = store, config, reporter
+    def __init__(self, store: RunStore, config: SearchConfig, data: PreparedData, execution: Execution,
+                 reporter: SearchReporter):
+        self.store, self.config, self.data, self.reporter = store, config, data, reporter
         self.rank_by = config.search.rank_by
         self.workers = execution.workers or config.search.workers or default_workers()
         self.backend = execution.backend or config.search.backend
         self.scheduler = execution.scheduler or config.search.scheduler
-        self.best = _restore_best_model(store, config, reporter)
+        self.best = _restore_best_model(store, config, data, reporter)
 
     def train_round(self, rnd: RoundRecord, retry_failed: bool) -> None:
         tasks = plan_tasks(rnd, seed=self.config.search.seed, grid_points=self.config.search.grid_points)
@@ -356,7 +361,7 @@ class _Trainer:
         if not segments:
             return
         self.reporter.round_started(rnd, len(segments), label)
-        outcomes = run_segments(segments, model=self.config.model, data=self.config.resolved_data(),
+        outcomes = run_segments(segments, model=self.config.model, data=self.data,
                                 workers=self.workers, backend=self.backend, scheduler=self.scheduler)
         for outcome in outcomes:
             self.reporter.trial_finished(self._record(outcome, rung, final), self.best)
@@ -378,7 +383,7 @@ class _Trainer:
         store.record_progress(task.trial, task.round, log, rung=entry, final=record)
         store.delete_checkpoints(task.trial)
         if outcome.weights is not None and (self.best is None or record.rank_key() < self.best.rank_key()):
-            store.save_best_model(record.trial, outcome.weights, outcome.state)
+            store.save_best_model(record.trial, self.data.model_state(outcome.weights), outcome.state)
             self.best = record
         return record
 
@@ -408,7 +413,9 @@ def _interruptible(store: RunStore) -> Iterator[None]:
         ) from None
 
 
-def _restore_best_model(store: RunStore, config: SearchConfig, reporter: SearchReporter) -> TrialRecord | None:
+def _restore_best_model(
+    store: RunStore, config: SearchConfig, data: PreparedData, reporter: SearchReporter
+) -> TrialRecord | None:
     """The best ok trial so far, making sure its weights are the saved best model.
 
     A kill between recording a new best trial and saving its weights leaves the
@@ -423,10 +430,9 @@ def _restore_best_model(store: RunStore, config: SearchConfig, reporter: SearchR
     saved = store.best_model()
     if saved is None or saved[0] != best.trial:
         task = TrialTask(best.trial, best.round, best.index, best.params, best.seed)
-        outcome = train_segment(Segment(task, None, rank_by=config.search.rank_by), config.model,
-                                config.resolved_data())
+        outcome = train_segment(Segment(task, None, rank_by=config.search.rank_by), config.model, data)
         if outcome.weights is not None and outcome.value() == best.ranking_value:
-            store.save_best_model(best.trial, outcome.weights, outcome.state)
+            store.save_best_model(best.trial, data.model_state(outcome.weights), outcome.state)
         else:
             reporter.note(f"trial {best.trial} trained again gives J {outcome.value()!r}, not its recorded "
                           f"{best.ranking_value!r}: this machine computes differently; models/best.npz is not replaced")
@@ -465,5 +471,5 @@ def edge_hints(rounds: list[RoundRecord], trials: list[TrialRecord], top_k: int)
     return zoom_space(envelope([Space.from_json(r.space) for r in rounds]), top).edges
 
 
-def _load_data(config: SearchConfig) -> None:
-    cached_dataset(config.resolved_data())
+def _load_data(config: SearchConfig) -> Dataset:
+    return cached_dataset(config.resolved_data())

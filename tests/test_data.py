@@ -183,7 +183,7 @@ def test_string_labels_map_to_sorted_class_ids(tmp_path):
 
 
 def test_numeric_labels_sort_numerically_and_keep_their_names(tmp_path):
-    rows = [f"{i},{lab}" for i, lab in enumerate(["10", "2", "1", "10", "2", "1"] * 3)]
+    rows = [f"{3 * i},{lab}" for i, lab in enumerate(["10", "2", "1", "10", "2", "1"] * 3)]
     data = load_dataset(DataConfig(path=str(write_csv(tmp_path / "n.csv", "x,digit", rows)), label="digit", dev_fraction=0.34))
     assert data.class_names == ("1", "2", "10")
 
@@ -240,17 +240,17 @@ def test_non_numeric_feature_is_found_when_labels_are_text_too(tmp_path):
     assert "'x'" in message and "column 'b'" in message and "line 3" in message
 
 
-@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
-def test_nan_or_inf_feature_names_the_column_and_line(tmp_path, value):
+@pytest.mark.parametrize("value", ["inf", "-inf"])
+def test_infinite_feature_names_the_column_and_line(tmp_path, value):
     write_csv(tmp_path / "d.csv", "a,b,y", ["1,2,0", "", f"3,{value},1"])  # blank line 3 is skipped
     message = load_error(tmp_path, path="d.csv", label="y")
     assert "d.csv" in message and value in message and "column 'b'" in message and "line 4" in message
 
 
-def test_empty_feature_value_is_reported(tmp_path):
+def test_empty_feature_value_is_reported_as_a_missing_value(tmp_path):
     write_csv(tmp_path / "d.csv", "a,b,y", ["1,2,0", ",4,1"])
     message = load_error(tmp_path, path="d.csv", label="y")
-    assert "non-numeric value ''" in message and "column 'a'" in message and "line 3" in message
+    assert "missing values in column 'a' (1 row, first at line 3)" in message and "data.missing: drop" in message
 
 
 def test_missing_label_value_is_reported(tmp_path):
@@ -271,7 +271,7 @@ def test_header_without_rows(tmp_path):
 
 
 def test_one_class_only(tmp_path):
-    write_csv(tmp_path / "d.csv", "a,y", [f"{i},spam" for i in range(10)])
+    write_csv(tmp_path / "d.csv", "a,y", [f"{2 * i},spam" for i in range(10)])
     message = load_error(tmp_path, path="d.csv", label="y")
     assert "d.csv" in message and "'spam'" in message and "at least 2 classes" in message
 
@@ -311,7 +311,7 @@ def test_npz_nan_names_the_cell(tmp_path):
     X = np.ones((6, 3))
     X[4, 2] = np.nan
     np.savez(tmp_path / "d.npz", X=X, y=np.arange(6) % 2)
-    assert "X[4, 2] is nan" in load_error(tmp_path, path="d.npz")
+    assert "missing values in column 'X[:, 2]' (1 row, first at row 4)" in load_error(tmp_path, path="d.npz")
 
 
 def test_npz_one_dimensional_X(tmp_path):

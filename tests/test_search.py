@@ -195,7 +195,7 @@ def test_a_killed_worker_stops_the_search_with_a_resume_hint(tmp_path: Path) -> 
     assert len(resume_search(runs / "tiny", execution=Execution(workers=2)).trials) == 30
 
 
-def test_resume_with_its_data_gone_is_a_clear_error_and_records_nothing(tmp_path: Path, runs_dir: Path) -> None:
+def test_resume_with_its_data_gone_trains_on_the_prepared_copy(tmp_path: Path, runs_dir: Path) -> None:
     data = tmp_path / "points.npz"
     rng = __import__("numpy").random.default_rng(0)
     __import__("numpy").savez(data, X=rng.normal(size=(60, 2)), y=rng.integers(0, 2, size=60))
@@ -203,6 +203,11 @@ def test_resume_with_its_data_gone_is_a_clear_error_and_records_nothing(tmp_path
     path.write_text("data: {path: points.npz}\nmodel: {epochs: 1}\nsearch: {trials: 3, workers: 1}\n")
     result = start_search(load_config(path), runs_dir=runs_dir)
     data.unlink()
+    resumed = CliRunner().invoke(cli, ["resume", "file", "--retry-failed", "-q"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "points.npz: the data file is gone" in CliRunner().invoke(cli, ["show", "file"]).stdout
+    # A run without a prepared copy (made by an older hpsearch) still needs its file: a clear error, nothing recorded.
+    __import__("shutil").rmtree(result.run_dir / "data")
     refused = CliRunner().invoke(cli, ["resume", "file", "--retry-failed"])
     assert refused.exit_code == 2 and "points.npz" in refused.stderr
     with RunStore.open(result.run_dir) as store:

@@ -102,13 +102,17 @@ def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: 
     from hpsearch.data import load_dataset
     from hpsearch.nn import train as train_model
 
+    from hpsearch.predict import Model
+
     config = load_config(config_file)
     model = single_model_config(config, parse_assignments(assignments))
     data = load_dataset(config.resolved_data())
+    for line in data.notices:
+        render.err_console.print(line, highlight=False, soft_wrap=True)
     with render.EpochProgress(model.epochs, quiet=as_json) as progress:
         result, network = train_model(model, data, on_epoch=progress)
     if save is not None:
-        network.save(save)
+        Model.from_training(network, data).save(save)
     if as_json:
         click.echo(json.dumps({**result.to_dict(), "model": model.to_dict()}))
         return
@@ -166,8 +170,11 @@ def _write_plan_csv(path: Path, plan: list[Any], names: list[str]) -> None:
 
 def _finish(result: Any, quiet: bool) -> None:
     """Leaderboard, best hyperparameters and hints at the end of run / resume / zoom."""
+    from hpsearch.prepared import run_data_notes
     from hpsearch.space import Space
 
+    for line in run_data_notes(result.run_dir):
+        render.err_console.print(line, highlight=False, soft_wrap=True)
     names = list(Space.from_json(result.rounds[0].space).names) if result.rounds else []
     if not quiet:
         render.console.print(render.leaderboard_table(result.trials, names, top=10))
@@ -236,6 +243,7 @@ def _searched_names(run_dir: Path) -> list[str]:
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), help=RUNS_DIR_HELP)
 def show(run_ref: str, top: int, round_: int | None, runs_dir: Path | None) -> None:
     """The leaderboard of a run, each round's space, and where its best model is."""
+    from hpsearch.prepared import run_data_notes
     from hpsearch.search import edge_hints, stored_config
     from hpsearch.store import RunStore
 
@@ -252,6 +260,8 @@ def show(run_ref: str, top: int, round_: int | None, runs_dir: Path | None) -> N
         render.console.print(f"best model (trial {best[0]}): {best[1]}", highlight=False)
     for line in render.edge_lines(edge_hints(rounds, trials, config.search.top_k)):
         render.console.print(line, highlight=False)
+    for line in run_data_notes(store.run_dir):
+        render.console.print(line, highlight=False, soft_wrap=True)
 
 
 @cli.command()
@@ -332,6 +342,31 @@ def importance(run_ref: str, runs_dir: Path | None) -> None:
     with RunStore.open(_run_dir(run_ref, runs_dir)) as store:
         trials, config = store.trials(), stored_config(store)
     render.console.print(render.importance_table(hyperparameter_importance(config.space, trials)))
+
+
+@cli.command()
+@click.argument("model_ref", metavar="RUN|MODEL.npz")
+@click.argument("data_file", metavar="DATA.csv", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the predictions CSV to FILE (default: stdout).")
+@click.option("--proba", is_flag=True, help="Add one probability column per class.")
+@click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), help=RUNS_DIR_HELP)
+def predict(model_ref: str, data_file: Path, out: Path | None, proba: bool, runs_dir: Path | None) -> None:
+    """Predict the class of every row of DATA.csv with a run's best model (or a saved model file).
+
+    DATA.csv needs the training columns (extra ones are ignored); it is prepared
+    as the training data was. If it holds the label column, accuracy and cost are printed too.
+    """
+    from hpsearch.predict import predict_csv, resolve_model, write_predictions
+
+    predictions = predict_csv(resolve_model(model_ref, _runs_dir(runs_dir)), data_file)
+    with click.open_file(str(out) if out else "-", "w", encoding="utf-8") as f:
+        write_predictions(predictions, f, proba=proba)
+    summary = render.err_console if out is None else render.console  # stdout holds the CSV
+    if out is not None:
+        summary.print(f"{len(predictions.classes)} predictions written to {out}", highlight=False)
+    if predictions.accuracy is not None:
+        summary.print(f"against its {predictions.label} column: accuracy {predictions.accuracy:.2%}, "
+                      f"cost J {render.fmt(predictions.cost)} ({len(predictions.classes)} rows)", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover
