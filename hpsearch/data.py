@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from hpsearch.errors import ConfigError, ConfigProblem, DataError, MissingDependencyError
+from hpsearch.memory import shortfall
 from hpsearch.nn.hyperparams import Hyperparameter, did_you_mean
 from hpsearch.preparation import MISSING_MODES, Preparation, numbers_only
 from hpsearch.tables import Column, Table, number_text, read_table
@@ -263,6 +264,13 @@ def _cross_key_problems(values: dict[str, Any], raw: dict, prefix: str) -> list[
             problems.append(
                 ConfigProblem(f"{prefix}.samples", f"must be at least classes ({classes}), got {samples}", "raise samples or lower classes")
             )
+        features = values.get("features", defaults.get("features", 2))
+        if isinstance(samples, int) and isinstance(features, int):
+            # the generated X (float64), a shuffled copy and the standardized split
+            too_much = shortfall(4 * 8 * samples * (features + 1))
+            if too_much:
+                problems.append(ConfigProblem(f"{prefix}.samples", f"{samples} rows of {features} features {too_much}",
+                                              "generate fewer samples (or features)"))
     return problems
 
 

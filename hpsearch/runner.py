@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
+import time
 from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
@@ -25,7 +27,8 @@ from typing import Any, Iterable, Iterator, Mapping
 import numpy as np
 
 from hpsearch.data import DataConfig, Dataset, load_dataset
-from hpsearch.errors import MissingDependencyError, RunError, WorkerLostError
+from hpsearch.errors import HpsearchError, MissingDependencyError, RunError, WorkerLostError
+from hpsearch.memory import shortfall, training_bytes
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.state import TrainingState, fit, start
 from hpsearch.prepared import PreparedData
@@ -173,14 +176,15 @@ def train_segment(segment: Segment, model: dict[str, Any], data: DataConfig | Pr
         with _threadpools().limit(limits=1, user_api="blas"):
             if segment.checkpoint is None:
                 config = ModelConfig.from_dict({**model, **task.params, "seed": task.seed})
+                check_fits(config, dataset, keep_best=segment.rank_by == "best")
                 state = start(config, dataset, keep_best=segment.rank_by == "best")
             else:
                 state = TrainingState.from_arrays(segment.checkpoint)
             first_epoch = state.epoch
             fit(state, dataset, state.config.epochs if segment.until_epoch is None else segment.until_epoch)
     except Exception as exc:  # noqa: BLE001 — any error of a trial is its result, not the search's end
-        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        return SegmentOutcome(segment, TrialStatus.FAILED, error=message)
+        text = str(exc) if isinstance(exc, HpsearchError) else f"{type(exc).__name__}: {exc}"
+        return SegmentOutcome(segment, TrialStatus.FAILED, error=(text.splitlines() or [""])[0])
     summary = state.result()
     status = summary.status
     added = {key: values[first_epoch:] for key, values in state.history.items()}
@@ -193,6 +197,49 @@ def train_segment(segment: Segment, model: dict[str, Any], data: DataConfig | Pr
         segment, status, first_epoch=first_epoch, history=added, epoch_seconds=state.epoch_seconds[first_epoch:],
         summary=summary, state=state.to_arrays() if ok else None, weights=weights,
     )
+
+
+def _worker_segment(segment: Segment, model: dict[str, Any], data: Any, parent: int | None) -> SegmentOutcome:
+    """``train_segment`` in a loky worker, which first makes sure it dies with the search process."""
+    if parent is not None:
+        _exit_with(parent)
+    return train_segment(segment, model, data)
+
+
+_watched_parent: int | None = None
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker process within a second of ``parent``'s death.
+
+    After a kill -9 of the search, loky's workers would otherwise live on as
+    orphans (and, seen once, deadlock for many minutes holding memory). An
+    orphan is re-parented, so its parent pid changes: a daemon thread polls it.
+    """
+    global _watched_parent
+    if _watched_parent == parent or os.getppid() != parent:
+        return  # already watching, or not a direct child of the search (nothing to watch)
+    _watched_parent = parent
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hpsearch-exit-with-parent", daemon=True).start()
+
+
+def check_fits(config: ModelConfig, data: Dataset, *, keep_best: bool) -> None:
+    """Raise RunError, before anything is allocated, when training ``config`` on ``data`` cannot fit in memory."""
+    moments = {"gd": 0, "momentum": 1, "rmsprop": 1, "adam": 2}[config.optimizer]
+    needed = training_bytes(
+        config.hidden_sizes, n_features=data.n_features, n_classes=data.n_classes, n_train=len(data.y_train),
+        n_dev=len(data.y_dev), batch_size=config.batch_size, itemsize=np.dtype(config.dtype).itemsize,
+        optimizer_moments=moments, keep_best=keep_best,
+    )
+    too_much = shortfall(needed)
+    if too_much:
+        raise RunError(f"a network of hidden layers {list(config.hidden_sizes)} {too_much}")
 
 
 def default_workers() -> int:
@@ -238,8 +285,9 @@ def run_segments(
         # batch_size=1: a free worker gets the next segment at once, so a rung of uneven trials leaves
         # no worker idle while work remains (auto-batching would hand out several at a time).
         parallel = Parallel(n_jobs=workers if backend == "loky" else -1, return_as="generator_unordered", batch_size=1)
+        parent = os.getpid() if backend == "loky" else None
         try:
-            yield from parallel(delayed(train_segment)(segment, model, data) for segment in segments)
+            yield from parallel(delayed(_worker_segment)(segment, model, data, parent) for segment in segments)
         except BrokenExecutor as exc:  # a worker was killed (OOM killer, kill -9): its trial has no result
             raise WorkerLostError(f"a worker process died while training ({type(exc).__name__})") from exc
 

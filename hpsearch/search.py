@@ -26,8 +26,8 @@ import yaml
 
 from hpsearch.config import SearchConfig, config_from_dict
 from hpsearch.data import Dataset
-from hpsearch.errors import RunError, SearchInterrupted, WorkerLostError
-from hpsearch.nn.hyperparams import HYPERPARAMETERS
+from hpsearch.errors import HpsearchError, RunError, SearchInterrupted, WorkerLostError
+from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig
 from hpsearch.prepared import PreparedData, prepared_data, write_prepared
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.runner import (
@@ -35,6 +35,7 @@ from hpsearch.runner import (
     SegmentOutcome,
     TrialTask,
     cached_dataset,
+    check_fits,
     default_workers,
     plan_tasks,
     run_segments,
@@ -64,7 +65,10 @@ class SearchReporter(Protocol):
     to 27 epochs``). ``trial_finished``: one trial reached the end of that batch;
     ``record`` is its state there (status ok at a lower rung means it waits for
     the rung's promotions). ``note``: something the user should know.
+    ``run_opened``: the trials the run already had when this command started.
     """
+
+    def run_opened(self, trials: list[TrialRecord]) -> None: ...
 
     def round_started(self, rnd: RoundRecord, pending: int, label: str) -> None: ...
 
@@ -74,6 +78,9 @@ class SearchReporter(Protocol):
 
 
 class _Silent:
+    def run_opened(self, trials: list[TrialRecord]) -> None:
+        pass
+
     def round_started(self, rnd: RoundRecord, pending: int, label: str) -> None:
         pass
 
@@ -110,7 +117,13 @@ class SearchResult:
 
 
 def planned_trials(config: SearchConfig) -> list[TrialTask]:
-    """The trials round 0 of ``config`` will train (what ``run --dry-run`` shows)."""
+    """The trials round 0 of ``config`` will train (what ``run --dry-run`` shows).
+
+    Checks the data too (a missing file is the same one-line DataError ``run`` gives), so a dry run that
+    passes is a run that starts.
+    """
+    if config.objective is None:
+        _load_data(config)
     return plan_tasks(initial_round(config), seed=config.search.seed, grid_points=config.search.grid_points)
 
 
@@ -170,6 +183,7 @@ def start_search(
 ) -> SearchResult:
     """Create a run in ``runs_dir`` and train all its rounds."""
     dataset = _load_data(config)  # a data error is the user's: report it before a run folder exists
+    _check_fixed_size(config, dataset)
     run_dir = new_run_dir(runs_dir, validate_run_name(name or config.name))
     resolved = config.to_dict()
     store = RunStore.create(
@@ -229,6 +243,7 @@ def _drive(
     with store.lock(), _interruptible(store):
         if not store.rounds():
             store.add_round(initial_round(config))
+        reporter.run_opened(store.trials())
         while True:
             _train_pending(store, config, data, execution, reporter, retry_failed)
             retry_failed = False  # a trial that fails again stays failed
@@ -244,6 +259,7 @@ def _drive(
             rnd, hints = _zoom_round(store, config, top_k, trials, expand)
             store.add_round(rnd)
             edges = hints
+    store.check_intact()
     return SearchResult(store.run_dir, store.name, store.rounds(), rank(store.trials()), edges)
 
 
@@ -286,7 +302,7 @@ class _Trainer:
             finished = {k: t for k, t in finished.items() if t.status is not TrialStatus.FAILED}
         if self.config.search.early_stopping is None:
             segments = [Segment(t, None, rank_by=self.rank_by) for t in tasks if t.trial not in finished]
-            self._run(rnd, segments, f"round {rnd.round}" + (" (zoom)" if rnd.kind == "zoom" else ""), rung=None)
+            self._run(rnd, segments, self._round_label(rnd), rung=None)
         else:
             self._train_rungs(rnd, tasks, finished)
 
@@ -305,11 +321,16 @@ class _Trainer:
                     if (trial, k) in entries or trial in finished:
                         continue
                     segments.append(self._segment(by_id[trial], group, k, epochs, entries))
-            label = f"round {rnd.round} · rung {k + 1}/{len(epochs)} · {len(segments)} trials to {epochs[k]} epochs"
+            label = f"{self._round_label(rnd)} · rung {k + 1}/{len(epochs)} · {len(segments)} trials to {epochs[k]} epochs"
             self._run(rnd, segments, label, rung=k, final=k == last)
             if k < last:
                 self._promote(rnd, groups, k, by_id, epochs)
                 finished = {t.trial: t for t in self.store.trials(round=rnd.round)}
+
+    def _round_label(self, rnd: RoundRecord) -> str:
+        """``round 1 of 3 (zoom)``: rounds counted from 0, as everywhere; of those the run will have."""
+        total = max(self.config.search.rounds, len(self.store.rounds()))
+        return f"round {rnd.round} of {total}" + (" (zoom)" if rnd.kind == "zoom" else "")
 
     def _segment(
         self, task: TrialTask, group: Bracket, k: int, epochs: list[int], entries: dict[tuple[int, int], RungEntry]
@@ -469,6 +490,23 @@ def edge_hints(rounds: list[RoundRecord], trials: list[TrialRecord], top_k: int)
     if not top or not rounds:
         return []
     return zoom_space(envelope([Space.from_json(r.space) for r in rounds]), top).edges
+
+
+SIZE_PARAMETERS = ("hidden", "layers", "hidden_units", "batch_size", "dtype", "optimizer")
+
+
+def _check_fixed_size(config: SearchConfig, dataset: Dataset) -> None:
+    """When nothing searched changes a trial's size, one that cannot fit in memory stops the search at once."""
+    if set(SIZE_PARAMETERS) & set(config.space.names):
+        return  # sizes vary: a trial too large for memory fails alone, and the search goes on
+    try:
+        model = ModelConfig.from_dict(config.model)
+    except HpsearchError:
+        return  # reported per trial
+    try:
+        check_fits(model, dataset, keep_best=config.search.rank_by == "best")
+    except RunError as exc:
+        raise RunError(f"{config.source}: model: {exc} — lower hidden_units, layers or batch_size") from None
 
 
 def _load_data(config: SearchConfig) -> Dataset:

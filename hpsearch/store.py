@@ -260,6 +260,7 @@ class RunStore:
     def __init__(self, run_dir: Path, db: sqlite3.Connection):
         """Use ``create`` or ``open``. Reads the run's metadata from ``db``."""
         self.run_dir = run_dir
+        self._identity = _file_identity(run_dir / RUN_DB)
         meta = dict(db.execute("SELECT key, value FROM meta"))
         version = int(meta.get("schema_version", -1))
         if version in _MIGRATIONS:
@@ -364,6 +365,16 @@ class RunStore:
         except BaseException:
             db.close()
             raise
+
+    def check_intact(self) -> None:
+        """RunError if ``run.sqlite`` was deleted or replaced since this store opened it.
+
+        SQLite keeps writing to a deleted file's open handle without complaint, so
+        a search would otherwise report "saved" for results that are gone.
+        """
+        if _file_identity(self.run_dir / RUN_DB) != self._identity:
+            raise RunError(f"{self.run_dir / RUN_DB} was deleted or replaced while this command ran: "
+                           f"the results of run '{self.name}' are lost")
 
     def close(self) -> None:
         """Close the database connection (idempotent)."""
@@ -813,6 +824,14 @@ def _trial_row(rec: TrialRecord) -> tuple:
         None if rec.rung is None else int(rec.rung),
         None if rec.best_epoch is None else int(rec.best_epoch),
     )
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _nullable(value: float) -> float | None:

@@ -316,3 +316,13 @@ def test_plot_draws_each_rounds_rungs(tmp_path: Path) -> None:
     plain = start_search(load_config(write_tiny_config(tmp_path / "plain", trials=3)), runs_dir=tmp_path / "runs")
     with RunStore.open(plain.run_dir) as store:  # without early stopping there are no rungs to draw
         assert not [p for p in plot_run(store.rounds(), store.trials(), tmp_path / "p") if "rungs" in p.name]
+
+
+def test_dry_run_says_which_zoom_rounds_follow_and_checks_the_data(tmp_path: Path) -> None:
+    path = write_tiny_config(tmp_path, trials=4, extra="  rounds: 3\n  zoom_trials: 2\n  top_k: 2\n")
+    planned = CliRunner().invoke(cli, ["run", str(path), "--dry-run"])
+    assert "then 2 zoom rounds of 2 trials each, sampled in the box of the best 2 trials" in planned.output
+    missing = tmp_path / "missing.yaml"
+    missing.write_text("data: {path: gone.csv, label: y}\nsearch: {trials: 2}\n")
+    refused = CliRunner().invoke(cli, ["run", str(missing), "--dry-run"])
+    assert refused.exit_code == 2 and "gone.csv" in refused.stderr and "Traceback" not in refused.output

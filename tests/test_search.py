@@ -212,3 +212,41 @@ def test_resume_with_its_data_gone_trains_on_the_prepared_copy(tmp_path: Path, r
     assert refused.exit_code == 2 and "points.npz" in refused.stderr
     with RunStore.open(result.run_dir) as store:
         assert [t.status for t in store.trials()] == [TrialStatus.OK] * 3
+
+
+def test_workers_exit_when_the_search_process_is_killed(tmp_path: Path) -> None:
+    psutil = pytest.importorskip("psutil")
+    config_path = write_tiny_config(tmp_path, trials=30, epochs=20, samples=2000)
+    runs = tmp_path / "runs"
+    proc = _start_cli(["run", str(config_path), "-w", "2", "-q"], runs)
+    _wait_for_records(runs / "tiny", 2, proc)
+    workers = [p for p in psutil.Process(proc.pid).children(recursive=True) if "popen_loky" in " ".join(p.cmdline())]
+    assert workers, "no loky worker found"
+    proc.kill()  # the search process alone, as kill -9 PID does: its workers are not signalled
+    proc.wait()
+    deadline = time.monotonic() + 15
+    while any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers):
+        assert time.monotonic() < deadline, "loky workers outlived the search process"
+        time.sleep(0.1)
+    assert len(resume_search(runs / "tiny", execution=Execution(workers=2)).trials) == 30
+
+
+def test_a_run_whose_database_is_deleted_meanwhile_is_reported_lost(tmp_path: Path) -> None:
+    from hpsearch.errors import RunError
+
+    class DeleteOnFirstTrial:
+        def round_started(self, rnd, pending, label):
+            pass
+
+        def trial_finished(self, record, best):
+            (tmp_path / "runs" / "tiny" / "run.sqlite").unlink(missing_ok=True)
+
+        def note(self, message):
+            pass
+
+        def run_opened(self, trials):
+            pass
+
+    config = load_config(write_tiny_config(tmp_path, trials=3))
+    with pytest.raises(RunError, match="deleted or replaced .* results of run 'tiny' are lost"):
+        start_search(config, runs_dir=tmp_path / "runs", reporter=DeleteOnFirstTrial())

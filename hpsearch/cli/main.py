@@ -149,6 +149,7 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
         budget = planned_rungs(config, len(plan))
         if budget is not None:
             render.console.print(render.rung_plan_table(budget.plan, budget.full_epochs, budget.epochs))
+        render.console.print(render.zoom_rounds_line(config.search))
         return
     if csv_file is not None:
         raise click.UsageError("--csv goes with --dry-run (use `hpsearch export RUN --csv FILE` for results)")

@@ -110,6 +110,16 @@ def rung_plan_table(plan: list[Any], full_epochs: int, planned: int) -> Group:
     return Group(table, f"{planned} epochs in all{share} (if no trial diverges)")
 
 
+def zoom_rounds_line(search: Any) -> str:
+    """What a dry run says of the automatic coarse-to-fine rounds that follow round 0."""
+    if search.rounds <= 1:
+        return "then no zoom round (search.rounds: 1); add one later with: hpsearch zoom RUN"
+    n = search.rounds - 1
+    return (f"then {n} zoom round{'s' if n > 1 else ''} of {search.zoom_trials or search.trials} trials"
+            f"{' each' if n > 1 else ''}, "
+            f"sampled in the box of the best {search.top_k} trials so far")
+
+
 def histograms(space: Space, plan: list[dict[str, Any]], width: int = 30) -> Table:
     """For each parameter, a bar per bin of its planned values, on its own scale."""
     table = Table(title="Where the search will look", title_justify="left", show_header=False, box=None)
@@ -205,6 +215,9 @@ class SearchProgress:
     def _view(self) -> Group:
         return Group(self.progress, leaderboard_table(list(self.trials.values()), self.names, self.top,
                                                       title="Best so far"))
+
+    def run_opened(self, trials: list[TrialRecord]) -> None:
+        self.trials.update((t.trial, t) for t in trials)
 
     def round_started(self, rnd: RoundRecord, pending: int, label: str) -> None:
         if self.task is not None:
