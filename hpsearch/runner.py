@@ -292,6 +292,12 @@ def run_segments(
             raise WorkerLostError(f"a worker process died while training ({type(exc).__name__})") from exc
 
 
+def check_scheduler(scheduler: str | None) -> None:
+    """Connect to the dask scheduler once and close: a one-line RunError if it cannot be used."""
+    with _dask_client(scheduler):
+        pass
+
+
 @contextlib.contextmanager
 def _dask_client(scheduler: str | None) -> Iterator[Any]:
     try:
@@ -300,11 +306,36 @@ def _dask_client(scheduler: str | None) -> Iterator[Any]:
         raise MissingDependencyError("dask.distributed", "dask", "--backend dask") from None
     if not scheduler:
         raise RunError("--backend dask needs a scheduler address — pass --scheduler tcp://HOST:8786 or set search.scheduler")
-    try:
-        client = Client(scheduler, timeout=10)
-    except OSError as exc:
-        raise RunError(f"cannot reach the dask scheduler at {scheduler} ({exc}) — is `dask scheduler` running there?") from None
+    client = _connect(Client, scheduler)
     try:
         yield client
     finally:
         client.close()
+
+
+DASK_CONNECT_TIMEOUT_S = 10.0
+
+
+def _connect(client_class: Any, scheduler: str) -> Any:
+    """A dask Client, or a one-line RunError within ``DASK_CONNECT_TIMEOUT_S`` (plus a few seconds).
+
+    Client's own timeout covers the TCP connect only: an address that answers but
+    is not a dask scheduler (an HTTP server, say) would hang for minutes in the
+    handshake. The connect runs in a daemon thread that is abandoned past the deadline.
+    """
+    outcome: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            outcome["client"] = client_class(scheduler, timeout=DASK_CONNECT_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 — reported below as one line
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=connect, name="hpsearch-dask-connect", daemon=True)
+    thread.start()
+    thread.join(DASK_CONNECT_TIMEOUT_S + 5)
+    if "client" in outcome:
+        return outcome["client"]
+    reason = outcome.get("error") or "no answer of a dask scheduler"
+    raise RunError(f"cannot reach the dask scheduler at {scheduler} ({str(reason).splitlines()[0] if str(reason) else type(reason).__name__})"
+                   " — is `dask scheduler` running there?")

@@ -36,6 +36,7 @@ from hpsearch.runner import (
     TrialTask,
     cached_dataset,
     check_fits,
+    check_scheduler,
     default_workers,
     plan_tasks,
     run_segments,
@@ -184,6 +185,8 @@ def start_search(
     """Create a run in ``runs_dir`` and train all its rounds."""
     dataset = _load_data(config)  # a data error is the user's: report it before a run folder exists
     _check_fixed_size(config, dataset)
+    if (execution.backend or config.search.backend) == "dask":  # no run folder for a search that cannot start
+        check_scheduler(execution.scheduler or config.search.scheduler)
     run_dir = new_run_dir(runs_dir, validate_run_name(name or config.name))
     resolved = config.to_dict()
     store = RunStore.create(

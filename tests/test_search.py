@@ -157,7 +157,8 @@ def test_dask_cluster_gives_the_same_trials_as_loky(tmp_path: Path) -> None:
     assert all(math.isfinite(t.dev_cost) for t in dask.trials)
 
 
-def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path: Path, runs_dir: Path) -> None:
+def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path: Path, runs_dir: Path, monkeypatch) -> None:
+    monkeypatch.setattr(hpsearch.runner, "DASK_CONNECT_TIMEOUT_S", 1.0)
     config = write_tiny_config(tmp_path, trials=2)
     result = CliRunner().invoke(cli, ["run", str(config), "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"])
     assert result.exit_code == 2
@@ -250,3 +251,29 @@ def test_a_run_whose_database_is_deleted_meanwhile_is_reported_lost(tmp_path: Pa
     config = load_config(write_tiny_config(tmp_path, trials=3))
     with pytest.raises(RunError, match="deleted or replaced .* results of run 'tiny' are lost"):
         start_search(config, runs_dir=tmp_path / "runs", reporter=DeleteOnFirstTrial())
+
+
+def test_an_address_that_is_not_a_dask_scheduler_is_a_clear_error_and_leaves_no_run(
+    tmp_path: Path, runs_dir: Path, monkeypatch
+) -> None:
+    import socketserver
+    import threading
+
+    class Http(socketserver.BaseRequestHandler):
+        def handle(self) -> None:  # answers like a web server, never like a dask scheduler
+            self.request.recv(1024)
+            self.request.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+            time.sleep(30)
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Http)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(hpsearch.runner, "DASK_CONNECT_TIMEOUT_S", 1.0)
+    try:
+        address = f"tcp://127.0.0.1:{server.server_address[1]}"
+        result = CliRunner().invoke(cli, ["run", str(write_tiny_config(tmp_path, trials=2)), "--backend", "dask",
+                                          "--scheduler", address])
+    finally:
+        server.shutdown()
+    assert result.exit_code == 2 and "dask scheduler" in result.stderr and "Traceback" not in result.output
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
