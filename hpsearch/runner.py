@@ -20,7 +20,7 @@ import functools
 import os
 from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -204,19 +204,33 @@ def run_segments(
     workers: int,
     backend: str = "loky",
     scheduler: str | None = None,
-) -> Iterator[TrialOutcome]:
-    """Train ``segments`` on up to ``workers`` processes; yield each outcome as soon as it finishes.
+) -> Iterator[SegmentOutcome]:
+    """Train ``segments`` on up to ``workers`` processes; yield each outcome as soon as it finishes."""
+    work = functools.partial(train_segment, model=model, data=data)
+    yield from run_parallel(work, segments, workers=workers, backend=backend, scheduler=scheduler)
 
-    Never more processes than segments: a worker nobody feeds only costs start-up time.
+
+def run_parallel(
+    function: Callable[[Any], Any],
+    items: Iterable[Any],
+    *,
+    workers: int,
+    backend: str = "loky",
+    scheduler: str | None = None,
+) -> Iterator[Any]:
+    """``function(item)`` for every item on up to ``workers`` processes (or dask); yield results as they finish.
+
+    ``function`` must never raise for a bad item (it returns a failed result).
+    Never more processes than items: a worker nobody feeds only costs start-up time.
     """
-    segments = list(segments)
-    if not segments:
+    items = list(items)
+    if not items:
         return
-    workers = min(workers, len(segments))
+    workers = min(workers, len(items))
     if backend == "loky" and workers == 1:
         # In-process: no pickling, no worker start-up, the same numbers.
-        for segment in segments:
-            yield train_segment(segment, model, data)
+        for item in items:
+            yield function(item)
         return
     from joblib import Parallel, delayed, parallel_config
 
@@ -228,7 +242,7 @@ def run_segments(
             stack.enter_context(parallel_config(backend="loky", inner_max_num_threads=1))
         parallel = Parallel(n_jobs=workers if backend == "loky" else -1, return_as="generator_unordered")
         try:
-            yield from parallel(delayed(train_segment)(segment, model, data) for segment in segments)
+            yield from parallel(delayed(function)(item) for item in items)
         except BrokenExecutor as exc:  # a worker was killed (OOM killer, kill -9): its trial has no result
             raise WorkerLostError(f"a worker process died while training ({type(exc).__name__})") from exc
 
