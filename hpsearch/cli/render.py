@@ -253,11 +253,11 @@ def _shown(record: TrialRecord) -> float | None:
 def runs_table(runs: list[Any]) -> Table:
     """``hpsearch list``: one row per run; the best value is dev J, or an own objective's metric (named)."""
     table = Table(title="Runs", title_justify="left")
-    for column in ("run", "created", "rounds", "trials", "ok / diverged / failed", "best dev J", "best trial"):
+    for column in ("run", "created", "rounds", "trials", "ok / diverged / failed", "best (metric)", "best trial"):
         table.add_column(column, justify="left" if column in ("run", "created") else "right")
     for r in runs:
         counts = " / ".join(str(r.status_counts[s.value]) for s in TrialStatus)
-        best = fmt(r.best_dev_cost) if r.metric is None else Text(f"{fmt(r.best_value)} ({r.metric})")
+        best = Text(f"{fmt(r.best_dev_cost)} (dev J)" if r.metric is None else f"{fmt(r.best_value)} ({r.metric})")
         table.add_row(r.name, str(r.created)[:19], str(r.rounds), f"{r.trials_done}/{r.trials_planned}",
                       counts, best, fmt(r.best_trial))
     return table
