@@ -236,10 +236,10 @@ class SearchProgress:
                 self._last_draw = now
         elif not self.quiet:
             label, short, shown = ("dev J", "J", _shown) if self.metric is None else (self.metric, self.metric, self._metric)
-            cost = fmt(shown(record)) if record.status is not TrialStatus.FAILED else record.error
+            result = f" {label} {fmt(shown(record))}" if record.status is not TrialStatus.FAILED else f" — {record.error}"
             best_text = f"  best {short} {fmt(shown(best))} (trial {best.trial})" if best else ""
             at = f" at epoch {record.epochs_run}" if record.rung is not None else ""
-            err_console.print(f"trial {record.trial}: {record.status.value}{at} {label} {cost}{best_text}",
+            err_console.print(f"trial {record.trial}: {record.status.value}{at}{result}{best_text}",
                               highlight=False, markup=False)
 
     def _metric(self, record: TrialRecord) -> float | None:
