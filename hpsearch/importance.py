@@ -55,7 +55,7 @@ import numpy as np
 from hpsearch.records import TrialRecord, TrialStatus
 from hpsearch.space import Space
 
-METHOD = "fANOVA main effects, stagewise from binned means of rank(dev J), first round"
+METHOD = "fANOVA main effects, stagewise from binned means of ranks (of dev J, or the metric), first round"
 MAX_BINS = 10
 FIRST_ROUND = 0
 

@@ -64,7 +64,7 @@ def write_report(
         "<h2>Leaderboard</h2>",
         _leaderboard(rounds, trials, leaderboard_rows, metric),
         "<h2>Hyperparameter importance</h2>",
-        _importance(importance),
+        _importance(importance, metric),
         "<h2>Rounds</h2>",
         *(_round(r) for r in sorted(rounds, key=lambda r: r.round)),
         "<h2>Plots</h2>",
@@ -120,7 +120,7 @@ def _leaderboard(rounds: list[RoundRecord], trials: list[TrialRecord], rows: int
     return f"{note}<table>{head}{''.join(body)}</table>"
 
 
-def _importance(report: ImportanceReport) -> str:
+def _importance(report: ImportanceReport, metric: str | None = None) -> str:
     method = f'<p class="note">Method: {escape(report.method)}; {report.n_trials} ok trials.</p>'
     if not report.enough:
         return f"{method}<p>Not enough to rank: {escape(report.message or '')}.</p>"
@@ -131,7 +131,7 @@ def _importance(report: ImportanceReport) -> str:
     )
     rest = max(0.0, 1.0 - sum(item.share for item in report.items))
     return (
-        f'{method}<table><tr><th class="text">hyperparameter</th><th>share of dev J variation</th>'
+        f'{method}<table><tr><th class="text">hyperparameter</th><th>share of {escape(metric or "dev J")} variation</th>'
         f'<th class="text"></th></tr>{rows}</table>'
         f'<p class="note">{rest:.1%} is left to interactions between parameters and noise.</p>'
     )

@@ -325,3 +325,20 @@ def test_a_command_objective_runs_on_dask_workers_with_the_same_results_as_loky(
         return sorted((t.trial, t.seed, sorted(t.params.items()), t.status, t.metrics) for t in result.trials)
 
     assert results(dask) == results(loky) and all(t.status is TrialStatus.OK for t in dask.trials)
+
+
+def test_plots_report_and_importance_name_the_metric(tmp_path):
+    pytest.importorskip("matplotlib")
+    config = load_config(write_python_config(tmp_path))
+    result = start_search(config.with_search(trials=12), runs_dir=tmp_path / "runs")
+    out = invoke("plot", str(result.run_dir), "--out", str(tmp_path / "plots"))
+    assert "progress.png" in out and "cost_vs_x.png" in out
+    page = (tmp_path / "plots" / "report.html").read_text()
+    assert "<th>acc</th>" in page and "best acc" in page and "<th>dev J</th>" not in page
+    assert "share of variation of acc" in invoke("importance", str(result.run_dir))
+
+
+def test_a_dry_run_of_an_own_objective_plans_its_trials_and_trains_nothing(tmp_path):
+    out = invoke("run", str(write_command_config(tmp_path, extra=EARLY)), "--dry-run", "--runs-dir", str(tmp_path / "r"))
+    assert "Planned trials (6)" in out and "Rungs" not in out
+    assert not (tmp_path / "r").exists()
