@@ -342,3 +342,28 @@ def test_a_dry_run_of_an_own_objective_plans_its_trials_and_trains_nothing(tmp_p
     out = invoke("run", str(write_command_config(tmp_path, extra=EARLY)), "--dry-run", "--runs-dir", str(tmp_path / "r"))
     assert "Planned trials (6)" in out and "Rungs" not in out
     assert not (tmp_path / "r").exists()
+
+
+def test_a_trial_record_keeps_the_metric_every_other_number_and_the_reports_through_the_store(tmp_path):
+    import math
+
+    from hpsearch.objective import ObjectiveResult, ObjectiveSpec
+    from hpsearch.objective_trials import trial_record
+    from hpsearch.records import RoundRecord
+    from hpsearch.runner import TrialTask
+    from hpsearch.store import EpochLog
+
+    spec = ObjectiveSpec("python", None, "m:f", "acc", "maximize")
+    reports = [{"epoch": 1, "acc": 0.5}, {"epoch": 2, "acc": 0.75, "lr": 0.1}]
+    result = ObjectiveResult("pruned", 0.75, {"params": 3}, reports, None, 1.5)
+    record = trial_record(TrialTask(0, 0, 0, {"x": 0.25}, 11), result, spec, rungs=(1, 2, 4))
+    assert (record.status, record.value, record.rung, record.epochs_run) == (TrialStatus.PRUNED, -0.75, 1, 2)
+    assert record.metrics == {"acc": 0.75, "params": 3}
+    store = RunStore.create(tmp_path / "run", name="run", config={}, config_text="")
+    with store:
+        store.add_round(RoundRecord(0, {}, 1, "random"))
+        store.record_progress(0, 0, EpochLog(0, {}), final=record)
+        (back,) = store.trials()
+    assert back.metrics == record.metrics and back.value == -0.75
+    assert back.history["epoch"] == [1, 2] and back.history["acc"] == [0.5, 0.75]
+    assert math.isnan(back.history["lr"][0]) and back.history["lr"][1] == 0.1
