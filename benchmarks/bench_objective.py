@@ -8,6 +8,9 @@ Three ways to score the same trivial trial, each timed per call (median of N):
     ``python -c`` (argv substitution, environment, new session + death signal,
     log files, line-by-line JSON parsing, process-group clean-up);
 (c) python: ``evaluate`` of a ``python:`` objective calling the same function in process;
+(d) search: a whole ``start_search`` of that ``command:`` objective on one worker,
+    and what it adds per trial around ``evaluate`` (creating the run, planning,
+    one SQLite commit per trial): total time less the time spent in ``evaluate``;
 
 and, to tell the runner's own cost from the price of process hygiene, (a')
 the bare run with the same new session and PR_SET_PDEATHSIG preexec_fn (a
@@ -30,7 +33,10 @@ import time
 from pathlib import Path
 
 from hpsearch.command_objective import _die_with_parent
+from hpsearch import objective_trials
+from hpsearch.config import config_from_dict
 from hpsearch.objective import ObjectiveSpec, evaluate
+from hpsearch.search import start_search
 
 CODE = 'import json, sys; print(json.dumps({"loss": float(sys.argv[1]) ** 2}))'
 
@@ -86,12 +92,33 @@ def main() -> None:
             times["command: objective"] += per_call(lambda j: via_command(i), 1)
         rows = {name: statistics.median(t) for name, t in times.items()}
         rows["python: objective"] = statistics.median(per_call(via_python, args.trials))
+        config = config_from_dict({"objective": {"command": list(command.command), "metric": "loss"},
+                                   "space": {"x": {"scale": "uniform", "low": 0.5, "high": 1.5}},
+                                   "search": {"trials": args.trials, "workers": 1}}, base_dir=folder)
+        inside: list[float] = []
+
+        def timed_evaluate(*a: object, **k: object) -> object:
+            begin = time.perf_counter()
+            try:
+                return evaluate(*a, **k)
+            finally:
+                inside.append(time.perf_counter() - begin)
+
+        objective_trials.evaluate = timed_evaluate
+        start = time.perf_counter()
+        start_search(config, runs_dir=folder / "runs")
+        total = time.perf_counter() - start
+        objective_trials.evaluate = evaluate
+        rows["search, 1 worker"] = total / args.trials
+        rows["around"] = (total - sum(inside)) / args.trials
+    around = rows.pop("around")
     for name, seconds in rows.items():
-        print(f"{name:<20} {seconds * 1e3:8.2f} ms per trial (median of {args.trials})")
+        print(f"{name:<20} {seconds * 1e3:8.2f} ms per trial ({'mean' if name.startswith('search') else 'median'} of {args.trials})")
     extra = rows["command: objective"] - rows["bare subprocess"]
     hygiene = rows["bare + hygiene"] - rows["bare subprocess"]
     print(f"command path adds {extra * 1e3:.2f} ms per trial over a bare subprocess start (target < 5 ms), "
           f"of which {hygiene * 1e3:.2f} ms is the new session + death signal")
+    print(f"the search adds {around * 1e3:.2f} ms per trial around evaluate (creating the run, planning, storing)")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ The Python API under the ``hpsearch`` command::
 
     from hpsearch import load_config, start_search
     result = start_search(load_config("configs/quickstart.yaml"), runs_dir=Path("runs"))
+    result = tune(my_module.train, {"lr": {"scale": "log", "low": 1e-5, "high": 0.1}}, trials=20)
 
 The engine lives in ``hpsearch.nn`` (``train``, ``Network``, ``ModelConfig``),
 datasets in ``hpsearch.data``, search spaces in ``hpsearch.space``.
@@ -21,6 +22,7 @@ _API = {
     "planned_trials": "hpsearch.search",
     "resume_search": "hpsearch.search",
     "start_search": "hpsearch.search",
+    "tune": "hpsearch.search",
     "zoom_search": "hpsearch.search",
     "SearchConfig": "hpsearch.config",
     "load_config": "hpsearch.config",

@@ -78,6 +78,7 @@ _EARLY_STOPPING_RULES: dict[str, tuple[type, Any, str]] = {
     "method": (str, lambda v: v in METHODS, "one of " + ", ".join(METHODS)),
     "min_epochs": (int, lambda v: v >= 1, "an integer >= 1 (the first rung)"),
     "eta": (int, lambda v: v >= 2, "an integer >= 2 (keep the best 1/eta at each rung)"),
+    "max_epochs": (int, lambda v: v >= 2, "an integer >= 2 (the top rung: the epochs an own objective reports up to)"),
 }
 
 
@@ -101,6 +102,11 @@ class SearchConfig:
     source: str = "<config>"
     base_dir: Path = field(default_factory=Path.cwd)
     objective: ObjectiveSpec | None = None
+
+    @property
+    def metric(self) -> str | None:
+        """What trials are ranked by, for display: an own objective's metric; None for the engine (dev J)."""
+        return self.objective.metric if self.objective is not None else None
 
     def resolved_data(self) -> DataConfig:
         """The data section with file paths made absolute (relative ones are relative to the config file)."""
@@ -130,6 +136,8 @@ class SearchConfig:
         """
         space = {name: {k: v for k, v in spec.items() if k != "legal"} for name, spec in self.space.to_json().items()}
         search = {k: v for k, v in asdict(self.search).items() if v is not None}
+        if "early_stopping" in search:
+            search["early_stopping"] = {k: v for k, v in search["early_stopping"].items() if v is not None}
         if self.objective is not None:
             return {
                 "name": self.name,
@@ -258,6 +266,8 @@ def config_from_dict(
         if objective is not None:
             problems += placement_problems(objective, backend=settings.backend,
                                            early_stopping=settings.early_stopping is not None)
+            if settings.early_stopping is not None:
+                problems += _check_objective_early_stopping(settings.early_stopping)
         elif settings.early_stopping is not None and isinstance(raw.get("space") or {}, dict):
             problems += _check_early_stopping(settings.early_stopping, model, raw.get("space") or {})
 
@@ -382,7 +392,10 @@ def _coerce(key: str, value: Any) -> Any:
 
 
 def _check_early_stopping(early: EarlyStopping, model: dict[str, Any], space_raw: dict[str, Any]) -> list[ConfigProblem]:
-    """The rungs need a fixed number of epochs above the first rung."""
+    """The rungs need a fixed number of epochs above the first rung: the engine's model.epochs."""
+    if early.max_epochs is not None:
+        return [ConfigProblem("search.early_stopping.max_epochs", "is only for an own objective: the built-in "
+                              "engine's top rung is model.epochs", "remove max_epochs (set model.epochs instead)")]
     if "epochs" in space_raw:
         return [ConfigProblem("space.epochs", "cannot be searched with search.early_stopping: the rungs are "
                               "fractions of one fixed number of epochs",
@@ -392,6 +405,22 @@ def _check_early_stopping(early: EarlyStopping, model: dict[str, Any], space_raw
         return [ConfigProblem("search.early_stopping.min_epochs", f"must be below model.epochs ({epochs}), "
                               f"got {early.min_epochs}", "lower min_epochs or raise model.epochs")]
     return []
+
+
+def _check_objective_early_stopping(early: EarlyStopping) -> list[ConfigProblem]:
+    """An own objective's early stopping: asynchronous successive halving up to ``max_epochs``."""
+    key = "search.early_stopping"
+    problems = []
+    if early.method != "halving":
+        problems.append(ConfigProblem(f"{key}.method", f"{early.method} is not available with an own objective, "
+                                      "whose trials cannot pause", "use method: halving (asynchronous successive halving)"))
+    if early.max_epochs is None:
+        problems.append(ConfigProblem(f"{key}.max_epochs", "is missing: with an own objective it is the top rung",
+                                      "add max_epochs: (the last epoch your objective reports), e.g. max_epochs: 27"))
+    elif early.min_epochs >= early.max_epochs:
+        problems.append(ConfigProblem(f"{key}.min_epochs", f"must be below max_epochs ({early.max_epochs}), got "
+                                      f"{early.min_epochs}", "lower min_epochs or raise max_epochs"))
+    return problems
 
 
 def config_for_objective(

@@ -55,7 +55,7 @@ import numpy as np
 from hpsearch.records import TrialRecord, TrialStatus
 from hpsearch.space import Space
 
-METHOD = "fANOVA main effects, stagewise from binned means of rank(dev J), first round"
+METHOD = "fANOVA main effects, stagewise from binned means of ranks (of dev J, or the metric), first round"
 MAX_BINS = 10
 FIRST_ROUND = 0
 
@@ -94,7 +94,8 @@ def hyperparameter_importance(
     space
         The first round's space; its ``to_unit`` places values on each parameter's own scale.
     trials
-        Any trials of the run; the ok trials of the first round with a finite dev J are used.
+        Any trials of the run; the ok trials of the first round with a finite dev J are used
+        (with an own objective, its metric as a cost: ranks, hence shares, do not depend on the direction).
     min_trials
         Below this many usable trials the report says so instead of giving numbers.
     """
@@ -102,7 +103,7 @@ def hyperparameter_importance(
         (
             t for t in trials
             if t.round == FIRST_ROUND and t.status is TrialStatus.OK
-            and t.dev_cost is not None and math.isfinite(t.dev_cost)
+            and _cost(t) is not None and math.isfinite(_cost(t))
         ),
         key=lambda t: t.trial,
     )
@@ -118,7 +119,7 @@ def hyperparameter_importance(
         return not_enough(
             f"only {n} ok trials in the first round, which samples the whole space; need ≥ {min_trials}"
         )
-    J = np.array([t.dev_cost for t in usable])  # (n,)
+    J = np.array([_cost(t) for t in usable])  # (n,)
     if np.ptp(J) == 0:
         return not_enough(f"dev J is the same in all {n} ok trials; there is no variation to explain")
 
@@ -131,6 +132,11 @@ def hyperparameter_importance(
     shares = _stagewise_shares(levels, _mean_ranks(J))
     items = sorted((Importance(name, float(s)) for name, s in zip(names, shares)), key=lambda i: (-i.share, i.name))
     return ImportanceReport(METHOD, n, items, True, None)
+
+
+def _cost(trial: TrialRecord) -> float | None:
+    """Dev J of an engine trial; an own objective's trial (no dev J) by its ranking value."""
+    return trial.dev_cost if trial.dev_cost is not None else trial.value
 
 
 def _mean_ranks(J: np.ndarray) -> np.ndarray:

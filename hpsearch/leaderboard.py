@@ -1,8 +1,11 @@
-"""The leaderboard of a run: trials ranked by dev cost J, as rows for a table, CSV or JSON.
+"""The leaderboard of a run: trials ranked by dev cost J (or an own objective's metric), as rows for a table, CSV or JSON.
 
 Ranking (``TrialRecord.rank_key``): ok and pruned trials by the rung they
 reached, then by their value (``search.rank_by``: the last epoch's dev J or the
-best); then diverged, then failed; ties by trial id. ``rung`` and
+best; with an own objective, its metric in its direction); then diverged,
+then failed; ties by trial id. With an own objective (``metric`` given), the
+engine's result columns give way to a column named after the metric and one
+per other number the objective reported. ``rung`` and
 ``best_epoch`` are 1-based counts (rung 1 is the first rung; best_epoch 5 is
 the fifth epoch); ``rung`` is empty without early stopping.
 """
@@ -19,19 +22,31 @@ from hpsearch.records import RoundRecord, TrialRecord, rank
 RESULT_COLUMNS = ("dev_cost", "train_cost", "dev_accuracy", "epochs_run", "seconds", "rung", "best_dev_cost",
                   "best_epoch")
 LEAD_COLUMNS = ("rank", "trial", "round", "status")
+OBJECTIVE_COLUMNS = ("epochs_run", "seconds", "rung")
 
 
-def export_columns(trials: list[TrialRecord], fixed: dict[str, Any]) -> list[str]:
-    """Column order of an export: rank, trial, round, status, results, error, then every hyperparameter."""
+def extra_metrics(trials: list[TrialRecord], metric: str) -> list[str]:
+    """The other numbers an own objective reported, sorted by name."""
+    return sorted({name for t in trials for name in t.metrics} - {metric})
+
+
+def export_columns(trials: list[TrialRecord], fixed: dict[str, Any], metric: str | None = None) -> list[str]:
+    """Column order of an export: rank, trial, round, status, results, error, then every hyperparameter.
+
+    The results are the engine's, or (``metric`` given) the metric, every other reported number,
+    epochs (reports per epoch), seconds and rung.
+    """
     searched = sorted({name for t in trials for name in t.params})
     fixed_names = sorted(k for k in fixed if k not in searched and k != "seed")
-    return [*LEAD_COLUMNS, *RESULT_COLUMNS, "error", *searched, *fixed_names, "seed"]
+    results = RESULT_COLUMNS if metric is None else (metric, *extra_metrics(trials, metric), *OBJECTIVE_COLUMNS)
+    return [*LEAD_COLUMNS, *results, "error", *searched, *fixed_names, "seed"]
 
 
-def export_rows(trials: list[TrialRecord], fixed: dict[str, Any]) -> list[dict[str, Any]]:
+def export_rows(trials: list[TrialRecord], fixed: dict[str, Any], metric: str | None = None) -> list[dict[str, Any]]:
     """One dict per trial, best first: searched values and the run's fixed hyperparameters alike.
 
     ``seed`` is the trial's own training seed (derived from the search seed, round and index).
+    With an own objective (``metric``), the metric and every other reported number take the engine's columns.
     """
     rows = []
     for position, t in enumerate(rank(trials), start=1):
@@ -50,6 +65,12 @@ def export_rows(trials: list[TrialRecord], fixed: dict[str, Any]) -> list[dict[s
             "best_epoch": None if t.best_epoch is None else t.best_epoch + 1,
             "error": t.error or "",
         }
+        if metric is not None:
+            for name in RESULT_COLUMNS:
+                if name not in OBJECTIVE_COLUMNS:
+                    del row[name]
+            row.update(t.metrics)
+            row.setdefault(metric, None)
         row.update({k: v for k, v in fixed.items() if k != "seed"})
         row.update(t.params)
         row["seed"] = t.seed
@@ -57,12 +78,12 @@ def export_rows(trials: list[TrialRecord], fixed: dict[str, Any]) -> list[dict[s
     return rows
 
 
-def write_csv(trials: list[TrialRecord], fixed: dict[str, Any], stream: IO[str]) -> None:
+def write_csv(trials: list[TrialRecord], fixed: dict[str, Any], stream: IO[str], metric: str | None = None) -> None:
     """Every trial as one CSV row (header first). Missing values are empty cells."""
-    columns = export_columns(trials, fixed)
+    columns = export_columns(trials, fixed, metric)
     writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for row in export_rows(trials, fixed):
+    for row in export_rows(trials, fixed, metric):
         writer.writerow({k: _csv_value(v) for k, v in row.items()})
 
 
@@ -85,6 +106,7 @@ def write_json(
     rounds: list[RoundRecord],
     importance: dict[str, Any] | None = None,
     promotions: dict[int, dict[tuple[int, int], list[int]]] | None = None,
+    metric: str | None = None,
 ) -> None:
     """The run as one JSON document: rounds (with their promotions), importance and every trial (with its history).
 
@@ -92,12 +114,13 @@ def write_json(
     """
     by_id = {t.trial: t for t in trials}
     rows = []
-    for row in export_rows(trials, fixed):
+    for row in export_rows(trials, fixed, metric):
         row = {k: _json_value(v) for k, v in row.items()}
         row["history"] = by_id[row["trial"]].history
         rows.append(row)
     document = {
         "run": run,
+        **({"metric": metric} if metric is not None else {}),
         "rounds": [
             {"round": r.round, "kind": r.kind, "sampler": r.sampler, "n_trials": r.n_trials,
              "top_k": r.top_k, "expand": r.expand, "space": r.space,

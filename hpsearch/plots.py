@@ -11,6 +11,10 @@
 * ``progress.png``: best dev J so far against trials finished.
 * ``learning_curves.png``: train and dev J per epoch of the best trials.
 
+With an own objective, its metric takes the place of dev J everywhere (axes
+are labelled with its name; with ``maximize``, best so far is the highest),
+and the learning curves are its per-epoch reports of the metric.
+
 matplotlib is an optional extra, imported only here and only when plotting. We
 draw on ``Figure`` objects with the Agg canvas, never through pyplot, so no
 window opens and no global state changes.
@@ -28,6 +32,7 @@ import numpy as np
 
 from hpsearch.errors import MissingDependencyError
 from hpsearch.importance import ImportanceReport
+from hpsearch.objective import ObjectiveSpec
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.space import Distribution, Space, envelope
 
@@ -53,6 +58,7 @@ def plot_run(
     *,
     top_k: int = 5,
     importance: ImportanceReport | None = None,
+    objective: ObjectiveSpec | None = None,
 ) -> list[Path]:
     """Write every picture of a run into ``out_dir`` (created if missing); return the files written.
 
@@ -67,6 +73,8 @@ def plot_run(
     importance
         Picks the pair for ``pairs.png``: its two most important numeric
         parameters; without it (or when it has too few trials), the first two by name.
+    objective
+        The run's own objective (None: the built-in engine): its metric is plotted instead of dev J.
 
     Raises
     ------
@@ -79,7 +87,7 @@ def plot_run(
         raise MissingDependencyError("matplotlib", "plot", "hpsearch plot") from error
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    view = _RunView.of(rounds, trials, top_k)
+    view = _RunView.of(rounds, trials, top_k, objective)
     written = []
     for name in view.axes:
         written.append(_save(_parameter_figure(view, name), out_dir / f"cost_vs_{_slug(name)}.png"))
@@ -90,7 +98,7 @@ def plot_run(
     written.append(_save(_learning_curves_figure(view), out_dir / "learning_curves.png"))
     for rnd in rounds:
         in_round = [t for t in trials if t.round == rnd.round]
-        if any(t.rung is not None for t in in_round):
+        if objective is None and any(t.rung is not None for t in in_round):  # the engine's rungs of dev J
             written.append(_save(_rung_curves_figure(rnd.round, in_round), out_dir / f"rungs_round{rnd.round}.png"))
     return written
 
@@ -200,19 +208,27 @@ class _RunView:
     round_of: np.ndarray
     ranked: list[TrialRecord]
     top_k: int
+    label: str = "dev J"
+    metric: str | None = None
+    maximize: bool = False
 
     @classmethod
-    def of(cls, rounds: list[RoundRecord], trials: list[TrialRecord], top_k: int) -> _RunView:
+    def of(cls, rounds: list[RoundRecord], trials: list[TrialRecord], top_k: int,
+           objective: ObjectiveSpec | None = None) -> _RunView:
         rounds = sorted(rounds, key=lambda r: r.round)
         trials = sorted(trials, key=lambda t: t.trial)
         spaces = [Space.from_json(r.space) for r in rounds]
-        cost = np.array([_finite_dev_cost(t) for t in trials], dtype=float)  # (n,)
+        metric = objective.metric if objective is not None else None
+        cost = np.array([_finite_dev_cost(t, metric) for t in trials], dtype=float)  # (n,)
         good = np.isfinite(cost)
-        ranked = [t for t in rank(trials) if np.isfinite(_finite_dev_cost(t))]
+        ranked = [t for t in rank(trials) if np.isfinite(_finite_dev_cost(t, metric))]
         outer = envelope(spaces) if spaces else Space({})
         axes = {name: _parameter_axis(name, outer[name], [t.params[name] for t in trials]) for name in outer}
         round_of = np.array([t.round for t in trials], dtype=int)
-        return cls(rounds, spaces, axes, trials, cost, good, round_of, ranked, top_k)
+        if objective is None:
+            return cls(rounds, spaces, axes, trials, cost, good, round_of, ranked, top_k)
+        return cls(rounds, spaces, axes, trials, cost, good, round_of, ranked, top_k, label=objective.metric,
+                   metric=objective.metric, maximize=objective.direction == "maximize")
 
     def round_label(self, number: int) -> str:
         kinds = {r.round: r.kind for r in self.rounds}
@@ -225,9 +241,9 @@ class _RunView:
         return [(r.round, s) for r, s in zip(self.rounds, self.spaces) if r.kind == "zoom"]
 
 
-def _finite_dev_cost(trial: TrialRecord) -> float:
-    """Dev J of an ok trial when finite, else NaN (diverged, failed, or a non-finite cost)."""
-    cost = trial.dev_cost
+def _finite_dev_cost(trial: TrialRecord, metric: str | None = None) -> float:
+    """Dev J (or ``metric``) of an ok trial when finite, else NaN (diverged, failed, or a non-finite cost)."""
+    cost = trial.dev_cost if metric is None else trial.metrics.get(metric)
     if trial.status is TrialStatus.OK and cost is not None and math.isfinite(cost):
         return float(cost)
     return math.nan
@@ -361,9 +377,9 @@ def _parameter_figure(view: _RunView, name: str) -> Figure:
             ax.scatter(x[mine], view.cost[mine], s=22, color=_colour(number), label=view.round_label(number))
     _ring_top(ax, view, x, view.cost)
     if not view.good.any():
-        _note(ax, "no trial finished with a finite dev J")
+        _note(ax, f"no trial finished with a finite {view.label}")
     _cost_axis(ax, view.cost)
-    ax.set_ylabel("dev J")
+    ax.set_ylabel(view.label)
     axis.draw_on(ax, "x")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="best")
@@ -378,7 +394,7 @@ def _parameter_figure(view: _RunView, name: str) -> Figure:
     band.set_ylim(-0.6, len(_APART_ROWS) - 0.4)
     band.set_yticks(range(len(_APART_ROWS)), [f"{row} ({counts[row]})" for row in _APART_ROWS], fontsize=7)
     band.tick_params(axis="x", labelbottom=False)
-    band.set_title(f"dev J vs {name}", fontsize=10)
+    band.set_title(f"{view.label} vs {name}", fontsize=10)
     return figure
 
 
@@ -433,16 +449,17 @@ def _pairs_figure(view: _RunView, x_name: str, y_name: str) -> Figure:
             ))
     _ring_top(ax, view, xs, ys)
     if points is not None:
-        colorbar = figure.colorbar(points, ax=ax, label="dev J (lower is better)")
+        better = "higher" if view.maximize else "lower"
+        colorbar = figure.colorbar(points, ax=ax, label=f"{view.label} ({better} is better)")
         if scale["value"] != "linear":
             _plain_log_ticks(colorbar.ax.yaxis, locate=scale["value"] == "log")
     else:
-        _note(ax, "no trial finished with a finite dev J")
+        _note(ax, f"no trial finished with a finite {view.label}")
     x_axis.draw_on(ax, "x")
     y_axis.draw_on(ax, "y")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="best")
-    ax.set_title(f"dev J over {x_name} × {y_name}", fontsize=10)
+    ax.set_title(f"{view.label} over {x_name} × {y_name}", fontsize=10)
     return figure
 
 
@@ -451,8 +468,11 @@ def _progress_figure(view: _RunView) -> Figure:
     figure = _new_figure(7.0, 4.2)
     ax = figure.subplots()
     finished = np.arange(1, len(view.trials) + 1)  # (n,)
-    # Running minimum that ignores NaN: +inf until the first good trial, shown as a gap.
-    best = np.minimum.accumulate(np.where(view.good, view.cost, np.inf))
+    # Running minimum (maximum when maximized) that ignores NaN: ±inf until the first good trial, shown as a gap.
+    if view.maximize:
+        best = np.maximum.accumulate(np.where(view.good, view.cost, -np.inf))
+    else:
+        best = np.minimum.accumulate(np.where(view.good, view.cost, np.inf))
     best = np.where(np.isfinite(best), best, np.nan)
     for number in view.round_numbers():
         mine = view.good & (view.round_of == number)
@@ -467,7 +487,7 @@ def _progress_figure(view: _RunView) -> Figure:
     if np.isfinite(best).any():
         ax.step(finished, best, where="post", color="black", linewidth=1.6, label="best so far")
     else:
-        _note(ax, "no trial finished with a finite dev J")
+        _note(ax, f"no trial finished with a finite {view.label}")
     apart = ~view.good
     if apart.any():
         ax.scatter(finished[apart], np.full(apart.sum(), 0.97), marker="x", s=18, color="0.55",
@@ -475,7 +495,7 @@ def _progress_figure(view: _RunView) -> Figure:
     _cost_axis(ax, view.cost)
     ax.set_xlim(0.5, max(len(view.trials), 1) + 0.5)
     ax.set_xlabel("trials finished (in trial id order)")
-    ax.set_ylabel("dev J")
+    ax.set_ylabel(view.label)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="best")
     ax.set_title("search progress", fontsize=10)
@@ -487,6 +507,8 @@ def _learning_curves_figure(view: _RunView) -> Figure:
     figure = _new_figure(7.0, 4.2)
     ax = figure.subplots()
     plotted = []
+    if view.metric is not None:
+        return _reported_curves_figure(view, figure, ax)
     for place, trial in enumerate(view.ranked[:LEARNING_CURVE_TRIALS], start=1):
         dev = _as_finite(trial.history.get("dev_cost", []))
         train = _as_finite(trial.history.get("train_cost", []))
@@ -545,6 +567,28 @@ def _rung_curves_figure(round_number: int, trials: list[TrialRecord]) -> Figure:
     ax.set_ylabel("dev J")
     ax.set_title(f"round {round_number}: every trial's dev J; the further promoted, the darker; "
                  "top rung in colour", fontsize=9)
+    return figure
+
+
+def _reported_curves_figure(view: _RunView, figure: Figure, ax: Axes) -> Figure:
+    """An own objective's metric per reported epoch (or step) of the best trials."""
+    plotted = []
+    for place, trial in enumerate(view.ranked[:LEARNING_CURVE_TRIALS], start=1):
+        values = _as_finite(trial.history.get(view.metric, []))
+        if not np.isfinite(values).any():
+            continue
+        steps = trial.history.get("epoch") or trial.history.get("step") or list(range(1, values.size + 1))
+        label = f"#{place} trial {trial.trial} ({view.label} {view.cost[view.trials.index(trial)]:.4g})"
+        ax.plot(np.asarray(steps, dtype=float), values, color=_colour(place - 1), linewidth=1.5, label=label)
+        plotted.append(values)
+    if plotted:
+        _cost_axis(ax, np.concatenate(plotted))
+        ax.legend(fontsize=7, loc="best")
+    else:
+        _note(ax, f"no finished trial reported {view.label} per epoch")
+    ax.set_xlabel("epoch (or step) reported")
+    ax.set_ylabel(view.label)
+    ax.set_title(f"{view.label} per epoch of the best {LEARNING_CURVE_TRIALS} trials", fontsize=10)
     return figure
 
 

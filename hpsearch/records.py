@@ -70,6 +70,10 @@ class TrialRecord:
     its position within its round. ``params`` holds the searched
     hyperparameters only (the fixed ones are in the run's config).
     Result fields are ``None`` for a failed trial, whose ``error`` says why.
+    With an own objective the engine's fields (``dev_cost``, ...) stay ``None``:
+    ``metrics`` holds the objective's metric and every other number it
+    reported, ``history`` its per-epoch reports (one list per key), and
+    ``value`` is the metric as a cost (negated when maximized).
     """
 
     trial: int
@@ -89,6 +93,7 @@ class TrialRecord:
     value: float | None = None
     best_dev_cost: float | None = None
     best_epoch: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
 
     @property
     def ranking_value(self) -> float:

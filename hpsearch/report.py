@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.importance import ImportanceReport
+from hpsearch.leaderboard import extra_metrics
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.space import Space
 
@@ -44,6 +45,7 @@ def write_report(
     images: list[Path],
     importance: ImportanceReport,
     leaderboard_rows: int = 20,
+    metric: str | None = None,
 ) -> Path:
     """Write ``out_dir/report.html`` and return its path.
 
@@ -53,14 +55,16 @@ def write_report(
         Picture files to embed, in the order shown (``plot_run``'s output).
     leaderboard_rows
         How many of the best trials the leaderboard lists.
+    metric
+        An own objective's metric, shown instead of the engine's dev J, train J and accuracy.
     """
     sections = [
         f"<h1>hpsearch run {escape(run_name)}</h1>",
-        _summary(trials),
+        _summary(trials, metric),
         "<h2>Leaderboard</h2>",
-        _leaderboard(rounds, trials, leaderboard_rows),
+        _leaderboard(rounds, trials, leaderboard_rows, metric),
         "<h2>Hyperparameter importance</h2>",
-        _importance(importance),
+        _importance(importance, metric),
         "<h2>Rounds</h2>",
         *(_round(r) for r in sorted(rounds, key=lambda r: r.round)),
         "<h2>Plots</h2>",
@@ -79,21 +83,24 @@ def write_report(
     return path
 
 
-def _summary(trials: list[TrialRecord]) -> str:
+def _summary(trials: list[TrialRecord], metric: str | None = None) -> str:
     counts = {status: sum(t.status is status for t in trials) for status in TrialStatus}
     parts = ", ".join(f"{counts[s]} {s.value}" for s in TrialStatus)
     ranked = rank(trials)
     best = ranked[0] if ranked and ranked[0].status is TrialStatus.OK else None
-    best_text = f"; best dev J {_number(best.dev_cost)} (trial {best.trial})" if best else "; no ok trial"
+    shown = f"dev J {_number(best.dev_cost)}" if best and metric is None else \
+        f"{metric} {_number(best.metrics.get(metric))}" if best else ""
+    best_text = f"; best {shown} (trial {best.trial})" if best else "; no ok trial"
     return f"<p>{len(trials)} trials: {escape(parts)}{escape(best_text)}.</p>"
 
 
-def _leaderboard(rounds: list[RoundRecord], trials: list[TrialRecord], rows: int) -> str:
+def _leaderboard(rounds: list[RoundRecord], trials: list[TrialRecord], rows: int, metric: str | None = None) -> str:
     names = sorted({name for r in rounds for name in r.space} | {name for t in trials for name in t.params})
+    results = ["dev J", "train J", "dev acc"] if metric is None else [metric, *extra_metrics(trials, metric)]
     head = (
         '<tr><th>rank</th><th>trial</th><th>round</th><th class="text">status</th>'
-        + "".join(f"<th>{escape(name)}</th>" for name in names)
-        + "<th>dev J</th><th>train J</th><th>dev acc</th><th>epochs</th><th>seconds</th></tr>"
+        + "".join(f"<th>{escape(name)}</th>" for name in [*names, *results])
+        + "<th>epochs</th><th>seconds</th></tr>"
     )
     body = []
     for place, t in enumerate(rank(trials)[:rows], start=1):
@@ -102,15 +109,18 @@ def _leaderboard(rounds: list[RoundRecord], trials: list[TrialRecord], rows: int
             status = f'<span title="{escape(t.error)}">{status} ⓘ</span>'
         cells = [str(place), str(t.trial), str(t.round), status]
         cells += [escape(_value(t.params.get(name))) for name in names]
-        cells += [_number(t.dev_cost), _number(t.train_cost), _number(t.dev_accuracy), str(t.epochs_run),
-                  f"{t.seconds:.1f}"]
+        if metric is None:
+            cells += [_number(t.dev_cost), _number(t.train_cost), _number(t.dev_accuracy)]
+        else:
+            cells += [_number(t.metrics.get(name)) for name in results]
+        cells += [str(t.epochs_run), f"{t.seconds:.1f}"]
         tds = "".join(f'<td class="text">{c}</td>' if i == 3 else f"<td>{c}</td>" for i, c in enumerate(cells))
         body.append(f'<tr class="{escape(t.status.value)}">{tds}</tr>')
     note = f'<p class="note">The best {min(rows, len(trials))} of {len(trials)} trials.</p>'
     return f"{note}<table>{head}{''.join(body)}</table>"
 
 
-def _importance(report: ImportanceReport) -> str:
+def _importance(report: ImportanceReport, metric: str | None = None) -> str:
     method = f'<p class="note">Method: {escape(report.method)}; {report.n_trials} ok trials.</p>'
     if not report.enough:
         return f"{method}<p>Not enough to rank: {escape(report.message or '')}.</p>"
@@ -121,7 +131,7 @@ def _importance(report: ImportanceReport) -> str:
     )
     rest = max(0.0, 1.0 - sum(item.share for item in report.items))
     return (
-        f'{method}<table><tr><th class="text">hyperparameter</th><th>share of dev J variation</th>'
+        f'{method}<table><tr><th class="text">hyperparameter</th><th>share of {escape(metric or "dev J")} variation</th>'
         f'<th class="text"></th></tr>{rows}</table>'
         f'<p class="note">{rest:.1%} is left to interactions between parameters and noise.</p>'
     )

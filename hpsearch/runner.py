@@ -18,11 +18,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import signal
 import threading
 import time
 from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -199,22 +200,23 @@ def train_segment(segment: Segment, model: dict[str, Any], data: DataConfig | Pr
     )
 
 
-def _worker_segment(segment: Segment, model: dict[str, Any], data: Any, parent: int | None) -> SegmentOutcome:
-    """``train_segment`` in a loky worker, which first makes sure it dies with the search process."""
+def _in_worker(function: Callable[..., Any], item: Any, parent: int | None, *shared: Any) -> Any:
+    """``function(item, *shared)`` in a loky worker, which first makes sure it dies with the search process."""
     if parent is not None:
         _exit_with(parent)
-    return train_segment(segment, model, data)
+    return function(item, *shared)
 
 
 _watched_parent: int | None = None
 
 
 def _exit_with(parent: int) -> None:
-    """End this worker process within a second of ``parent``'s death.
+    """End this worker process, and every process it started, within a second of ``parent``'s death.
 
     After a kill -9 of the search, loky's workers would otherwise live on as
-    orphans (and, seen once, deadlock for many minutes holding memory). An
-    orphan is re-parented, so its parent pid changes: a daemon thread polls it.
+    orphans (and, seen once, deadlock for many minutes holding memory), and so
+    would the commands of own objectives they run. An orphan is re-parented, so
+    its parent pid changes: a daemon thread polls it.
     """
     global _watched_parent
     if _watched_parent == parent or os.getppid() != parent:
@@ -223,10 +225,27 @@ def _exit_with(parent: int) -> None:
 
     def watch() -> None:
         while os.getppid() == parent:
-            time.sleep(0.5)
+            time.sleep(0.2)
+        _kill_descendants()
         os._exit(1)
 
     threading.Thread(target=watch, name="hpsearch-exit-with-parent", daemon=True).start()
+
+
+def _kill_descendants() -> None:
+    """SIGKILL every process group this process started (each command leads its own) and every descendant."""
+    import psutil
+
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return
+    for child in children:
+        for kill in (lambda: os.killpg(child.pid, signal.SIGKILL), child.kill):
+            try:
+                kill()
+            except (OSError, psutil.Error):
+                pass
 
 
 def check_fits(config: ModelConfig, data: Dataset, *, keep_best: bool) -> None:
@@ -258,36 +277,53 @@ def run_segments(
     workers: int,
     backend: str = "loky",
     scheduler: str | None = None,
-) -> Iterator[TrialOutcome]:
-    """Train ``segments`` on up to ``workers`` processes; yield each outcome as soon as it finishes.
+) -> Iterator[SegmentOutcome]:
+    """Train ``segments`` on up to ``workers`` processes; yield each outcome as soon as it finishes."""
+    if backend == "dask":  # workers on other machines cannot see the run folder: send the arrays, once each
+        data = data.in_memory() if isinstance(data, PreparedData) else data
+    yield from run_parallel(train_segment, segments, shared=(model, data), workers=workers, backend=backend,
+                            scheduler=scheduler)
 
-    Never more processes than segments: a worker nobody feeds only costs start-up time.
+
+def run_parallel(
+    function: Callable[..., Any],
+    items: Iterable[Any],
+    *,
+    shared: tuple[Any, ...] = (),
+    workers: int,
+    backend: str = "loky",
+    scheduler: str | None = None,
+) -> Iterator[Any]:
+    """``function(item, *shared)`` for every item on up to ``workers`` processes (or dask); yield results as
+    they finish.
+
+    ``function`` must never raise for a bad item (it returns a failed result).
+    Never more processes than items: a worker nobody feeds only costs start-up time.
+    ``shared`` arguments go to every call; on dask they are scattered to each worker once.
     """
-    segments = list(segments)
-    if not segments:
+    items = list(items)
+    if not items:
         return
-    workers = min(workers, len(segments))
+    workers = min(workers, len(items))
     if backend == "loky" and workers == 1:
         # In-process: no pickling, no worker start-up, the same numbers.
-        for segment in segments:
-            yield train_segment(segment, model, data)
+        for item in items:
+            yield function(item, *shared)
         return
     from joblib import Parallel, delayed, parallel_config
 
     with contextlib.ExitStack() as stack:
         if backend == "dask":
-            # Workers on other machines cannot see the run folder: send them the arrays, once per worker.
-            data = data.in_memory() if isinstance(data, PreparedData) else data
             stack.enter_context(_dask_client(scheduler))
-            stack.enter_context(parallel_config(backend="dask", scatter=[data]))
+            stack.enter_context(parallel_config(backend="dask", scatter=list(shared) or None))
         else:
             stack.enter_context(parallel_config(backend="loky", inner_max_num_threads=1))
-        # batch_size=1: a free worker gets the next segment at once, so a rung of uneven trials leaves
+        # batch_size=1: a free worker gets the next item at once, so a rung of uneven trials leaves
         # no worker idle while work remains (auto-batching would hand out several at a time).
         parallel = Parallel(n_jobs=workers if backend == "loky" else -1, return_as="generator_unordered", batch_size=1)
         parent = os.getpid() if backend == "loky" else None
         try:
-            yield from parallel(delayed(_worker_segment)(segment, model, data, parent) for segment in segments)
+            yield from parallel(delayed(_in_worker)(function, item, parent, *shared) for item in items)
         except BrokenExecutor as exc:  # a worker was killed (OOM killer, kill -9): its trial has no result
             raise WorkerLostError(f"a worker process died while training ({type(exc).__name__})") from exc
 

@@ -25,11 +25,13 @@ METHODS = ("halving", "hyperband")
 
 @dataclass(frozen=True)
 class EarlyStopping:
-    """The ``search.early_stopping`` section: ``method``, ``min_epochs`` (first rung) and ``eta`` (keep 1/eta)."""
+    """The ``search.early_stopping`` section: ``method``, ``min_epochs`` (first rung) and ``eta`` (keep 1/eta);
+    ``max_epochs`` (the top rung) for an own objective, whose epochs hpsearch does not know."""
 
     method: str = "halving"
     min_epochs: int = 1
     eta: int = 3
+    max_epochs: int | None = None
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass, field
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Any, Iterator, Protocol
 
 import yaml
 
@@ -39,9 +41,12 @@ from hpsearch.runner import (
     check_scheduler,
     default_workers,
     plan_tasks,
+    run_parallel,
     run_segments,
     train_segment,
 )
+from hpsearch.objective import ObjectiveSpec
+from hpsearch.objective_trials import ObjectiveJob, check_objective, run_job, stored_name, trial_record
 from hpsearch.samplers import plan_round
 from hpsearch.scheduler import (
     Bracket,
@@ -103,13 +108,14 @@ class Execution:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """A run after a command: its rounds, its trials best first, and zoom edge hints."""
+    """A run after a command: its rounds, its trials best first, zoom edge hints, and its own objective (if any)."""
 
     run_dir: Path
     name: str
     rounds: list[RoundRecord]
     trials: list[TrialRecord]
     edges: list[EdgeHint] = field(default_factory=list)
+    objective: ObjectiveSpec | None = None
 
     @property
     def best(self) -> TrialRecord | None:
@@ -129,10 +135,13 @@ def planned_trials(config: SearchConfig) -> list[TrialTask]:
 
 
 def rungs(config: SearchConfig) -> list[int]:
-    """The rung epochs of a search with early stopping (the top one is ``model.epochs``); ``[]`` without."""
+    """The rung epochs of a search with early stopping (the top one is ``model.epochs``, or
+    ``early_stopping.max_epochs`` with an own objective); ``[]`` without."""
     early = config.search.early_stopping
     if early is None:
         return []
+    if config.objective is not None:
+        return rung_epochs(early.min_epochs, early.eta, early.max_epochs)
     epochs = config.model.get("epochs", HYPERPARAMETERS["epochs"].default)
     return rung_epochs(early.min_epochs, early.eta, epochs)
 
@@ -148,9 +157,10 @@ class RungBudget:
 
 
 def planned_rungs(config: SearchConfig, n_trials: int) -> RungBudget | None:
-    """The rung plan of a round of ``n_trials`` trials (if no trial diverges or fails); None without early stopping."""
+    """The rung plan of a round of ``n_trials`` trials (if no trial diverges or fails); None without early stopping
+    and with an own objective (whose trials are stopped as they report, not by plan)."""
     early = config.search.early_stopping
-    if early is None:
+    if early is None or config.objective is not None:
         return None
     epochs = rungs(config)
     plan = rung_plan(early.method, n_trials, epochs, early.eta)
@@ -184,7 +194,8 @@ def start_search(
 ) -> SearchResult:
     """Create a run in ``runs_dir`` and train all its rounds."""
     dataset = _load_data(config)  # a data error is the user's: report it before a run folder exists
-    _check_fixed_size(config, dataset)
+    if dataset is not None:
+        _check_fixed_size(config, dataset)
     if (execution.backend or config.search.backend) == "dask":  # no run folder for a search that cannot start
         check_scheduler(execution.scheduler or config.search.scheduler)
     run_dir = new_run_dir(runs_dir, validate_run_name(name or config.name))
@@ -193,8 +204,41 @@ def start_search(
         run_dir, name=run_dir.name, config=resolved, config_text=yaml.safe_dump(resolved, sort_keys=False)
     )
     with store:
-        write_prepared(store.run_dir, dataset)  # parsed once: every trial and every resume trains on these arrays
+        if dataset is not None:
+            write_prepared(store.run_dir, dataset)  # parsed once: every trial and every resume trains on these arrays
         return _drive(store, execution, reporter or _Silent())
+
+
+def tune(
+    objective: Callable[..., Any],
+    space: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    trials: int = 20,
+    runs_dir: str | os.PathLike[str] = "runs",
+    metric: str = "value",
+    direction: str = "minimize",
+    timeout: float | None = None,
+    name: str | None = None,
+    execution: Execution = Execution(),
+    reporter: SearchReporter | None = None,
+    **search: Any,
+) -> SearchResult:
+    """Search the parameters of a Python function: ``objective(params)`` or ``objective(params, trial)``.
+
+    ``space`` is the ``space:`` mapping as a dict, YAML text or a YAML file;
+    ``search`` takes the other ``search:`` settings (``seed``, ``rounds``,
+    ``sampler``, ``early_stopping``, ...). The function returns a number (the
+    ``metric``) or a dict holding it. The run stores it as ``module:function``
+    (``hpsearch resume`` imports it again), so it must be a top-level function
+    of an importable module: a lambda, a nested function or one defined in the
+    script being run is an ObjectiveError before anything runs.
+    """
+    from hpsearch.config import config_for_objective
+
+    config = config_for_objective(objective, space, metric=metric, direction=direction, timeout=timeout, name=name,
+                                  trials=trials, **search)
+    config = replace(config, objective=stored_name(objective, config.objective))
+    return start_search(config, runs_dir=Path(runs_dir), name=name, execution=execution, reporter=reporter)
 
 
 def resume_search(
@@ -241,7 +285,11 @@ def _drive(
     zoom: tuple[int, int | None, bool] | None = None,
 ) -> SearchResult:
     config = stored_config(store)
-    data = prepared_data(store.run_dir, config.resolved_data())  # an older run's data file is read here, once
+    data = None  # own objectives load their own data
+    if config.objective is None:
+        data = prepared_data(store.run_dir, config.resolved_data())  # an older run's data file is read here, once
+    else:
+        _load_data(config)
     edges: list[EdgeHint] = []
     with store.lock(), _interruptible(store):
         if not store.rounds():
@@ -263,7 +311,7 @@ def _drive(
             store.add_round(rnd)
             edges = hints
     store.check_intact()
-    return SearchResult(store.run_dir, store.name, store.rounds(), rank(store.trials()), edges)
+    return SearchResult(store.run_dir, store.name, store.rounds(), rank(store.trials()), edges, config.objective)
 
 
 def _train_pending(
@@ -296,14 +344,19 @@ class _Trainer:
         self.workers = execution.workers or config.search.workers or default_workers()
         self.backend = execution.backend or config.search.backend
         self.scheduler = execution.scheduler or config.search.scheduler
-        self.best = _restore_best_model(store, config, data, reporter)
+        if config.objective is not None:  # own objectives keep no model files
+            self.best = next((t for t in rank(store.trials()) if t.status is TrialStatus.OK), None)
+        else:
+            self.best = _restore_best_model(store, config, data, reporter)
 
     def train_round(self, rnd: RoundRecord, retry_failed: bool) -> None:
         tasks = plan_tasks(rnd, seed=self.config.search.seed, grid_points=self.config.search.grid_points)
         finished = {t.trial: t for t in self.store.trials(round=rnd.round)}
         if retry_failed:
             finished = {k: t for k, t in finished.items() if t.status is not TrialStatus.FAILED}
-        if self.config.search.early_stopping is None:
+        if self.config.objective is not None:
+            self._run_objective(rnd, [t for t in tasks if t.trial not in finished])
+        elif self.config.search.early_stopping is None:
             segments = [Segment(t, None, rank_by=self.rank_by) for t in tasks if t.trial not in finished]
             self._run(rnd, segments, self._round_label(rnd), rung=None)
         else:
@@ -390,6 +443,23 @@ class _Trainer:
         for outcome in outcomes:
             self.reporter.trial_finished(self._record(outcome, rung, final), self.best)
 
+    def _run_objective(self, rnd: RoundRecord, tasks: list[TrialTask]) -> None:
+        """Run a round's pending trials of an own objective (each to its end or its early stop) and record each."""
+        if not tasks:
+            return
+        spec, epochs = self.config.objective, tuple(rungs(self.config))
+        eta = self.config.search.early_stopping.eta if epochs else 3
+        jobs = [ObjectiveJob(t, spec, self.config.model, str(self.store.run_dir.resolve()), epochs, eta)
+                for t in tasks]
+        self.reporter.round_started(rnd, len(jobs), self._round_label(rnd))
+        for job, result in run_parallel(run_job, jobs, workers=self.workers, backend=self.backend,
+                                        scheduler=self.scheduler):
+            record = trial_record(job.task, result, spec, epochs)
+            self.store.record_progress(record.trial, record.round, EpochLog(0, {}), final=record)
+            if record.status is TrialStatus.OK and (self.best is None or record.rank_key() < self.best.rank_key()):
+                self.best = record
+            self.reporter.trial_finished(record, self.best)
+
     def _record(self, outcome: SegmentOutcome, rung: int | None, final: bool) -> TrialRecord:
         """Store one outcome: its epochs, its rung, a checkpoint or its final record — and the best model."""
         task, store = outcome.task, self.store
@@ -470,7 +540,8 @@ def _zoom_round(
     top = [t for t in rank(store.trials()) if t.status is TrialStatus.OK][:top_k]
     if not top:
         raise RunError(f"run '{store.name}' has no finished ok trial to zoom into — see hpsearch show {store.name}")
-    reference = envelope([Space.from_json(r.space) for r in rounds])
+    # Runs stored before ranges kept their legal limits get them back from the config's space.
+    reference = envelope([Space.from_json(r.space) for r in rounds]).with_legal_from(config.space)
     result = zoom_space(reference, [t.params for t in top], margin=config.search.margin, expand=expand)
     last = rounds[-1]
     n_trials = trials or config.search.zoom_trials or config.search.trials
@@ -512,5 +583,9 @@ def _check_fixed_size(config: SearchConfig, dataset: Dataset) -> None:
         raise RunError(f"{config.source}: model: {exc} — lower hidden_units, layers or batch_size") from None
 
 
-def _load_data(config: SearchConfig) -> Dataset:
+def _load_data(config: SearchConfig) -> Dataset | None:
+    """The dataset of a built-in search (None for an own objective, whose function is checked to import)."""
+    if config.objective is not None:
+        check_objective(config.objective)  # an unimportable function stops here, not as a failure of every trial
+        return None
     return cached_dataset(config.resolved_data())

@@ -68,7 +68,7 @@ NAME_RULE = (
 _REAL_FIELDS = ("dev_cost", "train_cost", "dev_accuracy", "seconds", "value", "best_dev_cost")
 _TRIAL_COLUMNS = ", ".join(
     ("trial", "round", "index_in_round", "params", "seed", "status", *_REAL_FIELDS,
-     "epochs_run", "history", "error", "exact_floats", "rung", "best_epoch")
+     "epochs_run", "history", "error", "exact_floats", "rung", "best_epoch", "metrics")
 )
 _EPOCH_FIELDS = ("train_cost", "dev_cost", "dev_accuracy", "learning_rate", "seconds")
 
@@ -91,7 +91,8 @@ CREATE TABLE trials (
     error          TEXT,
     exact_floats   TEXT NOT NULL,           -- JSON: REAL fields SQLite cannot hold exactly
     rung           INTEGER,                 -- index of the last rung reached (early stopping), else NULL
-    best_epoch     INTEGER
+    best_epoch     INTEGER,
+    metrics        TEXT NOT NULL DEFAULT '{}' -- JSON: an own objective's metric and its other reported numbers
 );
 -- Every epoch a trial trained, as it trained (a paused trial has rows here and none in trials).
 CREATE TABLE epochs (
@@ -236,6 +237,8 @@ class RunSummary:
     ``best_dev_cost``/``best_trial`` are those of the best ``ok`` trial with a
     finite dev cost (``records.rank`` order), ``None`` while there is none.
     ``status_counts`` maps every ``TrialStatus`` value to its number of trials.
+    With an own objective, ``metric`` names its metric and ``best_value`` is
+    the best trial's value of it (``best_dev_cost`` is then None).
     """
 
     name: str
@@ -247,6 +250,8 @@ class RunSummary:
     best_dev_cost: float | None
     best_trial: int | None
     status_counts: dict[str, int]
+    metric: str | None = None
+    best_value: float | None = None
 
 
 class RunStore:
@@ -586,10 +591,11 @@ class RunStore:
         n_rounds, planned = self._db.execute("SELECT COUNT(*), COALESCE(SUM(n_trials), 0) FROM rounds").fetchone()
         counts = {s.value: 0 for s in TrialStatus}
         counts.update(self._db.execute("SELECT status, COUNT(*) FROM trials GROUP BY status"))
+        metric = (self.config.get("objective") or {}).get("metric")
         # records.rank's first trial, when it is ok with a finite cost. NaN costs
         # are NULL in the column, so the bounds exclude them along with ±inf.
         best = self._db.execute(
-            "SELECT trial, dev_cost FROM trials WHERE status = ? AND COALESCE(value, dev_cost) > ?"
+            "SELECT trial, dev_cost, metrics FROM trials WHERE status = ? AND COALESCE(value, dev_cost) > ?"
             " AND COALESCE(value, dev_cost) < ? ORDER BY COALESCE(value, dev_cost), trial LIMIT 1",
             (TrialStatus.OK.value, -math.inf, math.inf),
         ).fetchone()
@@ -603,6 +609,8 @@ class RunStore:
             best_dev_cost=best[1] if best else None,
             best_trial=best[0] if best else None,
             status_counts=counts,
+            metric=metric,
+            best_value=json.loads(best[2]).get(metric) if best and metric else None,
         )
 
     # -- the best model -----------------------------------------------------
@@ -768,11 +776,11 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
         if best_cost is not None and not _real_is_exact(best_cost):
             exact_values["best_dev_cost"] = best_cost
         db.execute(
-            f"INSERT INTO trials ({_TRIAL_COLUMNS}) VALUES ({', '.join('?' * 18)})",
+            f"INSERT INTO trials ({_TRIAL_COLUMNS}) VALUES ({', '.join('?' * 19)})",
             (trial, rnd, index, params, seed, status, dev, train, acc, seconds,
              None if dev_value is None or not _real_is_exact(dev_value) else dev_value,
              None if best_cost is None or not _real_is_exact(best_cost) else best_cost,
-             epochs_run, history, error, _dumps(exact_values), None, best_epoch),
+             epochs_run, history, error, _dumps(exact_values), None, best_epoch, "{}"),
         )
         _insert_epochs(db, trial, _epoch_rows(hist))
     db.execute("DROP TABLE trials_v1")
@@ -823,6 +831,7 @@ def _trial_row(rec: TrialRecord) -> tuple:
         _dumps({f: v for f, v in reals.items() if v is not None and not _real_is_exact(v)}),
         None if rec.rung is None else int(rec.rung),
         None if rec.best_epoch is None else int(rec.best_epoch),
+        _dumps(rec.metrics),
     )
 
 
@@ -844,13 +853,13 @@ def _checkpoint_path(run_dir: Path, trial: int, epoch: int) -> Path:
 
 def _trial_from_row(row: tuple) -> TrialRecord:
     (trial, rnd, index, params, seed, status, *reals, epochs_run, history, error, exact_floats, rung,
-     best_epoch) = row
+     best_epoch, metrics) = row
     values = dict(zip(_REAL_FIELDS, reals))
     values.update(json.loads(exact_floats))
     return TrialRecord(
         trial=trial, round=rnd, index=index, params=json.loads(params), seed=int(seed),
         status=TrialStatus(status), epochs_run=epochs_run, history=json.loads(history),
-        error=error, rung=rung, best_epoch=best_epoch, **values,
+        error=error, rung=rung, best_epoch=best_epoch, metrics=json.loads(metrics), **values,
     )
 
 

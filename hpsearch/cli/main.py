@@ -133,7 +133,7 @@ def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: 
 def run(config_file: Path, trials: int | None, seed: int | None, name: str | None, runs_dir: Path | None,
         dry_run: bool, csv_file: Path | None, workers: int | None, backend: str | None, scheduler: str | None,
         quiet: bool) -> None:
-    """Start a search: train every trial of CONFIG.yaml in parallel and rank them by dev cost J."""
+    """Start a search: train every trial of CONFIG.yaml in parallel and rank them by dev cost J (or its objective's metric)."""
     from hpsearch.config import load_config
     from hpsearch.search import Execution, planned_rungs, planned_trials, start_search
 
@@ -153,7 +153,7 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
         return
     if csv_file is not None:
         raise click.UsageError("--csv goes with --dry-run (use `hpsearch export RUN --csv FILE` for results)")
-    with render.SearchProgress(list(config.space.names), quiet=quiet) as progress:
+    with render.SearchProgress(list(config.space.names), quiet=quiet, metric=config.metric) as progress:
         result = start_search(config, runs_dir=_runs_dir(runs_dir), name=name,
                               execution=Execution(workers, backend, scheduler), reporter=progress)
     _finish(result, quiet)
@@ -177,15 +177,20 @@ def _finish(result: Any, quiet: bool) -> None:
     for line in run_data_notes(result.run_dir):
         render.err_console.print(line, highlight=False, soft_wrap=True)
     names = list(Space.from_json(result.rounds[0].space).names) if result.rounds else []
+    metric = result.objective.metric if result.objective is not None else None
     if not quiet:
-        render.console.print(render.leaderboard_table(result.trials, names, top=10))
+        render.console.print(render.leaderboard_table(result.trials, names, top=10, metric=metric))
     best = result.best
     if best is None:
         render.console.print(f"run '{result.name}': no trial finished ok — see hpsearch show {result.name}")
         return
     values = ", ".join(f"{k}={render.fmt(v)}" for k, v in best.params.items())
-    render.console.print(f"best: trial {best.trial}  dev J {render.fmt(best.dev_cost)}  "
-                         f"dev acc {best.dev_accuracy:.2%}  {values}", highlight=False)
+    if metric is None:
+        render.console.print(f"best: trial {best.trial}  dev J {render.fmt(best.dev_cost)}  "
+                             f"dev acc {best.dev_accuracy:.2%}  {values}", highlight=False)
+    else:
+        render.console.print(f"best: trial {best.trial}  {metric} {render.fmt(best.metrics.get(metric))}  {values}",
+                             highlight=False, markup=False)
     render.console.print(f"run saved in {result.run_dir}", highlight=False)
     for line in render.edge_lines(result.edges):
         render.err_console.print(line, highlight=False)
@@ -202,7 +207,8 @@ def resume(run_ref: str, retry_failed: bool, runs_dir: Path | None, workers: int
     from hpsearch.search import Execution, resume_search
 
     run_dir = _run_dir(run_ref, runs_dir)
-    with render.SearchProgress(_searched_names(run_dir), quiet=quiet) as progress:
+    names, metric = _searched_names(run_dir)
+    with render.SearchProgress(names, quiet=quiet, metric=metric) as progress:
         result = resume_search(run_dir, execution=Execution(workers, backend, scheduler),
                                retry_failed=retry_failed, reporter=progress)
     _finish(result, quiet)
@@ -221,7 +227,8 @@ def zoom(run_ref: str, top_k: int, trials: int | None, expand: bool, runs_dir: P
     from hpsearch.search import Execution, zoom_search
 
     run_dir = _run_dir(run_ref, runs_dir)
-    with render.SearchProgress(_searched_names(run_dir), quiet=quiet) as progress:
+    names, metric = _searched_names(run_dir)
+    with render.SearchProgress(names, quiet=quiet, metric=metric) as progress:
         result = zoom_search(run_dir, top_k=top_k, trials=trials, expand=expand,
                              execution=Execution(workers, backend, scheduler), reporter=progress)
     if not quiet:
@@ -229,12 +236,14 @@ def zoom(run_ref: str, top_k: int, trials: int | None, expand: bool, runs_dir: P
     _finish(result, quiet)
 
 
-def _searched_names(run_dir: Path) -> list[str]:
-    from hpsearch.space import Space
+def _searched_names(run_dir: Path) -> tuple[list[str], str | None]:
+    """The searched parameter names of a run and its metric (None: the engine's dev J)."""
+    from hpsearch.search import stored_config
     from hpsearch.store import RunStore
 
     with RunStore.open(run_dir) as store:
-        return list(Space.from_json(store.config["space"]).names)
+        config = stored_config(store)
+    return list(config.space.names), config.metric
 
 
 @cli.command()
@@ -255,7 +264,7 @@ def show(run_ref: str, top: int, round_: int | None, runs_dir: Path | None) -> N
         raise click.BadParameter(f"run has rounds {', '.join(str(r.round) for r in rounds)}", param_hint="--round")
     done, planned = len(trials), sum(r.n_trials for r in rounds if round_ in (None, r.round))
     render.console.print(f"run [bold]{store.name}[/] — {done}/{planned} trials done", highlight=False)
-    render.console.print(render.leaderboard_table(trials, list(config.space.names), top=top))
+    render.console.print(render.leaderboard_table(trials, list(config.space.names), top=top, metric=config.metric))
     render.console.print(render.rounds_table(rounds))
     if best is not None:
         render.console.print(f"best model (trial {best[0]}): {best[1]}", highlight=False)
@@ -286,10 +295,10 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
         importance = asdict(hyperparameter_importance(config.space, trials))
         with click.open_file(str(json_file), "w", encoding="utf-8") as f:
             write_json(trials, config.model, f, run=store.name, rounds=rounds, importance=importance,
-                       promotions=promotions)
+                       promotions=promotions, metric=config.metric)
         return
     with click.open_file(str(csv_file) if csv_file else "-", "w", encoding="utf-8") as f:
-        write_csv(trials, config.model, f)
+        write_csv(trials, config.model, f, metric=config.metric)
 
 
 @cli.command(name="list")
@@ -325,8 +334,9 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
     out = out if out is not None else run_dir / "plots"
     out.mkdir(parents=True, exist_ok=True)
     importance = hyperparameter_importance(config.space, trials)
-    images = plot_run(rounds, trials, out, top_k=top_k, importance=importance)
-    report = write_report(out, run_name=name, rounds=rounds, trials=trials, images=images, importance=importance)
+    images = plot_run(rounds, trials, out, top_k=top_k, importance=importance, objective=config.objective)
+    report = write_report(out, run_name=name, rounds=rounds, trials=trials, images=images, importance=importance,
+                          metric=config.metric)
     for path in [*images, report]:
         click.echo(str(path))
 
@@ -342,7 +352,7 @@ def importance(run_ref: str, runs_dir: Path | None) -> None:
 
     with RunStore.open(_run_dir(run_ref, runs_dir)) as store:
         trials, config = store.trials(), stored_config(store)
-    render.console.print(render.importance_table(hyperparameter_importance(config.space, trials)))
+    render.console.print(render.importance_table(hyperparameter_importance(config.space, trials), config.metric))
 
 
 @cli.command()

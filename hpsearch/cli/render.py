@@ -15,8 +15,10 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from hpsearch.histogram import histogram
+from hpsearch.leaderboard import extra_metrics
 from hpsearch.records import RoundRecord, TrainResult, TrialRecord, TrialStatus, rank
 from hpsearch.space import Space
 from hpsearch.zoom import EdgeHint
@@ -47,25 +49,31 @@ def _status(status: TrialStatus) -> str:
             TrialStatus.FAILED: "[red]failed[/]"}[status]
 
 
-def leaderboard_table(trials: list[TrialRecord], names: list[str], top: int | None = None, title: str = "Leaderboard") -> Table:
+def leaderboard_table(trials: list[TrialRecord], names: list[str], top: int | None = None, title: str = "Leaderboard",
+                      metric: str | None = None) -> Table:
     """Rank, trial, round, status, (rung), searched values, dev J, train J, dev accuracy, epochs, seconds.
 
-    The rung column (1-based rung reached) shows when early stopping put trials at rungs.
+    The rung column (1-based rung reached) shows when early stopping put trials at rungs. With an own
+    objective (``metric``), the engine's columns give way to the metric and the other numbers it reported.
     """
     table = Table(title=title, title_justify="left")
     rungs = any(t.rung is not None for t in trials)
+    extras = [] if metric is None else extra_metrics(trials, metric)
+    results = ("dev J", "train J", "dev acc") if metric is None else (metric, *extras)
     for column in ("rank", "trial", "round", "status", *(["rung"] if rungs else []), *names):
         table.add_column(column, justify="left" if column == "status" else "right")
-    for column in ("dev J", "train J", "dev acc", "epochs", "seconds"):
-        table.add_column(column, justify="right")
+    for column in (*results, "epochs", "seconds"):
+        table.add_column(Text(column), justify="right")
     for position, t in enumerate(rank(trials)[:top], start=1):
+        if metric is None:
+            cells = [fmt(t.dev_cost), fmt(t.train_cost), "—" if t.dev_accuracy is None else f"{t.dev_accuracy:.2%}"]
+        else:
+            cells = [fmt(t.metrics.get(name)) for name in (metric, *extras)]
         table.add_row(
             str(position), str(t.trial), str(t.round), _status(t.status),
             *([fmt(None if t.rung is None else t.rung + 1)] if rungs else []),
             *(fmt(t.params.get(n)) for n in names),
-            fmt(t.dev_cost), fmt(t.train_cost),
-            "—" if t.dev_accuracy is None else f"{t.dev_accuracy:.2%}",
-            str(t.epochs_run), f"{t.seconds:.2f}",
+            *cells, str(t.epochs_run), f"{t.seconds:.2f}",
         )
     return table
 
@@ -188,8 +196,9 @@ class SearchProgress:
     Off a terminal it prints one plain line per finished trial; ``quiet`` prints nothing.
     """
 
-    def __init__(self, names: list[str], quiet: bool = False, top: int = 5):
+    def __init__(self, names: list[str], quiet: bool = False, top: int = 5, metric: str | None = None):
         self.names = names
+        self.metric = metric
         self.quiet = quiet
         self.top = top
         self.trials: dict[int, TrialRecord] = {}  # each trial's latest state, shown in the live table
@@ -214,7 +223,7 @@ class SearchProgress:
 
     def _view(self) -> Group:
         return Group(self.progress, leaderboard_table(list(self.trials.values()), self.names, self.top,
-                                                      title="Best so far"))
+                                                      title="Best so far", metric=self.metric))
 
     def run_opened(self, trials: list[TrialRecord]) -> None:
         self.trials.update((t.trial, t) for t in trials)
@@ -239,33 +248,42 @@ class SearchProgress:
                 self.live.update(self._view())
                 self._last_draw = now
         elif not self.quiet:
-            cost = fmt(record.dev_cost) if record.status is not TrialStatus.FAILED else record.error
-            best_text = f"  best J {fmt(best.dev_cost)} (trial {best.trial})" if best else ""
+            label, short, shown = ("dev J", "J", _shown) if self.metric is None else (self.metric, self.metric, self._metric)
+            result = f" {label} {fmt(shown(record))}" if record.status is not TrialStatus.FAILED else f" — {record.error}"
+            best_text = f"  best {short} {fmt(shown(best))} (trial {best.trial})" if best else ""
             at = f" at epoch {record.epochs_run}" if record.rung is not None else ""
-            err_console.print(f"trial {record.trial}: {record.status.value}{at} dev J {cost}{best_text}",
+            err_console.print(f"trial {record.trial}: {record.status.value}{at}{result}{best_text}",
                               highlight=False, markup=False)
+
+    def _metric(self, record: TrialRecord) -> float | None:
+        return record.metrics.get(self.metric)
+
+
+def _shown(record: TrialRecord) -> float | None:
+    return record.dev_cost
 
 
 def runs_table(runs: list[Any]) -> Table:
-    """``hpsearch list``: one row per run."""
+    """``hpsearch list``: one row per run; the best value is dev J, or an own objective's metric (named)."""
     table = Table(title="Runs", title_justify="left")
-    for column in ("run", "created", "rounds", "trials", "ok / diverged / failed", "best dev J", "best trial"):
+    for column in ("run", "created", "rounds", "trials", "ok / diverged / failed", "best (metric)", "best trial"):
         table.add_column(column, justify="left" if column in ("run", "created") else "right")
     for r in runs:
         counts = " / ".join(str(r.status_counts[s.value]) for s in TrialStatus)
+        best = Text(f"{fmt(r.best_dev_cost)} (dev J)" if r.metric is None else f"{fmt(r.best_value)} ({r.metric})")
         table.add_row(r.name, str(r.created)[:19], str(r.rounds), f"{r.trials_done}/{r.trials_planned}",
-                      counts, fmt(r.best_dev_cost), fmt(r.best_trial))
+                      counts, best, fmt(r.best_trial))
     return table
 
 
-def importance_table(report: Any) -> Table | str:
-    """``hpsearch importance``: parameters by their share of the variation of dev J."""
+def importance_table(report: Any, metric: str | None = None) -> Table | str:
+    """``hpsearch importance``: parameters by their share of the variation of dev J (or of ``metric``)."""
     if not report.enough:
         return f"importance: {report.message}"
     table = Table(title=f"Hyperparameter importance — {report.method} ({report.n_trials} ok trials)", title_justify="left")
     table.add_column("rank", justify="right")
     table.add_column("parameter")
-    table.add_column("share of variation of dev J", justify="right")
+    table.add_column(Text(f"share of variation of {metric or 'dev J'}"), justify="right")
     table.add_column("")
     for position, item in enumerate(report.items, start=1):
         table.add_row(str(position), item.name, f"{item.share:.1%}", "█" * round(30 * item.share))
