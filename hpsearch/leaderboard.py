@@ -2,6 +2,11 @@
 
 Ranking: ok trials by dev J (lowest first), then diverged, then failed; ties
 by trial id (``TrialRecord.rank_key``).
+
+``leaderboard`` is the one place where the leaderboard's columns and the text
+of every number in it are decided; the terminal (``cli/render.py``) and the
+report (``report.py``) draw it. Exports (``write_csv``, ``write_json``) keep
+exact values instead.
 """
 
 from __future__ import annotations
@@ -9,12 +14,124 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import dataclass, replace
 from typing import IO, Any
 
-from hpsearch.records import RoundRecord, TrialRecord, rank
+from hpsearch.records import RoundRecord, TrialRecord, TrialStatus, rank
 
 RESULT_COLUMNS = ("dev_cost", "train_cost", "dev_accuracy", "epochs_run", "seconds")
 LEAD_COLUMNS = ("rank", "trial", "round", "status")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the leaderboard as shown.
+
+    ``whole`` columns are never cut or dropped (rank, trial, status, dev J).
+    Columns with a ``drop`` number are dropped, lowest number first, when the
+    table is wider than the space it is shown in; the others may be cut.
+    """
+
+    title: str
+    justify: str = "right"
+    whole: bool = False
+    drop: int | None = None
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """The shown leaderboard: columns, and per row the cell texts, the status and the error."""
+
+    columns: list[Column]
+    rows: list[list[str]]
+    statuses: list[TrialStatus]
+    errors: list[str | None]
+
+    def widths(self) -> list[int]:
+        """The natural width of each column: its longest cell or title, in characters."""
+        return [max([len(c.title), *(len(row[i]) for row in self.rows)]) for i, c in enumerate(self.columns)]
+
+    def fitted(self, width: int, *, per_column: int = 3, frame: int = 1) -> "Leaderboard":
+        """The columns that fit in ``width`` characters, dropping droppable ones lowest ``drop`` first.
+
+        ``per_column`` is what each column adds besides its text (padding and a
+        rule), ``frame`` what the table adds once. When the droppable ones are
+        gone and it is still too wide, the rest stays: the caller cuts the
+        columns that are not ``whole``.
+        """
+        board = self
+        while True:
+            natural = sum(board.widths()) + per_column * len(board.columns) + frame
+            droppable = [(c.drop, i) for i, c in enumerate(board.columns) if c.drop is not None]
+            if natural <= width or not droppable:
+                return board
+            _, i = min(droppable)
+            board = replace(
+                board,
+                columns=board.columns[:i] + board.columns[i + 1:],
+                rows=[row[:i] + row[i + 1:] for row in board.rows],
+            )
+
+
+# Dropped first to last when the leaderboard is too wide.
+_DROP_ORDER = {"seconds": 1, "epochs": 2, "round": 3, "train J": 4}
+
+
+def leaderboard(trials: list[TrialRecord], names: list[str], top: int | None = None) -> Leaderboard:
+    """The ``top`` best trials as text: rank, trial, round, status, searched values, results.
+
+    Parameters are shown to 3 significant digits, costs to 4, accuracy as a
+    percentage (``format_param``, ``format_cost``, ``format_accuracy``).
+    """
+    columns = [Column("rank", whole=True), Column("trial", whole=True), Column("round", drop=_DROP_ORDER["round"]),
+               Column("status", justify="left", whole=True), *(Column(n) for n in names),
+               Column("dev J", whole=True), Column("train J", drop=_DROP_ORDER["train J"]), Column("dev acc"),
+               Column("epochs", drop=_DROP_ORDER["epochs"]), Column("seconds", drop=_DROP_ORDER["seconds"])]
+    ranked = rank(trials)[:top]
+    rows = [
+        [str(position), str(t.trial), str(t.round), t.status.value, *(format_param(t.params.get(n)) for n in names),
+         format_cost(t.dev_cost), format_cost(t.train_cost), format_accuracy(t.dev_accuracy), str(t.epochs_run),
+         format_seconds(t.seconds)]
+        for position, t in enumerate(ranked, start=1)
+    ]
+    return Leaderboard(columns, rows, [t.status for t in ranked], [t.error for t in ranked])
+
+
+def format_param(value: Any) -> str:
+    """A hyperparameter value: floats to 3 significant digits, — when absent, true/false in lower case."""
+    return _format(value, 3)
+
+
+def format_cost(value: Any) -> str:
+    """A cost J: 4 significant digits (enough to tell close trials apart); nan and inf as such."""
+    return _format(value, 4)
+
+
+def format_accuracy(value: float | None) -> str:
+    """An accuracy as a percentage with two decimals, — when absent."""
+    if value is None:
+        return "—"
+    return f"{value:.2%}" if math.isfinite(value) else str(value)
+
+
+def format_seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _format(value: Any, digits: int) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+            return f"{value:.{digits - 1}e}"
+        if abs(value) >= 10**digits:  # 1234.5 as 1234, not 1.23e+03
+            return f"{value:.0f}"
+        return f"{value:.{digits}g}"
+    return str(value)
 
 
 def export_columns(trials: list[TrialRecord], fixed: dict[str, Any]) -> list[str]:

@@ -6,61 +6,86 @@ Nothing here decides anything: it draws what the library returns.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
+from hpsearch.cli.text import plain
 from hpsearch.histogram import histogram
-from hpsearch.records import RoundRecord, TrainResult, TrialRecord, TrialStatus, rank
+from hpsearch.leaderboard import format_accuracy, format_cost, format_param, leaderboard
+from hpsearch.records import RoundRecord, TrainResult, TrialRecord, TrialStatus
 from hpsearch.space import Space
 from hpsearch.zoom import EdgeHint
 
+
+def _is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is an open terminal (stdout is None when the process started with it closed)."""
+    try:
+        return stream is not None and stream.isatty()
+    except (ValueError, OSError):  # closed
+        return False
+
+
 # Off a terminal (a pipe, a file, CI logs) rich would assume 80 columns and squeeze
 # the leaderboard into ellipses; a wide fixed width keeps every value readable.
-console = Console(width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+console = Console(width=None if _is_terminal(sys.stdout) else 200)
+err_console = Console(stderr=True, width=None if _is_terminal(sys.stderr) else 200)
+
+fmt = format_param  # a value in a one-line message: the leaderboard's own formatting
+
+_STATUS_STYLE = {TrialStatus.OK: "", TrialStatus.DIVERGED: "yellow", TrialStatus.FAILED: "red"}
 
 
-def fmt(value: Any) -> str:
-    """Compact, readable text for a hyperparameter or result value."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return str(value)
-        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
-            return f"{value:.3e}"
-        return f"{value:.4g}"
-    return str(value)
+def leaderboard_table(trials: list[TrialRecord], names: list[str], top: int | None = None,
+                      title: str = "Leaderboard", *, wide: bool = False, width: int | None = None) -> Table:
+    """Rank, trial, round, status, searched values, dev J, train J, dev accuracy, epochs, seconds.
 
-
-def _status(status: TrialStatus) -> str:
-    return {TrialStatus.OK: "ok", TrialStatus.DIVERGED: "[yellow]diverged[/]", TrialStatus.FAILED: "[red]failed[/]"}[status]
-
-
-def leaderboard_table(trials: list[TrialRecord], names: list[str], top: int | None = None, title: str = "Leaderboard") -> Table:
-    """Rank, trial, round, status, searched values, dev J, train J, dev accuracy, epochs, seconds."""
+    Fitted to ``width`` (default: the terminal's): seconds, epochs, round and
+    train J are dropped, in that order, before anything is cut, and rank, trial,
+    status and dev J are never cut. ``wide`` keeps every column.
+    """
+    board = leaderboard(trials, names, top)
+    if not wide:
+        board = board.fitted(width or console.width)
+    widths = board.widths()
     table = Table(title=title, title_justify="left")
-    for column in ("rank", "trial", "round", "status", *names):
-        table.add_column(column, justify="left" if column == "status" else "right")
-    for column in ("dev J", "train J", "dev acc", "epochs", "seconds"):
-        table.add_column(column, justify="right")
-    for position, t in enumerate(rank(trials)[:top], start=1):
-        table.add_row(
-            str(position), str(t.trial), str(t.round), _status(t.status),
-            *(fmt(t.params.get(n)) for n in names),
-            fmt(t.dev_cost), fmt(t.train_cost),
-            "—" if t.dev_accuracy is None else f"{t.dev_accuracy:.2%}",
-            str(t.epochs_run), f"{t.seconds:.2f}",
-        )
+    for column, natural in zip(board.columns, widths):
+        table.add_column(column.title, justify=column.justify,  # type: ignore[arg-type]
+                         no_wrap=True, min_width=natural if column.whole else None)
+    for row, status in zip(board.rows, board.statuses):
+        cells = [plain(cell) for cell in row]
+        cells[[c.title for c in board.columns].index("status")].stylize(_STATUS_STYLE[status])
+        table.add_row(*cells)
+    return table
+
+
+def table_width(table: Table) -> int:
+    """The width ``table`` needs to show every cell whole."""
+    return Measurement.get(console, console.options.update(width=100_000), table).maximum
+
+
+def best_line(best: TrialRecord) -> Text:
+    """``best: trial 7  dev J 0.1234  dev acc 93.75%  learning_rate=0.0123, ...``."""
+    values = ", ".join(f"{k}={format_param(v)}" for k, v in best.params.items())
+    return plain(f"best: trial {best.trial}  dev J {format_cost(best.dev_cost)}  "
+                 f"dev acc {format_accuracy(best.dev_accuracy)}  {values}")
+
+
+def model_table(rows: list[tuple[str, Any, str]]) -> Table:
+    """``hpsearch train``: every hyperparameter, the value used and where it came from."""
+    table = Table(title="Model", title_justify="left")
+    table.add_column("hyperparameter")
+    table.add_column("value", justify="right")
+    table.add_column("from")
+    for name, value, source in rows:
+        table.add_row(plain(name), plain(format_param(value)), plain(source, "dim" if source == "default" else ""))
     return table
 
 
@@ -75,7 +100,7 @@ def rounds_table(rounds: list[RoundRecord]) -> Table:
         first = True
         for name, dist in space.items():
             table.add_row(str(r.round) if first else "", kind if first else "", str(r.n_trials) if first else "",
-                          name, dist.describe())
+                          plain(name), plain(dist.describe()))
             first = False
         if first:
             table.add_row(str(r.round), kind, str(r.n_trials), "—", "nothing searched")
@@ -88,7 +113,7 @@ def plan_table(plan: list[tuple[int, int, dict[str, Any]]], names: list[str]) ->
     for column in ("round", "trial", *names):
         table.add_column(column, justify="right")
     for rnd, trial, params in plan:
-        table.add_row(str(rnd), str(trial), *(fmt(params[n]) for n in names))
+        table.add_row(str(rnd), str(trial), *(plain(format_param(params[n])) for n in names))
     return table
 
 
@@ -104,12 +129,12 @@ def histograms(space: Space, plan: list[dict[str, Any]], width: int = 30) -> Tab
         most = max((count for _, count in bins), default=0) or 1
         for i, (label, count) in enumerate(bins):
             bar = "█" * round(width * count / most)
-            table.add_row(f"{name} ({dist.scale})" if i == 0 else "", label, bar, str(count))
+            table.add_row(plain(f"{name} ({dist.scale})") if i == 0 else "", plain(label), bar, str(count))
     return table
 
 
-def edge_lines(edges: list[EdgeHint]) -> list[str]:
-    return [f"hint: {e.message}" for e in edges]
+def edge_lines(edges: list[EdgeHint]) -> list[Text]:
+    return [plain(f"hint: {e.message}") for e in edges]
 
 
 def result_table(result: TrainResult) -> Table:
@@ -117,8 +142,9 @@ def result_table(result: TrainResult) -> Table:
     table.add_column("field")
     table.add_column("value", justify="right")
     for key, value in (
-        ("status", result.status.value), ("train J", fmt(result.train_cost)), ("dev J", fmt(result.dev_cost)),
-        ("dev accuracy", f"{result.dev_accuracy:.2%}"), ("epochs run", str(result.epochs_run)),
+        ("status", result.status.value), ("train J", format_cost(result.train_cost)),
+        ("dev J", format_cost(result.dev_cost)),
+        ("dev accuracy", format_accuracy(result.dev_accuracy)), ("epochs run", str(result.epochs_run)),
         ("seconds", f"{result.seconds:.2f}"),
     ):
         table.add_row(key, value)
@@ -147,7 +173,8 @@ class EpochProgress:
             self.progress.stop()
 
     def __call__(self, epoch: int, stats: dict[str, float]) -> None:
-        text = f"train J {fmt(stats['train_cost'])}  dev J {fmt(stats['dev_cost'])}  dev acc {stats['dev_accuracy']:.2%}"
+        text = (f"train J {format_cost(stats['train_cost'])}  dev J {format_cost(stats['dev_cost'])}  "
+                f"dev acc {format_accuracy(stats['dev_accuracy'])}")
         if self.live:
             self.progress.update(self.task, completed=epoch + 1, stats=text)
         elif not self.quiet:
@@ -185,7 +212,8 @@ class SearchProgress:
             self.live = None
 
     def _view(self) -> Group:
-        return Group(self.progress, leaderboard_table(self.trials, self.names, self.top, title="Best so far"))
+        return Group(self.progress, leaderboard_table(self.trials, self.names, self.top, title="Best so far",
+                                                      width=err_console.width))
 
     def round_started(self, rnd: RoundRecord, pending: int) -> None:
         label = f"round {rnd.round}" + (" (zoom)" if rnd.kind == "zoom" else "")
@@ -204,9 +232,9 @@ class SearchProgress:
                 self.live.update(self._view())
                 self._last_draw = now
         elif not self.quiet:
-            cost = fmt(record.dev_cost) if record.status is not TrialStatus.FAILED else record.error
-            best_text = f"  best J {fmt(best.dev_cost)} (trial {best.trial})" if best else ""
-            err_console.print(f"trial {record.trial}: {record.status.value} dev J {cost}{best_text}", highlight=False)
+            cost = format_cost(record.dev_cost) if record.status is not TrialStatus.FAILED else record.error
+            best_text = f"  best J {format_cost(best.dev_cost)} (trial {best.trial})" if best else ""
+            err_console.print(plain(f"trial {record.trial}: {record.status.value} dev J {cost}{best_text}"), highlight=False)
 
 
 def runs_table(runs: list[Any]) -> Table:
@@ -216,20 +244,20 @@ def runs_table(runs: list[Any]) -> Table:
         table.add_column(column, justify="left" if column in ("run", "created") else "right")
     for r in runs:
         counts = " / ".join(str(r.status_counts[s.value]) for s in TrialStatus)
-        table.add_row(r.name, str(r.created)[:19], str(r.rounds), f"{r.trials_done}/{r.trials_planned}",
-                      counts, fmt(r.best_dev_cost), fmt(r.best_trial))
+        table.add_row(plain(r.name), str(r.created)[:19], str(r.rounds), f"{r.trials_done}/{r.trials_planned}",
+                      counts, format_cost(r.best_dev_cost), format_param(r.best_trial))
     return table
 
 
-def importance_table(report: Any) -> Table | str:
+def importance_table(report: Any) -> Table | Text:
     """``hpsearch importance``: parameters by their share of the variation of dev J."""
     if not report.enough:
-        return f"importance: {report.message}"
+        return plain(f"importance: {report.message}")
     table = Table(title=f"Hyperparameter importance — {report.method} ({report.n_trials} ok trials)", title_justify="left")
     table.add_column("rank", justify="right")
     table.add_column("parameter")
     table.add_column("share of variation of dev J", justify="right")
     table.add_column("")
     for position, item in enumerate(report.items, start=1):
-        table.add_row(str(position), item.name, f"{item.share:.1%}", "█" * round(30 * item.share))
+        table.add_row(str(position), plain(item.name), f"{item.share:.1%}", "█" * round(30 * item.share))
     return table
