@@ -51,21 +51,47 @@ class Leaderboard:
         """The natural width of each column: its longest cell or title, in characters."""
         return [max([len(c.title), *(len(row[i]) for row in self.rows)]) for i, c in enumerate(self.columns)]
 
-    def fitted(self, width: int, *, per_column: int = 3, frame: int = 1) -> "Leaderboard":
-        """The columns that fit in ``width`` characters, dropping droppable ones lowest ``drop`` first.
+    def min_widths(self) -> list[int]:
+        """The narrowest each column may be without cutting a value: a title may fold, unless ``whole``."""
+        return [max([len(c.title) if c.whole else 1, *(len(row[i]) for row in self.rows)])
+                for i, c in enumerate(self.columns)]
 
-        ``per_column`` is what each column adds besides its text (padding and a
-        rule), ``frame`` what the table adds once. When the droppable ones are
-        gone and it is still too wide, the rest stays: the caller cuts the
-        columns that are not ``whole``.
+    def column_widths(self, width: int, *, per_column: int = 3, frame: int = 1) -> list[int]:
+        """Text width of each column so that the table fits ``width`` when it can.
+
+        Columns are narrowed from their natural width, the widest first, down
+        to their ``min_widths``: titles fold, values stay whole. ``per_column``
+        is what each column adds besides its text (padding and a rule),
+        ``frame`` what the table adds once.
+        """
+        widths, floors = self.widths(), self.min_widths()
+        budget = width - per_column * len(widths) - frame
+        while sum(widths) > budget:
+            shrinkable = [i for i, w in enumerate(widths) if w > floors[i]]
+            if not shrinkable:
+                break
+            widths[max(shrinkable, key=lambda i: (widths[i] - floors[i], i))] -= 1
+        return widths
+
+    def fitted(self, width: int, *, per_column: int = 3, frame: int = 1) -> "Leaderboard":
+        """The columns that fit in ``width`` characters.
+
+        Droppable columns go first, lowest ``drop`` first, while the table's
+        natural width is too wide. If even its narrowest form (``min_widths``)
+        is too wide, the last columns that are not ``whole`` go too (dev acc,
+        then parameters from the last): a value is never cut, and rank, trial,
+        status and dev J always stay.
         """
         board = self
         while True:
-            natural = sum(board.widths()) + per_column * len(board.columns) + frame
+            extra = per_column * len(board.columns) + frame
             droppable = [(c.drop, i) for i, c in enumerate(board.columns) if c.drop is not None]
-            if natural <= width or not droppable:
+            if droppable and sum(board.widths()) + extra > width:
+                _, i = min(droppable)
+            elif sum(board.min_widths()) + extra > width and any(not c.whole for c in board.columns):
+                i = max(i for i, c in enumerate(board.columns) if not c.whole)
+            else:
                 return board
-            _, i = min(droppable)
             board = replace(
                 board,
                 columns=board.columns[:i] + board.columns[i + 1:],

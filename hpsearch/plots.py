@@ -18,6 +18,7 @@ window opens and no global state changes.
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from dataclasses import dataclass, replace
@@ -29,12 +30,14 @@ import numpy as np
 from hpsearch.errors import MissingDependencyError
 from hpsearch.importance import ImportanceReport
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus, rank
+from hpsearch.safe_files import check_no_symlinks, make_folder, write_bytes_atomic
 from hpsearch.space import Distribution, Space, envelope
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+PLOTS_DIR = "plots"
 LOG_SCALES = ("log", "int_log")
 LEARNING_CURVE_TRIALS = 5
 DPI = 100
@@ -270,8 +273,16 @@ def _new_figure(width: float, height: float) -> Figure:
 
 
 def _save(figure: Figure, path: Path) -> Path:
-    figure.savefig(path, dpi=DPI)
-    return path
+    """Write the PNG atomically (a full disk leaves no truncated file) and never through a symlink."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return write_bytes_atomic(path.parent, path.name, buffer.getvalue())
+
+
+def run_plots_dir(run_dir: Path) -> Path:
+    """``run_dir/plots``, created if missing; RunError if the run folder holds a symlink."""
+    check_no_symlinks(run_dir)
+    return make_folder(run_dir, PLOTS_DIR)
 
 
 def _slug(name: str) -> str:

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.importance import ImportanceReport
+from hpsearch.leaderboard import format_cost, leaderboard
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus, rank
+from hpsearch.safe_files import write_bytes_atomic
 from hpsearch.space import Space
 
 REPORT_FILE = "report.html"
@@ -32,6 +34,7 @@ tr.diverged td { color: #a66300; } tr.failed td { color: #b00020; }
 .note { color: #666; }
 figure { margin: 1rem 0 2rem; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #666; font-size: 0.85rem; }
+div.wide { overflow-x: auto; } table.leaderboard th { overflow-wrap: anywhere; vertical-align: bottom; }
 """
 
 
@@ -74,9 +77,7 @@ def write_report(
         + "\n</body>\n</html>\n"
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / REPORT_FILE
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_bytes_atomic(out_dir, REPORT_FILE, page.encode("utf-8"))
 
 
 def _summary(trials: list[TrialRecord]) -> str:
@@ -84,30 +85,32 @@ def _summary(trials: list[TrialRecord]) -> str:
     parts = ", ".join(f"{counts[s]} {s.value}" for s in TrialStatus)
     ranked = rank(trials)
     best = ranked[0] if ranked and ranked[0].status is TrialStatus.OK else None
-    best_text = f"; best dev J {_number(best.dev_cost)} (trial {best.trial})" if best else "; no ok trial"
+    best_text = f"; best dev J {format_cost(best.dev_cost)} (trial {best.trial})" if best else "; no ok trial"
     return f"<p>{len(trials)} trials: {escape(parts)}{escape(best_text)}.</p>"
 
 
+# The leaderboard must fit a 1200 px window: the page's text column is 1120 px,
+# about 140 characters of its table font once each cell's padding (3) is counted.
+_LEADERBOARD_CHARACTERS = 140
+
+
 def _leaderboard(rounds: list[RoundRecord], trials: list[TrialRecord], rows: int) -> str:
+    """The best ``rows`` trials, formatted as the terminal shows them (``hpsearch.leaderboard``)."""
     names = sorted({name for r in rounds for name in r.space} | {name for t in trials for name in t.params})
-    head = (
-        '<tr><th>rank</th><th>trial</th><th>round</th><th class="text">status</th>'
-        + "".join(f"<th>{escape(name)}</th>" for name in names)
-        + "<th>dev J</th><th>train J</th><th>dev acc</th><th>epochs</th><th>seconds</th></tr>"
-    )
+    board = leaderboard(trials, names, rows).fitted(_LEADERBOARD_CHARACTERS, per_column=3, frame=0)
+    text = [i for i, c in enumerate(board.columns) if c.justify == "left"]
+    head = "".join(f'<th class="text">{escape(c.title)}</th>' if i in text else f"<th>{escape(c.title)}</th>"
+                   for i, c in enumerate(board.columns))
     body = []
-    for place, t in enumerate(rank(trials)[:rows], start=1):
-        status = escape(t.status.value)
-        if t.error:
-            status = f'<span title="{escape(t.error)}">{status} ⓘ</span>'
-        cells = [str(place), str(t.trial), str(t.round), status]
-        cells += [escape(_value(t.params.get(name))) for name in names]
-        cells += [_number(t.dev_cost), _number(t.train_cost), _number(t.dev_accuracy), str(t.epochs_run),
-                  f"{t.seconds:.1f}"]
-        tds = "".join(f'<td class="text">{c}</td>' if i == 3 else f"<td>{c}</td>" for i, c in enumerate(cells))
-        body.append(f'<tr class="{escape(t.status.value)}">{tds}</tr>')
+    status_at = [c.title for c in board.columns].index("status")
+    for row, status, error in zip(board.rows, board.statuses, board.errors):
+        cells = [escape(cell) for cell in row]
+        if error:
+            cells[status_at] = f'<span title="{escape(error)}">{cells[status_at]} ⓘ</span>'
+        tds = "".join(f'<td class="text">{c}</td>' if i in text else f"<td>{c}</td>" for i, c in enumerate(cells))
+        body.append(f'<tr class="{escape(status.value)}">{tds}</tr>')
     note = f'<p class="note">The best {min(rows, len(trials))} of {len(trials)} trials.</p>'
-    return f"{note}<table>{head}{''.join(body)}</table>"
+    return f'{note}<div class="wide"><table class="leaderboard"><tr>{head}</tr>{"".join(body)}</table></div>'
 
 
 def _importance(report: ImportanceReport) -> str:
@@ -152,17 +155,3 @@ def _figure(path: Path) -> str:
         f'<figure><img src="data:{mime};base64,{data}" alt="{caption}">'
         f"<figcaption>{escape(path.name)}</figcaption></figure>"
     )
-
-
-def _number(value: float | None) -> str:
-    """A result in a table cell: 4 significant digits; — when absent; nan/inf as such."""
-    if value is None:
-        return "—"
-    return f"{value:.4g}" if math.isfinite(value) else str(value)
-
-
-def _value(value: Any) -> str:
-    """A hyperparameter value in a table cell."""
-    if value is None:
-        return "—"
-    return _number(value) if isinstance(value, float) else str(value)

@@ -26,17 +26,21 @@ import re
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from hpsearch.errors import RunError, RunLockedError
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus
+from hpsearch.safe_files import check_no_symlinks, make_folder, open_for_write, write_bytes_atomic
+
+T = TypeVar("T")
 
 RUN_DB = "run.sqlite"
 CONFIG_FILE = "config.yaml"
@@ -187,6 +191,21 @@ class RunSummary:
     status_counts: dict[str, int]
 
 
+def _reading(method: Callable[..., T]) -> Callable[..., T]:
+    """A store read that finds run.sqlite damaged (a corrupted page, a mangled record) raises one RunError."""
+
+    @functools.wraps(method)
+    def read(self: "RunStore", *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.DatabaseError, ValueError, KeyError) as e:
+            raise RunError(
+                f"cannot read run '{self.run_dir}': {RUN_DB} is damaged ({e}) — other runs are not affected"
+            ) from None
+
+    return read
+
+
 class RunStore:
     """One run's folder and its SQLite record.
 
@@ -273,10 +292,17 @@ class RunStore:
                 f"'{run_dir}' is not an hpsearch run (no {RUN_DB}) — give a run name from "
                 "`hpsearch list` or the path of a run folder"
             )
+        # mode=rw: never create an empty database where a run should be. A run
+        # in a read-only folder is still shown and exported: SQLite cannot add
+        # its WAL files there, and no writer can either, so it is read as it
+        # stands (immutable); a read-only run.sqlite in a writable folder, read-only.
+        if not os.access(run_dir, os.W_OK):
+            mode = "ro&immutable=1"
+        else:
+            mode = "rw" if os.access(db_path, os.W_OK) else "ro"
         try:
-            # mode=rw: never create an empty database where a run should be.
             db = sqlite3.connect(
-                db_path.resolve().as_uri() + "?mode=rw",
+                db_path.resolve().as_uri() + f"?mode={mode}",
                 uri=True,
                 timeout=BUSY_TIMEOUT_S,
                 isolation_level=None,  # transactions are explicit (_transaction)
@@ -317,7 +343,8 @@ class RunStore:
         Non-blocking: raises RunLockedError at once if another process holds it.
         An ``flock`` dies with its process, so ``kill -9`` leaves no stale lock.
         """
-        fd = os.open(self.run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        check_no_symlinks(self.run_dir)  # a writer never writes through a planted link
+        fd = open_for_write(self.run_dir, LOCK_FILE, os.O_RDWR | os.O_CREAT)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -356,6 +383,7 @@ class RunStore:
                 ),
             )
 
+    @_reading
     def rounds(self) -> list[RoundRecord]:
         """Every round, by round number."""
         rows = self._db.execute(
@@ -396,6 +424,7 @@ class RunStore:
                 f"INSERT OR REPLACE INTO trials ({_TRIAL_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row
             )
 
+    @_reading
     def trials(self, round: int | None = None) -> list[TrialRecord]:
         """Every recorded trial (of one round if ``round`` is given), by trial id."""
         query = f"SELECT {_TRIAL_COLUMNS} FROM trials"
@@ -405,6 +434,7 @@ class RunStore:
             rows = self._db.execute(query + " WHERE round = ? ORDER BY trial", (round,))
         return [_trial_from_row(row) for row in rows]
 
+    @_reading
     def done_trial_ids(self, *, retry_failed: bool = False) -> set[int]:
         """Ids of the trials that have a record (not counting failed ones if ``retry_failed``)."""
         query = "SELECT trial FROM trials"
@@ -412,6 +442,7 @@ class RunStore:
             query += f" WHERE status != '{TrialStatus.FAILED.value}'"
         return {trial for (trial,) in self._db.execute(query)}
 
+    @_reading
     def summary(self) -> RunSummary:
         """This run's line in ``hpsearch list``."""
         n_rounds, planned = self._db.execute("SELECT COUNT(*), COALESCE(SUM(n_trials), 0) FROM rounds").fetchone()
@@ -452,24 +483,21 @@ class RunStore:
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         content = buffer.getvalue()
-        models = self.run_dir / MODELS_DIR
-        models.mkdir(exist_ok=True)
-        # One fixed temp name: only the lock holder writes, and a temp file left
-        # by a killed process is simply overwritten next time.
-        temp = models / (BEST_MODEL + ".tmp")
-        _write_durably(temp, content)
-        # The digest row is committed before the file replaces the old one, so
-        # every best.npz that can be in place has its row (see best_model).
-        with _transaction(self._db):
-            self._db.execute(
-                "INSERT INTO best_model_saves (trial, sha256, saved) VALUES (?, ?, ?)",
-                (int(trial), hashlib.sha256(content).hexdigest(), _now()),
-            )
-        path = models / BEST_MODEL
-        os.replace(temp, path)
-        _fsync_dir(models)
-        return path
 
+        def commit_digest() -> None:
+            # The digest row is committed before the file replaces the old one, so
+            # every best.npz that can be in place has its row (see best_model).
+            with _transaction(self._db):
+                self._db.execute(
+                    "INSERT INTO best_model_saves (trial, sha256, saved) VALUES (?, ?, ?)",
+                    (int(trial), hashlib.sha256(content).hexdigest(), _now()),
+                )
+
+        # A fresh temp file (never a symlink) in models/ (never a symlink either), renamed into place.
+        models = make_folder(self.run_dir, MODELS_DIR)
+        return write_bytes_atomic(models, BEST_MODEL, content, before_replace=commit_digest)
+
+    @_reading
     def best_model(self) -> tuple[int, Path] | None:
         """``(trial, path)`` of the saved best model, or ``None`` if none was saved."""
         path = self.run_dir / MODELS_DIR / BEST_MODEL
@@ -501,7 +529,7 @@ def list_runs(runs_dir: Path) -> list[RunSummary]:
         try:
             with RunStore.open(folder) as store:
                 summaries.append(store.summary())
-        except RunError:
+        except (RunError, sqlite3.Error):
             continue
     return sorted(summaries, key=lambda s: (s.created, s.name))
 

@@ -124,7 +124,8 @@ def test_the_leaderboard_lists_the_best_trials_first_with_their_results(tmp_path
                     "epochs", "seconds"]
     assert len(rows) == 5  # leaderboard_rows
     assert [row[1] for row in rows] == ["4", "3", "6", "5", "0"]
-    assert rows[0] == ["1", "4", "1", "ok", "relu", "0.002", "0.15", "0.075", "0.5", "3", "1.2"]
+    # the same text as the terminal: accuracy as a percentage, seconds to two decimals
+    assert rows[0] == ["1", "4", "1", "ok", "relu", "0.002", "0.15", "0.075", "50.00%", "3", "1.25"]
 
 
 def test_diverged_and_failed_trials_come_last(report: Path):

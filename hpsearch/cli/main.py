@@ -7,6 +7,7 @@ shows the traceback instead.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -313,6 +314,7 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
     """Every trial of a run, one row each, best first: CSV (default) or JSON."""
     from hpsearch.importance import hyperparameter_importance
     from hpsearch.leaderboard import write_csv, write_json
+    from hpsearch.safe_files import write_text_atomic
     from hpsearch.search import stored_config
     from hpsearch.store import RunStore
 
@@ -320,13 +322,17 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
         raise click.UsageError("choose one of --csv and --json")
     with RunStore.open(_run_dir(run_ref, runs_dir)) as store:
         rounds, trials, config = store.rounds(), store.trials(), stored_config(store)
+    text = io.StringIO()
     if json_file is not None:
         importance = asdict(hyperparameter_importance(config.space, trials))
-        with click.open_file(str(json_file), "w", encoding="utf-8") as f:
-            write_json(trials, config.model, f, run=store.name, rounds=rounds, importance=importance)
-        return
-    with click.open_file(str(csv_file) if csv_file else "-", "w", encoding="utf-8") as f:
-        write_csv(trials, config.model, f)
+        write_json(trials, config.model, text, run=store.name, rounds=rounds, importance=importance)
+    else:
+        write_csv(trials, config.model, text)
+    target = json_file if json_file is not None else csv_file
+    if target is None or str(target) == "-":
+        click.echo(text.getvalue(), nl=False)
+    else:  # whole or not at all: a full disk leaves no truncated file
+        write_text_atomic(target, text.getvalue())
 
 
 @cli.command(name="list")
@@ -351,7 +357,7 @@ def list_(runs_dir: Path | None) -> None:
 def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> None:
     """PNG plots of a run on each parameter's own scale, and one report.html."""
     from hpsearch.importance import hyperparameter_importance
-    from hpsearch.plots import plot_run
+    from hpsearch.plots import plot_run, run_plots_dir
     from hpsearch.report import write_report
     from hpsearch.search import stored_config
     from hpsearch.store import RunStore
@@ -359,7 +365,7 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
     run_dir = _run_dir(run_ref, runs_dir)
     with RunStore.open(run_dir) as store:
         rounds, trials, config, name = store.rounds(), store.trials(), stored_config(store), store.name
-    out = out if out is not None else run_dir / "plots"
+    out = out if out is not None else run_plots_dir(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     importance = hyperparameter_importance(config.space, trials)
     images = plot_run(rounds, trials, out, top_k=top_k, importance=importance)

@@ -54,11 +54,12 @@ def leaderboard_table(trials: list[TrialRecord], names: list[str], top: int | No
     board = leaderboard(trials, names, top)
     if not wide:
         board = board.fitted(width or console.width)
-    widths = board.widths()
+    widths = board.widths() if wide else board.column_widths(width or console.width)
     table = Table(title=title, title_justify="left")
-    for column, natural in zip(board.columns, widths):
-        table.add_column(column.title, justify=column.justify,  # type: ignore[arg-type]
-                         no_wrap=True, min_width=natural if column.whole else None)
+    for column, column_width in zip(board.columns, widths):
+        # A long title (learning_rate) folds over two lines before any value is cut.
+        table.add_column(column.title, justify=column.justify, overflow="fold",  # type: ignore[arg-type]
+                         width=column_width)
     for row, status in zip(board.rows, board.statuses):
         cells = [plain(cell) for cell in row]
         cells[[c.title for c in board.columns].index("status")].stylize(_STATUS_STYLE[status])
