@@ -164,7 +164,10 @@ class _ParameterAxis:
         elif self.scale == "one_minus_log":
             axis.set_ticks(*one_minus_log_ticks(*self.limits))
         elif self.scale == "int":
+            from matplotlib.ticker import FuncFormatter
+
             axis.set_major_locator(MaxNLocator(integer=True))
+            axis.set_major_formatter(FuncFormatter(lambda value, _: _tick_text(value)))
         elif self.scale == "int_log":
             _plain_log_ticks(axis, base=2)  # 16, 32, 64, ... rather than 2×10^1
         label = f"{self.name} (axis: log10(1 − {self.name}))" if self.scale == "one_minus_log" else self.name
@@ -341,8 +344,15 @@ def _plain_log_ticks(axis: Any, base: int = 10, locate: bool = True) -> None:
 
     if locate:  # between the decades of a base-10 axis also tick 2 and 5, as a plain axis would
         axis.set_major_locator(LogLocator(base=base, subs=(1.0, 2.0, 5.0) if base == 10 else (1.0,)))
-    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: _tick_text(value)))
     axis.set_minor_formatter(NullFormatter())
+
+
+def _tick_text(value: float) -> str:
+    """A tick label as a plain number: 1024, not 1.02e+03; 0.003, not 3×10^−3."""
+    if abs(value) >= 1 and float(value).is_integer():
+        return str(int(value))
+    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def _note(ax: Axes, text: str) -> None:
@@ -353,7 +363,10 @@ def _parameter_figure(view: _RunView, name: str) -> Figure:
     """Dev J against one parameter; trials without a finite J as x marks in a band above."""
     axis = view.axes[name]
     figure = _new_figure(7.0, 4.8)
-    band, ax = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 5]})
+    if view.good.all():  # no diverged or failed trial: no empty band for them
+        band, ax = None, figure.subplots()
+    else:
+        band, ax = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 5]})
     x = axis.position([t.params[name] for t in view.trials])  # (n,)
     if not axis.numeric:
         x = x + np.array([_strip_jitter(t.trial) for t in view.trials], dtype=float)
@@ -375,6 +388,9 @@ def _parameter_figure(view: _RunView, name: str) -> Figure:
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="best")
 
+    if band is None:
+        ax.set_title(f"dev J vs {name}", fontsize=10)
+        return figure
     rows = {label: i for i, label in enumerate(_APART_ROWS)}
     counts = dict.fromkeys(_APART_ROWS, 0)
     for i, trial in enumerate(view.trials):

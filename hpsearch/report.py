@@ -118,14 +118,15 @@ def _importance(report: ImportanceReport) -> str:
     if not report.enough:
         return f"{method}<p>Not enough to rank: {escape(report.message or '')}.</p>"
     rows = "".join(
-        f'<tr><td class="text">{escape(item.name)}</td><td>{item.share:.1%}</td>'
+        f'<tr><td class="text">{escape(item.name)}</td><td>{item.share:.1%}</td><td>± {item.spread:.1%}</td>'
         f'<td class="text"><span class="bar" style="width: {item.share * 12:.2f}rem"></span></td></tr>'
         for item in report.items
     )
     rest = max(0.0, 1.0 - sum(item.share for item in report.items))
+    unstable = "" if report.stable else f"<p><strong>{escape(report.message or 'too few trials to rank')}.</strong></p>"
     return (
-        f'{method}<table><tr><th class="text">hyperparameter</th><th>share of dev J variation</th>'
-        f'<th class="text"></th></tr>{rows}</table>'
+        f'{method}{unstable}<table><tr><th class="text">hyperparameter</th><th>share of dev J variation</th>'
+        f'<th>± (bootstrap)</th><th class="text"></th></tr>{rows}</table>'
         f'<p class="note">{rest:.1%} is left to interactions between parameters and noise.</p>'
     )
 

@@ -250,15 +250,26 @@ def runs_table(runs: list[Any]) -> Table:
     return table
 
 
-def importance_table(report: Any) -> Table | Text:
-    """``hpsearch importance``: parameters by their share of the variation of dev J."""
+def importance_table(report: Any) -> Table | Text | Group:
+    """``hpsearch importance``: parameters by their share of the variation of dev J, ± a bootstrap spread.
+
+    Then the share no main effect explains, and, when the ranking is not
+    stable over bootstrap resamples, that there are too few trials to rank.
+    """
     if not report.enough:
         return plain(f"importance: {report.message}")
     table = Table(title=f"Hyperparameter importance — {report.method} ({report.n_trials} ok trials)", title_justify="left")
     table.add_column("rank", justify="right")
     table.add_column("parameter")
     table.add_column("share of variation of dev J", justify="right")
+    table.add_column("± (bootstrap)", justify="right")
     table.add_column("")
     for position, item in enumerate(report.items, start=1):
-        table.add_row(str(position), plain(item.name), f"{item.share:.1%}", "█" * round(30 * item.share))
-    return table
+        table.add_row(str(position), plain(item.name), f"{item.share:.1%}", f"± {item.spread:.1%}",
+                      "█" * round(30 * item.share))
+    lines: list[Any] = [table]
+    if report.unexplained is not None:
+        lines.append(plain(f"unexplained (interactions and noise): {report.unexplained:.1%}"))
+    if not report.stable:
+        lines.append(plain(report.message or "too few trials to rank", "yellow"))
+    return Group(*lines)
