@@ -75,11 +75,13 @@ def write_bytes_atomic(
         if before_replace is not None:
             before_replace()
         os.replace(folder / temp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(folder / temp)
         except OSError:
             pass
+        if isinstance(exc, OSError) and exc.filename is None:  # a failed write: name the file, not "?"
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
     _fsync_dir(folder)
     return path

@@ -72,8 +72,9 @@ def load_yaml(text: str, label: str) -> tuple[Any, yaml.Node | None]:
         where = f"line {line}, column {mark.column + 1}" if mark else "YAML"
         problem = exc.problem or exc.context or "invalid YAML"
         raise ConfigError([ConfigProblem(where, f"YAML syntax error: {problem}", "fix the YAML syntax there", label, line)]) from None
-    except yaml.YAMLError as exc:
-        raise config_error("YAML", f"syntax error: {exc}", "fix the YAML syntax", file=label) from None
+    except yaml.YAMLError as exc:  # e.g. a control character in the text: one line, whatever PyYAML says
+        raise config_error("YAML", f"syntax error: {' '.join(str(exc).split())}", "fix the YAML syntax",
+                           file=label) from None
     return raw, node
 
 

@@ -33,10 +33,23 @@ def _is_terminal(stream: Any) -> bool:
         return False
 
 
+class _Console(Console):
+    """A rich Console that treats a reader gone away (``hpsearch show RUN | head -1``) as success.
+
+    rich silences the output and exits with 1; like ``export``, we exit with 0.
+    """
+
+    def on_broken_pipe(self) -> None:
+        try:
+            super().on_broken_pipe()
+        except SystemExit:
+            raise SystemExit(0) from None
+
+
 # Off a terminal (a pipe, a file, CI logs) rich would assume 80 columns and squeeze
 # the leaderboard into ellipses; a wide fixed width keeps every value readable.
-console = Console(width=None if _is_terminal(sys.stdout) else 200)
-err_console = Console(stderr=True, width=None if _is_terminal(sys.stderr) else 200)
+console = _Console(width=None if _is_terminal(sys.stdout) else 200)
+err_console = _Console(stderr=True, width=None if _is_terminal(sys.stderr) else 200)
 
 fmt = format_param  # a value in a one-line message: the leaderboard's own formatting
 
