@@ -297,7 +297,10 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
     done, planned = len(trials), sum(r.n_trials for r in rounds if round_ in (None, r.round))
     render.console.print(Text.assemble("run ", plain(store.name, "bold"), f" — {done}/{planned} trials done"))
     table = render.leaderboard_table(trials, list(config.space.names), top=top, wide=wide)
-    render.console.print(table, width=render.table_width(table) if wide else None)
+    if wide:
+        render.print_wide(table)
+    else:
+        render.console.print(table)
     render.console.print(render.rounds_table(rounds))
     if best is not None:
         render.console.print(plain(f"best model (trial {best[0]}): {best[1]}"), highlight=False)

@@ -85,6 +85,14 @@ def table_width(table: Table) -> int:
     return Measurement.get(console, console.options.update(width=100_000), table).maximum
 
 
+def print_wide(table: Table, on: Console | None = None) -> None:
+    """Print ``table`` at its full width even on a narrower terminal (``show --wide``); the terminal wraps it."""
+    on = on or console
+    wide = Console(file=on.file, width=max(table_width(table), on.width), force_terminal=on.is_terminal,
+                   color_system=on.color_system)  # type: ignore[arg-type]
+    wide.print(table)
+
+
 def best_line(best: TrialRecord) -> Text:
     """``best: trial 7  dev J 0.1234  dev acc 93.75%  learning_rate=0.0123, ...``."""
     values = ", ".join(f"{k}={format_param(v)}" for k, v in best.params.items())
