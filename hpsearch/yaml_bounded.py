@@ -129,7 +129,8 @@ def _check_events(text: str) -> None:
         if open_nodes:
             open_nodes[-1][1] += weight
         if expanded > MAX_EXPANDED:
-            raise _problem(event.start_mark, f"expands to more than {MAX_EXPANDED:,} characters once its aliases are expanded",
+            raise _problem(event.start_mark,
+                           f"expands to more than {MAX_EXPANDED:,} characters once its aliases are expanded",
                            "use fewer aliases: a config needs none")
 
 
