@@ -13,6 +13,7 @@ to fix it``.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -21,12 +22,14 @@ from typing import Any
 import yaml
 
 from hpsearch.data import DataConfig, validate_data_config
-from hpsearch.errors import ConfigError, ConfigProblem, config_error, did_you_mean
+from hpsearch.errors import ConfigError, ConfigProblem, clip, config_error, did_you_mean
+from hpsearch.limits import MAX_ROUNDS, MAX_TRIALS, MAX_WORKERS
 from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig, validate_hyperparameters
 from hpsearch.objective import ObjectiveSpec, parse_objective, placeholder_problems, placement_problems
-from hpsearch.samplers import SAMPLERS
+from hpsearch.samplers import SAMPLERS, grid_size
 from hpsearch.scheduler import METHODS, EarlyStopping
 from hpsearch.space import Space, parse_space
+from hpsearch.yaml_bounded import load_value, load_yaml, read_config_text
 
 TOP_LEVEL_KEYS = ("name", "description", "objective", "data", "model", "space", "search")
 BACKENDS = ("loky", "dask")
@@ -60,25 +63,27 @@ class SearchSettings:
 
 # name -> (type, check, rule) of each search setting; None is accepted where the default is None.
 _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
-    "trials": (int, lambda v: v >= 1, "an integer >= 1"),
+    "trials": (int, lambda v: 1 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,}"),
     "seed": (int, lambda v: v >= 0, "an integer >= 0"),
-    "workers": (int, lambda v: v >= 1, "an integer >= 1 (or leave it out for one per core)"),
+    "workers": (int, lambda v: 1 <= v <= MAX_WORKERS,
+                f"an integer from 1 to {MAX_WORKERS:,} (or leave it out for one per core)"),
     "sampler": (str, lambda v: v in SAMPLERS, "one of " + ", ".join(SAMPLERS)),
-    "grid_points": (int, lambda v: v >= 2, "an integer >= 2"),
-    "rounds": (int, lambda v: v >= 1, "an integer >= 1"),
-    "zoom_trials": (int, lambda v: v >= 1, "an integer >= 1"),
-    "top_k": (int, lambda v: v >= 1, "an integer >= 1"),
+    "grid_points": (int, lambda v: 2 <= v <= MAX_TRIALS, f"an integer from 2 to {MAX_TRIALS:,}"),
+    "rounds": (int, lambda v: 1 <= v <= MAX_ROUNDS, f"an integer from 1 to {MAX_ROUNDS:,}"),
+    "zoom_trials": (int, lambda v: 1 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,}"),
+    "top_k": (int, lambda v: 1 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,}"),
     "margin": (float, lambda v: 0 <= v <= 1, "a number between 0 and 1"),
     "backend": (str, lambda v: v in BACKENDS, "one of " + ", ".join(BACKENDS)),
-    "scheduler": (str, lambda v: bool(v), "a scheduler address such as tcp://127.0.0.1:8786"),
+    "scheduler": (str, lambda v: scheduler_problem(v) is None, "a scheduler address such as tcp://127.0.0.1:8786"),
     "rank_by": (str, lambda v: v in ("last", "best"), "last (the last epoch's dev J) or best (the lowest over epochs)"),
     "early_stopping": (dict, lambda v: True, "a mapping such as {method: halving, min_epochs: 3, eta: 3}"),
 }
 _EARLY_STOPPING_RULES: dict[str, tuple[type, Any, str]] = {
     "method": (str, lambda v: v in METHODS, "one of " + ", ".join(METHODS)),
-    "min_epochs": (int, lambda v: v >= 1, "an integer >= 1 (the first rung)"),
-    "eta": (int, lambda v: v >= 2, "an integer >= 2 (keep the best 1/eta at each rung)"),
-    "max_epochs": (int, lambda v: v >= 2, "an integer >= 2 (the top rung: the epochs an own objective reports up to)"),
+    "min_epochs": (int, lambda v: 1 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,} (the first rung)"),
+    "eta": (int, lambda v: 2 <= v <= 100, "an integer from 2 to 100 (keep the best 1/eta at each rung)"),
+    "max_epochs": (int, lambda v: 2 <= v <= MAX_TRIALS,
+                   f"an integer from 2 to {MAX_TRIALS:,} (the top rung: the epochs an own objective reports up to)"),
 }
 
 
@@ -159,15 +164,17 @@ class SearchConfig:
 
 
 def load_config(path: str | os.PathLike[str]) -> SearchConfig:
-    """Read and validate a config file. Raises ConfigError naming the file (and lines)."""
+    """Read and validate a config file. Raises ConfigError naming the file (and lines).
+
+    The file is read and parsed within the limits of ``hpsearch.yaml_bounded``
+    (size, nesting depth, alias expansion), so any input ends at once.
+    """
     path = Path(path)
     label = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise config_error("file", "not found", "check the path", file=label) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise config_error("file", f"cannot be read ({exc})", file=label) from None
+        text = read_config_text(path, label)
+    except OSError as exc:
+        raise config_error("file", f"cannot be read ({exc.strerror or exc})", file=label) from None
     raw, lines = parse_yaml(text, label)
     default_name = path.stem
     try:
@@ -179,37 +186,13 @@ def load_config(path: str | os.PathLike[str]) -> SearchConfig:
 def parse_yaml(text: str, label: str) -> tuple[Any, dict[str, int]]:
     """Safely load YAML text; also return the line of every key path.
 
-    Duplicate keys are an error (PyYAML would silently keep the last one).
+    Duplicate keys, keys that are not names and oversized documents are errors
+    (``hpsearch.yaml_bounded``).
     """
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.load(text, Loader=_StrictLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        where = f"line {line}, column {mark.column + 1}" if mark else "YAML"
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError([ConfigProblem(where, f"YAML syntax error: {problem}", "fix the YAML syntax there", label, line)]) from None
-    except yaml.YAMLError as exc:
-        raise config_error("YAML", f"syntax error: {exc}", "fix the YAML syntax", file=label) from None
+    raw, node = load_yaml(text, label)
     lines: dict[str, int] = {}
     _collect_lines(node, "", lines)
     return raw, lines
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key '{key}'", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
 
 def _collect_lines(node: Any, prefix: str, lines: dict[str, int]) -> None:
@@ -270,6 +253,11 @@ def config_from_dict(
                 problems += _check_objective_early_stopping(settings.early_stopping)
         elif settings.early_stopping is not None and isinstance(raw.get("space") or {}, dict):
             problems += _check_early_stopping(settings.early_stopping, model, raw.get("space") or {})
+        if settings.sampler == "grid" and not problems:
+            size = grid_size(space, settings.grid_points)
+            if size > MAX_TRIALS:
+                problems.append(ConfigProblem("search.grid_points", f"makes a grid of {size:,} trials, more than "
+                                              f"the limit of {MAX_TRIALS:,} a round", "use fewer grid_points or search fewer parameters"))
 
     if problems:
         raise ConfigError(problems)
@@ -383,6 +371,44 @@ def _check_table(
         if not (isinstance(value, kind) and not isinstance(value, bool) and check(value)):
             problems.append(ConfigProblem(f"{prefix}.{key}", f"must be {rule}, got {value!r}"))
     return problems
+#: Address schemes dask.distributed connects with; a bare HOST:PORT means tcp.
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+
+
+def scheduler_problem(address: str) -> str | None:
+    """What is wrong with a dask scheduler address, or None when it is well formed.
+
+    Only the form is checked (scheme, host, port): whether a scheduler answers
+    there is found out when the run connects.
+    """
+    example = "give an address such as tcp://127.0.0.1:8786"
+    text = address.strip()
+    if not text:
+        return f"the scheduler address is empty — {example}"
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    if scheme not in SCHEDULER_SCHEMES:
+        return f"unknown address scheme {clip(repr(scheme), 60)} — use one of {', '.join(SCHEDULER_SCHEMES)}: {example}"
+    if scheme == "inproc":
+        return None
+    try:
+        parts = urllib.parse.urlsplit(f"{scheme}://{rest}")
+        port = parts.port
+    except ValueError as exc:
+        return f"{clip(repr(address), 60)} is not a valid address ({exc}) — {example}"
+    if not parts.hostname or port is None or parts.path not in ("", "/") or parts.query or parts.fragment:
+        return f"{clip(repr(address), 60)} is not a valid address (it needs HOST:PORT) — {example}"
+    return None
+
+
+def workers_warning(workers: int | None) -> str | None:
+    """A warning when ``workers`` local processes would be more than the CPU cores, else None."""
+    cores = os.cpu_count() or 1
+    if workers is None or workers <= cores:
+        return None
+    return (f"{workers} workers on {cores} CPU cores: they will share the cores and each trial runs slower "
+            f"— use --workers {cores} or fewer")
 
 
 def _coerce(key: str, value: Any) -> Any:
@@ -478,9 +504,11 @@ def parse_assignments(assignments: tuple[str, ...] | list[str]) -> dict[str, Any
         if not sep or not name:
             raise config_error(f"--set {item}", "must look like name=value", "e.g. --set learning_rate=0.01")
         try:
-            values[name] = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise config_error(f"--set {item}", "value is not valid YAML", "quote it or fix it") from None
+            values[name] = load_value(text, f"--set {name}")
+        except ConfigError as exc:
+            first = exc.problems[0]
+            fix = first.fix if "syntax" not in first.message else "quote it or fix it"
+            raise config_error(f"--set {name}", f"value is not valid YAML ({first.message})", fix) from None
     return values
 
 
@@ -508,6 +536,30 @@ def single_model_config(config: SearchConfig, assignments: dict[str, Any]) -> Mo
         ) from None
 
 
+def single_model_sources(
+    config: SearchConfig, assignments: dict[str, Any], model: ModelConfig
+) -> list[tuple[str, Any, str]]:
+    """Every hyperparameter of ``hpsearch train``'s model: ``(name, value used, where it came from)``.
+
+    Where: ``--set``, ``model:`` (fixed in the file), ``centre of space`` (a
+    searched parameter nobody set) or ``default``.
+    """
+    used = model.to_dict()
+    centre = config.space.center()
+    rows = []
+    for name in HYPERPARAMETERS:
+        if name in assignments:
+            source = "--set"
+        elif name in centre:
+            source = "centre of space"
+        elif name in config.model:
+            source = "model:"
+        else:
+            source = "default"
+        rows.append((name, used.get(name), source))
+    return rows
+
+
 __all__ = [
     "SearchConfig",
     "SearchSettings",
@@ -516,5 +568,8 @@ __all__ = [
     "config_for_objective",
     "parse_assignments",
     "single_model_config",
+    "single_model_sources",
+    "scheduler_problem",
+    "workers_warning",
     "parse_yaml",
 ]

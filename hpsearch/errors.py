@@ -32,8 +32,18 @@ class ConfigProblem:
 
     def __str__(self) -> str:
         where = f"{self.file}{f':{self.line}' if self.line else ''}: " if self.file else ""
-        fix = f" — {self.fix}" if self.fix else ""
-        return f"{where}{self.key}: {self.message}{fix}"
+        fix = f" — {clip(self.fix)}" if self.fix else ""
+        return f"{where}{clip(self.key)}: {clip(self.message)}{fix}"
+
+
+MAX_SHOWN = 300
+
+
+def clip(text: str, limit: int = MAX_SHOWN) -> str:
+    """``text`` cut to ``limit`` characters: an error never prints a whole (alias-expanded) value."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 30]}… ({len(text):,} characters)"
 
 
 class ConfigError(HpsearchError):

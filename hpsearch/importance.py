@@ -41,8 +41,14 @@ parameters. Stagewise judges each effect after the larger ones are removed,
 with one parameter's levels at a time. A random-forest fANOVA would need
 scikit-learn (optional here), is random, and is unstable on a few dozen trials.
 
-Trials are sorted by id first, so the result does not depend on their order,
-and nothing is drawn at random, so it needs no seed.
+Trials are sorted by id first, so the result does not depend on their order.
+
+Uncertainty: the whole estimate is repeated on ``BOOTSTRAP`` resamples of the
+trials (drawn with replacement by a generator seeded with ``BOOTSTRAP_SEED``,
+so the same run always gives the same numbers). Each share gets the standard
+deviation of its resampled values, and the ranking is called stable only when
+the first parameter stays first in at least ``STABLE_TOP`` of the resamples;
+otherwise the report says there are too few trials to rank.
 """
 
 from __future__ import annotations
@@ -58,6 +64,9 @@ from hpsearch.space import Space
 METHOD = "fANOVA main effects, stagewise from binned means of ranks (of dev J, or the metric), first round"
 MAX_BINS = 10
 FIRST_ROUND = 0
+BOOTSTRAP = 100
+BOOTSTRAP_SEED = 0
+STABLE_TOP = 0.8
 
 
 @dataclass(frozen=True)
@@ -66,14 +75,17 @@ class Importance:
 
     name: str
     share: float
+    spread: float = 0.0  # standard deviation of the share over bootstrap resamples of the trials
 
 
 @dataclass(frozen=True)
 class ImportanceReport:
     """Importance of every searched hyperparameter, best first.
 
-    ``share`` values sum to at most 1; the rest is interactions and noise.
-    When ``enough`` is False, ``items`` is empty and ``message`` says why.
+    ``share`` values sum to at most 1; ``unexplained`` is the rest
+    (interactions and noise). When ``enough`` is False, ``items`` is empty and
+    ``message`` says why. ``stable`` is False when the first place changes too
+    often over bootstrap resamples; ``message`` then says so.
     ``dataclasses.asdict`` gives its JSON form.
     """
 
@@ -82,6 +94,8 @@ class ImportanceReport:
     items: list[Importance]
     enough: bool
     message: str | None = None
+    unexplained: float | None = None
+    stable: bool = True
 
 
 def hyperparameter_importance(
@@ -124,14 +138,33 @@ def hyperparameter_importance(
         return not_enough(f"dev J is the same in all {n} ok trials; there is no variation to explain")
 
     U = np.array([space.to_unit(t.params) for t in usable]).reshape(n, len(names))  # (n, d)
-    n_bins = int(np.clip(round(math.sqrt(n)), 2, MAX_BINS))
-    levels = [
-        _quantile_bins(U[:, i], n_bins) if space[name].is_numeric else _categories(U[:, i])
-        for i, name in enumerate(names)
-    ]
-    shares = _stagewise_shares(levels, _mean_ranks(J))
-    items = sorted((Importance(name, float(s)) for name, s in zip(names, shares)), key=lambda i: (-i.share, i.name))
-    return ImportanceReport(METHOD, n, items, True, None)
+    numeric = [space[name].is_numeric for name in names]
+    shares = _shares(U, J, numeric)
+    order = sorted(range(len(names)), key=lambda i: (-shares[i], names[i]))
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    resampled = [_shares(U[pick], J[pick], numeric) for pick in (rng.integers(0, n, n) for _ in range(BOOTSTRAP))]
+    boot = np.array([s for s in resampled if s is not None]).reshape(-1, len(names))  # (B, d)
+    spread = boot.std(axis=0) if len(boot) else np.zeros(len(names))
+    top = order[0]
+    firsts = [row.argmax() == top and row[top] > 0 for row in boot]
+    kept_first = float(np.mean(firsts)) if firsts else 0.0
+    stable = shares[top] > 0 and kept_first >= STABLE_TOP
+    message = None if stable else (
+        f"too few trials to rank: {names[top]} comes first in only {kept_first:.0%} of "
+        f"{len(boot)} bootstrap resamples of the {n} trials — run more trials in the first round"
+    )
+    items = [Importance(names[i], float(shares[i]), float(spread[i])) for i in order]
+    return ImportanceReport(METHOD, n, items, True, message, max(0.0, 1.0 - float(shares.sum())), bool(stable))
+
+
+def _shares(U: np.ndarray, J: np.ndarray, numeric: list[bool]) -> np.ndarray | None:
+    """Each parameter's share for trials ``U`` (n, d) with costs ``J`` (n,); None when J is constant."""
+    if np.ptp(J) == 0:
+        return None
+    n_bins = int(np.clip(round(math.sqrt(len(J))), 2, MAX_BINS))
+    levels = [_quantile_bins(U[:, i], n_bins) if is_numeric else _categories(U[:, i])
+              for i, is_numeric in enumerate(numeric)]
+    return _stagewise_shares(levels, _mean_ranks(J))
 
 
 def _cost(trial: TrialRecord) -> float | None:

@@ -22,6 +22,7 @@ window opens and no global state changes.
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from dataclasses import dataclass, replace
@@ -34,12 +35,14 @@ from hpsearch.errors import MissingDependencyError
 from hpsearch.importance import ImportanceReport
 from hpsearch.objective import ObjectiveSpec
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus, rank
+from hpsearch.safe_files import check_no_symlinks, make_folder, write_bytes_atomic
 from hpsearch.space import Distribution, Space, envelope
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+PLOTS_DIR = "plots"
 LOG_SCALES = ("log", "int_log")
 LEARNING_CURVE_TRIALS = 5
 DPI = 100
@@ -173,7 +176,10 @@ class _ParameterAxis:
         elif self.scale == "one_minus_log":
             axis.set_ticks(*one_minus_log_ticks(*self.limits))
         elif self.scale == "int":
+            from matplotlib.ticker import FuncFormatter
+
             axis.set_major_locator(MaxNLocator(integer=True))
+            axis.set_major_formatter(FuncFormatter(lambda value, _: _tick_text(value)))
         elif self.scale == "int_log":
             _plain_log_ticks(axis, base=2)  # 16, 32, 64, ... rather than 2×10^1
         label = f"{self.name} (axis: log10(1 − {self.name}))" if self.scale == "one_minus_log" else self.name
@@ -290,8 +296,16 @@ def _new_figure(width: float, height: float) -> Figure:
 
 
 def _save(figure: Figure, path: Path) -> Path:
-    figure.savefig(path, dpi=DPI)
-    return path
+    """Write the PNG atomically (a full disk leaves no truncated file) and never through a symlink."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return write_bytes_atomic(path.parent, path.name, buffer.getvalue())
+
+
+def run_plots_dir(run_dir: Path) -> Path:
+    """``run_dir/plots``, created if missing; RunError if the run folder holds a symlink."""
+    check_no_symlinks(run_dir)
+    return make_folder(run_dir, PLOTS_DIR)
 
 
 def _slug(name: str) -> str:
@@ -350,8 +364,15 @@ def _plain_log_ticks(axis: Any, base: int = 10, locate: bool = True) -> None:
 
     if locate:  # between the decades of a base-10 axis also tick 2 and 5, as a plain axis would
         axis.set_major_locator(LogLocator(base=base, subs=(1.0, 2.0, 5.0) if base == 10 else (1.0,)))
-    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: _tick_text(value)))
     axis.set_minor_formatter(NullFormatter())
+
+
+def _tick_text(value: float) -> str:
+    """A tick label as a plain number: 1024, not 1.02e+03; 0.003, not 3×10^−3."""
+    if abs(value) >= 1 and float(value).is_integer():
+        return str(int(value))
+    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def _note(ax: Axes, text: str) -> None:
@@ -362,7 +383,10 @@ def _parameter_figure(view: _RunView, name: str) -> Figure:
     """Dev J against one parameter; trials without a finite J as x marks in a band above."""
     axis = view.axes[name]
     figure = _new_figure(7.0, 4.8)
-    band, ax = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 5]})
+    if view.good.all():  # no diverged or failed trial: no empty band for them
+        band, ax = None, figure.subplots()
+    else:
+        band, ax = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 5]})
     x = axis.position([t.params[name] for t in view.trials])  # (n,)
     if not axis.numeric:
         x = x + np.array([_strip_jitter(t.trial) for t in view.trials], dtype=float)
@@ -384,6 +408,9 @@ def _parameter_figure(view: _RunView, name: str) -> Figure:
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="best")
 
+    if band is None:
+        ax.set_title(f"dev J vs {name}", fontsize=10)
+        return figure
     rows = {label: i for i, label in enumerate(_APART_ROWS)}
     counts = dict.fromkeys(_APART_ROWS, 0)
     for i, trial in enumerate(view.trials):

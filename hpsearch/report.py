@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.importance import ImportanceReport
-from hpsearch.leaderboard import extra_metrics
+from hpsearch.leaderboard import format_cost, leaderboard
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus, rank
+from hpsearch.safe_files import write_bytes_atomic
 from hpsearch.space import Space
 
 REPORT_FILE = "report.html"
@@ -33,6 +34,7 @@ tr.diverged td { color: #a66300; } tr.failed td { color: #b00020; }
 .note { color: #666; }
 figure { margin: 1rem 0 2rem; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #666; font-size: 0.85rem; }
+div.wide { overflow-x: auto; } table.leaderboard th { overflow-wrap: anywhere; vertical-align: bottom; }
 """
 
 
@@ -78,9 +80,7 @@ def write_report(
         + "\n</body>\n</html>\n"
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / REPORT_FILE
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_bytes_atomic(out_dir, REPORT_FILE, page.encode("utf-8"))
 
 
 def _summary(trials: list[TrialRecord], metric: str | None = None) -> str:
@@ -88,36 +88,34 @@ def _summary(trials: list[TrialRecord], metric: str | None = None) -> str:
     parts = ", ".join(f"{counts[s]} {s.value}" for s in TrialStatus)
     ranked = rank(trials)
     best = ranked[0] if ranked and ranked[0].status is TrialStatus.OK else None
-    shown = f"dev J {_number(best.dev_cost)}" if best and metric is None else \
-        f"{metric} {_number(best.metrics.get(metric))}" if best else ""
+    shown = f"dev J {format_cost(best.dev_cost)}" if best and metric is None else \
+        f"{metric} {format_cost(best.metrics.get(metric))}" if best else ""
     best_text = f"; best {shown} (trial {best.trial})" if best else "; no ok trial"
     return f"<p>{len(trials)} trials: {escape(parts)}{escape(best_text)}.</p>"
 
 
+# The leaderboard must fit a 1200 px window: the page's text column is 1120 px,
+# about 140 characters of its table font once each cell's padding (3) is counted.
+_LEADERBOARD_CHARACTERS = 140
+
+
 def _leaderboard(rounds: list[RoundRecord], trials: list[TrialRecord], rows: int, metric: str | None = None) -> str:
+    """The best ``rows`` trials, formatted as the terminal shows them (``hpsearch.leaderboard``)."""
     names = sorted({name for r in rounds for name in r.space} | {name for t in trials for name in t.params})
-    results = ["dev J", "train J", "dev acc"] if metric is None else [metric, *extra_metrics(trials, metric)]
-    head = (
-        '<tr><th>rank</th><th>trial</th><th>round</th><th class="text">status</th>'
-        + "".join(f"<th>{escape(name)}</th>" for name in [*names, *results])
-        + "<th>epochs</th><th>seconds</th></tr>"
-    )
+    board = leaderboard(trials, names, rows, metric).fitted(_LEADERBOARD_CHARACTERS, per_column=3, frame=0)
+    text = [i for i, c in enumerate(board.columns) if c.justify == "left"]
+    head = "".join(f'<th class="text">{escape(c.title)}</th>' if i in text else f"<th>{escape(c.title)}</th>"
+                   for i, c in enumerate(board.columns))
     body = []
-    for place, t in enumerate(rank(trials)[:rows], start=1):
-        status = escape(t.status.value)
-        if t.error:
-            status = f'<span title="{escape(t.error)}">{status} ⓘ</span>'
-        cells = [str(place), str(t.trial), str(t.round), status]
-        cells += [escape(_value(t.params.get(name))) for name in names]
-        if metric is None:
-            cells += [_number(t.dev_cost), _number(t.train_cost), _number(t.dev_accuracy)]
-        else:
-            cells += [_number(t.metrics.get(name)) for name in results]
-        cells += [str(t.epochs_run), f"{t.seconds:.1f}"]
-        tds = "".join(f'<td class="text">{c}</td>' if i == 3 else f"<td>{c}</td>" for i, c in enumerate(cells))
-        body.append(f'<tr class="{escape(t.status.value)}">{tds}</tr>')
+    status_at = [c.title for c in board.columns].index("status")
+    for row, status, error in zip(board.rows, board.statuses, board.errors):
+        cells = [escape(cell) for cell in row]
+        if error:
+            cells[status_at] = f'<span title="{escape(error)}">{cells[status_at]} ⓘ</span>'
+        tds = "".join(f'<td class="text">{c}</td>' if i in text else f"<td>{c}</td>" for i, c in enumerate(cells))
+        body.append(f'<tr class="{escape(status.value)}">{tds}</tr>')
     note = f'<p class="note">The best {min(rows, len(trials))} of {len(trials)} trials.</p>'
-    return f"{note}<table>{head}{''.join(body)}</table>"
+    return f'{note}<div class="wide"><table class="leaderboard"><tr>{head}</tr>{"".join(body)}</table></div>'
 
 
 def _importance(report: ImportanceReport, metric: str | None = None) -> str:
@@ -125,14 +123,16 @@ def _importance(report: ImportanceReport, metric: str | None = None) -> str:
     if not report.enough:
         return f"{method}<p>Not enough to rank: {escape(report.message or '')}.</p>"
     rows = "".join(
-        f'<tr><td class="text">{escape(item.name)}</td><td>{item.share:.1%}</td>'
+        f'<tr><td class="text">{escape(item.name)}</td><td>{item.share:.1%}</td><td>± {item.spread:.1%}</td>'
         f'<td class="text"><span class="bar" style="width: {item.share * 12:.2f}rem"></span></td></tr>'
         for item in report.items
     )
     rest = max(0.0, 1.0 - sum(item.share for item in report.items))
+    unstable = "" if report.stable else f"<p><strong>{escape(report.message or 'too few trials to rank')}.</strong></p>"
     return (
-        f'{method}<table><tr><th class="text">hyperparameter</th><th>share of {escape(metric or "dev J")} variation</th>'
-        f'<th class="text"></th></tr>{rows}</table>'
+        f'{method}{unstable}<table><tr><th class="text">hyperparameter</th><th>share of {escape(metric or "dev J")} variation</th>'
+        f'<th>± (bootstrap)</th><th class="text"></th></tr>{rows}</table>'
+
         f'<p class="note">{rest:.1%} is left to interactions between parameters and noise.</p>'
     )
 
@@ -162,17 +162,3 @@ def _figure(path: Path) -> str:
         f'<figure><img src="data:{mime};base64,{data}" alt="{caption}">'
         f"<figcaption>{escape(path.name)}</figcaption></figure>"
     )
-
-
-def _number(value: float | None) -> str:
-    """A result in a table cell: 4 significant digits; — when absent; nan/inf as such."""
-    if value is None:
-        return "—"
-    return f"{value:.4g}" if math.isfinite(value) else str(value)
-
-
-def _value(value: Any) -> str:
-    """A hyperparameter value in a table cell."""
-    if value is None:
-        return "—"
-    return _number(value) if isinstance(value, float) else str(value)

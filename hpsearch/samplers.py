@@ -68,6 +68,11 @@ def trial_seed(seed: int, round: int, index: int) -> int:
     return int(sequence.generate_state(1, dtype=np.uint32)[0])
 
 
+def grid_size(space: Space, grid_points: int) -> int:
+    """How many trials ``plan_round(..., sampler="grid")`` plans, without building the grid."""
+    return math.prod(len(axis) for axis in _grid_axes(space, grid_points))
+
+
 def _grid_axes(space: Space, grid_points: int) -> list[list[Any]]:
     """The values of each parameter on the grid, in ``space.names`` order."""
     if grid_points < 2:

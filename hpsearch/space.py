@@ -744,4 +744,4 @@ def _parse_choice(hp: Parameter, spec: Mapping[str, Any], key: str,
             problems.append(ConfigProblem(f"{key}.choice", f"item {i + 1}: {value!r} is listed twice", "list each value once"))
         else:
             choices.append(value)
-    return Choice(tuple(choices))
+    return Choice(tuple(choices)) if choices else None  # every item was wrong: its problems say why

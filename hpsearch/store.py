@@ -28,18 +28,22 @@ import re
 import shutil
 import sqlite3
 import uuid
+import functools
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from hpsearch.errors import RunError, RunLockedError
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus
+from hpsearch.safe_files import check_no_symlinks, make_folder, open_for_write, write_bytes_atomic
+
+T = TypeVar("T")
 
 RUN_DB = "run.sqlite"
 CONFIG_FILE = "config.yaml"
@@ -254,6 +258,21 @@ class RunSummary:
     best_value: float | None = None
 
 
+def _reading(method: Callable[..., T]) -> Callable[..., T]:
+    """A store read that finds run.sqlite damaged (a corrupted page, a mangled record) raises one RunError."""
+
+    @functools.wraps(method)
+    def read(self: "RunStore", *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.DatabaseError, ValueError, KeyError) as e:
+            raise RunError(
+                f"cannot read run '{self.run_dir}': {RUN_DB} is damaged ({e}) — other runs are not affected"
+            ) from None
+
+    return read
+
+
 class RunStore:
     """One run's folder and its SQLite record.
 
@@ -344,10 +363,17 @@ class RunStore:
                 f"'{run_dir}' is not an hpsearch run (no {RUN_DB}) — give a run name from "
                 "`hpsearch list` or the path of a run folder"
             )
+        # mode=rw: never create an empty database where a run should be. A run
+        # in a read-only folder is still shown and exported: SQLite cannot add
+        # its WAL files there, and no writer can either, so it is read as it
+        # stands (immutable); a read-only run.sqlite in a writable folder, read-only.
+        if not os.access(run_dir, os.W_OK):
+            mode = "ro&immutable=1"
+        else:
+            mode = "rw" if os.access(db_path, os.W_OK) else "ro"
         try:
-            # mode=rw: never create an empty database where a run should be.
             db = sqlite3.connect(
-                db_path.resolve().as_uri() + "?mode=rw",
+                db_path.resolve().as_uri() + f"?mode={mode}",
                 uri=True,
                 timeout=BUSY_TIMEOUT_S,
                 isolation_level=None,  # transactions are explicit (_transaction)
@@ -398,7 +424,8 @@ class RunStore:
         Non-blocking: raises RunLockedError at once if another process holds it.
         An ``flock`` dies with its process, so ``kill -9`` leaves no stale lock.
         """
-        fd = os.open(self.run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        check_no_symlinks(self.run_dir)  # a writer never writes through a planted link
+        fd = open_for_write(self.run_dir, LOCK_FILE, os.O_RDWR | os.O_CREAT)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -437,6 +464,7 @@ class RunStore:
                 ),
             )
 
+    @_reading
     def rounds(self) -> list[RoundRecord]:
         """Every round, by round number."""
         rows = self._db.execute(
@@ -545,12 +573,10 @@ class RunStore:
     # -- checkpoints of paused trials ---------------------------------------
 
     def save_checkpoint(self, trial: int, epoch: int, arrays: Mapping[str, np.ndarray]) -> None:
-        """Write a trial's training state after ``epoch`` epochs, atomically (temp file, fsync, rename)."""
-        folder = self.run_dir / CHECKPOINTS_DIR
-        folder.mkdir(exist_ok=True)
-        temp = folder / f".trial-{int(trial)}.tmp"
-        _write_durably(temp, _npz_bytes(arrays))
-        os.replace(temp, _checkpoint_path(self.run_dir, trial, epoch))
+        """Write a trial's training state after ``epoch`` epochs, atomically (temp file, fsync, rename),
+        never through a symlink."""
+        folder = make_folder(self.run_dir, CHECKPOINTS_DIR)
+        write_bytes_atomic(folder, _checkpoint_path(self.run_dir, trial, epoch).name, _npz_bytes(arrays))
 
     def load_checkpoint(self, trial: int, epoch: int) -> dict[str, np.ndarray] | None:
         """The training state saved by ``save_checkpoint``, or None if there is none (or it is unreadable)."""
@@ -570,6 +596,7 @@ class RunStore:
             if path.name != keep:
                 path.unlink(missing_ok=True)
 
+    @_reading
     def trials(self, round: int | None = None) -> list[TrialRecord]:
         """Every recorded trial (of one round if ``round`` is given), by trial id."""
         query = f"SELECT {_TRIAL_COLUMNS} FROM trials"
@@ -579,6 +606,7 @@ class RunStore:
             rows = self._db.execute(query + " WHERE round = ? ORDER BY trial", (round,))
         return [_trial_from_row(row) for row in rows]
 
+    @_reading
     def done_trial_ids(self, *, retry_failed: bool = False) -> set[int]:
         """Ids of the trials that have a record (not counting failed ones if ``retry_failed``)."""
         query = "SELECT trial FROM trials"
@@ -586,6 +614,7 @@ class RunStore:
             query += f" WHERE status != '{TrialStatus.FAILED.value}'"
         return {trial for (trial,) in self._db.execute(query)}
 
+    @_reading
     def summary(self) -> RunSummary:
         """This run's line in ``hpsearch list``."""
         n_rounds, planned = self._db.execute("SELECT COUNT(*), COALESCE(SUM(n_trials), 0) FROM rounds").fetchone()
@@ -628,24 +657,38 @@ class RunStore:
         """
         files = {BEST_MODEL: state, **({BEST_STATE: training_state} if training_state is not None else {})}
         contents = {name: _npz_bytes(arrays) for name, arrays in files.items()}
-        models = self.run_dir / MODELS_DIR
-        models.mkdir(exist_ok=True)
-        # One fixed temp name per file: only the lock holder writes, and a temp file
-        # left by a killed process is simply overwritten next time.
-        for name, content in contents.items():
-            _write_durably(models / (name + ".tmp"), content)
-        # The digest rows are committed before the files replace the old ones, so
-        # every file that can be in place has its row (see best_model).
-        with _transaction(self._db):
-            self._db.executemany(
-                "INSERT INTO best_model_saves (trial, sha256, saved) VALUES (?, ?, ?)",
-                [(int(trial), hashlib.sha256(c).hexdigest(), _now()) for c in contents.values()],
-            )
-        for name in contents:
-            os.replace(models / (name + ".tmp"), models / name)
-        _fsync_dir(models)
+
+        def commit_digests() -> None:
+            # The digest rows are committed before any file replaces an old one, so
+            # every file that can be in place has its row (see best_model).
+            with _transaction(self._db):
+                self._db.executemany(
+                    "INSERT INTO best_model_saves (trial, sha256, saved) VALUES (?, ?, ?)",
+                    [(int(trial), hashlib.sha256(c).hexdigest(), _now()) for c in contents.values()],
+                )
+
+        # Fresh temp files (never a symlink) in models/ (never a symlink either), renamed into place.
+        models = make_folder(self.run_dir, MODELS_DIR)
+        hook: Callable[[], None] | None = commit_digests
+        for name in reversed(list(contents)):  # the state first, then the weights best_model() names
+            write_bytes_atomic(models, name, contents[name], before_replace=hook)
+            hook = None
         return models / BEST_MODEL
 
+        def commit_digest() -> None:
+            # The digest row is committed before the file replaces the old one, so
+            # every best.npz that can be in place has its row (see best_model).
+            with _transaction(self._db):
+                self._db.execute(
+                    "INSERT INTO best_model_saves (trial, sha256, saved) VALUES (?, ?, ?)",
+                    (int(trial), hashlib.sha256(content).hexdigest(), _now()),
+                )
+
+        # A fresh temp file (never a symlink) in models/ (never a symlink either), renamed into place.
+        models = make_folder(self.run_dir, MODELS_DIR)
+        return write_bytes_atomic(models, BEST_MODEL, content, before_replace=commit_digest)
+
+    @_reading
     def best_model(self) -> tuple[int, Path] | None:
         """``(trial, path)`` of the saved best model, or ``None`` if none was saved."""
         return self._saved(BEST_MODEL)
@@ -684,7 +727,7 @@ def list_runs(runs_dir: Path) -> list[RunSummary]:
         try:
             with RunStore.open(folder) as store:
                 summaries.append(store.summary())
-        except RunError:
+        except (RunError, sqlite3.Error):
             continue
     return sorted(summaries, key=lambda s: (s.created, s.name))
 

@@ -87,14 +87,17 @@ def zoom_space(
         box = dist.narrowed(lo, hi)
         for side in _sides_at_edge(dist, values[0], edge_tolerance):
             bound = getattr(dist, side)
+            # "at" only when the best value is the bound itself; otherwise say how near, with the value.
+            where = f"at the {side} bound {bound:g}" if values[0] == bound else \
+                f"near the {side} bound {bound:g} (best {values[0]:.3g})"
             if expand:
                 # Extrapolate one box width past the clipped box, along the scale.
                 outward = lo - (hi - lo) if side == "low" else hi + (hi - lo)
                 moved = _within_limits(dist, side, dist.from_unit(outward))
                 box = replace(box, **{side: moved})
-                message = f"{name}: the best trial sits at the {side} bound {bound:g} — expanded it to {moved:.4g}"
+                message = f"{name}: the best trial sits {where} — expanded it to {moved:.4g}"
             else:
-                message = f"{name}: the best trial sits at the {side} bound {bound:g} — widen space.{name}.{side} (or zoom --expand)"
+                message = f"{name}: the best trial sits {where} — widen space.{name}.{side} (or zoom --expand)"
             edges.append(EdgeHint(name, side, message))
         # from_unit(to_unit(x)) may differ from x in the last bit: never let
         # round-off push a top trial out of its own box.

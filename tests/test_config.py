@@ -115,3 +115,50 @@ def test_command_line_overrides_are_validated(tmp_path: Path) -> None:
     path.write_text("data: {dataset: spirals}\n")
     with pytest.raises(ConfigError, match="search.trials"):
         load_config(path).with_search(trials=0)
+
+
+# -- limits ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("setting", ["trials: 100001", "zoom_trials: 1000000000000", "top_k: 100001",
+                                     "rounds: 1001", "grid_points: 100001", "workers: 100000"])
+def test_counts_past_the_limits_are_refused_at_load(tmp_path: Path, setting: str) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text(f"data: {{dataset: spirals}}\nsearch:\n  {setting}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    key = setting.split(":")[0]
+    assert [p.key for p in info.value.problems] == [f"search.{key}"]
+    assert "an integer from" in info.value.problems[0].message
+
+
+def test_a_grid_larger_than_the_limit_is_refused_before_it_is_built(tmp_path: Path) -> None:
+    path = tmp_path / "grid.yaml"
+    path.write_text("data: {dataset: spirals}\nspace:\n"
+                    "  learning_rate: {scale: log, low: 1.0e-4, high: 1}\n  l2: {scale: uniform, low: 0, high: 0.1}\n"
+                    "search: {sampler: grid, grid_points: 400}\n")
+    with pytest.raises(ConfigError, match="makes a grid of 160,000 trials"):
+        load_config(path)
+
+
+def test_with_search_applies_the_same_limits() -> None:
+    config = config_from_dict({"data": {"dataset": "spirals"}})
+    with pytest.raises(ConfigError, match="search.trials"):
+        config.with_search(trials=10**12)
+
+
+@pytest.mark.parametrize("address, ok", [("tcp://127.0.0.1:8786", True), ("10.0.0.5:8786", True),
+                                         ("tcp://[::1]:8786", True), ("foo://x", False), ("[::", False),
+                                         ("tcp://host", False), ("", False)])
+def test_scheduler_addresses_are_checked_for_form(address: str, ok: bool) -> None:
+    from hpsearch.config import scheduler_problem
+
+    assert (scheduler_problem(address) is None) is ok
+
+
+def test_a_long_value_in_an_error_is_cut(tmp_path: Path) -> None:
+    path = tmp_path / "long.yaml"
+    path.write_text("data: {dataset: spirals}\nname: [" + ", ".join(["x" * 50] * 200) + "]\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert len(str(info.value)) < 500 and "characters)" in str(info.value)

@@ -136,3 +136,25 @@ def test_a_dev_cost_that_never_varies_has_nothing_to_explain():
     report = hyperparameter_importance(SPACE, trials)
     assert not report.enough and report.items == []
     assert "same" in report.message
+
+
+# -- uncertainty ---------------------------------------------------------------------
+
+
+def test_the_report_gives_the_unexplained_share_and_a_bootstrap_spread():
+    report = hyperparameter_importance(SPACE, random_trials(40, seed=3))
+    assert report.stable and report.message is None
+    assert report.items[0].name == "learning_rate"
+    assert report.unexplained == pytest.approx(1 - sum(i.share for i in report.items))
+    assert all(i.spread > 0 for i in report.items if i.share > 0)
+    # seeded: the same trials give the same spreads
+    again = hyperparameter_importance(SPACE, random_trials(40, seed=3))
+    assert [i.spread for i in again.items] == [i.spread for i in report.items]
+
+
+def test_pure_noise_is_too_few_trials_to_rank():
+    rng = np.random.default_rng(5)
+    trials = [dataclasses.replace(t, dev_cost=float(rng.uniform())) for t in random_trials(12, seed=5)]
+    report = hyperparameter_importance(SPACE, trials)
+    assert report.enough and not report.stable
+    assert report.message.startswith("too few trials to rank")

@@ -124,7 +124,8 @@ def test_the_leaderboard_lists_the_best_trials_first_with_their_results(tmp_path
                     "epochs", "seconds"]
     assert len(rows) == 5  # leaderboard_rows
     assert [row[1] for row in rows] == ["4", "3", "6", "5", "0"]
-    assert rows[0] == ["1", "4", "1", "ok", "relu", "0.002", "0.15", "0.075", "0.5", "3", "1.2"]
+    # the same text as the terminal: accuracy as a percentage, seconds to two decimals
+    assert rows[0] == ["1", "4", "1", "ok", "relu", "0.002", "0.15", "0.075", "50.00%", "3", "1.25"]
 
 
 def test_diverged_and_failed_trials_come_last(report: Path):
@@ -161,28 +162,51 @@ var errors = [];
 window.addEventListener("error", function (e) { errors.push(String(e.message || e.target.src)); }, true);
 window.addEventListener("load", function () {
   var widths = Array.prototype.map.call(document.images, function (i) { return i.complete ? i.naturalWidth : -1; });
-  document.getElementById("probe").textContent = JSON.stringify({widths: widths, errors: errors});
+  var board = document.querySelector("table.leaderboard");
+  var right = board ? Math.ceil(board.getBoundingClientRect().right) : 0;
+  document.getElementById("probe").textContent = JSON.stringify({widths: widths, errors: errors, right: right,
+                                                                 window: window.innerWidth});
 });
 </script>"""
 
 
-def test_the_report_renders_in_a_headless_browser(tmp_path: Path, report: Path, images: list[Path]):
+def browse(page: Path, tmp_path: Path) -> tuple[dict, str]:
+    """Open ``page`` (with the probe) in headless chromium at 1200 x 900; what the probe saw, and the log."""
     browser = next((found for name in BROWSERS if (found := shutil.which(name))), None)
     if browser is None:
         pytest.skip("no chromium, chromium-browser or google-chrome found; on Debian: apt-get install -y chromium")
     probed = tmp_path / "probed.html"
-    probed.write_text(report.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
     result = subprocess.run(
         [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-         "--enable-logging=stderr", "--v=0", "--dump-dom", probed.as_uri()],
+         "--window-size=1200,900", "--enable-logging=stderr", "--v=0", "--dump-dom", probed.as_uri()],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     probe = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout, re.S)
     assert probe and probe.group(1), f"the page did not finish loading:\n{result.stdout[-2000:]}"
-    seen = json.loads(probe.group(1).replace("&quot;", '"'))
-    assert seen == {"widths": [64, 80], "errors": []}, seen
+    return json.loads(probe.group(1).replace("&quot;", '"')), result.stderr
+
+
+def test_the_report_renders_in_a_headless_browser(tmp_path: Path, report: Path, images: list[Path]):
+    seen, log = browse(report, tmp_path)
+    assert {k: seen[k] for k in ("widths", "errors")} == {"widths": [64, 80], "errors": []}, seen
     # Chromium logs every console message of the page on stderr as INFO:CONSOLE(...).
-    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line or "Failed to load resource" in line]
+    console = [line for line in log.splitlines() if ":CONSOLE" in line or "Failed to load resource" in line]
     assert console == []
+
+
+def test_a_wide_leaderboard_fits_a_1200_px_window(tmp_path: Path, images: list[Path]):
+    names = ["learning_rate", "beta1", "beta2", "hidden_units", "layers", "batch_size", "l2", "keep_prob",
+             "bn_momentum", "epsilon"]
+    space = {name: {"scale": "uniform", "low": 0.0, "high": 1.0} for name in names}
+    trials = [TrialRecord(trial=k, round=0, index=k, params={n: 0.123456789 * (k + 1) for n in names}, seed=k,
+                          status=TrialStatus.OK, dev_cost=0.123456 * k, train_cost=0.1, dev_accuracy=0.9375,
+                          epochs_run=30, seconds=12.345) for k in range(20)]
+    page = write_report(tmp_path / "wide", run_name="wide", rounds=[RoundRecord(0, space, 20, "random")],
+                        trials=trials, images=images, importance=IMPORTANCE)
+    seen, _ = browse(page, tmp_path)
+    assert seen["window"] == 1200 and 0 < seen["right"] <= 1200, seen
+    board = Tables(page.read_text(encoding="utf-8")).tables[0]
+    assert {"rank", "trial", "status", "dev J"} <= set(board[0]) and "93.75%" in board[1]

@@ -136,9 +136,12 @@ def test_the_best_trial_at_a_bound_gives_a_hint_naming_the_key_to_widen():
     result = zoom_space(REFERENCE, [trial(learning_rate=1.2e-4, layers=8), trial()])
     hints = {(h.name, h.side): h for h in result.edges}
     assert set(hints) == {("learning_rate", "low"), ("layers", "high")}
-    assert hints["learning_rate", "low"].message.startswith("learning_rate: the best trial sits at the low bound 0.0001")
+    # 1.2e-4 is near the bound, not at it: the hint says so and gives the value
+    assert hints["learning_rate", "low"].message.startswith(
+        "learning_rate: the best trial sits near the low bound 0.0001 (best 0.00012)")
     assert "space.learning_rate.low" in hints["learning_rate", "low"].message
     assert isinstance(hints["layers", "high"], EdgeHint)
+    assert "sits at the high bound 8 —" in hints["layers", "high"].message
 
 
 def test_only_the_best_trial_decides_an_edge():

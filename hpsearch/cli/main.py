@@ -7,7 +7,10 @@ shows the traceback instead.
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -17,9 +20,12 @@ from rich.text import Text
 
 from hpsearch import __version__
 from hpsearch.cli import render
+from hpsearch.cli.text import plain, safe
 from hpsearch.errors import HpsearchError
+from hpsearch.limits import MAX_TRIALS, MAX_WORKERS
 
 RUNS_DIR_HELP = "Folder of runs (default: $HPSEARCH_RUNS_DIR or ./runs)."
+
 
 
 class HpsearchGroup(click.Group):
@@ -28,7 +34,16 @@ class HpsearchGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (HpsearchError, KeyboardInterrupt, OSError) as exc:
+        except BrokenPipeError:
+            # The reader went away (`hpsearch export RUN | head -1`): what it wanted
+            # was written. Exit quietly, and keep the interpreter's final flush of
+            # stdout from failing again.
+            _silence_stdout()
+            ctx.exit(0)
+        except click.ClickException as exc:
+            exc.message = safe(exc.message)  # click repeats the user's argument in its message
+            raise
+        except (HpsearchError, KeyboardInterrupt, OSError, MemoryError) as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             lines, code = _error_lines(exc)
@@ -37,19 +52,32 @@ class HpsearchGroup(click.Group):
             ctx.exit(code)
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null (after a broken pipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
 def _error_lines(exc: BaseException) -> tuple[list[Text], int]:
     """What the user reads for an error, and the exit code."""
     if isinstance(exc, KeyboardInterrupt):
         return [Text("interrupted")], 130
+    if isinstance(exc, MemoryError):
+        message = "out of memory — use a smaller model, dataset or fewer --workers (--debug shows the traceback)"
+        return [Text.assemble(("error: ", "red"), message)], 2
     if isinstance(exc, HpsearchError):
         if exc.exit_code != 2:  # not a mistake (Ctrl-C during a search): no "error:" prefix
-            return [Text(line) for line in str(exc).splitlines()], exc.exit_code
-        return [Text.assemble(("error: ", "red"), line) for line in str(exc).splitlines()], 2
+            return [plain(line) for line in str(exc).splitlines()], exc.exit_code
+        return [Text.assemble(("error: ", "red"), plain(line)) for line in str(exc).splitlines()], 2
     # OSError: a path the user gave that cannot be read or written, a full disk, ...
     where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
     reason = getattr(exc, "strerror", None) or str(exc)
-    message = f"{where}{reason} — check the path and its permissions (--debug shows the traceback)"
-    return [Text.assemble(("error: ", "red"), message)], 2
+    message = f"{where}{reason} — check the path, its permissions and free space (--debug shows the traceback)"
+    return [Text.assemble(("error: ", "red"), plain(message))], 2
 
 
 @click.group(cls=HpsearchGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,12 +106,31 @@ def _run_dir(run: str, runs_dir: Path | None) -> Path:
     return resolve_run(run, _runs_dir(runs_dir))
 
 
+def _check_workers(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    from hpsearch.config import workers_warning
+
+    warning = workers_warning(value)
+    if warning:
+        render.err_console.print(Text.assemble(("warning: ", "yellow"), warning), highlight=False)
+    return value
+
+
+def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from hpsearch.config import scheduler_problem
+
+    problem = scheduler_problem(value) if value is not None else None
+    if problem:
+        raise click.BadParameter(problem)
+    return value
+
+
 def execution_options(f: Any) -> Any:
     """--workers, --backend, --scheduler, --quiet: how and where trials run."""
     f = click.option("--quiet", "-q", is_flag=True, help="No progress display; print only the result.")(f)
-    f = click.option("--scheduler", metavar="ADDRESS", help="dask scheduler address, e.g. tcp://10.0.0.5:8786.")(f)
+    f = click.option("--scheduler", metavar="ADDRESS", callback=_check_scheduler, help="dask scheduler address, e.g. tcp://10.0.0.5:8786.")(f)
     f = click.option("--backend", type=click.Choice(["loky", "dask"]), help="Run trials in local processes (loky) or on a dask cluster.")(f)
-    f = click.option("--workers", "-w", type=click.IntRange(min=1), help="Trials trained at once (default: search.workers, else one per core).")(f)
+    f = click.option("--workers", "-w", type=click.IntRange(min=1, max=MAX_WORKERS), callback=_check_workers,
+                     help="Trials trained at once (default: search.workers, else one per core).")(f)
     return f
 
 
@@ -92,24 +139,29 @@ def execution_options(f: Any) -> Any:
 @click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE", help="Set a hyperparameter (repeatable), e.g. --set learning_rate=0.01.")
 @click.option("--json", "as_json", is_flag=True, help="Print only the result record as JSON (for scripts).")
 @click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="Save the trained network's weights to this .npz file.")
-def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: Path | None) -> None:
+@click.option("--quiet", "-q", is_flag=True, help="No progress and no table of the values used; print only the result.")
+def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: Path | None, quiet: bool) -> None:
     """Train one model from a config's data: and model: sections.
 
     Searched parameters of a search file take their --set value, else the
-    centre of their range on their own scale (a choice: its first).
+    centre of their range on their own scale (a choice: its first). The
+    values used for every parameter you did not set are shown before training.
     """
-    from hpsearch.config import load_config, parse_assignments, single_model_config
+    from hpsearch.config import load_config, parse_assignments, single_model_config, single_model_sources
     from hpsearch.data import load_dataset
     from hpsearch.nn import train as train_model
 
     from hpsearch.predict import Model
 
     config = load_config(config_file)
-    model = single_model_config(config, parse_assignments(assignments))
+    values = parse_assignments(assignments)
+    model = single_model_config(config, values)
     data = load_dataset(config.resolved_data())
     for line in data.notices:
-        render.err_console.print(line, highlight=False, soft_wrap=True)
-    with render.EpochProgress(model.epochs, quiet=as_json) as progress:
+        render.err_console.print(plain(line), highlight=False, soft_wrap=True)
+    if not (as_json or quiet):
+        render.console.print(render.model_table(single_model_sources(config, values, model)))
+    with render.EpochProgress(model.epochs, quiet=as_json or quiet) as progress:
         result, network = train_model(model, data, on_epoch=progress)
     if save is not None:
         Model.from_training(network, data).save(save)
@@ -118,12 +170,12 @@ def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: 
         return
     render.console.print(render.result_table(result))
     if save is not None:
-        render.console.print(f"weights saved to {save}")
+        render.console.print(Text.assemble("weights saved to ", plain(save)))
 
 
 @cli.command()
 @click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--trials", "-n", type=click.IntRange(min=1), help="Trials in the first round (overrides search.trials).")
+@click.option("--trials", "-n", type=click.IntRange(min=1, max=MAX_TRIALS), help="Trials in the first round (overrides search.trials).")
 @click.option("--seed", type=click.IntRange(min=0), help="Search seed (overrides search.seed).")
 @click.option("--name", help="Run name (default: the config's name), made unique in the runs folder.")
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), help=RUNS_DIR_HELP)
@@ -138,6 +190,8 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
     from hpsearch.search import Execution, planned_rungs, planned_trials, start_search
 
     config = load_config(config_file).with_search(trials=trials, seed=seed)
+    if workers is None and config.search.backend == "loky":
+        _check_workers(click.get_current_context(), None, config.search.workers)  # type: ignore[arg-type]
     if dry_run:
         plan = planned_trials(config)
         names = list(config.space.names)
@@ -182,16 +236,10 @@ def _finish(result: Any, quiet: bool) -> None:
         render.console.print(render.leaderboard_table(result.trials, names, top=10, metric=metric))
     best = result.best
     if best is None:
-        render.console.print(f"run '{result.name}': no trial finished ok — see hpsearch show {result.name}")
+        render.console.print(plain(f"run '{result.name}': no trial finished ok — see hpsearch show {result.name}"))
         return
-    values = ", ".join(f"{k}={render.fmt(v)}" for k, v in best.params.items())
-    if metric is None:
-        render.console.print(f"best: trial {best.trial}  dev J {render.fmt(best.dev_cost)}  "
-                             f"dev acc {best.dev_accuracy:.2%}  {values}", highlight=False)
-    else:
-        render.console.print(f"best: trial {best.trial}  {metric} {render.fmt(best.metrics.get(metric))}  {values}",
-                             highlight=False, markup=False)
-    render.console.print(f"run saved in {result.run_dir}", highlight=False)
+    render.console.print(render.best_line(best, metric), highlight=False)
+    render.console.print(plain(f"run saved in {result.run_dir}"), highlight=False)
     for line in render.edge_lines(result.edges):
         render.err_console.print(line, highlight=False)
 
@@ -216,8 +264,8 @@ def resume(run_ref: str, retry_failed: bool, runs_dir: Path | None, workers: int
 
 @cli.command()
 @click.argument("run_ref", metavar="RUN")
-@click.option("--top", "-k", "top_k", type=click.IntRange(min=1), default=5, show_default=True, help="Build the new round from the K best trials so far.")
-@click.option("--trials", "-n", type=click.IntRange(min=1), help="Trials in the new round (default: search.zoom_trials, else search.trials).")
+@click.option("--top", "-k", "top_k", type=click.IntRange(min=1, max=MAX_TRIALS), default=5, show_default=True, help="Build the new round from the K best trials so far.")
+@click.option("--trials", "-n", type=click.IntRange(min=1, max=MAX_TRIALS), help="Trials in the new round (default: search.zoom_trials, else search.trials).")
 @click.option("--expand", is_flag=True, help="Move a bound the best trials sit at outward, instead of clipping to it.")
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), help=RUNS_DIR_HELP)
 @execution_options
@@ -250,8 +298,9 @@ def _searched_names(run_dir: Path) -> tuple[list[str], str | None]:
 @click.argument("run_ref", metavar="RUN")
 @click.option("--top", "-k", type=click.IntRange(min=1), default=20, show_default=True, help="Rows of the leaderboard.")
 @click.option("--round", "round_", type=click.IntRange(min=0), help="Only the trials of this round.")
+@click.option("--wide", is_flag=True, help="Every column of the leaderboard, however wide the terminal.")
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), help=RUNS_DIR_HELP)
-def show(run_ref: str, top: int, round_: int | None, runs_dir: Path | None) -> None:
+def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path | None) -> None:
     """The leaderboard of a run, each round's space, and where its best model is."""
     from hpsearch.prepared import run_data_notes
     from hpsearch.search import edge_hints, stored_config
@@ -263,11 +312,15 @@ def show(run_ref: str, top: int, round_: int | None, runs_dir: Path | None) -> N
     if round_ is not None and round_ not in {r.round for r in rounds}:
         raise click.BadParameter(f"run has rounds {', '.join(str(r.round) for r in rounds)}", param_hint="--round")
     done, planned = len(trials), sum(r.n_trials for r in rounds if round_ in (None, r.round))
-    render.console.print(f"run [bold]{store.name}[/] — {done}/{planned} trials done", highlight=False)
-    render.console.print(render.leaderboard_table(trials, list(config.space.names), top=top, metric=config.metric))
+    render.console.print(Text.assemble("run ", plain(store.name, "bold"), f" — {done}/{planned} trials done"))
+    table = render.leaderboard_table(trials, list(config.space.names), top=top, wide=wide, metric=config.metric)
+    if wide:
+        render.print_wide(table)
+    else:
+        render.console.print(table)
     render.console.print(render.rounds_table(rounds))
     if best is not None:
-        render.console.print(f"best model (trial {best[0]}): {best[1]}", highlight=False)
+        render.console.print(plain(f"best model (trial {best[0]}): {best[1]}"), highlight=False)
     for line in render.edge_lines(edge_hints(rounds, trials, config.search.top_k)):
         render.console.print(line, highlight=False)
     for line in run_data_notes(store.run_dir):
@@ -283,6 +336,7 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
     """Every trial of a run, one row each, best first: CSV (default) or JSON."""
     from hpsearch.importance import hyperparameter_importance
     from hpsearch.leaderboard import write_csv, write_json
+    from hpsearch.safe_files import write_text_atomic
     from hpsearch.search import stored_config
     from hpsearch.store import RunStore
 
@@ -291,14 +345,18 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
     with RunStore.open(_run_dir(run_ref, runs_dir)) as store:
         rounds, trials, config = store.rounds(), store.trials(), stored_config(store)
         promotions = {r.round: store.promotions(r.round) for r in rounds}
+    text = io.StringIO()
     if json_file is not None:
         importance = asdict(hyperparameter_importance(config.space, trials))
-        with click.open_file(str(json_file), "w", encoding="utf-8") as f:
-            write_json(trials, config.model, f, run=store.name, rounds=rounds, importance=importance,
-                       promotions=promotions, metric=config.metric)
-        return
-    with click.open_file(str(csv_file) if csv_file else "-", "w", encoding="utf-8") as f:
-        write_csv(trials, config.model, f, metric=config.metric)
+        write_json(trials, config.model, text, run=store.name, rounds=rounds, importance=importance,
+                   promotions=promotions, metric=config.metric)
+    else:
+        write_csv(trials, config.model, text, metric=config.metric)
+    target = json_file if json_file is not None else csv_file
+    if target is None or str(target) == "-":
+        click.echo(text.getvalue(), nl=False)
+    else:  # whole or not at all: a full disk leaves no truncated file
+        write_text_atomic(target, text.getvalue())
 
 
 @cli.command(name="list")
@@ -310,7 +368,7 @@ def list_(runs_dir: Path | None) -> None:
     folder = _runs_dir(runs_dir)
     runs = list_runs(folder)
     if not runs:
-        render.console.print(f"no runs in {folder} — start one with: hpsearch run configs/quickstart.yaml", highlight=False)
+        render.console.print(plain(f"no runs in {folder} — start one with: hpsearch run configs/quickstart.yaml"), highlight=False)
         return
     render.console.print(render.runs_table(runs))
 
@@ -323,7 +381,7 @@ def list_(runs_dir: Path | None) -> None:
 def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> None:
     """PNG plots of a run on each parameter's own scale, and one report.html."""
     from hpsearch.importance import hyperparameter_importance
-    from hpsearch.plots import plot_run
+    from hpsearch.plots import plot_run, run_plots_dir
     from hpsearch.report import write_report
     from hpsearch.search import stored_config
     from hpsearch.store import RunStore
@@ -331,14 +389,14 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
     run_dir = _run_dir(run_ref, runs_dir)
     with RunStore.open(run_dir) as store:
         rounds, trials, config, name = store.rounds(), store.trials(), stored_config(store), store.name
-    out = out if out is not None else run_dir / "plots"
+    out = out if out is not None else run_plots_dir(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     importance = hyperparameter_importance(config.space, trials)
     images = plot_run(rounds, trials, out, top_k=top_k, importance=importance, objective=config.objective)
     report = write_report(out, run_name=name, rounds=rounds, trials=trials, images=images, importance=importance,
                           metric=config.metric)
     for path in [*images, report]:
-        click.echo(str(path))
+        click.echo(safe(path))
 
 
 @cli.command()

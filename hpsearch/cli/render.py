@@ -6,75 +6,118 @@ Nothing here decides anything: it draws what the library returns.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
+from hpsearch.cli.text import plain
 from hpsearch.histogram import histogram
-from hpsearch.leaderboard import extra_metrics
-from hpsearch.records import RoundRecord, TrainResult, TrialRecord, TrialStatus, rank
+from hpsearch.leaderboard import format_accuracy, format_cost, format_param, leaderboard
+from hpsearch.records import RoundRecord, TrainResult, TrialRecord, TrialStatus
 from hpsearch.space import Space
 from hpsearch.zoom import EdgeHint
 
+
+def _is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is an open terminal (stdout is None when the process started with it closed)."""
+    try:
+        return stream is not None and stream.isatty()
+    except (ValueError, OSError):  # closed
+        return False
+
+
+class _Console(Console):
+    """A rich Console that treats a reader gone away (``hpsearch show RUN | head -1``) as success.
+
+    rich silences the output and exits with 1; like ``export``, we exit with 0.
+    """
+
+    def on_broken_pipe(self) -> None:
+        try:
+            super().on_broken_pipe()
+        except SystemExit:
+            raise SystemExit(0) from None
+
+
 # Off a terminal (a pipe, a file, CI logs) rich would assume 80 columns and squeeze
 # the leaderboard into ellipses; a wide fixed width keeps every value readable.
-console = Console(width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+console = _Console(width=None if _is_terminal(sys.stdout) else 200)
+err_console = _Console(stderr=True, width=None if _is_terminal(sys.stderr) else 200)
+
+fmt = format_param  # a value in a one-line message: the leaderboard's own formatting
+
+_STATUS_STYLE = {TrialStatus.OK: "", TrialStatus.PRUNED: "dim", TrialStatus.DIVERGED: "yellow", TrialStatus.FAILED: "red"}
 
 
-def fmt(value: Any) -> str:
-    """Compact, readable text for a hyperparameter or result value."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return str(value)
-        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
-            return f"{value:.3e}"
-        return f"{value:.4g}"
-    return str(value)
-
-
-def _status(status: TrialStatus) -> str:
-    return {TrialStatus.OK: "ok", TrialStatus.PRUNED: "[dim]pruned[/]", TrialStatus.DIVERGED: "[yellow]diverged[/]",
-            TrialStatus.FAILED: "[red]failed[/]"}[status]
-
-
-def leaderboard_table(trials: list[TrialRecord], names: list[str], top: int | None = None, title: str = "Leaderboard",
+def leaderboard_table(trials: list[TrialRecord], names: list[str], top: int | None = None,
+                      title: str = "Leaderboard", *, wide: bool = False, width: int | None = None,
                       metric: str | None = None) -> Table:
-    """Rank, trial, round, status, (rung), searched values, dev J, train J, dev accuracy, epochs, seconds.
+    """Rank, trial, round, status, searched values, dev J, train J, dev accuracy, epochs, seconds.
 
-    The rung column (1-based rung reached) shows when early stopping put trials at rungs. With an own
-    objective (``metric``), the engine's columns give way to the metric and the other numbers it reported.
+    Fitted to ``width`` (default: the terminal's): seconds, epochs, round and
+    train J are dropped, in that order, before anything is cut, and rank, trial,
+    status and dev J are never cut. ``wide`` keeps every column. With an own
+    objective (``metric``), the engine's result columns give way to the metric and the
+    other numbers it reported; a ``rung`` column shows when early stopping put trials at rungs.
     """
+    board = leaderboard(trials, names, top, metric)
+    if not wide:
+        board = board.fitted(width or console.width)
+    widths = board.widths() if wide else board.column_widths(width or console.width)
     table = Table(title=title, title_justify="left")
-    rungs = any(t.rung is not None for t in trials)
-    extras = [] if metric is None else extra_metrics(trials, metric)
-    results = ("dev J", "train J", "dev acc") if metric is None else (metric, *extras)
-    for column in ("rank", "trial", "round", "status", *(["rung"] if rungs else []), *names):
-        table.add_column(column, justify="left" if column == "status" else "right")
-    for column in (*results, "epochs", "seconds"):
-        table.add_column(Text(column), justify="right")
-    for position, t in enumerate(rank(trials)[:top], start=1):
-        if metric is None:
-            cells = [fmt(t.dev_cost), fmt(t.train_cost), "—" if t.dev_accuracy is None else f"{t.dev_accuracy:.2%}"]
-        else:
-            cells = [fmt(t.metrics.get(name)) for name in (metric, *extras)]
-        table.add_row(
-            str(position), str(t.trial), str(t.round), _status(t.status),
-            *([fmt(None if t.rung is None else t.rung + 1)] if rungs else []),
-            *(fmt(t.params.get(n)) for n in names),
-            *cells, str(t.epochs_run), f"{t.seconds:.2f}",
-        )
+    for column, column_width in zip(board.columns, widths):
+        # A long title (learning_rate) folds over two lines before any value is cut.
+        table.add_column(plain(column.title), justify=column.justify, overflow="fold",  # type: ignore[arg-type]
+                         width=column_width)
+    for row, status in zip(board.rows, board.statuses):
+        cells = [plain(cell) for cell in row]
+        cells[[c.title for c in board.columns].index("status")].stylize(_STATUS_STYLE[status])
+        table.add_row(*cells)
+    return table
+
+
+def table_width(table: Table) -> int:
+    """The width ``table`` needs to show every cell whole."""
+    return Measurement.get(console, console.options.update(width=100_000), table).maximum
+
+
+def print_wide(table: Table, on: Console | None = None) -> None:
+    """Print ``table`` at its full width even on a narrower terminal (``show --wide``); the terminal wraps it."""
+    on = on or console
+    wide = Console(file=on.file, width=max(table_width(table), on.width), force_terminal=on.is_terminal,
+                   color_system=on.color_system)  # type: ignore[arg-type]
+    wide.print(table)
+
+
+def best_line(best: TrialRecord, metric: str | None = None) -> Text:
+    """``best: trial 7  dev J 0.1234  dev acc 93.75%  learning_rate=0.0123, ...`` (an own objective: its metric).
+
+    When the trial is ranked by its best epoch (``search.rank_by: best``), that J and epoch are said too.
+    """
+    values = ", ".join(f"{k}={format_param(v)}" for k, v in best.params.items())
+    if metric is not None:
+        return plain(f"best: trial {best.trial}  {metric} {format_cost(best.metrics.get(metric))}  {values}")
+    ranked_by_best = best.best_epoch is not None and best.value == best.best_dev_cost != best.dev_cost
+    at_best = f" (best {format_cost(best.best_dev_cost)} at epoch {best.best_epoch + 1})" if ranked_by_best else ""
+    return plain(f"best: trial {best.trial}  dev J {format_cost(best.dev_cost)}{at_best}  "
+                 f"dev acc {format_accuracy(best.dev_accuracy)}  {values}")
+
+
+def model_table(rows: list[tuple[str, Any, str]]) -> Table:
+    """``hpsearch train``: every hyperparameter, the value used and where it came from."""
+    table = Table(title="Model", title_justify="left")
+    table.add_column("hyperparameter")
+    table.add_column("value", justify="right")
+    table.add_column("from")
+    for name, value, source in rows:
+        table.add_row(plain(name), plain(format_param(value)), plain(source, "dim" if source == "default" else ""))
     return table
 
 
@@ -89,7 +132,7 @@ def rounds_table(rounds: list[RoundRecord]) -> Table:
         first = True
         for name, dist in space.items():
             table.add_row(str(r.round) if first else "", kind if first else "", str(r.n_trials) if first else "",
-                          name, dist.describe())
+                          plain(name), plain(dist.describe()))
             first = False
         if first:
             table.add_row(str(r.round), kind, str(r.n_trials), "—", "nothing searched")
@@ -102,7 +145,7 @@ def plan_table(plan: list[tuple[int, int, dict[str, Any]]], names: list[str]) ->
     for column in ("round", "trial", *names):
         table.add_column(column, justify="right")
     for rnd, trial, params in plan:
-        table.add_row(str(rnd), str(trial), *(fmt(params[n]) for n in names))
+        table.add_row(str(rnd), str(trial), *(plain(format_param(params[n])) for n in names))
     return table
 
 
@@ -140,12 +183,12 @@ def histograms(space: Space, plan: list[dict[str, Any]], width: int = 30) -> Tab
         most = max((count for _, count in bins), default=0) or 1
         for i, (label, count) in enumerate(bins):
             bar = "█" * round(width * count / most)
-            table.add_row(f"{name} ({dist.scale})" if i == 0 else "", label, bar, str(count))
+            table.add_row(plain(f"{name} ({dist.scale})") if i == 0 else "", plain(label), bar, str(count))
     return table
 
 
-def edge_lines(edges: list[EdgeHint]) -> list[str]:
-    return [f"hint: {e.message}" for e in edges]
+def edge_lines(edges: list[EdgeHint]) -> list[Text]:
+    return [plain(f"hint: {e.message}") for e in edges]
 
 
 def result_table(result: TrainResult) -> Table:
@@ -153,8 +196,9 @@ def result_table(result: TrainResult) -> Table:
     table.add_column("field")
     table.add_column("value", justify="right")
     for key, value in (
-        ("status", result.status.value), ("train J", fmt(result.train_cost)), ("dev J", fmt(result.dev_cost)),
-        ("dev accuracy", f"{result.dev_accuracy:.2%}"), ("epochs run", str(result.epochs_run)),
+        ("status", result.status.value), ("train J", format_cost(result.train_cost)),
+        ("dev J", format_cost(result.dev_cost)),
+        ("dev accuracy", format_accuracy(result.dev_accuracy)), ("epochs run", str(result.epochs_run)),
         ("seconds", f"{result.seconds:.2f}"),
     ):
         table.add_row(key, value)
@@ -183,7 +227,8 @@ class EpochProgress:
             self.progress.stop()
 
     def __call__(self, epoch: int, stats: dict[str, float]) -> None:
-        text = f"train J {fmt(stats['train_cost'])}  dev J {fmt(stats['dev_cost'])}  dev acc {stats['dev_accuracy']:.2%}"
+        text = (f"train J {format_cost(stats['train_cost'])}  dev J {format_cost(stats['dev_cost'])}  "
+                f"dev acc {format_accuracy(stats['dev_accuracy'])}")
         if self.live:
             self.progress.update(self.task, completed=epoch + 1, stats=text)
         elif not self.quiet:
@@ -223,7 +268,7 @@ class SearchProgress:
 
     def _view(self) -> Group:
         return Group(self.progress, leaderboard_table(list(self.trials.values()), self.names, self.top,
-                                                      title="Best so far", metric=self.metric))
+                                                      title="Best so far", metric=self.metric, width=err_console.width))
 
     def run_opened(self, trials: list[TrialRecord]) -> None:
         self.trials.update((t.trial, t) for t in trials)
@@ -252,8 +297,7 @@ class SearchProgress:
             result = f" {label} {fmt(shown(record))}" if record.status is not TrialStatus.FAILED else f" — {record.error}"
             best_text = f"  best {short} {fmt(shown(best))} (trial {best.trial})" if best else ""
             at = f" at epoch {record.epochs_run}" if record.rung is not None else ""
-            err_console.print(f"trial {record.trial}: {record.status.value}{at}{result}{best_text}",
-                              highlight=False, markup=False)
+            err_console.print(plain(f"trial {record.trial}: {record.status.value}{at}{result}{best_text}"), highlight=False)
 
     def _metric(self, record: TrialRecord) -> float | None:
         return record.metrics.get(self.metric)
@@ -270,21 +314,34 @@ def runs_table(runs: list[Any]) -> Table:
         table.add_column(column, justify="left" if column in ("run", "created") else "right")
     for r in runs:
         counts = " / ".join(str(r.status_counts[s.value]) for s in TrialStatus)
-        best = Text(f"{fmt(r.best_dev_cost)} (dev J)" if r.metric is None else f"{fmt(r.best_value)} ({r.metric})")
-        table.add_row(r.name, str(r.created)[:19], str(r.rounds), f"{r.trials_done}/{r.trials_planned}",
-                      counts, best, fmt(r.best_trial))
+        best = plain(f"{format_cost(r.best_dev_cost)} (dev J)" if r.metric is None
+                     else f"{format_cost(r.best_value)} ({r.metric})")
+        table.add_row(plain(r.name), str(r.created)[:19], str(r.rounds), f"{r.trials_done}/{r.trials_planned}",
+                      counts, best, format_param(r.best_trial))
     return table
 
 
-def importance_table(report: Any, metric: str | None = None) -> Table | str:
-    """``hpsearch importance``: parameters by their share of the variation of dev J (or of ``metric``)."""
+def importance_table(report: Any, metric: str | None = None) -> Table | Text | Group:
+    """``hpsearch importance``: parameters by their share of the variation of dev J (or of ``metric``),
+    ± a bootstrap spread.
+
+    Then the share no main effect explains, and, when the ranking is not
+    stable over bootstrap resamples, that there are too few trials to rank.
+    """
     if not report.enough:
-        return f"importance: {report.message}"
+        return plain(f"importance: {report.message}")
     table = Table(title=f"Hyperparameter importance — {report.method} ({report.n_trials} ok trials)", title_justify="left")
     table.add_column("rank", justify="right")
     table.add_column("parameter")
-    table.add_column(Text(f"share of variation of {metric or 'dev J'}"), justify="right")
+    table.add_column(plain(f"share of variation of {metric or 'dev J'}"), justify="right")
+    table.add_column("± (bootstrap)", justify="right")
     table.add_column("")
     for position, item in enumerate(report.items, start=1):
-        table.add_row(str(position), item.name, f"{item.share:.1%}", "█" * round(30 * item.share))
-    return table
+        table.add_row(str(position), plain(item.name), f"{item.share:.1%}", f"± {item.spread:.1%}",
+                      "█" * round(30 * item.share))
+    lines: list[Any] = [table]
+    if report.unexplained is not None:
+        lines.append(plain(f"unexplained (interactions and noise): {report.unexplained:.1%}"))
+    if not report.stable:
+        lines.append(plain(report.message or "too few trials to rank", "yellow"))
+    return Group(*lines)
