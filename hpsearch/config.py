@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from hpsearch.data import DataConfig, validate_data_config
+from hpsearch.decisions import BabysitRules, parse_rules
 from hpsearch.errors import ConfigError, ConfigProblem, config_error, did_you_mean
 from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig, validate_hyperparameters
 from hpsearch.objective import ObjectiveSpec, parse_objective, placeholder_problems, placement_problems
@@ -28,7 +29,7 @@ from hpsearch.samplers import SAMPLERS
 from hpsearch.scheduler import METHODS, EarlyStopping
 from hpsearch.space import Space, parse_space
 
-TOP_LEVEL_KEYS = ("name", "description", "objective", "data", "model", "space", "search")
+TOP_LEVEL_KEYS = ("name", "description", "objective", "data", "model", "space", "search", "babysit")
 BACKENDS = ("loky", "dask")
 
 
@@ -101,6 +102,7 @@ class SearchConfig:
     source: str = "<config>"
     base_dir: Path = field(default_factory=Path.cwd)
     objective: ObjectiveSpec | None = None
+    babysit: BabysitRules = field(default_factory=BabysitRules)
 
     def resolved_data(self) -> DataConfig:
         """The data section with file paths made absolute (relative ones are relative to the config file)."""
@@ -140,6 +142,7 @@ class SearchConfig:
             }
         defaults = DataConfig()
         data = {k: v for k, v in asdict(self.resolved_data()).items() if v != getattr(defaults, k)}
+        babysit = {"babysit": self.babysit.to_dict()} if self.babysit != BabysitRules() else {}
         return {
             "name": self.name,
             "description": self.description,
@@ -147,6 +150,7 @@ class SearchConfig:
             "model": dict(self.model),
             "space": space,
             "search": search,
+            **babysit,
         }
 
 
@@ -247,6 +251,8 @@ def config_from_dict(
         data, model, space, more = _engine_sections(raw)
         problems += more
 
+    babysit, babysit_problems = parse_rules(raw.get("babysit"))
+    problems += babysit_problems
     search_raw = _section(raw, "search", problems) or {}
     settings = SearchSettings()
     search_problems = _check_settings(search_raw, "search")
@@ -273,6 +279,7 @@ def config_from_dict(
         source=source,
         base_dir=base_dir,
         objective=objective,
+        babysit=babysit,
     )
 
 

@@ -221,6 +221,8 @@ def _drive(
     zoom: tuple[int, int | None, bool] | None = None,
 ) -> SearchResult:
     config = stored_config(store)
+    if any(r.kind == "babysit" for r in store.rounds()):  # one model, trained by hpsearch.babysit
+        raise RunError(f"run '{store.name}' is a babysat model — continue it with: hpsearch babysit {store.name}")
     _load_data(config)  # a missing or broken data file stops here, not as a failure of every trial
     edges: list[EdgeHint] = []
     with store.lock(), _interruptible(store):
