@@ -15,6 +15,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from hpsearch.histogram import histogram
 from hpsearch.records import RoundRecord, TrainResult, TrialRecord, TrialStatus, rank
@@ -256,4 +257,17 @@ def importance_table(report: Any) -> Table | str:
     table.add_column("")
     for position, item in enumerate(report.items, start=1):
         table.add_row(str(position), item.name, f"{item.share:.1%}", "█" * round(30 * item.share))
+    return table
+
+
+def decisions_table(decisions: list[Any]) -> Table:
+    """The decision log of a babysat trial (``hpsearch.decisions.Decision``), in the order they were made."""
+    table = Table(title="Decisions", title_justify="left")
+    for column in ("after epoch", "action", "why", "learning rate", "rolled back to"):
+        table.add_column(column, justify="right" if column in ("after epoch", "rolled back to") else "left")
+    for d in decisions:
+        rate = fmt(d.learning_rate_after) if d.learning_rate_before == d.learning_rate_after else \
+            f"{fmt(d.learning_rate_before)} → {fmt(d.learning_rate_after)}"
+        table.add_row(str(d.epoch), d.action, Text(d.reason), rate,
+                      "—" if d.rolled_back_to is None else f"epoch {d.rolled_back_to}")
     return table
