@@ -153,12 +153,11 @@ class LiveWatcher:
         head = Text.assemble(("hpsearch babysit ", "bold"), self.title)
         if self.report is None:
             return Group(head, Text("training the first epoch…", style="dim"), Text(KEYS_HELP, style="dim"))
-        if self.paused:
-            head.append("   PAUSED — p continues", style="bold yellow")
-        if queued:
-            head.append(f"   next boundary: {' '.join(queued)}", style="yellow")
         marks = {d.epoch: DECISION_MARKS[d.action] for d in self.decisions}
         lines = [head, *chart(self.report.history, width, marks), Text(epoch_line(self.report))]
+        if self.paused or queued:
+            lines.append(Text.assemble(("PAUSED — p continues   " if self.paused else "", "bold yellow"),
+                                       (f"next boundary: {' '.join(queued)}" if queued else "", "yellow")))
         lines += [Text(f"  {d.describe()}", style="yellow") for d in self.decisions[-SHOWN_DECISIONS:]]
         lines.append(Text(KEYS_HELP, style="dim"))
         return Group(*lines)

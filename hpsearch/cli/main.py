@@ -270,7 +270,7 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
         raise click.UsageError("--set goes with CONFIG.yaml (a run's values are fixed)")
     if is_config and trial is not None:
         raise click.UsageError("--trial goes with a search RUN, not a config file")
-    with _babysit_watcher(source) as watcher:
+    with _babysit_watcher(Path(source).name) as watcher:
         if is_config:
             config = load_config(Path(source))
             extra = () if epochs is None else (f"epochs={epochs}",)
