@@ -17,6 +17,7 @@ import signal
 import sys
 import termios
 import tty
+from dataclasses import replace
 from typing import Any, Mapping, TextIO
 
 from rich.console import Console, Group
@@ -126,6 +127,8 @@ class LiveWatcher:
 
     def decision(self, decision: Decision) -> None:
         self.decisions.append(decision)
+        if self.report is not None:  # the rate the next epoch trains at, after this decision
+            self.report = replace(self.report, learning_rate=decision.learning_rate_after)
         self._draw()
 
     def keys(self) -> str:
@@ -164,9 +167,9 @@ class LiveWatcher:
 
 
 def epoch_line(report: EpochReport) -> str:
-    """``epoch 5/30  train J …  dev J …  dev acc …  learning rate …  best epoch 4 (dev J …)``."""
+    """``epoch 5/30  train J …  dev J …  dev acc …  learning rate …  best: epoch 4, dev J …``."""
     h = report.history
-    best = "" if report.best_epoch is None else f"  best epoch {report.best_epoch} (dev J {fmt(report.best_dev_cost)})"
+    best = "" if report.best_epoch is None else f"  best: epoch {report.best_epoch}, dev J {fmt(report.best_dev_cost)}"
     diverged = "  diverged" if report.diverged else ""
     return (f"epoch {report.epoch}/{report.target}  train J {fmt(h['train_cost'][-1])}  dev J {fmt(h['dev_cost'][-1])}"
             f"  dev acc {h['dev_accuracy'][-1]:.2%}  learning rate {fmt(report.learning_rate)}{best}{diverged}")
