@@ -2,7 +2,8 @@
 
 A config for the built-in engine has five top-level keys: ``name``, ``data:``
 (what to train on), ``model:`` (fixed hyperparameters), ``space:`` (searched
-hyperparameters) and ``search:`` (how to search). A config with an
+hyperparameters) and ``search:`` (how to search); ``babysit:`` holds the rules of
+``hpsearch babysit`` (``hpsearch.decisions``). A config with an
 ``objective:`` (the user's own command or function, ``hpsearch.objective``)
 has no ``data:`` or ``model:``; its ``space:`` takes any parameter name, and
 its plain values are passed to the objective as they are. Every problem of a
