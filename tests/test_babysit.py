@@ -341,3 +341,23 @@ def test_plot_of_a_babysat_run_marks_its_decisions(tmp_path: Path, runs_dir: Pat
     figure = _learning_curves_figure(_RunView.of(rounds, trials, 5), decisions)
     marked = [line.get_xdata()[0] for line in figure.axes[0].get_lines() if line.get_linestyle() == ":"]
     assert marked == [d.epoch + 0.5 for d in decisions[0]]  # one dotted line at each decision's boundary
+
+
+def test_rows_left_past_the_saved_state_by_a_killed_process_are_forgotten_on_continue(
+    tmp_path: Path, runs_dir: Path
+) -> None:
+    from hpsearch.store import EpochLog
+
+    path = write_tiny_config(tmp_path, epochs=8, samples=120, extra="babysit: {patience: 1000}\n")
+    config = load_config(path)
+    stopped = start_babysit(config, single_model_config(config, {}), runs_dir=runs_dir, name="killed",
+                            watcher=Scripted({3: "s"}))
+    with RunStore.open(stopped.run_dir) as store:  # what a process killed after epoch 5 would have left
+        store.record_progress(0, 0, EpochLog(3, {"train_cost": [9.0, 9.0], "dev_cost": [9.0, 9.0],
+                                                 "dev_accuracy": [0.0, 0.0], "learning_rate": [1.0, 1.0]}))
+        store.record_decision(0, Decision(5, "lower", "key -", 1.0, 0.5))
+    continued = continue_babysit(stopped.run_dir)
+    _, decisions, history = read_run(stopped.run_dir)
+    assert len(history["dev_cost"]) == 8 and 9.0 not in history["dev_cost"]
+    assert [(d.epoch, d.reason) for d in decisions] == [(3, "key s")] == [(d.epoch, d.reason) for d in continued.decisions]
+    replay_babysit(stopped.run_dir)
