@@ -2,7 +2,8 @@
 
 A config for the built-in engine has five top-level keys: ``name``, ``data:``
 (what to train on), ``model:`` (fixed hyperparameters), ``space:`` (searched
-hyperparameters) and ``search:`` (how to search). A config with an
+hyperparameters) and ``search:`` (how to search); ``babysit:`` holds the rules of
+``hpsearch babysit`` (``hpsearch.decisions``). A config with an
 ``objective:`` (the user's own command or function, ``hpsearch.objective``)
 has no ``data:`` or ``model:``; its ``space:`` takes any parameter name, and
 its plain values are passed to the objective as they are. Every problem of a
@@ -22,6 +23,7 @@ from typing import Any
 import yaml
 
 from hpsearch.data import DataConfig, validate_data_config
+from hpsearch.decisions import BabysitRules, parse_rules
 from hpsearch.errors import ConfigError, ConfigProblem, clip, config_error, did_you_mean
 from hpsearch.limits import MAX_ROUNDS, MAX_TRIALS, MAX_WORKERS
 from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig, validate_hyperparameters
@@ -31,7 +33,7 @@ from hpsearch.scheduler import METHODS, EarlyStopping
 from hpsearch.space import Space, parse_space
 from hpsearch.yaml_bounded import load_value, load_yaml, read_config_text
 
-TOP_LEVEL_KEYS = ("name", "description", "objective", "data", "model", "space", "search")
+TOP_LEVEL_KEYS = ("name", "description", "objective", "data", "model", "space", "search", "babysit")
 BACKENDS = ("loky", "dask")
 
 
@@ -107,6 +109,7 @@ class SearchConfig:
     source: str = "<config>"
     base_dir: Path = field(default_factory=Path.cwd)
     objective: ObjectiveSpec | None = None
+    babysit: BabysitRules = field(default_factory=BabysitRules)
 
     @property
     def metric(self) -> str | None:
@@ -153,6 +156,7 @@ class SearchConfig:
             }
         defaults = DataConfig()
         data = {k: v for k, v in asdict(self.resolved_data()).items() if v != getattr(defaults, k)}
+        babysit = {"babysit": self.babysit.to_dict()} if self.babysit != BabysitRules() else {}
         return {
             "name": self.name,
             "description": self.description,
@@ -160,6 +164,7 @@ class SearchConfig:
             "model": dict(self.model),
             "space": space,
             "search": search,
+            **babysit,
         }
 
 
@@ -238,6 +243,8 @@ def config_from_dict(
         data, model, space, more = _engine_sections(raw)
         problems += more
 
+    babysit, babysit_problems = parse_rules(raw.get("babysit"))
+    problems += babysit_problems
     search_raw = _section(raw, "search", problems) or {}
     settings = SearchSettings()
     search_problems = _check_settings(search_raw, "search")
@@ -271,6 +278,7 @@ def config_from_dict(
         source=source,
         base_dir=base_dir,
         objective=objective,
+        babysit=babysit,
     )
 
 

@@ -126,3 +126,21 @@ class SearchInterrupted(HpsearchError):
             f"interrupted — {done} of {planned} trials are saved in run '{run_name}'; "
             f"continue with: hpsearch resume {run_name}"
         )
+
+
+class BabysitInterrupted(HpsearchError):
+    """Ctrl-C stopped a babysat run; its state at the last epoch boundary is saved and it can go on."""
+
+    exit_code = 130
+
+    def __init__(self, run_name: str, epochs: int):
+        self.run_name = run_name
+        super().__init__(
+            f"interrupted — saved after epoch {epochs} in run '{run_name}'; continue with: hpsearch babysit {run_name}"
+        )
+
+
+class ReplayMismatch(HpsearchError):
+    """Replaying a babysat run's decisions did not reproduce its recorded epochs (message: the first difference)."""
+
+    exit_code = 1

@@ -27,10 +27,11 @@ import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
+from hpsearch.decisions import Decision
 from hpsearch.errors import MissingDependencyError
 from hpsearch.importance import ImportanceReport
 from hpsearch.objective import ObjectiveSpec
@@ -62,6 +63,7 @@ def plot_run(
     top_k: int = 5,
     importance: ImportanceReport | None = None,
     objective: ObjectiveSpec | None = None,
+    decisions: Mapping[int, list[Decision]] | None = None,
 ) -> list[Path]:
     """Write every picture of a run into ``out_dir`` (created if missing); return the files written.
 
@@ -78,6 +80,8 @@ def plot_run(
         parameters; without it (or when it has too few trials), the first two by name.
     objective
         The run's own objective (None: the built-in engine): its metric is plotted instead of dev J.
+    decisions
+        Trial → its decisions (``hpsearch babysit``), marked on its learning curve.
 
     Raises
     ------
@@ -98,7 +102,7 @@ def plot_run(
     if pair is not None:
         written.append(_save(_pairs_figure(view, *pair), out_dir / "pairs.png"))
     written.append(_save(_progress_figure(view), out_dir / "progress.png"))
-    written.append(_save(_learning_curves_figure(view), out_dir / "learning_curves.png"))
+    written.append(_save(_learning_curves_figure(view, decisions or {}), out_dir / "learning_curves.png"))
     for rnd in rounds:
         in_round = [t for t in trials if t.round == rnd.round]
         if objective is None and any(t.rung is not None for t in in_round):  # the engine's rungs of dev J
@@ -529,8 +533,8 @@ def _progress_figure(view: _RunView) -> Figure:
     return figure
 
 
-def _learning_curves_figure(view: _RunView) -> Figure:
-    """Train (dashed) and dev (solid) J per epoch of the best trials."""
+def _learning_curves_figure(view: _RunView, decisions: Mapping[int, list[Decision]]) -> Figure:
+    """Train (dashed) and dev (solid) J per epoch of the best trials; a babysat trial's decisions as dotted lines."""
     figure = _new_figure(7.0, 4.2)
     ax = figure.subplots()
     plotted = []
@@ -546,6 +550,10 @@ def _learning_curves_figure(view: _RunView) -> Figure:
         ax.plot(np.arange(1, dev.size + 1), dev, color=colour, linewidth=1.5, label=label)
         ax.plot(np.arange(1, train.size + 1), train, color=colour, linewidth=1.0, linestyle="--")
         plotted.extend([dev, train])
+        for decision in decisions.get(trial.trial, []):  # between epoch k and k + 1
+            ax.axvline(decision.epoch + 0.5, color=colour, linestyle=":", linewidth=1)
+            ax.text(decision.epoch + 0.5, 0.98, f" {decision.action} ({decision.reason})", rotation=90, fontsize=6,
+                    color="0.3", transform=ax.get_xaxis_transform(), va="top")
     if plotted:
         _cost_axis(ax, np.concatenate(plotted))
         ax.legend(fontsize=7, loc="best")

@@ -285,6 +285,8 @@ def _drive(
     zoom: tuple[int, int | None, bool] | None = None,
 ) -> SearchResult:
     config = stored_config(store)
+    if any(r.kind == "babysit" for r in store.rounds()):  # one model, trained by hpsearch.babysit
+        raise RunError(f"run '{store.name}' is a babysat model — continue it with: hpsearch babysit {store.name}")
     data = None  # own objectives load their own data
     if config.objective is None:
         data = prepared_data(store.run_dir, config.resolved_data())  # an older run's data file is read here, once

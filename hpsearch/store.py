@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from hpsearch.decisions import Decision
 from hpsearch.errors import RunError, RunLockedError
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.safe_files import check_no_symlinks, make_folder, open_for_write, write_bytes_atomic
@@ -125,6 +126,18 @@ CREATE TABLE promotions (
     rung    INTEGER NOT NULL,
     trial   INTEGER NOT NULL,
     PRIMARY KEY (round, rung, trial)
+);
+-- What hpsearch babysit changed at an epoch boundary of a trial, and why (hpsearch.decisions.Decision).
+CREATE TABLE decisions (
+    trial                INTEGER NOT NULL,
+    seq                  INTEGER NOT NULL,  -- 0, 1, ...: the order they were made in
+    epoch                INTEGER NOT NULL,  -- applied after this many epochs of the trial's timeline
+    action               TEXT NOT NULL,
+    reason               TEXT NOT NULL,
+    learning_rate_before REAL NOT NULL,
+    learning_rate_after  REAL NOT NULL,
+    rolled_back_to       INTEGER,
+    PRIMARY KEY (trial, seq)
 );
 """
 
@@ -569,6 +582,38 @@ class RunStore:
         if all(math.isnan(v) for v in history["learning_rate"]):
             del history["learning_rate"]
         return history, [row[-1] for row in rows]
+
+    # -- decisions of hpsearch babysit ---------------------------------------
+
+    def record_decision(self, trial: int, decision: Decision) -> None:
+        """Append ``decision`` to ``trial``'s decision log (one transaction)."""
+        with _transaction(self._db):
+            (seq,) = self._db.execute("SELECT COUNT(*) FROM decisions WHERE trial = ?", (int(trial),)).fetchone()
+            self._db.execute(
+                "INSERT INTO decisions (trial, seq, epoch, action, reason, learning_rate_before, learning_rate_after,"
+                " rolled_back_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (int(trial), seq, int(decision.epoch), decision.action, decision.reason,
+                 float(decision.learning_rate_before), float(decision.learning_rate_after),
+                 None if decision.rolled_back_to is None else int(decision.rolled_back_to)),
+            )
+
+    def decisions(self) -> dict[int, list[Decision]]:
+        """Each trial's decisions (trials without any are absent), in the order they were made."""
+        found: dict[int, list[Decision]] = {}
+        for trial, *values in self._db.execute(
+            "SELECT trial, epoch, action, reason, learning_rate_before, learning_rate_after, rolled_back_to"
+            " FROM decisions ORDER BY trial, seq"
+        ):
+            found.setdefault(trial, []).append(Decision(*values))
+        return found
+
+    def reopen_trial(self, trial: int, epochs: int) -> None:
+        """Continue a babysat trial after ``epochs`` epochs of its timeline: drop its record, and its
+        epochs and decisions from after there (left by a process killed before it saved), in one transaction."""
+        with _transaction(self._db):
+            self._db.execute("DELETE FROM trials WHERE trial = ?", (int(trial),))
+            self._db.execute("DELETE FROM epochs WHERE trial = ? AND epoch >= ?", (int(trial), int(epochs)))
+            self._db.execute("DELETE FROM decisions WHERE trial = ? AND epoch > ?", (int(trial), int(epochs)))
 
     # -- checkpoints of paused trials ---------------------------------------
 

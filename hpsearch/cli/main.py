@@ -7,13 +7,14 @@ shows the traceback instead.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import click
 from rich.text import Text
@@ -23,6 +24,7 @@ from hpsearch.cli import render
 from hpsearch.cli.text import plain, safe
 from hpsearch.errors import HpsearchError
 from hpsearch.limits import MAX_TRIALS, MAX_WORKERS
+from hpsearch.records import TrainResult
 
 RUNS_DIR_HELP = "Folder of runs (default: $HPSEARCH_RUNS_DIR or ./runs)."
 
@@ -295,6 +297,79 @@ def _searched_names(run_dir: Path) -> tuple[list[str], str | None]:
 
 
 @cli.command()
+@click.argument("source", metavar="CONFIG.yaml|RUN", required=False)
+@click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE", help="With CONFIG.yaml: set a hyperparameter (repeatable).")
+@click.option("--trial", type=click.IntRange(min=0), help="With a search RUN: hand this trial over to a new babysat run.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Epochs to train (CONFIG.yaml: in all; RUN: more).")
+@click.option("--replay", "replay_ref", metavar="RUN", help="Re-execute RUN's decisions from the start and check every epoch's J, bit for bit.")
+@click.option("--name", help="Name of the new run (default: CONFIG's name + -babysit, or RUN-trial-N).")
+@click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), help=RUNS_DIR_HELP)
+def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None, epochs: int | None,
+            replay_ref: str | None, name: str | None, runs_dir: Path | None) -> None:
+    """Panda: train one model epoch by epoch; nudge its learning rate, roll back when it worsens.
+
+    \b
+    hpsearch babysit CONFIG.yaml [--set NAME=VALUE ...]   a new model, as train builds it
+    hpsearch babysit RUN --trial N                        continue a search's trial
+    hpsearch babysit RUN                                  continue a stopped babysat run
+    hpsearch babysit --replay RUN                         prove it reproduces, bit for bit
+
+    Keys on a terminal: - halves the learning rate, + doubles it, r rolls back
+    to the best epoch, p pauses, s saves and stops (so does Ctrl-C). The
+    babysit: section of the config sets the unattended rules.
+    """
+    from hpsearch.babysit import continue_babysit, continue_trial, replay_babysit, start_babysit
+    from hpsearch.config import load_config, parse_assignments, single_model_config
+
+    if replay_ref is not None:
+        if source is not None:
+            raise click.UsageError("--replay takes the run; give no other CONFIG.yaml or RUN")
+        result = replay_babysit(_run_dir(replay_ref, runs_dir), watcher=None)
+        render.console.print(f"replayed run '{result.name}': {result.epochs} epochs and {result.decisions} decisions "
+                             "— every epoch's J identical to the record, bit for bit", highlight=False, markup=False)
+        return
+    if source is None:
+        raise click.UsageError("give CONFIG.yaml, a RUN, or --replay RUN")
+    is_config = source.endswith((".yaml", ".yml")) or Path(source).is_file()
+    if not is_config and assignments:
+        raise click.UsageError("--set goes with CONFIG.yaml (a run's values are fixed)")
+    if is_config and trial is not None:
+        raise click.UsageError("--trial goes with a search RUN, not a config file")
+    with _babysit_watcher(Path(source).name) as watcher:
+        if is_config:
+            config = load_config(Path(source))
+            extra = () if epochs is None else (f"epochs={epochs}",)
+            model = single_model_config(config, parse_assignments((*assignments, *extra)))
+            result = start_babysit(config, model, runs_dir=_runs_dir(runs_dir), name=name, watcher=watcher)
+        elif trial is not None:
+            result = continue_trial(_run_dir(source, runs_dir), trial, runs_dir=_runs_dir(runs_dir), name=name,
+                                    epochs=epochs, watcher=watcher)
+        else:
+            if name is not None:
+                raise click.UsageError("--name names a new run; this continues RUN")
+            result = continue_babysit(_run_dir(source, runs_dir), epochs=epochs, watcher=watcher)
+    rec = result.record
+    render.console.print(render.result_table(
+        TrainResult(rec.status, rec.train_cost, rec.dev_cost, rec.dev_accuracy, rec.epochs_run, rec.seconds)))
+    why = {"epochs": f"trained its {result.target} epochs"}.get(result.stopped, f"stopped ({result.stopped})")
+    render.console.print(f"run '{result.name}' {why}; saved in {result.run_dir} — continue with: "
+                         f"hpsearch babysit {result.name} --epochs N", highlight=False, markup=False)
+
+
+@contextlib.contextmanager
+def _babysit_watcher(title: str) -> Iterator[Any]:
+    """The live view and keys on a terminal, plain lines elsewhere; the terminal's settings restored on the way out."""
+    from hpsearch.cli.live import KeyReader, LiveWatcher, PlainWatcher
+
+    with KeyReader() as keys:
+        if render.err_console.is_terminal:
+            with LiveWatcher(render.err_console, keys, title) as watcher:
+                yield watcher
+        else:
+            yield PlainWatcher(render.err_console, keys)
+
+
+@cli.command()
 @click.argument("run_ref", metavar="RUN")
 @click.option("--top", "-k", type=click.IntRange(min=1), default=20, show_default=True, help="Rows of the leaderboard.")
 @click.option("--round", "round_", type=click.IntRange(min=0), help="Only the trials of this round.")
@@ -308,7 +383,7 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
 
     with RunStore.open(_run_dir(run_ref, runs_dir)) as store:
         rounds, trials, best = store.rounds(), store.trials(round_), store.best_model()
-        config = stored_config(store)
+        config, decisions = stored_config(store), store.decisions()
     if round_ is not None and round_ not in {r.round for r in rounds}:
         raise click.BadParameter(f"run has rounds {', '.join(str(r.round) for r in rounds)}", param_hint="--round")
     done, planned = len(trials), sum(r.n_trials for r in rounds if round_ in (None, r.round))
@@ -319,6 +394,8 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
     else:
         render.console.print(table)
     render.console.print(render.rounds_table(rounds))
+    for trial_decisions in decisions.values():  # babysat runs: what was changed, when and why
+        render.console.print(render.decisions_table(trial_decisions))
     if best is not None:
         render.console.print(plain(f"best model (trial {best[0]}): {best[1]}"), highlight=False)
     for line in render.edge_lines(edge_hints(rounds, trials, config.search.top_k)):
@@ -389,10 +466,12 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
     run_dir = _run_dir(run_ref, runs_dir)
     with RunStore.open(run_dir) as store:
         rounds, trials, config, name = store.rounds(), store.trials(), stored_config(store), store.name
+        decisions = store.decisions()
     out = out if out is not None else run_plots_dir(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     importance = hyperparameter_importance(config.space, trials)
-    images = plot_run(rounds, trials, out, top_k=top_k, importance=importance, objective=config.objective)
+    images = plot_run(rounds, trials, out, top_k=top_k, importance=importance, objective=config.objective,
+                      decisions=decisions)
     report = write_report(out, run_name=name, rounds=rounds, trials=trials, images=images, importance=importance,
                           metric=config.metric)
     for path in [*images, report]:

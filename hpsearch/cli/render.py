@@ -345,3 +345,17 @@ def importance_table(report: Any, metric: str | None = None) -> Table | Text | G
     if not report.stable:
         lines.append(plain(report.message or "too few trials to rank", "yellow"))
     return Group(*lines)
+
+
+def decisions_table(decisions: list[Any]) -> Table:
+    """The decision log of a babysat trial (``hpsearch.decisions.Decision``), in the order they were made."""
+    table = Table(title="Decisions", title_justify="left")
+    for column in ("after epoch", "action", "why", "learning rate", "rolled back to"):
+        table.add_column(column, justify="right" if column in ("after epoch", "rolled back to") else "left")
+    for d in decisions:
+        rate = fmt(d.learning_rate_after) if d.learning_rate_before == d.learning_rate_after else \
+            f"{fmt(d.learning_rate_before)} → {fmt(d.learning_rate_after)}"
+        table.add_row(str(d.epoch), d.action, plain(d.reason), rate,
+                      "—" if d.rolled_back_to is None else f"epoch {d.rolled_back_to}")
+    return table
+
