@@ -116,3 +116,13 @@ class SearchInterrupted(HpsearchError):
             f"interrupted — {done} of {planned} trials are saved in run '{run_name}'; "
             f"continue with: hpsearch resume {run_name}"
         )
+
+
+class ConfirmInterrupted(HpsearchError):
+    """Ctrl-C stopped ``hpsearch confirm``; every finished repeat is stored and the same command goes on."""
+
+    exit_code = 130
+
+    def __init__(self, run_name: str, done: int, command: str):
+        self.run_name = run_name
+        super().__init__(f"interrupted — {done} repeats are saved in run '{run_name}'; continue with: {command}")

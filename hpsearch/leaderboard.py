@@ -19,19 +19,24 @@ from hpsearch.records import RoundRecord, TrialRecord, rank
 RESULT_COLUMNS = ("dev_cost", "train_cost", "dev_accuracy", "epochs_run", "seconds", "rung", "best_dev_cost",
                   "best_epoch")
 LEAD_COLUMNS = ("rank", "trial", "round", "status")
+# hpsearch confirm: mean and sample std of the ranking value over a trial's ok repeats, and their count.
+CONFIRM_COLUMNS = ("confirm_mean", "confirm_std", "confirm_n")
 
 
 def export_columns(trials: list[TrialRecord], fixed: dict[str, Any]) -> list[str]:
-    """Column order of an export: rank, trial, round, status, results, error, then every hyperparameter."""
+    """Column order of an export: rank, trial, round, status, results, confirmation, error, then every hyperparameter."""
     searched = sorted({name for t in trials for name in t.params})
     fixed_names = sorted(k for k in fixed if k not in searched and k != "seed")
-    return [*LEAD_COLUMNS, *RESULT_COLUMNS, "error", *searched, *fixed_names, "seed"]
+    return [*LEAD_COLUMNS, *RESULT_COLUMNS, *CONFIRM_COLUMNS, "error", *searched, *fixed_names, "seed"]
 
 
-def export_rows(trials: list[TrialRecord], fixed: dict[str, Any]) -> list[dict[str, Any]]:
+def export_rows(
+    trials: list[TrialRecord], fixed: dict[str, Any], confirmed: dict[int, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """One dict per trial, best first: searched values and the run's fixed hyperparameters alike.
 
     ``seed`` is the trial's own training seed (derived from the search seed, round and index).
+    ``confirmed`` maps a trial to its ``CONFIRM_COLUMNS`` (``confirm.export_fields``); empty for the others.
     """
     rows = []
     for position, t in enumerate(rank(trials), start=1):
@@ -48,6 +53,7 @@ def export_rows(trials: list[TrialRecord], fixed: dict[str, Any]) -> list[dict[s
             "rung": None if t.rung is None else t.rung + 1,
             "best_dev_cost": t.best_dev_cost,
             "best_epoch": None if t.best_epoch is None else t.best_epoch + 1,
+            **dict.fromkeys(CONFIRM_COLUMNS), **(confirmed or {}).get(t.trial, {}),
             "error": t.error or "",
         }
         row.update({k: v for k, v in fixed.items() if k != "seed"})
@@ -57,12 +63,14 @@ def export_rows(trials: list[TrialRecord], fixed: dict[str, Any]) -> list[dict[s
     return rows
 
 
-def write_csv(trials: list[TrialRecord], fixed: dict[str, Any], stream: IO[str]) -> None:
+def write_csv(
+    trials: list[TrialRecord], fixed: dict[str, Any], stream: IO[str], *, confirmed: dict[int, dict[str, Any]] | None = None
+) -> None:
     """Every trial as one CSV row (header first). Missing values are empty cells."""
     columns = export_columns(trials, fixed)
     writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for row in export_rows(trials, fixed):
+    for row in export_rows(trials, fixed, confirmed):
         writer.writerow({k: _csv_value(v) for k, v in row.items()})
 
 
@@ -85,14 +93,17 @@ def write_json(
     rounds: list[RoundRecord],
     importance: dict[str, Any] | None = None,
     promotions: dict[int, dict[tuple[int, int], list[int]]] | None = None,
+    confirmed: dict[int, dict[str, Any]] | None = None,
+    recommended: dict[str, Any] | None = None,
 ) -> None:
-    """The run as one JSON document: rounds (with their promotions), importance and every trial (with its history).
+    """The run as one JSON document: rounds (with their promotions), importance, the recommended configuration
+    (``confirm.recommended``) and every trial (with its history).
 
     ``promotions`` maps a round to ``(bracket, rung) -> trials promoted from that rung`` (``RunStore.promotions``).
     """
     by_id = {t.trial: t for t in trials}
     rows = []
-    for row in export_rows(trials, fixed):
+    for row in export_rows(trials, fixed, confirmed):
         row = {k: _json_value(v) for k, v in row.items()}
         row["history"] = by_id[row["trial"]].history
         rows.append(row)
@@ -106,6 +117,7 @@ def write_json(
             for r in rounds
         ],
         "importance": importance,
+        "recommended": recommended,
         "trials": rows,
     }
     json.dump(_json_value(document), stream, indent=2)

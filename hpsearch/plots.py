@@ -10,6 +10,8 @@
   parameters, one marker per round, zoom boxes outlined — coarse to fine.
 * ``progress.png``: best dev J so far against trials finished.
 * ``learning_curves.png``: train and dev J per epoch of the best trials.
+* ``confirm.png`` (after ``hpsearch confirm``): a strip plot of the confirmed
+  trials' repeats, one column each in confirmed order, mean and first run marked.
 
 matplotlib is an optional extra, imported only here and only when plotting. We
 draw on ``Figure`` objects with the Agg canvas, never through pyplot, so no
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from hpsearch.confirm import Confirmation
+
 LOG_SCALES = ("log", "int_log")
 LEARNING_CURVE_TRIALS = 5
 DPI = 100
@@ -53,6 +57,7 @@ def plot_run(
     *,
     top_k: int = 5,
     importance: ImportanceReport | None = None,
+    confirmation: Confirmation | None = None,
 ) -> list[Path]:
     """Write every picture of a run into ``out_dir`` (created if missing); return the files written.
 
@@ -67,6 +72,8 @@ def plot_run(
     importance
         Picks the pair for ``pairs.png``: its two most important numeric
         parameters; without it (or when it has too few trials), the first two by name.
+    confirmation
+        ``confirm.load_confirmation``'s summary: adds ``confirm.png``.
 
     Raises
     ------
@@ -88,6 +95,8 @@ def plot_run(
         written.append(_save(_pairs_figure(view, *pair), out_dir / "pairs.png"))
     written.append(_save(_progress_figure(view), out_dir / "progress.png"))
     written.append(_save(_learning_curves_figure(view), out_dir / "learning_curves.png"))
+    if confirmation is not None:
+        written.append(_save(_confirm_figure(confirmation), out_dir / "confirm.png"))
     return written
 
 
@@ -501,6 +510,39 @@ def _learning_curves_figure(view: _RunView) -> Figure:
     ax.set_xlabel("epoch")
     ax.set_ylabel("J (solid: dev, dashed: train)")
     ax.set_title(f"learning curves of the best {LEARNING_CURVE_TRIALS} trials", fontsize=10)
+    return figure
+
+
+def _confirm_figure(confirmation: Confirmation) -> Figure:
+    """The J of every ok repeat of each confirmed trial (dots), its mean (bar) and its first run (hollow diamond)."""
+    figure = _new_figure(max(5.0, 1.2 * len(confirmation.trials) + 2.0), 4.2)
+    ax = figure.subplots()
+    drawn = []
+    for x, c in enumerate(confirmation.trials):
+        values = np.array(c.values, dtype=float)  # (n,) ok repeats
+        jitter = np.array([_strip_jitter(r.repeat) for r in c.ok_repeats])  # (n,)
+        ax.scatter(x + jitter, values, s=18, alpha=0.7, color=_colour(0), label="repeat" if x == 0 else None)
+        if values.size:
+            ax.hlines(c.mean, x - 0.3, x + 0.3, color="black", linewidth=1.6, label="mean" if x == 0 else None)
+        if math.isfinite(c.first_value):
+            ax.scatter([x], [c.first_value], marker="D", s=40, facecolors="none", edgecolors="#b00020",
+                       label="first run" if x == 0 else None)
+            drawn.append(c.first_value)
+        drawn.extend(values.tolist())
+    ax.set_xticks(range(len(confirmation.trials)))
+    ax.set_xticklabels([f"trial {c.trial}\n{c.leaderboard_rank}. → {c.rank}." for c in confirmation.trials],
+                       fontsize=8)
+    ax.set_xlim(-0.6, len(confirmation.trials) - 0.4)
+    if drawn:
+        _cost_axis(ax, np.array(drawn))
+        if min(drawn) == 0:  # a perfect fit: no room below it
+            ax.set_ylim(bottom=0)
+        ax.legend(fontsize=7, loc="best")
+    else:
+        _note(ax, "no repeat finished with a finite J")
+    ax.set_xlabel("confirmed order (leaderboard place → confirmed place)")
+    ax.set_ylabel("dev J")
+    ax.set_title("confirm: each top trial retrained with fresh seeds", fontsize=10)
     return figure
 
 

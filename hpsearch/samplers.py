@@ -23,6 +23,7 @@ SAMPLERS = ("random", "grid", "quasi")
 # the random sampler's per-trial streams, although all derive from the same seed.
 _QUASI_STREAM = 1
 _TRIAL_SEED_STREAM = 2
+_REPEAT_SEED_STREAM = 3
 
 
 def plan_round(
@@ -65,6 +66,16 @@ def plan_round(
 def trial_seed(seed: int, round: int, index: int) -> int:
     """The training seed (weights init, shuffling) of trial ``index`` of ``round``, in ``[0, 2**32)``."""
     sequence = np.random.SeedSequence([seed, round, index], spawn_key=(_TRIAL_SEED_STREAM,))
+    return int(sequence.generate_state(1, dtype=np.uint32)[0])
+
+
+def repeat_seed(seed: int, trial: int, repeat: int) -> int:
+    """The training seed of repeat ``repeat`` of ``trial`` (``hpsearch confirm``), in ``[0, 2**32)``.
+
+    Its own stream: never one of the search's trial seeds by construction of the
+    key, only by a 1-in-2**32 coincidence.
+    """
+    sequence = np.random.SeedSequence([seed, trial, repeat], spawn_key=(_REPEAT_SEED_STREAM,))
     return int(sequence.generate_state(1, dtype=np.uint32)[0])
 
 

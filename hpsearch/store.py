@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from hpsearch.errors import RunError, RunLockedError
-from hpsearch.records import RoundRecord, TrialRecord, TrialStatus
+from hpsearch.records import RepeatRecord, RoundRecord, TrialRecord, TrialStatus
 
 RUN_DB = "run.sqlite"
 CONFIG_FILE = "config.yaml"
@@ -121,7 +121,25 @@ CREATE TABLE promotions (
     trial   INTEGER NOT NULL,
     PRIMARY KEY (round, rung, trial)
 );
+-- Top trials retrained with fresh seeds by `hpsearch confirm`: one row per finished repeat.
+CREATE TABLE confirmations (
+    trial         INTEGER NOT NULL,
+    repeat_index  INTEGER NOT NULL,         -- 0-based
+    seed          TEXT NOT NULL,            -- decimal, as trials.seed
+    status        TEXT NOT NULL CHECK (status IN ('ok', 'diverged', 'failed')),
+    value         REAL,                     -- as trials.value
+    dev_cost      REAL,
+    train_cost    REAL,
+    dev_accuracy  REAL,
+    seconds       REAL,
+    epochs_run    INTEGER NOT NULL,
+    error         TEXT,
+    exact_floats  TEXT NOT NULL,            -- JSON: REAL fields SQLite cannot hold exactly
+    model_sha256  TEXT,                     -- digest of models/best.npz while it holds this repeat
+    PRIMARY KEY (trial, repeat_index)
+);
 """
+_REPEAT_REALS = ("value", "dev_cost", "train_cost", "dev_accuracy", "seconds")
 
 _SCHEMA = """
 CREATE TABLE meta (
@@ -593,6 +611,56 @@ class RunStore:
             best_trial=best[0] if best else None,
             status_counts=counts,
         )
+
+    # -- confirmation repeats -------------------------------------------------
+
+    def record_repeat(self, rec: RepeatRecord) -> None:
+        """Record one finished repeat of ``hpsearch confirm`` in one transaction; RunError if it is recorded already."""
+        reals = {f: getattr(rec, f) for f in _REPEAT_REALS}
+        with _transaction(self._db):
+            if self._db.execute("SELECT 1 FROM confirmations WHERE trial = ? AND repeat_index = ?",
+                                (int(rec.trial), int(rec.repeat))).fetchone():
+                raise RunError(f"run '{self.name}' already has repeat {rec.repeat} of trial {rec.trial}")
+            self._db.execute(
+                f"INSERT INTO confirmations (trial, repeat_index, seed, status, {', '.join(_REPEAT_REALS)},"
+                " epochs_run, error, exact_floats) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (int(rec.trial), int(rec.repeat), str(int(rec.seed)), TrialStatus(rec.status).value,
+                 *(None if v is None else float(v) for v in reals.values()), int(rec.epochs_run), rec.error,
+                 _dumps({f: v for f, v in reals.items() if v is not None and not _real_is_exact(v)})),
+            )
+
+    def repeats(self) -> list[RepeatRecord]:
+        """Every recorded repeat, by trial and repeat."""
+        rows = self._db.execute(
+            f"SELECT trial, repeat_index, seed, status, {', '.join(_REPEAT_REALS)}, epochs_run, error, exact_floats"
+            " FROM confirmations ORDER BY trial, repeat_index"
+        )
+        records = []
+        for trial, repeat, seed, status, *reals, epochs_run, error, exact in rows:
+            values = dict(zip(_REPEAT_REALS, reals))
+            values.update(json.loads(exact))
+            records.append(RepeatRecord(trial, repeat, int(seed), TrialStatus(status), epochs_run=epochs_run,
+                                        error=error, **values))
+        return records
+
+    def mark_confirmed_model(self, trial: int, repeat: int) -> None:
+        """Note that ``models/best.npz`` (just written by ``save_best_model``) holds repeat ``repeat`` of ``trial``."""
+        digest = hashlib.sha256((self.run_dir / MODELS_DIR / BEST_MODEL).read_bytes()).hexdigest()
+        with _transaction(self._db):
+            self._db.execute("UPDATE confirmations SET model_sha256 = NULL WHERE model_sha256 IS NOT NULL")
+            self._db.execute("UPDATE confirmations SET model_sha256 = ? WHERE trial = ? AND repeat_index = ?",
+                             (digest, int(trial), int(repeat)))
+
+    def confirmed_model(self) -> tuple[int, int] | None:
+        """``(trial, repeat)`` when ``models/best.npz`` holds a confirmation repeat, else None."""
+        try:
+            digest = hashlib.sha256((self.run_dir / MODELS_DIR / BEST_MODEL).read_bytes()).hexdigest()
+        except FileNotFoundError:
+            return None
+        row = self._db.execute(
+            "SELECT trial, repeat_index FROM confirmations WHERE model_sha256 = ?", (digest,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
 
     # -- the best model -----------------------------------------------------
 
