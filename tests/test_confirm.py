@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import hpsearch.confirm
 from hpsearch.cli import render
 from hpsearch.cli.main import cli
 from hpsearch.config import load_config
@@ -286,3 +287,24 @@ def test_a_run_without_an_ok_trial_has_nothing_to_confirm(tmp_path: Path) -> Non
         store.record_trial(TrialRecord(0, 0, 0, {}, 1, TrialStatus.FAILED, error="ValueError: boom"))
     result = CliRunner().invoke(cli, ["confirm", str(tmp_path / "r")])
     assert result.exit_code == 2 and "has no finished ok trial to confirm" in result.output
+
+
+def test_ctrl_c_keeps_the_finished_repeats_and_names_the_command_that_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_dir = _constructed_run(tmp_path)
+    real = hpsearch.confirm.run_segments
+
+    def interrupted_after_two(*args, **kwargs):
+        for number, outcome in enumerate(real(*args, **kwargs)):
+            if number == 2:
+                raise KeyboardInterrupt  # lands where Ctrl-C would: between two repeats
+            yield outcome
+
+    monkeypatch.setattr(hpsearch.confirm, "run_segments", interrupted_after_two)
+    result = CliRunner().invoke(cli, ["confirm", str(run_dir), "--top", "2", "--seeds", "3", "-w", "1"])
+    assert result.exit_code == 130
+    assert "2 repeats are saved in run 'made'; continue with: hpsearch confirm made --top 2 --seeds 3" in result.output
+    assert len(table(run_dir)) == 2
+    monkeypatch.undo()
+    assert confirm_run(run_dir, top_k=2, seeds=3).trained == 4
