@@ -144,3 +144,11 @@ class ReplayMismatch(HpsearchError):
     """Replaying a babysat run's decisions did not reproduce its recorded epochs (message: the first difference)."""
 
     exit_code = 1
+class ConfirmInterrupted(HpsearchError):
+    """Ctrl-C stopped ``hpsearch confirm``; every finished repeat is stored and the same command goes on."""
+
+    exit_code = 130
+
+    def __init__(self, run_name: str, done: int, command: str):
+        self.run_name = run_name
+        super().__init__(f"interrupted — {done} repeats are saved in run '{run_name}'; continue with: {command}")

@@ -187,15 +187,18 @@ def _format(value: Any, digits: int) -> str:
     return str(value)
 
 
-def export_columns(trials: list[TrialRecord], fixed: dict[str, Any]) -> list[str]:
-    """Column order of an export: rank, trial, round, status, results, error, then every hyperparameter."""
+# hpsearch confirm: mean and sample std of the ranking value over a trial's ok repeats, and their count.
+CONFIRM_COLUMNS = ("confirm_mean", "confirm_std", "confirm_n")
+
+
 def extra_metrics(trials: list[TrialRecord], metric: str) -> list[str]:
     """The other numbers an own objective reported, sorted by name."""
     return sorted({name for t in trials for name in t.metrics} - {metric})
 
 
 def export_columns(trials: list[TrialRecord], fixed: dict[str, Any], metric: str | None = None) -> list[str]:
-    """Column order of an export: rank, trial, round, status, results, error, then every hyperparameter.
+    """Column order of an export: rank, trial, round, status, results, confirmation, error, then every
+    hyperparameter.
 
     The results are the engine's, or (``metric`` given) the metric, every other reported number,
     epochs (reports per epoch), seconds and rung.
@@ -203,14 +206,18 @@ def export_columns(trials: list[TrialRecord], fixed: dict[str, Any], metric: str
     searched = sorted({name for t in trials for name in t.params})
     fixed_names = sorted(k for k in fixed if k not in searched and k != "seed")
     results = RESULT_COLUMNS if metric is None else (metric, *extra_metrics(trials, metric), *OBJECTIVE_COLUMNS)
-    return [*LEAD_COLUMNS, *results, "error", *searched, *fixed_names, "seed"]
+    return [*LEAD_COLUMNS, *results, *CONFIRM_COLUMNS, "error", *searched, *fixed_names, "seed"]
 
 
-def export_rows(trials: list[TrialRecord], fixed: dict[str, Any], metric: str | None = None) -> list[dict[str, Any]]:
+def export_rows(
+    trials: list[TrialRecord], fixed: dict[str, Any], metric: str | None = None,
+    confirmed: dict[int, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """One dict per trial, best first: searched values and the run's fixed hyperparameters alike.
 
     ``seed`` is the trial's own training seed (derived from the search seed, round and index).
     With an own objective (``metric``), the metric and every other reported number take the engine's columns.
+    ``confirmed`` maps a trial to its ``CONFIRM_COLUMNS`` (``confirm.export_fields``); empty for the others.
     """
     rows = []
     for position, t in enumerate(rank(trials), start=1):
@@ -227,6 +234,7 @@ def export_rows(trials: list[TrialRecord], fixed: dict[str, Any], metric: str | 
             "rung": None if t.rung is None else t.rung + 1,
             "best_dev_cost": t.best_dev_cost,
             "best_epoch": None if t.best_epoch is None else t.best_epoch + 1,
+            **dict.fromkeys(CONFIRM_COLUMNS), **(confirmed or {}).get(t.trial, {}),
             "error": t.error or "",
         }
         if metric is not None:
@@ -242,12 +250,15 @@ def export_rows(trials: list[TrialRecord], fixed: dict[str, Any], metric: str | 
     return rows
 
 
-def write_csv(trials: list[TrialRecord], fixed: dict[str, Any], stream: IO[str], metric: str | None = None) -> None:
+def write_csv(
+    trials: list[TrialRecord], fixed: dict[str, Any], stream: IO[str], metric: str | None = None, *,
+    confirmed: dict[int, dict[str, Any]] | None = None,
+) -> None:
     """Every trial as one CSV row (header first). Missing values are empty cells."""
     columns = export_columns(trials, fixed, metric)
     writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for row in export_rows(trials, fixed, metric):
+    for row in export_rows(trials, fixed, metric, confirmed):
         writer.writerow({k: _csv_value(v) for k, v in row.items()})
 
 
@@ -271,14 +282,17 @@ def write_json(
     importance: dict[str, Any] | None = None,
     promotions: dict[int, dict[tuple[int, int], list[int]]] | None = None,
     metric: str | None = None,
+    confirmed: dict[int, dict[str, Any]] | None = None,
+    recommended: dict[str, Any] | None = None,
 ) -> None:
-    """The run as one JSON document: rounds (with their promotions), importance and every trial (with its history).
+    """The run as one JSON document: rounds (with their promotions), importance, the recommended configuration
+    (``confirm.recommended``) and every trial (with its history).
 
     ``promotions`` maps a round to ``(bracket, rung) -> trials promoted from that rung`` (``RunStore.promotions``).
     """
     by_id = {t.trial: t for t in trials}
     rows = []
-    for row in export_rows(trials, fixed, metric):
+    for row in export_rows(trials, fixed, metric, confirmed):
         row = {k: _json_value(v) for k, v in row.items()}
         row["history"] = by_id[row["trial"]].history
         rows.append(row)
@@ -293,6 +307,7 @@ def write_json(
             for r in rounds
         ],
         "importance": importance,
+        "recommended": recommended,
         "trials": rows,
     }
     json.dump(_json_value(document), stream, indent=2)

@@ -10,6 +10,8 @@
   parameters, one marker per round, zoom boxes outlined — coarse to fine.
 * ``progress.png``: best dev J so far against trials finished.
 * ``learning_curves.png``: train and dev J per epoch of the best trials.
+* ``confirm.png`` (after ``hpsearch confirm``): a strip plot of the confirmed
+  trials' repeats, one column each in confirmed order, mean and first run marked.
 
 With an own objective, its metric takes the place of dev J everywhere (axes
 are labelled with its name; with ``maximize``, best so far is the highest),
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from hpsearch.confirm import Confirmation
+
 PLOTS_DIR = "plots"
 LOG_SCALES = ("log", "int_log")
 LEARNING_CURVE_TRIALS = 5
@@ -64,6 +68,7 @@ def plot_run(
     importance: ImportanceReport | None = None,
     objective: ObjectiveSpec | None = None,
     decisions: Mapping[int, list[Decision]] | None = None,
+    confirmation: Confirmation | None = None,
 ) -> list[Path]:
     """Write every picture of a run into ``out_dir`` (created if missing); return the files written.
 
@@ -82,6 +87,8 @@ def plot_run(
         The run's own objective (None: the built-in engine): its metric is plotted instead of dev J.
     decisions
         Trial → its decisions (``hpsearch babysit``), marked on its learning curve.
+    confirmation
+        ``confirm.load_confirmation``'s summary: adds ``confirm.png``.
 
     Raises
     ------
@@ -107,6 +114,8 @@ def plot_run(
         in_round = [t for t in trials if t.round == rnd.round]
         if objective is None and any(t.rung is not None for t in in_round):  # the engine's rungs of dev J
             written.append(_save(_rung_curves_figure(rnd.round, in_round), out_dir / f"rungs_round{rnd.round}.png"))
+    if confirmation is not None:
+        written.append(_save(_confirm_figure(confirmation), out_dir / "confirm.png"))
     return written
 
 
@@ -624,6 +633,39 @@ def _reported_curves_figure(view: _RunView, figure: Figure, ax: Axes) -> Figure:
     ax.set_xlabel("epoch (or step) reported")
     ax.set_ylabel(view.label)
     ax.set_title(f"{view.label} per epoch of the best {LEARNING_CURVE_TRIALS} trials", fontsize=10)
+    return figure
+
+
+def _confirm_figure(confirmation: Confirmation) -> Figure:
+    """The J of every ok repeat of each confirmed trial (dots), its mean (bar) and its first run (hollow diamond)."""
+    figure = _new_figure(max(5.0, 1.2 * len(confirmation.trials) + 2.0), 4.2)
+    ax = figure.subplots()
+    drawn = []
+    for x, c in enumerate(confirmation.trials):
+        values = np.array(c.values, dtype=float)  # (n,) ok repeats
+        jitter = np.array([_strip_jitter(r.repeat) for r in c.ok_repeats])  # (n,)
+        ax.scatter(x + jitter, values, s=18, alpha=0.7, color=_colour(0), label="repeat" if x == 0 else None)
+        if values.size:
+            ax.hlines(c.mean, x - 0.3, x + 0.3, color="black", linewidth=1.6, label="mean" if x == 0 else None)
+        if math.isfinite(c.first_value):
+            ax.scatter([x], [c.first_value], marker="D", s=40, facecolors="none", edgecolors="#b00020",
+                       label="first run" if x == 0 else None)
+            drawn.append(c.first_value)
+        drawn.extend(values.tolist())
+    ax.set_xticks(range(len(confirmation.trials)))
+    ax.set_xticklabels([f"trial {c.trial}\n{c.leaderboard_rank}. → {c.rank}." for c in confirmation.trials],
+                       fontsize=8)
+    ax.set_xlim(-0.6, len(confirmation.trials) - 0.4)
+    if drawn:
+        _cost_axis(ax, np.array(drawn))
+        if min(drawn) == 0:  # a perfect fit: no room below it
+            ax.set_ylim(bottom=0)
+        ax.legend(fontsize=7, loc="best")
+    else:
+        _note(ax, "no repeat finished with a finite J")
+    ax.set_xlabel("confirmed order (leaderboard place → confirmed place)")
+    ax.set_ylabel("dev J")
+    ax.set_title("confirm: each top trial retrained with fresh seeds", fontsize=10)
     return figure
 
 

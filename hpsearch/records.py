@@ -131,6 +131,28 @@ class RoundRecord:
     first_trial: int = 0
 
 
+@dataclass(frozen=True)
+class RepeatRecord:
+    """One repeat of a top trial, retrained with a fresh seed by ``hpsearch confirm``.
+
+    ``repeat`` is 0-based; ``seed`` its training seed; ``value`` the number the
+    trial is ranked by (``search.rank_by``: last or best dev J), lower is better.
+    Result fields are ``None`` for a failed repeat, whose ``error`` says why.
+    """
+
+    trial: int
+    repeat: int
+    seed: int
+    status: TrialStatus
+    value: float | None = None
+    dev_cost: float | None = None
+    train_cost: float | None = None
+    dev_accuracy: float | None = None
+    epochs_run: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
 def rank(trials: list[TrialRecord]) -> list[TrialRecord]:
     """Trials best first."""
     return sorted(trials, key=TrialRecord.rank_key)

@@ -1,4 +1,4 @@
-"""One self-contained HTML page for a run: leaderboard, rounds, importance and plots.
+"""One self-contained HTML page for a run: leaderboard, confirmation, rounds, importance and plots.
 
 The page opens from a file with no server and no network: images are embedded
 as base64 ``data:`` URIs, the CSS is inline and there is no script. Every piece
@@ -8,17 +8,19 @@ of text from the run (names, values, error messages) is HTML-escaped.
 from __future__ import annotations
 
 import base64
-import math
 import mimetypes
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hpsearch.importance import ImportanceReport
-from hpsearch.leaderboard import format_cost, leaderboard
+from hpsearch.leaderboard import format_accuracy, format_cost, leaderboard
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.safe_files import write_bytes_atomic
 from hpsearch.space import Space
+
+if TYPE_CHECKING:
+    from hpsearch.confirm import Confirmation
 
 REPORT_FILE = "report.html"
 
@@ -48,6 +50,7 @@ def write_report(
     importance: ImportanceReport,
     leaderboard_rows: int = 20,
     metric: str | None = None,
+    confirmation: Confirmation | None = None,
 ) -> Path:
     """Write ``out_dir/report.html`` and return its path.
 
@@ -59,12 +62,15 @@ def write_report(
         How many of the best trials the leaderboard lists.
     metric
         An own objective's metric, shown instead of the engine's dev J, train J and accuracy.
+    confirmation
+        ``confirm.load_confirmation``'s summary, shown as a table after the leaderboard.
     """
     sections = [
         f"<h1>hpsearch run {escape(run_name)}</h1>",
         _summary(trials, metric),
         "<h2>Leaderboard</h2>",
         _leaderboard(rounds, trials, leaderboard_rows, metric),
+        *(["<h2>Confirmation</h2>", _confirmation(confirmation)] if confirmation is not None else []),
         "<h2>Hyperparameter importance</h2>",
         _importance(importance, metric),
         "<h2>Rounds</h2>",
@@ -116,6 +122,29 @@ def _leaderboard(rounds: list[RoundRecord], trials: list[TrialRecord], rows: int
         body.append(f'<tr class="{escape(status.value)}">{tds}</tr>')
     note = f'<p class="note">The best {min(rows, len(trials))} of {len(trials)} trials.</p>'
     return f'{note}<div class="wide"><table class="leaderboard"><tr>{head}</tr>{"".join(body)}</table></div>'
+
+
+def _confirmation(confirmation: Confirmation) -> str:
+    """The confirmed trials, best first: leaderboard place and first run beside mean J and its spread."""
+    head = ("<tr><th>rank</th><th>trial</th><th>leaderboard</th><th>first-run J</th><th>mean J</th><th>std</th>"
+            "<th>min – max</th><th>mean acc</th><th>repeats</th></tr>")
+    body = []
+    for c in confirmation.trials:
+        cells = [str(c.rank), str(c.trial), str(c.leaderboard_rank), format_cost(c.first_value),
+                 format_cost(c.mean if c.n else None), format_cost(c.std if c.n >= 2 else None),
+                 f"{format_cost(c.low)} – {format_cost(c.high)}" if c.n else "—",
+                 format_accuracy(c.mean_accuracy if c.n else None),
+                 str(c.n) + (f" ({c.unstable} diverged/failed)" if c.unstable else "")]
+        body.append("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in cells) + "</tr>")
+    notes = [f"trial {ch.trial}, ranked {ch.leaderboard_rank}, confirms {ch.rank}"
+             + (": its first run was lucky" if ch.lucky else "") for ch in confirmation.changes]
+    if confirmation.tied and len(confirmation.trials) >= 2:
+        notes.append("the top two cannot be told apart (their 95% intervals of mean J overlap)")
+    if confirmation.deterministic:
+        notes.append("every repeat of a trial gave the same J: the objective seems deterministic")
+    text = "".join(f'<p class="note">{escape(n)}.</p>' for n in notes)
+    return (f'<p class="note">Each top trial retrained with fresh seeds; ranked by the mean J of its repeats '
+            f"(the first run, which put it on top, is not among them).</p><table>{head}{''.join(body)}</table>{text}")
 
 
 def _importance(report: ImportanceReport, metric: str | None = None) -> str:

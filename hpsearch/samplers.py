@@ -23,6 +23,7 @@ SAMPLERS = ("random", "grid", "quasi")
 # the random sampler's per-trial streams, although all derive from the same seed.
 _QUASI_STREAM = 1
 _TRIAL_SEED_STREAM = 2
+_REPEAT_SEED_STREAM = 3
 
 
 def plan_round(
@@ -71,6 +72,14 @@ def trial_seed(seed: int, round: int, index: int) -> int:
 def grid_size(space: Space, grid_points: int) -> int:
     """How many trials ``plan_round(..., sampler="grid")`` plans, without building the grid."""
     return math.prod(len(axis) for axis in _grid_axes(space, grid_points))
+def repeat_seed(seed: int, trial: int, repeat: int) -> int:
+    """The training seed of repeat ``repeat`` of ``trial`` (``hpsearch confirm``), in ``[0, 2**32)``.
+
+    Its own stream: never one of the search's trial seeds by construction of the
+    key, only by a 1-in-2**32 coincidence.
+    """
+    sequence = np.random.SeedSequence([seed, trial, repeat], spawn_key=(_REPEAT_SEED_STREAM,))
+    return int(sequence.generate_state(1, dtype=np.uint32)[0])
 
 
 def _grid_axes(space: Space, grid_points: int) -> list[list[Any]]:

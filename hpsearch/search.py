@@ -524,7 +524,8 @@ def _restore_best_model(
         return None
     best = ranked[0]
     saved = store.best_model()
-    if saved is None or saved[0] != best.trial:
+    # A confirmed repeat (hpsearch confirm) stays the saved model while it is there.
+    if saved is None or (saved[0] != best.trial and store.confirmed_model() is None):
         task = TrialTask(best.trial, best.round, best.index, best.params, best.seed)
         outcome = train_segment(Segment(task, None, rank_by=config.search.rank_by), config.model, data)
         if outcome.weights is not None and outcome.value() == best.ranking_value:

@@ -41,7 +41,7 @@ import numpy as np
 
 from hpsearch.decisions import Decision
 from hpsearch.errors import RunError, RunLockedError
-from hpsearch.records import RoundRecord, TrialRecord, TrialStatus
+from hpsearch.records import RepeatRecord, RoundRecord, TrialRecord, TrialStatus
 from hpsearch.safe_files import check_no_symlinks, make_folder, open_for_write, write_bytes_atomic
 
 T = TypeVar("T")
@@ -139,7 +139,26 @@ CREATE TABLE decisions (
     rolled_back_to       INTEGER,
     PRIMARY KEY (trial, seq)
 );
+-- Top trials retrained with fresh seeds by `hpsearch confirm`: one row per finished repeat.
+CREATE TABLE confirmations (
+    trial         INTEGER NOT NULL,
+    repeat_index  INTEGER NOT NULL,         -- 0-based
+    seed          TEXT NOT NULL,            -- decimal, as trials.seed
+    status        TEXT NOT NULL CHECK (status IN ('ok', 'diverged', 'failed')),
+    value         REAL,                     -- as trials.value
+    dev_cost      REAL,
+    train_cost    REAL,
+    dev_accuracy  REAL,
+    seconds       REAL,
+    epochs_run    INTEGER NOT NULL,
+    error         TEXT,
+    exact_floats  TEXT NOT NULL,            -- JSON: REAL fields SQLite cannot hold exactly
+    model_sha256  TEXT,                     -- digest of models/best.npz while it holds this repeat
+    PRIMARY KEY (trial, repeat_index)
+
+);
 """
+_REPEAT_REALS = ("value", "dev_cost", "train_cost", "dev_accuracy", "seconds")
 
 _SCHEMA = """
 CREATE TABLE meta (
@@ -687,6 +706,56 @@ class RunStore:
             best_value=json.loads(best[2]).get(metric) if best and metric else None,
         )
 
+    # -- confirmation repeats -------------------------------------------------
+
+    def record_repeat(self, rec: RepeatRecord) -> None:
+        """Record one finished repeat of ``hpsearch confirm`` in one transaction; RunError if it is recorded already."""
+        reals = {f: getattr(rec, f) for f in _REPEAT_REALS}
+        with _transaction(self._db):
+            if self._db.execute("SELECT 1 FROM confirmations WHERE trial = ? AND repeat_index = ?",
+                                (int(rec.trial), int(rec.repeat))).fetchone():
+                raise RunError(f"run '{self.name}' already has repeat {rec.repeat} of trial {rec.trial}")
+            self._db.execute(
+                f"INSERT INTO confirmations (trial, repeat_index, seed, status, {', '.join(_REPEAT_REALS)},"
+                " epochs_run, error, exact_floats) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (int(rec.trial), int(rec.repeat), str(int(rec.seed)), TrialStatus(rec.status).value,
+                 *(None if v is None else float(v) for v in reals.values()), int(rec.epochs_run), rec.error,
+                 _dumps({f: v for f, v in reals.items() if v is not None and not _real_is_exact(v)})),
+            )
+
+    def repeats(self) -> list[RepeatRecord]:
+        """Every recorded repeat, by trial and repeat."""
+        rows = self._db.execute(
+            f"SELECT trial, repeat_index, seed, status, {', '.join(_REPEAT_REALS)}, epochs_run, error, exact_floats"
+            " FROM confirmations ORDER BY trial, repeat_index"
+        )
+        records = []
+        for trial, repeat, seed, status, *reals, epochs_run, error, exact in rows:
+            values = dict(zip(_REPEAT_REALS, reals))
+            values.update(json.loads(exact))
+            records.append(RepeatRecord(trial, repeat, int(seed), TrialStatus(status), epochs_run=epochs_run,
+                                        error=error, **values))
+        return records
+
+    def mark_confirmed_model(self, trial: int, repeat: int) -> None:
+        """Note that ``models/best.npz`` (just written by ``save_best_model``) holds repeat ``repeat`` of ``trial``."""
+        digest = hashlib.sha256((self.run_dir / MODELS_DIR / BEST_MODEL).read_bytes()).hexdigest()
+        with _transaction(self._db):
+            self._db.execute("UPDATE confirmations SET model_sha256 = NULL WHERE model_sha256 IS NOT NULL")
+            self._db.execute("UPDATE confirmations SET model_sha256 = ? WHERE trial = ? AND repeat_index = ?",
+                             (digest, int(trial), int(repeat)))
+
+    def confirmed_model(self) -> tuple[int, int] | None:
+        """``(trial, repeat)`` when ``models/best.npz`` holds a confirmation repeat, else None."""
+        try:
+            digest = hashlib.sha256((self.run_dir / MODELS_DIR / BEST_MODEL).read_bytes()).hexdigest()
+        except FileNotFoundError:
+            return None
+        row = self._db.execute(
+            "SELECT trial, repeat_index FROM confirmations WHERE model_sha256 = ?", (digest,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
     # -- the best model -----------------------------------------------------
 
     def save_best_model(
@@ -720,24 +789,12 @@ class RunStore:
             hook = None
         return models / BEST_MODEL
 
-        def commit_digest() -> None:
-            # The digest row is committed before the file replaces the old one, so
-            # every best.npz that can be in place has its row (see best_model).
-            with _transaction(self._db):
-                self._db.execute(
-                    "INSERT INTO best_model_saves (trial, sha256, saved) VALUES (?, ?, ?)",
-                    (int(trial), hashlib.sha256(content).hexdigest(), _now()),
-                )
-
-        # A fresh temp file (never a symlink) in models/ (never a symlink either), renamed into place.
-        models = make_folder(self.run_dir, MODELS_DIR)
-        return write_bytes_atomic(models, BEST_MODEL, content, before_replace=commit_digest)
-
     @_reading
     def best_model(self) -> tuple[int, Path] | None:
         """``(trial, path)`` of the saved best model, or ``None`` if none was saved."""
         return self._saved(BEST_MODEL)
 
+    @_reading
     def best_state(self) -> tuple[int, Path] | None:
         """``(trial, path)`` of the saved training state of the best trial, or ``None``."""
         return self._saved(BEST_STATE)

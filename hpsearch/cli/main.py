@@ -286,6 +286,41 @@ def zoom(run_ref: str, top_k: int, trials: int | None, expand: bool, runs_dir: P
     _finish(result, quiet)
 
 
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option("--top", "-k", "top_k", type=click.IntRange(min=1), default=5, show_default=True, help="Retrain the K best trials.")
+@click.option("--seeds", "-s", type=click.IntRange(min=2), default=5, show_default=True, help="Fresh seeds per trial.")
+@click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), help=RUNS_DIR_HELP)
+@execution_options
+def confirm(run_ref: str, top_k: int, seeds: int, runs_dir: Path | None, workers: int | None, backend: str | None,
+            scheduler: str | None, quiet: bool) -> None:
+    """Retrain the top K trials with S fresh seeds each and rank them by mean dev J, with its spread.
+
+    Resumable: run it again to train only the repeats without a record. The
+    confirmed best becomes the recommended configuration and its median repeat the best model.
+    """
+    from hpsearch.confirm import confirm_run
+    from hpsearch.search import Execution
+
+    run_dir = _run_dir(run_ref, runs_dir)
+    with render.ConfirmProgress(quiet=quiet) as progress:
+        result = confirm_run(run_dir, top_k=top_k, seeds=seeds, execution=Execution(workers, backend, scheduler),
+                             reporter=progress)
+    _print_confirmation(result, run_dir)
+
+
+def _print_confirmation(confirmation: Any, run_dir: Path) -> None:
+    """The confirmation table, its verdicts and which repeat the best model is (confirm and show)."""
+    render.console.print(render.confirm_table(confirmation))
+    for line in render.confirm_lines(confirmation):
+        render.console.print(line, highlight=False, markup=False)
+    if confirmation.model is not None:
+        trial, repeat = confirmation.model
+        render.console.print(f"best model (trial {trial}, repeat {repeat}: the median J of its "
+                             f"{confirmation.by_trial[trial].n} repeats): {run_dir / 'models' / 'best.npz'}",
+                             highlight=False, markup=False)
+
+
 def _searched_names(run_dir: Path) -> tuple[list[str], str | None]:
     """The searched parameter names of a run and its metric (None: the engine's dev J)."""
     from hpsearch.search import stored_config
@@ -378,12 +413,13 @@ def _babysit_watcher(title: str) -> Iterator[Any]:
 def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path | None) -> None:
     """The leaderboard of a run, each round's space, and where its best model is."""
     from hpsearch.prepared import run_data_notes
+    from hpsearch.confirm import load_confirmation
     from hpsearch.search import edge_hints, stored_config
     from hpsearch.store import RunStore
 
     with RunStore.open(_run_dir(run_ref, runs_dir)) as store:
         rounds, trials, best = store.rounds(), store.trials(round_), store.best_model()
-        config, decisions = stored_config(store), store.decisions()
+        config, decisions, confirmation = stored_config(store), store.decisions(), load_confirmation(store)
     if round_ is not None and round_ not in {r.round for r in rounds}:
         raise click.BadParameter(f"run has rounds {', '.join(str(r.round) for r in rounds)}", param_hint="--round")
     done, planned = len(trials), sum(r.n_trials for r in rounds if round_ in (None, r.round))
@@ -396,7 +432,9 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
     render.console.print(render.rounds_table(rounds))
     for trial_decisions in decisions.values():  # babysat runs: what was changed, when and why
         render.console.print(render.decisions_table(trial_decisions))
-    if best is not None:
+    if confirmation is not None:
+        _print_confirmation(confirmation, store.run_dir)
+    if best is not None and (confirmation is None or confirmation.model is None):
         render.console.print(plain(f"best model (trial {best[0]}): {best[1]}"), highlight=False)
     for line in render.edge_lines(edge_hints(rounds, trials, config.search.top_k)):
         render.console.print(line, highlight=False)
@@ -411,6 +449,7 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), help=RUNS_DIR_HELP)
 def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir: Path | None) -> None:
     """Every trial of a run, one row each, best first: CSV (default) or JSON."""
+    from hpsearch.confirm import export_fields, load_confirmation, recommended
     from hpsearch.importance import hyperparameter_importance
     from hpsearch.leaderboard import write_csv, write_json
     from hpsearch.safe_files import write_text_atomic
@@ -422,13 +461,16 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
     with RunStore.open(_run_dir(run_ref, runs_dir)) as store:
         rounds, trials, config = store.rounds(), store.trials(), stored_config(store)
         promotions = {r.round: store.promotions(r.round) for r in rounds}
+        confirmation = load_confirmation(store)
+    confirmed = export_fields(confirmation)
     text = io.StringIO()
     if json_file is not None:
         importance = asdict(hyperparameter_importance(config.space, trials))
         write_json(trials, config.model, text, run=store.name, rounds=rounds, importance=importance,
-                   promotions=promotions, metric=config.metric)
+                   promotions=promotions, metric=config.metric, confirmed=confirmed,
+                   recommended=recommended(trials, confirmation, config.model))
     else:
-        write_csv(trials, config.model, text, metric=config.metric)
+        write_csv(trials, config.model, text, metric=config.metric, confirmed=confirmed)
     target = json_file if json_file is not None else csv_file
     if target is None or str(target) == "-":
         click.echo(text.getvalue(), nl=False)
@@ -457,6 +499,7 @@ def list_(runs_dir: Path | None) -> None:
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), help=RUNS_DIR_HELP)
 def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> None:
     """PNG plots of a run on each parameter's own scale, and one report.html."""
+    from hpsearch.confirm import load_confirmation
     from hpsearch.importance import hyperparameter_importance
     from hpsearch.plots import plot_run, run_plots_dir
     from hpsearch.report import write_report
@@ -466,14 +509,14 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
     run_dir = _run_dir(run_ref, runs_dir)
     with RunStore.open(run_dir) as store:
         rounds, trials, config, name = store.rounds(), store.trials(), stored_config(store), store.name
-        decisions = store.decisions()
+        decisions, confirmation = store.decisions(), load_confirmation(store)
     out = out if out is not None else run_plots_dir(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     importance = hyperparameter_importance(config.space, trials)
     images = plot_run(rounds, trials, out, top_k=top_k, importance=importance, objective=config.objective,
-                      decisions=decisions)
+                      decisions=decisions, confirmation=confirmation)
     report = write_report(out, run_name=name, rounds=rounds, trials=trials, images=images, importance=importance,
-                          metric=config.metric)
+                          metric=config.metric, confirmation=confirmation)
     for path in [*images, report]:
         click.echo(safe(path))
 

@@ -6,6 +6,7 @@ Nothing here decides anything: it draws what the library returns.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import Any
@@ -359,3 +360,100 @@ def decisions_table(decisions: list[Any]) -> Table:
                       "—" if d.rolled_back_to is None else f"epoch {d.rolled_back_to}")
     return table
 
+
+# -- hpsearch confirm ------------------------------------------------------------
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, ..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def confirm_table(confirmation: Any) -> Table:
+    """The confirmed trials, best first: confirmed and leaderboard place, first run's J, mean J and its spread."""
+    table = Table(title="Confirmation: top trials retrained with fresh seeds", title_justify="left")
+    for column in ("rank", "trial", "leaderboard", "first-run J", "mean J", "std", "min – max", "95% interval",
+                   "mean acc", "repeats"):
+        table.add_column(column, justify="right")
+    for c in confirmation.trials:
+        interval = "—" if not math.isfinite(c.interval[0]) else f"{fmt(c.interval[0])} – {fmt(c.interval[1])}"
+        repeats = str(c.n) + (f" ({c.unstable} diverged/failed)" if c.unstable else "")
+        table.add_row(
+            str(c.rank), str(c.trial), ordinal(c.leaderboard_rank), fmt(c.first_value),
+            fmt(c.mean if c.n else None), fmt(c.std if c.n >= 2 else None),
+            f"{fmt(c.low)} – {fmt(c.high)}" if c.n else "—", interval,
+            f"{c.mean_accuracy:.2%}" if math.isfinite(c.mean_accuracy) else "—", repeats,
+        )
+    return table
+
+
+def confirm_lines(confirmation: Any) -> list[str]:
+    """What the confirmation says, in plain sentences: order changes, whether the top two differ, the best."""
+    lines = []
+    by_trial = confirmation.by_trial
+    for change in confirmation.changes:
+        c = by_trial[change.trial]
+        why = (f"its first run was lucky (J {fmt(c.first_value)}; its {c.n} repeats average {fmt(c.mean)})"
+               if change.lucky else "others confirm better")
+        lines.append(f"trial {change.trial}, ranked {ordinal(change.leaderboard_rank)}, confirms "
+                     f"{ordinal(change.rank)}: {why}")
+    if not confirmation.changes and len(confirmation.trials) > 1:
+        lines.append("the confirmed order is the leaderboard's")
+    if confirmation.deterministic:
+        lines.append("every repeat of a trial gave the same J: the objective seems deterministic (it ignores its "
+                     "seed), so confirm measures no spread")
+    elif len(confirmation.trials) >= 2:
+        first, second = confirmation.trials[:2]
+        if confirmation.tied:
+            lines.append(f"trials {first.trial} and {second.trial} cannot be told apart: their 95% intervals of "
+                         f"mean J overlap — more --seeds narrow them")
+        else:
+            lines.append(f"trial {first.trial} beats trial {second.trial} beyond the spread of seeds "
+                         f"(their 95% intervals of mean J do not overlap)")
+    best = confirmation.best
+    if best is not None:
+        values = ", ".join(f"{k}={fmt(v)}" for k, v in best.params.items())
+        spread = f" ± {fmt(best.std)}" if best.n >= 2 else ""
+        lines.append(f"recommended: trial {best.trial}  mean dev J {fmt(best.mean)}{spread} over {best.n} seeds  "
+                     f"{values}")
+    return lines
+
+
+class ConfirmProgress:
+    """A ``ConfirmReporter`` for the terminal: a progress bar; off a terminal a line per repeat; ``quiet``: nothing."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err_console,
+        )
+        self.live = not quiet and err_console.is_terminal
+        self.task: Any = None
+
+    def __enter__(self) -> "ConfirmProgress":
+        if self.live:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live:
+            self.progress.stop()
+
+    def started(self, pending: int, planned: int) -> None:
+        label = f"confirm: {pending} of {planned} repeats to train"
+        self.task = self.progress.add_task(label, total=pending)
+        if not self.live and not self.quiet:
+            err_console.print(label, highlight=False)
+
+    def repeat_finished(self, record: Any) -> None:
+        self.progress.advance(self.task)
+        if not self.live and not self.quiet:
+            cost = fmt(record.value) if record.status is not TrialStatus.FAILED else record.error
+            err_console.print(f"trial {record.trial} repeat {record.repeat}: {record.status.value} J {cost}",
+                              highlight=False, markup=False)
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            err_console.print(f"note: {message}", highlight=False, markup=False)
