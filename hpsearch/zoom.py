@@ -9,6 +9,8 @@ stored legal limits allow (``_Range.limit``).
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -139,6 +141,13 @@ def _within_limits(dist: Distribution, side: str, value: Any) -> Any:
     """
     limit, is_open = dist.limit(side)
     beyond = value < limit if side == "low" else value > limit
-    if beyond or (is_open and value == limit):
-        return (getattr(dist, side) + limit) / 2 if is_open else type(value)(limit)
-    return value
+    if not (beyond or (is_open and value == limit)):
+        return value
+    bound = getattr(dist, side)
+    if not is_open:
+        return type(bound)(limit)
+    middle = (bound + limit) / 2
+    if isinstance(bound, int):  # an integer range stays integer: round away from the open limit
+        middle = math.ceil(middle) if side == "low" else math.floor(middle)
+        return middle if middle != limit else bound
+    return middle

@@ -226,3 +226,12 @@ def trial(**values):
 
 def bounds(dist):
     return (dist.low, dist.high)
+
+
+def test_expand_keeps_an_integer_range_integer_at_an_open_limit():
+    from hpsearch.space import Legal
+
+    # an integer that must stay above 0 (open), searched from 1: half-way to the limit would be 0.5
+    space = Space({"n": Int(1, 9, legal=Legal(low=0, low_open=True))})
+    result = zoom_space(space, [{"n": 1}, {"n": 9}], expand=True)
+    assert result.space["n"].low == 1 and isinstance(result.space["n"].low, int)

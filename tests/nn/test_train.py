@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 import warnings
 
 import numpy as np
@@ -98,19 +97,15 @@ def test_empty_dev_set_is_a_data_error(blobs) -> None:
 
 
 def test_learns_spirals(spirals) -> None:
-    started = time.perf_counter()
     result, _ = train(ModelConfig(hidden=(64, 64), learning_rate=0.01, batch_size=32, epochs=40), spirals)
     assert result.status is TrialStatus.OK
     assert result.dev_accuracy > 0.95
-    assert time.perf_counter() - started < 5.0
 
 
 def test_learns_digits(digits) -> None:
-    started = time.perf_counter()
     result, _ = train(ModelConfig(hidden=(64,), learning_rate=0.003, batch_size=32, epochs=20), digits)
     assert result.status is TrialStatus.OK
     assert result.dev_accuracy > 0.95
-    assert time.perf_counter() - started < 5.0
 
 
 @pytest.mark.parametrize("optimizer", ["gd", "momentum", "rmsprop", "adam"])
