@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any, Iterator, Protocol
 
 from hpsearch.errors import ConfirmInterrupted, RunError, WorkerLostError
+from hpsearch.objective_trials import ObjectiveJob, run_job, trial_record
+from hpsearch.prepared import PreparedData, prepared_data
 from hpsearch.records import RepeatRecord, TrialRecord, TrialStatus, rank
-from hpsearch.runner import Segment, SegmentOutcome, TrialTask, cached_dataset, default_workers, run_segments, train_segment
+from hpsearch.runner import Segment, TrialTask, default_workers, run_parallel, run_segments, train_segment
 from hpsearch.samplers import repeat_seed
 from hpsearch.search import Execution, stored_config
 from hpsearch.store import RunStore
@@ -193,7 +195,8 @@ def confirm_run(
     reporter = reporter or _Silent()
     with RunStore.open(run_dir) as store:
         config = stored_config(store)
-        cached_dataset(config.resolved_data())  # a missing data file stops here, not as a failure of every repeat
+        # the arrays the search trained on (a missing data file stops here, not as a failure of every repeat)
+        data = None if config.objective is not None else prepared_data(store.run_dir, config.resolved_data())
         with store.lock(), _interruptible(store, top_k, seeds):
             top = top_trials(store.trials(), top_k)
             if not top:
@@ -207,33 +210,47 @@ def confirm_run(
             repeat_of: dict[tuple[int, int], list[int]] = {}
             for r, task in pending:
                 repeat_of.setdefault((task.trial, task.seed), []).append(r)
-            segments = [Segment(task, None, rank_by=config.search.rank_by) for _, task in pending]
-            outcomes = run_segments(
-                segments, model=config.model, data=config.resolved_data(),
-                workers=execution.workers or config.search.workers or default_workers(),
-                backend=execution.backend or config.search.backend,
-                scheduler=execution.scheduler or config.search.scheduler,
-            )
-            for outcome in outcomes:
-                record = repeat_record(outcome, repeat_of[(outcome.task.trial, outcome.task.seed)].pop(0))
+            placement = dict(workers=execution.workers or config.search.workers or default_workers(),
+                             backend=execution.backend or config.search.backend,
+                             scheduler=execution.scheduler or config.search.scheduler)
+            for task, record in _train_repeats(store, config, data, [task for _, task in pending], placement):
+                record = replace(record, repeat=repeat_of[(task.trial, task.seed)].pop(0))
                 store.record_repeat(record)
                 reporter.repeat_finished(record)
             confirmation = load_confirmation(store)
             assert confirmation is not None  # every planned repeat is recorded now
-            _save_median_model(store, config, confirmation, reporter)
+            if data is not None:  # own objectives keep no model files
+                _save_median_model(store, config, data, confirmation, reporter)
             return replace(load_confirmation(store), trained=len(pending), planned=len(plan))
 
 
-def repeat_record(outcome: SegmentOutcome, repeat: int) -> RepeatRecord:
-    """The stored form of one repeat's outcome (its ranking value as the search would rank it)."""
-    r = outcome.record()
+def _train_repeats(
+    store: RunStore, config: Any, data: PreparedData | None, tasks: list[TrialTask], placement: dict[str, Any]
+) -> Iterator[tuple[TrialTask, RepeatRecord]]:
+    """Train every repeat on the search's runner — the engine, or the run's own objective (each repeat in a
+    folder of its own under ``confirm/``) — and yield each as it finishes (repeat index 0 until set)."""
+    if config.objective is None:
+        segments = [Segment(task, None, rank_by=config.search.rank_by) for task in tasks]
+        for outcome in run_segments(segments, model=config.model, data=data, **placement):
+            yield outcome.task, repeat_record(outcome.record(), 0)
+        return
+    folder = store.run_dir.resolve() / "confirm"
+    jobs = [ObjectiveJob(task, config.objective, config.model, str(folder / f"seed-{task.seed}")) for task in tasks]
+    for job, result in run_parallel(run_job, jobs, **placement):
+        yield job.task, repeat_record(trial_record(job.task, result, config.objective), 0)
+
+
+def repeat_record(r: TrialRecord, repeat: int) -> RepeatRecord:
+    """The stored form of one repeat's record (its ranking value as the search would rank it)."""
     return RepeatRecord(
         r.trial, repeat, r.seed, r.status, value=r.value, dev_cost=r.dev_cost, train_cost=r.train_cost,
         dev_accuracy=r.dev_accuracy, epochs_run=r.epochs_run, seconds=r.seconds, error=r.error,
     )
 
 
-def _save_median_model(store: RunStore, config: Any, confirmation: Confirmation, reporter: ConfirmReporter) -> None:
+def _save_median_model(
+    store: RunStore, config: Any, data: PreparedData, confirmation: Confirmation, reporter: ConfirmReporter
+) -> None:
     """Make ``models/best.npz`` the confirmed best's median repeat, trained again (training is deterministic).
 
     Holding every repeat's weights until the median is known would cost K·S
@@ -245,14 +262,14 @@ def _save_median_model(store: RunStore, config: Any, confirmation: Confirmation,
     record = next(r for r in best.repeats if r.repeat == repeat)
     trial = next(t for t in store.trials() if t.trial == best.trial)
     task = TrialTask(trial.trial, trial.round, trial.index, trial.params, record.seed)
-    outcome = train_segment(Segment(task, None, rank_by=config.search.rank_by), config.model, config.resolved_data())
+    outcome = train_segment(Segment(task, None, rank_by=config.search.rank_by), config.model, data)
     if outcome.weights is None:
         reporter.note(f"trial {best.trial} repeat {repeat} has no weights to save; models/best.npz is not replaced")
     elif outcome.value() != record.value:
         reporter.note(f"trial {best.trial} repeat {repeat} trained again gives J {outcome.value()!r}, not its "
                       f"recorded {record.value!r}: this machine computes differently; models/best.npz is not replaced")
     else:
-        store.save_best_model(best.trial, outcome.weights, outcome.state)
+        store.save_best_model(best.trial, data.model_state(outcome.weights), outcome.state)
         store.mark_confirmed_model(best.trial, repeat)
 
 

@@ -367,3 +367,18 @@ def test_a_trial_record_keeps_the_metric_every_other_number_and_the_reports_thro
     assert back.metrics == record.metrics and back.value == -0.75
     assert back.history["epoch"] == [1, 2] and back.history["acc"] == [0.5, 0.75]
     assert math.isnan(back.history["lr"][0]) and back.history["lr"][1] == 0.1
+
+
+def test_confirm_repeats_an_own_objective_and_says_when_it_ignores_its_seed(tmp_path):
+    result = start_search(load_config(write_python_config(tmp_path)), runs_dir=tmp_path / "runs")
+    out = invoke("confirm", str(result.run_dir), "--top", "2", "--seeds", "3")
+    assert "seems deterministic" in out  # acc depends on x only: every repeat gives the same value
+    with RunStore.open(result.run_dir) as store:
+        repeats = store.repeats()
+    top = [t for t in result.trials[:2]]
+    assert len(repeats) == 6 and {r.trial for r in repeats} == {t.trial for t in top}
+    for r in repeats:  # the value the search ranks by (maximize: the negated accuracy), seed by seed
+        trial = next(t for t in top if t.trial == r.trial)
+        assert r.value == trial.value and r.seed != trial.seed
+    rows = list(csv.DictReader(io.StringIO(invoke("export", str(result.run_dir)))))
+    assert rows[0]["confirm_n"] == "3" and float(rows[0]["confirm_std"]) == 0.0
