@@ -55,6 +55,7 @@ from hpsearch.errors import BabysitInterrupted, DataError, ReplayMismatch, RunEr
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.optimizers import learning_rate_at
 from hpsearch.nn.state import HISTORY_KEYS, TrainingState, fit, start
+from hpsearch.prepared import prepared_data, write_prepared
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.runner import Segment, TrialTask, cached_dataset, train_segment
 from hpsearch.space import Space
@@ -264,7 +265,7 @@ def start_babysit(
     """Create a babysat run of ``model`` (trained on ``config``'s data, under its ``babysit:`` rules) and
     train it to ``model.epochs`` epochs."""
     data = cached_dataset(config.resolved_data())  # a data error is the user's: before a run folder exists
-    store = _create_run(config, model, runs_dir, name or f"{config.name}-babysit")
+    store = _create_run(config, model, runs_dir, name or f"{config.name}-babysit", data)
     with store, store.lock():
         session = _Session.fresh(start(model, data), config.babysit)
         return _sit(store, session, data, model.epochs, watcher or _Unattended())
@@ -299,19 +300,19 @@ def continue_trial(
                            " — pick an ok trial (hpsearch show)")
         saved = search.best_state()
         search_name = search.name
-    model = ModelConfig.from_dict({**config.model, **record.params, "seed": record.seed})
-    data = cached_dataset(config.resolved_data())
+    prepared = prepared_data(search_dir, config.resolved_data())  # the arrays the search trained on
+    data = cached_dataset(prepared)
     if saved is not None and saved[0] == trial:
         state = TrainingState.load(saved[1])
     else:  # train it again to where it stopped: the same state, bit for bit
         task = TrialTask(record.trial, record.round, record.index, record.params, record.seed)
-        outcome = train_segment(Segment(task, until_epoch=record.epochs_run), config.model, config.resolved_data())
+        outcome = train_segment(Segment(task, until_epoch=record.epochs_run), config.model, prepared)
         if outcome.state is None:
             raise RunError(f"trial {trial} of run '{search_name}' trained again ends {outcome.status.value}"
                            f"{f' ({outcome.error})' if outcome.error else ''}: there is no state to continue")
         state = TrainingState.from_arrays(outcome.state)
     timeline = {key: list(state.history[key]) for key in HISTORY_KEYS}
-    store = _create_run(config, state.config, runs_dir, name or f"{search_name}-trial-{trial}")
+    store = _create_run(config, state.config, runs_dir, name or f"{search_name}-trial-{trial}", data)
     with store, store.lock():
         session = _Session.fresh(state, config.babysit, timeline)
         store.record_progress(TRIAL, 0, EpochLog(0, timeline, list(state.epoch_seconds)))
@@ -329,7 +330,7 @@ def continue_babysit(run_dir: Path, *, epochs: int | None = None, watcher: Watch
             best = store.summary().best_trial
             hint = f" (its best is trial {best})" if best is not None else ""
             raise RunError(f"run '{store.name}' is a search: pick the trial to babysit with --trial N{hint}")
-        data = cached_dataset(config.resolved_data())
+        data = cached_dataset(prepared_data(store.run_dir, config.resolved_data()))
         timeline, _ = store.epoch_log(TRIAL)
         session, target = _Session.load(store.run_dir / STATE_FILE, config.babysit, _complete(timeline))
         if epochs is not None:
@@ -359,7 +360,7 @@ def replay_babysit(run_dir: Path, watcher: Watcher | None = None) -> ReplayResul
         name = store.name
     recorded = _complete(recorded)
     model = ModelConfig.from_dict(config.model)
-    data = cached_dataset(config.resolved_data())
+    data = cached_dataset(prepared_data(run_dir, config.resolved_data()))
     total = len(recorded["dev_cost"])
     pending = list(decisions)
     with threadpool_limits(limits=1, user_api="blas"):
@@ -484,14 +485,16 @@ def _check_epoch(name: str, epoch: int, timeline: Mapping[str, list[float]], rec
 # ---------------------------------------------------------------------- helpers
 
 
-def _create_run(config: SearchConfig, model: ModelConfig, runs_dir: Path, name: str) -> RunStore:
-    """A new run holding ``model`` as fixed values (nothing searched) and one babysit round of one trial."""
+def _create_run(config: SearchConfig, model: ModelConfig, runs_dir: Path, name: str, data: Dataset) -> RunStore:
+    """A new run holding ``model`` as fixed values (nothing searched), one babysit round of one trial, and
+    ``data`` prepared in its folder, so that continuing and replaying it train on exactly these arrays."""
     run_dir = new_run_dir(runs_dir, validate_run_name(name))
     values = {k: v for k, v in model.to_dict().items() if v is not None}
     resolved = replace(config, name=run_dir.name, model=values, space=Space({})).to_dict()
     store = RunStore.create(run_dir, name=run_dir.name, config=resolved,
                             config_text=yaml.safe_dump(resolved, sort_keys=False))
     store.add_round(RoundRecord(round=0, space={}, n_trials=1, sampler=config.search.sampler, kind=KIND))
+    write_prepared(store.run_dir, data)
     return store
 
 

@@ -83,7 +83,7 @@ def write_bytes_atomic(
         if isinstance(exc, OSError) and exc.filename is None:  # a failed write: name the file, not "?"
             raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
-    _fsync_dir(folder)
+    fsync_dir(folder)
     return path
 
 
@@ -117,7 +117,7 @@ def check_no_symlinks(run_dir: Path) -> None:
                 )
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     """Make a rename in ``path`` durable (POSIX needs the directory synced too)."""
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -42,7 +42,7 @@ import numpy as np
 from hpsearch.decisions import Decision
 from hpsearch.errors import RunError, RunLockedError
 from hpsearch.records import RepeatRecord, RoundRecord, TrialRecord, TrialStatus
-from hpsearch.safe_files import check_no_symlinks, make_folder, open_for_write, write_bytes_atomic
+from hpsearch.safe_files import check_no_symlinks, fsync_dir, make_folder, open_for_write, write_bytes_atomic
 
 T = TypeVar("T")
 
@@ -382,7 +382,7 @@ class RunStore:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        _fsync_dir(run_dir.parent)
+        fsync_dir(run_dir.parent)
         return cls.open(run_dir)
 
     @classmethod
@@ -1029,12 +1029,3 @@ def _write_durably(path: Path, content: bytes) -> None:
         f.write(content)
         f.flush()
         os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable (POSIX needs the directory synced too)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

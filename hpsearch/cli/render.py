@@ -206,7 +206,23 @@ def result_table(result: TrainResult) -> Table:
     return table
 
 
-class EpochProgress:
+class _BarOnTerminal:
+    """A rich progress bar drawn on stderr while the ``with`` block runs, when stderr is a terminal."""
+
+    progress: Progress
+    live: bool
+
+    def __enter__(self) -> "_BarOnTerminal":
+        if self.live:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live:
+            self.progress.stop()
+
+
+class EpochProgress(_BarOnTerminal):
     """Per-epoch progress of one training run: a bar on a terminal, a line per epoch elsewhere."""
 
     def __init__(self, epochs: int, quiet: bool = False):
@@ -217,15 +233,6 @@ class EpochProgress:
             TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
         )
         self.task = self.progress.add_task("train", total=epochs, stats="")
-
-    def __enter__(self) -> "EpochProgress":
-        if self.live:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live:
-            self.progress.stop()
 
     def __call__(self, epoch: int, stats: dict[str, float]) -> None:
         text = (f"train J {format_cost(stats['train_cost'])}  dev J {format_cost(stats['dev_cost'])}  "
@@ -420,7 +427,7 @@ def confirm_lines(confirmation: Any) -> list[str]:
     return lines
 
 
-class ConfirmProgress:
+class ConfirmProgress(_BarOnTerminal):
     """A ``ConfirmReporter`` for the terminal: a progress bar; off a terminal a line per repeat; ``quiet``: nothing."""
 
     def __init__(self, quiet: bool = False):
@@ -431,15 +438,6 @@ class ConfirmProgress:
         )
         self.live = not quiet and err_console.is_terminal
         self.task: Any = None
-
-    def __enter__(self) -> "ConfirmProgress":
-        if self.live:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live:
-            self.progress.stop()
 
     def started(self, pending: int, planned: int) -> None:
         label = f"confirm: {pending} of {planned} repeats to train"

@@ -306,20 +306,25 @@ class Network:
         DataError : the file is missing, not an npz, or not a saved network (message names it)
         ConfigError : its stored hyperparameters are invalid
         """
-        try:
-            loaded = np.load(path, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):  # a plain .npy file loads as one array
-                raise ValueError("not an .npz archive")
-            with loaded as npz:
-                state = {name: npz[name] for name in npz.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise DataError(f"{path}: cannot read a saved network ({error})") from error
+        state = read_npz(path, "a saved network")
         try:
             return cls.from_state(state)
         except DataError as error:
             raise DataError(f"{path}: {error}") from error
         except ConfigError as error:
             raise error.in_file(str(path)) from error
+
+
+def read_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
+    """Every array of an .npz file (no pickle); DataError naming the file and ``what`` it should hold."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a plain .npy file loads as one array
+            raise ValueError("not an .npz archive")
+        with loaded as npz:
+            return {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f"{path}: cannot read {what} ({error})") from error
 
 
 def _hidden_layer(l: int, batchnorm: bool) -> _HiddenLayer:

@@ -24,7 +24,6 @@ import math
 import os
 import tempfile
 import time
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -34,7 +33,7 @@ import numpy as np
 from hpsearch.errors import ConfigError, DataError
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.losses import one_hot
-from hpsearch.nn.model import Caches, Network
+from hpsearch.nn.model import Caches, Network, read_npz
 from hpsearch.nn.optimizers import Optimizer, learning_rate_at, make_optimizer
 from hpsearch.nn.parameters import Parameters
 from hpsearch.records import TrainResult, TrialStatus
@@ -247,14 +246,7 @@ class TrainingState:
         DataError : the file is missing, not an npz, or not a saved training state (message names it)
         ConfigError : its stored hyperparameters are invalid (names the file)
         """
-        try:
-            loaded = np.load(path, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):  # a plain .npy file loads as one array
-                raise ValueError("not an .npz archive")
-            with loaded as npz:
-                arrays = {name: npz[name] for name in npz.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise DataError(f"{path}: cannot read a saved training state ({error})") from error
+        arrays = read_npz(path, "a saved training state")
         try:
             return cls.from_arrays(arrays)
         except DataError as error:
