@@ -59,6 +59,21 @@ def format_argument(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+PYTHON_NAMES = ("python", "python3")
+
+
+def with_this_python(argv: list[str]) -> list[str]:
+    """A command that starts with a bare ``python`` or ``python3`` runs on the interpreter hpsearch runs on.
+
+    Then a search started as ``.venv/bin/hpsearch run ...`` (no virtual environment active)
+    runs ``train.py`` with the packages installed beside hpsearch, not whatever ``python`` the
+    PATH finds first. Write a path (``/usr/bin/python3``) to choose another interpreter.
+    """
+    if argv and argv[0] in PYTHON_NAMES:
+        return [sys.executable, *argv[1:]]
+    return argv
+
+
 def substitute(template: Sequence[str], params: Mapping[str, Any]) -> list[str]:
     """The argv of one trial: each ``{name}`` of each argument replaced by its value.
 
@@ -96,7 +111,7 @@ def run_command(spec: ObjectiveSpec, params: Mapping[str, Any], *, seed: int, tr
     """
     assert spec.command is not None
     trial_dir.mkdir(parents=True, exist_ok=True)
-    argv = substitute(spec.command, params)
+    argv = with_this_python(substitute(spec.command, params))
     env = trial_environment(params, seed=seed, trial=trial, trial_dir=trial_dir)
     start = time.perf_counter()
     deadline = start + spec.timeout if spec.timeout is not None else None

@@ -241,3 +241,13 @@ def test_a_killed_or_interrupted_search_leaves_no_command_alive(tmp_path, how):
         if driver.poll() is None:
             driver.kill()
             driver.wait()
+
+
+def test_a_bare_python_runs_on_hpsearchs_own_interpreter():
+    from hpsearch.command_objective import with_this_python
+
+    # so `.venv/bin/hpsearch run` finds the packages installed beside it, with no venv activated
+    assert with_this_python(["python", "train.py", "--lr", "0.1"]) == [sys.executable, "train.py", "--lr", "0.1"]
+    assert with_this_python(["python3", "-c", "x"])[0] == sys.executable
+    assert with_this_python(["/usr/bin/python3", "t.py"]) == ["/usr/bin/python3", "t.py"]  # a path is kept
+    assert with_this_python(["pythonista"]) == ["pythonista"]

@@ -300,20 +300,23 @@ def confirm(run_ref: str, top_k: int, seeds: int, runs_dir: Path | None, workers
     confirmed best becomes the recommended configuration and its median repeat the best model.
     """
     from hpsearch.confirm import confirm_run
-    from hpsearch.search import Execution
+    from hpsearch.search import Execution, stored_config
+    from hpsearch.store import RunStore
 
     run_dir = _run_dir(run_ref, runs_dir)
     with render.ConfirmProgress(quiet=quiet) as progress:
         result = confirm_run(run_dir, top_k=top_k, seeds=seeds, execution=Execution(workers, backend, scheduler),
                              reporter=progress)
-    _print_confirmation(result, run_dir)
+    with RunStore.open(run_dir) as store:
+        objective = stored_config(store).objective
+    _print_confirmation(result, run_dir, objective)
 
 
-def _print_confirmation(confirmation: Any, run_dir: Path) -> None:
+def _print_confirmation(confirmation: Any, run_dir: Path, objective: Any = None) -> None:
     """The confirmation table, its verdicts and which repeat the best model is (confirm and show)."""
-    render.console.print(render.confirm_table(confirmation))
-    for line in render.confirm_lines(confirmation):
-        render.console.print(line, highlight=False, markup=False)
+    render.console.print(render.confirm_table(confirmation, objective))
+    for line in render.confirm_lines(confirmation, objective):
+        render.console.print(plain(line), highlight=False)
     if confirmation.model is not None:
         trial, repeat = confirmation.model
         render.console.print(f"best model (trial {trial}, repeat {repeat}: the median J of its "
@@ -433,7 +436,7 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
     for trial_decisions in decisions.values():  # babysat runs: what was changed, when and why
         render.console.print(render.decisions_table(trial_decisions))
     if confirmation is not None:
-        _print_confirmation(confirmation, store.run_dir)
+        _print_confirmation(confirmation, store.run_dir, config.objective)
     if best is not None and (confirmation is None or confirmation.model is None):
         render.console.print(plain(f"best model (trial {best[0]}): {best[1]}"), highlight=False)
     for line in render.edge_lines(edge_hints(rounds, trials, config.search.top_k)):

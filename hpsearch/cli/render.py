@@ -318,7 +318,8 @@ def _shown(record: TrialRecord) -> float | None:
 def runs_table(runs: list[Any]) -> Table:
     """``hpsearch list``: one row per run; the best value is dev J, or an own objective's metric (named)."""
     table = Table(title="Runs", title_justify="left")
-    for column in ("run", "created", "rounds", "trials", "ok / diverged / failed", "best (metric)", "best trial"):
+    for column in ("run", "created", "rounds", "trials", " / ".join(s.value for s in TrialStatus), "best (metric)",
+                   "best trial"):
         table.add_column(column, justify="left" if column in ("run", "created") else "right")
     for r in runs:
         counts = " / ".join(str(r.status_counts[s.value]) for s in TrialStatus)
@@ -377,53 +378,70 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def confirm_table(confirmation: Any) -> Table:
-    """The confirmed trials, best first: confirmed and leaderboard place, first run's J, mean J and its spread."""
+def confirm_table(confirmation: Any, objective: Any = None) -> Table:
+    """The confirmed trials, best first: confirmed and leaderboard place, first run's J, mean J and its spread.
+
+    With an own objective, its metric in its own direction (a maximized metric is shown as it was reported).
+    """
+    label, shown = _confirm_scale(objective)
     table = Table(title="Confirmation: top trials retrained with fresh seeds", title_justify="left")
-    for column in ("rank", "trial", "leaderboard", "first-run J", "mean J", "std", "min – max", "95% interval",
-                   "mean acc", "repeats"):
-        table.add_column(column, justify="right")
+    for column in ("rank", "trial", "leaderboard", f"first-run {label}", f"mean {label}", "std", "min – max",
+                   "95% interval", "mean acc", "repeats"):
+        table.add_column(plain(column), justify="right")
     for c in confirmation.trials:
-        interval = "—" if not math.isfinite(c.interval[0]) else f"{fmt(c.interval[0])} – {fmt(c.interval[1])}"
+        interval = "—" if not math.isfinite(c.interval[0]) else _span(shown(c.interval[0]), shown(c.interval[1]))
         repeats = str(c.n) + (f" ({c.unstable} diverged/failed)" if c.unstable else "")
         table.add_row(
-            str(c.rank), str(c.trial), ordinal(c.leaderboard_rank), fmt(c.first_value),
-            fmt(c.mean if c.n else None), fmt(c.std if c.n >= 2 else None),
-            f"{fmt(c.low)} – {fmt(c.high)}" if c.n else "—", interval,
+            str(c.rank), str(c.trial), ordinal(c.leaderboard_rank), fmt(shown(c.first_value)),
+            fmt(shown(c.mean) if c.n else None), fmt(c.std if c.n >= 2 else None),
+            _span(shown(c.low), shown(c.high)) if c.n else "—", interval,
             f"{c.mean_accuracy:.2%}" if math.isfinite(c.mean_accuracy) else "—", repeats,
         )
     return table
 
 
-def confirm_lines(confirmation: Any) -> list[str]:
+def _confirm_scale(objective: Any) -> tuple[str, Any]:
+    """The name of what confirm ranks by, and how a stored value (lower is better) reads as that."""
+    if objective is None:
+        return "J", lambda v: v
+    return objective.metric, (lambda v: -v) if objective.direction == "maximize" else (lambda v: v)
+
+
+def _span(a: float, b: float) -> str:
+    return f"{fmt(min(a, b))} – {fmt(max(a, b))}"
+
+
+def confirm_lines(confirmation: Any, objective: Any = None) -> list[str]:
     """What the confirmation says, in plain sentences: order changes, whether the top two differ, the best."""
+    label, shown = _confirm_scale(objective)
     lines = []
     by_trial = confirmation.by_trial
     for change in confirmation.changes:
         c = by_trial[change.trial]
-        why = (f"its first run was lucky (J {fmt(c.first_value)}; its {c.n} repeats average {fmt(c.mean)})"
-               if change.lucky else "others confirm better")
+        why = (f"its first run was lucky ({label} {fmt(shown(c.first_value))}; its {c.n} repeats average "
+               f"{fmt(shown(c.mean))})" if change.lucky else "others confirm better")
         lines.append(f"trial {change.trial}, ranked {ordinal(change.leaderboard_rank)}, confirms "
                      f"{ordinal(change.rank)}: {why}")
     if not confirmation.changes and len(confirmation.trials) > 1:
         lines.append("the confirmed order is the leaderboard's")
     if confirmation.deterministic:
-        lines.append("every repeat of a trial gave the same J: the objective seems deterministic (it ignores its "
-                     "seed), so confirm measures no spread")
+        lines.append(f"every repeat of a trial gave the same {label}: the objective seems deterministic (it ignores "
+                     "its seed), so confirm measures no spread")
     elif len(confirmation.trials) >= 2:
         first, second = confirmation.trials[:2]
         if confirmation.tied:
             lines.append(f"trials {first.trial} and {second.trial} cannot be told apart: their 95% intervals of "
-                         f"mean J overlap — more --seeds narrow them")
+                         f"mean {label} overlap — more --seeds narrow them")
         else:
             lines.append(f"trial {first.trial} beats trial {second.trial} beyond the spread of seeds "
-                         f"(their 95% intervals of mean J do not overlap)")
+                         f"(their 95% intervals of mean {label} do not overlap)")
     best = confirmation.best
     if best is not None:
         values = ", ".join(f"{k}={fmt(v)}" for k, v in best.params.items())
         spread = f" ± {fmt(best.std)}" if best.n >= 2 else ""
-        lines.append(f"recommended: trial {best.trial}  mean dev J {fmt(best.mean)}{spread} over {best.n} seeds  "
-                     f"{values}")
+        mean_label = "dev J" if objective is None else label
+        lines.append(f"recommended: trial {best.trial}  mean {mean_label} {fmt(shown(best.mean))}{spread} over "
+                     f"{best.n} seeds  {values}")
     return lines
 
 
