@@ -318,9 +318,11 @@ def run_parallel(
             stack.enter_context(parallel_config(backend="dask", scatter=list(shared) or None))
         else:
             stack.enter_context(parallel_config(backend="loky", inner_max_num_threads=1))
-        # batch_size=1: a free worker gets the next item at once, so a rung of uneven trials leaves
-        # no worker idle while work remains (auto-batching would hand out several at a time).
-        parallel = Parallel(n_jobs=workers if backend == "loky" else -1, return_as="generator_unordered", batch_size=1)
+        # A free worker is fed the next item as soon as it reports back, so a rung of uneven trials
+        # leaves no worker idle while work remains. joblib's automatic batching groups items only while
+        # each takes under ~0.2 s: tiny trials are then sent a few at a time (1 ms of dispatch each would
+        # double their cost); real trials go one by one.
+        parallel = Parallel(n_jobs=workers if backend == "loky" else -1, return_as="generator_unordered")
         parent = os.getpid() if backend == "loky" else None
         try:
             yield from parallel(delayed(_in_worker)(function, item, parent, *shared) for item in items)
