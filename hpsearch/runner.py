@@ -310,24 +310,45 @@ def run_parallel(
         for item in items:
             yield function(item, *shared)
         return
+    if backend == "dask":
+        yield from _run_on_dask(function, items, shared, scheduler)
+        return
     from joblib import Parallel, delayed, parallel_config
 
-    with contextlib.ExitStack() as stack:
-        if backend == "dask":
-            stack.enter_context(_dask_client(scheduler))
-            stack.enter_context(parallel_config(backend="dask", scatter=list(shared) or None))
-        else:
-            stack.enter_context(parallel_config(backend="loky", inner_max_num_threads=1))
+    with parallel_config(backend="loky", inner_max_num_threads=1):
         # A free worker is fed the next item as soon as it reports back, so a rung of uneven trials
         # leaves no worker idle while work remains. joblib's automatic batching groups items only while
         # each takes under ~0.2 s: tiny trials are then sent a few at a time (1 ms of dispatch each would
         # double their cost); real trials go one by one.
-        parallel = Parallel(n_jobs=workers if backend == "loky" else -1, return_as="generator_unordered")
-        parent = os.getpid() if backend == "loky" else None
+        parallel = Parallel(n_jobs=workers, return_as="generator_unordered")
         try:
-            yield from parallel(delayed(_in_worker)(function, item, parent, *shared) for item in items)
+            yield from parallel(delayed(_in_worker)(function, item, os.getpid(), *shared) for item in items)
         except BrokenExecutor as exc:  # a worker was killed (OOM killer, kill -9): its trial has no result
             raise WorkerLostError(f"a worker process died while training ({type(exc).__name__})") from exc
+
+
+def _run_on_dask(function: Callable[..., Any], items: list[Any], shared: tuple[Any, ...],
+                 scheduler: str | None) -> Iterator[Any]:
+    """``run_parallel`` on a dask cluster: submit every item, yield results as they complete.
+
+    The shared arguments are scattered to every worker once. A task the scheduler gives up on (its
+    workers kept dying: out of memory, killed) is a WorkerLostError at once — through joblib's dask
+    backend the search waited for it forever.
+    """
+    from distributed import KilledWorker, as_completed
+
+    with _dask_client(scheduler) as client:
+        scattered = [client.scatter(value, broadcast=True) for value in shared]
+        futures = [client.submit(_in_worker, function, item, None, *scattered, pure=False) for item in items]
+        try:
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except KilledWorker as exc:
+                    raise WorkerLostError(f"a dask worker died while training, every time the task was tried "
+                                          f"({str(exc).splitlines()[0][:200]})") from None
+        finally:
+            client.cancel(futures)
 
 
 def check_scheduler(scheduler: str | None) -> None:
