@@ -382,3 +382,24 @@ def test_confirm_repeats_an_own_objective_and_says_when_it_ignores_its_seed(tmp_
         assert r.value == trial.value and r.seed != trial.seed
     rows = list(csv.DictReader(io.StringIO(invoke("export", str(result.run_dir)))))
     assert rows[0]["confirm_n"] == "3" and float(rows[0]["confirm_std"]) == 0.0
+
+
+def test_a_dask_task_whose_workers_keep_dying_ends_the_search_with_a_resume_hint(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    (tmp_path / "killer.py").write_text(
+        "import os\n"
+        "def objective(params):\n"
+        "    if params['x'] > 0.5:\n"
+        "        os._exit(1)  # the worker process dies, as an out-of-memory kill would\n"
+        "    return params['x']\n"
+    )
+    path = tmp_path / "killer.yaml"
+    path.write_text('name: killer\nobjective: {python: "killer:objective", metric: v}\n'
+                    "space:\n  x: {scale: uniform, low: 0, high: 1}\nsearch: {trials: 6, seed: 3}\n")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        result = CliRunner().invoke(cli, ["run", str(path), "--runs-dir", str(tmp_path / "runs"), "-q",
+                                          "--backend", "dask", "--scheduler", cluster.scheduler_address])
+    assert result.exit_code == 2, result.output
+    assert "dask worker died" in result.stderr and "hpsearch resume killer" in result.stderr
+    assert "Traceback" not in result.output
