@@ -239,6 +239,9 @@ def _loadtxt(path: Path, usecols: list[int] | None, dtype: type) -> np.ndarray:
     """``np.loadtxt`` of a CSV's data rows: (m, k) for numbers, (m,) for one text column."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # blank lines: skipped, as the csv module does
+        # NumPy < 1.26 parses "1.5" as the integer 1 with a DeprecationWarning instead of refusing it:
+        # make that a refusal, so a float column is never truncated.
+        warnings.simplefilter("error", DeprecationWarning)
         return np.loadtxt(
             path, delimiter=",", skiprows=1, comments=None, quotechar='"', usecols=usecols,
             dtype=dtype, encoding="utf-8-sig", ndmin=1 if dtype is str else 2,
@@ -250,7 +253,7 @@ def _parse_numbers(path: Path, usecols: list[int] | None) -> np.ndarray:
     try:
         # Integers parse several times faster than floats, and pixel-like data is integral.
         return _loadtxt(path, usecols, np.int64).astype(np.float64)
-    except (ValueError, OverflowError):
+    except (ValueError, OverflowError, DeprecationWarning):
         return _loadtxt(path, usecols, np.float64)
 
 
