@@ -158,6 +158,7 @@ def test_dask_cluster_gives_the_same_trials_as_loky(tmp_path: Path) -> None:
 
 
 def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path: Path, runs_dir: Path, monkeypatch) -> None:
+    pytest.importorskip("dask.distributed")  # without it the one-line error says dask is missing instead
     monkeypatch.setattr(hpsearch.runner, "DASK_CONNECT_TIMEOUT_S", 1.0)
     config = write_tiny_config(tmp_path, trials=2)
     result = CliRunner().invoke(cli, ["run", str(config), "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"])
@@ -256,6 +257,7 @@ def test_a_run_whose_database_is_deleted_meanwhile_is_reported_lost(tmp_path: Pa
 def test_an_address_that_is_not_a_dask_scheduler_is_a_clear_error_and_leaves_no_run(
     tmp_path: Path, runs_dir: Path, monkeypatch
 ) -> None:
+    pytest.importorskip("dask.distributed")
     import socketserver
     import threading
 
