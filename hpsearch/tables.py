@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
 import warnings
 import zipfile
 from collections import Counter
@@ -292,12 +293,35 @@ def _row_lines(text: str) -> np.ndarray:
 # --- NPZ -----------------------------------------------------------------------------
 
 
+def _check_npz_sizes(path: Path, content: bytes) -> None:
+    """DataError when the arrays an .npz says it holds could not fit in memory — read from each array's
+    header before anything is allocated (a few bytes of header can claim 10^9 rows; a zip bomb unpacks to GBs)."""
+    from numpy.lib import format as npy_format
+
+    from hpsearch.memory import shortfall
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            for name in archive.namelist():
+                with archive.open(name) as member:
+                    version = npy_format.read_magic(member)
+                    read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+                    shape, _, dtype = read_header(member)
+                needed = math.prod(shape) * dtype.itemsize
+                too_much = shortfall(3 * needed)  # the array, its float64 copy and the prepared split
+                if too_much:
+                    raise DataError(f"{path}: array {name.removesuffix('.npy')} of shape {shape} {too_much}")
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+        return  # not a readable archive: np.load below says so
+
+
 def read_npz(path: Path) -> Table:
     """An NPZ archive with arrays X (m, n) numeric and y (m,) numbers or strings.
 
     Its columns are named ``X[:, j]`` and ``y``; NaN in X is a missing value.
     """
     content = path.read_bytes()
+    _check_npz_sizes(path, content)
     try:
         archive = np.load(io.BytesIO(content), allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile):

@@ -248,3 +248,23 @@ def test_a_home_relative_path_in_a_config_is_expanded(tmp_path, monkeypatch):
     data = load_config(tmp_path / "c.yaml").resolved_data()
     assert (data.path, data.dev_path) == (str(home / "d.csv"), str(home / "v.csv"))
     assert len(load_dataset(data).y_dev) == 2
+
+
+def test_an_npz_claiming_a_billion_rows_is_refused_before_anything_is_allocated(tmp_path):
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy_format
+
+    def header_only(shape, dtype):  # a few bytes that claim a huge array
+        buffer = io.BytesIO()
+        npy_format.write_array_header_1_0(buffer, {"descr": np.dtype(dtype).str, "fortran_order": False,
+                                                   "shape": shape})
+        return buffer.getvalue()
+
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("X.npy", header_only((10**9, 4), "<f8"))
+        archive.writestr("y.npy", header_only((10**9,), "<i8"))
+    with pytest.raises(DataError, match=r"array X of shape \(1000000000, 4\) needs ~.* GiB, more than"):
+        load_dataset(DataConfig(path=str(path)))
