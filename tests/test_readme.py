@@ -43,3 +43,16 @@ def test_ci_runs_the_readme_lines():
 def test_extractor_refuses_a_broken_section(readme, message):
     with pytest.raises(SystemExit, match=message):
         _extractor()(readme)
+
+
+def test_the_python_api_example_runs(tmp_path, monkeypatch):
+    import re
+    import shutil
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Python API"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md (Python API)", "exec"), {})
+    assert (tmp_path / "runs" / "quickstart" / "models" / "best.npz").is_file()
