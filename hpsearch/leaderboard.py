@@ -183,6 +183,9 @@ def _format(value: Any, digits: int) -> str:
             return f"{value:.{digits - 1}e}"
         if abs(value) >= 10**digits:  # 1234.5 as 1234, not 1.23e+03
             return f"{value:.0f}"
+        if 0.9 < value < 1:  # a β near 1: its distance from 1 is what matters (0.9996, never "1")
+            decimals = max(digits, 1 - math.floor(math.log10(1 - value)))
+            return f"{value:.{decimals}f}".rstrip("0")
         return f"{value:.{digits}g}"
     return str(value)
 

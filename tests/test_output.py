@@ -110,3 +110,13 @@ def test_workers_above_the_cores_get_a_warning(tmp_path: Path, runs_dir: Path) -
     assert result.exit_code == 0 and "warning:" in result.stderr and "CPU cores" in result.stderr
     result = CliRunner().invoke(cli, ["run", str(config), "--dry-run", "--workers", "1"])
     assert "warning" not in result.stderr
+
+
+def test_a_beta_near_one_is_never_shown_as_one():
+    from hpsearch.leaderboard import format_param
+
+    # 1 - beta is what a one_minus_log scale searches: show two significant digits of it
+    assert format_param(0.9996) == "0.9996"
+    assert format_param(0.9984937) == "0.9985"
+    assert format_param(0.99999) == "0.99999"
+    assert format_param(0.947) == "0.947" and format_param(0.5) == "0.5" and format_param(1.0) == "1"
