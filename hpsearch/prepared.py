@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 
 from hpsearch.data import DataConfig, Dataset, load_dataset
-from hpsearch.errors import RunError
 from hpsearch.preparation import Preparation, preparation_arrays
 
 DATA_DIR = "data"
@@ -93,14 +92,6 @@ def prepared_data(run_dir: Path, data: DataConfig) -> PreparedData:
     if (folder / _META).is_file():
         return PreparedData(str(folder.resolve()))
     return write_prepared(run_dir, load_dataset(data))
-
-
-def load_prepared(run_dir: Path) -> Dataset:
-    """The dataset a run trains on (memory-mapped). RunError if the run has no prepared data."""
-    folder = Path(run_dir) / DATA_DIR
-    if not (folder / _META).is_file():
-        raise RunError(f"run '{run_dir}' has no prepared data ({folder} is missing)")
-    return PreparedData(str(folder.resolve())).load()
 
 
 def run_data_notes(run_dir: Path) -> list[str]:

@@ -37,9 +37,6 @@ from hpsearch.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.samplers import plan_round, trial_seed
 from hpsearch.space import Space
 
-RANK_BY = ("last", "best")
-
-
 @dataclass(frozen=True)
 class TrialTask:
     """One planned trial: where it sits in the run, its searched values and its training seed."""
