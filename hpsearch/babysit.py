@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping, Protocol
@@ -59,7 +57,8 @@ from hpsearch.prepared import prepared_data, write_prepared
 from hpsearch.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.runner import Segment, TrialTask, cached_dataset, train_segment
 from hpsearch.space import Space
-from hpsearch.store import EpochLog, RunStore, new_run_dir, validate_run_name
+from hpsearch.safe_files import write_bytes_atomic
+from hpsearch.store import EpochLog, RunStore, new_run_dir, npz_bytes, validate_run_name
 
 KIND = "babysit"
 """The kind of a babysat run's one round."""
@@ -213,21 +212,12 @@ class _Session:
     # -- the file a stopped run continues from ------------------------------------
 
     def save(self, path: Path, target: int) -> None:
-        """Write the session to ``path`` atomically (temp file, fsync, rename)."""
+        """Write the session to ``path`` atomically, never through a symlink."""
         arrays = {f"current.{k}": v for k, v in self.state.to_arrays().items()}
         arrays.update({f"best.{k}": v for k, v in self.best.to_arrays().items()})
         meta = {"format": STATE_FILE_FORMAT, "epochs": self.epochs, "target": target, **self.keeper.to_dict()}
         arrays["babysit"] = np.array(json.dumps(meta))
-        fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as file:
-                np.savez(file, **arrays)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_bytes_atomic(path.parent, path.name, npz_bytes(arrays))  # fresh temp file, fsync, rename; no symlink
 
     @classmethod
     def load(cls, path: Path, rules: BabysitRules, timeline: dict[str, list[float]]) -> tuple[_Session, int]:

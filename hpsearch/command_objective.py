@@ -47,6 +47,7 @@ from hpsearch.objective import (
     report_epoch,
     result_from_reports,
 )
+from hpsearch.safe_files import open_for_write
 
 _PR_SET_PDEATHSIG = 1
 _CHUNK = 65536
@@ -115,7 +116,9 @@ def run_command(spec: ObjectiveSpec, params: Mapping[str, Any], *, seed: int, tr
     env = trial_environment(params, seed=seed, trial=trial, trial_dir=trial_dir)
     start = time.perf_counter()
     deadline = start + spec.timeout if spec.timeout is not None else None
-    with open(trial_dir / "stdout.log", "wb") as out, open(trial_dir / "stderr.log", "wb") as err:
+    logs = os.O_WRONLY | os.O_CREAT | os.O_TRUNC  # never through a symlink planted in the run folder
+    with os.fdopen(open_for_write(trial_dir, "stdout.log", logs), "wb") as out, \
+            os.fdopen(open_for_write(trial_dir, "stderr.log", logs), "wb") as err:
         try:
             proc = subprocess.Popen(
                 argv, cwd=spec.base_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,

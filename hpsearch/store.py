@@ -640,7 +640,7 @@ class RunStore:
         """Write a trial's training state after ``epoch`` epochs, atomically (temp file, fsync, rename),
         never through a symlink."""
         folder = make_folder(self.run_dir, CHECKPOINTS_DIR)
-        write_bytes_atomic(folder, _checkpoint_path(self.run_dir, trial, epoch).name, _npz_bytes(arrays))
+        write_bytes_atomic(folder, _checkpoint_path(self.run_dir, trial, epoch).name, npz_bytes(arrays))
 
     def load_checkpoint(self, trial: int, epoch: int) -> dict[str, np.ndarray] | None:
         """The training state saved by ``save_checkpoint``, or None if there is none (or it is unreadable)."""
@@ -770,7 +770,7 @@ class RunStore:
         Object arrays are refused (they would need pickle to load).
         """
         files = {BEST_MODEL: state, **({BEST_STATE: training_state} if training_state is not None else {})}
-        contents = {name: _npz_bytes(arrays) for name, arrays in files.items()}
+        contents = {name: npz_bytes(arrays) for name, arrays in files.items()}
 
         def commit_digests() -> None:
             # The digest rows are committed before any file replaces an old one, so
@@ -1012,7 +1012,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     """``arrays`` as the bytes of an .npz file; object arrays are refused (they would need pickle to load)."""
     arrays = {key: np.asarray(value) for key, value in arrays.items()}
     pickled = [key for key, a in arrays.items() if a.dtype.hasobject]

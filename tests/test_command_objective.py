@@ -251,3 +251,13 @@ def test_a_bare_python_runs_on_hpsearchs_own_interpreter():
     assert with_this_python(["python3", "-c", "x"])[0] == sys.executable
     assert with_this_python(["/usr/bin/python3", "t.py"]) == ["/usr/bin/python3", "t.py"]  # a path is kept
     assert with_this_python(["pythonista"]) == ["pythonista"]
+
+
+def test_a_symlink_planted_as_a_trial_log_is_never_written_through(tmp_path):
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    (tmp_path / "trial-3").mkdir()
+    (tmp_path / "trial-3" / "stdout.log").symlink_to(precious)
+    result = run(spec_for(python_command("print('{\"loss\": 1}')"), tmp_path), tmp_path)
+    assert result.status == "failed" and "symlink" in result.error
+    assert precious.read_text() == "keep me"
