@@ -120,3 +120,19 @@ def test_a_beta_near_one_is_never_shown_as_one():
     assert format_param(0.9984937) == "0.9985"
     assert format_param(0.99999) == "0.99999"
     assert format_param(0.947) == "0.947" and format_param(0.5) == "0.5" and format_param(1.0) == "1"
+
+
+def test_a_data_notice_or_edge_hint_holding_markup_is_printed_as_plain_text(tmp_path):
+    from click.testing import CliRunner
+
+    from hpsearch.cli.main import cli
+
+    data = tmp_path / "[bold]x.csv"  # a notice names the file: its path must not become markup
+    data.write_text(",a,b,label\n" + "".join(f"{i},{i % 7},{(i * 3) % 5},{'pq'[i % 2]}\n" for i in range(40)))
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data: {{path: '{data.name}', label: label}}\nmodel: {{epochs: 1}}\nsearch: {{trials: 2, workers: 1}}\n")
+    result = CliRunner().invoke(cli, ["run", str(config), "--runs-dir", str(tmp_path / "runs"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "[bold]x.csv" in result.stderr  # shown as written, not swallowed as a style
+    shown = CliRunner().invoke(cli, ["show", str(tmp_path / "runs" / "c")])
+    assert "[bold]x.csv" in shown.output

@@ -26,6 +26,7 @@ from rich.text import Text
 
 from hpsearch.babysit import EpochReport
 from hpsearch.cli.render import fmt
+from hpsearch.cli.text import plain
 from hpsearch.decisions import HANDOVER, LOWER, RAISE, ROLLBACK, STOP, Decision
 
 KEYS_HELP = "keys: - halve  + double  r roll back  p pause  s save & stop   (Ctrl-C saves & stops too)"
@@ -98,7 +99,7 @@ class PlainWatcher:
         self.console.print(epoch_line(report), highlight=False, markup=False, soft_wrap=True)
 
     def decision(self, decision: Decision) -> None:
-        self.console.print(f"decision: {decision.describe()}", highlight=False, markup=False, soft_wrap=True)
+        self.console.print(plain(f"decision: {decision.describe()}"), highlight=False, soft_wrap=True)
 
     def keys(self) -> str:
         return _decision_keys(self.reader.read()) if self.reader is not None else ""

@@ -231,7 +231,7 @@ def _finish(result: Any, quiet: bool) -> None:
     from hpsearch.space import Space
 
     for line in run_data_notes(result.run_dir):
-        render.err_console.print(line, highlight=False, soft_wrap=True)
+        render.err_console.print(plain(line), highlight=False, soft_wrap=True)
     names = list(Space.from_json(result.rounds[0].space).names) if result.rounds else []
     metric = result.objective.metric if result.objective is not None else None
     if not quiet:
@@ -243,7 +243,7 @@ def _finish(result: Any, quiet: bool) -> None:
     render.console.print(render.best_line(best, metric), highlight=False)
     render.console.print(plain(f"run saved in {result.run_dir}"), highlight=False)
     for line in render.edge_lines(result.edges):
-        render.err_console.print(line, highlight=False)
+        render.err_console.print(plain(line), highlight=False)
 
 
 @cli.command()
@@ -319,9 +319,9 @@ def _print_confirmation(confirmation: Any, run_dir: Path, objective: Any = None)
         render.console.print(plain(line), highlight=False)
     if confirmation.model is not None:
         trial, repeat = confirmation.model
-        render.console.print(f"best model (trial {trial}, repeat {repeat}: the median J of its "
-                             f"{confirmation.by_trial[trial].n} repeats): {run_dir / 'models' / 'best.npz'}",
-                             highlight=False, markup=False)
+        render.console.print(plain(f"best model (trial {trial}, repeat {repeat}: the median J of its "
+                                   f"{confirmation.by_trial[trial].n} repeats): {run_dir / 'models' / 'best.npz'}"),
+                             highlight=False)
 
 
 def _searched_names(run_dir: Path) -> tuple[list[str], str | None]:
@@ -363,8 +363,8 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
         if source is not None:
             raise click.UsageError("--replay takes the run; give no other CONFIG.yaml or RUN")
         result = replay_babysit(_run_dir(replay_ref, runs_dir), watcher=None)
-        render.console.print(f"replayed run '{result.name}': {result.epochs} epochs and {result.decisions} decisions "
-                             "— every epoch's J identical to the record, bit for bit", highlight=False, markup=False)
+        render.console.print(plain(f"replayed run '{result.name}': {result.epochs} epochs and {result.decisions} "
+                                   "decisions — every epoch's J identical to the record, bit for bit"), highlight=False)
         return
     if source is None:
         raise click.UsageError("give CONFIG.yaml, a RUN, or --replay RUN")
@@ -390,8 +390,8 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
     render.console.print(render.result_table(
         TrainResult(rec.status, rec.train_cost, rec.dev_cost, rec.dev_accuracy, rec.epochs_run, rec.seconds)))
     why = {"epochs": f"trained its {result.target} epochs"}.get(result.stopped, f"stopped ({result.stopped})")
-    render.console.print(f"run '{result.name}' {why}; saved in {result.run_dir} — continue with: "
-                         f"hpsearch babysit {result.name} --epochs N", highlight=False, markup=False)
+    render.console.print(plain(f"run '{result.name}' {why}; saved in {result.run_dir} — continue with: "
+                               f"hpsearch babysit {result.name} --epochs N"), highlight=False)
 
 
 @contextlib.contextmanager
@@ -440,9 +440,9 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
     if best is not None and (confirmation is None or confirmation.model is None):
         render.console.print(plain(f"best model (trial {best[0]}): {best[1]}"), highlight=False)
     for line in render.edge_lines(edge_hints(rounds, trials, config.search.top_k)):
-        render.console.print(line, highlight=False)
+        render.console.print(plain(line), highlight=False)
     for line in run_data_notes(store.run_dir):
-        render.console.print(line, highlight=False, soft_wrap=True)
+        render.console.print(plain(line), highlight=False, soft_wrap=True)
 
 
 @cli.command()
@@ -557,10 +557,10 @@ def predict(model_ref: str, data_file: Path, out: Path | None, proba: bool, runs
         write_predictions(predictions, f, proba=proba)
     summary = render.err_console if out is None else render.console  # stdout holds the CSV
     if out is not None:
-        summary.print(f"{len(predictions.classes)} predictions written to {out}", highlight=False)
+        summary.print(plain(f"{len(predictions.classes)} predictions written to {out}"), highlight=False)
     if predictions.accuracy is not None:
-        summary.print(f"against its {predictions.label} column: accuracy {predictions.accuracy:.2%}, "
-                      f"cost J {render.fmt(predictions.cost)} ({len(predictions.classes)} rows)", highlight=False)
+        summary.print(plain(f"against its {predictions.label} column: accuracy {predictions.accuracy:.2%}, "
+                            f"cost J {render.fmt(predictions.cost)} ({len(predictions.classes)} rows)"), highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

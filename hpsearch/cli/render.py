@@ -290,7 +290,7 @@ class SearchProgress:
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            err_console.print(f"note: {message}", highlight=False, markup=False)
+            err_console.print(plain(f"note: {message}"), highlight=False)
 
     def trial_finished(self, record: TrialRecord, best: TrialRecord | None) -> None:
         self.trials[record.trial] = record
@@ -467,9 +467,9 @@ class ConfirmProgress(_BarOnTerminal):
         self.progress.advance(self.task)
         if not self.live and not self.quiet:
             cost = fmt(record.value) if record.status is not TrialStatus.FAILED else record.error
-            err_console.print(f"trial {record.trial} repeat {record.repeat}: {record.status.value} J {cost}",
-                              highlight=False, markup=False)
+            err_console.print(plain(f"trial {record.trial} repeat {record.repeat}: {record.status.value} J {cost}"),
+                              highlight=False)
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            err_console.print(f"note: {message}", highlight=False, markup=False)
+            err_console.print(plain(f"note: {message}"), highlight=False)
