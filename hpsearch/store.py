@@ -557,11 +557,14 @@ class RunStore:
 
     def rung_entries(self, trials: list[int]) -> dict[tuple[int, int], RungEntry]:
         """``(trial, rung) -> RungEntry`` of every rung the given trials reached."""
-        entries = {}
+        wanted, entries = set(trials), {}
+        if not wanted:
+            return entries
         for trial, rung, epoch, value, diverged in self._db.execute(
-            "SELECT trial, rung, epoch, value, diverged FROM rung_results"
+            "SELECT trial, rung, epoch, value, diverged FROM rung_results WHERE trial BETWEEN ? AND ?",
+            (min(wanted), max(wanted)),
         ):
-            if trial in trials:
+            if trial in wanted:
                 entries[(trial, rung)] = RungEntry(rung, epoch, math.nan if value is None else value, bool(diverged))
         return entries
 
