@@ -383,17 +383,19 @@ def _sit(store: RunStore, session: _Session, data: Dataset, target: int, watcher
     path = store.run_dir / STATE_FILE
     session.save(path, target)  # from the first instant there is a state to continue from
     stopped = "epochs"
+    boundary = session.snapshot()
     with threadpool_limits(limits=1, user_api="blas"):
-        while session.epochs < target and stopped == "epochs":
-            boundary = session.snapshot()
-            try:
+        try:
+            while session.epochs < target and stopped == "epochs":
                 stopped = _one_epoch(store, session, data, target, watcher)
-            except KeyboardInterrupt:
-                # Mid-epoch the state is half updated: go back to the last boundary, which was whole.
-                session.restore(boundary)
-                stop = Decision(session.epochs, STOP, INTERRUPT, session.rate(), session.rate())
-                _finish(store, session, target, path, stop)
-                raise BabysitInterrupted(store.name, session.epochs) from None
+                boundary = session.snapshot()
+        except KeyboardInterrupt:
+            # Wherever Ctrl-C lands (mid-epoch, mid-snapshot), go back to the last whole boundary;
+            # _finish forgets what was recorded past it.
+            session.restore(boundary)
+            stop = Decision(session.epochs, STOP, INTERRUPT, session.rate(), session.rate())
+            _finish(store, session, target, path, stop)
+            raise BabysitInterrupted(store.name, session.epochs) from None
     return _finish(store, session, target, path, None, stopped)
 
 
