@@ -290,12 +290,20 @@ def test_a_schema_1_run_opens_shows_exports_and_resumes(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["export", str(run)]).exit_code == 0
     result = resume_search(run, execution=Execution(workers=1))
     assert len(result.trials) == 9
-    for t in result.trials:  # trained again by this version: the same numbers as schema 1 stored (NaN too)
+    config = load_config(run / "config.yaml")
+    dataset = load_dataset(config.resolved_data())
+    for t in result.trials:
         status, history = stored[t.trial]
         old = json.loads(history)
         assert t.status.value == status
-        assert json.dumps({k: t.history[k] for k in old}) == json.dumps(old)
-        assert json.dumps(t.dev_cost) == json.dumps(old["dev_cost"][-1])
+        if t.trial < 7:  # kept: read back exactly as schema 1 stored them (NaN too)
+            assert json.dumps({k: t.history[k] for k in old}) == json.dumps(old)
+            continue
+        # Trained again on resume: the same numbers as a fresh train() of its values in this process. The
+        # fixture's own floats came from another machine and library build, so they are not compared here.
+        fresh, _ = train(ModelConfig.from_dict({**config.model, **t.params, "seed": t.seed}), dataset)
+        assert json.dumps({k: t.history[k] for k in old}) == json.dumps({k: fresh.history[k] for k in old})
+        assert json.dumps(t.dev_cost) == json.dumps(fresh.dev_cost)
     assert {t.status for t in result.trials} == {TrialStatus.OK, TrialStatus.DIVERGED}
     ok_trial = next(i for i, row in stored.items() if row[0] == "ok")
     with RunStore.open(run) as store:  # migration moved the histories into the per-epoch table
