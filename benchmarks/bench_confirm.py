@@ -29,9 +29,9 @@ from pathlib import Path
 
 import psutil
 
-from hpsearch.config import load_config
-from hpsearch.confirm import confirm_run
-from hpsearch.search import Execution, start_search
+from hpsearch.config.search_config import load_config
+from hpsearch.confirm.repeats import confirm_run
+from hpsearch.search.api import Execution, start_search
 
 ROOT = Path(__file__).resolve().parent.parent
 

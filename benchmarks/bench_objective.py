@@ -32,11 +32,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from hpsearch.command_objective import _die_with_parent
-from hpsearch import objective_trials
-from hpsearch.config import config_from_dict
-from hpsearch.objective import ObjectiveSpec, evaluate
-from hpsearch.search import start_search
+from hpsearch.objectives.command import _die_with_parent
+from hpsearch.execution import objective_jobs as objective_trials
+from hpsearch.config.search_config import config_from_dict
+from hpsearch.objectives.spec import ObjectiveSpec, evaluate
+from hpsearch.search.api import start_search
 
 CODE = 'import json, sys; print(json.dumps({"loss": float(sys.argv[1]) ** 2}))'
 

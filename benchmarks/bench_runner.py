@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from hpsearch.config import config_from_dict
-from hpsearch.data import load_dataset
+from hpsearch.config.search_config import config_from_dict
+from hpsearch.data.datasets import load_dataset
 from hpsearch.nn import ModelConfig, train
-from hpsearch.search import Execution, planned_trials, start_search
+from hpsearch.search.api import Execution, planned_trials, start_search
 
 
 def make_npz(folder: Path, name: str, rows: int, features: int, classes: int, seed: int = 0) -> Path:

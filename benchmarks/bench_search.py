@@ -30,10 +30,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hpsearch.config import config_from_dict
-from hpsearch.records import TrialStatus
-from hpsearch.search import Execution, start_search
-from hpsearch.store import RUN_DB
+from hpsearch.config.search_config import config_from_dict
+from hpsearch.core.records import TrialStatus
+from hpsearch.search.api import Execution, start_search
+from hpsearch.storage.run_store import RUN_DB
 
 SPACE = {
     "learning_rate": {"scale": "log", "low": 1.0e-4, "high": 1.0},
@@ -69,7 +69,7 @@ def run_optuna(data: dict[str, Any], budget: int, epochs: int, min_epochs: int) 
         import optuna
     except ImportError:
         return None
-    from hpsearch.data import DataConfig, load_dataset
+    from hpsearch.data.datasets import DataConfig, load_dataset
     from hpsearch.nn import ModelConfig
     from hpsearch.nn.state import fit, start
 

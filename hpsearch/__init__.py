@@ -7,7 +7,7 @@ The Python API under the ``hpsearch`` command::
     result = tune(my_module.train, {"lr": {"scale": "log", "low": 1e-5, "high": 0.1}}, trials=20)
 
 The engine lives in ``hpsearch.nn`` (``train``, ``Network``, ``ModelConfig``),
-datasets in ``hpsearch.data``, search spaces in ``hpsearch.space``.
+datasets in ``hpsearch.data.datasets``, search spaces in ``hpsearch.space.scales``.
 """
 
 __version__ = "0.1.0"
@@ -17,16 +17,16 @@ from typing import Any
 # Names of the public API and the module each lives in. They are imported on
 # first use, so ``import hpsearch.nn`` in a worker does not load the CLI's stack.
 _API = {
-    "Execution": "hpsearch.search",
-    "SearchResult": "hpsearch.search",
-    "planned_trials": "hpsearch.search",
-    "resume_search": "hpsearch.search",
-    "start_search": "hpsearch.search",
-    "tune": "hpsearch.search",
-    "zoom_search": "hpsearch.search",
-    "SearchConfig": "hpsearch.config",
-    "load_config": "hpsearch.config",
-    "HpsearchError": "hpsearch.errors",
+    "Execution": "hpsearch.search.api",
+    "SearchResult": "hpsearch.search.api",
+    "planned_trials": "hpsearch.search.api",
+    "resume_search": "hpsearch.search.api",
+    "start_search": "hpsearch.search.api",
+    "tune": "hpsearch.search.api",
+    "zoom_search": "hpsearch.search.api",
+    "SearchConfig": "hpsearch.config.search_config",
+    "load_config": "hpsearch.config.search_config",
+    "HpsearchError": "hpsearch.core.errors",
 }
 
 __all__ = sorted(_API)

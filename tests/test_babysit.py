@@ -19,15 +19,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from hpsearch.babysit import STATE_FILE, continue_babysit, replay_babysit, start_babysit
+from hpsearch.babysit.session import STATE_FILE, continue_babysit, replay_babysit, start_babysit
 from hpsearch.cli.main import cli
-from hpsearch.config import load_config, single_model_config
-from hpsearch.data import load_dataset
-from hpsearch.decisions import BabysitRules, Decision, RuleKeeper
-from hpsearch.errors import ReplayMismatch
+from hpsearch.config.search_config import load_config, single_model_config
+from hpsearch.data.datasets import load_dataset
+from hpsearch.babysit.rules import BabysitRules, Decision, RuleKeeper
+from hpsearch.core.errors import ReplayMismatch
 from hpsearch.nn import train
-from hpsearch.records import TrialStatus
-from hpsearch.store import RunStore
+from hpsearch.core.records import TrialStatus
+from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -330,7 +330,7 @@ def test_ctrl_c_on_a_terminal_saves_and_the_run_continues_exactly(
 
 def test_plot_of_a_babysat_run_marks_its_decisions(tmp_path: Path, runs_dir: Path) -> None:
     pytest.importorskip("matplotlib", reason="plots need the plot extra: pip install 'hpsearch[plot]'")
-    from hpsearch.plots import _RunView, _learning_curves_figure
+    from hpsearch.analysis.plots import _RunView, _learning_curves_figure
 
     path = tmp_path / "steep.yaml"
     path.write_text(DIVERGING % 100)
@@ -346,7 +346,7 @@ def test_plot_of_a_babysat_run_marks_its_decisions(tmp_path: Path, runs_dir: Pat
 def test_rows_left_past_the_saved_state_by_a_killed_process_are_forgotten_on_continue(
     tmp_path: Path, runs_dir: Path
 ) -> None:
-    from hpsearch.store import EpochLog
+    from hpsearch.storage.run_store import EpochLog
 
     path = write_tiny_config(tmp_path, epochs=8, samples=120, extra="babysit: {patience: 1000}\n")
     config = load_config(path)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from hpsearch.cli.main import cli
 from hpsearch.nn import Network
-from hpsearch.store import RunStore
+from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
 
 RESULT_COLUMNS = {"rank", "trial", "round", "status", "dev_cost", "train_cost", "dev_accuracy", "epochs_run", "seconds", "error"}

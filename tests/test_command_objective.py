@@ -14,9 +14,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from hpsearch.command_objective import substitute
-from hpsearch.objective import ObjectiveSpec, evaluate
-from hpsearch.rung_board import RungBoard
+from hpsearch.objectives.command import substitute
+from hpsearch.objectives.spec import ObjectiveSpec, evaluate
+from hpsearch.pruning.rung_board import RungBoard
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups are POSIX")
 
@@ -217,7 +217,7 @@ SLEEPER = """
 DRIVER = """
 import sys
 from pathlib import Path
-from hpsearch.objective import ObjectiveSpec, evaluate
+from hpsearch.objectives.spec import ObjectiveSpec, evaluate
 spec = ObjectiveSpec("command", tuple(sys.argv[3:]), None, "loss", "minimize", None, sys.argv[1])
 evaluate(spec, {}, seed=0, trial=0, trial_dir=Path(sys.argv[2]))
 """
@@ -244,7 +244,7 @@ def test_a_killed_or_interrupted_search_leaves_no_command_alive(tmp_path, how):
 
 
 def test_a_bare_python_runs_on_hpsearchs_own_interpreter():
-    from hpsearch.command_objective import with_this_python
+    from hpsearch.objectives.command import with_this_python
 
     # so `.venv/bin/hpsearch run` finds the packages installed beside it, with no venv activated
     assert with_this_python(["python", "train.py", "--lr", "0.1"]) == [sys.executable, "train.py", "--lr", "0.1"]

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from hpsearch.cli.main import cli
-from hpsearch.config import config_from_dict, load_config, parse_assignments, single_model_config
-from hpsearch.errors import ConfigError
+from hpsearch.config.search_config import config_from_dict, load_config, parse_assignments, single_model_config
+from hpsearch.core.errors import ConfigError
 
 BROKEN = sorted((Path(__file__).parent / "broken_configs").glob("*.yaml"))
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
@@ -151,7 +151,7 @@ def test_with_search_applies_the_same_limits() -> None:
                                          ("tcp://[::1]:8786", True), ("foo://x", False), ("[::", False),
                                          ("tcp://host", False), ("", False)])
 def test_scheduler_addresses_are_checked_for_form(address: str, ok: bool) -> None:
-    from hpsearch.config import scheduler_problem
+    from hpsearch.config.search_config import scheduler_problem
 
     assert (scheduler_problem(address) is None) is ok
 

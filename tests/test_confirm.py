@@ -18,17 +18,17 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import hpsearch.confirm
+import hpsearch.confirm.repeats
 from hpsearch.cli import render
 from hpsearch.cli.main import cli
-from hpsearch.config import load_config
-from hpsearch.confirm import confirm_run, summarise, t_quantile_975
-from hpsearch.data import load_dataset
+from hpsearch.config.search_config import load_config
+from hpsearch.confirm.repeats import confirm_run, summarise, t_quantile_975
+from hpsearch.data.datasets import load_dataset
 from hpsearch.nn import ModelConfig, train
-from hpsearch.records import RepeatRecord, RoundRecord, TrialRecord, TrialStatus
-from hpsearch.samplers import repeat_seed, trial_seed
-from hpsearch.search import Execution, resume_search, start_search
-from hpsearch.store import RunStore
+from hpsearch.core.records import RepeatRecord, RoundRecord, TrialRecord, TrialStatus
+from hpsearch.space.samplers import repeat_seed, trial_seed
+from hpsearch.search.api import Execution, resume_search, start_search
+from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
 
 
@@ -293,7 +293,7 @@ def test_ctrl_c_keeps_the_finished_repeats_and_names_the_command_that_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run_dir = _constructed_run(tmp_path)
-    real = hpsearch.confirm.run_segments
+    real = hpsearch.confirm.repeats.run_segments
 
     def interrupted_after_two(*args, **kwargs):
         for number, outcome in enumerate(real(*args, **kwargs)):
@@ -301,7 +301,7 @@ def test_ctrl_c_keeps_the_finished_repeats_and_names_the_command_that_goes_on(
                 raise KeyboardInterrupt  # lands where Ctrl-C would: between two repeats
             yield outcome
 
-    monkeypatch.setattr(hpsearch.confirm, "run_segments", interrupted_after_two)
+    monkeypatch.setattr(hpsearch.confirm.repeats, "run_segments", interrupted_after_two)
     result = CliRunner().invoke(cli, ["confirm", str(run_dir), "--top", "2", "--seeds", "3", "-w", "1"])
     assert result.exit_code == 130
     assert "2 repeats are saved in run 'made'; continue with: hpsearch confirm made --top 2 --seeds 3" in result.output

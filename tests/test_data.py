@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpsearch.data import (
+from hpsearch.data.datasets import (
     DATASETS,
     DataConfig,
     load_dataset,
@@ -16,7 +16,7 @@ from hpsearch.data import (
     make_spirals,
     validate_data_config,
 )
-from hpsearch.errors import ConfigError, DataError, MissingDependencyError
+from hpsearch.core.errors import ConfigError, DataError, MissingDependencyError
 
 
 def write_csv(path: Path, header: str, rows: list[str]) -> Path:

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpsearch.config import load_config
-from hpsearch.data import DataConfig, load_dataset, validate_data_config
-from hpsearch.errors import DataError
-from hpsearch.tables import MISSING_VALUES
+from hpsearch.config.search_config import load_config
+from hpsearch.data.datasets import DataConfig, load_dataset, validate_data_config
+from hpsearch.core.errors import DataError
+from hpsearch.data.tables import MISSING_VALUES
 
 
 def write_csv(path: Path, header: str, rows: list[str]) -> Path:

@@ -17,16 +17,16 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import hpsearch.runner
-import hpsearch.search
+import hpsearch.execution.runner
+import hpsearch.search.api
 from hpsearch.cli.main import cli
-from hpsearch.config import load_config
-from hpsearch.data import load_dataset
+from hpsearch.config.search_config import load_config
+from hpsearch.data.datasets import load_dataset
 from hpsearch.nn import ModelConfig, Network, train
-from hpsearch.records import TrialStatus
-from hpsearch.scheduler import RungResult, brackets, n_promoted, promote, rung_epochs, rung_plan, planned_epochs
-from hpsearch.search import Execution, resume_search, start_search
-from hpsearch.store import RUN_DB, RunStore
+from hpsearch.core.records import TrialStatus
+from hpsearch.pruning.schedule import RungResult, brackets, n_promoted, promote, rung_epochs, rung_plan, planned_epochs
+from hpsearch.search.api import Execution, resume_search, start_search
+from hpsearch.storage.run_store import RUN_DB, RunStore
 from tests.conftest import write_tiny_config
 
 HALVING = "  early_stopping: {method: halving, min_epochs: 1, eta: 3}\n"
@@ -192,8 +192,8 @@ def test_a_crash_at_a_promotion_then_resume_equals_a_straight_run(tmp_path: Path
     monkeypatch.undo()
     # resume must continue from the rung-0 checkpoints, never from epoch 0
     started = []
-    real_start = hpsearch.runner.start
-    monkeypatch.setattr(hpsearch.runner, "start", lambda *a, **k: started.append(1) or real_start(*a, **k))
+    real_start = hpsearch.execution.runner.start
+    monkeypatch.setattr(hpsearch.execution.runner, "start", lambda *a, **k: started.append(1) or real_start(*a, **k))
     resume_search(tmp_path / "runs" / "crashed")
     assert started == []
     assert fingerprint(tmp_path / "runs" / "crashed") == fingerprint(straight.run_dir)
@@ -313,7 +313,7 @@ def test_a_schema_1_run_opens_shows_exports_and_resumes(tmp_path: Path) -> None:
 
 def test_plot_draws_each_rounds_rungs(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib", reason="plots need the plot extra: pip install 'hpsearch[plot]'")
-    from hpsearch.plots import plot_run
+    from hpsearch.analysis.plots import plot_run
 
     result = start_search(load_config(halving_config(tmp_path)), runs_dir=tmp_path / "runs")
     with RunStore.open(result.run_dir) as store:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hpsearch.config import load_config
-from hpsearch.objective import evaluate
+from hpsearch.config.search_config import load_config
+from hpsearch.objectives.spec import evaluate
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hpsearch.histogram import histogram
-from hpsearch.samplers import plan_round
-from hpsearch.space import Choice, Int, IntLog, Log, OneMinusLog, Space, Uniform
+from hpsearch.analysis.histogram import histogram
+from hpsearch.space.samplers import plan_round
+from hpsearch.space.scales import Choice, Int, IntLog, Log, OneMinusLog, Space, Uniform
 
 
 def test_log_is_binned_by_decade():

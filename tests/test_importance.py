@@ -9,9 +9,9 @@ import random
 import numpy as np
 import pytest
 
-from hpsearch.importance import Importance, hyperparameter_importance
-from hpsearch.records import TrialRecord, TrialStatus
-from hpsearch.space import Space
+from hpsearch.analysis.importance import Importance, hyperparameter_importance
+from hpsearch.core.records import TrialRecord, TrialStatus
+from hpsearch.space.scales import Space
 
 SPACE = Space.from_json({
     "learning_rate": {"scale": "log", "low": 1e-4, "high": 1.0},

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from hpsearch.config import config_for_objective, config_from_dict, load_config, single_model_config
-from hpsearch.errors import ConfigError
-from hpsearch.objective import ObjectiveSpec, parse_objective, placement_problems
-from hpsearch.space import Legal
+from hpsearch.config.search_config import config_for_objective, config_from_dict, load_config, single_model_config
+from hpsearch.core.errors import ConfigError
+from hpsearch.objectives.spec import ObjectiveSpec, parse_objective, placement_problems
+from hpsearch.space.scales import Legal
 
 ISSUE_CONFIG = """\
 objective:
@@ -179,7 +179,7 @@ def test_a_bad_space_or_setting_for_a_callable_is_a_config_error(tmp_path):
 
 
 def test_maximize_ranks_high_first_and_zoom_narrows_around_the_highest(tmp_path):
-    from hpsearch.zoom import zoom_space
+    from hpsearch.space.zoom import zoom_space
 
     config = config_from_dict({"objective": {"python": "m:f", "metric": "acc", "direction": "maximize"},
                                "space": {"C": {"scale": "log", "low": 1.0e-3, "high": 1.0e+3}}}, base_dir=tmp_path)

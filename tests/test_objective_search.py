@@ -18,13 +18,13 @@ import pytest
 from click.testing import CliRunner
 
 from hpsearch.cli.main import cli
-from hpsearch.config import load_config
-from hpsearch.errors import ConfigError
-from hpsearch.objective import ObjectiveError
-from hpsearch.records import TrialStatus
-from hpsearch.search import Execution, resume_search, start_search, tune, zoom_search
-from hpsearch.space import Space
-from hpsearch.store import RunStore
+from hpsearch.config.search_config import load_config
+from hpsearch.core.errors import ConfigError
+from hpsearch.objectives.spec import ObjectiveError
+from hpsearch.core.records import TrialStatus
+from hpsearch.search.api import Execution, resume_search, start_search, tune, zoom_search
+from hpsearch.space.scales import Space
+from hpsearch.storage.run_store import RunStore
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="commands run in POSIX process groups")
 
@@ -347,11 +347,11 @@ def test_a_dry_run_of_an_own_objective_plans_its_trials_and_trains_nothing(tmp_p
 def test_a_trial_record_keeps_the_metric_every_other_number_and_the_reports_through_the_store(tmp_path):
     import math
 
-    from hpsearch.objective import ObjectiveResult, ObjectiveSpec
-    from hpsearch.objective_trials import trial_record
-    from hpsearch.records import RoundRecord
-    from hpsearch.runner import TrialTask
-    from hpsearch.store import EpochLog
+    from hpsearch.objectives.spec import ObjectiveResult, ObjectiveSpec
+    from hpsearch.execution.objective_jobs import trial_record
+    from hpsearch.core.records import RoundRecord
+    from hpsearch.execution.runner import TrialTask
+    from hpsearch.storage.run_store import EpochLog
 
     spec = ObjectiveSpec("python", None, "m:f", "acc", "maximize")
     reports = [{"epoch": 1, "acc": 0.5}, {"epoch": 2, "acc": 0.75, "lr": 0.1}]

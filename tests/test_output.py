@@ -13,8 +13,8 @@ from rich.console import Console
 from hpsearch.cli import render
 from hpsearch.cli.main import cli
 from hpsearch.cli.text import plain, safe
-from hpsearch.leaderboard import format_accuracy, format_cost, format_param, leaderboard
-from hpsearch.records import TrialRecord, TrialStatus
+from hpsearch.analysis.leaderboard import format_accuracy, format_cost, format_param, leaderboard
+from hpsearch.core.records import TrialRecord, TrialStatus
 from tests.conftest import write_tiny_config
 
 NAMES = ["batch_size", "beta1", "hidden_units", "l2", "layers", "learning_rate"]
@@ -113,7 +113,7 @@ def test_workers_above_the_cores_get_a_warning(tmp_path: Path, runs_dir: Path) -
 
 
 def test_a_beta_near_one_is_never_shown_as_one():
-    from hpsearch.leaderboard import format_param
+    from hpsearch.analysis.leaderboard import format_param
 
     # 1 - beta is what a one_minus_log scale searches: show two significant digits of it
     assert format_param(0.9996) == "0.9996"

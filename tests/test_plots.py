@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpsearch.errors import MissingDependencyError
-from hpsearch.importance import hyperparameter_importance
-from hpsearch.plots import one_minus_log_position, one_minus_log_ticks, plot_run
-from hpsearch.records import RoundRecord, TrialRecord, TrialStatus
-from hpsearch.space import Space
+from hpsearch.core.errors import MissingDependencyError
+from hpsearch.analysis.importance import hyperparameter_importance
+from hpsearch.analysis.plots import one_minus_log_position, one_minus_log_ticks, plot_run
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
+from hpsearch.space.scales import Space
 
 pytest.importorskip("matplotlib", reason="plots need the plot extra: pip install 'hpsearch[plot]'")
 # A warning from matplotlib (identical limits, log of nonpositive values, ...) is a bug here.
@@ -159,7 +159,7 @@ def test_without_matplotlib_it_says_how_to_install_it(tmp_path: Path, monkeypatc
 
 
 def test_no_band_for_diverged_or_failed_trials_when_there_are_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from hpsearch import plots
+    from hpsearch.analysis import plots as plots
 
     rounds, trials = synthetic_run([FIRST], per_round=9)
     good = [t for t in trials if t.status is TrialStatus.OK]
@@ -170,15 +170,15 @@ def test_no_band_for_diverged_or_failed_trials_when_there_are_none(tmp_path: Pat
 
 
 def test_integer_ticks_are_plain_numbers():
-    from hpsearch.plots import _tick_text
+    from hpsearch.analysis.plots import _tick_text
 
     assert [_tick_text(v) for v in (1024.0, 16.0, 2048.0, 0.003, 2.5, 1e5)] == \
         ["1024", "16", "2048", "0.003", "2.5", "100000"]
 
 
 def test_pairs_are_the_two_most_important_numeric_parameters():
-    from hpsearch import plots
-    from hpsearch.importance import Importance, ImportanceReport
+    from hpsearch.analysis import plots as plots
+    from hpsearch.analysis.importance import Importance, ImportanceReport
 
     rounds, trials = synthetic_run([FIRST], per_round=12)
     view = plots._RunView.of(rounds, trials, 3)

@@ -13,13 +13,13 @@ import yaml
 from click.testing import CliRunner
 
 from hpsearch.cli.main import cli
-from hpsearch.config import load_config
-from hpsearch.data import DataConfig, load_dataset
-from hpsearch.errors import DataError
+from hpsearch.config.search_config import load_config
+from hpsearch.data.datasets import DataConfig, load_dataset
+from hpsearch.core.errors import DataError
 from hpsearch.nn import ModelConfig, Network, train
-from hpsearch.predict import Model, predict_csv
-from hpsearch.search import start_search
-from hpsearch.store import RunStore
+from hpsearch.predict.model import Model, predict_csv
+from hpsearch.search.api import start_search
+from hpsearch.storage.run_store import RunStore
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "penguins"
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from hpsearch.objective import ObjectiveSpec, evaluate
-from hpsearch.python_objective import Trial, TrialPruned
+from hpsearch.objectives.spec import ObjectiveSpec, evaluate
+from hpsearch.objectives.function import Trial, TrialPruned
 
 
 def spec_of(function, **changes) -> ObjectiveSpec:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from hpsearch.importance import Importance, ImportanceReport
-from hpsearch.records import RoundRecord, TrialRecord, TrialStatus
-from hpsearch.report import write_report
+from hpsearch.analysis.importance import Importance, ImportanceReport
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
+from hpsearch.analysis.report import write_report
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 RUN_NAME = "digits <b>&</b>"

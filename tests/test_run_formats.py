@@ -17,7 +17,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from hpsearch.cli.main import cli
-from hpsearch.search import Execution, resume_search
+from hpsearch.search.api import Execution, resume_search
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

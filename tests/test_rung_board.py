@@ -7,7 +7,7 @@ import multiprocessing
 
 import pytest
 
-from hpsearch.rung_board import RungBoard
+from hpsearch.pruning.rung_board import RungBoard
 
 
 def board(folder, trial, *, eta=3, direction="minimize", rungs=(1, 3, 9)):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hpsearch.errors import RunError
-from hpsearch.safe_files import check_no_symlinks, make_folder, open_for_write, write_bytes_atomic
+from hpsearch.core.errors import RunError
+from hpsearch.io.safe_files import check_no_symlinks, make_folder, open_for_write, write_bytes_atomic
 
 
 @pytest.fixture

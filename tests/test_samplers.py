@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpsearch.samplers import SAMPLERS, plan_round, scrambled_halton, trial_seed
-from hpsearch.space import Choice, Int, IntLog, Log, OneMinusLog, Space, Uniform
+from hpsearch.space.samplers import SAMPLERS, plan_round, scrambled_halton, trial_seed
+from hpsearch.space.scales import Choice, Int, IntLog, Log, OneMinusLog, Space, Uniform
 
 SPACE = Space(
     {
@@ -48,7 +48,7 @@ def test_planning_more_trials_extends_the_plan(sampler):
 def test_the_plan_is_the_same_in_another_process():
     # Another interpreter, with another hash seed: what a worker or a resumed run would see.
     code = (
-        "import json; from hpsearch.samplers import plan_round; from tests.test_samplers import SPACE; "
+        "import json; from hpsearch.space.samplers import plan_round; from tests.test_samplers import SPACE; "
         "print(json.dumps([plan_round(SPACE, 5, seed=1, round=0, sampler=s) for s in ('random', 'quasi', 'grid')]))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(Path(__file__).parents[1])}

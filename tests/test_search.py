@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import hpsearch.runner
+import hpsearch.execution.runner
 from hpsearch.cli.main import cli
-from hpsearch.config import load_config
-from hpsearch.records import TrialStatus
-from hpsearch.search import Execution, resume_search, start_search
-from hpsearch.store import RunStore
+from hpsearch.config.search_config import load_config
+from hpsearch.core.records import TrialStatus
+from hpsearch.search.api import Execution, resume_search, start_search
+from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
 
 
@@ -98,14 +98,14 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
 
 
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_start = hpsearch.runner.start
+    real_start = hpsearch.execution.runner.start
 
     def flaky_start(config, data, **options):
         if config.batch_size == 16:
             raise RuntimeError("simulated out of memory\nsecond line")
         return real_start(config, data, **options)
 
-    monkeypatch.setattr(hpsearch.runner, "start", flaky_start)
+    monkeypatch.setattr(hpsearch.execution.runner, "start", flaky_start)
     config = load_config(write_tiny_config(tmp_path, trials=8))
     result = start_search(config, runs_dir=tmp_path / "runs", execution=Execution(workers=1))
     failed = [t for t in result.trials if t.status is TrialStatus.FAILED]
@@ -115,7 +115,7 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path: Path, monk
     assert result.trials[: len(ok)] == sorted(ok, key=lambda t: t.dev_cost)  # failed ranked last
 
     # failed trials are retried only when asked
-    monkeypatch.setattr(hpsearch.runner, "start", real_start)
+    monkeypatch.setattr(hpsearch.execution.runner, "start", real_start)
     assert len([t for t in resume_search(result.run_dir).trials if t.status is TrialStatus.FAILED]) == len(failed)
     retried = resume_search(result.run_dir, retry_failed=True)
     assert all(t.status is TrialStatus.OK for t in retried.trials) and len(retried.trials) == 8
@@ -159,7 +159,7 @@ def test_dask_cluster_gives_the_same_trials_as_loky(tmp_path: Path) -> None:
 
 def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path: Path, runs_dir: Path, monkeypatch) -> None:
     pytest.importorskip("dask.distributed")  # without it the one-line error says dask is missing instead
-    monkeypatch.setattr(hpsearch.runner, "DASK_CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(hpsearch.execution.runner, "DASK_CONNECT_TIMEOUT_S", 1.0)
     config = write_tiny_config(tmp_path, trials=2)
     result = CliRunner().invoke(cli, ["run", str(config), "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"])
     assert result.exit_code == 2
@@ -234,7 +234,7 @@ def test_workers_exit_when_the_search_process_is_killed(tmp_path: Path) -> None:
 
 
 def test_a_run_whose_database_is_deleted_meanwhile_is_reported_lost(tmp_path: Path) -> None:
-    from hpsearch.errors import RunError
+    from hpsearch.core.errors import RunError
 
     class DeleteOnFirstTrial:
         def round_started(self, rnd, pending, label):
@@ -270,7 +270,7 @@ def test_an_address_that_is_not_a_dask_scheduler_is_a_clear_error_and_leaves_no_
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Http)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setattr(hpsearch.runner, "DASK_CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(hpsearch.execution.runner, "DASK_CONNECT_TIMEOUT_S", 1.0)
     try:
         address = f"tcp://127.0.0.1:{server.server_address[1]}"
         result = CliRunner().invoke(cli, ["run", str(write_tiny_config(tmp_path, trials=2)), "--backend", "dask",

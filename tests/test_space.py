@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hpsearch.errors import ConfigError
+from hpsearch.core.errors import ConfigError
 from hpsearch.nn.hyperparams import HYPERPARAMETERS
-from hpsearch.space import (
+from hpsearch.space.scales import (
     Choice,
     Int,
     IntLog,

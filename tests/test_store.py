@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from hpsearch.errors import RunError, RunLockedError
-from hpsearch.records import RoundRecord, TrialRecord, TrialStatus, rank
-from hpsearch.store import (
+from hpsearch.core.errors import RunError, RunLockedError
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
+from hpsearch.storage.run_store import (
     RUN_DB,
     SCHEMA_VERSION,
     RunStore,
@@ -269,7 +269,7 @@ class TestBestModel:
 
 LOCK_HOLDER = """
 import sys
-from hpsearch.store import RunStore
+from hpsearch.storage.run_store import RunStore
 with RunStore.open(sys.argv[1]) as store, store.lock():
     print("ready", flush=True)
     sys.stdin.read()  # hold the lock until the parent closes stdin or kills us
@@ -303,7 +303,7 @@ class TestLock:
 
 WRITER = """
 import sys
-from hpsearch.store import RunStore
+from hpsearch.storage.run_store import RunStore
 from test_store import make_state, make_trial
 with RunStore.open(sys.argv[1]) as store, store.lock():
     trial = len(store.done_trial_ids())
@@ -347,7 +347,7 @@ def test_a_writer_killed_at_any_moment_leaves_every_committed_trial(tmp_path: Pa
 
 INTERRUPTED_WRITER = """
 import sys
-from hpsearch.store import RunStore
+from hpsearch.storage.run_store import RunStore
 from test_store import make_trial
 with RunStore.open(sys.argv[1]) as store, store.lock():
     print("ready", flush=True)

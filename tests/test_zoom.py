@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hpsearch.nn.hyperparams import HYPERPARAMETERS
-from hpsearch.space import Choice, Int, IntLog, Log, OneMinusLog, Space, Uniform, parse_space
-from hpsearch.zoom import MIN_UNIT_WIDTH, EdgeHint, zoom_space
+from hpsearch.space.scales import Choice, Int, IntLog, Log, OneMinusLog, Space, Uniform, parse_space
+from hpsearch.space.zoom import MIN_UNIT_WIDTH, EdgeHint, zoom_space
 
 
 def engine_space(distributions):
@@ -229,7 +229,7 @@ def bounds(dist):
 
 
 def test_expand_keeps_an_integer_range_integer_at_an_open_limit():
-    from hpsearch.space import Legal
+    from hpsearch.space.scales import Legal
 
     # an integer that must stay above 0 (open), searched from 1: half-way to the limit would be 0.5
     space = Space({"n": Int(1, 9, legal=Legal(low=0, low_open=True))})

@@ -5,7 +5,7 @@ Ctrl-C still interrupts) and restores it on every way out. ``LiveWatcher``
 draws train and dev J per epoch as a growing chart with the learning rate, the
 best epoch, the last decisions and the keys; ``PlainWatcher`` prints one line
 per epoch and per decision where there is no terminal. Both are the library's
-``hpsearch.babysit.Watcher``: they show and hand over keys, and decide nothing.
+``hpsearch.babysit.session.Watcher``: they show and hand over keys, and decide nothing.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
-from hpsearch.babysit import EpochReport
+from hpsearch.babysit.session import EpochReport
 from hpsearch.cli.render import fmt
 from hpsearch.cli.text import plain
-from hpsearch.decisions import HANDOVER, LOWER, RAISE, ROLLBACK, STOP, Decision
+from hpsearch.babysit.rules import HANDOVER, LOWER, RAISE, ROLLBACK, STOP, Decision
 
 KEYS_HELP = "keys: - halve  + double  r roll back  p pause  s save & stop   (Ctrl-C saves & stops too)"
 DECISION_MARKS = {LOWER: "↓", RAISE: "↑", ROLLBACK: "↺", STOP: "■", HANDOVER: "»"}

@@ -22,9 +22,9 @@ from rich.text import Text
 from hpsearch import __version__
 from hpsearch.cli import render
 from hpsearch.cli.text import plain, safe
-from hpsearch.errors import HpsearchError
-from hpsearch.limits import MAX_TRIALS, MAX_WORKERS
-from hpsearch.records import TrainResult
+from hpsearch.core.errors import HpsearchError
+from hpsearch.core.limits import MAX_TRIALS, MAX_WORKERS
+from hpsearch.core.records import TrainResult
 
 RUNS_DIR_HELP = "Folder of runs (default: $HPSEARCH_RUNS_DIR or ./runs)."
 
@@ -97,19 +97,19 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _runs_dir(runs_dir: Path | None) -> Path:
-    from hpsearch.store import default_runs_dir
+    from hpsearch.storage.run_store import default_runs_dir
 
     return runs_dir if runs_dir is not None else default_runs_dir()
 
 
 def _run_dir(run: str, runs_dir: Path | None) -> Path:
-    from hpsearch.store import resolve_run
+    from hpsearch.storage.run_store import resolve_run
 
     return resolve_run(run, _runs_dir(runs_dir))
 
 
 def _check_workers(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
-    from hpsearch.config import workers_warning
+    from hpsearch.config.search_config import workers_warning
 
     warning = workers_warning(value)
     if warning:
@@ -118,7 +118,7 @@ def _check_workers(ctx: click.Context, param: click.Parameter, value: int | None
 
 
 def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from hpsearch.config import scheduler_problem
+    from hpsearch.config.search_config import scheduler_problem
 
     problem = scheduler_problem(value) if value is not None else None
     if problem:
@@ -149,11 +149,11 @@ def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: 
     centre of their range on their own scale (a choice: its first). The
     values used for every parameter you did not set are shown before training.
     """
-    from hpsearch.config import load_config, parse_assignments, single_model_config, single_model_sources
-    from hpsearch.data import load_dataset
+    from hpsearch.config.search_config import load_config, parse_assignments, single_model_config, single_model_sources
+    from hpsearch.data.datasets import load_dataset
     from hpsearch.nn import train as train_model
 
-    from hpsearch.predict import Model
+    from hpsearch.predict.model import Model
 
     config = load_config(config_file)
     values = parse_assignments(assignments)
@@ -188,8 +188,8 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
         dry_run: bool, csv_file: Path | None, workers: int | None, backend: str | None, scheduler: str | None,
         quiet: bool) -> None:
     """Start a search: train every trial of CONFIG.yaml in parallel and rank them by dev cost J (or its objective's metric)."""
-    from hpsearch.config import load_config
-    from hpsearch.search import Execution, planned_rungs, planned_trials, start_search
+    from hpsearch.config.search_config import load_config
+    from hpsearch.search.api import Execution, planned_rungs, planned_trials, start_search
 
     config = load_config(config_file).with_search(trials=trials, seed=seed)
     if workers is None and config.search.backend == "loky":
@@ -227,8 +227,8 @@ def _write_plan_csv(path: Path, plan: list[Any], names: list[str]) -> None:
 
 def _finish(result: Any, quiet: bool) -> None:
     """Leaderboard, best hyperparameters and hints at the end of run / resume / zoom."""
-    from hpsearch.prepared import run_data_notes
-    from hpsearch.space import Space
+    from hpsearch.data.run_arrays import run_data_notes
+    from hpsearch.space.scales import Space
 
     for line in run_data_notes(result.run_dir):
         render.err_console.print(plain(line), highlight=False, soft_wrap=True)
@@ -254,7 +254,7 @@ def _finish(result: Any, quiet: bool) -> None:
 def resume(run_ref: str, retry_failed: bool, runs_dir: Path | None, workers: int | None, backend: str | None,
            scheduler: str | None, quiet: bool) -> None:
     """Continue an interrupted run: train only the trials that have no record yet."""
-    from hpsearch.search import Execution, resume_search
+    from hpsearch.search.api import Execution, resume_search
 
     run_dir = _run_dir(run_ref, runs_dir)
     names, metric = _searched_names(run_dir)
@@ -274,7 +274,7 @@ def resume(run_ref: str, retry_failed: bool, runs_dir: Path | None, workers: int
 def zoom(run_ref: str, top_k: int, trials: int | None, expand: bool, runs_dir: Path | None, workers: int | None,
          backend: str | None, scheduler: str | None, quiet: bool) -> None:
     """Coarse to fine: add a round that samples the region of the best trials more densely."""
-    from hpsearch.search import Execution, zoom_search
+    from hpsearch.search.api import Execution, zoom_search
 
     run_dir = _run_dir(run_ref, runs_dir)
     names, metric = _searched_names(run_dir)
@@ -299,9 +299,9 @@ def confirm(run_ref: str, top_k: int, seeds: int, runs_dir: Path | None, workers
     Resumable: run it again to train only the repeats without a record. The
     confirmed best becomes the recommended configuration and its median repeat the best model.
     """
-    from hpsearch.confirm import confirm_run
-    from hpsearch.search import Execution, stored_config
-    from hpsearch.store import RunStore
+    from hpsearch.confirm.repeats import confirm_run
+    from hpsearch.search.api import Execution, stored_config
+    from hpsearch.storage.run_store import RunStore
 
     run_dir = _run_dir(run_ref, runs_dir)
     with render.ConfirmProgress(quiet=quiet) as progress:
@@ -326,8 +326,8 @@ def _print_confirmation(confirmation: Any, run_dir: Path, objective: Any = None)
 
 def _searched_names(run_dir: Path) -> tuple[list[str], str | None]:
     """The searched parameter names of a run and its metric (None: the engine's dev J)."""
-    from hpsearch.search import stored_config
-    from hpsearch.store import RunStore
+    from hpsearch.search.api import stored_config
+    from hpsearch.storage.run_store import RunStore
 
     with RunStore.open(run_dir) as store:
         config = stored_config(store)
@@ -356,8 +356,8 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
     to the best epoch, p pauses, s saves and stops (so does Ctrl-C). The
     babysit: section of the config sets the unattended rules.
     """
-    from hpsearch.babysit import continue_babysit, continue_trial, replay_babysit, start_babysit
-    from hpsearch.config import load_config, parse_assignments, single_model_config
+    from hpsearch.babysit.session import continue_babysit, continue_trial, replay_babysit, start_babysit
+    from hpsearch.config.search_config import load_config, parse_assignments, single_model_config
 
     if replay_ref is not None:
         if source is not None:
@@ -415,10 +415,10 @@ def _babysit_watcher(title: str) -> Iterator[Any]:
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), help=RUNS_DIR_HELP)
 def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path | None) -> None:
     """The leaderboard of a run, each round's space, and where its best model is."""
-    from hpsearch.prepared import run_data_notes
-    from hpsearch.confirm import load_confirmation
-    from hpsearch.search import edge_hints, stored_config
-    from hpsearch.store import RunStore
+    from hpsearch.data.run_arrays import run_data_notes
+    from hpsearch.confirm.repeats import load_confirmation
+    from hpsearch.search.api import edge_hints, stored_config
+    from hpsearch.storage.run_store import RunStore
 
     with RunStore.open(_run_dir(run_ref, runs_dir)) as store:
         rounds, trials, best = store.rounds(), store.trials(round_), store.best_model()
@@ -452,12 +452,12 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), help=RUNS_DIR_HELP)
 def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir: Path | None) -> None:
     """Every trial of a run, one row each, best first: CSV (default) or JSON."""
-    from hpsearch.confirm import export_fields, load_confirmation, recommended
-    from hpsearch.importance import hyperparameter_importance
-    from hpsearch.leaderboard import write_csv, write_json
-    from hpsearch.safe_files import write_text_atomic
-    from hpsearch.search import stored_config
-    from hpsearch.store import RunStore
+    from hpsearch.confirm.repeats import export_fields, load_confirmation, recommended
+    from hpsearch.analysis.importance import hyperparameter_importance
+    from hpsearch.analysis.leaderboard import write_csv, write_json
+    from hpsearch.io.safe_files import write_text_atomic
+    from hpsearch.search.api import stored_config
+    from hpsearch.storage.run_store import RunStore
 
     if csv_file is not None and json_file is not None:
         raise click.UsageError("choose one of --csv and --json")
@@ -485,7 +485,7 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), help=RUNS_DIR_HELP)
 def list_(runs_dir: Path | None) -> None:
     """The runs in the runs folder: trials done/planned and the best dev cost J."""
-    from hpsearch.store import list_runs
+    from hpsearch.storage.run_store import list_runs
 
     folder = _runs_dir(runs_dir)
     runs = list_runs(folder)
@@ -502,12 +502,12 @@ def list_(runs_dir: Path | None) -> None:
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), help=RUNS_DIR_HELP)
 def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> None:
     """PNG plots of a run on each parameter's own scale, and one report.html."""
-    from hpsearch.confirm import load_confirmation
-    from hpsearch.importance import hyperparameter_importance
-    from hpsearch.plots import plot_run, run_plots_dir
-    from hpsearch.report import write_report
-    from hpsearch.search import stored_config
-    from hpsearch.store import RunStore
+    from hpsearch.confirm.repeats import load_confirmation
+    from hpsearch.analysis.importance import hyperparameter_importance
+    from hpsearch.analysis.plots import plot_run, run_plots_dir
+    from hpsearch.analysis.report import write_report
+    from hpsearch.search.api import stored_config
+    from hpsearch.storage.run_store import RunStore
 
     run_dir = _run_dir(run_ref, runs_dir)
     with RunStore.open(run_dir) as store:
@@ -529,9 +529,9 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), help=RUNS_DIR_HELP)
 def importance(run_ref: str, runs_dir: Path | None) -> None:
     """Which searched hyperparameters explain most of the variation of dev cost J."""
-    from hpsearch.importance import hyperparameter_importance
-    from hpsearch.search import stored_config
-    from hpsearch.store import RunStore
+    from hpsearch.analysis.importance import hyperparameter_importance
+    from hpsearch.search.api import stored_config
+    from hpsearch.storage.run_store import RunStore
 
     with RunStore.open(_run_dir(run_ref, runs_dir)) as store:
         trials, config = store.trials(), stored_config(store)
@@ -550,7 +550,7 @@ def predict(model_ref: str, data_file: Path, out: Path | None, proba: bool, runs
     DATA.csv needs the training columns (extra ones are ignored); it is prepared
     as the training data was. If it holds the label column, accuracy and cost are printed too.
     """
-    from hpsearch.predict import predict_csv, resolve_model, write_predictions
+    from hpsearch.predict.model import predict_csv, resolve_model, write_predictions
 
     predictions = predict_csv(resolve_model(model_ref, _runs_dir(runs_dir)), data_file)
     with click.open_file(str(out) if out else "-", "w", encoding="utf-8") as f:

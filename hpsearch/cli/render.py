@@ -19,11 +19,11 @@ from rich.table import Table
 from rich.text import Text
 
 from hpsearch.cli.text import plain
-from hpsearch.histogram import histogram
-from hpsearch.leaderboard import format_accuracy, format_cost, format_param, leaderboard
-from hpsearch.records import RoundRecord, TrainResult, TrialRecord, TrialStatus
-from hpsearch.space import Space
-from hpsearch.zoom import EdgeHint
+from hpsearch.analysis.histogram import histogram
+from hpsearch.analysis.leaderboard import format_accuracy, format_cost, format_param, leaderboard
+from hpsearch.core.records import RoundRecord, TrainResult, TrialRecord, TrialStatus
+from hpsearch.space.scales import Space
+from hpsearch.space.zoom import EdgeHint
 
 
 def _is_terminal(stream: Any) -> bool:
@@ -357,7 +357,7 @@ def importance_table(report: Any, metric: str | None = None) -> Table | Text | G
 
 
 def decisions_table(decisions: list[Any]) -> Table:
-    """The decision log of a babysat trial (``hpsearch.decisions.Decision``), in the order they were made."""
+    """The decision log of a babysat trial (``hpsearch.babysit.rules.Decision``), in the order they were made."""
     table = Table(title="Decisions", title_justify="left")
     for column in ("after epoch", "action", "why", "learning rate", "rolled back to"):
         table.add_column(column, justify="right" if column in ("after epoch", "rolled back to") else "left")

@@ -1,6 +1,6 @@
 """The NumPy training engine: fully connected nets with batch norm, softmax and four optimizers.
 
-Example (``dataset`` is a ``hpsearch.data.Dataset``)::
+Example (``dataset`` is a ``hpsearch.data.datasets.Dataset``)::
 
     from hpsearch.nn import ModelConfig, Network, train
 
@@ -10,7 +10,7 @@ Example (``dataset`` is a ``hpsearch.data.Dataset``)::
     network.save("best.npz")
     Network.load("best.npz").predict_proba(dataset.X_dev)
 
-``train`` returns a ``hpsearch.records.TrainResult`` and the trained ``Network``.
+``train`` returns a ``hpsearch.core.records.TrainResult`` and the trained ``Network``.
 Training in steps, with pauses that may cross processes, goes through a
 ``TrainingState``::
 

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from hpsearch.errors import ConfigProblem, ConfigError
+from hpsearch.core.errors import ConfigProblem, ConfigError
 
 
 @dataclass(frozen=True)

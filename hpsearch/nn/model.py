@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hpsearch.errors import ConfigError, DataError
+from hpsearch.core.errors import ConfigError, DataError
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.layers import (
     ACTIVATIONS,

@@ -30,16 +30,16 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from hpsearch.errors import ConfigError, DataError
+from hpsearch.core.errors import ConfigError, DataError
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.losses import one_hot
 from hpsearch.nn.model import Caches, Network, read_npz
 from hpsearch.nn.optimizers import Optimizer, learning_rate_at, make_optimizer
 from hpsearch.nn.parameters import Parameters
-from hpsearch.records import TrainResult, TrialStatus
+from hpsearch.core.records import TrainResult, TrialStatus
 
-if TYPE_CHECKING:  # annotations only: hpsearch.data imports the engine's hyperparameter schema
-    from hpsearch.data import Dataset
+if TYPE_CHECKING:  # annotations only: hpsearch.data.datasets imports the engine's hyperparameter schema
+    from hpsearch.data.datasets import Dataset
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 """``on_epoch(epoch, {"train_cost", "dev_cost", "dev_accuracy", "learning_rate"})``, epoch 0-based."""

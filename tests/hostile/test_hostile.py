@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from hpsearch.records import RoundRecord
-from hpsearch.store import RunStore
+from hpsearch.core.records import RoundRecord
+from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
 
 HERE = Path(__file__).parent

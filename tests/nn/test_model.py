@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from hpsearch.errors import DataError
+from hpsearch.core.errors import DataError
 from hpsearch.nn import ModelConfig, Network, train
 from hpsearch.nn.losses import one_hot
 from hpsearch.nn.parameters import Parameters

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpsearch.data import Dataset
-from hpsearch.errors import DataError
+from hpsearch.data.datasets import Dataset
+from hpsearch.core.errors import DataError
 from hpsearch.nn import ModelConfig, Network, StopTraining, TrainingState, fit, start, train
 from hpsearch.nn.losses import one_hot
 from hpsearch.nn.optimizers import learning_rate_at, make_optimizer
 from hpsearch.nn.parameters import Parameters
 from hpsearch.nn.state import EXPLOSION_FACTOR, EXPLOSION_FLOOR, batch_bounds
-from hpsearch.records import TrialStatus
+from hpsearch.core.records import TrialStatus
 
 
 def tiny_data(train_rows: int = 41, dev_rows: int = 12, seed: int = 7) -> Dataset:
@@ -82,7 +82,7 @@ def assert_same_training(a: TrainingState, b: TrainingState) -> None:
 CONTINUE_IN_A_FRESH_PROCESS = """
 import sys
 import numpy as np
-from hpsearch.data import Dataset
+from hpsearch.data.datasets import Dataset
 from hpsearch.nn import TrainingState, fit
 
 folder, cases, until = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

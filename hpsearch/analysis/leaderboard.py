@@ -1,0 +1,328 @@
+"""The leaderboard of a run: trials ranked by dev cost J (or an own objective's metric), as rows for a table, CSV or JSON.
+
+Ranking (``TrialRecord.rank_key``): ok and pruned trials by the rung they
+reached, then by their value (``search.rank_by``: the last epoch's dev J or the
+best; with an own objective, its metric in its direction); then diverged,
+then failed; ties by trial id. With an own objective (``metric`` given), the
+engine's result columns give way to a column named after the metric and one
+per other number the objective reported. ``rung`` and
+``best_epoch`` are 1-based counts (rung 1 is the first rung; best_epoch 5 is
+the fifth epoch); ``rung`` is empty without early stopping.
+
+``leaderboard`` is the one place where the leaderboard's columns and the text
+of every number in it are decided; the terminal (``cli/render.py``) and the
+report (``report.py``) draw it. Exports (``write_csv``, ``write_json``) keep
+exact values instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, replace
+from typing import IO, Any
+
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
+
+RESULT_COLUMNS = ("dev_cost", "train_cost", "dev_accuracy", "epochs_run", "seconds", "rung", "best_dev_cost",
+                  "best_epoch")
+LEAD_COLUMNS = ("rank", "trial", "round", "status")
+OBJECTIVE_COLUMNS = ("epochs_run", "seconds", "rung")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the leaderboard as shown.
+
+    ``whole`` columns are never cut or dropped (rank, trial, status, dev J).
+    Columns with a ``drop`` number are dropped, lowest number first, when the
+    table is wider than the space it is shown in; the others may be cut.
+    """
+
+    title: str
+    justify: str = "right"
+    whole: bool = False
+    drop: int | None = None
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """The shown leaderboard: columns, and per row the cell texts, the status and the error."""
+
+    columns: list[Column]
+    rows: list[list[str]]
+    statuses: list[TrialStatus]
+    errors: list[str | None]
+
+    def widths(self) -> list[int]:
+        """The natural width of each column: its longest cell or title, in characters."""
+        return [max([len(c.title), *(len(row[i]) for row in self.rows)]) for i, c in enumerate(self.columns)]
+
+    def min_widths(self) -> list[int]:
+        """The narrowest each column may be without cutting a value: a title may fold, unless ``whole``."""
+        return [max([len(c.title) if c.whole else 1, *(len(row[i]) for row in self.rows)])
+                for i, c in enumerate(self.columns)]
+
+    def column_widths(self, width: int, *, per_column: int = 3, frame: int = 1) -> list[int]:
+        """Text width of each column so that the table fits ``width`` when it can.
+
+        Columns are narrowed from their natural width, the widest first, down
+        to their ``min_widths``: titles fold, values stay whole. ``per_column``
+        is what each column adds besides its text (padding and a rule),
+        ``frame`` what the table adds once.
+        """
+        widths, floors = self.widths(), self.min_widths()
+        budget = width - per_column * len(widths) - frame
+        while sum(widths) > budget:
+            shrinkable = [i for i, w in enumerate(widths) if w > floors[i]]
+            if not shrinkable:
+                break
+            widths[max(shrinkable, key=lambda i: (widths[i] - floors[i], i))] -= 1
+        return widths
+
+    def fitted(self, width: int, *, per_column: int = 3, frame: int = 1) -> "Leaderboard":
+        """The columns that fit in ``width`` characters.
+
+        Droppable columns go first, lowest ``drop`` first, while the table's
+        natural width is too wide. If even its narrowest form (``min_widths``)
+        is too wide, the last columns that are not ``whole`` go too (dev acc,
+        then parameters from the last): a value is never cut, and rank, trial,
+        status and dev J always stay.
+        """
+        board = self
+        while True:
+            extra = per_column * len(board.columns) + frame
+            droppable = [(c.drop, i) for i, c in enumerate(board.columns) if c.drop is not None]
+            if droppable and sum(board.widths()) + extra > width:
+                _, i = min(droppable)
+            elif sum(board.min_widths()) + extra > width and any(not c.whole for c in board.columns):
+                i = max(i for i, c in enumerate(board.columns) if not c.whole)
+            else:
+                return board
+            board = replace(
+                board,
+                columns=board.columns[:i] + board.columns[i + 1:],
+                rows=[row[:i] + row[i + 1:] for row in board.rows],
+            )
+
+
+# Dropped first to last when the leaderboard is too wide.
+_DROP_ORDER = {"seconds": 1, "epochs": 2, "round": 3, "train J": 4}
+
+
+def leaderboard(
+    trials: list[TrialRecord], names: list[str], top: int | None = None, metric: str | None = None
+) -> Leaderboard:
+    """The ``top`` best trials as text: rank, trial, round, status, (rung), searched values, results.
+
+    The results are the engine's (dev J, best J when a trial is ranked by its best epoch, train J, dev
+    accuracy) or, with an own objective (``metric``), the metric and every other number it reported.
+    ``rung`` (1-based) shows when early stopping put trials at rungs. Parameters are shown to 3
+    significant digits, costs to 4, accuracy as a percentage (``format_param``, ``format_cost``,
+    ``format_accuracy``).
+    """
+    ranked = rank(trials)[:top]
+    rungs = any(t.rung is not None for t in trials)
+    best = metric is None and any(t.value is not None and t.dev_cost is not None and t.value != t.dev_cost
+                                  and t.value == t.best_dev_cost for t in trials)
+    extras = extra_metrics(trials, metric) if metric is not None else []
+    columns = [Column("rank", whole=True), Column("trial", whole=True), Column("round", drop=_DROP_ORDER["round"]),
+               Column("status", justify="left", whole=True), *([Column("rung")] if rungs else []),
+               *(Column(n) for n in names)]
+    if metric is None:
+        columns += [Column("dev J", whole=True), *([Column("best J", whole=True)] if best else []),
+                    Column("train J", drop=_DROP_ORDER["train J"]), Column("dev acc")]
+    else:
+        columns += [Column(metric, whole=True), *(Column(n, drop=_DROP_ORDER["train J"]) for n in extras)]
+    columns += [Column("epochs", drop=_DROP_ORDER["epochs"]), Column("seconds", drop=_DROP_ORDER["seconds"])]
+    rows = []
+    for position, t in enumerate(ranked, start=1):
+        row = [str(position), str(t.trial), str(t.round), t.status.value,
+               *([format_param(None if t.rung is None else t.rung + 1)] if rungs else []),
+               *(format_param(t.params.get(n)) for n in names)]
+        if metric is None:
+            row += [format_cost(t.dev_cost), *([format_cost(t.best_dev_cost)] if best else []),
+                    format_cost(t.train_cost), format_accuracy(t.dev_accuracy)]
+        else:
+            row += [format_cost(t.metrics.get(n)) for n in (metric, *extras)]
+        rows.append(row + [str(t.epochs_run), format_seconds(t.seconds)])
+    return Leaderboard(columns, rows, [t.status for t in ranked], [t.error for t in ranked])
+
+
+def format_param(value: Any) -> str:
+    """A hyperparameter value: floats to 3 significant digits, — when absent, true/false in lower case."""
+    return _format(value, 3)
+
+
+def format_cost(value: Any) -> str:
+    """A cost J: 4 significant digits (enough to tell close trials apart); nan and inf as such."""
+    return _format(value, 4)
+
+
+def format_accuracy(value: float | None) -> str:
+    """An accuracy as a percentage with two decimals, — when absent."""
+    if value is None:
+        return "—"
+    return f"{value:.2%}" if math.isfinite(value) else str(value)
+
+
+def format_seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _format(value: Any, digits: int) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+            return f"{value:.{digits - 1}e}"
+        if abs(value) >= 10**digits:  # 1234.5 as 1234, not 1.23e+03
+            return f"{value:.0f}"
+        if 0.9 < value < 1:  # a β near 1: its distance from 1 is what matters (0.9996, never "1")
+            decimals = max(digits, 1 - math.floor(math.log10(1 - value)))
+            return f"{value:.{decimals}f}".rstrip("0")
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+# hpsearch confirm: mean and sample std of the ranking value over a trial's ok repeats, and their count.
+CONFIRM_COLUMNS = ("confirm_mean", "confirm_std", "confirm_n")
+
+
+def extra_metrics(trials: list[TrialRecord], metric: str) -> list[str]:
+    """The other numbers an own objective reported, sorted by name."""
+    return sorted({name for t in trials for name in t.metrics} - {metric})
+
+
+def export_columns(trials: list[TrialRecord], fixed: dict[str, Any], metric: str | None = None) -> list[str]:
+    """Column order of an export: rank, trial, round, status, results, confirmation, error, then every
+    hyperparameter.
+
+    The results are the engine's, or (``metric`` given) the metric, every other reported number,
+    epochs (reports per epoch), seconds and rung.
+    """
+    searched = sorted({name for t in trials for name in t.params})
+    fixed_names = sorted(k for k in fixed if k not in searched and k != "seed")
+    results = RESULT_COLUMNS if metric is None else (metric, *extra_metrics(trials, metric), *OBJECTIVE_COLUMNS)
+    return [*LEAD_COLUMNS, *results, *CONFIRM_COLUMNS, "error", *searched, *fixed_names, "seed"]
+
+
+def export_rows(
+    trials: list[TrialRecord], fixed: dict[str, Any], metric: str | None = None,
+    confirmed: dict[int, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """One dict per trial, best first: searched values and the run's fixed hyperparameters alike.
+
+    ``seed`` is the trial's own training seed (derived from the search seed, round and index).
+    With an own objective (``metric``), the metric and every other reported number take the engine's columns.
+    ``confirmed`` maps a trial to its ``CONFIRM_COLUMNS`` (``confirm.export_fields``); empty for the others.
+    """
+    rows = []
+    for position, t in enumerate(rank(trials), start=1):
+        row: dict[str, Any] = {
+            "rank": position,
+            "trial": t.trial,
+            "round": t.round,
+            "status": t.status.value,
+            "dev_cost": t.dev_cost,
+            "train_cost": t.train_cost,
+            "dev_accuracy": t.dev_accuracy,
+            "epochs_run": t.epochs_run,
+            "seconds": t.seconds,
+            "rung": None if t.rung is None else t.rung + 1,
+            "best_dev_cost": t.best_dev_cost,
+            "best_epoch": None if t.best_epoch is None else t.best_epoch + 1,
+            **dict.fromkeys(CONFIRM_COLUMNS), **(confirmed or {}).get(t.trial, {}),
+            "error": t.error or "",
+        }
+        if metric is not None:
+            for name in RESULT_COLUMNS:
+                if name not in OBJECTIVE_COLUMNS:
+                    del row[name]
+            row.update(t.metrics)
+            row.setdefault(metric, None)
+        row.update({k: v for k, v in fixed.items() if k != "seed"})
+        row.update(t.params)
+        row["seed"] = t.seed
+        rows.append(row)
+    return rows
+
+
+def write_csv(
+    trials: list[TrialRecord], fixed: dict[str, Any], stream: IO[str], metric: str | None = None, *,
+    confirmed: dict[int, dict[str, Any]] | None = None,
+) -> None:
+    """Every trial as one CSV row (header first). Missing values are empty cells."""
+    columns = export_columns(trials, fixed, metric)
+    writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in export_rows(trials, fixed, metric, confirmed):
+        writer.writerow({k: _csv_value(v) for k, v in row.items()})
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return json.dumps(value)
+    if isinstance(value, float):
+        return repr(value)  # shortest exact round trip; nan/inf as 'nan'/'inf'
+    return value
+
+
+def write_json(
+    trials: list[TrialRecord],
+    fixed: dict[str, Any],
+    stream: IO[str],
+    *,
+    run: str,
+    rounds: list[RoundRecord],
+    importance: dict[str, Any] | None = None,
+    promotions: dict[int, dict[tuple[int, int], list[int]]] | None = None,
+    metric: str | None = None,
+    confirmed: dict[int, dict[str, Any]] | None = None,
+    recommended: dict[str, Any] | None = None,
+) -> None:
+    """The run as one JSON document: rounds (with their promotions), importance, the recommended configuration
+    (``confirm.recommended``) and every trial (with its history).
+
+    ``promotions`` maps a round to ``(bracket, rung) -> trials promoted from that rung`` (``RunStore.promotions``).
+    """
+    by_id = {t.trial: t for t in trials}
+    rows = []
+    for row in export_rows(trials, fixed, metric, confirmed):
+        row = {k: _json_value(v) for k, v in row.items()}
+        row["history"] = by_id[row["trial"]].history
+        rows.append(row)
+    document = {
+        "run": run,
+        **({"metric": metric} if metric is not None else {}),
+        "rounds": [
+            {"round": r.round, "kind": r.kind, "sampler": r.sampler, "n_trials": r.n_trials,
+             "top_k": r.top_k, "expand": r.expand, "space": r.space,
+             "promotions": [{"bracket": b, "from_rung": k + 1, "trials": trials}
+                            for (b, k), trials in sorted((promotions or {}).get(r.round, {}).items())]}
+            for r in rounds
+        ],
+        "importance": importance,
+        "recommended": recommended,
+        "trials": rows,
+    }
+    json.dump(_json_value(document), stream, indent=2)
+    stream.write("\n")
+
+
+def _json_value(value: Any) -> Any:
+    """JSON has no nan/inf: they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return value

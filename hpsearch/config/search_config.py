@@ -1,0 +1,583 @@
+"""Search config files: YAML -> a validated ``SearchConfig``.
+
+A config for the built-in engine has five top-level keys: ``name``, ``data:``
+(what to train on), ``model:`` (fixed hyperparameters), ``space:`` (searched
+hyperparameters) and ``search:`` (how to search); ``babysit:`` holds the rules of
+``hpsearch babysit`` (``hpsearch.babysit.rules``). A config with an
+``objective:`` (the user's own command or function, ``hpsearch.objectives.spec``)
+has no ``data:`` or ``model:``; its ``space:`` takes any parameter name, and
+its plain values are passed to the objective as they are. Every problem of a
+file is reported at once, each as ``file:line: key.path: what is wrong — how
+to fix it``.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hpsearch.data.datasets import DataConfig, validate_data_config
+from hpsearch.babysit.rules import BabysitRules, parse_rules
+from hpsearch.core.errors import ConfigError, ConfigProblem, clip, config_error, did_you_mean
+from hpsearch.core.limits import MAX_ROUNDS, MAX_TRIALS, MAX_WORKERS
+from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig, validate_hyperparameters
+from hpsearch.objectives.spec import ObjectiveSpec, parse_objective, placeholder_problems, placement_problems
+from hpsearch.space.samplers import SAMPLERS, grid_size
+from hpsearch.pruning.schedule import METHODS, EarlyStopping
+from hpsearch.space.scales import Space, parse_space
+from hpsearch.io.bounded_yaml import load_value, load_yaml, read_config_text
+
+TOP_LEVEL_KEYS = ("name", "description", "objective", "data", "model", "space", "search", "babysit")
+BACKENDS = ("loky", "dask")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """The ``search:`` section: how many trials, how they are drawn and run.
+
+    ``rounds`` > 1 makes ``run`` go on by itself with coarse-to-fine rounds of
+    ``zoom_trials`` trials each, zoomed on the ``top_k`` best trials so far.
+    ``workers`` None means one per CPU core. ``early_stopping`` (None: every
+    trial trains all its epochs) stops hopeless trials at rungs; ``rank_by``
+    ranks a trial by its last epoch's dev J (``last``) or its lowest (``best``).
+    """
+
+    trials: int = 20
+    seed: int = 0
+    workers: int | None = None
+    sampler: str = "random"
+    grid_points: int = 5
+    rounds: int = 1
+    zoom_trials: int | None = None
+    top_k: int = 5
+    margin: float = 0.1
+    backend: str = "loky"
+    scheduler: str | None = None
+    early_stopping: EarlyStopping | None = None
+    rank_by: str = "last"
+
+
+# name -> (type, check, rule) of each search setting; None is accepted where the default is None.
+_SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
+    "trials": (int, lambda v: 1 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,}"),
+    "seed": (int, lambda v: v >= 0, "an integer >= 0"),
+    "workers": (int, lambda v: 1 <= v <= MAX_WORKERS,
+                f"an integer from 1 to {MAX_WORKERS:,} (or leave it out for one per core)"),
+    "sampler": (str, lambda v: v in SAMPLERS, "one of " + ", ".join(SAMPLERS)),
+    "grid_points": (int, lambda v: 2 <= v <= MAX_TRIALS, f"an integer from 2 to {MAX_TRIALS:,}"),
+    "rounds": (int, lambda v: 1 <= v <= MAX_ROUNDS, f"an integer from 1 to {MAX_ROUNDS:,}"),
+    "zoom_trials": (int, lambda v: 1 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,}"),
+    "top_k": (int, lambda v: 1 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,}"),
+    "margin": (float, lambda v: 0 <= v <= 1, "a number between 0 and 1"),
+    "backend": (str, lambda v: v in BACKENDS, "one of " + ", ".join(BACKENDS)),
+    "scheduler": (str, lambda v: scheduler_problem(v) is None, "a scheduler address such as tcp://127.0.0.1:8786"),
+    "rank_by": (str, lambda v: v in ("last", "best"), "last (the last epoch's dev J) or best (the lowest over epochs)"),
+    "early_stopping": (dict, lambda v: True, "a mapping such as {method: halving, min_epochs: 3, eta: 3}"),
+}
+_EARLY_STOPPING_RULES: dict[str, tuple[type, Any, str]] = {
+    "method": (str, lambda v: v in METHODS, "one of " + ", ".join(METHODS)),
+    "min_epochs": (int, lambda v: 1 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,} (the first rung)"),
+    "eta": (int, lambda v: 2 <= v <= 100, "an integer from 2 to 100 (keep the best 1/eta at each rung)"),
+    "max_epochs": (int, lambda v: 2 <= v <= MAX_TRIALS,
+                   f"an integer from 2 to {MAX_TRIALS:,} (the top rung: the epochs an own objective reports up to)"),
+}
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """A validated search: what to train on, what is fixed, what is searched, how.
+
+    ``model`` holds the fixed values exactly as given (validated): the
+    engine's hyperparameters, or with an own ``objective`` the plain values of
+    ``space:``, which every trial gets along with its searched ones. ``data``
+    is None with an own objective. ``base_dir`` is where relative data paths
+    are resolved (the file's folder).
+    """
+
+    name: str
+    data: DataConfig | None
+    model: dict[str, Any]
+    space: Space
+    search: SearchSettings = field(default_factory=SearchSettings)
+    description: str = ""
+    source: str = "<config>"
+    base_dir: Path = field(default_factory=Path.cwd)
+    objective: ObjectiveSpec | None = None
+    babysit: BabysitRules = field(default_factory=BabysitRules)
+
+    @property
+    def metric(self) -> str | None:
+        """What trials are ranked by, for display: an own objective's metric; None for the engine (dev J)."""
+        return self.objective.metric if self.objective is not None else None
+
+    def resolved_data(self) -> DataConfig:
+        """The data section with file paths made absolute (relative ones are relative to the config file)."""
+        if self.data is None:
+            raise ValueError("a search with an own objective has no data: section")
+        paths = {
+            key: str((self.base_dir / getattr(self.data, key)).resolve())
+            for key in ("path", "dev_path")
+            if getattr(self.data, key)
+        }
+        return replace(self.data, **paths)
+
+    def with_search(self, **changes: Any) -> "SearchConfig":
+        """A copy with some search settings replaced (None values are ignored), validated."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        problems = _check_settings(changes, "search")
+        if problems:
+            raise ConfigError(problems)
+        return replace(self, search=replace(self.search, **changes))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config, JSON/YAML-friendly; ``from_dict`` reads it back.
+
+        Data paths (and an objective's ``workdir``) are made absolute so a stored
+        run can be resumed from anywhere. Ranges are written as a user writes
+        them, without their legal limits, which reading the config derives again.
+        """
+        space = {name: {k: v for k, v in spec.items() if k != "legal"} for name, spec in self.space.to_json().items()}
+        search = {k: v for k, v in asdict(self.search).items() if v is not None}
+        if "early_stopping" in search:
+            search["early_stopping"] = {k: v for k, v in search["early_stopping"].items() if v is not None}
+        if self.objective is not None:
+            return {
+                "name": self.name,
+                "description": self.description,
+                "objective": self.objective.to_dict(),
+                "space": {**space, **self.model},
+                "search": search,
+            }
+        defaults = DataConfig()
+        data = {k: v for k, v in asdict(self.resolved_data()).items() if v != getattr(defaults, k)}
+        babysit = {"babysit": self.babysit.to_dict()} if self.babysit != BabysitRules() else {}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "data": data,
+            "model": dict(self.model),
+            "space": space,
+            "search": search,
+            **babysit,
+        }
+
+
+def load_config(path: str | os.PathLike[str]) -> SearchConfig:
+    """Read and validate a config file. Raises ConfigError naming the file (and lines).
+
+    The file is read and parsed within the limits of ``hpsearch.io.bounded_yaml``
+    (size, nesting depth, alias expansion), so any input ends at once.
+    """
+    path = Path(path)
+    label = str(path)
+    try:
+        text = read_config_text(path, label)
+    except OSError as exc:
+        raise config_error("file", f"cannot be read ({exc.strerror or exc})", file=label) from None
+    raw, lines = parse_yaml(text, label)
+    default_name = path.stem
+    try:
+        return config_from_dict(raw, source=label, base_dir=path.resolve().parent, default_name=default_name)
+    except ConfigError as exc:
+        raise exc.in_file(label, lines) from None
+
+
+def parse_yaml(text: str, label: str) -> tuple[Any, dict[str, int]]:
+    """Safely load YAML text; also return the line of every key path.
+
+    Duplicate keys, keys that are not names and oversized documents are errors
+    (``hpsearch.io.bounded_yaml``).
+    """
+    raw, node = load_yaml(text, label)
+    lines: dict[str, int] = {}
+    _collect_lines(node, "", lines)
+    return raw, lines
+
+
+def _collect_lines(node: Any, prefix: str, lines: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            path = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
+            lines[path] = key_node.start_mark.line + 1
+            _collect_lines(value_node, path, lines)
+
+
+def config_from_dict(
+    raw: Any,
+    *,
+    source: str = "<config>",
+    base_dir: Path | None = None,
+    default_name: str = "search",
+) -> SearchConfig:
+    """Validate a loaded YAML document (or a stored resolved config) into a SearchConfig."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise config_error("top level", f"must be a mapping of keys, got {type(raw).__name__}",
+                           "start the file with keys such as data:, model:, space:")
+    problems: list[ConfigProblem] = []
+    for key in raw:
+        if key not in TOP_LEVEL_KEYS:
+            problems.append(ConfigProblem(str(key), "unknown top-level key", did_you_mean(str(key), TOP_LEVEL_KEYS)))
+
+    name = raw.get("name", default_name)
+    if not isinstance(name, str) or not name:
+        problems.append(ConfigProblem("name", f"must be a non-empty string, got {name!r}"))
+    description = raw.get("description") or ""
+
+    base_dir = base_dir or Path.cwd()
+    objective: ObjectiveSpec | None = None
+    data: DataConfig | None = None
+    if "objective" in raw:
+        objective, objective_problems = parse_objective(raw["objective"], base_dir)
+        problems += objective_problems
+        model, space, more = _own_objective_sections(raw, objective)
+        problems += more
+    else:
+        data, model, space, more = _engine_sections(raw)
+        problems += more
+
+    babysit, babysit_problems = parse_rules(raw.get("babysit"))
+    problems += babysit_problems
+    search_raw = _section(raw, "search", problems) or {}
+    settings = SearchSettings()
+    search_problems = _check_settings(search_raw, "search")
+    problems += search_problems
+    if not search_problems:
+        settings = replace(settings, **{k: _coerce(k, v) for k, v in search_raw.items()})
+        if settings.backend == "dask" and not settings.scheduler and "scheduler" in search_raw:
+            problems.append(ConfigProblem("search.scheduler", "is empty", "give the scheduler address"))
+        if objective is not None:
+            problems += placement_problems(objective, backend=settings.backend,
+                                           early_stopping=settings.early_stopping is not None)
+            if settings.early_stopping is not None:
+                problems += _check_objective_early_stopping(settings.early_stopping)
+        elif settings.early_stopping is not None and isinstance(raw.get("space") or {}, dict):
+            problems += _check_early_stopping(settings.early_stopping, model, raw.get("space") or {})
+        if settings.sampler == "grid" and not problems:
+            size = grid_size(space, settings.grid_points)
+            if size > MAX_TRIALS:
+                problems.append(ConfigProblem("search.grid_points", f"makes a grid of {size:,} trials, more than "
+                                              f"the limit of {MAX_TRIALS:,} a round", "use fewer grid_points or search fewer parameters"))
+
+    if problems:
+        raise ConfigError(problems)
+    return SearchConfig(
+        name=name,
+        data=data,
+        model=model,
+        space=space,
+        search=settings,
+        description=str(description),
+        source=source,
+        base_dir=base_dir,
+        objective=objective,
+        babysit=babysit,
+    )
+
+
+def _engine_sections(raw: dict[str, Any]) -> tuple[DataConfig | None, dict[str, Any], Space, list[ConfigProblem]]:
+    """``data:``, ``model:`` and ``space:`` for the built-in engine: names and limits from its HYPERPARAMETERS."""
+    problems: list[ConfigProblem] = []
+    data_raw = _section(raw, "data", problems, required=True)
+    data, data_problems = validate_data_config(data_raw or {}, "data") if data_raw is not None else (None, [])
+    problems += data_problems
+
+    model = _section(raw, "model", problems) or {}
+    problems += validate_hyperparameters(model, "model")
+
+    space = Space({})
+    space_raw = _section(raw, "space", problems) or {}
+    try:
+        space, fixed = parse_space(space_raw, "space", parameters=HYPERPARAMETERS)
+    except ConfigError as exc:
+        problems += exc.problems
+        fixed = {}
+    for key in sorted(set(space_raw) & set(model)):
+        problems.append(ConfigProblem(f"space.{key}", f"is also fixed in model.{key}", "keep it in one of model: and space:"))
+    model = {**model, **fixed}
+    if "hidden" in model:
+        for key in ("layers", "hidden_units"):
+            if key in space_raw:
+                problems.append(ConfigProblem(f"space.{key}", "has no effect: model.hidden fixes the layer sizes",
+                                              "remove model.hidden to search layers and hidden_units"))
+    return data, model, space, problems
+
+
+def _own_objective_sections(raw: dict[str, Any], objective: ObjectiveSpec | None
+                            ) -> tuple[dict[str, Any], Space, list[ConfigProblem]]:
+    """``space:`` for an own objective: any identifier, limits from the scales alone; no ``data:`` or ``model:``."""
+    problems = [
+        ConfigProblem(key, "is not used with an own objective",
+                      "remove it and put fixed values under space:, e.g. batch: 128" if key == "model" else
+                      "remove it (your objective loads its own data)")
+        for key in ("data", "model")
+        if key in raw
+    ]
+    space = Space({})
+    fixed: dict[str, Any] = {}
+    space_raw = _section(raw, "space", problems) or {}
+    try:
+        space, fixed = parse_space(space_raw, "space", parameters=None)
+    except ConfigError as exc:
+        problems += exc.problems
+    if objective is not None and not problems:
+        problems += placeholder_problems(objective, sorted({*space.names, *fixed}))
+    return fixed, space, problems
+
+
+def _section(raw: dict[str, Any], key: str, problems: list[ConfigProblem], required: bool = False) -> Any:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            problems.append(ConfigProblem(key, "is missing", "add a data: section with dataset: or path:"))
+        return None
+    if not isinstance(value, dict):
+        problems.append(ConfigProblem(key, f"must be a mapping, got {type(value).__name__}", f"write {key}: followed by indented keys"))
+        return None
+    return value
+
+
+def _check_settings(values: dict[str, Any], prefix: str) -> list[ConfigProblem]:
+    problems = []
+    for key, value in values.items():
+        if key not in _SEARCH_RULES:
+            problems.append(ConfigProblem(f"{prefix}.{key}", "unknown setting", did_you_mean(str(key), _SEARCH_RULES)))
+            continue
+        kind, check, rule = _SEARCH_RULES[key]
+        if value is None and getattr(SearchSettings(), key) is None:
+            continue
+        if key == "early_stopping" and isinstance(value, dict):
+            problems += _check_table(value, f"{prefix}.{key}", _EARLY_STOPPING_RULES, required=("method",))
+            continue
+        ok = (
+            (kind is int and isinstance(value, int) and not isinstance(value, bool))
+            or (kind is float and isinstance(value, (int, float)) and not isinstance(value, bool))
+            or (kind is str and isinstance(value, str))
+        ) and check(value)
+        if not ok:
+            problems.append(ConfigProblem(f"{prefix}.{key}", f"must be {rule}, got {value!r}"))
+    return problems
+
+
+def _check_table(
+    values: dict[str, Any], prefix: str, rules: dict[str, tuple[type, Any, str]], required: tuple[str, ...] = ()
+) -> list[ConfigProblem]:
+    """Problems of a small mapping checked against ``name -> (type, check, rule)``."""
+    problems = [ConfigProblem(f"{prefix}.{k}", "is missing", f"add {k}: ({rules[k][2]})") for k in required if k not in values]
+    for key, value in values.items():
+        if key not in rules:
+            problems.append(ConfigProblem(f"{prefix}.{key}", "unknown setting", did_you_mean(str(key), rules)))
+            continue
+        kind, check, rule = rules[key]
+        if not (isinstance(value, kind) and not isinstance(value, bool) and check(value)):
+            problems.append(ConfigProblem(f"{prefix}.{key}", f"must be {rule}, got {value!r}"))
+    return problems
+#: Address schemes dask.distributed connects with; a bare HOST:PORT means tcp.
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+
+
+def scheduler_problem(address: str) -> str | None:
+    """What is wrong with a dask scheduler address, or None when it is well formed.
+
+    Only the form is checked (scheme, host, port): whether a scheduler answers
+    there is found out when the run connects.
+    """
+    example = "give an address such as tcp://127.0.0.1:8786"
+    text = address.strip()
+    if not text:
+        return f"the scheduler address is empty — {example}"
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    if scheme not in SCHEDULER_SCHEMES:
+        return f"unknown address scheme {clip(repr(scheme), 60)} — use one of {', '.join(SCHEDULER_SCHEMES)}: {example}"
+    if scheme == "inproc":
+        return None
+    try:
+        parts = urllib.parse.urlsplit(f"{scheme}://{rest}")
+        port = parts.port
+    except ValueError as exc:
+        return f"{clip(repr(address), 60)} is not a valid address ({exc}) — {example}"
+    if not parts.hostname or port is None or parts.path not in ("", "/") or parts.query or parts.fragment:
+        return f"{clip(repr(address), 60)} is not a valid address (it needs HOST:PORT) — {example}"
+    return None
+
+
+def workers_warning(workers: int | None) -> str | None:
+    """A warning when ``workers`` local processes would be more than the CPU cores, else None."""
+    cores = os.cpu_count() or 1
+    if workers is None or workers <= cores:
+        return None
+    return (f"{workers} workers on {cores} CPU cores: they will share the cores and each trial runs slower "
+            f"— use --workers {cores} or fewer")
+
+
+def _coerce(key: str, value: Any) -> Any:
+    if key == "early_stopping" and isinstance(value, dict):
+        return EarlyStopping(**value)
+    return float(value) if _SEARCH_RULES[key][0] is float and value is not None else value
+
+
+def _check_early_stopping(early: EarlyStopping, model: dict[str, Any], space_raw: dict[str, Any]) -> list[ConfigProblem]:
+    """The rungs need a fixed number of epochs above the first rung: the engine's model.epochs."""
+    if early.max_epochs is not None:
+        return [ConfigProblem("search.early_stopping.max_epochs", "is only for an own objective: the built-in "
+                              "engine's top rung is model.epochs", "remove max_epochs (set model.epochs instead)")]
+    if "epochs" in space_raw:
+        return [ConfigProblem("space.epochs", "cannot be searched with search.early_stopping: the rungs are "
+                              "fractions of one fixed number of epochs",
+                              "fix model.epochs (the top rung) or remove search.early_stopping")]
+    epochs = model.get("epochs", HYPERPARAMETERS["epochs"].default)
+    if isinstance(epochs, int) and early.min_epochs >= epochs:
+        return [ConfigProblem("search.early_stopping.min_epochs", f"must be below model.epochs ({epochs}), "
+                              f"got {early.min_epochs}", "lower min_epochs or raise model.epochs")]
+    return []
+
+
+def _check_objective_early_stopping(early: EarlyStopping) -> list[ConfigProblem]:
+    """An own objective's early stopping: asynchronous successive halving up to ``max_epochs``."""
+    key = "search.early_stopping"
+    problems = []
+    if early.method != "halving":
+        problems.append(ConfigProblem(f"{key}.method", f"{early.method} is not available with an own objective, "
+                                      "whose trials cannot pause", "use method: halving (asynchronous successive halving)"))
+    if early.max_epochs is None:
+        problems.append(ConfigProblem(f"{key}.max_epochs", "is missing: with an own objective it is the top rung",
+                                      "add max_epochs: (the last epoch your objective reports), e.g. max_epochs: 27"))
+    elif early.min_epochs >= early.max_epochs:
+        problems.append(ConfigProblem(f"{key}.min_epochs", f"must be below max_epochs ({early.max_epochs}), got "
+                                      f"{early.min_epochs}", "lower min_epochs or raise max_epochs"))
+    return problems
+
+
+def config_for_objective(
+    objective: Callable[..., Any],
+    space: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    metric: str = "value",
+    direction: str = "minimize",
+    timeout: float | None = None,
+    name: str | None = None,
+    **search: Any,
+) -> SearchConfig:
+    """The search config of a Python function objective, for the Python API.
+
+    ``space`` is the ``space:`` mapping as a dict, as YAML text, or as the path
+    of a YAML file holding it. ``search`` takes the ``search:`` settings
+    (``trials``, ``seed``, ``rounds``, ``sampler``, ...). Raises ConfigError,
+    every problem at once, as for a config file.
+    """
+    source = "<space>"
+    if isinstance(space, (str, os.PathLike)) and (isinstance(space, os.PathLike) or str(space).endswith((".yaml", ".yml"))):
+        source = str(space)
+        try:
+            text = Path(space).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise config_error("file", f"cannot be read ({exc})", "check the path", file=source) from None
+        space = parse_yaml(text, source)[0]
+    elif isinstance(space, str):
+        space = parse_yaml(space, source)[0]
+    raw = {
+        "name": name or getattr(objective, "__name__", "search"),
+        "objective": {"python": "placeholder:function", "metric": metric, "direction": direction,
+                      **({"timeout": timeout} if timeout is not None else {})},
+        "space": space,
+        "search": search,
+    }
+    try:
+        config = config_from_dict(raw, source=source, base_dir=Path.cwd())
+    except ConfigError as exc:
+        raise exc.in_file(source) if source != "<space>" else exc from None
+    spec = ObjectiveSpec.for_callable(objective, metric=config.objective.metric, direction=config.objective.direction,
+                                      timeout=config.objective.timeout)
+    return replace(config, objective=spec)
+
+
+def parse_assignments(assignments: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """``["learning_rate=0.01", "hidden=[64, 32]"]`` -> ``{"learning_rate": 0.01, "hidden": [64, 32]}``.
+
+    Values are read as YAML scalars/lists, so numbers, booleans and lists work.
+    """
+    values: dict[str, Any] = {}
+    for item in assignments:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise config_error(f"--set {item}", "must look like name=value", "e.g. --set learning_rate=0.01")
+        try:
+            values[name] = load_value(text, f"--set {name}")
+        except ConfigError as exc:
+            first = exc.problems[0]
+            fix = first.fix if "syntax" not in first.message else "quote it or fix it"
+            raise config_error(f"--set {name}", f"value is not valid YAML ({first.message})", fix) from None
+    return values
+
+
+def single_model_config(config: SearchConfig, assignments: dict[str, Any]) -> ModelConfig:
+    """The one model ``hpsearch train`` trains from a search file.
+
+    Searched parameters take their ``--set`` value, else the centre of their
+    range on their own scale (a choice: its first); fixed values may be overridden too.
+    """
+    if config.objective is not None:
+        raise config_error("objective", "hpsearch train trains the built-in engine only",
+                           "search your objective with hpsearch run")
+    unknown = [k for k in assignments if k not in HYPERPARAMETERS]
+    if unknown:
+        raise ConfigError(
+            [ConfigProblem(f"--set {k}", "unknown hyperparameter", did_you_mean(k, HYPERPARAMETERS)) for k in unknown]
+        )
+    values = {**config.model, **config.space.center(), **assignments}
+    try:
+        return ModelConfig.from_dict(values)
+    except ConfigError as exc:
+        raise ConfigError(
+            [replace(p, key=f"--set {p.key.split('.', 1)[1]}" if p.key.split(".", 1)[1] in assignments else p.key)
+             for p in exc.problems]
+        ) from None
+
+
+def single_model_sources(
+    config: SearchConfig, assignments: dict[str, Any], model: ModelConfig
+) -> list[tuple[str, Any, str]]:
+    """Every hyperparameter of ``hpsearch train``'s model: ``(name, value used, where it came from)``.
+
+    Where: ``--set``, ``model:`` (fixed in the file), ``centre of space`` (a
+    searched parameter nobody set) or ``default``.
+    """
+    used = model.to_dict()
+    centre = config.space.center()
+    rows = []
+    for name in HYPERPARAMETERS:
+        if name in assignments:
+            source = "--set"
+        elif name in centre:
+            source = "centre of space"
+        elif name in config.model:
+            source = "model:"
+        else:
+            source = "default"
+        rows.append((name, used.get(name), source))
+    return rows
+
+
+__all__ = [
+    "SearchConfig",
+    "SearchSettings",
+    "load_config",
+    "config_from_dict",
+    "config_for_objective",
+    "parse_assignments",
+    "single_model_config",
+    "single_model_sources",
+    "scheduler_problem",
+    "workers_warning",
+    "parse_yaml",
+]

@@ -1,0 +1,150 @@
+"""A run's prepared data: the arrays its trials train on, written once into the run folder.
+
+::
+
+    runs/NAME/data/
+      X_train.npy y_train.npy X_dev.npy y_dev.npy   the prepared arrays (workers memory-map them)
+      preparation.npz                               the fitted Preparation (``prep_*`` arrays)
+      dataset.json                                  name, class names, notices, source files and digests
+
+The data file is parsed once, when the run starts. Local workers open these
+arrays memory-mapped (no parsing, no scikit-learn import, one copy in the page
+cache for all of them); ``resume`` trains on exactly the data the run started
+with, even if the source file has changed or gone since (``source_changes``
+says so). Dask workers on other machines cannot see the run folder: the
+runner sends them the arrays once each (``PreparedData.in_memory``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hpsearch.data.datasets import DataConfig, Dataset, load_dataset
+from hpsearch.data.preparation import Preparation, preparation_arrays
+
+DATA_DIR = "data"
+_META = "dataset.json"
+_PREPARATION = "preparation.npz"
+_ARRAYS = ("X_train", "y_train", "X_dev", "y_dev")
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """A small, picklable handle on a run's prepared data: what a local worker is sent per trial."""
+
+    folder: str
+
+    def load(self) -> Dataset:
+        """The dataset, memory-mapped read-only; opened once per process."""
+        return _open(self.folder, os.stat(Path(self.folder) / _META).st_mtime_ns)
+
+    def in_memory(self) -> Dataset:
+        """The dataset with its arrays read into memory (to send to machines that cannot see the folder)."""
+        data = self.load()
+        arrays = {name: np.array(getattr(data, name)) for name in _ARRAYS}
+        return Dataset(data.name, **arrays, class_names=data.class_names, preparation=data.preparation,
+                       notices=data.notices, sources=data.sources)
+
+    def model_state(self, network_state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """A network's arrays plus the data preparation (``prep_*`` keys): what ``models/best.npz`` holds."""
+        return {**network_state, **preparation_arrays(self.load().preparation)}
+
+
+def write_prepared(run_dir: Path, dataset: Dataset) -> PreparedData:
+    """Write ``dataset`` into ``run_dir/data`` (atomically: the folder appears whole or not at all)."""
+    folder = Path(run_dir) / DATA_DIR
+    staging = Path(run_dir) / f".{DATA_DIR}.{uuid.uuid4().hex[:8]}.tmp"
+    staging.mkdir()
+    try:
+        for name in _ARRAYS:
+            np.save(staging / f"{name}.npy", getattr(dataset, name), allow_pickle=False)
+        with open(staging / _PREPARATION, "wb") as f:
+            np.savez(f, **preparation_arrays(dataset.preparation))
+        meta = {
+            "name": dataset.name,
+            "class_names": list(dataset.class_names),
+            "notices": list(dataset.notices),
+            "sources": [_source_stamp(path, digest) for path, digest in dataset.sources],
+        }
+        (staging / _META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        try:
+            os.rename(staging, folder)
+        except OSError:
+            if not (folder / _META).is_file():  # not another process that wrote it first
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return PreparedData(str(folder.resolve()))
+
+
+def prepared_data(run_dir: Path, data: DataConfig) -> PreparedData:
+    """The run's prepared data; a run started by an older hpsearch has none, so it is prepared now from ``data``."""
+    folder = Path(run_dir) / DATA_DIR
+    if (folder / _META).is_file():
+        return PreparedData(str(folder.resolve()))
+    return write_prepared(run_dir, load_dataset(data))
+
+
+def run_data_notes(run_dir: Path) -> list[str]:
+    """What to tell about a run's data: notices from its preparation, and source files changed since it started."""
+    folder = Path(run_dir) / DATA_DIR
+    try:
+        meta = json.loads((folder / _META).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    return [*meta["notices"], *source_changes(meta["sources"])]
+
+
+def source_changes(sources: list[dict]) -> list[str]:
+    """One line per source file that changed or vanished since it was read (compared by content)."""
+    lines = []
+    for source in sources:
+        path = Path(source["path"])
+        try:
+            stat = path.stat()
+        except OSError:
+            lines.append(f"{path}: the data file is gone since the run started — the run keeps training on its "
+                         "prepared copy of the data")
+            continue
+        if (stat.st_size, stat.st_mtime_ns) == (source["size"], source["mtime_ns"]):
+            continue
+        if _digest(path) != source["sha256"]:
+            lines.append(f"{path}: the data file has changed since the run started — the run (and resume) keep "
+                         "training on the data as it was; start a new run to use the new file")
+    return lines
+
+
+def _source_stamp(path: str, digest: str) -> dict:
+    stat = os.stat(path)
+    return {"path": path, "sha256": digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+@functools.lru_cache(maxsize=2)
+def _open(folder: str, stamp: int) -> Dataset:
+    """The prepared arrays of ``folder``, memory-mapped (``stamp``: reopened if the folder was rewritten)."""
+    path = Path(folder)
+    meta = json.loads((path / _META).read_text(encoding="utf-8"))
+    arrays = {name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS}
+    with np.load(path / _PREPARATION, allow_pickle=False) as npz:
+        preparation = Preparation.from_arrays({key: npz[key] for key in npz.files})
+    return Dataset(
+        meta["name"], **arrays, class_names=tuple(meta["class_names"]), preparation=preparation,
+        notices=tuple(meta["notices"]), sources=tuple((s["path"], s["sha256"]) for s in meta["sources"]),
+    )

@@ -1,0 +1,126 @@
+"""Writing files in a run folder that may come from someone else.
+
+A run folder can be shared or unpacked from an archive, so any name in it may
+be a symlink planted to make hpsearch overwrite something else (``lock`` ->
+``~/.bashrc``). Every write into a run folder goes through this module:
+
+* ``open_for_write`` opens one plain name directly in a folder with
+  ``O_NOFOLLOW``, refusing a symlink and any name that is not one path component;
+* ``write_bytes_atomic`` writes a fresh temp file (``O_EXCL | O_NOFOLLOW``)
+  in the same folder, fsyncs it and renames it over the name: a reader, a
+  crash or a full disk leaves the old file or the new one, never a truncated
+  one, and a symlink at the name is replaced, never written through;
+* ``check_no_symlinks`` refuses a run folder holding a symlink anywhere, with
+  one line naming it (``RunError``).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from hpsearch.core.errors import RunError
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def _plain_name(folder: Path, name: str) -> Path:
+    if not name or name in (".", "..") or "/" in name or os.sep in name or "\0" in name:
+        raise RunError(f"refusing to write {name!r} in '{folder}': not a plain file name")
+    return Path(folder) / name
+
+
+def open_for_write(folder: Path, name: str, flags: int = os.O_WRONLY | os.O_CREAT, mode: int = 0o644) -> int:
+    """A file descriptor for ``folder/name``, created if missing, never through a symlink.
+
+    Raises RunError when ``name`` is a symlink (or not a plain name), OSError otherwise.
+    """
+    path = _plain_name(folder, name)
+    try:
+        return os.open(path, flags | _NOFOLLOW | _CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or (exc.errno in (errno.EMLINK, errno.EEXIST) and path.is_symlink()):
+            raise RunError(f"'{path}' is a symlink — hpsearch never writes through one: remove it") from None
+        raise
+
+
+def write_bytes_atomic(
+    folder: Path, name: str, content: bytes, *, before_replace: Callable[[], None] | None = None
+) -> Path:
+    """Write ``content`` as ``folder/name`` atomically; return the path.
+
+    ``before_replace`` runs after the content is durably on disk and before the
+    rename (the store commits the file's digest there). On any error the temp
+    file is removed and the old file, if any, is left as it was.
+    """
+    path = _plain_name(folder, name)
+    folder = Path(folder)
+    temp = f".{name}.{uuid.uuid4().hex[:12]}.tmp"
+    try:
+        fd = open_for_write(folder, temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except OSError as exc:  # name the file the user asked for, not the temp file
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    try:
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if before_replace is not None:
+            before_replace()
+        os.replace(folder / temp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(folder / temp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError) and exc.filename is None:  # a failed write: name the file, not "?"
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
+    fsync_dir(folder)
+    return path
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """``write_bytes_atomic`` for a path a user gave (``export --csv FILE``), as UTF-8."""
+    path = Path(path)
+    return write_bytes_atomic(path.parent, path.name, text.encode("utf-8"))
+
+
+def make_folder(parent: Path, name: str) -> Path:
+    """``parent/name`` as a real folder (created if missing); RunError if it is a symlink or a file."""
+    path = _plain_name(parent, name)
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        if path.is_symlink() or not path.is_dir():
+            raise RunError(f"'{path}' is a symlink or a file, not a folder — hpsearch never writes through one: "
+                           "remove it") from None
+    return path
+
+
+def check_no_symlinks(run_dir: Path) -> None:
+    """RunError naming the first symlink found anywhere inside ``run_dir`` (links are not followed)."""
+    for root, dirs, files in os.walk(run_dir, followlinks=False):
+        for entry in sorted(dirs + files):
+            path = Path(root) / entry
+            if path.is_symlink():
+                raise RunError(
+                    f"run folder '{run_dir}' holds a symlink, '{path}' -> '{os.readlink(path)}' — hpsearch never "
+                    "writes through one: remove it (or copy the run without links)"
+                )
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable (POSIX needs the directory synced too)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,282 @@
+"""A command as the objective: one subprocess per trial, JSON lines on stdout as its reports.
+
+The protocol:
+
+- The argv template is filled in argument by argument: ``{name}`` becomes the
+  trial's value (text as is, anything else as JSON: ``0.001``, ``true``,
+  ``[64, 32]``). No shell is run, so a value with spaces or ``;`` is one
+  argument and runs nothing.
+- The command runs in ``spec.base_dir`` with ``HPSEARCH_TRIAL``,
+  ``HPSEARCH_SEED``, ``HPSEARCH_TRIAL_DIR`` and ``HPSEARCH_PARAMS`` (the
+  parameters as JSON) in its environment.
+- Each stdout line that is a JSON object is a report, read as it comes; stdout
+  and stderr are also written to ``stdout.log`` and ``stderr.log`` in the
+  trial folder.
+
+Process hygiene: each command is the leader of its own process group (a new
+session, so a terminal's Ctrl-C does not reach it directly) and, on Linux, is
+sent SIGKILL by the kernel when the thread that started it dies
+(``PR_SET_PDEATHSIG``), so a kill -9 of the search or of its worker leaves no
+orphan. On timeout, early stop, KeyboardInterrupt, or when the command exits,
+the whole group gets SIGTERM (when stopped early), then SIGKILL after the
+grace period, and is reaped.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import json
+import os
+import selectors
+import signal
+import string
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from hpsearch.objectives.spec import (
+    ObjectiveResult,
+    ObjectiveSpec,
+    StopRule,
+    finite_metric,
+    one_line,
+    report_epoch,
+    result_from_reports,
+)
+from hpsearch.io.safe_files import open_for_write
+
+_PR_SET_PDEATHSIG = 1
+_CHUNK = 65536
+#: Seconds between checks, while stdout is quiet, that the command has not exited leaving stdout held open.
+_EXIT_CHECK = 0.5
+
+
+def format_argument(value: Any) -> str:
+    """A parameter value as one argument: text as is, anything else as JSON (``1e-05``, ``true``, ``[64, 32]``)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+PYTHON_NAMES = ("python", "python3")
+
+
+def with_this_python(argv: list[str]) -> list[str]:
+    """A command that starts with a bare ``python`` or ``python3`` runs on the interpreter hpsearch runs on.
+
+    Then a search started as ``.venv/bin/hpsearch run ...`` (no virtual environment active)
+    runs ``train.py`` with the packages installed beside hpsearch, not whatever ``python`` the
+    PATH finds first. Write a path (``/usr/bin/python3``) to choose another interpreter.
+    """
+    if argv and argv[0] in PYTHON_NAMES:
+        return [sys.executable, *argv[1:]]
+    return argv
+
+
+def substitute(template: Sequence[str], params: Mapping[str, Any]) -> list[str]:
+    """The argv of one trial: each ``{name}`` of each argument replaced by its value.
+
+    ``{{`` and ``}}`` are literal braces. A placeholder that names no parameter raises KeyError.
+    """
+    argv = []
+    for arg in template:
+        parts = []
+        for literal, name, _, _ in string.Formatter().parse(arg):
+            parts.append(literal)
+            if name is not None:
+                parts.append(format_argument(params[name]))
+        argv.append("".join(parts))
+    return argv
+
+
+def trial_environment(params: Mapping[str, Any], *, seed: int, trial: int, trial_dir: Path) -> dict[str, str]:
+    """The command's environment: this process's, plus the trial's ``HPSEARCH_*`` variables."""
+    return {
+        **os.environ,
+        "HPSEARCH_TRIAL": str(trial),
+        "HPSEARCH_SEED": str(seed),
+        "HPSEARCH_TRIAL_DIR": str(trial_dir),
+        "HPSEARCH_PARAMS": json.dumps(dict(params), sort_keys=True),
+    }
+
+
+def run_command(spec: ObjectiveSpec, params: Mapping[str, Any], *, seed: int, trial: int, trial_dir: Path,
+                should_stop: StopRule | None = None) -> ObjectiveResult:
+    """Run one trial's command to its end, its timeout, or an early stop; see the module docstring.
+
+    Raises only for a trial that cannot start for a reason of its own making
+    (the caller, ``evaluate``, turns that into a failed trial) and re-raises
+    KeyboardInterrupt after killing the command's process group.
+    """
+    assert spec.command is not None
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    argv = with_this_python(substitute(spec.command, params))
+    env = trial_environment(params, seed=seed, trial=trial, trial_dir=trial_dir)
+    start = time.perf_counter()
+    deadline = start + spec.timeout if spec.timeout is not None else None
+    logs = os.O_WRONLY | os.O_CREAT | os.O_TRUNC  # never through a symlink planted in the run folder
+    with os.fdopen(open_for_write(trial_dir, "stdout.log", logs), "wb") as out, \
+            os.fdopen(open_for_write(trial_dir, "stderr.log", logs), "wb") as err:
+        try:
+            proc = subprocess.Popen(
+                argv, cwd=spec.base_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                start_new_session=True, preexec_fn=_die_with_parent(os.getpid()) if sys.platform == "linux" else None,
+            )
+        except OSError as exc:
+            return result_from_reports([], spec.metric, seconds=time.perf_counter() - start,
+                                       failure=f"cannot run {argv[0]}: {exc.strerror or exc}")
+        reports: list[dict[str, Any]] = []
+        ending = None  # "timeout" | "stopped" | None
+        try:
+            ending = _follow(proc, out, reports, spec.metric, deadline, should_stop)
+        except BaseException:
+            _kill_group(proc, spec.grace, polite=True)
+            raise
+        _kill_group(proc, spec.grace, polite=ending is not None)
+    seconds = time.perf_counter() - start
+    if ending == "timeout":
+        return result_from_reports(reports, spec.metric, seconds=seconds, failure=f"timed out after {spec.timeout:g} s")
+    if ending == "stopped":
+        return result_from_reports(reports, spec.metric, seconds=seconds, pruned=True)
+    if proc.returncode != 0:
+        return result_from_reports(reports, spec.metric, seconds=seconds, failure=_exit_reason(proc.returncode, trial_dir))
+    result = result_from_reports(reports, spec.metric, seconds=seconds)
+    if result.status == "failed" and not any(spec.metric in r for r in reports):
+        last = _last_line(trial_dir / "stderr.log")
+        if last:
+            result = result_from_reports(reports, spec.metric, seconds=seconds,
+                                         failure=f"{result.error} (stderr: {last})")
+    return result
+
+
+def _follow(proc: subprocess.Popen[bytes], out: IO[bytes], reports: list[dict[str, Any]], metric: str,
+            deadline: float | None, should_stop: StopRule | None) -> str | None:
+    """Read the command's stdout as it comes until it closes; returns why the command was cut short, if it was.
+
+    All in this thread (no hand-offs between threads, which cost a time slice
+    each on a loaded machine). Every ``_EXIT_CHECK`` seconds without output it
+    checks whether the command has exited while something it started still
+    holds stdout open; then that rest of its group is killed.
+    """
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    pending = b""
+    exited = False
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            wait = _EXIT_CHECK if deadline is None else min(max(deadline - time.perf_counter(), 0.0), _EXIT_CHECK)
+            if not selector.select(wait):
+                if deadline is not None and time.perf_counter() >= deadline:
+                    return "timeout"
+                if not exited and proc.poll() is not None:
+                    exited = True
+                    _signal_group(proc.pid, signal.SIGKILL)  # what it left behind holds stdout open no longer
+                continue
+            chunk = os.read(fd, _CHUNK)
+            if chunk:
+                *lines, pending = (pending + chunk).split(b"\n")
+                lines = [line + b"\n" for line in lines]
+            else:
+                lines, pending = ([pending] if pending else []), b""
+            for line in lines:
+                out.write(line)
+                report = _parse_report(line)
+                if report is None:
+                    continue
+                reports.append(report)
+                epoch = report_epoch(report)
+                value = finite_metric(report, metric)
+                # A report of a command that has already exited still reaches the rung
+                # board, but cannot stop a trial that is over.
+                if should_stop is not None and epoch is not None and value is not None:
+                    if should_stop(int(epoch), value) and proc.poll() is None:
+                        return "stopped"
+            if not chunk:
+                return None
+
+
+def _parse_report(line: bytes) -> dict[str, Any] | None:
+    """The JSON object on ``line``, or None for any other line."""
+    text = line.strip()
+    if not text.startswith(b"{"):
+        return None
+    try:
+        report = json.loads(text)
+    except ValueError:
+        return None
+    return report if isinstance(report, dict) else None
+
+
+@functools.lru_cache(maxsize=1)
+def _prctl() -> Any:
+    """libc's ``prctl``, looked up once in the parent (the child only calls it), or None."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with_parent(parent: int) -> Any:
+    """A preexec_fn: the kernel sends the child SIGKILL when the thread that started it dies (Linux)."""
+    prctl = _prctl()
+
+    def preexec() -> None:
+        if prctl is None:
+            return
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl: nobody will send the signal
+            os._exit(1)
+
+    return preexec
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill_group(proc: subprocess.Popen[bytes], grace: float, *, polite: bool) -> None:
+    """End the command's whole process group and reap its leader.
+
+    ``polite``: SIGTERM first and up to ``grace`` seconds for the leader to
+    exit; then SIGKILL to whatever of the group is left.
+    """
+    if polite and proc.poll() is None:
+        _signal_group(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    _signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _exit_reason(returncode: int, trial_dir: Path) -> str:
+    """A failed command's one-line reason: how it ended and the last line of its stderr."""
+    if returncode < 0:
+        try:
+            how = f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            how = f"killed by signal {-returncode}"
+    else:
+        how = f"exit code {returncode}"
+    last = _last_line(trial_dir / "stderr.log")
+    return f"{last} ({how})" if last else how
+
+
+def _last_line(path: Path, tail: int = 4096) -> str:
+    """The last non-empty line of a file, read from its last ``tail`` bytes."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(f.tell() - tail, 0))
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return one_line(lines[-1]) if lines else ""
