@@ -73,7 +73,7 @@ def make_dataset(shape: Shape):
     """Synthetic Gaussian features with random labels, train rows plus 1/10 as dev."""
     import numpy as np
 
-    from hpsearch.data.datasets import Dataset
+    from hpsearch.core.dataset import Dataset
 
     rng = np.random.default_rng(0)
     dev_rows = max(shape.rows // 10, 1)

@@ -23,7 +23,8 @@ from hpsearch.babysit.session import STATE_FILE, continue_babysit, replay_babysi
 from hpsearch.cli.main import cli
 from hpsearch.config.search_config import load_config, single_model_config
 from hpsearch.data.datasets import load_dataset
-from hpsearch.babysit.rules import BabysitRules, Decision, RuleKeeper
+from hpsearch.core.decisions import BabysitRules, Decision
+from hpsearch.babysit.rules import RuleKeeper
 from hpsearch.core.errors import ReplayMismatch
 from hpsearch.nn import train
 from hpsearch.core.records import TrialStatus

@@ -8,14 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpsearch.data.datasets import (
-    DATASETS,
-    DataConfig,
-    load_dataset,
-    make_blobs,
-    make_spirals,
-    validate_data_config,
-)
+from hpsearch.data.datasets import DATASETS, DataConfig, load_dataset, make_blobs, make_spirals, validate_data_config
 from hpsearch.core.errors import ConfigError, DataError, MissingDependencyError
 
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from hpsearch.babysit.rules import Decision
+from hpsearch.core.decisions import Decision
 from hpsearch.core.errors import MissingDependencyError
 from hpsearch.analysis.importance import ImportanceReport
 from hpsearch.objectives.spec import ObjectiveSpec

@@ -39,16 +39,9 @@ import yaml
 from threadpoolctl import threadpool_limits
 
 from hpsearch.config.search_config import SearchConfig
-from hpsearch.data.datasets import Dataset
-from hpsearch.babysit.rules import (
-    HANDOVER,
-    INTERRUPT,
-    STOP,
-    BabysitRules,
-    Decision,
-    RuleKeeper,
-    key_decision,
-)
+from hpsearch.core.dataset import Dataset
+from hpsearch.core.decisions import HANDOVER, INTERRUPT, STOP, BabysitRules, Decision
+from hpsearch.babysit.rules import RuleKeeper, key_decision
 from hpsearch.core.errors import BabysitInterrupted, DataError, ReplayMismatch, RunError
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.optimizers import learning_rate_at

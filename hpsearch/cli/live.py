@@ -27,7 +27,7 @@ from rich.text import Text
 from hpsearch.babysit.session import EpochReport
 from hpsearch.cli.render import fmt
 from hpsearch.cli.text import plain
-from hpsearch.babysit.rules import HANDOVER, LOWER, RAISE, ROLLBACK, STOP, Decision
+from hpsearch.core.decisions import HANDOVER, LOWER, RAISE, ROLLBACK, STOP, Decision
 
 KEYS_HELP = "keys: - halve  + double  r roll back  p pause  s save & stop   (Ctrl-C saves & stops too)"
 DECISION_MARKS = {LOWER: "↓", RAISE: "↑", ROLLBACK: "↺", STOP: "■", HANDOVER: "»"}

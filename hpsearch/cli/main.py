@@ -24,7 +24,7 @@ from hpsearch.cli import render
 from hpsearch.cli.text import plain, safe
 from hpsearch.core.errors import HpsearchError
 from hpsearch.core.limits import MAX_TRIALS, MAX_WORKERS
-from hpsearch.core.records import TrainResult
+from hpsearch.nn.results import TrainResult
 
 RUNS_DIR_HELP = "Folder of runs (default: $HPSEARCH_RUNS_DIR or ./runs)."
 

@@ -21,7 +21,8 @@ from rich.text import Text
 from hpsearch.cli.text import plain
 from hpsearch.analysis.histogram import histogram
 from hpsearch.analysis.leaderboard import format_accuracy, format_cost, format_param, leaderboard
-from hpsearch.core.records import RoundRecord, TrainResult, TrialRecord, TrialStatus
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
+from hpsearch.nn.results import TrainResult
 from hpsearch.space.scales import Space
 from hpsearch.space.zoom import EdgeHint
 

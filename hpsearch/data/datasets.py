@@ -20,9 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import ConfigError, ConfigProblem, DataError, MissingDependencyError
 from hpsearch.core.memory import shortfall
-from hpsearch.nn.hyperparams import Hyperparameter, did_you_mean
+from hpsearch.core.errors import did_you_mean
+from hpsearch.core.keys import Hyperparameter
 from hpsearch.data.preparation import MISSING_MODES, Preparation, numbers_only
 from hpsearch.data.tables import Column, Table, number_text, read_table
 
@@ -59,40 +61,6 @@ class DataConfig:
     keep_index: bool = False
     missing: str = "error"
     categorical: str = "auto"
-
-
-@dataclass(frozen=True, eq=False)
-class Dataset:
-    """Train/dev split ready for training.
-
-    X_train: (m_train, n_features) float64, prepared (standardized, one-hot)
-    y_train: (m_train,) int64 class ids in [0, n_classes)
-    X_dev, y_dev: the same for the dev part
-    class_names: the original label of each class id
-    preparation: how raw rows became X (fitted on the training part); ``None``
-        for a Dataset built by hand
-    notices: what was done to the data without being asked (a dropped index
-        column, dropped rows), one line each
-    sources: ``(path, sha256)`` of each file read
-    """
-
-    name: str
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_dev: np.ndarray
-    y_dev: np.ndarray
-    class_names: tuple[str, ...]
-    preparation: Preparation | None = None
-    notices: tuple[str, ...] = ()
-    sources: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X_train.shape[1])
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.class_names)
 
 
 # Generated sets and the values their unset keys take. Defaults are chosen so

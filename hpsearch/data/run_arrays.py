@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hpsearch.data.datasets import DataConfig, Dataset, load_dataset
+from hpsearch.data.datasets import DataConfig, load_dataset
+from hpsearch.core.dataset import Dataset
 from hpsearch.data.preparation import Preparation, preparation_arrays
 
 DATA_DIR = "data"

@@ -27,7 +27,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from hpsearch.data.datasets import DataConfig, Dataset, load_dataset
+from hpsearch.data.datasets import DataConfig, load_dataset
+from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import HpsearchError, MissingDependencyError, RunError, WorkerLostError
 from hpsearch.core.memory import shortfall, training_bytes
 from hpsearch.nn.hyperparams import ModelConfig

@@ -10,7 +10,7 @@ Example (``dataset`` is a ``hpsearch.data.datasets.Dataset``)::
     network.save("best.npz")
     Network.load("best.npz").predict_proba(dataset.X_dev)
 
-``train`` returns a ``hpsearch.core.records.TrainResult`` and the trained ``Network``.
+``train`` returns a ``hpsearch.nn.results.TrainResult`` and the trained ``Network``.
 Training in steps, with pauses that may cross processes, goes through a
 ``TrainingState``::
 

@@ -36,10 +36,11 @@ from hpsearch.nn.losses import one_hot
 from hpsearch.nn.model import Caches, Network, read_npz
 from hpsearch.nn.optimizers import Optimizer, learning_rate_at, make_optimizer
 from hpsearch.nn.parameters import Parameters
-from hpsearch.core.records import TrainResult, TrialStatus
+from hpsearch.core.records import TrialStatus
+from hpsearch.nn.results import TrainResult
 
 if TYPE_CHECKING:  # annotations only: hpsearch.data.datasets imports the engine's hyperparameter schema
-    from hpsearch.data.datasets import Dataset
+    from hpsearch.core.dataset import Dataset
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 """``on_epoch(epoch, {"train_cost", "dev_cost", "dev_accuracy", "learning_rate"})``, epoch 0-based."""

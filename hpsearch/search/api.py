@@ -27,7 +27,7 @@ from typing import Any, Iterator, Protocol
 import yaml
 
 from hpsearch.config.search_config import SearchConfig, config_from_dict
-from hpsearch.data.datasets import Dataset
+from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import HpsearchError, RunError, SearchInterrupted, WorkerLostError
 from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig
 from hpsearch.data.run_arrays import PreparedData, prepared_data, write_prepared

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from hpsearch.babysit.rules import Decision
+from hpsearch.core.decisions import Decision
 from hpsearch.core.errors import RunError, RunLockedError
 from hpsearch.core.records import RepeatRecord, RoundRecord, TrialRecord, TrialStatus
 from hpsearch.io.safe_files import check_no_symlinks, fsync_dir, make_folder, open_for_write, write_bytes_atomic

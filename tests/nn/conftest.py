@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hpsearch.data.datasets import Dataset
+from hpsearch.core.dataset import Dataset
 
 
 def split_and_standardize(name: str, X: np.ndarray, y: np.ndarray, seed: int, dev_fraction: float = 0.2) -> Dataset:

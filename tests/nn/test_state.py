@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpsearch.data.datasets import Dataset
+from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import DataError
 from hpsearch.nn import ModelConfig, Network, StopTraining, TrainingState, fit, start, train
 from hpsearch.nn.losses import one_hot
@@ -82,7 +82,7 @@ def assert_same_training(a: TrainingState, b: TrainingState) -> None:
 CONTINUE_IN_A_FRESH_PROCESS = """
 import sys
 import numpy as np
-from hpsearch.data.datasets import Dataset
+from hpsearch.core.dataset import Dataset
 from hpsearch.nn import TrainingState, fit
 
 folder, cases, until = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

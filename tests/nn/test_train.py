@@ -8,10 +8,11 @@ import warnings
 import numpy as np
 import pytest
 
-from hpsearch.data.datasets import Dataset
+from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import DataError
 from hpsearch.nn import ModelConfig, Network, train
-from hpsearch.core.records import TrainResult, TrialStatus
+from hpsearch.core.records import TrialStatus
+from hpsearch.nn.results import TrainResult
 
 
 def test_result_holds_one_history_entry_per_epoch_and_reports_each_epoch(blobs) -> None:
