@@ -323,8 +323,9 @@ def describe(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
         try:
             float(value)
-        except OverflowError:
-            return f"an integer of {len(str(abs(value))) if value.bit_length() < 10_000 else 'thousands of'} digits, out of float range"
+        except OverflowError:  # str() of an int past ~4,300 digits is refused by Python itself
+            digits = len(str(abs(value))) if value.bit_length() < 10_000 else "thousands of"
+            return f"an integer of {digits} digits, out of float range"
     if is_real(value) and not isinstance(value, int):
         number = value.item() if hasattr(value, "item") else value
         try:
