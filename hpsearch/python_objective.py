@@ -82,7 +82,9 @@ class Trial:
         self.kept.add(report)
         value = rung_value(values, self._metric)
         step = as_number(epoch)
-        if self._should_stop is not None and value is not None and step is not None and self._should_stop(int(step), value):
+        if self._should_stop is None or value is None or step is None:
+            return
+        if self._should_stop(int(step), value):
             self.pruned = True
             raise TrialPruned(f"trial {self.number} stopped at epoch {epoch}")
 
