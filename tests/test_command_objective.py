@@ -261,3 +261,39 @@ def test_a_symlink_planted_as_a_trial_log_is_never_written_through(tmp_path):
     result = run(spec_for(python_command("print('{\"loss\": 1}')"), tmp_path), tmp_path)
     assert result.status == "failed" and "symlink" in result.error
     assert precious.read_text() == "keep me"
+
+
+def test_a_missing_metric_says_how_many_json_lines_and_which_keys(tmp_path):
+    silent = run(spec_for(python_command("print('hello')"), tmp_path), tmp_path)
+    assert silent.error == "reported no value of 'loss': no JSON object line was printed"
+    other = run(spec_for(python_command('print(\'{"acc": 1, "epoch": 2}\')'), tmp_path), tmp_path)
+    assert other.error == "reported no value of 'loss': 1 JSON line seen, with keys acc, epoch"
+
+
+def test_lines_past_the_limit_are_skipped_in_linear_time_and_counted():
+    from hpsearch.objectives.command import _Lines
+
+    lines = _Lines(limit=10)
+    assert lines.feed(b"short\n0123456789AB") == [b"short"]
+    assert lines.feed(b"CDEF" * 1000 + b"\nnext\nlast") == [b"next"]
+    assert lines.end() == [b"last"] and lines.skipped == 1
+
+
+def test_a_symlink_where_the_trial_folder_should_be_fails_the_trial_and_writes_nothing_there(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "trial-3").symlink_to(elsewhere)
+    result = run(spec_for(python_command("print('{\"loss\": 1}')"), tmp_path), tmp_path)
+    assert result.status == "failed" and "symlink" in result.error
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_stdout_log_stops_at_its_limit(tmp_path, monkeypatch):
+    import hpsearch.objectives.command as command_objective
+
+    monkeypatch.setattr(command_objective, "MAX_LOG_BYTES", 1000)
+    code = "import json; print('x' * 5000); print(json.dumps({'loss': 1}))"
+    result = run(spec_for(python_command(code), tmp_path), tmp_path)
+    assert result.status == "ok"
+    log = (tmp_path / "trial-3" / "stdout.log").read_bytes()
+    assert log.startswith(b"x" * 1000) and b"stdout.log stops at 1,000 bytes; 4,013 more bytes" in log

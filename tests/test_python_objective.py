@@ -37,7 +37,9 @@ def test_a_function_that_raises_is_failed_with_its_message(tmp_path):
 
     result = run(spec_of(train), tmp_path=tmp_path)
     assert result.status == "failed"
-    assert result.error == "ValueError: learning rate 0.5 is too high"
+    assert result.error.startswith("ValueError: learning rate 0.5 is too high (traceback in ")
+    assert result.error.endswith("/traceback.txt)")
+    assert "second line" in (tmp_path / "traceback.txt").read_text()
 
 
 @pytest.mark.parametrize("returned", [None, "0.5", True, {"val_acc": 0.9}, {"val_loss": float("inf")}])
@@ -127,3 +129,47 @@ def test_a_function_that_cannot_be_found_is_failed_with_the_fix(tmp_path, target
     sys.path.remove(str(tmp_path))
     assert result.status == "failed"
     assert words in result.error
+
+
+@pytest.mark.parametrize("raise_it, reason", [
+    (lambda: sys.exit(0), "SystemExit: 0"), (lambda: sys.exit(), "SystemExit"),
+    (lambda: (_ for _ in ()).throw(GeneratorExit()), "GeneratorExit"),
+])
+def test_sys_exit_and_generator_exit_fail_their_trial_only(tmp_path, raise_it, reason):
+    result = run(spec_of(lambda params: raise_it()), tmp_path=tmp_path / "t")
+    assert result.status == "failed" and result.error.split(" (")[0] == reason
+    assert (tmp_path / "t" / "traceback.txt").exists()
+
+
+def test_a_keyboard_interrupt_still_stops_the_search(tmp_path):
+    def train(params):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(spec_of(train), tmp_path=tmp_path)
+
+
+@pytest.mark.parametrize("returned", ["float32", "int64", "array0d"])
+def test_numpy_scalars_and_0d_arrays_are_numbers(tmp_path, returned):
+    import numpy as np
+
+    value = {"float32": np.float32(0.25), "int64": np.int64(3), "array0d": np.array(0.5)}[returned]
+    result = run(spec_of(lambda params: value), tmp_path=tmp_path)
+    assert result.status == "ok" and result.value == float(value)
+
+
+def test_reports_with_huge_or_numpy_numbers_keep_only_finite_ones(tmp_path):
+    import numpy as np
+
+    def train(params, trial):
+        trial.report(1, val_loss=np.float32(0.5), huge=10**400, inf=float("inf"), fine=np.int64(2))
+        return {"val_loss": 0.3, "huge": 10**400, "n": np.float64(1.5)}
+
+    result = run(spec_of(train), tmp_path=tmp_path)
+    assert result.status == "ok" and result.metrics == {"n": 1.5}
+    assert result.history == [{"epoch": 1, "val_loss": 0.5, "fine": 2}]
+
+
+def test_a_metric_out_of_float_range_fails_saying_so(tmp_path):
+    result = run(spec_of(lambda params: 10**400), tmp_path=tmp_path)
+    assert result.status == "failed" and "integer of 401 digits, out of float range" in result.error

@@ -81,3 +81,40 @@ def test_bad_arguments_are_refused(tmp_path):
         RungBoard(tmp_path, [1], 1, "minimize")
     with pytest.raises(ValueError):
         RungBoard(tmp_path, [1], 3, "lower")
+
+
+def test_a_nan_value_at_a_rung_is_the_worst_and_always_stopped(tmp_path):
+    assert board(tmp_path, 0).should_stop(1, float("nan"))  # even the first trial at the rung
+    assert not board(tmp_path, 1).should_stop(1, 0.5)
+    assert board(tmp_path, 0).values(1)[0] == float("inf")
+
+
+def test_a_symlink_where_the_rung_folder_should_be_is_refused(tmp_path):
+    from hpsearch.core.errors import RunError
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "rungs").symlink_to(elsewhere)
+    with pytest.raises(RunError, match="symlink"):
+        board(tmp_path / "rungs", 0).should_stop(1, 0.5)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_each_round_has_its_own_rung_files(tmp_path):
+    from hpsearch.objectives.spec import ObjectiveSpec
+    from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, rung_folder
+    from hpsearch.execution.runner import TrialTask
+
+    spec = ObjectiveSpec.for_callable(_reports_twice, metric="loss")
+    jobs = [ObjectiveJob(TrialTask(i, rnd, 0, {"v": v}, 0), spec, {}, str(tmp_path), (1, 2), 2)
+            for i, (rnd, v) in enumerate([(0, 0.1), (0, 0.2), (1, 5.0), (1, 6.0), (1, 7.0)])]
+    statuses = [run_job(job)[1].status for job in jobs]
+    # round 1's first trial is judged against round 1 only: it goes on (against round 0's 0.1 and 0.2 it would stop)
+    assert statuses == ["ok", "pruned", "ok", "pruned", "pruned"]
+    assert (rung_folder(tmp_path, 0) / "rung-1.jsonl").read_text().count("\n") == 2
+    assert (rung_folder(tmp_path, 1) / "rung-1.jsonl").read_text().count("\n") == 3
+
+
+def _reports_twice(params, trial):
+    trial.report(1, loss=params["v"])
+    return params["v"]

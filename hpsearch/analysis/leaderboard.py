@@ -90,21 +90,30 @@ class Leaderboard:
         then parameters from the last): a value is never cut, and rank, trial,
         status and dev J always stay.
         """
-        board = self
-        while True:
-            extra = per_column * len(board.columns) + frame
-            droppable = [(c.drop, i) for i, c in enumerate(board.columns) if c.drop is not None]
-            if droppable and sum(board.widths()) + extra > width:
-                _, i = min(droppable)
-            elif sum(board.min_widths()) + extra > width and any(not c.whole for c in board.columns):
-                i = max(i for i, c in enumerate(board.columns) if not c.whole)
-            else:
-                return board
-            board = replace(
-                board,
-                columns=board.columns[:i] + board.columns[i + 1:],
-                rows=[row[:i] + row[i + 1:] for row in board.rows],
-            )
+        natural, narrowest = self.widths(), self.min_widths()  # each computed once: linear in the columns
+        kept = set(range(len(self.columns)))
+        total, floor = sum(natural), sum(narrowest)
+
+        def drop(i: int) -> None:
+            nonlocal total, floor
+            kept.discard(i)
+            total -= natural[i]
+            floor -= narrowest[i]
+
+        for _, i in sorted((c.drop, i) for i, c in enumerate(self.columns) if c.drop is not None):
+            if total + per_column * len(kept) + frame <= width:
+                break
+            drop(i)
+        for i in sorted((i for i, c in enumerate(self.columns) if not c.whole), reverse=True):
+            if floor + per_column * len(kept) + frame <= width:
+                break
+            if i in kept:
+                drop(i)
+        if len(kept) == len(self.columns):
+            return self
+        order = sorted(kept)
+        return replace(self, columns=[self.columns[i] for i in order],
+                       rows=[[row[i] for i in order] for row in self.rows])
 
 
 # Dropped first to last when the leaderboard is too wide.

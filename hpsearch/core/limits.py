@@ -19,3 +19,16 @@ MAX_TRIALS = 100_000
 MAX_ROUNDS = 1_000
 #: Worker processes (``workers``, ``--workers``); more than the CPU cores gets a warning.
 MAX_WORKERS = 4_096
+
+# Own objectives (README: "Tune your own code"). What a trial keeps of what its code prints or reports,
+# so that no objective can take unbounded memory or time from the search.
+#: ``timeout`` and ``grace`` of an objective, in seconds (7 days).
+MAX_OBJECTIVE_SECONDS = 7 * 24 * 3600
+#: A line of a command's stdout longer than this many bytes is skipped (counted), never parsed.
+MAX_LINE_BYTES = 1024 * 1024
+#: A trial keeps at most this many numbers besides its metric (the first ones of its final report).
+MAX_METRICS = 100
+#: A trial keeps at most this many per-epoch reports in its history (later ones are counted, not kept).
+MAX_HISTORY = 10_000
+#: ``stdout.log`` of a trial stops at this many bytes (a line at its end says how much more was printed).
+MAX_LOG_BYTES = 10 * 1024 * 1024

@@ -11,12 +11,14 @@ objective reported in ``metrics``; its per-epoch reports as ``history``).
 
 Early stopping here is asynchronous (``rung_board``): a trial cannot pause,
 so a trial is stopped at a rung when its value there is outside the best
-1/eta of those recorded before it. The top rung is the trial's end; it is
+1/eta of those recorded before it in its round (``rungs/round-<r>/``: a zoom
+round's trials are not judged against round 0's values), or is NaN. The top rung is the trial's end; it is
 recorded ``ok`` at the top rung, a stopped one ``pruned`` at the last rung it reached.
 
 A loky worker watches the search process (``runner._exit_with``): when it is
-gone (kill -9), the worker kills every process group it started and exits,
-so no command outlives its search.
+gone (kill -9), the worker kills every process group it started and exits;
+and ``runner.watch_search`` kills whatever else the search started, so no
+command outlives its search.
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from hpsearch.objectives.spec import ObjectiveError, ObjectiveResult, ObjectiveSpec, evaluate, report_epoch
+from hpsearch.core.errors import RunError
+from hpsearch.core.limits import MAX_METRICS
+from hpsearch.objectives.spec import ObjectiveError, ObjectiveResult, ObjectiveSpec, evaluate, one_line, report_epoch
 from hpsearch.core.records import TrialRecord, TrialStatus
 from hpsearch.pruning.rung_board import RungBoard
 from hpsearch.execution.runner import TrialTask
+from hpsearch.io.safe_files import make_folder, make_folders
 
 TRIALS_DIR = "trials"
 RUNGS_DIR = "rungs"
@@ -61,12 +66,25 @@ def run_job(job: ObjectiveJob) -> tuple[ObjectiveJob, ObjectiveResult]:
     """Run one trial (worker side). Never raises for a bad trial; KeyboardInterrupt propagates."""
     task = job.task
     should_stop = None
+    run_dir = Path(job.run_dir)
+    try:  # the trial's folder and the round's rung files, never through a symlink planted in the run folder
+        make_folders(run_dir / TRIALS_DIR)
+        if len(job.rungs) > 1:
+            make_folder(run_dir, RUNGS_DIR)
+    except (OSError, RunError) as exc:
+        return job, ObjectiveResult("failed", None, error=one_line(str(exc)))
     if len(job.rungs) > 1:  # the top rung is the trial's end: nothing to stop there
-        board = RungBoard(Path(job.run_dir) / RUNGS_DIR, job.rungs[:-1], job.eta, job.spec.direction, trial=task.trial)
+        board = RungBoard(rung_folder(run_dir, task.round), job.rungs[:-1], job.eta, job.spec.direction,
+                          trial=task.trial)
         should_stop = board.should_stop
     result = evaluate(job.spec, {**job.fixed, **task.params}, seed=task.seed, trial=task.trial,
                       trial_dir=job.trial_dir(), should_stop=should_stop)
     return job, result
+
+
+def rung_folder(run_dir: Path, round: int) -> Path:
+    """The rung files of one round: each round's trials are judged only against that round's (``rungs/round-<r>``)."""
+    return Path(run_dir) / RUNGS_DIR / f"round-{round}"
 
 
 def trial_record(task: TrialTask, result: ObjectiveResult, spec: ObjectiveSpec,
@@ -95,10 +113,13 @@ def trial_record(task: TrialTask, result: ObjectiveResult, spec: ObjectiveSpec,
 
 
 def history_columns(reports: Sequence[Mapping[str, float]]) -> dict[str, list[float]]:
-    """Per-epoch reports as one list per key (keys in order of first use; NaN where a report lacks one)."""
+    """Per-epoch reports as one list per key (keys in order of first use, at most ``MAX_METRICS`` + 2: the
+    metric, the epoch and the others; NaN where a report lacks one)."""
     keys: dict[str, None] = {}
     for report in reports:
-        keys.update(dict.fromkeys(report))
+        for key in report:
+            if key not in keys and len(keys) < MAX_METRICS + 2:
+                keys[key] = None
     return {key: [float(r.get(key, math.nan)) for r in reports] for key in keys}
 
 
@@ -143,5 +164,6 @@ def stored_name(function: Callable[..., Any], spec: ObjectiveSpec) -> ObjectiveS
     return replace(spec, python=name)
 
 
-__all__ = ["ObjectiveJob", "check_objective", "history_columns", "metric_value", "run_job", "stored_name",
+__all__ = ["ObjectiveJob", "check_objective", "history_columns", "metric_value", "rung_folder", "run_job",
+           "stored_name",
            "trial_record"]

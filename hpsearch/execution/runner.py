@@ -246,6 +246,71 @@ def _kill_descendants() -> None:
                 pass
 
 
+#: The environment variable every process a search starts inherits: ``<uuid>`` of that search.
+SEARCH_ID_VARIABLE = "HPSEARCH_SEARCH_ID"
+
+# The watcher: a bare interpreter (no hpsearch, no numpy: it starts in milliseconds) that waits for the
+# search's death, then SIGKILLs every process whose environment holds the search's id — loky workers and
+# their resource trackers, commands, and what commands started in other sessions (``setsid``) or left
+# behind (``sleep &``) — until two scans in a row find none.
+_WATCHER = r"""
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+parent, marker, me = int(sys.argv[1]), sys.argv[2].encode(), os.getpid()
+while os.getppid() == parent:
+    time.sleep(0.1)
+quiet = 0
+while quiet < 2:
+    found = False
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open("/proc/%s/environ" % name, "rb") as f:
+                marked = marker in f.read().split(b"\0")
+            if marked:
+                os.kill(int(name), signal.SIGKILL)
+                found = True
+        except OSError:
+            pass
+    quiet = 0 if found else quiet + 1
+    time.sleep(0.05)
+"""
+
+_watcher: Any = None
+
+
+def watch_search() -> None:
+    """Make sure every process this search starts from now on dies with it, even by kill -9 (Linux).
+
+    Once per process: gives the search a fresh id in ``HPSEARCH_SEARCH_ID``
+    (inherited by every process it starts, unless one clears its environment)
+    and starts a watcher process holding none of its files (stdin, stdout and
+    stderr are /dev/null, so a caller reading the search's output is never
+    kept waiting by it). When the search process is gone — however it ended —
+    the watcher kills every process carrying the id, then exits. A loky
+    worker's own watch (``_exit_with``) starts only with its first task; this
+    one covers the workers from their start, and the processes that left the
+    commands' process groups.
+    """
+    global _watcher
+    if _watcher is not None or not os.path.isdir("/proc") or _watched_parent is not None:
+        return  # already watched; not Linux; or a loky worker, whose processes its search's watcher covers
+    import subprocess
+    import sys
+    import uuid
+
+    search_id = uuid.uuid4().hex
+    os.environ[SEARCH_ID_VARIABLE] = search_id
+    try:
+        _watcher = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _WATCHER, str(os.getpid()), f"{SEARCH_ID_VARIABLE}={search_id}"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
+        )
+    except OSError:
+        _watcher = False  # no watcher (no process left to start one): the workers' own watch still runs
+
+
 def check_fits(config: ModelConfig, data: Dataset, *, keep_best: bool) -> None:
     """Raise RunError, before anything is allocated, when training ``config`` on ``data`` cannot fit in memory."""
     moments = {"gd": 0, "momentum": 1, "rmsprop": 1, "adam": 2}[config.optimizer]
@@ -302,6 +367,8 @@ def run_parallel(
     items = list(items)
     if not items:
         return
+    if backend == "loky":
+        watch_search()
     workers = min(workers, len(items))
     if backend == "loky" and workers == 1:
         # In-process: no pickling, no worker start-up, the same numbers.

@@ -6,9 +6,10 @@ nested brackets. Before anything is built, this module
 
 * reads at most ``MAX_CONFIG_BYTES`` + 1 bytes (so an endless file ends at once);
 * walks the event stream once, stopping at the first of: nesting deeper than
-  ``MAX_DEPTH``, or a document whose aliases would expand it beyond
+  ``MAX_DEPTH``, a document whose aliases would expand it beyond
   ``MAX_EXPANDED`` (scalar characters plus one per node, every alias counted
-  as the size of what it names);
+  as the size of what it names), or an alias inside its own anchor (``&m
+  {extra: *m}``, a value that holds itself: endless recursion when used);
 * refuses, while building, mapping keys that are not names (YAML reads ``yes``
   as true, ``1`` as a number, ``~`` as null, ``[a, b]`` as a list), integers
   of more than 18 digits (no setting needs one; they overflow float and
@@ -102,6 +103,10 @@ def _check_events(text: str) -> None:
     open_nodes: list[list[Any]] = []  # [anchor, weight so far] of each open collection
     for event in yaml.parse(text, Loader=_BaseLoader):
         if isinstance(event, yaml.AliasEvent):
+            if any(anchor == event.anchor for anchor, _ in open_nodes):
+                raise _problem(event.start_mark, f"alias *{_clip(event.anchor)} is inside its own anchor "
+                               f"&{_clip(event.anchor)}: a value that holds itself",
+                               "remove the alias: a config needs none")
             weight = sizes.get(event.anchor, 1)
         elif isinstance(event, yaml.ScalarEvent):
             weight = 1 + len(event.value)

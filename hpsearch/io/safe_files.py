@@ -10,6 +10,8 @@ be a symlink planted to make hpsearch overwrite something else (``lock`` ->
   in the same folder, fsyncs it and renames it over the name: a reader, a
   crash or a full disk leaves the old file or the new one, never a truncated
   one, and a symlink at the name is replaced, never written through;
+* ``make_folder`` / ``make_folders`` create folders one level at a time,
+  refusing a symlink where a folder should be;
 * ``check_no_symlinks`` refuses a run folder holding a symlink anywhere, with
   one line naming it (``RunError``).
 """
@@ -102,6 +104,21 @@ def make_folder(parent: Path, name: str) -> Path:
         if path.is_symlink() or not path.is_dir():
             raise RunError(f"'{path}' is a symlink or a file, not a folder — hpsearch never writes through one: "
                            "remove it") from None
+    return path
+
+
+def make_folders(path: Path) -> Path:
+    """``path`` as a real folder: its missing levels made one by one with ``make_folder`` (like ``mkdir -p``,
+    but RunError for a symlink or a file met at any level it makes or finds missing)."""
+    path = Path(path)
+    missing = []
+    while not os.path.lexists(path) and path.parent != path:
+        missing.append(path.name)
+        path = path.parent
+    if path.is_symlink() and missing:
+        raise RunError(f"'{path}' is a symlink — hpsearch never writes through one: remove it")
+    for name in reversed(missing):
+        path = make_folder(path, name)
     return path
 
 

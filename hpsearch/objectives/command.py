@@ -11,13 +11,18 @@ The protocol:
   parameters as JSON) in its environment.
 - Each stdout line that is a JSON object is a report, read as it comes; stdout
   and stderr are also written to ``stdout.log`` and ``stderr.log`` in the
-  trial folder.
+  trial folder. Within limits (``hpsearch.core.limits``): a line over
+  ``MAX_LINE_BYTES`` is skipped, in linear time; only what the result needs
+  of the reports is kept (``objective.Reports``); ``stdout.log`` stops at
+  ``MAX_LOG_BYTES``. The timeout is checked before every read.
 
 Process hygiene: each command is the leader of its own process group (a new
 session, so a terminal's Ctrl-C does not reach it directly) and, on Linux, is
 sent SIGKILL by the kernel when the thread that started it dies
-(``PR_SET_PDEATHSIG``), so a kill -9 of the search or of its worker leaves no
-orphan. On timeout, early stop, KeyboardInterrupt, or when the command exits,
+(``PR_SET_PDEATHSIG``); what it starts in other groups or sessions carries
+the search's id in its environment, and the search's watcher
+(``runner.watch_search``) kills it when the search dies, so a kill -9 of the
+search leaves no orphan. On timeout, early stop, KeyboardInterrupt, or when the command exits,
 the whole group gets SIGTERM (when stopped early), then SIGKILL after the
 grace period, and is reaped.
 """
@@ -38,16 +43,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from hpsearch.objectives.spec import (
-    ObjectiveResult,
-    ObjectiveSpec,
-    StopRule,
-    finite_metric,
-    one_line,
-    report_epoch,
-    result_from_reports,
-)
-from hpsearch.io.safe_files import open_for_write
+from hpsearch.core.limits import MAX_LINE_BYTES, MAX_LOG_BYTES
+from hpsearch.objectives.spec import ObjectiveResult, ObjectiveSpec, Reports, StopRule, one_line, rung_value
+from hpsearch.io.safe_files import make_folder, open_for_write
 
 _PR_SET_PDEATHSIG = 1
 _CHUNK = 65536
@@ -111,11 +109,13 @@ def run_command(spec: ObjectiveSpec, params: Mapping[str, Any], *, seed: int, tr
     KeyboardInterrupt after killing the command's process group.
     """
     assert spec.command is not None
-    trial_dir.mkdir(parents=True, exist_ok=True)
+    trial_dir = Path(trial_dir)
+    make_folder(trial_dir.parent, trial_dir.name)  # never through a symlink planted in the run folder
     argv = with_this_python(substitute(spec.command, params))
     env = trial_environment(params, seed=seed, trial=trial, trial_dir=trial_dir)
     start = time.perf_counter()
     deadline = start + spec.timeout if spec.timeout is not None else None
+    kept = Reports(spec.metric)
     logs = os.O_WRONLY | os.O_CREAT | os.O_TRUNC  # never through a symlink planted in the run folder
     with os.fdopen(open_for_write(trial_dir, "stdout.log", logs), "wb") as out, \
             os.fdopen(open_for_write(trial_dir, "stderr.log", logs), "wb") as err:
@@ -125,87 +125,158 @@ def run_command(spec: ObjectiveSpec, params: Mapping[str, Any], *, seed: int, tr
                 start_new_session=True, preexec_fn=_die_with_parent(os.getpid()) if sys.platform == "linux" else None,
             )
         except OSError as exc:
-            return result_from_reports([], spec.metric, seconds=time.perf_counter() - start,
-                                       failure=f"cannot run {argv[0]}: {exc.strerror or exc}")
-        reports: list[dict[str, Any]] = []
+            return kept.result(seconds=time.perf_counter() - start,
+                               failure=f"cannot run {argv[0]}: {exc.strerror or exc}")
         ending = None  # "timeout" | "stopped" | None
+        log = _Log(out)
         try:
-            ending = _follow(proc, out, reports, spec.metric, deadline, should_stop)
+            ending = _follow(proc, log, kept, deadline, should_stop)
         except BaseException:
             _kill_group(proc, spec.grace, polite=True)
             raise
+        finally:
+            log.close()
         _kill_group(proc, spec.grace, polite=ending is not None)
     seconds = time.perf_counter() - start
     if ending == "timeout":
-        return result_from_reports(reports, spec.metric, seconds=seconds, failure=f"timed out after {spec.timeout:g} s")
+        return kept.result(seconds=seconds, failure=f"timed out after {spec.timeout:g} s")
     if ending == "stopped":
-        return result_from_reports(reports, spec.metric, seconds=seconds, pruned=True)
+        return kept.result(seconds=seconds, pruned=True)
     if proc.returncode != 0:
-        return result_from_reports(reports, spec.metric, seconds=seconds, failure=_exit_reason(proc.returncode, trial_dir))
-    result = result_from_reports(reports, spec.metric, seconds=seconds)
-    if result.status == "failed" and not any(spec.metric in r for r in reports):
+        return kept.result(seconds=seconds, failure=_exit_reason(proc.returncode, trial_dir))
+    result = kept.result(seconds=seconds)
+    if result.status == "failed" and kept.final is None:
         last = _last_line(trial_dir / "stderr.log")
         if last:
-            result = result_from_reports(reports, spec.metric, seconds=seconds,
-                                         failure=f"{result.error} (stderr: {last})")
+            result = kept.result(seconds=seconds, failure=f"{result.error} (stderr: {last})")
     return result
 
 
-def _follow(proc: subprocess.Popen[bytes], out: IO[bytes], reports: list[dict[str, Any]], metric: str,
-            deadline: float | None, should_stop: StopRule | None) -> str | None:
+class _Log:
+    """``stdout.log``: what the command printed, up to ``MAX_LOG_BYTES``; a last line says how much more there was."""
+
+    def __init__(self, out: IO[bytes]):
+        self.out = out
+        self.written = 0
+        self.dropped = 0
+
+    def write(self, chunk: bytes) -> None:
+        room = MAX_LOG_BYTES - self.written
+        if room > 0:
+            self.out.write(chunk[:room])
+            self.written += min(room, len(chunk))
+        self.dropped += max(len(chunk) - max(room, 0), 0)
+
+    def close(self) -> None:
+        if self.dropped:
+            self.out.write(f"\n[hpsearch: stdout.log stops at {MAX_LOG_BYTES:,} bytes; "
+                           f"{self.dropped:,} more bytes were read and not kept]\n".encode())
+
+
+class _Lines:
+    """Split a byte stream into lines in linear time; a line past ``MAX_LINE_BYTES`` is skipped, and counted."""
+
+    def __init__(self, limit: int = MAX_LINE_BYTES):
+        self.limit = limit
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.skipping = False
+        self.skipped = 0
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The lines that ``chunk`` completes (without their newline)."""
+        *complete, rest = chunk.split(b"\n")
+        lines = []
+        for piece in complete:
+            self._keep(piece)
+            line = self._take()
+            if line is not None:
+                lines.append(line)
+        self._keep(rest)
+        return lines
+
+    def end(self) -> list[bytes]:
+        """The last line, when the stream ended without a newline."""
+        line = self._take() if self.parts or self.skipping else None
+        return [line] if line else []
+
+    def _keep(self, piece: bytes) -> None:
+        if self.skipping or not piece:
+            return
+        if self.size + len(piece) > self.limit:
+            self.skipping, self.parts, self.size = True, [], 0
+            return
+        self.parts.append(piece)
+        self.size += len(piece)
+
+    def _take(self) -> bytes | None:
+        if self.skipping:
+            self.skipping = False
+            self.skipped += 1
+            return None
+        line = b"".join(self.parts)
+        self.parts, self.size = [], 0
+        return line
+
+
+def _follow(proc: subprocess.Popen[bytes], log: _Log, kept: Reports, deadline: float | None,
+            should_stop: StopRule | None) -> str | None:
     """Read the command's stdout as it comes until it closes; returns why the command was cut short, if it was.
 
     All in this thread (no hand-offs between threads, which cost a time slice
-    each on a loaded machine). Every ``_EXIT_CHECK`` seconds without output it
-    checks whether the command has exited while something it started still
-    holds stdout open; then that rest of its group is killed.
+    each on a loaded machine). The deadline is checked before every read, so
+    a command that prints without pause is stopped on time too. Every
+    ``_EXIT_CHECK`` seconds it checks whether the command has exited while
+    something it started still holds stdout open; then that rest of its group
+    is killed. Memory stays bounded: ``kept`` holds what is needed of the
+    reports, ``_Lines`` at most one line of ``MAX_LINE_BYTES``.
     """
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
-    pending = b""
+    lines = _Lines()
     exited = False
+    next_check = time.perf_counter() + _EXIT_CHECK
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         while True:
-            wait = _EXIT_CHECK if deadline is None else min(max(deadline - time.perf_counter(), 0.0), _EXIT_CHECK)
-            if not selector.select(wait):
-                if deadline is not None and time.perf_counter() >= deadline:
-                    return "timeout"
-                if not exited and proc.poll() is not None:
+            now = time.perf_counter()
+            if deadline is not None and now >= deadline:
+                return "timeout"
+            if not exited and now >= next_check:
+                next_check = now + _EXIT_CHECK
+                if proc.poll() is not None:
                     exited = True
                     _signal_group(proc.pid, signal.SIGKILL)  # what it left behind holds stdout open no longer
+            wait = _EXIT_CHECK if deadline is None else min(max(deadline - now, 0.0), _EXIT_CHECK)
+            if not selector.select(wait):
                 continue
             chunk = os.read(fd, _CHUNK)
-            if chunk:
-                *lines, pending = (pending + chunk).split(b"\n")
-                lines = [line + b"\n" for line in lines]
-            else:
-                lines, pending = ([pending] if pending else []), b""
-            for line in lines:
-                out.write(line)
+            log.write(chunk)
+            for line in lines.feed(chunk) if chunk else lines.end():
                 report = _parse_report(line)
                 if report is None:
                     continue
-                reports.append(report)
-                epoch = report_epoch(report)
-                value = finite_metric(report, metric)
+                epoch = kept.add(report)
+                value = rung_value(report, kept.metric)
                 # A report of a command that has already exited still reaches the rung
                 # board, but cannot stop a trial that is over.
                 if should_stop is not None and epoch is not None and value is not None:
                     if should_stop(int(epoch), value) and proc.poll() is None:
+                        kept.long_lines = lines.skipped
                         return "stopped"
+            kept.long_lines = lines.skipped
             if not chunk:
                 return None
 
 
 def _parse_report(line: bytes) -> dict[str, Any] | None:
-    """The JSON object on ``line``, or None for any other line."""
+    """The JSON object on ``line``, or None for any other line (nested too deep for the parser included)."""
     text = line.strip()
     if not text.startswith(b"{"):
         return None
     try:
         report = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return report if isinstance(report, dict) else None
 

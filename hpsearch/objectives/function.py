@@ -3,8 +3,11 @@
 The function is ``train(params)`` or ``train(params, trial)``: ``params`` is a
 dict of the trial's values (searched and fixed), ``trial`` a ``Trial`` handle
 with ``seed``, ``number``, ``dir`` and ``report(epoch, **values)``. It returns
-a number (the metric's value) or a dict holding the metric (its other numeric
-keys are kept as the trial's metrics).
+a number (the metric's value: an int, a float, a NumPy scalar or 0-d array) or
+a dict holding the metric (its other numeric keys are kept as the trial's
+metrics). Any exception it raises, ``SystemExit`` and ``GeneratorExit``
+included, fails its trial only, with its traceback in ``traceback.txt`` of the
+trial's folder; KeyboardInterrupt (Ctrl-C) stops the search.
 
 When early stopping prunes the trial, ``trial.report`` raises ``TrialPruned``.
 It derives from ``BaseException``, like KeyboardInterrupt, so that a function's
@@ -19,19 +22,27 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hpsearch.core.errors import RunError
 from hpsearch.objectives.spec import (
     ObjectiveError,
     ObjectiveResult,
     ObjectiveSpec,
+    Reports,
     StopRule,
-    finite_metric,
+    as_number,
+    is_real,
     one_line,
-    result_from_reports,
+    rung_value,
 )
+from hpsearch.io.safe_files import make_folder, write_bytes_atomic
+
+#: A function's failure leaves its traceback in this file of the trial's folder.
+TRACEBACK_FILE = "traceback.txt"
 
 
 class TrialPruned(BaseException):
@@ -56,18 +67,31 @@ class Trial:
         self.number = number
         self.seed = seed
         self.dir = dir
-        self.reports: list[dict[str, Any]] = []
+        self.kept = Reports(metric)
         self.pruned = False
         self._metric = metric
         self._should_stop = should_stop
 
     def report(self, epoch: int, **values: float) -> None:
-        """Record intermediate ``values`` at ``epoch``; raises ``TrialPruned`` when early stopping stops the trial."""
-        self.reports.append({"epoch": epoch, **values})
-        value = finite_metric(values, self._metric)
-        if self._should_stop is not None and value is not None and self._should_stop(int(epoch), value):
+        """Record intermediate ``values`` at ``epoch``; raises ``TrialPruned`` when early stopping stops the trial.
+
+        Numbers that are not finite, or out of float range, are not kept; a
+        metric that is NaN at a rung is the worst value there (the trial is stopped).
+        """
+        report = {"epoch": epoch, **values}
+        self.kept.add(report)
+        value = rung_value(values, self._metric)
+        step = as_number(epoch)
+        if self._should_stop is None or value is None or step is None:
+            return
+        if self._should_stop(int(step), value):
             self.pruned = True
             raise TrialPruned(f"trial {self.number} stopped at epoch {epoch}")
+
+    @property
+    def reports(self) -> list[dict[str, float]]:
+        """The intermediate reports kept so far (the first ``MAX_HISTORY``), numbers only."""
+        return self.kept.history
 
 
 def load_function(spec: ObjectiveSpec) -> Callable[..., Any]:
@@ -86,7 +110,9 @@ def load_function(spec: ObjectiveSpec) -> Callable[..., Any]:
     except ImportError as exc:
         raise ObjectiveError(f"objective.python: cannot import {module_name} ({exc}) — put {module_name}.py in "
                              f"{spec.base_dir} or install it") from None
-    except Exception as exc:  # noqa: BLE001 — the user's module failed while importing
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 — the user's module failed (or called sys.exit) while importing
         raise ObjectiveError(f"objective.python: importing {module_name} raised "
                              f"{one_line(f'{type(exc).__name__}: {exc}')}") from None
     for part in qualname.split("."):
@@ -106,33 +132,47 @@ def call_function(spec: ObjectiveSpec, params: Mapping[str, Any], *, seed: int, 
     thread, not Windows); elsewhere the function runs to its end.
     """
     start = time.perf_counter()
+    trial_dir = Path(trial_dir)
     handle = Trial(params, number=trial, seed=seed, dir=trial_dir, metric=spec.metric, should_stop=should_stop)
+    kept = handle.kept
     try:
+        make_folder(trial_dir.parent, trial_dir.name)  # never through a symlink planted in the run folder
         function = load_function(spec)
         args = (dict(params), handle) if _takes_two(function) else (dict(params),)
         with _alarm(spec.timeout):
             returned = function(*args)
     except TrialPruned:
-        return result_from_reports(handle.reports, spec.metric, seconds=time.perf_counter() - start, pruned=True)
+        return kept.result(seconds=time.perf_counter() - start, pruned=True)
     except _TimedOut:
-        return result_from_reports(handle.reports, spec.metric, seconds=time.perf_counter() - start,
-                                   failure=f"timed out after {spec.timeout:g} s")
-    except ObjectiveError as exc:
-        return result_from_reports(handle.reports, spec.metric, seconds=time.perf_counter() - start, failure=str(exc))
-    except Exception as exc:  # noqa: BLE001 — the function's error is the trial's result
-        return result_from_reports(handle.reports, spec.metric, seconds=time.perf_counter() - start,
-                                   failure=f"{type(exc).__name__}: {exc}")
+        return kept.result(seconds=time.perf_counter() - start, failure=f"timed out after {spec.timeout:g} s")
+    except (ObjectiveError, RunError) as exc:
+        return kept.result(seconds=time.perf_counter() - start, failure=str(exc))
+    except KeyboardInterrupt:
+        raise  # Ctrl-C stops the search, not one trial
+    except BaseException as exc:  # noqa: BLE001 — SystemExit, GeneratorExit, any error: the trial's result only
+        where = _keep_traceback(trial_dir)
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return kept.result(seconds=time.perf_counter() - start, failure=f"{one_line(text, 200)}{where}")
     seconds = time.perf_counter() - start
     if handle.pruned:  # the function caught TrialPruned and returned anyway
-        return result_from_reports(handle.reports, spec.metric, seconds=seconds, pruned=True)
+        return kept.result(seconds=seconds, pruned=True)
     if isinstance(returned, Mapping):
-        final = dict(returned)
-    elif isinstance(returned, (int, float)) and not isinstance(returned, bool):
-        final = {spec.metric: returned}
+        kept.add(dict(returned))
+    elif is_real(returned):
+        kept.add({spec.metric: returned.item() if hasattr(returned, "item") else returned})
     else:
-        return result_from_reports(handle.reports, spec.metric, seconds=seconds,
-                                   failure=f"returned {type(returned).__name__}, expected a number or a dict holding {spec.metric!r}")
-    return result_from_reports([*handle.reports, final], spec.metric, seconds=seconds)
+        return kept.result(seconds=seconds, failure=f"returned {type(returned).__name__}, expected a number or a "
+                                                    f"dict holding {spec.metric!r}")
+    return kept.result(seconds=seconds)
+
+
+def _keep_traceback(trial_dir: Path) -> str:
+    """Write the exception being handled to ``traceback.txt`` in the trial's folder; `` (traceback in ...)``, or ``""``."""
+    try:
+        write_bytes_atomic(trial_dir, TRACEBACK_FILE, traceback.format_exc().encode("utf-8", "replace"))
+    except (OSError, RunError):
+        return ""
+    return f" (traceback in {trial_dir.parent.name}/{trial_dir.name}/{TRACEBACK_FILE})"
 
 
 def _takes_two(function: Callable[..., Any]) -> bool:

@@ -8,6 +8,10 @@ the best ``1/eta`` of the values recorded at the rung so far; while fewer than
 depends on the order in which they reach the rung, unlike the built-in
 engine's synchronous halving, which waits for the whole rung.
 
+A trial whose value at a rung is not a finite number (NaN) is stopped there.
+The folder of the files (and its parent) must not be a symlink: nothing is
+written through one.
+
 The board works wherever the workers share the run folder (loky processes on
 one machine), not on remote dask workers.
 """
@@ -19,6 +23,8 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+
+from hpsearch.io.safe_files import make_folder, open_for_write
 
 
 class RungBoard:
@@ -58,9 +64,9 @@ class RungBoard:
         return stop
 
     def _record(self, rung: int, value: float) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_folder(self.folder.parent, self.folder.name)  # never through a symlink planted in the run folder
         line = json.dumps({"trial": self.trial, "value": value if math.isfinite(value) else None}) + "\n"
-        fd = os.open(self.path(rung), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = open_for_write(self.folder, self.path(rung).name, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             os.write(fd, line.encode())
         finally:
@@ -88,7 +94,12 @@ class RungBoard:
         return [*tagged.values(), *untagged]
 
     def _promoted(self, rung: int, value: float) -> bool:
-        """Whether ``value`` is within the best ``1/eta`` of the values at ``rung`` (or too few are there)."""
+        """Whether ``value`` is within the best ``1/eta`` of the values at ``rung`` (or too few are there).
+
+        A value that is not a finite number (NaN) is the worst there is: it never goes on.
+        """
+        if not math.isfinite(self._cost(value)):
+            return False
         costs = sorted(self.values(rung))
         if len(costs) < self.eta:
             return True
