@@ -171,7 +171,8 @@ def _check_pack(states: Sequence[TrainingState], until: list[int]) -> None:
         raise ValueError("a state appears twice in the pack")
     keys = {stack_key(s.config, s.network.n_features, s.network.n_classes) for s in states}
     if len(keys) > 1 or None in keys:
-        raise ValueError(f"states of one pack must share one stack_key, got {len(keys)} different: {sorted(map(str, keys))}")
+        different = sorted(map(str, keys))
+        raise ValueError(f"states of one pack must share one stack_key, got {len(keys)} different: {different}")
 
 
 def _train_epoch(
@@ -251,7 +252,9 @@ def _evaluate(pack: _Pack, data: _Data) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _values(train_cost: float, dev_cost: float, dev_accuracy: float, learning_rate: float) -> dict[str, float]:
-    return {"train_cost": train_cost, "dev_cost": dev_cost, "dev_accuracy": dev_accuracy, "learning_rate": learning_rate}
+    return {
+        "train_cost": train_cost, "dev_cost": dev_cost, "dev_accuracy": dev_accuracy, "learning_rate": learning_rate
+    }
 
 
 def _record_epoch(state: TrainingState, epoch: int, values: dict[str, float], diverged: bool, seconds: float) -> None:
@@ -290,10 +293,14 @@ MOMENT_BUFFERS = {"gd": 0, "momentum": 1, "rmsprop": 1, "adam": 2}
 PAYING_WORK = 2_000_000
 """Multiply-adds of one model's training step (batch x weights) above which stacking stops paying.
 
-From ``benchmarks/bench_stacked.py``; see ``max_pack_size``.
+Measured by ``benchmarks/bench_stacked.py`` (one BLAS thread): spirals [100, 100]
+batch 32 (0.34 M) and digits [64, 64] batch 64 (0.57 M) gain 1.3-1.7x; the
+784-input [256, 128] batch 128 net (30 M) loses 7-20 % at every K, its step
+being matrix products that stacking cannot shorten.
 """
 
-LARGEST_PACK = 64
+LARGEST_PACK = 16
+"""Largest useful pack: on both small shapes K = 16 gains most and K = 64 less (its arrays leave the cache)."""
 
 
 def pack_bytes(

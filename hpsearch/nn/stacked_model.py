@@ -133,7 +133,8 @@ class StackedNetwork:
         p = self.p
         a = X
         for l in range(1, self.depth + 1):
-            z = _dense_forward(a, p[f"W{l}"], None if self.batchnorm else p[f"b{l}"], caches.setdefault(f"dense{l}", {}))
+            bias = None if self.batchnorm else p[f"b{l}"]
+            z = _dense_forward(a, p[f"W{l}"], bias, caches.setdefault(f"dense{l}", {}))
             if self.batchnorm:
                 z = self._batchnorm_forward(z, l, train, caches.setdefault(f"bn{l}", {}))
             a = self._act_forward(z, caches.setdefault(f"act{l}", {}))

@@ -28,7 +28,9 @@ def tiny_data(train_rows: int = 41, dev_rows: int = 12, seed: int = 7) -> Datase
     return Dataset("tiny", X[:train_rows], y[:train_rows], X[train_rows:], y[train_rows:], ("a", "b", "c"))
 
 
-def pack_configs(optimizer: str, decay: int, batchnorm: bool, dropout: bool, dtype: str, k: int = 3) -> list[ModelConfig]:
+def pack_configs(
+    optimizer: str, decay: int, batchnorm: bool, dropout: bool, dtype: str, k: int = 3
+) -> list[ModelConfig]:
     """k configs of one stack_key whose every per-model value differs (decay kinds rotate within the pack)."""
     activation = ACTIVATIONS[(decay + batchnorm + 2 * dropout) % 3]
     return [
@@ -159,7 +161,9 @@ def test_a_pack_of_one_and_a_pack_whose_models_are_done_change_nothing_else(data
 def test_stack_key_separates_what_changes_shapes_or_operations() -> None:
     base = ModelConfig(hidden=(8,), learning_rate=0.1, l2=0.01, keep_prob=0.8)
     key = stack_key(base, 4, 3)
-    for per_model in ({"learning_rate": 0.2}, {"seed": 3}, {"l2": 0.5}, {"keep_prob": 0.5}, {"lr_decay": "exponential"}):
+    for per_model in (
+        {"learning_rate": 0.2}, {"seed": 3}, {"l2": 0.5}, {"keep_prob": 0.5}, {"lr_decay": "exponential"}
+    ):
         assert stack_key(ModelConfig(**{**base.__dict__, **per_model}), 4, 3) == key
     for shaping in ({"hidden": (9,)}, {"batch_size": 32}, {"l2": 0.0}, {"keep_prob": 1.0}, {"dtype": "float64"},
                     {"optimizer": "gd"}, {"batchnorm": False}, {"activation": "tanh"}):
