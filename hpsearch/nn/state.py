@@ -320,12 +320,7 @@ def fit(
         return state
     prepared = time.perf_counter()
     network, optimizer, config = state.network, state.optimizer, state.config
-    _check_rows(data)
-    if (data.n_features, data.n_classes) != (network.n_features, network.n_classes):
-        raise DataError(
-            f"dataset {data.name!r} has {data.n_features} features and {data.n_classes} classes; "
-            f"this training state has {network.n_features} and {network.n_classes}"
-        )
+    check_dataset(state, data)
     dtype = network.dtype
     X = np.ascontiguousarray(data.X_train, dtype=dtype)
     Y = one_hot(data.y_train, network.n_classes, dtype)
@@ -422,6 +417,17 @@ def batch_bounds(m: int, batch_size: int) -> list[tuple[int, int]]:
     if len(stops) > 1 and stops[-1] - stops[-2] < min(MIN_BATCH_ROWS, batch_size):
         del stops[-2]
     return list(zip([0, *stops[:-1]], stops))
+
+
+def check_dataset(state: TrainingState, data: Dataset) -> None:
+    """DataError unless ``data`` has train and dev rows and the state's numbers of features and classes."""
+    _check_rows(data)
+    network = state.network
+    if (data.n_features, data.n_classes) != (network.n_features, network.n_classes):
+        raise DataError(
+            f"dataset {data.name!r} has {data.n_features} features and {data.n_classes} classes; "
+            f"this training state has {network.n_features} and {network.n_classes}"
+        )
 
 
 # ------------------------------------------------------------------- helpers
