@@ -1,0 +1,238 @@
+"""Tree-structured Parzen estimator (TPE) in the unit cube: a round's trials planned from the finished ones.
+
+Bergstra et al. (2011), "Algorithms for Hyper-Parameter Optimization", with the
+bandwidth rule and defaults of Optuna's ``TPESampler``. It works on unit
+points only (``Space.to_unit``), so it never branches on a parameter's scale:
+
+1. Sort the ``n`` finished trials by loss (ties broken by the row itself, so
+   the plan does not depend on the order rows are passed in). The best
+   ``n_good = gamma(n)`` with a finite loss are *good*, all others the *rest*;
+   a failed or diverged trial (loss ``+inf``) is always in the rest.
+2. Per dimension, fit a Parzen density ``l_j`` to the good trials' coordinates
+   and ``g_j`` to the rest's, leaving out trials where the dimension was
+   inactive (NaN). ``l(x) = prod_j l_j(x_j)``, ``g`` likewise.
+3. For each new point draw ``n_candidates`` candidates from ``l`` and keep the
+   one with the largest ``log l(x) - log g(x)`` (which ranks candidates as
+   expected improvement does).
+
+A round is planned all at once, with no result in between, so step 3 alone
+would give ``n_new`` near-copies of the same point. Each new point is therefore
+scored with ``g`` refitted on the rest *plus the points planned before it*
+("constant liar": a planned point counts as a bad result until it is known),
+so the next points are pushed away from it, and each draws its own candidates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Below this many finished trials a plan is uniform random draws (Optuna's ``n_startup_trials``).
+N_STARTUP = 10
+#: Weight of the prior kernel against each observation's weight 1 (Optuna's ``prior_weight``).
+PRIOR_WEIGHT = 1.0
+#: Cap of the magic clip: the narrowest kernel is never under 1/100 of the unit interval.
+_MAX_KERNELS_FOR_CLIP = 100.0
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One coordinate of the unit cube: numeric (``n_choices`` None) or a choice among ``n_choices``.
+
+    A numeric coordinate is any value in ``[0, 1]``; integers are numeric too
+    (their unit interval spans ``[low - 1/2, high + 1/2]``). Choice ``i`` of
+    ``k`` sits at the middle of its slice, ``(i + 1/2) / k``, as ``Choice.to_unit`` puts it.
+    """
+
+    n_choices: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_choices is not None and (isinstance(self.n_choices, bool) or self.n_choices < 1):
+            raise ValueError(f"Dimension.n_choices must be None or an int >= 1, got {self.n_choices!r}")
+
+
+def default_gamma(n: int) -> int:
+    """How many of ``n`` finished trials are good: ``min(ceil(n / 10), 25)`` (Optuna's default)."""
+    return min(math.ceil(0.1 * n), 25)
+
+
+def as_costs(values: np.ndarray, direction: str) -> np.ndarray:
+    """Ranking values as losses, lower better: ``value`` to minimize, ``-value`` to maximize; NaN/±inf become ``+inf``."""
+    if direction not in ("minimize", "maximize"):
+        raise ValueError(f"direction must be minimize or maximize, got {direction!r}")
+    v = np.asarray(values, dtype=float)
+    costs = v if direction == "minimize" else -v
+    return np.where(np.isfinite(costs), costs, np.inf)
+
+
+def plan_tpe(
+    points: np.ndarray,
+    losses: np.ndarray,
+    dims: Sequence[Dimension],
+    n_new: int,
+    rng: np.random.Generator,
+    *,
+    gamma: Callable[[int], int] | None = None,
+    n_candidates: int = 24,
+    n_startup: int = N_STARTUP,
+) -> np.ndarray:
+    """The unit points of ``n_new`` trials, planned from finished trials by TPE (see the module docstring).
+
+    Parameters
+    ----------
+    points
+        Shape ``(n, d)``: finished trials in ``[0, 1]``, NaN where a dimension was inactive.
+    losses
+        Shape ``(n,)``: lower is better; ``+inf`` (or NaN) for a failed or diverged trial.
+    dims
+        The ``d`` dimensions, in the columns' order.
+    n_new
+        Points to plan.
+    rng
+        The only source of randomness: the same state gives the same plan. Point
+        ``k`` uses only draws made after those of points ``0..k-1``, so a
+        larger ``n_new`` extends a plan rather than changing it.
+    gamma
+        ``n -> n_good`` (default ``default_gamma``), ``n`` counting every
+        finished trial; at least 1 and at most the trials with a finite loss are good.
+    n_candidates
+        Draws from ``l`` per new point, of which the best ``l/g`` is kept.
+    n_startup
+        With fewer finished trials than this, or none with a finite loss, the
+        plan is uniform random points (a choice at its slice's middle).
+
+    Returns
+    -------
+    ndarray, shape (n_new, d)
+        Every coordinate filled; the caller drops those of inactive parameters.
+    """
+    points = np.asarray(points, dtype=float).reshape(-1, len(dims))  # (n, d)
+    losses = np.where(np.isnan(losses), np.inf, np.asarray(losses, dtype=float))  # (n,)
+    if len(losses) != len(points):
+        raise ValueError(f"points has {len(points)} rows but losses has {len(losses)}")
+    if n_candidates < 1:
+        raise ValueError(f"n_candidates must be >= 1, got {n_candidates}")
+    n, n_finite = len(losses), int(np.isfinite(losses).sum())
+    if n < max(n_startup, 1) or n_finite == 0:
+        return _snap_choices(rng.random((n_new, len(dims))), dims)
+    points, losses = _canonical_order(points, losses)
+    n_good = min(max((gamma or default_gamma)(n), 1), n_finite)
+    good, rest = points[:n_good], points[n_good:]
+    l_dens = [_fit(good[:, j], dim) for j, dim in enumerate(dims)]
+    out = np.empty((n_new, len(dims)))  # (n_new, d)
+    for k in range(n_new):
+        lied = np.vstack([rest, out[:k]])  # the points planned so far count as bad
+        g_dens = [_fit(lied[:, j], dim) for j, dim in enumerate(dims)]
+        cand = np.column_stack([l.sample(n_candidates, rng) for l in l_dens])  # (n_candidates, d)
+        score = sum(l.log_pdf(cand[:, j]) - g.log_pdf(cand[:, j]) for j, (l, g) in enumerate(zip(l_dens, g_dens)))
+        out[k] = cand[int(np.argmax(score))]
+    return _snap_choices(out, dims)
+
+
+def _canonical_order(points: np.ndarray, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows sorted by loss, ties by the row's coordinates (NaN as -1): the same order whatever the input order."""
+    keys = np.where(np.isnan(points), -1.0, points)
+    order = np.lexsort((*keys.T[::-1], losses))  # last key is the primary one
+    return points[order], losses[order]
+
+
+def _snap_choices(u: np.ndarray, dims: Sequence[Dimension]) -> np.ndarray:
+    """Each choice coordinate moved to the middle of the slice it falls in; numeric ones kept."""
+    u = u.copy()
+    for j, dim in enumerate(dims):
+        if dim.n_choices is not None:
+            u[:, j] = (_choice_index(u[:, j], dim.n_choices) + 0.5) / dim.n_choices
+    return u
+
+
+def _choice_index(u: np.ndarray, k: int) -> np.ndarray:
+    """The choice whose slice ``[i/k, (i+1)/k)`` holds ``u`` (as ``Choice.from_unit``)."""
+    return np.clip(np.floor(u * k).astype(int), 0, k - 1)
+
+
+@dataclass(frozen=True)
+class _Categorical:
+    """Smoothed frequencies: ``p_c = (count_c + w0 / k) / (m + w0)``, a uniform prior of weight ``w0``."""
+
+    p: np.ndarray  # (k,)
+
+    def log_pdf(self, u: np.ndarray) -> np.ndarray:
+        return np.log(self.p[_choice_index(u, len(self.p))])
+
+    def sample(self, size: int, rng: np.random.Generator) -> np.ndarray:
+        return (rng.choice(len(self.p), size=size, p=self.p) + 0.5) / len(self.p)
+
+
+@dataclass(frozen=True)
+class _Numeric:
+    """A mixture of Gaussians truncated to ``[0, 1]``: kernel ``i`` has centre ``mu_i``, width ``sigma_i``, weight ``w_i``."""
+
+    mu: np.ndarray  # (m + 1,), the prior last
+    sigma: np.ndarray  # (m + 1,)
+    w: np.ndarray  # (m + 1,), sums to 1
+
+    def log_pdf(self, x: np.ndarray) -> np.ndarray:
+        """``log sum_i w_i phi((x - mu_i) / sigma_i) / (sigma_i Z_i)``, ``Z_i`` the kernel's mass in ``[0, 1]``."""
+        z = (x[:, None] - self.mu) / self.sigma  # (size, m + 1)
+        mass = _normal_cdf((1 - self.mu) / self.sigma) - _normal_cdf(-self.mu / self.sigma)  # (m + 1,)
+        log_k = -0.5 * z**2 - np.log(self.sigma * mass * math.sqrt(2 * math.pi)) + np.log(self.w)
+        top = log_k.max(axis=1, keepdims=True)
+        return (top + np.log(np.exp(log_k - top).sum(axis=1, keepdims=True)))[:, 0]
+
+    def sample(self, size: int, rng: np.random.Generator) -> np.ndarray:
+        """Pick a kernel by weight, draw from it, redraw what falls outside ``[0, 1]`` (exact truncation)."""
+        i = rng.choice(len(self.w), size=size, p=self.w)
+        mu, sigma = self.mu[i], self.sigma[i]
+        x = rng.normal(mu, sigma)
+        outside = (x < 0) | (x > 1)
+        while outside.any():  # each kernel keeps >= 38% of its mass in [0, 1]: few passes
+            x[outside] = rng.normal(mu[outside], sigma[outside])
+            outside = (x < 0) | (x > 1)
+        return x
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    return np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in z])
+
+
+def _fit(obs: np.ndarray, dim: Dimension) -> _Categorical | _Numeric:
+    """The Parzen density of one dimension's observations, NaN (inactive) left out, with a prior kernel.
+
+    The prior (weight ``PRIOR_WEIGHT``, each observation weight 1) keeps the
+    density positive everywhere, so an unseen region is never ruled out and a
+    group with no observation is the prior alone.
+    """
+    obs = obs[~np.isnan(obs)]
+    if dim.n_choices is not None:
+        k = dim.n_choices
+        counts = np.bincount(_choice_index(obs, k), minlength=k)
+        return _Categorical((counts + PRIOR_WEIGHT / k) / (len(obs) + PRIOR_WEIGHT))
+    mu = np.append(obs, 0.5)
+    sigma = np.append(_bandwidths(obs), 1.0)
+    w = np.append(np.ones(len(obs)), PRIOR_WEIGHT)
+    return _Numeric(mu, sigma, w / w.sum())
+
+
+def _bandwidths(obs: np.ndarray) -> np.ndarray:
+    """Each observation's kernel width: the larger gap to its neighbours, then the "magic clip".
+
+    The neighbours are sought among the other observations, the prior's centre
+    0.5 and the ends 0 and 1; the lowest and highest point of that list take the
+    gap on their inner side only (an end does not shrink a kernel next to it).
+    The width is then clipped to ``[1 / min(100, m + 2), 1]`` for ``m``
+    observations, so that kernels stay wide while there are few of them (Optuna's rule).
+    """
+    m = len(obs)
+    with_prior = np.append(obs, 0.5)
+    order = np.argsort(with_prior, kind="stable")
+    s = np.concatenate([[0.0], with_prior[order], [1.0]])  # (m + 3,)
+    left, right = s[1:-1] - s[:-2], s[2:] - s[1:-1]  # (m + 1,)
+    sorted_sigma = np.maximum(left, right)
+    if m >= 1:
+        sorted_sigma[0], sorted_sigma[-1] = right[0], left[-1]
+    sigma = np.empty(m + 1)
+    sigma[order] = sorted_sigma
+    return np.clip(sigma[:m], 1.0 / min(_MAX_KERNELS_FOR_CLIP, m + 2.0), 1.0)
