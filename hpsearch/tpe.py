@@ -8,9 +8,13 @@ points only (``Space.to_unit``), so it never branches on a parameter's scale:
    the plan does not depend on the order rows are passed in). The best
    ``n_good = gamma(n)`` with a finite loss are *good*, all others the *rest*;
    a failed or diverged trial (loss ``+inf``) is always in the rest.
-2. Per dimension, fit a Parzen density ``l_j`` to the good trials' coordinates
-   and ``g_j`` to the rest's, leaving out trials where the dimension was
-   inactive (NaN). ``l(x) = prod_j l_j(x_j)``, ``g`` likewise.
+2. Fit a Parzen density ``l`` to the good trials and ``g`` to the rest: a
+   mixture of one product kernel per trial (a Gaussian truncated to ``[0, 1]``
+   on each numeric coordinate, smoothed frequencies on each choice) plus a
+   broad prior kernel. A joint kernel keeps what the good trials share across
+   dimensions (Optuna's multivariate TPE, its default; per-dimension
+   densities did worse on Hartmann-6 and Branin). Where a trial's dimension
+   was inactive (NaN), its kernel is flat there: it says nothing about it.
 3. For each new point draw ``n_candidates`` candidates from ``l`` and keep the
    one with the largest ``log l(x) - log g(x)`` (which ranks candidates as
    expected improvement does).
@@ -121,14 +125,12 @@ def plan_tpe(
     points, losses = _canonical_order(points, losses)
     n_good = min(max((gamma or default_gamma)(n), 1), n_finite)
     good, rest = points[:n_good], points[n_good:]
-    l_dens = [_fit(good[:, j], dim) for j, dim in enumerate(dims)]
+    l_dens = _fit(good, dims)
     out = np.empty((n_new, len(dims)))  # (n_new, d)
     for k in range(n_new):
-        lied = np.vstack([rest, out[:k]])  # the points planned so far count as bad
-        g_dens = [_fit(lied[:, j], dim) for j, dim in enumerate(dims)]
-        cand = np.column_stack([l.sample(n_candidates, rng) for l in l_dens])  # (n_candidates, d)
-        score = sum(l.log_pdf(cand[:, j]) - g.log_pdf(cand[:, j]) for j, (l, g) in enumerate(zip(l_dens, g_dens)))
-        out[k] = cand[int(np.argmax(score))]
+        g_dens = _fit(np.vstack([rest, out[:k]]), dims)  # the points planned so far count as bad
+        cand = l_dens.sample(n_candidates, rng)  # (n_candidates, d)
+        out[k] = cand[int(np.argmax(l_dens.log_pdf(cand) - g_dens.log_pdf(cand)))]
     return _snap_choices(out, dims)
 
 
@@ -155,36 +157,36 @@ def _choice_index(u: np.ndarray, k: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Categorical:
-    """Smoothed frequencies: ``p_c = (count_c + w0 / k) / (m + w0)``, a uniform prior of weight ``w0``."""
+    """One choice dimension of a mixture's kernels: kernel ``i`` gives choice ``c`` probability ``p[i, c]``."""
 
-    p: np.ndarray  # (k,)
+    p: np.ndarray  # (m + 1, k)
 
-    def log_pdf(self, u: np.ndarray) -> np.ndarray:
-        return np.log(self.p[_choice_index(u, len(self.p))])
+    def log_k(self, u: np.ndarray) -> np.ndarray:
+        """``log p[i, c(u)]`` for every point and kernel, shape (size, m + 1)."""
+        return np.log(self.p[:, _choice_index(u, self.p.shape[1])]).T
 
-    def sample(self, size: int, rng: np.random.Generator) -> np.ndarray:
-        return (rng.choice(len(self.p), size=size, p=self.p) + 0.5) / len(self.p)
+    def sample(self, i: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A choice from each kernel ``i`` (shape (size,)), at its slice's middle."""
+        cdf = np.cumsum(self.p[i], axis=1)  # (size, k)
+        c = np.minimum((cdf < rng.random(len(i))[:, None] * cdf[:, -1:]).sum(axis=1), self.p.shape[1] - 1)
+        return (c + 0.5) / self.p.shape[1]
 
 
 @dataclass(frozen=True)
 class _Numeric:
-    """A mixture of Gaussians truncated to ``[0, 1]``: kernel ``i`` has centre ``mu_i``, width ``sigma_i``, weight ``w_i``."""
+    """One numeric dimension of a mixture's kernels: Gaussians centred at ``mu``, width ``sigma``, truncated to ``[0, 1]``."""
 
-    mu: np.ndarray  # (m + 1,), the prior last
+    mu: np.ndarray  # (m + 1,)
     sigma: np.ndarray  # (m + 1,)
-    w: np.ndarray  # (m + 1,), sums to 1
 
-    def log_pdf(self, x: np.ndarray) -> np.ndarray:
-        """``log sum_i w_i phi((x - mu_i) / sigma_i) / (sigma_i Z_i)``, ``Z_i`` the kernel's mass in ``[0, 1]``."""
-        z = (x[:, None] - self.mu) / self.sigma  # (size, m + 1)
+    def log_k(self, x: np.ndarray) -> np.ndarray:
+        """``log phi((x - mu_i) / sigma_i) / (sigma_i Z_i)``, ``Z_i`` the kernel's mass in ``[0, 1]``; (size, m + 1)."""
+        z = (x[:, None] - self.mu) / self.sigma
         mass = _normal_cdf((1 - self.mu) / self.sigma) - _normal_cdf(-self.mu / self.sigma)  # (m + 1,)
-        log_k = -0.5 * z**2 - np.log(self.sigma * mass * math.sqrt(2 * math.pi)) + np.log(self.w)
-        top = log_k.max(axis=1, keepdims=True)
-        return (top + np.log(np.exp(log_k - top).sum(axis=1, keepdims=True)))[:, 0]
+        return -0.5 * z**2 - np.log(self.sigma * mass * math.sqrt(2 * math.pi))
 
-    def sample(self, size: int, rng: np.random.Generator) -> np.ndarray:
-        """Pick a kernel by weight, draw from it, redraw what falls outside ``[0, 1]`` (exact truncation)."""
-        i = rng.choice(len(self.w), size=size, p=self.w)
+    def sample(self, i: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A draw from each kernel ``i``; what falls outside ``[0, 1]`` is redrawn (exact truncation)."""
         mu, sigma = self.mu[i], self.sigma[i]
         x = rng.normal(mu, sigma)
         outside = (x < 0) | (x > 1)
@@ -194,45 +196,58 @@ class _Numeric:
         return x
 
 
+@dataclass(frozen=True)
+class _Parzen:
+    """``p(x) = sum_i w_i prod_j k_ij(x_j)``: one product kernel per observation, and a prior kernel last."""
+
+    w: np.ndarray  # (m + 1,), sums to 1
+    dims: list[_Numeric | _Categorical]  # (d,)
+
+    def log_pdf(self, x: np.ndarray) -> np.ndarray:
+        """``log p`` at each row of ``x`` (size, d), shape (size,)."""
+        log_k = np.log(self.w) + sum(part.log_k(x[:, j]) for j, part in enumerate(self.dims))  # (size, m + 1)
+        top = log_k.max(axis=1, keepdims=True)
+        return (top + np.log(np.exp(log_k - top).sum(axis=1, keepdims=True)))[:, 0]
+
+    def sample(self, size: int, rng: np.random.Generator) -> np.ndarray:
+        """Pick a kernel by weight, then draw every coordinate from it, shape (size, d)."""
+        i = rng.choice(len(self.w), size=size, p=self.w)
+        return np.column_stack([part.sample(i, rng) for part in self.dims])
+
+
 def _normal_cdf(z: np.ndarray) -> np.ndarray:
     return np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in z])
 
 
-def _fit(obs: np.ndarray, dim: Dimension) -> _Categorical | _Numeric:
-    """The Parzen density of one dimension's observations, NaN (inactive) left out, with a prior kernel.
+def _fit(obs: np.ndarray, dims: Sequence[Dimension]) -> _Parzen:
+    """The Parzen density of ``m`` observations (m, d), with a prior kernel of weight ``PRIOR_WEIGHT``.
 
-    The prior (weight ``PRIOR_WEIGHT``, each observation weight 1) keeps the
-    density positive everywhere, so an unseen region is never ruled out and a
-    group with no observation is the prior alone.
+    Every observation has weight 1. The prior kernel is flat-ish (a Gaussian
+    at 0.5 of width 1; uniform over choices), so the density is positive
+    everywhere and a group with no observation is the prior alone. Where an
+    observation's dimension was inactive (NaN), its kernel takes the prior's
+    shape on that dimension: the same at every value, so it says nothing there.
+
+    Numeric widths follow Scott's rule as Optuna's multivariate TPE does,
+    ``sigma = 0.2 m^(-1/(d+4))``, then the "magic clip" to
+    ``[1 / min(100, m + 2), 1]`` keeps kernels wide while there are few.
+    A choice kernel puts ``1 + eps`` on its observed choice and ``eps =
+    PRIOR_WEIGHT / (m + 1)`` on each other one, normalized.
     """
-    obs = obs[~np.isnan(obs)]
-    if dim.n_choices is not None:
-        k = dim.n_choices
-        counts = np.bincount(_choice_index(obs, k), minlength=k)
-        return _Categorical((counts + PRIOR_WEIGHT / k) / (len(obs) + PRIOR_WEIGHT))
-    mu = np.append(obs, 0.5)
-    sigma = np.append(_bandwidths(obs), 1.0)
-    w = np.append(np.ones(len(obs)), PRIOR_WEIGHT)
-    return _Numeric(mu, sigma, w / w.sum())
-
-
-def _bandwidths(obs: np.ndarray) -> np.ndarray:
-    """Each observation's kernel width: the larger gap to its neighbours, then the "magic clip".
-
-    The neighbours are sought among the other observations, the prior's centre
-    0.5 and the ends 0 and 1; the lowest and highest point of that list take the
-    gap on their inner side only (an end does not shrink a kernel next to it).
-    The width is then clipped to ``[1 / min(100, m + 2), 1]`` for ``m``
-    observations, so that kernels stay wide while there are few of them (Optuna's rule).
-    """
-    m = len(obs)
-    with_prior = np.append(obs, 0.5)
-    order = np.argsort(with_prior, kind="stable")
-    s = np.concatenate([[0.0], with_prior[order], [1.0]])  # (m + 3,)
-    left, right = s[1:-1] - s[:-2], s[2:] - s[1:-1]  # (m + 1,)
-    sorted_sigma = np.maximum(left, right)
-    if m >= 1:
-        sorted_sigma[0], sorted_sigma[-1] = right[0], left[-1]
-    sigma = np.empty(m + 1)
-    sigma[order] = sorted_sigma
-    return np.clip(sigma[:m], 1.0 / min(_MAX_KERNELS_FOR_CLIP, m + 2.0), 1.0)
+    m, d = obs.shape
+    w = np.append(np.ones(m), PRIOR_WEIGHT)
+    sigma = float(np.clip(0.2 * max(m, 1) ** (-1.0 / (d + 4)), 1.0 / min(_MAX_KERNELS_FOR_CLIP, m + 2.0), 1.0))
+    parts: list[_Numeric | _Categorical] = []
+    for j, dim in enumerate(dims):
+        active = ~np.isnan(obs[:, j])  # (m,)
+        if dim.n_choices is None:
+            mu = np.append(np.where(active, obs[:, j], 0.5), 0.5)
+            parts.append(_Numeric(mu, np.append(np.where(active, sigma, 1.0), 1.0)))
+        else:
+            k = dim.n_choices
+            p = np.full((m + 1, k), PRIOR_WEIGHT / (m + 1))
+            rows = np.flatnonzero(active)
+            p[rows, _choice_index(obs[rows, j], k)] += 1.0
+            p[~np.append(active, False)] = 1.0  # inactive observations and the prior: uniform
+            parts.append(_Categorical(p / p.sum(axis=1, keepdims=True)))
+    return _Parzen(w / w.sum(), parts)

@@ -113,11 +113,9 @@ def test_after_30_random_trials_planned_points_beat_uniform_draws(f, score, max_
 def test_the_good_density_is_highest_near_the_optimum():
     rng = np.random.default_rng(3)
     x = rng.random((40, 2))
-    good = x[np.argsort(bowl(x))[: default_gamma(40)]]
-    for j, best in enumerate([0.8, 0.2]):
-        l = _fit(good[:, j], NUM)
-        grid = np.linspace(0, 1, 101)
-        assert abs(grid[np.argmax(l.log_pdf(grid))] - best) < 0.15
+    l = _fit(x[np.argsort(bowl(x))[: default_gamma(40)]], [NUM, NUM])
+    grid = np.stack(np.meshgrid(np.linspace(0, 1, 41), np.linspace(0, 1, 41)), axis=-1).reshape(-1, 2)
+    assert np.linalg.norm(grid[np.argmax(l.log_pdf(grid))] - [0.8, 0.2]) < 0.15
 
 
 def test_a_batch_spreads_out_rather_than_repeating_one_point():
@@ -139,13 +137,24 @@ def test_a_choice_that_is_always_best_is_planned_far_more_often():
     assert counts[2] > 2 * max(counts[[0, 1, 3]])
 
 
-def test_inactive_coordinates_are_left_out_of_the_densities():
-    with_nan = _fit(np.array([0.2, np.nan, 0.3, np.nan]), NUM)
-    without = _fit(np.array([0.2, 0.3]), NUM)
-    for a, b in zip((with_nan.mu, with_nan.sigma, with_nan.w), (without.mu, without.sigma, without.w)):
-        np.testing.assert_array_equal(a, b)
-    choice = _fit(np.array([0.125, np.nan, 0.125]), Dimension(4))
-    np.testing.assert_array_equal(choice.p, _fit(np.array([0.125, 0.125]), Dimension(4)).p)
+@pytest.mark.parametrize("dim", [NUM, Dimension(4)])
+def test_a_coordinate_inactive_in_every_trial_does_not_change_the_ratio(dim):
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.random(30), np.full(30, np.nan)])
+    l, g = _fit(x[:3], [NUM, dim]), _fit(x[3:], [NUM, dim])
+    probe = np.column_stack([np.full(5, 0.3), [0.0, 0.125, 0.5, 0.875, 1.0]])  # (5, 2): only the inactive one varies
+    ratio = l.log_pdf(probe) - g.log_pdf(probe)
+    np.testing.assert_allclose(ratio, ratio[0], atol=1e-9)
+
+
+def test_an_inactive_coordinate_gives_its_kernel_the_prior_shape_there():
+    parzen = _fit(np.array([[0.2, np.nan], [0.3, 0.7]]), [NUM, NUM])
+    numeric = parzen.dims[1]
+    assert (numeric.mu[0], numeric.sigma[0]) == (numeric.mu[-1], numeric.sigma[-1]) == (0.5, 1.0)
+    assert numeric.mu[1] == 0.7 and numeric.sigma[1] < 1
+    choice = _fit(np.array([[0.125, np.nan], [0.125, 0.375]]), [Dimension(4), Dimension(4)]).dims[1]
+    np.testing.assert_allclose(choice.p[0], 0.25)
+    assert np.argmax(choice.p[1]) == 1
 
 
 def test_a_parameter_inactive_in_half_the_trials_still_lets_the_others_concentrate():
