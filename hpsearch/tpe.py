@@ -14,7 +14,7 @@ points only (``Space.to_unit``), so it never branches on a parameter's scale:
    broad prior kernel. A joint kernel keeps what the good trials share across
    dimensions (Optuna's multivariate TPE, its default; per-dimension
    densities did worse on Hartmann-6 and Branin). Where a trial's dimension
-   was inactive (NaN), its kernel is flat there: it says nothing about it.
+   was inactive (NaN), its kernel takes the prior's broad shape there.
 3. For each new point draw ``n_candidates`` candidates from ``l`` and keep the
    one with the largest ``log l(x) - log g(x)`` (which ranks candidates as
    expected improvement does).
