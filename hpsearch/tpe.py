@@ -113,10 +113,11 @@ def plan_tpe(
     ndarray, shape (n_new, d)
         Every coordinate filled; the caller drops those of inactive parameters.
     """
-    points = np.asarray(points, dtype=float).reshape(-1, len(dims))  # (n, d)
+    points = np.asarray(points, dtype=float)
+    points = points.reshape(0, len(dims)) if points.size == 0 else points  # (n, d)
     losses = np.where(np.isnan(losses), np.inf, np.asarray(losses, dtype=float))  # (n,)
-    if len(losses) != len(points):
-        raise ValueError(f"points has {len(points)} rows but losses has {len(losses)}")
+    if points.ndim != 2 or points.shape[1] != len(dims) or len(losses) != len(points):
+        raise ValueError(f"expected points (n, {len(dims)}) and losses (n,), got {points.shape} and {losses.shape}")
     if n_candidates < 1:
         raise ValueError(f"n_candidates must be >= 1, got {n_candidates}")
     n, n_finite = len(losses), int(np.isfinite(losses).sum())

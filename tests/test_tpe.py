@@ -235,3 +235,10 @@ def test_default_gamma_is_a_tenth_capped_at_25():
 def test_a_dimension_needs_at_least_one_choice(bad):
     with pytest.raises(ValueError, match="n_choices"):
         Dimension(bad)
+
+
+def test_points_must_match_the_dimensions_and_losses():
+    with pytest.raises(ValueError, match=r"points \(n, 2\)"):
+        plan_tpe(np.zeros((12, 3)), np.zeros(12), [NUM, NUM], 1, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="losses"):
+        plan_tpe(np.zeros((12, 2)), np.zeros(11), [NUM, NUM], 1, np.random.default_rng(0))
