@@ -1,0 +1,254 @@
+"""Tree-structured Parzen estimator (TPE) in the unit cube: a round's trials planned from the finished ones.
+
+Bergstra et al. (2011), "Algorithms for Hyper-Parameter Optimization", with the
+bandwidth rule and defaults of Optuna's ``TPESampler``. It works on unit
+points only (``Space.to_unit``), so it never branches on a parameter's scale:
+
+1. Sort the ``n`` finished trials by loss (ties broken by the row itself, so
+   the plan does not depend on the order rows are passed in). The best
+   ``n_good = gamma(n)`` with a finite loss are *good*, all others the *rest*;
+   a failed or diverged trial (loss ``+inf``) is always in the rest.
+2. Fit a Parzen density ``l`` to the good trials and ``g`` to the rest: a
+   mixture of one product kernel per trial (a Gaussian truncated to ``[0, 1]``
+   on each numeric coordinate, smoothed frequencies on each choice) plus a
+   broad prior kernel. A joint kernel keeps what the good trials share across
+   dimensions (Optuna's multivariate TPE, its default; per-dimension
+   densities did worse on Hartmann-6 and Branin). Where a trial's dimension
+   was inactive (NaN), its kernel takes the prior's broad shape there.
+3. For each new point draw ``n_candidates`` candidates from ``l`` and keep the
+   one with the largest ``log l(x) - log g(x)`` (which ranks candidates as
+   expected improvement does).
+
+A round is planned all at once, with no result in between, so step 3 alone
+would give ``n_new`` near-copies of the same point. Each new point is therefore
+scored with ``g`` refitted on the rest *plus the points planned before it*
+("constant liar": a planned point counts as a bad result until it is known),
+so the next points are pushed away from it, and each draws its own candidates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Below this many finished trials a plan is uniform random draws (Optuna's ``n_startup_trials``).
+N_STARTUP = 10
+#: Weight of the prior kernel against each observation's weight 1 (Optuna's ``prior_weight``).
+PRIOR_WEIGHT = 1.0
+#: Cap of the magic clip: the narrowest kernel is never under 1/100 of the unit interval.
+_MAX_KERNELS_FOR_CLIP = 100.0
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One coordinate of the unit cube: numeric (``n_choices`` None) or a choice among ``n_choices``.
+
+    A numeric coordinate is any value in ``[0, 1]``; integers are numeric too
+    (their unit interval spans ``[low - 1/2, high + 1/2]``). Choice ``i`` of
+    ``k`` sits at the middle of its slice, ``(i + 1/2) / k``, as ``Choice.to_unit`` puts it.
+    """
+
+    n_choices: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_choices is not None and (isinstance(self.n_choices, bool) or self.n_choices < 1):
+            raise ValueError(f"Dimension.n_choices must be None or an int >= 1, got {self.n_choices!r}")
+
+
+def default_gamma(n: int) -> int:
+    """How many of ``n`` finished trials are good: ``min(ceil(n / 10), 25)`` (Optuna's default)."""
+    return min(math.ceil(0.1 * n), 25)
+
+
+def as_costs(values: np.ndarray, direction: str) -> np.ndarray:
+    """Ranking values as losses, lower better: ``value`` to minimize, ``-value`` to maximize; NaN/±inf become ``+inf``."""
+    if direction not in ("minimize", "maximize"):
+        raise ValueError(f"direction must be minimize or maximize, got {direction!r}")
+    v = np.asarray(values, dtype=float)
+    costs = v if direction == "minimize" else -v
+    return np.where(np.isfinite(costs), costs, np.inf)
+
+
+def plan_tpe(
+    points: np.ndarray,
+    losses: np.ndarray,
+    dims: Sequence[Dimension],
+    n_new: int,
+    rng: np.random.Generator,
+    *,
+    gamma: Callable[[int], int] | None = None,
+    n_candidates: int = 24,
+    n_startup: int = N_STARTUP,
+) -> np.ndarray:
+    """The unit points of ``n_new`` trials, planned from finished trials by TPE (see the module docstring).
+
+    Parameters
+    ----------
+    points
+        Shape ``(n, d)``: finished trials in ``[0, 1]``, NaN where a dimension was inactive.
+    losses
+        Shape ``(n,)``: lower is better; ``+inf`` (or NaN) for a failed or diverged trial.
+    dims
+        The ``d`` dimensions, in the columns' order.
+    n_new
+        Points to plan.
+    rng
+        The only source of randomness: the same state gives the same plan. Point
+        ``k`` uses only draws made after those of points ``0..k-1``, so a
+        larger ``n_new`` extends a plan rather than changing it.
+    gamma
+        ``n -> n_good`` (default ``default_gamma``), ``n`` counting every
+        finished trial; at least 1 and at most the trials with a finite loss are good.
+    n_candidates
+        Draws from ``l`` per new point, of which the best ``l/g`` is kept.
+    n_startup
+        With fewer finished trials than this, or none with a finite loss, the
+        plan is uniform random points (a choice at its slice's middle).
+
+    Returns
+    -------
+    ndarray, shape (n_new, d)
+        Every coordinate filled; the caller drops those of inactive parameters.
+    """
+    points = np.asarray(points, dtype=float)
+    points = points.reshape(0, len(dims)) if points.size == 0 else points  # (n, d)
+    losses = np.where(np.isnan(losses), np.inf, np.asarray(losses, dtype=float))  # (n,)
+    if points.ndim != 2 or points.shape[1] != len(dims) or len(losses) != len(points):
+        raise ValueError(f"expected points (n, {len(dims)}) and losses (n,), got {points.shape} and {losses.shape}")
+    if n_candidates < 1:
+        raise ValueError(f"n_candidates must be >= 1, got {n_candidates}")
+    n, n_finite = len(losses), int(np.isfinite(losses).sum())
+    if n < max(n_startup, 1) or n_finite == 0:
+        return _snap_choices(rng.random((n_new, len(dims))), dims)
+    points, losses = _canonical_order(points, losses)
+    n_good = min(max((gamma or default_gamma)(n), 1), n_finite)
+    good, rest = points[:n_good], points[n_good:]
+    l_dens = _fit(good, dims)
+    out = np.empty((n_new, len(dims)))  # (n_new, d)
+    for k in range(n_new):
+        g_dens = _fit(np.vstack([rest, out[:k]]), dims)  # the points planned so far count as bad
+        cand = l_dens.sample(n_candidates, rng)  # (n_candidates, d)
+        out[k] = cand[int(np.argmax(l_dens.log_pdf(cand) - g_dens.log_pdf(cand)))]
+    return _snap_choices(out, dims)
+
+
+def _canonical_order(points: np.ndarray, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows sorted by loss, ties by the row's coordinates (NaN as -1): the same order whatever the input order."""
+    keys = np.where(np.isnan(points), -1.0, points)
+    order = np.lexsort((*keys.T[::-1], losses))  # last key is the primary one
+    return points[order], losses[order]
+
+
+def _snap_choices(u: np.ndarray, dims: Sequence[Dimension]) -> np.ndarray:
+    """Each choice coordinate moved to the middle of the slice it falls in; numeric ones kept."""
+    u = u.copy()
+    for j, dim in enumerate(dims):
+        if dim.n_choices is not None:
+            u[:, j] = (_choice_index(u[:, j], dim.n_choices) + 0.5) / dim.n_choices
+    return u
+
+
+def _choice_index(u: np.ndarray, k: int) -> np.ndarray:
+    """The choice whose slice ``[i/k, (i+1)/k)`` holds ``u`` (as ``Choice.from_unit``)."""
+    return np.clip(np.floor(u * k).astype(int), 0, k - 1)
+
+
+@dataclass(frozen=True)
+class _Categorical:
+    """One choice dimension of a mixture's kernels: kernel ``i`` gives choice ``c`` probability ``p[i, c]``."""
+
+    p: np.ndarray  # (m + 1, k)
+
+    def log_k(self, u: np.ndarray) -> np.ndarray:
+        """``log p[i, c(u)]`` for every point and kernel, shape (size, m + 1)."""
+        return np.log(self.p[:, _choice_index(u, self.p.shape[1])]).T
+
+    def sample(self, i: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A choice from each kernel ``i`` (shape (size,)), at its slice's middle."""
+        cdf = np.cumsum(self.p[i], axis=1)  # (size, k)
+        c = np.minimum((cdf < rng.random(len(i))[:, None] * cdf[:, -1:]).sum(axis=1), self.p.shape[1] - 1)
+        return (c + 0.5) / self.p.shape[1]
+
+
+@dataclass(frozen=True)
+class _Numeric:
+    """One numeric dimension of a mixture's kernels: Gaussians centred at ``mu``, width ``sigma``, truncated to ``[0, 1]``."""
+
+    mu: np.ndarray  # (m + 1,)
+    sigma: np.ndarray  # (m + 1,)
+
+    def log_k(self, x: np.ndarray) -> np.ndarray:
+        """``log phi((x - mu_i) / sigma_i) / (sigma_i Z_i)``, ``Z_i`` the kernel's mass in ``[0, 1]``; (size, m + 1)."""
+        z = (x[:, None] - self.mu) / self.sigma
+        mass = _normal_cdf((1 - self.mu) / self.sigma) - _normal_cdf(-self.mu / self.sigma)  # (m + 1,)
+        return -0.5 * z**2 - np.log(self.sigma * mass * math.sqrt(2 * math.pi))
+
+    def sample(self, i: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A draw from each kernel ``i``; what falls outside ``[0, 1]`` is redrawn (exact truncation)."""
+        mu, sigma = self.mu[i], self.sigma[i]
+        x = rng.normal(mu, sigma)
+        outside = (x < 0) | (x > 1)
+        while outside.any():  # each kernel keeps >= 38% of its mass in [0, 1]: few passes
+            x[outside] = rng.normal(mu[outside], sigma[outside])
+            outside = (x < 0) | (x > 1)
+        return x
+
+
+@dataclass(frozen=True)
+class _Parzen:
+    """``p(x) = sum_i w_i prod_j k_ij(x_j)``: one product kernel per observation, and a prior kernel last."""
+
+    w: np.ndarray  # (m + 1,), sums to 1
+    dims: list[_Numeric | _Categorical]  # (d,)
+
+    def log_pdf(self, x: np.ndarray) -> np.ndarray:
+        """``log p`` at each row of ``x`` (size, d), shape (size,)."""
+        log_k = np.log(self.w) + sum(part.log_k(x[:, j]) for j, part in enumerate(self.dims))  # (size, m + 1)
+        top = log_k.max(axis=1, keepdims=True)
+        return (top + np.log(np.exp(log_k - top).sum(axis=1, keepdims=True)))[:, 0]
+
+    def sample(self, size: int, rng: np.random.Generator) -> np.ndarray:
+        """Pick a kernel by weight, then draw every coordinate from it, shape (size, d)."""
+        i = rng.choice(len(self.w), size=size, p=self.w)
+        return np.column_stack([part.sample(i, rng) for part in self.dims])
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    return np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in z])
+
+
+def _fit(obs: np.ndarray, dims: Sequence[Dimension]) -> _Parzen:
+    """The Parzen density of ``m`` observations (m, d), with a prior kernel of weight ``PRIOR_WEIGHT``.
+
+    Every observation has weight 1. The prior kernel is flat-ish (a Gaussian
+    at 0.5 of width 1; uniform over choices), so the density is positive
+    everywhere and a group with no observation is the prior alone. Where an
+    observation's dimension was inactive (NaN), its kernel takes the prior's
+    shape on that dimension: the same at every value, so it says nothing there.
+
+    Numeric widths follow Scott's rule as Optuna's multivariate TPE does,
+    ``sigma = 0.2 m^(-1/(d+4))``, then the "magic clip" to
+    ``[1 / min(100, m + 2), 1]`` keeps kernels wide while there are few.
+    A choice kernel puts ``1 + eps`` on its observed choice and ``eps =
+    PRIOR_WEIGHT / (m + 1)`` on each other one, normalized.
+    """
+    m, d = obs.shape
+    w = np.append(np.ones(m), PRIOR_WEIGHT)
+    sigma = float(np.clip(0.2 * max(m, 1) ** (-1.0 / (d + 4)), 1.0 / min(_MAX_KERNELS_FOR_CLIP, m + 2.0), 1.0))
+    parts: list[_Numeric | _Categorical] = []
+    for j, dim in enumerate(dims):
+        active = ~np.isnan(obs[:, j])  # (m,)
+        if dim.n_choices is None:
+            mu = np.append(np.where(active, obs[:, j], 0.5), 0.5)
+            parts.append(_Numeric(mu, np.append(np.where(active, sigma, 1.0), 1.0)))
+        else:
+            k = dim.n_choices
+            p = np.full((m + 1, k), PRIOR_WEIGHT / (m + 1))
+            rows = np.flatnonzero(active)
+            p[rows, _choice_index(obs[rows, j], k)] += 1.0
+            p[~np.append(active, False)] = 1.0  # inactive observations and the prior: uniform
+            parts.append(_Categorical(p / p.sum(axis=1, keepdims=True)))
+    return _Parzen(w / w.sum(), parts)
