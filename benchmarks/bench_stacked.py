@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from hpsearch.data import Dataset
+from hpsearch.core.dataset import Dataset
 from hpsearch.nn import ModelConfig, fit, start
 from hpsearch.nn.stacked import fit_stacked, max_pack_size
 

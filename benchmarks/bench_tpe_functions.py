@@ -3,7 +3,7 @@
 At an equal budget of 64 evaluations, per function and seed:
 
 (a) ``tpe``:    16 uniform random points, then 3 rounds of 16 points each planned
-                all at once by ``hpsearch.tpe.plan_tpe`` from every point so far;
+                all at once by ``hpsearch.space.tpe.plan_tpe`` from every point so far;
 (b) ``box``:    the same 16 random points, then 3 rounds of 16 uniform points in
                 today's zoom box (top 5, margin 0.1) of every point so far;
 (c) ``random``: 64 uniform random points;
@@ -27,9 +27,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from hpsearch.space import Space, Uniform
-from hpsearch.tpe import Dimension, plan_tpe
-from hpsearch.zoom import zoom_space
+from hpsearch.space.scales import Space, Uniform
+from hpsearch.space.tpe import Dimension, plan_tpe
+from hpsearch.space.zoom import zoom_space
 
 N_RANDOM, N_ROUNDS, N_PER_ROUND = 16, 3, 16
 BUDGET = N_RANDOM + N_ROUNDS * N_PER_ROUND

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from hpsearch.errors import DataError
+from hpsearch.core.errors import DataError
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.layers import cached_array
 from hpsearch.nn.losses import one_hot
@@ -39,10 +39,10 @@ from hpsearch.nn.state import (
     batch_bounds,
     check_dataset,
 )
-from hpsearch.records import TrialStatus
+from hpsearch.core.records import TrialStatus
 
-if TYPE_CHECKING:  # annotations only: hpsearch.data imports the engine's hyperparameter schema
-    from hpsearch.data import Dataset
+if TYPE_CHECKING:  # annotations only: hpsearch.data.datasets imports the engine's hyperparameter schema
+    from hpsearch.core.dataset import Dataset
 
 PackCallback = Callable[[int, int, dict[str, float]], None]
 """``on_epoch(k, epoch, values)``: model ``states[k]`` finished 0-based ``epoch``; values as for ``fit``."""

@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from hpsearch.data import Dataset
-from hpsearch.errors import DataError
+from hpsearch.core.dataset import Dataset
+from hpsearch.core.errors import DataError
 from hpsearch.nn import ModelConfig, StopTraining, TrainingState, fit, start
 from hpsearch.nn.stacked import fit_stacked, max_pack_size, pack_bytes, stack_key
-from hpsearch.records import TrialStatus
+from hpsearch.core.records import TrialStatus
 
 DECAYS = ("none", "inverse_time", "exponential")
 ACTIVATIONS = ("relu", "tanh", "leaky_relu")
