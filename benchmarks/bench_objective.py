@@ -35,7 +35,8 @@ from pathlib import Path
 from hpsearch.objectives.command import _die_with_parent
 from hpsearch.execution import objective_jobs as objective_trials
 from hpsearch.config.search_config import config_from_dict
-from hpsearch.objectives.spec import ObjectiveSpec, evaluate
+from hpsearch.objectives.spec import ObjectiveSpec
+from hpsearch.objectives.evaluate import evaluate
 from hpsearch.search.api import start_search
 
 CODE = 'import json, sys; print(json.dumps({"loss": float(sys.argv[1]) ** 2}))'

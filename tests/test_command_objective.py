@@ -15,7 +15,8 @@ import psutil
 import pytest
 
 from hpsearch.objectives.command import substitute
-from hpsearch.objectives.spec import ObjectiveSpec, evaluate
+from hpsearch.objectives.spec import ObjectiveSpec
+from hpsearch.objectives.evaluate import evaluate
 from hpsearch.pruning.rung_board import RungBoard
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups are POSIX")
@@ -217,7 +218,8 @@ SLEEPER = """
 DRIVER = """
 import sys
 from pathlib import Path
-from hpsearch.objectives.spec import ObjectiveSpec, evaluate
+from hpsearch.objectives.spec import ObjectiveSpec
+from hpsearch.objectives.evaluate import evaluate
 spec = ObjectiveSpec("command", tuple(sys.argv[3:]), None, "loss", "minimize", None, sys.argv[1])
 evaluate(spec, {}, seed=0, trial=0, trial_dir=Path(sys.argv[2]))
 """

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from hpsearch.objectives.spec import ObjectiveSpec, evaluate
+from hpsearch.objectives.spec import ObjectiveSpec
+from hpsearch.objectives.evaluate import evaluate
 from hpsearch.objectives.function import Trial, TrialPruned
 
 

@@ -31,7 +31,9 @@ from typing import Any
 
 from hpsearch.core.errors import RunError
 from hpsearch.core.limits import MAX_METRICS
-from hpsearch.objectives.spec import ObjectiveError, ObjectiveResult, ObjectiveSpec, evaluate, one_line, report_epoch
+from hpsearch.objectives.spec import ObjectiveError, ObjectiveResult, ObjectiveSpec
+from hpsearch.objectives.reports import one_line, report_epoch
+from hpsearch.objectives.evaluate import evaluate
 from hpsearch.core.records import TrialRecord, TrialStatus
 from hpsearch.pruning.rung_board import RungBoard
 from hpsearch.execution.runner import TrialTask

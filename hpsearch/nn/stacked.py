@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from hpsearch.core.errors import DataError
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.layers import cached_array
 from hpsearch.nn.losses import one_hot

@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from hpsearch.core.limits import MAX_LINE_BYTES, MAX_LOG_BYTES
-from hpsearch.objectives.spec import ObjectiveResult, ObjectiveSpec, Reports, StopRule, one_line, rung_value
+from hpsearch.objectives.spec import ObjectiveResult, ObjectiveSpec, StopRule
+from hpsearch.objectives.reports import Reports, one_line, rung_value
 from hpsearch.io.safe_files import make_folder, open_for_write
 
 _PR_SET_PDEATHSIG = 1

@@ -28,17 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.core.errors import RunError
-from hpsearch.objectives.spec import (
-    ObjectiveError,
-    ObjectiveResult,
-    ObjectiveSpec,
-    Reports,
-    StopRule,
-    as_number,
-    is_real,
-    one_line,
-    rung_value,
-)
+from hpsearch.objectives.spec import ObjectiveError, ObjectiveResult, ObjectiveSpec, StopRule
+from hpsearch.objectives.reports import Reports, as_number, is_real, one_line, rung_value
 from hpsearch.io.safe_files import make_folder, write_bytes_atomic
 
 #: A function's failure leaves its traceback in this file of the trial's folder.

@@ -3,9 +3,9 @@
 An ``objective:`` section names a shell-free command (``command_objective``)
 or a Python ``module:function`` (``python_objective``), the metric to read
 and whether to minimize or maximize it. This module holds the validated spec
-(``ObjectiveSpec``), the result of one trial (``ObjectiveResult``), the rules
-that turn reports into a result, and ``evaluate``, which runs one trial of
-either kind and never raises for a bad trial.
+(``ObjectiveSpec``) and the result of one trial (``ObjectiveResult``).
+``objectives.reports`` reads what an objective reports; ``objectives.evaluate``
+runs one trial of either kind and never raises for a bad trial.
 
 A *report* is a dict of values the objective emits: a JSON line of a
 command's stdout, or a ``trial.report(epoch, ...)`` call of a function. One
@@ -15,20 +15,16 @@ last report holding the metric is the result.
 
 from __future__ import annotations
 
-import itertools
-import math
-import numbers
 import re
 import shlex
 import string
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hpsearch.core.errors import ConfigProblem, HpsearchError, did_you_mean
-from hpsearch.core.limits import MAX_HISTORY, MAX_LINE_BYTES, MAX_METRICS, MAX_OBJECTIVE_SECONDS
+from hpsearch.core.errors import ConfigProblem, HpsearchError, clip, did_you_mean
+from hpsearch.core.limits import MAX_OBJECTIVE_SECONDS
 
 KINDS = ("command", "python")
 DIRECTIONS = ("minimize", "maximize")
@@ -217,7 +213,7 @@ def _positive(raw: Mapping[str, Any], name: str, default: float | None, prefix: 
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_OBJECTIVE_SECONDS:
-        got = describe(value) if isinstance(value, int) else repr(value)
+        got = clip(repr(value), 60)
         problems.append(ConfigProblem(f"{prefix}.{name}", f"must be a number of seconds > 0 and at most "
                                       f"{MAX_OBJECTIVE_SECONDS:,} (7 days), got {got}",
                                       f"e.g. {name}: 600" if name == "timeout" else f"e.g. {name}: 5"))
@@ -245,223 +241,3 @@ def placement_problems(spec: ObjectiveSpec | None, *, backend: str, early_stoppi
 
 # ---------------------------------------------------------------------------
 # Reports -> result
-
-
-def as_number(value: Any) -> int | float | None:
-    """``value`` as a finite number (an int stays an int while a float holds it exactly), else None.
-
-    Bools, text, NaN, infinities and integers past float range (a 400-digit
-    ``999...9``) are not numbers here; NumPy scalars and 0-d arrays are.
-    """
-    if value is None or isinstance(value, (bool, str, bytes)):
-        return None
-    if isinstance(value, int):
-        if abs(value) <= 2**53:
-            return value
-        try:
-            return float(value)
-        except OverflowError:
-            return None
-    if not isinstance(value, (float, numbers.Real)) and getattr(value, "shape", None) == () and hasattr(value, "item"):
-        return as_number(value.item())  # a 0-d NumPy array, or a NumPy bool (which .item() makes a bool)
-    if not isinstance(value, numbers.Real):
-        return None
-    if isinstance(value, numbers.Integral) and not isinstance(value, float):
-        return as_number(int(value))  # a NumPy integer
-    try:
-        number = float(value)
-    except (OverflowError, ValueError, TypeError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def is_real(value: Any) -> bool:
-    """Whether ``value`` is a real number of any kind or range (not a bool): a float, an int, a NumPy scalar."""
-    if isinstance(value, (bool, str, bytes)) or value is None:
-        return False
-    return isinstance(value, numbers.Real) or (getattr(value, "shape", None) == () and hasattr(value, "item")
-                                               and is_real(value.item()))
-
-
-def report_epoch(report: Mapping[str, Any]) -> float | None:
-    """The progress of a report (its ``epoch``, else ``step``, when a finite number), or None for a final report."""
-    for key in PROGRESS_KEYS:
-        value = as_number(report.get(key))
-        if value is not None:
-            return value
-    return None
-
-
-def numeric_values(report: Mapping[str, Any], limit: int | None = None) -> dict[str, float]:
-    """The keys of a report whose values are finite numbers (``as_number``), the first ``limit`` of them."""
-    out: dict[str, float] = {}
-    for key, value in report.items():
-        number = as_number(value)
-        if number is not None:
-            out[str(key)] = number
-            if limit is not None and len(out) >= limit:
-                break
-    return out
-
-
-def finite_metric(report: Mapping[str, Any], metric: str) -> float | None:
-    """The report's metric when it is a finite number, else None."""
-    value = as_number(report.get(metric))
-    return None if value is None else float(value)
-
-
-def rung_value(report: Mapping[str, Any], metric: str) -> float | None:
-    """The metric as early stopping sees it: None when absent, NaN (the worst) when not a finite number."""
-    if metric not in report:
-        return None
-    value = finite_metric(report, metric)
-    return math.nan if value is None else value
-
-
-def describe(value: Any) -> str:
-    """A reported value in a reason, short whatever it is (a 400-digit integer is not printed whole)."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
-        try:
-            float(value)
-        except OverflowError:  # str() of an int past ~4,300 digits is refused by Python itself
-            digits = len(str(abs(value))) if value.bit_length() < 10_000 else "thousands of"
-            return f"an integer of {digits} digits, out of float range"
-    if is_real(value) and not isinstance(value, int):
-        number = value.item() if hasattr(value, "item") else value
-        try:
-            if not math.isfinite(float(number)):
-                return repr(float(number))
-        except OverflowError:
-            return "a number out of float range"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:59] + "…"
-
-
-class Reports:
-    """What a trial keeps of its reports, in bounded memory, as they come.
-
-    The last report holding ``metric`` (``final``), the first ``MAX_HISTORY``
-    intermediate reports (each with its first ``MAX_METRICS`` numbers), and
-    counts: reports seen, history not kept, lines too long to read, and the
-    first few keys seen (to say what was reported when the metric never was).
-    """
-
-    KEYS_SHOWN = 6
-
-    def __init__(self, metric: str):
-        self.metric = metric
-        self.final: Mapping[str, Any] | None = None
-        self.history: list[dict[str, float]] = []
-        self.seen = 0
-        self.history_dropped = 0
-        self.long_lines = 0
-        self.keys: dict[str, None] = {}
-
-    def add(self, report: Mapping[str, Any]) -> float | None:
-        """Keep what is needed of ``report``; return its epoch (None for a final report)."""
-        self.seen += 1
-        if len(self.keys) < self.KEYS_SHOWN:
-            for key in itertools.islice(report, self.KEYS_SHOWN):
-                if len(self.keys) < self.KEYS_SHOWN:
-                    self.keys.setdefault(one_line(str(key), 40))
-        epoch = report_epoch(report)
-        if epoch is not None:
-            if len(self.history) < MAX_HISTORY:
-                self.history.append(numeric_values(report, MAX_METRICS + 2))
-            else:
-                self.history_dropped += 1
-        if self.metric in report:
-            self.final = report
-        return epoch
-
-    def missing(self) -> str:
-        """Why no value of the metric was found: what was reported instead."""
-        text = f"reported no value of {self.metric!r}"
-        if not self.seen:
-            return f"{text}: no JSON object line was printed" + (
-                f" ({self.long_lines} line(s) over {MAX_LINE_BYTES:,} bytes skipped)" if self.long_lines else "")
-        keys = ", ".join(self.keys) or "none"
-        return f"{text}: {self.seen} JSON line{'s' if self.seen != 1 else ''} seen, with keys {keys}"
-
-    def result(self, *, seconds: float, pruned: bool = False, failure: str | None = None) -> ObjectiveResult:
-        """The trial's result; see ``result_from_reports``."""
-        final, metric, history = self.final, self.metric, self.history
-        metrics: dict[str, float] = {}
-        if final is not None:
-            metrics = {k: v for k, v in numeric_values(final, MAX_METRICS + 1).items() if k != metric}
-            metrics = dict(itertools.islice(metrics.items(), MAX_METRICS))
-        value = finite_metric(final, metric) if final is not None else None
-        if failure is not None:
-            return ObjectiveResult("failed", None, metrics, history, one_line(failure), seconds)
-        if pruned:
-            return ObjectiveResult("pruned", value, metrics, history, None, seconds)
-        if final is None:
-            return ObjectiveResult("failed", None, {}, history, one_line(self.missing()), seconds)
-        if value is None:
-            return ObjectiveResult("failed", None, metrics, history,
-                                   one_line(f"{metric} is not a finite number: {describe(final[metric])}"), seconds)
-        return ObjectiveResult("ok", value, metrics, history, None, seconds)
-
-
-def result_from_reports(reports: Sequence[Mapping[str, Any]], metric: str, *, seconds: float,
-                        pruned: bool = False, failure: str | None = None) -> ObjectiveResult:
-    """The result of a trial from its reports, in order: the last one holding ``metric`` wins.
-
-    ``failure`` (a one-line reason) makes it ``failed`` whatever was reported;
-    ``pruned`` makes it ``pruned`` with the last value reported. Otherwise a
-    missing or non-finite metric makes it ``failed`` with the reason. Only the
-    first ``MAX_METRICS`` other numbers of the final report are kept, and the
-    first ``MAX_HISTORY`` intermediate reports.
-    """
-    kept = Reports(metric)
-    for report in reports:
-        kept.add(report)
-    return kept.result(seconds=seconds, pruned=pruned, failure=failure)
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    """The first non-empty line of ``text``, at most ``limit`` characters."""
-    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-# ---------------------------------------------------------------------------
-# Dispatch
-
-
-def evaluate(spec: ObjectiveSpec, params: dict[str, Any], *, seed: int, trial: int, trial_dir: Path,
-             should_stop: StopRule | None = None) -> ObjectiveResult:
-    """Run one trial of an own objective. Never raises for a bad trial (it comes back failed).
-
-    ``should_stop(epoch, value)`` is called for each intermediate report that
-    holds the metric; True stops the trial now: a command gets SIGTERM, then
-    SIGKILL after ``spec.grace`` seconds, and a function's ``report`` raises
-    ``TrialPruned``; the result is then ``pruned`` with its history.
-    KeyboardInterrupt still propagates (after a command's process group is killed).
-    """
-    start = time.perf_counter()
-    try:
-        if spec.kind == "command":
-            from hpsearch.objectives.command import run_command
-
-            return run_command(spec, params, seed=seed, trial=trial, trial_dir=Path(trial_dir), should_stop=should_stop)
-        from hpsearch.objectives.function import call_function
-
-        return call_function(spec, params, seed=seed, trial=trial, trial_dir=Path(trial_dir), should_stop=should_stop)
-    except Exception as exc:  # noqa: BLE001 — a broken trial is its result, not the search's end
-        return ObjectiveResult("failed", None, error=one_line(f"{type(exc).__name__}: {exc}"),
-                               seconds=time.perf_counter() - start)
-
-
-__all__ = [
-    "ObjectiveError",
-    "ObjectiveResult",
-    "ObjectiveSpec",
-    "Reports",
-    "as_number",
-    "evaluate",
-    "parse_objective",
-    "placeholder_problems",
-    "placement_problems",
-    "result_from_reports",
-]
