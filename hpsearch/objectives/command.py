@@ -46,7 +46,7 @@ from typing import IO, Any
 from hpsearch.core.limits import MAX_LINE_BYTES, MAX_LOG_BYTES
 from hpsearch.objectives.spec import ObjectiveResult, ObjectiveSpec, StopRule
 from hpsearch.objectives.reports import Reports, one_line, rung_value
-from hpsearch.io.safe_files import make_folder, open_for_write
+from hpsearch.io.safe_files import make_folder, make_folders, open_for_write
 
 _PR_SET_PDEATHSIG = 1
 _CHUNK = 65536
@@ -111,7 +111,7 @@ def run_command(spec: ObjectiveSpec, params: Mapping[str, Any], *, seed: int, tr
     """
     assert spec.command is not None
     trial_dir = Path(trial_dir)
-    make_folder(trial_dir.parent, trial_dir.name)  # never through a symlink planted in the run folder
+    make_folder(make_folders(trial_dir.parent), trial_dir.name)  # never through a symlink planted in the run folder
     argv = with_this_python(substitute(spec.command, params))
     env = trial_environment(params, seed=seed, trial=trial, trial_dir=trial_dir)
     start = time.perf_counter()

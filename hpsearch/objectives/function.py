@@ -30,7 +30,7 @@ from typing import Any
 from hpsearch.core.errors import RunError
 from hpsearch.objectives.spec import ObjectiveError, ObjectiveResult, ObjectiveSpec, StopRule
 from hpsearch.objectives.reports import Reports, as_number, is_real, one_line, rung_value
-from hpsearch.io.safe_files import make_folder, write_bytes_atomic
+from hpsearch.io.safe_files import make_folder, make_folders, write_bytes_atomic
 
 #: A function's failure leaves its traceback in this file of the trial's folder.
 TRACEBACK_FILE = "traceback.txt"
@@ -127,7 +127,7 @@ def call_function(spec: ObjectiveSpec, params: Mapping[str, Any], *, seed: int, 
     handle = Trial(params, number=trial, seed=seed, dir=trial_dir, metric=spec.metric, should_stop=should_stop)
     kept = handle.kept
     try:
-        make_folder(trial_dir.parent, trial_dir.name)  # never through a symlink planted in the run folder
+        make_folder(make_folders(trial_dir.parent), trial_dir.name)  # never through a symlink planted in the run folder
         function = load_function(spec)
         args = (dict(params), handle) if _takes_two(function) else (dict(params),)
         with _alarm(spec.timeout):
