@@ -42,7 +42,7 @@ from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.decisions import HANDOVER, INTERRUPT, STOP, BabysitRules, Decision
 from hpsearch.babysit.rules import RuleKeeper, key_decision
-from hpsearch.core.errors import BabysitInterrupted, DataError, ReplayMismatch, RunError
+from hpsearch.core.errors import DataError, Interrupted, ReplayMismatch, RunError
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.optimizers import learning_rate_at
 from hpsearch.nn.state import HISTORY_KEYS, TrainingState, fit, start
@@ -388,7 +388,8 @@ def _sit(store: RunStore, session: _Session, data: Dataset, target: int, watcher
             session.restore(boundary)
             stop = Decision(session.epochs, STOP, INTERRUPT, session.rate(), session.rate())
             _finish(store, session, target, path, stop)
-            raise BabysitInterrupted(store.name, session.epochs) from None
+            raise Interrupted(f"saved after epoch {session.epochs} in run '{store.name}'",
+                              f"hpsearch babysit {store.name}") from None
     return _finish(store, session, target, path, None, stopped)
 
 

@@ -21,18 +21,19 @@ trial on top, so selection makes it optimistic.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import statistics
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
-from hpsearch.core.errors import ConfirmInterrupted, RunError, WorkerLostError
+from hpsearch.core.errors import RunError
 from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, trial_record
 from hpsearch.data.run_arrays import PreparedData, prepared_data
 from hpsearch.core.records import RepeatRecord, TrialRecord, TrialStatus, rank
-from hpsearch.execution.runner import Segment, TrialTask, default_workers, run_parallel, run_segments, train_segment
+from hpsearch.execution.interrupts import interruptible
+from hpsearch.execution.runner import Segment, TrialTask, run_parallel, run_segments
+from hpsearch.search.best_model import retrain_and_save
 from hpsearch.space.samplers import repeat_seed
 from hpsearch.search.api import Execution, stored_config
 from hpsearch.storage.run_store import RunStore
@@ -197,7 +198,9 @@ def confirm_run(
         config = stored_config(store)
         # the arrays the search trained on (a missing data file stops here, not as a failure of every repeat)
         data = None if config.objective is not None else prepared_data(store.run_dir, config.resolved_data())
-        with store.lock(), _interruptible(store, top_k, seeds):
+        again = f"hpsearch confirm {store.name} --top {top_k} --seeds {seeds}"
+        saved = lambda: f"{len(store.repeats())} repeats are saved in run '{store.name}'"  # noqa: E731
+        with store.lock(), interruptible(saved, again):
             top = top_trials(store.trials(), top_k)
             if not top:
                 raise RunError(f"run '{store.name}' has no finished ok trial to confirm — see hpsearch show {store.name}")
@@ -210,9 +213,7 @@ def confirm_run(
             repeat_of: dict[tuple[int, int], list[int]] = {}
             for r, task in pending:
                 repeat_of.setdefault((task.trial, task.seed), []).append(r)
-            placement = dict(workers=execution.workers or config.search.workers or default_workers(),
-                             backend=execution.backend or config.search.backend,
-                             scheduler=execution.scheduler or config.search.scheduler)
+            placement = execution.placement(config.search)
             for task, record in _train_repeats(store, config, data, [task for _, task in pending], placement):
                 record = replace(record, repeat=repeat_of[(task.trial, task.seed)].pop(0))
                 store.record_repeat(record)
@@ -262,30 +263,9 @@ def _save_median_model(
     record = next(r for r in best.repeats if r.repeat == repeat)
     trial = next(t for t in store.trials() if t.trial == best.trial)
     task = TrialTask(trial.trial, trial.round, trial.index, trial.params, record.seed)
-    outcome = train_segment(Segment(task, None, rank_by=config.search.rank_by), config.model, data)
-    if outcome.weights is None:
-        reporter.note(f"trial {best.trial} repeat {repeat} has no weights to save; models/best.npz is not replaced")
-    elif outcome.value() != record.value:
-        reporter.note(f"trial {best.trial} repeat {repeat} trained again gives J {outcome.value()!r}, not its "
-                      f"recorded {record.value!r}: this machine computes differently; models/best.npz is not replaced")
-    else:
-        store.save_best_model(best.trial, data.model_state(outcome.weights), outcome.state)
+    if retrain_and_save(store, config, data, task, record.value, what=f"trial {best.trial} repeat {repeat}",
+                        note=reporter.note):
         store.mark_confirmed_model(best.trial, repeat)
-
-
-@contextlib.contextmanager
-def _interruptible(store: RunStore, top_k: int, seeds: int) -> Iterator[None]:
-    """Ctrl-C or a lost worker ends the command with what is saved and the command that goes on."""
-    again = f"hpsearch confirm {store.name} --top {top_k} --seeds {seeds}"
-    try:
-        yield
-    except KeyboardInterrupt:
-        raise ConfirmInterrupted(store.name, len(store.repeats()), again) from None
-    except WorkerLostError as exc:
-        raise WorkerLostError(
-            f"{exc} — {len(store.repeats())} repeats are saved in run '{store.name}'; "
-            f"continue with: {again} (fewer --workers if memory ran out)"
-        ) from None
 
 
 # -- summary -------------------------------------------------------------------

@@ -115,40 +115,16 @@ class WorkerLostError(RunError):
     """A worker process died mid-trial (killed, or out of memory); finished trials are saved."""
 
 
-class SearchInterrupted(HpsearchError):
-    """Ctrl-C stopped a search; every finished trial is stored and the run can be resumed."""
+class Interrupted(HpsearchError):
+    """Ctrl-C stopped a command; what it finished is stored (``saved`` says what), and ``again`` goes on."""
 
     exit_code = 130
 
-    def __init__(self, run_name: str, done: int, planned: int):
-        self.run_name = run_name
-        super().__init__(
-            f"interrupted — {done} of {planned} trials are saved in run '{run_name}'; "
-            f"continue with: hpsearch resume {run_name}"
-        )
-
-
-class BabysitInterrupted(HpsearchError):
-    """Ctrl-C stopped a babysat run; its state at the last epoch boundary is saved and it can go on."""
-
-    exit_code = 130
-
-    def __init__(self, run_name: str, epochs: int):
-        self.run_name = run_name
-        super().__init__(
-            f"interrupted — saved after epoch {epochs} in run '{run_name}'; continue with: hpsearch babysit {run_name}"
-        )
+    def __init__(self, saved: str, again: str):
+        super().__init__(f"interrupted — {saved}; continue with: {again}")
 
 
 class ReplayMismatch(HpsearchError):
     """Replaying a babysat run's decisions did not reproduce its recorded epochs (message: the first difference)."""
 
     exit_code = 1
-class ConfirmInterrupted(HpsearchError):
-    """Ctrl-C stopped ``hpsearch confirm``; every finished repeat is stored and the same command goes on."""
-
-    exit_code = 130
-
-    def __init__(self, run_name: str, done: int, command: str):
-        self.run_name = run_name
-        super().__init__(f"interrupted — {done} repeats are saved in run '{run_name}'; continue with: {command}")

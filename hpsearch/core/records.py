@@ -120,3 +120,16 @@ class RepeatRecord:
 def rank(trials: list[TrialRecord]) -> list[TrialRecord]:
     """Trials best first."""
     return sorted(trials, key=TrialRecord.rank_key)
+
+
+def best_epoch(dev_costs: list[float | None]) -> tuple[float | None, int | None]:
+    """The lowest finite dev cost of a history and its 0-based epoch (the earliest on ties); (None, None) if none.
+
+    The one definition of a trial's best epoch: the engine keeps the same one as it trains
+    (``TrainingState.best_epoch``), and stored or pruned histories are summarised by this.
+    """
+    finite = [(c, e) for e, c in enumerate(dev_costs) if c is not None and math.isfinite(c)]
+    if not finite:
+        return None, None
+    cost, epoch = min(finite)
+    return cost, epoch

@@ -1,0 +1,148 @@
+"""The halving driver: train a round rung by rung, and promote each bracket's best when its rung is whole.
+
+With early stopping, rung k of every bracket is one batch of segments; when
+the batch is whole, each bracket promotes its best 1/eta (``pruning.schedule``)
+and the others are recorded ``pruned``. Each step is a pure function of what
+the store holds, so a resume after a kill at any instant takes up exactly where
+the run was, and promotions never depend on which trial finished first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hpsearch.config.search_config import SearchConfig
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, best_epoch
+from hpsearch.execution.runner import Segment, TrialTask
+from hpsearch.nn.hyperparams import HYPERPARAMETERS
+from hpsearch.pruning.schedule import (
+    Bracket,
+    RungPlan,
+    RungResult,
+    brackets,
+    planned_epochs,
+    promote,
+    rung_epochs,
+    rung_plan,
+)
+from hpsearch.storage.run_store import RunStore, RungEntry
+
+#: ``run(segments, label, rung, final)``: train a batch of segments and record each outcome as it comes.
+RunBatch = Callable[[list[Segment], str, int, bool], None]
+
+
+def rungs(config: SearchConfig) -> list[int]:
+    """The rung epochs of a search with early stopping (the top one is ``model.epochs``, or
+    ``early_stopping.max_epochs`` with an own objective); ``[]`` without."""
+    early = config.search.early_stopping
+    if early is None:
+        return []
+    if config.objective is not None:
+        return rung_epochs(early.min_epochs, early.eta, early.max_epochs)
+    epochs = config.model.get("epochs", HYPERPARAMETERS["epochs"].default)
+    return rung_epochs(early.min_epochs, early.eta, epochs)
+
+
+@dataclass(frozen=True)
+class RungBudget:
+    """What ``run --dry-run`` shows of early stopping: every bracket and rung, and the epochs it trains
+    against ``full_epochs``, those of training every trial to the top rung."""
+
+    plan: list[RungPlan]
+    epochs: int
+    full_epochs: int
+
+
+def planned_rungs(config: SearchConfig, n_trials: int) -> RungBudget | None:
+    """The rung plan of a round of ``n_trials`` trials (if no trial diverges or fails); None without early stopping
+    and with an own objective (whose trials are stopped as they report, not by plan)."""
+    early = config.search.early_stopping
+    if early is None or config.objective is not None:
+        return None
+    epochs = rungs(config)
+    plan = rung_plan(early.method, n_trials, epochs, early.eta)
+    return RungBudget(plan, planned_epochs(plan), n_trials * epochs[-1])
+
+
+class Halving:
+    """Trains one round's pending rungs through ``run`` and records promotions and pruned trials in ``store``."""
+
+    def __init__(self, store: RunStore, config: SearchConfig, run: RunBatch):
+        self.store, self.config, self.run = store, config, run
+        self.early = config.search.early_stopping
+        self.epochs = rungs(config)
+
+    def train(self, rnd: RoundRecord, tasks: list[TrialTask], finished: dict[int, TrialRecord], label: str) -> None:
+        """Train every rung of ``rnd`` that is not whole yet, promoting after each one."""
+        by_id = {t.trial: t for t in tasks}
+        groups = brackets(self.early.method, list(by_id), len(self.epochs), self.early.eta)
+        last = len(self.epochs) - 1
+        for k in range(len(self.epochs)):
+            entries = self.store.rung_entries(list(by_id))
+            promoted = self.store.promotions(rnd.round)
+            segments = [
+                self._segment(by_id[trial], group, k, entries)
+                for group in groups
+                for trial in members(group, k, promoted)
+                if (trial, k) not in entries and trial not in finished
+            ]
+            self.run(segments, f"{label} · rung {k + 1}/{len(self.epochs)} · {len(segments)} trials to "
+                               f"{self.epochs[k]} epochs", k, k == last)
+            if k < last:
+                self._promote(rnd, groups, k, by_id)
+                finished = {t.trial: t for t in self.store.trials(round=rnd.round)}
+
+    def _segment(self, task: TrialTask, group: Bracket, k: int, entries: dict[tuple[int, int], RungEntry]) -> Segment:
+        checkpoint = None
+        if k > group.first_rung:
+            checkpoint = self.store.load_checkpoint(task.trial, entries[(task.trial, k - 1)].epoch)
+            # None only if the file was lost: training is deterministic, so the trial is trained from
+            # its start to this rung again and ends exactly where the checkpoint would have taken it.
+        return Segment(task, self.epochs[k], checkpoint, final=k == len(self.epochs) - 1,
+                       rank_by=self.config.search.rank_by)
+
+    def _promote(self, rnd: RoundRecord, groups: list[Bracket], k: int, by_id: dict[int, TrialTask]) -> None:
+        """Promote each bracket's best at rung ``k`` (once: stored promotions stand) and record the others pruned."""
+        entries = self.store.rung_entries(list(by_id))
+        promoted = self.store.promotions(rnd.round)
+        finished = {t.trial for t in self.store.trials(round=rnd.round)}
+        for group in groups:
+            group_members = members(group, k, promoted)
+            winners = promoted.get((group.index, k))
+            pruned = [
+                self._pruned_record(by_id[t], entries[(t, k)])
+                for t in group_members
+                if (t, k) in entries and not entries[(t, k)].diverged and t not in finished
+                and (winners is None or t not in winners)
+            ]
+            if not group_members or (winners is not None and not pruned):
+                continue  # nothing new to write: the rung's promotions and pruned records are stored
+            if winners is None:
+                results = [RungResult(t, entries[(t, k)].value, entries[(t, k)].diverged)
+                           for t in group_members if (t, k) in entries]
+                winners = promote(results, len(group_members), self.early.eta)
+                pruned = [r for r in pruned if r.trial not in winners]
+            self.store.record_promotions(rnd.round, group.index, k, winners, pruned)
+            for record in pruned:
+                self.store.delete_checkpoints(record.trial)
+
+    def _pruned_record(self, task: TrialTask, entry: RungEntry) -> TrialRecord:
+        history, seconds = self.store.epoch_log(task.trial)
+        dev = history["dev_cost"]
+        best_cost, best = best_epoch(dev)
+        return task.record(
+            TrialStatus.PRUNED, dev_cost=dev[-1], train_cost=history["train_cost"][-1],
+            dev_accuracy=history["dev_accuracy"][-1], epochs_run=len(dev),
+            seconds=sum(s for s in seconds if s is not None), history=history, rung=entry.rung,
+            value=entry.value, best_dev_cost=best_cost, best_epoch=best,
+        )
+
+
+def members(group: Bracket, k: int, promoted: dict[tuple[int, int], list[int]]) -> list[int]:
+    """The trials of ``group`` that train to rung ``k``: all of them at its first rung, then those promoted."""
+    if k < group.first_rung:
+        return []
+    if k == group.first_rung:
+        return list(group.trials)
+    return promoted.get((group.index, k - 1), [])

@@ -1,0 +1,105 @@
+"""The round driver: a run is a sequence of rounds, each stored before any of its trials trains.
+
+Round 0 samples the config's space; each later round is a coarse-to-fine zoom
+into the box around the best trials so far (asked for, or automatic while
+``search.rounds`` says more). Because a round's space and size are stored first,
+the trials of a run are a pure function of its config and seed: resuming after a
+crash, with any number of workers, trains exactly the trials without a record.
+"""
+
+from __future__ import annotations
+
+from hpsearch.config.search_config import SearchConfig
+from hpsearch.core.errors import RunError
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
+from hpsearch.data.run_arrays import PreparedData
+from hpsearch.execution.interrupts import interruptible
+from hpsearch.search.options import Execution, SearchReporter
+from hpsearch.search.trainer import RoundTrainer
+from hpsearch.space.samplers import plan_round
+from hpsearch.space.scales import Space, envelope
+from hpsearch.space.zoom import EdgeHint, zoom_space
+from hpsearch.storage.run_store import RunStore
+
+#: What ``drive`` is asked to zoom: (top_k, trials or None, expand).
+ZoomRequest = tuple[int, "int | None", bool]
+
+
+def initial_round(config: SearchConfig) -> RoundRecord:
+    """Round 0: the config's space, sampled by its sampler."""
+    return RoundRecord(
+        round=0,
+        space=config.space.to_json(),
+        n_trials=round_size(config, config.space, config.search.trials),
+        sampler=config.search.sampler,
+        kind="initial",
+    )
+
+
+def round_size(config: SearchConfig, space: Space, trials: int) -> int:
+    """``trials``, or for a grid the number of its points."""
+    if config.search.sampler != "grid":
+        return trials
+    return len(plan_round(space, trials, seed=0, round=0, sampler="grid", grid_points=config.search.grid_points))
+
+
+def drive(store: RunStore, config: SearchConfig, data: PreparedData | None, execution: Execution,
+          reporter: SearchReporter, *, retry_failed: bool = False,
+          zoom: ZoomRequest | None = None) -> list[EdgeHint]:
+    """Train every pending trial of the run, then the rounds asked for; return the last zoom's edge hints."""
+    edges: list[EdgeHint] = []
+    planned = lambda: sum(r.n_trials for r in store.rounds())  # noqa: E731
+    saved = lambda: f"{len(store.done_trial_ids())} of {planned()} trials are saved in run '{store.name}'"  # noqa: E731
+    with store.lock(), interruptible(saved, f"hpsearch resume {store.name}"):
+        if not store.rounds():
+            store.add_round(initial_round(config))
+        reporter.run_opened(store.trials())
+        trainer = RoundTrainer(store, config, data, execution, reporter)
+        while True:
+            for rnd in store.rounds():
+                trainer.train_round(rnd, retry_failed)
+            retry_failed = False  # a trial that fails again stays failed
+            if zoom is not None:
+                top_k, trials, expand = zoom
+                zoom = None
+            elif len(store.rounds()) < config.search.rounds and any(
+                t.status is TrialStatus.OK for t in store.trials()
+            ):  # automatic rounds stop where there is nothing to zoom into
+                top_k, trials, expand = config.search.top_k, None, False
+            else:
+                return edges
+            rnd, edges = zoom_round(store, config, top_k, trials, expand)
+            store.add_round(rnd)
+
+
+def zoom_round(store: RunStore, config: SearchConfig, top_k: int, trials: int | None,
+               expand: bool) -> tuple[RoundRecord, list[EdgeHint]]:
+    """The next round: the box around the ``top_k`` best ok trials so far (``expand``: hinted bounds moved out)."""
+    rounds = store.rounds()
+    top = [t for t in rank(store.trials()) if t.status is TrialStatus.OK][:top_k]
+    if not top:
+        raise RunError(f"run '{store.name}' has no finished ok trial to zoom into — see hpsearch show {store.name}")
+    # Runs stored before ranges kept their legal limits get them back from the config's space.
+    reference = envelope([Space.from_json(r.space) for r in rounds]).with_legal_from(config.space)
+    result = zoom_space(reference, [t.params for t in top], margin=config.search.margin, expand=expand)
+    last = rounds[-1]
+    n_trials = trials or config.search.zoom_trials or config.search.trials
+    rnd = RoundRecord(
+        round=last.round + 1,
+        space=result.space.to_json(),
+        n_trials=round_size(config, result.space, n_trials),
+        sampler=config.search.sampler,
+        kind="zoom",
+        top_k=top_k,
+        expand=expand,
+        first_trial=last.first_trial + last.n_trials,
+    )
+    return rnd, result.edges
+
+
+def edge_hints(rounds: list[RoundRecord], trials: list[TrialRecord], top_k: int) -> list[EdgeHint]:
+    """Where the best trials sit at a bound of the space searched so far."""
+    top = [t.params for t in rank(trials) if t.status is TrialStatus.OK][:top_k]
+    if not top or not rounds:
+        return []
+    return zoom_space(envelope([Space.from_json(r.space) for r in rounds]), top).edges
