@@ -133,3 +133,17 @@ def best_epoch(dev_costs: list[float | None]) -> tuple[float | None, int | None]
         return None, None
     cost, epoch = min(finite)
     return cost, epoch
+
+
+def as_cost(value: object, direction: str = "minimize") -> float:
+    """A value as a cost, lower is better whatever the direction (maximize negates); a missing, non-numeric
+    or non-finite value is the worst there is (+inf). The one conversion every ranking rule uses: the
+    leaderboard, both kinds of early stopping and the model-based sampler."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            value = float(value)  # NumPy scalars
+        except (TypeError, ValueError, OverflowError):
+            return math.inf
+    if not math.isfinite(value):
+        return math.inf
+    return -float(value) if direction == "maximize" else float(value)

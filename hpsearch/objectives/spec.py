@@ -25,6 +25,7 @@ from typing import Any
 
 from hpsearch.core.errors import ConfigProblem, HpsearchError, clip, did_you_mean
 from hpsearch.core.limits import MAX_OBJECTIVE_SECONDS
+from hpsearch.core.records import as_cost
 
 KINDS = ("command", "python")
 DIRECTIONS = ("minimize", "maximize")
@@ -78,8 +79,8 @@ class ObjectiveSpec:
         return tuple(names)
 
     def score(self, value: float) -> float:
-        """``value`` as a cost: lower is better whatever the direction (maximize negates)."""
-        return -value if self.direction == "maximize" else value
+        """``value`` as a cost: lower is better whatever the direction (maximize negates; non-finite: +inf)."""
+        return as_cost(value, self.direction)
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as an ``objective:`` section that ``parse_objective`` reads back (``workdir`` absolute)."""

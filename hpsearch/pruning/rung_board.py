@@ -24,7 +24,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from hpsearch.core.records import as_cost
 from hpsearch.io.safe_files import make_folder, open_for_write
+from hpsearch.pruning.schedule import n_promoted
 
 
 class RungBoard:
@@ -101,13 +103,10 @@ class RungBoard:
         if not math.isfinite(self._cost(value)):
             return False
         costs = sorted(self.values(rung))
-        if len(costs) < self.eta:
+        if len(costs) < self.eta:  # asynchronous: too few values yet to judge, so it goes on (ASHA)
             return True
-        keep = max(1, int(len(costs) // self.eta))
-        return self._cost(value) <= costs[keep - 1]
+        return self._cost(value) <= costs[n_promoted(len(costs), int(self.eta)) - 1]
 
     def _cost(self, value: float | None) -> float:
         """Lower is better; a missing or non-finite value is the worst."""
-        if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
-            return math.inf
-        return -value if self.direction == "maximize" else float(value)
+        return as_cost(value, self.direction)
