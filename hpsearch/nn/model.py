@@ -36,13 +36,7 @@ from hpsearch.nn.layers import (
     dropout_forward,
 )
 from hpsearch.nn.heads import Head, head_from_state, make_head
-from hpsearch.nn.losses import (
-    l2_penalty,
-    l2_penalty_backward,
-    one_hot,
-    softmax,
-    softmax_cross_entropy_forward,
-)
+from hpsearch.nn.losses import l2_penalty, l2_penalty_backward, softmax
 from hpsearch.nn.parameters import Parameters
 
 Caches = dict[str, Cache]
@@ -291,11 +285,8 @@ class Network:
         """
         if self.task != "classification":
             raise ValueError("a regression network has no accuracy: use metrics")
-        logits = self.forward(self._cast(X), caches if caches is not None else self.new_caches())
-        Y = one_hot(y, self.n_classes, self.dtype)
-        cost = softmax_cross_entropy_forward(logits, Y, {})
-        accuracy = float(np.mean(np.argmax(logits, axis=1) == y))
-        return cost, accuracy
+        metrics = self.metrics(X, y, caches)
+        return metrics["dev_cost"], metrics["dev_accuracy"]
 
     def _cast(self, X: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(X, dtype=self.dtype)

@@ -33,6 +33,7 @@ import numpy as np
 from hpsearch.core.errors import ConfigError, DataError
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.heads import make_head
+from hpsearch.nn.metrics import TASKS, as_columns
 from hpsearch.nn.model import Caches, Network, read_npz
 from hpsearch.nn.optimizers import Optimizer, learning_rate_at, make_optimizer
 from hpsearch.nn.parameters import Parameters
@@ -453,8 +454,16 @@ def check_dataset(state: TrainingState, data: Dataset) -> None:
 
 
 def _check_rows(data: Dataset) -> None:
+    """DataError unless both parts have rows, and a known task (regression: one target column per name)."""
     if len(data.y_train) == 0 or len(data.y_dev) == 0:
         raise DataError(f"dataset {data.name!r}: the train and dev sets both need at least one row")
+    if data.task not in TASKS:
+        raise DataError(f"dataset {data.name!r}: task must be one of {', '.join(TASKS)}, got {data.task!r}")
+    if data.task == "regression" and {as_columns(y).shape[1] for y in (data.y_train, data.y_dev)} != {data.n_outputs}:
+        raise DataError(
+            f"dataset {data.name!r}: regression targets need one column per target name "
+            f"({data.n_outputs}: {', '.join(data.target_names)}), got shapes {np.shape(data.y_train)}, {np.shape(data.y_dev)}"
+        )
 
 
 def _prefixed(arrays: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

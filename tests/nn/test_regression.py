@@ -183,6 +183,11 @@ def test_data_of_the_other_task_or_width_is_refused() -> None:
     classification = Dataset("c", X[:40], np.arange(40) % 2, X[40:], np.arange(20) % 2, ("a", "b"))
     with pytest.raises(DataError, match="is for classification; this training state is a regression"):
         fit(start(ModelConfig(hidden=(4,)), regression), classification, 1)
+    no_names = Dataset("n", X[:40], regression.y_train, X[40:], regression.y_dev, (), task="regression")
+    with pytest.raises(DataError, match="one column per target name"):
+        start(ModelConfig(hidden=(4,)), no_names)
+    with pytest.raises(DataError, match="task must be one of"):
+        start(ModelConfig(hidden=(4,)), Dataset("r", X[:40], regression.y_train, X[40:], regression.y_dev, (), task="rank"))
     one_target = regression_data(T[:, 0], X, 40)
     with pytest.raises(DataError, match="1 targets; this training state has 5 and 2"):
         fit(start(ModelConfig(hidden=(4,)), regression), one_target, 1)
