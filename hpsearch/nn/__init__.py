@@ -1,6 +1,6 @@
 """The NumPy training engine: fully connected nets with batch norm, softmax and four optimizers.
 
-Example (``dataset`` is a ``hpsearch.data.datasets.Dataset``)::
+Example (``dataset`` is a ``hpsearch.core.dataset.Dataset``)::
 
     from hpsearch.nn import ModelConfig, Network, train
 
@@ -11,6 +11,15 @@ Example (``dataset`` is a ``hpsearch.data.datasets.Dataset``)::
     Network.load("best.npz").predict_proba(dataset.X_dev)
 
 ``train`` returns a ``hpsearch.nn.results.TrainResult`` and the trained ``Network``.
+
+The task lives in the data: a ``Dataset`` with ``task="regression"`` (targets
+(m, n_targets) standardized on the training part, with ``target_mean`` and
+``target_scale``) trains a linear output on ``J = (1/2m) sum ||ŷ - y||^2``; its
+history adds ``dev_rmse`` and ``dev_r2`` in target units (``dev_accuracy`` is
+NaN), and ``network.predict`` returns (m, n_targets) values in target units::
+
+    result, network = train(ModelConfig(hidden=(32,)), regression_data)
+    result.dev_r2, result.dev_rmse, network.predict(X)  # X prepared as X_dev
 Training in steps, with pauses that may cross processes, goes through a
 ``TrainingState``::
 

@@ -54,7 +54,8 @@ def check_network_gradients(network: Network, X: np.ndarray, Y: np.ndarray, drop
     Parameters
     ----------
     network : a float64 network (float32 rounding swamps the finite difference)
-    X : (m, n_features), Y : (m, n_classes) one-hot
+    X : (m, n_features); Y : ``network.targets(y)``: (m, n_classes) one-hot, or (m, n_outputs)
+        standardized targets for a regression network
     dropout_seed : every evaluation reseeds dropout with it, so all see the same mask
 
     Returns

@@ -1,4 +1,7 @@
-"""Softmax, the cross-entropy cost and the L2 penalty.
+"""The two output heads and their costs, and the L2 penalty.
+
+Classification: softmax output, cross-entropy cost. Regression: identity
+(linear) output, half the mean squared error.
 
 Same cache contract as ``layers``: forward fills a dict that backward reads,
 and reusing the dict for the next batch of the same size reuses its arrays.
@@ -87,6 +90,47 @@ def softmax_cross_entropy_backward(cache: Cache) -> np.ndarray:
     np.subtract(probs, Y, out=dlogits)
     dlogits *= 1.0 / probs.shape[0]
     return dlogits
+
+
+def squared_error_forward(outputs: np.ndarray, Y: np.ndarray, cache: Cache) -> float:
+    """Half the mean squared error of a linear (identity) output layer.
+
+    With ``ŷ_i`` row i of ``outputs`` (the output layer's ``a W + b``, no
+    activation) and ``y_i`` its target row::
+
+        J = (1 / 2m) sum_i ||ŷ_i - y_i||^2
+
+    summed over every target column (the 1/2 cancels the 2 of the square's
+    derivative). Finite for any finite outputs short of overflow.
+
+    Parameters
+    ----------
+    outputs : (m, n_targets) output-layer values
+    Y : (m, n_targets) targets (standardized), same dtype as ``outputs``
+
+    Returns
+    -------
+    J : Python float
+    """
+    residual = cached_array(cache, "residual", outputs.shape, outputs.dtype)
+    np.subtract(outputs, Y, out=residual)
+    return 0.5 * float(np.vdot(residual, residual)) / outputs.shape[0]
+
+
+def squared_error_backward(cache: Cache) -> np.ndarray:
+    """Gradient of J with respect to the outputs: ``dZ = (ŷ - Y) / m``.
+
+    From ``J = (1/2m) sum_ij (ŷ_ij - y_ij)^2``: ``dJ/dŷ_ij = (ŷ_ij - y_ij) / m``;
+    the identity output makes this the gradient of the output layer's ``Z`` too.
+
+    Returns
+    -------
+    doutputs : (m, n_targets)
+    """
+    residual = cache["residual"]
+    doutputs = cached_array(cache, "doutputs", residual.shape, residual.dtype)
+    np.multiply(residual, 1.0 / residual.shape[0], out=doutputs)
+    return doutputs
 
 
 def l2_penalty(weights: np.ndarray, l2: float, m: int) -> float:

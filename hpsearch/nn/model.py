@@ -1,9 +1,12 @@
-"""The network: fully connected layers, optional batch norm, softmax output.
+"""The network: fully connected layers, optional batch norm, a softmax or linear output.
 
 Architecture, for hidden layers l = 1..L and output layer L+1::
 
     z = a W_l (+ b_l)  →  [batch norm: gamma_l, beta_l]  →  activation  →  [dropout]
-    logits = a W_{L+1} + b_{L+1}  →  softmax
+    Z = a W_{L+1} + b_{L+1}  →  head: softmax + cross-entropy (classification)
+                                      or identity + squared error (regression)
+
+The head (``hpsearch.nn.heads``) sets the cost, its gradient, predictions and metrics.
 
 Parameter names follow the course notes: ``W1, ..., W{L+1}``, ``b{l}`` (hidden
 layers without batch norm, and the output layer), ``gamma{l}``, ``beta{l}``.
@@ -32,14 +35,8 @@ from hpsearch.nn.layers import (
     dropout_backward,
     dropout_forward,
 )
-from hpsearch.nn.losses import (
-    l2_penalty,
-    l2_penalty_backward,
-    one_hot,
-    softmax,
-    softmax_cross_entropy_backward,
-    softmax_cross_entropy_forward,
-)
+from hpsearch.nn.heads import Head, head_from_state, make_head
+from hpsearch.nn.losses import l2_penalty, l2_penalty_backward, softmax
 from hpsearch.nn.parameters import Parameters
 
 Caches = dict[str, Cache]
@@ -61,24 +58,31 @@ class _HiddenLayer:
 
 
 class Network:
-    """A trained or freshly initialized classifier.
+    """A trained or freshly initialized classifier or regressor.
 
     Build one with ``Network.init`` or ``Network.from_state``/``Network.load``.
 
     Attributes
     ----------
     config : the hyperparameters it was built (and trained) with
+    head : the output head, ``SoftmaxHead`` or ``LinearHead`` (``hpsearch.nn.heads``);
+        ``task`` names it, and a ``LinearHead`` holds ``target_mean``/``target_scale``
+    n_classes : output units: classes, or target columns for regression (= ``n_outputs``)
     params : learned parameters by name (``W1``, ``gamma1``, ...), one flat buffer
     running : ``{l: (2, n_l)}`` batch-norm running ``[mean; variance]`` of hidden layer l
     dtype : float32 or float64, from ``config.dtype``
     """
 
-    def __init__(self, n_features: int, n_classes: int, config: ModelConfig):
+    def __init__(self, n_features: int, n_classes: int, config: ModelConfig, head: Head | None = None):
         """The architecture ``config`` describes, with zero weights.
 
         Biases and beta are 0, gamma 1, running averages mean 0 / variance 1.
-        ``init`` draws the weights; ``from_state`` restores them.
+        ``init`` draws the weights; ``from_state`` restores them. ``head``
+        defaults to softmax over ``n_classes``; ValueError if its width differs.
         """
+        self.head = head if head is not None else make_head("classification", n_classes)
+        if self.head.n_outputs != n_classes:
+            raise ValueError(f"the head has {self.head.n_outputs} outputs, the network {n_classes}")
         self.config = config
         self.n_features = n_features
         self.n_classes = n_classes
@@ -98,17 +102,27 @@ class Network:
 
     # ------------------------------------------------------------------ building
 
+    @property
+    def task(self) -> str:
+        """``"classification"`` or ``"regression"``: the head's."""
+        return self.head.task
+
+    @property
+    def n_outputs(self) -> int:
+        """Output units: classes, or target columns for regression."""
+        return self.n_classes
+
     @classmethod
-    def init(cls, n_features: int, n_classes: int, config: ModelConfig) -> Network:
+    def init(cls, n_features: int, n_classes: int, config: ModelConfig, head: Head | None = None) -> Network:
         """A new network with weights drawn from ``config.seed``.
 
         W is Gaussian with variance 2/n_in (He) before ReLU-family activations
-        and 1/n_in (Xavier) before tanh and before the softmax layer, which keeps
+        and 1/n_in (Xavier) before tanh and before the output layer, which keeps
         activation variance roughly constant through depth. Weights are drawn
         in float64 then cast, so float32 and float64 networks with the same
-        seed start from the same values.
+        seed start from the same values, whatever the head (default: softmax).
         """
-        network = cls(n_features, n_classes, config)
+        network = cls(n_features, n_classes, config, head)
         rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(0,)))
         depth = len(config.hidden_sizes)
         hidden_gain = 1.0 if config.activation == "tanh" else 2.0
@@ -195,9 +209,13 @@ class Network:
 
         ``J = (1/m) sum_i L_i + (l2 / 2m) sum_l ||W_l||^2`` with m the batch size.
 
+        ``L_i`` is the head's: cross-entropy of softmax(Z_i) for classification,
+        ``(1/2) ||Z_i - y_i||^2`` for regression (``hpsearch.nn.heads``).
+
         Parameters
         ----------
-        X : (m, n_features), Y : (m, n_classes) one-hot, both in the network's dtype
+        X : (m, n_features); Y : ``targets(y)``: (m, n_classes) one-hot, or
+            (m, n_outputs) standardized targets; both in the network's dtype
         grads : receives dJ/d(every parameter)
         caches, rng : as for ``forward``
 
@@ -205,9 +223,9 @@ class Network:
         -------
         J : Python float
         """
-        logits = self.forward(X, caches, train=True, rng=rng)
-        cost = softmax_cross_entropy_forward(logits, Y, caches["loss"])
-        self.backward(softmax_cross_entropy_backward(caches["loss"]), caches, grads)
+        outputs = self.forward(X, caches, train=True, rng=rng)
+        cost = self.head.loss(outputs, Y, caches["loss"])
+        self.backward(self.head.loss_backward(caches["loss"]), caches, grads)
         l2 = self.config.l2
         if l2 > 0.0:
             m = X.shape[0]
@@ -221,31 +239,54 @@ class Network:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities in inference mode (BN running averages, no dropout).
 
-        X : (m, n_features) → (m, n_classes), rows sum to 1
+        X : (m, n_features) → (m, n_classes), rows sum to 1. ValueError for regression.
         """
+        if self.task != "classification":
+            raise ValueError("a regression network has no class probabilities: use predict")
         return softmax(self.forward(self._cast(X), self.new_caches()))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Most probable class id of each row.  X : (m, n_features) → (m,) int64"""
-        return np.argmax(self.forward(self._cast(X), self.new_caches()), axis=1)
+        """Inference-mode predictions.
+
+        Classification: the most probable class id, X : (m, n_features) → (m,) int64.
+        Regression: the targets in their own units, ``Z * target_scale + target_mean``,
+        X : (m, n_features) → (m, n_outputs) float64 (2-D even for one target).
+        """
+        return self.head.predict(self.forward(self._cast(X), self.new_caches()))
 
     def cost(self, X: np.ndarray, y: np.ndarray) -> float:
-        """Mean cross-entropy on (X, y) in inference mode, without the L2 term.
+        """The cost on (X, y) in inference mode, without the L2 term.
 
-        X : (m, n_features), y : (m,) int class ids
+        X : (m, n_features); y : (m,) int class ids (mean cross-entropy), or for
+        regression (m, n_outputs) targets in standardized units, as ``Dataset.y_dev``
+        holds them (``(1/2m) sum_i ||Z_i - y_i||^2``)
         """
-        return self.evaluate(X, y)[0]
+        return self.metrics(X, y)["dev_cost"]
+
+    def metrics(self, X: np.ndarray, y: np.ndarray, caches: Caches | None = None) -> dict[str, float]:
+        """The head's per-epoch dev metrics of one inference-mode pass, keyed as in the history.
+
+        Classification: ``dev_cost``, ``dev_accuracy`` (the values of ``evaluate``).
+        Regression: ``dev_cost`` (J on standardized targets), ``dev_accuracy`` (NaN),
+        ``dev_rmse`` and ``dev_r2`` in target units. ``caches`` as for ``evaluate``.
+        """
+        return self.head.metrics(self.forward(self._cast(X), caches if caches is not None else self.new_caches()), y)
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """``y`` as ``loss_and_gradients`` takes it: one-hot (m, n_classes), or regression targets
+        (m, n_outputs), C-contiguous in the network's dtype."""
+        return self.head.targets(y, self.dtype)
 
     def evaluate(self, X: np.ndarray, y: np.ndarray, caches: Caches | None = None) -> tuple[float, float]:
-        """``(cost, accuracy)`` of one inference-mode pass; cost as in ``cost()``.
+        """``(cost, accuracy)`` of one inference-mode pass of a classifier; cost as in ``cost()``.
 
         ``caches`` lets a caller that evaluates the same set every epoch reuse buffers.
+        ValueError for regression (see ``metrics``).
         """
-        logits = self.forward(self._cast(X), caches if caches is not None else self.new_caches())
-        Y = one_hot(y, self.n_classes, self.dtype)
-        cost = softmax_cross_entropy_forward(logits, Y, {})
-        accuracy = float(np.mean(np.argmax(logits, axis=1) == y))
-        return cost, accuracy
+        if self.task != "classification":
+            raise ValueError("a regression network has no accuracy: use metrics")
+        metrics = self.metrics(X, y, caches)
+        return metrics["dev_cost"], metrics["dev_accuracy"]
 
     def _cast(self, X: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(X, dtype=self.dtype)
@@ -257,12 +298,16 @@ class Network:
 
         Keys: each parameter by name, ``running_mean{l}``/``running_var{l}`` per
         batch-norm layer, and ``config``: the hyperparameters as JSON in a 0-d str array.
+        A regression network adds ``task`` (0-d str ``"regression"``) and
+        ``target_mean``/``target_scale`` ((n_outputs,) float64); a state without
+        ``task`` is a classifier's, so files written before regression load unchanged.
         """
         state = {name: array.copy() for name, array in self.params.items()}
         for l, stats in self.running.items():
             state[f"running_mean{l}"] = stats[0].copy()
             state[f"running_var{l}"] = stats[1].copy()
         state["config"] = np.array(json.dumps(self.config.to_dict(), sort_keys=True))
+        state.update(self.head.state())
         return state
 
     @classmethod
@@ -284,7 +329,8 @@ class Network:
         W_in, W_out = (_stored(state, f"W{l}") for l in (1, len(config.hidden_sizes) + 1))
         if W_in.ndim != 2 or W_out.ndim != 2:
             raise DataError("model state weights must be 2-d matrices")
-        network = cls(int(W_in.shape[0]), int(W_out.shape[1]), config)
+        n_outputs = int(W_out.shape[1])
+        network = cls(int(W_in.shape[0]), n_outputs, config, head_from_state(state, n_outputs))
         for name, array in network.params.items():
             array[...] = _stored(state, name, array.shape)
         for l, stats in network.running.items():

@@ -18,6 +18,15 @@ class TrainResult:
     ``best_epoch`` is the 0-based epoch with the lowest finite dev cost
     (earliest on ties), ``best_dev_cost`` that cost; both ``None`` when no
     epoch had one.
+
+    Regression (a ``Dataset`` with ``task="regression"``): ``dev_cost`` (and
+    ``train_cost``) is ``J = (1/2m) sum ||ŷ - y||^2`` on *standardized* targets,
+    ranked like a classifier's cross-entropy; ``dev_accuracy`` is NaN (in
+    ``history`` too), so every key a classifier has is still there; ``history``
+    also has ``dev_rmse`` and ``dev_r2``, and the fields of the same names hold
+    the last epoch's: RMSE and R² on dev in the target's own units, each the
+    mean over target columns (``hpsearch.nn.metrics``). Both fields are
+    ``None`` for classification, and ``to_dict`` then leaves them out.
     """
 
     status: TrialStatus
@@ -29,8 +38,17 @@ class TrainResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     best_dev_cost: float | None = None
     best_epoch: int | None = None
+    dev_rmse: float | None = None
+    dev_r2: float | None = None
+
+    @property
+    def task(self) -> str:
+        """``"regression"`` when the run reported RMSE, else ``"classification"``."""
+        return "classification" if self.dev_rmse is None else "regression"
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON-ready values; ``dev_rmse``/``dev_r2`` only for regression."""
+        regression = {} if self.dev_rmse is None else {"dev_rmse": self.dev_rmse, "dev_r2": self.dev_r2}
         return {
             "status": self.status.value,
             "train_cost": self.train_cost,
@@ -41,4 +59,5 @@ class TrainResult:
             "history": self.history,
             "best_dev_cost": self.best_dev_cost,
             "best_epoch": self.best_epoch,
+            **regression,
         }

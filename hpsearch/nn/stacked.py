@@ -50,7 +50,7 @@ DEV_CHUNK_ELEMENTS = 1 << 22
 """The dev set is evaluated for as many models at once as keep one layer's (models, rows, units) below this."""
 
 
-def stack_key(config: ModelConfig, n_features: int, n_classes: int) -> tuple | None:
+def stack_key(config: ModelConfig, n_features: int, n_classes: int, task: str = "classification") -> tuple | None:
     """What configs must share to train in one pack; None for a config that cannot stack.
 
     The key holds every value that sets an array's shape or the sequence of
@@ -59,8 +59,12 @@ def stack_key(config: ModelConfig, n_features: int, n_classes: int) -> tuple | N
     alone, ``l2 = 0`` skips the term; adding ``0 * W`` is not always a no-op,
     ``0 * inf`` being NaN), optimizer and dtype. Everything else may differ,
     the decay schedule included (each model's rate is computed alone, once an
-    epoch). Every config can stack today; None is kept for a future rule.
+    epoch). Every classifier's config can stack; regression (``task``
+    ``"regression"``: a linear head and squared error, which the stacked
+    network does not implement) cannot, and gets None: train it with ``fit``.
     """
+    if task != "classification":
+        return None
     return (
         n_features,
         n_classes,
@@ -142,7 +146,7 @@ def fit_stacked(
 
     Raises
     ------
-    ValueError : the states do not share one ``stack_key``, a state appears twice, or
+    ValueError : the states do not share one ``stack_key`` (or it is None: regression), a state appears twice, or
         ``until_epoch`` has not one entry per state
     DataError : as for ``fit``
     """
@@ -168,7 +172,7 @@ def _check_pack(states: Sequence[TrainingState], until: list[int]) -> None:
         raise ValueError(f"until_epoch has {len(until)} entries for {len(states)} states")
     if len({id(state) for state in states}) != len(states):
         raise ValueError("a state appears twice in the pack")
-    keys = {stack_key(s.config, s.network.n_features, s.network.n_classes) for s in states}
+    keys = {stack_key(s.config, s.network.n_features, s.network.n_classes, s.network.task) for s in states}
     if len(keys) > 1 or None in keys:
         different = sorted(map(str, keys))
         raise ValueError(f"states of one pack must share one stack_key, got {len(keys)} different: {different}")

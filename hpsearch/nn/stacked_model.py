@@ -65,6 +65,8 @@ class StackedNetwork:
     """
 
     def __init__(self, networks: Sequence[Network]):
+        if any(network.task != "classification" for network in networks):
+            raise ValueError("only classifiers stack (softmax head); train a regression network with fit")
         first = networks[0]
         config = first.config
         self.dtype = first.dtype

@@ -32,7 +32,8 @@ import numpy as np
 
 from hpsearch.core.errors import ConfigError, DataError
 from hpsearch.nn.hyperparams import ModelConfig
-from hpsearch.nn.losses import one_hot
+from hpsearch.nn.heads import make_head
+from hpsearch.nn.metrics import TASKS, as_columns
 from hpsearch.nn.model import Caches, Network, read_npz
 from hpsearch.nn.optimizers import Optimizer, learning_rate_at, make_optimizer
 from hpsearch.nn.parameters import Parameters
@@ -43,7 +44,7 @@ if TYPE_CHECKING:  # annotations only: hpsearch.data.datasets imports the engine
     from hpsearch.core.dataset import Dataset
 
 EpochCallback = Callable[[int, dict[str, float]], None]
-"""``on_epoch(epoch, {"train_cost", "dev_cost", "dev_accuracy", "learning_rate"})``, epoch 0-based."""
+"""``on_epoch(epoch, values)``, epoch 0-based, values keyed by ``history_keys(task)``."""
 
 EXPLOSION_FLOOR = 1e3
 """A mini-batch cost above ``max(EXPLOSION_FACTOR * first cost, EXPLOSION_FLOOR)`` means divergence.
@@ -57,7 +58,15 @@ MIN_BATCH_ROWS = 2
 """A last mini-batch with fewer rows joins the one before it (see ``batch_bounds``)."""
 
 HISTORY_KEYS = ("train_cost", "dev_cost", "dev_accuracy", "learning_rate")
-"""The per-epoch series of ``TrainingState.history``, in this order."""
+"""The per-epoch series every ``TrainingState.history`` has, in this order (a classifier's, all of them)."""
+
+REGRESSION_KEYS = ("dev_rmse", "dev_r2")
+"""The series a regression's history has besides ``HISTORY_KEYS`` (whose ``dev_accuracy`` is NaN there)."""
+
+
+def history_keys(task: str) -> tuple[str, ...]:
+    """The per-epoch series of a ``task`` run, in order: ``HISTORY_KEYS`` (+ ``REGRESSION_KEYS``)."""
+    return HISTORY_KEYS + REGRESSION_KEYS if task == "regression" else HISTORY_KEYS
 
 STATE_FORMAT = 1
 """Version of the ``to_arrays`` layout; ``from_arrays`` refuses any other."""
@@ -81,8 +90,9 @@ class TrainingState:
     optimizer : moments and step count
     epoch : epochs completed so far (0 after ``start``)
     status : OK, or DIVERGED once a cost turned NaN/Inf or exploded; training stops there
-    history : ``HISTORY_KEYS`` → one float per completed epoch; deterministic
-        (``learning_rate`` is the rate the epoch used, factor included)
+    history : ``history_keys(network.task)`` → one float per completed epoch; deterministic
+        (``learning_rate`` is the rate the epoch used, factor included); a
+        regression's ``dev_accuracy`` is NaN
     epoch_seconds : training seconds of each epoch (apart from history: not deterministic)
     learning_rate_factor : multiplies the scheduled learning rate of every later epoch
     best_epoch : 0-based epoch of the lowest finite dev cost so far (ties: earliest),
@@ -99,7 +109,7 @@ class TrainingState:
     optimizer: Optimizer
     epoch: int = 0
     status: TrialStatus = TrialStatus.OK
-    history: dict[str, list[float]] = field(default_factory=lambda: {key: [] for key in HISTORY_KEYS})
+    history: dict[str, list[float]] = field(default_factory=dict)
     epoch_seconds: list[float] = field(default_factory=list)
     learning_rate_factor: float = 1.0
     best_epoch: int | None = None
@@ -109,6 +119,10 @@ class TrainingState:
     shuffle_rng: np.random.Generator
     dropout_rng: np.random.Generator
     cost_limit: float = math.nan
+
+    def __post_init__(self) -> None:
+        for key in history_keys(self.network.task):
+            self.history.setdefault(key, [])
 
     def __repr__(self) -> str:
         return (
@@ -126,6 +140,7 @@ class TrainingState:
         if self.epoch == 0:
             raise ValueError("no epoch has been trained yet: call fit first")
         history = {key: list(values) for key, values in self.history.items()}
+        regression = {key: history[key][-1] for key in REGRESSION_KEYS if key in history}
         return TrainResult(
             status=self.status,
             train_cost=history["train_cost"][-1],
@@ -136,6 +151,7 @@ class TrainingState:
             history=history,
             best_dev_cost=self.best_dev_cost,
             best_epoch=self.best_epoch,
+            **regression,
         )
 
     # ------------------------------------------------------------ persistence
@@ -192,7 +208,7 @@ class TrainingState:
             Network.from_state(best)  # checks names and shapes
         try:
             optimizer.steps = _integer(scalars["optimizer_steps"])
-            history = {key: [float(v) for v in scalars["history"][key]] for key in HISTORY_KEYS}
+            history = {key: [float(v) for v in scalars["history"][key]] for key in history_keys(network.task)}
             state = cls(
                 config=config,
                 network=network,
@@ -273,7 +289,8 @@ def start(config: ModelConfig, data: Dataset, *, keep_best: bool = False) -> Tra
     DataError : the train or dev set has no rows
     """
     _check_rows(data)
-    network = Network.init(data.n_features, data.n_classes, config)
+    head = make_head(data.task, data.n_outputs, data.target_mean, data.target_scale)
+    network = Network.init(data.n_features, data.n_outputs, config, head)
     shuffle_rng, dropout_rng = (
         np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(key,))) for key in (1, 2)
     )
@@ -308,13 +325,15 @@ def fit(
     data : the same train and dev arrays at every call; cast to ``config.dtype`` here
     until_epoch : number of completed epochs to stop at
     on_epoch : called after each epoch, once ``state`` is fully updated, with its 0-based index and
-        ``{"train_cost", "dev_cost", "dev_accuracy", "learning_rate"}``; raise ``StopTraining`` there
+        its values keyed by ``history_keys(task)``: ``{"train_cost", "dev_cost", "dev_accuracy",
+        "learning_rate"}``, and ``dev_rmse``/``dev_r2`` for regression; raise ``StopTraining`` there
         to stop after that epoch. A change it makes to ``state.learning_rate_factor`` applies from
         the next epoch. Its time is not counted in ``epoch_seconds``.
 
     Raises
     ------
-    DataError : ``data`` has no train or dev rows, or not the network's numbers of features and classes
+    DataError : ``data`` has no train or dev rows, or not the network's task and numbers of
+        features and outputs
     """
     if state.status is not TrialStatus.OK or state.epoch >= until_epoch:
         return state
@@ -323,9 +342,10 @@ def fit(
     check_dataset(state, data)
     dtype = network.dtype
     X = np.ascontiguousarray(data.X_train, dtype=dtype)
-    Y = one_hot(data.y_train, network.n_classes, dtype)
+    Y = network.targets(data.y_train)  # one-hot, or standardized regression targets
     X_dev = np.ascontiguousarray(data.X_dev, dtype=dtype)
     y_dev = np.asarray(data.y_dev)
+    keys = history_keys(network.task)
     grads = Parameters.zeros_like(network.params)
     shuffle_rng, dropout_rng = state.shuffle_rng, state.dropout_rng
     # Each mini-batch is gathered into these two buffers (a smaller batch uses their
@@ -373,15 +393,12 @@ def fit(
                     break
                 optimizer.step(network.params, grads, learning_rate)
 
-            dev_cost, dev_accuracy = network.evaluate(X_dev, y_dev, dev_caches)
+            metrics = network.metrics(X_dev, y_dev, dev_caches)  # dev_cost, dev_accuracy (, dev_rmse, dev_r2)
+            dev_cost = metrics["dev_cost"]
             diverged = diverged or not math.isfinite(dev_cost)
-            values = {
-                "train_cost": cost_sum / n_batches,
-                "dev_cost": dev_cost,
-                "dev_accuracy": dev_accuracy,
-                "learning_rate": learning_rate,
-            }
-            for key in HISTORY_KEYS:
+            values = {"train_cost": cost_sum / n_batches, **metrics, "learning_rate": learning_rate}
+            values = {key: values[key] for key in keys}
+            for key in keys:
                 history[key].append(values[key])
             state.epoch = epoch + 1
             if diverged:
@@ -420,12 +437,15 @@ def batch_bounds(m: int, batch_size: int) -> list[tuple[int, int]]:
 
 
 def check_dataset(state: TrainingState, data: Dataset) -> None:
-    """DataError unless ``data`` has train and dev rows and the state's numbers of features and classes."""
+    """DataError unless ``data`` has train and dev rows and the state's task and numbers of features and outputs."""
     _check_rows(data)
     network = state.network
-    if (data.n_features, data.n_classes) != (network.n_features, network.n_classes):
+    if data.task != network.task:
+        raise DataError(f"dataset {data.name!r} is for {data.task}; this training state is a {network.task} network")
+    if (data.n_features, data.n_outputs) != (network.n_features, network.n_classes):
+        outputs = "targets" if data.task == "regression" else "classes"
         raise DataError(
-            f"dataset {data.name!r} has {data.n_features} features and {data.n_classes} classes; "
+            f"dataset {data.name!r} has {data.n_features} features and {data.n_outputs} {outputs}; "
             f"this training state has {network.n_features} and {network.n_classes}"
         )
 
@@ -434,8 +454,16 @@ def check_dataset(state: TrainingState, data: Dataset) -> None:
 
 
 def _check_rows(data: Dataset) -> None:
+    """DataError unless both parts have rows, and a known task (regression: one target column per name)."""
     if len(data.y_train) == 0 or len(data.y_dev) == 0:
         raise DataError(f"dataset {data.name!r}: the train and dev sets both need at least one row")
+    if data.task not in TASKS:
+        raise DataError(f"dataset {data.name!r}: task must be one of {', '.join(TASKS)}, got {data.task!r}")
+    if data.task == "regression" and {as_columns(y).shape[1] for y in (data.y_train, data.y_dev)} != {data.n_outputs}:
+        raise DataError(
+            f"dataset {data.name!r}: regression targets need one column per target name "
+            f"({data.n_outputs}: {', '.join(data.target_names)}), got shapes {np.shape(data.y_train)}, {np.shape(data.y_dev)}"
+        )
 
 
 def _prefixed(arrays: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

@@ -37,7 +37,8 @@ def train(
     config : hyperparameters
     data : train and dev arrays; cast once to ``config.dtype``
     on_epoch : called after each epoch with its 0-based index and
-        ``{"train_cost", "dev_cost", "dev_accuracy", "learning_rate"}``; the time it
+        ``{"train_cost", "dev_cost", "dev_accuracy", "learning_rate"}`` (regression: also
+        ``dev_rmse``, ``dev_r2``; see ``history_keys``); the time it
         takes is not counted in ``seconds``; raising ``StopTraining`` there ends
         training after that epoch
 
@@ -46,9 +47,11 @@ def train(
     result : ``TrainResult`` whose per-epoch ``history`` holds
         ``train_cost`` — J of the epoch: the mean of its mini-batch costs, L2 term included;
         ``dev_cost`` — mean cross-entropy on dev in inference mode, *without* the
-        L2 term, so runs with different ``l2`` compare fairly;
-        ``dev_accuracy`` — fraction of dev examples classified right;
-        ``learning_rate`` — the rate the epoch trained at.
+        L2 term, so runs with different ``l2`` compare fairly (regression:
+        ``(1/2m) sum ||ŷ - y||^2`` on standardized targets, likewise without L2);
+        ``dev_accuracy`` — fraction of dev examples classified right (regression: NaN);
+        ``learning_rate`` — the rate the epoch trained at;
+        regression only: ``dev_rmse``, ``dev_r2`` — RMSE and R² on dev in target units.
         The top-level fields are those of the last epoch run; ``best_epoch`` and
         ``best_dev_cost`` those of the lowest finite dev cost. ``status`` is
         ``DIVERGED`` when a cost turned NaN/Inf or exploded (see
@@ -59,7 +62,8 @@ def train(
 
     Raises
     ------
-    DataError : the train or dev set has no rows
+    DataError : the train or dev set has no rows, or regression targets have not
+        ``len(data.target_names)`` columns
     """
     state = fit(start(config, data), data, config.epochs, on_epoch)
     return state.result(), state.network

@@ -1,0 +1,82 @@
+"""Regression in the target's own units: standardizing targets, mapping predictions back, RMSE and R².
+
+A regression network trains on standardized targets (``hpsearch.nn.losses``'
+squared error): each raw target column ``t`` becomes ``y = (t - mean) / scale``
+with the training part's mean and scale, so the cost, the learning rate and
+the divergence threshold do not depend on the target's units. Predictions map
+back with ``t̂ = ŷ * scale + mean``; RMSE and R² are reported in those units.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TASKS = ("classification", "regression")
+"""What a network predicts: a class (softmax output, cross-entropy) or numbers (linear output, squared error)."""
+
+
+def check_task(task: str) -> str:
+    """``task`` if it is one of ``TASKS``, else ValueError naming them."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    return task
+
+
+def target_standardization(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale of each column of the training part's raw targets.
+
+    targets : (m, n_targets) or (m,) raw values
+    → mean, scale : (n_targets,) float64; ``scale`` is the population standard
+    deviation (ddof 0), 1 for a constant column so that it maps to zeros.
+    """
+    columns = as_columns(targets).astype(np.float64)
+    mean = columns.mean(axis=0)
+    scale = columns.std(axis=0)
+    scale[scale == 0] = 1.0
+    return mean, scale
+
+
+def as_columns(y: np.ndarray) -> np.ndarray:
+    """Targets as a 2-D array: (m,) → (m, 1); (m, n_targets) unchanged (a view, no copy)."""
+    y = np.asarray(y)
+    return y.reshape(-1, 1) if y.ndim == 1 else y
+
+
+def to_target_units(standardized: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``t = y * scale + mean`` column by column, in float64.
+
+    standardized : (m, n_targets); mean, scale : (n_targets,) → (m, n_targets) float64
+    """
+    return np.asarray(standardized, dtype=np.float64) * scale + mean
+
+
+def rmse(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """Root mean squared error, averaged over target columns.
+
+    ``RMSE_j = sqrt((1/m) sum_i (t̂_ij - t_ij)^2)`` per column j, in that column's
+    units; the result is ``(1/n) sum_j RMSE_j`` (the plain RMSE for one target).
+
+    predicted, actual : (m, n_targets) float64
+    """
+    per_column = np.sqrt(np.mean(np.square(predicted - actual), axis=0))
+    return float(np.mean(per_column))
+
+
+def r2(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """Coefficient of determination, averaged over target columns.
+
+    ``R²_j = 1 - sum_i (t̂_ij - t_ij)^2 / sum_i (t_ij - mean_i t_ij)^2`` with the
+    mean taken over these rows; 1 for a perfect fit, 0 for predicting that mean,
+    negative for worse. A column whose values are all equal has R² 1 if it is
+    predicted exactly and 0 otherwise (scikit-learn's ``force_finite``).
+    NaN/inf predictions give NaN.
+
+    predicted, actual : (m, n_targets) float64
+    """
+    residual = np.sum(np.square(predicted - actual), axis=0)
+    total = np.sum(np.square(actual - actual.mean(axis=0)), axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_column = np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0), 0.0)
+    per_column = np.where((total == 0) & (residual == 0), 1.0, per_column)
+    per_column = np.where(np.isfinite(residual), per_column, np.nan)
+    return float(np.mean(per_column))
