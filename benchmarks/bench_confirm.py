@@ -29,7 +29,7 @@ from pathlib import Path
 
 import psutil
 
-from hpsearch.config.search_config import load_config
+from hpsearch.config.loading import load_config
 from hpsearch.confirm.repeats import confirm_run
 from hpsearch.search.api import Execution, start_search
 

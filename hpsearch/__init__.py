@@ -25,7 +25,7 @@ _API = {
     "tune": "hpsearch.search.api",
     "zoom_search": "hpsearch.search.api",
     "SearchConfig": "hpsearch.config.search_config",
-    "load_config": "hpsearch.config.search_config",
+    "load_config": "hpsearch.config.loading",
     "HpsearchError": "hpsearch.core.errors",
 }
 

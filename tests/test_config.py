@@ -9,7 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from hpsearch.cli.main import cli
-from hpsearch.config.search_config import config_from_dict, load_config, parse_assignments, single_model_config
+from hpsearch.config.loading import load_config
+from hpsearch.config.overrides import parse_assignments, single_model_config
+from hpsearch.config.search_config import config_from_dict
 from hpsearch.core.errors import ConfigError
 
 BROKEN = sorted((Path(__file__).parent / "broken_configs").glob("*.yaml"))
@@ -151,7 +153,7 @@ def test_with_search_applies_the_same_limits() -> None:
                                          ("tcp://[::1]:8786", True), ("foo://x", False), ("[::", False),
                                          ("tcp://host", False), ("", False)])
 def test_scheduler_addresses_are_checked_for_form(address: str, ok: bool) -> None:
-    from hpsearch.config.search_config import scheduler_problem
+    from hpsearch.config.placement import scheduler_problem
 
     assert (scheduler_problem(address) is None) is ok
 

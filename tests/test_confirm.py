@@ -21,7 +21,7 @@ from click.testing import CliRunner
 import hpsearch.confirm.repeats
 from hpsearch.cli import render
 from hpsearch.cli.main import cli
-from hpsearch.config.search_config import load_config
+from hpsearch.config.loading import load_config
 from hpsearch.confirm.repeats import confirm_run, summarise, t_quantile_975
 from hpsearch.data.datasets import load_dataset
 from hpsearch.nn import ModelConfig, train

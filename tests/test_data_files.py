@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpsearch.config.search_config import load_config
+from hpsearch.config.loading import load_config
 from hpsearch.data.datasets import DataConfig, load_dataset, validate_data_config
 from hpsearch.core.errors import DataError
 from hpsearch.data.tables import MISSING_VALUES

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 import hpsearch.execution.runner
 import hpsearch.search.api
 from hpsearch.cli.main import cli
-from hpsearch.config.search_config import load_config
+from hpsearch.config.loading import load_config
 from hpsearch.data.datasets import load_dataset
 from hpsearch.nn import ModelConfig, Network, train
 from hpsearch.core.records import TrialStatus

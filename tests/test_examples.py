@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hpsearch.config.search_config import load_config
+from hpsearch.config.loading import load_config
 from hpsearch.objectives.evaluate import evaluate
 
 CONFIGS = Path(__file__).parent.parent / "configs"

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from hpsearch.cli.main import cli
-from hpsearch.config.search_config import load_config
+from hpsearch.config.loading import load_config
 from hpsearch.core.errors import ConfigError
 from hpsearch.objectives.spec import ObjectiveError
 from hpsearch.core.records import TrialStatus

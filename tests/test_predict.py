@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from hpsearch.cli.main import cli
-from hpsearch.config.search_config import load_config
+from hpsearch.config.loading import load_config
 from hpsearch.data.datasets import DataConfig, load_dataset
 from hpsearch.core.errors import DataError
 from hpsearch.nn import ModelConfig, Network, train

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 import hpsearch.execution.runner
 from hpsearch.cli.main import cli
-from hpsearch.config.search_config import load_config
+from hpsearch.config.loading import load_config
 from hpsearch.core.records import TrialStatus
 from hpsearch.search.api import Execution, resume_search, start_search
 from hpsearch.storage.run_store import RunStore

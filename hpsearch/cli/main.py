@@ -109,7 +109,7 @@ def _run_dir(run: str, runs_dir: Path | None) -> Path:
 
 
 def _check_workers(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
-    from hpsearch.config.search_config import workers_warning
+    from hpsearch.config.placement import workers_warning
 
     warning = workers_warning(value)
     if warning:
@@ -118,7 +118,7 @@ def _check_workers(ctx: click.Context, param: click.Parameter, value: int | None
 
 
 def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from hpsearch.config.search_config import scheduler_problem
+    from hpsearch.config.placement import scheduler_problem
 
     problem = scheduler_problem(value) if value is not None else None
     if problem:
@@ -149,7 +149,8 @@ def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: 
     centre of their range on their own scale (a choice: its first). The
     values used for every parameter you did not set are shown before training.
     """
-    from hpsearch.config.search_config import load_config, parse_assignments, single_model_config, single_model_sources
+    from hpsearch.config.loading import load_config
+    from hpsearch.config.overrides import parse_assignments, single_model_config, single_model_sources
     from hpsearch.data.datasets import load_dataset
     from hpsearch.nn import train as train_model
 
@@ -188,7 +189,7 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
         dry_run: bool, csv_file: Path | None, workers: int | None, backend: str | None, scheduler: str | None,
         quiet: bool) -> None:
     """Start a search: train every trial of CONFIG.yaml in parallel and rank them by dev cost J (or its objective's metric)."""
-    from hpsearch.config.search_config import load_config
+    from hpsearch.config.loading import load_config
     from hpsearch.search.api import Execution, planned_rungs, planned_trials, start_search
 
     config = load_config(config_file).with_search(trials=trials, seed=seed)
@@ -357,7 +358,8 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
     babysit: section of the config sets the unattended rules.
     """
     from hpsearch.babysit.session import continue_babysit, continue_trial, replay_babysit, start_babysit
-    from hpsearch.config.search_config import load_config, parse_assignments, single_model_config
+    from hpsearch.config.loading import load_config
+    from hpsearch.config.overrides import parse_assignments, single_model_config
 
     if replay_ref is not None:
         if source is not None:

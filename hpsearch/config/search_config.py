@@ -13,25 +13,20 @@ to fix it``.
 
 from __future__ import annotations
 
-import os
-import urllib.parse
-from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hpsearch.data.datasets import DataConfig, validate_data_config
 from hpsearch.core.decisions import BabysitRules, parse_rules
-from hpsearch.core.errors import ConfigError, ConfigProblem, clip, config_error, did_you_mean
+from hpsearch.core.errors import ConfigError, ConfigProblem, config_error, did_you_mean
+from hpsearch.config.placement import scheduler_problem
 from hpsearch.core.limits import MAX_ROUNDS, MAX_TRIALS, MAX_WORKERS
-from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig, validate_hyperparameters
+from hpsearch.nn.hyperparams import HYPERPARAMETERS, validate_hyperparameters
 from hpsearch.objectives.spec import ObjectiveSpec, parse_objective, placeholder_problems, placement_problems
 from hpsearch.space.samplers import SAMPLERS, grid_size
 from hpsearch.pruning.schedule import METHODS, EarlyStopping
 from hpsearch.space.scales import Space, parse_space
-from hpsearch.io.bounded_yaml import load_value, load_yaml, read_config_text
 
 TOP_LEVEL_KEYS = ("name", "description", "objective", "data", "model", "space", "search", "babysit")
 BACKENDS = ("loky", "dask")
@@ -166,46 +161,6 @@ class SearchConfig:
             "search": search,
             **babysit,
         }
-
-
-def load_config(path: str | os.PathLike[str]) -> SearchConfig:
-    """Read and validate a config file. Raises ConfigError naming the file (and lines).
-
-    The file is read and parsed within the limits of ``hpsearch.io.bounded_yaml``
-    (size, nesting depth, alias expansion), so any input ends at once.
-    """
-    path = Path(path)
-    label = str(path)
-    try:
-        text = read_config_text(path, label)
-    except OSError as exc:
-        raise config_error("file", f"cannot be read ({exc.strerror or exc})", file=label) from None
-    raw, lines = parse_yaml(text, label)
-    default_name = path.stem
-    try:
-        return config_from_dict(raw, source=label, base_dir=path.resolve().parent, default_name=default_name)
-    except ConfigError as exc:
-        raise exc.in_file(label, lines) from None
-
-
-def parse_yaml(text: str, label: str) -> tuple[Any, dict[str, int]]:
-    """Safely load YAML text; also return the line of every key path.
-
-    Duplicate keys, keys that are not names and oversized documents are errors
-    (``hpsearch.io.bounded_yaml``).
-    """
-    raw, node = load_yaml(text, label)
-    lines: dict[str, int] = {}
-    _collect_lines(node, "", lines)
-    return raw, lines
-
-
-def _collect_lines(node: Any, prefix: str, lines: dict[str, int]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            path = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
-            lines[path] = key_node.start_mark.line + 1
-            _collect_lines(value_node, path, lines)
 
 
 def config_from_dict(
@@ -380,45 +335,6 @@ def _check_table(
             problems.append(ConfigProblem(f"{prefix}.{key}", f"must be {rule}, got {value!r}"))
     return problems
 #: Address schemes dask.distributed connects with; a bare HOST:PORT means tcp.
-SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
-
-
-def scheduler_problem(address: str) -> str | None:
-    """What is wrong with a dask scheduler address, or None when it is well formed.
-
-    Only the form is checked (scheme, host, port): whether a scheduler answers
-    there is found out when the run connects.
-    """
-    example = "give an address such as tcp://127.0.0.1:8786"
-    text = address.strip()
-    if not text:
-        return f"the scheduler address is empty — {example}"
-    scheme, sep, rest = text.partition("://")
-    if not sep:
-        scheme, rest = "tcp", text
-    if scheme not in SCHEDULER_SCHEMES:
-        return f"unknown address scheme {clip(repr(scheme), 60)} — use one of {', '.join(SCHEDULER_SCHEMES)}: {example}"
-    if scheme == "inproc":
-        return None
-    try:
-        parts = urllib.parse.urlsplit(f"{scheme}://{rest}")
-        port = parts.port
-    except ValueError as exc:
-        return f"{clip(repr(address), 60)} is not a valid address ({exc}) — {example}"
-    if not parts.hostname or port is None or parts.path not in ("", "/") or parts.query or parts.fragment:
-        return f"{clip(repr(address), 60)} is not a valid address (it needs HOST:PORT) — {example}"
-    return None
-
-
-def workers_warning(workers: int | None) -> str | None:
-    """A warning when ``workers`` local processes would be more than the CPU cores, else None."""
-    cores = os.cpu_count() or 1
-    if workers is None or workers <= cores:
-        return None
-    return (f"{workers} workers on {cores} CPU cores: they will share the cores and each trial runs slower "
-            f"— use --workers {cores} or fewer")
-
-
 def _coerce(key: str, value: Any) -> Any:
     if key == "early_stopping" and isinstance(value, dict):
         return EarlyStopping(**value)
@@ -457,127 +373,3 @@ def _check_objective_early_stopping(early: EarlyStopping) -> list[ConfigProblem]
     return problems
 
 
-def config_for_objective(
-    objective: Callable[..., Any],
-    space: str | os.PathLike[str] | Mapping[str, Any],
-    *,
-    metric: str = "value",
-    direction: str = "minimize",
-    timeout: float | None = None,
-    name: str | None = None,
-    **search: Any,
-) -> SearchConfig:
-    """The search config of a Python function objective, for the Python API.
-
-    ``space`` is the ``space:`` mapping as a dict, as YAML text, or as the path
-    of a YAML file holding it. ``search`` takes the ``search:`` settings
-    (``trials``, ``seed``, ``rounds``, ``sampler``, ...). Raises ConfigError,
-    every problem at once, as for a config file.
-    """
-    source = "<space>"
-    if isinstance(space, (str, os.PathLike)) and (isinstance(space, os.PathLike) or str(space).endswith((".yaml", ".yml"))):
-        source = str(space)
-        try:
-            text = Path(space).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise config_error("file", f"cannot be read ({exc})", "check the path", file=source) from None
-        space = parse_yaml(text, source)[0]
-    elif isinstance(space, str):
-        space = parse_yaml(space, source)[0]
-    raw = {
-        "name": name or getattr(objective, "__name__", "search"),
-        "objective": {"python": "placeholder:function", "metric": metric, "direction": direction,
-                      **({"timeout": timeout} if timeout is not None else {})},
-        "space": space,
-        "search": search,
-    }
-    try:
-        config = config_from_dict(raw, source=source, base_dir=Path.cwd())
-    except ConfigError as exc:
-        raise exc.in_file(source) if source != "<space>" else exc from None
-    spec = ObjectiveSpec.for_callable(objective, metric=config.objective.metric, direction=config.objective.direction,
-                                      timeout=config.objective.timeout)
-    return replace(config, objective=spec)
-
-
-def parse_assignments(assignments: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """``["learning_rate=0.01", "hidden=[64, 32]"]`` -> ``{"learning_rate": 0.01, "hidden": [64, 32]}``.
-
-    Values are read as YAML scalars/lists, so numbers, booleans and lists work.
-    """
-    values: dict[str, Any] = {}
-    for item in assignments:
-        name, sep, text = item.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise config_error(f"--set {item}", "must look like name=value", "e.g. --set learning_rate=0.01")
-        try:
-            values[name] = load_value(text, f"--set {name}")
-        except ConfigError as exc:
-            first = exc.problems[0]
-            fix = first.fix if "syntax" not in first.message else "quote it or fix it"
-            raise config_error(f"--set {name}", f"value is not valid YAML ({first.message})", fix) from None
-    return values
-
-
-def single_model_config(config: SearchConfig, assignments: dict[str, Any]) -> ModelConfig:
-    """The one model ``hpsearch train`` trains from a search file.
-
-    Searched parameters take their ``--set`` value, else the centre of their
-    range on their own scale (a choice: its first); fixed values may be overridden too.
-    """
-    if config.objective is not None:
-        raise config_error("objective", "hpsearch train trains the built-in engine only",
-                           "search your objective with hpsearch run")
-    unknown = [k for k in assignments if k not in HYPERPARAMETERS]
-    if unknown:
-        raise ConfigError(
-            [ConfigProblem(f"--set {k}", "unknown hyperparameter", did_you_mean(k, HYPERPARAMETERS)) for k in unknown]
-        )
-    values = {**config.model, **config.space.center(), **assignments}
-    try:
-        return ModelConfig.from_dict(values)
-    except ConfigError as exc:
-        raise ConfigError(
-            [replace(p, key=f"--set {p.key.split('.', 1)[1]}" if p.key.split(".", 1)[1] in assignments else p.key)
-             for p in exc.problems]
-        ) from None
-
-
-def single_model_sources(
-    config: SearchConfig, assignments: dict[str, Any], model: ModelConfig
-) -> list[tuple[str, Any, str]]:
-    """Every hyperparameter of ``hpsearch train``'s model: ``(name, value used, where it came from)``.
-
-    Where: ``--set``, ``model:`` (fixed in the file), ``centre of space`` (a
-    searched parameter nobody set) or ``default``.
-    """
-    used = model.to_dict()
-    centre = config.space.center()
-    rows = []
-    for name in HYPERPARAMETERS:
-        if name in assignments:
-            source = "--set"
-        elif name in centre:
-            source = "centre of space"
-        elif name in config.model:
-            source = "model:"
-        else:
-            source = "default"
-        rows.append((name, used.get(name), source))
-    return rows
-
-
-__all__ = [
-    "SearchConfig",
-    "SearchSettings",
-    "load_config",
-    "config_from_dict",
-    "config_for_objective",
-    "parse_assignments",
-    "single_model_config",
-    "single_model_sources",
-    "scheduler_problem",
-    "workers_warning",
-    "parse_yaml",
-]

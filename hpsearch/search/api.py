@@ -119,7 +119,7 @@ def tune(
     of an importable module: a lambda, a nested function or one defined in the
     script being run is an ObjectiveError before anything runs.
     """
-    from hpsearch.config.search_config import config_for_objective
+    from hpsearch.config.loading import config_for_objective
 
     config = config_for_objective(objective, space, metric=metric, direction=direction, timeout=timeout, name=name,
                                   trials=trials, **search)

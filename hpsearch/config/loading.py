@@ -1,0 +1,99 @@
+"""Reading a config: a YAML file (or the Python API's function and space) into a validated ``SearchConfig``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hpsearch.config.search_config import SearchConfig, config_from_dict
+from hpsearch.core.errors import ConfigError, config_error
+from hpsearch.io.bounded_yaml import load_yaml, read_config_text
+from hpsearch.objectives.spec import ObjectiveSpec
+
+
+def load_config(path: str | os.PathLike[str]) -> SearchConfig:
+    """Read and validate a config file. Raises ConfigError naming the file (and lines).
+
+    The file is read and parsed within the limits of ``hpsearch.io.bounded_yaml``
+    (size, nesting depth, alias expansion), so any input ends at once.
+    """
+    path = Path(path)
+    label = str(path)
+    try:
+        text = read_config_text(path, label)
+    except OSError as exc:
+        raise config_error("file", f"cannot be read ({exc.strerror or exc})", file=label) from None
+    raw, lines = parse_yaml(text, label)
+    default_name = path.stem
+    try:
+        return config_from_dict(raw, source=label, base_dir=path.resolve().parent, default_name=default_name)
+    except ConfigError as exc:
+        raise exc.in_file(label, lines) from None
+
+
+def parse_yaml(text: str, label: str) -> tuple[Any, dict[str, int]]:
+    """Safely load YAML text; also return the line of every key path.
+
+    Duplicate keys, keys that are not names and oversized documents are errors
+    (``hpsearch.io.bounded_yaml``).
+    """
+    raw, node = load_yaml(text, label)
+    lines: dict[str, int] = {}
+    _collect_lines(node, "", lines)
+    return raw, lines
+
+
+def _collect_lines(node: Any, prefix: str, lines: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            path = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
+            lines[path] = key_node.start_mark.line + 1
+            _collect_lines(value_node, path, lines)
+
+
+def config_for_objective(
+    objective: Callable[..., Any],
+    space: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    metric: str = "value",
+    direction: str = "minimize",
+    timeout: float | None = None,
+    name: str | None = None,
+    **search: Any,
+) -> SearchConfig:
+    """The search config of a Python function objective, for the Python API.
+
+    ``space`` is the ``space:`` mapping as a dict, as YAML text, or as the path
+    of a YAML file holding it. ``search`` takes the ``search:`` settings
+    (``trials``, ``seed``, ``rounds``, ``sampler``, ...). Raises ConfigError,
+    every problem at once, as for a config file.
+    """
+    source = "<space>"
+    if isinstance(space, (str, os.PathLike)) and (isinstance(space, os.PathLike) or str(space).endswith((".yaml", ".yml"))):
+        source = str(space)
+        try:
+            text = Path(space).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise config_error("file", f"cannot be read ({exc})", "check the path", file=source) from None
+        space = parse_yaml(text, source)[0]
+    elif isinstance(space, str):
+        space = parse_yaml(space, source)[0]
+    raw = {
+        "name": name or getattr(objective, "__name__", "search"),
+        "objective": {"python": "placeholder:function", "metric": metric, "direction": direction,
+                      **({"timeout": timeout} if timeout is not None else {})},
+        "space": space,
+        "search": search,
+    }
+    try:
+        config = config_from_dict(raw, source=source, base_dir=Path.cwd())
+    except ConfigError as exc:
+        raise exc.in_file(source) if source != "<space>" else exc from None
+    spec = ObjectiveSpec.for_callable(objective, metric=config.objective.metric, direction=config.objective.direction,
+                                      timeout=config.objective.timeout)
+    return replace(config, objective=spec)
