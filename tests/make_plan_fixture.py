@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.space.samplers import plan_round
-from hpsearch.space.scales import Choice, Int, IntLog, Log, OneMinusLog, Space, Uniform
+from hpsearch.space.scales import Choice, Int, IntLog, Log, OneMinusLog, Uniform
+from hpsearch.space.search_space import Space
 
 FIXTURE = Path(__file__).parent / "fixtures" / "plans-before-conditions.json"
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from hpsearch.space.samplers import SAMPLERS, plan_round, scrambled_halton, trial_seed
-from hpsearch.space.scales import Choice, Int, IntLog, Log, OneMinusLog, Space, Uniform
+from hpsearch.space.scales import Choice, Int, IntLog, Log, OneMinusLog, Uniform
+from hpsearch.space.search_space import Space
 
 SPACE = Space(
     {

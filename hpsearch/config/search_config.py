@@ -30,7 +30,8 @@ from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig, validate_hyper
 from hpsearch.objectives.spec import ObjectiveSpec, parse_objective, placeholder_problems, placement_problems
 from hpsearch.space.samplers import SAMPLERS, grid_size
 from hpsearch.pruning.schedule import METHODS, EarlyStopping
-from hpsearch.space.scales import Space, parse_space
+from hpsearch.space.parsing import parse_space
+from hpsearch.space.search_space import Space
 from hpsearch.io.bounded_yaml import load_value, load_yaml, read_config_text
 
 TOP_LEVEL_KEYS = ("name", "description", "objective", "data", "model", "space", "search", "babysit")

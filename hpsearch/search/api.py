@@ -58,7 +58,7 @@ from hpsearch.pruning.schedule import (
     rung_epochs,
     rung_plan,
 )
-from hpsearch.space.scales import Space, envelope
+from hpsearch.space.search_space import Space, envelope
 from hpsearch.storage.run_store import EpochLog, RunStore, RungEntry, new_run_dir, validate_run_name
 from hpsearch.space.zoom import EdgeHint, zoom_space
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hpsearch.space.scales import Space
+from hpsearch.space.search_space import Space
 
 SAMPLERS = ("random", "grid", "quasi")
 

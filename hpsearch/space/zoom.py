@@ -10,11 +10,11 @@ stored legal limits allow (``_Range.limit``).
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, replace
 from typing import Any
 
-from hpsearch.space.scales import Choice, Distribution, Space
+from hpsearch.space.scales import Choice, Distribution
+from hpsearch.space.search_space import Space
 
 #: The narrowest box a zoom returns, in the reference's unit coordinates, so
 #: that top trials all equal on a parameter (with margin 0) still leave room to search.
