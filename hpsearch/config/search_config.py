@@ -296,12 +296,10 @@ def _engine_sections(raw: dict[str, Any]) -> tuple[DataConfig | None, dict[str, 
     space = Space({})
     space_raw = _section(raw, "space", problems) or {}
     try:
-        space, fixed = parse_space(space_raw, "space", parameters=HYPERPARAMETERS)
+        space, fixed = parse_space(space_raw, "space", parameters=HYPERPARAMETERS, fixed=model)
     except ConfigError as exc:
         problems += exc.problems
         fixed = {}
-    for key in sorted(set(space_raw) & set(model)):
-        problems.append(ConfigProblem(f"space.{key}", f"is also fixed in model.{key}", "keep it in one of model: and space:"))
     model = {**model, **fixed}
     if "hidden" in model:
         for key in ("layers", "hidden_units"):

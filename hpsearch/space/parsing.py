@@ -10,62 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from hpsearch.core.errors import ConfigError, ConfigProblem, did_you_mean
+from hpsearch.space.links import Known, is_bundle_spec, link_problems, parse_bundle, resolve_conditions
+from hpsearch.space.parameters import Parameter, lookup
 from hpsearch.space.scales import RANGE_SCALES, SCALES, Choice, Distribution, Legal, format_value
 from hpsearch.space.search_space import Space
-
-
-class Parameter(Protocol):
-    """What a space needs to know about one parameter: its type and its legal values.
-
-    The engine's ``Hyperparameter`` is one; ``OpenParameter`` (an own
-    objective's parameter) is another. ``kind`` None means any type.
-    """
-
-    name: str
-    kind: type | None
-    choices: tuple[str, ...] | None
-    low: float | None
-    high: float | None
-    low_open: bool
-    high_open: bool
-
-    @property
-    def searchable(self) -> bool: ...
-
-    def check(self, value: Any) -> tuple[Any, str | None]: ...
-
-    def rule(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class OpenParameter:
-    """A parameter of an own objective: any value; a range's limits come from its scale alone."""
-
-    name: str
-    kind: type | None = None
-    choices: tuple[str, ...] | None = None
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-
-    @property
-    def searchable(self) -> bool:
-        return True
-
-    def check(self, value: Any) -> tuple[Any, str | None]:
-        """Any YAML value but a non-finite number (the objective gets it as JSON)."""
-        if isinstance(value, float) and not math.isfinite(value):
-            return None, f"must be a finite number, got {value!r}"
-        return value, None
-
-    def rule(self) -> str:
-        return "any value"
-
 
 _RANGE_KEYS = ("scale", "low", "high")
 _CHOICE_KEYS = ("scale", "choice")
@@ -73,12 +24,16 @@ _INT_SCALES = ("int", "int_log")
 
 
 def parse_space(
-    raw: Any, prefix: str = "space", *, parameters: Mapping[str, Parameter] | None
+    raw: Any, prefix: str = "space", *, parameters: Mapping[str, Parameter] | None,
+    fixed: Mapping[str, Any] | None = None, fixed_prefix: str = "model",
 ) -> tuple[Space, dict[str, Any]]:
     """Validate the YAML ``space:`` mapping.
 
     A value that is a mapping (``{scale: log, low: 1e-4, high: 1}`` or
-    ``{choice: [32, 64]}``) is searched; a plain scalar or list is fixed.
+    ``{choice: [32, 64]}``) is searched; a plain scalar or list is fixed. A
+    searched entry may add ``when: {parent: value or [values]}`` (searched only
+    when every parent takes one of its values), and a ``choice`` whose items are
+    mappings is a bundle (``links``, ``conditions``).
 
     Parameters
     ----------
@@ -90,12 +45,16 @@ def parse_space(
         The names the objective knows, with their types and legal values (the
         engine's ``HYPERPARAMETERS``); ``None`` accepts any identifier as an
         ``OpenParameter`` (an own objective), limited by its scale alone.
+    fixed
+        Values fixed outside the section (the engine's ``model:``), under
+        ``fixed_prefix``: a ``when:`` may name them, and a name both fixed
+        there and searched, conditional or set by a bundle here is a problem.
 
     Returns
     -------
     (space, fixed)
         The searched ``Space`` (each range keeping its parameter's legal
-        limits) and the fixed values, coerced to their parameter's type.
+        limits, with its conditions) and the section's fixed values, coerced to their parameter's type.
 
     Raises
     ------
@@ -108,45 +67,56 @@ def parse_space(
                                          "write e.g. learning_rate: {scale: log, low: 1.0e-4, high: 1}")])
     problems: list[ConfigProblem] = []
     searched: dict[str, Distribution] = {}
-    fixed: dict[str, Any] = {}
+    values: dict[str, Any] = {}
+    whens: dict[str, Any] = {}
+    broken: set[str] = set()
     for name, spec in raw.items():
-        key = f"{prefix}.{name}"
-        hp = _lookup(name, key, parameters, problems)
-        if hp is None:
-            continue
-        if not isinstance(spec, Mapping):
-            value, message = hp.check(spec)
-            if message:
-                fix = f"to search it, write {{choice: {spec}}}" if isinstance(spec, list) and hp.kind is not list else ""
-                problems.append(ConfigProblem(key, message, fix))
-            else:
-                fixed[name] = value
-        elif not hp.searchable:
-            problems.append(ConfigProblem(key, f"{name} (explicit layer sizes) cannot be searched",
-                                          "search layers and hidden_units instead, e.g. layers: {scale: int, "
-                                          "low: 1, high: 4} and hidden_units: {scale: int_log, low: 16, high: 512}"))
+        n_before = len(problems)
+        if isinstance(spec, Mapping) and "when" in spec:
+            whens[name], spec = spec["when"], {k: v for k, v in spec.items() if k != "when"}
+        entry = _parse_entry(name, spec, f"{prefix}.{name}", parameters, problems)
+        if len(problems) > n_before:
+            broken.add(name)
+        elif isinstance(entry, Distribution):
+            searched[name] = entry
         else:
-            dist = _parse_spec(hp, spec, key, problems)
-            if dist is not None:
-                searched[name] = dist
+            values[name] = entry[0]
+    outside = dict(fixed or {})
+    for name in (n for n in raw if n in outside):
+        if name not in whens:
+            problems.append(ConfigProblem(f"{prefix}.{name}", f"is also fixed in {fixed_prefix}.{name}",
+                                          f"keep it in one of {fixed_prefix}: and {prefix}:"))
+    known = Known(searched, {**{n: (v, f"{fixed_prefix}.{n}") for n, v in outside.items()},
+                             **{n: (v, f"{prefix}.{n}") for n, v in values.items()}},
+                  frozenset(broken), parameters)
+    problems += link_problems(prefix, known, set(whens))
+    conditions = resolve_conditions({n: w for n, w in whens.items() if n in searched}, prefix, known, problems)
     if problems:
         raise ConfigError(problems)
-    return Space(searched), fixed
+    return Space(searched, conditions), values
 
 
-def _lookup(name: Any, key: str, parameters: Mapping[str, Parameter] | None,
-            problems: list[ConfigProblem]) -> Parameter | None:
-    """The rules of ``name``, or None after adding why it is not a parameter."""
-    if parameters is not None:
-        hp = parameters.get(name) if isinstance(name, str) else None
-        if hp is None:
-            problems.append(ConfigProblem(key, "unknown hyperparameter", did_you_mean(str(name), parameters)))
-        return hp
-    if not isinstance(name, str) or not name.isidentifier():
-        problems.append(ConfigProblem(key, "is not a valid parameter name",
-                                      "use letters, digits and _ not starting with a digit, e.g. learning_rate"))
+def _parse_entry(name: Any, spec: Any, key: str, parameters: Mapping[str, Parameter] | None,
+                 problems: list[ConfigProblem]) -> Distribution | tuple[Any] | None:
+    """One entry of ``space:``: its distribution, ``(value,)`` when fixed, or None after adding its problems."""
+    if isinstance(spec, Mapping) and is_bundle_spec(spec):
+        return parse_bundle(name, spec, key, parameters, problems)
+    hp = lookup(name, key, parameters, problems)
+    if hp is None:
         return None
-    return OpenParameter(name)
+    if not isinstance(spec, Mapping):
+        value, message = hp.check(spec)
+        if message:
+            fix = f"to search it, write {{choice: {spec}}}" if isinstance(spec, list) and hp.kind is not list else ""
+            problems.append(ConfigProblem(key, message, fix))
+            return None
+        return (value,)
+    if not hp.searchable:
+        problems.append(ConfigProblem(key, f"{name} (explicit layer sizes) cannot be searched",
+                                      "search layers and hidden_units instead, e.g. layers: {scale: int, "
+                                      "low: 1, high: 4} and hidden_units: {scale: int_log, low: 16, high: 512}"))
+        return None
+    return _parse_spec(hp, spec, key, problems)
 
 
 def _parse_spec(hp: Parameter, spec: Mapping[str, Any], key: str,

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -346,8 +346,13 @@ class Choice(Distribution):
 
     def narrowed(self, u_low: float, u_high: float) -> "Choice":
         """The choices whose slice middle lies in ``[u_low, u_high]`` (at least the one at its centre)."""
-        kept = tuple(c for c in self.choices if u_low <= self.to_unit(c) <= u_high)
-        return Choice(kept or (self.from_unit((u_low + u_high) / 2),))
+        kept = [c for c in self.choices if u_low <= self.to_unit(c) <= u_high]
+        return self.subset(kept or [self.from_unit((u_low + u_high) / 2)])
+
+    def subset(self, values: Iterable[Any]) -> "Choice":
+        """The choices that are among ``values``, in this choice's order (a subclass keeps what goes with them)."""
+        values = list(values)
+        return Choice(tuple(c for c in self.choices if c in values))
 
     def center(self) -> Any:
         return self.choices[0]
