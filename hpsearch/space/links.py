@@ -205,7 +205,7 @@ def link_problems(prefix: str, known: Known, conditional: set[str]) -> list[Conf
             key = f"{prefix}.{name}.choice"
             if k in known.searched:
                 problems.append(ConfigProblem(key, f"its options set {k}, which is also searched in {prefix}.{k}",
-                                              f"remove {prefix}.{k}, or set {k} in every option"))
+                                              f"remove {prefix}.{k}, or remove {k} from the options and give {prefix}.{k} when: {{{name}: [...]}}"))
             elif k in known.fixed:
                 problems.append(ConfigProblem(key, f"its options set {k}, which is also fixed in {known.fixed[k][1]}",
                                               f"remove {known.fixed[k][1]}, or {k} from the options"))
