@@ -37,7 +37,8 @@ def parse_bundle(name: Any, spec: Mapping[str, Any], key: str, parameters: Mappi
                                       "hyperparameter", f"give the bundle a name of its own, e.g. {name}_options"))
     for extra in spec:
         if extra not in _BUNDLE_KEYS:
-            problems.append(ConfigProblem(f"{key}.{extra}", "unknown key for a bundle", did_you_mean(str(extra), _BUNDLE_KEYS)))
+            problems.append(ConfigProblem(f"{key}.{extra}", "unknown key for a bundle",
+                                          did_you_mean(str(extra), _BUNDLE_KEYS)))
     if spec.get("scale", "choice") != "choice":
         problems.append(ConfigProblem(f"{key}.scale", "a bundle is a choice", "remove scale:"))
     raw = spec["choice"]
@@ -190,7 +191,8 @@ def _searched_requirement(parent: str, dist: Distribution, allowed: list[Any], k
             return None
         return parent, tuple(int(v) for v in allowed)
     problems.append(ConfigProblem(key, f"{parent} is a {dist.scale} range; a when: may name a choice, an int or a "
-                                  "fixed value", f"search {parent} as a choice, e.g. {{choice: [...]}}, or name another parameter"))
+                                  "fixed value",
+                                  f"search {parent} as a choice, e.g. {{choice: [...]}}, or name another parameter"))
     return None
 
 
@@ -205,7 +207,8 @@ def link_problems(prefix: str, known: Known, conditional: set[str]) -> list[Conf
             key = f"{prefix}.{name}.choice"
             if k in known.searched:
                 problems.append(ConfigProblem(key, f"its options set {k}, which is also searched in {prefix}.{k}",
-                                              f"remove {prefix}.{k}, or remove {k} from the options and give {prefix}.{k} when: {{{name}: [...]}}"))
+                                              f"remove {prefix}.{k}, or remove {k} from the options and give "
+                                              f"{prefix}.{k} when: {{{name}: [...]}}"))
             elif k in known.fixed:
                 problems.append(ConfigProblem(key, f"its options set {k}, which is also fixed in {known.fixed[k][1]}",
                                               f"remove {known.fixed[k][1]}, or {k} from the options"))
