@@ -27,7 +27,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from hpsearch.space.scales import Space, Uniform
+from hpsearch.space.scales import Uniform
+from hpsearch.space.search_space import Space
 from hpsearch.space.tpe import Dimension, plan_tpe
 from hpsearch.space.zoom import zoom_space
 

@@ -6,7 +6,8 @@ import pytest
 
 from hpsearch.analysis.histogram import histogram
 from hpsearch.space.samplers import plan_round
-from hpsearch.space.scales import Choice, Int, IntLog, Log, OneMinusLog, Space, Uniform
+from hpsearch.space.scales import Choice, Int, IntLog, Log, OneMinusLog, Uniform
+from hpsearch.space.search_space import Space
 
 
 def test_log_is_binned_by_decade():

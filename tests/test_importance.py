@@ -11,7 +11,7 @@ import pytest
 
 from hpsearch.analysis.importance import Importance, hyperparameter_importance
 from hpsearch.core.records import TrialRecord, TrialStatus
-from hpsearch.space.scales import Space
+from hpsearch.space.search_space import Space
 
 SPACE = Space.from_json({
     "learning_rate": {"scale": "log", "low": 1e-4, "high": 1.0},

@@ -23,7 +23,7 @@ from hpsearch.core.errors import ConfigError
 from hpsearch.objectives.spec import ObjectiveError
 from hpsearch.core.records import TrialStatus
 from hpsearch.search.api import Execution, resume_search, start_search, tune, zoom_search
-from hpsearch.space.scales import Space
+from hpsearch.space.search_space import Space
 from hpsearch.storage.run_store import RunStore
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="commands run in POSIX process groups")

@@ -14,7 +14,7 @@ from hpsearch.core.errors import MissingDependencyError
 from hpsearch.analysis.importance import hyperparameter_importance
 from hpsearch.analysis.plots import one_minus_log_position, one_minus_log_ticks, plot_run
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
-from hpsearch.space.scales import Space
+from hpsearch.space.search_space import Space
 
 pytest.importorskip("matplotlib", reason="plots need the plot extra: pip install 'hpsearch[plot]'")
 # A warning from matplotlib (identical limits, log of nonpositive values, ...) is a bug here.

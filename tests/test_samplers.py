@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from hpsearch.space.samplers import SAMPLERS, plan_round, scrambled_halton, trial_seed
-from hpsearch.space.scales import Choice, Int, IntLog, Log, OneMinusLog, Space, Uniform
+from hpsearch.space.scales import Choice, Int, IntLog, Log, OneMinusLog, Uniform
+from hpsearch.space.search_space import Space
 
 SPACE = Space(
     {
@@ -156,3 +157,16 @@ def test_trial_seeds_are_reproducible_distinct_and_usable():
 
 def test_an_empty_space_plans_empty_trials():
     assert plan_round(Space({}), 3, seed=0, round=0) == [{}, {}, {}]
+
+
+def test_a_space_without_conditions_plans_exactly_what_it_planned_before_conditions_existed():
+    # The fixture was written by tests/make_plan_fixture.py on the code before `when:` and bundles:
+    # an old run resumed today must plan the same trials, bit for bit (floats compared by repr).
+    from tests.make_plan_fixture import FIXTURE, encode
+
+    stored = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    for case in stored["cases"]:
+        space = Space.from_json(stored["spaces"][case["space"]])
+        plan = plan_round(space, case["n"], seed=case["seed"], round=case["round"], sampler=case["sampler"],
+                          grid_points=3)
+        assert [encode(p) for p in plan] == case["plan"], case

@@ -11,19 +11,9 @@ from hypothesis import strategies as st
 
 from hpsearch.core.errors import ConfigError
 from hpsearch.nn.hyperparams import HYPERPARAMETERS
-from hpsearch.space.scales import (
-    Choice,
-    Int,
-    IntLog,
-    Legal,
-    Log,
-    OneMinusLog,
-    Space,
-    Uniform,
-    distribution_from_json,
-    envelope,
-    parse_space,
-)
+from hpsearch.space.parsing import parse_space
+from hpsearch.space.scales import Choice, Int, IntLog, Legal, Log, OneMinusLog, Uniform, distribution_from_json
+from hpsearch.space.search_space import Space, envelope
 
 
 def parse_engine_space(raw):

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hpsearch.space.scales import Choice, Int, Log, Space
+from hpsearch.space.scales import Choice, Int, Log
+from hpsearch.space.search_space import Space
 from hpsearch.space.tpe import N_STARTUP, Dimension, _fit, as_costs, default_gamma, plan_tpe
 
 NUM = Dimension()

@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hpsearch.nn.hyperparams import HYPERPARAMETERS
-from hpsearch.space.scales import Choice, Int, IntLog, Log, OneMinusLog, Space, Uniform, parse_space
+from hpsearch.space.parsing import parse_space
+from hpsearch.space.scales import Choice, Int, IntLog, Log, OneMinusLog, Uniform
+from hpsearch.space.search_space import Space
 from hpsearch.space.zoom import MIN_UNIT_WIDTH, EdgeHint, zoom_space
 
 

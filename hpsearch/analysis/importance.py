@@ -59,7 +59,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hpsearch.core.records import TrialRecord, TrialStatus
-from hpsearch.space.scales import Space
+from hpsearch.space.search_space import Space
 
 METHOD = "fANOVA main effects, stagewise from binned means of ranks (of dev J, or the metric), first round"
 MAX_BINS = 10

@@ -39,7 +39,8 @@ from hpsearch.analysis.importance import ImportanceReport
 from hpsearch.objectives.spec import ObjectiveSpec
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.io.safe_files import check_no_symlinks, make_folder, write_bytes_atomic
-from hpsearch.space.scales import Distribution, Space, envelope
+from hpsearch.space.scales import Distribution
+from hpsearch.space.search_space import Space, envelope
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -17,7 +17,7 @@ from hpsearch.analysis.importance import ImportanceReport
 from hpsearch.analysis.leaderboard import format_accuracy, format_cost, leaderboard
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.io.safe_files import write_bytes_atomic
-from hpsearch.space.scales import Space
+from hpsearch.space.search_space import Space
 
 if TYPE_CHECKING:
     from hpsearch.confirm.repeats import Confirmation

@@ -49,7 +49,7 @@ from hpsearch.nn.state import HISTORY_KEYS, TrainingState, fit, start
 from hpsearch.data.run_arrays import prepared_data, write_prepared
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.execution.runner import Segment, TrialTask, cached_dataset, train_segment
-from hpsearch.space.scales import Space
+from hpsearch.space.search_space import Space
 from hpsearch.io.safe_files import write_bytes_atomic
 from hpsearch.storage.run_store import EpochLog, RunStore, new_run_dir, npz_bytes, validate_run_name
 

@@ -229,7 +229,7 @@ def _write_plan_csv(path: Path, plan: list[Any], names: list[str]) -> None:
 def _finish(result: Any, quiet: bool) -> None:
     """Leaderboard, best hyperparameters and hints at the end of run / resume / zoom."""
     from hpsearch.data.run_arrays import run_data_notes
-    from hpsearch.space.scales import Space
+    from hpsearch.space.search_space import Space
 
     for line in run_data_notes(result.run_dir):
         render.err_console.print(plain(line), highlight=False, soft_wrap=True)

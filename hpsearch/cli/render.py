@@ -23,7 +23,7 @@ from hpsearch.analysis.histogram import histogram
 from hpsearch.analysis.leaderboard import format_accuracy, format_cost, format_param, leaderboard
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.nn.results import TrainResult
-from hpsearch.space.scales import Space
+from hpsearch.space.search_space import Space
 from hpsearch.space.zoom import EdgeHint
 
 

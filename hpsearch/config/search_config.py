@@ -26,7 +26,8 @@ from hpsearch.nn.hyperparams import HYPERPARAMETERS, validate_hyperparameters
 from hpsearch.objectives.spec import ObjectiveSpec, parse_objective, placeholder_problems, placement_problems
 from hpsearch.space.samplers import SAMPLERS, grid_size
 from hpsearch.pruning.schedule import METHODS, EarlyStopping
-from hpsearch.space.scales import Space, parse_space
+from hpsearch.space.parsing import parse_space
+from hpsearch.space.search_space import Space
 
 TOP_LEVEL_KEYS = ("name", "description", "objective", "data", "model", "space", "search", "babysit")
 BACKENDS = ("loky", "dask")
@@ -250,12 +251,10 @@ def _engine_sections(raw: dict[str, Any]) -> tuple[DataConfig | None, dict[str, 
     space = Space({})
     space_raw = _section(raw, "space", problems) or {}
     try:
-        space, fixed = parse_space(space_raw, "space", parameters=HYPERPARAMETERS)
+        space, fixed = parse_space(space_raw, "space", parameters=HYPERPARAMETERS, fixed=model)
     except ConfigError as exc:
         problems += exc.problems
         fixed = {}
-    for key in sorted(set(space_raw) & set(model)):
-        problems.append(ConfigProblem(f"space.{key}", f"is also fixed in model.{key}", "keep it in one of model: and space:"))
     model = {**model, **fixed}
     if "hidden" in model:
         for key in ("layers", "hidden_units"):

@@ -36,7 +36,7 @@ from hpsearch.nn.state import TrainingState, fit, start
 from hpsearch.data.run_arrays import PreparedData
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.space.samplers import plan_round, trial_seed
-from hpsearch.space.scales import Space
+from hpsearch.space.search_space import Space
 
 @dataclass(frozen=True)
 class TrialTask:

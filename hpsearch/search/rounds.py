@@ -17,7 +17,7 @@ from hpsearch.execution.interrupts import interruptible
 from hpsearch.search.options import Execution, SearchReporter
 from hpsearch.search.trainer import RoundTrainer
 from hpsearch.space.samplers import plan_round
-from hpsearch.space.scales import Space, envelope
+from hpsearch.space.search_space import Space, envelope
 from hpsearch.space.zoom import EdgeHint, zoom_space
 from hpsearch.storage.run_store import RunStore
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from hpsearch.space.scales import Space
+from hpsearch.space.search_space import Space
 
 SAMPLERS = ("random", "grid", "quasi")
 
@@ -47,7 +48,20 @@ def plan_round(
         ``(seed, round, i)`` only, so planning more trials extends a plan.
         ``grid``: ``grid_points`` values per numeric parameter, evenly spaced on
         its own scale from low to high (an integer's repeats dropped), every
-        choice; the full cartesian product, first name varying slowest.
+        choice; the full cartesian product, first name varying slowest. With
+        conditions, only the active combinations, each once: the parents'
+        combinations vary slowest, and for each, the product of the parameters
+        active under it (see ``_grid_branches``).
+
+        Every trial then keeps its active parameters only, with its bundle's
+        option spelled out (``Space.trial_params``). ``random`` and ``quasi``
+        draw every coordinate as if all parameters were active and drop the
+        inactive ones after, so a conditional parameter's values are exactly
+        those an unconditional one would get in the same trials: for ``quasi``,
+        the trials of one branch (say ``optimizer = momentum``) are the Halton
+        points whose parent coordinate falls in that choice's slice, which still
+        cover the branch's own coordinates evenly, though less so than a
+        sequence of the branch alone would.
     grid_points
         Grid values per numeric parameter (>= 2).
     """
@@ -57,10 +71,10 @@ def plan_round(
         units = list(scrambled_halton(n_trials, len(space), np.random.default_rng(
             np.random.SeedSequence([seed, round], spawn_key=(_QUASI_STREAM,)))))
     elif sampler == "grid":
-        return [dict(zip(space.names, values)) for values in itertools.product(*_grid_axes(space, grid_points))]
+        return [space.trial_params(values) for values in _grid(space, grid_points)]
     else:
         raise ValueError(f"unknown sampler {sampler!r}; expected one of {', '.join(SAMPLERS)}")
-    return [space.from_unit(u) for u in units]
+    return [space.trial_params(space.from_unit(u)) for u in units]
 
 
 def trial_seed(seed: int, round: int, index: int) -> int:
@@ -71,7 +85,8 @@ def trial_seed(seed: int, round: int, index: int) -> int:
 
 def grid_size(space: Space, grid_points: int) -> int:
     """How many trials ``plan_round(..., sampler="grid")`` plans, without building the grid."""
-    return math.prod(len(axis) for axis in _grid_axes(space, grid_points))
+    axes = dict(zip(space.names, _grid_axes(space, grid_points)))
+    return sum(math.prod(len(axes[name]) for name in free) for _, free in _grid_branches(space, axes))
 def repeat_seed(seed: int, trial: int, repeat: int) -> int:
     """The training seed of repeat ``repeat`` of ``trial`` (``hpsearch confirm``), in ``[0, 2**32)``.
 
@@ -80,6 +95,41 @@ def repeat_seed(seed: int, trial: int, repeat: int) -> int:
     """
     sequence = np.random.SeedSequence([seed, trial, repeat], spawn_key=(_REPEAT_SEED_STREAM,))
     return int(sequence.generate_state(1, dtype=np.uint32)[0])
+
+
+def _grid(space: Space, grid_points: int) -> Iterator[dict[str, Any]]:
+    """The grid's assignments of the active names, each active combination once (see ``_grid_branches``)."""
+    axes = dict(zip(space.names, _grid_axes(space, grid_points)))
+    for parents, free in _grid_branches(space, axes):
+        for values in itertools.product(*(axes[name] for name in free)):
+            assignment = {**parents, **dict(zip(free, values))}
+            yield {name: assignment[name] for name in space.names if name in assignment}
+
+
+def _grid_branches(space: Space, axes: Mapping[str, list[Any]]) -> Iterator[tuple[dict[str, Any], list[str]]]:
+    """Each combination of the active parents' grid values, with the other names active under it.
+
+    The parents (names some condition depends on) are walked parents first; an
+    inactive parent is left out rather than given values, so no two branches
+    give the same trial. Without conditions there is one branch, every name free.
+    """
+    parents = space.parent_names
+
+    def walk(i: int, chosen: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        if i == len(parents):
+            yield chosen
+            return
+        name = parents[i]
+        condition = space.conditions.get(name)
+        if condition is not None and not condition.holds(chosen, set(chosen)):
+            yield from walk(i + 1, chosen)
+            return
+        for value in axes[name]:
+            yield from walk(i + 1, {**chosen, name: value})
+
+    for chosen in walk(0, {}):
+        active = set(space.active_names(chosen)) if space.conditions else set(space.names)
+        yield chosen, [name for name in space.names if name in active and name not in parents]
 
 
 def _grid_axes(space: Space, grid_points: int) -> list[list[Any]]:

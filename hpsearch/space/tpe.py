@@ -34,6 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hpsearch.space.scales import Choice
+from hpsearch.space.search_space import Space
+
 #: Below this many finished trials a plan is uniform random draws (Optuna's ``n_startup_trials``).
 N_STARTUP = 10
 #: Weight of the prior kernel against each observation's weight 1 (Optuna's ``prior_weight``).
@@ -56,6 +59,16 @@ class Dimension:
     def __post_init__(self) -> None:
         if self.n_choices is not None and (isinstance(self.n_choices, bool) or self.n_choices < 1):
             raise ValueError(f"Dimension.n_choices must be None or an int >= 1, got {self.n_choices!r}")
+
+
+def dimensions(space: Space) -> list[Dimension]:
+    """The unit cube's dimensions of ``space``, in ``space.names`` order: a choice (or bundle) by its count.
+
+    With ``Space.unit_rows`` (NaN where a trial's parameter was inactive) it
+    gives ``plan_tpe`` its ``points`` and ``dims``; ``Space.from_unit`` and
+    ``Space.trial_params`` turn the planned rows back into trials.
+    """
+    return [Dimension(len(dist.choices)) if isinstance(dist, Choice) else Dimension() for dist in space.values()]
 
 
 def default_gamma(n: int) -> int:

@@ -10,11 +10,11 @@ stored legal limits allow (``_Range.limit``).
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, replace
 from typing import Any
 
-from hpsearch.space.scales import Choice, Distribution, Space
+from hpsearch.space.scales import Choice, Distribution
+from hpsearch.space.search_space import Space
 
 #: The narrowest box a zoom returns, in the reference's unit coordinates, so
 #: that top trials all equal on a parameter (with margin 0) still leave room to search.
@@ -54,7 +54,9 @@ def zoom_space(
         The space whose unit coordinates measure the box and whose bounds clip
         it (the envelope of every round so far).
     top
-        Params of the top-K ok trials, best first.
+        Params of the top-K ok trials, best first. A conditional parameter's
+        box comes from the trials where it was active (its edge hints from the
+        best of them); when it was active in none, the reference's range is kept.
     margin
         Each numeric span ``[min u, max u]`` of the top trials grows by
         ``margin`` (in unit coordinates) on each side, then is clipped to
@@ -71,8 +73,8 @@ def zoom_space(
     Returns
     -------
     ZoomResult
-        The new space (same names and scales; a choice keeps the choices that
-        appear in ``top``) and one hint per bound the best trial sits at.
+        The new space (same names, scales and conditions; a choice or a bundle
+        keeps the choices that appear in ``top``) and one hint per bound the best trial sits at.
     """
     if not top:
         raise ValueError("zoom needs at least one trial")
@@ -80,10 +82,15 @@ def zoom_space(
         raise ValueError(f"margin must be >= 0, got {margin}")
     new: dict[str, Distribution] = {}
     edges: list[EdgeHint] = []
+    active = [set(reference.active_names(params)) & set(params) for params in top]
     for name, dist in reference.items():
-        values = [params[name] for params in top]
-        if not dist.is_numeric:
-            new[name] = Choice(tuple(c for c in dist.choices if c in values))
+        # A conditional parameter is measured on the top trials where it was active only.
+        values = [params[name] for params, names in zip(top, active) if name in names]
+        if not values:  # inactive in every top trial: nothing says where to look, keep the range
+            new[name] = dist
+            continue
+        if isinstance(dist, Choice):
+            new[name] = dist.subset(values)
             continue
         lo, hi = _unit_box([dist.to_unit(v) for v in values], margin)
         box = dist.narrowed(lo, hi)
@@ -104,7 +111,7 @@ def zoom_space(
         # from_unit(to_unit(x)) may differ from x in the last bit: never let
         # round-off push a top trial out of its own box.
         new[name] = replace(box, low=min(box.low, min(values)), high=max(box.high, max(values)))
-    return ZoomResult(Space(new), edges)
+    return ZoomResult(reference.with_distributions(new), edges)
 
 
 def _unit_box(u: list[float], margin: float) -> tuple[float, float]:
