@@ -112,6 +112,15 @@ def tick_text(value: float) -> str:
     return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
+def costs_or_note(ax: Axes, drawn: list[np.ndarray], empty: str) -> bool:
+    """Lay the y axis of ``ax`` out for the ``drawn`` costs and return True; with none drawn, write ``empty``."""
+    if not drawn:
+        note(ax, empty)
+        return False
+    cost_axis(ax, np.concatenate(drawn))
+    return True
+
+
 def note(ax: Axes, text: str) -> None:
     """A grey line of text in the middle of ``ax``, where a plot has nothing to draw."""
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="0.4")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hpsearch.analysis.plots.canvas import cost_axis, new_figure, note, palette_colour, strip_jitter
+from hpsearch.analysis.plots.canvas import costs_or_note, new_figure, palette_colour, strip_jitter
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -35,13 +35,10 @@ def confirm_figure(confirmation: Confirmation) -> Figure:
     ax.set_xticklabels([f"trial {c.trial}\n{c.leaderboard_rank}. → {c.rank}." for c in confirmation.trials],
                        fontsize=8)
     ax.set_xlim(-0.6, len(confirmation.trials) - 0.4)
-    if drawn:
-        cost_axis(ax, np.array(drawn))
+    if costs_or_note(ax, [np.array(drawn)] if drawn else [], "no repeat finished with a finite J"):
         if min(drawn) == 0:  # a perfect fit: no room below it
             ax.set_ylim(bottom=0)
         ax.legend(fontsize=7, loc="best")
-    else:
-        note(ax, "no repeat finished with a finite J")
     ax.set_xlabel("confirmed order (leaderboard place → confirmed place)")
     ax.set_ylabel("dev J")
     ax.set_title("confirm: each top trial retrained with fresh seeds", fontsize=10)

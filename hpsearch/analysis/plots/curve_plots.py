@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
-from hpsearch.analysis.plots.canvas import as_finite, cost_axis, new_figure, note, palette_colour
+from hpsearch.analysis.plots.canvas import as_finite, costs_or_note, new_figure, palette_colour
 from hpsearch.analysis.plots.run_view import RunView
 from hpsearch.core.decisions import Decision
 from hpsearch.core.records import TrialRecord, TrialStatus
@@ -39,11 +39,8 @@ def learning_curves_figure(view: RunView, decisions: Mapping[int, list[Decision]
             ax.axvline(decision.epoch + 0.5, color=colour, linestyle=":", linewidth=1)
             ax.text(decision.epoch + 0.5, 0.98, f" {decision.action} ({decision.reason})", rotation=90, fontsize=6,
                     color="0.3", transform=ax.get_xaxis_transform(), va="top")
-    if plotted:
-        cost_axis(ax, np.concatenate(plotted))
+    if costs_or_note(ax, plotted, "no finished trial has a learning curve"):
         ax.legend(fontsize=7, loc="best")
-    else:
-        note(ax, "no finished trial has a learning curve")
     ax.set_xlabel("epoch")
     ax.set_ylabel("J (solid: dev, dashed: train)")
     ax.set_title(f"learning curves of the best {LEARNING_CURVE_TRIALS} trials", fontsize=10)
@@ -77,12 +74,8 @@ def rung_curves_figure(round_number: int, trials: list[TrialRecord]) -> Figure:
         ax.axvline(epoch, color="0.5", linestyle=":", linewidth=0.8)
         ax.annotate(f"rung {rung + 1}", (epoch, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
                     ha="right", va="top", rotation=90, color="0.4")
-    if plotted:
-        cost_axis(ax, np.concatenate(plotted))
-        if finished:
-            ax.legend(fontsize=7, loc="best")
-    else:
-        note(ax, "no trial of this round has a learning curve")
+    if costs_or_note(ax, plotted, "no trial of this round has a learning curve") and finished:
+        ax.legend(fontsize=7, loc="best")
     ax.set_xlabel("epoch")
     ax.set_ylabel("dev J")
     ax.set_title(f"round {round_number}: every trial's dev J; the further promoted, the darker; "
@@ -101,11 +94,8 @@ def _reported_curves_figure(view: RunView, figure: Figure, ax: Axes) -> Figure:
         label = f"#{place} trial {trial.trial} ({view.label} {view.cost[view.trials.index(trial)]:.4g})"
         ax.plot(np.asarray(steps, dtype=float), values, color=palette_colour(place - 1), linewidth=1.5, label=label)
         plotted.append(values)
-    if plotted:
-        cost_axis(ax, np.concatenate(plotted))
+    if costs_or_note(ax, plotted, f"no finished trial reported {view.label} per epoch"):
         ax.legend(fontsize=7, loc="best")
-    else:
-        note(ax, f"no finished trial reported {view.label} per epoch")
     ax.set_xlabel("epoch (or step) reported")
     ax.set_ylabel(view.label)
     ax.set_title(f"{view.label} per epoch of the best {LEARNING_CURVE_TRIALS} trials", fontsize=10)
