@@ -332,7 +332,8 @@ def test_ctrl_c_on_a_terminal_saves_and_the_run_continues_exactly(
 
 def test_plot_of_a_babysat_run_marks_its_decisions(tmp_path: Path, runs_dir: Path) -> None:
     pytest.importorskip("matplotlib", reason="plots need the plot extra: pip install 'hpsearch[plot]'")
-    from hpsearch.analysis.plots import _RunView, _learning_curves_figure
+    from hpsearch.analysis.plots.curve_plots import learning_curves_figure
+    from hpsearch.analysis.plots.run_view import RunView
 
     path = tmp_path / "steep.yaml"
     path.write_text(DIVERGING % 100)
@@ -340,7 +341,7 @@ def test_plot_of_a_babysat_run_marks_its_decisions(tmp_path: Path, runs_dir: Pat
     assert any(line.endswith("learning_curves.png") for line in invoke("plot", "steep-babysit").stdout.splitlines())
     with RunStore.open(runs_dir / "steep-babysit") as store:
         rounds, trials, decisions = store.rounds(), store.trials(), store.decisions()
-    figure = _learning_curves_figure(_RunView.of(rounds, trials, 5), decisions)
+    figure = learning_curves_figure(RunView.of(rounds, trials, 5), decisions)
     marked = [line.get_xdata()[0] for line in figure.axes[0].get_lines() if line.get_linestyle() == ":"]
     assert marked == [d.epoch + 0.5 for d in decisions[0]]  # one dotted line at each decision's boundary
 

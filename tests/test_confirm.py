@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 import hpsearch.confirm.repeats
-from hpsearch.cli import render
+from hpsearch.cli.confirm_view import confirm_lines
 from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
 from hpsearch.confirm.repeats import confirm_run, summarise, t_quantile_975
@@ -85,7 +85,7 @@ def test_order_change_names_the_lucky_first_trial() -> None:
                         + repeats(8, [0.07, 0.08, 0.075]) + repeats(9, [0.09, 0.095, 0.1]))
     assert [c.trial for c in summary.trials] == [3, 8, 9, 12]
     assert [(c.trial, c.leaderboard_rank, c.rank, c.lucky) for c in summary.changes] == [(12, 1, 4, True)]
-    lines = render.confirm_lines(summary)
+    lines = confirm_lines(summary)
     assert "trial 12, ranked 1st, confirms 4th: its first run was lucky (J 0.05; its 3 repeats average 0.11)" in lines
     assert summary.best.trial == 3 and summary.median_repeat == 1  # J 0.06, 0.065, 0.07: the middle is repeat 1
 
@@ -98,13 +98,13 @@ def test_separated_intervals_are_told_apart_and_unstable_trials_rank_last() -> N
     assert [c.trial for c in summary.trials] == [0, 1, 2]
     assert summary.trials[2].unstable == 1 and summary.trials[2].n == 2
     assert not summary.tied
-    assert "trial 0 beats trial 1 beyond the spread of seeds" in " ".join(render.confirm_lines(summary))
+    assert "trial 0 beats trial 1 beyond the spread of seeds" in " ".join(confirm_lines(summary))
 
 
 def test_an_objective_that_ignores_its_seed_shows_zero_spread_and_is_called_deterministic() -> None:
     summary = summarise([trial(0, 0.5), trial(1, 0.7)], repeats(0, [0.5] * 3) + repeats(1, [0.7] * 3))
     assert summary.deterministic and [c.std for c in summary.trials] == [0.0, 0.0]
-    assert any("seems deterministic" in line for line in render.confirm_lines(summary))
+    assert any("seems deterministic" in line for line in confirm_lines(summary))
 
 
 def test_repeat_seeds_are_pure_and_apart_from_the_searchs() -> None:

@@ -12,7 +12,8 @@ import pytest
 
 from hpsearch.core.errors import MissingDependencyError
 from hpsearch.analysis.importance import hyperparameter_importance
-from hpsearch.analysis.plots import one_minus_log_position, one_minus_log_ticks, plot_run
+from hpsearch.analysis.plots import plot_run
+from hpsearch.analysis.plots.parameter_axis import one_minus_log_position, one_minus_log_ticks
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.space.search_space import Space
 
@@ -159,30 +160,31 @@ def test_without_matplotlib_it_says_how_to_install_it(tmp_path: Path, monkeypatc
 
 
 def test_no_band_for_diverged_or_failed_trials_when_there_are_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from hpsearch.analysis import plots as plots
+    from hpsearch.analysis.plots.cost_plots import parameter_figure
+    from hpsearch.analysis.plots.run_view import RunView
 
     rounds, trials = synthetic_run([FIRST], per_round=9)
     good = [t for t in trials if t.status is TrialStatus.OK]
-    view = plots._RunView.of(rounds, good, 3)
-    assert len(plots._parameter_figure(view, "learning_rate").axes) == 1
-    view = plots._RunView.of(rounds, trials, 3)
-    assert len(plots._parameter_figure(view, "learning_rate").axes) == 2  # the band, and the plot
+    view = RunView.of(rounds, good, 3)
+    assert len(parameter_figure(view, "learning_rate").axes) == 1
+    view = RunView.of(rounds, trials, 3)
+    assert len(parameter_figure(view, "learning_rate").axes) == 2  # the band, and the plot
 
 
 def test_integer_ticks_are_plain_numbers():
-    from hpsearch.analysis.plots import _tick_text
+    from hpsearch.analysis.plots.canvas import tick_text
 
-    assert [_tick_text(v) for v in (1024.0, 16.0, 2048.0, 0.003, 2.5, 1e5)] == \
+    assert [tick_text(v) for v in (1024.0, 16.0, 2048.0, 0.003, 2.5, 1e5)] == \
         ["1024", "16", "2048", "0.003", "2.5", "100000"]
 
 
 def test_pairs_are_the_two_most_important_numeric_parameters():
-    from hpsearch.analysis import plots as plots
     from hpsearch.analysis.importance import Importance, ImportanceReport
+    from hpsearch.analysis.plots.run_view import RunView, choose_pair
 
     rounds, trials = synthetic_run([FIRST], per_round=12)
-    view = plots._RunView.of(rounds, trials, 3)
+    view = RunView.of(rounds, trials, 3)
     report = ImportanceReport("m", 12, [Importance("batch_size", 0.5), Importance("layers", 0.3),
                                         Importance("beta1", 0.1)], True)
-    assert plots._pair(view, report) == ("layers", "beta1")  # batch_size is a choice
-    assert plots._pair(view, None) == ("beta1", "hidden_units")  # else the first two numeric ones by name
+    assert choose_pair(view, report) == ("layers", "beta1")  # batch_size is a choice
+    assert choose_pair(view, None) == ("beta1", "hidden_units")  # else the first two numeric ones by name

@@ -1,20 +1,18 @@
-"""Everything the CLI shows: rich tables, progress displays, plain lines off a terminal.
+"""The CLI's two consoles and the rich tables it prints of what the library returns.
 
 Results go to stdout (``console``); messages and errors to stderr (``err_console``).
-Nothing here decides anything: it draws what the library returns.
+Nothing here decides anything: it draws what the library returns. Live displays
+while training are in ``progress`` (and ``live`` for babysit); confirm's table and
+verdicts in ``confirm_view``.
 """
 
 from __future__ import annotations
 
-import math
 import sys
-import time
 from typing import Any
 
 from rich.console import Console, Group
-from rich.live import Live
 from rich.measure import Measurement
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -190,10 +188,12 @@ def histograms(space: Space, plan: list[dict[str, Any]], width: int = 30) -> Tab
 
 
 def edge_lines(edges: list[EdgeHint]) -> list[Text]:
+    """One ``hint: ...`` line per bound the best trials sit at."""
     return [plain(f"hint: {e.message}") for e in edges]
 
 
 def result_table(result: TrainResult) -> Table:
+    """``hpsearch train`` and ``babysit``: status, train and dev J, dev accuracy, epochs and seconds of one model."""
     table = Table(title="Result", title_justify="left", show_header=False)
     table.add_column("field")
     table.add_column("value", justify="right")
@@ -205,115 +205,6 @@ def result_table(result: TrainResult) -> Table:
     ):
         table.add_row(key, value)
     return table
-
-
-class _BarOnTerminal:
-    """A rich progress bar drawn on stderr while the ``with`` block runs, when stderr is a terminal."""
-
-    progress: Progress
-    live: bool
-
-    def __enter__(self) -> "_BarOnTerminal":
-        if self.live:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live:
-            self.progress.stop()
-
-
-class EpochProgress(_BarOnTerminal):
-    """Per-epoch progress of one training run: a bar on a terminal, a line per epoch elsewhere."""
-
-    def __init__(self, epochs: int, quiet: bool = False):
-        self.quiet = quiet
-        self.live = not quiet and err_console.is_terminal
-        self.progress = Progress(
-            TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
-        )
-        self.task = self.progress.add_task("train", total=epochs, stats="")
-
-    def __call__(self, epoch: int, stats: dict[str, float]) -> None:
-        text = (f"train J {format_cost(stats['train_cost'])}  dev J {format_cost(stats['dev_cost'])}  "
-                f"dev acc {format_accuracy(stats['dev_accuracy'])}")
-        if self.live:
-            self.progress.update(self.task, completed=epoch + 1, stats=text)
-        elif not self.quiet:
-            err_console.print(f"epoch {epoch + 1}: {text}", highlight=False)
-
-
-class SearchProgress:
-    """A ``SearchReporter`` for the terminal: a progress bar with ETA and a live top-5 table.
-
-    Off a terminal it prints one plain line per finished trial; ``quiet`` prints nothing.
-    """
-
-    def __init__(self, names: list[str], quiet: bool = False, top: int = 5, metric: str | None = None):
-        self.names = names
-        self.metric = metric
-        self.quiet = quiet
-        self.top = top
-        self.trials: dict[int, TrialRecord] = {}  # each trial's latest state, shown in the live table
-        self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err_console,
-        )
-        self.live: Live | None = None
-        self.task: Any = None
-        self._last_draw = 0.0
-
-    def __enter__(self) -> "SearchProgress":
-        if not self.quiet and err_console.is_terminal:
-            self.live = Live(self._view(), console=err_console, refresh_per_second=4, transient=True)
-            self.live.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live is not None:
-            self.live.stop()
-            self.live = None
-
-    def _view(self) -> Group:
-        return Group(self.progress, leaderboard_table(list(self.trials.values()), self.names, self.top,
-                                                      title="Best so far", metric=self.metric, width=err_console.width))
-
-    def run_opened(self, trials: list[TrialRecord]) -> None:
-        self.trials.update((t.trial, t) for t in trials)
-
-    def round_started(self, rnd: RoundRecord, pending: int, label: str) -> None:
-        if self.task is not None:
-            self.progress.remove_task(self.task)
-        self.task = self.progress.add_task(label, total=pending)
-        if self.live is None and not self.quiet:
-            err_console.print(f"{label}: training {pending} trials", highlight=False)
-
-    def note(self, message: str) -> None:
-        if not self.quiet:
-            err_console.print(plain(f"note: {message}"), highlight=False)
-
-    def trial_finished(self, record: TrialRecord, best: TrialRecord | None) -> None:
-        self.trials[record.trial] = record
-        self.progress.advance(self.task)
-        if self.live is not None:
-            now = time.monotonic()
-            if now - self._last_draw > 0.25:  # redrawing the table per trial would cost more than a tiny trial
-                self.live.update(self._view())
-                self._last_draw = now
-        elif not self.quiet:
-            label, short, shown = ("dev J", "J", _shown) if self.metric is None else (self.metric, self.metric, self._metric)
-            result = f" {label} {fmt(shown(record))}" if record.status is not TrialStatus.FAILED else f" — {record.error}"
-            best_text = f"  best {short} {fmt(shown(best))} (trial {best.trial})" if best else ""
-            at = f" at epoch {record.epochs_run}" if record.rung is not None else ""
-            err_console.print(plain(f"trial {record.trial}: {record.status.value}{at}{result}{best_text}"), highlight=False)
-
-    def _metric(self, record: TrialRecord) -> float | None:
-        return record.metrics.get(self.metric)
-
-
-def _shown(record: TrialRecord) -> float | None:
-    return record.dev_cost
 
 
 def runs_table(runs: list[Any]) -> Table:
@@ -368,109 +259,3 @@ def decisions_table(decisions: list[Any]) -> Table:
         table.add_row(str(d.epoch), d.action, plain(d.reason), rate,
                       "—" if d.rolled_back_to is None else f"epoch {d.rolled_back_to}")
     return table
-
-
-# -- hpsearch confirm ------------------------------------------------------------
-
-
-def ordinal(n: int) -> str:
-    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, ..."""
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def confirm_table(confirmation: Any, objective: Any = None) -> Table:
-    """The confirmed trials, best first: confirmed and leaderboard place, first run's J, mean J and its spread.
-
-    With an own objective, its metric in its own direction (a maximized metric is shown as it was reported).
-    """
-    label, shown = _confirm_scale(objective)
-    table = Table(title="Confirmation: top trials retrained with fresh seeds", title_justify="left")
-    for column in ("rank", "trial", "leaderboard", f"first-run {label}", f"mean {label}", "std", "min – max",
-                   "95% interval", "mean acc", "repeats"):
-        table.add_column(plain(column), justify="right")
-    for c in confirmation.trials:
-        interval = "—" if not math.isfinite(c.interval[0]) else _span(shown(c.interval[0]), shown(c.interval[1]))
-        repeats = str(c.n) + (f" ({c.unstable} diverged/failed)" if c.unstable else "")
-        table.add_row(
-            str(c.rank), str(c.trial), ordinal(c.leaderboard_rank), fmt(shown(c.first_value)),
-            fmt(shown(c.mean) if c.n else None), fmt(c.std if c.n >= 2 else None),
-            _span(shown(c.low), shown(c.high)) if c.n else "—", interval,
-            f"{c.mean_accuracy:.2%}" if math.isfinite(c.mean_accuracy) else "—", repeats,
-        )
-    return table
-
-
-def _confirm_scale(objective: Any) -> tuple[str, Any]:
-    """The name of what confirm ranks by, and how a stored value (lower is better) reads as that."""
-    if objective is None:
-        return "J", lambda v: v
-    return objective.metric, (lambda v: -v) if objective.direction == "maximize" else (lambda v: v)
-
-
-def _span(a: float, b: float) -> str:
-    return f"{fmt(min(a, b))} – {fmt(max(a, b))}"
-
-
-def confirm_lines(confirmation: Any, objective: Any = None) -> list[str]:
-    """What the confirmation says, in plain sentences: order changes, whether the top two differ, the best."""
-    label, shown = _confirm_scale(objective)
-    lines = []
-    by_trial = confirmation.by_trial
-    for change in confirmation.changes:
-        c = by_trial[change.trial]
-        why = (f"its first run was lucky ({label} {fmt(shown(c.first_value))}; its {c.n} repeats average "
-               f"{fmt(shown(c.mean))})" if change.lucky else "others confirm better")
-        lines.append(f"trial {change.trial}, ranked {ordinal(change.leaderboard_rank)}, confirms "
-                     f"{ordinal(change.rank)}: {why}")
-    if not confirmation.changes and len(confirmation.trials) > 1:
-        lines.append("the confirmed order is the leaderboard's")
-    if confirmation.deterministic:
-        lines.append(f"every repeat of a trial gave the same {label}: the objective seems deterministic (it ignores "
-                     "its seed), so confirm measures no spread")
-    elif len(confirmation.trials) >= 2:
-        first, second = confirmation.trials[:2]
-        if confirmation.tied:
-            lines.append(f"trials {first.trial} and {second.trial} cannot be told apart: their 95% intervals of "
-                         f"mean {label} overlap — more --seeds narrow them")
-        else:
-            lines.append(f"trial {first.trial} beats trial {second.trial} beyond the spread of seeds "
-                         f"(their 95% intervals of mean {label} do not overlap)")
-    best = confirmation.best
-    if best is not None:
-        values = ", ".join(f"{k}={fmt(v)}" for k, v in best.params.items())
-        spread = f" ± {fmt(best.std)}" if best.n >= 2 else ""
-        mean_label = "dev J" if objective is None else label
-        lines.append(f"recommended: trial {best.trial}  mean {mean_label} {fmt(shown(best.mean))}{spread} over "
-                     f"{best.n} seeds  {values}")
-    return lines
-
-
-class ConfirmProgress(_BarOnTerminal):
-    """A ``ConfirmReporter`` for the terminal: a progress bar; off a terminal a line per repeat; ``quiet``: nothing."""
-
-    def __init__(self, quiet: bool = False):
-        self.quiet = quiet
-        self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err_console,
-        )
-        self.live = not quiet and err_console.is_terminal
-        self.task: Any = None
-
-    def started(self, pending: int, planned: int) -> None:
-        label = f"confirm: {pending} of {planned} repeats to train"
-        self.task = self.progress.add_task(label, total=pending)
-        if not self.live and not self.quiet:
-            err_console.print(label, highlight=False)
-
-    def repeat_finished(self, record: Any) -> None:
-        self.progress.advance(self.task)
-        if not self.live and not self.quiet:
-            cost = fmt(record.value) if record.status is not TrialStatus.FAILED else record.error
-            err_console.print(plain(f"trial {record.trial} repeat {record.repeat}: {record.status.value} J {cost}"),
-                              highlight=False)
-
-    def note(self, message: str) -> None:
-        if not self.quiet:
-            err_console.print(plain(f"note: {message}"), highlight=False)

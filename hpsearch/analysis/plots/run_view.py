@@ -1,0 +1,86 @@
+"""A run prepared for drawing: its trials in id order, their costs, rounds and parameter axes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from hpsearch.analysis.importance import ImportanceReport
+from hpsearch.analysis.plots.parameter_axis import ParameterAxis, parameter_axis
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
+from hpsearch.objectives.spec import ObjectiveSpec
+from hpsearch.space.search_space import Space, envelope
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A run prepared for drawing: trials in id order and what every plot needs of them.
+
+    ``cost`` (n,) holds dev J where finite for an ok trial, NaN elsewhere;
+    ``good`` (n,) marks those trials. ``ranked`` are the good trials best
+    first, ``top_k`` of them ringed in the plots.
+    """
+
+    rounds: list[RoundRecord]
+    spaces: list[Space]
+    axes: dict[str, ParameterAxis]
+    trials: list[TrialRecord]
+    cost: np.ndarray
+    good: np.ndarray
+    round_of: np.ndarray
+    ranked: list[TrialRecord]
+    top_k: int
+    label: str = "dev J"
+    metric: str | None = None
+    maximize: bool = False
+
+    @classmethod
+    def of(cls, rounds: list[RoundRecord], trials: list[TrialRecord], top_k: int,
+           objective: ObjectiveSpec | None = None) -> RunView:
+        """Prepare ``trials`` for drawing; with an own ``objective``, its metric takes the place of dev J."""
+        rounds = sorted(rounds, key=lambda r: r.round)
+        trials = sorted(trials, key=lambda t: t.trial)
+        spaces = [Space.from_json(r.space) for r in rounds]
+        metric = objective.metric if objective is not None else None
+        cost = np.array([finite_cost(t, metric) for t in trials], dtype=float)  # (n,)
+        good = np.isfinite(cost)
+        ranked = [t for t in rank(trials) if np.isfinite(finite_cost(t, metric))]
+        outer = envelope(spaces) if spaces else Space({})
+        axes = {name: parameter_axis(name, outer[name], [t.params[name] for t in trials]) for name in outer}
+        round_of = np.array([t.round for t in trials], dtype=int)
+        if objective is None:
+            return cls(rounds, spaces, axes, trials, cost, good, round_of, ranked, top_k)
+        return cls(rounds, spaces, axes, trials, cost, good, round_of, ranked, top_k, label=objective.metric,
+                   metric=objective.metric, maximize=objective.direction == "maximize")
+
+    def round_label(self, number: int) -> str:
+        """``round 2 (zoom)``: a round's number and kind, for legends."""
+        kinds = {r.round: r.kind for r in self.rounds}
+        return f"round {number} ({kinds[number]})" if number in kinds else f"round {number}"
+
+    def round_numbers(self) -> list[int]:
+        """Every round that has a record or a trial, in order."""
+        return sorted({r.round for r in self.rounds} | set(self.round_of.tolist()))
+
+    def zoom_boxes(self) -> list[tuple[int, Space]]:
+        """(round, space) of every zoom round: the boxes the plots outline."""
+        return [(r.round, s) for r, s in zip(self.rounds, self.spaces) if r.kind == "zoom"]
+
+
+def finite_cost(trial: TrialRecord, metric: str | None = None) -> float:
+    """Dev J (or ``metric``) of an ok trial when finite, else NaN (diverged, failed, or a non-finite cost)."""
+    cost = trial.dev_cost if metric is None else trial.metrics.get(metric)
+    if trial.status is TrialStatus.OK and cost is not None and math.isfinite(cost):
+        return float(cost)
+    return math.nan
+
+
+def choose_pair(view: RunView, importance: ImportanceReport | None) -> tuple[str, str] | None:
+    """The two numeric parameters for the pairs plot: most important first, else by name."""
+    numeric = [name for name, axis in view.axes.items() if axis.numeric]
+    if importance is not None and importance.enough:
+        ranked = [item.name for item in importance.items if item.name in numeric]
+        numeric = ranked + [name for name in numeric if name not in ranked]
+    return (numeric[0], numeric[1]) if len(numeric) >= 2 else None

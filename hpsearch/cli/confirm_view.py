@@ -1,0 +1,98 @@
+"""What ``hpsearch confirm`` (and ``show`` of a confirmed run) prints: the table, the verdicts, the best model."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from hpsearch.cli.render import console, fmt
+from hpsearch.cli.text import plain
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, ..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def confirm_table(confirmation: Any, objective: Any = None) -> Table:
+    """The confirmed trials, best first: confirmed and leaderboard place, first run's J, mean J and its spread.
+
+    With an own objective, its metric in its own direction (a maximized metric is shown as it was reported).
+    """
+    label, shown = _confirm_scale(objective)
+    table = Table(title="Confirmation: top trials retrained with fresh seeds", title_justify="left")
+    for column in ("rank", "trial", "leaderboard", f"first-run {label}", f"mean {label}", "std", "min – max",
+                   "95% interval", "mean acc", "repeats"):
+        table.add_column(plain(column), justify="right")
+    for c in confirmation.trials:
+        interval = "—" if not math.isfinite(c.interval[0]) else _span(shown(c.interval[0]), shown(c.interval[1]))
+        repeats = str(c.n) + (f" ({c.unstable} diverged/failed)" if c.unstable else "")
+        table.add_row(
+            str(c.rank), str(c.trial), ordinal(c.leaderboard_rank), fmt(shown(c.first_value)),
+            fmt(shown(c.mean) if c.n else None), fmt(c.std if c.n >= 2 else None),
+            _span(shown(c.low), shown(c.high)) if c.n else "—", interval,
+            f"{c.mean_accuracy:.2%}" if math.isfinite(c.mean_accuracy) else "—", repeats,
+        )
+    return table
+
+
+def _confirm_scale(objective: Any) -> tuple[str, Any]:
+    """The name of what confirm ranks by, and how a stored value (lower is better) reads as that."""
+    if objective is None:
+        return "J", lambda v: v
+    return objective.metric, (lambda v: -v) if objective.direction == "maximize" else (lambda v: v)
+
+
+def _span(a: float, b: float) -> str:
+    """``low – high`` of two values in either order."""
+    return f"{fmt(min(a, b))} – {fmt(max(a, b))}"
+
+
+def confirm_lines(confirmation: Any, objective: Any = None) -> list[str]:
+    """What the confirmation says, in plain sentences: order changes, whether the top two differ, the best."""
+    label, shown = _confirm_scale(objective)
+    lines = []
+    by_trial = confirmation.by_trial
+    for change in confirmation.changes:
+        c = by_trial[change.trial]
+        why = (f"its first run was lucky ({label} {fmt(shown(c.first_value))}; its {c.n} repeats average "
+               f"{fmt(shown(c.mean))})" if change.lucky else "others confirm better")
+        lines.append(f"trial {change.trial}, ranked {ordinal(change.leaderboard_rank)}, confirms "
+                     f"{ordinal(change.rank)}: {why}")
+    if not confirmation.changes and len(confirmation.trials) > 1:
+        lines.append("the confirmed order is the leaderboard's")
+    if confirmation.deterministic:
+        lines.append(f"every repeat of a trial gave the same {label}: the objective seems deterministic (it ignores "
+                     "its seed), so confirm measures no spread")
+    elif len(confirmation.trials) >= 2:
+        first, second = confirmation.trials[:2]
+        if confirmation.tied:
+            lines.append(f"trials {first.trial} and {second.trial} cannot be told apart: their 95% intervals of "
+                         f"mean {label} overlap — more --seeds narrow them")
+        else:
+            lines.append(f"trial {first.trial} beats trial {second.trial} beyond the spread of seeds "
+                         f"(their 95% intervals of mean {label} do not overlap)")
+    best = confirmation.best
+    if best is not None:
+        values = ", ".join(f"{k}={fmt(v)}" for k, v in best.params.items())
+        spread = f" ± {fmt(best.std)}" if best.n >= 2 else ""
+        mean_label = "dev J" if objective is None else label
+        lines.append(f"recommended: trial {best.trial}  mean {mean_label} {fmt(shown(best.mean))}{spread} over "
+                     f"{best.n} seeds  {values}")
+    return lines
+
+
+def print_confirmation(confirmation: Any, run_dir: Path, objective: Any = None) -> None:
+    """The confirmation table, its verdicts and which repeat the best model is (confirm and show)."""
+    console.print(confirm_table(confirmation, objective))
+    for line in confirm_lines(confirmation, objective):
+        console.print(plain(line), highlight=False)
+    if confirmation.model is not None:
+        trial, repeat = confirmation.model
+        console.print(plain(f"best model (trial {trial}, repeat {repeat}: the median J of its "
+                            f"{confirmation.by_trial[trial].n} repeats): {run_dir / 'models' / 'best.npz'}"),
+                      highlight=False)

@@ -1,0 +1,180 @@
+"""Commands that train: ``train`` one model, ``run`` a search, ``resume`` it, ``zoom`` into its best region."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.text import Text
+
+from hpsearch.cli import render
+from hpsearch.cli.options import (
+    check_workers, execution_options, resolve_run_dir, runs_dir_option, runs_dir_or_default,
+)
+from hpsearch.cli.progress import EpochProgress, SearchProgress
+from hpsearch.cli.text import plain
+from hpsearch.core.limits import MAX_TRIALS
+
+
+@click.command()
+@click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE", help="Set a hyperparameter (repeatable), e.g. --set learning_rate=0.01.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the result record as JSON (for scripts).")
+@click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="Save the trained network's weights to this .npz file.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress and no table of the values used; print only the result.")
+def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: Path | None, quiet: bool) -> None:
+    """Train one model from a config's data: and model: sections.
+
+    Searched parameters of a search file take their --set value, else the
+    centre of their range on their own scale (a choice: its first). The
+    values used for every parameter you did not set are shown before training.
+    """
+    from hpsearch.config.loading import load_config
+    from hpsearch.config.overrides import parse_assignments, single_model_config, single_model_sources
+    from hpsearch.data.datasets import load_dataset
+    from hpsearch.nn import train as train_model
+
+    from hpsearch.predict.model import Model
+
+    config = load_config(config_file)
+    values = parse_assignments(assignments)
+    model = single_model_config(config, values)
+    data = load_dataset(config.resolved_data())
+    for line in data.notices:
+        render.err_console.print(plain(line), highlight=False, soft_wrap=True)
+    if not (as_json or quiet):
+        render.console.print(render.model_table(single_model_sources(config, values, model)))
+    with EpochProgress(model.epochs, quiet=as_json or quiet) as progress:
+        result, network = train_model(model, data, on_epoch=progress)
+    if save is not None:
+        Model.from_training(network, data).save(save)
+    if as_json:
+        click.echo(json.dumps({**result.to_dict(), "model": model.to_dict()}))
+        return
+    render.console.print(render.result_table(result))
+    if save is not None:
+        render.console.print(Text.assemble("weights saved to ", plain(save)))
+
+
+@click.command()
+@click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--trials", "-n", type=click.IntRange(min=1, max=MAX_TRIALS), help="Trials in the first round (overrides search.trials).")
+@click.option("--seed", type=click.IntRange(min=0), help="Search seed (overrides search.seed).")
+@click.option("--name", help="Run name (default: the config's name), made unique in the runs folder.")
+@runs_dir_option
+@click.option("--dry-run", is_flag=True, help="Print the planned trials and where they fall on each scale; train nothing.")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="With --dry-run: write the planned trials to this CSV file.")
+@execution_options
+def run(config_file: Path, trials: int | None, seed: int | None, name: str | None, runs_dir: Path | None,
+        dry_run: bool, csv_file: Path | None, workers: int | None, backend: str | None, scheduler: str | None,
+        quiet: bool) -> None:
+    """Start a search: train every trial of CONFIG.yaml in parallel and rank them by dev cost J (or its objective's metric)."""
+    from hpsearch.config.loading import load_config
+    from hpsearch.search.api import Execution, planned_rungs, planned_trials, start_search
+
+    config = load_config(config_file).with_search(trials=trials, seed=seed)
+    if workers is None and config.search.backend == "loky":
+        check_workers(click.get_current_context(), None, config.search.workers)  # type: ignore[arg-type]
+    if dry_run:
+        plan = planned_trials(config)
+        names = list(config.space.names)
+        if csv_file is not None:
+            _write_plan_csv(csv_file, plan, names)
+        render.console.print(render.plan_table([(t.round, t.trial, t.params) for t in plan], names))
+        if names:
+            render.console.print(render.histograms(config.space, [t.params for t in plan]))
+        budget = planned_rungs(config, len(plan))
+        if budget is not None:
+            render.console.print(render.rung_plan_table(budget.plan, budget.full_epochs, budget.epochs))
+        render.console.print(render.zoom_rounds_line(config.search))
+        return
+    if csv_file is not None:
+        raise click.UsageError("--csv goes with --dry-run (use `hpsearch export RUN --csv FILE` for results)")
+    with SearchProgress(list(config.space.names), quiet=quiet, metric=config.metric) as progress:
+        result = start_search(config, runs_dir=runs_dir_or_default(runs_dir), name=name,
+                              execution=Execution(workers, backend, scheduler), reporter=progress)
+    _finish(result, quiet)
+
+
+def _write_plan_csv(path: Path, plan: list[Any], names: list[str]) -> None:
+    """--dry-run --csv: one row per planned trial, its round, id and value of every searched parameter."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["round", "trial", *names])
+        for t in plan:
+            writer.writerow([t.round, t.trial, *(t.params[n] for n in names)])
+
+
+def _finish(result: Any, quiet: bool) -> None:
+    """Leaderboard, best hyperparameters and hints at the end of run / resume / zoom."""
+    from hpsearch.data.run_arrays import run_data_notes
+    from hpsearch.space.search_space import Space
+
+    for line in run_data_notes(result.run_dir):
+        render.err_console.print(plain(line), highlight=False, soft_wrap=True)
+    names = list(Space.from_json(result.rounds[0].space).names) if result.rounds else []
+    metric = result.objective.metric if result.objective is not None else None
+    if not quiet:
+        render.console.print(render.leaderboard_table(result.trials, names, top=10, metric=metric))
+    best = result.best
+    if best is None:
+        render.console.print(plain(f"run '{result.name}': no trial finished ok — see hpsearch show {result.name}"))
+        return
+    render.console.print(render.best_line(best, metric), highlight=False)
+    render.console.print(plain(f"run saved in {result.run_dir}"), highlight=False)
+    for line in render.edge_lines(result.edges):
+        render.err_console.print(plain(line), highlight=False)
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option("--retry-failed", is_flag=True, help="Train failed trials again as well.")
+@runs_dir_option
+@execution_options
+def resume(run_ref: str, retry_failed: bool, runs_dir: Path | None, workers: int | None, backend: str | None,
+           scheduler: str | None, quiet: bool) -> None:
+    """Continue an interrupted run: train only the trials that have no record yet."""
+    from hpsearch.search.api import Execution, resume_search
+
+    run_dir = resolve_run_dir(run_ref, runs_dir)
+    names, metric = _searched_names(run_dir)
+    with SearchProgress(names, quiet=quiet, metric=metric) as progress:
+        result = resume_search(run_dir, execution=Execution(workers, backend, scheduler),
+                               retry_failed=retry_failed, reporter=progress)
+    _finish(result, quiet)
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option("--top", "-k", "top_k", type=click.IntRange(min=1, max=MAX_TRIALS), default=5, show_default=True, help="Build the new round from the K best trials so far.")
+@click.option("--trials", "-n", type=click.IntRange(min=1, max=MAX_TRIALS), help="Trials in the new round (default: search.zoom_trials, else search.trials).")
+@click.option("--expand", is_flag=True, help="Move a bound the best trials sit at outward, instead of clipping to it.")
+@runs_dir_option
+@execution_options
+def zoom(run_ref: str, top_k: int, trials: int | None, expand: bool, runs_dir: Path | None, workers: int | None,
+         backend: str | None, scheduler: str | None, quiet: bool) -> None:
+    """Coarse to fine: add a round that samples the region of the best trials more densely."""
+    from hpsearch.search.api import Execution, zoom_search
+
+    run_dir = resolve_run_dir(run_ref, runs_dir)
+    names, metric = _searched_names(run_dir)
+    with SearchProgress(names, quiet=quiet, metric=metric) as progress:
+        result = zoom_search(run_dir, top_k=top_k, trials=trials, expand=expand,
+                             execution=Execution(workers, backend, scheduler), reporter=progress)
+    if not quiet:
+        render.console.print(render.rounds_table(result.rounds[-1:]))
+    _finish(result, quiet)
+
+
+def _searched_names(run_dir: Path) -> tuple[list[str], str | None]:
+    """The searched parameter names of a run and its metric (None: the engine's dev J)."""
+    from hpsearch.search.api import stored_config
+    from hpsearch.storage.run_store import RunStore
+
+    with RunStore.open(run_dir) as store:
+        config = stored_config(store)
+    return list(config.space.names), config.metric
