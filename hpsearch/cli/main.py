@@ -97,13 +97,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _runs_dir(runs_dir: Path | None) -> Path:
-    from hpsearch.storage.run_store import default_runs_dir
+    from hpsearch.storage.run_names import default_runs_dir
 
     return runs_dir if runs_dir is not None else default_runs_dir()
 
 
 def _run_dir(run: str, runs_dir: Path | None) -> Path:
-    from hpsearch.storage.run_store import resolve_run
+    from hpsearch.storage.catalog import resolve_run
 
     return resolve_run(run, _runs_dir(runs_dir))
 
@@ -485,7 +485,7 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), help=RUNS_DIR_HELP)
 def list_(runs_dir: Path | None) -> None:
     """The runs in the runs folder: trials done/planned and the best dev cost J."""
-    from hpsearch.storage.run_store import list_runs
+    from hpsearch.storage.catalog import list_runs
 
     folder = _runs_dir(runs_dir)
     runs = list_runs(folder)

@@ -59,7 +59,9 @@ from hpsearch.pruning.schedule import (
     rung_plan,
 )
 from hpsearch.space.scales import Space, envelope
-from hpsearch.storage.run_store import EpochLog, RunStore, RungEntry, new_run_dir, validate_run_name
+from hpsearch.storage.records import EpochLog, RungEntry
+from hpsearch.storage.run_names import new_run_dir, validate_run_name
+from hpsearch.storage.run_store import RunStore
 from hpsearch.space.zoom import EdgeHint, zoom_space
 
 
