@@ -307,7 +307,7 @@ def confirm(run_ref: str, top_k: int, seeds: int, runs_dir: Path | None, workers
     with render.ConfirmProgress(quiet=quiet) as progress:
         result = confirm_run(run_dir, top_k=top_k, seeds=seeds, execution=Execution(workers, backend, scheduler),
                              reporter=progress)
-    with RunStore.open(run_dir) as store:
+    with RunStore.open(run_dir, read_only=True) as store:
         objective = stored_config(store).objective
     _print_confirmation(result, run_dir, objective)
 
@@ -329,7 +329,7 @@ def _searched_names(run_dir: Path) -> tuple[list[str], str | None]:
     from hpsearch.search.api import stored_config
     from hpsearch.storage.run_store import RunStore
 
-    with RunStore.open(run_dir) as store:
+    with RunStore.open(run_dir, read_only=True) as store:
         config = stored_config(store)
     return list(config.space.names), config.metric
 
@@ -420,7 +420,7 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
     from hpsearch.search.api import edge_hints, stored_config
     from hpsearch.storage.run_store import RunStore
 
-    with RunStore.open(_run_dir(run_ref, runs_dir)) as store:
+    with RunStore.open(_run_dir(run_ref, runs_dir), read_only=True) as store:
         rounds, trials, best = store.rounds(), store.trials(round_), store.best_model()
         config, decisions, confirmation = stored_config(store), store.decisions(), load_confirmation(store)
     if round_ is not None and round_ not in {r.round for r in rounds}:
@@ -461,7 +461,7 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
 
     if csv_file is not None and json_file is not None:
         raise click.UsageError("choose one of --csv and --json")
-    with RunStore.open(_run_dir(run_ref, runs_dir)) as store:
+    with RunStore.open(_run_dir(run_ref, runs_dir), read_only=True) as store:
         rounds, trials, config = store.rounds(), store.trials(), stored_config(store)
         promotions = {r.round: store.promotions(r.round) for r in rounds}
         confirmation = load_confirmation(store)
@@ -510,7 +510,7 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
     from hpsearch.storage.run_store import RunStore
 
     run_dir = _run_dir(run_ref, runs_dir)
-    with RunStore.open(run_dir) as store:
+    with RunStore.open(run_dir, read_only=True) as store:
         rounds, trials, config, name = store.rounds(), store.trials(), stored_config(store), store.name
         decisions, confirmation = store.decisions(), load_confirmation(store)
     out = out if out is not None else run_plots_dir(run_dir)
@@ -533,7 +533,7 @@ def importance(run_ref: str, runs_dir: Path | None) -> None:
     from hpsearch.search.api import stored_config
     from hpsearch.storage.run_store import RunStore
 
-    with RunStore.open(_run_dir(run_ref, runs_dir)) as store:
+    with RunStore.open(_run_dir(run_ref, runs_dir), read_only=True) as store:
         trials, config = store.trials(), stored_config(store)
     render.console.print(render.importance_table(hyperparameter_importance(config.space, trials), config.metric))
 
