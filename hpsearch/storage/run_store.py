@@ -62,7 +62,8 @@ class RunStore(RungRecords, ArtifactFiles, DecisionLog, Confirmations):
 
     Make one with ``RunStore.create`` or ``RunStore.open``; close it (or use it
     as a context manager). Writers hold ``lock()`` while they write. A store
-    object belongs to the thread that opened it (sqlite3's rule).
+    object belongs to the thread that opened it (sqlite3's rule). ``read_only``:
+    opened to read only, or an older run migrated in memory; it cannot be locked.
     """
 
     def __init__(self, run_dir: Path, db: sqlite3.Connection, meta: dict[str, str], *, read_only: bool = False):
@@ -203,6 +204,7 @@ class RunStore(RungRecords, ArtifactFiles, DecisionLog, Confirmations):
 
         Non-blocking: raises RunLockedError at once if another process holds it.
         An ``flock`` dies with its process, so ``kill -9`` leaves no stale lock.
+        RunError on a ``read_only`` store.
         """
         if self.read_only:
             raise RunError(f"cannot lock run '{self.name}' for writing: it is open read-only (a read-only "
