@@ -33,7 +33,7 @@ from typing import Any
 from hpsearch.config.search_config import config_from_dict
 from hpsearch.core.records import TrialStatus
 from hpsearch.search.api import Execution, start_search
-from hpsearch.storage.run_store import RUN_DB
+from hpsearch.storage.layout import RUN_DB
 
 SPACE = {
     "learning_rate": {"scale": "log", "low": 1.0e-4, "high": 1.0},

@@ -349,7 +349,7 @@ def test_plot_of_a_babysat_run_marks_its_decisions(tmp_path: Path, runs_dir: Pat
 def test_rows_left_past_the_saved_state_by_a_killed_process_are_forgotten_on_continue(
     tmp_path: Path, runs_dir: Path
 ) -> None:
-    from hpsearch.storage.run_store import EpochLog
+    from hpsearch.storage.records import EpochLog
 
     path = write_tiny_config(tmp_path, epochs=8, samples=120, extra="babysit: {patience: 1000}\n")
     config = load_config(path)

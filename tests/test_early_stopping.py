@@ -26,7 +26,8 @@ from hpsearch.nn import ModelConfig, Network, train
 from hpsearch.core.records import TrialStatus
 from hpsearch.pruning.schedule import RungResult, brackets, n_promoted, promote, rung_epochs, rung_plan, planned_epochs
 from hpsearch.search.api import Execution, resume_search, start_search
-from hpsearch.storage.run_store import RUN_DB, RunStore
+from hpsearch.storage.layout import RUN_DB
+from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
 
 HALVING = "  early_stopping: {method: halving, min_epochs: 1, eta: 3}\n"

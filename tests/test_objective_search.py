@@ -351,7 +351,7 @@ def test_a_trial_record_keeps_the_metric_every_other_number_and_the_reports_thro
     from hpsearch.execution.objective_jobs import trial_record
     from hpsearch.core.records import RoundRecord
     from hpsearch.execution.runner import TrialTask
-    from hpsearch.storage.run_store import EpochLog
+    from hpsearch.storage.records import EpochLog
 
     spec = ObjectiveSpec("python", None, "m:f", "acc", "maximize")
     reports = [{"epoch": 1, "acc": 0.5}, {"epoch": 2, "acc": 0.75, "lr": 0.1}]

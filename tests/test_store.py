@@ -21,16 +21,11 @@ from hypothesis import strategies as st
 
 from hpsearch.core.errors import RunError, RunLockedError
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
-from hpsearch.storage.run_store import (
-    RUN_DB,
-    SCHEMA_VERSION,
-    RunStore,
-    default_runs_dir,
-    list_runs,
-    new_run_dir,
-    resolve_run,
-    validate_run_name,
-)
+from hpsearch.storage.catalog import list_runs, resolve_run
+from hpsearch.storage.layout import RUN_DB
+from hpsearch.storage.run_names import default_runs_dir, new_run_dir, validate_run_name
+from hpsearch.storage.run_store import RunStore
+from hpsearch.storage.schema import SCHEMA_VERSION
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = {"name": "demo", "search": {"trials": 8, "seed": 7}, "space": {"learning_rate": {"low": 1e-4, "high": 0.1}}}

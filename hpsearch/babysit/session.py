@@ -51,7 +51,10 @@ from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.execution.runner import Segment, TrialTask, cached_dataset, train_segment
 from hpsearch.space.search_space import Space
 from hpsearch.io.safe_files import write_bytes_atomic
-from hpsearch.storage.run_store import EpochLog, RunStore, new_run_dir, npz_bytes, validate_run_name
+from hpsearch.io.npz import NpzUnreadable, npz_bytes, read_arrays
+from hpsearch.storage.records import EpochLog
+from hpsearch.storage.run_names import new_run_dir, validate_run_name
+from hpsearch.storage.run_store import RunStore
 
 KIND = "babysit"
 """The kind of a babysat run's one round."""
@@ -216,13 +219,13 @@ class _Session:
     def load(cls, path: Path, rules: BabysitRules, timeline: dict[str, list[float]]) -> tuple[_Session, int]:
         """The session saved at ``path`` and its target; ``timeline`` is cut to the epochs it had."""
         try:
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {name: npz[name] for name in npz.files}
+            arrays = read_arrays(path, str(path))  # headers checked before anything is allocated
             meta = json.loads(str(arrays.pop("babysit")[()]))
             if meta.get("format") != STATE_FILE_FORMAT:
                 raise ValueError(f"format {meta.get('format')!r}")
-        except (OSError, KeyError, ValueError) as error:
-            raise DataError(f"{path}: cannot read the babysat state ({error}) — was it changed outside hpsearch?") from None
+        except (NpzUnreadable, KeyError, ValueError) as error:
+            reason = error.reason if isinstance(error, NpzUnreadable) else error
+            raise DataError(f"{path}: cannot read the babysat state ({reason}) — was it changed outside hpsearch?") from None
         parts = {prefix: {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
                  for prefix in ("current.", "best.")}
         epochs = meta["epochs"]

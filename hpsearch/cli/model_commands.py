@@ -37,7 +37,7 @@ def confirm(run_ref: str, top_k: int, seeds: int, runs_dir: Path | None, workers
     with ConfirmProgress(quiet=quiet) as progress:
         result = confirm_run(run_dir, top_k=top_k, seeds=seeds, execution=Execution(workers, backend, scheduler),
                              reporter=progress)
-    with RunStore.open(run_dir) as store:
+    with RunStore.open(run_dir, read_only=True) as store:
         objective = stored_config(store).objective
     print_confirmation(result, run_dir, objective)
 

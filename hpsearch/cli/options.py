@@ -21,14 +21,14 @@ def runs_dir_option(f: Any) -> Any:
 
 def runs_dir_or_default(runs_dir: Path | None) -> Path:
     """``--runs-dir`` if given, else $HPSEARCH_RUNS_DIR or ./runs."""
-    from hpsearch.storage.run_store import default_runs_dir
+    from hpsearch.storage.run_names import default_runs_dir
 
     return runs_dir if runs_dir is not None else default_runs_dir()
 
 
 def resolve_run_dir(run: str, runs_dir: Path | None) -> Path:
     """The folder of the run a RUN argument names (a name in the runs folder, or a path)."""
-    from hpsearch.storage.run_store import resolve_run
+    from hpsearch.storage.catalog import resolve_run
 
     return resolve_run(run, runs_dir_or_default(runs_dir))
 

@@ -175,6 +175,6 @@ def _searched_names(run_dir: Path) -> tuple[list[str], str | None]:
     from hpsearch.search.api import stored_config
     from hpsearch.storage.run_store import RunStore
 
-    with RunStore.open(run_dir) as store:
+    with RunStore.open(run_dir, read_only=True) as store:
         config = stored_config(store)
     return list(config.space.names), config.metric

@@ -28,7 +28,7 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
     from hpsearch.search.api import edge_hints, stored_config
     from hpsearch.storage.run_store import RunStore
 
-    with RunStore.open(resolve_run_dir(run_ref, runs_dir)) as store:
+    with RunStore.open(resolve_run_dir(run_ref, runs_dir), read_only=True) as store:
         rounds, trials, best = store.rounds(), store.trials(round_), store.best_model()
         config, decisions, confirmation = stored_config(store), store.decisions(), load_confirmation(store)
     if round_ is not None and round_ not in {r.round for r in rounds}:
@@ -69,7 +69,7 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
 
     if csv_file is not None and json_file is not None:
         raise click.UsageError("choose one of --csv and --json")
-    with RunStore.open(resolve_run_dir(run_ref, runs_dir)) as store:
+    with RunStore.open(resolve_run_dir(run_ref, runs_dir), read_only=True) as store:
         rounds, trials, config = store.rounds(), store.trials(), stored_config(store)
         promotions = {r.round: store.promotions(r.round) for r in rounds}
         confirmation = load_confirmation(store)
@@ -93,7 +93,7 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
 @runs_dir_option
 def list_(runs_dir: Path | None) -> None:
     """The runs in the runs folder: trials done/planned and the best dev cost J."""
-    from hpsearch.storage.run_store import list_runs
+    from hpsearch.storage.catalog import list_runs
 
     folder = runs_dir_or_default(runs_dir)
     runs = list_runs(folder)
@@ -118,7 +118,7 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
     from hpsearch.storage.run_store import RunStore
 
     run_dir = resolve_run_dir(run_ref, runs_dir)
-    with RunStore.open(run_dir) as store:
+    with RunStore.open(run_dir, read_only=True) as store:
         rounds, trials, config, name = store.rounds(), store.trials(), stored_config(store), store.name
         decisions, confirmation = store.decisions(), load_confirmation(store)
     out = out if out is not None else run_plots_dir(run_dir)
@@ -141,6 +141,6 @@ def importance(run_ref: str, runs_dir: Path | None) -> None:
     from hpsearch.search.api import stored_config
     from hpsearch.storage.run_store import RunStore
 
-    with RunStore.open(resolve_run_dir(run_ref, runs_dir)) as store:
+    with RunStore.open(resolve_run_dir(run_ref, runs_dir), read_only=True) as store:
         trials, config = store.trials(), stored_config(store)
     render.console.print(render.importance_table(hyperparameter_importance(config.space, trials), config.metric))

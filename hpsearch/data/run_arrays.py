@@ -31,6 +31,8 @@ import numpy as np
 from hpsearch.data.datasets import DataConfig, load_dataset
 from hpsearch.core.dataset import Dataset
 from hpsearch.data.preparation import Preparation, preparation_arrays
+from hpsearch.io.npz import checked_arrays, read_arrays
+from hpsearch.io.safe_files import fsync_dir, write_atomic, write_bytes_atomic
 
 DATA_DIR = "data"
 _META = "dataset.json"
@@ -61,27 +63,34 @@ class PreparedData:
 
 
 def write_prepared(run_dir: Path, dataset: Dataset) -> PreparedData:
-    """Write ``dataset`` into ``run_dir/data`` (atomically: the folder appears whole or not at all)."""
+    """Write ``dataset`` into ``run_dir/data`` (atomically: the folder appears whole or not at all).
+
+    Each file goes through ``io.safe_files`` (fresh temp file, fsync, rename, never through a
+    symlink) into a fresh hidden staging folder, which is fsynced and renamed into place.
+    """
     folder = Path(run_dir) / DATA_DIR
     staging = Path(run_dir) / f".{DATA_DIR}.{uuid.uuid4().hex[:8]}.tmp"
     staging.mkdir()
     try:
         for name in _ARRAYS:
-            np.save(staging / f"{name}.npy", getattr(dataset, name), allow_pickle=False)
-        with open(staging / _PREPARATION, "wb") as f:
-            np.savez(f, **preparation_arrays(dataset.preparation))
+            array = getattr(dataset, name)
+            write_atomic(staging, f"{name}.npy", lambda file, a=array: np.save(file, a, allow_pickle=False))
+        preparation = checked_arrays(preparation_arrays(dataset.preparation))
+        write_atomic(staging, _PREPARATION, lambda file: np.savez(file, **preparation))
         meta = {
             "name": dataset.name,
             "class_names": list(dataset.class_names),
             "notices": list(dataset.notices),
             "sources": [_source_stamp(path, digest) for path, digest in dataset.sources],
         }
-        (staging / _META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        write_bytes_atomic(staging, _META, json.dumps(meta, indent=1).encode("utf-8"))
         try:
             os.rename(staging, folder)
         except OSError:
             if not (folder / _META).is_file():  # not another process that wrote it first
                 raise
+        else:
+            fsync_dir(Path(run_dir))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return PreparedData(str(folder.resolve()))
@@ -143,8 +152,7 @@ def _open(folder: str, stamp: int) -> Dataset:
     path = Path(folder)
     meta = json.loads((path / _META).read_text(encoding="utf-8"))
     arrays = {name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS}
-    with np.load(path / _PREPARATION, allow_pickle=False) as npz:
-        preparation = Preparation.from_arrays({key: npz[key] for key in npz.files})
+    preparation = Preparation.from_arrays(read_arrays(path / _PREPARATION, str(path / _PREPARATION)))
     return Dataset(
         meta["name"], **arrays, class_names=tuple(meta["class_names"]), preparation=preparation,
         notices=tuple(meta["notices"]), sources=tuple((s["path"], s["sha256"]) for s in meta["sources"]),

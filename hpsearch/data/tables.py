@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import math
 import warnings
 import zipfile
 from collections import Counter
@@ -21,8 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from hpsearch.core.errors import DataError
+from hpsearch.io.npz import NpzUnreadable, read_arrays
 
 MISSING_VALUES: tuple[str, ...] = ("", "NA", "NaN", "nan", "null", "None", "?")
 """Cell texts (after stripping spaces) read as a missing value: how pandas, R and others write one."""
@@ -293,26 +294,22 @@ def _row_lines(text: str) -> np.ndarray:
 # --- NPZ -----------------------------------------------------------------------------
 
 
-def _check_npz_sizes(path: Path, content: bytes) -> None:
-    """DataError when the arrays an .npz says it holds could not fit in memory — read from each array's
-    header before anything is allocated (a few bytes of header can claim 10^9 rows; a zip bomb unpacks to GBs)."""
-    from numpy.lib import format as npy_format
-
-    from hpsearch.core.memory import shortfall
-
+def _npz_arrays(path: Path, content: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """X and y of an .npz file's ``content``, every header checked before anything is allocated
+    (``io.npz.read_arrays``: a few bytes of header can claim 10^9 rows; a zip bomb unpacks to GBs)."""
     try:
+        # Three copies: the array, its float64 copy and the prepared split.
+        arrays = read_arrays(content, str(path), names=("X", "y"), copies=3)
+    except NpzUnreadable:
+        if content.startswith(npy_format.MAGIC_PREFIX):
+            raise DataError(f"{path}: holds a single array, not X and y — {_SAVE_NPZ_HINT}") from None
+        raise DataError(f"{path}: is not a NumPy .npz archive — {_SAVE_NPZ_HINT}") from None
+    missing = [name for name in ("X", "y") if name not in arrays]
+    if missing:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            for name in archive.namelist():
-                with archive.open(name) as member:
-                    version = npy_format.read_magic(member)
-                    read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
-                    shape, _, dtype = read_header(member)
-                needed = math.prod(shape) * dtype.itemsize
-                too_much = shortfall(3 * needed)  # the array, its float64 copy and the prepared split
-                if too_much:
-                    raise DataError(f"{path}: array {name.removesuffix('.npy')} of shape {shape} {too_much}")
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
-        return  # not a readable archive: np.load below says so
+            held = ", ".join(name.removesuffix(".npy") for name in archive.namelist()) or "nothing"
+        raise DataError(f"{path}: no array named {' or '.join(missing)} (it holds: {held}) — {_SAVE_NPZ_HINT}")
+    return arrays["X"], arrays["y"]
 
 
 def read_npz(path: Path) -> Table:
@@ -321,22 +318,7 @@ def read_npz(path: Path) -> Table:
     Its columns are named ``X[:, j]`` and ``y``; NaN in X is a missing value.
     """
     content = path.read_bytes()
-    _check_npz_sizes(path, content)
-    try:
-        archive = np.load(io.BytesIO(content), allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
-        raise DataError(f"{path}: is not a NumPy .npz archive — {_SAVE_NPZ_HINT}") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DataError(f"{path}: holds a single array, not X and y — {_SAVE_NPZ_HINT}")
-    with archive:
-        missing = [name for name in ("X", "y") if name not in archive.files]
-        if missing:
-            held = ", ".join(archive.files) or "nothing"
-            raise DataError(f"{path}: no array named {' or '.join(missing)} (it holds: {held}) — {_SAVE_NPZ_HINT}")
-        try:
-            X, y = archive["X"], archive["y"]
-        except ValueError:
-            raise DataError(f"{path}: X or y is an object array — save numeric or string arrays") from None
+    X, y = _npz_arrays(path, content)
     if X.ndim != 2:
         raise DataError(f"{path}: X must be 2-D (rows, features), got shape {X.shape}")
     if y.ndim != 1:

@@ -6,10 +6,13 @@ be a symlink planted to make hpsearch overwrite something else (``lock`` ->
 
 * ``open_for_write`` opens one plain name directly in a folder with
   ``O_NOFOLLOW``, refusing a symlink and any name that is not one path component;
-* ``write_bytes_atomic`` writes a fresh temp file (``O_EXCL | O_NOFOLLOW``)
+* ``write_atomic`` (and ``write_bytes_atomic``, ``write_path_atomic``,
+  ``write_text_atomic``) writes a fresh temp file (``O_EXCL | O_NOFOLLOW``)
   in the same folder, fsyncs it and renames it over the name: a reader, a
   crash or a full disk leaves the old file or the new one, never a truncated
-  one, and a symlink at the name is replaced, never written through;
+  one, and a symlink at the name is replaced, never written through. It is
+  the one writer of whole files in hpsearch: run records, models, training
+  states, prepared data, exports;
 * ``make_folder`` / ``make_folders`` create folders one level at a time,
   refusing a symlink where a folder should be;
 * ``check_no_symlinks`` refuses a run folder holding a symlink anywhere, with
@@ -22,6 +25,7 @@ import errno
 import os
 import uuid
 from collections.abc import Callable
+from typing import BinaryIO
 from pathlib import Path
 
 from hpsearch.core.errors import RunError
@@ -50,14 +54,18 @@ def open_for_write(folder: Path, name: str, flags: int = os.O_WRONLY | os.O_CREA
         raise
 
 
-def write_bytes_atomic(
-    folder: Path, name: str, content: bytes, *, before_replace: Callable[[], None] | None = None
+def write_atomic(
+    folder: Path, name: str, write: Callable[[BinaryIO], None], *, before_replace: Callable[[], None] | None = None
 ) -> Path:
-    """Write ``content`` as ``folder/name`` atomically; return the path.
+    """Write ``folder/name`` atomically with ``write(file)``; return the path.
 
-    ``before_replace`` runs after the content is durably on disk and before the
-    rename (the store commits the file's digest there). On any error the temp
-    file is removed and the old file, if any, is left as it was.
+    ``write`` gets a fresh temp file (``O_EXCL | O_NOFOLLOW``) in ``folder`` and
+    streams its content there (``np.save``, ``np.savez``), so a large array is
+    never copied into one bytes object first. The file is then fsynced,
+    ``before_replace`` runs (the store commits the file's digest there) and the
+    temp file is renamed over ``name``: a symlink at ``name`` is replaced, never
+    written through, and nothing is ever written outside ``folder``. On any
+    error the temp file is removed and the old file, if any, is left as it was.
     """
     path = _plain_name(folder, name)
     folder = Path(folder)
@@ -67,13 +75,10 @@ def write_bytes_atomic(
     except OSError as exc:  # name the file the user asked for, not the temp file
         raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
-        try:
-            view = memoryview(content)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with os.fdopen(fd, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
         if before_replace is not None:
             before_replace()
         os.replace(folder / temp, path)
@@ -82,17 +87,30 @@ def write_bytes_atomic(
             os.unlink(folder / temp)
         except OSError:
             pass
-        if isinstance(exc, OSError) and exc.filename is None:  # a failed write: name the file, not "?"
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:  # name the file, not "?"
             raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
     fsync_dir(folder)
     return path
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
-    """``write_bytes_atomic`` for a path a user gave (``export --csv FILE``), as UTF-8."""
+def write_bytes_atomic(
+    folder: Path, name: str, content: bytes, *, before_replace: Callable[[], None] | None = None
+) -> Path:
+    """``write_atomic`` of ``content`` (bytes already in memory) as ``folder/name``; return the path."""
+    return write_atomic(folder, name, lambda file: file.write(content), before_replace=before_replace)
+
+
+def write_path_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """``write_atomic`` for a path a user gave (``train --save FILE``): the temp file goes next to it."""
     path = Path(path)
-    return write_bytes_atomic(path.parent, path.name, text.encode("utf-8"))
+    return write_atomic(path.parent, path.name, write)
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """``write_path_atomic`` of ``text`` as UTF-8 (``export --csv FILE``)."""
+    content = text.encode("utf-8")
+    return write_path_atomic(path, lambda file: file.write(content))
 
 
 def make_folder(parent: Path, name: str) -> Path:

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from hpsearch.core.errors import ConfigError, DataError
+from hpsearch.io.npz import NpzUnreadable, read_arrays, save_npz
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.layers import (
     ACTIVATIONS,
@@ -339,9 +339,8 @@ class Network:
         return network
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write ``state()`` to an ``.npz`` file (no pickle)."""
-        with open(path, "wb") as file:
-            np.savez(file, **self.state())
+        """Write ``state()`` to an ``.npz`` file (no pickle), atomically and never through a symlink."""
+        save_npz(path, self.state())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Network:
@@ -362,15 +361,12 @@ class Network:
 
 
 def read_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
-    """Every array of an .npz file (no pickle); DataError naming the file and ``what`` it should hold."""
+    """Every array of an .npz file (no pickle), its headers checked before anything is allocated
+    (``io.npz.read_arrays``); DataError naming the file and ``what`` it should hold."""
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a plain .npy file loads as one array
-            raise ValueError("not an .npz archive")
-        with loaded as npz:
-            return {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise DataError(f"{path}: cannot read {what} ({error})") from error
+        return read_arrays(path, str(path))
+    except NpzUnreadable as error:
+        raise DataError(f"{path}: cannot read {what} ({error.reason})") from None
 
 
 def _hidden_layer(l: int, batchnorm: bool) -> _HiddenLayer:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from hpsearch.core.errors import ConfigError, DataError
+from hpsearch.io.npz import save_npz
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.heads import make_head
 from hpsearch.nn.metrics import TASKS, as_columns
@@ -233,26 +233,14 @@ class TrainingState:
         return state
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write ``to_arrays()`` to an ``.npz`` file (no pickle), atomically.
+        """Write ``to_arrays()`` to an ``.npz`` file (no pickle), atomically (``io.npz.save_npz``).
 
         The file is written under a temporary name in the same folder, flushed
         to disk, then renamed over ``path``: a reader sees the old file or the
-        new one, never half of one, even if this process dies mid-write.
+        new one, never half of one, even if this process dies mid-write; a
+        symlink at ``path`` is replaced, never written through.
         """
-        path = os.fspath(path)
-        fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=os.path.dirname(os.path.abspath(path)))
-        try:
-            with os.fdopen(fd, "wb") as file:
-                np.savez(file, **self.to_arrays())
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
-            raise
+        save_npz(path, self.to_arrays())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TrainingState:

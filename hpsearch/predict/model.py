@@ -28,7 +28,9 @@ import numpy as np
 from hpsearch.data.datasets import class_ids
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import DataError
+from hpsearch.io.npz import save_npz
 from hpsearch.nn import Network
+from hpsearch.nn.model import read_npz
 from hpsearch.data.preparation import Preparation, preparation_arrays
 from hpsearch.data.tables import Column, parse_cells, read_csv
 
@@ -52,8 +54,7 @@ class Model:
     def load(cls, path: str | os.PathLike) -> Model:
         """Read a model file (``models/best.npz``, ``train --save``). DataError names the file if it is unusable."""
         network = Network.load(path)
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files if key.startswith("prep_")}
+        arrays = {key: a for key, a in read_npz(path, "a saved model").items() if key.startswith("prep_")}
         try:
             preparation = Preparation.from_arrays(arrays)
         except DataError as error:
@@ -68,9 +69,8 @@ class Model:
         return {**self.network.state(), **preparation_arrays(self.preparation)}
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the model to an ``.npz`` file (no pickle)."""
-        with open(path, "wb") as file:
-            np.savez(file, **self.state())
+        """Write the model to an ``.npz`` file (no pickle), atomically and never through a symlink."""
+        save_npz(path, self.state())
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -164,7 +164,8 @@ class Predictions:
 def resolve_model(ref: str, runs_dir: Path) -> Path:
     """The model file ``ref`` names: an ``.npz`` file, or a run (name or folder) whose best model it is."""
     from hpsearch.core.errors import RunError
-    from hpsearch.storage.run_store import BEST_MODEL, MODELS_DIR, resolve_run
+    from hpsearch.storage.catalog import resolve_run
+    from hpsearch.storage.layout import BEST_MODEL, MODELS_DIR
 
     if ref.lower().endswith(".npz"):
         if not Path(ref).is_file():

@@ -34,7 +34,8 @@ from hpsearch.search.halving import RungBudget, planned_rungs, rungs
 from hpsearch.search.options import Execution, SearchReporter, Silent
 from hpsearch.search.rounds import ZoomRequest, drive, edge_hints, initial_round
 from hpsearch.space.zoom import EdgeHint
-from hpsearch.storage.run_store import RunStore, new_run_dir, validate_run_name
+from hpsearch.storage.run_names import new_run_dir, validate_run_name
+from hpsearch.storage.run_store import RunStore
 
 __all__ = [
     "Execution", "RungBudget", "SearchReporter", "SearchResult", "edge_hints", "planned_rungs", "planned_trials",

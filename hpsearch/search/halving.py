@@ -26,7 +26,8 @@ from hpsearch.pruning.schedule import (
     rung_epochs,
     rung_plan,
 )
-from hpsearch.storage.run_store import RunStore, RungEntry
+from hpsearch.storage.records import RungEntry
+from hpsearch.storage.run_store import RunStore
 
 #: ``run(segments, label, rung, final)``: train a batch of segments and record each outcome as it comes.
 RunBatch = Callable[[list[Segment], str, int, bool], None]

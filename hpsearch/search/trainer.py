@@ -17,7 +17,8 @@ from hpsearch.execution.runner import Segment, SegmentOutcome, TrialTask, plan_t
 from hpsearch.search.best_model import restore_best_model
 from hpsearch.search.halving import Halving, rungs
 from hpsearch.search.options import Execution, SearchReporter
-from hpsearch.storage.run_store import EpochLog, RunStore, RungEntry
+from hpsearch.storage.records import EpochLog, RungEntry
+from hpsearch.storage.run_store import RunStore
 
 
 class RoundTrainer:

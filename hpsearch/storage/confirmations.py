@@ -1,0 +1,71 @@
+"""The run store's part that keeps ``hpsearch confirm``'s repeats: the top trials retrained with fresh
+seeds, and which repeat ``models/best.npz`` holds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+from hpsearch.core.errors import RunError
+from hpsearch.core.records import RepeatRecord, TrialStatus
+from hpsearch.storage.artifacts import file_digest
+from hpsearch.storage.layout import BEST_MODEL, MODELS_DIR
+from hpsearch.storage.rows import REPEAT_REALS, inexact_reals
+from hpsearch.storage.sql import transaction
+
+
+class Confirmations:
+    """Confirmation repeats of a run (a mixin of ``RunStore``)."""
+
+    run_dir: Path
+    name: str
+    _db: sqlite3.Connection
+
+    def record_repeat(self, rec: RepeatRecord) -> None:
+        """Record one finished repeat of ``hpsearch confirm`` in one transaction; RunError if it is recorded already."""
+        reals = {f: getattr(rec, f) for f in REPEAT_REALS}
+        with transaction(self._db):
+            if self._db.execute("SELECT 1 FROM confirmations WHERE trial = ? AND repeat_index = ?",
+                                (int(rec.trial), int(rec.repeat))).fetchone():
+                raise RunError(f"run '{self.name}' already has repeat {rec.repeat} of trial {rec.trial}")
+            self._db.execute(
+                f"INSERT INTO confirmations (trial, repeat_index, seed, status, {', '.join(REPEAT_REALS)},"
+                " epochs_run, error, exact_floats) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (int(rec.trial), int(rec.repeat), str(int(rec.seed)), TrialStatus(rec.status).value,
+                 *(None if v is None else float(v) for v in reals.values()), int(rec.epochs_run), rec.error,
+                 inexact_reals(reals)),
+            )
+
+    def repeats(self) -> list[RepeatRecord]:
+        """Every recorded repeat, by trial and repeat."""
+        rows = self._db.execute(
+            f"SELECT trial, repeat_index, seed, status, {', '.join(REPEAT_REALS)}, epochs_run, error, exact_floats"
+            " FROM confirmations ORDER BY trial, repeat_index"
+        )
+        records = []
+        for trial, repeat, seed, status, *reals, epochs_run, error, exact in rows:
+            values = dict(zip(REPEAT_REALS, reals))
+            values.update(json.loads(exact))
+            records.append(RepeatRecord(trial, repeat, int(seed), TrialStatus(status), epochs_run=epochs_run,
+                                        error=error, **values))
+        return records
+
+    def mark_confirmed_model(self, trial: int, repeat: int) -> None:
+        """Note that ``models/best.npz`` (just written by ``save_best_model``) holds repeat ``repeat`` of ``trial``."""
+        digest = hashlib.sha256((self.run_dir / MODELS_DIR / BEST_MODEL).read_bytes()).hexdigest()
+        with transaction(self._db):
+            self._db.execute("UPDATE confirmations SET model_sha256 = NULL WHERE model_sha256 IS NOT NULL")
+            self._db.execute("UPDATE confirmations SET model_sha256 = ? WHERE trial = ? AND repeat_index = ?",
+                             (digest, int(trial), int(repeat)))
+
+    def confirmed_model(self) -> tuple[int, int] | None:
+        """``(trial, repeat)`` when ``models/best.npz`` holds a confirmation repeat, else None."""
+        digest = file_digest(self.run_dir / MODELS_DIR / BEST_MODEL)
+        if digest is None:
+            return None
+        row = self._db.execute(
+            "SELECT trial, repeat_index FROM confirmations WHERE model_sha256 = ?", (digest,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1])

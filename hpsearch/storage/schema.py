@@ -1,0 +1,224 @@
+"""run.sqlite's tables, its format version, and how older runs are brought up to it.
+
+A run records its format in ``meta.schema_version``. Opening a run of an older
+format migrates it, and two processes may open the same old run at once (a
+``show`` during a ``resume``), so the version is read again inside the
+migration's own ``BEGIN IMMEDIATE`` transaction: the second opener waits for
+the first one's migration, then finds nothing left to do. A read-only open
+never writes: it migrates an in-memory copy.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from hpsearch.core.records import best_epoch
+from hpsearch.storage.rows import (
+    TRIAL_COLUMNS,
+    dumps,
+    epoch_rows,
+    insert_epochs,
+    real_is_exact,
+)
+from hpsearch.storage.sql import transaction
+
+SCHEMA_VERSION = 2
+"""1: hpsearch 0.1.0. 2: pruned status; rung, ranking value and best epoch of each trial;
+per-epoch results, rung results and promotions in their own tables. Older runs are migrated on open."""
+
+TRIAL_TABLES = """
+CREATE TABLE trials (
+    trial          INTEGER PRIMARY KEY,
+    round          INTEGER NOT NULL REFERENCES rounds (round),
+    index_in_round INTEGER NOT NULL,
+    params         TEXT NOT NULL,           -- JSON
+    seed           TEXT NOT NULL,           -- decimal: seeds may exceed SQLite's int64
+    status         TEXT NOT NULL CHECK (status IN ('ok', 'pruned', 'diverged', 'failed')),
+    dev_cost       REAL,
+    train_cost     REAL,
+    dev_accuracy   REAL,
+    seconds        REAL,
+    value          REAL,                    -- what the trial is ranked by (search.rank_by), lower is better
+    best_dev_cost  REAL,
+    epochs_run     INTEGER NOT NULL,
+    history        TEXT NOT NULL,           -- JSON, NaN/Infinity allowed
+    error          TEXT,
+    exact_floats   TEXT NOT NULL,           -- JSON: REAL fields SQLite cannot hold exactly
+    rung           INTEGER,                 -- index of the last rung reached (early stopping), else NULL
+    best_epoch     INTEGER,
+    metrics        TEXT NOT NULL DEFAULT '{}' -- JSON: an own objective's metric and its other reported numbers
+);
+-- Every epoch a trial trained, as it trained (a paused trial has rows here and none in trials).
+CREATE TABLE epochs (
+    trial         INTEGER NOT NULL,
+    epoch         INTEGER NOT NULL,         -- 0-based
+    train_cost    REAL,                     -- NULL: NaN
+    dev_cost      REAL,
+    dev_accuracy  REAL,
+    learning_rate REAL,
+    seconds       REAL,                     -- NULL: not measured (runs migrated from schema 1)
+    PRIMARY KEY (trial, epoch)
+);
+-- A trial's value where it reached a rung of early stopping; promotions compare these.
+CREATE TABLE rung_results (
+    trial    INTEGER NOT NULL,
+    rung     INTEGER NOT NULL,
+    epoch    INTEGER NOT NULL,              -- epochs trained at the rung
+    value    REAL,                          -- NULL: NaN
+    diverged INTEGER NOT NULL,
+    PRIMARY KEY (trial, rung)
+);
+-- Trials that continued from each rung to the next, per round and bracket.
+CREATE TABLE promotions (
+    round   INTEGER NOT NULL,
+    bracket INTEGER NOT NULL,
+    rung    INTEGER NOT NULL,
+    trial   INTEGER NOT NULL,
+    PRIMARY KEY (round, rung, trial)
+);
+-- What hpsearch babysit changed at an epoch boundary of a trial, and why (hpsearch.babysit.rules.Decision).
+CREATE TABLE decisions (
+    trial                INTEGER NOT NULL,
+    seq                  INTEGER NOT NULL,  -- 0, 1, ...: the order they were made in
+    epoch                INTEGER NOT NULL,  -- applied after this many epochs of the trial's timeline
+    action               TEXT NOT NULL,
+    reason               TEXT NOT NULL,
+    learning_rate_before REAL NOT NULL,
+    learning_rate_after  REAL NOT NULL,
+    rolled_back_to       INTEGER,
+    PRIMARY KEY (trial, seq)
+);
+-- Top trials retrained with fresh seeds by `hpsearch confirm`: one row per finished repeat.
+CREATE TABLE confirmations (
+    trial         INTEGER NOT NULL,
+    repeat_index  INTEGER NOT NULL,         -- 0-based
+    seed          TEXT NOT NULL,            -- decimal, as trials.seed
+    status        TEXT NOT NULL CHECK (status IN ('ok', 'diverged', 'failed')),
+    value         REAL,                     -- as trials.value
+    dev_cost      REAL,
+    train_cost    REAL,
+    dev_accuracy  REAL,
+    seconds       REAL,
+    epochs_run    INTEGER NOT NULL,
+    error         TEXT,
+    exact_floats  TEXT NOT NULL,            -- JSON: REAL fields SQLite cannot hold exactly
+    model_sha256  TEXT,                     -- digest of models/best.npz while it holds this repeat
+    PRIMARY KEY (trial, repeat_index)
+
+);
+"""
+
+SCHEMA = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE rounds (
+    round       INTEGER PRIMARY KEY,
+    space       TEXT NOT NULL,              -- JSON (Space.to_json())
+    n_trials    INTEGER NOT NULL,
+    sampler     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    top_k       INTEGER,
+    expand      INTEGER NOT NULL,           -- 0 or 1
+    first_trial INTEGER NOT NULL
+);
+-- Every save of models/best.npz, keyed by the file's digest: the file itself
+-- says which trial it holds, even if the process died between the file's
+-- replacement and this table's commit (or the other way round).
+CREATE TABLE best_model_saves (
+    trial  INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    saved  TEXT NOT NULL
+);
+""" + TRIAL_TABLES
+
+
+def read_meta(db: sqlite3.Connection) -> dict[str, str]:
+    """The run's ``meta`` table: schema version, name, creation time, hpsearch version, config."""
+    return dict(db.execute("SELECT key, value FROM meta"))
+
+
+def schema_version(meta: dict[str, str]) -> int:
+    """The format a run's ``meta`` says it has (-1: none)."""
+    return int(meta.get("schema_version", -1))
+
+
+def upgraded(db: sqlite3.Connection, *, read_only: bool) -> tuple[sqlite3.Connection, dict[str, str]]:
+    """``db`` at ``SCHEMA_VERSION`` when it is a known older format, and its meta.
+
+    A run of the current (or an unknown) format comes back as it is. An older
+    one is migrated in one ``BEGIN IMMEDIATE`` transaction that reads the
+    version again under the write lock (another process may have migrated it
+    meanwhile). A read-only open, or a run that cannot be written (a read-only
+    file), is migrated in an in-memory copy, leaving the file untouched; the
+    returned connection is then that copy (``db`` is closed).
+    """
+    meta = read_meta(db)
+    if schema_version(meta) not in MIGRATIONS:
+        return db, meta
+    if not read_only:
+        try:
+            with transaction(db):
+                _migrate(db)
+            return db, read_meta(db)
+        except sqlite3.OperationalError as e:
+            if "readonly" not in str(e) and "read-only" not in str(e):
+                raise
+    memory = sqlite3.connect(":memory:", isolation_level=None)
+    db.backup(memory)
+    db.close()
+    with transaction(memory):
+        _migrate(memory)
+    return memory, read_meta(memory)
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Inside a write transaction: bring ``db`` from the version it has now to ``SCHEMA_VERSION``."""
+    version = schema_version(read_meta(db))
+    if version not in MIGRATIONS:  # migrated by another process while this one waited for the lock
+        return
+    while version < SCHEMA_VERSION:
+        MIGRATIONS[version](db)
+        version += 1
+    db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def _migrate_1_to_2(db: sqlite3.Connection) -> None:
+    """Schema 1 → 2: trials gain rung, value (= dev cost: schema 1 ranked by the last epoch) and best epoch;
+    their histories fill the per-epoch table (seconds unknown)."""
+    db.execute("ALTER TABLE trials RENAME TO trials_v1")
+    statement = ""
+    for line in TRIAL_TABLES.splitlines(keepends=True):  # executescript would commit the transaction
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    old = db.execute(
+        "SELECT trial, round, index_in_round, params, seed, status, dev_cost, train_cost, dev_accuracy,"
+        " epochs_run, seconds, history, error, exact_floats FROM trials_v1"
+    ).fetchall()
+    for (trial, rnd, index, params, seed, status, dev, train, acc, epochs_run, seconds, history, error,
+         exact) in old:
+        exact_values = json.loads(exact)
+        dev_value = exact_values.get("dev_cost", dev)
+        hist = json.loads(history)
+        best_cost, best_at = best_epoch(hist.get("dev_cost", []))
+        if "dev_cost" in exact_values:
+            exact_values["value"] = exact_values["dev_cost"]
+        if best_cost is not None and not real_is_exact(best_cost):
+            exact_values["best_dev_cost"] = best_cost
+        db.execute(
+            f"INSERT INTO trials ({TRIAL_COLUMNS}) VALUES ({', '.join('?' * 19)})",
+            (trial, rnd, index, params, seed, status, dev, train, acc, seconds,
+             None if dev_value is None or not real_is_exact(dev_value) else dev_value,
+             None if best_cost is None or not real_is_exact(best_cost) else best_cost,
+             epochs_run, history, error, dumps(exact_values), None, best_at, "{}"),
+        )
+        insert_epochs(db, trial, epoch_rows(hist))
+    db.execute("DROP TABLE trials_v1")
+
+
+MIGRATIONS = {1: _migrate_1_to_2}
+"""The migration from each older format to the next."""
