@@ -227,7 +227,7 @@ def _write_plan_csv(path: Path, plan: list[Any], names: list[str]) -> None:
 
 def _finish(result: Any, quiet: bool) -> None:
     """Leaderboard, best hyperparameters and hints at the end of run / resume / zoom."""
-    from hpsearch.data.run_arrays import run_data_notes
+    from hpsearch.data.stored_arrays import run_data_notes
     from hpsearch.space.scales import Space
 
     for line in run_data_notes(result.run_dir):
@@ -415,7 +415,7 @@ def _babysit_watcher(title: str) -> Iterator[Any]:
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), help=RUNS_DIR_HELP)
 def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path | None) -> None:
     """The leaderboard of a run, each round's space, and where its best model is."""
-    from hpsearch.data.run_arrays import run_data_notes
+    from hpsearch.data.stored_arrays import run_data_notes
     from hpsearch.confirm.repeats import load_confirmation
     from hpsearch.search.api import edge_hints, stored_config
     from hpsearch.storage.run_store import RunStore

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from hpsearch.data.datasets import DataConfig, validate_data_config
+from hpsearch.data.data_config import DataConfig, validate_data_config
 from hpsearch.core.decisions import BabysitRules, parse_rules
 from hpsearch.core.errors import ConfigError, ConfigProblem, clip, config_error, did_you_mean
 from hpsearch.core.limits import MAX_ROUNDS, MAX_TRIALS, MAX_WORKERS

@@ -30,7 +30,7 @@ from typing import Any, Iterator, Protocol
 
 from hpsearch.core.errors import ConfirmInterrupted, RunError, WorkerLostError
 from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, trial_record
-from hpsearch.data.run_arrays import PreparedData, prepared_data
+from hpsearch.data.stored_arrays import PreparedData, prepared_data
 from hpsearch.core.records import RepeatRecord, TrialRecord, TrialStatus, rank
 from hpsearch.execution.runner import Segment, TrialTask, default_workers, run_parallel, run_segments, train_segment
 from hpsearch.space.samplers import repeat_seed

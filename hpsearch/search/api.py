@@ -30,13 +30,13 @@ from hpsearch.config.search_config import SearchConfig, config_from_dict
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import HpsearchError, RunError, SearchInterrupted, WorkerLostError
 from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig
-from hpsearch.data.run_arrays import PreparedData, prepared_data, write_prepared
+from hpsearch.data.datasets import load_dataset
+from hpsearch.data.stored_arrays import PreparedData, prepared_data, write_prepared
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.execution.runner import (
     Segment,
     SegmentOutcome,
     TrialTask,
-    cached_dataset,
     check_fits,
     check_scheduler,
     default_workers,
@@ -591,4 +591,4 @@ def _load_data(config: SearchConfig) -> Dataset | None:
     if config.objective is not None:
         check_objective(config.objective)  # an unimportable function stops here, not as a failure of every trial
         return None
-    return cached_dataset(config.resolved_data())
+    return load_dataset(config.resolved_data())
