@@ -23,7 +23,11 @@ from hpsearch.data.tables import Column, Table, number_text, read_table
 MAX_CATEGORIES = 50
 """More distinct values than this in a text column is refused: most likely an ID, a name or a date."""
 CONTINUOUS_LABEL_VALUES = 10
-"""A number label with at least this many distinct non-integer values is taken for a continuous target."""
+"""A number label with at least this many distinct non-integer values (or distinct values, when they are
+few rows each) is taken for a measurement to predict, not classes."""
+MIN_ROWS_PER_CLASS = 3
+"""A number label with that many distinct values but fewer rows per value on average is a measurement:
+so few rows per class cannot be learned (nor split into train and dev)."""
 _UNNAMED_INDEX = ("", "Unnamed: 0")  # how pandas names its index column in a CSV's header
 
 
@@ -199,6 +203,11 @@ def _label_problems(table: Table, labels: Column, label: str) -> list[str]:
     if len(fractional) >= CONTINUOUS_LABEL_VALUES:
         return [f"{table.source}: hpsearch trains classifiers; label {label!r} has {len(fractional)} distinct "
                 "non-integer values — bin it into classes first"]
+    distinct = len(np.unique(values))
+    if distinct >= CONTINUOUS_LABEL_VALUES and distinct * MIN_ROWS_PER_CLASS > len(values):
+        return [f"{table.source}: hpsearch trains classifiers; label {label!r} has {distinct} distinct values in "
+                f"{len(values)} rows, so it looks like a number to predict (a measurement), not classes "
+                "— bin it into classes first"]
     return []
 
 

@@ -31,7 +31,7 @@ from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import HpsearchError, RunError, SearchInterrupted, WorkerLostError
 from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig
 from hpsearch.data.datasets import load_dataset
-from hpsearch.data.stored_arrays import PreparedData, prepared_data, write_prepared
+from hpsearch.data.stored_arrays import PreparedData, prepared_data, run_data_notes, write_prepared
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.execution.runner import (
     Segment,
@@ -290,6 +290,8 @@ def _drive(
     data = None  # own objectives load their own data
     if config.objective is None:
         data = prepared_data(store.run_dir, config.resolved_data())  # an older run's data file is read here, once
+        for line in run_data_notes(store.run_dir):  # a dropped index column, a changed file: said before training
+            reporter.note(line)
     else:
         _load_data(config)
     edges: list[EdgeHint] = []
