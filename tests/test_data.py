@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpsearch.data.datasets import DATASETS, DataConfig, load_dataset, make_blobs, make_spirals, validate_data_config
+from hpsearch.data.data_config import DATASETS, DataConfig, validate_data_config
+from hpsearch.data.datasets import load_dataset
+from hpsearch.data.generated import make_blobs, make_spirals
 from hpsearch.core.errors import ConfigError, DataError, MissingDependencyError
 
 

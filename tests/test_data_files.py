@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from hpsearch.config.loading import load_config
-from hpsearch.data.datasets import DataConfig, load_dataset, validate_data_config
+from hpsearch.data.data_config import DataConfig, validate_data_config
+from hpsearch.data.datasets import load_dataset
 from hpsearch.core.errors import DataError
 from hpsearch.data.tables import MISSING_VALUES
 
@@ -268,3 +269,60 @@ def test_an_npz_claiming_a_billion_rows_is_refused_before_anything_is_allocated(
         archive.writestr("y.npy", header_only((10**9,), "<i8"))
     with pytest.raises(DataError, match=r"array X of shape \(1000000000, 4\) needs ~.* GiB, more than"):
         load_dataset(DataConfig(path=str(path)))
+
+
+# --- seams: each test failed before its fix ---------------------------------------------------
+
+
+def test_a_csv_whose_features_are_all_text_is_one_hot_encoded(tmp_path):
+    rows = [f"{'nsew'[i % 4]},{'pq'[i % 2]},{'ab'[i % 2]}" for i in range(20)]
+    data = load(tmp_path, path=str(write_csv(tmp_path / "t.csv", "wind,kind,y", rows)), label="y")
+    assert data.preparation.input_names == ("wind=e", "wind=n", "wind=s", "wind=w", "kind=p", "kind=q")
+    assert data.X_train.shape == (16, 6) and set(np.unique(data.X_train)) == {0.0, 1.0}
+
+
+def test_the_missing_category_is_decided_on_the_training_part_only(tmp_path):
+    # 'colour' is missing on one row only; seeds put it in dev or in train.
+    rows = [f"{'rg'[i % 2] if i != 3 else 'NA'},{i * 0.37 % 1:.3f},{'ab'[i % 2]}" for i in range(20)]
+    path = write_csv(tmp_path / "m.csv", "colour,x,y", rows)
+    seen = set()
+    for seed in range(8):
+        data = load(tmp_path, path=str(path), label="y", missing="mean", seed=seed)
+        # the row with the gap is the only 'b' row at index 3; find it by its x value
+        in_train = any(abs(v - 3 * 0.37 % 1) < 1e-9 for v in
+                       data.X_train[:, -1] * data.preparation.scale[-1] + data.preparation.mean[-1])
+        has_category = "colour=(missing)" in data.preparation.input_names
+        assert has_category == in_train, (seed, in_train)
+        seen.add(in_train)
+    assert seen == {True, False}  # both cases were exercised
+
+
+def test_an_integer_label_with_many_distinct_values_is_called_a_measurement(tmp_path):
+    rng = np.random.default_rng(0)
+    target = rng.integers(25, 347, size=442)  # like scikit-learn's diabetes target: ~200 values in 442 rows
+    rows = [f"{float(rng.normal()):.3f},{t}" for t in target]
+    problems = problems_of(tmp_path, path=str(write_csv(tmp_path / "r.csv", "x,target", rows)), label="target")
+    assert len(problems) == 1
+    assert "hpsearch trains classifiers" in problems[0] and "'target'" in problems[0]
+    assert "a number to predict" in problems[0] and "bin it into classes first" in problems[0]
+
+
+def test_a_search_hears_the_index_column_notice_before_training(tmp_path):
+    from hpsearch.search.api import start_search
+
+    rows = sorted(two_class_rows(40), key=lambda r: r[2])
+    write_csv(tmp_path / "d.csv", ",x,z,y", [f"{i},{x},{z},{lab}" for i, (x, z, lab) in enumerate(rows)])
+    (tmp_path / "s.yaml").write_text(
+        "name: s\ndata: {path: d.csv, label: y}\nmodel: {epochs: 1, hidden_units: 4}\n"
+        "space: {learning_rate: {low: 0.001, high: 0.1, scale: log}}\nsearch: {trials: 1, workers: 1}\n")
+    heard: list[str] = []
+
+    class Reporter:
+        def run_opened(self, trials): heard.append("opened")
+        def round_started(self, rnd, pending, label): heard.append("round")
+        def trial_finished(self, record, best): heard.append("trial")
+        def note(self, message): heard.append(message)
+
+    start_search(load_config(tmp_path / "s.yaml"), runs_dir=tmp_path / "runs", reporter=Reporter())
+    notice = next(k for k, line in enumerate(heard) if "dropped column ''" in line)
+    assert notice < heard.index("round")

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
-from hpsearch.data.datasets import DataConfig, load_dataset
+from hpsearch.data.data_config import DataConfig
+from hpsearch.data.datasets import load_dataset
 from hpsearch.core.errors import DataError
 from hpsearch.nn import ModelConfig, Network, train
 from hpsearch.predict.model import Model, predict_csv

@@ -46,7 +46,8 @@ from hpsearch.core.errors import DataError, Interrupted, ReplayMismatch, RunErro
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.optimizers import learning_rate_at
 from hpsearch.nn.state import HISTORY_KEYS, TrainingState, fit, start
-from hpsearch.data.run_arrays import prepared_data, write_prepared
+from hpsearch.data.datasets import load_dataset
+from hpsearch.data.stored_arrays import prepared_data, write_prepared
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.execution.runner import Segment, TrialTask, cached_dataset, train_segment
 from hpsearch.space.search_space import Space
@@ -250,7 +251,7 @@ def start_babysit(
 ) -> BabysitResult:
     """Create a babysat run of ``model`` (trained on ``config``'s data, under its ``babysit:`` rules) and
     train it to ``model.epochs`` epochs."""
-    data = cached_dataset(config.resolved_data())  # a data error is the user's: before a run folder exists
+    data = load_dataset(config.resolved_data())  # a data error is the user's: before a run folder exists
     store = _create_run(config, model, runs_dir, name or f"{config.name}-babysit", data)
     with store, store.lock():
         session = _Session.fresh(start(model, data), config.babysit)

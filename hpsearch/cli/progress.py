@@ -33,9 +33,8 @@ class _Notes:
     quiet: bool
 
     def note(self, message: str) -> None:
-        """One ``note: ...`` line on stderr."""
-        if not self.quiet:
-            err_console.print(plain(f"note: {message}"), highlight=False)
+        """One ``note: ...`` line on stderr (even with --quiet: a note is something the user should know)."""
+        err_console.print(plain(f"note: {message}"), highlight=False, soft_wrap=True)
 
 
 class _BarOnTerminal:

@@ -111,11 +111,8 @@ def _write_plan_csv(path: Path, plan: list[Any], names: list[str]) -> None:
 
 def _finish(result: Any, quiet: bool) -> None:
     """Leaderboard, best hyperparameters and hints at the end of run / resume / zoom."""
-    from hpsearch.data.run_arrays import run_data_notes
     from hpsearch.space.search_space import Space
 
-    for line in run_data_notes(result.run_dir):
-        render.err_console.print(plain(line), highlight=False, soft_wrap=True)
     names = list(Space.from_json(result.rounds[0].space).names) if result.rounds else []
     metric = result.objective.metric if result.objective is not None else None
     if not quiet:

@@ -23,7 +23,7 @@ from hpsearch.cli.text import plain, safe
 @runs_dir_option
 def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path | None) -> None:
     """The leaderboard of a run, each round's space, and where its best model is."""
-    from hpsearch.data.run_arrays import run_data_notes
+    from hpsearch.data.stored_arrays import run_data_notes
     from hpsearch.confirm.repeats import load_confirmation
     from hpsearch.search.api import edge_hints, stored_config
     from hpsearch.storage.run_store import RunStore

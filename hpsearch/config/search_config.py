@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hpsearch.data.datasets import DataConfig, validate_data_config
+from hpsearch.data.data_config import DataConfig, validate_data_config
 from hpsearch.core.decisions import BabysitRules, parse_rules
 from hpsearch.core.errors import ConfigError, ConfigProblem, config_error, did_you_mean
 from hpsearch.config.placement import scheduler_problem

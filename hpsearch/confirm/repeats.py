@@ -29,7 +29,7 @@ from typing import Any, Iterator, Protocol
 
 from hpsearch.core.errors import RunError
 from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, trial_record
-from hpsearch.data.run_arrays import PreparedData, prepared_data
+from hpsearch.data.stored_arrays import PreparedData, prepared_data
 from hpsearch.core.records import RepeatRecord, TrialRecord, TrialStatus, rank
 from hpsearch.execution.interrupts import interruptible
 from hpsearch.execution.runner import Segment, TrialTask, run_parallel, run_segments

@@ -104,8 +104,9 @@ class Preparation:
         rows = slice(None) if rows is None else rows
         numbers = [c for c, is_category in zip(columns, categorical) if not is_category]
         # Number columns together: one reduction for all of them, however wide the file.
-        number_mean, number_scale = _standardization_columns(_stack([c.numbers for c in numbers], rows))
+        number_mean, number_scale = np.zeros(0), np.ones(0)  # every feature may be text
         if numbers:
+            number_mean, number_scale = _standardization_columns(_stack([c.numbers for c in numbers], rows))
             incomplete = np.flatnonzero(_stack([c.missing for c in numbers], rows).any(axis=0))
             for k in incomplete:  # statistics of the present values only
                 column = numbers[k]
@@ -116,7 +117,7 @@ class Preparation:
             if is_category:
                 text, absent = column.as_text()[rows], column.missing[rows]
                 categories = tuple(np.unique(text[~absent]).tolist())
-                if missing == "mean" and column.missing.any():
+                if missing == "mean" and absent.any():  # a gap in the training part, not in dev rows
                     categories = (MISSING_CATEGORY, *categories)
                 features.append(Feature(column.name, "category", categories))
                 means.append(np.zeros(len(categories)))
@@ -220,12 +221,6 @@ class Preparation:
 def preparation_arrays(preparation: Preparation | None) -> dict[str, np.ndarray]:
     """``preparation.to_arrays()``, or nothing for ``None``."""
     return {} if preparation is None else preparation.to_arrays()
-
-
-def numbers_only(names: tuple[str, ...], X_train: np.ndarray, class_names: tuple[str, ...]) -> Preparation:
-    """The preparation of an all-numbers set without missing values (built-in sets): standardization only."""
-    mean, scale = _standardization_columns(X_train)
-    return Preparation(tuple(Feature(n, "number") for n in names), mean, scale, "error", None, tuple(class_names))
 
 
 def _stack(arrays: list[np.ndarray], rows: np.ndarray | slice = slice(None)) -> np.ndarray:

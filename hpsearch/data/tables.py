@@ -3,7 +3,7 @@
 A file is read once, into a ``Table``: its columns in file order, each parsed
 into numbers where every present cell is a number, else kept as text, with the
 cells that are missing (``MISSING_VALUES``) marked. Deciding what the columns
-mean (features, label, index) is ``hpsearch.data.datasets``'s job; this module only
+mean (features, label, index) is ``hpsearch.data.files``'s job; this module only
 reports what cannot be read at all (``DataError``: missing file, not UTF-8,
 a header with duplicate names, rows of the wrong length).
 """

@@ -27,13 +27,12 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from hpsearch.data.datasets import DataConfig, load_dataset
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import HpsearchError, MissingDependencyError, RunError, WorkerLostError
 from hpsearch.core.memory import shortfall, training_bytes
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.state import TrainingState, fit, start
-from hpsearch.data.run_arrays import PreparedData
+from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.space.samplers import plan_round, trial_seed
 from hpsearch.space.search_space import Space
@@ -128,34 +127,18 @@ def plan_tasks(rnd: RoundRecord, *, seed: int, grid_points: int) -> list[TrialTa
     ]
 
 
-def cached_dataset(data: DataConfig | PreparedData | Dataset) -> Dataset:
-    """Load a dataset once per process; later trials in the same worker reuse it.
+def cached_dataset(data: PreparedData | Dataset) -> Dataset:
+    """The arrays a trial trains on. Workers never read data files: they get prepared arrays.
 
-    Workers get a small handle (a run's ``PreparedData``, memory-mapped, or a
-    data config) rather than the arrays, so no trial pays for shipping the data;
-    a dask worker gets the arrays themselves, sent once. File paths in a
-    ``DataConfig`` must be absolute; a data file that changed (or vanished)
-    since it was cached is loaded again.
+    A local worker gets a small handle (a run's ``PreparedData``), opened
+    memory-mapped once per process, so no trial pays for shipping the data;
+    a dask worker gets the arrays themselves (a ``Dataset``), sent once.
     """
     if isinstance(data, Dataset):
         return data
     if isinstance(data, PreparedData):
         return data.load()
-    stamps = tuple(_file_stamp(p) for p in (data.path, data.dev_path) if p)
-    return _load_dataset(data, stamps)
-
-
-@functools.lru_cache(maxsize=2)
-def _load_dataset(data: DataConfig, stamps: tuple[tuple[float, int] | None, ...]) -> Dataset:
-    return load_dataset(data)
-
-
-def _file_stamp(path: str) -> tuple[float, int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None  # load_dataset reports the missing file
-    return stat.st_mtime, stat.st_size
+    raise TypeError(f"a trial trains on prepared arrays (PreparedData or Dataset), got {type(data).__name__}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -165,7 +148,7 @@ def _threadpools() -> Any:
     return ThreadpoolController()
 
 
-def train_segment(segment: Segment, model: dict[str, Any], data: DataConfig | PreparedData | Dataset) -> SegmentOutcome:
+def train_segment(segment: Segment, model: dict[str, Any], data: PreparedData | Dataset) -> SegmentOutcome:
     """Train one segment with one BLAS thread. Never raises for a bad trial: it comes back ``failed``."""
     task = segment.task
     try:
@@ -336,7 +319,7 @@ def run_segments(
     segments: Iterable[Segment],
     *,
     model: dict[str, Any],
-    data: DataConfig | PreparedData | Dataset,
+    data: PreparedData | Dataset,
     workers: int,
     backend: str = "loky",
     scheduler: str | None = None,

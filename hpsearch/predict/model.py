@@ -25,7 +25,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from hpsearch.data.datasets import class_ids
+from hpsearch.data.split import class_ids
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import DataError
 from hpsearch.io.npz import save_npz

@@ -25,9 +25,10 @@ from hpsearch.config.search_config import SearchConfig, config_from_dict
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import HpsearchError, RunError
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
-from hpsearch.data.run_arrays import prepared_data, write_prepared
+from hpsearch.data.datasets import load_dataset
+from hpsearch.data.stored_arrays import prepared_data, run_data_notes, write_prepared
 from hpsearch.execution.objective_jobs import check_objective, stored_name
-from hpsearch.execution.runner import TrialTask, cached_dataset, check_fits, check_scheduler, plan_tasks
+from hpsearch.execution.runner import TrialTask, check_fits, check_scheduler, plan_tasks
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.objectives.spec import ObjectiveSpec
 from hpsearch.search.halving import RungBudget, planned_rungs, rungs
@@ -169,12 +170,15 @@ def _finish(store: RunStore, execution: Execution, reporter: SearchReporter | No
     config = stored_config(store)
     if any(r.kind == "babysit" for r in store.rounds()):  # one model, trained by hpsearch.babysit.session
         raise RunError(f"run '{store.name}' is a babysat model — continue it with: hpsearch babysit {store.name}")
+    reporter = reporter or Silent()
     data = None  # own objectives load their own data
     if config.objective is None:
         data = prepared_data(store.run_dir, config.resolved_data())  # an older run's data file is read here, once
+        for line in run_data_notes(store.run_dir):  # a dropped index column, a changed file: said before training
+            reporter.note(line)
     else:
         _load_data(config)
-    edges = drive(store, config, data, execution, reporter or Silent(), retry_failed=retry_failed, zoom=zoom)
+    edges = drive(store, config, data, execution, reporter, retry_failed=retry_failed, zoom=zoom)
     store.check_intact()
     return SearchResult(store.run_dir, store.name, store.rounds(), rank(store.trials()), edges, config.objective)
 
@@ -201,4 +205,4 @@ def _load_data(config: SearchConfig) -> Dataset | None:
     if config.objective is not None:
         check_objective(config.objective)  # an unimportable function stops here, not as a failure of every trial
         return None
-    return cached_dataset(config.resolved_data())
+    return load_dataset(config.resolved_data())

@@ -12,7 +12,7 @@ from __future__ import annotations
 from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.errors import RunError
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
-from hpsearch.data.run_arrays import PreparedData
+from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.execution.interrupts import interruptible
 from hpsearch.search.options import Execution, SearchReporter
 from hpsearch.search.trainer import RoundTrainer

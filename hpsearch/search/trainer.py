@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
-from hpsearch.data.run_arrays import PreparedData
+from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, trial_record
 from hpsearch.execution.runner import Segment, SegmentOutcome, TrialTask, plan_tasks, run_parallel, run_segments
 from hpsearch.search.best_model import restore_best_model

@@ -8,7 +8,7 @@
     models/best.npz    weights of the best trial so far (np.savez, no pickle)
     models/best-state.npz  its whole training state (optimizer moments, RNGs, history)
     checkpoints/       training states of trials paused at a rung (early stopping only)
-    data/              the prepared arrays the trials train on (hpsearch.data.run_arrays)
+    data/              the prepared arrays the trials train on (hpsearch.data.stored_arrays)
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A run's prepared data: the arrays its trials train on, written once into the run folder.
+"""A run's stored arrays: the prepared data its trials train on, written once into the run folder.
 
 ::
 

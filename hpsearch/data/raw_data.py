@@ -1,0 +1,51 @@
+"""Checked raw data: what every source (a file pair, a generated or bundled set) is read into.
+
+Reading and checking happen once, in ``hpsearch.data.files`` (CSV/NPZ) or
+``hpsearch.data.generated`` (built-in sets); what comes out is a ``RawData``:
+the feature columns as found, their class ids, and what was done on the way
+(notices). ``hpsearch.data.datasets.load_dataset`` then splits it, fits the
+preparation on the training part and makes the arrays — each step once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hpsearch.data.tables import Column
+
+
+@dataclass(frozen=True, eq=False)
+class RawPart:
+    """Rows of one source, checked: feature columns by name (in input order) and their class ids (m,) int64."""
+
+    columns: dict[str, Column]
+    y: np.ndarray
+    source: str
+
+
+@dataclass(frozen=True, eq=False)
+class RawData:
+    """A dataset's checked rows before the split and the preparation.
+
+    name : what the dataset is called (a built-in set's name, a file's name)
+    train : the training rows (all rows when there is no dev file: the split comes next)
+    dev : a dev file's rows, or ``None`` (then ``dev_fraction`` of ``train`` is split off)
+    categorical : per feature column, whether it is text (one-hot encoded) rather than numbers
+    class_names : the name of each class id
+    label : the label column's name (``None`` for built-in sets)
+    missing : the ``data.missing`` mode the preparation fills gaps with
+    notices : what was done without being asked (a dropped index column, dropped rows), one line each
+    sources : ``(path, sha256)`` of each file read
+    """
+
+    name: str
+    train: RawPart
+    dev: RawPart | None
+    categorical: tuple[bool, ...]
+    class_names: tuple[str, ...]
+    label: str | None = None
+    missing: str = "error"
+    notices: tuple[str, ...] = ()
+    sources: tuple[tuple[str, str], ...] = ()

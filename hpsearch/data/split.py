@@ -1,0 +1,78 @@
+"""Class ids and the train/dev split.
+
+Labels become class ids in sorted order (numeric order for number labels);
+a dev file's labels are matched to the training classes by name. The dev
+part is split off stratified: each class keeps its share in train and dev.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hpsearch.core.errors import DataError
+from hpsearch.data.tables import Column, number_text
+
+
+def label_keys(labels: Column) -> np.ndarray:
+    """Labels (m,) as sortable keys: float64 when every label is a number, else stripped text."""
+    return labels.numbers if labels.is_numeric else labels.text
+
+
+def encode_labels(keys: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Class ids (m,) int64 in sorted key order (numeric order for numbers), and class names."""
+    classes, y = np.unique(keys, return_inverse=True)
+    return y.astype(np.int64), tuple(class_name(c) for c in classes)
+
+
+def class_name(key: Any) -> str:
+    """The name of a label key: ``3`` for the number 3.0, text as it is."""
+    if isinstance(key, (float, np.floating)):
+        return number_text(key)
+    return str(key)
+
+
+def class_ids(keys: np.ndarray, class_names: tuple[str, ...], source: str) -> np.ndarray:
+    """Class ids (m,) int64 of label keys, matched to ``class_names`` by name (DataError for an unknown one)."""
+    uniques, inverse = np.unique(keys, return_inverse=True)
+    names = [class_name(u) for u in uniques]
+    ids = {name: k for k, name in enumerate(class_names)}
+    unknown = [name for name in names if name not in ids]
+    if unknown:
+        raise DataError(
+            f"{source}: label {unknown[0]!r} is not among the training classes ({', '.join(class_names)})"
+        )
+    return np.array([ids[name] for name in names], dtype=np.int64)[inverse.reshape(-1)]
+
+
+def stratified_split(
+    y: np.ndarray, dev_fraction: float, rng: np.random.Generator, source: str, class_names: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split row indices into train and dev, keeping each class's share in both.
+
+    Each class gives round(count × dev_fraction) random rows to dev. Both index
+    arrays are sorted, so rows keep their original order.
+    Raises DataError when a class would be empty in train or in dev.
+    """
+    counts = np.bincount(y, minlength=len(class_names))
+    if len(y) < 2 * len(class_names):
+        raise DataError(
+            f"{source}: {len(y)} rows for {len(class_names)} classes — a train/dev split needs at least 2 rows "
+            "of every class; add rows or give a dev_path"
+        )
+    n_dev = np.floor(counts * dev_fraction + 0.5).astype(np.int64)  # rounds halves up, unlike np.rint
+    for k in np.flatnonzero((n_dev == 0) | (n_dev == counts)):
+        part, change = ("dev", "a larger") if n_dev[k] == 0 else ("train", "a smaller")
+        raise DataError(
+            f"{source}: class {class_names[k]!r} has {counts[k]} rows, and dev_fraction {dev_fraction} leaves it "
+            f"empty in {part} — use {change} dev_fraction or more rows"
+        )
+    # Visit rows in random order grouped by class; each class's first n_dev rows go to dev.
+    order = rng.permutation(len(y))
+    order = order[np.argsort(y[order], kind="stable")]
+    class_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank_in_class = np.arange(len(y)) - class_start[y[order]]
+    is_dev = np.zeros(len(y), dtype=bool)
+    is_dev[order] = rank_in_class < n_dev[y[order]]
+    return np.flatnonzero(~is_dev), np.flatnonzero(is_dev)
