@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import hpsearch.execution.runner
+import hpsearch.execution.segments
 import hpsearch.search.api
 from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
@@ -193,8 +193,8 @@ def test_a_crash_at_a_promotion_then_resume_equals_a_straight_run(tmp_path: Path
     monkeypatch.undo()
     # resume must continue from the rung-0 checkpoints, never from epoch 0
     started = []
-    real_start = hpsearch.execution.runner.start
-    monkeypatch.setattr(hpsearch.execution.runner, "start", lambda *a, **k: started.append(1) or real_start(*a, **k))
+    real_start = hpsearch.execution.segments.start
+    monkeypatch.setattr(hpsearch.execution.segments, "start", lambda *a, **k: started.append(1) or real_start(*a, **k))
     resume_search(tmp_path / "runs" / "crashed")
     assert started == []
     assert fingerprint(tmp_path / "runs" / "crashed") == fingerprint(straight.run_dir)

@@ -350,7 +350,7 @@ def test_a_trial_record_keeps_the_metric_every_other_number_and_the_reports_thro
     from hpsearch.objectives.spec import ObjectiveResult, ObjectiveSpec
     from hpsearch.execution.objective_jobs import trial_record
     from hpsearch.core.records import RoundRecord
-    from hpsearch.execution.runner import TrialTask
+    from hpsearch.execution.segments import TrialTask
     from hpsearch.storage.records import EpochLog
 
     spec = ObjectiveSpec("python", None, "m:f", "acc", "maximize")

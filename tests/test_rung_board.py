@@ -103,7 +103,7 @@ def test_a_symlink_where_the_rung_folder_should_be_is_refused(tmp_path):
 def test_each_round_has_its_own_rung_files(tmp_path):
     from hpsearch.objectives.spec import ObjectiveSpec
     from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, rung_folder
-    from hpsearch.execution.runner import TrialTask
+    from hpsearch.execution.segments import TrialTask
 
     spec = ObjectiveSpec.for_callable(_reports_twice, metric="loss")
     jobs = [ObjectiveJob(TrialTask(i, rnd, 0, {"v": v}, 0), spec, {}, str(tmp_path), (1, 2), 2)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import hpsearch.execution.runner
+import hpsearch.execution.dask_cluster
+import hpsearch.execution.segments
 from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
 from hpsearch.core.records import TrialStatus
@@ -98,14 +99,14 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
 
 
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_start = hpsearch.execution.runner.start
+    real_start = hpsearch.execution.segments.start
 
     def flaky_start(config, data, **options):
         if config.batch_size == 16:
             raise RuntimeError("simulated out of memory\nsecond line")
         return real_start(config, data, **options)
 
-    monkeypatch.setattr(hpsearch.execution.runner, "start", flaky_start)
+    monkeypatch.setattr(hpsearch.execution.segments, "start", flaky_start)
     config = load_config(write_tiny_config(tmp_path, trials=8))
     result = start_search(config, runs_dir=tmp_path / "runs", execution=Execution(workers=1))
     failed = [t for t in result.trials if t.status is TrialStatus.FAILED]
@@ -115,7 +116,7 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path: Path, monk
     assert result.trials[: len(ok)] == sorted(ok, key=lambda t: t.dev_cost)  # failed ranked last
 
     # failed trials are retried only when asked
-    monkeypatch.setattr(hpsearch.execution.runner, "start", real_start)
+    monkeypatch.setattr(hpsearch.execution.segments, "start", real_start)
     assert len([t for t in resume_search(result.run_dir).trials if t.status is TrialStatus.FAILED]) == len(failed)
     retried = resume_search(result.run_dir, retry_failed=True)
     assert all(t.status is TrialStatus.OK for t in retried.trials) and len(retried.trials) == 8
@@ -159,7 +160,7 @@ def test_dask_cluster_gives_the_same_trials_as_loky(tmp_path: Path) -> None:
 
 def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path: Path, runs_dir: Path, monkeypatch) -> None:
     pytest.importorskip("dask.distributed")  # without it the one-line error says dask is missing instead
-    monkeypatch.setattr(hpsearch.execution.runner, "DASK_CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(hpsearch.execution.dask_cluster, "DASK_CONNECT_TIMEOUT_S", 1.0)
     config = write_tiny_config(tmp_path, trials=2)
     result = CliRunner().invoke(cli, ["run", str(config), "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"])
     assert result.exit_code == 2
@@ -270,7 +271,7 @@ def test_an_address_that_is_not_a_dask_scheduler_is_a_clear_error_and_leaves_no_
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Http)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setattr(hpsearch.execution.runner, "DASK_CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(hpsearch.execution.dask_cluster, "DASK_CONNECT_TIMEOUT_S", 1.0)
     try:
         address = f"tcp://127.0.0.1:{server.server_address[1]}"
         result = CliRunner().invoke(cli, ["run", str(write_tiny_config(tmp_path, trials=2)), "--backend", "dask",

@@ -49,7 +49,7 @@ from hpsearch.nn.state import HISTORY_KEYS, TrainingState, fit, start
 from hpsearch.data.datasets import load_dataset
 from hpsearch.data.stored_arrays import prepared_data, write_prepared
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
-from hpsearch.execution.runner import Segment, TrialTask, cached_dataset, train_segment
+from hpsearch.execution.segments import Segment, TrialTask, cached_dataset, train_segment
 from hpsearch.space.search_space import Space
 from hpsearch.io.safe_files import write_bytes_atomic
 from hpsearch.io.npz import NpzUnreadable, npz_bytes, read_arrays

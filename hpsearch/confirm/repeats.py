@@ -32,7 +32,8 @@ from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, trial_recor
 from hpsearch.data.stored_arrays import PreparedData, prepared_data
 from hpsearch.core.records import RepeatRecord, TrialRecord, TrialStatus, rank
 from hpsearch.execution.interrupts import interruptible
-from hpsearch.execution.runner import Segment, TrialTask, run_parallel, run_segments
+from hpsearch.execution.runner import run_parallel, run_segments
+from hpsearch.execution.segments import Segment, TrialTask
 from hpsearch.search.best_model import retrain_and_save
 from hpsearch.space.samplers import repeat_seed
 from hpsearch.search.api import Execution, stored_config

@@ -15,9 +15,9 @@ so a trial is stopped at a rung when its value there is outside the best
 round's trials are not judged against round 0's values), or is NaN. The top rung is the trial's end; it is
 recorded ``ok`` at the top rung, a stopped one ``pruned`` at the last rung it reached.
 
-A loky worker watches the search process (``runner._exit_with``): when it is
+A loky worker watches the search process (``orphans.exit_with``): when it is
 gone (kill -9), the worker kills every process group it started and exits;
-and ``runner.watch_search`` kills whatever else the search started, so no
+and ``orphans.watch_search`` kills whatever else the search started, so no
 command outlives its search.
 """
 
@@ -36,7 +36,7 @@ from hpsearch.objectives.reports import one_line, report_epoch
 from hpsearch.objectives.evaluate import evaluate
 from hpsearch.core.records import TrialRecord, TrialStatus
 from hpsearch.pruning.rung_board import RungBoard
-from hpsearch.execution.runner import TrialTask
+from hpsearch.execution.segments import TrialTask
 from hpsearch.io.safe_files import make_folder, make_folders
 
 TRIALS_DIR = "trials"

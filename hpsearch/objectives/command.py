@@ -21,7 +21,7 @@ session, so a terminal's Ctrl-C does not reach it directly) and, on Linux, is
 sent SIGKILL by the kernel when the thread that started it dies
 (``PR_SET_PDEATHSIG``); what it starts in other groups or sessions carries
 the search's id in its environment, and the search's watcher
-(``runner.watch_search``) kills it when the search dies, so a kill -9 of the
+(``orphans.watch_search``) kills it when the search dies, so a kill -9 of the
 search leaves no orphan. On timeout, early stop, KeyboardInterrupt, or when the command exits,
 the whole group gets SIGTERM (when stopped early), then SIGKILL after the
 grace period, and is reaped.

@@ -28,7 +28,8 @@ from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.data.datasets import load_dataset
 from hpsearch.data.stored_arrays import prepared_data, run_data_notes, write_prepared
 from hpsearch.execution.objective_jobs import check_objective, stored_name
-from hpsearch.execution.runner import TrialTask, check_fits, check_scheduler, plan_tasks
+from hpsearch.execution.dask_cluster import check_scheduler
+from hpsearch.execution.segments import TrialTask, check_fits, plan_tasks
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.objectives.spec import ObjectiveSpec
 from hpsearch.search.halving import RungBudget, planned_rungs, rungs

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.records import TrialRecord, TrialStatus, rank
 from hpsearch.data.stored_arrays import PreparedData
-from hpsearch.execution.runner import Segment, TrialTask, train_segment
+from hpsearch.execution.segments import Segment, TrialTask, train_segment
 from hpsearch.storage.run_store import RunStore
 
 

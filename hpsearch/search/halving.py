@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, best_epoch
-from hpsearch.execution.runner import Segment, TrialTask
+from hpsearch.execution.segments import Segment, TrialTask
 from hpsearch.nn.hyperparams import HYPERPARAMETERS
 from hpsearch.pruning.schedule import (
     Bracket,

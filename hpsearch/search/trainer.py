@@ -13,7 +13,8 @@ from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, trial_record
-from hpsearch.execution.runner import Segment, SegmentOutcome, TrialTask, plan_tasks, run_parallel, run_segments
+from hpsearch.execution.runner import run_parallel, run_segments
+from hpsearch.execution.segments import Segment, SegmentOutcome, TrialTask, plan_tasks
 from hpsearch.search.best_model import restore_best_model
 from hpsearch.search.halving import Halving, rungs
 from hpsearch.search.options import Execution, SearchReporter

@@ -1,0 +1,83 @@
+"""Trials on a dask.distributed cluster: connect within a deadline, scatter shared data once, submit, collect."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any, Callable, Iterator
+
+from hpsearch.core.errors import MissingDependencyError, RunError, WorkerLostError
+from hpsearch.execution.orphans import in_worker
+
+
+def run_on_dask(function: Callable[..., Any], items: list[Any], shared: tuple[Any, ...],
+                 scheduler: str | None) -> Iterator[Any]:
+    """``run_parallel`` on a dask cluster: submit every item, yield results as they complete.
+
+    The shared arguments are scattered to every worker once. A task the scheduler gives up on (its
+    workers kept dying: out of memory, killed) is a WorkerLostError at once — through joblib's dask
+    backend the search waited for it forever.
+    """
+    from distributed import KilledWorker, as_completed
+
+    with _dask_client(scheduler) as client:
+        scattered = [client.scatter(value, broadcast=True) for value in shared]
+        futures = [client.submit(in_worker, function, item, None, *scattered, pure=False) for item in items]
+        try:
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except KilledWorker as exc:
+                    raise WorkerLostError(f"a dask worker died while training, every time the task was tried "
+                                          f"({str(exc).splitlines()[0][:200]})") from None
+        finally:
+            client.cancel(futures)
+
+
+def check_scheduler(scheduler: str | None) -> None:
+    """Connect to the dask scheduler once and close: a one-line RunError if it cannot be used."""
+    with _dask_client(scheduler):
+        pass
+
+
+@contextlib.contextmanager
+def _dask_client(scheduler: str | None) -> Iterator[Any]:
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise MissingDependencyError("dask.distributed", "dask", "--backend dask") from None
+    if not scheduler:
+        raise RunError("--backend dask needs a scheduler address — pass --scheduler tcp://HOST:8786 or set search.scheduler")
+    client = _connect(Client, scheduler)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+DASK_CONNECT_TIMEOUT_S = 10.0
+
+
+def _connect(client_class: Any, scheduler: str) -> Any:
+    """A dask Client, or a one-line RunError within ``DASK_CONNECT_TIMEOUT_S`` (plus a few seconds).
+
+    Client's own timeout covers the TCP connect only: an address that answers but
+    is not a dask scheduler (an HTTP server, say) would hang for minutes in the
+    handshake. The connect runs in a daemon thread that is abandoned past the deadline.
+    """
+    outcome: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            outcome["client"] = client_class(scheduler, timeout=DASK_CONNECT_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 — reported below as one line
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=connect, name="hpsearch-dask-connect", daemon=True)
+    thread.start()
+    thread.join(DASK_CONNECT_TIMEOUT_S + 5)
+    if "client" in outcome:
+        return outcome["client"]
+    reason = outcome.get("error") or "no answer of a dask scheduler"
+    raise RunError(f"cannot reach the dask scheduler at {scheduler} ({str(reason).splitlines()[0] if str(reason) else type(reason).__name__})"
+                   " — is `dask scheduler` running there?")
