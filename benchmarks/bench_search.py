@@ -71,7 +71,7 @@ def run_optuna(data: dict[str, Any], budget: int, epochs: int, min_epochs: int) 
         return None
     from hpsearch.data.datasets import DataConfig, load_dataset
     from hpsearch.nn import ModelConfig
-    from hpsearch.nn.state import fit, start
+    from hpsearch.nn.loop import fit, start
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     dataset = load_dataset(DataConfig(**data))

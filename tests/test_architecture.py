@@ -31,3 +31,25 @@ def test_a_forbidden_import_breaks_the_rules(tmp_path: Path) -> None:
     result = lint_imports(tmp_path)
     assert result.returncode == 1
     assert "BROKEN" in result.stdout and "hpsearch.nn.layers -> hpsearch.storage.run_store" in result.stdout
+
+
+MAX_MODULE_LINES = 420
+MAX_FUNCTION_LINES = 80
+
+
+def test_modules_and_functions_stay_small_enough_to_read() -> None:
+    """One concept per module: no module past ~400 lines, no function past 80 (docstring included)."""
+    import ast
+
+    too_long = []
+    for path in sorted((ROOT / "hpsearch").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        name = path.relative_to(ROOT).as_posix()
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            too_long.append(f"{name}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{name}:{node.lineno} {node.name}(): {length} lines")
+    assert not too_long, "split these: " + "; ".join(too_long)

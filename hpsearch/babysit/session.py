@@ -45,7 +45,8 @@ from hpsearch.babysit.rules import RuleKeeper, key_decision
 from hpsearch.core.errors import DataError, Interrupted, ReplayMismatch, RunError
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.optimizers import learning_rate_at
-from hpsearch.nn.state import HISTORY_KEYS, TrainingState, fit, start
+from hpsearch.nn.loop import fit, start
+from hpsearch.nn.state import HISTORY_KEYS, TrainingState
 from hpsearch.data.datasets import load_dataset
 from hpsearch.data.stored_arrays import prepared_data, write_prepared
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus

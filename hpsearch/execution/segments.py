@@ -22,7 +22,8 @@ from hpsearch.core.memory import shortfall, training_bytes
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.nn.hyperparams import ModelConfig
-from hpsearch.nn.state import TrainingState, fit, start
+from hpsearch.nn.loop import fit, start
+from hpsearch.nn.state import TrainingState
 from hpsearch.space.samplers import plan_round, trial_seed
 from hpsearch.space.search_space import Space
 

@@ -33,7 +33,8 @@ Training in steps, with pauses that may cross processes, goes through a
 
 from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig
 from hpsearch.nn.model import Network
-from hpsearch.nn.state import StopTraining, TrainingState, fit, start
+from hpsearch.nn.loop import StopTraining, fit, start
+from hpsearch.nn.state import TrainingState
 from hpsearch.nn.train import train
 
 __all__ = ["HYPERPARAMETERS", "ModelConfig", "Network", "StopTraining", "TrainingState", "fit", "start", "train"]

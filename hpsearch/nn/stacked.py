@@ -29,18 +29,11 @@ from hpsearch.nn.losses import one_hot
 from hpsearch.nn.optimizers import learning_rate_at
 from hpsearch.nn.stacked_model import StackedNetwork
 from hpsearch.nn.stacked_optimizer import StackedOptimizer
-from hpsearch.nn.state import (
-    EXPLOSION_FACTOR,
-    EXPLOSION_FLOOR,
-    HISTORY_KEYS,
-    StopTraining,
-    TrainingState,
-    batch_bounds,
-    check_dataset,
-)
+from hpsearch.nn.loop import EXPLOSION_FACTOR, EXPLOSION_FLOOR, StopTraining, batch_bounds, check_dataset
+from hpsearch.nn.state import HISTORY_KEYS, TrainingState
 from hpsearch.core.records import TrialStatus
 
-if TYPE_CHECKING:  # annotations only: hpsearch.data.datasets imports the engine's hyperparameter schema
+if TYPE_CHECKING:
     from hpsearch.core.dataset import Dataset
 
 PackCallback = Callable[[int, int, dict[str, float]], None]

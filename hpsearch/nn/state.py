@@ -1,7 +1,7 @@
-"""Resumable training: the whole state of one run, and the mini-batch loop that advances it.
+"""Resumable training: the whole state of one run, and how it is saved and loaded.
 
-``start`` builds a run at epoch 0, ``fit`` trains it on to a given epoch in
-place, and ``TrainingState.save``/``load`` carry it across processes. The state
+``nn.loop.start`` builds a run at epoch 0, ``nn.loop.fit`` trains it on to a
+given epoch in place, and ``TrainingState.save``/``load`` carry it across processes. The state
 holds everything the next epoch reads — weights and batch-norm running
 averages, the optimizer's moments and step count, the shuffle and dropout
 random streams, the divergence threshold, the learning-rate factor — so
@@ -22,40 +22,19 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any
 
 import numpy as np
 
 from hpsearch.core.errors import ConfigError, DataError
 from hpsearch.io.npz import save_npz
 from hpsearch.nn.hyperparams import ModelConfig
-from hpsearch.nn.heads import make_head
-from hpsearch.nn.metrics import TASKS, as_columns
-from hpsearch.nn.model import Caches, Network, read_npz
-from hpsearch.nn.optimizers import Optimizer, learning_rate_at, make_optimizer
-from hpsearch.nn.parameters import Parameters
+from hpsearch.nn.model import Network, read_npz
+from hpsearch.nn.optimizers import Optimizer, make_optimizer
 from hpsearch.core.records import TrialStatus
 from hpsearch.nn.results import TrainResult
-
-if TYPE_CHECKING:  # annotations only: hpsearch.data.datasets imports the engine's hyperparameter schema
-    from hpsearch.core.dataset import Dataset
-
-EpochCallback = Callable[[int, dict[str, float]], None]
-"""``on_epoch(epoch, values)``, epoch 0-based, values keyed by ``history_keys(task)``."""
-
-EXPLOSION_FLOOR = 1e3
-"""A mini-batch cost above ``max(EXPLOSION_FACTOR * first cost, EXPLOSION_FLOOR)`` means divergence.
-
-A cross-entropy of 1000 nats per example is a network whose logits have blown
-up, far above any cost a healthy run passes through (``log C`` at the start).
-"""
-EXPLOSION_FACTOR = 10.0
-
-MIN_BATCH_ROWS = 2
-"""A last mini-batch with fewer rows joins the one before it (see ``batch_bounds``)."""
 
 HISTORY_KEYS = ("train_cost", "dev_cost", "dev_accuracy", "learning_rate")
 """The per-epoch series every ``TrainingState.history`` has, in this order (a classifier's, all of them)."""
@@ -70,10 +49,6 @@ def history_keys(task: str) -> tuple[str, ...]:
 
 STATE_FORMAT = 1
 """Version of the ``to_arrays`` layout; ``from_arrays`` refuses any other."""
-
-
-class StopTraining(Exception):
-    """Raise from on_epoch to stop training after the epoch just reported (state stays consistent, resumable)."""
 
 
 @dataclass(eq=False, kw_only=True, repr=False)
@@ -264,194 +239,7 @@ class TrainingState:
         return type(self).from_arrays(self.to_arrays())
 
 
-# ---------------------------------------------------------------------- training
-
-
-def start(config: ModelConfig, data: Dataset, *, keep_best: bool = False) -> TrainingState:
-    """A new run of ``config`` on ``data`` at epoch 0: weights and random streams seeded by ``config.seed``.
-
-    ``keep_best`` makes ``fit`` keep a copy of the weights of the best epoch so far.
-
-    Raises
-    ------
-    DataError : the train or dev set has no rows
-    """
-    _check_rows(data)
-    head = make_head(data.task, data.n_outputs, data.target_mean, data.target_scale)
-    network = Network.init(data.n_features, data.n_outputs, config, head)
-    shuffle_rng, dropout_rng = (
-        np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(key,))) for key in (1, 2)
-    )
-    return TrainingState(
-        config=config,
-        network=network,
-        optimizer=make_optimizer(config, network.params),
-        keep_best=keep_best,
-        shuffle_rng=shuffle_rng,
-        dropout_rng=dropout_rng,
-    )
-
-
-def fit(
-    state: TrainingState, data: Dataset, until_epoch: int, on_epoch: EpochCallback | None = None
-) -> TrainingState:
-    """Train epochs state.epoch .. until_epoch-1 in place (returns state). Stops early on divergence or
-    StopTraining. until_epoch may exceed config.epochs (babysitting trains on); the decay schedule is a
-    function of the epoch index.
-
-    Each epoch draws a permutation of the training set from ``state.shuffle_rng``
-    and takes its contiguous runs of ``config.batch_size`` rows as mini-batches
-    (``batch_bounds``: a last run of one row joins the batch before it), one
-    optimizer step each at the epoch's rate, ``learning_rate_at(config, epoch) *
-    state.learning_rate_factor``; then it evaluates the dev set and appends to
-    ``state.history``. A state that has diverged, or has reached
-    ``until_epoch``, is returned unchanged.
-
-    Parameters
-    ----------
-    state : from ``start`` or ``TrainingState.load``
-    data : the same train and dev arrays at every call; cast to ``config.dtype`` here
-    until_epoch : number of completed epochs to stop at
-    on_epoch : called after each epoch, once ``state`` is fully updated, with its 0-based index and
-        its values keyed by ``history_keys(task)``: ``{"train_cost", "dev_cost", "dev_accuracy",
-        "learning_rate"}``, and ``dev_rmse``/``dev_r2`` for regression; raise ``StopTraining`` there
-        to stop after that epoch. A change it makes to ``state.learning_rate_factor`` applies from
-        the next epoch. Its time is not counted in ``epoch_seconds``.
-
-    Raises
-    ------
-    DataError : ``data`` has no train or dev rows, or not the network's task and numbers of
-        features and outputs
-    """
-    if state.status is not TrialStatus.OK or state.epoch >= until_epoch:
-        return state
-    prepared = time.perf_counter()
-    network, optimizer, config = state.network, state.optimizer, state.config
-    check_dataset(state, data)
-    dtype = network.dtype
-    X = np.ascontiguousarray(data.X_train, dtype=dtype)
-    Y = network.targets(data.y_train)  # one-hot, or standardized regression targets
-    X_dev = np.ascontiguousarray(data.X_dev, dtype=dtype)
-    y_dev = np.asarray(data.y_dev)
-    keys = history_keys(network.task)
-    grads = Parameters.zeros_like(network.params)
-    shuffle_rng, dropout_rng = state.shuffle_rng, state.dropout_rng
-    # Each mini-batch is gathered into these two buffers (a smaller batch uses their
-    # leading rows). A shuffled copy of the whole set would cost a second array as large
-    # as X, whose fresh pages are slow to fault in on big sets; a gather per batch moves
-    # the same bytes and leaves the batch in cache for the first matmul.
-    m = X.shape[0]
-    bounds = batch_bounds(m, config.batch_size)
-    buffer_rows = max(stop - begin for begin, stop in bounds)
-    X_batch = np.empty((buffer_rows, X.shape[1]), dtype)
-    Y_batch = np.empty((buffer_rows, network.n_classes), dtype)
-    caches_by_size: dict[int, Caches] = {}
-    dev_caches = network.new_caches()
-    history = state.history
-    cost_limit = state.cost_limit
-    setup_seconds = time.perf_counter() - prepared  # counted in this call's first epoch
-
-    # Overflow to inf/nan is an expected outcome (divergence), detected below: no warnings.
-    with np.errstate(all="ignore"):
-        while state.epoch < until_epoch:
-            started = time.perf_counter()
-            epoch = state.epoch
-            learning_rate = learning_rate_at(config, epoch) * state.learning_rate_factor
-            order = shuffle_rng.permutation(m)
-            cost_sum, n_batches = 0.0, 0
-            diverged = False
-            for begin, stop in bounds:
-                rows = order[begin:stop]
-                size = stop - begin
-                x, y = (X_batch, Y_batch) if size == buffer_rows else (X_batch[:size], Y_batch[:size])
-                # mode="clip" (a no-op for valid indices) lets `take` write straight into `out`;
-                # the default mode gathers into a temporary first.
-                np.take(X, rows, axis=0, out=x, mode="clip")
-                np.take(Y, rows, axis=0, out=y, mode="clip")
-                caches = caches_by_size.get(size)
-                if caches is None:
-                    caches = caches_by_size[size] = network.new_caches()
-                cost = network.loss_and_gradients(x, y, grads, caches, dropout_rng)
-                cost_sum += cost
-                n_batches += 1
-                if n_batches == 1 and epoch == 0:
-                    cost_limit = state.cost_limit = max(EXPLOSION_FACTOR * cost, EXPLOSION_FLOOR)
-                if not cost < cost_limit:  # true for NaN and for +inf (even when the limit is inf)
-                    diverged = True
-                    break
-                optimizer.step(network.params, grads, learning_rate)
-
-            metrics = network.metrics(X_dev, y_dev, dev_caches)  # dev_cost, dev_accuracy (, dev_rmse, dev_r2)
-            dev_cost = metrics["dev_cost"]
-            diverged = diverged or not math.isfinite(dev_cost)
-            values = {"train_cost": cost_sum / n_batches, **metrics, "learning_rate": learning_rate}
-            values = {key: values[key] for key in keys}
-            for key in keys:
-                history[key].append(values[key])
-            state.epoch = epoch + 1
-            if diverged:
-                state.status = TrialStatus.DIVERGED
-            elif state.best_dev_cost is None or dev_cost < state.best_dev_cost:
-                state.best_epoch, state.best_dev_cost = epoch, dev_cost
-                if state.keep_best:
-                    state.best_weights = network.state()
-            state.epoch_seconds.append(time.perf_counter() - started + setup_seconds)
-            setup_seconds = 0.0
-            if on_epoch is not None:
-                try:
-                    on_epoch(epoch, values)
-                except StopTraining:
-                    break
-            if diverged:
-                break
-    return state
-
-
-def batch_bounds(m: int, batch_size: int) -> list[tuple[int, int]]:
-    """``(begin, stop)`` of each mini-batch over ``m`` shuffled rows.
-
-    Contiguous runs of ``batch_size`` rows, the last one shorter when
-    ``batch_size`` does not divide ``m``. A last run shorter than both
-    ``batch_size`` and ``MIN_BATCH_ROWS`` (one row, when batches are larger)
-    joins the batch before it: batch norm would see
-    zero variance there (no gradient to W and gamma, a running variance shrunk
-    just before evaluation) and its L2 term would weigh 1/1 instead of 1/m.
-    65 rows in batches of 32 are two batches, of 32 and 33.
-    """
-    stops = [*range(batch_size, m, batch_size), m]
-    if len(stops) > 1 and stops[-1] - stops[-2] < min(MIN_BATCH_ROWS, batch_size):
-        del stops[-2]
-    return list(zip([0, *stops[:-1]], stops))
-
-
-def check_dataset(state: TrainingState, data: Dataset) -> None:
-    """DataError unless ``data`` has train and dev rows and the state's task and numbers of features and outputs."""
-    _check_rows(data)
-    network = state.network
-    if data.task != network.task:
-        raise DataError(f"dataset {data.name!r} is for {data.task}; this training state is a {network.task} network")
-    if (data.n_features, data.n_outputs) != (network.n_features, network.n_classes):
-        outputs = "targets" if data.task == "regression" else "classes"
-        raise DataError(
-            f"dataset {data.name!r} has {data.n_features} features and {data.n_outputs} {outputs}; "
-            f"this training state has {network.n_features} and {network.n_classes}"
-        )
-
-
 # ------------------------------------------------------------------- helpers
-
-
-def _check_rows(data: Dataset) -> None:
-    """DataError unless both parts have rows, and a known task (regression: one target column per name)."""
-    if len(data.y_train) == 0 or len(data.y_dev) == 0:
-        raise DataError(f"dataset {data.name!r}: the train and dev sets both need at least one row")
-    if data.task not in TASKS:
-        raise DataError(f"dataset {data.name!r}: task must be one of {', '.join(TASKS)}, got {data.task!r}")
-    if data.task == "regression" and {as_columns(y).shape[1] for y in (data.y_train, data.y_dev)} != {data.n_outputs}:
-        raise DataError(
-            f"dataset {data.name!r}: regression targets need one column per target name "
-            f"({data.n_outputs}: {', '.join(data.target_names)}), got shapes {np.shape(data.y_train)}, {np.shape(data.y_dev)}"
-        )
 
 
 def _prefixed(arrays: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.model import Network
-from hpsearch.nn.state import EXPLOSION_FACTOR, EXPLOSION_FLOOR, EpochCallback, fit, start
+from hpsearch.nn.loop import EXPLOSION_FACTOR, EXPLOSION_FLOOR, EpochCallback, fit, start
 from hpsearch.nn.results import TrainResult
 
-if TYPE_CHECKING:  # annotations only: hpsearch.data.datasets imports the engine's hyperparameter schema
+if TYPE_CHECKING:
     from hpsearch.core.dataset import Dataset
 
 __all__ = ["EXPLOSION_FACTOR", "EXPLOSION_FLOOR", "EpochCallback", "train"]

@@ -19,7 +19,7 @@ from hpsearch.nn import ModelConfig, Network, StopTraining, TrainingState, fit, 
 from hpsearch.nn.losses import one_hot
 from hpsearch.nn.optimizers import learning_rate_at, make_optimizer
 from hpsearch.nn.parameters import Parameters
-from hpsearch.nn.state import EXPLOSION_FACTOR, EXPLOSION_FLOOR, batch_bounds
+from hpsearch.nn.loop import EXPLOSION_FACTOR, EXPLOSION_FLOOR, batch_bounds
 from hpsearch.core.records import TrialStatus
 
 
