@@ -61,7 +61,7 @@ def test_npz_features_are_never_taken_for_an_index(tmp_path):
     X = np.column_stack([np.arange(20.0), np.arange(20.0) % 3])
     np.savez(tmp_path / "d.npz", X=X, y=np.arange(20) % 2)
     data = load(tmp_path, path="d.npz")
-    assert data.n_features == 2 and data.notices == ()
+    assert data.n_features == 2 and not [n for n in data.notices if "index" in n]
 
 
 # --- missing values --------------------------------------------------------------------------
@@ -196,12 +196,16 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
     assert len(lines) == 3 and "column 'tag' has 60 distinct text values" in lines[2]
 
 
-def test_a_continuous_label_says_hpsearch_trains_classifiers(tmp_path):
+def test_a_continuous_label_is_a_regression_unless_classes_are_asked_for(tmp_path):
     rng = np.random.default_rng(0)
     rows = [f"{x:.3f},{x * 0.7 + 0.01 * i:.7f}" for i, x in enumerate(rng.normal(size=40))]
     write_csv(tmp_path / "fair.csv", "rate,affairs", rows)
-    (line,) = problems_of(tmp_path, path="fair.csv", label="affairs")
-    assert "hpsearch trains classifiers; label 'affairs' has 40 distinct non-integer values — bin it into classes first" in line
+    data = load(tmp_path, path="fair.csv", label="affairs")
+    assert data.task == "regression" and data.target_names == ("affairs",)
+    (said,) = [n for n in data.notices if "data.task auto" in n]
+    assert "40 distinct non-integer values" in said and "set data.task: classification" in said
+    (line,) = problems_of(tmp_path, path="fair.csv", label="affairs", task="classification")
+    assert "label 'affairs' has 40 distinct non-integer values" in line and "data.task: regression" in line
 
 
 # --- files that cannot be read (hardening) ---------------------------------------------------
@@ -297,14 +301,45 @@ def test_the_missing_category_is_decided_on_the_training_part_only(tmp_path):
     assert seen == {True, False}  # both cases were exercised
 
 
-def test_an_integer_label_with_many_distinct_values_is_called_a_measurement(tmp_path):
+def test_an_integer_label_with_many_distinct_values_is_a_measurement(tmp_path):
     rng = np.random.default_rng(0)
     target = rng.integers(25, 347, size=442)  # like scikit-learn's diabetes target: ~200 values in 442 rows
     rows = [f"{float(rng.normal()):.3f},{t}" for t in target]
-    problems = problems_of(tmp_path, path=str(write_csv(tmp_path / "r.csv", "x,target", rows)), label="target")
-    assert len(problems) == 1
-    assert "hpsearch trains classifiers" in problems[0] and "'target'" in problems[0]
+    path = str(write_csv(tmp_path / "r.csv", "x,target", rows))
+    assert load(tmp_path, path=path, label="target").task == "regression"
+    problems = problems_of(tmp_path, path=path, label="target", task="classification")
+    assert len(problems) == 1 and "'target'" in problems[0]
     assert "a number to predict" in problems[0] and "bin it into classes first" in problems[0]
+
+
+def test_the_auto_rule_on_the_documented_cases(tmp_path):
+    rng = np.random.default_rng(1)
+    x = [f"{v:.3f}" for v in rng.normal(size=60)]
+    cases = {
+        "text": (["a", "b", "c"] * 20, "classification"),
+        "few integers": ([str(i % 3) for i in range(60)], "classification"),
+        "non-integer numbers": ([f"{v:.4f}" for v in rng.normal(size=60)], "regression"),
+        "many integers, few rows each": ([str(i) for i in rng.permutation(60)], "regression"),
+        "many integers, many rows each": ([str(i % 12) for i in range(60)], "classification"),
+    }
+    for name, (labels, task) in cases.items():
+        path = str(write_csv(tmp_path / f"{name.replace(' ', '_').replace(',', '')}.csv", "x,y",
+                             [f"{a},{b}" for a, b in zip(x, labels)]))
+        assert load(tmp_path, path=path, label="y").task == task, name
+    for name in ("few_integers", "many_integers_many_rows_each"):  # numbers may always be predicted as numbers
+        assert load(tmp_path, path=str(tmp_path / f"{name}.csv"), label="y", task="regression").task == "regression"
+
+
+def test_several_label_columns_are_several_numbers_to_predict_in_their_own_units(tmp_path):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(50, 3))
+    y = X @ np.array([1.0, -2.0, 0.5])
+    rows = [f"{a:.5f},{b:.5f},{c:.5f},{t:.6f},{1000 * t:.3f}" for (a, b, c), t in zip(X, y)]
+    data = load(tmp_path, path=str(write_csv(tmp_path / "two.csv", "a,b,c,y,y1000", rows)), label=["y", "y1000"])
+    assert data.task == "regression" and data.target_names == ("y", "y1000") and data.n_features == 3
+    assert data.y_train.shape == (40, 2) and np.allclose(data.y_train.mean(axis=0), 0) and np.allclose(data.y_train.std(axis=0), 1)
+    assert np.isclose(data.target_scale[1], 1000 * data.target_scale[0], rtol=1e-4)
+    assert np.allclose(data.y_train[:, 0], data.y_train[:, 1], atol=1e-3)  # the same target in other units
 
 
 def test_a_search_hears_the_index_column_notice_before_training(tmp_path):

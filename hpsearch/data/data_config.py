@@ -34,7 +34,7 @@ class DataConfig:
 
     dataset: str | None = None
     path: str | None = None
-    label: str | None = None
+    label: str | tuple[str, ...] | None = None
     dev_path: str | None = None
     dev_fraction: float = 0.2
     seed: int = 0
@@ -46,7 +46,18 @@ class DataConfig:
     keep_index: bool = False
     missing: str = "error"
     categorical: str = "auto"
+    task: str = "auto"
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The label columns: one for a class or a number, several for several numbers to predict."""
+        if self.label is None:
+            return ("y",)  # an NPZ file's labels are its column y
+        return tuple(self.label) if isinstance(self.label, (list, tuple)) else (self.label,)
+
+
+TASKS = ("auto", "classification", "regression")
+"""``data.task``: what the label is. ``auto`` decides from the label column (``hpsearch.data.tasks``)."""
 
 # Generated sets and the values their unset keys take. Defaults are chosen so
 # that a small batch-norm net reaches > 95 % dev accuracy in a few epochs.
@@ -67,7 +78,7 @@ DATA_KEYS: dict[str, Hyperparameter] = {
     for key in [
         Hyperparameter("dataset", str, None, "built-in dataset", choices=DATASETS),
         Hyperparameter("path", str, None, "CSV (with a header) or NPZ (arrays X, y) file"),
-        Hyperparameter("label", str, None, "label column of a CSV file"),
+        Hyperparameter("label", str, None, "label column of a CSV file (a list: several numbers to predict)"),
         Hyperparameter("dev_path", str, None, "dev file in the same format as path"),
         Hyperparameter("dev_fraction", float, 0.2, "share of rows split off as dev", low=0, high=1, low_open=True, high_open=True),
         Hyperparameter("seed", int, 0, "seed of generation and of the dev split", low=0),
@@ -79,6 +90,7 @@ DATA_KEYS: dict[str, Hyperparameter] = {
         Hyperparameter("keep_index", bool, False, "keep a column that looks like a row index (CSV)"),
         Hyperparameter("missing", str, "error", "missing cells: refuse, drop their rows, or fill", choices=MISSING_MODES),
         Hyperparameter("categorical", str, "auto", "text columns: one-hot encode, or refuse", choices=("auto", "error")),
+        Hyperparameter("task", str, "auto", "classes or a number to predict", choices=TASKS),
     ]
 }
 _COLUMN_LIST_KEYS = ("features", "drop")
@@ -107,14 +119,14 @@ def validate_data_config(raw: Any, prefix: str = "data") -> tuple[DataConfig | N
             continue
         if value is None and spec.default is None:
             continue
-        if key in _COLUMN_LIST_KEYS and isinstance(value, (list, tuple)):
+        if key in (*_COLUMN_LIST_KEYS, "label") and isinstance(value, (list, tuple)):
             checked, message = _check_columns(value)
         elif key == "drop" or (key == "features" and isinstance(value, str)):
             checked, message = None, f"must be a list of column names, got {value!r} — write [{value}]" if isinstance(
                 value, str) else f"must be a list of column names, got {value!r}"
         else:
             checked, message = spec.check(value)
-        if message is None and spec.kind is str and not checked.strip():
+        if message is None and isinstance(checked, str) and not checked.strip():
             message = "must not be empty"
         if message:
             problems.append(ConfigProblem(f"{prefix}.{key}", message))
@@ -177,11 +189,16 @@ def _cross_key_problems(values: dict[str, Any], raw: dict, prefix: str) -> list[
         if columns is not None:
             problems.append(ConfigProblem(f"{prefix}.features", "a list of columns applies only to a CSV file given by path",
                                           "remove it (blobs takes a number of features)"))
-    label = values.get("label")
-    if label is not None and suffix == ".csv":
+    labels = values.get("label")
+    labels = labels if isinstance(labels, tuple) else (labels,) if labels is not None else ()
+    if labels and suffix == ".csv":
         for key in _COLUMN_LIST_KEYS:
-            if isinstance(values.get(key), tuple) and label in values[key]:
-                problems.append(ConfigProblem(f"{prefix}.{key}", f"lists the label column {label!r}", f"remove {label!r} from it"))
+            for label in labels:
+                if isinstance(values.get(key), tuple) and label in values[key]:
+                    problems.append(ConfigProblem(f"{prefix}.{key}", f"lists the label column {label!r}", f"remove {label!r} from it"))
+    if len(labels) > 1 and values.get("task") == "classification":
+        problems.append(ConfigProblem(f"{prefix}.label", f"lists {len(labels)} columns, but a classifier has one label",
+                                      "name one column, or set data.task: regression to predict each as a number"))
     if columns is not None and values.get("drop"):
         problems.append(ConfigProblem(f"{prefix}.drop", "has no effect with features (which keeps only the columns it lists)",
                                       "keep one of features and drop"))

@@ -3,7 +3,7 @@
 Data flows one way, each step once::
 
     read + check      hpsearch.data.files (CSV/NPZ) or hpsearch.data.generated (built-in sets) -> RawData
-    split             hpsearch.data.split: stratified train/dev rows (unless a dev file is given)
+    split             hpsearch.data.split: stratified train/dev rows (random for a regression), unless a dev file is given
     fit preparation   hpsearch.data.preparation: standardization and one-hot categories, training part only
     arrays            the preparation applied to every row: a ``Dataset``
 
@@ -25,7 +25,8 @@ from hpsearch.data.files import read_files
 from hpsearch.data.generated import read_built_in
 from hpsearch.data.preparation import Preparation
 from hpsearch.data.raw_data import RawData
-from hpsearch.data.split import stratified_split
+from hpsearch.data.split import random_split, stratified_split
+from hpsearch.data.tasks import REGRESSION
 
 __all__ = ["DataConfig", "load_dataset"]
 
@@ -50,7 +51,9 @@ def load_dataset(config: DataConfig, base_dir: Path | None = None) -> Dataset:
     rng = np.random.default_rng(config.seed)
     raw = read_files(config, base_dir) if config.path is not None else read_built_in(config, rng)
     train_rows = dev_rows = None
-    if raw.dev is None:
+    if raw.dev is None and raw.task == REGRESSION:
+        train_rows, dev_rows = random_split(len(raw.train.y), config.dev_fraction, rng, raw.train.source)
+    elif raw.dev is None:
         train_rows, dev_rows = stratified_split(raw.train.y, config.dev_fraction, rng, raw.train.source, raw.class_names)
     preparation = Preparation.fit(
         list(raw.train.columns.values()), list(raw.categorical), rows=train_rows,
@@ -70,14 +73,20 @@ def _arrays(
     else:
         X_train, y_train = X, y
         X_dev, y_dev = preparation.transform(raw.dev.columns, raw.dev.source), raw.dev.y
-    return Dataset(
-        name=raw.name,
-        X_train=np.ascontiguousarray(X_train, dtype=np.float64),
-        y_train=np.ascontiguousarray(y_train, dtype=np.int64),
-        X_dev=np.ascontiguousarray(X_dev, dtype=np.float64),
-        y_dev=np.ascontiguousarray(y_dev, dtype=np.int64),
-        class_names=raw.class_names,
-        preparation=preparation,
-        notices=raw.notices,
-        sources=raw.sources,
-    )
+    common = dict(name=raw.name, X_train=np.ascontiguousarray(X_train, dtype=np.float64),
+                  X_dev=np.ascontiguousarray(X_dev, dtype=np.float64), class_names=raw.class_names,
+                  preparation=preparation, notices=raw.notices, sources=raw.sources)
+    if raw.task != REGRESSION:
+        return Dataset(y_train=np.ascontiguousarray(y_train, dtype=np.int64),
+                       y_dev=np.ascontiguousarray(y_dev, dtype=np.int64), **common)
+    # Targets standardized with the training part: the cost is scale-free, predictions are mapped back.
+    mean, scale = target_standardization(y_train)
+    return Dataset(y_train=np.ascontiguousarray((y_train - mean) / scale), y_dev=np.ascontiguousarray((y_dev - mean) / scale),
+                   task=REGRESSION, target_names=raw.target_names, target_mean=mean, target_scale=scale, **common)
+
+
+def target_standardization(y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each target column's mean and population standard deviation on the training part (scale 1 when constant)."""
+    mean = y_train.mean(axis=0)
+    scale = y_train.std(axis=0)
+    return mean, np.where(scale > 0, scale, 1.0)

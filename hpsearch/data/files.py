@@ -18,70 +18,84 @@ from hpsearch.core.errors import DataError
 from hpsearch.data.data_config import DataConfig
 from hpsearch.data.raw_data import RawData, RawPart
 from hpsearch.data.split import class_ids, encode_labels, label_keys
+from hpsearch.data.tasks import REGRESSION, decide_task, looks_like_a_number
 from hpsearch.data.tables import Column, Table, number_text, read_table
 
 MAX_CATEGORIES = 50
 """More distinct values than this in a text column is refused: most likely an ID, a name or a date."""
-CONTINUOUS_LABEL_VALUES = 10
-"""A number label with at least this many distinct non-integer values (or distinct values, when they are
-few rows each) is taken for a measurement to predict, not classes."""
-MIN_ROWS_PER_CLASS = 3
-"""A number label with that many distinct values but fewer rows per value on average is a measurement:
-so few rows per class cannot be learned (nor split into train and dev)."""
 _UNNAMED_INDEX = ("", "Unnamed: 0")  # how pandas names its index column in a CSV's header
-
-
 @dataclass(frozen=True, eq=False)
 class _Part:
     """A file's rows after the checks: its kept feature columns by name, and its label column."""
 
     columns: dict[str, Column]
-    labels: Column
+    labels: list[Column]
     source: str
 
 
 def read_files(config: DataConfig, base_dir: Path | None) -> RawData:
-    """Read and check a CSV/NPZ file (and its dev file) into class ids and feature columns.
+    """Read and check a CSV/NPZ file (and its dev file) into feature columns and labels: class ids, or the
+    numbers to predict (``data.task``; ``auto`` decides from the label, ``hpsearch.data.tasks``).
 
     Every problem of the files is reported at once, one line each (DataError).
     """
     path = _resolve(config.path, base_dir)
-    label = config.label or "y"  # an NPZ file's labels are its column y
-    table = read_table(path, config.label)
-    problems: list[str] = []
-    notices: list[str] = []
-    selected = _select_columns(table, label, config, problems, notices)
-    train = _checked_part(table, selected, label, config, problems, notices)
+    labels = config.labels
+    table = read_table(path, config.label if isinstance(config.label, str) else None)
+    problems = _missing_labels(table, labels)
+    if problems:
+        raise DataError("\n".join(problems))
+    task, said = decide_task([table[name] for name in labels], config.task)
+    notices: list[str] = [f"{path}: {said}"] if said else []
+    selected = _select_columns(table, labels, config, problems, notices)
+    train = _checked_part(table, selected, labels, task, config, problems, notices)
     sources = [(str(path), table.sha256)]
     dev: _Part | None = None
     if config.dev_path is not None:
         dev_file = _resolve(config.dev_path, base_dir)
-        dev_table = read_table(dev_file, config.label)
+        dev_table = read_table(dev_file, config.label if isinstance(config.label, str) else None)
         sources.append((str(dev_file), dev_table.sha256))
-        dev_problems = _dev_column_problems(dev_table, table, selected)
+        dev_problems = _dev_column_problems(dev_table, table, selected) + _missing_labels(dev_table, labels)
         if not dev_problems:
-            dev = _checked_part(dev_table, selected, label, config, dev_problems, notices)
+            dev = _checked_part(dev_table, selected, labels, task, config, dev_problems, notices)
         problems += dev_problems
     if problems:
         raise DataError("\n".join(problems))
-
-    y, class_names = encode_labels(label_keys(train.labels))
+    categorical = tuple(not train.columns[name].is_numeric for name in selected)
+    common = dict(categorical=categorical, label=config.label or "y", missing=config.missing, notices=tuple(notices),
+                  sources=tuple(sources))
+    if task == REGRESSION:
+        return RawData(path.name, RawPart(train.columns, _targets(train.labels), str(path)),
+                       None if dev is None else RawPart(dev.columns, _targets(dev.labels), dev.source),
+                       class_names=(), task=REGRESSION, target_names=labels, **common)
+    y, class_names = encode_labels(label_keys(train.labels[0]))
     if len(class_names) < 2:
         raise DataError(f"{path}: every row has the label {class_names[0]!r} — a classifier needs at least 2 classes")
     raw_dev = None
     if dev is not None:
-        raw_dev = RawPart(dev.columns, class_ids(label_keys(dev.labels), class_names, dev.source), dev.source)
-    return RawData(
-        path.name, RawPart(train.columns, y, str(path)), raw_dev,
-        categorical=tuple(not train.columns[name].is_numeric for name in selected), class_names=class_names,
-        label=label, missing=config.missing, notices=tuple(notices), sources=tuple(sources),
-    )
+        raw_dev = RawPart(dev.columns, class_ids(label_keys(dev.labels[0]), class_names, dev.source), dev.source)
+    return RawData(path.name, RawPart(train.columns, y, str(path)), raw_dev, class_names=class_names, **common)
 
 
-def _select_columns(table: Table, label: str, config: DataConfig, problems: list[str], notices: list[str]) -> list[str]:
-    """The feature columns, in file order: ``features`` if given, else all but the label, ``drop`` and an index."""
+def _missing_labels(table: Table, labels: tuple[str, ...]) -> list[str]:
+    """A label column the file does not have (one line)."""
+    absent = [name for name in labels if name not in table]
+    if not absent:
+        return []
+    return [f"{table.source}: no label column {_names(absent)}; the columns are: {_names(list(table.names), limit=20)} "
+            "— set data.label to one of them"]
+
+
+def _targets(labels: list[Column]) -> np.ndarray:
+    """The numbers to predict, (m, n_targets) float64."""
+    return np.stack([np.asarray(c.numbers, dtype=np.float64) for c in labels], axis=1)
+
+
+def _select_columns(table: Table, labels: tuple[str, ...], config: DataConfig, problems: list[str],
+                    notices: list[str]) -> list[str]:
+    """The feature columns, in file order: ``features`` if given, else all but the labels, ``drop`` and an index."""
     source = table.source
-    names = [name for name in table.names if name != label]
+    names = [name for name in table.names if name not in labels]
     if isinstance(config.features, tuple):
         wanted = set(config.features)
         unknown = [name for name in config.features if name not in table]
@@ -107,7 +121,7 @@ def _select_columns(table: Table, label: str, config: DataConfig, problems: list
             selected.append(name)
     if not selected:
         hint = f" — {_names(index)} looks like a row index; set data.keep_index: true to use it" if index else ""
-        problems.append(f"{source}: has no feature columns besides the label {label!r}{hint}")
+        problems.append(f"{source}: has no feature columns besides the label {_names(list(labels))}{hint}")
     return selected
 
 
@@ -123,31 +137,33 @@ def _index_reason(table: Table, name: str, first: bool) -> str | None:
     return None
 
 
-def _checked_part(
-    table: Table, selected: list[str], label: str, config: DataConfig, problems: list[str], notices: list[str]
-) -> _Part:
-    """The selected columns and the label of ``table``, with missing cells handled as ``config.missing`` says.
+def _checked_part(table: Table, selected: list[str], labels: tuple[str, ...], task: str, config: DataConfig,
+                  problems: list[str], notices: list[str]) -> _Part:
+    """The selected columns and the labels of ``table``, with missing cells handled as ``config.missing`` says.
 
     Appends to ``problems`` every problem found (missing values, text in a
-    number column, too many categories, a continuous label, ...), one line each.
+    number column, too many categories, a label unfit for the task, ...), one line each.
     """
     source = table.source
     columns = [table[name] for name in selected]
-    labels = table[label]
+    label_columns = [table[name] for name in labels]
     with_missing = [c for c in columns if c.missing.any()]
     if config.missing == "error" and with_missing:
         listed = ", ".join(f"column {c.name!r} ({_rows(int(c.missing.sum()))}, first at {table.where(int(np.argmax(c.missing)))})"
                            for c in with_missing)
         problems.append(f"{source}: missing values in {listed} — set data.missing: drop (drop those rows) "
                         "or mean (fill them), or fill them in")
-    if labels.missing.any() and config.missing != "drop":
-        first = int(np.argmax(labels.missing))
-        problems.append(f"{source}: label {label!r} is missing at {table.where(first)} ({_rows(int(labels.missing.sum()))} "
-                        "in all) — every row needs a class label; data.missing: drop drops those rows")
+    for labels_ in label_columns:
+        if labels_.missing.any() and config.missing != "drop":
+            first = int(np.argmax(labels_.missing))
+            problems.append(f"{source}: label {labels_.name!r} is missing at {table.where(first)} "
+                            f"({_rows(int(labels_.missing.sum()))} in all) — every row needs a class label (a number, "
+                            "for a regression); "
+                            "data.missing: drop drops those rows")
     keep = None
     if config.missing == "drop":
-        incomplete = labels.missing.copy()
-        for c in with_missing:
+        incomplete = np.zeros(table.n_rows, dtype=bool)
+        for c in [*label_columns, *with_missing]:
             incomplete |= c.missing
         if incomplete.all():
             problems.append(f"{source}: every row has a missing value, so data.missing: drop leaves none "
@@ -157,10 +173,11 @@ def _checked_part(
             notices.append(f"{source}: dropped {_rows(int(incomplete.sum()))} of {len(keep)} with missing values (data.missing: drop)")
     for c in columns:
         problems += _column_problems(table, c, config.categorical)
-    problems += _label_problems(table, labels, label)
+    for c in label_columns:
+        problems += _target_problems(table, c) if task == REGRESSION else _label_problems(table, c)
     if keep is not None:
-        columns, labels = [c.take(keep) for c in columns], labels.take(keep)
-    return _Part({c.name: c for c in columns}, labels, source)
+        columns, label_columns = [c.take(keep) for c in columns], [c.take(keep) for c in label_columns]
+    return _Part({c.name: c for c in columns}, label_columns, source)
 
 
 def _column_problems(table: Table, column: Column, categorical: str) -> list[str]:
@@ -189,25 +206,36 @@ def _column_problems(table: Table, column: Column, categorical: str) -> list[str
     return []
 
 
-def _label_problems(table: Table, labels: Column, label: str) -> list[str]:
-    """A label that is a measurement, not a class."""
+def _label_problems(table: Table, labels: Column) -> list[str]:
+    """A class label that is infinite, or that is a measurement, not a class (``data.task: classification``)."""
     if not labels.is_numeric:
         return []
+    label = labels.name
     values = labels.numbers[~labels.missing]
     infinite = ~np.isfinite(values)
     if infinite.any():
         row = int(np.flatnonzero(~labels.missing)[np.argmax(infinite)])
         return [f"{table.source}: label {label!r} is {number_text(labels.numbers[row])} at {table.where(row)} "
                 "— every row needs a class label"]
-    fractional = np.unique(values[values != np.floor(values)])
-    if len(fractional) >= CONTINUOUS_LABEL_VALUES:
-        return [f"{table.source}: hpsearch trains classifiers; label {label!r} has {len(fractional)} distinct "
-                "non-integer values — bin it into classes first"]
-    distinct = len(np.unique(values))
-    if distinct >= CONTINUOUS_LABEL_VALUES and distinct * MIN_ROWS_PER_CLASS > len(values):
-        return [f"{table.source}: hpsearch trains classifiers; label {label!r} has {distinct} distinct values in "
-                f"{len(values)} rows, so it looks like a number to predict (a measurement), not classes "
-                "— bin it into classes first"]
+    reason = looks_like_a_number(labels)
+    if reason is not None:
+        return [f"{table.source}: data.task is classification but label {label!r} {reason}, so it looks like a number "
+                "to predict — set data.task: regression (or auto), or bin it into classes first"]
+    return []
+
+
+def _target_problems(table: Table, target: Column) -> list[str]:
+    """A number to predict must be a finite number in every row."""
+    present = ~target.missing
+    if not target.is_numeric or np.isnan(target.numbers[present]).any():
+        row = int(np.flatnonzero(present & np.isnan(target.numbers))[0]) if target.is_numeric else int(np.argmax(present))
+        return [f"{table.source}: label {target.name!r} holds text ({str(target.text[row])!r} at {table.where(row)}) "
+                "— a regression predicts numbers: fix the value, or set data.task: classification"]
+    infinite = present & ~np.isfinite(target.numbers)
+    if infinite.any():
+        row = int(np.argmax(infinite))
+        return [f"{table.source}: label {target.name!r} is {number_text(target.numbers[row])} at {table.where(row)} "
+                "— a number to predict must be finite"]
     return []
 
 

@@ -60,7 +60,7 @@ class Preparation:
     features : the source columns, in input order
     mean, scale : (n_inputs,) float64 standardization of each input (0 and 1 for one-hot inputs)
     missing : the ``data.missing`` mode it was fitted with (``error``, ``drop``, ``mean``)
-    label : the label column's name (``None`` for built-in sets)
+    label : the label column's name, or a regression's several (``None`` for built-in sets)
     class_names : the name of each class id
     """
 
@@ -68,7 +68,7 @@ class Preparation:
     mean: np.ndarray
     scale: np.ndarray
     missing: str
-    label: str | None
+    label: str | tuple[str, ...] | None
     class_names: tuple[str, ...]
 
     @property
@@ -94,7 +94,7 @@ class Preparation:
         *,
         rows: np.ndarray | None = None,
         missing: str,
-        label: str | None,
+        label: str | tuple[str, ...] | None,
         class_names: tuple[str, ...],
     ) -> Preparation:
         """Learn the preparation from the training part (``rows``, all when ``None``) of ``columns``.
@@ -210,7 +210,8 @@ class Preparation:
             features = tuple(Feature(f["name"], f["kind"], tuple(f["categories"])) for f in meta["features"])
             mean = np.asarray(arrays[f"{PREFIX}mean"], dtype=np.float64)
             scale = np.asarray(arrays[f"{PREFIX}scale"], dtype=np.float64)
-            preparation = cls(features, mean, scale, meta["missing"], meta["label"], tuple(meta["class_names"]))
+            label = tuple(meta["label"]) if isinstance(meta["label"], list) else meta["label"]  # several targets
+            preparation = cls(features, mean, scale, meta["missing"], label, tuple(meta["class_names"]))
         except (KeyError, TypeError, ValueError) as error:
             raise DataError(f"the stored data preparation is damaged ({type(error).__name__}: {error})") from None
         if preparation.mean.shape != (len(preparation.input_names),) or preparation.scale.shape != preparation.mean.shape:

@@ -18,7 +18,8 @@ from hpsearch.data.tables import Column
 
 @dataclass(frozen=True, eq=False)
 class RawPart:
-    """Rows of one source, checked: feature columns by name (in input order) and their class ids (m,) int64."""
+    """Rows of one source, checked: feature columns by name (in input order) and their labels: class ids
+    (m,) int64, or for a regression the raw numbers to predict (m, n_targets) float64."""
 
     columns: dict[str, Column]
     y: np.ndarray
@@ -33,11 +34,13 @@ class RawData:
     train : the training rows (all rows when there is no dev file: the split comes next)
     dev : a dev file's rows, or ``None`` (then ``dev_fraction`` of ``train`` is split off)
     categorical : per feature column, whether it is text (one-hot encoded) rather than numbers
-    class_names : the name of each class id
-    label : the label column's name (``None`` for built-in sets)
+    class_names : the name of each class id (``()`` for a regression)
+    label : the label column's name, or names (``None`` for built-in sets)
     missing : the ``data.missing`` mode the preparation fills gaps with
     notices : what was done without being asked (a dropped index column, dropped rows), one line each
     sources : ``(path, sha256)`` of each file read
+    task : ``classification`` or ``regression``
+    target_names : a regression's label columns, one output each
     """
 
     name: str
@@ -45,7 +48,9 @@ class RawData:
     dev: RawPart | None
     categorical: tuple[bool, ...]
     class_names: tuple[str, ...]
-    label: str | None = None
+    label: str | tuple[str, ...] | None = None
     missing: str = "error"
     notices: tuple[str, ...] = ()
     sources: tuple[tuple[str, str], ...] = ()
+    task: str = "classification"
+    target_names: tuple[str, ...] = ()

@@ -2,7 +2,8 @@
 
 Labels become class ids in sorted order (numeric order for number labels);
 a dev file's labels are matched to the training classes by name. The dev
-part is split off stratified: each class keeps its share in train and dev.
+part is split off stratified: each class keeps its share in train and dev
+(a regression's rows are split at random).
 """
 
 from __future__ import annotations
@@ -75,4 +76,17 @@ def stratified_split(
     rank_in_class = np.arange(len(y)) - class_start[y[order]]
     is_dev = np.zeros(len(y), dtype=bool)
     is_dev[order] = rank_in_class < n_dev[y[order]]
+    return np.flatnonzero(~is_dev), np.flatnonzero(is_dev)
+
+
+def random_split(n_rows: int, dev_fraction: float, rng: np.random.Generator, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``n_rows`` row indices into train and dev at random (a regression has no classes to stratify by):
+    round(n × dev_fraction) rows go to dev. Both index arrays are sorted. DataError when a part would be empty."""
+    n_dev = int(np.floor(n_rows * dev_fraction + 0.5))
+    if n_dev == 0 or n_dev == n_rows:
+        part, change = ("dev", "a larger") if n_dev == 0 else ("train", "a smaller")
+        raise DataError(f"{source}: {n_rows} rows, and dev_fraction {dev_fraction} leaves {part} empty "
+                        f"— use {change} dev_fraction or more rows")
+    is_dev = np.zeros(n_rows, dtype=bool)
+    is_dev[rng.permutation(n_rows)[:n_dev]] = True
     return np.flatnonzero(~is_dev), np.flatnonzero(is_dev)
