@@ -166,7 +166,8 @@ def test_babysitting_a_confirmed_trial_continues_its_own_run_not_a_repeat(tmp_pa
 def babysat(tmp_path: Path, runs_dir: Path) -> Path:
     path = write_tiny_config(tmp_path, epochs=6, samples=120, extra="babysit: {patience: 2}\n")
     config = load_config(path)
-    start_babysit(config, single_model_config(config, {}), runs_dir=runs_dir, name="bs", watcher=Scripted({2: "-", 3: "s"}))
+    start_babysit(config, single_model_config(config, {}), runs_dir=runs_dir, name="bs",
+                  watcher=Scripted({2: "-", 3: "s"}))
     return runs_dir / "bs"
 
 

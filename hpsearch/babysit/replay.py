@@ -107,7 +107,8 @@ def _replay_decision(name: str, session: Session, decision: Decision) -> None:
     session.apply(decision)
 
 
-def _check_epoch(name: str, epoch: int, timeline: Mapping[str, list[float]], recorded: Mapping[str, list[float]]) -> None:
+def _check_epoch(name: str, epoch: int, timeline: Mapping[str, list[float]],
+                 recorded: Mapping[str, list[float]]) -> None:
     for key in COMPARED:
         new, old = timeline[key][epoch - 1], recorded[key][epoch - 1]
         if not (new == old or (math.isnan(new) and math.isnan(old))):

@@ -124,7 +124,8 @@ def _decision_problem(d: Decision, previous_epoch: int) -> str | None:
     if not isinstance(d.reason, str) or (d.action == HANDOVER) != (d.reason not in sum(_REASONS.values(), ())) or (
             d.action != HANDOVER and d.reason not in _REASONS[d.action]):
         return f"has reason {d.reason!r:.40}, not one a {d.action} decision has"
-    for name, rate in (("learning_rate_before", d.learning_rate_before), ("learning_rate_after", d.learning_rate_after)):
+    for name in ("learning_rate_before", "learning_rate_after"):
+        rate = getattr(d, name)
         if not isinstance(rate, float) or not (math.isfinite(rate) and rate >= 0):
             return f"has {name} {rate!r:.40}, not a number >= 0"
     back = d.rolled_back_to

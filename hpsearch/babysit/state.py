@@ -57,7 +57,8 @@ class Session:
         self.state, self.best, self.keeper, self.timeline = state, best, keeper, timeline
 
     @classmethod
-    def fresh(cls, state: TrainingState, rules: BabysitRules, timeline: dict[str, list[float]] | None = None) -> Session:
+    def fresh(cls, state: TrainingState, rules: BabysitRules,
+              timeline: dict[str, list[float]] | None = None) -> Session:
         """A session at ``state``: nothing to roll back to before it, so it is the first best."""
         keeper = RuleKeeper(rules)
         timeline = timeline if timeline is not None else {key: [] for key in HISTORY_KEYS}
@@ -151,7 +152,8 @@ class Session:
         if any(len(values) < epochs for values in timeline.values()):
             raise RunError(f"{path}: holds {epochs} epochs, the run records fewer — was run.sqlite changed?")
         if current.epoch > epochs or best.epoch > epochs:
-            raise DataError(f"{path}: its training state is past its {epochs} epochs — was it changed outside hpsearch?")
+            raise DataError(f"{path}: its training state is past its {epochs} epochs — "
+                            "was it changed outside hpsearch?")
         keeper = RuleKeeper(rules, meta["best_epoch"], meta["best_dev_cost"], meta["since_best"])
         session = cls(current, best, keeper, {key: list(values[:epochs]) for key, values in timeline.items()})
         return session, meta["target"]

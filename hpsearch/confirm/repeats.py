@@ -211,7 +211,8 @@ def confirm_run(
         with store.lock(), interruptible(saved, again):
             top = top_trials(store.trials(), top_k)
             if not top:
-                raise RunError(f"run '{store.run_dir.name}' has no finished ok trial to confirm — see hpsearch show {ref}")
+                raise RunError(f"run '{store.run_dir.name}' has no finished ok trial to confirm — "
+                               f"see hpsearch show {ref}")
             done = {(r.trial, r.repeat) for r in store.repeats()}
             plan = plan_repeats(top, seeds, seed=config.search.seed)
             pending = [(r, task) for r, task in plan if (task.trial, r) not in done]

@@ -50,7 +50,8 @@ def drive(store: RunStore, config: SearchConfig, data: PreparedData | None, exec
     """Train every pending trial of the run, then the rounds asked for; return the last zoom's edge hints."""
     edges: list[EdgeHint] = []
     planned = lambda: sum(r.n_trials for r in store.rounds())  # noqa: E731
-    saved = lambda: f"{len(store.done_trial_ids())} of {planned()} trials are saved in run '{store.run_dir.name}'"  # noqa: E731
+    saved = lambda: (f"{len(store.done_trial_ids())} of {planned()} trials are saved"  # noqa: E731
+                     f" in run '{store.run_dir.name}'")
     with store.lock(), interruptible(saved, f"hpsearch resume {command_ref(store.run_dir)}"):
         if not store.rounds():
             store.add_round(initial_round(config))
