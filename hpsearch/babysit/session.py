@@ -98,7 +98,7 @@ def continue_trial(
     refuse_links(search_dir)  # before a byte of its arrays is read
     with RunStore.open(search_dir, read_only=True) as search:
         config = engine_config(search)
-        label = search.run_dir.name
+        label = search.run_dir.resolve().name
         if is_babysat(search):
             raise RunError(f"run '{label}' is a babysat run — continue it with: "
                            f"hpsearch babysit {command_ref(search.run_dir)}")
