@@ -304,7 +304,8 @@ def test_ctrl_c_keeps_the_finished_repeats_and_names_the_command_that_goes_on(
     monkeypatch.setattr(hpsearch.confirm.repeats, "run_segments", interrupted_after_two)
     result = CliRunner().invoke(cli, ["confirm", str(run_dir), "--top", "2", "--seeds", "3", "-w", "1"])
     assert result.exit_code == 130
-    assert "2 repeats are saved in run 'made'; continue with: hpsearch confirm made --top 2 --seeds 3" in result.output
+    # the run was named by its path (it is not in the runs folder): the hint gives that path back
+    assert f"2 repeats are saved in run 'made'; continue with: hpsearch confirm {run_dir} --top 2 --seeds 3" in result.output
     assert len(table(run_dir)) == 2
     monkeypatch.undo()
     assert confirm_run(run_dir, top_k=2, seeds=3).trained == 4

@@ -100,7 +100,7 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
         TrainResult(rec.status, rec.train_cost, rec.dev_cost, rec.dev_accuracy, rec.epochs_run, rec.seconds)))
     why = {"epochs": f"trained its {result.target} epochs"}.get(result.stopped, f"stopped ({result.stopped})")
     render.console.print(plain(f"run '{result.name}' {why}; saved in {result.run_dir} — continue with: "
-                               f"hpsearch babysit {result.name} --epochs N"), highlight=False)
+                               f"hpsearch babysit {result.again} --epochs N"), highlight=False)
 
 
 @contextlib.contextmanager

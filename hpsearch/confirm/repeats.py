@@ -37,6 +37,7 @@ from hpsearch.execution.segments import Segment, TrialTask
 from hpsearch.search.best_model import retrain_and_save
 from hpsearch.space.samplers import repeat_seed
 from hpsearch.search.api import Execution, stored_config
+from hpsearch.storage.run_names import command_ref
 from hpsearch.storage.run_store import RunStore
 
 DEFAULT_TOP = 5
@@ -44,6 +45,10 @@ DEFAULT_SEEDS = 5
 # Trials that trained to a result: ok ones, and with early stopping pruned ones too
 # (their repeats train to the top rung like every other).
 _CONFIRMABLE = (TrialStatus.OK, TrialStatus.PRUNED)
+J_LOWER_BOUND = 0.0
+"""The built-in engine's J is a cost (cross-entropy, mean squared error), never below 0, so its interval is
+clipped there: with few seeds ``mean − t·std/√n`` falls below any J a model can have. An own objective's
+value has no known bound (a maximised metric is ranked negated), so its interval is not clipped."""
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
          2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
@@ -57,7 +62,8 @@ class ConfirmedTrial:
     accuracy of each ok repeat, in repeat order. ``std`` is the sample standard
     deviation (divisor n − 1; NaN below 2 repeats); ``interval`` the 95%
     confidence interval of the mean J, ``mean ± t(0.975, n − 1) · std / √n``
-    (unbounded below 2 repeats). ``unstable`` counts repeats that diverged or failed.
+    (unbounded below 2 repeats), its low end clipped at J's natural bound when J
+    has one (``J_LOWER_BOUND``). ``unstable`` counts repeats that diverged or failed.
     """
 
     trial: int
@@ -199,12 +205,14 @@ def confirm_run(
         config = stored_config(store)
         # the arrays the search trained on (a missing data file stops here, not as a failure of every repeat)
         data = None if config.objective is not None else prepared_data(store.run_dir, config.resolved_data())
-        again = f"hpsearch confirm {store.name} --top {top_k} --seeds {seeds}"
-        saved = lambda: f"{len(store.repeats())} repeats are saved in run '{store.name}'"  # noqa: E731
+        ref = command_ref(store.run_dir)  # the folder the user passes back, never the name stored inside
+        again = f"hpsearch confirm {ref} --top {top_k} --seeds {seeds}"
+        saved = lambda: f"{len(store.repeats())} repeats are saved in run '{store.run_dir.name}'"  # noqa: E731
         with store.lock(), interruptible(saved, again):
             top = top_trials(store.trials(), top_k)
             if not top:
-                raise RunError(f"run '{store.name}' has no finished ok trial to confirm — see hpsearch show {store.name}")
+                raise RunError(f"run '{store.run_dir.name}' has no finished ok trial to confirm — "
+                               f"see hpsearch show {ref}")
             done = {(r.trial, r.repeat) for r in store.repeats()}
             plan = plan_repeats(top, seeds, seed=config.search.seed)
             pending = [(r, task) for r, task in plan if (task.trial, r) not in done]
@@ -274,13 +282,17 @@ def _save_median_model(
 
 def load_confirmation(store: RunStore) -> Confirmation | None:
     """The confirmation stored in a run (every recorded repeat), or None if it has none."""
-    return summarise(store.trials(), store.repeats(), model=store.confirmed_model())
+    bound = J_LOWER_BOUND if store.config.get("objective") is None else None
+    return summarise(store.trials(), store.repeats(), model=store.confirmed_model(), lower_bound=bound)
 
 
 def summarise(
-    trials: list[TrialRecord], repeats: list[RepeatRecord], *, model: tuple[int, int] | None = None
+    trials: list[TrialRecord], repeats: list[RepeatRecord], *, model: tuple[int, int] | None = None,
+    lower_bound: float | None = None,
 ) -> Confirmation | None:
     """Rank the trials that have repeats by the mean J of their ok repeats; None if there are no repeats.
+
+    ``lower_bound``: the lowest J can be (the engine's costs: 0), where intervals are clipped; None: unknown.
 
     Order: trials whose every repeat ended ok first, then by mean J, then by
     leaderboard place. A trial whose repeats diverge or fail for some seeds is
@@ -293,7 +305,7 @@ def summarise(
     by_trial: dict[int, list[RepeatRecord]] = {}
     for rec in sorted(repeats, key=lambda r: (r.trial, r.repeat)):
         by_trial.setdefault(rec.trial, []).append(rec)
-    stats = [_statistics(records[trial], places[trial], reps) for trial, reps in by_trial.items()]
+    stats = [_statistics(records[trial], places[trial], reps, lower_bound) for trial, reps in by_trial.items()]
     ordered = sorted(stats, key=lambda c: (c.unstable > 0, c.mean if c.n else math.inf, c.leaderboard_rank))
     confirmed = tuple(replace(c, rank=place) for place, c in enumerate(ordered, start=1))
     by_leaderboard = sorted(confirmed, key=lambda c: c.leaderboard_rank)
@@ -319,7 +331,8 @@ def _ok(rec: RepeatRecord) -> bool:
     return rec.status is TrialStatus.OK and rec.value is not None and math.isfinite(rec.value)
 
 
-def _statistics(trial: TrialRecord, place: int, repeats: list[RepeatRecord]) -> ConfirmedTrial:
+def _statistics(trial: TrialRecord, place: int, repeats: list[RepeatRecord],
+                lower_bound: float | None = None) -> ConfirmedTrial:
     ok = [r for r in repeats if _ok(r)]
     values = tuple(r.value for r in ok)
     accuracies = tuple(r.dev_accuracy for r in ok if r.dev_accuracy is not None)
@@ -328,7 +341,8 @@ def _statistics(trial: TrialRecord, place: int, repeats: list[RepeatRecord]) -> 
     std = statistics.stdev(values) if n >= 2 else math.nan
     if n >= 2:
         half = t_quantile_975(n - 1) * std / math.sqrt(n)
-        interval = (mean - half, mean + half)
+        low = mean - half if lower_bound is None else max(mean - half, lower_bound)
+        interval = (low, mean + half)
     else:
         interval = (-math.inf, math.inf)
     return ConfirmedTrial(

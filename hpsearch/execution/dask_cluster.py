@@ -56,28 +56,42 @@ def _dask_client(scheduler: str | None) -> Iterator[Any]:
 
 
 DASK_CONNECT_TIMEOUT_S = 10.0
+DASK_CONNECT_GRACE_S = 5.0
+"""How much longer than ``DASK_CONNECT_TIMEOUT_S`` the search waits for the connect before giving up on it."""
 
 
 def _connect(client_class: Any, scheduler: str) -> Any:
-    """A dask Client, or a one-line RunError within ``DASK_CONNECT_TIMEOUT_S`` (plus a few seconds).
+    """A dask Client, or a one-line RunError within ``DASK_CONNECT_TIMEOUT_S`` (plus ``DASK_CONNECT_GRACE_S``).
 
     Client's own timeout covers the TCP connect only: an address that answers but
     is not a dask scheduler (an HTTP server, say) would hang for minutes in the
-    handshake. The connect runs in a daemon thread that is abandoned past the deadline.
+    handshake. The connect runs in a daemon thread that is abandoned past the
+    deadline; a Client it makes after that is closed at once, never left open.
     """
     outcome: dict[str, Any] = {}
+    decided = threading.Lock()  # the thread hands its Client over, or the caller gives up on it: never both
 
     def connect() -> None:
         try:
-            outcome["client"] = client_class(scheduler, timeout=DASK_CONNECT_TIMEOUT_S)
+            client = client_class(scheduler, timeout=DASK_CONNECT_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 — reported below as one line
             outcome["error"] = exc
+            return
+        with decided:
+            abandoned = outcome.get("abandoned", False)
+            if not abandoned:
+                outcome["client"] = client
+        if abandoned:
+            with contextlib.suppress(Exception):  # closing a late client must not raise in a thread nobody joins
+                client.close()
 
     thread = threading.Thread(target=connect, name="hpsearch-dask-connect", daemon=True)
     thread.start()
-    thread.join(DASK_CONNECT_TIMEOUT_S + 5)
-    if "client" in outcome:
-        return outcome["client"]
+    thread.join(DASK_CONNECT_TIMEOUT_S + DASK_CONNECT_GRACE_S)
+    with decided:
+        if "client" in outcome:
+            return outcome["client"]
+        outcome["abandoned"] = True
     reason = outcome.get("error") or "no answer of a dask scheduler"
     raise RunError(f"cannot reach the dask scheduler at {scheduler} ({str(reason).splitlines()[0] if str(reason) else type(reason).__name__})"
                    " — is `dask scheduler` running there?")

@@ -36,7 +36,7 @@ from hpsearch.search.halving import RungBudget, planned_rungs, rungs
 from hpsearch.search.options import Execution, SearchReporter, Silent
 from hpsearch.search.rounds import ZoomRequest, drive, edge_hints, initial_round
 from hpsearch.space.zoom import EdgeHint
-from hpsearch.storage.run_names import new_run_dir, validate_run_name
+from hpsearch.storage.run_names import command_ref, new_run_dir, validate_run_name
 from hpsearch.storage.run_store import RunStore
 
 __all__ = [
@@ -170,7 +170,8 @@ def _finish(store: RunStore, execution: Execution, reporter: SearchReporter | No
     """Train what the run lacks (and the rounds asked for) and return it."""
     config = stored_config(store)
     if any(r.kind == "babysit" for r in store.rounds()):  # one model, trained by hpsearch.babysit.session
-        raise RunError(f"run '{store.name}' is a babysat model — continue it with: hpsearch babysit {store.name}")
+        raise RunError(f"run '{store.run_dir.name}' is a babysat model — continue it with: "
+                       f"hpsearch babysit {command_ref(store.run_dir)}")
     reporter = reporter or Silent()
     data = None  # own objectives load their own data
     if config.objective is None:

@@ -5,6 +5,15 @@ the batch is whole, each bracket promotes its best 1/eta (``pruning.schedule``)
 and the others are recorded ``pruned``. Each step is a pure function of what
 the store holds, so a resume after a kill at any instant takes up exactly where
 the run was, and promotions never depend on which trial finished first.
+
+A failed trial retried (``resume --retry-failed``) rejoins the rung it failed
+at. If that rung's promotions are not decided yet, its new result counts like
+any other. If they were decided without it, they stand, and the retried trial
+is judged against the rung's stored results by the same rule: promoted if
+``promote`` over all of them (it included) would take it — then it is added to
+the rung's promotions and trained on, judged again at the next rung — else it
+gets its final ``pruned`` record at that rung and its checkpoint is deleted.
+Either way the outcome is a function of stored values only, never of timing.
 """
 
 from __future__ import annotations
@@ -79,6 +88,8 @@ class Halving:
         by_id = {t.trial: t for t in tasks}
         groups = brackets(self.early.method, list(by_id), len(self.epochs), self.early.eta)
         last = len(self.epochs) - 1
+        # failed trials left out of ``finished`` are retried: they rejoin their rung (see the module's doc)
+        retried = {t.trial for t in self.store.trials(round=rnd.round) if t.trial not in finished}
         for k in range(len(self.epochs)):
             entries = self.store.rung_entries(list(by_id))
             promoted = self.store.promotions(rnd.round)
@@ -91,8 +102,9 @@ class Halving:
             self.run(segments, f"{label} · rung {k + 1}/{len(self.epochs)} · {len(segments)} trials to "
                                f"{self.epochs[k]} epochs", k, k == last)
             if k < last:
-                self._promote(rnd, groups, k, by_id)
-                finished = {t.trial: t for t in self.store.trials(round=rnd.round)}
+                self._promote(rnd, groups, k, by_id, retried)
+                finished = {t.trial: t for t in self.store.trials(round=rnd.round)
+                            if t.trial not in retried or t.status is not TrialStatus.FAILED}
 
     def _segment(self, task: TrialTask, group: Bracket, k: int, entries: dict[tuple[int, int], RungEntry]) -> Segment:
         checkpoint = None
@@ -103,27 +115,29 @@ class Halving:
         return Segment(task, self.epochs[k], checkpoint, final=k == len(self.epochs) - 1,
                        rank_by=self.config.search.rank_by)
 
-    def _promote(self, rnd: RoundRecord, groups: list[Bracket], k: int, by_id: dict[int, TrialTask]) -> None:
-        """Promote each bracket's best at rung ``k`` (once: stored promotions stand) and record the others pruned."""
+    def _promote(self, rnd: RoundRecord, groups: list[Bracket], k: int, by_id: dict[int, TrialTask],
+                 retried: set[int]) -> None:
+        """Promote each bracket's best at rung ``k`` (once: stored promotions stand) and record the others pruned;
+        a ``retried`` trial whose rung was decided without it is judged late (see the module's doc)."""
         entries = self.store.rung_entries(list(by_id))
         promoted = self.store.promotions(rnd.round)
-        finished = {t.trial for t in self.store.trials(round=rnd.round)}
+        finished = {t.trial for t in self.store.trials(round=rnd.round)
+                    if t.trial not in retried or t.status is not TrialStatus.FAILED}
         for group in groups:
             group_members = members(group, k, promoted)
             winners = promoted.get((group.index, k))
-            pruned = [
-                self._pruned_record(by_id[t], entries[(t, k)])
-                for t in group_members
-                if (t, k) in entries and not entries[(t, k)].diverged and t not in finished
-                and (winners is None or t not in winners)
-            ]
-            if not group_members or (winners is not None and not pruned):
+            waiting = [t for t in group_members if (t, k) in entries and not entries[(t, k)].diverged
+                       and t not in finished and (winners is None or t not in winners)]
+            if not group_members or (winners is not None and not waiting):
                 continue  # nothing new to write: the rung's promotions and pruned records are stored
+            results = [RungResult(t, entries[(t, k)].value, entries[(t, k)].diverged)
+                       for t in group_members if (t, k) in entries]
+            judged = promote(results, len(group_members), self.early.eta)
             if winners is None:
-                results = [RungResult(t, entries[(t, k)].value, entries[(t, k)].diverged)
-                           for t in group_members if (t, k) in entries]
-                winners = promote(results, len(group_members), self.early.eta)
-                pruned = [r for r in pruned if r.trial not in winners]
+                winners = judged
+            else:  # decided before: late retried trials join the winners only where the rule takes them
+                winners = [t for t in waiting if t in retried and t in judged]
+            pruned = [self._pruned_record(by_id[t], entries[(t, k)]) for t in waiting if t not in winners]
             self.store.record_promotions(rnd.round, group.index, k, winners, pruned)
             for record in pruned:
                 self.store.delete_checkpoints(record.trial)

@@ -19,6 +19,7 @@ from hpsearch.search.trainer import RoundTrainer
 from hpsearch.space.samplers import plan_round
 from hpsearch.space.search_space import Space, envelope
 from hpsearch.space.zoom import EdgeHint, zoom_space
+from hpsearch.storage.run_names import command_ref
 from hpsearch.storage.run_store import RunStore
 
 #: What ``drive`` is asked to zoom: (top_k, trials or None, expand).
@@ -49,8 +50,9 @@ def drive(store: RunStore, config: SearchConfig, data: PreparedData | None, exec
     """Train every pending trial of the run, then the rounds asked for; return the last zoom's edge hints."""
     edges: list[EdgeHint] = []
     planned = lambda: sum(r.n_trials for r in store.rounds())  # noqa: E731
-    saved = lambda: f"{len(store.done_trial_ids())} of {planned()} trials are saved in run '{store.name}'"  # noqa: E731
-    with store.lock(), interruptible(saved, f"hpsearch resume {store.name}"):
+    saved = lambda: (f"{len(store.done_trial_ids())} of {planned()} trials are saved"  # noqa: E731
+                     f" in run '{store.run_dir.name}'")
+    with store.lock(), interruptible(saved, f"hpsearch resume {command_ref(store.run_dir)}"):
         if not store.rounds():
             store.add_round(initial_round(config))
         reporter.run_opened(store.trials())

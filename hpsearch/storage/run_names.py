@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from pathlib import Path
 
 from hpsearch.core.errors import RunError
@@ -54,3 +55,20 @@ def new_run_dir(runs_dir: Path, name: str) -> Path:
     if run_dir.parent != runs_root:
         raise RunError(f"run name {name!r} would leave the runs directory '{runs_dir}': {NAME_RULE}")
     return Path(runs_dir) / candidate
+
+
+def command_ref(run_dir: Path, runs_dir: Path | None = None) -> str:
+    """What a user passes back on the command line to name the run in ``run_dir``: its folder name when the
+    folder sits in ``runs_dir`` (default: ``default_runs_dir()``), else its path, quoted for a shell.
+
+    A hint like "continue with: hpsearch resume X" must name the folder the user gave, never the name stored
+    inside it: a copied run folder keeps the name of the run it was copied from.
+    """
+    run_dir = Path(run_dir)
+    runs_root = Path(runs_dir if runs_dir is not None else default_runs_dir())
+    if run_dir.resolve().parent == runs_root.resolve() and _NAME_RE.fullmatch(run_dir.name):
+        return run_dir.name
+    path = str(run_dir)
+    if os.sep not in path and "/" not in path:  # a bare name would be looked up in the runs folder first
+        path = os.path.join(".", path)
+    return shlex.quote(path)
