@@ -28,6 +28,7 @@ from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.execution.segments import (
     Segment,
     SegmentOutcome,
+    TrialTask,
     begin_segment,
     cached_dataset,
     failed_outcome,
@@ -54,8 +55,10 @@ class StackPlan:
     def line(self) -> str:
         """The plan in words, for ``run --dry-run``."""
         if not self.stacked:
-            return f"stacking: none of the {self.segments} trials trains stacked (search.stack, or a shape where it does not pay)"
-        return f"stacking: {self.stacked} of {self.segments} trials train stacked, in {self.packs} packs"
+            return (f"stacking: none of the {self.segments} trials trains stacked (search.stack: off, or no two "
+                    "trials share a network shape where stacking pays)")
+        packs = "1 pack" if self.packs == 1 else f"{self.packs} packs"
+        return f"stacking: {self.stacked} of {self.segments} trials train stacked, in {packs} (search.stack: auto)"
 
 
 def plan_packs(
@@ -111,11 +114,11 @@ def _group(segment: Segment, model: dict[str, Any], dataset: Dataset, budget: in
 
 
 def stack_plan(
-    segments: Iterable[Segment], *, model: dict[str, Any], data: PreparedData | Dataset, workers: int,
+    tasks: Iterable[TrialTask], *, model: dict[str, Any], data: PreparedData | Dataset, workers: int,
     stack: str = "auto",
 ) -> StackPlan:
-    """How ``run_segments`` would pack ``segments`` (what ``run --dry-run`` reports)."""
-    packs = plan_packs(segments, model=model, data=data, workers=workers, stack=stack)
+    """How ``run_segments`` would pack ``tasks``, each trained to its last epoch (what ``run --dry-run`` says)."""
+    packs = plan_packs([Segment(task, None) for task in tasks], model=model, data=data, workers=workers, stack=stack)
     stacked = [pack for pack in packs if len(pack) > 1]
     return StackPlan(sum(map(len, packs)), sum(map(len, stacked)), len(stacked))
 
