@@ -40,10 +40,6 @@ from hpsearch.execution.segments import (
 )
 from hpsearch.nn.stacked import fit_stacked, max_pack_size, pack_bytes, stack_key
 
-STACK_MODES = ("auto", "off")
-"""``search.stack``: ``auto`` packs same-shape segments where stacking pays; ``off`` trains each alone."""
-
-
 @dataclass(frozen=True)
 class StackPlan:
     """How a batch of segments will train: ``stacked`` of ``segments`` in ``packs`` packs of 2 or more."""
