@@ -89,6 +89,13 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
         if budget is not None:
             render.console.print(render.rung_plan_table(budget.plan, budget.full_epochs, budget.epochs))
         render.console.print(render.zoom_rounds_line(config.search))
+        if config.objective is None:  # how many trials train stacked (execution.packs), in how many packs
+            from hpsearch.data.datasets import load_dataset
+            from hpsearch.execution.packs import stack_plan
+
+            placement = Execution(workers, backend, scheduler).placement(config.search)
+            render.console.print(plain(stack_plan(plan, model=config.model, data=load_dataset(config.resolved_data()),
+                                                  workers=placement["workers"], stack=config.search.stack).line()))
         return
     if csv_file is not None:
         raise click.UsageError("--csv goes with --dry-run (use `hpsearch export RUN --csv FILE` for results)")

@@ -57,6 +57,7 @@ class SearchSettings:
     scheduler: str | None = None
     early_stopping: EarlyStopping | None = None
     rank_by: str = "last"
+    stack: str = "auto"  # auto: same-shape trials train as one stacked model where that pays (nn.stacked); off
 
 
 # name -> (type, check, rule) of each search setting; None is accepted where the default is None.
@@ -74,6 +75,7 @@ _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
     "backend": (str, lambda v: v in BACKENDS, "one of " + ", ".join(BACKENDS)),
     "scheduler": (str, lambda v: scheduler_problem(v) is None, "a scheduler address such as tcp://127.0.0.1:8786"),
     "rank_by": (str, lambda v: v in ("last", "best"), "last (the last epoch's dev J) or best (the lowest over epochs)"),
+    "stack": (str, lambda v: v in ("auto", "off"), "auto (train same-shape trials as one stacked model) or off"),
     "early_stopping": (dict, lambda v: True, "a mapping such as {method: halving, min_epochs: 3, eta: 3}"),
 }
 _EARLY_STOPPING_RULES: dict[str, tuple[type, Any, str]] = {
@@ -202,6 +204,8 @@ def config_from_dict(
     babysit, babysit_problems = parse_rules(raw.get("babysit"))
     problems += babysit_problems
     search_raw = _section(raw, "search", problems) or {}
+    if search_raw.get("stack") is False:  # YAML 1.1 reads a bare `off` as false
+        search_raw = {**search_raw, "stack": "off"}
     settings = SearchSettings()
     search_problems = _check_settings(search_raw, "search")
     problems += search_problems

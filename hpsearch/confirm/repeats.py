@@ -241,7 +241,7 @@ def _train_repeats(
     folder of its own under ``confirm/``) — and yield each as it finishes (repeat index 0 until set)."""
     if config.objective is None:
         segments = [Segment(task, None, rank_by=config.search.rank_by) for task in tasks]
-        for outcome in run_segments(segments, model=config.model, data=data, **placement):
+        for outcome in run_segments(segments, model=config.model, data=data, stack=config.search.stack, **placement):
             yield outcome.task, repeat_record(outcome.record(), 0)
         return
     folder = store.run_dir.resolve() / "confirm"

@@ -8,7 +8,10 @@ new epochs, the state to checkpoint, the weights to keep) and turns any
 exception into a ``failed`` outcome (``execution.segments``). ``run_segments`` sends those calls
 through one ``joblib.Parallel`` (loky processes by default, or an existing
 dask.distributed cluster), which feeds a worker the next segment as soon as
-it is free, and yields outcomes in the order they finish. Only the caller —
+it is free, and yields outcomes in the order they finish. Segments of one
+network shape go as *packs*, trained as one stacked model with the same bits
+each has alone (``execution.packs``); the caller still gets one outcome per
+segment. Only the caller —
 the parent process — stores, checkpoints and ranks them, so checkpoints
 travel with the segments and remote dask workers need no shared folder.
 """
@@ -24,7 +27,8 @@ from hpsearch.core.errors import WorkerLostError
 from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.execution.dask_cluster import run_on_dask
 from hpsearch.execution.orphans import in_worker, watch_search
-from hpsearch.execution.segments import Segment, SegmentOutcome, train_segment
+from hpsearch.execution.packs import plan_packs, train_pack
+from hpsearch.execution.segments import Segment, SegmentOutcome
 
 
 def default_workers() -> int:
@@ -43,12 +47,19 @@ def run_segments(
     workers: int,
     backend: str = "loky",
     scheduler: str | None = None,
+    stack: str = "auto",
 ) -> Iterator[SegmentOutcome]:
-    """Train ``segments`` on up to ``workers`` processes; yield each outcome as soon as it finishes."""
+    """Train ``segments`` on up to ``workers`` processes; yield each outcome as soon as its pack finishes.
+
+    ``stack``: ``auto`` trains same-shape segments in packs (``execution.packs``), ``off`` one by one;
+    each outcome is the same either way, except its seconds.
+    """
     if backend == "dask":  # workers on other machines cannot see the run folder: send the arrays, once each
         data = data.in_memory() if isinstance(data, PreparedData) else data
-    yield from run_parallel(train_segment, segments, shared=(model, data), workers=workers, backend=backend,
-                            scheduler=scheduler)
+    packs = plan_packs(segments, model=model, data=data, workers=workers, stack=stack)
+    for outcomes in run_parallel(train_pack, packs, shared=(model, data), workers=workers, backend=backend,
+                                 scheduler=scheduler):
+        yield from outcomes
 
 
 def run_parallel(

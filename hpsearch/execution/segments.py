@@ -139,25 +139,52 @@ def _threadpools() -> Any:
     return ThreadpoolController()
 
 
+def one_blas_thread() -> Any:
+    """A context in which BLAS uses one thread: workers do not oversubscribe the cores, and the
+    arithmetic (hence J) is the same whatever the number of workers."""
+    return _threadpools().limit(limits=1, user_api="blas")
+
+
+def segment_config(segment: Segment, model: dict[str, Any]) -> ModelConfig:
+    """The network a segment trains: the run's fixed model settings, the trial's values and its seed."""
+    return ModelConfig.from_dict({**model, **segment.task.params, "seed": segment.task.seed})
+
+
 def train_segment(segment: Segment, model: dict[str, Any], data: PreparedData | Dataset) -> SegmentOutcome:
     """Train one segment with one BLAS thread. Never raises for a bad trial: it comes back ``failed``."""
-    task = segment.task
     try:
         dataset = cached_dataset(data)
-        # One BLAS thread per trial: workers do not oversubscribe the cores, and the
-        # arithmetic (hence J) is the same whatever the number of workers.
-        with _threadpools().limit(limits=1, user_api="blas"):
-            if segment.checkpoint is None:
-                config = ModelConfig.from_dict({**model, **task.params, "seed": task.seed})
-                check_fits(config, dataset, keep_best=segment.rank_by == "best")
-                state = start(config, dataset, keep_best=segment.rank_by == "best")
-            else:
-                state = TrainingState.from_arrays(segment.checkpoint)
+        with one_blas_thread():
+            state = begin_segment(segment, model, dataset)
             first_epoch = state.epoch
-            fit(state, dataset, state.config.epochs if segment.until_epoch is None else segment.until_epoch)
+            fit(state, dataset, until_epoch(segment, state))
     except Exception as exc:  # noqa: BLE001 — any error of a trial is its result, not the search's end
-        text = str(exc) if isinstance(exc, HpsearchError) else f"{type(exc).__name__}: {exc}"
-        return SegmentOutcome(segment, TrialStatus.FAILED, error=(text.splitlines() or [""])[0])
+        return failed_outcome(segment, exc)
+    return segment_outcome(segment, state, first_epoch)
+
+
+def begin_segment(segment: Segment, model: dict[str, Any], dataset: Dataset) -> TrainingState:
+    """The state a segment starts from: its checkpoint, or a new network (checked to fit in memory first)."""
+    if segment.checkpoint is not None:
+        return TrainingState.from_arrays(segment.checkpoint)
+    config = segment_config(segment, model)
+    check_fits(config, dataset, keep_best=segment.rank_by == "best")
+    return start(config, dataset, keep_best=segment.rank_by == "best")
+
+
+def until_epoch(segment: Segment, state: TrainingState) -> int:
+    """The epoch a segment trains to: its own, else the trial's last."""
+    return state.config.epochs if segment.until_epoch is None else segment.until_epoch
+
+
+def failed_outcome(segment: Segment, exc: Exception) -> SegmentOutcome:
+    """A segment that raised: ``failed``, with the first line of the error."""
+    text = str(exc) if isinstance(exc, HpsearchError) else f"{type(exc).__name__}: {exc}"
+    return SegmentOutcome(segment, TrialStatus.FAILED, error=(text.splitlines() or [""])[0])
+
+
+def segment_outcome(segment: Segment, state: TrainingState, first_epoch: int) -> SegmentOutcome:
+    """What a segment trained, from its state after training (alone or in a pack: the same bits)."""
     summary = state.result()
     status = summary.status
     added = {key: values[first_epoch:] for key, values in state.history.items()}

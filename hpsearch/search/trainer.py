@@ -61,7 +61,8 @@ class RoundTrainer:
         if not segments:
             return
         self.reporter.round_started(rnd, len(segments), label)
-        for outcome in run_segments(segments, model=self.config.model, data=self.data, **self.placement):
+        stack = self.config.search.stack
+        for outcome in run_segments(segments, model=self.config.model, data=self.data, stack=stack, **self.placement):
             self.reporter.trial_finished(self._record(outcome, rung, final), self.best)
 
     def _run_objective(self, rnd: RoundRecord, tasks: list[TrialTask], label: str) -> None:
