@@ -101,10 +101,12 @@ class SegmentOutcome:
         if self.summary is None:
             return self.task.record(status, error=self.error, rung=rung)
         r = self.summary
+        # A regression's dev RMSE and R² (in the target's units) ride with the record's metrics.
+        metrics = {} if r.dev_rmse is None else {"dev_rmse": r.dev_rmse, "dev_r2": r.dev_r2}
         return self.task.record(
             status, dev_cost=r.dev_cost, train_cost=r.train_cost, dev_accuracy=r.dev_accuracy,
             epochs_run=r.epochs_run, seconds=r.seconds, history=r.history, error=self.error, rung=rung,
-            value=self.value(), best_dev_cost=r.best_dev_cost, best_epoch=r.best_epoch,
+            value=self.value(), best_dev_cost=r.best_dev_cost, best_epoch=r.best_epoch, metrics=metrics,
         )
 
 
