@@ -177,7 +177,7 @@ def test_show_says_which_model_predict_uses_and_that_a_confirmation_predates_a_z
     repeats = [RepeatRecord(2, r, 10 + r, TrialStatus.OK, value=0.8) for r in range(2)]
     confirmation = summarise(trials[:3], repeats, model=(2, 0))  # confirmed while round 0 was all there was
     lines = model_notes(trials, summarise(trials, repeats, model=None), (4, Path("run/models/best.npz")))
-    assert lines == [f"predict RUN uses {Path('run/models/best.npz')}: trial 4, the leaderboard's best",
+    assert lines == [f"best model, the one predict RUN uses: trial 4, the leaderboard's best — {Path('run/models/best.npz')}",
                      "confirmed before round 1: run hpsearch confirm again"]
     assert model_notes(trials[:3], confirmation, (2, Path("m.npz"))) == \
-        ["predict RUN uses m.npz: trial 2, repeat 0 of confirm (the confirmed best)"]
+        ["best model, the one predict RUN uses: trial 2, repeat 0 of confirm (the confirmed best) — m.npz"]

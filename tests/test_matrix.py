@@ -237,7 +237,7 @@ def _check(command: str, b: Built, out: str, name: str, runs: Path, folder: Path
         if b.kind == "hyperband" and command != "show80":
             assert "bracket" in out
         if b.kind == "confirmed":
-            assert "predict RUN uses" in out
+            assert "the one predict RUN uses" in out
     elif command == "export_csv":
         rows = list(csv.DictReader(io.StringIO(out)))
         assert rows and rows[0]["trial"] == str(b.best_trial)

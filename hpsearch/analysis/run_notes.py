@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
+from hpsearch.execution.objective_jobs import TRIALS_DIR
+from hpsearch.objectives.function import TRACEBACK_FILE
 from hpsearch.pruning.schedule import brackets
 from hpsearch.search.halving import rungs
 
@@ -18,8 +20,7 @@ if TYPE_CHECKING:
     from hpsearch.confirm.repeats import Confirmation
 
 #: The files a failed trial may leave in ``trials/<n>/``: an own command's stderr, a Python objective's traceback.
-FAILURE_FILES = ("traceback.txt", "stderr.log")
-TRIALS_DIR = "trials"
+FAILURE_FILES = (TRACEBACK_FILE, "stderr.log")
 #: The widest an error's first line is shown in a leaderboard cell.
 ERROR_WIDTH = 48
 
@@ -67,8 +68,7 @@ def failure_note(run_dir: Path, trials: list[TrialRecord]) -> str | None:
     if not failed:
         return None
     first = failed[0]
-    reason = (first.error or "no error recorded").strip().splitlines()[0] if (first.error or "").strip() else \
-        "no error recorded"
+    reason = error_line(first.error, width=10_000) or "no error recorded"
     files = [str(p) for p in failure_files(run_dir, first.trial) if p.name not in reason]
     where = f" — see {', '.join(files)}" if files else ""
     others = f" ({len(failed)} failed; the others: hpsearch show, error column)" if len(failed) > 1 else ""
@@ -95,7 +95,7 @@ def model_notes(trials: list[TrialRecord], confirmation: Confirmation | None,
         else:
             leader = next((t.trial for t in rank(trials) if t.status is TrialStatus.OK), None)
             which = f"trial {trial}" + (", the leaderboard's best" if leader == trial else "")
-        lines.append(f"predict RUN uses {path}: {which}")
+        lines.append(f"best model, the one predict RUN uses: {which} — {path}")
     stale = stale_round(trials, confirmation)
     if stale is not None:
         lines.append(f"confirmed before round {stale}: run hpsearch confirm again")

@@ -51,8 +51,6 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
         render.console.print(render.decisions_table(trial_decisions))
     if confirmation is not None:
         print_confirmation(confirmation, store.run_dir, config.objective)
-    if best is not None and (confirmation is None or confirmation.model is None):
-        render.console.print(plain(f"best model (trial {best[0]}): {best[1]}"), highlight=False)
     for line in model_notes(every_trial, confirmation, best):
         render.console.print(plain(line), highlight=False, soft_wrap=True)
     for line in render.edge_lines(edge_hints(rounds, trials, config.search.top_k)):

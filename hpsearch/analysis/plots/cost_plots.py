@@ -114,8 +114,8 @@ def pairs_figure(view: RunView, x_name: str, y_name: str) -> Figure:
             from matplotlib import colormaps
 
             ax.scatter(xs[cut], ys[cut], s=30, marker=marker, facecolors="none", linewidths=1.0,
-                                edgecolors=colormaps["viridis"](norm(view.cost[cut])),
-                                label=f"{view.round_label(number)} {PRUNED_LABEL}")
+                       edgecolors=colormaps["viridis"](norm(view.cost[cut])),
+                       label=f"{view.round_label(number)} {PRUNED_LABEL}")
             points = points if points is not None else _colour_source(view.cost[cut], norm)
     if (~view.good).any():
         ax.scatter(xs[~view.good], ys[~view.good], marker="x", s=24, color="0.55", label="diverged / failed")
