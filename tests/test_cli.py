@@ -146,3 +146,38 @@ def test_error_text_that_looks_like_markup_is_printed_as_is(tmp_path: Path) -> N
     path.write_text("data: {dataset: spirals}\nmodel: {activation: [red]}\n")
     result = CliRunner().invoke(cli, ["run", str(path), "--dry-run"])
     assert result.exit_code == 2 and "['red']" in result.stderr
+
+
+FAILING = "def objective(params):\n    raise ValueError(f'no good: {params[\"x\"]:.2f}')\n"
+
+
+def test_a_run_whose_every_trial_fails_exits_1_and_show_points_at_the_traceback(tmp_path: Path, runs_dir: Path) -> None:
+    (tmp_path / "failing.py").write_text(FAILING)
+    config = tmp_path / "failing.yaml"
+    config.write_text('name: failing\nobjective: {python: "failing:objective", metric: v}\n'
+                      "space:\n  x: {scale: uniform, low: 0, high: 1}\nsearch: {trials: 2, seed: 3, workers: 1}\n")
+    result = CliRunner().invoke(cli, ["run", str(config), "-q"])
+    assert result.exit_code == 1, result.output
+    assert "no trial finished ok (2 failed)" in result.stderr
+    assert "trial 0 failed: ValueError: no good" in result.stderr and "traceback.txt" in result.stderr
+    shown = CliRunner().invoke(cli, ["show", "failing", "--wide"])
+    assert shown.exit_code == 0
+    header = next(line for line in shown.stdout.splitlines() if "status" in line)
+    assert "error" in header  # the error column
+    assert "ValueError: no good" in shown.stdout and "traceback.txt" in shown.stdout
+
+
+def test_show_says_which_model_predict_uses_and_that_a_confirmation_predates_a_zoom_round() -> None:
+    from hpsearch.analysis.run_notes import model_notes
+    from hpsearch.confirm.repeats import summarise
+    from hpsearch.core.records import RepeatRecord, TrialRecord, TrialStatus
+
+    trials = [TrialRecord(i, 0 if i < 3 else 1, i, {"x": i}, i, TrialStatus.OK, dev_cost=1.0 - 0.1 * i,
+                          value=1.0 - 0.1 * i) for i in range(5)]
+    repeats = [RepeatRecord(2, r, 10 + r, TrialStatus.OK, value=0.8) for r in range(2)]
+    confirmation = summarise(trials[:3], repeats, model=(2, 0))  # confirmed while round 0 was all there was
+    lines = model_notes(trials, summarise(trials, repeats, model=None), (4, Path("run/models/best.npz")))
+    assert lines == [f"best model, the one predict RUN uses: trial 4, the leaderboard's best — {Path('run/models/best.npz')}",
+                     "confirmed before round 1: run hpsearch confirm again"]
+    assert model_notes(trials[:3], confirmation, (2, Path("m.npz"))) == \
+        ["best model, the one predict RUN uses: trial 2, repeat 0 of confirm (the confirmed best) — m.npz"]

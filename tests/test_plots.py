@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 import struct
 import sys
 from pathlib import Path
@@ -188,3 +189,75 @@ def test_pairs_are_the_two_most_important_numeric_parameters():
                                         Importance("beta1", 0.1)], True)
     assert choose_pair(view, report) == ("layers", "beta1")  # batch_size is a choice
     assert choose_pair(view, None) == ("beta1", "hidden_units")  # else the first two numeric ones by name
+
+
+def halving_run() -> tuple[list[RoundRecord], list[TrialRecord]]:
+    """One round under early stopping: 2 trials at the top rung (ok), 6 pruned at rung 1 — none diverged."""
+    rounds, trials = synthetic_run([FIRST], per_round=8)
+    shaped = []
+    for t in trials:
+        cost = 0.2 + 0.1 * t.trial
+        top = t.trial < 2
+        curve = [cost + 0.5, cost + 0.2, cost] if top else [cost + 0.5]
+        shaped.append(TrialRecord(
+            trial=t.trial, round=0, index=t.trial, params=t.params, seed=t.trial,
+            status=TrialStatus.OK if top else TrialStatus.PRUNED, dev_cost=curve[-1], train_cost=curve[-1] * 0.8,
+            dev_accuracy=0.9, epochs_run=len(curve), seconds=0.1, rung=1 if top else 0, value=curve[-1],
+            history={"dev_cost": curve, "train_cost": [c * 0.8 for c in curve], "dev_accuracy": [0.9] * len(curve)},
+        ))
+    return rounds, shaped
+
+
+def _legend(ax) -> list[str]:
+    legend = ax.get_legend()
+    return [] if legend is None else [text.get_text() for text in legend.get_texts()]
+
+
+def _hollow_points(ax) -> int:
+    """How many scatter points of ``ax`` are drawn without a face (hollow markers)."""
+    count = 0
+    for collection in ax.collections:
+        faces = collection.get_facecolors()
+        if len(collection.get_offsets()) and (len(faces) == 0 or (faces[:, 3] == 0).all()) and \
+                collection.get_sizes().max() < 100:  # the top-K rings are larger
+            count += len(collection.get_offsets())
+    return count
+
+
+def test_pruned_trials_are_drawn_hollow_at_their_rung_value_not_in_the_diverged_band():
+    from hpsearch.analysis.plots.cost_plots import pairs_figure, parameter_figure, progress_figure
+    from hpsearch.analysis.plots.run_view import RunView
+
+    rounds, trials = halving_run()
+    view = RunView.of(rounds, trials, 3)
+    assert view.good.sum() == 8 and view.pruned_mask.sum() == 6  # every pruned trial has its value
+    figure = parameter_figure(view, "learning_rate")
+    assert len(figure.axes) == 1  # no diverged/failed band: none diverged or failed
+    ax = figure.axes[0]
+    assert _hollow_points(ax) == 6
+    assert any("pruned" in label for label in _legend(ax))
+    assert not any("diverged" in label for label in _legend(ax))
+    pairs = pairs_figure(view, "learning_rate", "beta1").axes[0]
+    assert _hollow_points(pairs) == 6 and not any("diverged" in label for label in _legend(pairs))
+    progress = progress_figure(view).axes[0]
+    assert any("pruned" in label for label in _legend(progress))
+    assert not any("diverged" in label for label in _legend(progress))
+
+
+def test_curve_titles_and_legends_say_what_is_drawn():
+    from hpsearch.analysis.plots.curve_plots import learning_curves_figure, rung_curves_figure
+    from hpsearch.analysis.plots.run_view import RunView
+
+    rounds, trials = synthetic_run([FIRST], per_round=9)
+    ok = [t for t in trials if t.status is TrialStatus.OK][:3]
+    view = RunView.of(rounds, ok, 3)
+    assert learning_curves_figure(view, {}).axes[0].get_title() == "learning curves of the best 3 trials"
+    rounds, trials = halving_run()
+    # 8 trials at the top rung: the legend names the best 5 and says 3 more are drawn in colour
+    top = [replace(t, status=TrialStatus.OK, rung=1, history={**t.history, "dev_cost": [1.0, 0.9, t.dev_cost]})
+           for t in trials]
+    ax = rung_curves_figure(0, top).axes[0]
+    named = [label for label in _legend(ax) if label.startswith("#")]
+    assert len(named) == 5
+    assert "(and 3 more at the top rung, in colour)" in _legend(ax)
+    assert "8 at the top rung in colour, the best 5 named" in ax.get_title()

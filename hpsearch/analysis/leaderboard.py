@@ -20,9 +20,11 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import IO, Any
 
+from hpsearch.analysis.run_notes import error_line
+from hpsearch.core.decisions import Decision
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 
 RESULT_COLUMNS = ("dev_cost", "train_cost", "dev_accuracy", "epochs_run", "seconds", "rung", "best_dev_cost",
@@ -116,18 +118,23 @@ class Leaderboard:
                        rows=[[row[i] for i in order] for row in self.rows])
 
 
-# Dropped first to last when the leaderboard is too wide.
-_DROP_ORDER = {"seconds": 1, "epochs": 2, "round": 3, "train J": 4}
+# Dropped first to last when the leaderboard is too wide (the error column first: ``show --wide`` keeps it,
+# and ``show`` says under the table where the first failure's error and traceback are).
+_DROP_ORDER = {"error": 0, "seconds": 1, "epochs": 2, "round": 3, "train J": 4}
 
 
 def leaderboard(
-    trials: list[TrialRecord], names: list[str], top: int | None = None, metric: str | None = None
+    trials: list[TrialRecord], names: list[str], top: int | None = None, metric: str | None = None,
+    brackets: dict[int, int] | None = None,
 ) -> Leaderboard:
-    """The ``top`` best trials as text: rank, trial, round, status, (rung), searched values, results.
+    """The ``top`` best trials as text: rank, trial, round, status, (rung, bracket), searched values, results,
+    (error).
 
     The results are the engine's (dev J, best J when a trial is ranked by its best epoch, train J, dev
     accuracy) or, with an own objective (``metric``), the metric and every other number it reported.
-    ``rung`` (1-based) shows when early stopping put trials at rungs. Parameters are shown to 3
+    ``rung`` (1-based) shows when early stopping put trials at rungs; ``bracket`` (0-based, as the export's
+    promotions) when ``brackets`` (trial -> Hyperband bracket, ``run_notes.trial_brackets``) is given; ``error``
+    (its first line, clipped) when a trial failed. Parameters are shown to 3
     significant digits, costs to 4, accuracy as a percentage (``format_param``, ``format_cost``,
     ``format_accuracy``).
     """
@@ -136,26 +143,29 @@ def leaderboard(
     best = metric is None and any(t.value is not None and t.dev_cost is not None and t.value != t.dev_cost
                                   and t.value == t.best_dev_cost for t in trials)
     extras = extra_metrics(trials, metric) if metric is not None else []
+    errors = any(t.status is TrialStatus.FAILED for t in ranked)
     columns = [Column("rank", whole=True), Column("trial", whole=True), Column("round", drop=_DROP_ORDER["round"]),
                Column("status", justify="left", whole=True), *([Column("rung")] if rungs else []),
-               *(Column(n) for n in names)]
+               *([Column("bracket")] if brackets else []), *(Column(n) for n in names)]
     if metric is None:
         columns += [Column("dev J", whole=True), *([Column("best J", whole=True)] if best else []),
                     Column("train J", drop=_DROP_ORDER["train J"]), Column("dev acc")]
     else:
         columns += [Column(metric, whole=True), *(Column(n, drop=_DROP_ORDER["train J"]) for n in extras)]
-    columns += [Column("epochs", drop=_DROP_ORDER["epochs"]), Column("seconds", drop=_DROP_ORDER["seconds"])]
+    columns += [Column("epochs", drop=_DROP_ORDER["epochs"]), Column("seconds", drop=_DROP_ORDER["seconds"]),
+                *([Column("error", justify="left", drop=_DROP_ORDER["error"])] if errors else [])]
     rows = []
     for position, t in enumerate(ranked, start=1):
         row = [str(position), str(t.trial), str(t.round), t.status.value,
                *([format_param(None if t.rung is None else t.rung + 1)] if rungs else []),
+               *([format_param((brackets or {}).get(t.trial))] if brackets else []),
                *(format_param(t.params.get(n)) for n in names)]
         if metric is None:
             row += [format_cost(t.dev_cost), *([format_cost(t.best_dev_cost)] if best else []),
                     format_cost(t.train_cost), format_accuracy(t.dev_accuracy)]
         else:
             row += [format_cost(t.metrics.get(n)) for n in (metric, *extras)]
-        rows.append(row + [str(t.epochs_run), format_seconds(t.seconds)])
+        rows.append(row + [str(t.epochs_run), format_seconds(t.seconds), *([error_line(t.error)] if errors else [])])
     return Leaderboard(columns, rows, [t.status for t in ranked], [t.error for t in ranked])
 
 
@@ -208,8 +218,9 @@ def extra_metrics(trials: list[TrialRecord], metric: str) -> list[str]:
     return sorted({name for t in trials for name in t.metrics} - {metric})
 
 
-def export_columns(trials: list[TrialRecord], fixed: dict[str, Any], metric: str | None = None) -> list[str]:
-    """Column order of an export: rank, trial, round, status, results, confirmation, error, then every
+def export_columns(trials: list[TrialRecord], fixed: dict[str, Any], metric: str | None = None,
+                   brackets: dict[int, int] | None = None) -> list[str]:
+    """Column order of an export: rank, trial, round, status, results, (bracket), confirmation, error, then every
     hyperparameter.
 
     The results are the engine's, or (``metric`` given) the metric, every other reported number,
@@ -218,18 +229,20 @@ def export_columns(trials: list[TrialRecord], fixed: dict[str, Any], metric: str
     searched = sorted({name for t in trials for name in t.params})
     fixed_names = sorted(k for k in fixed if k not in searched and k != "seed")
     results = RESULT_COLUMNS if metric is None else (metric, *extra_metrics(trials, metric), *OBJECTIVE_COLUMNS)
-    return [*LEAD_COLUMNS, *results, *CONFIRM_COLUMNS, "error", *searched, *fixed_names, "seed"]
+    bracket = ["bracket"] if brackets else []
+    return [*LEAD_COLUMNS, *results, *bracket, *CONFIRM_COLUMNS, "error", *searched, *fixed_names, "seed"]
 
 
 def export_rows(
     trials: list[TrialRecord], fixed: dict[str, Any], metric: str | None = None,
-    confirmed: dict[int, dict[str, Any]] | None = None,
+    confirmed: dict[int, dict[str, Any]] | None = None, brackets: dict[int, int] | None = None,
 ) -> list[dict[str, Any]]:
     """One dict per trial, best first: searched values and the run's fixed hyperparameters alike.
 
     ``seed`` is the trial's own training seed (derived from the search seed, round and index).
     With an own objective (``metric``), the metric and every other reported number take the engine's columns.
     ``confirmed`` maps a trial to its ``CONFIRM_COLUMNS`` (``confirm.export_fields``); empty for the others.
+    ``brackets`` (trial -> Hyperband bracket, 0-based) adds a ``bracket`` field when given.
     """
     rows = []
     for position, t in enumerate(rank(trials), start=1):
@@ -246,6 +259,7 @@ def export_rows(
             "rung": None if t.rung is None else t.rung + 1,
             "best_dev_cost": t.best_dev_cost,
             "best_epoch": None if t.best_epoch is None else t.best_epoch + 1,
+            **({"bracket": brackets.get(t.trial)} if brackets else {}),
             **dict.fromkeys(CONFIRM_COLUMNS), **(confirmed or {}).get(t.trial, {}),
             "error": t.error or "",
         }
@@ -264,13 +278,13 @@ def export_rows(
 
 def write_csv(
     trials: list[TrialRecord], fixed: dict[str, Any], stream: IO[str], metric: str | None = None, *,
-    confirmed: dict[int, dict[str, Any]] | None = None,
+    confirmed: dict[int, dict[str, Any]] | None = None, brackets: dict[int, int] | None = None,
 ) -> None:
     """Every trial as one CSV row (header first). Missing values are empty cells."""
-    columns = export_columns(trials, fixed, metric)
+    columns = export_columns(trials, fixed, metric, brackets)
     writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for row in export_rows(trials, fixed, metric, confirmed):
+    for row in export_rows(trials, fixed, metric, confirmed, brackets):
         writer.writerow({k: _csv_value(v) for k, v in row.items()})
 
 
@@ -296,17 +310,23 @@ def write_json(
     metric: str | None = None,
     confirmed: dict[int, dict[str, Any]] | None = None,
     recommended: dict[str, Any] | None = None,
+    brackets: dict[int, int] | None = None,
+    decisions: dict[int, list[Decision]] | None = None,
 ) -> None:
     """The run as one JSON document: rounds (with their promotions), importance, the recommended configuration
-    (``confirm.recommended``) and every trial (with its history).
+    (``confirm.recommended``) and every trial (with its history, and a babysat trial's ``decisions``).
 
-    ``promotions`` maps a round to ``(bracket, rung) -> trials promoted from that rung`` (``RunStore.promotions``).
+    ``promotions`` maps a round to ``(bracket, rung) -> trials promoted from that rung`` (``RunStore.promotions``);
+    ``brackets`` maps a trial to its Hyperband bracket; ``decisions`` a babysat trial to what was changed, when and
+    why (``RunStore.decisions``), in the order they were made.
     """
     by_id = {t.trial: t for t in trials}
     rows = []
-    for row in export_rows(trials, fixed, metric, confirmed):
+    for row in export_rows(trials, fixed, metric, confirmed, brackets):
         row = {k: _json_value(v) for k, v in row.items()}
         row["history"] = by_id[row["trial"]].history
+        if decisions and row["trial"] in decisions:
+            row["decisions"] = [asdict(d) for d in decisions[row["trial"]]]
         rows.append(row)
     document = {
         "run": run,

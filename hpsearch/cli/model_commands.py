@@ -103,6 +103,19 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
                                f"hpsearch babysit {result.again} --epochs N"), highlight=False)
 
 
+def _refuse_own_objective(run_ref: str, runs_dir: Path | None) -> None:
+    """RunError when the run tunes an own objective: its models are the user's code, hpsearch keeps none."""
+    from hpsearch.core.errors import RunError
+    from hpsearch.search.api import stored_config
+    from hpsearch.storage.run_store import RunStore
+
+    with RunStore.open(resolve_run_dir(run_ref, runs_dir), read_only=True) as store:
+        objective = stored_config(store).objective
+    if objective is not None:
+        raise RunError(f"run '{run_ref}' tunes an own objective: its models are your code's, hpsearch keeps none "
+                       "to predict with — see hpsearch show for the best parameters")
+
+
 @contextlib.contextmanager
 def _babysit_watcher(title: str) -> Iterator[Any]:
     """The live view and keys on a terminal, plain lines elsewhere; the terminal's settings restored on the way out."""
@@ -130,6 +143,8 @@ def predict(model_ref: str, data_file: Path, out: Path | None, proba: bool, runs
     """
     from hpsearch.predict.model import predict_csv, resolve_model, write_predictions
 
+    if not model_ref.lower().endswith(".npz"):
+        _refuse_own_objective(model_ref, runs_dir)
     predictions = predict_csv(resolve_model(model_ref, runs_dir_or_default(runs_dir)), data_file)
     with click.open_file(str(out) if out else "-", "w", encoding="utf-8") as f:
         write_predictions(predictions, f, proba=proba)

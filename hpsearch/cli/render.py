@@ -58,16 +58,17 @@ _STATUS_STYLE = {TrialStatus.OK: "", TrialStatus.PRUNED: "dim", TrialStatus.DIVE
 
 def leaderboard_table(trials: list[TrialRecord], names: list[str], top: int | None = None,
                       title: str = "Leaderboard", *, wide: bool = False, width: int | None = None,
-                      metric: str | None = None) -> Table:
+                      metric: str | None = None, brackets: dict[int, int] | None = None) -> Table:
     """Rank, trial, round, status, searched values, dev J, train J, dev accuracy, epochs, seconds.
 
     Fitted to ``width`` (default: the terminal's): seconds, epochs, round and
     train J are dropped, in that order, before anything is cut, and rank, trial,
     status and dev J are never cut. ``wide`` keeps every column. With an own
     objective (``metric``), the engine's result columns give way to the metric and the
-    other numbers it reported; a ``rung`` column shows when early stopping put trials at rungs.
+    other numbers it reported; a ``rung`` column shows when early stopping put trials at rungs, a ``bracket``
+    column when ``brackets`` (trial -> Hyperband bracket) is given, an ``error`` column when a trial failed.
     """
-    board = leaderboard(trials, names, top, metric)
+    board = leaderboard(trials, names, top, metric, brackets)
     if not wide:
         board = board.fitted(width or console.width)
     widths = board.widths() if wide else board.column_widths(width or console.width)

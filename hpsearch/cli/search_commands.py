@@ -125,9 +125,13 @@ def _finish(result: Any, quiet: bool) -> None:
     if not quiet:
         render.console.print(render.leaderboard_table(result.trials, names, top=10, metric=metric))
     best = result.best
-    if best is None:
-        render.console.print(plain(f"run '{result.name}': no trial finished ok — see hpsearch show {result.name}"))
-        return
+    if best is None:  # the search ran, but nothing to use came of it: not a success (exit 1)
+        from hpsearch.analysis.run_notes import no_ok_reason
+
+        render.err_console.print(plain(f"run '{result.name}': {no_ok_reason(result.run_dir, result.trials)} — "
+                                       f"hpsearch show {result.name} lists every error"), highlight=False,
+                                 soft_wrap=True)
+        click.get_current_context().exit(1)
     render.console.print(render.best_line(best, metric), highlight=False)
     render.console.print(plain(f"run saved in {result.run_dir}"), highlight=False)
     for line in render.edge_lines(result.edges):

@@ -23,6 +23,7 @@ from hpsearch.cli.text import plain, safe
 @runs_dir_option
 def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path | None) -> None:
     """The leaderboard of a run, each round's space, and where its best model is."""
+    from hpsearch.analysis.run_notes import failure_note, model_notes, run_brackets
     from hpsearch.data.stored_arrays import run_data_notes
     from hpsearch.confirm.repeats import load_confirmation
     from hpsearch.search.api import edge_hints, stored_config
@@ -31,22 +32,27 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
     with RunStore.open(resolve_run_dir(run_ref, runs_dir), read_only=True) as store:
         rounds, trials, best = store.rounds(), store.trials(round_), store.best_model()
         config, decisions, confirmation = stored_config(store), store.decisions(), load_confirmation(store)
+        every_trial = trials if round_ is None else store.trials()
     if round_ is not None and round_ not in {r.round for r in rounds}:
         raise click.BadParameter(f"run has rounds {', '.join(str(r.round) for r in rounds)}", param_hint="--round")
     done, planned = len(trials), sum(r.n_trials for r in rounds if round_ in (None, r.round))
     render.console.print(Text.assemble("run ", plain(store.name, "bold"), f" — {done}/{planned} trials done"))
-    table = render.leaderboard_table(trials, list(config.space.names), top=top, wide=wide, metric=config.metric)
+    table = render.leaderboard_table(trials, list(config.space.names), top=top, wide=wide, metric=config.metric,
+                                     brackets=run_brackets(rounds, config))
     if wide:
         render.print_wide(table)
     else:
         render.console.print(table)
+    failure = failure_note(store.run_dir, trials)
+    if failure is not None:
+        render.console.print(plain(failure), highlight=False, soft_wrap=True)
     render.console.print(render.rounds_table(rounds))
     for trial_decisions in decisions.values():  # babysat runs: what was changed, when and why
         render.console.print(render.decisions_table(trial_decisions))
     if confirmation is not None:
         print_confirmation(confirmation, store.run_dir, config.objective)
-    if best is not None and (confirmation is None or confirmation.model is None):
-        render.console.print(plain(f"best model (trial {best[0]}): {best[1]}"), highlight=False)
+    for line in model_notes(every_trial, confirmation, best):
+        render.console.print(plain(line), highlight=False, soft_wrap=True)
     for line in render.edge_lines(edge_hints(rounds, trials, config.search.top_k)):
         render.console.print(plain(line), highlight=False)
     for line in run_data_notes(store.run_dir):
@@ -63,6 +69,7 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
     from hpsearch.confirm.repeats import export_fields, load_confirmation, recommended
     from hpsearch.analysis.importance import hyperparameter_importance
     from hpsearch.analysis.leaderboard import write_csv, write_json
+    from hpsearch.analysis.run_notes import run_brackets
     from hpsearch.io.safe_files import write_text_atomic
     from hpsearch.search.api import stored_config
     from hpsearch.storage.run_store import RunStore
@@ -72,16 +79,17 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
     with RunStore.open(resolve_run_dir(run_ref, runs_dir), read_only=True) as store:
         rounds, trials, config = store.rounds(), store.trials(), stored_config(store)
         promotions = {r.round: store.promotions(r.round) for r in rounds}
-        confirmation = load_confirmation(store)
-    confirmed = export_fields(confirmation)
+        confirmation, decisions = load_confirmation(store), store.decisions()
+    confirmed, brackets = export_fields(confirmation), run_brackets(rounds, config)
     text = io.StringIO()
     if json_file is not None:
         importance = asdict(hyperparameter_importance(config.space, trials))
         write_json(trials, config.model, text, run=store.name, rounds=rounds, importance=importance,
                    promotions=promotions, metric=config.metric, confirmed=confirmed,
-                   recommended=recommended(trials, confirmation, config.model))
+                   recommended=recommended(trials, confirmation, config.model), brackets=brackets,
+                   decisions=decisions)
     else:
-        write_csv(trials, config.model, text, metric=config.metric, confirmed=confirmed)
+        write_csv(trials, config.model, text, metric=config.metric, confirmed=confirmed, brackets=brackets)
     target = json_file if json_file is not None else csv_file
     if target is None or str(target) == "-":
         click.echo(text.getvalue(), nl=False)

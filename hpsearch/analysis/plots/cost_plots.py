@@ -18,10 +18,13 @@ if TYPE_CHECKING:
 
 _ROUND_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 _APART_ROWS = ("diverged", "failed")
+#: The legend entry of pruned trials, drawn hollow at their value at the rung they reached.
+PRUNED_LABEL = "pruned (hollow: value at its rung)"
 
 
 def parameter_figure(view: RunView, name: str) -> Figure:
-    """Dev J against one parameter; trials without a finite J as x marks in a band above."""
+    """Dev J against one parameter, pruned trials hollow at their rung's J; trials without a finite J as x marks
+    in a band above."""
     axis = view.axes[name]
     figure = new_figure(7.0, 4.8)
     if view.good.all():  # no diverged or failed trial: no empty band for them
@@ -37,9 +40,13 @@ def parameter_figure(view: RunView, name: str) -> Figure:
         if box is not None:
             ax.axvspan(*box, color=palette_colour(number), alpha=0.12, label=f"{view.round_label(number)} box")
     for number in view.round_numbers():
-        mine = view.good & (view.round_of == number)
+        mine = view.finished & (view.round_of == number)
         if mine.any():
             ax.scatter(x[mine], view.cost[mine], s=22, color=palette_colour(number), label=view.round_label(number))
+        cut = view.pruned_mask & (view.round_of == number)
+        if cut.any():
+            ax.scatter(x[cut], view.cost[cut], s=22, facecolors="none", edgecolors=palette_colour(number),
+                       linewidths=1.0, label=f"{view.round_label(number)} {PRUNED_LABEL}")
     ring_top(ax, view, x, view.cost)
     if not view.good.any():
         note(ax, f"no trial finished with a finite {view.label}")
@@ -78,7 +85,8 @@ def ring_top(ax: Axes, view: RunView, xs: np.ndarray, ys: np.ndarray) -> None:
 
 
 def pairs_figure(view: RunView, x_name: str, y_name: str) -> Figure:
-    """Dev J (colour) over two parameters, one marker per round, zoom boxes outlined."""
+    """Dev J (colour) over two parameters, one marker per round (hollow: pruned, at its rung's J), zoom boxes
+    outlined."""
     from matplotlib.patches import Rectangle
 
     x_axis, y_axis = view.axes[x_name], view.axes[y_name]
@@ -94,13 +102,21 @@ def pairs_figure(view: RunView, x_name: str, y_name: str) -> Figure:
         norm.autoscale(finite)
     points = None
     for k, number in enumerate(view.round_numbers()):
-        mine = view.good & (view.round_of == number)
+        marker = _ROUND_MARKERS[k % len(_ROUND_MARKERS)]
+        mine = view.finished & (view.round_of == number)
         if mine.any():
             points = ax.scatter(
                 xs[mine], ys[mine], c=view.cost[mine], cmap="viridis", norm=norm, s=30,
-                marker=_ROUND_MARKERS[k % len(_ROUND_MARKERS)], edgecolors="0.3", linewidths=0.4,
-                label=view.round_label(number),
+                marker=marker, edgecolors="0.3", linewidths=0.4, label=view.round_label(number),
             )
+        cut = view.pruned_mask & (view.round_of == number)
+        if cut.any():
+            from matplotlib import colormaps
+
+            ax.scatter(xs[cut], ys[cut], s=30, marker=marker, facecolors="none", linewidths=1.0,
+                       edgecolors=colormaps["viridis"](norm(view.cost[cut])),
+                       label=f"{view.round_label(number)} {PRUNED_LABEL}")
+            points = points if points is not None else _colour_source(view.cost[cut], norm)
     if (~view.good).any():
         ax.scatter(xs[~view.good], ys[~view.good], marker="x", s=24, color="0.55", label="diverged / failed")
     for number, space in view.zoom_boxes():
@@ -126,22 +142,37 @@ def pairs_figure(view: RunView, x_name: str, y_name: str) -> Figure:
     return figure
 
 
+def _colour_source(costs: np.ndarray, norm: object) -> object:
+    """An invisible mappable of ``costs`` for the colour bar when only pruned (hollow) trials were drawn."""
+    from matplotlib.cm import ScalarMappable
+
+    mappable = ScalarMappable(norm=norm, cmap="viridis")  # type: ignore[arg-type]
+    mappable.set_array(costs)
+    return mappable
+
+
 def progress_figure(view: RunView) -> Figure:
-    """Best dev J so far against trials finished (in trial id order), rounds marked."""
+    """Best dev J so far of the trials trained to the end against trials finished (in trial id order), pruned
+    trials hollow at their rung's J, rounds marked."""
     figure = new_figure(7.0, 4.2)
     ax = figure.subplots()
     finished = np.arange(1, len(view.trials) + 1)  # (n,)
     # Running minimum (maximum when maximized) that ignores NaN: ±inf until the first good trial, shown as a gap.
+    # A pruned trial's J is at an earlier rung, not comparable with full training: it does not count.
     if view.maximize:
-        best = np.maximum.accumulate(np.where(view.good, view.cost, -np.inf))
+        best = np.maximum.accumulate(np.where(view.finished, view.cost, -np.inf))
     else:
-        best = np.minimum.accumulate(np.where(view.good, view.cost, np.inf))
+        best = np.minimum.accumulate(np.where(view.finished, view.cost, np.inf))
     best = np.where(np.isfinite(best), best, np.nan)
     for number in view.round_numbers():
-        mine = view.good & (view.round_of == number)
+        mine = view.finished & (view.round_of == number)
         if mine.any():
             ax.scatter(finished[mine], view.cost[mine], s=12, alpha=0.45, color=palette_colour(number),
                        label=view.round_label(number))
+        cut = view.pruned_mask & (view.round_of == number)
+        if cut.any():
+            ax.scatter(finished[cut], view.cost[cut], s=12, alpha=0.6, facecolors="none",
+                       edgecolors=palette_colour(number), label=f"{view.round_label(number)} {PRUNED_LABEL}")
         starts = np.flatnonzero(view.round_of == number)
         if number > 0 and starts.size:
             ax.axvline(starts[0] + 0.5, color="0.5", linestyle=":", linewidth=1)

@@ -19,22 +19,27 @@ LEARNING_CURVE_TRIALS = 5
 
 
 def learning_curves_figure(view: RunView, decisions: Mapping[int, list[Decision]]) -> Figure:
-    """Train (dashed) and dev (solid) J per epoch of the best trials; a babysat trial's decisions as dotted lines."""
+    """Train (dashed) and dev (solid) J per epoch of the best trials (up to ``LEARNING_CURVE_TRIALS``; the title
+    says how many are drawn); a babysat trial's decisions as dotted lines."""
     figure = new_figure(7.0, 4.2)
     ax = figure.subplots()
     plotted = []
     if view.metric is not None:
         return _reported_curves_figure(view, figure, ax)
+    drawn = 0
     for place, trial in enumerate(view.ranked[:LEARNING_CURVE_TRIALS], start=1):
         dev = as_finite(trial.history.get("dev_cost", []))
         train = as_finite(trial.history.get("train_cost", []))
         if not (np.isfinite(dev).any() or np.isfinite(train).any()):
             continue
         colour = palette_colour(place - 1)
-        label = f"#{place} trial {trial.trial} (dev J {trial.dev_cost:.4g})"
+        where = f", pruned at rung {trial.rung + 1}" if trial.status is TrialStatus.PRUNED and trial.rung is not None \
+            else ""
+        label = f"#{place} trial {trial.trial} (dev J {trial.dev_cost:.4g}{where})"
         ax.plot(np.arange(1, dev.size + 1), dev, color=colour, linewidth=1.5, label=label)
         ax.plot(np.arange(1, train.size + 1), train, color=colour, linewidth=1.0, linestyle="--")
         plotted.extend([dev, train])
+        drawn += 1
         for decision in decisions.get(trial.trial, []):  # between epoch k and k + 1
             ax.axvline(decision.epoch + 0.5, color=colour, linestyle=":", linewidth=1)
             ax.text(decision.epoch + 0.5, 0.98, f" {decision.action} ({decision.reason})", rotation=90, fontsize=6,
@@ -43,8 +48,18 @@ def learning_curves_figure(view: RunView, decisions: Mapping[int, list[Decision]
         ax.legend(fontsize=7, loc="best")
     ax.set_xlabel("epoch")
     ax.set_ylabel("J (solid: dev, dashed: train)")
-    ax.set_title(f"learning curves of the best {LEARNING_CURVE_TRIALS} trials", fontsize=10)
+    ax.set_title(curves_title("learning curves", drawn, len(view.ranked)), fontsize=10)
     return figure
+
+
+def curves_title(what: str, drawn: int, ranked: int) -> str:
+    """``learning curves of the best 3 trials`` — the number actually drawn — and, when fewer than the cap were
+    drawn though more trials have a value, why."""
+    noun = "trial" if drawn == 1 else "trials"
+    title = f"{what} of the best {drawn} {noun}" if drawn else what
+    if drawn < min(LEARNING_CURVE_TRIALS, ranked):
+        title += f" ({min(LEARNING_CURVE_TRIALS, ranked) - drawn} of the best {LEARNING_CURVE_TRIALS} have no curve)"
+    return title
 
 
 def rung_curves_figure(round_number: int, trials: list[TrialRecord]) -> Figure:
@@ -57,6 +72,7 @@ def rung_curves_figure(round_number: int, trials: list[TrialRecord]) -> Figure:
     top = max((rung for rung, _ in rung_epochs), default=0)
     plotted = []
     finished = sorted((t for t in trials if t.status is TrialStatus.OK), key=TrialRecord.rank_key)
+    named = 0
     for trial in sorted(trials, key=lambda t: (t.rung or 0, t.trial)):  # the most promoted drawn last, on top
         dev = as_finite(trial.history.get("dev_cost", []))
         if not np.isfinite(dev).any():
@@ -65,8 +81,10 @@ def rung_curves_figure(round_number: int, trials: list[TrialRecord]) -> Figure:
         epochs = np.arange(1, dev.size + 1)
         if trial.status is TrialStatus.OK:
             place = finished.index(trial)
-            ax.plot(epochs, dev, color=palette_colour(place), linewidth=1.8,
-                    label=f"trial {trial.trial} (dev J {trial.dev_cost:.4g})" if place < LEARNING_CURVE_TRIALS else None)
+            label = f"#{place + 1} trial {trial.trial} (dev J {trial.dev_cost:.4g})" \
+                if place < LEARNING_CURVE_TRIALS else None
+            named += label is not None
+            ax.plot(epochs, dev, color=palette_colour(place), linewidth=1.8, label=label)
         else:
             strength = 0.25 + 0.5 * (trial.rung or 0) / max(top, 1)
             ax.plot(epochs, dev, color="0.35", alpha=strength, linewidth=0.6 + (trial.rung or 0) * 0.4)
@@ -74,18 +92,22 @@ def rung_curves_figure(round_number: int, trials: list[TrialRecord]) -> Figure:
         ax.axvline(epoch, color="0.5", linestyle=":", linewidth=0.8)
         ax.annotate(f"rung {rung + 1}", (epoch, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
                     ha="right", va="top", rotation=90, color="0.4")
+    at_top = sum(1 for t in finished if np.isfinite(as_finite(t.history.get("dev_cost", []))).any())
+    if at_top > named:  # say that the legend names only the best of those in colour
+        ax.plot([], [], color="none", label=f"(and {at_top - named} more at the top rung, in colour)")
     if costs_or_note(ax, plotted, "no trial of this round has a learning curve") and finished:
         ax.legend(fontsize=7, loc="best")
     ax.set_xlabel("epoch")
     ax.set_ylabel("dev J")
     ax.set_title(f"round {round_number}: every trial's dev J; the further promoted, the darker; "
-                 "top rung in colour", fontsize=9)
+                 f"{at_top} at the top rung in colour, the best {named} named", fontsize=9)
     return figure
 
 
 def _reported_curves_figure(view: RunView, figure: Figure, ax: Axes) -> Figure:
     """An own objective's metric per reported epoch (or step) of the best trials."""
     plotted = []
+    drawn = 0
     for place, trial in enumerate(view.ranked[:LEARNING_CURVE_TRIALS], start=1):
         values = as_finite(trial.history.get(view.metric, []))
         if not np.isfinite(values).any():
@@ -94,9 +116,10 @@ def _reported_curves_figure(view: RunView, figure: Figure, ax: Axes) -> Figure:
         label = f"#{place} trial {trial.trial} ({view.label} {view.cost[view.trials.index(trial)]:.4g})"
         ax.plot(np.asarray(steps, dtype=float), values, color=palette_colour(place - 1), linewidth=1.5, label=label)
         plotted.append(values)
+        drawn += 1
     if costs_or_note(ax, plotted, f"no finished trial reported {view.label} per epoch"):
         ax.legend(fontsize=7, loc="best")
     ax.set_xlabel("epoch (or step) reported")
     ax.set_ylabel(view.label)
-    ax.set_title(f"{view.label} per epoch of the best {LEARNING_CURVE_TRIALS} trials", fontsize=10)
+    ax.set_title(curves_title(f"{view.label} per epoch", drawn, len(view.ranked)), fontsize=10)
     return figure

@@ -18,9 +18,11 @@ from hpsearch.space.search_space import Space, envelope
 class RunView:
     """A run prepared for drawing: trials in id order and what every plot needs of them.
 
-    ``cost`` (n,) holds dev J where finite for an ok trial, NaN elsewhere;
-    ``good`` (n,) marks those trials. ``ranked`` are the good trials best
-    first, ``top_k`` of them ringed in the plots.
+    ``cost`` (n,) holds dev J where finite for an ok trial, and for a pruned
+    one its dev J at the rung it reached; NaN elsewhere. ``good`` (n,) marks
+    the trials with a finite cost, ``pruned`` (n,) the pruned ones among them
+    (drawn hollow: their value is at an earlier rung, not at full training).
+    ``ranked`` are the good trials best first, ``top_k`` of them ringed in the plots.
     """
 
     rounds: list[RoundRecord]
@@ -35,6 +37,17 @@ class RunView:
     label: str = "dev J"
     metric: str | None = None
     maximize: bool = False
+    pruned: np.ndarray | None = None
+
+    @property
+    def finished(self) -> np.ndarray:
+        """(n,) the good trials that trained to the end (not pruned): the ones "best so far" counts."""
+        return self.good & ~self.pruned_mask
+
+    @property
+    def pruned_mask(self) -> np.ndarray:
+        """(n,) the good trials stopped at a rung of early stopping."""
+        return self.pruned if self.pruned is not None else np.zeros(len(self.trials), dtype=bool)
 
     @classmethod
     def of(cls, rounds: list[RoundRecord], trials: list[TrialRecord], top_k: int,
@@ -50,10 +63,11 @@ class RunView:
         outer = envelope(spaces) if spaces else Space({})
         axes = {name: parameter_axis(name, outer[name], [t.params[name] for t in trials]) for name in outer}
         round_of = np.array([t.round for t in trials], dtype=int)
+        pruned = good & np.array([t.status is TrialStatus.PRUNED for t in trials], dtype=bool)
         if objective is None:
-            return cls(rounds, spaces, axes, trials, cost, good, round_of, ranked, top_k)
+            return cls(rounds, spaces, axes, trials, cost, good, round_of, ranked, top_k, pruned=pruned)
         return cls(rounds, spaces, axes, trials, cost, good, round_of, ranked, top_k, label=objective.metric,
-                   metric=objective.metric, maximize=objective.direction == "maximize")
+                   metric=objective.metric, maximize=objective.direction == "maximize", pruned=pruned)
 
     def round_label(self, number: int) -> str:
         """``round 2 (zoom)``: a round's number and kind, for legends."""
@@ -70,9 +84,10 @@ class RunView:
 
 
 def finite_cost(trial: TrialRecord, metric: str | None = None) -> float:
-    """Dev J (or ``metric``) of an ok trial when finite, else NaN (diverged, failed, or a non-finite cost)."""
+    """Dev J (or ``metric``) of an ok trial, or of a pruned one at the rung it reached, when finite; else NaN
+    (diverged, failed, or a non-finite cost)."""
     cost = trial.dev_cost if metric is None else trial.metrics.get(metric)
-    if trial.status is TrialStatus.OK and cost is not None and math.isfinite(cost):
+    if trial.status in (TrialStatus.OK, TrialStatus.PRUNED) and cost is not None and math.isfinite(cost):
         return float(cost)
     return math.nan
 

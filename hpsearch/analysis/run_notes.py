@@ -1,0 +1,116 @@
+"""What the views say about a run beside its leaderboard: Hyperband brackets, why trials failed, which model
+``predict`` uses and whether the confirmation is stale.
+
+Pure functions of what the store returns; ``show``, ``export`` and ``run``/``resume``/``zoom`` print them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
+from hpsearch.execution.objective_jobs import TRIALS_DIR
+from hpsearch.objectives.function import TRACEBACK_FILE
+from hpsearch.pruning.schedule import brackets
+from hpsearch.search.halving import rungs
+
+if TYPE_CHECKING:
+    from hpsearch.config.search_config import SearchConfig
+    from hpsearch.confirm.repeats import Confirmation
+
+#: The files a failed trial may leave in ``trials/<n>/``: an own command's stderr, a Python objective's traceback.
+FAILURE_FILES = (TRACEBACK_FILE, "stderr.log")
+#: The widest an error's first line is shown in a leaderboard cell.
+ERROR_WIDTH = 48
+
+
+def trial_brackets(rounds: list[RoundRecord], method: str | None, n_rungs: int, eta: int) -> dict[int, int]:
+    """Trial id -> its Hyperband bracket (0-based, as ``export --json`` promotions name it); empty unless
+    ``method`` is ``hyperband``. Each round deals its trials into brackets as the search did
+    (``pruning.schedule.brackets`` of the round's trial ids)."""
+    if method != "hyperband" or n_rungs < 1:
+        return {}
+    found: dict[int, int] = {}
+    for r in rounds:
+        ids = range(r.first_trial, r.first_trial + r.n_trials)
+        for bracket in brackets(method, ids, n_rungs, eta):
+            found.update(dict.fromkeys(bracket.trials, bracket.index))
+    return found
+
+
+def run_brackets(rounds: list[RoundRecord], config: SearchConfig) -> dict[int, int]:
+    """Trial id -> Hyperband bracket of a run whose ``search.early_stopping`` is Hyperband; empty otherwise."""
+    early = config.search.early_stopping
+    if early is None:
+        return {}
+    return trial_brackets(rounds, early.method, len(rungs(config)), early.eta)
+
+
+def error_line(error: str | None, width: int = ERROR_WIDTH) -> str:
+    """The first line of a trial's error, clipped to ``width`` characters (… marks a cut); "" for none."""
+    if not error:
+        return ""
+    first = error.strip().splitlines()[0] if error.strip() else ""
+    return first if len(first) <= width else first[: width - 1] + "…"
+
+
+def failure_files(run_dir: Path, trial: int) -> list[Path]:
+    """The log and traceback files a trial left in ``trials/<n>/`` (those that exist)."""
+    folder = run_dir / TRIALS_DIR / str(int(trial))
+    return [folder / name for name in FAILURE_FILES if (folder / name).is_file()]
+
+
+def failure_note(run_dir: Path, trials: list[TrialRecord]) -> str | None:
+    """One line on the first failed trial (lowest id): its error's first line and where its log or traceback is;
+    None when no trial failed."""
+    failed = sorted((t for t in trials if t.status is TrialStatus.FAILED), key=lambda t: t.trial)
+    if not failed:
+        return None
+    first = failed[0]
+    reason = error_line(first.error, width=10_000) or "no error recorded"
+    files = [str(p) for p in failure_files(run_dir, first.trial) if p.name not in reason]
+    where = f" — see {', '.join(files)}" if files else ""
+    others = f" ({len(failed)} failed; the others: hpsearch show, error column)" if len(failed) > 1 else ""
+    return f"trial {first.trial} failed: {reason}{where}{others}"
+
+
+def no_ok_reason(run_dir: Path, trials: list[TrialRecord]) -> str:
+    """Why a run has no trial that finished ok, in one line (what ``run``/``resume``/``zoom`` exit 1 with)."""
+    counts = {s: sum(t.status is s for t in trials) for s in TrialStatus}
+    parts = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+    note = failure_note(run_dir, trials)
+    return f"no trial finished ok ({parts or 'no trial ran'})" + (f"; {note}" if note else "")
+
+
+def model_notes(trials: list[TrialRecord], confirmation: Confirmation | None,
+                best_model: tuple[int, Path] | None) -> list[str]:
+    """Which model ``predict RUN`` uses, and whether the confirmation predates trials that now rank above the ones
+    it retrained (a zoom or resume after ``confirm``): then which round, and to run ``confirm`` again."""
+    lines = []
+    if best_model is not None:
+        trial, path = best_model
+        if confirmation is not None and confirmation.model is not None and confirmation.model[0] == trial:
+            which = f"trial {trial}, repeat {confirmation.model[1]} of confirm (the confirmed best)"
+        else:
+            leader = next((t.trial for t in rank(trials) if t.status is TrialStatus.OK), None)
+            which = f"trial {trial}" + (", the leaderboard's best" if leader == trial else "")
+        lines.append(f"best model, the one predict RUN uses: {which} — {path}")
+    stale = stale_round(trials, confirmation)
+    if stale is not None:
+        lines.append(f"confirmed before round {stale}: run hpsearch confirm again")
+    return lines
+
+
+def stale_round(trials: list[TrialRecord], confirmation: Confirmation | None) -> int | None:
+    """The first round whose trials rank above a confirmed one without being confirmed (the confirmation predates
+    it), or None when the confirmation still covers the top of the leaderboard."""
+    if confirmation is None or not confirmation.trials:
+        return None
+    confirmed = {c.trial for c in confirmation.trials}
+    places = {t.trial: place for place, t in enumerate(rank(trials))}
+    worst = max(places.get(trial, -1) for trial in confirmed)
+    last_confirmed_round = max((t.round for t in trials if t.trial in confirmed), default=0)
+    above = [t.round for t in trials if t.status is TrialStatus.OK and t.trial not in confirmed
+             and places[t.trial] < worst and t.round > last_confirmed_round]
+    return min(above) if above else None
