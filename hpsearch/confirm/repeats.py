@@ -202,6 +202,10 @@ def confirm_run(
         raise RunError(f"--seeds must be at least 2 (a spread needs two repeats), got {seeds}")
     reporter = reporter or _Silent()
     with RunStore.open(run_dir) as store:
+        if any(r.kind == "babysit" for r in store.rounds()):  # one steered model: fresh seeds would drop its decisions
+            ref = command_ref(store.run_dir)
+            raise RunError(f"run '{store.run_dir.name}' is a babysat model: confirm retrains a search's top trials with "
+                           f"fresh seeds, which would drop its decisions — replay it with: hpsearch babysit --replay {ref}")
         config = stored_config(store)
         # the arrays the search trained on (a missing data file stops here, not as a failure of every repeat)
         data = None if config.objective is not None else prepared_data(store.run_dir, config.resolved_data())
