@@ -147,9 +147,11 @@ def leaderboard(
     columns = [Column("rank", whole=True), Column("trial", whole=True), Column("round", drop=_DROP_ORDER["round"]),
                Column("status", justify="left", whole=True), *([Column("rung")] if rungs else []),
                *([Column("bracket")] if brackets else []), *(Column(n) for n in names)]
+    regression = metric is None and is_regression(trials)
     if metric is None:
         columns += [Column("dev J", whole=True), *([Column("best J", whole=True)] if best else []),
-                    Column("train J", drop=_DROP_ORDER["train J"]), Column("dev acc")]
+                    Column("train J", drop=_DROP_ORDER["train J"]),
+                    *([Column("dev RMSE"), Column("dev R²")] if regression else [Column("dev acc")])]
     else:
         columns += [Column(metric, whole=True), *(Column(n, drop=_DROP_ORDER["train J"]) for n in extras)]
     columns += [Column("epochs", drop=_DROP_ORDER["epochs"]), Column("seconds", drop=_DROP_ORDER["seconds"]),
@@ -162,7 +164,9 @@ def leaderboard(
                *(format_param(t.params.get(n)) for n in names)]
         if metric is None:
             row += [format_cost(t.dev_cost), *([format_cost(t.best_dev_cost)] if best else []),
-                    format_cost(t.train_cost), format_accuracy(t.dev_accuracy)]
+                    format_cost(t.train_cost)]
+            row += ([format_cost(t.metrics.get("dev_rmse")), format_param(t.metrics.get("dev_r2"))] if regression
+                    else [format_accuracy(t.dev_accuracy)])
         else:
             row += [format_cost(t.metrics.get(n)) for n in (metric, *extras)]
         rows.append(row + [str(t.epochs_run), format_seconds(t.seconds), *([error_line(t.error)] if errors else [])])
@@ -177,6 +181,16 @@ def format_param(value: Any) -> str:
 def format_cost(value: Any) -> str:
     """A cost J: 4 significant digits (enough to tell close trials apart); nan and inf as such."""
     return _format(value, 4)
+
+
+def format_quality(values: Any) -> str:
+    """How good a model is beside its J, in words: ``dev acc 93.75%``, or for a regression (``dev_rmse`` among
+    ``values``, a mapping or a record's metrics) ``dev RMSE 53.2  R² 0.481`` in the target's own units."""
+    get = values.get if hasattr(values, "get") else lambda key: getattr(values, key, None)
+    rmse = get("dev_rmse")
+    if rmse is not None:
+        return f"dev RMSE {format_cost(rmse)}  R² {format_param(get('dev_r2'))}"
+    return f"dev acc {format_accuracy(get('dev_accuracy'))}"
 
 
 def format_accuracy(value: float | None) -> str:
@@ -213,6 +227,15 @@ def _format(value: Any, digits: int) -> str:
 CONFIRM_COLUMNS = ("confirm_mean", "confirm_std", "confirm_n")
 
 
+REGRESSION_COLUMNS = ("dev_rmse", "dev_r2")
+"""A regression's results in the target's own units, in place of ``dev_accuracy``."""
+
+
+def is_regression(trials: list[TrialRecord]) -> bool:
+    """Whether these engine trials predict numbers (their records carry a dev RMSE) rather than classes."""
+    return any("dev_rmse" in t.metrics for t in trials)
+
+
 def extra_metrics(trials: list[TrialRecord], metric: str) -> list[str]:
     """The other numbers an own objective reported, sorted by name."""
     return sorted({name for t in trials for name in t.metrics} - {metric})
@@ -229,6 +252,8 @@ def export_columns(trials: list[TrialRecord], fixed: dict[str, Any], metric: str
     searched = sorted({name for t in trials for name in t.params})
     fixed_names = sorted(k for k in fixed if k not in searched and k != "seed")
     results = RESULT_COLUMNS if metric is None else (metric, *extra_metrics(trials, metric), *OBJECTIVE_COLUMNS)
+    if metric is None and is_regression(trials):
+        results = tuple(c for name in results for c in (REGRESSION_COLUMNS if name == "dev_accuracy" else (name,)))
     bracket = ["bracket"] if brackets else []
     return [*LEAD_COLUMNS, *results, *bracket, *CONFIRM_COLUMNS, "error", *searched, *fixed_names, "seed"]
 
@@ -244,6 +269,7 @@ def export_rows(
     ``confirmed`` maps a trial to its ``CONFIRM_COLUMNS`` (``confirm.export_fields``); empty for the others.
     ``brackets`` (trial -> Hyperband bracket, 0-based) adds a ``bracket`` field when given.
     """
+    regression = metric is None and is_regression(trials)
     rows = []
     for position, t in enumerate(rank(trials), start=1):
         row: dict[str, Any] = {
@@ -263,6 +289,9 @@ def export_rows(
             **dict.fromkeys(CONFIRM_COLUMNS), **(confirmed or {}).get(t.trial, {}),
             "error": t.error or "",
         }
+        if regression:
+            del row["dev_accuracy"]
+            row.update({name: t.metrics.get(name) for name in REGRESSION_COLUMNS})
         if metric is not None:
             for name in RESULT_COLUMNS:
                 if name not in OBJECTIVE_COLUMNS:

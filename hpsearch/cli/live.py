@@ -25,6 +25,7 @@ from rich.live import Live
 from rich.text import Text
 
 from hpsearch.babysit.session import EpochReport
+from hpsearch.analysis.leaderboard import format_quality
 from hpsearch.cli.render import fmt
 from hpsearch.cli.text import plain
 from hpsearch.core.decisions import HANDOVER, LOWER, RAISE, ROLLBACK, STOP, Decision
@@ -173,7 +174,8 @@ def epoch_line(report: EpochReport) -> str:
     best = "" if report.best_epoch is None else f"  best: epoch {report.best_epoch}, dev J {fmt(report.best_dev_cost)}"
     diverged = "  diverged" if report.diverged else ""
     return (f"epoch {report.epoch}/{report.target}  train J {fmt(h['train_cost'][-1])}  dev J {fmt(h['dev_cost'][-1])}"
-            f"  dev acc {h['dev_accuracy'][-1]:.2%}  learning rate {fmt(report.learning_rate)}{best}{diverged}")
+            f"  {format_quality({key: values[-1] for key, values in h.items()})}"
+            f"  learning rate {fmt(report.learning_rate)}{best}{diverged}")
 
 
 def chart(history: Mapping[str, list[float]], width: int, marks: Mapping[int, str] | None = None,

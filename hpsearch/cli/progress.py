@@ -13,7 +13,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from hpsearch.analysis.leaderboard import format_accuracy, format_cost
+from hpsearch.analysis.leaderboard import format_cost, format_quality
 from hpsearch.cli.render import err_console, fmt, leaderboard_table
 from hpsearch.cli.text import plain
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
@@ -66,8 +66,7 @@ class EpochProgress(_BarOnTerminal):
         self.task = self.progress.add_task("train", total=epochs, stats="")
 
     def __call__(self, epoch: int, stats: dict[str, float]) -> None:
-        text = (f"train J {format_cost(stats['train_cost'])}  dev J {format_cost(stats['dev_cost'])}  "
-                f"dev acc {format_accuracy(stats['dev_accuracy'])}")
+        text = f"train J {format_cost(stats['train_cost'])}  dev J {format_cost(stats['dev_cost'])}  {format_quality(stats)}"
         if self.live:
             self.progress.update(self.task, completed=epoch + 1, stats=text)
         elif not self.quiet:

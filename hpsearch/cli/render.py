@@ -18,7 +18,7 @@ from rich.text import Text
 
 from hpsearch.cli.text import plain
 from hpsearch.analysis.histogram import histogram
-from hpsearch.analysis.leaderboard import format_accuracy, format_cost, format_param, leaderboard
+from hpsearch.analysis.leaderboard import format_accuracy, format_cost, format_param, format_quality, leaderboard
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.nn.results import TrainResult
 from hpsearch.space.search_space import Space
@@ -107,8 +107,8 @@ def best_line(best: TrialRecord, metric: str | None = None) -> Text:
         return plain(f"best: trial {best.trial}  {metric} {format_cost(best.metrics.get(metric))}  {values}")
     ranked_by_best = best.best_epoch is not None and best.value == best.best_dev_cost != best.dev_cost
     at_best = f" (best {format_cost(best.best_dev_cost)} at epoch {best.best_epoch + 1})" if ranked_by_best else ""
-    return plain(f"best: trial {best.trial}  dev J {format_cost(best.dev_cost)}{at_best}  "
-                 f"dev acc {format_accuracy(best.dev_accuracy)}  {values}")
+    quality = format_quality({**best.metrics, "dev_accuracy": best.dev_accuracy})
+    return plain(f"best: trial {best.trial}  dev J {format_cost(best.dev_cost)}{at_best}  {quality}  {values}")
 
 
 def model_table(rows: list[tuple[str, Any, str]]) -> Table:
@@ -201,7 +201,9 @@ def result_table(result: TrainResult) -> Table:
     for key, value in (
         ("status", result.status.value), ("train J", format_cost(result.train_cost)),
         ("dev J", format_cost(result.dev_cost)),
-        ("dev accuracy", format_accuracy(result.dev_accuracy)), ("epochs run", str(result.epochs_run)),
+        *((("dev RMSE", format_cost(result.dev_rmse)), ("dev R²", format_param(result.dev_r2)))
+          if result.dev_rmse is not None else (("dev accuracy", format_accuracy(result.dev_accuracy)),)),
+        ("epochs run", str(result.epochs_run)),
         ("seconds", f"{result.seconds:.2f}"),
     ):
         table.add_row(key, value)
