@@ -312,7 +312,7 @@ with RunStore.open(sys.argv[1]) as store, store.lock():
 
 
 def test_a_writer_killed_at_any_moment_leaves_every_committed_trial(tmp_path: Path):
-    with make_store(tmp_path, n_trials=10**6) as store:
+    with make_store(tmp_path, n_trials=10**5) as store:
         run_dir = store.run_dir
     rng = np.random.default_rng(5)
     counts = []
@@ -355,7 +355,7 @@ with RunStore.open(sys.argv[1]) as store, store.lock():
 
 
 def test_ctrl_c_while_writing_leaves_no_half_record(tmp_path: Path):
-    with make_store(tmp_path, n_trials=10**6) as store:
+    with make_store(tmp_path, n_trials=10**5) as store:
         run_dir = store.run_dir
     rng = np.random.default_rng(3)
     for _ in range(3):
