@@ -94,7 +94,7 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
         raise click.UsageError("--csv goes with --dry-run (use `hpsearch export RUN --csv FILE` for results)")
     with SearchProgress(list(config.space.names), quiet=quiet, metric=config.metric) as progress:
         result = start_search(config, runs_dir=runs_dir_or_default(runs_dir), name=name,
-                              execution=Execution(workers, backend, scheduler, trust), reporter=progress)
+                              execution=Execution(workers, backend, scheduler), reporter=progress)
     _finish(result, quiet)
 
 

@@ -43,6 +43,6 @@ MAX_HASH_BYTES = 4 * 1024**3
 #: Columns of a CSV data file.
 MAX_CSV_COLUMNS = 200_000
 #: Characters in one CSV cell.
-MAX_CELL_CHARS = 100_000
+MAX_CELL_CHARS = 1_000_000
 #: A text column of a CSV, as NumPy fixed-width text (its longest cell × its rows × 4 bytes).
 MAX_TEXT_COLUMN_BYTES = 256 * 1024**2
