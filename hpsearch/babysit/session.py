@@ -51,8 +51,7 @@ from hpsearch.data.stored_arrays import prepared_data, write_prepared
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.execution.segments import Segment, TrialTask, cached_dataset, train_segment
 from hpsearch.space.search_space import Space
-from hpsearch.io.safe_files import write_bytes_atomic
-from hpsearch.io.npz import NpzUnreadable, npz_bytes, read_arrays
+from hpsearch.io.npz import NpzUnreadable, npz_bytes
 from hpsearch.storage.records import EpochLog
 from hpsearch.storage.run_names import new_run_dir, validate_run_name
 from hpsearch.storage.run_store import RunStore
@@ -208,19 +207,20 @@ class _Session:
 
     # -- the file a stopped run continues from ------------------------------------
 
-    def save(self, path: Path, target: int) -> None:
-        """Write the session to ``path`` atomically, never through a symlink."""
+    def save(self, store: RunStore, target: int) -> None:
+        """Write the session to the run's ``STATE_FILE`` atomically, never through a symlink, its digest kept."""
         arrays = {f"current.{k}": v for k, v in self.state.to_arrays().items()}
         arrays.update({f"best.{k}": v for k, v in self.best.to_arrays().items()})
         meta = {"format": STATE_FILE_FORMAT, "epochs": self.epochs, "target": target, **self.keeper.to_dict()}
         arrays["babysit"] = np.array(json.dumps(meta))
-        write_bytes_atomic(path.parent, path.name, npz_bytes(arrays))  # fresh temp file, fsync, rename; no symlink
+        store.write_tracked("", STATE_FILE, npz_bytes(arrays))  # fresh temp file, fsync, rename; no symlink
 
     @classmethod
-    def load(cls, path: Path, rules: BabysitRules, timeline: dict[str, list[float]]) -> tuple[_Session, int]:
-        """The session saved at ``path`` and its target; ``timeline`` is cut to the epochs it had."""
+    def load(cls, store: RunStore, rules: BabysitRules, timeline: dict[str, list[float]]) -> tuple[_Session, int]:
+        """The session saved in the run's ``STATE_FILE`` and its target; ``timeline`` is cut to the epochs it had."""
+        path = store.run_dir / STATE_FILE
         try:
-            arrays = read_arrays(path, str(path))  # headers checked before anything is allocated
+            arrays = store.read_tracked(STATE_FILE)  # digest checked, headers checked before anything is allocated
             meta = json.loads(str(arrays.pop("babysit")[()]))
             if meta.get("format") != STATE_FILE_FORMAT:
                 raise ValueError(f"format {meta.get('format')!r}")
@@ -319,7 +319,7 @@ def continue_babysit(run_dir: Path, *, epochs: int | None = None, watcher: Watch
             raise RunError(f"run '{store.name}' is a search: pick the trial to babysit with --trial N{hint}")
         data = cached_dataset(prepared_data(store.run_dir, config.resolved_data()))
         timeline, _ = store.epoch_log(TRIAL)
-        session, target = _Session.load(store.run_dir / STATE_FILE, config.babysit, _complete(timeline))
+        session, target = _Session.load(store, config.babysit, _complete(timeline))
         if epochs is not None:
             target = session.epochs + epochs
         elif session.epochs >= target:
@@ -378,7 +378,7 @@ def replay_babysit(run_dir: Path, watcher: Watcher | None = None) -> ReplayResul
 def _sit(store: RunStore, session: _Session, data: Dataset, target: int, watcher: Watcher) -> BabysitResult:
     """Train ``session`` to ``target`` timeline epochs, deciding at every boundary; save and record where it stops."""
     path = store.run_dir / STATE_FILE
-    session.save(path, target)  # from the first instant there is a state to continue from
+    session.save(store, target)  # from the first instant there is a state to continue from
     stopped = "epochs"
     boundary = session.snapshot()
     with threadpool_limits(limits=1, user_api="blas"):
@@ -431,7 +431,7 @@ def _finish(store: RunStore, session: _Session, target: int, path: Path, stop: D
     store.reopen_trial(TRIAL, session.epochs)
     if stop is not None:
         store.record_decision(TRIAL, stop)
-    session.save(path, target)
+    session.save(store, target)
     timeline, seconds = store.epoch_log(TRIAL)
     record = _record(session, _complete(timeline), seconds)
     store.record_progress(TRIAL, 0, EpochLog(0, {}), final=record)
