@@ -110,7 +110,8 @@ def test_penguins_example_runs_without_hand_cleaning_and_predict_matches_the_bes
     run = CliRunner().invoke(cli, ["predict", str(result.run_dir), str(folder / "penguins-dev.csv"), "--proba"])
     assert run.exit_code == 0, run.output
     rows = list(csv.reader(io.StringIO(run.stdout)))
-    assert rows[0] == ["prediction", "p_Adelie", "p_Chinstrap", "p_Gentoo"] and len(rows) == 1 + 68
+    assert rows[0] == ["row", "prediction", "p_Adelie", "p_Chinstrap", "p_Gentoo"] and len(rows) == 1 + 68
+    assert [r[0] for r in rows[1:]] == [str(k) for k in range(68)]  # the input row each prediction is for
     assert f"accuracy {best.dev_accuracy:.2%}" in run.stderr
     predictions = predict_csv(result.run_dir / "models" / "best.npz", folder / "penguins-dev.csv")
     assert predictions.accuracy == best.dev_accuracy and predictions.cost == best.dev_cost
@@ -129,7 +130,7 @@ def test_train_save_writes_a_model_that_predict_reads(tmp_path):
     predicted = CliRunner().invoke(cli, ["predict", str(tmp_path / "m.npz"), str(folder / "penguins-dev.csv"), "--out", str(out)])
     assert predicted.exit_code == 0, predicted.output
     assert "68 predictions written" in predicted.stdout and "accuracy" in predicted.stdout
-    assert out.read_text().splitlines()[0] == "prediction"
+    assert out.read_text().splitlines()[0] == "row,prediction"
 
 
 def test_show_says_when_the_data_file_changed_since_the_run_started(tmp_path, runs_dir):

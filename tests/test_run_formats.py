@@ -12,12 +12,17 @@ import csv
 import io
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
+import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from hpsearch.cli.main import cli
+from hpsearch.core.errors import RunError
 from hpsearch.search.api import Execution, resume_search
+from hpsearch.storage.run_store import RunStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -43,3 +48,23 @@ def test_a_schema_2_halving_run_with_a_confirmation_opens_shows_exports_resumes_
     assert again.exit_code == 0, again.output
     rows_after = list(csv.DictReader(io.StringIO(runner.invoke(cli, ["export", str(run)]).output)))
     assert [r["confirm_n"] for r in rows_after[:2]] == ["2", "2"]  # the stored repeats are reused, none added
+
+
+def test_a_schema_2_run_migrates_to_3_its_files_are_digested_on_next_write_and_checked_after(tmp_path: Path) -> None:
+    run = tmp_path / "v2-run"
+    shutil.copytree(FIXTURES / "v2-run", run)
+    with RunStore.open(run, read_only=True) as store:  # a read-only open migrates in memory: the file stays v2
+        assert store.created_by is None
+    db = sqlite3.connect(run / "run.sqlite")
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    db.close()
+    resume_search(run, execution=Execution(workers=1))  # no digests yet: the files are accepted, digested now
+    db = sqlite3.connect(run / "run.sqlite")
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+    digested = {path for (path,) in db.execute("SELECT path FROM file_digests")}
+    db.close()
+    assert {"data/X_train.npy", "data/dataset.json", "data/preparation.npz"} <= digested
+    y = np.load(run / "data" / "y_dev.npy")
+    np.save(run / "data" / "y_dev.npy", y[::-1])
+    with pytest.raises(RunError, match=r"y_dev\.npy' was changed since hpsearch wrote it"):
+        resume_search(run, execution=Execution(workers=1))

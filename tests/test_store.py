@@ -312,7 +312,7 @@ with RunStore.open(sys.argv[1]) as store, store.lock():
 
 
 def test_a_writer_killed_at_any_moment_leaves_every_committed_trial(tmp_path: Path):
-    with make_store(tmp_path, n_trials=10**6) as store:
+    with make_store(tmp_path, n_trials=10**5) as store:
         run_dir = store.run_dir
     rng = np.random.default_rng(5)
     counts = []
@@ -355,7 +355,7 @@ with RunStore.open(sys.argv[1]) as store, store.lock():
 
 
 def test_ctrl_c_while_writing_leaves_no_half_record(tmp_path: Path):
-    with make_store(tmp_path, n_trials=10**6) as store:
+    with make_store(tmp_path, n_trials=10**5) as store:
         run_dir = store.run_dir
     rng = np.random.default_rng(3)
     for _ in range(3):
@@ -497,3 +497,29 @@ class TestListRuns:
 
     def test_a_missing_runs_folder_has_no_runs(self, tmp_path: Path):
         assert list_runs(tmp_path / "nowhere") == []
+
+
+def test_a_tracked_file_is_checked_against_its_digest(tmp_path: Path) -> None:
+    """The babysit state (or any file the run reads back) is refused once its bytes differ; a checkpoint
+    that differs is set aside with a note (the trial is trained again), never used."""
+    import numpy as np
+
+    from hpsearch.io.npz import npz_bytes
+
+    notes = []
+    with make_store(tmp_path / "runs") as store:
+        store.note = notes.append
+        store.write_tracked("", "babysit-state.npz", npz_bytes({"w": np.arange(3.0)}))
+        assert store.read_tracked("babysit-state.npz")["w"].tolist() == [0.0, 1.0, 2.0]
+        np.savez(store.run_dir / "babysit-state.npz", w=np.arange(3.0) * 2)
+        with pytest.raises(RunError, match="babysit-state.npz' was changed since hpsearch wrote it"):
+            store.read_tracked("babysit-state.npz")
+        store.save_checkpoint(1, 2, {"W1": np.ones((2, 2))})
+        store.save_checkpoint(2, 2, {"W1": np.zeros((2, 2))})
+        folder = store.run_dir / "checkpoints"
+        (folder / "trial-2-epoch-2.npz").write_bytes((folder / "trial-1-epoch-2.npz").read_bytes())
+        assert store.load_checkpoint(1, 2)["W1"].tolist() == [[1.0, 1.0], [1.0, 1.0]]
+        assert store.load_checkpoint(2, 2) is None
+        assert len(notes) == 1 and "trial-2-epoch-2.npz" in notes[0] and "trained again" in notes[0]
+        store.delete_checkpoints(2)
+        assert store.recorded_digest("checkpoints/trial-2-epoch-2.npz") is None

@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from hpsearch.babysit.rules import key_decision
 from hpsearch.babysit.run_files import SIGNAL_REASONS, TRIAL, decisions, timeline
-from hpsearch.babysit.state import STATE_FILE, EpochReport, Session
+from hpsearch.babysit.state import EpochReport, Session
 from hpsearch.core.decisions import INTERRUPT, STOP, Decision
 from hpsearch.core.errors import Interrupted
 from hpsearch.core.records import TrialRecord, TrialStatus
@@ -110,16 +110,15 @@ def _stop_on_signals() -> Iterator[None]:
 def sit(store: RunStore, session: Session, prepared: PreparedData, target: int, watcher: Watcher) -> BabysitResult:
     """Train ``session`` to ``target`` timeline epochs, deciding at every boundary and saving after each;
     record where it stops."""
-    path = store.run_dir / STATE_FILE
     data = cached_dataset(prepared)
-    session.save(path, target)  # from the first instant there is a state to continue from
+    session.save(store, target)  # from the first instant there is a state to continue from
     stopped = "epochs"
     boundary = session.snapshot()
     with threadpool_limits(limits=1, user_api="blas"), _stop_on_signals():
         try:
             while session.epochs < target and stopped == "epochs":
                 stopped = _one_epoch(store, session, data, target, watcher)
-                session.save(path, target)  # a kill from here on loses nothing of this epoch
+                session.save(store, target)  # a kill from here on loses nothing of this epoch
                 boundary = session.snapshot()
         except (KeyboardInterrupt, _Stopped) as signalled:
             # Wherever it lands (mid-epoch, mid-snapshot), go back to the last whole boundary;
@@ -168,7 +167,7 @@ def _finish(store: RunStore, session: Session, prepared: PreparedData, target: i
     store.reopen_trial(TRIAL, session.epochs)
     if stop is not None:
         store.record_decision(TRIAL, stop)
-    session.save(store.run_dir / STATE_FILE, target)
+    session.save(store, target)
     if session.state.status is TrialStatus.OK and session.state.epoch:
         store.save_best_model(TRIAL, prepared.model_state(session.state.network.state()))
     _, seconds = store.epoch_log(TRIAL)

@@ -48,7 +48,7 @@ from hpsearch.core.decisions import HANDOVER, Decision
 from hpsearch.core.errors import DataError, RunError
 from hpsearch.core.records import TrialRecord, TrialStatus
 from hpsearch.data.datasets import load_dataset
-from hpsearch.data.stored_arrays import prepared_data
+from hpsearch.data.stored_arrays import PREPARED_FILES, prepared_data
 from hpsearch.execution.segments import Segment, TrialTask, train_segment
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.loop import start
@@ -105,7 +105,8 @@ def continue_trial(
                            f"hpsearch babysit {command_ref(search.run_dir)}")
         record = _continuable(search, trial)
         saved = search.best_state()
-    prepared = prepared_data(search_dir, config.resolved_data())  # the arrays the search trained on
+        prepared = prepared_data(search_dir, config.resolved_data())  # the arrays the search trained on
+        search.check_digests(list(PREPARED_FILES))  # ... as the search wrote them
     state = _own_state(saved[1], record) if saved is not None and saved[0] == trial else None
     if state is None:  # train it again to where it stopped: the same state, bit for bit
         task = TrialTask(record.trial, record.round, record.index, record.params, record.seed)
@@ -137,7 +138,7 @@ def continue_babysit(run_dir: Path, *, epochs: int | None = None, watcher: Watch
             hint = f" (its best is trial {best})" if best is not None else ""
             raise RunError(f"run '{store.run_dir.name}' is a search: pick the trial to babysit with --trial N{hint}")
         decisions(store)  # a decision log changed by hand stops here, in one line
-        session, target = Session.load(store.run_dir / STATE_FILE, config.babysit, timeline(store))
+        session, target = Session.load(store, config.babysit, timeline(store))
         if epochs is not None:
             target = session.epochs + epochs
         elif session.epochs >= target:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -22,11 +21,11 @@ from hpsearch.core.dataset import Dataset
 from hpsearch.core.decisions import HANDOVER, BabysitRules, Decision
 from hpsearch.core.errors import ConfigError, DataError, RunError
 from hpsearch.core.records import TrialStatus
-from hpsearch.io.npz import NpzUnreadable, npz_bytes, read_arrays
-from hpsearch.io.safe_files import write_bytes_atomic
+from hpsearch.io.npz import NpzUnreadable, npz_bytes
 from hpsearch.nn.optimizers import learning_rate_at
 from hpsearch.nn.loop import fit
 from hpsearch.nn.state import TrainingState, history_keys
+from hpsearch.storage.run_store import RunStore
 
 STATE_FILE = "babysit-state.npz"
 STATE_FILE_FORMAT = 1
@@ -123,25 +122,28 @@ class Session:
 
     # -- the file a stopped (or killed) run continues from ------------------------
 
-    def save(self, path: Path, target: int) -> None:
-        """Write the session to ``path`` atomically (fresh temp file, fsync, rename), never through a symlink."""
+    def save(self, store: RunStore, target: int) -> None:
+        """Write the session to the run's ``STATE_FILE`` atomically (fresh temp file, fsync, rename), never through
+        a symlink, its digest kept in the run so a changed file is noticed when it is read back."""
         arrays = {f"current.{k}": v for k, v in self.state.to_arrays().items()}
         arrays.update({f"best.{k}": v for k, v in self.best.to_arrays().items()})
         meta = {"format": STATE_FILE_FORMAT, "epochs": self.epochs, "target": target, **self.keeper.to_dict()}
         arrays["babysit"] = np.array(json.dumps(meta))
-        write_bytes_atomic(path.parent, path.name, npz_bytes(arrays))
+        store.write_tracked("", STATE_FILE, npz_bytes(arrays))
 
     @classmethod
-    def load(cls, path: Path, rules: BabysitRules, timeline: dict[str, list[float]]) -> tuple[Session, int]:
-        """The session saved at ``path`` and its target; ``timeline`` is cut to the epochs it had.
+    def load(cls, store: RunStore, rules: BabysitRules, timeline: dict[str, list[float]]) -> tuple[Session, int]:
+        """The session saved in the run's ``STATE_FILE`` and its target; ``timeline`` is cut to the epochs it had.
 
         Raises
         ------
+        RunError : the file is not the one the run wrote (its digest differs)
         DataError : the file is unreadable or any value in it is not what hpsearch writes (names the file)
         RunError : the file holds more epochs than the run records
         """
+        path = store.run_dir / STATE_FILE
         try:
-            arrays = read_arrays(path, str(path))  # headers checked before anything is allocated
+            arrays = store.read_tracked(STATE_FILE)  # digest checked; headers checked before anything is allocated
             meta = _checked_meta(json.loads(str(arrays.pop("babysit")[()])))
             parts = {prefix: {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
                      for prefix in ("current.", "best.")}

@@ -20,10 +20,11 @@ from hpsearch.nn.results import TrainResult
 @click.argument("run_ref", metavar="RUN")
 @click.option("--top", "-k", "top_k", type=click.IntRange(min=1), default=5, show_default=True, help="Retrain the K best trials.")
 @click.option("--seeds", "-s", type=click.IntRange(min=2), default=5, show_default=True, help="Fresh seeds per trial.")
+@click.option("--trust", is_flag=True, help="Run a run folder from someone else: its command, module or dask scheduler (see README: trust).")
 @runs_dir_option
 @execution_options
-def confirm(run_ref: str, top_k: int, seeds: int, runs_dir: Path | None, workers: int | None, backend: str | None,
-            scheduler: str | None, quiet: bool) -> None:
+def confirm(run_ref: str, top_k: int, seeds: int, trust: bool, runs_dir: Path | None, workers: int | None,
+            backend: str | None, scheduler: str | None, quiet: bool) -> None:
     """Retrain the top K trials with S fresh seeds each and rank them by mean dev J, with its spread.
 
     Resumable: run it again to train only the repeats without a record. The
@@ -35,7 +36,7 @@ def confirm(run_ref: str, top_k: int, seeds: int, runs_dir: Path | None, workers
 
     run_dir = resolve_run_dir(run_ref, runs_dir)
     with ConfirmProgress(quiet=quiet) as progress:
-        result = confirm_run(run_dir, top_k=top_k, seeds=seeds, execution=Execution(workers, backend, scheduler),
+        result = confirm_run(run_dir, top_k=top_k, seeds=seeds, execution=Execution(workers, backend, scheduler, trust),
                              reporter=progress)
     with RunStore.open(run_dir, read_only=True) as store:
         objective = stored_config(store).objective
@@ -134,20 +135,25 @@ def _babysit_watcher(title: str) -> Iterator[Any]:
 @click.argument("data_file", metavar="DATA.csv", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the predictions CSV to FILE (default: stdout).")
 @click.option("--proba", is_flag=True, help="Add one probability column per class.")
+@click.option("--keep", multiple=True, metavar="COLUMN", help="Copy this column of DATA.csv into the output (an id to join on); repeatable.")
 @runs_dir_option
-def predict(model_ref: str, data_file: Path, out: Path | None, proba: bool, runs_dir: Path | None) -> None:
+def predict(model_ref: str, data_file: Path, out: Path | None, proba: bool, keep: tuple[str, ...],
+            runs_dir: Path | None) -> None:
     """Predict the class of every row of DATA.csv with a run's best model (or a saved model file).
 
     DATA.csv needs the training columns (extra ones are ignored); it is prepared
     as the training data was. If it holds the label column, accuracy and cost are printed too.
     """
-    from hpsearch.predict.model import predict_csv, resolve_model, write_predictions
+    from hpsearch.predict.model import predict_csv, resolve_model, save_predictions, write_predictions
 
     if not model_ref.lower().endswith(".npz"):
         _refuse_own_objective(model_ref, runs_dir)
-    predictions = predict_csv(resolve_model(model_ref, runs_dir_or_default(runs_dir)), data_file)
-    with click.open_file(str(out) if out else "-", "w", encoding="utf-8") as f:
-        write_predictions(predictions, f, proba=proba)
+    predictions = predict_csv(resolve_model(model_ref, runs_dir_or_default(runs_dir)), data_file, keep)
+    if out is not None:
+        save_predictions(predictions, out, proba=proba)  # atomic, never through a symlink
+    else:
+        with click.open_file("-", "w", encoding="utf-8") as f:
+            write_predictions(predictions, f, proba=proba)
     summary = render.err_console if out is None else render.console  # stdout holds the CSV
     if out is not None:
         summary.print(plain(f"{len(predictions.classes)} predictions written to {out}"), highlight=False)

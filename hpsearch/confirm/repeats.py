@@ -29,14 +29,14 @@ from typing import Any, Iterator, Protocol
 
 from hpsearch.core.errors import RunError
 from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, trial_record
-from hpsearch.data.stored_arrays import PreparedData, prepared_data
+from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.core.records import RepeatRecord, TrialRecord, TrialStatus, rank
 from hpsearch.execution.interrupts import interruptible
 from hpsearch.execution.runner import run_parallel, run_segments
 from hpsearch.execution.segments import Segment, TrialTask
 from hpsearch.search.best_model import retrain_and_save
 from hpsearch.space.samplers import repeat_seed
-from hpsearch.search.api import Execution, stored_config
+from hpsearch.search.api import Execution, run_data, stored_config
 from hpsearch.storage.run_names import command_ref
 from hpsearch.storage.run_store import RunStore
 
@@ -208,7 +208,7 @@ def confirm_run(
                            f"fresh seeds, which would drop its decisions — replay it with: hpsearch babysit --replay {ref}")
         config = stored_config(store)
         # the arrays the search trained on (a missing data file stops here, not as a failure of every repeat)
-        data = None if config.objective is not None else prepared_data(store.run_dir, config.resolved_data())
+        data = run_data(store, config, execution)  # trust, and the prepared arrays checked against their digests
         ref = command_ref(store.run_dir)  # the folder the user passes back, never the name stored inside
         again = f"hpsearch confirm {ref} --top {top_k} --seeds {seeds}"
         saved = lambda: f"{len(store.repeats())} repeats are saved in run '{store.run_dir.name}'"  # noqa: E731

@@ -32,3 +32,17 @@ MAX_METRICS = 100
 MAX_HISTORY = 10_000
 #: ``stdout.log`` of a trial stops at this many bytes (a line at its end says how much more was printed).
 MAX_LOG_BYTES = 10 * 1024 * 1024
+
+# Files a run folder or a model holds (README: "Limits"). A run folder or a model may come from someone else.
+#: JSON read back from a run or a model (a row's params, a model's ``prep_meta``) nests at most this deep.
+MAX_JSON_DEPTH = 100
+#: A ``dataset.json`` (or other small JSON file of a run) larger than this is refused.
+MAX_META_BYTES = 10_000_000
+#: A data source file is compared by content (SHA-256) only up to this size; larger: by size and time only.
+MAX_HASH_BYTES = 4 * 1024**3
+#: Columns of a CSV data file.
+MAX_CSV_COLUMNS = 200_000
+#: Characters in one CSV cell.
+MAX_CELL_CHARS = 1_000_000
+#: A text column of a CSV, as NumPy fixed-width text (its longest cell × its rows × 4 bytes).
+MAX_TEXT_COLUMN_BYTES = 256 * 1024**2

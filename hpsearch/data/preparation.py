@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hpsearch.core.errors import DataError
+from hpsearch.io import bounded_json
 from hpsearch.data.tables import Column
 
 PREFIX = "prep_"
@@ -206,13 +207,13 @@ class Preparation:
         if f"{PREFIX}meta" not in arrays:
             return None
         try:
-            meta = json.loads(str(np.asarray(arrays[f"{PREFIX}meta"])[()]))
+            meta = bounded_json.loads(str(np.asarray(arrays[f"{PREFIX}meta"])[()]))  # nesting bounded: a tampered file
             features = tuple(Feature(f["name"], f["kind"], tuple(f["categories"])) for f in meta["features"])
             mean = np.asarray(arrays[f"{PREFIX}mean"], dtype=np.float64)
             scale = np.asarray(arrays[f"{PREFIX}scale"], dtype=np.float64)
             label = tuple(meta["label"]) if isinstance(meta["label"], list) else meta["label"]  # several targets
             preparation = cls(features, mean, scale, meta["missing"], label, tuple(meta["class_names"]))
-        except (KeyError, TypeError, ValueError) as error:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
             raise DataError(f"the stored data preparation is damaged ({type(error).__name__}: {error})") from None
         if preparation.mean.shape != (len(preparation.input_names),) or preparation.scale.shape != preparation.mean.shape:
             raise DataError("the stored data preparation is damaged (statistics do not match its features)")

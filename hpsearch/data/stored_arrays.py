@@ -18,19 +18,24 @@ runner sends them the arrays once each (``PreparedData.in_memory``).
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import shutil
+import stat
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from hpsearch.core.errors import DataError
+from hpsearch.core.limits import MAX_HASH_BYTES, MAX_META_BYTES
 from hpsearch.data.datasets import DataConfig, load_dataset
 from hpsearch.core.dataset import Dataset
 from hpsearch.data.preparation import Preparation, preparation_arrays
+from hpsearch.io import bounded_json
+from hpsearch.io.digests import sha256_file
 from hpsearch.io.npz import checked_arrays, read_arrays
 from hpsearch.io.safe_files import fsync_dir, write_atomic, write_bytes_atomic
 
@@ -38,6 +43,9 @@ DATA_DIR = "data"
 _META = "dataset.json"
 _PREPARATION = "preparation.npz"
 _ARRAYS = ("X_train", "y_train", "X_dev", "y_dev")
+PREPARED_FILES = (*(f"{DATA_DIR}/{name}.npy" for name in _ARRAYS), f"{DATA_DIR}/{_PREPARATION}", f"{DATA_DIR}/{_META}")
+"""The prepared data's files, relative to the run folder: the run keeps their digests and checks them
+before training on them (``RunStore.check_digests``)."""
 
 
 @dataclass(frozen=True)
@@ -106,51 +114,81 @@ def prepared_data(run_dir: Path, data: DataConfig) -> PreparedData:
 
 def run_data_notes(run_dir: Path) -> list[str]:
     """What to tell about a run's data: notices from its preparation, and source files changed since it started."""
-    folder = Path(run_dir) / DATA_DIR
-    try:
-        meta = json.loads((folder / _META).read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    path = Path(run_dir) / DATA_DIR / _META
+    if not path.is_file():
         return []
+    meta = _read_meta(path)
     return [*meta["notices"], *source_changes(meta["sources"])]
 
 
 def source_changes(sources: list[dict]) -> list[str]:
-    """One line per source file that changed or vanished since it was read (compared by content)."""
+    """One line per source file that changed or vanished since it was read.
+
+    Compared by size and modification time first; by content (SHA-256) only when the size is the same
+    and the time is not, and only for a regular file of at most ``MAX_HASH_BYTES``: a path naming a
+    device (``/dev/zero``) or a FIFO is never opened, so a run folder from someone else cannot make
+    ``show`` hash forever.
+    """
     lines = []
+    kept = "the run (and resume) keep training on the data as it was; start a new run to use the new file"
     for source in sources:
         path = Path(source["path"])
         try:
-            stat = path.stat()
+            info = path.stat()
         except OSError:
             lines.append(f"{path}: the data file is gone since the run started — the run keeps training on its "
                          "prepared copy of the data")
             continue
-        if (stat.st_size, stat.st_mtime_ns) == (source["size"], source["mtime_ns"]):
+        if not stat.S_ISREG(info.st_mode):
+            lines.append(f"{path}: is not a regular file (a device, FIFO or folder) — not compared; {kept}")
+        elif info.st_size != source["size"]:
+            lines.append(f"{path}: the data file has changed since the run started (its size) — {kept}")
+        elif info.st_mtime_ns == source["mtime_ns"]:
             continue
-        if _digest(path) != source["sha256"]:
-            lines.append(f"{path}: the data file has changed since the run started — the run (and resume) keep "
-                         "training on the data as it was; start a new run to use the new file")
+        elif info.st_size > MAX_HASH_BYTES:
+            lines.append(f"{path}: modified since the run started, too large to compare by content — {kept}")
+        else:
+            try:
+                changed = sha256_file(path, max_bytes=MAX_HASH_BYTES) != source["sha256"]
+            except (OSError, ValueError):
+                changed = True
+            if changed:
+                lines.append(f"{path}: the data file has changed since the run started — {kept}")
     return lines
 
 
+def _read_meta(path: Path) -> dict[str, Any]:
+    """``dataset.json``, bounded in size and nesting and checked field by field (DataError naming it)."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_META_BYTES:
+            raise ValueError(f"not a regular file of at most {MAX_META_BYTES:,} bytes")
+        meta = bounded_json.loads(path.read_bytes())
+        if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+            raise ValueError("no name")
+        for key in ("class_names", "notices"):
+            if not isinstance(meta.get(key), list) or not all(isinstance(v, str) for v in meta[key]):
+                raise ValueError(f"{key} is not a list of text")
+        sources = meta.get("sources")
+        fields = {"path": str, "sha256": str, "size": int, "mtime_ns": int}
+        if not isinstance(sources, list) or not all(
+                isinstance(s, dict) and all(type(s.get(k)) is t for k, t in fields.items()) for s in sources):
+            raise ValueError("sources are not a list of {path, sha256, size, mtime_ns}")
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: is damaged ({error}) — was it changed outside hpsearch?") from None
+    return meta
+
+
 def _source_stamp(path: str, digest: str) -> dict:
-    stat = os.stat(path)
-    return {"path": path, "sha256": digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-
-
-def _digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
+    info = os.stat(path)
+    return {"path": path, "sha256": digest, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
 
 
 @functools.lru_cache(maxsize=2)
 def _open(folder: str, stamp: int) -> Dataset:
     """The prepared arrays of ``folder``, memory-mapped (``stamp``: reopened if the folder was rewritten)."""
     path = Path(folder)
-    meta = json.loads((path / _META).read_text(encoding="utf-8"))
+    meta = _read_meta(path / _META)
     arrays = {name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS}
     preparation = Preparation.from_arrays(read_arrays(path / _PREPARATION, str(path / _PREPARATION)))
     return Dataset(

@@ -16,6 +16,7 @@ import io
 import warnings
 import zipfile
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from hpsearch.core.errors import DataError
+from hpsearch.core.limits import MAX_CELL_CHARS, MAX_CSV_COLUMNS, MAX_TEXT_COLUMN_BYTES
 from hpsearch.io.npz import NpzUnreadable, read_arrays
 
 MISSING_VALUES: tuple[str, ...] = ("", "NA", "NaN", "nan", "null", "None", "?")
@@ -153,8 +155,14 @@ def read_table(path: Path, label: str | None) -> Table:
 # --- CSV -----------------------------------------------------------------------------
 
 
-def read_csv(path: Path, label: str | None) -> Table:
-    """A CSV file with a header row naming its columns."""
+def read_csv(path: Path, label: str | None, usecols: Collection[str] | None = None) -> Table:
+    """A CSV file with a header row naming its columns; ``usecols``: parse only these (others are skipped,
+    whatever they hold), else all.
+
+    Bounded (README "Limits"): at most ``MAX_CSV_COLUMNS`` columns and ``MAX_CELL_CHARS`` characters a
+    cell, and a text column parsed is at most ``MAX_TEXT_COLUMN_BYTES`` as fixed-width text (its longest
+    cell times its rows); past any, one DataError naming the file.
+    """
     content = path.read_bytes()
     digest = hashlib.sha256(content).hexdigest()
     try:
@@ -172,12 +180,16 @@ def read_csv(path: Path, label: str | None) -> Table:
         raise DataError(f"{path}: is not a readable CSV ({error})") from None
     if not header:
         raise DataError(f"{path}: is empty — a CSV needs a header row naming its columns")
+    if len(header) > MAX_CSV_COLUMNS:
+        raise DataError(f"{path}: has {len(header):,} columns, more than {MAX_CSV_COLUMNS:,} — hpsearch reads at most "
+                        f"{MAX_CSV_COLUMNS:,} columns: keep the ones the model needs, or save the data as .npz")
     _check_header(path, header, label)
-    columns = _read_numbers_fast(path, header, label)
+    wanted = [k for k, name in enumerate(header) if usecols is None or name in usecols]
+    columns = _read_numbers_fast(path, header, label) if usecols is None else None
     if columns is not None:
         table = Table(str(path), tuple(columns), digest, None, text)
     else:
-        columns, row_lines = _read_cells(path, text, header)
+        columns, row_lines = _read_cells(path, text, header, wanted)
         table = Table(str(path), tuple(columns), digest, row_lines)
     if table.n_rows == 0:
         raise DataError(f"{path}: has a header but no data rows")
@@ -259,13 +271,14 @@ def _parse_numbers(path: Path, usecols: list[int] | None) -> np.ndarray:
         return _loadtxt(path, usecols, np.float64)
 
 
-def _read_cells(path: Path, text: str, header: list[str]) -> tuple[list[Column], np.ndarray]:
-    """Every column parsed cell by cell (text, missing values); the file line of each row."""
+def _read_cells(path: Path, text: str, header: list[str], wanted: list[int]) -> tuple[list[Column], np.ndarray]:
+    """The columns ``wanted`` (indices) parsed cell by cell (text, missing values); the file line of each row."""
     reader = csv.reader(io.StringIO(text, newline=""))
     next(reader)
     rows: list[list[str]] = []
     lines: list[int] = []
     n = len(header)
+    limit = csv.field_size_limit(MAX_CELL_CHARS)  # process-wide: restored below
     try:
         for row in reader:
             if not row:
@@ -275,12 +288,23 @@ def _read_cells(path: Path, text: str, header: list[str]) -> tuple[list[Column],
                     f"{path}: line {reader.line_num} has {len(row)} fields but the header has {n} "
                     "— every row needs one value per column (an empty cell is a missing value)"
                 )
-            rows.append(row)
+            rows.append([row[k] for k in wanted] if len(wanted) < n else row)
             lines.append(reader.line_num)
     except csv.Error as error:
-        raise DataError(f"{path}: is not a readable CSV at line {reader.line_num} ({error})") from None
-    cells = list(zip(*rows)) if rows else [()] * n
-    columns = [parse_cells(name, np.array(col, dtype=str)) for name, col in zip(header, cells)]
+        raise DataError(f"{path}: is not a readable CSV at line {reader.line_num} ({error}; a cell holds at most "
+                        f"{MAX_CELL_CHARS:,} characters)") from None
+    finally:
+        csv.field_size_limit(limit)
+    cells = list(zip(*rows)) if rows else [()] * len(wanted)
+    columns = []
+    for k, col in zip(wanted, cells):
+        longest = max(map(len, col), default=0)
+        if 4 * longest * len(col) > MAX_TEXT_COLUMN_BYTES:  # NumPy keeps text at its longest cell's width
+            at = max(range(len(col)), key=lambda i: len(col[i]))
+            raise DataError(f"{path}: column {header[k]!r} has a cell of {longest:,} characters at line {lines[at]}: "
+                            f"as text it would take {4 * longest * len(col) / 2**20:,.0f} MiB (at most "
+                            f"{MAX_TEXT_COLUMN_BYTES / 2**20:,.0f}) — shorten it or remove the column")
+        columns.append(parse_cells(header[k], np.array(col, dtype=str)))
     return columns, np.array(lines, dtype=np.int64)
 
 

@@ -36,8 +36,9 @@ from hpsearch.core.errors import DataError
 from hpsearch.core.memory import shortfall
 from hpsearch.io.safe_files import write_path_atomic
 
-Source = str | os.PathLike | bytes
-"""Where an archive is read from: a file path, or its content already in memory."""
+Source = str | os.PathLike | bytes | BinaryIO
+"""Where an archive is read from: a file path, its content already in memory, or an open binary file
+(read from its start, then closed)."""
 
 
 class NpzUnreadable(DataError):
@@ -181,6 +182,8 @@ def _opened(source: Source) -> BinaryIO:
     """A binary file object over ``source`` (OSError naming a missing file)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return io.BytesIO(source)
+    if hasattr(source, "read"):
+        return source  # type: ignore[return-value]
     return open(source, "rb")
 
 

@@ -15,8 +15,11 @@ be a symlink planted to make hpsearch overwrite something else (``lock`` ->
   states, prepared data, exports;
 * ``make_folder`` / ``make_folders`` create folders one level at a time,
   refusing a symlink where a folder should be;
-* ``check_no_symlinks`` refuses a run folder holding a symlink anywhere, with
-  one line naming it (``RunError``).
+* ``check_no_symlinks`` refuses a run folder holding a symlink where hpsearch
+  itself writes (the folder, its own files and folders and what is in them),
+  with one line naming it (``RunError``). The insides of ``trials/<n>/`` belong
+  to the user's own code (a checkpoint tool's ``latest -> ckpt-3``) and are not
+  looked at; nothing deeper is walked, so the check costs the same on every open.
 """
 
 from __future__ import annotations
@@ -140,16 +143,30 @@ def make_folders(path: Path) -> Path:
     return path
 
 
+#: Folders of a run whose entries hpsearch writes itself (``trials`` holds one folder per trial, whose own
+#: content is the user's code's).
+OWN_FOLDERS = ("models", "checkpoints", "data", "plots", "trials")
+
+
 def check_no_symlinks(run_dir: Path) -> None:
-    """RunError naming the first symlink found anywhere inside ``run_dir`` (links are not followed)."""
-    for root, dirs, files in os.walk(run_dir, followlinks=False):
-        for entry in sorted(dirs + files):
-            path = Path(root) / entry
-            if path.is_symlink():
-                raise RunError(
-                    f"run folder '{run_dir}' holds a symlink, '{path}' -> '{os.readlink(path)}' — hpsearch never "
-                    "writes through one: remove it (or copy the run without links)"
-                )
+    """RunError naming the first symlink among ``run_dir``'s entries and the entries of its own folders
+    (``OWN_FOLDERS``); links are never followed and nothing deeper is looked at (``run_dir`` itself may be
+    a link: where the user keeps the run)."""
+    run_dir = Path(run_dir)
+    paths = []
+    with os.scandir(run_dir) as entries:
+        paths += sorted(run_dir / e.name for e in entries)
+    for name in OWN_FOLDERS:
+        folder = run_dir / name
+        if folder.is_dir() and not folder.is_symlink():
+            with os.scandir(folder) as entries:
+                paths += sorted(folder / e.name for e in entries)
+    for path in paths:
+        if path.is_symlink():
+            raise RunError(
+                f"run folder '{run_dir}' holds a symlink, '{path}' -> '{os.readlink(path)}' — hpsearch never "
+                "writes through one: remove it (or copy the run without links)"
+            )
 
 
 def fsync_dir(path: Path) -> None:

@@ -16,10 +16,12 @@ already prepared (standardized numbers), and ``predict_csv`` says why not.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,6 +31,7 @@ from hpsearch.data.split import class_ids
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import DataError
 from hpsearch.io.npz import save_npz
+from hpsearch.io.safe_files import write_text_atomic
 from hpsearch.nn import Network
 from hpsearch.nn.model import read_npz
 from hpsearch.data.preparation import Preparation, preparation_arrays
@@ -59,9 +62,8 @@ class Model:
             preparation = Preparation.from_arrays(arrays)
         except DataError as error:
             raise DataError(f"{path}: {error}") from None
-        if preparation is not None and preparation.n_inputs != network.n_features:
-            raise DataError(f"{path}: its data preparation makes {preparation.n_inputs} inputs but the network "
-                            f"takes {network.n_features} — the file was not written by hpsearch")
+        if preparation is not None:
+            _check_preparation(path, preparation, network.n_features, network.n_classes)
         return cls(network, preparation)
 
     def state(self) -> dict[str, np.ndarray]:
@@ -104,6 +106,23 @@ class Model:
     def predict(self, rows: Rows) -> np.ndarray:
         """The predicted class name (m,) str of each raw row."""
         return np.array(self.class_names)[self.network.predict(self.prepare(rows))]
+
+
+def _check_preparation(path: str | os.PathLike, preparation: Preparation, n_features: int, n_classes: int) -> None:
+    """DataError (one line naming the file) for a preparation that does not fit its network or cannot have
+    been fitted: a tampered or broken model file would otherwise predict NaN with a confident class."""
+    why = None
+    if preparation.n_inputs != n_features:
+        why = f"its data preparation makes {preparation.n_inputs} inputs but the network takes {n_features}"
+    elif not all(isinstance(name, str) for name in preparation.class_names):
+        why = "its class names are not all text"
+    elif len(preparation.class_names) != n_classes:
+        why = f"it names {len(preparation.class_names)} classes but the network predicts {n_classes}"
+    elif not (np.all(np.isfinite(preparation.mean)) and np.all(np.isfinite(preparation.scale))
+              and np.all(preparation.scale > 0)):
+        why = "its data preparation has a zero, negative or non-finite scale or mean"
+    if why is not None:
+        raise DataError(f"{path}: {why} — the file was not written by hpsearch, or was changed since")
 
 
 def _columns(rows: Rows, names: tuple[str, ...], source: str) -> dict[str, Column]:
@@ -159,6 +178,8 @@ class Predictions:
     label: str | None
     accuracy: float | None
     cost: float | None
+    kept: dict[str, np.ndarray] = field(default_factory=dict)
+    """Columns of the input passed through (``--keep``): (m,) str cells by name, in the order asked."""
 
 
 def resolve_model(ref: str, runs_dir: Path) -> Path:
@@ -177,23 +198,40 @@ def resolve_model(ref: str, runs_dir: Path) -> Path:
     return model
 
 
-def predict_csv(model_path: Path, data_path: Path) -> Predictions:
+def predict_csv(model_path: Path, data_path: Path, keep: Sequence[str] = ()) -> Predictions:
     """Predict every row of a CSV file with the training columns (extra columns are ignored).
 
-    If the file holds the label column, the predictions are scored too.
+    If the file holds the label column, the predictions are scored too. ``keep``: columns of the file
+    passed through to the output (an id to join the predictions back on). A row with an infinite number
+    (``inf``, ``1e309``) in a column the model reads is refused (DataError naming its line and column):
+    it would get NaN probabilities and a confident class.
     """
     model = Model.load(model_path)
     if model.preparation is None:
         raise DataError(f"{model_path}: this model was saved without its data preparation (by an older hpsearch), "
                         "so it cannot read raw rows — train it again, or use Model.predict on prepared arrays")
-    table = read_csv(Path(data_path), None)
+    label = model.preparation.label
+    # Only the columns used are parsed: another column's content (a 130,000-character note) costs nothing.
+    table = read_csv(Path(data_path), None, usecols={*model.columns, *keep, *([label] if label else [])})
+    absent = [name for name in keep if name not in table]
+    if absent:
+        raise DataError(f"{data_path}: has no column {absent[0]!r} to keep — name a column of its header")
     columns = {name: table[name] for name in model.columns if name in table}
+    for name, column in columns.items():
+        infinite = np.flatnonzero(np.isinf(column.numbers) & ~column.missing)
+        if len(infinite):
+            raise DataError(f"{data_path}: {table.where(int(infinite[0]))}, column {name!r} is "
+                            f"{column.numbers[infinite[0]]} — predict takes finite numbers: fix or drop the row")
     X = model.preparation.transform(columns, str(data_path))
+    bad = np.argwhere(~np.isfinite(X))
+    if len(bad):
+        row, j = (int(v) for v in bad[0])
+        raise DataError(f"{data_path}: {table.where(row)}, input {model.preparation.input_names[j]!r} overflows "
+                        "once prepared (a number far outside the training range) — fix or drop the row")
     proba = model.network.predict_proba(X)
     names = np.array(model.class_names)
     classes = names[np.argmax(proba, axis=1)]
     accuracy = cost = None
-    label = model.preparation.label
     if label is not None and label in table:
         labels = table[label]
         if labels.missing.any():
@@ -202,17 +240,42 @@ def predict_csv(model_path: Path, data_path: Path) -> Predictions:
         keys = labels.numbers if labels.is_numeric else labels.text
         y = class_ids(keys, model.class_names, str(data_path))
         cost, accuracy = model.network.evaluate(X, y)
+    kept = {name: table[name].as_text() for name in keep}
     return Predictions(str(data_path), classes, proba, model.class_names, label if accuracy is not None else None,
-                       accuracy, cost)
+                       accuracy, cost, kept)
+
+
+# C0 controls, DEL, C1 controls and bidirectional overrides: shown as escapes (as the CLI's plain text does).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(text: str) -> str:
+    """``text`` with each control character written as an escape (``\\x1b``): a class name or a kept cell
+    can never move the cursor or rewrite a terminal that shows the CSV."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
+                        text)
 
 
 def write_predictions(predictions: Predictions, file: IO[str], proba: bool = False) -> None:
-    """CSV: one row per input row, the predicted class (and, with ``proba``, one probability column per class)."""
+    """CSV: one row per input row — ``row`` (its 0-based number among the file's data rows, blank lines not
+    counted: pandas' index), the kept columns, the predicted class (and, with ``proba``, one probability
+    column per class). Control characters in names and cells are written as escapes."""
     writer = csv.writer(file, lineterminator="\n")
-    header = ["prediction"] + ([f"p_{name}" for name in predictions.class_names] if proba else [])
-    writer.writerow(header)
+    kept = list(predictions.kept.items())
+    header = ["row", *(name for name, _ in kept), "prediction"]
+    header += [f"p_{name}" for name in predictions.class_names] if proba else []
+    writer.writerow([_escaped(name) for name in header])
     for k, name in enumerate(predictions.classes.tolist()):
-        writer.writerow([name, *(repr(float(p)) for p in predictions.proba[k])] if proba else [name])
+        row = [str(k), *(cells[k] for _, cells in kept), name]
+        writer.writerow([_escaped(cell) for cell in row] + ([repr(float(p)) for p in predictions.proba[k]] if proba else []))
 
 
-__all__ = ["Model", "Predictions", "predict_csv", "resolve_model", "write_predictions"]
+def save_predictions(predictions: Predictions, path: Path, proba: bool = False) -> Path:
+    """``write_predictions`` into ``path``, atomically and never through a symlink (``io.safe_files``): a full
+    disk leaves the old file, and the error names the path."""
+    text = io.StringIO()
+    write_predictions(predictions, text, proba)
+    return write_text_atomic(path, text.getvalue())
+
+
+__all__ = ["Model", "Predictions", "predict_csv", "resolve_model", "save_predictions", "write_predictions"]

@@ -26,7 +26,7 @@ from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import HpsearchError, RunError
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.data.datasets import load_dataset
-from hpsearch.data.stored_arrays import prepared_data, run_data_notes, write_prepared
+from hpsearch.data.stored_arrays import PREPARED_FILES, PreparedData, prepared_data, run_data_notes, write_prepared
 from hpsearch.execution.objective_jobs import check_objective, stored_name
 from hpsearch.execution.dask_cluster import check_scheduler
 from hpsearch.execution.segments import TrialTask, check_fits, plan_tasks
@@ -37,11 +37,11 @@ from hpsearch.search.options import Execution, SearchReporter, Silent
 from hpsearch.search.rounds import ZoomRequest, drive, edge_hints, initial_round
 from hpsearch.space.zoom import EdgeHint
 from hpsearch.storage.run_names import command_ref, new_run_dir, validate_run_name
-from hpsearch.storage.run_store import RunStore
+from hpsearch.storage.run_store import RunStore, machine_id
 
 __all__ = [
-    "Execution", "RungBudget", "SearchReporter", "SearchResult", "edge_hints", "planned_rungs", "planned_trials",
-    "resume_search", "rungs", "start_search", "stored_config", "tune", "zoom_search",
+    "Execution", "RungBudget", "SearchReporter", "SearchResult", "check_trusted", "edge_hints", "planned_rungs",
+    "planned_trials", "resume_search", "run_data", "rungs", "start_search", "stored_config", "tune", "zoom_search",
 ]
 
 
@@ -95,6 +95,7 @@ def start_search(
     with store:
         if dataset is not None:
             write_prepared(store.run_dir, dataset)  # parsed once: every trial and every resume trains on these arrays
+            store.check_digests(list(PREPARED_FILES))  # kept now, checked before every later use
         return _finish(store, execution, reporter)
 
 
@@ -173,16 +174,50 @@ def _finish(store: RunStore, execution: Execution, reporter: SearchReporter | No
         raise RunError(f"run '{store.run_dir.name}' is a babysat model — continue it with: "
                        f"hpsearch babysit {command_ref(store.run_dir)}")
     reporter = reporter or Silent()
-    data = None  # own objectives load their own data
-    if config.objective is None:
-        data = prepared_data(store.run_dir, config.resolved_data())  # an older run's data file is read here, once
+    store.note = reporter.note  # a checkpoint set aside is said
+    data = run_data(store, config, execution)
+    if data is not None:
         for line in run_data_notes(store.run_dir):  # a dropped index column, a changed file: said before training
             reporter.note(line)
-    else:
-        _load_data(config)
     edges = drive(store, config, data, execution, reporter, retry_failed=retry_failed, zoom=zoom)
     store.check_intact()
     return SearchResult(store.run_dir, store.name, store.rounds(), rank(store.trials()), edges, config.objective)
+
+
+def run_data(store: RunStore, config: SearchConfig, execution: Execution) -> PreparedData | None:
+    """What every command that trains a stored run (resume, zoom, confirm) does first: refuse a run from
+    someone else that would run code or connect somewhere (``check_trusted``), then return the run's
+    prepared data checked against the digests the run keeps (RunError naming a changed file), or None
+    for an own objective (checked to import: it loads its own data)."""
+    check_trusted(store, config, execution)
+    if config.objective is not None:
+        _load_data(config)
+        return None
+    data = prepared_data(store.run_dir, config.resolved_data())  # an older run's data file is read here, once
+    store.check_digests(list(PREPARED_FILES))
+    return data
+
+
+def check_trusted(store: RunStore, config: SearchConfig, execution: Execution) -> None:
+    """RunError (one line saying what would run) for a run this user on this machine did not create whose
+    objective is a command or a Python function, or whose trials go to a dask scheduler, unless
+    ``execution.trust``. The built-in engine on local workers runs only hpsearch's code: always allowed.
+    """
+    if execution.trust or store.created_by == machine_id():
+        return
+    would = []
+    objective = config.objective
+    if objective is not None and objective.command is not None:
+        would.append(f"run the command {' '.join(objective.command)!r} (in {objective.base_dir})")
+    elif objective is not None:
+        would.append(f"import and call {objective.python!r} (from {objective.base_dir})")
+    if (execution.backend or config.search.backend) == "dask":
+        would.append(f"connect to the dask scheduler {execution.scheduler or config.search.scheduler!r}")
+    if not would:
+        return
+    creator = f"by {store.created_by}" if store.created_by else "by an hpsearch that recorded no creator"
+    raise RunError(f"run '{store.name}' was created {creator}, not by {machine_id()}: it would "
+                   f"{' and '.join(would)} — read {store.run_dir / 'config.yaml'}, then add --trust to allow it")
 
 
 SIZE_PARAMETERS = ("hidden", "layers", "hidden_units", "batch_size", "dtype", "optimizer")

@@ -12,11 +12,13 @@ from hpsearch.execution.runner import default_workers
 
 @dataclass(frozen=True)
 class Execution:
-    """Where trials run; None takes the config's ``search:`` setting."""
+    """Where trials run; None takes the config's ``search:`` setting. ``trust``: run a received run's stored
+    command or module, or connect to its scheduler (``search.api.check_trusted``)."""
 
     workers: int | None = None
     backend: str | None = None
     scheduler: str | None = None
+    trust: bool = False
 
     def placement(self, settings: SearchSettings) -> dict[str, Any]:
         """The one lookup of where trials run: this command's options, else the config's ``search:`` settings,

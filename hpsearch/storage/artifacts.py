@@ -6,11 +6,21 @@ anything is allocated, no pickle). ``models/best.npz`` names its trial by its
 content: each save commits the file's SHA-256 first, so whichever file is in
 place after a crash is credited to the trial that wrote it, and a file changed
 by hand to none.
+
+Every other file the run reads back (checkpoints, the babysit state, the
+prepared arrays) has its SHA-256 in the ``file_digests`` table, committed
+before the file replaces an old one, and is checked on reading: a checkpoint
+that differs (copied from another trial, a weight scaled) is set aside and the
+trial trained again from its start, with a note; any other file that differs
+is one RunError naming it. A digest is computed from the file's bytes in
+blocks, and the arrays are then read from the same open file: nothing is held
+twice. Runs older than schema 3 have no digests: their files are accepted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from hpsearch.core.errors import DataError, RunError
+from hpsearch.io.digests import sha256_file, sha256_stream
 from hpsearch.io.npz import npz_bytes, read_arrays
 from hpsearch.io.safe_files import make_folder, write_bytes_atomic
 from hpsearch.storage.layout import BEST_MODEL, BEST_STATE, CHECKPOINTS_DIR, MODELS_DIR
@@ -26,10 +37,10 @@ from hpsearch.storage.sql import reading, transaction
 
 
 def file_digest(path: Path) -> str | None:
-    """The SHA-256 of a file's content (hex), None if there is no file."""
+    """The SHA-256 of a file's content (hex, read in blocks), None if there is no regular file there."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
+        return sha256_file(path)
+    except OSError:
         return None
 
 
@@ -42,7 +53,74 @@ class ArtifactFiles:
     """The run store's part that keeps model files and checkpoints (a mixin of ``RunStore``)."""
 
     run_dir: Path
+    name: str
+    note: Callable[[str], None]
     _db: sqlite3.Connection
+
+    # -- files whose digest the run keeps ------------------------------------
+
+    def write_tracked(self, folder: str, name: str, content: bytes) -> Path:
+        """Write ``content`` as ``folder/name`` of the run (``folder`` ``""``: the run folder itself) atomically,
+        never through a symlink, its SHA-256 committed before it replaces the old file; return its path."""
+        where = make_folder(self.run_dir, folder) if folder else self.run_dir
+        key = f"{folder}/{name}" if folder else name
+        digest = hashlib.sha256(content).hexdigest()
+        return write_bytes_atomic(where, name, content, before_replace=lambda: self.record_digests({key: digest}))
+
+    def record_digests(self, digests: Mapping[str, str]) -> None:
+        """Keep the SHA-256 of files of the run, by path relative to the run folder (one transaction)."""
+        if getattr(self, "read_only", False):
+            return  # a read-only open never writes; the digests are computed by the next writer
+        with transaction(self._db):
+            self._db.executemany("INSERT OR REPLACE INTO file_digests (path, sha256) VALUES (?, ?)",
+                                 [(key, digest) for key, digest in digests.items()])
+
+    def recorded_digest(self, key: str) -> str | None:
+        """The SHA-256 kept for ``key`` (a path relative to the run folder), None if none was kept."""
+        row = self._db.execute("SELECT sha256 FROM file_digests WHERE path = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def check_digests(self, keys: list[str]) -> None:
+        """RunError naming the first of ``keys`` whose bytes differ from the digest kept for it.
+
+        A file without a kept digest (a run older than schema 3) is accepted and its digest kept now.
+        """
+        missing = {}
+        for key in keys:
+            path = self.run_dir / key
+            try:
+                digest = sha256_file(path)
+            except OSError as error:
+                raise RunError(f"'{path}': cannot read it ({error.strerror or error}) — run '{self.name}' needs it "
+                               "as hpsearch wrote it") from None
+            expected = self.recorded_digest(key)
+            if expected is None:
+                missing[key] = digest
+            elif digest != expected:
+                raise RunError(_changed(path, self.name))
+        if missing:
+            self.record_digests(missing)
+
+    def read_tracked(self, key: str, label: str | None = None) -> dict[str, np.ndarray]:
+        """The arrays of the run's .npz file ``key`` after checking its digest: RunError naming the file if
+        it differs from what the run wrote (no digest kept: accepted), DataError if it is unreadable."""
+        arrays, changed = self._read_checked(key, label)
+        if changed:
+            raise RunError(_changed(self.run_dir / key, self.name))
+        return arrays
+
+    def _read_checked(self, key: str, label: str | None) -> tuple[dict[str, np.ndarray], bool]:
+        """The arrays of ``key`` and whether its bytes differ from the kept digest; one open, one read of the
+        arrays (the digest is computed in blocks from the same open file)."""
+        path = self.run_dir / key
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as file:
+            digest = sha256_stream(file)
+            expected = self.recorded_digest(key)
+            if expected is not None and digest != expected:
+                return {}, True
+            file.seek(0)
+            return read_arrays(file, label or str(path)), False
 
     # -- the best model -----------------------------------------------------
 
@@ -103,21 +181,30 @@ class ArtifactFiles:
 
     def save_checkpoint(self, trial: int, epoch: int, arrays: Mapping[str, np.ndarray]) -> None:
         """Write a trial's training state after ``epoch`` epochs, atomically (temp file, fsync, rename),
-        never through a symlink."""
-        folder = make_folder(self.run_dir, CHECKPOINTS_DIR)
-        write_bytes_atomic(folder, checkpoint_path(self.run_dir, trial, epoch).name, npz_bytes(arrays))
+        never through a symlink, its digest kept."""
+        self.write_tracked(CHECKPOINTS_DIR, checkpoint_path(self.run_dir, trial, epoch).name, npz_bytes(arrays))
 
     def load_checkpoint(self, trial: int, epoch: int) -> dict[str, np.ndarray] | None:
-        """The training state saved by ``save_checkpoint``, or None if there is none, it is unreadable or
-        its headers declare more than it holds or than memory has (checked before anything is allocated).
+        """The training state saved by ``save_checkpoint``, or None if there is none, it is unreadable, its
+        headers declare more than it holds or than memory has (checked before anything is allocated), or its
+        bytes differ from the digest kept when it was written (copied from another trial, changed by hand).
 
-        None is safe: training is deterministic, so the trial is trained again from its start instead.
+        None is safe: training is deterministic, so the trial is trained again from its start instead. A
+        file that is there but not used is said (``note``); it is never trained on.
         """
         path = checkpoint_path(self.run_dir, trial, epoch)
         try:
-            return read_arrays(path, str(path))
-        except DataError:
+            arrays, changed = self._read_checked(f"{CHECKPOINTS_DIR}/{path.name}", None)
+        except FileNotFoundError:
             return None
+        except (OSError, DataError) as error:
+            self.note(f"{path}: unreadable ({error}) — trial {trial} is trained again from its start")
+            return None
+        if changed:
+            self.note(f"{path}: differs from the checkpoint hpsearch wrote for trial {trial} (copied from another "
+                      "trial or changed by hand) — not used: the trial is trained again from its start")
+            return None
+        return arrays
 
     def delete_checkpoints(self, trial: int, keep_epoch: int | None = None) -> None:
         """Remove a trial's checkpoints (all, or all but the one after ``keep_epoch`` epochs)."""
@@ -125,6 +212,16 @@ class ArtifactFiles:
         if not folder.is_dir():
             return
         keep = checkpoint_path(self.run_dir, trial, keep_epoch).name if keep_epoch is not None else None
+        gone = []
         for path in folder.glob(f"trial-{int(trial)}-epoch-*.npz"):
             if path.name != keep:
                 path.unlink(missing_ok=True)
+                gone.append((f"{CHECKPOINTS_DIR}/{path.name}",))
+        if gone and not getattr(self, "read_only", False):
+            with transaction(self._db):
+                self._db.executemany("DELETE FROM file_digests WHERE path = ?", gone)
+
+
+def _changed(path: Path, run: str) -> str:
+    return (f"'{path}' was changed since hpsearch wrote it (its SHA-256 differs from the one run '{run}' keeps) "
+            "— restore it from a copy of the run, or start a new run")

@@ -3,8 +3,6 @@ seeds, and which repeat ``models/best.npz`` holds."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
 from pathlib import Path
 
@@ -12,8 +10,15 @@ from hpsearch.core.errors import RunError
 from hpsearch.core.records import RepeatRecord, TrialStatus
 from hpsearch.storage.artifacts import file_digest
 from hpsearch.storage.layout import BEST_MODEL, MODELS_DIR
-from hpsearch.storage.rows import REPEAT_REALS, inexact_reals
-from hpsearch.storage.sql import transaction
+from hpsearch.storage.rows import (
+    REPEAT_REALS,
+    exact_values,
+    inexact_reals,
+    stored_int,
+    stored_seed,
+    stored_status,
+)
+from hpsearch.storage.sql import reading, transaction
 
 
 class Confirmations:
@@ -38,6 +43,7 @@ class Confirmations:
                  inexact_reals(reals)),
             )
 
+    @reading
     def repeats(self) -> list[RepeatRecord]:
         """Every recorded repeat, by trial and repeat."""
         rows = self._db.execute(
@@ -46,15 +52,17 @@ class Confirmations:
         )
         records = []
         for trial, repeat, seed, status, *reals, epochs_run, error, exact in rows:
-            values = dict(zip(REPEAT_REALS, reals))
-            values.update(json.loads(exact))
-            records.append(RepeatRecord(trial, repeat, int(seed), TrialStatus(status), epochs_run=epochs_run,
-                                        error=error, **values))
+            where = f"confirmation repeat {str(repeat)[:20]} of trial {str(trial)[:20]}"
+            values = exact_values(where, dict(zip(REPEAT_REALS, reals)), exact)
+            records.append(RepeatRecord(stored_int(where, "trial", trial), stored_int(where, "repeat_index", repeat),
+                                        stored_seed(where, seed), stored_status(where, status),
+                                        epochs_run=stored_int(where, "epochs_run", epochs_run),
+                                        error=None if error is None else str(error), **values))
         return records
 
     def mark_confirmed_model(self, trial: int, repeat: int) -> None:
         """Note that ``models/best.npz`` (just written by ``save_best_model``) holds repeat ``repeat`` of ``trial``."""
-        digest = hashlib.sha256((self.run_dir / MODELS_DIR / BEST_MODEL).read_bytes()).hexdigest()
+        digest = file_digest(self.run_dir / MODELS_DIR / BEST_MODEL)
         with transaction(self._db):
             self._db.execute("UPDATE confirmations SET model_sha256 = NULL WHERE model_sha256 IS NOT NULL")
             self._db.execute("UPDATE confirmations SET model_sha256 = ? WHERE trial = ? AND repeat_index = ?",

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from hpsearch.core.records import TrialRecord, TrialStatus
+from hpsearch.io import bounded_json
 
 # TrialRecord fields kept in REAL columns, so SQL can sort and filter by them.
 REAL_FIELDS = ("dev_cost", "train_cost", "dev_accuracy", "seconds", "value", "best_dev_cost")
@@ -78,16 +79,87 @@ def trial_row(rec: TrialRecord) -> tuple:
     )
 
 
+class BadRow(ValueError):
+    """A stored row holds a value of the wrong type or shape (a run.sqlite changed outside hpsearch).
+
+    The message names the row and the field: ``trial 3: params is ...``. Store reads turn it into one
+    RunError naming the run (``storage.sql.reading``): a damaged row is never guessed at.
+    """
+
+
+def stored_json(where: str, field: str, text: Any, kind: type = dict) -> Any:
+    """A JSON column's value, its nesting bounded (``io.bounded_json``) and of type ``kind``; BadRow otherwise."""
+    if not isinstance(text, str):
+        raise BadRow(f"{where}: {field} is {type(text).__name__}, not JSON text")
+    try:
+        value = bounded_json.loads(text)
+    except ValueError as error:
+        raise BadRow(f"{where}: {field} is not valid JSON ({error})") from None
+    if not isinstance(value, kind):
+        raise BadRow(f"{where}: {field} holds {type(value).__name__}, not {kind.__name__}")
+    return value
+
+
+def stored_real(where: str, field: str, value: Any) -> float | None:
+    """A REAL column's value: a number or NULL; BadRow for text or bytes."""
+    if value is None or type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
+    raise BadRow(f"{where}: {field} is {type(value).__name__} {str(value)[:40]!r}, not a number")
+
+
+def stored_int(where: str, field: str, value: Any, *, nullable: bool = False, low: int = 0,
+               high: int = 2**62) -> int | None:
+    """An INTEGER column's value within ``[low, high]`` (NULL when ``nullable``); BadRow otherwise."""
+    if value is None and nullable:
+        return None
+    if type(value) is not int or not low <= value <= high:
+        raise BadRow(f"{where}: {field} is {str(value)[:40]!r}, not an integer from {low} to {high}")
+    return value
+
+
+def stored_seed(where: str, value: Any) -> int:
+    """A seed column (decimal text, as written by ``trial_row``)."""
+    if not isinstance(value, str) or not 0 < len(value) <= 40 or not value.lstrip("-").isdigit():
+        raise BadRow(f"{where}: seed is {str(value)[:40]!r}, not a decimal integer")
+    return int(value)
+
+
+def stored_status(where: str, value: Any) -> TrialStatus:
+    """A status column."""
+    try:
+        return TrialStatus(value)
+    except ValueError:
+        raise BadRow(f"{where}: status is {str(value)[:40]!r}, not one of "
+                     f"{', '.join(s.value for s in TrialStatus)}") from None
+
+
+def exact_values(where: str, reals: Mapping[str, Any], exact_floats: Any) -> dict[str, float | None]:
+    """REAL columns checked, then overridden by the row's ``exact_floats`` (which must hold numbers)."""
+    values = {f: stored_real(where, f, v) for f, v in reals.items()}
+    for field, value in stored_json(where, "exact_floats", exact_floats).items():
+        if field in values:
+            values[field] = stored_real(where, f"exact_floats.{field}", value)
+    return values
+
+
 def trial_from_row(row: tuple) -> TrialRecord:
-    """The record of a row of ``TRIAL_COLUMNS``."""
+    """The record of a row of ``TRIAL_COLUMNS``; BadRow naming the trial and the field if a value is damaged."""
     (trial, rnd, index, params, seed, status, *reals, epochs_run, history, error, exact_floats, rung,
      best_epoch, metrics) = row
-    values = dict(zip(REAL_FIELDS, reals))
-    values.update(json.loads(exact_floats))
+    where = f"trial {str(trial)[:20]}"
+    stored_int(where, "trial", trial)
+    if error is not None and not isinstance(error, str):
+        raise BadRow(f"{where}: error is {type(error).__name__}, not text")
     return TrialRecord(
-        trial=trial, round=rnd, index=index, params=json.loads(params), seed=int(seed),
-        status=TrialStatus(status), epochs_run=epochs_run, history=json.loads(history),
-        error=error, rung=rung, best_epoch=best_epoch, metrics=json.loads(metrics), **values,
+        trial=trial, round=stored_int(where, "round", rnd), index=stored_int(where, "index_in_round", index),
+        params=stored_json(where, "params", params), seed=stored_seed(where, seed),
+        status=stored_status(where, status), epochs_run=stored_int(where, "epochs_run", epochs_run),
+        history=stored_json(where, "history", history), error=error,
+        rung=stored_int(where, "rung", rung, nullable=True),
+        best_epoch=stored_int(where, "best_epoch", best_epoch, nullable=True),
+        metrics=stored_json(where, "metrics", metrics), **exact_values(where, dict(zip(REAL_FIELDS, reals)), exact_floats),
     )
 
 

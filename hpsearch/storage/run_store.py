@@ -16,19 +16,20 @@ confirmation repeats (``storage.confirmations``). The tables are in
 from __future__ import annotations
 
 import fcntl
-import json
 import math
 import os
 import shutil
+import socket
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from hpsearch.core.errors import RunError, RunLockedError
+from hpsearch.core.limits import MAX_ROUNDS, MAX_TRIALS
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.io.safe_files import check_no_symlinks, fsync_dir, open_for_write, write_bytes_atomic
 from hpsearch.storage.artifacts import ArtifactFiles
@@ -38,6 +39,9 @@ from hpsearch.storage.layout import CONFIG_FILE, LOCK_FILE, RUN_DB
 from hpsearch.storage.records import EpochLog, RungEntry, RunSummary
 from hpsearch.storage.rows import (
     EPOCH_FIELDS,
+    BadRow,
+    stored_int,
+    stored_json,
     TRIAL_COLUMNS,
     dumps,
     epoch_rows,
@@ -79,7 +83,12 @@ class RunStore(RungRecords, ArtifactFiles, DecisionLog, Confirmations):
                 f"{SCHEMA_VERSION} — use hpsearch {meta.get('hpsearch_version', '?')}, which made it"
             )
         self.name: str = meta["name"]
-        self.config: dict[str, Any] = json.loads(meta["config"])
+        self.config: dict[str, Any] = stored_json("meta", "config", meta["config"])
+        #: Who created the run (``machine_id()`` of its creator), None for a run older than schema 3.
+        self.created_by: str | None = meta.get("created_by")
+        #: Called with one line whenever the store sets a damaged file aside (a checkpoint trained again);
+        #: a command points it at its reporter's ``note``.
+        self.note: Callable[[str], None] = lambda line: None
         self.created = datetime.fromisoformat(meta["created"])
         self.hpsearch_version: str = meta["hpsearch_version"]
 
@@ -119,6 +128,7 @@ class RunStore(RungRecords, ArtifactFiles, DecisionLog, Confirmations):
                         ("created", now()),
                         ("hpsearch_version", __version__),
                         ("config", dumps(config)),
+                        ("created_by", machine_id()),
                     ],
                 )
             finally:
@@ -170,13 +180,19 @@ class RunStore(RungRecords, ArtifactFiles, DecisionLog, Confirmations):
             raise
         try:
             # A run migrated in memory cannot be written: its changes would vanish on close.
-            return cls(run_dir, current, meta, read_only=read_only or current is not db)
+            store = cls(run_dir, current, meta, read_only=read_only or current is not db)
         except (KeyError, ValueError) as e:
             current.close()
             raise RunError(f"'{run_dir}' is not a readable hpsearch run ({RUN_DB}: meta has no valid {e})") from None
         except BaseException:
             current.close()
             raise
+        try:
+            store.rounds()  # stored values within the limits a config has (a crafted run.sqlite): checked once, here
+        except BaseException:
+            store.close()
+            raise
+        return store
 
     def check_intact(self) -> None:
         """RunError if ``run.sqlite`` was deleted or replaced since this store opened it.
@@ -251,18 +267,14 @@ class RunStore(RungRecords, ArtifactFiles, DecisionLog, Confirmations):
 
     @reading
     def rounds(self) -> list[RoundRecord]:
-        """Every round, by round number."""
+        """Every round, by round number; RunError naming the round and value if one is past ``core.limits``."""
         rows = self._db.execute(
             "SELECT round, space, n_trials, sampler, kind, top_k, expand, first_trial"
-            " FROM rounds ORDER BY round"
-        )
-        return [
-            RoundRecord(
-                round=r, space=json.loads(space), n_trials=n, sampler=sampler, kind=kind,
-                top_k=top_k, expand=bool(expand), first_trial=first,
-            )
-            for r, space, n, sampler, kind, top_k, expand, first in rows
-        ]
+            " FROM rounds ORDER BY round LIMIT ?", (MAX_ROUNDS + 1,)
+        ).fetchall()
+        if len(rows) > MAX_ROUNDS:
+            raise BadRow(f"more than {MAX_ROUNDS} rounds")
+        return [_round_from_row(row) for row in rows]
 
     def record_trial(self, rec: TrialRecord) -> None:
         """Record a finished trial and its epochs (from its history), in one transaction.
@@ -364,8 +376,29 @@ class RunStore(RungRecords, ArtifactFiles, DecisionLog, Confirmations):
             best_trial=best[0] if best else None,
             status_counts=counts,
             metric=metric,
-            best_value=json.loads(best[2]).get(metric) if best and metric else None,
+            best_value=stored_json(f"trial {best[0]}", "metrics", best[2]).get(metric) if best and metric else None,
         )
+
+
+def machine_id() -> str:
+    """Who is running hpsearch: ``user@host`` (uid and host name). A run records its creator's (meta
+    ``created_by``), so a run folder received from someone else can be told apart (README: the trust rule)."""
+    return f"{os.getuid()}@{socket.gethostname()}"
+
+
+def _round_from_row(row: tuple) -> RoundRecord:
+    """A round's record, its values checked against the limits a config has (``core.limits``)."""
+    r, space, n, sampler, kind, top_k, expand, first = row
+    where = f"round {str(r)[:20]}"
+    if not isinstance(sampler, str) or not isinstance(kind, str):
+        raise BadRow(f"{where}: sampler and kind must be text")
+    return RoundRecord(
+        round=stored_int(where, "round", r, high=MAX_ROUNDS), space=stored_json(where, "space", space),
+        n_trials=stored_int(where, "n_trials", n, low=1, high=MAX_TRIALS), sampler=sampler, kind=kind,
+        top_k=stored_int(where, "top_k", top_k, nullable=True, low=1, high=MAX_TRIALS),
+        expand=bool(stored_int(where, "expand", expand, high=1)),
+        first_trial=stored_int(where, "first_trial", first, high=MAX_TRIALS * MAX_ROUNDS),
+    )
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:

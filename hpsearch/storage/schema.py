@@ -23,9 +23,21 @@ from hpsearch.storage.rows import (
 )
 from hpsearch.storage.sql import transaction
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """1: hpsearch 0.1.0. 2: pruned status; rung, ranking value and best epoch of each trial;
-per-epoch results, rung results and promotions in their own tables. Older runs are migrated on open."""
+per-epoch results, rung results and promotions in their own tables. 3: the SHA-256 of each file the run
+reads back (checkpoints, training states, prepared arrays), and who created the run (meta ``created_by``).
+Older runs are migrated on open."""
+
+FILE_TABLES = """
+-- The SHA-256 of each file of the run folder that hpsearch reads back (checkpoints, babysit state,
+-- prepared arrays), by its path relative to the run folder: a file whose bytes differ was changed
+-- outside hpsearch. Runs older than schema 3 have none: their files are accepted, digested on next write.
+CREATE TABLE file_digests (
+    path   TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL
+);
+"""
 
 TRIAL_TABLES = """
 CREATE TABLE trials (
@@ -132,7 +144,7 @@ CREATE TABLE best_model_saves (
     sha256 TEXT NOT NULL,
     saved  TEXT NOT NULL
 );
-""" + TRIAL_TABLES
+""" + TRIAL_TABLES + FILE_TABLES
 
 
 def read_meta(db: sqlite3.Connection) -> dict[str, str]:
@@ -189,12 +201,7 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
     """Schema 1 → 2: trials gain rung, value (= dev cost: schema 1 ranked by the last epoch) and best epoch;
     their histories fill the per-epoch table (seconds unknown)."""
     db.execute("ALTER TABLE trials RENAME TO trials_v1")
-    statement = ""
-    for line in TRIAL_TABLES.splitlines(keepends=True):  # executescript would commit the transaction
-        statement += line
-        if sqlite3.complete_statement(statement):
-            db.execute(statement)
-            statement = ""
+    _execute_script(db, TRIAL_TABLES)
     old = db.execute(
         "SELECT trial, round, index_in_round, params, seed, status, dev_cost, train_cost, dev_accuracy,"
         " epochs_run, seconds, history, error, exact_floats FROM trials_v1"
@@ -220,5 +227,21 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE trials_v1")
 
 
-MIGRATIONS = {1: _migrate_1_to_2}
+def _execute_script(db: sqlite3.Connection, script: str) -> None:
+    """Run each statement of ``script`` inside the open transaction (executescript would commit it)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+
+
+def _migrate_2_to_3(db: sqlite3.Connection) -> None:
+    """Schema 2 → 3: the file digests table, empty (the files are digested when next written); no creator
+    is recorded, so a migrated run counts as received (README: "Run folders from someone else")."""
+    _execute_script(db, FILE_TABLES)
+
+
+MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
 """The migration from each older format to the next."""
