@@ -21,7 +21,7 @@ from hpsearch.core.errors import HpsearchError, RunError
 from hpsearch.core.memory import shortfall, training_bytes
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.data.stored_arrays import PreparedData
-from hpsearch.nn.hyperparams import ModelConfig
+from hpsearch.nn.hyperparams import ModelConfig, engine_values
 from hpsearch.nn.state import TrainingState, fit, start
 from hpsearch.space.samplers import plan_round, trial_seed
 from hpsearch.space.search_space import Space
@@ -110,7 +110,8 @@ class SegmentOutcome:
 def plan_tasks(rnd: RoundRecord, *, seed: int, grid_points: int) -> list[TrialTask]:
     """Every trial of a round, a pure function of the stored round and the search seed."""
     space = Space.from_json(rnd.space)
-    planned = plan_round(space, rnd.n_trials, seed=seed, round=rnd.round, sampler=rnd.sampler, grid_points=grid_points)
+    planned = plan_round(space, rnd.n_trials, seed=seed, round=rnd.round, sampler=rnd.sampler, grid_points=grid_points,
+                         planned=rnd.planned)
     return [
         TrialTask(rnd.first_trial + i, rnd.round, i, params, trial_seed(seed, rnd.round, i))
         for i, params in enumerate(planned)
@@ -147,7 +148,7 @@ def train_segment(segment: Segment, model: dict[str, Any], data: PreparedData | 
         # arithmetic (hence J) is the same whatever the number of workers.
         with _threadpools().limit(limits=1, user_api="blas"):
             if segment.checkpoint is None:
-                config = ModelConfig.from_dict({**model, **task.params, "seed": task.seed})
+                config = ModelConfig.from_dict({**model, **engine_values(task.params), "seed": task.seed})
                 check_fits(config, dataset, keep_best=segment.rank_by == "best")
                 state = start(config, dataset, keep_best=segment.rank_by == "best")
             else:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.core.errors import RunError, RunLockedError
-from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, from_stored_space, stored_space
 from hpsearch.io.safe_files import check_no_symlinks, fsync_dir, open_for_write, write_bytes_atomic
 from hpsearch.storage.artifacts import ArtifactFiles
 from hpsearch.storage.confirmations import Confirmations
@@ -239,7 +239,7 @@ class RunStore(RungRecords, ArtifactFiles, DecisionLog, Confirmations):
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     int(rnd.round),
-                    dumps(rnd.space),
+                    dumps(stored_space(rnd)),
                     int(rnd.n_trials),
                     rnd.sampler,
                     rnd.kind,
@@ -258,7 +258,7 @@ class RunStore(RungRecords, ArtifactFiles, DecisionLog, Confirmations):
         )
         return [
             RoundRecord(
-                round=r, space=json.loads(space), n_trials=n, sampler=sampler, kind=kind,
+                round=r, **from_stored_space(json.loads(space)), n_trials=n, sampler=sampler, kind=kind,
                 top_k=top_k, expand=bool(expand), first_trial=first,
             )
             for r, space, n, sampler, kind, top_k, expand, first in rows
