@@ -89,6 +89,9 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
         if budget is not None:
             render.console.print(render.rung_plan_table(budget.plan, budget.full_epochs, budget.epochs))
         render.console.print(render.zoom_rounds_line(config.search))
+        from hpsearch.config.conditions import condition_tree  # the when: tree, with how many trials each is active in
+        for depth, pname, when, count in condition_tree(config.space, [t.params for t in plan]) if config.space.conditions else ():
+            render.console.print(plain(f"{'  ' * depth}{pname} {when}: active in {count} of {len(plan)} planned trials"))
         return
     if csv_file is not None:
         raise click.UsageError("--csv goes with --dry-run (use `hpsearch export RUN --csv FILE` for results)")
@@ -106,7 +109,7 @@ def _write_plan_csv(path: Path, plan: list[Any], names: list[str]) -> None:
         writer = csv.writer(f)
         writer.writerow(["round", "trial", *names])
         for t in plan:
-            writer.writerow([t.round, t.trial, *(t.params[n] for n in names)])
+            writer.writerow([t.round, t.trial, *(t.params.get(n, "") for n in names)])
 
 
 def _finish(result: Any, quiet: bool) -> None:

@@ -10,6 +10,8 @@ stand for.
 
 from __future__ import annotations
 
+from typing import Any
+
 from hpsearch.nn.hyperparams import USED_ONLY_WHEN
 from hpsearch.space.scales import format_value
 from hpsearch.space.search_space import Space
@@ -60,3 +62,28 @@ def sometimes_absent(space: Space) -> dict[str, str]:
                 why[key] = f"set by {name}, which is {active_when[name]}"
     return why
 
+
+
+def condition_tree(space: Space, plan: list[dict[str, Any]]) -> list[tuple[int, str, str, int]]:
+    """What ``run --dry-run`` draws of the conditions: ``(depth, name, condition, trials)`` rows, in tree order.
+
+    Each conditional parameter comes under its (first) parent, one level
+    deeper; ``condition`` is ``"when optimizer is momentum"`` ("" for a root);
+    ``trials`` counts the planned trials (params, as planned) in which it is active.
+    """
+    children: dict[str | None, list[str]] = {}
+    for name in space.names:
+        condition = space.conditions.get(name)
+        children.setdefault(condition.parents[0] if condition else None, []).append(name)
+    rows: list[tuple[int, str, str, int]] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for name in children.get(parent, ()):
+            condition = space.conditions.get(name)
+            text = "" if condition is None else "when " + " and ".join(
+                f"{p} is {' or '.join(format_value(v) for v in values)}" for p, values in condition.requires)
+            rows.append((depth, name, text, sum(name in params for params in plan)))
+            walk(name, depth + 1)
+
+    walk(None, 0)
+    return rows

@@ -157,16 +157,6 @@ def trial_levels(store: RunStore, config: SearchConfig, trials: list[TrialRecord
     return levels
 
 
-def round_sampler(config: SearchConfig, round: int) -> str:
-    """How round ``round`` of a search with ``config`` draws its trials, in words (``--dry-run``, ``show``)."""
-    search = config.search
-    if round == 0:
-        return f"{search.sampler} sampler over the whole space"
-    if search.zoom == "tpe":
-        return "tpe: planned from every finished trial (good = best 10%, at most 25; Parzen densities)"
-    return f"{search.sampler} sampler in the box of the best {search.top_k} trials so far"
-
-
 def edge_hints(rounds: list[RoundRecord], trials: list[TrialRecord], top_k: int) -> list[EdgeHint]:
     """Where the best trials sit at a bound of the space searched so far."""
     top = [t.params for t in rank(trials) if t.status is TrialStatus.OK][:top_k]
