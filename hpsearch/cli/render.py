@@ -180,7 +180,7 @@ def histograms(space: Space, plan: list[dict[str, Any]], width: int = 30) -> Tab
     table.add_column("bar")
     table.add_column("count", justify="right")
     for name, dist in space.items():
-        bins = histogram(dist, [p[name] for p in plan])
+        bins = histogram(dist, [p[name] for p in plan if name in p])  # active trials only
         most = max((count for _, count in bins), default=0) or 1
         for i, (label, count) in enumerate(bins):
             bar = "█" * round(width * count / most)
