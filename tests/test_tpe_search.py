@@ -94,3 +94,18 @@ def test_a_tpe_round_counts_failed_trials_as_bad_and_plans_away_from_nothing(tmp
     # The best trial is no worse after the tpe rounds than after random round 0.
     first = min(t.value for t in result.trials if t.round == 0)
     assert result.best.value <= first
+
+
+def test_with_early_stopping_a_tpe_round_learns_from_pruned_trials_too(tmp_path):
+    from hpsearch.search.rounds import trial_levels
+    from tests.conftest import write_tiny_config
+
+    extra = "  rounds: 2\n  zoom: tpe\n  early_stopping: {method: halving, min_epochs: 1, eta: 3}\n"
+    config = load_config(write_tiny_config(tmp_path, trials=12, epochs=3, extra=extra))
+    result = start_search(config, runs_dir=tmp_path / "runs")
+    assert [r.sampler for r in result.rounds] == ["random", "tpe"] and len(result.rounds[1].planned) == 12
+    first = sorted((t for t in result.trials if t.round == 0), key=lambda t: t.trial)
+    with RunStore.open(result.run_dir) as store:
+        levels = trial_levels(store, config, first)
+    assert sum(t.status is TrialStatus.PRUNED for t in first) >= 6
+    assert all(0 in level for level in levels)  # every trial, pruned ones too, has its first rung's value

@@ -136,7 +136,10 @@ def trial_levels(store: RunStore, config: SearchConfig, trials: list[TrialRecord
     objective's reports at the rung epochs (its metric as a cost).
     """
     epochs = rungs(config)
-    entries = store.rung_entries([t.trial for t in trials]) if epochs and config.objective is None else {}
+    by_trial: dict[int, dict[int, float]] = {}
+    if epochs and config.objective is None:
+        for (trial, rung), e in store.rung_entries([t.trial for t in trials]).items():
+            by_trial.setdefault(trial, {})[rung] = math.inf if e.diverged else e.value
     levels = []
     for t in trials:
         level: dict[int, float] = {}
@@ -144,8 +147,7 @@ def trial_levels(store: RunStore, config: SearchConfig, trials: list[TrialRecord
             levels.append(level)
             continue
         if config.objective is None:
-            level.update({rung: math.inf if e.diverged else e.value for (trial, rung), e in entries.items()
-                          if trial == t.trial})
+            level.update(by_trial.get(t.trial, {}))
         elif epochs and config.objective.metric in t.history:
             progress = t.history.get("epoch", t.history.get("step", ()))
             at = dict(zip(progress, t.history[config.objective.metric]))
