@@ -168,7 +168,7 @@ def zoom_rounds_line(search: Any) -> str:
     n = search.rounds - 1
     return (f"then {n} zoom round{'s' if n > 1 else ''} of {search.zoom_trials or search.trials} trials"
             f"{' each' if n > 1 else ''}, "
-            + ("planned by tpe from every finished trial" if getattr(search, "zoom", "box") == "tpe"
+            + ("planned by tpe from every finished trial" if search.zoom == "tpe"
                else f"sampled in the box of the best {search.top_k} trials so far"))
 
 
