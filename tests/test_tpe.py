@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from hpsearch.space.scales import Choice, Int, Log
 from hpsearch.space.search_space import Space
-from hpsearch.space.tpe import N_STARTUP, Dimension, _fit, as_costs, default_gamma, plan_tpe
+from hpsearch.core.records import as_cost
+from hpsearch.space.tpe import N_STARTUP, Dimension, _fit, default_gamma, level_losses, plan_tpe
 
 NUM = Dimension()
 SEEDS = range(6)
@@ -202,16 +203,23 @@ def test_maximizing_a_value_plans_as_minimizing_its_negation(seed):
     accuracy = 1 - bowl(x[:, :2])
     accuracy[3] = np.nan  # a diverged trial
     dims = [NUM, NUM, Dimension(3)]
-    maximized = plan_tpe(x, as_costs(accuracy, "maximize"), dims, 8, np.random.default_rng(seed))
-    minimized = plan_tpe(x, as_costs(-accuracy, "minimize"), dims, 8, np.random.default_rng(seed))
+    maximized = plan_tpe(x, np.array([as_cost(a, "maximize") for a in accuracy]), dims, 8, np.random.default_rng(seed))
+    minimized = plan_tpe(x, np.array([as_cost(-a, "minimize") for a in accuracy]), dims, 8, np.random.default_rng(seed))
     np.testing.assert_array_equal(maximized, minimized)
 
 
-def test_as_costs_flips_a_maximized_value_and_makes_non_finite_ones_worst():
-    np.testing.assert_array_equal(as_costs([1.0, np.nan, -np.inf], "maximize"), [-1.0, np.inf, np.inf])
-    np.testing.assert_array_equal(as_costs([1.0, np.inf], "minimize"), [1.0, np.inf])
-    with pytest.raises(ValueError, match="minimize or maximize"):
-        as_costs([1.0], "max")
+def test_level_losses_use_the_highest_rung_enough_trials_reached_and_rank_pruned_trials_after():
+    levels = [
+        {0: 0.5, 1: 0.40},  # reached rung 1
+        {0: 0.1, 1: 0.45},  # best at rung 0, worse at rung 1: rung 1 decides
+        {0: 0.3},  # pruned at rung 0: after every trial of rung 1
+        {0: 0.9},
+        {0: math.inf},  # diverged at rung 0
+        {},  # failed
+    ]
+    np.testing.assert_array_equal(level_losses(levels, need=2), [0, 1, 2, 3, np.inf, np.inf])
+    # Too few at rung 1: rung 0 decides, and the trial that was best there is best.
+    np.testing.assert_array_equal(level_losses(levels, need=3), [2, 0, 1, 3, np.inf, np.inf])
 
 
 def test_planned_unit_points_map_to_valid_values_of_a_real_space():

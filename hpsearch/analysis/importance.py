@@ -12,7 +12,10 @@ are drawn independently over the space, a main effect is the marginal mean
    parameter independently over the whole space (random, quasi-random or
    grid). A zoom round samples *every* parameter near the best trials at
    once; its trials would let an unused parameter's bins near the best
-   values collect the good learning rates and look important.
+   values collect the good learning rates and look important. With early
+   stopping few trials end ok, so every trial of the round that trained is
+   judged by its cost at the first rung all of them reached (pruned ones
+   included: ``first_rung_costs``).
 2. Dev J is replaced by its rank (ties share their mean rank). Costs of a
    search are heavy-tailed: one nearly diverged trial at J = 13 beside
    twenty-nine at 0.05–1 would own most of Var J, and the importances would
@@ -41,6 +44,12 @@ parameters. Stagewise judges each effect after the larger ones are removed,
 with one parameter's levels at a time. A random-forest fANOVA would need
 scikit-learn (optional here), is random, and is unstable on a few dozen trials.
 
+A conditional parameter (``when:``) is judged only over the trials where it
+was active (``Space.unit_rows`` gives NaN elsewhere): its levels, their means
+and its noise correction are those of that subset, centred on the subset's own
+mean (so its parent's effect is not counted as its own); ``Importance.active``
+says in how many trials it was active.
+
 Trials are sorted by id first, so the result does not depend on their order.
 
 Uncertainty: the whole estimate is repeated on ``BOOTSTRAP`` resamples of the
@@ -58,11 +67,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hpsearch.core.records import TrialRecord, TrialStatus
+from hpsearch.core.records import TrialRecord, TrialStatus, as_cost
 from hpsearch.space.search_space import Space
 
 METHOD = "fANOVA main effects, stagewise from binned means of ranks (of dev J, or the metric), first round"
 MAX_BINS = 10
+#: A conditional parameter active in fewer of the trials than this is not judged (share 0).
+MIN_ACTIVE = 4
 FIRST_ROUND = 0
 BOOTSTRAP = 100
 BOOTSTRAP_SEED = 0
@@ -76,6 +87,13 @@ class Importance:
     name: str
     share: float
     spread: float = 0.0  # standard deviation of the share over bootstrap resamples of the trials
+    active: int | None = None  # trials where it was active, of the report's n_trials (None: all of them)
+
+    def active_note(self, n_trials: int) -> str | None:
+        """``"beta: active in 11 of 30 trials"`` for a parameter some trials did not use, else None."""
+        if self.active is None or self.active == n_trials:
+            return None
+        return f"{self.name}: active in {self.active} of {n_trials} trials"
 
 
 @dataclass(frozen=True)
@@ -99,7 +117,8 @@ class ImportanceReport:
 
 
 def hyperparameter_importance(
-    space: Space, trials: list[TrialRecord], *, min_trials: int = 10
+    space: Space, trials: list[TrialRecord], *, min_trials: int = 10, metric: str | None = None,
+    direction: str = "minimize",
 ) -> ImportanceReport:
     """Rank the parameters of ``space`` by how much of the variation of dev J each explains.
 
@@ -112,15 +131,12 @@ def hyperparameter_importance(
         (with an own objective, its metric as a cost: ranks, hence shares, do not depend on the direction).
     min_trials
         Below this many usable trials the report says so instead of giving numbers.
+    metric, direction
+        An own objective's metric and direction: with early stopping, its
+        reports at the first rung (the engine's dev J needs neither).
     """
-    usable = sorted(
-        (
-            t for t in trials
-            if t.round == FIRST_ROUND and t.status is TrialStatus.OK
-            and _cost(t) is not None and math.isfinite(_cost(t))
-        ),
-        key=lambda t: t.trial,
-    )
+    costs = first_rung_costs([t for t in trials if t.round == FIRST_ROUND], metric, direction)
+    usable = sorted((t for t in trials if t.trial in costs and math.isfinite(costs[t.trial])), key=lambda t: t.trial)
     n = len(usable)
     names = list(space)
 
@@ -133,11 +149,11 @@ def hyperparameter_importance(
         return not_enough(
             f"only {n} ok trials in the first round, which samples the whole space; need ≥ {min_trials}"
         )
-    J = np.array([_cost(t) for t in usable])  # (n,)
+    J = np.array([costs[t.trial] for t in usable])  # (n,)
     if np.ptp(J) == 0:
         return not_enough(f"dev J is the same in all {n} ok trials; there is no variation to explain")
 
-    U = np.array([space.to_unit(t.params) for t in usable]).reshape(n, len(names))  # (n, d)
+    U = space.unit_rows([t.params for t in usable])  # (n, d), NaN where inactive
     numeric = [space[name].is_numeric for name in names]
     shares = _shares(U, J, numeric)
     order = sorted(range(len(names)), key=lambda i: (-shares[i], names[i]))
@@ -153,7 +169,9 @@ def hyperparameter_importance(
         f"too few trials to rank: {names[top]} comes first in only {kept_first:.0%} of "
         f"{len(boot)} bootstrap resamples of the {n} trials — run more trials in the first round"
     )
-    items = [Importance(names[i], float(shares[i]), float(spread[i])) for i in order]
+    active = (~np.isnan(U)).sum(axis=0)  # (d,)
+    items = [Importance(names[i], float(shares[i]), float(spread[i]), int(active[i]) if names[i] in space.conditions
+                        else None) for i in order]
     return ImportanceReport(METHOD, n, items, True, message, max(0.0, 1.0 - float(shares.sum())), bool(stable))
 
 
@@ -161,15 +179,55 @@ def _shares(U: np.ndarray, J: np.ndarray, numeric: list[bool]) -> np.ndarray | N
     """Each parameter's share for trials ``U`` (n, d) with costs ``J`` (n,); None when J is constant."""
     if np.ptp(J) == 0:
         return None
-    n_bins = int(np.clip(round(math.sqrt(len(J))), 2, MAX_BINS))
-    levels = [_quantile_bins(U[:, i], n_bins) if is_numeric else _categories(U[:, i])
-              for i, is_numeric in enumerate(numeric)]
+    levels = []
+    for i, is_numeric in enumerate(numeric):
+        active = ~np.isnan(U[:, i])  # (n,)
+        level = np.full(len(J), -1)  # -1: inactive in that trial
+        if active.sum() >= MIN_ACTIVE:
+            n_bins = int(np.clip(round(math.sqrt(active.sum())), 2, MAX_BINS))
+            u = U[active, i]
+            level[active] = _quantile_bins(u, n_bins) if is_numeric else _categories(u)
+        levels.append(level)
     return _stagewise_shares(levels, _mean_ranks(J))
 
 
-def _cost(trial: TrialRecord) -> float | None:
+def first_rung_costs(trials: list[TrialRecord], metric: str | None, direction: str) -> dict[int, float]:
+    """The cost each trial is judged by: trial id -> dev J (or the metric as a cost).
+
+    Without pruned trials: the ok trials' final cost. With early stopping
+    (some trial pruned), every ok or pruned trial's cost after the fewest
+    epochs any of them ran (the first rung): its history there (dev J; an own
+    objective's ``metric`` at that epoch, when given), so the pruned trials
+    count too. Diverged and failed trials are never judged.
+    """
+    ok = [t for t in trials if t.status is TrialStatus.OK]
+    pruned = [t for t in trials if t.status is TrialStatus.PRUNED]
+    final = {t.trial: c for t in ok if (c := _final_cost(t)) is not None}
+    if not pruned:
+        return final
+    trained = ok + pruned
+    epoch = min(t.epochs_run for t in trained)
+    at = {t.trial: _cost_at(t, epoch, metric, direction) for t in trained}
+    found = {k: v for k, v in at.items() if v is not None}
+    return found if len(found) == len(trained) else final
+
+
+def _final_cost(trial: TrialRecord) -> float | None:
     """Dev J of an engine trial; an own objective's trial (no dev J) by its ranking value."""
     return trial.dev_cost if trial.dev_cost is not None else trial.value
+
+
+def _cost_at(trial: TrialRecord, epoch: int, metric: str | None, direction: str) -> float | None:
+    """The trial's cost after ``epoch`` epochs (1-based), from its history; None if it has none there."""
+    if epoch < 1:
+        return None
+    if "dev_cost" in trial.history and len(trial.history["dev_cost"]) >= epoch:
+        return float(trial.history["dev_cost"][epoch - 1])
+    if metric is None or metric not in trial.history:
+        return None
+    progress = trial.history.get("epoch", trial.history.get("step", []))
+    values = [v for e, v in zip(progress, trial.history[metric]) if e == epoch]
+    return as_cost(values[0], direction) if values else None
 
 
 def _mean_ranks(J: np.ndarray) -> np.ndarray:
@@ -203,7 +261,9 @@ def _stagewise_shares(levels: list[np.ndarray], y: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     levels
-        d arrays (n,) of ints in 0..L_i-1: each trial's level for each parameter.
+        d arrays (n,) of ints in 0..L_i-1: each trial's level for each parameter;
+        -1 where it was inactive: a parameter is judged on its active trials only,
+        against their own mean.
     y
         (n,) what is explained (ranks of dev J), not all equal.
 
@@ -220,13 +280,18 @@ def _stagewise_shares(levels: list[np.ndarray], y: np.ndarray) -> np.ndarray:
     while left:
         excess, fit = {}, {}
         for i in left:
-            count = np.bincount(levels[i])  # (L,)
-            level_mean = np.bincount(levels[i], weights=residual) / count  # (L,)
+            active = levels[i] >= 0  # (n,)
+            if not active.any():
+                excess[i], fit[i] = 0.0, np.zeros(n)
+                continue
+            r = residual[active] - residual[active].mean()  # (n_active,)
+            count = np.bincount(levels[i][active])  # (L,)
+            level_mean = np.bincount(levels[i][active], weights=r) / np.maximum(count, 1)  # (L,)
             between = float(count @ level_mean**2)
-            free = len(count) - 1
-            within_mean_square = (float(residual @ residual) - between) / max(n - 1 - used - free, 1)
+            free = int((count > 0).sum()) - 1
+            within_mean_square = (float(r @ r) - between) / max(int(active.sum()) - 1 - used - free, 1)
             excess[i] = between - free * within_mean_square
-            fit[i] = level_mean[levels[i]]
+            fit[i] = np.where(active, level_mean[np.maximum(levels[i], 0)], 0.0)
         best = max(left, key=lambda i: excess[i])  # ties: the first name
         if excess[best] <= 0:
             break  # no parameter left explains more than noise would

@@ -146,7 +146,7 @@ def plan_table(plan: list[tuple[int, int, dict[str, Any]]], names: list[str]) ->
     for column in ("round", "trial", *names):
         table.add_column(column, justify="right")
     for rnd, trial, params in plan:
-        table.add_row(str(rnd), str(trial), *(plain(format_param(params[n])) for n in names))
+        table.add_row(str(rnd), str(trial), *(plain(format_param(params.get(n))) for n in names))
     return table
 
 
@@ -169,7 +169,8 @@ def zoom_rounds_line(search: Any) -> str:
     n = search.rounds - 1
     return (f"then {n} zoom round{'s' if n > 1 else ''} of {search.zoom_trials or search.trials} trials"
             f"{' each' if n > 1 else ''}, "
-            f"sampled in the box of the best {search.top_k} trials so far")
+            + ("planned by tpe from every finished trial" if search.zoom == "tpe"
+               else f"sampled in the box of the best {search.top_k} trials so far"))
 
 
 def histograms(space: Space, plan: list[dict[str, Any]], width: int = 30) -> Table:
@@ -180,7 +181,7 @@ def histograms(space: Space, plan: list[dict[str, Any]], width: int = 30) -> Tab
     table.add_column("bar")
     table.add_column("count", justify="right")
     for name, dist in space.items():
-        bins = histogram(dist, [p[name] for p in plan])
+        bins = histogram(dist, [p[name] for p in plan if name in p])  # active trials only
         most = max((count for _, count in bins), default=0) or 1
         for i, (label, count) in enumerate(bins):
             bar = "█" * round(width * count / most)

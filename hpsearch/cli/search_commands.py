@@ -75,6 +75,8 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
     from hpsearch.search.api import Execution, planned_rungs, planned_trials, start_search
 
     config = load_config(config_file).with_search(trials=trials, seed=seed)
+    for line in config.notices:  # e.g. a beta searched for optimizers that ignore it
+        render.err_console.print(Text.assemble(("notice: ", "yellow"), plain(line)), highlight=False, soft_wrap=True)
     if workers is None and config.search.backend == "loky":
         check_workers(click.get_current_context(), None, config.search.workers)  # type: ignore[arg-type]
     if dry_run:
@@ -96,6 +98,9 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
             placement = Execution(workers, backend, scheduler).placement(config.search)
             render.console.print(plain(stack_plan(plan, model=config.model, data=load_dataset(config.resolved_data()),
                                                   workers=placement["workers"], stack=config.search.stack).line()))
+        from hpsearch.config.conditions import condition_tree  # the when: tree, with how many trials each is active in
+        for depth, pname, when, count in condition_tree(config.space, [t.params for t in plan]) if config.space.conditions else ():
+            render.console.print(plain(f"{'  ' * depth}{pname}{' ' + when if when else ''}: active in {count} of {len(plan)} planned trials"))
         return
     if csv_file is not None:
         raise click.UsageError("--csv goes with --dry-run (use `hpsearch export RUN --csv FILE` for results)")
@@ -113,7 +118,7 @@ def _write_plan_csv(path: Path, plan: list[Any], names: list[str]) -> None:
         writer = csv.writer(f)
         writer.writerow(["round", "trial", *names])
         for t in plan:
-            writer.writerow([t.round, t.trial, *(t.params[n] for n in names)])
+            writer.writerow([t.round, t.trial, *(t.params.get(n, "") for n in names)])
 
 
 def _finish(result: Any, quiet: bool) -> None:

@@ -96,4 +96,4 @@ def config_for_objective(
         raise exc.in_file(source) if source != "<space>" else exc from None
     spec = ObjectiveSpec.for_callable(objective, metric=config.objective.metric, direction=config.objective.direction,
                                       timeout=config.objective.timeout)
-    return replace(config, objective=spec)
+    return replace(config, objective=replace(spec, bundle_labels=config.objective.bundle_labels))

@@ -8,7 +8,7 @@ from typing import Any
 from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.errors import ConfigError, ConfigProblem, config_error, did_you_mean
 from hpsearch.io.bounded_yaml import load_value
-from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig
+from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig, engine_values, ignored_by
 
 
 def parse_assignments(assignments: tuple[str, ...] | list[str]) -> dict[str, Any]:
@@ -36,6 +36,8 @@ def single_model_config(config: SearchConfig, assignments: dict[str, Any]) -> Mo
 
     Searched parameters take their ``--set`` value, else the centre of their
     range on their own scale (a choice: its first); fixed values may be overridden too.
+    A conditional parameter inactive under those values keeps its default, and
+    a bundle's centre option sets its parameters (``centre_values``).
     """
     if config.objective is not None:
         raise config_error("objective", "hpsearch train trains the built-in engine only",
@@ -45,7 +47,7 @@ def single_model_config(config: SearchConfig, assignments: dict[str, Any]) -> Mo
         raise ConfigError(
             [ConfigProblem(f"--set {k}", "unknown hyperparameter", did_you_mean(k, HYPERPARAMETERS)) for k in unknown]
         )
-    values = {**config.model, **config.space.center(), **assignments}
+    values = {**config.model, **centre_values(config, assignments), **assignments}
     try:
         return ModelConfig.from_dict(values)
     except ConfigError as exc:
@@ -55,20 +57,39 @@ def single_model_config(config: SearchConfig, assignments: dict[str, Any]) -> Mo
         ) from None
 
 
+def centre_values(config: SearchConfig, assignments: dict[str, Any]) -> dict[str, Any]:
+    """The searched hyperparameters ``train`` takes from the space: each active one's centre, a bundle's first option.
+
+    Conditions are judged with the ``--set`` values, so ``--set optimizer=momentum``
+    makes a ``beta`` that depends on it active (and takes its centre).
+    """
+    space = config.space
+    full = {**space.center(), **{k: v for k, v in assignments.items() if k in space}}
+    return engine_values(space.trial_params(full))
+
+
+def ignored_settings(assignments: dict[str, Any], model: ModelConfig) -> list[str]:
+    """One line per ``--set`` value the engine ignores under ``model`` (``beta`` with ``optimizer: adam``)."""
+    used = model.to_dict()
+    return [f"--set {name}: {why}" for name in assignments if (why := ignored_by(name, used))]
+
+
 def single_model_sources(
     config: SearchConfig, assignments: dict[str, Any], model: ModelConfig
 ) -> list[tuple[str, Any, str]]:
     """Every hyperparameter of ``hpsearch train``'s model: ``(name, value used, where it came from)``.
 
-    Where: ``--set``, ``model:`` (fixed in the file), ``centre of space`` (a
-    searched parameter nobody set) or ``default``.
+    Where: ``--set`` (with why the engine ignores it, if it does),
+    ``model:`` (fixed in the file), ``centre of space`` (a searched parameter
+    nobody set, active under the others) or ``default``.
     """
     used = model.to_dict()
-    centre = config.space.center()
+    centre = centre_values(config, assignments)
     rows = []
     for name in HYPERPARAMETERS:
+        ignored = ignored_by(name, used) if name in assignments else None
         if name in assignments:
-            source = "--set"
+            source = "--set" + (f" (ignored: {ignored})" if ignored else "")
         elif name in centre:
             source = "centre of space"
         elif name in config.model:

@@ -20,6 +20,7 @@ from typing import Any
 from hpsearch.data.data_config import DataConfig, validate_data_config
 from hpsearch.core.decisions import BabysitRules, parse_rules
 from hpsearch.core.errors import ConfigError, ConfigProblem, config_error, did_you_mean
+from hpsearch.config.conditions import engine_notices, sometimes_absent
 from hpsearch.config.placement import scheduler_problem
 from hpsearch.core.limits import MAX_ROUNDS, MAX_TRIALS, MAX_WORKERS
 from hpsearch.nn.hyperparams import HYPERPARAMETERS, validate_hyperparameters
@@ -42,6 +43,9 @@ class SearchSettings:
     ``workers`` None means one per CPU core. ``early_stopping`` (None: every
     trial trains all its epochs) stops hopeless trials at rungs; ``rank_by``
     ranks a trial by its last epoch's dev J (``last``) or its lowest (``best``).
+    ``zoom`` says how a zoom round draws its trials: ``box`` (uniformly in the
+    box around the ``top_k`` best) or ``tpe`` (planned from every finished
+    trial by a Parzen-estimator model, ``space.tpe``).
     """
 
     trials: int = 20
@@ -58,7 +62,11 @@ class SearchSettings:
     early_stopping: EarlyStopping | None = None
     rank_by: str = "last"
     stack: str = "auto"  # auto: same-shape trials train as one stacked model where that pays (nn.stacked); off
+    zoom: str = "box"
 
+
+#: How a zoom round draws its trials (``search.zoom``).
+ZOOMS = ("box", "tpe")
 
 # name -> (type, check, rule) of each search setting; None is accepted where the default is None.
 _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
@@ -76,6 +84,7 @@ _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
     "scheduler": (str, lambda v: scheduler_problem(v) is None, "a scheduler address such as tcp://127.0.0.1:8786"),
     "rank_by": (str, lambda v: v in ("last", "best"), "last (the last epoch's dev J) or best (the lowest over epochs)"),
     "stack": (str, lambda v: v in ("auto", "off"), "auto (train same-shape trials as one stacked model) or off"),
+    "zoom": (str, lambda v: v in ZOOMS, "box (uniform in the box of the best trials) or tpe (a model of all trials)"),
     "early_stopping": (dict, lambda v: True, "a mapping such as {method: halving, min_epochs: 3, eta: 3}"),
 }
 _EARLY_STOPPING_RULES: dict[str, tuple[type, Any, str]] = {
@@ -95,7 +104,9 @@ class SearchConfig:
     engine's hyperparameters, or with an own ``objective`` the plain values of
     ``space:``, which every trial gets along with its searched ones. ``data``
     is None with an own objective. ``base_dir`` is where relative data paths
-    are resolved (the file's folder).
+    are resolved (the file's folder). ``notices`` are what reading the file
+    found worth saying that is no error (a ``beta`` searched for optimizers
+    that ignore it): the commands print them once.
     """
 
     name: str
@@ -108,6 +119,7 @@ class SearchConfig:
     base_dir: Path = field(default_factory=Path.cwd)
     objective: ObjectiveSpec | None = None
     babysit: BabysitRules = field(default_factory=BabysitRules)
+    notices: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def metric(self) -> str | None:
@@ -195,7 +207,7 @@ def config_from_dict(
     if "objective" in raw:
         objective, objective_problems = parse_objective(raw["objective"], base_dir)
         problems += objective_problems
-        model, space, more = _own_objective_sections(raw, objective)
+        objective, model, space, more = _own_objective_sections(raw, objective)
         problems += more
     else:
         data, model, space, more = _engine_sections(raw)
@@ -239,6 +251,7 @@ def config_from_dict(
         base_dir=base_dir,
         objective=objective,
         babysit=babysit,
+        notices=tuple(engine_notices(space)) if objective is None else (),
     )
 
 
@@ -269,7 +282,7 @@ def _engine_sections(raw: dict[str, Any]) -> tuple[DataConfig | None, dict[str, 
 
 
 def _own_objective_sections(raw: dict[str, Any], objective: ObjectiveSpec | None
-                            ) -> tuple[dict[str, Any], Space, list[ConfigProblem]]:
+                            ) -> tuple[ObjectiveSpec | None, dict[str, Any], Space, list[ConfigProblem]]:
     """``space:`` for an own objective: any identifier, limits from the scales alone; no ``data:`` or ``model:``."""
     problems = [
         ConfigProblem(key, "is not used with an own objective",
@@ -286,8 +299,11 @@ def _own_objective_sections(raw: dict[str, Any], objective: ObjectiveSpec | None
     except ConfigError as exc:
         problems += exc.problems
     if objective is not None and not problems:
-        problems += placeholder_problems(objective, sorted({*space.names, *fixed}))
-    return fixed, space, problems
+        sometimes = sometimes_absent(space)
+        always = {*space.names, *fixed, *(k for d in space.bundles.values() for k in d.keys)} - set(sometimes)
+        problems += placeholder_problems(objective, sorted(always), sometimes=sometimes)
+        objective = replace(objective, bundle_labels=tuple(space.bundles))
+    return objective, fixed, space, problems
 
 
 def _section(raw: dict[str, Any], key: str, problems: list[ConfigProblem], required: bool = False) -> Any:

@@ -83,6 +83,11 @@ class RoundRecord:
 
     ``kind`` is ``random``/``grid``/``quasi`` for the first round, ``zoom`` for a
     coarse-to-fine round; ``top_k``/``expand`` record how a zoom round was made.
+    ``planned`` holds the unit points of a round planned from results (sampler
+    ``tpe``), one per trial in ``space``'s unit cube: stored with the round, so
+    resuming or any number of workers train the same trials. It is kept in the
+    round's stored space JSON under ``PLANNED_KEY`` (``stored_space``,
+    ``from_stored_space``), a key no parameter name can take.
     """
 
     round: int
@@ -93,6 +98,22 @@ class RoundRecord:
     top_k: int | None = None
     expand: bool = False
     first_trial: int = 0
+    planned: tuple[tuple[float, ...], ...] = ()
+
+
+#: The key of a round's stored space JSON that holds its planned unit points (not an identifier: no parameter's name).
+PLANNED_KEY = "~planned"
+
+
+def stored_space(rnd: RoundRecord) -> dict[str, Any]:
+    """What the store keeps as a round's space: ``rnd.space``, plus its planned points under ``PLANNED_KEY``."""
+    return {**rnd.space, PLANNED_KEY: [list(p) for p in rnd.planned]} if rnd.planned else dict(rnd.space)
+
+
+def from_stored_space(stored: dict[str, Any]) -> dict[str, Any]:
+    """``RoundRecord`` fields ``space`` and ``planned`` from what ``stored_space`` wrote."""
+    space = {k: v for k, v in stored.items() if k != PLANNED_KEY}
+    return {"space": space, "planned": tuple(tuple(float(x) for x in p) for p in stored.get(PLANNED_KEY, ()))}
 
 
 @dataclass(frozen=True)

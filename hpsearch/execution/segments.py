@@ -21,7 +21,7 @@ from hpsearch.core.errors import HpsearchError, RunError
 from hpsearch.core.memory import shortfall, training_bytes
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.data.stored_arrays import PreparedData
-from hpsearch.nn.hyperparams import ModelConfig
+from hpsearch.nn.hyperparams import ModelConfig, engine_values
 from hpsearch.nn.loop import fit, start
 from hpsearch.nn.state import TrainingState
 from hpsearch.space.samplers import plan_round, trial_seed
@@ -113,7 +113,8 @@ class SegmentOutcome:
 def plan_tasks(rnd: RoundRecord, *, seed: int, grid_points: int) -> list[TrialTask]:
     """Every trial of a round, a pure function of the stored round and the search seed."""
     space = Space.from_json(rnd.space)
-    planned = plan_round(space, rnd.n_trials, seed=seed, round=rnd.round, sampler=rnd.sampler, grid_points=grid_points)
+    planned = plan_round(space, rnd.n_trials, seed=seed, round=rnd.round, sampler=rnd.sampler, grid_points=grid_points,
+                         planned=rnd.planned)
     return [
         TrialTask(rnd.first_trial + i, rnd.round, i, params, trial_seed(seed, rnd.round, i))
         for i, params in enumerate(planned)
@@ -149,7 +150,7 @@ def one_blas_thread() -> Any:
 
 def segment_config(segment: Segment, model: dict[str, Any]) -> ModelConfig:
     """The network a segment trains: the run's fixed model settings, the trial's values and its seed."""
-    return ModelConfig.from_dict({**model, **segment.task.params, "seed": segment.task.seed})
+    return ModelConfig.from_dict({**model, **engine_values(segment.task.params), "seed": segment.task.seed})
 
 
 def train_segment(segment: Segment, model: dict[str, Any], data: PreparedData | Dataset) -> SegmentOutcome:

@@ -129,3 +129,40 @@ def validate_hyperparameters(values: dict[str, Any], prefix: str = "model") -> l
     return problems
 
 
+
+
+#: The engine's own conditions: a hyperparameter the engine reads only when another one takes some values
+#: (``name -> (parent, values)``). Elsewhere its value is ignored.
+USED_ONLY_WHEN: dict[str, tuple[str, tuple[Any, ...]]] = {
+    "beta": ("optimizer", ("momentum",)),
+    "beta1": ("optimizer", ("adam",)),
+    "beta2": ("optimizer", ("rmsprop", "adam")),
+    "epsilon": ("optimizer", ("rmsprop", "adam")),
+    "decay_rate": ("lr_decay", ("inverse_time", "exponential")),
+    "bn_momentum": ("batchnorm", (True,)),
+}
+
+
+def engine_values(params: dict[str, Any]) -> dict[str, Any]:
+    """A trial's params as the engine takes them: its hyperparameters only.
+
+    A bundle's own value (the label of the chosen option, ``schedule: exponential``)
+    is not a hyperparameter, the values its option sets are; a space for the
+    engine may name nothing else (bundles cannot take a hyperparameter's name).
+    """
+    return {name: value for name, value in params.items() if name in HYPERPARAMETERS}
+
+
+def ignored_by(name: str, values: dict[str, Any]) -> str | None:
+    """Why the engine ignores ``name`` under the hyperparameters ``values`` (defaults for the rest), else None.
+
+    ``"beta is used by optimizer momentum only; optimizer is adam"``.
+    """
+    if name not in USED_ONLY_WHEN:
+        return None
+    parent, used = USED_ONLY_WHEN[name]
+    value = values.get(parent, HYPERPARAMETERS[parent].default)
+    if value in used:
+        return None
+    listed = ", ".join(str(v).lower() for v in used)
+    return f"{name} is used only when {parent} is {listed}; {parent} is {str(value).lower()}"

@@ -5,7 +5,10 @@ The protocol:
 - The argv template is filled in argument by argument: ``{name}`` becomes the
   trial's value (text as is, anything else as JSON: ``0.001``, ``true``,
   ``[64, 32]``). No shell is run, so a value with spaces or ``;`` is one
-  argument and runs nothing.
+  argument and runs nothing. An argument ``{args}`` becomes one argument
+  ``--name=value`` per parameter the trial has, in name order (W&B's
+  ``${args}``): a conditional parameter inactive in a trial is simply not
+  there, which a plain ``{name}`` could not do (the config refuses it).
 - The command runs in ``spec.base_dir`` with ``HPSEARCH_TRIAL``,
   ``HPSEARCH_SEED``, ``HPSEARCH_TRIAL_DIR`` and ``HPSEARCH_PARAMS`` (the
   parameters as JSON) in its environment.
@@ -44,7 +47,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from hpsearch.core.limits import MAX_LINE_BYTES, MAX_LOG_BYTES
-from hpsearch.objectives.spec import ObjectiveResult, ObjectiveSpec, StopRule
+from hpsearch.objectives.spec import ARGS, ObjectiveResult, ObjectiveSpec, StopRule
 from hpsearch.objectives.reports import Reports, one_line, rung_value
 from hpsearch.io.safe_files import make_folder, make_folders, open_for_write
 
@@ -77,10 +80,15 @@ def with_this_python(argv: list[str]) -> list[str]:
 def substitute(template: Sequence[str], params: Mapping[str, Any]) -> list[str]:
     """The argv of one trial: each ``{name}`` of each argument replaced by its value.
 
-    ``{{`` and ``}}`` are literal braces. A placeholder that names no parameter raises KeyError.
+    ``{{`` and ``}}`` are literal braces; an argument ``{args}`` becomes one
+    ``--name=value`` argument per parameter of ``params``, in name order. A
+    placeholder that names no parameter raises KeyError.
     """
     argv = []
     for arg in template:
+        if arg == "{" + ARGS + "}":
+            argv += [f"--{name}={format_argument(params[name])}" for name in sorted(params)]
+            continue
         parts = []
         for literal, name, _, _ in string.Formatter().parse(arg):
             parts.append(literal)

@@ -19,8 +19,11 @@ def evaluate(spec: ObjectiveSpec, params: dict[str, Any], *, seed: int, trial: i
     SIGKILL after ``spec.grace`` seconds, and a function's ``report`` raises
     ``TrialPruned``; the result is then ``pruned`` with its history.
     KeyboardInterrupt still propagates (after a command's process group is killed).
+    ``params`` are a trial's (only its active parameters) and the fixed values;
+    the bundles' labels among them are not passed on (``spec.objective_params``).
     """
     start = time.perf_counter()
+    params = spec.objective_params(params)
     try:
         if spec.kind == "command":
             from hpsearch.objectives.command import run_command

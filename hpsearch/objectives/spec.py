@@ -55,7 +55,10 @@ class ObjectiveSpec:
     a function (the config file's folder unless ``workdir:`` says otherwise).
     ``grace`` is the seconds between SIGTERM and SIGKILL when a command is
     stopped. ``function`` is set when the objective was given as a Python
-    callable rather than by name (never compared or stored).
+    callable rather than by name (never compared or stored). ``bundle_labels``
+    are the space's bundles, whose own values (the chosen option's label) a
+    trial's params hold but the objective is not given: the option's values are
+    (set from the space when the config is read; never stored).
     """
 
     kind: str
@@ -67,16 +70,21 @@ class ObjectiveSpec:
     base_dir: str = "."
     grace: float = DEFAULT_GRACE
     function: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    bundle_labels: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def placeholders(self) -> tuple[str, ...]:
-        """The parameter names the command template uses, in order of first use."""
+        """The parameter names the command template uses, in order of first use (``args`` for ``{args}``)."""
         names: dict[str, None] = {}
         for arg in self.command or ():
             for _, name, _, _ in string.Formatter().parse(arg):
                 if name is not None:
                     names[name] = None
         return tuple(names)
+
+    def objective_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """A trial's params as the objective is given them: without the bundles' labels."""
+        return {name: value for name, value in params.items() if name not in self.bundle_labels}
 
     def score(self, value: float) -> float:
         """``value`` as a cost: lower is better whatever the direction (maximize negates; non-finite: +inf)."""
@@ -222,14 +230,42 @@ def _positive(raw: Mapping[str, Any], name: str, default: float | None, prefix: 
     return float(value)
 
 
-def placeholder_problems(spec: ObjectiveSpec, names: Sequence[str], prefix: str = "objective") -> list[ConfigProblem]:
-    """A problem for each placeholder of the command that is no parameter of the space."""
-    return [
-        ConfigProblem(f"{prefix}.command", f"placeholder {{{name}}} is not a parameter in space:",
-                      did_you_mean(name, names) if names else f"add {name} to space:")
-        for name in spec.placeholders
-        if name not in names
-    ]
+#: The placeholder that expands to ``--name=value``, one argument per parameter a trial has (W&B's ``${args}``).
+ARGS = "args"
+
+
+def placeholder_problems(spec: ObjectiveSpec, names: Sequence[str], prefix: str = "objective", *,
+                         sometimes: Mapping[str, str] | None = None) -> list[ConfigProblem]:
+    """A problem for each placeholder of the command that not every trial can fill.
+
+    ``names`` are the parameters every trial has; ``sometimes`` maps a
+    parameter some trials lack to why (``"active only when optimizer is
+    momentum"``): its ``{name}`` would have nothing to become there, so the fix
+    is ``{args}`` (one ``--name=value`` argument per parameter a trial has) or
+    ``HPSEARCH_PARAMS``. ``{args}`` must be a whole argument, and no parameter may be named ``args``.
+    """
+    sometimes = dict(sometimes or {})
+    key = f"{prefix}.command"
+    problems = []
+    if ARGS in (spec.placeholders if spec.command else ()):
+        if any(f"{{{ARGS}}}" in arg and arg != f"{{{ARGS}}}" for arg in spec.command or ()):
+            problems.append(ConfigProblem(key, "{args} must be an argument of its own",
+                                          'write it as a separate item, e.g. [python, train.py, "{args}"]'))
+        if ARGS in names or ARGS in sometimes:
+            problems.append(ConfigProblem(key, "{args} expands to every parameter, so no parameter may be named args",
+                                          "rename space.args"))
+    for name in spec.placeholders:
+        if name == ARGS:
+            continue
+        if name in sometimes:
+            problems.append(ConfigProblem(key, f"placeholder {{{name}}}: {name} is {sometimes[name]}, so some trials "
+                                          "have no value for it",
+                                          f'use "{{{ARGS}}}" (one --name=value argument per parameter a trial has), '
+                                          "or read HPSEARCH_PARAMS"))
+        elif name not in names:
+            problems.append(ConfigProblem(key, f"placeholder {{{name}}} is not a parameter in space:",
+                                          did_you_mean(name, names) if names else f"add {name} to space:"))
+    return problems
 
 
 def placement_problems(spec: ObjectiveSpec | None, *, backend: str, early_stopping: bool) -> list[ConfigProblem]:

@@ -1,13 +1,18 @@
 """The round driver: a run is a sequence of rounds, each stored before any of its trials trains.
 
-Round 0 samples the config's space; each later round is a coarse-to-fine zoom
-into the box around the best trials so far (asked for, or automatic while
-``search.rounds`` says more). Because a round's space and size are stored first,
-the trials of a run are a pure function of its config and seed: resuming after a
-crash, with any number of workers, trains exactly the trials without a record.
+Round 0 samples the config's space; each later round is a zoom (asked for, or
+automatic while ``search.rounds`` says more): with ``search.zoom: box`` a
+coarse-to-fine round drawn in the box around the best trials so far, with
+``tpe`` a round planned all at once from every finished trial (``space.tpe``),
+its unit points stored with the round. Because a round's space, size and any
+planned points are stored first, the trials of a run are a pure function of its
+config and seed: resuming after a crash, with any number of workers, trains
+exactly the trials without a record.
 """
 
 from __future__ import annotations
+
+import math
 
 from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.errors import RunError
@@ -15,9 +20,11 @@ from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.execution.interrupts import interruptible
 from hpsearch.search.options import Execution, SearchReporter
+from hpsearch.search.halving import rungs
 from hpsearch.search.trainer import RoundTrainer
-from hpsearch.space.samplers import plan_round
+from hpsearch.space.samplers import plan_round, tpe_stream
 from hpsearch.space.search_space import Space, envelope
+from hpsearch.space.tpe import dimensions, level_losses, plan_tpe
 from hpsearch.space.zoom import EdgeHint, zoom_space
 from hpsearch.storage.run_names import command_ref
 from hpsearch.storage.run_store import RunStore
@@ -76,7 +83,10 @@ def drive(store: RunStore, config: SearchConfig, data: PreparedData | None, exec
 
 def zoom_round(store: RunStore, config: SearchConfig, top_k: int, trials: int | None,
                expand: bool) -> tuple[RoundRecord, list[EdgeHint]]:
-    """The next round: the box around the ``top_k`` best ok trials so far (``expand``: hinted bounds moved out)."""
+    """The next round: the box around the ``top_k`` best ok trials so far (``expand``: hinted bounds moved out),
+    or with ``search.zoom: tpe`` (and no ``expand``) a round planned by TPE from every finished trial."""
+    if config.search.zoom == "tpe" and not expand:
+        return tpe_round(store, config, trials), edge_hints(store.rounds(), store.trials(), top_k)
     rounds = store.rounds()
     top = [t for t in rank(store.trials()) if t.status is TrialStatus.OK][:top_k]
     if not top:
@@ -97,6 +107,58 @@ def zoom_round(store: RunStore, config: SearchConfig, top_k: int, trials: int | 
         first_trial=last.first_trial + last.n_trials,
     )
     return rnd, result.edges
+
+
+def tpe_round(store: RunStore, config: SearchConfig, trials: int | None) -> RoundRecord:
+    """A round planned by TPE from every finished trial of the run, its unit points stored in the record.
+
+    It searches the envelope of the rounds so far (the first round's space,
+    unless ``--expand`` widened it), planned with the stream of (search seed,
+    round): the same finished trials always give the same round.
+    """
+    rounds = store.rounds()
+    last = rounds[-1]
+    reference = envelope([Space.from_json(r.space) for r in rounds]).with_legal_from(config.space)
+    finished = sorted(store.trials(), key=lambda t: t.trial)
+    losses = level_losses(trial_levels(store, config, finished), need=len(reference) + 1)
+    n_trials = trials or config.search.zoom_trials or config.search.trials
+    points = plan_tpe(reference.unit_rows([t.params for t in finished]), losses, dimensions(reference), n_trials,
+                      tpe_stream(config.search.seed, last.round + 1))
+    return RoundRecord(
+        round=last.round + 1, space=reference.to_json(), n_trials=n_trials, sampler="tpe", kind="zoom",
+        first_trial=last.first_trial + last.n_trials, planned=tuple(tuple(float(x) for x in p) for p in points),
+    )
+
+
+def trial_levels(store: RunStore, config: SearchConfig, trials: list[TrialRecord]) -> list[dict[int, float]]:
+    """Each trial's cost at each rung it reached (lower is better; ``+inf`` diverged), for ``level_losses``.
+
+    Without early stopping a trial has one level, its ranking value; a failed
+    trial none. With it, the built-in engine's rung results, or an own
+    objective's reports at the rung epochs (its metric as a cost).
+    """
+    epochs = rungs(config)
+    by_trial: dict[int, dict[int, float]] = {}
+    if epochs and config.objective is None:
+        for (trial, rung), e in store.rung_entries([t.trial for t in trials]).items():
+            by_trial.setdefault(trial, {})[rung] = math.inf if e.diverged else e.value
+    levels = []
+    for t in trials:
+        level: dict[int, float] = {}
+        if t.status is TrialStatus.FAILED:
+            levels.append(level)
+            continue
+        if config.objective is None:
+            level.update(by_trial.get(t.trial, {}))
+        elif epochs and config.objective.metric in t.history:
+            progress = t.history.get("epoch", t.history.get("step", ()))
+            at = dict(zip(progress, t.history[config.objective.metric]))
+            level.update({k: config.objective.score(at[e]) for k, e in enumerate(epochs) if e in at})
+        level.setdefault(t.rung or 0, t.ranking_value)
+        if t.status is TrialStatus.DIVERGED:
+            level[t.rung or 0] = math.inf
+        levels.append({rung: v if math.isfinite(v) else math.inf for rung, v in level.items()})
+    return levels
 
 
 def edge_hints(rounds: list[RoundRecord], trials: list[TrialRecord], top_k: int) -> list[EdgeHint]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,10 +25,12 @@ SAMPLERS = ("random", "grid", "quasi")
 _QUASI_STREAM = 1
 _TRIAL_SEED_STREAM = 2
 _REPEAT_SEED_STREAM = 3
+_TPE_STREAM = 4
 
 
 def plan_round(
-    space: Space, n_trials: int, *, seed: int, round: int, sampler: str = "random", grid_points: int = 5
+    space: Space, n_trials: int, *, seed: int, round: int, sampler: str = "random", grid_points: int = 5,
+    planned: Sequence[Sequence[float]] = (),
 ) -> list[dict[str, Any]]:
     """The parameter values of every trial of one round, trial 0 first.
 
@@ -62,14 +64,22 @@ def plan_round(
         points whose parent coordinate falls in that choice's slice, which still
         cover the branch's own coordinates evenly, though less so than a
         sequence of the branch alone would.
+        ``tpe``: the unit points ``planned`` (a zoom round planned from
+        results, ``space.tpe``, and stored with its round), the first ``n_trials``.
     grid_points
         Grid values per numeric parameter (>= 2).
+    planned
+        The stored unit points of a ``tpe`` round (ignored by the other samplers).
     """
     if sampler == "random":
         units = [np.random.default_rng([seed, round, i]).random(len(space)) for i in range(n_trials)]
     elif sampler == "quasi":
         units = list(scrambled_halton(n_trials, len(space), np.random.default_rng(
             np.random.SeedSequence([seed, round], spawn_key=(_QUASI_STREAM,)))))
+    elif sampler == "tpe":
+        if len(planned) < n_trials:
+            raise ValueError(f"a tpe round of {n_trials} trials has {len(planned)} planned points")
+        units = [np.asarray(p, dtype=float) for p in planned[:n_trials]]
     elif sampler == "grid":
         return [space.trial_params(values) for values in _grid(space, grid_points)]
     else:
@@ -87,6 +97,11 @@ def grid_size(space: Space, grid_points: int) -> int:
     """How many trials ``plan_round(..., sampler="grid")`` plans, without building the grid."""
     axes = dict(zip(space.names, _grid_axes(space, grid_points)))
     return sum(math.prod(len(axes[name]) for name in free) for _, free in _grid_branches(space, axes))
+def tpe_stream(seed: int, round: int) -> np.random.Generator:
+    """The random stream a ``tpe`` round is planned with: a function of (search seed, round) only."""
+    return np.random.default_rng(np.random.SeedSequence([seed, round], spawn_key=(_TPE_STREAM,)))
+
+
 def repeat_seed(seed: int, trial: int, repeat: int) -> int:
     """The training seed of repeat ``repeat`` of ``trial`` (``hpsearch confirm``), in ``[0, 2**32)``.
 

@@ -29,7 +29,7 @@ so the next points are pushed away from it, and each draws its own candidates.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,13 +76,30 @@ def default_gamma(n: int) -> int:
     return min(math.ceil(0.1 * n), 25)
 
 
-def as_costs(values: np.ndarray, direction: str) -> np.ndarray:
-    """Ranking values as losses, lower better: ``value`` to minimize, ``-value`` to maximize; NaN/±inf become ``+inf``."""
-    if direction not in ("minimize", "maximize"):
-        raise ValueError(f"direction must be minimize or maximize, got {direction!r}")
-    v = np.asarray(values, dtype=float)
-    costs = v if direction == "minimize" else -v
-    return np.where(np.isfinite(costs), costs, np.inf)
+def level_losses(levels: Sequence[Mapping[int, float]], need: int) -> np.ndarray:
+    """Each trial's loss for TPE from its costs at the levels (rungs) it reached, shape ``(n,)``.
+
+    ``levels[i]`` maps a rung index to trial ``i``'s cost there (lower is
+    better, ``+inf`` if it diverged; empty for a failed trial). As BOHB does,
+    the model is fitted at the highest rung that at least ``need`` trials
+    reached (the lowest one if none did): a trial's loss is its cost there.
+    Trials that stopped below it (pruned) still count, as worse than every
+    trial that reached it: by the highest rung they reached, then their cost
+    there. Only the order matters to ``plan_tpe``, so the losses are ranks
+    (ties equal); ``+inf`` stays ``+inf`` (a failed or diverged trial is always in the rest).
+    """
+    reached = sorted({rung for trial in levels for rung in trial})
+    if not reached:
+        return np.full(len(levels), np.inf)
+    top = max((r for r in reached if sum(r in trial for trial in levels) >= need), default=reached[0])
+    keys = []
+    for trial in levels:
+        rung = top if top in trial else max((r for r in trial if r < top), default=None)
+        cost = math.inf if rung is None else trial[rung]
+        keys.append((-(rung if rung is not None else -1), cost))
+    finite = sorted({key for key in keys if math.isfinite(key[1])})
+    order = {key: float(i) for i, key in enumerate(finite)}
+    return np.array([order.get(key, np.inf) for key in keys])
 
 
 def plan_tpe(

@@ -30,7 +30,7 @@ from typing import Any
 
 from hpsearch.core.errors import RunError, RunLockedError
 from hpsearch.core.limits import MAX_ROUNDS, MAX_TRIALS
-from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, from_stored_space, stored_space
 from hpsearch.io.safe_files import check_no_symlinks, fsync_dir, open_for_write, write_bytes_atomic
 from hpsearch.storage.artifacts import ArtifactFiles
 from hpsearch.storage.confirmations import Confirmations
@@ -255,7 +255,7 @@ class RunStore(RungRecords, ArtifactFiles, DecisionLog, Confirmations):
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     int(rnd.round),
-                    dumps(rnd.space),
+                    dumps(stored_space(rnd)),
                     int(rnd.n_trials),
                     rnd.sampler,
                     rnd.kind,
@@ -393,7 +393,7 @@ def _round_from_row(row: tuple) -> RoundRecord:
     if not isinstance(sampler, str) or not isinstance(kind, str):
         raise BadRow(f"{where}: sampler and kind must be text")
     return RoundRecord(
-        round=stored_int(where, "round", r, high=MAX_ROUNDS), space=stored_json(where, "space", space),
+        round=stored_int(where, "round", r, high=MAX_ROUNDS), **from_stored_space(stored_json(where, "space", space)),
         n_trials=stored_int(where, "n_trials", n, low=1, high=MAX_TRIALS), sampler=sampler, kind=kind,
         top_k=stored_int(where, "top_k", top_k, nullable=True, low=1, high=MAX_TRIALS),
         expand=bool(stored_int(where, "expand", expand, high=1)),
