@@ -139,16 +139,18 @@ def _babysit_watcher(title: str) -> Iterator[Any]:
 @runs_dir_option
 def predict(model_ref: str, data_file: Path, out: Path | None, proba: bool, keep: tuple[str, ...],
             runs_dir: Path | None) -> None:
-    """Predict the class of every row of DATA.csv with a run's best model (or a saved model file).
+    """Predict the class (or, for a regression, the number) of every row of DATA.csv with a run's best model
+    (or a saved model file).
 
     DATA.csv needs the training columns (extra ones are ignored); it is prepared
-    as the training data was. If it holds the label column, accuracy and cost are printed too.
+    as the training data was. If it holds the label column, accuracy and cost (a regression:
+    RMSE and R² in the target's units) are printed too.
     """
     from hpsearch.predict.model import predict_csv, resolve_model, save_predictions, write_predictions
 
     if not model_ref.lower().endswith(".npz"):
         _refuse_own_objective(model_ref, runs_dir)
-    predictions = predict_csv(resolve_model(model_ref, runs_dir_or_default(runs_dir)), data_file, keep)
+    predictions = predict_csv(resolve_model(model_ref, runs_dir_or_default(runs_dir)), data_file, keep, proba)
     if out is not None:
         save_predictions(predictions, out, proba=proba)  # atomic, never through a symlink
     else:
@@ -160,3 +162,6 @@ def predict(model_ref: str, data_file: Path, out: Path | None, proba: bool, keep
     if predictions.accuracy is not None:
         summary.print(plain(f"against its {predictions.label} column: accuracy {predictions.accuracy:.2%}, "
                             f"cost J {render.fmt(predictions.cost)} ({len(predictions.classes)} rows)"), highlight=False)
+    if predictions.rmse is not None:
+        summary.print(plain(f"against its {predictions.label} column: RMSE {render.fmt(predictions.rmse)}, "
+                            f"R² {render.fmt(predictions.r2)} ({len(predictions.classes)} rows)"), highlight=False)

@@ -64,17 +64,21 @@ def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: 
 @click.option("--seed", type=click.IntRange(min=0), help="Search seed (overrides search.seed).")
 @click.option("--name", help="Run name (default: the config's name), made unique in the runs folder.")
 @runs_dir_option
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="Override any config value for this run, by dotted key (repeatable): --set model.epochs=5 "
+                   "--set search.trials=8. The run records the config as overridden.")
 @click.option("--dry-run", is_flag=True, help="Print the planned trials and where they fall on each scale; train nothing.")
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="With --dry-run: write the planned trials to this CSV file.")
 @execution_options
 def run(config_file: Path, trials: int | None, seed: int | None, name: str | None, runs_dir: Path | None,
-        dry_run: bool, csv_file: Path | None, workers: int | None, backend: str | None, scheduler: str | None,
+        assignments: tuple[str, ...], dry_run: bool, csv_file: Path | None, workers: int | None, backend: str | None, scheduler: str | None,
         quiet: bool) -> None:
     """Start a search: train every trial of CONFIG.yaml in parallel and rank them by dev cost J (or its objective's metric)."""
     from hpsearch.config.loading import load_config
+    from hpsearch.config.overrides import parse_assignments
     from hpsearch.search.api import Execution, planned_rungs, planned_trials, start_search
 
-    config = load_config(config_file).with_search(trials=trials, seed=seed)
+    config = load_config(config_file, parse_assignments(assignments)).with_search(trials=trials, seed=seed)
     for line in config.notices:  # e.g. a beta searched for optimizers that ignore it
         render.err_console.print(Text.assemble(("notice: ", "yellow"), plain(line)), highlight=False, soft_wrap=True)
     if workers is None and config.search.backend == "loky":

@@ -16,11 +16,15 @@ from hpsearch.io.bounded_yaml import load_yaml, read_config_text
 from hpsearch.objectives.spec import ObjectiveSpec
 
 
-def load_config(path: str | os.PathLike[str]) -> SearchConfig:
+def load_config(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None) -> SearchConfig:
     """Read and validate a config file. Raises ConfigError naming the file (and lines).
 
     The file is read and parsed within the limits of ``hpsearch.io.bounded_yaml``
-    (size, nesting depth, alias expansion), so any input ends at once.
+    (size, nesting depth, alias expansion), so any input ends at once. ``overrides``
+    (``run --set``) maps dotted keys (``model.epochs``, ``search.trials``,
+    ``space.learning_rate.high``) to values that replace the file's before it is
+    checked; a problem with one of them names ``--set KEY``, not the file. The run
+    records the config as overridden, like the rest of it.
     """
     path = Path(path)
     label = str(path)
@@ -29,11 +33,42 @@ def load_config(path: str | os.PathLike[str]) -> SearchConfig:
     except OSError as exc:
         raise config_error("file", f"cannot be read ({exc.strerror or exc})", file=label) from None
     raw, lines = parse_yaml(text, label)
+    for key, value in (overrides or {}).items():
+        raw = with_dotted(raw, key, value)
     default_name = path.stem
     try:
         return config_from_dict(raw, source=label, base_dir=path.resolve().parent, default_name=default_name)
     except ConfigError as exc:
-        raise exc.in_file(label, lines) from None
+        set_keys = tuple(overrides or ())
+        problems = [replace(p, key=f"--set {p.key}") if _under(p.key, set_keys) else p for p in exc.problems]
+        raise ConfigError(problems).in_file(label, lines) from None
+
+
+def with_dotted(raw: Any, key: str, value: Any) -> dict[str, Any]:
+    """``raw`` (a config mapping) with the dotted ``key`` set to ``value``; missing mappings on the way are made.
+    ConfigError (naming ``--set KEY``) when the path runs into a value that is not a mapping."""
+    if not isinstance(raw, dict):
+        raise config_error(f"--set {key}", "the config file is not a mapping of sections", "fix the file first")
+    parts = key.split(".")
+    if not all(parts):
+        raise config_error(f"--set {key}", "must be a dotted key such as model.epochs", "e.g. --set search.trials=8")
+    result = dict(raw)
+    node = result
+    for depth, part in enumerate(parts[:-1]):
+        child = node.get(part, {})
+        if not isinstance(child, dict):
+            where = ".".join(parts[: depth + 1])
+            raise config_error(f"--set {key}", f"{where} is {child!r}, not a mapping to set {parts[-1]!r} in",
+                               f"set {where} itself, e.g. --set {where}=...")
+        node[part] = dict(child)
+        node = node[part]
+    node[parts[-1]] = value
+    return result
+
+
+def _under(key: str, set_keys: tuple[str, ...]) -> bool:
+    """Whether a problem's key is one of the keys set on the command line (or inside one)."""
+    return any(key == k or key.startswith(k + ".") for k in set_keys)
 
 
 def parse_yaml(text: str, label: str) -> tuple[Any, dict[str, int]]:

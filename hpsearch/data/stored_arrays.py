@@ -17,6 +17,8 @@ runner sends them the arrays once each (``PreparedData.in_memory``).
 
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 import json
 import os
@@ -62,8 +64,7 @@ class PreparedData:
         """The dataset with its arrays read into memory (to send to machines that cannot see the folder)."""
         data = self.load()
         arrays = {name: np.array(getattr(data, name)) for name in _ARRAYS}
-        return Dataset(data.name, **arrays, class_names=data.class_names, preparation=data.preparation,
-                       notices=data.notices, sources=data.sources)
+        return dataclasses.replace(data, **arrays)
 
     def model_state(self, network_state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """A network's arrays plus the data preparation (``prep_*`` keys): what ``models/best.npz`` holds."""
@@ -90,6 +91,7 @@ def write_prepared(run_dir: Path, dataset: Dataset) -> PreparedData:
             "class_names": list(dataset.class_names),
             "notices": list(dataset.notices),
             "sources": [_source_stamp(path, digest) for path, digest in dataset.sources],
+            **_regression_meta(dataset),
         }
         write_bytes_atomic(staging, _META, json.dumps(meta, indent=1).encode("utf-8"))
         try:
@@ -194,4 +196,26 @@ def _open(folder: str, stamp: int) -> Dataset:
     return Dataset(
         meta["name"], **arrays, class_names=tuple(meta["class_names"]), preparation=preparation,
         notices=tuple(meta["notices"]), sources=tuple((s["path"], s["sha256"]) for s in meta["sources"]),
+        **_regression_fields(meta, path / _META),
     )
+
+
+def _regression_meta(dataset: Dataset) -> dict[str, Any]:
+    """What ``dataset.json`` adds for a regression: the task, target names, and their training mean and scale."""
+    if dataset.task != "regression":
+        return {}
+    return {"task": dataset.task, "target_names": list(dataset.target_names),
+            "target_mean": [float(v) for v in dataset.target_mean], "target_scale": [float(v) for v in dataset.target_scale]}
+
+
+def _regression_fields(meta: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The ``Dataset`` fields of a stored regression (none for classification, as older runs stored it)."""
+    if meta.get("task", "classification") == "classification":
+        return {}
+    names, mean, scale = meta.get("target_names"), meta.get("target_mean"), meta.get("target_scale")
+    valid = (meta["task"] == "regression" and isinstance(names, list) and names and all(isinstance(n, str) for n in names)
+             and all(isinstance(v, list) and len(v) == len(names) and all(type(x) is float and np.isfinite(x) for x in v)
+                     for v in (mean, scale)) and all(x > 0 for x in scale))
+    if not valid:
+        raise DataError(f"{path}: is damaged (its regression targets) — was it changed outside hpsearch?")
+    return {"task": "regression", "target_names": tuple(names), "target_mean": np.array(mean), "target_scale": np.array(scale)}

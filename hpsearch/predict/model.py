@@ -63,7 +63,7 @@ class Model:
         except DataError as error:
             raise DataError(f"{path}: {error}") from None
         if preparation is not None:
-            _check_preparation(path, preparation, network.n_features, network.n_classes)
+            _check_preparation(path, preparation, network.n_features, 0 if network.task == "regression" else network.n_classes)
         return cls(network, preparation)
 
     def state(self) -> dict[str, np.ndarray]:
@@ -104,8 +104,10 @@ class Model:
         return self.network.predict_proba(self.prepare(rows))
 
     def predict(self, rows: Rows) -> np.ndarray:
-        """The predicted class name (m,) str of each raw row."""
-        return np.array(self.class_names)[self.network.predict(self.prepare(rows))]
+        """The predicted class name (m,) str of each raw row; for a regression model, the numbers to predict
+        (m, n_targets) float64 in the target's own units."""
+        predicted = self.network.predict(self.prepare(rows))
+        return predicted if self.network.task == "regression" else np.array(self.class_names)[predicted]
 
 
 def _check_preparation(path: str | os.PathLike, preparation: Preparation, n_features: int, n_classes: int) -> None:
@@ -164,11 +166,13 @@ def _cell_texts(values: list[Any]) -> np.ndarray:
 class Predictions:
     """A model's predictions for the rows of a file.
 
-    classes : (m,) str predicted class names
-    proba : (m, n_classes) probabilities
+    classes : (m,) str predicted class names (a regression: each row's numbers, as text)
+    proba : (m, n_classes) probabilities (a regression: (m, 0))
     class_names : the model's classes (columns of ``proba``)
     accuracy, cost : against the file's label column (cost: mean cross-entropy,
         as dev J), ``None`` when the file has no labels
+    values : a regression's predictions (m, n_targets) in the target's own units, named by ``target_names``;
+        ``rmse``/``r2`` against the file's target columns (``None`` without them)
     """
 
     source: str
@@ -180,6 +184,10 @@ class Predictions:
     cost: float | None
     kept: dict[str, np.ndarray] = field(default_factory=dict)
     """Columns of the input passed through (``--keep``): (m,) str cells by name, in the order asked."""
+    values: np.ndarray | None = None
+    target_names: tuple[str, ...] = ()
+    rmse: float | None = None
+    r2: float | None = None
 
 
 def resolve_model(ref: str, runs_dir: Path) -> Path:
@@ -198,7 +206,7 @@ def resolve_model(ref: str, runs_dir: Path) -> Path:
     return model
 
 
-def predict_csv(model_path: Path, data_path: Path, keep: Sequence[str] = ()) -> Predictions:
+def predict_csv(model_path: Path, data_path: Path, keep: Sequence[str] = (), proba: bool = False) -> Predictions:
     """Predict every row of a CSV file with the training columns (extra columns are ignored).
 
     If the file holds the label column, the predictions are scored too. ``keep``: columns of the file
@@ -210,9 +218,13 @@ def predict_csv(model_path: Path, data_path: Path, keep: Sequence[str] = ()) -> 
     if model.preparation is None:
         raise DataError(f"{model_path}: this model was saved without its data preparation (by an older hpsearch), "
                         "so it cannot read raw rows — train it again, or use Model.predict on prepared arrays")
+    if proba and model.network.task == "regression":
+        raise DataError(f"{model_path}: --proba gives class probabilities, and this model predicts numbers "
+                        "(a regression) — drop --proba")
     label = model.preparation.label
+    labels = label if isinstance(label, tuple) else (label,) if label else ()
     # Only the columns used are parsed: another column's content (a 130,000-character note) costs nothing.
-    table = read_csv(Path(data_path), None, usecols={*model.columns, *keep, *([label] if label else [])})
+    table = read_csv(Path(data_path), None, usecols={*model.columns, *keep, *labels})
     absent = [name for name in keep if name not in table]
     if absent:
         raise DataError(f"{data_path}: has no column {absent[0]!r} to keep — name a column of its header")
@@ -228,6 +240,9 @@ def predict_csv(model_path: Path, data_path: Path, keep: Sequence[str] = ()) -> 
         row, j = (int(v) for v in bad[0])
         raise DataError(f"{data_path}: {table.where(row)}, input {model.preparation.input_names[j]!r} overflows "
                         "once prepared (a number far outside the training range) — fix or drop the row")
+    kept = {name: table[name].as_text() for name in keep}
+    if model.network.task == "regression":
+        return _regression(model, X, table, labels, data_path, kept)
     proba = model.network.predict_proba(X)
     names = np.array(model.class_names)
     classes = names[np.argmax(proba, axis=1)]
@@ -240,9 +255,31 @@ def predict_csv(model_path: Path, data_path: Path, keep: Sequence[str] = ()) -> 
         keys = labels.numbers if labels.is_numeric else labels.text
         y = class_ids(keys, model.class_names, str(data_path))
         cost, accuracy = model.network.evaluate(X, y)
-    kept = {name: table[name].as_text() for name in keep}
     return Predictions(str(data_path), classes, proba, model.class_names, label if accuracy is not None else None,
                        accuracy, cost, kept)
+
+
+def _regression(model: Model, X: np.ndarray, table: Any, labels: tuple[str, ...], data_path: Path,
+                kept: dict[str, np.ndarray]) -> Predictions:
+    """A regression model's predictions in the target's units, scored (RMSE, R²) when the file has the targets."""
+    from hpsearch.nn.metrics import r2, rmse
+
+    values = model.network.predict(X)
+    rmse_value = r2_value = None
+    if labels and all(name in table for name in labels):
+        columns = [table[name] for name in labels]
+        for column in columns:
+            if column.missing.any() or not column.is_numeric or not np.isfinite(column.numbers).all():
+                row = int(np.argmax(column.missing | ~np.isfinite(column.numbers)))
+                raise DataError(f"{data_path}: target {column.name!r} is not a finite number at {table.where(row)} "
+                                "— fix it, or remove the target column to predict without scoring")
+        actual = np.stack([c.numbers for c in columns], axis=1)
+        rmse_value, r2_value = rmse(values, actual), r2(values, actual)
+    names = tuple(labels) if labels else tuple(f"target_{k}" for k in range(values.shape[1]))
+    shown = np.array([",".join(repr(float(v)) for v in row) for row in values])
+    return Predictions(str(data_path), shown, np.zeros((len(values), 0)), (), labels[0] if rmse_value is not None and
+                       len(labels) == 1 else (", ".join(labels) if rmse_value is not None else None), None, None, kept,
+                       values=values, target_names=names, rmse=rmse_value, r2=r2_value)
 
 
 # C0 controls, DEL, C1 controls and bidirectional overrides: shown as escapes (as the CLI's plain text does).
@@ -262,6 +299,12 @@ def write_predictions(predictions: Predictions, file: IO[str], proba: bool = Fal
     column per class). Control characters in names and cells are written as escapes."""
     writer = csv.writer(file, lineterminator="\n")
     kept = list(predictions.kept.items())
+    if predictions.values is not None:  # a regression: one number column per target, in the target's units
+        names = ["prediction"] if predictions.values.shape[1] == 1 else [f"prediction_{n}" for n in predictions.target_names]
+        writer.writerow([_escaped(name) for name in ["row", *(name for name, _ in kept), *names]])
+        for k, row in enumerate(predictions.values.tolist()):
+            writer.writerow([str(k), *(_escaped(cells[k]) for _, cells in kept), *(repr(float(v)) for v in row)])
+        return
     header = ["row", *(name for name, _ in kept), "prediction"]
     header += [f"p_{name}" for name in predictions.class_names] if proba else []
     writer.writerow([_escaped(name) for name in header])
