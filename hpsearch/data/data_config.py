@@ -206,6 +206,14 @@ def _cross_key_problems(values: dict[str, Any], raw: dict, prefix: str) -> list[
         problems.append(ConfigProblem(f"{prefix}.dev_fraction", "has no effect with dev_path", "remove one of them"))
     if raw.get("dataset") is not None and "dataset" not in values:
         return problems  # the dataset name is already reported; its keys cannot be judged
+    return problems + _generated_set_problems(values, prefix, columns)
+
+
+def _generated_set_problems(values: dict[str, Any], prefix: str, columns: tuple[str, ...] | None) -> list[ConfigProblem]:
+    """Keys that only the generated sets take, and whether a generated set's size fits in memory."""
+    problems = []
+    dataset, path = values.get("dataset"), values.get("path")
+    suffix = Path(path).suffix.lower() if path else None
     defaults = GENERATED_DEFAULTS.get(dataset, {})
     for key in ("samples", "classes", "features", "noise"):
         if key in values and key not in defaults and not (key == "features" and (columns is not None or path)):

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from hpsearch.core.records import TrialRecord, TrialStatus
+from hpsearch.core.limits import MAX_ROUNDS, MAX_TRIALS
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, from_stored_space
 from hpsearch.io import bounded_json
 
 # TrialRecord fields kept in REAL columns, so SQL can sort and filter by them.
@@ -184,4 +185,19 @@ def insert_epochs(db: sqlite3.Connection, trial: int, rows: list[tuple]) -> None
     db.executemany(
         f"INSERT OR REPLACE INTO epochs (trial, epoch, {', '.join(EPOCH_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(int(trial), *row) for row in rows],
+    )
+
+
+def round_from_row(row: tuple) -> RoundRecord:
+    """A round's record, its values checked against the limits a config has (``core.limits``)."""
+    r, space, n, sampler, kind, top_k, expand, first = row
+    where = f"round {str(r)[:20]}"
+    if not isinstance(sampler, str) or not isinstance(kind, str):
+        raise BadRow(f"{where}: sampler and kind must be text")
+    return RoundRecord(
+        round=stored_int(where, "round", r, high=MAX_ROUNDS), **from_stored_space(stored_json(where, "space", space)),
+        n_trials=stored_int(where, "n_trials", n, low=1, high=MAX_TRIALS), sampler=sampler, kind=kind,
+        top_k=stored_int(where, "top_k", top_k, nullable=True, low=1, high=MAX_TRIALS),
+        expand=bool(stored_int(where, "expand", expand, high=1)),
+        first_trial=stored_int(where, "first_trial", first, high=MAX_TRIALS * MAX_ROUNDS),
     )

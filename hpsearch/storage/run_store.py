@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.core.errors import RunError, RunLockedError
-from hpsearch.core.limits import MAX_ROUNDS, MAX_TRIALS
-from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, from_stored_space, stored_space
+from hpsearch.core.limits import MAX_ROUNDS
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, stored_space
 from hpsearch.io.safe_files import check_no_symlinks, fsync_dir, open_for_write, write_bytes_atomic
 from hpsearch.storage.artifacts import ArtifactFiles
 from hpsearch.storage.confirmations import Confirmations
@@ -40,7 +40,7 @@ from hpsearch.storage.records import EpochLog, RungEntry, RunSummary
 from hpsearch.storage.rows import (
     EPOCH_FIELDS,
     BadRow,
-    stored_int,
+    round_from_row,
     stored_json,
     TRIAL_COLUMNS,
     dumps,
@@ -274,7 +274,7 @@ class RunStore(RungRecords, ArtifactFiles, DecisionLog, Confirmations):
         ).fetchall()
         if len(rows) > MAX_ROUNDS:
             raise BadRow(f"more than {MAX_ROUNDS} rounds")
-        return [_round_from_row(row) for row in rows]
+        return [round_from_row(row) for row in rows]
 
     def record_trial(self, rec: TrialRecord) -> None:
         """Record a finished trial and its epochs (from its history), in one transaction.
@@ -384,21 +384,6 @@ def machine_id() -> str:
     """Who is running hpsearch: ``user@host`` (uid and host name). A run records its creator's (meta
     ``created_by``), so a run folder received from someone else can be told apart (README: the trust rule)."""
     return f"{os.getuid()}@{socket.gethostname()}"
-
-
-def _round_from_row(row: tuple) -> RoundRecord:
-    """A round's record, its values checked against the limits a config has (``core.limits``)."""
-    r, space, n, sampler, kind, top_k, expand, first = row
-    where = f"round {str(r)[:20]}"
-    if not isinstance(sampler, str) or not isinstance(kind, str):
-        raise BadRow(f"{where}: sampler and kind must be text")
-    return RoundRecord(
-        round=stored_int(where, "round", r, high=MAX_ROUNDS), **from_stored_space(stored_json(where, "space", space)),
-        n_trials=stored_int(where, "n_trials", n, low=1, high=MAX_TRIALS), sampler=sampler, kind=kind,
-        top_k=stored_int(where, "top_k", top_k, nullable=True, low=1, high=MAX_TRIALS),
-        expand=bool(stored_int(where, "expand", expand, high=1)),
-        first_trial=stored_int(where, "first_trial", first, high=MAX_TRIALS * MAX_ROUNDS),
-    )
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:
