@@ -123,20 +123,20 @@ def model_table(rows: list[tuple[str, Any, str]]) -> Table:
 
 
 def rounds_table(rounds: list[RoundRecord]) -> Table:
-    """Each round's space, one row per parameter and round."""
+    """Each round's space and how its trials were drawn (its sampler), one row per parameter and round."""
     table = Table(title="Rounds", title_justify="left")
-    for column in ("round", "kind", "trials", "parameter", "space"):
+    for column in ("round", "kind", "sampler", "trials", "parameter", "space"):
         table.add_column(column)
     for r in rounds:
         space = Space.from_json(r.space)
         kind = r.kind if r.kind != "zoom" else f"zoom top {r.top_k}{' expand' if r.expand else ''}"
         first = True
         for name, dist in space.items():
-            table.add_row(str(r.round) if first else "", kind if first else "", str(r.n_trials) if first else "",
-                          plain(name), plain(dist.describe()))
+            table.add_row(str(r.round) if first else "", kind if first else "", plain(r.sampler) if first else "",
+                          str(r.n_trials) if first else "", plain(name), plain(dist.describe()))
             first = False
         if first:
-            table.add_row(str(r.round), kind, str(r.n_trials), "—", "nothing searched")
+            table.add_row(str(r.round), kind, plain(r.sampler), str(r.n_trials), "—", "nothing searched")
     return table
 
 
@@ -247,6 +247,7 @@ def importance_table(report: Any, metric: str | None = None) -> Table | Text | G
     lines: list[Any] = [table]
     if report.unexplained is not None:
         lines.append(plain(f"unexplained (interactions and noise): {report.unexplained:.1%}"))
+    lines += [plain(note) for note in (item.active_note(report.n_trials) for item in report.items) if note]
     if not report.stable:
         lines.append(plain(report.message or "too few trials to rank", "yellow"))
     return Group(*lines)

@@ -151,4 +151,6 @@ def importance(run_ref: str, runs_dir: Path | None) -> None:
 
     with RunStore.open(resolve_run_dir(run_ref, runs_dir), read_only=True) as store:
         trials, config = store.trials(), stored_config(store)
-    render.console.print(render.importance_table(hyperparameter_importance(config.space, trials), config.metric))
+    direction = config.objective.direction if config.objective is not None else "minimize"
+    report = hyperparameter_importance(config.space, trials, metric=config.metric, direction=direction)
+    render.console.print(render.importance_table(report, config.metric))

@@ -9,7 +9,7 @@ import numpy as np
 from hpsearch.analysis.plots.canvas import (
     cost_axis, cost_norm, cost_scale, new_figure, note, palette_colour, plain_log_ticks, strip_jitter,
 )
-from hpsearch.analysis.plots.run_view import RunView
+from hpsearch.analysis.plots.run_view import RunView, active_title, positions
 from hpsearch.core.records import TrialStatus
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def parameter_figure(view: RunView, name: str) -> Figure:
         band, ax = None, figure.subplots()
     else:
         band, ax = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 5]})
-    x = axis.position([t.params[name] for t in view.trials])  # (n,)
+    x = positions(view, name)  # (n,), NaN where the parameter was inactive
     if not axis.numeric:
         x = x + np.array([strip_jitter(t.trial) for t in view.trials], dtype=float)
 
@@ -57,7 +57,7 @@ def parameter_figure(view: RunView, name: str) -> Figure:
         ax.legend(fontsize=7, loc="best")
 
     if band is None:
-        ax.set_title(f"dev J vs {name}", fontsize=10)
+        ax.set_title(f"dev J vs {name}{active_title(view, name)}", fontsize=10)
         return figure
     rows = {label: i for i, label in enumerate(_APART_ROWS)}
     counts = dict.fromkeys(_APART_ROWS, 0)
@@ -69,7 +69,7 @@ def parameter_figure(view: RunView, name: str) -> Figure:
     band.set_ylim(-0.6, len(_APART_ROWS) - 0.4)
     band.set_yticks(range(len(_APART_ROWS)), [f"{row} ({counts[row]})" for row in _APART_ROWS], fontsize=7)
     band.tick_params(axis="x", labelbottom=False)
-    band.set_title(f"{view.label} vs {name}", fontsize=10)
+    band.set_title(f"{view.label} vs {name}{active_title(view, name)}", fontsize=10)
     return figure
 
 
@@ -92,8 +92,7 @@ def pairs_figure(view: RunView, x_name: str, y_name: str) -> Figure:
     x_axis, y_axis = view.axes[x_name], view.axes[y_name]
     figure = new_figure(7.0, 5.6)
     ax = figure.subplots()
-    xs = x_axis.position([t.params[x_name] for t in view.trials])
-    ys = y_axis.position([t.params[y_name] for t in view.trials])
+    xs, ys = positions(view, x_name), positions(view, y_name)  # NaN where inactive: not drawn
 
     finite = view.cost[view.good]
     scale = cost_scale(finite)

@@ -61,7 +61,8 @@ class RunView:
         good = np.isfinite(cost)
         ranked = [t for t in rank(trials) if np.isfinite(finite_cost(t, metric))]
         outer = envelope(spaces) if spaces else Space({})
-        axes = {name: parameter_axis(name, outer[name], [t.params[name] for t in trials]) for name in outer}
+        axes = {name: parameter_axis(name, outer[name], [t.params[name] for t in trials if name in t.params])
+                for name in outer}  # a conditional parameter: the trials where it was active
         round_of = np.array([t.round for t in trials], dtype=int)
         pruned = good & np.array([t.status is TrialStatus.PRUNED for t in trials], dtype=bool)
         if objective is None:
@@ -99,3 +100,19 @@ def choose_pair(view: RunView, importance: ImportanceReport | None) -> tuple[str
         ranked = [item.name for item in importance.items if item.name in numeric]
         numeric = ranked + [name for name in numeric if name not in ranked]
     return (numeric[0], numeric[1]) if len(numeric) >= 2 else None
+
+
+def positions(view: RunView, name: str) -> np.ndarray:
+    """Each trial's place on ``name``'s axis, (n,) float; NaN where the parameter was inactive (a conditional
+    parameter the trial did not use): matplotlib draws nothing there."""
+    active = [k for k, t in enumerate(view.trials) if name in t.params]
+    x = np.full(len(view.trials), np.nan)
+    if active:
+        x[active] = view.axes[name].position([view.trials[k].params[name] for k in active])
+    return x
+
+
+def active_title(view: RunView, name: str) -> str:
+    """`` (active in 11 of 30 trials)`` for a parameter some trials did not use, else ``""``."""
+    active = sum(name in t.params for t in view.trials)
+    return "" if active == len(view.trials) else f" (active in {active} of {len(view.trials)} trials)"
