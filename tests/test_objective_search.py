@@ -401,5 +401,5 @@ def test_a_dask_task_whose_workers_keep_dying_ends_the_search_with_a_resume_hint
         result = CliRunner().invoke(cli, ["run", str(path), "--runs-dir", str(tmp_path / "runs"), "-q",
                                           "--backend", "dask", "--scheduler", cluster.scheduler_address])
     assert result.exit_code == 2, result.output
-    assert "dask worker died" in result.stderr and "hpsearch resume killer" in result.stderr
+    assert "dask worker died" in result.stderr and "hpsearch resume " in result.stderr and "runs/killer" in result.stderr
     assert "Traceback" not in result.output
