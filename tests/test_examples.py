@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from hpsearch.config.loading import load_config
+from hpsearch.data.datasets import load_dataset
 from hpsearch.objectives.evaluate import evaluate
 
 CONFIGS = Path(__file__).parent.parent / "configs"
@@ -58,3 +59,18 @@ def test_the_pytorch_example_without_torch_fails_with_the_install_hint(tmp_path,
         assert "pip install torch" in result.error
     else:
         pytest.skip("torch is installed")
+
+
+def test_the_diabetes_example_is_a_regression_that_the_auto_rule_finds(tmp_path):
+    pytest.importorskip("sklearn", reason="the diabetes example writes scikit-learn's bundled data")
+    import runpy
+
+    example = Path(__file__).parent.parent / "examples" / "diabetes"
+    make = runpy.run_path(str(example / "make_diabetes.py"))
+    make["write_diabetes"](tmp_path / "diabetes.csv")
+    (tmp_path / "diabetes.yaml").write_text((example / "diabetes.yaml").read_text())
+    config = load_config(tmp_path / "diabetes.yaml")
+    data = load_dataset(config.resolved_data(), base_dir=tmp_path)
+    assert data.task == "regression" and data.target_names == ("target",)
+    assert data.X_train.shape == (354, 10) and len(data.y_dev) == 88  # the index column dropped, 20% held out
+    assert any("214 distinct values in 442 rows" in n for n in data.notices)
