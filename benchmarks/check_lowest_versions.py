@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv-lowest"
 # Test tools need not be at their floors: only what hpsearch runs with is checked.
-TEST_TOOLS = ["pytest", "hypothesis", "scikit-learn", "matplotlib"]
+TEST_TOOLS = ["pytest", "hypothesis", "scikit-learn", "matplotlib", "import-linter"]
 
 
 def floors(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
