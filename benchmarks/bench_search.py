@@ -50,13 +50,13 @@ PROBLEMS = {
 
 
 def run_search(name: str, data: dict[str, Any], method: str | None, trials: int, epochs: int, min_epochs: int,
-               runs: Path) -> dict[str, float]:
-    search: dict[str, Any] = {"trials": trials, "seed": 0, "workers": 2}
+               runs: Path, *, seed: int = 0, rank_by: str = "last", workers: int = 2) -> dict[str, float]:
+    search: dict[str, Any] = {"trials": trials, "seed": seed, "workers": workers, "rank_by": rank_by}
     if method:
         search["early_stopping"] = {"method": method, "min_epochs": min_epochs, "eta": 3}
     config = config_from_dict({"name": name, "data": data, "model": {"batchnorm": True, "optimizer": "adam",
                                "epochs": epochs}, "space": SPACE, "search": search})
-    result = start_search(config, runs_dir=runs, execution=Execution(workers=2))
+    result = start_search(config, runs_dir=runs, execution=Execution(workers=workers))
     with sqlite3.connect(result.run_dir / RUN_DB) as db:
         trained, seconds = db.execute("SELECT COUNT(*), SUM(seconds) FROM epochs").fetchone()
     best = result.best

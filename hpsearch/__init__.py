@@ -7,7 +7,8 @@ The Python API under the ``hpsearch`` command::
     result = tune(my_module.train, {"lr": {"scale": "log", "low": 1e-5, "high": 0.1}}, trials=20)
 
 The engine lives in ``hpsearch.nn`` (``train``, ``Network``, ``ModelConfig``),
-datasets in ``hpsearch.data.datasets``, search spaces in ``hpsearch.space.scales``.
+datasets in ``hpsearch.data.datasets``, search spaces in ``hpsearch.space`` (``scales``, ``search_space``);
+the map of every subpackage is docs/architecture.md.
 """
 
 __version__ = "0.1.0"
