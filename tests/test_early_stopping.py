@@ -30,7 +30,7 @@ from hpsearch.storage.layout import RUN_DB
 from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
 
-HALVING = "  early_stopping: {method: halving, min_epochs: 1, eta: 3}\n"
+HALVING = "  early_stopping: {method: halving, min_epochs: 1, eta: 3}\n  rank_by: last\n"  # the rung rule these tests work out by hand
 
 
 def halving_config(tmp_path: Path, trials: int = 9, epochs: int = 9, extra: str = "", samples: int = 240) -> Path:
@@ -335,3 +335,16 @@ def test_dry_run_says_which_zoom_rounds_follow_and_checks_the_data(tmp_path: Pat
     missing.write_text("data: {path: gone.csv, label: y}\nsearch: {trials: 2}\n")
     refused = CliRunner().invoke(cli, ["run", str(missing), "--dry-run"])
     assert refused.exit_code == 2 and "gone.csv" in refused.stderr and "Traceback" not in refused.output
+
+
+def test_early_stopping_ranks_at_rungs_by_the_best_epoch_unless_told_otherwise(tmp_path: Path) -> None:
+    default = write_tiny_config(tmp_path, trials=3, epochs=3, extra="  early_stopping: {method: halving, min_epochs: 1}\n")
+    config = load_config(default)
+    assert config.search.rank_by == "best"
+    assert config.to_dict()["search"]["rank_by"] == "best"  # the run stores it: a resume never changes its rule
+    (tmp_path / "last").mkdir()
+    told = write_tiny_config(tmp_path / "last", trials=3, epochs=3,
+                             extra="  early_stopping: {method: halving, min_epochs: 1}\n  rank_by: last\n")
+    assert load_config(told).search.rank_by == "last"
+    (tmp_path / "plain").mkdir()
+    assert load_config(write_tiny_config(tmp_path / "plain", trials=3)).search.rank_by == "last"  # no rungs: as before

@@ -223,6 +223,10 @@ def config_from_dict(
     problems += search_problems
     if not search_problems:
         settings = replace(settings, **{k: _coerce(k, v) for k, v in search_raw.items()})
+        if settings.early_stopping is not None and objective is None and "rank_by" not in search_raw:
+            # Early stopping compares trials at a rung by their best dev J so far unless told otherwise: by the
+            # last epoch's, one noisy epoch decided (benchmarks/bench_early_stopping.py). The run stores it.
+            settings = replace(settings, rank_by="best")
         if settings.backend == "dask" and not settings.scheduler and "scheduler" in search_raw:
             problems.append(ConfigProblem("search.scheduler", "is empty", "give the scheduler address"))
         if objective is not None:
