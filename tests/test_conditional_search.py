@@ -111,6 +111,9 @@ def test_train_centre_keeps_inactive_parameters_at_their_default_and_says_what_t
         ["--set beta: beta is used only when optimizer is momentum; optimizer is adam"]
     sources = dict((n, s) for n, _, s in single_model_sources(config, {"optimizer": "adam", "beta": 0.5}, ignored))
     assert sources["beta"].startswith("--set (ignored: beta is used only when optimizer is momentum")
+    quiet = CliRunner().invoke(cli, ["train", str(engine_config(tmp_path, OPTIMIZERS)), "--set", "optimizer=adam",
+                                     "--set", "beta=0.5", "--set", "epochs=1", "-q"])
+    assert quiet.exit_code == 0 and "--set beta: beta is used only when optimizer is momentum" in quiet.stderr
 
 
 def test_an_engine_search_with_conditions_and_a_bundle_trains_and_exports_inactive_as_empty(tmp_path):

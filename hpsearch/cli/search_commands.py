@@ -32,7 +32,7 @@ def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: 
     values used for every parameter you did not set are shown before training.
     """
     from hpsearch.config.loading import load_config
-    from hpsearch.config.overrides import parse_assignments, single_model_config, single_model_sources
+    from hpsearch.config.overrides import ignored_settings, parse_assignments, single_model_config, single_model_sources
     from hpsearch.data.datasets import load_dataset
     from hpsearch.nn import train as train_model
 
@@ -46,6 +46,9 @@ def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: 
         render.err_console.print(plain(line), highlight=False, soft_wrap=True)
     if not (as_json or quiet):
         render.console.print(render.model_table(single_model_sources(config, values, model)))
+    else:  # without the table, still say which --set values the engine ignores
+        for line in ignored_settings(values, model):
+            render.err_console.print(Text.assemble(("notice: ", "yellow"), plain(line)), highlight=False)
     with EpochProgress(model.epochs, quiet=as_json or quiet) as progress:
         result, network = train_model(model, data, on_epoch=progress)
     if save is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from hpsearch.core.limits import MAX_HISTORY, MAX_LINE_BYTES, MAX_METRICS
@@ -156,7 +156,8 @@ class Reports:
         return f"{text}: {self.seen} JSON line{'s' if self.seen != 1 else ''} seen, with keys {keys}"
 
     def result(self, *, seconds: float, pruned: bool = False, failure: str | None = None) -> ObjectiveResult:
-        """The trial's result; see ``result_from_reports``."""
+        """The trial's result: ``failure`` (a one-line reason) makes it ``failed`` whatever was reported; ``pruned``
+        makes it ``pruned`` with the last value reported; otherwise a missing or non-finite metric fails it."""
         final, metric, history = self.final, self.metric, self.history
         metrics: dict[str, float] = {}
         if final is not None:
@@ -173,22 +174,6 @@ class Reports:
             return ObjectiveResult("failed", None, metrics, history,
                                    one_line(f"{metric} is not a finite number: {describe(final[metric])}"), seconds)
         return ObjectiveResult("ok", value, metrics, history, None, seconds)
-
-
-def result_from_reports(reports: Sequence[Mapping[str, Any]], metric: str, *, seconds: float,
-                        pruned: bool = False, failure: str | None = None) -> ObjectiveResult:
-    """The result of a trial from its reports, in order: the last one holding ``metric`` wins.
-
-    ``failure`` (a one-line reason) makes it ``failed`` whatever was reported;
-    ``pruned`` makes it ``pruned`` with the last value reported. Otherwise a
-    missing or non-finite metric makes it ``failed`` with the reason. Only the
-    first ``MAX_METRICS`` other numbers of the final report are kept, and the
-    first ``MAX_HISTORY`` intermediate reports.
-    """
-    kept = Reports(metric)
-    for report in reports:
-        kept.add(report)
-    return kept.result(seconds=seconds, pruned=pruned, failure=failure)
 
 
 def one_line(text: str, limit: int = 300) -> str:
