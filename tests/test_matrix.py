@@ -41,7 +41,7 @@ pytest.importorskip("matplotlib", reason="plot cells need the plot extra")
 FIXTURES = Path(__file__).parent / "fixtures"
 
 KINDS = ("plain", "zoomed", "halving", "hyperband", "command", "python_es", "babysat", "confirmed", "killed",
-         "dask", "v1")
+         "dask", "v1", "regression", "conditional")
 COMMANDS = ("show80", "show120", "show_wide", "export_csv", "export_json", "plot", "importance", "predict",
             "confirm", "babysit_trial", "zoom", "resume", "resume_retry", "list")
 
@@ -73,6 +73,19 @@ space:
   x: {{scale: uniform, low: -3, high: 3}}
   k: {{choice: [0, 1]}}
 search: {{trials: 5, seed: 4, workers: 1}}
+"""
+REGRESSION_CONFIG = """\
+name: regression
+data: {path: lin.csv, label: y}
+model: {hidden: [8], epochs: 4, optimizer: adam}
+space:
+  learning_rate: {scale: log, low: 3.0e-3, high: 3.0e-2}
+search: {trials: 6, seed: 1, workers: 1, early_stopping: {method: halving, min_epochs: 1, eta: 2}}
+"""
+CONDITIONAL_SPACE = """\
+  optimizer:     {choice: [gd, momentum, adam]}
+  beta:          {scale: one_minus_log, low: 0.8, high: 0.99, when: {optimizer: momentum}}
+  beta1:         {scale: one_minus_log, low: 0.8, high: 0.99, when: {optimizer: adam}}
 """
 PYTHON_MODULE = """\
 def loss(params, trial):
@@ -184,7 +197,27 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
                                     execution=Execution(backend="dask", scheduler=cluster.scheduler_address)).run_dir
     shutil.copytree(FIXTURES / "v1-run", runs / "v1-run")
     dirs["v1"] = runs / "v1-run"
+    dirs["regression"] = _regression(base / "regression", runs, one)
+    conditional = _tiny(base / "conditional", "  rounds: 2\n  zoom_trials: 2\n  zoom: tpe\n", trials=6)
+    conditional.write_text(conditional.read_text().replace("  beta1:         {scale: one_minus_log, low: 0.8, high: 0.99}\n",
+                                                           CONDITIONAL_SPACE))
+    dirs["conditional"] = start_search(load_config(conditional), runs_dir=runs, name="conditional", execution=one).run_dir
     return {kind: _best(run_dir, kind) for kind, run_dir in dirs.items()}
+
+
+def _regression(folder: Path, runs: Path, execution: Execution) -> Path:
+    """A halving search predicting a number (a linear target of five features)."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 5))
+    y = X @ np.array([1.0, 2.0, -1.0, 0.5, 3.0])
+    with open(folder / "lin.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["a", "b", "c", "d", "e", "y"])
+        writer.writerows([*(f"{v:.5f}" for v in x), f"{t:.5f}"] for x, t in zip(X, y))
+    (folder / "regression.yaml").write_text(REGRESSION_CONFIG)
+    return start_search(load_config(folder / "regression.yaml"), runs_dir=runs, name="regression",
+                        execution=execution).run_dir
 
 
 def _predict_csv(run_dir: Path, folder: Path) -> Path:
@@ -238,8 +271,16 @@ def _check(command: str, b: Built, out: str, name: str, runs: Path, folder: Path
             assert "bracket" in out
         if b.kind == "confirmed":
             assert "the one predict RUN uses" in out
+        if b.kind == "regression":
+            assert "dev RMSE" in out and "dev acc" not in out
+        if b.kind == "conditional":
+            assert "—" in out  # an inactive beta or beta1 is shown as absent, never as a value
     elif command == "export_csv":
         rows = list(csv.DictReader(io.StringIO(out)))
+        if b.kind == "regression":
+            assert rows[0]["dev_rmse"] and "dev_accuracy" not in rows[0]
+        if b.kind == "conditional":
+            assert all(bool(r["beta"]) == (r["optimizer"] == "momentum") for r in rows)  # inactive: empty
         assert rows and rows[0]["trial"] == str(b.best_trial)
         assert format_cost(float(rows[0][b.metric or "dev_cost"])) == b.best_text
         assert ("bracket" in rows[0]) == (b.kind == "hyperband")
