@@ -86,7 +86,12 @@ def _arrays(
 
 
 def target_standardization(y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each target column's mean and population standard deviation on the training part (scale 1 when constant)."""
-    mean = y_train.mean(axis=0)
-    scale = y_train.std(axis=0)
-    return mean, np.where(scale > 0, scale, 1.0)
+    """Mean and scale of each column of the training part's raw targets, (n_targets,) float64 each.
+
+    y_train : (m, n_targets) or (m,) raw values. ``scale`` is the population standard deviation (ddof 0), 1 for
+    a constant column so that it maps to zeros. The network maps its predictions back with them.
+    """
+    columns = np.asarray(y_train, dtype=np.float64)
+    columns = columns.reshape(-1, 1) if columns.ndim == 1 else columns
+    scale = columns.std(axis=0)
+    return columns.mean(axis=0), np.where(scale > 0, scale, 1.0)

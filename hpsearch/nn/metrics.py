@@ -22,20 +22,6 @@ def check_task(task: str) -> str:
     return task
 
 
-def target_standardization(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and scale of each column of the training part's raw targets.
-
-    targets : (m, n_targets) or (m,) raw values
-    → mean, scale : (n_targets,) float64; ``scale`` is the population standard
-    deviation (ddof 0), 1 for a constant column so that it maps to zeros.
-    """
-    columns = as_columns(targets).astype(np.float64)
-    mean = columns.mean(axis=0)
-    scale = columns.std(axis=0)
-    scale[scale == 0] = 1.0
-    return mean, scale
-
-
 def as_columns(y: np.ndarray) -> np.ndarray:
     """Targets as a 2-D array: (m,) → (m, 1); (m, n_targets) unchanged (a view, no copy)."""
     y = np.asarray(y)

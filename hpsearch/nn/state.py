@@ -6,15 +6,7 @@ holds everything the next epoch reads — weights and batch-norm running
 averages, the optimizer's moments and step count, the shuffle and dropout
 random streams, the divergence threshold, the learning-rate factor — so
 training 10 epochs, saving, loading elsewhere and training 20 more gives the
-same bits as training 30 at once::
-
-    state = start(config, data, keep_best=True)
-    fit(state, data, until_epoch=10)
-    state.save("trial.npz")
-    ...
-    state = TrainingState.load("trial.npz")
-    fit(state, data, until_epoch=30)
-    result = state.result()
+same bits as training 30 at once (the example is in ``nn.loop``).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from hpsearch.nn import ModelConfig, Network, TrainingState, fit, start, train
 from hpsearch.nn.gradcheck import check_network_gradients
 from hpsearch.nn.heads import LinearHead, SoftmaxHead, make_head
 from hpsearch.nn.losses import squared_error_backward, squared_error_forward
-from hpsearch.nn.metrics import r2, rmse, target_standardization, to_target_units
+from hpsearch.data.datasets import target_standardization
+from hpsearch.nn.metrics import r2, rmse, to_target_units
 from hpsearch.nn.stacked import fit_stacked, stack_key
 from hpsearch.nn.state import HISTORY_KEYS, REGRESSION_KEYS, history_keys
 
