@@ -16,6 +16,14 @@ repeats) and the ratio pack / one at a time (median of the per-pair ratios).
 Every run of a pack is also checked to give the same bits as one at a time.
 One BLAS thread (threadpoolctl).
 
+Then, per shape, the most any pack could give: a step of one model alone,
+timed against the same step on 1-unit arrays (1 feature, 1 unit a layer, 2
+classes, batch 2, as many steps: the same NumPy calls, next to no
+arithmetic). Their difference is the step's arithmetic, which a pack still
+does once per model; so even a pack that paid no per-call cost at all and
+did its arithmetic as fast as one model alone would be at most
+``step / arithmetic`` times faster.
+
 Usage: python benchmarks/bench_stacked.py [--repeats N] [--sizes 1,4,16,64] [--shapes digits,spirals,784]
 """
 
@@ -90,6 +98,27 @@ def time_pack(shape: Shape, data: Dataset, size: int) -> tuple[float, list]:
     return time.perf_counter() - began, states
 
 
+def per_call_floor(shape: Shape) -> Shape:
+    """The shape's step on 1-unit arrays: the same calls and as many steps an epoch, next to no arithmetic."""
+    steps = shape.rows // shape.batch_size
+    return Shape(f"{shape.name}-1-unit", 2 * steps, 1, (1,) * len(shape.hidden), 2, 2, shape.epochs)
+
+
+def step_microseconds(shape: Shape, repeats: int) -> float:
+    """Median time of one training step of one model alone (its epoch's share of dev evaluation included)."""
+    data = make_dataset(shape)
+    steps = shape.epochs * (shape.rows // shape.batch_size)
+    return statistics.median(time_alone(shape, data, 1)[0] / steps * 1e6 for _ in range(repeats))
+
+
+def print_ceiling(shape: Shape, repeats: int) -> None:
+    step = step_microseconds(shape, repeats)
+    calls = step_microseconds(per_call_floor(shape), repeats)
+    arithmetic = max(step - calls, 1e-9)
+    print(f"{shape.name:8} one step alone {step:.0f} µs = {calls:.0f} µs of NumPy calls (1-unit arrays) + "
+          f"{arithmetic:.0f} µs of arithmetic: a pack can reach at most {step / arithmetic:.2f}x", flush=True)
+
+
 def same_bits(a: list, b: list) -> bool:
     return all(
         x.history == y.history and np.array_equal(x.network.params.flat, y.network.params.flat) for x, y in zip(a, b)
@@ -126,6 +155,9 @@ def main() -> None:
                 f"{statistics.median(ratios):>5.2f}x  {'yes' if identical else 'NO':>9}  {cap:>13}",
                 flush=True,
             )
+    print("\nceiling: a pack with no per-call cost whose arithmetic runs as fast as one model's alone")
+    for shape in chosen:
+        print_ceiling(shape, max(args.repeats, 7))
 
 
 if __name__ == "__main__":
