@@ -18,7 +18,9 @@ from typing import Any
 # Names of the public API and the module each lives in. They are imported on
 # first use, so ``import hpsearch.nn`` in a worker does not load the CLI's stack.
 _API = {
+    "DryRun": "hpsearch.search.api",
     "Execution": "hpsearch.search.api",
+    "dry_run": "hpsearch.search.api",
     "SearchResult": "hpsearch.search.api",
     "planned_trials": "hpsearch.search.api",
     "resume_search": "hpsearch.search.api",

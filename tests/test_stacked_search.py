@@ -208,6 +208,17 @@ def test_a_large_network_does_not_stack_and_the_dry_run_says_so(tmp_path: Path, 
     assert "stacking: 6 of 6 trials train stacked, in 2 packs" in result.output, result.output
 
 
+def test_a_dry_run_reads_the_data_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hpsearch.search.api as api
+
+    reads = []
+    real = api.load_dataset
+    monkeypatch.setattr(api, "load_dataset", lambda *args, **kwargs: reads.append(1) or real(*args, **kwargs))
+    planned = api.dry_run(load_config(write_config(tmp_path, trials=6)), api.Execution(workers=3))
+    assert len(reads) == 1
+    assert len(planned.trials) == 6 and planned.stacking is not None and planned.stacking.packs == 3
+
+
 def test_stack_setting_reads_a_bare_off_and_refuses_anything_else(tmp_path: Path) -> None:
     assert load_config(write_config(tmp_path, "off")).search.stack == "off"
     assert load_config(write_config(tmp_path, "auto")).search.stack == "auto"

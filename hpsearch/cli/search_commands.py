@@ -79,7 +79,7 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
     """Start a search: train every trial of CONFIG.yaml in parallel and rank them by dev cost J (or its objective's metric)."""
     from hpsearch.config.loading import load_config
     from hpsearch.config.overrides import parse_assignments
-    from hpsearch.search.api import Execution, planned_rungs, planned_trials, start_search
+    from hpsearch.search.api import Execution, dry_run as plan_run, start_search
 
     config = load_config(config_file, parse_assignments(assignments)).with_search(trials=trials, seed=seed)
     for line in config.notices:  # e.g. a beta searched for optimizers that ignore it
@@ -87,24 +87,19 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
     if workers is None and config.search.backend == "loky":
         check_workers(click.get_current_context(), None, config.search.workers)  # type: ignore[arg-type]
     if dry_run:
-        plan = planned_trials(config)
-        names = list(config.space.names)
+        planned = plan_run(config, Execution(workers, backend, scheduler))
+        plan, names = planned.trials, list(config.space.names)
         if csv_file is not None:
             _write_plan_csv(csv_file, plan, names)
         render.console.print(render.plan_table([(t.round, t.trial, t.params) for t in plan], names))
         if names:
             render.console.print(render.histograms(config.space, [t.params for t in plan]))
-        budget = planned_rungs(config, len(plan))
-        if budget is not None:
-            render.console.print(render.rung_plan_table(budget.plan, budget.full_epochs, budget.epochs))
+        if planned.rungs is not None:
+            render.console.print(render.rung_plan_table(planned.rungs.plan, planned.rungs.full_epochs,
+                                                        planned.rungs.epochs))
         render.console.print(render.zoom_rounds_line(config.search))
-        if config.objective is None:  # how many trials train stacked (execution.packs), in how many packs
-            from hpsearch.data.datasets import load_dataset
-            from hpsearch.execution.packs import stack_plan
-
-            placement = Execution(workers, backend, scheduler).placement(config.search)
-            render.console.print(plain(stack_plan(plan, model=config.model, data=load_dataset(config.resolved_data()),
-                                                  workers=placement["workers"], stack=config.search.stack).line()))
+        if planned.stacking is not None:
+            render.console.print(plain(planned.stacking.line()))
         from hpsearch.config.conditions import condition_tree  # the when: tree, with how many trials each is active in
         for depth, pname, when, count in condition_tree(config.space, [t.params for t in plan]) if config.space.conditions else ():
             render.console.print(plain(f"{'  ' * depth}{pname}{' ' + when if when else ''}: active in {count} of {len(plan)} planned trials"))

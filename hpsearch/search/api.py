@@ -29,6 +29,7 @@ from hpsearch.data.datasets import load_dataset
 from hpsearch.data.stored_arrays import PREPARED_FILES, PreparedData, prepared_data, run_data_notes, write_prepared
 from hpsearch.execution.objective_jobs import check_objective, stored_name
 from hpsearch.execution.dask_cluster import check_scheduler
+from hpsearch.execution.packs import StackPlan, stack_plan
 from hpsearch.execution.segments import TrialTask, check_fits, plan_tasks
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.objectives.spec import ObjectiveSpec
@@ -40,8 +41,8 @@ from hpsearch.storage.run_names import command_ref, new_run_dir, validate_run_na
 from hpsearch.storage.run_store import RunStore, machine_id
 
 __all__ = [
-    "Execution", "RungBudget", "SearchReporter", "SearchResult", "check_trusted", "edge_hints", "planned_rungs",
-    "planned_trials", "resume_search", "run_data", "rungs", "start_search", "stored_config", "tune", "zoom_search",
+    "DryRun", "Execution", "RungBudget", "SearchReporter", "SearchResult", "check_trusted", "dry_run", "edge_hints",
+    "planned_rungs", "planned_trials", "resume_search", "run_data", "rungs", "start_search", "stored_config", "tune", "zoom_search",
 ]
 
 
@@ -62,12 +63,33 @@ class SearchResult:
         return self.trials[0] if self.trials and self.trials[0].status is TrialStatus.OK else None
 
 
-def planned_trials(config: SearchConfig) -> list[TrialTask]:
-    """The trials round 0 of ``config`` will train (what ``run --dry-run`` shows).
+@dataclass(frozen=True)
+class DryRun:
+    """What ``start_search`` would do, without training: round 0's trials, its rung budget under early stopping
+    (else None), and how its trials would be packed for stacked training (None for an own objective)."""
+
+    trials: list[TrialTask]
+    rungs: RungBudget | None
+    stacking: StackPlan | None
+
+
+def dry_run(config: SearchConfig, execution: Execution = Execution()) -> DryRun:
+    """Plan ``config``'s first round as ``start_search`` would (what ``run --dry-run`` shows).
 
     Checks the data too (a missing file is the same one-line DataError ``run`` gives), so a dry run that
-    passes is a run that starts.
+    passes is a run that starts; the data are read once.
     """
+    dataset = _load_data(config)
+    trials = plan_tasks(initial_round(config), seed=config.search.seed, grid_points=config.search.grid_points)
+    stacking = None
+    if dataset is not None:
+        workers = execution.placement(config.search)["workers"]
+        stacking = stack_plan(trials, model=config.model, data=dataset, workers=workers, stack=config.search.stack)
+    return DryRun(trials, planned_rungs(config, len(trials)), stacking)
+
+
+def planned_trials(config: SearchConfig) -> list[TrialTask]:
+    """The trials round 0 of ``config`` will train; checks the data as ``dry_run`` does."""
     if config.objective is None:
         _load_data(config)
     return plan_tasks(initial_round(config), seed=config.search.seed, grid_points=config.search.grid_points)
