@@ -164,3 +164,16 @@ def test_a_long_value_in_an_error_is_cut(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert len(str(info.value)) < 500 and "characters)" in str(info.value)
+
+
+def test_numbers_with_an_exponent_and_no_dot_are_numbers(tmp_path: Path) -> None:
+    """YAML 1.2 reads 1e-4 as a float; PyYAML's YAML 1.1 rule alone would read it as text."""
+    path = tmp_path / "exp.yaml"
+    path.write_text("data: {dataset: spirals}\nmodel: {epsilon: 1E-7}\n"
+                    "space:\n  learning_rate: {scale: log, low: 1e-4, high: 1e+0}\n  l2: {choice: [0, 5e-3]}\n")
+    config = load_config(path)
+    assert config.space["learning_rate"].low == 1e-4 and config.space["learning_rate"].high == 1.0
+    assert config.space["l2"].choices == (0, 5e-3)
+    assert config.model["epsilon"] == 1e-7
+    assert load_config(path, parse_assignments(("model.epochs=2", "space.learning_rate.low=3e-3"))).space[
+        "learning_rate"].low == 3e-3

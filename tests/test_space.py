@@ -304,7 +304,7 @@ def test_one_minus_log_low_must_not_be_negative():
     assert "0 <= low" in problems["space.beta.low"].message
 
 
-def test_bounds_must_be_numbers_and_text_numbers_get_a_yaml_hint():
+def test_bounds_must_be_numbers_and_each_gets_a_fix():
     problems = problems_of(
         {
             "learning_rate": {"scale": "log", "low": "1e-4", "high": 1},
@@ -312,8 +312,10 @@ def test_bounds_must_be_numbers_and_text_numbers_get_a_yaml_hint():
         }
     )
     assert set(problems) == {"space.learning_rate.low", "space.layers.low", "space.layers.high"}
-    assert "write 1.0e-4" in problems["space.learning_rate.low"].fix
+    assert problems["space.learning_rate.low"].fix == "write 1e-4 without quotes"  # quoted in the YAML
     assert "an integer" in problems["space.layers.low"].message
+    assert problems["space.layers.low"].fix == "write an integer, e.g. 1"
+    assert problems["space.layers.high"].fix == "write an integer, e.g. 16"  # True is no integer here
 
 
 def test_ranges_must_be_legal_for_the_hyperparameter():

@@ -15,6 +15,9 @@ nested brackets. Before anything is built, this module
   of more than 18 digits (no setting needs one; they overflow float and
   SQLite), and duplicate keys (PyYAML would keep the last one silently).
 
+Numbers are read as YAML 1.2 reads them: ``1e-4`` is the float 0.0001 (YAML
+1.1, PyYAML's rule, wants a dot, ``1.0e-4``, and reads ``1e-4`` as text).
+
 Each limit is a one-line ``ConfigError`` naming the file and line. The fast
 libyaml parser is used when PyYAML has it; with the depth checked first, its
 recursive composer cannot overflow.
@@ -23,6 +26,7 @@ recursive composer cannot overflow.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import yaml
@@ -163,6 +167,9 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
 
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+# YAML 1.2's floats without a dot (1e-4, 5E+3, -2e8); those with one are YAML 1.1's already.
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789"))
 
 
 def _key_problem(key_node: yaml.Node, key: Any) -> ConfigError:

@@ -172,27 +172,23 @@ def _read_bounds(spec: Mapping[str, Any], key: str, integer: bool,
         finite = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         if not finite or (integer and not float(value).is_integer()):
             problems.append(ConfigProblem(f"{key}.{side}", f"must be {'an integer' if integer else 'a finite number'}, "
-                                          f"got {value!r}", _yaml_number_hint(value)))
+                                          f"got {value!r}", _number_hint(value, integer)))
             continue
         bounds[side] = int(value) if integer else float(value)
     return (bounds["low"], bounds["high"]) if len(bounds) == 2 else None
 
 
-def _yaml_number_hint(value: Any) -> str:
-    """A fix when a bound is text that looks like a number.
-
-    PyYAML (YAML 1.1) reads ``1e-4`` as text: a float needs a dot, ``1.0e-4``.
-    """
-    if not isinstance(value, str):
-        return ""
-    try:
-        float(value)
-    except ValueError:
-        return ""
-    mantissa, e, exponent = value.strip().lower().partition("e")
-    if e and "." not in mantissa:
-        return f"YAML reads {value} as text: write {mantissa}.0e{exponent}"
-    return f"write {value.strip()} without quotes"
+def _number_hint(value: Any, integer: bool) -> str:
+    """The fix for a bound that is not a (finite, integer where needed) number."""
+    if isinstance(value, str):
+        try:
+            float(value)
+            return f"write {value.strip()} without quotes"
+        except ValueError:
+            pass
+    if isinstance(value, float) and math.isfinite(value) and integer:
+        return f"write an integer, e.g. {math.floor(value)}"
+    return f"write {'an integer, e.g. 16' if integer else 'a finite number, e.g. 1e-4'}"
 
 
 def _parse_range(hp: Parameter, scale: str, spec: Mapping[str, Any], key: str,
