@@ -403,3 +403,24 @@ def test_a_dask_task_whose_workers_keep_dying_ends_the_search_with_a_resume_hint
     assert result.exit_code == 2, result.output
     assert "dask worker died" in result.stderr and "hpsearch resume " in result.stderr and "runs/killer" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_the_hints_after_a_search_describe_its_final_best_trials(tmp_path, monkeypatch):
+    """A zoom round that moves the best trial to a bound: the hint says so (before, it described round 0)."""
+    (tmp_path / "edge_obj.py").write_text("def value(params):\n    return params['x']\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import edge_obj
+
+    from hpsearch.search.api import edge_hints
+
+    space = {"x": {"scale": "uniform", "low": 0, "high": 1}, "y": {"scale": "uniform", "low": 0, "high": 1}}
+    for seed in range(20):  # a seed whose round 0 leaves the best x away from 0 and whose zoom reaches it
+        result = tune(edge_obj.value, space, trials=6, rounds=2, zoom_trials=12, top_k=2, seed=seed,
+                      runs_dir=tmp_path / "runs", name=f"edge-{seed}", execution=Execution(workers=1))
+        round0 = [t for t in result.trials if t.round == 0]
+        if result.best.params["x"] < 0.05 and not edge_hints(result.rounds[:1], round0, 2):
+            break
+    else:
+        pytest.fail("no seed in 0..19 moved the best trial to the bound")
+    assert [(h.name, h.side) for h in result.edges] == [("x", "low")]
+    assert f"(best {result.best.params['x']:.3g})" in result.edges[0].message

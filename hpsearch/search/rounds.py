@@ -54,8 +54,9 @@ def round_size(config: SearchConfig, space: Space, trials: int) -> int:
 def drive(store: RunStore, config: SearchConfig, data: PreparedData | None, execution: Execution,
           reporter: SearchReporter, *, retry_failed: bool = False,
           zoom: ZoomRequest | None = None) -> list[EdgeHint]:
-    """Train every pending trial of the run, then the rounds asked for; return the last zoom's edge hints."""
-    edges: list[EdgeHint] = []
+    """Train every pending trial of the run, then the rounds asked for; return the edge hints of the best
+    trials once all is trained (the bounds of the space searched so far where they sit)."""
+    hint_top_k = zoom[0] if zoom is not None else config.search.top_k
     planned = lambda: sum(r.n_trials for r in store.rounds())  # noqa: E731
     saved = lambda: (f"{len(store.done_trial_ids())} of {planned()} trials are saved"  # noqa: E731
                      f" in run '{store.run_dir.name}'")
@@ -76,17 +77,15 @@ def drive(store: RunStore, config: SearchConfig, data: PreparedData | None, exec
             ):  # automatic rounds stop where there is nothing to zoom into
                 top_k, trials, expand = config.search.top_k, None, False
             else:
-                return edges
-            rnd, edges = zoom_round(store, config, top_k, trials, expand)
-            store.add_round(rnd)
+                return edge_hints(store.rounds(), store.trials(), hint_top_k)
+            store.add_round(zoom_round(store, config, top_k, trials, expand))
 
 
-def zoom_round(store: RunStore, config: SearchConfig, top_k: int, trials: int | None,
-               expand: bool) -> tuple[RoundRecord, list[EdgeHint]]:
+def zoom_round(store: RunStore, config: SearchConfig, top_k: int, trials: int | None, expand: bool) -> RoundRecord:
     """The next round: the box around the ``top_k`` best ok trials so far (``expand``: hinted bounds moved out),
     or with ``search.zoom: tpe`` (and no ``expand``) a round planned by TPE from every finished trial."""
     if config.search.zoom == "tpe" and not expand:
-        return tpe_round(store, config, trials), edge_hints(store.rounds(), store.trials(), top_k)
+        return tpe_round(store, config, trials)
     rounds = store.rounds()
     top = [t for t in rank(store.trials()) if t.status is TrialStatus.OK][:top_k]
     if not top:
@@ -106,7 +105,7 @@ def zoom_round(store: RunStore, config: SearchConfig, top_k: int, trials: int | 
         expand=expand,
         first_trial=last.first_trial + last.n_trials,
     )
-    return rnd, result.edges
+    return rnd
 
 
 def tpe_round(store: RunStore, config: SearchConfig, trials: int | None) -> RoundRecord:
