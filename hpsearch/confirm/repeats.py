@@ -64,6 +64,10 @@ class ConfirmedTrial:
     confidence interval of the mean J, ``mean ± t(0.975, n − 1) · std / √n``
     (unbounded below 2 repeats), its low end clipped at J's natural bound when J
     has one (``J_LOWER_BOUND``). ``unstable`` counts repeats that diverged or failed.
+    A regression's repeats also give ``rmses`` (the dev RMSE of each ok repeat, in the
+    target's units), their mean and its 95% interval (clipped at 0) computed alike, and
+    the mean dev R²; empty and NaN for a classification, an own objective, and when an
+    ok repeat has none (stored before schema 4).
     """
 
     trial: int
@@ -80,6 +84,10 @@ class ConfirmedTrial:
     high: float
     mean_accuracy: float
     interval: tuple[float, float]
+    rmses: tuple[float, ...] = ()
+    mean_rmse: float = math.nan
+    rmse_interval: tuple[float, float] = (-math.inf, math.inf)
+    mean_r2: float = math.nan
 
     @property
     def n(self) -> int:
@@ -123,6 +131,8 @@ class Confirmation:
     the median J (the lower middle for an even count). ``model``: ``(trial,
     repeat)`` that ``models/best.npz`` holds, when it is a confirmation repeat.
     ``trained``/``planned``: repeats this command trained, of those it asked for.
+    ``regression``: the run predicts numbers (its trials carry a dev RMSE), so its
+    confirmation is shown with dev RMSE and R² in place of accuracy.
     """
 
     trials: tuple[ConfirmedTrial, ...]
@@ -133,6 +143,7 @@ class Confirmation:
     model: tuple[int, int] | None = None
     trained: int = 0
     planned: int = 0
+    regression: bool = False
 
     @property
     def best(self) -> ConfirmedTrial | None:
@@ -251,14 +262,16 @@ def _train_repeats(
     folder = store.run_dir.resolve() / "confirm"
     jobs = [ObjectiveJob(task, config.objective, config.model, str(folder / f"seed-{task.seed}")) for task in tasks]
     for job, result in run_parallel(run_job, jobs, **placement):
-        yield job.task, repeat_record(trial_record(job.task, result, config.objective), 0)
+        yield job.task, repeat_record(trial_record(job.task, result, config.objective), 0, own_objective=True)
 
 
-def repeat_record(r: TrialRecord, repeat: int) -> RepeatRecord:
-    """The stored form of one repeat's record (its ranking value as the search would rank it)."""
+def repeat_record(r: TrialRecord, repeat: int, *, own_objective: bool = False) -> RepeatRecord:
+    """The stored form of one repeat's record (its ranking value as the search would rank it; an engine
+    regression's dev RMSE and R² — an own objective's reported numbers are not kept per repeat)."""
     return RepeatRecord(
         r.trial, repeat, r.seed, r.status, value=r.value, dev_cost=r.dev_cost, train_cost=r.train_cost,
         dev_accuracy=r.dev_accuracy, epochs_run=r.epochs_run, seconds=r.seconds, error=r.error,
+        metrics={} if own_objective else dict(r.metrics),
     )
 
 
@@ -327,6 +340,7 @@ def summarise(
         deterministic=bool(spread) and all(c.std == 0 for c in spread),
         median_repeat=_median_repeat(best) if best.n else None,
         model=model,
+        regression=any("dev_rmse" in t.metrics for t in trials),
     )
 
 
@@ -340,21 +354,33 @@ def _statistics(trial: TrialRecord, place: int, repeats: list[RepeatRecord],
     ok = [r for r in repeats if _ok(r)]
     values = tuple(r.value for r in ok)
     accuracies = tuple(r.dev_accuracy for r in ok if r.dev_accuracy is not None)
-    n = len(values)
-    mean = statistics.fmean(values) if n else math.nan
-    std = statistics.stdev(values) if n >= 2 else math.nan
-    if n >= 2:
-        half = t_quantile_975(n - 1) * std / math.sqrt(n)
-        low = mean - half if lower_bound is None else max(mean - half, lower_bound)
-        interval = (low, mean + half)
-    else:
-        interval = (-math.inf, math.inf)
+    # Over the same repeats as mean J or not at all: repeats stored before schema 4 have no RMSE.
+    complete = all("dev_rmse" in r.metrics and "dev_r2" in r.metrics for r in ok)
+    rmses = tuple(r.metrics["dev_rmse"] for r in ok) if complete else ()
+    r2s = [r.metrics["dev_r2"] for r in ok] if complete else []
+    mean, std, interval = mean_interval(values, lower_bound)
+    mean_rmse, _, rmse_interval = mean_interval(rmses, 0.0)  # an RMSE is never below 0
     return ConfirmedTrial(
         trial=trial.trial, params=trial.params, leaderboard_rank=place, first_value=trial.ranking_value, rank=0,
         repeats=tuple(repeats), values=values, accuracies=accuracies, mean=mean, std=std,
         low=min(values, default=math.nan), high=max(values, default=math.nan),
         mean_accuracy=statistics.fmean(accuracies) if accuracies else math.nan, interval=interval,
+        rmses=rmses, mean_rmse=mean_rmse, rmse_interval=rmse_interval,
+        mean_r2=statistics.fmean(r2s) if r2s else math.nan,
     )
+
+
+def mean_interval(values: tuple[float, ...], lower_bound: float | None) -> tuple[float, float, tuple[float, float]]:
+    """``(mean, std, interval)`` of repeat results: the sample std (NaN below 2) and the 95% interval of the
+    mean, ``mean ± t(0.975, n − 1) · std / √n`` (unbounded below 2), its low end clipped at ``lower_bound``."""
+    n = len(values)
+    mean = statistics.fmean(values) if n else math.nan
+    std = statistics.stdev(values) if n >= 2 else math.nan
+    if n < 2:
+        return mean, std, (-math.inf, math.inf)
+    half = t_quantile_975(n - 1) * std / math.sqrt(n)
+    low = mean - half if lower_bound is None else max(mean - half, lower_bound)
+    return mean, std, (low, mean + half)
 
 
 def t_quantile_975(df: int) -> float:
@@ -398,7 +424,7 @@ def recommended(
         return {
             "source": "confirm", "trial": best.trial, "params": best.params,
             "model": {**fixed, **best.params, "seed": seed},
-            "confirm_mean": best.mean, "confirm_std": best.std, "confirm_n": best.n,
+            "confirm_mean": best.mean, "confirm_std": best.std, "confirm_n": best.n, **_rmse_fields(best),
             "leaderboard_rank": best.leaderboard_rank, "first_value": best.first_value, "median_repeat": repeat,
         }
     ranked = [t for t in rank(list(by_id.values())) if t.status is TrialStatus.OK]
@@ -410,8 +436,21 @@ def recommended(
 
 
 def export_fields(confirmation: Confirmation | None) -> dict[int, dict[str, Any]]:
-    """``trial -> {confirm_mean, confirm_std, confirm_n}`` for the export's confirmation columns."""
+    """``trial -> {confirm_mean, confirm_std, confirm_n}`` for the export's confirmation columns, and for a
+    regression's repeats ``confirm_rmse_mean``, ``confirm_rmse_low``/``_high`` (its 95% interval) and
+    ``confirm_r2_mean``."""
     if confirmation is None:
         return {}
     return {c.trial: {"confirm_mean": c.mean if c.n else None, "confirm_std": c.std if c.n >= 2 else None,
-                      "confirm_n": c.n} for c in confirmation.trials}
+                      "confirm_n": c.n, **_rmse_fields(c)} for c in confirmation.trials}
+
+
+def _rmse_fields(c: ConfirmedTrial) -> dict[str, float | None]:
+    """A regression's confirmed dev RMSE (mean and interval) and mean R²; nothing for other runs."""
+    if not c.rmses:
+        return {}
+    low, high = c.rmse_interval
+    finite = math.isfinite(low)
+    return {"confirm_rmse_mean": c.mean_rmse, "confirm_rmse_low": low if finite else None,
+            "confirm_rmse_high": high if finite else None,
+            "confirm_r2_mean": c.mean_r2 if math.isfinite(c.mean_r2) else None}
