@@ -299,17 +299,21 @@ def _save_median_model(
 
 def load_confirmation(store: RunStore) -> Confirmation | None:
     """The confirmation stored in a run (every recorded repeat), or None if it has none."""
-    bound = J_LOWER_BOUND if store.config.get("objective") is None else None
-    return summarise(store.trials(), store.repeats(), model=store.confirmed_model(), lower_bound=bound)
+    engine = store.config.get("objective") is None
+    trials = store.trials()
+    return summarise(trials, store.repeats(), model=store.confirmed_model(),
+                     lower_bound=J_LOWER_BOUND if engine else None,
+                     regression=engine and any("dev_rmse" in t.metrics for t in trials))
 
 
 def summarise(
     trials: list[TrialRecord], repeats: list[RepeatRecord], *, model: tuple[int, int] | None = None,
-    lower_bound: float | None = None,
+    lower_bound: float | None = None, regression: bool = False,
 ) -> Confirmation | None:
     """Rank the trials that have repeats by the mean J of their ok repeats; None if there are no repeats.
 
     ``lower_bound``: the lowest J can be (the engine's costs: 0), where intervals are clipped; None: unknown.
+    ``regression``: the engine's trials predict numbers (``Confirmation.regression``).
 
     Order: trials whose every repeat ended ok first, then by mean J, then by
     leaderboard place. A trial whose repeats diverge or fail for some seeds is
@@ -340,7 +344,7 @@ def summarise(
         deterministic=bool(spread) and all(c.std == 0 for c in spread),
         median_repeat=_median_repeat(best) if best.n else None,
         model=model,
-        regression=any("dev_rmse" in t.metrics for t in trials),
+        regression=regression,
     )
 
 
