@@ -93,10 +93,9 @@ def confirm_lines(confirmation: Any, objective: Any = None) -> list[str]:
         spread = f" ± {fmt(best.std)}" if best.n >= 2 else ""
         mean_label = "dev J" if objective is None else label
         rmse = ""
-        if best.rmses:
-            interval = _interval(best.rmse_interval)
-            rmse = (f"  mean dev RMSE {fmt(best.mean_rmse)}" + (f" (95% {interval})" if interval != "—" else "")
-                    + (f"  R² {fmt(best.mean_r2)}" if math.isfinite(best.mean_r2) else ""))
+        if best.rmses:  # a regression: its mean dev RMSE in the target's units, its interval, its mean R²
+            interval = f" (95% {_interval(best.rmse_interval)})" if best.n >= 2 else ""
+            rmse = f"  mean dev RMSE {fmt(best.mean_rmse)}{interval}  R² {fmt(best.mean_r2)}"
         lines.append(f"recommended: trial {best.trial}  mean {mean_label} {fmt(shown(best.mean))}{spread} over "
                      f"{best.n} seeds{rmse}  {values}")
     return lines
