@@ -277,8 +277,8 @@ def _check(command: str, b: Built, out: str, name: str, runs: Path, folder: Path
             assert "—" in out  # an inactive beta or beta1 is shown as absent, never as a value
     elif command == "export_csv":
         rows = list(csv.DictReader(io.StringIO(out)))
-        if b.kind == "regression":
-            assert rows[0]["dev_rmse"] and "dev_accuracy" not in rows[0]
+        if b.kind == "regression":  # pruned trials too: their RMSE is their last epoch's (schema 4)
+            assert all(r["dev_rmse"] for r in rows if r["status"] in ("ok", "pruned")) and "dev_accuracy" not in rows[0]
         if b.kind == "conditional":
             assert all(bool(r["beta"]) == (r["optimizer"] == "momentum") for r in rows)  # inactive: empty
         assert rows and rows[0]["trial"] == str(b.best_trial)
@@ -303,6 +303,8 @@ def _check(command: str, b: Built, out: str, name: str, runs: Path, folder: Path
         assert "5 predictions written" in out
     elif command == "confirm":
         assert "recommended: trial" in out
+        if b.kind == "regression":
+            assert "mean dev RMSE" in out and "mean acc" not in out
     elif command == "babysit_trial":
         assert "run 'handed'" in out
     elif command == "zoom":

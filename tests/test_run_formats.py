@@ -23,6 +23,7 @@ from hpsearch.cli.main import cli
 from hpsearch.core.errors import RunError
 from hpsearch.search.api import Execution, resume_search
 from hpsearch.storage.run_store import RunStore
+from hpsearch.storage.schema import SCHEMA_VERSION
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -60,7 +61,7 @@ def test_a_schema_2_run_migrates_to_3_its_files_are_digested_on_next_write_and_c
     db.close()
     resume_search(run, execution=Execution(workers=1))  # no digests yet: the files are accepted, digested now
     db = sqlite3.connect(run / "run.sqlite")
-    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
     digested = {path for (path,) in db.execute("SELECT path FROM file_digests")}
     db.close()
     assert {"data/X_train.npy", "data/dataset.json", "data/preparation.npz"} <= digested

@@ -229,6 +229,8 @@ CONFIRM_COLUMNS = ("confirm_mean", "confirm_std", "confirm_n")
 
 REGRESSION_COLUMNS = ("dev_rmse", "dev_r2")
 """A regression's results in the target's own units, in place of ``dev_accuracy``."""
+REGRESSION_CONFIRM_COLUMNS = ("confirm_rmse_mean", "confirm_rmse_low", "confirm_rmse_high", "confirm_r2_mean")
+"""hpsearch confirm of a regression: the mean dev RMSE of a trial's ok repeats, its 95% interval, and their mean R²."""
 
 
 def is_regression(trials: list[TrialRecord]) -> bool:
@@ -255,7 +257,14 @@ def export_columns(trials: list[TrialRecord], fixed: dict[str, Any], metric: str
     if metric is None and is_regression(trials):
         results = tuple(c for name in results for c in (REGRESSION_COLUMNS if name == "dev_accuracy" else (name,)))
     bracket = ["bracket"] if brackets else []
-    return [*LEAD_COLUMNS, *results, *bracket, *CONFIRM_COLUMNS, "error", *searched, *fixed_names, "seed"]
+    return [*LEAD_COLUMNS, *results, *bracket, *confirm_columns(trials, metric), "error", *searched, *fixed_names,
+            "seed"]
+
+
+def confirm_columns(trials: list[TrialRecord], metric: str | None) -> tuple[str, ...]:
+    """The confirmation columns of an export: a regression's confirmed RMSE and R² too."""
+    regression = metric is None and is_regression(trials)
+    return CONFIRM_COLUMNS + (REGRESSION_CONFIRM_COLUMNS if regression else ())
 
 
 def export_rows(
@@ -270,6 +279,7 @@ def export_rows(
     ``brackets`` (trial -> Hyperband bracket, 0-based) adds a ``bracket`` field when given.
     """
     regression = metric is None and is_regression(trials)
+    confirm = confirm_columns(trials, metric)
     rows = []
     for position, t in enumerate(rank(trials), start=1):
         row: dict[str, Any] = {
@@ -286,7 +296,7 @@ def export_rows(
             "best_dev_cost": t.best_dev_cost,
             "best_epoch": None if t.best_epoch is None else t.best_epoch + 1,
             **({"bracket": brackets.get(t.trial)} if brackets else {}),
-            **dict.fromkeys(CONFIRM_COLUMNS), **(confirmed or {}).get(t.trial, {}),
+            **dict.fromkeys(confirm), **(confirmed or {}).get(t.trial, {}),
             "error": t.error or "",
         }
         if regression:

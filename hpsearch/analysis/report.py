@@ -8,6 +8,7 @@ of text from the run (names, values, error messages) is HTML-escaped.
 from __future__ import annotations
 
 import base64
+import math
 import mimetypes
 from html import escape
 from pathlib import Path
@@ -126,14 +127,20 @@ def _leaderboard(rounds: list[RoundRecord], trials: list[TrialRecord], rows: int
 
 def _confirmation(confirmation: Confirmation) -> str:
     """The confirmed trials, best first: leaderboard place and first run beside mean J and its spread."""
+    regression = confirmation.regression
+    results = "<th>mean RMSE</th><th>mean R²</th>" if regression else "<th>mean acc</th>"
     head = ("<tr><th>rank</th><th>trial</th><th>leaderboard</th><th>first-run J</th><th>mean J</th><th>std</th>"
-            "<th>min – max</th><th>mean acc</th><th>repeats</th></tr>")
+            f"<th>min – max</th>{results}<th>repeats</th></tr>")
     body = []
     for c in confirmation.trials:
+        if regression:  # a regression's dev RMSE and R² in the target's units, in place of accuracy
+            shown = [format_cost(c.mean_rmse if c.rmses else None),
+                     format_cost(c.mean_r2 if math.isfinite(c.mean_r2) else None)]
+        else:
+            shown = [format_accuracy(c.mean_accuracy if c.n else None)]
         cells = [str(c.rank), str(c.trial), str(c.leaderboard_rank), format_cost(c.first_value),
                  format_cost(c.mean if c.n else None), format_cost(c.std if c.n >= 2 else None),
-                 f"{format_cost(c.low)} – {format_cost(c.high)}" if c.n else "—",
-                 format_accuracy(c.mean_accuracy if c.n else None),
+                 f"{format_cost(c.low)} – {format_cost(c.high)}" if c.n else "—", *shown,
                  str(c.n) + (f" ({c.unstable} diverged/failed)" if c.unstable else "")]
         body.append("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in cells) + "</tr>")
     notes = [f"trial {ch.trial}, ranked {ch.leaderboard_rank}, confirms {ch.rank}"

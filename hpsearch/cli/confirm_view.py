@@ -19,25 +19,36 @@ def ordinal(n: int) -> str:
 
 
 def confirm_table(confirmation: Any, objective: Any = None) -> Table:
-    """The confirmed trials, best first: confirmed and leaderboard place, first run's J, mean J and its spread.
+    """The confirmed trials, best first: confirmed and leaderboard place, first run's J, mean J and its spread,
+    and the mean dev accuracy — or, for a regression, the mean dev RMSE with its 95% interval and the mean R².
 
     With an own objective, its metric in its own direction (a maximized metric is shown as it was reported).
     """
     label, shown = _confirm_scale(objective)
+    regression = confirmation.regression
     table = Table(title="Confirmation: top trials retrained with fresh seeds", title_justify="left")
+    extra = ("mean RMSE", "RMSE 95% interval", "mean R²") if regression else ("mean acc",)
     for column in ("rank", "trial", "leaderboard", f"first-run {label}", f"mean {label}", "std", "min – max",
-                   "95% interval", "mean acc", "repeats"):
+                   "95% interval", *extra, "repeats"):
         table.add_column(plain(column), justify="right")
     for c in confirmation.trials:
-        interval = "—" if not math.isfinite(c.interval[0]) else _span(shown(c.interval[0]), shown(c.interval[1]))
         repeats = str(c.n) + (f" ({c.unstable} diverged/failed)" if c.unstable else "")
+        if regression:
+            results = (fmt(c.mean_rmse if c.rmses else None), _interval(c.rmse_interval),
+                       fmt(c.mean_r2 if math.isfinite(c.mean_r2) else None))
+        else:
+            results = (f"{c.mean_accuracy:.2%}" if math.isfinite(c.mean_accuracy) else "—",)
         table.add_row(
             str(c.rank), str(c.trial), ordinal(c.leaderboard_rank), fmt(shown(c.first_value)),
             fmt(shown(c.mean) if c.n else None), fmt(c.std if c.n >= 2 else None),
-            _span(shown(c.low), shown(c.high)) if c.n else "—", interval,
-            f"{c.mean_accuracy:.2%}" if math.isfinite(c.mean_accuracy) else "—", repeats,
+            _span(shown(c.low), shown(c.high)) if c.n else "—", _interval(c.interval, shown), *results, repeats,
         )
     return table
+
+
+def _interval(interval: tuple[float, float], shown: Any = lambda v: v) -> str:
+    """``low – high`` of a 95% interval; "—" when it is unbounded (fewer than 2 repeats)."""
+    return "—" if not math.isfinite(interval[0]) else _span(shown(interval[0]), shown(interval[1]))
 
 
 def _confirm_scale(objective: Any) -> tuple[str, Any]:
@@ -81,8 +92,12 @@ def confirm_lines(confirmation: Any, objective: Any = None) -> list[str]:
         values = ", ".join(f"{k}={fmt(v)}" for k, v in best.params.items())
         spread = f" ± {fmt(best.std)}" if best.n >= 2 else ""
         mean_label = "dev J" if objective is None else label
+        rmse = ""
+        if best.rmses:  # a regression: its mean dev RMSE in the target's units, its interval, its mean R²
+            interval = f" (95% {_interval(best.rmse_interval)})" if best.n >= 2 else ""
+            rmse = f"  mean dev RMSE {fmt(best.mean_rmse)}{interval}  R² {fmt(best.mean_r2)}"
         lines.append(f"recommended: trial {best.trial}  mean {mean_label} {fmt(shown(best.mean))}{spread} over "
-                     f"{best.n} seeds  {values}")
+                     f"{best.n} seeds{rmse}  {values}")
     return lines
 
 

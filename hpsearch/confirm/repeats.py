@@ -4,7 +4,7 @@ A leaderboard ranks one training run per configuration, so it ranks a seed as
 much as a setting: on small data the seed alone moves dev J by more than the
 gap between the top few trials. ``confirm_run`` retrains each of a run's top K
 trials with S new seeds through the search's runner and stores every repeat;
-``summarise`` ranks those trials by the mean J of their repeats, with its
+``summary.summarise`` ranks those trials by the mean J of their repeats, with its
 spread, and says when the order changed and when the top two cannot be told
 apart. The confirmed best becomes the run's recommended configuration, and its
 repeat with the median J becomes the saved best model — a typical draw, not a
@@ -22,11 +22,12 @@ trial on top, so selection makes it optimistic.
 from __future__ import annotations
 
 import math
-import statistics
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
+from hpsearch.confirm.summary import J_LOWER_BOUND, Confirmation, ConfirmedTrial, summarise
+from hpsearch.confirm.summary import t_quantile_975  # noqa: F401 — re-exported: callers import it from here
 from hpsearch.core.errors import RunError
 from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, trial_record
 from hpsearch.data.stored_arrays import PreparedData
@@ -45,103 +46,6 @@ DEFAULT_SEEDS = 5
 # Trials that trained to a result: ok ones, and with early stopping pruned ones too
 # (their repeats train to the top rung like every other).
 _CONFIRMABLE = (TrialStatus.OK, TrialStatus.PRUNED)
-J_LOWER_BOUND = 0.0
-"""The built-in engine's J is a cost (cross-entropy, mean squared error), never below 0, so its interval is
-clipped there: with few seeds ``mean − t·std/√n`` falls below any J a model can have. An own objective's
-value has no known bound (a maximised metric is ranked negated), so its interval is not clipped."""
-# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-
-
-@dataclass(frozen=True)
-class ConfirmedTrial:
-    """One confirmed trial: its leaderboard place and first run beside the statistics of its repeats.
-
-    ``values``/``accuracies``: J (the ranking value, ``search.rank_by``) and dev
-    accuracy of each ok repeat, in repeat order. ``std`` is the sample standard
-    deviation (divisor n − 1; NaN below 2 repeats); ``interval`` the 95%
-    confidence interval of the mean J, ``mean ± t(0.975, n − 1) · std / √n``
-    (unbounded below 2 repeats), its low end clipped at J's natural bound when J
-    has one (``J_LOWER_BOUND``). ``unstable`` counts repeats that diverged or failed.
-    """
-
-    trial: int
-    params: dict[str, Any]
-    leaderboard_rank: int
-    first_value: float
-    rank: int
-    repeats: tuple[RepeatRecord, ...]
-    values: tuple[float, ...]
-    accuracies: tuple[float, ...]
-    mean: float
-    std: float
-    low: float
-    high: float
-    mean_accuracy: float
-    interval: tuple[float, float]
-
-    @property
-    def n(self) -> int:
-        """Ok repeats (those the statistics are over)."""
-        return len(self.values)
-
-    @property
-    def ok_repeats(self) -> tuple[RepeatRecord, ...]:
-        """The repeats ``values`` come from, in repeat order."""
-        return tuple(r for r in self.repeats if _ok(r))
-
-    @property
-    def unstable(self) -> int:
-        return len(self.repeats) - len(self.values)
-
-    @property
-    def lucky(self) -> bool:
-        """Its first run beat the mean of its repeats."""
-        return self.n > 0 and self.first_value < self.mean
-
-
-@dataclass(frozen=True)
-class OrderChange:
-    """A trial confirmed below where the leaderboard put it (``lucky``: its first run beat its repeats' mean)."""
-
-    trial: int
-    leaderboard_rank: int
-    rank: int
-    lucky: bool
-
-
-@dataclass(frozen=True)
-class Confirmation:
-    """The confirmed trials of a run, best first, and what they say.
-
-    ``changes``: trials that confirm lower than the leaderboard ranked them
-    among the confirmed ones. ``tied``: the top two cannot be told apart (their
-    intervals overlap, or one has fewer than 2 ok repeats). ``deterministic``:
-    every trial with 2 or more ok repeats gave the same J each time — the
-    objective ignores its seed. ``median_repeat``: the best trial's repeat with
-    the median J (the lower middle for an even count). ``model``: ``(trial,
-    repeat)`` that ``models/best.npz`` holds, when it is a confirmation repeat.
-    ``trained``/``planned``: repeats this command trained, of those it asked for.
-    """
-
-    trials: tuple[ConfirmedTrial, ...]
-    changes: tuple[OrderChange, ...]
-    tied: bool
-    deterministic: bool
-    median_repeat: int | None
-    model: tuple[int, int] | None = None
-    trained: int = 0
-    planned: int = 0
-
-    @property
-    def best(self) -> ConfirmedTrial | None:
-        """The confirmed best, if it has an ok repeat."""
-        return self.trials[0] if self.trials and self.trials[0].n else None
-
-    @property
-    def by_trial(self) -> dict[int, ConfirmedTrial]:
-        return {t.trial: t for t in self.trials}
 
 
 class ConfirmReporter(Protocol):
@@ -251,14 +155,16 @@ def _train_repeats(
     folder = store.run_dir.resolve() / "confirm"
     jobs = [ObjectiveJob(task, config.objective, config.model, str(folder / f"seed-{task.seed}")) for task in tasks]
     for job, result in run_parallel(run_job, jobs, **placement):
-        yield job.task, repeat_record(trial_record(job.task, result, config.objective), 0)
+        yield job.task, repeat_record(trial_record(job.task, result, config.objective), 0, own_objective=True)
 
 
-def repeat_record(r: TrialRecord, repeat: int) -> RepeatRecord:
-    """The stored form of one repeat's record (its ranking value as the search would rank it)."""
+def repeat_record(r: TrialRecord, repeat: int, *, own_objective: bool = False) -> RepeatRecord:
+    """The stored form of one repeat's record (its ranking value as the search would rank it; an engine
+    regression's dev RMSE and R² — an own objective's reported numbers are not kept per repeat)."""
     return RepeatRecord(
         r.trial, repeat, r.seed, r.status, value=r.value, dev_cost=r.dev_cost, train_cost=r.train_cost,
         dev_accuracy=r.dev_accuracy, epochs_run=r.epochs_run, seconds=r.seconds, error=r.error,
+        metrics={} if own_objective else dict(r.metrics),
     )
 
 
@@ -286,96 +192,11 @@ def _save_median_model(
 
 def load_confirmation(store: RunStore) -> Confirmation | None:
     """The confirmation stored in a run (every recorded repeat), or None if it has none."""
-    bound = J_LOWER_BOUND if store.config.get("objective") is None else None
-    return summarise(store.trials(), store.repeats(), model=store.confirmed_model(), lower_bound=bound)
-
-
-def summarise(
-    trials: list[TrialRecord], repeats: list[RepeatRecord], *, model: tuple[int, int] | None = None,
-    lower_bound: float | None = None,
-) -> Confirmation | None:
-    """Rank the trials that have repeats by the mean J of their ok repeats; None if there are no repeats.
-
-    ``lower_bound``: the lowest J can be (the engine's costs: 0), where intervals are clipped; None: unknown.
-
-    Order: trials whose every repeat ended ok first, then by mean J, then by
-    leaderboard place. A trial whose repeats diverge or fail for some seeds is
-    not a configuration to ship, however good its other repeats.
-    """
-    if not repeats:
-        return None
-    places = {t.trial: place for place, t in enumerate(rank(trials), start=1)}
-    records = {t.trial: t for t in trials}
-    by_trial: dict[int, list[RepeatRecord]] = {}
-    for rec in sorted(repeats, key=lambda r: (r.trial, r.repeat)):
-        by_trial.setdefault(rec.trial, []).append(rec)
-    stats = [_statistics(records[trial], places[trial], reps, lower_bound) for trial, reps in by_trial.items()]
-    ordered = sorted(stats, key=lambda c: (c.unstable > 0, c.mean if c.n else math.inf, c.leaderboard_rank))
-    confirmed = tuple(replace(c, rank=place) for place, c in enumerate(ordered, start=1))
-    by_leaderboard = sorted(confirmed, key=lambda c: c.leaderboard_rank)
-    changes = tuple(
-        OrderChange(c.trial, c.leaderboard_rank, c.rank, c.lucky)
-        for position, c in enumerate(by_leaderboard, start=1)
-        if c.rank > position
-    )
-    spread = [c for c in confirmed if c.n >= 2]
-    best = confirmed[0]
-    return Confirmation(
-        trials=confirmed,
-        changes=changes,
-        tied=len(confirmed) >= 2 and _overlap(confirmed[0], confirmed[1]),
-        deterministic=bool(spread) and all(c.std == 0 for c in spread),
-        median_repeat=_median_repeat(best) if best.n else None,
-        model=model,
-    )
-
-
-def _ok(rec: RepeatRecord) -> bool:
-    """A repeat the statistics count: it trained ok to a finite J."""
-    return rec.status is TrialStatus.OK and rec.value is not None and math.isfinite(rec.value)
-
-
-def _statistics(trial: TrialRecord, place: int, repeats: list[RepeatRecord],
-                lower_bound: float | None = None) -> ConfirmedTrial:
-    ok = [r for r in repeats if _ok(r)]
-    values = tuple(r.value for r in ok)
-    accuracies = tuple(r.dev_accuracy for r in ok if r.dev_accuracy is not None)
-    n = len(values)
-    mean = statistics.fmean(values) if n else math.nan
-    std = statistics.stdev(values) if n >= 2 else math.nan
-    if n >= 2:
-        half = t_quantile_975(n - 1) * std / math.sqrt(n)
-        low = mean - half if lower_bound is None else max(mean - half, lower_bound)
-        interval = (low, mean + half)
-    else:
-        interval = (-math.inf, math.inf)
-    return ConfirmedTrial(
-        trial=trial.trial, params=trial.params, leaderboard_rank=place, first_value=trial.ranking_value, rank=0,
-        repeats=tuple(repeats), values=values, accuracies=accuracies, mean=mean, std=std,
-        low=min(values, default=math.nan), high=max(values, default=math.nan),
-        mean_accuracy=statistics.fmean(accuracies) if accuracies else math.nan, interval=interval,
-    )
-
-
-def t_quantile_975(df: int) -> float:
-    """Student's t quantile at 0.975 with ``df`` degrees of freedom (3 decimals; beyond 30, Cornish–Fisher)."""
-    if df < 1:
-        raise ValueError(f"degrees of freedom must be at least 1, got {df}")
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = 1.959964
-    return z + (z**3 + z) / (4 * df)
-
-
-def _overlap(a: ConfirmedTrial, b: ConfirmedTrial) -> bool:
-    """Whether two trials' intervals of mean J overlap (they always do when one has fewer than 2 ok repeats)."""
-    return a.interval[0] <= b.interval[1] and b.interval[0] <= a.interval[1]
-
-
-def _median_repeat(trial: ConfirmedTrial) -> int:
-    """The repeat with the median J among the ok ones (the lower middle of an even count; ties by repeat)."""
-    ok = sorted((r.value, r.repeat) for r in trial.ok_repeats)
-    return ok[(len(ok) - 1) // 2][1]
+    engine = store.config.get("objective") is None
+    trials = store.trials()
+    return summarise(trials, store.repeats(), model=store.confirmed_model(),
+                     lower_bound=J_LOWER_BOUND if engine else None,
+                     regression=engine and any("dev_rmse" in t.metrics for t in trials))
 
 
 # -- the recommended configuration ------------------------------------------------
@@ -398,7 +219,7 @@ def recommended(
         return {
             "source": "confirm", "trial": best.trial, "params": best.params,
             "model": {**fixed, **best.params, "seed": seed},
-            "confirm_mean": best.mean, "confirm_std": best.std, "confirm_n": best.n,
+            "confirm_mean": best.mean, "confirm_std": best.std, "confirm_n": best.n, **_rmse_fields(best),
             "leaderboard_rank": best.leaderboard_rank, "first_value": best.first_value, "median_repeat": repeat,
         }
     ranked = [t for t in rank(list(by_id.values())) if t.status is TrialStatus.OK]
@@ -410,8 +231,21 @@ def recommended(
 
 
 def export_fields(confirmation: Confirmation | None) -> dict[int, dict[str, Any]]:
-    """``trial -> {confirm_mean, confirm_std, confirm_n}`` for the export's confirmation columns."""
+    """``trial -> {confirm_mean, confirm_std, confirm_n}`` for the export's confirmation columns, and for a
+    regression's repeats ``confirm_rmse_mean``, ``confirm_rmse_low``/``_high`` (its 95% interval) and
+    ``confirm_r2_mean``."""
     if confirmation is None:
         return {}
     return {c.trial: {"confirm_mean": c.mean if c.n else None, "confirm_std": c.std if c.n >= 2 else None,
-                      "confirm_n": c.n} for c in confirmation.trials}
+                      "confirm_n": c.n, **_rmse_fields(c)} for c in confirmation.trials}
+
+
+def _rmse_fields(c: ConfirmedTrial) -> dict[str, float | None]:
+    """A regression's confirmed dev RMSE (mean and interval) and mean R²; nothing for other runs."""
+    if not c.rmses:
+        return {}
+    low, high = c.rmse_interval
+    finite = math.isfinite(low)
+    return {"confirm_rmse_mean": c.mean_rmse, "confirm_rmse_low": low if finite else None,
+            "confirm_rmse_high": high if finite else None,
+            "confirm_r2_mean": c.mean_r2 if math.isfinite(c.mean_r2) else None}

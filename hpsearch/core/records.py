@@ -136,6 +136,7 @@ class RepeatRecord:
     epochs_run: int = 0
     seconds: float = 0.0
     error: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)  # a regression's dev_rmse and dev_r2; else empty
 
 
 def rank(trials: list[TrialRecord]) -> list[TrialRecord]:

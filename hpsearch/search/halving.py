@@ -36,6 +36,7 @@ from hpsearch.pruning.schedule import (
     rung_plan,
 )
 from hpsearch.storage.records import RungEntry
+from hpsearch.storage.rows import known_metrics
 from hpsearch.storage.run_store import RunStore
 
 #: ``run(segments, label, rung, final)``: train a batch of segments and record each outcome as it comes.
@@ -143,14 +144,17 @@ class Halving:
                 self.store.delete_checkpoints(record.trial)
 
     def _pruned_record(self, task: TrialTask, entry: RungEntry) -> TrialRecord:
+        """A trial stopped at its rung, from its stored epochs: its costs (and a regression's dev RMSE and R²,
+        as a trial that trained to the end carries them) those of its last epoch."""
         history, seconds = self.store.epoch_log(task.trial)
         dev = history["dev_cost"]
         best_cost, best = best_epoch(dev)
+        metrics = known_metrics({key: values[-1] for key, values in history.items()})
         return task.record(
             TrialStatus.PRUNED, dev_cost=dev[-1], train_cost=history["train_cost"][-1],
             dev_accuracy=history["dev_accuracy"][-1], epochs_run=len(dev),
             seconds=sum(s for s in seconds if s is not None), history=history, rung=entry.rung,
-            value=entry.value, best_dev_cost=best_cost, best_epoch=best,
+            value=entry.value, best_dev_cost=best_cost, best_epoch=best, metrics=metrics,
         )
 
 

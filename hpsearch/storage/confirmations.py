@@ -12,11 +12,14 @@ from hpsearch.storage.artifacts import file_digest
 from hpsearch.storage.layout import BEST_MODEL, MODELS_DIR
 from hpsearch.storage.rows import (
     REPEAT_REALS,
+    dumps,
     exact_values,
     inexact_reals,
+    known_metrics,
     stored_int,
     stored_seed,
     stored_status,
+    stored_metrics,
 )
 from hpsearch.storage.sql import reading, transaction
 
@@ -29,7 +32,9 @@ class Confirmations:
     _db: sqlite3.Connection
 
     def record_repeat(self, rec: RepeatRecord) -> None:
-        """Record one finished repeat of ``hpsearch confirm`` in one transaction; RunError if it is recorded already."""
+        """Record one finished repeat of ``hpsearch confirm`` in one transaction; RunError if it is recorded already.
+
+        Of ``rec.metrics`` only a regression's finite dev RMSE and R² are kept (``rows.EPOCH_METRICS``)."""
         reals = {f: getattr(rec, f) for f in REPEAT_REALS}
         with transaction(self._db):
             if self._db.execute("SELECT 1 FROM confirmations WHERE trial = ? AND repeat_index = ?",
@@ -37,27 +42,28 @@ class Confirmations:
                 raise RunError(f"run '{self.name}' already has repeat {rec.repeat} of trial {rec.trial}")
             self._db.execute(
                 f"INSERT INTO confirmations (trial, repeat_index, seed, status, {', '.join(REPEAT_REALS)},"
-                " epochs_run, error, exact_floats) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " epochs_run, error, exact_floats, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (int(rec.trial), int(rec.repeat), str(int(rec.seed)), TrialStatus(rec.status).value,
                  *(None if v is None else float(v) for v in reals.values()), int(rec.epochs_run), rec.error,
-                 inexact_reals(reals)),
+                 inexact_reals(reals), dumps(known_metrics(rec.metrics))),
             )
 
     @reading
     def repeats(self) -> list[RepeatRecord]:
         """Every recorded repeat, by trial and repeat."""
         rows = self._db.execute(
-            f"SELECT trial, repeat_index, seed, status, {', '.join(REPEAT_REALS)}, epochs_run, error, exact_floats"
-            " FROM confirmations ORDER BY trial, repeat_index"
+            f"SELECT trial, repeat_index, seed, status, {', '.join(REPEAT_REALS)}, epochs_run, error, exact_floats,"
+            " metrics FROM confirmations ORDER BY trial, repeat_index"
         )
         records = []
-        for trial, repeat, seed, status, *reals, epochs_run, error, exact in rows:
+        for trial, repeat, seed, status, *reals, epochs_run, error, exact, metrics in rows:
             where = f"confirmation repeat {str(repeat)[:20]} of trial {str(trial)[:20]}"
             values = exact_values(where, dict(zip(REPEAT_REALS, reals)), exact)
             records.append(RepeatRecord(stored_int(where, "trial", trial), stored_int(where, "repeat_index", repeat),
                                         stored_seed(where, seed), stored_status(where, status),
                                         epochs_run=stored_int(where, "epochs_run", epochs_run),
-                                        error=None if error is None else str(error), **values))
+                                        error=None if error is None else str(error),
+                                        metrics=stored_metrics(where, metrics), **values))
         return records
 
     def mark_confirmed_model(self, trial: int, repeat: int) -> None:

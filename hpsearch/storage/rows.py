@@ -29,6 +29,9 @@ TRIAL_COLUMNS = ", ".join(
 )
 EPOCH_FIELDS = ("train_cost", "dev_cost", "dev_accuracy", "learning_rate", "seconds")
 REPEAT_REALS = ("value", "dev_cost", "train_cost", "dev_accuracy", "seconds")
+EPOCH_METRICS = ("dev_rmse", "dev_r2")
+"""What the ``metrics`` JSON of an ``epochs`` or ``confirmations`` row may hold (schema 4): a regression's dev
+RMSE and R² in the target's units. A classification, an own objective and a run older than schema 4 hold ``{}``."""
 
 
 def _json_default(value: Any) -> Any:
@@ -164,8 +167,20 @@ def trial_from_row(row: tuple) -> TrialRecord:
     )
 
 
+def known_metrics(values: Mapping[str, Any]) -> dict[str, float]:
+    """Those of ``values`` under ``EPOCH_METRICS`` that are finite floats: what a ``metrics`` column keeps."""
+    return {k: values[k] for k in EPOCH_METRICS if type(values.get(k)) is float and math.isfinite(values[k])}
+
+
+def stored_metrics(where: str, text: Any) -> dict[str, float]:
+    """The ``metrics`` column of an ``epochs`` or ``confirmations`` row: JSON object text (BadRow otherwise), of
+    which only finite floats under ``EPOCH_METRICS`` are kept — anything else a changed file put there is dropped."""
+    return known_metrics(stored_json(where, "metrics", text))
+
+
 def epoch_rows(history: Mapping[str, list[float]], seconds: list[float] | None = None) -> list[tuple]:
-    """One row ``(epoch, *EPOCH_FIELDS)`` per epoch of ``history`` (missing keys and NaN become NULL)."""
+    """One row ``(epoch, *EPOCH_FIELDS, metrics)`` per epoch of ``history`` (missing keys and NaN become NULL;
+    ``metrics``: the JSON of that epoch's finite ``EPOCH_METRICS``)."""
     n = max((len(v) for v in history.values()), default=0)
 
     def cell(values: Any, e: int) -> float | None:
@@ -174,8 +189,11 @@ def epoch_rows(history: Mapping[str, list[float]], seconds: list[float] | None =
         value = float(values[e])
         return None if math.isnan(value) else value
 
+    def metrics(e: int) -> str:
+        return dumps(known_metrics({k: float(v[e]) for k, v in history.items() if k in EPOCH_METRICS and e < len(v)}))
+
     return [
-        (e, *(cell(history.get(f), e) for f in EPOCH_FIELDS[:-1]), cell(seconds, e))
+        (e, *(cell(history.get(f), e) for f in EPOCH_FIELDS[:-1]), cell(seconds, e), metrics(e))
         for e in range(n)
     ]
 
@@ -183,7 +201,7 @@ def epoch_rows(history: Mapping[str, list[float]], seconds: list[float] | None =
 def insert_epochs(db: sqlite3.Connection, trial: int, rows: list[tuple]) -> None:
     """Write ``epoch_rows`` of ``trial`` (replacing rows of the same epochs)."""
     db.executemany(
-        f"INSERT OR REPLACE INTO epochs (trial, epoch, {', '.join(EPOCH_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR REPLACE INTO epochs (trial, epoch, {', '.join(EPOCH_FIELDS)}, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(int(trial), *row) for row in rows],
     )
 

@@ -6,10 +6,11 @@ Readers (``show``, ``export``, ``list``) need no lock: in WAL mode they read the
 last committed state while a writer goes on, and they open the run read-only
 (``RunStore.open(..., read_only=True)``), so they never write to it.
 
-``RunStore`` is this module's rounds, trials, epochs and rungs, plus three
-parts kept in their own modules: model files and checkpoints
-(``storage.artifacts``), babysit decisions (``storage.decision_log``) and
-confirmation repeats (``storage.confirmations``). The tables are in
+``RunStore`` is this module's rounds and trials, plus parts kept in their own
+modules: per-epoch results read back (``storage.epochs``), rungs
+(``storage.rungs``), model files and checkpoints (``storage.artifacts``),
+babysit decisions (``storage.decision_log``) and confirmation repeats
+(``storage.confirmations``). The tables are in
 ``storage.schema``, the row conversions in ``storage.rows``.
 """
 
@@ -35,10 +36,10 @@ from hpsearch.io.safe_files import check_no_symlinks, fsync_dir, open_for_write,
 from hpsearch.storage.artifacts import ArtifactFiles
 from hpsearch.storage.confirmations import Confirmations
 from hpsearch.storage.decision_log import DecisionLog
+from hpsearch.storage.epochs import EpochTable
 from hpsearch.storage.layout import CONFIG_FILE, LOCK_FILE, RUN_DB
 from hpsearch.storage.records import EpochLog, RungEntry, RunSummary
 from hpsearch.storage.rows import (
-    EPOCH_FIELDS,
     BadRow,
     round_from_row,
     stored_json,
@@ -61,7 +62,7 @@ from hpsearch.storage.sql import reading, transaction
 BUSY_TIMEOUT_S = 30.0
 
 
-class RunStore(RungRecords, ArtifactFiles, DecisionLog, Confirmations):
+class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmations):
     """One run's folder and its SQLite record.
 
     Make one with ``RunStore.create`` or ``RunStore.open``; close it (or use it
@@ -319,19 +320,6 @@ class RunStore(RungRecords, ArtifactFiles, DecisionLog, Confirmations):
                 self._db.execute(
                     f"INSERT OR REPLACE INTO trials ({TRIAL_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row
                 )
-
-    def epoch_log(self, trial: int) -> tuple[dict[str, list[float]], list[float | None]]:
-        """A trial's per-epoch results as recorded so far: ``(history, seconds)``; NULL reads back as NaN."""
-        rows = self._db.execute(
-            f"SELECT {', '.join(EPOCH_FIELDS)} FROM epochs WHERE trial = ? ORDER BY epoch", (trial,)
-        ).fetchall()
-        history: dict[str, list[float]] = {f: [] for f in EPOCH_FIELDS[:-1]}
-        for row in rows:
-            for f, v in zip(EPOCH_FIELDS[:-1], row):
-                history[f].append(math.nan if v is None else v)
-        if all(math.isnan(v) for v in history["learning_rate"]):
-            del history["learning_rate"]
-        return history, [row[-1] for row in rows]
 
     @reading
     def trials(self, round: int | None = None) -> list[TrialRecord]:

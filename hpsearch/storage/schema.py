@@ -23,11 +23,12 @@ from hpsearch.storage.rows import (
 )
 from hpsearch.storage.sql import transaction
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """1: hpsearch 0.1.0. 2: pruned status; rung, ranking value and best epoch of each trial;
 per-epoch results, rung results and promotions in their own tables. 3: the SHA-256 of each file the run
 reads back (checkpoints, training states, prepared arrays), and who created the run (meta ``created_by``).
-Older runs are migrated on open."""
+4: a ``metrics`` JSON column in ``epochs`` and ``confirmations`` (a regression's dev RMSE and R² per epoch and
+per confirmation repeat). Older runs are migrated on open."""
 
 FILE_TABLES = """
 -- The SHA-256 of each file of the run folder that hpsearch reads back (checkpoints, babysit state,
@@ -70,6 +71,7 @@ CREATE TABLE epochs (
     dev_accuracy  REAL,
     learning_rate REAL,
     seconds       REAL,                     -- NULL: not measured (runs migrated from schema 1)
+    metrics       TEXT NOT NULL DEFAULT '{}', -- JSON: a regression's dev_rmse, dev_r2 (rows.EPOCH_METRICS)
     PRIMARY KEY (trial, epoch)
 );
 -- A trial's value where it reached a rung of early stopping; promotions compare these.
@@ -116,6 +118,7 @@ CREATE TABLE confirmations (
     error         TEXT,
     exact_floats  TEXT NOT NULL,            -- JSON: REAL fields SQLite cannot hold exactly
     model_sha256  TEXT,                     -- digest of models/best.npz while it holds this repeat
+    metrics       TEXT NOT NULL DEFAULT '{}', -- JSON: a regression's dev_rmse, dev_r2 (rows.EPOCH_METRICS)
     PRIMARY KEY (trial, repeat_index)
 
 );
@@ -243,5 +246,15 @@ def _migrate_2_to_3(db: sqlite3.Connection) -> None:
     _execute_script(db, FILE_TABLES)
 
 
-MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
+def _migrate_3_to_4(db: sqlite3.Connection) -> None:
+    """Schema 3 → 4: ``epochs`` and ``confirmations`` gain ``metrics``, ``{}`` in every old row — a regression's
+    per-epoch and per-repeat RMSE and R² were never stored, so its old pruned trials and repeats show none. A run
+    migrated from schema 1 has the column already (1 → 2 creates today's tables)."""
+    for table in ("epochs", "confirmations"):
+        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if "metrics" not in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN metrics TEXT NOT NULL DEFAULT '{{}}'")
+
+
+MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4}
 """The migration from each older format to the next."""
