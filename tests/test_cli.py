@@ -169,7 +169,7 @@ def test_a_run_whose_every_trial_fails_exits_1_and_show_points_at_the_traceback(
 
 def test_show_says_which_model_predict_uses_and_that_a_confirmation_predates_a_zoom_round() -> None:
     from hpsearch.analysis.run_notes import model_notes
-    from hpsearch.confirm.repeats import summarise
+    from hpsearch.confirm.summary import summarise
     from hpsearch.core.records import RepeatRecord, TrialRecord, TrialStatus
 
     trials = [TrialRecord(i, 0 if i < 3 else 1, i, {"x": i}, i, TrialStatus.OK, dev_cost=1.0 - 0.1 * i,

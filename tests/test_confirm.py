@@ -22,7 +22,8 @@ import hpsearch.confirm.repeats
 from hpsearch.cli.confirm_view import confirm_lines
 from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
-from hpsearch.confirm.repeats import confirm_run, summarise, t_quantile_975
+from hpsearch.confirm.repeats import confirm_run
+from hpsearch.confirm.summary import summarise, t_quantile_975
 from hpsearch.data.datasets import load_dataset
 from hpsearch.nn import ModelConfig, train
 from hpsearch.core.records import RepeatRecord, RoundRecord, TrialRecord, TrialStatus

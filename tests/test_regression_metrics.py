@@ -22,7 +22,8 @@ from hpsearch.analysis.leaderboard import format_cost
 from hpsearch.cli.main import cli
 from hpsearch.cli.render import fmt
 from hpsearch.config.loading import load_config
-from hpsearch.confirm.repeats import confirm_run, t_quantile_975
+from hpsearch.confirm.repeats import confirm_run
+from hpsearch.confirm.summary import t_quantile_975
 from hpsearch.core.errors import RunError
 from hpsearch.core.records import TrialStatus
 from hpsearch.data.datasets import load_dataset

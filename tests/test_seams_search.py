@@ -13,7 +13,8 @@ from click.testing import CliRunner
 import hpsearch.execution.dask_cluster as dask_cluster
 import hpsearch.execution.segments
 from hpsearch.cli.main import cli
-from hpsearch.confirm.repeats import confirm_run, summarise
+from hpsearch.confirm.repeats import confirm_run
+from hpsearch.confirm.summary import summarise
 from hpsearch.config.loading import load_config
 from hpsearch.core.errors import RunError
 from hpsearch.core.records import RepeatRecord, TrialRecord, TrialStatus

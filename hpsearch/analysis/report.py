@@ -21,7 +21,7 @@ from hpsearch.io.safe_files import write_bytes_atomic
 from hpsearch.space.search_space import Space
 
 if TYPE_CHECKING:
-    from hpsearch.confirm.repeats import Confirmation
+    from hpsearch.confirm.summary import Confirmation
 
 REPORT_FILE = "report.html"
 

@@ -17,7 +17,7 @@ from hpsearch.search.halving import rungs
 
 if TYPE_CHECKING:
     from hpsearch.config.search_config import SearchConfig
-    from hpsearch.confirm.repeats import Confirmation
+    from hpsearch.confirm.summary import Confirmation
 
 #: The files a failed trial may leave in ``trials/<n>/``: an own command's stderr, a Python objective's traceback.
 FAILURE_FILES = (TRACEBACK_FILE, "stderr.log")

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, Iterator, Protocol
 
 from hpsearch.confirm.summary import J_LOWER_BOUND, Confirmation, ConfirmedTrial, summarise
-from hpsearch.confirm.summary import t_quantile_975  # noqa: F401 — re-exported: callers import it from here
 from hpsearch.core.errors import RunError
 from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, trial_record
 from hpsearch.data.stored_arrays import PreparedData

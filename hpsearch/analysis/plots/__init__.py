@@ -43,7 +43,7 @@ from hpsearch.io.safe_files import check_no_symlinks, make_folder
 from hpsearch.objectives.spec import ObjectiveSpec
 
 if TYPE_CHECKING:
-    from hpsearch.confirm.repeats import Confirmation
+    from hpsearch.confirm.summary import Confirmation
 
 PLOTS_DIR = "plots"
 

@@ -12,7 +12,7 @@ from hpsearch.analysis.plots.canvas import costs_or_note, new_figure, palette_co
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from hpsearch.confirm.repeats import Confirmation
+    from hpsearch.confirm.summary import Confirmation
 
 
 def confirm_figure(confirmation: Confirmation) -> Figure:
