@@ -392,6 +392,10 @@ def _connect(run_dir: Path, *, read_only: bool) -> sqlite3.Connection:
     open, is opened read-only (mode=ro).
     """
     db_path = run_dir / RUN_DB
+    for path in (db_path, run_dir / f"{RUN_DB}-wal", run_dir / f"{RUN_DB}-shm"):  # SQLite writes the last two
+        if path.is_symlink():
+            raise RunError(f"'{path}' is a symlink — a run's database files are never links, and hpsearch never "
+                           "writes through one: remove it (or copy the run without links)")
     if not os.access(run_dir, os.W_OK):
         mode = "ro&immutable=1"
     else:

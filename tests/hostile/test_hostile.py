@@ -153,7 +153,7 @@ def copy_run(run: Path, to: Path) -> Path:
 
 
 @pytest.mark.parametrize("link", ["lock", "models", "models/best.npz", "models/best.npz.tmp", "plots",
-                                  "plots/report.html", "plots/progress.png"])
+                                  "plots/report.html", "plots/progress.png", "run.sqlite-wal", "run.sqlite-shm"])
 def test_a_symlink_planted_in_a_run_is_never_written_through(link: str, finished_run: Path, tmp_path: Path) -> None:
     run = copy_run(finished_run, tmp_path / "runs" / "tiny")
     precious = tmp_path / "precious"
