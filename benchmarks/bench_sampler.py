@@ -172,8 +172,8 @@ def main() -> None:
     args = parser.parse_args()
     problems, methods = args.only.split(","), args.methods.split(",")
     schedules = {text: parse_schedule(text) for text in args.schedule.split(",")}
-    columns = [(m, None) for m in methods if m in ("random", "optuna")]
-    columns[1:1] = [(m, s) for s in schedules for m in methods if m in ("box", "tpe")]
+    rounds = [(m, s) for s in schedules for m in methods if m in ("box", "tpe")]
+    columns = [(m, None) for m in methods if m == "random"] + rounds + [(m, None) for m in methods if m == "optuna"]
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     print(f"median (over {args.seeds} seeds) of the best value of {BUDGET} trials; lower is better")
     print(f"{'problem':<10}" + "".join(f"{m if s is None else f'{m} {s}':>18}" for m, s in columns) + "   seconds")

@@ -122,7 +122,7 @@ def main() -> None:
         raise SystemExit(f"--schedule {text}: not {BUDGET} evaluations")
     seeds = range(args.seeds)
     methods = ("tpe", "box", "random", "optuna")
-    print(f"median best of {BUDGET} evaluations ({text}) over {len(seeds)} seeds (gap to the known minimum in brackets)")
+    print(f"median best of {BUDGET} evaluations ({text}) over {len(seeds)} seeds (gap to the known minimum)")
     print(f"{'function':<10}" + "".join(f"{m:>20}" for m in methods))
     for name, (_, _, _, minimum) in FUNCTIONS.items():
         cells = []
