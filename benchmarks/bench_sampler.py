@@ -1,8 +1,11 @@
 """Samplers at equal budgets, through the product: random, box zoom, tpe zoom (and Optuna's TPE when installed).
 
 Budget 64 trials per search: ``random`` draws all 64 in one round; ``box`` and
-``tpe`` draw 16 at random, then 3 zoom rounds of 16 (``search.zoom: box`` or
-``tpe``: ``rounds: 4, zoom_trials: 16``), as a user would run them. ``optuna``
+``tpe`` run the same ``--schedule`` of rounds, e.g. ``16+3x16``: 16 at random,
+then 3 zoom rounds of 16 (``search.zoom: box`` or ``tpe``: ``trials: 16,
+rounds: 4, zoom_trials: 16``), as a user would run them; ``16+6x8`` is 6 rounds
+of 8. Several schedules (comma-separated) each get their box and tpe columns;
+random and Optuna do not depend on it and run once. ``optuna``
 (only when ``import optuna`` works; never a dependency) runs its default
 ``TPESampler`` for 64 sequential trials on the same objective: hpsearch's own
 networks in-process for the datasets, the same functions for Branin and
@@ -14,9 +17,11 @@ hidden units, layers, L2; Adam, batch 64, ``--epochs`` epochs, best dev J),
 ``spirals`` (4: learning rate, hidden units, layers, L2), ``branin`` (2-D,
 minimum 0.397887) and ``hartmann6`` (6-D, minimum -3.32237) as Python objectives.
 
-Prints, per problem and method, the median over ``--seeds`` search seeds of the best value.
+Prints, per problem and method, the median over ``--seeds`` search seeds of the best value
+(seeds ``--first-seed`` on), and each seed's value.
 
-Usage: python benchmarks/bench_sampler.py [--seeds 5] [--epochs 10] [--workers 2] [--only branin,hartmann6]
+Usage: python benchmarks/bench_sampler.py [--seeds 5] [--first-seed 0] [--epochs 10] [--workers 2]
+       [--only branin,hartmann6] [--schedule 16+3x16,16+6x8] [--methods random,box,tpe,optuna]
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-BUDGET, FIRST, ROUNDS = 64, 16, 4
+BUDGET = 64
 METHODS = ("random", "box", "tpe", "optuna")
 
 FUNCTION_SPACES = {
@@ -72,19 +77,33 @@ def hartmann6(params: dict[str, float]) -> float:
     return float(-(np.array([1.0, 1.2, 3.0, 3.2]) * np.exp(-(_A * (x - _P) ** 2).sum(axis=1))).sum())
 
 
-def search_settings(method: str, seed: int, workers: int) -> dict[str, Any]:
+def parse_schedule(text: str) -> tuple[int, int, int]:
+    """``"16+3x16"`` -> (16 first trials, 3 zoom rounds, 16 trials each); the total must be ``BUDGET``."""
+    first, _, rest = text.partition("+")
+    rounds, _, size = rest.partition("x")
+    schedule = (int(first), int(rounds), int(size))
+    if schedule[0] + schedule[1] * schedule[2] != BUDGET:
+        raise SystemExit(f"--schedule {text}: {schedule[0]} + {schedule[1]} x {schedule[2]} is not {BUDGET} trials")
+    return schedule
+
+
+def search_settings(method: str, seed: int, workers: int, schedule: tuple[int, int, int]) -> dict[str, Any]:
+    """The ``search`` section of one benchmark search: all at random, or ``schedule``'s rounds zoomed by ``method``."""
     if method == "random":
         return {"trials": BUDGET, "seed": seed, "workers": workers}
-    return {"trials": FIRST, "rounds": ROUNDS, "zoom_trials": FIRST, "zoom": method, "seed": seed, "workers": workers}
+    first, rounds, size = schedule
+    return {"trials": first, "rounds": rounds + 1, "zoom_trials": size, "zoom": method, "seed": seed,
+            "workers": workers}
 
 
-def run_hpsearch(problem: str, method: str, seed: int, args: argparse.Namespace, runs: Path) -> float:
+def run_hpsearch(problem: str, method: str, seed: int, args: argparse.Namespace, runs: Path,
+                 schedule: tuple[int, int, int]) -> float:
     """Best value of one search through hpsearch's own API."""
     from hpsearch.config.search_config import config_from_dict
     from hpsearch.search.api import Execution, start_search, tune
 
-    search = search_settings(method, seed, args.workers)
-    name = f"{problem}-{method}-{seed}"
+    search = search_settings(method, seed, args.workers, schedule)
+    name = f"{problem}-{method}-{'-'.join(map(str, schedule))}-{seed}"
     if problem in FUNCTION_SPACES:
         import bench_sampler  # the importable copy of this module: a run stores its objective as module:function
 
@@ -144,23 +163,31 @@ def _engine_objective(problem: str, args: argparse.Namespace, parse_space: Any) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--only", default="digits,spirals,branin,hartmann6")
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--schedule", default="16+3x16", help="first+ROUNDSxSIZE, comma-separated")
     args = parser.parse_args()
     problems, methods = args.only.split(","), args.methods.split(",")
+    schedules = {text: parse_schedule(text) for text in args.schedule.split(",")}
+    rounds = [(m, s) for s in schedules for m in methods if m in ("box", "tpe")]
+    columns = [(m, None) for m in methods if m == "random"] + rounds + [(m, None) for m in methods if m == "optuna"]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     print(f"median (over {args.seeds} seeds) of the best value of {BUDGET} trials; lower is better")
-    print(f"{'problem':<10}" + "".join(f"{m:>14}" for m in methods) + "   seconds")
+    print(f"{'problem':<10}" + "".join(f"{m if s is None else f'{m} {s}':>18}" for m, s in columns) + "   seconds")
     with tempfile.TemporaryDirectory() as tmp:
         for problem in problems:
             start, cells = time.perf_counter(), []
-            for method in methods:
+            for method, text in columns:
                 best = [run_optuna(problem, s, args) if method == "optuna" else
-                        run_hpsearch(problem, method, s, args, Path(tmp)) for s in range(args.seeds)]
+                        run_hpsearch(problem, method, s, args, Path(tmp), schedules.get(text, (0, 0, 0)))
+                        for s in seeds]
                 cells.append("not installed" if any(b is None for b in best) else f"{np.median(best):.4f}")
-                print(f"  {problem} {method}: {[None if b is None else round(b, 4) for b in best]}", flush=True)
-            print(f"{problem:<10}" + "".join(f"{c:>14}" for c in cells) + f"   {time.perf_counter() - start:.0f}",
+                print(f"  {problem} {method} {text or ''}: {[None if b is None else round(b, 4) for b in best]}",
+                      flush=True)
+            print(f"{problem:<10}" + "".join(f"{c:>18}" for c in cells) + f"   {time.perf_counter() - start:.0f}",
                   flush=True)
 
 

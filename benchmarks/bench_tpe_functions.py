@@ -1,11 +1,12 @@
 """TPE zoom rounds against random search (and Optuna's TPE) on two classic test functions.
 
-At an equal budget of 64 evaluations, per function and seed:
+At an equal budget of 64 evaluations, per function and seed, with a
+``--schedule`` of rounds (default ``16+3x16``: 16 random points, then 3 rounds of 16):
 
-(a) ``tpe``:    16 uniform random points, then 3 rounds of 16 points each planned
-                all at once by ``hpsearch.space.tpe.plan_tpe`` from every point so far;
-(b) ``box``:    the same 16 random points, then 3 rounds of 16 uniform points in
-                today's zoom box (top 5, margin 0.1) of every point so far;
+(a) ``tpe``:    the random points, then each round planned all at once by
+                ``hpsearch.space.tpe.plan_tpe`` from every point so far;
+(b) ``box``:    the same random points, then each round uniform in the zoom
+                box (top 5, margin 0.1) of every point so far;
 (c) ``random``: 64 uniform random points;
 (d) ``optuna``: when Optuna is installed, its ``TPESampler`` (defaults, seeded),
                 64 sequential trials — one result after each, which a round
@@ -16,7 +17,11 @@ gap to the known minimum. Functions (minimized, on their usual domains):
 Branin on [-5, 10] x [0, 15] (min 0.397887) and Hartmann-6 on [0, 1]^6 (min -3.32237).
 Optuna is never a dependency: ``pip install optuna`` into a venv to compare.
 
-Usage: python benchmarks/bench_tpe_functions.py [--seeds 5]
+``--sequential`` plans one point at a time after 10 random ones (``10+54x1``),
+as Optuna does, to check that the sampler itself matches Optuna's: with 50
+seeds the medians agree within noise (see ``hpsearch/space/tpe.py``).
+
+Usage: python benchmarks/bench_tpe_functions.py [--seeds 10] [--schedule 16+6x8] [--sequential]
 """
 
 from __future__ import annotations
@@ -32,8 +37,7 @@ from hpsearch.space.search_space import Space
 from hpsearch.space.tpe import Dimension, plan_tpe
 from hpsearch.space.zoom import zoom_space
 
-N_RANDOM, N_ROUNDS, N_PER_ROUND = 16, 3, 16
-BUDGET = N_RANDOM + N_ROUNDS * N_PER_ROUND
+BUDGET = 64
 
 
 def branin(x: np.ndarray) -> np.ndarray:
@@ -63,23 +67,26 @@ FUNCTIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], np.ndarray, np.nd
 }
 
 
-def run_rounds(name: str, seed: int, method: str) -> float:
-    """Best value of ``BUDGET`` evaluations: 16 random, then 3 rounds planned by ``method`` (tpe | box | random)."""
+def run_rounds(name: str, seed: int, method: str, schedule: tuple[int, int, int]) -> float:
+    """Best value of ``BUDGET`` evaluations: ``schedule``'s random points, then its rounds planned by ``method``.
+
+    ``schedule`` is (random points, rounds, points per round); ``method`` is tpe, box or random.
+    """
     f, lo, hi, _ = FUNCTIONS[name]
     d = len(lo)
+    first, rounds, size = schedule
     evaluate = lambda u: f(lo + u * (hi - lo))  # noqa: E731  # unit points -> values
-    units = np.random.default_rng([seed, 0]).random((N_RANDOM if method != "random" else BUDGET, d))
+    units = np.random.default_rng([seed, 0]).random((first if method != "random" else BUDGET, d))
     values = evaluate(units)
     reference = Space({f"x{j}": Uniform(0.0, 1.0) for j in range(d)})
-    for round_ in range(1, N_ROUNDS + 1) if method != "random" else ():
+    for round_ in range(1, rounds + 1) if method != "random" else ():
         rng = np.random.default_rng([seed, round_])  # seeded by (search seed, round), as a real round is
         if method == "tpe":
-            new = plan_tpe(units, values, [Dimension()] * d, N_PER_ROUND, rng)
+            new = plan_tpe(units, values, [Dimension()] * d, size, rng)  # rows oldest first, as rounds.py passes them
         else:
             top = [dict(zip(reference.names, map(float, units[i]))) for i in np.argsort(values)[:5]]
             box = zoom_space(reference, top, margin=0.1).space
-            new = np.array([[box[n].from_unit(u) for n, u in zip(box.names, row)]
-                            for row in rng.random((N_PER_ROUND, d))])
+            new = np.array([[box[n].from_unit(u) for n, u in zip(box.names, row)] for row in rng.random((size, d))])
         units, values = np.vstack([units, new]), np.concatenate([values, evaluate(new)])
     return float(values.min())
 
@@ -104,15 +111,23 @@ def run_optuna(name: str, seed: int) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    seeds = range(parser.parse_args().seeds)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--schedule", default="16+3x16", help="first+ROUNDSxSIZE, 64 in all")
+    parser.add_argument("--sequential", action="store_true", help="the schedule 10+54x1 (Optuna's)")
+    args = parser.parse_args()
+    text = "10+54x1" if args.sequential else args.schedule
+    first, _, rest = text.partition("+")
+    schedule = (int(first), *map(int, rest.split("x")))
+    if schedule[0] + schedule[1] * schedule[2] != BUDGET:
+        raise SystemExit(f"--schedule {text}: not {BUDGET} evaluations")
+    seeds = range(args.seeds)
     methods = ("tpe", "box", "random", "optuna")
-    print(f"median best of {BUDGET} evaluations over {len(seeds)} seeds (gap to the known minimum in brackets)")
+    print(f"median best of {BUDGET} evaluations ({text}) over {len(seeds)} seeds (gap to the known minimum)")
     print(f"{'function':<10}" + "".join(f"{m:>20}" for m in methods))
     for name, (_, _, _, minimum) in FUNCTIONS.items():
         cells = []
         for method in methods:
-            best = [run_optuna(name, s) if method == "optuna" else run_rounds(name, s, method) for s in seeds]
+            best = [run_optuna(name, s) if method == "optuna" else run_rounds(name, s, method, schedule) for s in seeds]
             if any(b is None for b in best):
                 cells.append("not installed")
                 continue

@@ -69,15 +69,28 @@ def test_a_plan_is_n_new_valid_unit_points_and_the_same_for_the_same_seed(histor
     np.testing.assert_array_equal(plan, plan_tpe(points, losses, dims, n_new, np.random.default_rng(seed)))
 
 
-@settings(max_examples=30, deadline=None)
-@given(histories(), st.randoms(use_true_random=False))
-def test_the_order_of_the_finished_trials_does_not_change_the_plan(history, shuffler):
-    dims, points, losses, seed = history
-    order = list(range(len(losses)))
-    shuffler.shuffle(order)
-    a = plan_tpe(points, losses, dims, 4, np.random.default_rng(seed))
-    b = plan_tpe(points[order], losses[order], dims, 4, np.random.default_rng(seed))
-    np.testing.assert_array_equal(a, b)
+def test_older_trials_weigh_less_once_a_group_has_more_than_25():
+    obs = np.random.default_rng(0).random((40, 2))  # oldest first
+    w = _fit(obs, [NUM, NUM]).w[:-1]  # the prior kernel is last
+    np.testing.assert_allclose(w[-25:], w[-1])  # the newest 25 weigh the same
+    assert np.all(np.diff(w) >= 0) and w[0] < w[-1] / 10
+    np.testing.assert_allclose(_fit(obs[:25], [NUM, NUM]).w[:-1], 1 / 26)  # 25 or fewer: all alike, as the prior
+
+
+def test_a_kernel_is_as_wide_as_the_larger_gap_to_its_neighbours():
+    # Sorted with the ends 0 and 1: 0 | 0.1 0.2 0.6 | 1. The outer values use their inner gap only
+    # (0.1 and 0.4), the middle one its larger gap (0.4); the clip keeps them >= 1/(3 + 2).
+    numeric = _fit(np.array([[0.6], [0.1], [0.2]]), [NUM]).dims[0]
+    np.testing.assert_allclose(numeric.sigma, [0.4, 0.2, 0.4, 1.0])
+    lone = _fit(np.array([[0.3]]), [NUM]).dims[0]
+    np.testing.assert_allclose(lone.sigma, [0.7, 1.0])  # one value: its larger gap to the ends
+
+
+def test_a_tie_of_loss_goes_to_the_older_trial():
+    x = np.array([[0.9, 0.9], [0.1, 0.1]] + [[0.5, 0.5]] * 8)  # oldest first
+    losses = np.array([0.0, 0.0] + [1.0] * 8)  # ten trials: one good one, the older of the tied two
+    plan = plan_tpe(x, losses, [NUM, NUM], 8, np.random.default_rng(0))
+    assert np.linalg.norm(plan - 0.9, axis=1).mean() < np.linalg.norm(plan - 0.1, axis=1).mean()
 
 
 def test_planning_more_points_extends_the_plan():
