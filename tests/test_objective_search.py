@@ -130,11 +130,13 @@ def test_a_python_search_that_maximizes_ranks_high_first_and_zooms_around_the_hi
     assert failed and all(t.params["x"] < -0.9 and t.error.startswith("ValueError: x too small") for t in failed)
     assert result.trials[-len(failed):] == failed
 
-    zoomed = zoom_search(result.run_dir, top_k=3, trials=4)
+    zoomed = zoom_search(result.run_dir, top_k=3, trials=4, method="box")
     box = Space.from_json(zoomed.rounds[-1].space)["x"]
     top3 = [t.params["x"] for t in ok[:3]]
     assert box.low <= min(top3) and max(top3) <= box.high and box.high - box.low < 3.0
     assert len(zoomed.trials) == 14
+    planned = zoom_search(result.run_dir, top_k=3, trials=4)  # the run's search.zoom: tpe, the default
+    assert planned.rounds[-1].sampler == "tpe" and len(planned.trials) == 18
 
 
 def test_an_objective_that_cannot_be_imported_fails_the_run_at_its_start(tmp_path):

@@ -69,3 +69,17 @@ def test_a_schema_2_run_migrates_to_3_its_files_are_digested_on_next_write_and_c
     np.save(run / "data" / "y_dev.npy", y[::-1])
     with pytest.raises(RunError, match=r"y_dev\.npy' was changed since hpsearch wrote it"):
         resume_search(run, execution=Execution(workers=1))
+
+
+def test_a_run_stored_before_search_zoom_existed_keeps_zooming_in_the_box(tmp_path: Path) -> None:
+    """tpe became the default zoom; a run whose stored config has no search.zoom zoomed in the box, and still does."""
+    from hpsearch.search.api import zoom_search
+
+    run = tmp_path / "v2-run"
+    shutil.copytree(FIXTURES / "v2-run", run)
+    with RunStore.open(run, read_only=True) as store:
+        assert "zoom" not in store.config["search"]
+    result = zoom_search(run, top_k=2, trials=2, execution=Execution(workers=1))
+    assert result.rounds[-1].kind == "zoom" and result.rounds[-1].sampler != "tpe"
+    planned = zoom_search(run, top_k=2, trials=2, method="tpe", execution=Execution(workers=1))
+    assert planned.rounds[-1].sampler == "tpe"

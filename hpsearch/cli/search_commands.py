@@ -168,19 +168,22 @@ def resume(run_ref: str, retry_failed: bool, trust: bool, runs_dir: Path | None,
 @click.argument("run_ref", metavar="RUN")
 @click.option("--top", "-k", "top_k", type=click.IntRange(min=1, max=MAX_TRIALS), default=5, show_default=True, help="Build the new round from the K best trials so far.")
 @click.option("--trials", "-n", type=click.IntRange(min=1, max=MAX_TRIALS), help="Trials in the new round (default: search.zoom_trials, else search.trials).")
-@click.option("--expand", is_flag=True, help="Move a bound the best trials sit at outward, instead of clipping to it.")
+@click.option("--expand", is_flag=True, help="Move a bound the best trials sit at outward, instead of clipping to it (a box round).")
+@click.option("--method", type=click.Choice(["box", "tpe"]),
+              help="box: uniform in the box of the --top K best trials; tpe: planned from every finished trial "
+                   "(default: the run's search.zoom).")
 @click.option("--trust", is_flag=True, help="Run a run folder from someone else: its command, module or dask scheduler (see README: trust).")
 @runs_dir_option
 @execution_options
-def zoom(run_ref: str, top_k: int, trials: int | None, expand: bool, trust: bool, runs_dir: Path | None,
-         workers: int | None, backend: str | None, scheduler: str | None, quiet: bool) -> None:
+def zoom(run_ref: str, top_k: int, trials: int | None, expand: bool, method: str | None, trust: bool,
+         runs_dir: Path | None, workers: int | None, backend: str | None, scheduler: str | None, quiet: bool) -> None:
     """Coarse to fine: add a round that samples the region of the best trials more densely."""
     from hpsearch.search.api import Execution, zoom_search
 
     run_dir = resolve_run_dir(run_ref, runs_dir)
     names, metric = _searched_names(run_dir)
     with SearchProgress(names, quiet=quiet, metric=metric) as progress:
-        result = zoom_search(run_dir, top_k=top_k, trials=trials, expand=expand,
+        result = zoom_search(run_dir, top_k=top_k, trials=trials, expand=expand, method=method,
                              execution=Execution(workers, backend, scheduler, trust), reporter=progress)
     if not quiet:
         render.console.print(render.rounds_table(result.rounds[-1:]))

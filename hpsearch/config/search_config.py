@@ -62,7 +62,7 @@ class SearchSettings:
     early_stopping: EarlyStopping | None = None
     rank_by: str = "last"
     stack: str = "auto"  # auto: same-shape trials train as one stacked model where that pays (nn.stacked); off
-    zoom: str = "box"
+    zoom: str = "tpe"  # tpe beat box on all four problems of benchmarks/bench_sampler.py
 
 
 #: How a zoom round draws its trials (``search.zoom``).

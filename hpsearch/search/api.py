@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from hpsearch.config.search_config import SearchConfig, config_from_dict
+from hpsearch.config.search_config import ZOOMS, SearchConfig, config_from_dict
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import HpsearchError, RunError
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
@@ -171,21 +171,32 @@ def zoom_search(
     top_k: int,
     trials: int | None = None,
     expand: bool = False,
+    method: str | None = None,
     execution: Execution = Execution(),
     reporter: SearchReporter | None = None,
 ) -> SearchResult:
-    """Add a coarse-to-fine round built from the ``top_k`` best trials so far, and train it."""
+    """Add a coarse-to-fine round and train it: in the box of the ``top_k`` best trials so far, or planned by
+    TPE from every finished trial (``method`` ``box`` or ``tpe``; None: the run's ``search.zoom``)."""
     if top_k < 1:
         raise RunError(f"--top must be at least 1, got {top_k}")
     if trials is not None and trials < 1:
         raise RunError(f"--trials must be at least 1, got {trials}")
+    if method not in (None, *ZOOMS):
+        raise RunError(f"--method must be one of {', '.join(ZOOMS)}, got {method!r}")
     with RunStore.open(run_dir) as store:
-        return _finish(store, execution, reporter, zoom=(top_k, trials, expand))
+        return _finish(store, execution, reporter, zoom=ZoomRequest(top_k, trials, expand, method))
 
 
 def stored_config(store: RunStore) -> SearchConfig:
-    """The resolved config a run was created with."""
-    return config_from_dict(store.config, source=str(store.run_dir / "config.yaml"), base_dir=store.run_dir)
+    """The resolved config a run was created with.
+
+    A run stored before ``search.zoom`` existed zoomed in the box: it keeps doing so (the default is now tpe).
+    """
+    raw = store.config
+    search = raw.get("search") or {}
+    if isinstance(search, dict) and "zoom" not in search:
+        raw = {**raw, "search": {**search, "zoom": "box"}}
+    return config_from_dict(raw, source=str(store.run_dir / "config.yaml"), base_dir=store.run_dir)
 
 
 def _finish(store: RunStore, execution: Execution, reporter: SearchReporter | None, *,

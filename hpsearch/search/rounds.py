@@ -13,6 +13,7 @@ exactly the trials without a record.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.errors import RunError
@@ -29,8 +30,20 @@ from hpsearch.space.zoom import EdgeHint, zoom_space
 from hpsearch.storage.run_names import command_ref
 from hpsearch.storage.run_store import RunStore
 
-#: What ``drive`` is asked to zoom: (top_k, trials or None, expand).
-ZoomRequest = tuple[int, "int | None", bool]
+@dataclass(frozen=True)
+class ZoomRequest:
+    """A zoom round to add (``hpsearch zoom``, or the next of ``search.rounds``).
+
+    ``method``: ``box`` (uniform in the box of the ``top_k`` best ok trials;
+    ``expand`` moves the bounds they sit at outward) or ``tpe`` (planned from
+    every finished trial); None: the run's ``search.zoom``. ``expand`` implies
+    ``box``. ``trials`` None: ``search.zoom_trials``, else ``search.trials``.
+    """
+
+    top_k: int
+    trials: int | None = None
+    expand: bool = False
+    method: str | None = None
 
 
 def initial_round(config: SearchConfig) -> RoundRecord:
@@ -56,7 +69,7 @@ def drive(store: RunStore, config: SearchConfig, data: PreparedData | None, exec
           zoom: ZoomRequest | None = None) -> list[EdgeHint]:
     """Train every pending trial of the run, then the rounds asked for; return the edge hints of the best
     trials once all is trained (the bounds of the space searched so far where they sit)."""
-    hint_top_k = zoom[0] if zoom is not None else config.search.top_k
+    hint_top_k = zoom.top_k if zoom is not None else config.search.top_k
     planned = lambda: sum(r.n_trials for r in store.rounds())  # noqa: E731
     saved = lambda: (f"{len(store.done_trial_ids())} of {planned()} trials are saved"  # noqa: E731
                      f" in run '{store.run_dir.name}'")
@@ -70,21 +83,21 @@ def drive(store: RunStore, config: SearchConfig, data: PreparedData | None, exec
                 trainer.train_round(rnd, retry_failed)
             retry_failed = False  # a trial that fails again stays failed
             if zoom is not None:
-                top_k, trials, expand = zoom
-                zoom = None
+                request, zoom = zoom, None
             elif len(store.rounds()) < config.search.rounds and any(
                 t.status is TrialStatus.OK for t in store.trials()
             ):  # automatic rounds stop where there is nothing to zoom into
-                top_k, trials, expand = config.search.top_k, None, False
+                request = ZoomRequest(config.search.top_k)
             else:
                 return edge_hints(store.rounds(), store.trials(), hint_top_k)
-            store.add_round(zoom_round(store, config, top_k, trials, expand))
+            store.add_round(zoom_round(store, config, request))
 
 
-def zoom_round(store: RunStore, config: SearchConfig, top_k: int, trials: int | None, expand: bool) -> RoundRecord:
-    """The next round: the box around the ``top_k`` best ok trials so far (``expand``: hinted bounds moved out),
-    or with ``search.zoom: tpe`` (and no ``expand``) a round planned by TPE from every finished trial."""
-    if config.search.zoom == "tpe" and not expand:
+def zoom_round(store: RunStore, config: SearchConfig, request: ZoomRequest) -> RoundRecord:
+    """The next round (see ``ZoomRequest``): the box around the best ok trials so far, or a round planned by
+    TPE from every finished trial."""
+    top_k, trials, expand = request.top_k, request.trials, request.expand
+    if (request.method or config.search.zoom) == "tpe" and not expand:
         return tpe_round(store, config, trials)
     rounds = store.rounds()
     top = [t for t in rank(store.trials()) if t.status is TrialStatus.OK][:top_k]
