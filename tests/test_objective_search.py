@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import signal
 import subprocess
@@ -426,3 +427,18 @@ def test_the_hints_after_a_search_describe_its_final_best_trials(tmp_path, monke
         pytest.fail("no seed in 0..19 moved the best trial to the bound")
     assert [(h.name, h.side) for h in result.edges] == [("x", "low")]
     assert f"(best {result.best.params['x']:.3g})" in result.edges[0].message
+
+
+def test_confirm_says_each_repeat_by_the_objectives_metric_with_its_sign(tmp_path, monkeypatch):
+    """A maximized metric is said as reported (acc 0.98), not as the negated cost under the name J."""
+    monkeypatch.chdir(tmp_path)
+    config = write_python_config(tmp_path)
+    assert CliRunner().invoke(cli, ["run", str(config), "-q"]).exit_code == 0
+    confirmed = CliRunner().invoke(cli, ["confirm", "py", "--top", "1", "--seeds", "2"])
+    assert confirmed.exit_code == 0, confirmed.output
+    lines = [line for line in confirmed.stderr.splitlines() if " repeat " in line]
+    assert len(lines) == 2 and all(" J " not in line for line in lines), lines
+    with RunStore.open(tmp_path / "runs" / "py") as store:
+        said = {int(line.split(" repeat ")[1].split(":")[0]): float(line.split(" acc ")[1]) for line in lines}
+        assert all(math.isclose(said[r.repeat], -r.value, rel_tol=1e-3) and said[r.repeat] > 0
+                   for r in store.repeats())

@@ -35,11 +35,11 @@ def confirm(run_ref: str, top_k: int, seeds: int, trust: bool, runs_dir: Path | 
     from hpsearch.storage.run_store import RunStore
 
     run_dir = resolve_run_dir(run_ref, runs_dir)
-    with ConfirmProgress(quiet=quiet) as progress:
-        result = confirm_run(run_dir, top_k=top_k, seeds=seeds, execution=Execution(workers, backend, scheduler, trust),
-                             reporter=progress)
     with RunStore.open(run_dir, read_only=True) as store:
         objective = stored_config(store).objective
+    with ConfirmProgress(quiet=quiet, objective=objective) as progress:
+        result = confirm_run(run_dir, top_k=top_k, seeds=seeds, execution=Execution(workers, backend, scheduler, trust),
+                             reporter=progress)
     print_confirmation(result, run_dir, objective)
 
 

@@ -143,8 +143,9 @@ class SearchProgress(_Notes):
 class ConfirmProgress(_Notes, _BarOnTerminal):
     """A ``ConfirmReporter`` for the terminal: a progress bar; off a terminal a line per repeat; ``quiet``: nothing."""
 
-    def __init__(self, quiet: bool = False):
+    def __init__(self, quiet: bool = False, objective: Any = None):
         self.quiet = quiet
+        self.objective = objective  # an own objective's spec: its metric, not J, is said
         self.progress = _trials_bar()
         self.live = not quiet and err_console.is_terminal
         self.task: Any = None
@@ -160,6 +161,15 @@ class ConfirmProgress(_Notes, _BarOnTerminal):
         """Advance the bar, or print a line."""
         self.progress.advance(self.task)
         if not self.live and not self.quiet:
-            cost = fmt(record.value) if record.status is not TrialStatus.FAILED else record.error
-            err_console.print(plain(f"trial {record.trial} repeat {record.repeat}: {record.status.value} J {cost}"),
-                              highlight=False)
+            err_console.print(plain(f"trial {record.trial} repeat {record.repeat}: {record.status.value} "
+                                    f"{self._result(record)}"), highlight=False)
+
+    def _result(self, record: Any) -> str:
+        """``J 0.0123`` (a regression: and its dev RMSE), an own objective's ``acc 0.95``, or the error."""
+        if record.status is TrialStatus.FAILED:
+            return f"— {record.error}"
+        if self.objective is not None:
+            value = record.value if record.value is None or self.objective.direction == "minimize" else -record.value
+            return f"{self.objective.metric} {fmt(value)}"
+        rmse = record.metrics.get("dev_rmse")
+        return f"J {fmt(record.value)}" + (f"  dev RMSE {fmt(rmse)}" if rmse is not None else "")
