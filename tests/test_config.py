@@ -177,3 +177,13 @@ def test_numbers_with_an_exponent_and_no_dot_are_numbers(tmp_path: Path) -> None
     assert config.model["epsilon"] == 1e-7
     assert load_config(path, parse_assignments(("model.epochs=2", "space.learning_rate.low=3e-3"))).space[
         "learning_rate"].low == 3e-3
+
+
+def test_keys_named_as_other_tools_name_them_get_ours() -> None:
+    from hpsearch.core.errors import did_you_mean
+
+    assert did_you_mean("lr", ["learning_rate", "l2"]) == "did you mean 'learning_rate'?"
+    assert did_you_mean("N_TRIALS", ["trials", "seed"]) == "did you mean 'trials'?"
+    assert "1 − the dropout rate" in did_you_mean("dropout", ["keep_prob"])
+    assert did_you_mean("lr", ["trials"]) == "known keys: trials"  # a synonym of no key here says nothing
+    assert did_you_mean("optimiser", ["optimizer"]) == "did you mean 'optimizer'?"  # spelling still works

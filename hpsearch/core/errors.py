@@ -73,11 +73,26 @@ def _line_of(key: str, lines: dict[str, int]) -> int | None:
     return None
 
 
+#: Names other tools give to our keys (Optuna, scikit-learn, Keras, Ray Tune), with what to say of the difference.
+SYNONYMS: dict[str, tuple[str, str]] = {
+    "file": ("path", ""), "csv": ("path", ""), "target": ("label", ""), "y": ("label", ""),
+    "lr": ("learning_rate", ""), "alpha": ("learning_rate", ""), "n_trials": ("trials", ""),
+    "num_samples": ("trials", ""), "n_jobs": ("workers", ""), "num_workers": ("workers", ""),
+    "batch": ("batch_size", ""), "units": ("hidden_units", ""), "n_layers": ("layers", ""),
+    "num_layers": ("layers", ""), "weight_decay": ("l2", ""), "lambda": ("l2", ""), "mode": ("direction", ""),
+    "dropout": ("keep_prob", " (the share of units kept: 1 − the dropout rate)"),
+}
+
+
 def did_you_mean(word: str, known: Any) -> str:
-    """A 'did you mean ...?' hint naming the closest known key, or the list of keys."""
+    """A 'did you mean ...?' hint naming the closest known key (or the key other tools' name stands for),
+    or the list of keys."""
     import difflib
 
     names = sorted(str(k) for k in known)
+    synonym, note = SYNONYMS.get(str(word).lower(), ("", ""))
+    if synonym in names:
+        return f"did you mean '{synonym}'?{note}"
     close = difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"
