@@ -187,3 +187,17 @@ def test_keys_named_as_other_tools_name_them_get_ours() -> None:
     assert "1 − the dropout rate" in did_you_mean("dropout", ["keep_prob"])
     assert did_you_mean("lr", ["trials"]) == "known keys: trials"  # a synonym of no key here says nothing
     assert did_you_mean("optimiser", ["optimizer"]) == "did you mean 'optimizer'?"  # spelling still works
+
+
+def test_a_tpe_zoom_after_too_few_trials_to_model_is_said(tmp_path: Path) -> None:
+    def notices(search: str) -> list[str]:
+        path = tmp_path / "z.yaml"
+        path.write_text(f"data: {{dataset: spirals}}\nspace:\n  learning_rate: {{scale: log, low: 1e-3, high: 1}}\n"
+                        f"search: {search}\n")
+        return [n for n in load_config(path).notices if "search.zoom" in n]
+
+    assert notices("{trials: 6, rounds: 2}") == [
+        "search.zoom: tpe models the finished trials once there are 10; with trials: 6, round 1 is drawn at random"
+        " — use trials: 10 or more, or zoom: box"]
+    assert notices("{trials: 10, rounds: 2}") == notices("{trials: 6, rounds: 2, zoom: box}") == \
+        notices("{trials: 6}") == []

@@ -29,6 +29,7 @@ from hpsearch.space.samplers import SAMPLERS, grid_size
 from hpsearch.pruning.schedule import METHODS, EarlyStopping
 from hpsearch.space.parsing import parse_space
 from hpsearch.space.search_space import Space
+from hpsearch.space.tpe import N_STARTUP
 
 TOP_LEVEL_KEYS = ("name", "description", "objective", "data", "model", "space", "search", "babysit")
 BACKENDS = ("loky", "dask")
@@ -255,8 +256,16 @@ def config_from_dict(
         base_dir=base_dir,
         objective=objective,
         babysit=babysit,
-        notices=tuple(engine_notices(space)) if objective is None else (),
+        notices=(*(engine_notices(space) if objective is None else ()), *_zoom_notices(settings)),
     )
+
+
+def _zoom_notices(settings: SearchSettings) -> list[str]:
+    """What to say when a tpe zoom round would have too few finished trials to model: it draws at random."""
+    if settings.zoom != "tpe" or settings.rounds < 2 or settings.sampler == "grid" or settings.trials >= N_STARTUP:
+        return []
+    return [f"search.zoom: tpe models the finished trials once there are {N_STARTUP}; with trials: "
+            f"{settings.trials}, round 1 is drawn at random — use trials: {N_STARTUP} or more, or zoom: box"]
 
 
 def _engine_sections(raw: dict[str, Any]) -> tuple[DataConfig | None, dict[str, Any], Space, list[ConfigProblem]]:
