@@ -83,3 +83,5 @@ def test_a_run_stored_before_search_zoom_existed_keeps_zooming_in_the_box(tmp_pa
     assert result.rounds[-1].kind == "zoom" and result.rounds[-1].sampler != "tpe"
     planned = zoom_search(run, top_k=2, trials=2, method="tpe", execution=Execution(workers=1))
     assert planned.rounds[-1].sampler == "tpe"
+    refused = CliRunner().invoke(cli, ["zoom", str(run), "--method", "tpe", "--expand"])
+    assert refused.exit_code == 2 and "--expand" in refused.stderr and "Traceback" not in refused.output

@@ -183,6 +183,8 @@ def zoom_search(
         raise RunError(f"--trials must be at least 1, got {trials}")
     if method not in (None, *ZOOMS):
         raise RunError(f"--method must be one of {', '.join(ZOOMS)}, got {method!r}")
+    if expand and method == "tpe":
+        raise RunError("--expand moves the bounds of a box round — use it without --method tpe")
     with RunStore.open(run_dir) as store:
         return _finish(store, execution, reporter, zoom=ZoomRequest(top_k, trials, expand, method))
 
