@@ -261,3 +261,14 @@ def test_curve_titles_and_legends_say_what_is_drawn():
     assert len(named) == 5
     assert "(and 3 more at the top rung, in colour)" in _legend(ax)
     assert "8 at the top rung in colour, the best 5 named" in ax.get_title()
+
+
+def test_only_box_zoom_rounds_are_outlined_as_boxes():
+    """A tpe round stores the whole space searched so far: drawing it as a 'box' would shade every axis."""
+    from dataclasses import replace
+
+    from hpsearch.analysis.plots.run_view import RunView
+
+    rounds, trials = synthetic_run([FIRST, ZOOM, FIRST], per_round=6)
+    rounds[2] = replace(rounds[2], sampler="tpe")
+    assert [number for number, _ in RunView.of(rounds, trials, 3).zoom_boxes()] == [1]

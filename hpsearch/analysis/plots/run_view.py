@@ -80,8 +80,9 @@ class RunView:
         return sorted({r.round for r in self.rounds} | set(self.round_of.tolist()))
 
     def zoom_boxes(self) -> list[tuple[int, Space]]:
-        """(round, space) of every zoom round: the boxes the plots outline."""
-        return [(r.round, s) for r, s in zip(self.rounds, self.spaces) if r.kind == "zoom"]
+        """(round, space) of every box zoom round: the boxes the plots outline (a tpe round has no box: its
+        stored space is the whole space searched so far, its trials planned from every finished one)."""
+        return [(r.round, s) for r, s in zip(self.rounds, self.spaces) if r.kind == "zoom" and r.sampler != "tpe"]
 
 
 def finite_cost(trial: TrialRecord, metric: str | None = None) -> float:
