@@ -272,3 +272,4 @@ def test_only_box_zoom_rounds_are_outlined_as_boxes():
     rounds, trials = synthetic_run([FIRST, ZOOM, FIRST], per_round=6)
     rounds[2] = replace(rounds[2], sampler="tpe")
     assert [number for number, _ in RunView.of(rounds, trials, 3).zoom_boxes()] == [1]
+

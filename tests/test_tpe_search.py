@@ -109,3 +109,18 @@ def test_with_early_stopping_a_tpe_round_learns_from_pruned_trials_too(tmp_path)
         levels = trial_levels(store, config, first)
     assert sum(t.status is TrialStatus.PRUNED for t in first) >= 6
     assert all(0 in level for level in levels)  # every trial, pruned ones too, has its first rung's value
+
+
+def test_show_says_a_tpe_round_was_planned_from_all_trials_and_a_box_round_from_its_top_k():
+    from hpsearch.cli.render import console, rounds_table
+    from hpsearch.core.records import RoundRecord
+
+    space = {"x": {"scale": "uniform", "low": 0, "high": 1}}
+    rounds = [RoundRecord(0, space, 4, "random", "initial", first_trial=0),
+              RoundRecord(1, space, 2, "random", "zoom", top_k=3, first_trial=4),
+              RoundRecord(2, space, 2, "tpe", "zoom", first_trial=6)]
+    with console.capture() as captured:
+        console.print(rounds_table(rounds))
+    kinds = [line.split("│")[2].strip() for line in captured.get().splitlines()
+             if line.startswith("│") and line.split("│")[1].strip()]
+    assert kinds == ["initial", "zoom top 3", "zoom, all trials"]

@@ -129,7 +129,8 @@ def rounds_table(rounds: list[RoundRecord]) -> Table:
         table.add_column(column)
     for r in rounds:
         space = Space.from_json(r.space)
-        kind = r.kind if r.kind != "zoom" else f"zoom top {r.top_k}{' expand' if r.expand else ''}"
+        kind = r.kind if r.kind != "zoom" else "zoom, all trials" if r.sampler == "tpe" else \
+            f"zoom top {r.top_k}{' expand' if r.expand else ''}"
         first = True
         for name, dist in space.items():
             table.add_row(str(r.round) if first else "", kind if first else "", plain(r.sampler) if first else "",
