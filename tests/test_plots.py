@@ -273,3 +273,15 @@ def test_only_box_zoom_rounds_are_outlined_as_boxes():
     rounds[2] = replace(rounds[2], sampler="tpe")
     assert [number for number, _ in RunView.of(rounds, trials, 3).zoom_boxes()] == [1]
 
+
+
+def test_a_regression_gets_its_dev_rmse_per_epoch_in_the_targets_units(tmp_path: Path):
+    from dataclasses import replace
+
+    rounds, trials = synthetic_run([FIRST], per_round=8)
+    trials = [replace(t, history={**t.history, "dev_rmse": [40.0 * c for c in t.history["dev_cost"]]})
+              for t in trials]
+    written = plot_run(rounds, trials, tmp_path, top_k=3)
+    assert tmp_path / "rmse_curves.png" in written
+    width, height = png_size(tmp_path / "rmse_curves.png")
+    assert width >= 400 and height >= 300

@@ -34,7 +34,7 @@ from hpsearch.analysis.importance import ImportanceReport
 from hpsearch.analysis.plots.canvas import save_png, slug
 from hpsearch.analysis.plots.confirm_plot import confirm_figure
 from hpsearch.analysis.plots.cost_plots import pairs_figure, parameter_figure, progress_figure
-from hpsearch.analysis.plots.curve_plots import learning_curves_figure, rung_curves_figure
+from hpsearch.analysis.plots.curve_plots import learning_curves_figure, metric_curves_figure, rung_curves_figure
 from hpsearch.analysis.plots.run_view import RunView, choose_pair
 from hpsearch.core.decisions import Decision
 from hpsearch.core.errors import MissingDependencyError
@@ -99,6 +99,8 @@ def plot_run(
         written.append(save_png(pairs_figure(view, *pair), out_dir / "pairs.png"))
     written.append(save_png(progress_figure(view), out_dir / "progress.png"))
     written.append(save_png(learning_curves_figure(view, decisions or {}), out_dir / "learning_curves.png"))
+    if objective is None and any("dev_rmse" in t.history for t in view.ranked):  # a regression, in its units
+        written.append(save_png(metric_curves_figure(view, "dev_rmse", "dev RMSE"), out_dir / "rmse_curves.png"))
     for rnd in rounds:
         in_round = [t for t in trials if t.round == rnd.round]
         if objective is None and any(t.rung is not None for t in in_round):  # the engine's rungs of dev J

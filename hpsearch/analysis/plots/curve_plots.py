@@ -12,7 +12,6 @@ from hpsearch.core.decisions import Decision
 from hpsearch.core.records import TrialRecord, TrialStatus
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 LEARNING_CURVE_TRIALS = 5
@@ -21,11 +20,11 @@ LEARNING_CURVE_TRIALS = 5
 def learning_curves_figure(view: RunView, decisions: Mapping[int, list[Decision]]) -> Figure:
     """Train (dashed) and dev (solid) J per epoch of the best trials (up to ``LEARNING_CURVE_TRIALS``; the title
     says how many are drawn); a babysat trial's decisions as dotted lines."""
+    if view.metric is not None:
+        return metric_curves_figure(view, view.metric, view.label)
     figure = new_figure(7.0, 4.2)
     ax = figure.subplots()
     plotted = []
-    if view.metric is not None:
-        return _reported_curves_figure(view, figure, ax)
     drawn = 0
     for place, trial in enumerate(view.ranked[:LEARNING_CURVE_TRIALS], start=1):
         dev = as_finite(trial.history.get("dev_cost", []))
@@ -104,22 +103,26 @@ def rung_curves_figure(round_number: int, trials: list[TrialRecord]) -> Figure:
     return figure
 
 
-def _reported_curves_figure(view: RunView, figure: Figure, ax: Axes) -> Figure:
-    """An own objective's metric per reported epoch (or step) of the best trials."""
+def metric_curves_figure(view: RunView, key: str, label: str) -> Figure:
+    """``history[key]`` per epoch (or reported step) of the best trials: an own objective's metric, or a
+    regression's dev RMSE in the target's units (``key`` ``dev_rmse``)."""
+    figure = new_figure(7.0, 4.2)
+    ax = figure.subplots()
     plotted = []
     drawn = 0
     for place, trial in enumerate(view.ranked[:LEARNING_CURVE_TRIALS], start=1):
-        values = as_finite(trial.history.get(view.metric, []))
+        values = as_finite(trial.history.get(key, []))
         if not np.isfinite(values).any():
             continue
         steps = trial.history.get("epoch") or trial.history.get("step") or list(range(1, values.size + 1))
-        label = f"#{place} trial {trial.trial} ({view.label} {view.cost[view.trials.index(trial)]:.4g})"
-        ax.plot(np.asarray(steps, dtype=float), values, color=palette_colour(place - 1), linewidth=1.5, label=label)
+        last = values[np.isfinite(values)][-1]
+        ax.plot(np.asarray(steps, dtype=float), values, color=palette_colour(place - 1), linewidth=1.5,
+                label=f"#{place} trial {trial.trial} ({label} {last:.4g})")
         plotted.append(values)
         drawn += 1
-    if costs_or_note(ax, plotted, f"no finished trial reported {view.label} per epoch"):
+    if costs_or_note(ax, plotted, f"no finished trial has {label} per epoch"):
         ax.legend(fontsize=7, loc="best")
-    ax.set_xlabel("epoch (or step) reported")
-    ax.set_ylabel(view.label)
-    ax.set_title(curves_title(f"{view.label} per epoch", drawn, len(view.ranked)), fontsize=10)
+    ax.set_xlabel("epoch" if key == "dev_rmse" else "epoch (or step) reported")
+    ax.set_ylabel(label)
+    ax.set_title(curves_title(f"{label} per epoch", drawn, len(view.ranked)), fontsize=10)
     return figure
