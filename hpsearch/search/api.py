@@ -42,7 +42,8 @@ from hpsearch.storage.run_store import RunStore, machine_id
 
 __all__ = [
     "DryRun", "Execution", "RungBudget", "SearchReporter", "SearchResult", "check_trusted", "dry_run", "edge_hints",
-    "planned_rungs", "planned_trials", "resume_search", "run_data", "rungs", "start_search", "stored_config", "tune", "zoom_search",
+    "planned_rungs", "planned_trials", "resume_search", "run_data", "rungs", "start_search", "stored_config", "tune",
+    "zoom_search",
 ]
 
 
@@ -90,9 +91,7 @@ def dry_run(config: SearchConfig, execution: Execution = Execution()) -> DryRun:
 
 def planned_trials(config: SearchConfig) -> list[TrialTask]:
     """The trials round 0 of ``config`` will train; checks the data as ``dry_run`` does."""
-    if config.objective is None:
-        _load_data(config)
-    return plan_tasks(initial_round(config), seed=config.search.seed, grid_points=config.search.grid_points)
+    return dry_run(config).trials
 
 
 def start_search(
