@@ -296,7 +296,9 @@ def _check(command: str, b: Built, out: str, name: str, runs: Path, folder: Path
     elif command == "plot":
         report = (folder / "plots" / "report.html").read_text(encoding="utf-8")
         assert f"(trial {b.best_trial})" in report
-        assert {"progress.png", "learning_curves.png"} <= {Path(line).name for line in out.splitlines()}
+        written = {Path(line).name for line in out.splitlines()}
+        assert {"progress.png", "learning_curves.png"} <= written
+        assert ("rmse_curves.png" in written) == (b.kind == "regression")  # a regression's RMSE in its units
     elif command == "importance":
         assert "importance" in out.lower()
     elif command == "predict":
