@@ -262,14 +262,17 @@ def test_an_address_that_is_not_a_dask_scheduler_is_a_clear_error_and_leaves_no_
     import socketserver
     import threading
 
+    done = threading.Event()
+
     class Http(socketserver.BaseRequestHandler):
         def handle(self) -> None:  # answers like a web server, never like a dask scheduler
             self.request.recv(1024)
             self.request.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
-            time.sleep(30)
+            done.wait(30)
 
+    # Every socket is closed before the test ends (handlers released, threads joined by server_close):
+    # a socket left to the garbage collector raised a ResourceWarning inside whichever test ran next.
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Http)
-    server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setattr(hpsearch.execution.dask_cluster, "DASK_CONNECT_TIMEOUT_S", 1.0)
     try:
@@ -277,6 +280,8 @@ def test_an_address_that_is_not_a_dask_scheduler_is_a_clear_error_and_leaves_no_
         result = CliRunner().invoke(cli, ["run", str(write_tiny_config(tmp_path, trials=2)), "--backend", "dask",
                                           "--scheduler", address])
     finally:
+        done.set()
         server.shutdown()
+        server.server_close()
     assert result.exit_code == 2 and "dask scheduler" in result.stderr and "Traceback" not in result.output
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
