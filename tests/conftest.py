@@ -46,3 +46,10 @@ def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "runs"
     monkeypatch.setenv("HPSEARCH_RUNS_DIR", str(folder))
     return folder
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """Print the order's seed even under ``-q`` (pytest-randomly puts it in the header, which -q hides)."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int):
+        terminalreporter.write_line(f"tests ran in random order: pytest --randomly-seed={seed} replays it")
