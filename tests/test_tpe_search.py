@@ -124,3 +124,21 @@ def test_show_says_a_tpe_round_was_planned_from_all_trials_and_a_box_round_from_
     kinds = [line.split("│")[2].strip() for line in captured.get().splitlines()
              if line.startswith("│") and line.split("│")[1].strip()]
     assert kinds == ["initial", "zoom top 3", "zoom, all trials"]
+
+
+def test_a_space_with_nothing_searched_zooms_by_repeating_its_fixed_trial_with_new_seeds(tmp_path):
+    """Nothing to model or box: a zoom round (automatic, asked for, or resumed) trains the fixed point again,
+    each trial on its own seed, as round 0 does."""
+    from hpsearch.search.api import zoom_search
+
+    (tmp_path / "fixed_obj.py").write_text("def f(params, trial):\n    return params['x'] + trial.seed % 7\n")
+    (tmp_path / "fixed.yaml").write_text(
+        "objective: {python: fixed_obj:f, metric: value}\nspace: {x: 5}\n"
+        "search: {trials: 3, rounds: 2, seed: 0, workers: 1}\n")
+    run = start_search(load_config(tmp_path / "fixed.yaml"), runs_dir=tmp_path / "runs")
+    for method in ("tpe", "box"):
+        run = zoom_search(run.run_dir, top_k=2, trials=2, method=method)
+    run = resume_search(run.run_dir)
+    assert [r.n_trials for r in run.rounds] == [3, 3, 2, 2] and len(run.trials) == 10
+    assert all(t.status is TrialStatus.OK and t.params == {} and t.value >= 5 for t in run.trials)
+    assert len({t.seed for t in run.trials}) == 10

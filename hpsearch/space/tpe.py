@@ -163,13 +163,16 @@ def plan_tpe(
         Every coordinate filled; the caller drops those of inactive parameters.
     """
     points = np.asarray(points, dtype=float)
-    points = points.reshape(0, len(dims)) if points.size == 0 else points  # (n, d)
     losses = np.where(np.isnan(losses), np.inf, np.asarray(losses, dtype=float))  # (n,)
+    if points.size == 0:  # no trial yet, or nothing searched: n rows of no coordinate
+        points = points.reshape(len(losses) if not dims else 0, len(dims))  # (n, d)
     if points.ndim != 2 or points.shape[1] != len(dims) or len(losses) != len(points):
         raise ValueError(f"expected points (n, {len(dims)}) and losses (n,), got {points.shape} and {losses.shape}")
     if n_candidates < 1:
         raise ValueError(f"n_candidates must be >= 1, got {n_candidates}")
     n, n_finite = len(losses), int(np.isfinite(losses).sum())
+    if not dims:  # nothing searched: every new trial is the one fixed point (its own seed makes it new)
+        return np.empty((n_new, 0))
     if n < max(n_startup, 1) or n_finite == 0:
         return _snap_choices(rng.random((n_new, len(dims))), dims)
     n_good = min(max((gamma or default_gamma)(n), 1), n_finite)
