@@ -264,3 +264,17 @@ def test_points_must_match_the_dimensions_and_losses():
         plan_tpe(np.zeros((12, 3)), np.zeros(12), [NUM, NUM], 1, np.random.default_rng(0))
     with pytest.raises(ValueError, match="losses"):
         plan_tpe(np.zeros((12, 2)), np.zeros(11), [NUM, NUM], 1, np.random.default_rng(0))
+
+
+def test_level_losses_judge_a_trial_whose_hyperband_bracket_started_above_the_rung_as_having_reached_it():
+    levels = [{0: 0.5, 1: 0.40}, {0: 0.6, 1: 0.45}, {0: 0.7},  # bracket 0: rung 0, two promoted to rung 1
+              {1: 0.3},  # bracket 1 starts at rung 1
+              {2: 0.1},  # bracket 2 starts at rung 2: fully trained, the best cost of all
+              {2: 0.9}]  # fully trained, the worst
+    losses = level_losses(levels, need=3)
+    assert np.isfinite(losses).all()  # a fully trained trial is never counted as failed
+    # Rung 1 (reached by five, rung 2 by two only) decides, a bracket that started above it by its own first
+    # cost; the trial pruned at rung 0 comes after all of them.
+    assert list(np.argsort(losses, kind="stable")) == [4, 3, 0, 1, 5, 2]
+    # Two reached rung 2: it decides; those that stopped at rung 1 come after, then the one pruned at rung 0.
+    assert list(np.argsort(level_losses(levels, need=2), kind="stable")) == [4, 5, 3, 0, 1, 2]
