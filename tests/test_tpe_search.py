@@ -111,19 +111,34 @@ def test_with_early_stopping_a_tpe_round_learns_from_pruned_trials_too(tmp_path)
     assert all(0 in level for level in levels)  # every trial, pruned ones too, has its first rung's value
 
 
-def test_show_says_a_tpe_round_was_planned_from_all_trials_and_a_box_round_from_its_top_k():
+def test_show_report_and_plots_describe_each_round_alike_and_a_tpe_round_with_too_few_trials_as_random(tmp_path):
+    from hpsearch.analysis.importance import ImportanceReport
+    from hpsearch.analysis.plots.run_view import RunView
+    from hpsearch.analysis.report import write_report
     from hpsearch.cli.render import console, rounds_table
-    from hpsearch.core.records import RoundRecord
+    from hpsearch.core.records import RoundRecord, TrialRecord
 
     space = {"x": {"scale": "uniform", "low": 0, "high": 1}}
     rounds = [RoundRecord(0, space, 4, "random", "initial", first_trial=0),
               RoundRecord(1, space, 2, "random", "zoom", top_k=3, first_trial=4),
-              RoundRecord(2, space, 2, "tpe", "zoom", first_trial=6)]
+              RoundRecord(2, space, 6, "tpe", "zoom", first_trial=6),  # 6 trials before it: drawn at random
+              RoundRecord(3, space, 2, "tpe", "zoom", first_trial=12)]  # 12 before it: modelled by TPE
+    trials = [TrialRecord(i, r.round, i - r.first_trial, {"x": i / 20}, i, TrialStatus.OK, dev_cost=1.0 / (i + 1))
+              for r in rounds for i in range(r.first_trial, r.first_trial + r.n_trials)]
     with console.capture() as captured:
-        console.print(rounds_table(rounds))
-    kinds = [line.split("│")[2].strip() for line in captured.get().splitlines()
-             if line.startswith("│") and line.split("│")[1].strip()]
-    assert kinds == ["initial", "zoom top 3", "zoom, all trials"]
+        console.print(rounds_table(rounds, trials))
+    rows = [[cell.strip() for cell in line.split("│")[1:4]] for line in captured.get().splitlines()
+            if line.startswith("│") and line.split("│")[1].strip()]
+    expected = [["0", "initial", "random"], ["1", "zoom top 3", "random"],
+                ["2", "zoom, too few trials for tpe", "random"], ["3", "zoom, all trials", "tpe"]]
+    assert rows == expected
+    page = write_report(tmp_path, run_name="r", rounds=rounds, trials=trials, images=[],
+                        importance=ImportanceReport("m", 0, [], False)).read_text(encoding="utf-8")
+    for _, kind, sampler in expected:
+        assert f"{kind}, sampler {sampler}" in page
+    assert "None" not in page
+    view = RunView.of(rounds, trials, 3)
+    assert [view.round_label(n) for n in range(4)] == [f"round {n} ({kind})" for n, kind, _ in expected]
 
 
 def test_a_space_with_nothing_searched_zooms_by_repeating_its_fixed_trial_with_new_seeds(tmp_path):

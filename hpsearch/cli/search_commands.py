@@ -199,7 +199,7 @@ def zoom(run_ref: str, top_k: int | None, trials: int | None, expand: bool, meth
         result = zoom_search(run_dir, top_k=top_k, trials=trials, expand=expand, method=method,
                              execution=Execution(workers, backend, scheduler, trust), reporter=progress)
     if not quiet:
-        render.console.print(render.rounds_table(result.rounds[-1:]))
+        render.console.print(render.rounds_table(result.rounds[-1:], result.trials))
     _finish(result, quiet)
 
 
