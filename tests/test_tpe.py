@@ -216,9 +216,18 @@ def test_maximizing_a_value_plans_as_minimizing_its_negation(seed):
     accuracy = 1 - bowl(x[:, :2])
     accuracy[3] = np.nan  # a diverged trial
     dims = [NUM, NUM, Dimension(3)]
-    maximized = plan_tpe(x, np.array([as_cost(a, "maximize") for a in accuracy]), dims, 8, np.random.default_rng(seed))
-    minimized = plan_tpe(x, np.array([as_cost(-a, "minimize") for a in accuracy]), dims, 8, np.random.default_rng(seed))
-    np.testing.assert_array_equal(maximized, minimized)
+
+    def plan(losses) -> np.ndarray:
+        return plan_tpe(x, np.asarray(losses, dtype=float), dims, 8, np.random.default_rng(seed))
+
+    maximized = plan([as_cost(a, "maximize") for a in accuracy])
+    # The same trials minimized as an error of their own (not derived from as_cost): the same plan ...
+    error = bowl(x[:, :2])
+    error[3] = np.inf
+    np.testing.assert_array_equal(maximized, plan(error))
+    # ... and not the plan of the wrong direction, which steers to low accuracy.
+    wrong = plan([as_cost(a, "minimize") for a in accuracy])
+    assert bowl_distance(maximized[:, :2]) < bowl_distance(wrong[:, :2])
 
 
 def test_level_losses_use_the_highest_rung_enough_trials_reached_and_rank_pruned_trials_after():

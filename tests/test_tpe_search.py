@@ -88,12 +88,27 @@ def test_a_maximized_metric_plans_the_same_tpe_rounds_as_its_negation_minimized(
     assert [t.params["x"] for t in low.trials] == [t.params["x"] for t in high.trials]
 
 
-def test_a_tpe_round_counts_failed_trials_as_bad_and_plans_away_from_nothing(tmp_path):
-    result = start_search(load_config(write_config(tmp_path)), runs_dir=tmp_path / "runs")
-    assert all(t.status is TrialStatus.OK for t in result.trials) and len(result.trials) == 24
-    # The best trial is no worse after the tpe rounds than after random round 0.
-    first = min(t.value for t in result.trials if t.round == 0)
-    assert result.best.value <= first
+def test_a_tpe_round_counts_failed_trials_as_bad_and_plans_away_from_them(tmp_path):
+    """Half the space fails (x > 0.5); the optimum is far from it. Round 0 draws there half the time; the tpe
+    rounds, which count a failed trial as worse than any result, much less."""
+    (tmp_path / "failing_obj.py").write_text(
+        "def f(params):\n"
+        "    if params['x'] > 0.5:\n"
+        "        raise ValueError('does not converge')\n"
+        "    return (params['x'] - 0.2) ** 2 + (params['y'] - 0.5) ** 2\n")
+    (tmp_path / "failing.yaml").write_text(
+        "objective: {python: failing_obj:f, metric: value}\n"
+        "space: {x: {scale: uniform, low: 0, high: 1}, y: {scale: uniform, low: 0, high: 1}}\n"
+        "search: {trials: 20, seed: 0, rounds: 3, zoom_trials: 10, zoom: tpe, workers: 1}\n")
+    result = start_search(load_config(tmp_path / "failing.yaml"), runs_dir=tmp_path / "runs")
+    assert [r.sampler for r in result.rounds] == ["random", "tpe", "tpe"]
+
+    def failed_share(rounds: set[int]) -> float:
+        mine = [t for t in result.trials if t.round in rounds]
+        return sum(t.status is TrialStatus.FAILED for t in mine) / len(mine)
+
+    assert failed_share({0}) >= 0.3  # round 0 has failed trials to learn from
+    assert failed_share({1, 2}) <= failed_share({0}) / 2
 
 
 def test_with_early_stopping_a_tpe_round_learns_from_pruned_trials_too(tmp_path):
