@@ -33,8 +33,9 @@ class RoundDescription:
     """How a round was made, as every view says it (``show``'s Rounds table, ``report.html``, plot legends).
 
     ``kind``: ``initial``, ``zoom top 3`` (a box round, ``, expand`` when its bounds moved out), ``zoom, all
-    trials`` (planned by TPE from every finished trial), ``zoom, too few trials for tpe``; ``sampler``: how its trials were drawn — ``random`` for
-    a tpe round planned while too few trials were finished to model (``plan_tpe``'s uniform start).
+    trials`` (planned by TPE from every finished trial) or ``zoom, too few trials for tpe``; ``sampler``: how
+    its trials were drawn — ``random`` for a tpe round planned while too few trials were finished to model
+    (``plan_tpe``'s uniform start).
     """
 
     kind: str
