@@ -181,3 +181,26 @@ def test_show_says_which_model_predict_uses_and_that_a_confirmation_predates_a_z
                      "confirmed before round 1: run hpsearch confirm again"]
     assert model_notes(trials[:3], confirmation, (2, Path("m.npz"))) == \
         ["best model, the one predict RUN uses: trial 2, repeat 0 of confirm (the confirmed best) — m.npz"]
+
+
+def test_zoom_takes_the_runs_top_k_and_refuses_trials_for_a_grid_box_round(tmp_path: Path, runs_dir: Path) -> None:
+    (tmp_path / "quad_obj.py").write_text("def f(params):\n    return (params['x'] - 0.3) ** 2\n")
+    (tmp_path / "quad.yaml").write_text(
+        "objective: {python: quad_obj:f, metric: value}\nspace: {x: {scale: uniform, low: 0, high: 1}}\n"
+        "search: {trials: 6, seed: 0, top_k: 2, zoom: box, sampler: grid, grid_points: 6, workers: 1}\n")
+    import sys
+    sys.path.insert(0, str(tmp_path))
+    try:
+        invoke("run", str(tmp_path / "quad.yaml"), "--name", "quad", "--quiet")
+        invoke("zoom", "quad", "--quiet")  # no --top: the run's search.top_k, not a default of its own
+        refused = CliRunner().invoke(cli, ["zoom", "quad", "--trials", "3", "--quiet"])
+        planned = invoke("zoom", "quad", "--trials", "3", "--method", "tpe", "--quiet")  # tpe: honoured
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert refused.exit_code == 2 and len(refused.output.strip().splitlines()) == 1, refused.output
+    assert "--trials" in refused.output and "grid" in refused.output
+    assert "best: trial" in planned.stdout
+    with RunStore.open(runs_dir / "quad", read_only=True) as store:
+        rounds = store.rounds()
+    assert [(r.kind, r.top_k, r.n_trials) for r in rounds[:2]] == [("initial", None, 6), ("zoom", 2, 6)]
+    assert len(rounds) == 3 and rounds[2].n_trials == 3  # the refused zoom added no round

@@ -100,6 +100,20 @@ def test_the_engine_says_once_which_optimizers_use_an_unconditional_beta(tmp_pat
     assert load_config(engine_config(tmp_path, OPTIMIZERS)).notices == ()
 
 
+def test_the_engine_says_that_hidden_units_is_drawn_for_nothing_when_layers_may_be_0(tmp_path):
+    def notices(space: str) -> tuple[str, ...]:
+        path = engine_config(tmp_path, space)
+        path.write_text(path.read_text().replace("  layers: 1\n", ""))  # searched here, not fixed
+        return load_config(path).notices
+
+    depth = "  layers: {scale: int, low: 0, high: 3}\n  hidden_units: {scale: int_log, low: 8, high: 64%s}\n"
+    assert notices(depth % "") == ("space.hidden_units: only layers 1 to 3 use hidden_units, so the other trials "
+                                   "draw it for nothing — add when: {layers: [1, 2, 3]} to search it only there",)
+    # The when: it gives is one the config takes, and then nothing is said.
+    assert notices(depth % ", when: {layers: [1, 2, 3]}") == ()
+    assert notices(depth.replace("low: 0", "low: 1") % "") == ()
+
+
 def test_train_centre_keeps_inactive_parameters_at_their_default_and_says_what_the_optimizer_ignores(tmp_path):
     config = load_config(engine_config(tmp_path, OPTIMIZERS))
     model = single_model_config(config, {})  # centre: optimizer gd (its first), so beta and beta1 stay default

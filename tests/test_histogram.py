@@ -63,3 +63,13 @@ def test_a_planned_log_parameter_fills_each_decade_evenly():
                         (histogram(space["beta1"], [t["beta1"] for t in plan]), 0.5)):
         for label, count in bins:
             assert count / len(plan) == pytest.approx(share, abs=0.03), label
+
+
+def test_a_long_choice_shows_its_most_planned_values_in_listed_order_then_how_many_more():
+    from hpsearch.space.scales import Choice
+
+    values = [5] * 3 + [17] * 2 + list(range(20, 30))  # 5 and 17 planned most; 20..29 once each
+    bins = histogram(Choice(tuple(range(100))), values)
+    assert len(bins) == 12 and sum(count for _, count in bins) == len(values)
+    assert bins[:3] == [("5", 3), ("17", 2), ("20", 1)]  # the most planned, in listed order
+    assert bins[-1] == ("… 89 more", 1)  # 29 (listed after the 9 others planned once) and 88 never planned

@@ -417,14 +417,12 @@ def test_the_hints_after_a_search_describe_its_final_best_trials(tmp_path, monke
     from hpsearch.search.api import edge_hints
 
     space = {"x": {"scale": "uniform", "low": 0, "high": 1}, "y": {"scale": "uniform", "low": 0, "high": 1}}
-    for seed in range(20):  # a seed whose round 0 leaves the best x away from 0 and whose zoom reaches it
-        result = tune(edge_obj.value, space, trials=6, rounds=2, zoom_trials=12, top_k=2, seed=seed,
-                      runs_dir=tmp_path / "runs", name=f"edge-{seed}", execution=Execution(workers=1))
-        round0 = [t for t in result.trials if t.round == 0]
-        if result.best.params["x"] < 0.05 and not edge_hints(result.rounds[:1], round0, 2):
-            break
-    else:
-        pytest.fail("no seed in 0..19 moved the best trial to the bound")
+    # Seed 3 (pinned: the same trials on every machine): round 0's best x is away from 0, round 1 reaches it.
+    result = tune(edge_obj.value, space, trials=6, rounds=2, zoom_trials=12, top_k=2, seed=3,
+                  runs_dir=tmp_path / "runs", name="edge", execution=Execution(workers=1))
+    round0 = [t for t in result.trials if t.round == 0]
+    assert not edge_hints(result.rounds[:1], round0, 2)  # round 0 alone: no hint
+    assert result.best.round == 1 and result.best.params["x"] < 0.05
     assert [(h.name, h.side) for h in result.edges] == [("x", "low")]
     assert f"(best {result.best.params['x']:.3g})" in result.edges[0].message
 

@@ -229,3 +229,25 @@ def test_a_space_refuses_conditions_it_cannot_follow():
               {"a": Condition((("b", (1,)),)), "b": Condition((("a", (1,)),))})
     with pytest.raises(ValueError, match="not a choice or an integer range"):
         Space({"a": OneMinusLog(0.1, 0.9), "b": Choice((1, 2))}, {"b": Condition((("a", (0.5,)),))})
+
+
+def test_choices_and_when_values_are_told_apart_by_type_as_well_as_value():
+    """Python has 1 == True == 1.0; a space does not: three choices, and ``when: {a: true}`` names true only."""
+    text = ("a: {choice: [1, true, 1.0]}\nb: {scale: uniform, low: 0, high: 1, when: {a: true}}\n"
+            "c: {scale: uniform, low: 0, high: 1, when: {a: 1}}\n")
+    space = parse_space(yaml.safe_load(text), parameters=None)[0]
+    assert [(type(c), c) for c in space["a"].choices] == [(int, 1), (bool, True), (float, 1.0)]
+    assert [space["a"].to_unit(c) for c in (1, True, 1.0)] == [1 / 6, 3 / 6, 5 / 6]
+    for a, active in ((1, {"a", "c"}), (True, {"a", "b"}), (1.0, {"a"})):
+        assert set(space.active_names({"a": a, "b": 0.5, "c": 0.5})) == active, a
+    assert set(space.active_names({"a": True})) == set(space.trial_params(space.from_unit(np.array([0.5] * 3))))
+    # A when: may still name a float choice by an int (1 for 1.0) where no int choice is listed.
+    floats = parse_space(yaml.safe_load("lr: {choice: [1.0, 0.1]}\nm: {choice: [x, y], when: {lr: 1}}\n"),
+                         parameters=None)[0]
+    assert set(floats.active_names({"lr": 1.0, "m": "x"})) == {"lr", "m"}
+    # ... but never a number by a bool.
+    assert any("never takes true" in p for p in problems("n: {choice: [1, 2]}\nm: {choice: [x, y], when: {n: true}}\n",
+                                                         parameters=None))
+    # Plotted and counted by type too.
+    from hpsearch.analysis.histogram import histogram
+    assert histogram(space["a"], [1, True, True, 1.0]) == [("1", 1), ("true", 2), ("1", 1)]

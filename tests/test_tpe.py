@@ -216,9 +216,18 @@ def test_maximizing_a_value_plans_as_minimizing_its_negation(seed):
     accuracy = 1 - bowl(x[:, :2])
     accuracy[3] = np.nan  # a diverged trial
     dims = [NUM, NUM, Dimension(3)]
-    maximized = plan_tpe(x, np.array([as_cost(a, "maximize") for a in accuracy]), dims, 8, np.random.default_rng(seed))
-    minimized = plan_tpe(x, np.array([as_cost(-a, "minimize") for a in accuracy]), dims, 8, np.random.default_rng(seed))
-    np.testing.assert_array_equal(maximized, minimized)
+
+    def plan(losses) -> np.ndarray:
+        return plan_tpe(x, np.asarray(losses, dtype=float), dims, 8, np.random.default_rng(seed))
+
+    maximized = plan([as_cost(a, "maximize") for a in accuracy])
+    # The same trials minimized as an error of their own (not derived from as_cost): the same plan ...
+    error = bowl(x[:, :2])
+    error[3] = np.inf
+    np.testing.assert_array_equal(maximized, plan(error))
+    # ... and not the plan of the wrong direction, which steers to low accuracy.
+    wrong = plan([as_cost(a, "minimize") for a in accuracy])
+    assert bowl_distance(maximized[:, :2]) < bowl_distance(wrong[:, :2])
 
 
 def test_level_losses_use_the_highest_rung_enough_trials_reached_and_rank_pruned_trials_after():
@@ -264,3 +273,17 @@ def test_points_must_match_the_dimensions_and_losses():
         plan_tpe(np.zeros((12, 3)), np.zeros(12), [NUM, NUM], 1, np.random.default_rng(0))
     with pytest.raises(ValueError, match="losses"):
         plan_tpe(np.zeros((12, 2)), np.zeros(11), [NUM, NUM], 1, np.random.default_rng(0))
+
+
+def test_level_losses_judge_a_trial_whose_hyperband_bracket_started_above_the_rung_as_having_reached_it():
+    levels = [{0: 0.5, 1: 0.40}, {0: 0.6, 1: 0.45}, {0: 0.7},  # bracket 0: rung 0, two promoted to rung 1
+              {1: 0.3},  # bracket 1 starts at rung 1
+              {2: 0.1},  # bracket 2 starts at rung 2: fully trained, the best cost of all
+              {2: 0.9}]  # fully trained, the worst
+    losses = level_losses(levels, need=3)
+    assert np.isfinite(losses).all()  # a fully trained trial is never counted as failed
+    # Rung 1 (reached by five, rung 2 by two only) decides, a bracket that started above it by its own first
+    # cost; the trial pruned at rung 0 comes after all of them.
+    assert list(np.argsort(losses, kind="stable")) == [4, 3, 0, 1, 5, 2]
+    # Two reached rung 2: it decides; those that stopped at rung 1 come after, then the one pruned at rung 0.
+    assert list(np.argsort(level_losses(levels, need=2), kind="stable")) == [4, 5, 3, 0, 1, 2]

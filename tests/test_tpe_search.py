@@ -88,12 +88,27 @@ def test_a_maximized_metric_plans_the_same_tpe_rounds_as_its_negation_minimized(
     assert [t.params["x"] for t in low.trials] == [t.params["x"] for t in high.trials]
 
 
-def test_a_tpe_round_counts_failed_trials_as_bad_and_plans_away_from_nothing(tmp_path):
-    result = start_search(load_config(write_config(tmp_path)), runs_dir=tmp_path / "runs")
-    assert all(t.status is TrialStatus.OK for t in result.trials) and len(result.trials) == 24
-    # The best trial is no worse after the tpe rounds than after random round 0.
-    first = min(t.value for t in result.trials if t.round == 0)
-    assert result.best.value <= first
+def test_a_tpe_round_counts_failed_trials_as_bad_and_plans_away_from_them(tmp_path):
+    """Half the space fails (x > 0.5); the optimum is far from it. Round 0 draws there half the time; the tpe
+    rounds, which count a failed trial as worse than any result, much less."""
+    (tmp_path / "failing_obj.py").write_text(
+        "def f(params):\n"
+        "    if params['x'] > 0.5:\n"
+        "        raise ValueError('does not converge')\n"
+        "    return (params['x'] - 0.2) ** 2 + (params['y'] - 0.5) ** 2\n")
+    (tmp_path / "failing.yaml").write_text(
+        "objective: {python: failing_obj:f, metric: value}\n"
+        "space: {x: {scale: uniform, low: 0, high: 1}, y: {scale: uniform, low: 0, high: 1}}\n"
+        "search: {trials: 20, seed: 0, rounds: 3, zoom_trials: 10, zoom: tpe, workers: 1}\n")
+    result = start_search(load_config(tmp_path / "failing.yaml"), runs_dir=tmp_path / "runs")
+    assert [r.sampler for r in result.rounds] == ["random", "tpe", "tpe"]
+
+    def failed_share(rounds: set[int]) -> float:
+        mine = [t for t in result.trials if t.round in rounds]
+        return sum(t.status is TrialStatus.FAILED for t in mine) / len(mine)
+
+    assert failed_share({0}) >= 0.3  # round 0 has failed trials to learn from
+    assert failed_share({1, 2}) <= failed_share({0}) / 2
 
 
 def test_with_early_stopping_a_tpe_round_learns_from_pruned_trials_too(tmp_path):
@@ -111,16 +126,70 @@ def test_with_early_stopping_a_tpe_round_learns_from_pruned_trials_too(tmp_path)
     assert all(0 in level for level in levels)  # every trial, pruned ones too, has its first rung's value
 
 
-def test_show_says_a_tpe_round_was_planned_from_all_trials_and_a_box_round_from_its_top_k():
+def test_show_report_and_plots_describe_each_round_alike_and_a_tpe_round_with_too_few_trials_as_random(tmp_path):
+    from hpsearch.analysis.importance import ImportanceReport
+    from hpsearch.analysis.plots.run_view import RunView
+    from hpsearch.analysis.report import write_report
     from hpsearch.cli.render import console, rounds_table
-    from hpsearch.core.records import RoundRecord
+    from hpsearch.core.records import RoundRecord, TrialRecord
 
     space = {"x": {"scale": "uniform", "low": 0, "high": 1}}
     rounds = [RoundRecord(0, space, 4, "random", "initial", first_trial=0),
               RoundRecord(1, space, 2, "random", "zoom", top_k=3, first_trial=4),
-              RoundRecord(2, space, 2, "tpe", "zoom", first_trial=6)]
+              RoundRecord(2, space, 6, "tpe", "zoom", first_trial=6),  # 6 trials before it: drawn at random
+              RoundRecord(3, space, 2, "tpe", "zoom", first_trial=12)]  # 12 before it: modelled by TPE
+    trials = [TrialRecord(i, r.round, i - r.first_trial, {"x": i / 20}, i, TrialStatus.OK, dev_cost=1.0 / (i + 1))
+              for r in rounds for i in range(r.first_trial, r.first_trial + r.n_trials)]
     with console.capture() as captured:
-        console.print(rounds_table(rounds))
-    kinds = [line.split("│")[2].strip() for line in captured.get().splitlines()
-             if line.startswith("│") and line.split("│")[1].strip()]
-    assert kinds == ["initial", "zoom top 3", "zoom, all trials"]
+        console.print(rounds_table(rounds, trials))
+    rows = [[cell.strip() for cell in line.split("│")[1:4]] for line in captured.get().splitlines()
+            if line.startswith("│") and line.split("│")[1].strip()]
+    expected = [["0", "initial", "random"], ["1", "zoom top 3", "random"],
+                ["2", "zoom, too few trials for tpe", "random"], ["3", "zoom, all trials", "tpe"]]
+    assert rows == expected
+    page = write_report(tmp_path, run_name="r", rounds=rounds, trials=trials, images=[],
+                        importance=ImportanceReport("m", 0, [], False)).read_text(encoding="utf-8")
+    for _, kind, sampler in expected:
+        assert f"{kind}, sampler {sampler}" in page
+    assert "None" not in page
+    view = RunView.of(rounds, trials, 3)
+    assert [view.round_label(n) for n in range(4)] == [f"round {n} ({kind})" for n, kind, _ in expected]
+
+
+def test_a_space_with_nothing_searched_zooms_by_repeating_its_fixed_trial_with_new_seeds(tmp_path):
+    """Nothing to model or box: a zoom round (automatic, asked for, or resumed) trains the fixed point again,
+    each trial on its own seed, as round 0 does."""
+    from hpsearch.search.api import zoom_search
+
+    (tmp_path / "fixed_obj.py").write_text("def f(params, trial):\n    return params['x'] + trial.seed % 7\n")
+    (tmp_path / "fixed.yaml").write_text(
+        "objective: {python: fixed_obj:f, metric: value}\nspace: {x: 5}\n"
+        "search: {trials: 3, rounds: 2, seed: 0, workers: 1}\n")
+    run = start_search(load_config(tmp_path / "fixed.yaml"), runs_dir=tmp_path / "runs")
+    for method in ("tpe", "box"):
+        run = zoom_search(run.run_dir, top_k=2, trials=2, method=method)
+    run = resume_search(run.run_dir)
+    assert [r.n_trials for r in run.rounds] == [3, 3, 2, 2] and len(run.trials) == 10
+    assert all(t.status is TrialStatus.OK and t.params == {} and t.value >= 5 for t in run.trials)
+    assert len({t.seed for t in run.trials}) == 10
+
+
+def test_tpe_rounds_land_closer_to_a_clear_optimum_than_uniform_draws(tmp_path):
+    """The one end-to-end test that needs TPE itself: with the planner swapped for uniform draws it fails.
+
+    A bowl with its minimum at (0.8, 0.2): over six seeds, the trials of the tpe round lie on average much
+    closer to it than round 0's uniform draws (uniform draws, planned or not, lie at the same distance).
+    """
+    (tmp_path / "bowl_obj.py").write_text(
+        "def f(params):\n    return (params['x'] - 0.8) ** 2 + (params['y'] - 0.2) ** 2\n")
+    distances = {0: [], 1: []}
+    for seed in range(6):
+        (tmp_path / "bowl.yaml").write_text(
+            "objective: {python: bowl_obj:f, metric: value}\n"
+            "space: {x: {scale: uniform, low: 0, high: 1}, y: {scale: uniform, low: 0, high: 1}}\n"
+            f"search: {{trials: 30, seed: {seed}, rounds: 2, zoom_trials: 10, zoom: tpe, workers: 1}}\n")
+        result = start_search(load_config(tmp_path / "bowl.yaml"), runs_dir=tmp_path / "runs", name=f"s{seed}")
+        assert [r.sampler for r in result.rounds] == ["random", "tpe"]
+        for t in result.trials:
+            distances[t.round].append(((t.params["x"] - 0.8) ** 2 + (t.params["y"] - 0.2) ** 2) ** 0.5)
+    assert np.mean(distances[1]) < 0.6 * np.mean(distances[0])

@@ -8,16 +8,19 @@ evenly — and catches a mis-declared range before spending compute.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 import numpy as np
 
-from hpsearch.space.scales import Distribution, format_value
+from hpsearch.space.scales import Distribution, choice_key, format_value
 
 #: Bins of a range with no decade boundary inside it, or on a linear scale.
 EQUAL_BINS = 5
 #: An integer range with at most this many values gets one bin per value.
 MAX_VALUE_BINS = 8
+#: A choice of more values shows its most planned ones and one bin for all the others.
+MAX_CHOICE_BINS = 12
 
 
 def histogram(dist: Distribution, values: list[Any]) -> list[tuple[str, int]]:
@@ -27,7 +30,8 @@ def histogram(dist: Distribution, values: list[Any]) -> list[tuple[str, int]]:
     decade of ``1 - x`` for ``one_minus_log`` (``"0.9..0.99"``, ``"0.99..0.999"``),
     ``EQUAL_BINS`` equal bins on the scale when no decade boundary lies inside
     the range and for ``uniform``/``int``, one per value for an integer range
-    of few values, one per choice. Float bins include their lower edge (the
+    of few values, one per choice (at most ``MAX_CHOICE_BINS``: the most
+    planned ones, then one ``"… N more"`` bin). Float bins include their lower edge (the
     last one both); integer labels are inclusive (``"16..99"``). A value
     outside the range counts in the nearest end bin.
 
@@ -37,11 +41,23 @@ def histogram(dist: Distribution, values: list[Any]) -> list[tuple[str, int]]:
         Bins from low to high (choices in their listed order).
     """
     if not dist.is_numeric:
-        return [(format_value(c), sum(1 for v in values if v == c)) for c in dist.choices]
+        return _choice_bins(dist, values)
     starts = _bin_starts(dist)
     index = np.searchsorted(np.asarray(starts, dtype=float), np.asarray(values, dtype=float), side="right") - 1
     counts = np.bincount(np.clip(index, 0, len(starts) - 1), minlength=len(starts))
     return list(zip(_labels(starts, dist.high), (int(c) for c in counts)))
+
+
+def _choice_bins(dist: Distribution, values: list[Any]) -> list[tuple[str, int]]:
+    """One bin per choice, by type and value (``1`` and ``true`` are two), in listed order; past
+    ``MAX_CHOICE_BINS`` the most planned (ties: listed first) and ``"… N more"`` with the others' count."""
+    counts = Counter(choice_key(v) for v in values)
+    bins = [(format_value(c), counts[choice_key(c)]) for c in dist.choices]
+    if len(bins) <= MAX_CHOICE_BINS:
+        return bins
+    kept = set(sorted(range(len(bins)), key=lambda i: -bins[i][1])[:MAX_CHOICE_BINS - 1])
+    others = sum(count for i, (_, count) in enumerate(bins) if i not in kept)
+    return [b for i, b in enumerate(bins) if i in kept] + [(f"… {len(bins) - len(kept):,} more", others)]
 
 
 def _bin_starts(dist: Distribution) -> list[Any]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from hpsearch.analysis.importance import ImportanceReport
 from hpsearch.analysis.leaderboard import format_accuracy, format_cost, leaderboard
+from hpsearch.analysis.run_notes import describe_round
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.io.safe_files import write_bytes_atomic
 from hpsearch.space.search_space import Space
@@ -75,7 +76,7 @@ def write_report(
         "<h2>Hyperparameter importance</h2>",
         _importance(importance, metric),
         "<h2>Rounds</h2>",
-        *(_round(r) for r in sorted(rounds, key=lambda r: r.round)),
+        *(_round(r, trials) for r in sorted(rounds, key=lambda r: r.round)),
         "<h2>Plots</h2>",
         *(_figure(path) for path in images),
     ]
@@ -173,12 +174,10 @@ def _importance(report: ImportanceReport, metric: str | None = None) -> str:
     )
 
 
-def _round(record: RoundRecord) -> str:
-    how = f"{record.kind}, sampler {record.sampler}, {record.n_trials} trials"
-    if record.kind == "zoom":
-        how += f", zoomed on the top {record.top_k}"
-        if record.expand:
-            how += " (--expand: the box may grow past the first round's)"
+def _round(record: RoundRecord, trials: list[TrialRecord]) -> str:
+    how = describe_round(record, trials).sentence(record.n_trials)
+    if record.expand:
+        how += " (--expand: the box may grow past the first round's)"
     space = Space.from_json(record.space)
     rows = "".join(
         f'<tr><td class="text">{escape(name)}</td><td class="text">{escape(space[name].describe())}</td></tr>'

@@ -1,11 +1,13 @@
-"""What the views say about a run beside its leaderboard: Hyperband brackets, why trials failed, which model
-``predict`` uses and whether the confirmation is stale.
+"""What the views say about a run beside its leaderboard: how each round was made, Hyperband brackets, why
+trials failed, which model ``predict`` uses and whether the confirmation is stale.
 
 Pure functions of what the store returns; ``show``, ``export`` and ``run``/``resume``/``zoom`` print them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +16,7 @@ from hpsearch.execution.objective_jobs import TRIALS_DIR
 from hpsearch.objectives.function import TRACEBACK_FILE
 from hpsearch.pruning.schedule import brackets
 from hpsearch.search.halving import rungs
+from hpsearch.space.tpe import N_STARTUP
 
 if TYPE_CHECKING:
     from hpsearch.config.search_config import SearchConfig
@@ -23,6 +26,38 @@ if TYPE_CHECKING:
 FAILURE_FILES = (TRACEBACK_FILE, "stderr.log")
 #: The widest an error's first line is shown in a leaderboard cell.
 ERROR_WIDTH = 48
+
+
+@dataclass(frozen=True)
+class RoundDescription:
+    """How a round was made, as every view says it (``show``'s Rounds table, ``report.html``, plot legends).
+
+    ``kind``: ``initial``, ``zoom top 3`` (a box round, ``, expand`` when its bounds moved out), ``zoom, all
+    trials`` (planned by TPE from every finished trial) or ``zoom, too few trials for tpe``; ``sampler``: how
+    its trials were drawn — ``random`` for a tpe round planned while too few trials were finished to model
+    (``plan_tpe``'s uniform start).
+    """
+
+    kind: str
+    sampler: str
+
+    def sentence(self, n_trials: int) -> str:
+        """``zoom top 3, sampler random, 8 trials``: the kind, the sampler and the size, in one line."""
+        return f"{self.kind}, sampler {self.sampler}, {n_trials} trials"
+
+
+def describe_round(record: RoundRecord, trials: Sequence[TrialRecord]) -> RoundDescription:
+    """How ``record`` was made (see ``RoundDescription``); ``trials`` are the run's, to tell a tpe round that was
+    modelled from one drawn at random (fewer than ``N_STARTUP`` trials before it, or none with a result)."""
+    if record.kind != "zoom":
+        return RoundDescription(record.kind, record.sampler)
+    if record.sampler != "tpe":
+        return RoundDescription(f"zoom top {record.top_k}" + (", expand" if record.expand else ""), record.sampler)
+    before = [t for t in trials if t.trial < record.first_trial]
+    modelled = len(before) >= N_STARTUP and any(t.status in (TrialStatus.OK, TrialStatus.PRUNED) for t in before)
+    if modelled:
+        return RoundDescription("zoom, all trials", "tpe")
+    return RoundDescription("zoom, too few trials for tpe", "random")
 
 
 def trial_brackets(rounds: list[RoundRecord], method: str | None, n_rungs: int, eta: int) -> dict[int, int]:

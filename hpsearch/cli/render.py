@@ -9,6 +9,7 @@ verdicts in ``confirm_view``.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console, Group
@@ -18,6 +19,7 @@ from rich.text import Text
 
 from hpsearch.cli.text import plain
 from hpsearch.analysis.histogram import histogram
+from hpsearch.analysis.run_notes import describe_round
 from hpsearch.analysis.leaderboard import format_accuracy, format_cost, format_param, format_quality, leaderboard
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.nn.results import TrainResult
@@ -122,22 +124,22 @@ def model_table(rows: list[tuple[str, Any, str]]) -> Table:
     return table
 
 
-def rounds_table(rounds: list[RoundRecord]) -> Table:
-    """Each round's space and how its trials were drawn (its sampler), one row per parameter and round."""
+def rounds_table(rounds: list[RoundRecord], trials: Sequence[TrialRecord]) -> Table:
+    """Each round's space and how it was made (``describe_round``), one row per parameter and round."""
     table = Table(title="Rounds", title_justify="left")
     for column in ("round", "kind", "sampler", "trials", "parameter", "space"):
         table.add_column(column)
     for r in rounds:
         space = Space.from_json(r.space)
-        kind = r.kind if r.kind != "zoom" else "zoom, all trials" if r.sampler == "tpe" else \
-            f"zoom top {r.top_k}{' expand' if r.expand else ''}"
+        how = describe_round(r, trials)
+        kind, sampler = plain(how.kind), plain(how.sampler)
         first = True
         for name, dist in space.items():
-            table.add_row(str(r.round) if first else "", kind if first else "", plain(r.sampler) if first else "",
+            table.add_row(str(r.round) if first else "", kind if first else "", sampler if first else "",
                           str(r.n_trials) if first else "", plain(name), plain(dist.describe()))
             first = False
         if first:
-            table.add_row(str(r.round), kind, plain(r.sampler), str(r.n_trials), "—", "nothing searched")
+            table.add_row(str(r.round), kind, sampler, str(r.n_trials), "—", "nothing searched")
     return table
 
 

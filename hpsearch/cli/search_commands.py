@@ -166,8 +166,12 @@ def resume(run_ref: str, retry_failed: bool, trust: bool, runs_dir: Path | None,
 
 @click.command()
 @click.argument("run_ref", metavar="RUN")
-@click.option("--top", "-k", "top_k", type=click.IntRange(min=1, max=MAX_TRIALS), default=5, show_default=True, help="Build the new round from the K best trials so far.")
-@click.option("--trials", "-n", type=click.IntRange(min=1, max=MAX_TRIALS), help="Trials in the new round (default: search.zoom_trials, else search.trials).")
+@click.option("--top", "-k", "top_k", type=click.IntRange(min=1, max=MAX_TRIALS),
+              help="A box round: the box of the K best trials so far (default: the run's search.top_k). "
+                   "A tpe round plans from every finished trial.")
+@click.option("--trials", "-n", type=click.IntRange(min=1, max=MAX_TRIALS),
+              help="Trials in the new round (default: search.zoom_trials, else search.trials; a box round of a grid "
+                   "run has one per grid point).")
 @click.option("--expand", is_flag=True, help="Move a bound the best trials sit at outward, instead of clipping to it (a box round).")
 @click.option("--method", type=click.Choice(["box", "tpe"]),
               help="box: uniform in the box of the --top K best trials; tpe: planned from every finished trial "
@@ -175,9 +179,18 @@ def resume(run_ref: str, retry_failed: bool, trust: bool, runs_dir: Path | None,
 @click.option("--trust", is_flag=True, help="Run a run folder from someone else: its command, module or dask scheduler (see README: trust).")
 @runs_dir_option
 @execution_options
-def zoom(run_ref: str, top_k: int, trials: int | None, expand: bool, method: str | None, trust: bool,
+def zoom(run_ref: str, top_k: int | None, trials: int | None, expand: bool, method: str | None, trust: bool,
          runs_dir: Path | None, workers: int | None, backend: str | None, scheduler: str | None, quiet: bool) -> None:
-    """Coarse to fine: add a round that samples the region of the best trials more densely."""
+    """Coarse to fine: add a round that searches where the best trials are, and train it.
+
+    \b
+    tpe (the default search.zoom): trials planned from every finished
+         trial, where good trials are likelier than the rest (drawn at
+         random while too few trials are finished).
+    box: trials drawn in the box of the --top K best trials so far
+         (default K: the run's search.top_k); --expand moves a bound
+         they sit at outward.
+    """
     from hpsearch.search.api import Execution, zoom_search
 
     run_dir = resolve_run_dir(run_ref, runs_dir)
@@ -186,7 +199,7 @@ def zoom(run_ref: str, top_k: int, trials: int | None, expand: bool, method: str
         result = zoom_search(run_dir, top_k=top_k, trials=trials, expand=expand, method=method,
                              execution=Execution(workers, backend, scheduler, trust), reporter=progress)
     if not quiet:
-        render.console.print(render.rounds_table(result.rounds[-1:]))
+        render.console.print(render.rounds_table(result.rounds[-1:], result.trials))
     _finish(result, quiet)
 
 

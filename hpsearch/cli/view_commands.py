@@ -46,7 +46,7 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
     failure = failure_note(store.run_dir, trials)
     if failure is not None:
         render.console.print(plain(failure), highlight=False, soft_wrap=True)
-    render.console.print(render.rounds_table(rounds))
+    render.console.print(render.rounds_table(rounds, every_trial))
     for trial_decisions in decisions.values():  # babysat runs: what was changed, when and why
         render.console.print(render.decisions_table(trial_decisions))
     if confirmation is not None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpsearch.nn.hyperparams import USED_ONLY_WHEN
-from hpsearch.space.scales import format_value
+from hpsearch.nn.hyperparams import USED_ONLY_WHEN, listed_values
+from hpsearch.space.scales import Choice, Distribution, choice_key, format_value
 from hpsearch.space.search_space import Space
 
 
@@ -21,25 +21,41 @@ def engine_notices(space: Space, prefix: str = "space") -> list[str]:
     """One line per searched hyperparameter the engine ignores for some values of a searched parent without a ``when:``.
 
     ``space.beta: only optimizer momentum uses beta, so trials with another optimizer draw it for nothing —
-    add when: {optimizer: momentum}``.
+    add when: {optimizer: momentum}``. The parent is a choice, or an integer range (``hidden_units`` is
+    unused by trials with ``layers`` 0).
     """
     notices = []
     for name, (parent, used) in USED_ONLY_WHEN.items():
-        parent_dist = space.get(parent)
-        if name not in space or parent_dist is None or not hasattr(parent_dist, "choices"):
+        values = _values(space.get(parent))
+        if name not in space or values is None:
             continue
         condition = space.conditions.get(name)
         if condition is not None and parent in condition.parents:
             continue
-        users = [v for v in parent_dist.choices if v in used]
-        if len(users) == len(parent_dist.choices):
+        using = {choice_key(v) for v in used}
+        users = [v for v in values if choice_key(v) in using]
+        if len(users) == len(values):
             continue  # every searched value uses it
         shown = [format_value(v) for v in users]
         when = shown[0] if len(shown) == 1 else "[" + ", ".join(shown) + "]"
-        who = f"only {parent} " + (" and ".join(shown) if shown else "values not searched here")
+        who = f"only {parent} " + (listed_values(tuple(users)) if len(users) > 2 else " and ".join(shown)
+                                   if shown else "values not searched here")
         notices.append(f"{prefix}.{name}: {who} use{'s' if len(shown) == 1 else ''} {name}, so the other trials "
                        f"draw it for nothing — add when: {{{parent}: {when}}} to search it only there")
     return notices
+
+
+#: An integer parent of more values than this gets no notice: its when: would list too many.
+MAX_LISTED = 64
+
+
+def _values(dist: Distribution | None) -> tuple[Any, ...] | None:
+    """Every value a searched parent takes: a choice's, or an integer range's; None for anything else."""
+    if isinstance(dist, Choice):
+        return dist.choices
+    if dist is not None and dist.scale in ("int", "int_log") and dist.high - dist.low < MAX_LISTED:
+        return tuple(range(dist.low, dist.high + 1))
+    return None
 
 
 def sometimes_absent(space: Space) -> dict[str, str]:

@@ -140,6 +140,7 @@ USED_ONLY_WHEN: dict[str, tuple[str, tuple[Any, ...]]] = {
     "epsilon": ("optimizer", ("rmsprop", "adam")),
     "decay_rate": ("lr_decay", ("inverse_time", "exponential")),
     "bn_momentum": ("batchnorm", (True,)),
+    "hidden_units": ("layers", tuple(range(1, int(HYPERPARAMETERS["layers"].high or 1) + 1))),  # no layer, no unit
 }
 
 
@@ -164,5 +165,12 @@ def ignored_by(name: str, values: dict[str, Any]) -> str | None:
     value = values.get(parent, HYPERPARAMETERS[parent].default)
     if value in used:
         return None
-    listed = ", ".join(str(v).lower() for v in used)
-    return f"{name} is used only when {parent} is {listed}; {parent} is {str(value).lower()}"
+    return f"{name} is used only when {parent} is {listed_values(used)}; {parent} is {str(value).lower()}"
+
+
+def listed_values(values: tuple[Any, ...]) -> str:
+    """``rmsprop, adam``; a run of three or more consecutive integers as ``1 to 64``."""
+    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+    if ints and len(values) >= 3 and list(values) == list(range(values[0], values[0] + len(values))):
+        return f"{values[0]} to {values[-1]}"
+    return ", ".join(str(v).lower() for v in values)

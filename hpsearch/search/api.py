@@ -167,16 +167,17 @@ def resume_search(
 def zoom_search(
     run_dir: Path,
     *,
-    top_k: int,
+    top_k: int | None = None,
     trials: int | None = None,
     expand: bool = False,
     method: str | None = None,
     execution: Execution = Execution(),
     reporter: SearchReporter | None = None,
 ) -> SearchResult:
-    """Add a coarse-to-fine round and train it: in the box of the ``top_k`` best trials so far, or planned by
-    TPE from every finished trial (``method`` ``box`` or ``tpe``; None: the run's ``search.zoom``)."""
-    if top_k < 1:
+    """Add a coarse-to-fine round and train it: in the box of the ``top_k`` best trials so far (None: the run's
+    ``search.top_k``), or planned by TPE from every finished trial (``method`` ``box`` or ``tpe``; None: the
+    run's ``search.zoom``). A box round of a grid run has one trial per grid point: ``trials`` is refused there."""
+    if top_k is not None and top_k < 1:
         raise RunError(f"--top must be at least 1, got {top_k}")
     if trials is not None and trials < 1:
         raise RunError(f"--trials must be at least 1, got {trials}")
@@ -185,7 +186,14 @@ def zoom_search(
     if expand and method == "tpe":
         raise RunError("--expand moves the bounds of a box round — use it without --method tpe")
     with RunStore.open(run_dir) as store:
-        return _finish(store, execution, reporter, zoom=ZoomRequest(top_k, trials, expand, method))
+        config = stored_config(store)
+        box = expand or (method or config.search.zoom) == "box"
+        if trials is not None and box and config.search.sampler == "grid":
+            raise RunError(f"--trials: run '{store.name}' samples a grid, so a box round has one trial per grid "
+                           f"point (search.grid_points: {config.search.grid_points}) — drop --trials, or add "
+                           "--method tpe to plan that many trials")
+        return _finish(store, execution, reporter, zoom=ZoomRequest(top_k or config.search.top_k, trials, expand,
+                                                                     method))
 
 
 def stored_config(store: RunStore) -> SearchConfig:

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpsearch.space.scales import Choice, format_value
+from hpsearch.space.scales import Choice, choice_key, format_value
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,8 @@ class Condition:
 
     def holds(self, params: Mapping[str, Any], active: set[str]) -> bool:
         """Whether every parent is in ``active`` and its value in ``params`` is one of the allowed ones."""
-        return all(parent in active and params.get(parent) in values for parent, values in self.requires)
+        return all(parent in active and choice_key(params.get(parent)) in {choice_key(v) for v in values}
+                   for parent, values in self.requires)
 
     def to_json(self) -> dict[str, list[Any]]:
         """As the YAML ``when:`` is written (always lists)."""

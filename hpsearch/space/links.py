@@ -14,7 +14,7 @@ from typing import Any
 from hpsearch.core.errors import ConfigProblem, did_you_mean
 from hpsearch.space.conditions import Bundle, Condition, find_cycle
 from hpsearch.space.parameters import Parameter, lookup
-from hpsearch.space.scales import Choice, Distribution, _IntRange, format_value
+from hpsearch.space.scales import Choice, Distribution, _IntRange, choice_key, format_value, named_by
 
 _BUNDLE_KEYS = ("scale", "choice", "when")
 _EXAMPLE_WHEN = "write e.g. when: {optimizer: [momentum, adam]}"
@@ -146,14 +146,15 @@ def _requirement(name: str, parent: Any, allowed: list[Any], key: str, known: Kn
         return _searched_requirement(parent, known.searched[parent], allowed, key, problems)
     elif parent in known.fixed:
         value, where = known.fixed[parent]
-        if value not in allowed:
+        if not named_by(value, allowed):
             problems.append(ConfigProblem(key, f"{parent} is fixed to {format_value(value)} in {where}, so {name} "
                                           "would never be searched", f"remove the when:, or fix {parent} to {shown}"))
     elif parent in known.bundle_keys():
         bundle_name = known.bundle_keys()[parent]
         bundle = known.searched[bundle_name]
         assert isinstance(bundle, Bundle)
-        labels = tuple(label for label in bundle.choices if bundle.option(label).get(parent, _UNSET) in allowed)
+        labels = tuple(label for label in bundle.choices
+                       if any(named_by(v, [bundle.option(label).get(parent, _UNSET)]) for v in allowed))
         if labels:
             return bundle_name, labels
         problems.append(ConfigProblem(key, f"no option of {bundle_name} sets {parent} to {shown}",
@@ -175,13 +176,14 @@ def _searched_requirement(parent: str, dist: Distribution, allowed: list[Any], k
                           problems: list[ConfigProblem]) -> tuple[str, tuple[Any, ...]] | None:
     """``(parent, values)`` when every value is one ``dist`` can take, else None after adding a problem."""
     if isinstance(dist, Choice):
-        never = [v for v in allowed if v not in dist.choices]
+        named = [named_by(v, dist.choices) for v in allowed]
+        never = [v for v, choices in zip(allowed, named) if not choices]
         if never:
             choices = " | ".join(dist.choices) if isinstance(dist, Bundle) else ", ".join(map(format_value, dist.choices))
             problems.append(ConfigProblem(key, f"{parent} never takes {format_value(never[0])}: its choices are "
                                           f"{choices}", did_you_mean(str(never[0]), dist.choices)))
             return None
-        return parent, tuple(allowed)
+        return parent, tuple({choice_key(c): c for choices in named for c in choices}.values())  # the choices
     if isinstance(dist, _IntRange):
         never = [v for v in allowed if isinstance(v, bool) or not isinstance(v, (int, float))
                  or not float(v).is_integer() or not dist.low <= v <= dist.high]

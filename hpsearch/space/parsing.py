@@ -15,7 +15,7 @@ from typing import Any
 from hpsearch.core.errors import ConfigError, ConfigProblem, did_you_mean
 from hpsearch.space.links import Known, is_bundle_spec, link_problems, parse_bundle, resolve_conditions
 from hpsearch.space.parameters import Parameter, lookup
-from hpsearch.space.scales import RANGE_SCALES, SCALES, Choice, Distribution, Legal, format_value
+from hpsearch.space.scales import RANGE_SCALES, SCALES, Choice, Distribution, Legal, choice_key, format_value
 from hpsearch.space.search_space import Space
 
 _RANGE_KEYS = ("scale", "low", "high")
@@ -236,6 +236,7 @@ def _parse_choice(hp: Parameter, spec: Mapping[str, Any], key: str,
         problems.append(ConfigProblem(f"{key}.choice", "is empty", "list at least one value, e.g. choice: [32, 64, 128]"))
         return None
     choices: list[Any] = []
+    seen: set[tuple[type, Any]] = set()  # by type and value: 1, true and 1.0 are three choices; one lookup each
     for i, item in enumerate(items):
         value, message = hp.check(item)
         if not message and not isinstance(value, (str, int, float, bool, type(None))):
@@ -243,8 +244,10 @@ def _parse_choice(hp: Parameter, spec: Mapping[str, Any], key: str,
         if message:
             fix = did_you_mean(item, hp.choices) if hp.choices and isinstance(item, str) else ""
             problems.append(ConfigProblem(f"{key}.choice", f"item {i + 1}: {message}", fix))
-        elif value in choices:
-            problems.append(ConfigProblem(f"{key}.choice", f"item {i + 1}: {value!r} is listed twice", "list each value once"))
+        elif choice_key(value) in seen:
+            problems.append(ConfigProblem(f"{key}.choice", f"item {i + 1}: {value!r} is listed twice",
+                                          "list each value once"))
         else:
+            seen.add(choice_key(value))
             choices.append(value)
     return Choice(tuple(choices)) if choices else None  # every item was wrong: its problems say why

@@ -336,9 +336,21 @@ class Choice(Distribution):
         object.__setattr__(self, "choices", tuple(self.choices))
         if not self.choices:
             raise ValueError("Choice needs at least one choice")
+        # Each choice's position by type and value (the first if listed twice): one lookup, not a scan.
+        index: dict[tuple[type, Any], int] = {}
+        for i, c in enumerate(self.choices):
+            index.setdefault(choice_key(c), i)
+        object.__setattr__(self, "_index", index)
+
+    def index(self, value: Any) -> int:
+        """The position of ``value`` among the choices, by type and value (ValueError if it is none of them)."""
+        try:
+            return self._index[choice_key(value)]  # type: ignore[attr-defined]
+        except KeyError:
+            raise ValueError(f"{value!r} is not one of the choices") from None
 
     def to_unit(self, value: Any) -> float:
-        return (self.choices.index(value) + 0.5) / len(self.choices)
+        return (self.index(value) + 0.5) / len(self.choices)
 
     def from_unit(self, u: float) -> Any:
         n = len(self.choices)
@@ -351,8 +363,8 @@ class Choice(Distribution):
 
     def subset(self, values: Iterable[Any]) -> "Choice":
         """The choices that are among ``values``, in this choice's order (a subclass keeps what goes with them)."""
-        values = list(values)
-        return Choice(tuple(c for c in self.choices if c in values))
+        keys = {choice_key(v) for v in values}
+        return Choice(tuple(c for c in self.choices if choice_key(c) in keys))
 
     def center(self) -> Any:
         return self.choices[0]
@@ -373,6 +385,22 @@ def distribution_from_json(d: Mapping[str, Any]) -> Distribution:
     if "choice" in d:
         return Choice(tuple(d["choice"]))
     return RANGE_SCALES[d["scale"]](d["low"], d["high"], legal=Legal.from_json(d.get("legal") or {}))
+
+
+def choice_key(value: Any) -> tuple[type, Any]:
+    """What tells one choice from another: its type and value. Python has ``1 == True == 1.0``; a search
+    space does not (``choice: [1, true, 1.0]`` is three choices, and ``when: {a: true}`` never names ``1``)."""
+    return (type(value), value)
+
+
+def named_by(value: Any, candidates: Iterable[Any]) -> list[Any]:
+    """The ``candidates`` that a written ``value`` names: those of its type and value, else, for a number,
+    those equal to it as numbers (``when: {lr: 1}`` names the choice ``1.0``); a bool never names a number."""
+    candidates = list(candidates)
+    exact = [c for c in candidates if choice_key(c) == choice_key(value)]
+    if exact or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return exact
+    return [c for c in candidates if isinstance(c, (int, float)) and not isinstance(c, bool) and c == value]
 
 
 def _short(x: float) -> float:

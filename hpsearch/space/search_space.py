@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from hpsearch.space.conditions import Bundle, Condition, bundle_from_json, is_bundle_json, parents_first
-from hpsearch.space.scales import Choice, Distribution, Legal, _IntRange, _Range, distribution_from_json
+from hpsearch.space.scales import Choice, Distribution, Legal, _IntRange, _Range, choice_key, distribution_from_json
 
 
 class Space(Mapping[str, Distribution]):
@@ -191,8 +191,10 @@ def envelope(spaces: list[Space]) -> Space:
             labels = list(dict.fromkeys(c for d in dists for c in d.choices))
             out[name] = Bundle.of([options[label] for label in labels], labels if first.named else None)
         elif not first.is_numeric:
-            union = dict.fromkeys(c for d in dists for c in d.choices)  # ordered, first seen first
-            out[name] = Choice(tuple(union))
+            union: dict[tuple[type, Any], Any] = {}  # by type and value, first seen first
+            for c in (c for d in dists for c in d.choices):
+                union.setdefault(choice_key(c), c)
+            out[name] = Choice(tuple(union.values()))
         else:
             legal = first.legal
             for d in dists[1:]:

@@ -97,23 +97,32 @@ def level_losses(levels: Sequence[Mapping[int, float]], need: int) -> np.ndarray
     """Each trial's loss for TPE from its costs at the levels (rungs) it reached, shape ``(n,)``.
 
     ``levels[i]`` maps a rung index to trial ``i``'s cost there (lower is
-    better, ``+inf`` if it diverged; empty for a failed trial). As BOHB does,
-    the model is fitted at the highest rung that at least ``need`` trials
-    reached (the lowest one if none did): a trial's loss is its cost there.
-    Trials that stopped below it (pruned) still count, as worse than every
-    trial that reached it: by the highest rung they reached, then their cost
-    there. Only the order matters to ``plan_tpe``, so the losses are ranks
-    (ties equal); ``+inf`` stays ``+inf`` (a failed or diverged trial is always in the rest).
+    better, ``+inf`` if it diverged; empty for a failed trial). A trial
+    *reached* a rung when its highest rung is that one or above: under
+    Hyperband a bracket may start above a rung (its trials have no cost at
+    the lower rungs, yet trained past them). As BOHB does, the model is fitted
+    at the highest rung that at least ``need`` trials reached (the lowest one
+    if none did): a trial that reached it is judged by its cost there, or,
+    when its bracket started above it, by its cost at its first rung (the
+    budget nearest). A trial that stopped below it (pruned) still counts, as
+    worse than every trial that reached it: by the highest rung it reached,
+    then its cost there. Only the order matters to ``plan_tpe``, so the losses
+    are ranks (ties equal); ``+inf`` stays ``+inf`` (a failed or diverged
+    trial is always in the rest).
     """
+    highest = [max(trial, default=None) for trial in levels]
     reached = sorted({rung for trial in levels for rung in trial})
     if not reached:
         return np.full(len(levels), np.inf)
-    top = max((r for r in reached if sum(r in trial for trial in levels) >= need), default=reached[0])
+    top = max((r for r in reached if sum(h is not None and h >= r for h in highest) >= need), default=reached[0])
     keys = []
-    for trial in levels:
-        rung = top if top in trial else max((r for r in trial if r < top), default=None)
-        cost = math.inf if rung is None else trial[rung]
-        keys.append((-(rung if rung is not None else -1), cost))
+    for trial, high in zip(levels, highest):
+        if high is None:
+            keys.append((1, math.inf))
+        elif high >= top:  # judged at the top rung, or the first one above it its bracket started at
+            keys.append((-top, trial[min(r for r in trial if r >= top)]))
+        else:
+            keys.append((-high, trial[high]))
     finite = sorted({key for key in keys if math.isfinite(key[1])})
     order = {key: float(i) for i, key in enumerate(finite)}
     return np.array([order.get(key, np.inf) for key in keys])
@@ -163,13 +172,16 @@ def plan_tpe(
         Every coordinate filled; the caller drops those of inactive parameters.
     """
     points = np.asarray(points, dtype=float)
-    points = points.reshape(0, len(dims)) if points.size == 0 else points  # (n, d)
     losses = np.where(np.isnan(losses), np.inf, np.asarray(losses, dtype=float))  # (n,)
+    if points.size == 0:  # no trial yet, or nothing searched: n rows of no coordinate
+        points = points.reshape(len(losses) if not dims else 0, len(dims))  # (n, d)
     if points.ndim != 2 or points.shape[1] != len(dims) or len(losses) != len(points):
         raise ValueError(f"expected points (n, {len(dims)}) and losses (n,), got {points.shape} and {losses.shape}")
     if n_candidates < 1:
         raise ValueError(f"n_candidates must be >= 1, got {n_candidates}")
     n, n_finite = len(losses), int(np.isfinite(losses).sum())
+    if not dims:  # nothing searched: every new trial is the one fixed point (its own seed makes it new)
+        return np.empty((n_new, 0))
     if n < max(n_startup, 1) or n_finite == 0:
         return _snap_choices(rng.random((n_new, len(dims))), dims)
     n_good = min(max((gamma or default_gamma)(n), 1), n_finite)

@@ -297,3 +297,28 @@ def test_a_read_only_run_still_shows_exports_and_lists(finished_run: Path, tmp_p
             subprocess.run(["chattr", "-i", *map(str, folders)], check=True)
         for path in folders:
             path.chmod(path.stat().st_mode | 0o200)
+
+
+def test_a_choice_of_150_000_items_loads_in_linear_time_and_its_dry_run_histogram_is_capped(tmp_path: Path) -> None:
+    """Just under the 1 MB limit: parsing once took minutes (each item compared with every earlier one), and the
+    dry run drew a histogram row per choice."""
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+    def label(i: int) -> str:
+        out = ""
+        while True:
+            i, r = divmod(i, 36)
+            out = digits[r] + out
+            if not i:
+                return "k" + out
+
+    (tmp_path / "many_obj.py").write_text("def f(params):\n    return len(params['c'])\n")
+    config = tmp_path / "many.yaml"
+    config.write_text("objective: {python: many_obj:f, metric: value}\nspace:\n  c: {choice: ["
+                      + ",".join(label(i) for i in range(150_000)) + "]}\nsearch: {trials: 20, seed: 0}\n")
+    assert 800_000 < config.stat().st_size < 1_000_000
+    result = hpsearch("run", str(config), "--dry-run", cwd=tmp_path)  # TIME_LIMIT: a minute, not minutes
+    assert result.returncode == 0, result.stderr[-3000:]
+    histogram = result.stdout.partition("Where the search will look")[2].splitlines()
+    rows = [line for line in histogram if "█" in line]
+    assert 1 < len(rows) <= 12 and "… 149,989 more" in rows[-1], result.stdout[-3000:]

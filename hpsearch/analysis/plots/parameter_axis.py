@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from hpsearch.analysis.plots.canvas import plain_log_ticks, tick_text
-from hpsearch.space.scales import Distribution
+from hpsearch.space.scales import Distribution, choice_key
 from hpsearch.space.search_space import Space
 
 if TYPE_CHECKING:
@@ -75,7 +75,8 @@ class ParameterAxis:
     def position(self, values: Sequence[Any]) -> np.ndarray:
         """Plot coordinates of parameter values. (n,) -> (n,) floats."""
         if self.scale == "choice":
-            return np.array([self.choices.index(v) for v in values], dtype=float)
+            index = {choice_key(c): i for i, c in reversed(list(enumerate(self.choices)))}  # by type and value
+            return np.array([index[choice_key(v)] for v in values], dtype=float)
         if self.scale == "one_minus_log":
             return one_minus_log_position(values)
         return np.asarray(values, dtype=float)

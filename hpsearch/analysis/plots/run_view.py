@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hpsearch.analysis.importance import ImportanceReport
+from hpsearch.analysis.run_notes import describe_round
 from hpsearch.analysis.plots.parameter_axis import ParameterAxis, parameter_axis
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.objectives.spec import ObjectiveSpec
@@ -71,8 +72,8 @@ class RunView:
                    metric=objective.metric, maximize=objective.direction == "maximize", pruned=pruned)
 
     def round_label(self, number: int) -> str:
-        """``round 2 (zoom)``: a round's number and kind, for legends."""
-        kinds = {r.round: r.kind for r in self.rounds}
+        """``round 2 (zoom top 3)``: a round's number and how it was made (``describe_round``), for legends."""
+        kinds = {r.round: describe_round(r, self.trials).kind for r in self.rounds}
         return f"round {number} ({kinds[number]})" if number in kinds else f"round {number}"
 
     def round_numbers(self) -> list[int]:
