@@ -10,6 +10,7 @@ from hpsearch.core.errors import ConfigError
 from hpsearch.nn.hyperparams import HYPERPARAMETERS
 from hpsearch.space.conditions import Bundle, Condition
 from hpsearch.space.parsing import parse_space
+from hpsearch.space.search_space import Space
 from hpsearch.space.samplers import grid_size, plan_round
 from hpsearch.space.scales import Choice, Int, Log, OneMinusLog, Uniform
 from hpsearch.space.search_space import Space, envelope
@@ -251,3 +252,15 @@ def test_choices_and_when_values_are_told_apart_by_type_as_well_as_value():
     # Plotted and counted by type too.
     from hpsearch.analysis.histogram import histogram
     assert histogram(space["a"], [1, True, True, 1.0]) == [("1", 1), ("true", 2), ("1", 1)]
+
+
+def test_a_round_stored_with_an_int_naming_a_float_choice_still_activates_its_child():
+    """A round space stored before choices were told apart by type says ``when: {lr: 1}`` for the choice 1.0."""
+    stored = {"lr": {"choice": [1.0, 0.1]}, "m": {"choice": ["x", "y"], "when": {"lr": [1]}}}
+    space = Space.from_json(stored)
+    assert set(space.active_names({"lr": 1.0, "m": "x"})) == {"lr", "m"}
+    assert set(space.active_names({"lr": 0.1, "m": "x"})) == {"lr"}
+    # ... and a bool is still never taken for a number, nor the other way round.
+    flags = Space.from_json({"a": {"choice": [1, True]}, "b": {"choice": ["x"], "when": {"a": [True]}}})
+    assert set(flags.active_names({"a": 1, "b": "x"})) == {"a"}
+    assert set(flags.active_names({"a": True, "b": "x"})) == {"a", "b"}

@@ -17,7 +17,20 @@ from typing import Any
 import numpy as np
 
 from hpsearch.space.conditions import Bundle, Condition, bundle_from_json, is_bundle_json, parents_first
-from hpsearch.space.scales import Choice, Distribution, Legal, _IntRange, _Range, choice_key, distribution_from_json
+from hpsearch.space.scales import (
+    Choice, Distribution, Legal, _IntRange, _Range, choice_key, distribution_from_json, named_by,
+)
+
+
+def _named_choices(condition: Condition, dists: Mapping[str, Distribution]) -> Condition:
+    """``condition`` with each value a choice of its parent names put as that choice: a round stored before
+    choices were told apart by type may say ``1`` where the choice is ``1.0``."""
+    def named(parent: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        dist = dists.get(parent)
+        if not isinstance(dist, Choice):
+            return values
+        return tuple({choice_key(c): c for v in values for c in (named_by(v, dist.choices) or [v])}.values())
+    return Condition(tuple((parent, named(parent, values)) for parent, values in condition.requires))
 
 
 class Space(Mapping[str, Distribution]):
@@ -151,7 +164,7 @@ class Space(Mapping[str, Distribution]):
             if "when" in spec:
                 conditions[name] = Condition.from_json(spec.pop("when"))
             dists[name] = bundle_from_json(spec) if is_bundle_json(spec) else distribution_from_json(spec)
-        return cls(dists, conditions)
+        return cls(dists, {name: _named_choices(c, dists) for name, c in conditions.items()})
 
     def with_legal_from(self, other: "Space") -> "Space":
         """A copy whose ranges that have no legal limits take those of the same range in ``other``.
