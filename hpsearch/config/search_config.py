@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.data.data_config import DataConfig, validate_data_config
+from hpsearch.core.columns import reserved_name
 from hpsearch.core.decisions import BabysitRules, parse_rules
 from hpsearch.core.errors import ConfigError, ConfigProblem, config_error, did_you_mean
 from hpsearch.config.conditions import engine_notices, sometimes_absent
@@ -286,6 +287,9 @@ def _engine_sections(raw: dict[str, Any]) -> tuple[DataConfig | None, dict[str, 
         problems += exc.problems
         fixed = {}
     model = {**model, **fixed}
+    if "seed" in space:
+        problems.append(ConfigProblem("space.seed", "has no effect: every trial trains with its own seed, drawn from "
+                                      "search.seed", "remove it; confirm repeats the best trials with fresh seeds"))
     if "hidden" in model:
         for key in ("layers", "hidden_units"):
             if key in space_raw:
@@ -311,6 +315,9 @@ def _own_objective_sections(raw: dict[str, Any], objective: ObjectiveSpec | None
         space, fixed = parse_space(space_raw, "space", parameters=None)
     except ConfigError as exc:
         problems += exc.problems
+    names = {*space.names, *fixed, *(k for d in space.bundles.values() for k in d.keys)}
+    problems += [ConfigProblem(f"space.{name}", *reserved) for name in sorted(names)
+                 if (reserved := reserved_name(name)) is not None]
     if objective is not None and not problems:
         sometimes = sometimes_absent(space)
         always = {*space.names, *fixed, *(k for d in space.bundles.values() for k in d.keys)} - set(sometimes)

