@@ -15,7 +15,7 @@ from hpsearch.cli.options import (
 )
 from hpsearch.cli.progress import EpochProgress, SearchProgress
 from hpsearch.cli.text import plain
-from hpsearch.core.limits import MAX_TRIALS
+from hpsearch.core.limits import MAX_SEED, MAX_TRIALS
 
 
 @click.command()
@@ -64,7 +64,7 @@ def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: 
 @click.command()
 @click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--trials", "-n", type=click.IntRange(min=1, max=MAX_TRIALS), help="Trials in the first round (overrides search.trials).")
-@click.option("--seed", type=click.IntRange(min=0), help="Search seed (overrides search.seed).")
+@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), help="Search seed (overrides search.seed).")
 @click.option("--name", help="Run name (default: the config's name), made unique in the runs folder.")
 @runs_dir_option
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",

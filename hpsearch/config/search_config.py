@@ -23,7 +23,7 @@ from hpsearch.core.decisions import BabysitRules, parse_rules
 from hpsearch.core.errors import ConfigError, ConfigProblem, config_error, did_you_mean
 from hpsearch.config.conditions import engine_notices, sometimes_absent
 from hpsearch.config.placement import scheduler_problem
-from hpsearch.core.limits import MAX_ROUNDS, MAX_TRIALS, MAX_WORKERS
+from hpsearch.core.limits import MAX_ROUNDS, MAX_SEED, MAX_TRIALS, MAX_WORKERS
 from hpsearch.nn.hyperparams import HYPERPARAMETERS, validate_hyperparameters
 from hpsearch.objectives.spec import ObjectiveSpec, parse_objective, placeholder_problems, placement_problems
 from hpsearch.space.samplers import SAMPLERS, grid_size
@@ -73,7 +73,7 @@ ZOOMS = ("box", "tpe")
 # name -> (type, check, rule) of each search setting; None is accepted where the default is None.
 _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
     "trials": (int, lambda v: 1 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,}"),
-    "seed": (int, lambda v: v >= 0, "an integer >= 0"),
+    "seed": (int, lambda v: 0 <= v <= MAX_SEED, f"an integer from 0 to {MAX_SEED:,}"),
     "workers": (int, lambda v: 1 <= v <= MAX_WORKERS,
                 f"an integer from 1 to {MAX_WORKERS:,} (or leave it out for one per core)"),
     "sampler": (str, lambda v: v in SAMPLERS, "one of " + ", ".join(SAMPLERS)),

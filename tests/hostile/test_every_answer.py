@@ -12,8 +12,10 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from hpsearch.analysis.leaderboard import leaderboard, write_csv, write_json
+from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
 from hpsearch.core.errors import ConfigError
 from hpsearch.core.records import TrialRecord, TrialStatus
@@ -71,3 +73,28 @@ def test_a_searched_epochs_and_the_epochs_run_get_two_titles() -> None:
     assert len(titles) == len(set(titles))
     titles = [c.title for c in leaderboard(_objective_trials(), ["x"], metric="acc").columns]  # a reported epochs
     assert len(titles) == len(set(titles))
+
+
+# 6. A seed past what a config file holds.
+
+def test_a_seed_of_23_digits_is_refused_at_the_command_line(tiny_config: Path, runs_dir: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", str(tiny_config), "--seed", "1" * 23, "--dry-run"])
+    assert result.exit_code == 2 and "--seed" in result.stderr and "Traceback" not in result.stderr
+    with pytest.raises(ConfigError, match="search.seed"):
+        load_config(tiny_config).with_search(seed=10**22)
+
+
+def test_the_largest_seed_a_run_takes_reads_back_from_its_config(tiny_config: Path) -> None:
+    seed = max(s for s in (10**k - 1 for k in range(1, 40)) if _accepted(tiny_config, s))
+    assert len(str(seed)) >= 18  # a search seed of 18 digits works ...
+    text = tiny_config.read_text().replace("  seed: 7\n", f"  seed: {seed}\n")  # ... and reads back from a file
+    tiny_config.write_text(text)
+    assert load_config(tiny_config).search.seed == seed
+
+
+def _accepted(path: Path, seed: int) -> bool:
+    try:
+        load_config(path).with_search(seed=seed)
+        return True
+    except ConfigError:
+        return False
