@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -17,6 +18,7 @@ from click.testing import CliRunner
 from hpsearch.analysis.leaderboard import leaderboard, write_csv, write_json
 from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
+from hpsearch.config.overrides import parse_assignments
 from hpsearch.core.errors import ConfigError
 from hpsearch.core.records import TrialRecord, TrialStatus
 
@@ -98,3 +100,36 @@ def _accepted(path: Path, seed: int) -> bool:
         return True
     except ConfigError:
         return False
+
+
+# 5. --set: the last flag wins, problems name --set KEY, a bare name is told its section, an empty section is one.
+
+def _dry_run(config: Path, *sets: str) -> Any:
+    return CliRunner().invoke(cli, ["run", str(config), "--dry-run", *(a for s in sets for a in ("--set", s))])
+
+
+def test_the_last_set_of_a_key_wins_even_after_a_whole_section(tiny_config: Path, runs_dir: Path) -> None:
+    config = load_config(tiny_config, parse_assignments(["search.trials=3", "search={trials: 2}", "search.trials=4"]))
+    assert config.search.trials == 4
+
+
+def test_a_set_problem_names_set_key_and_no_line_of_the_file(tiny_config: Path, runs_dir: Path) -> None:
+    for assignment, key in (("search.trials=0", "search.trials"), ("space.learning_rate.low=5", "space.learning_rate.low"),
+                            ("serch.trials=2", "serch.trials")):
+        result = _dry_run(tiny_config, assignment)
+        assert result.exit_code == 2
+        assert result.stderr.startswith(f"error: --set {key}: "), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_run_set_of_a_bare_hyperparameter_suggests_its_sections(tiny_config: Path, runs_dir: Path) -> None:
+    result = _dry_run(tiny_config, "learning_rate=0.01")
+    assert result.exit_code == 2
+    assert "--set model.learning_rate=" in result.stderr and "--set space.learning_rate=" in result.stderr
+    result = CliRunner().invoke(cli, ["train", str(tiny_config), "--set", "model.learning_rate=0.01"])
+    assert result.exit_code == 2 and "--set learning_rate=" in result.stderr
+
+
+def test_an_empty_section_is_an_empty_mapping_for_set(tiny_config: Path, runs_dir: Path) -> None:
+    tiny_config.write_text(tiny_config.read_text().split("search:")[0] + "search:\n")
+    assert load_config(tiny_config, parse_assignments(["search.trials=2"])).search.trials == 2
