@@ -225,16 +225,13 @@ def _read_numbers_fast(path: Path, header: list[str], label: str | None) -> list
     """
     label_at = header.index(label) if label is not None and label in header else None
     try:
-        X = _parse_numbers(path, None)
-        labels = None
-    except ValueError:
         if label_at is None:
-            return None
-        try:
+            X, labels = _parse_numbers(path, None), None
+        else:  # the label keeps its text: classes are told apart by it (007 is not 7, nor 2**53 + 1 2**53)
             X = _parse_numbers(path, [k for k in range(len(header)) if k != label_at])
             labels = _loadtxt(path, [label_at], str)
-        except ValueError:
-            return None
+    except ValueError:
+        return None
     if len(X) == 0 or X.shape[1] != len(header) - (labels is not None):
         return None  # no rows (loadtxt cannot tell the width): the slow path says so
     columns: list[Column] = []

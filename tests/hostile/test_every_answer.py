@@ -133,3 +133,30 @@ def test_run_set_of_a_bare_hyperparameter_suggests_its_sections(tiny_config: Pat
 def test_an_empty_section_is_an_empty_mapping_for_set(tiny_config: Path, runs_dir: Path) -> None:
     tiny_config.write_text(tiny_config.read_text().split("search:")[0] + "search:\n")
     assert load_config(tiny_config, parse_assignments(["search.trials=2"])).search.trials == 2
+
+
+# 3. Labels are told apart by the text the file holds unless float64 gives that text back.
+
+def _classes(tmp_path: Path, labels: list[str], **data: Any) -> tuple[str, ...]:
+    from hpsearch.data.data_config import validate_data_config
+    from hpsearch.data.datasets import load_dataset
+
+    path = tmp_path / "labels.csv"
+    path.write_text("a,b,y\n" + "".join(f"{k % 7},{k % 5},{y}\n" for k, y in enumerate(labels)))
+    config, problems = validate_data_config({"path": str(path), "label": "y", **data})
+    assert config is not None, problems
+    return load_dataset(config).class_names
+
+
+def test_integer_labels_past_2_to_the_53_stay_distinct_classes(tmp_path: Path) -> None:
+    labels = [str(2**60 + k) for k in range(40)] * 3  # 40 labels float64 rounds to a few
+    names = _classes(tmp_path, labels, task="classification")
+    assert len(names) == 40 and set(names) == set(labels)
+
+
+def test_labels_written_differently_are_different_classes(tmp_path: Path) -> None:
+    assert _classes(tmp_path, ["007", "07", "7", "8"] * 4) == ("007", "07", "7", "8")
+
+
+def test_number_labels_float64_keeps_are_classes_in_numeric_order(tmp_path: Path) -> None:
+    assert _classes(tmp_path, ["10", "2", "1.0", "1", "0.5"] * 4) == ("0.5", "1", "2", "10")
