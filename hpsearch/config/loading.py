@@ -84,7 +84,7 @@ def _set_key_of(key: str, set_keys: tuple[str, ...]) -> str | None:
 def _as_set_problem(problem: ConfigProblem, key: str, raw: dict[str, Any]) -> ConfigProblem:
     """A problem of ``--set key`` named so (not by the file's line), a bare name told which section takes it."""
     message = problem.message if problem.key in (key, "") else f"{problem.key}: {problem.message}"
-    if problem.key == key and key not in TOP_LEVEL_KEYS and closest(key, TOP_LEVEL_KEYS) is None:  # a bare name
+    if problem.key == key and "." not in key and key not in TOP_LEVEL_KEYS and closest(key, TOP_LEVEL_KEYS) is None:
         name = key if "objective" in raw else closest(key, HYPERPARAMETERS) or key
         fix = (f"--set space.{name}=... (its value or range)" if "objective" in raw else
                f"--set model.{name}=... (a fixed value) or --set space.{name}=... (a range to search)")

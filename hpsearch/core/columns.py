@@ -24,8 +24,9 @@ OTHER_COLUMNS = ("bracket", "error", "seed", "history", "decisions")
 """The rest: Hyperband bracket, error, the trial's own seed, the JSON export's history and babysit decisions.
 (``epochs``, a parameter of the engine, is free: the leaderboard titles ``epochs_run`` apart when it is taken.)"""
 
-FIXED_COLUMNS = frozenset((*LEAD_COLUMNS, *RESULT_COLUMNS, *REGRESSION_COLUMNS, *CONFIRM_COLUMNS,
-                           *REGRESSION_CONFIRM_COLUMNS, *OTHER_COLUMNS))
+FIXED_COLUMNS = frozenset((*LEAD_COLUMNS, *OBJECTIVE_COLUMNS, *CONFIRM_COLUMNS, *OTHER_COLUMNS))
+"""The columns of an own objective's export, where its parameters and reported numbers go too (the engine's
+results, ``dev_cost`` ..., are not among them: an objective's metric may be called ``dev_rmse``)."""
 
 
 def metric_column(name: str) -> str:
