@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -25,7 +26,7 @@ from hpsearch.core.records import TrialRecord, TrialStatus
 
 # 1. Names that collide with the fixed columns of an export.
 
-@pytest.mark.parametrize("name", ["seed", "round", "status", "rank", "trial", "error", "seconds", "dev_cost", "history"])
+@pytest.mark.parametrize("name", ["seed", "round", "status", "rank", "trial", "error", "seconds", "confirm_mean", "history"])
 def test_an_own_objective_refuses_a_parameter_or_metric_named_as_a_fixed_column(tmp_path: Path, name: str) -> None:
     path = tmp_path / "objective.yaml"
     path.write_text(f"objective: {{command: 'echo {{{name}}}', metric: {name}}}\n"
@@ -160,3 +161,62 @@ def test_labels_written_differently_are_different_classes(tmp_path: Path) -> Non
 
 def test_number_labels_float64_keeps_are_classes_in_numeric_order(tmp_path: Path) -> None:
     assert _classes(tmp_path, ["10", "2", "1.0", "1", "0.5"] * 4) == ("0.5", "1", "2", "10")
+
+
+# 2. Numbers far from 1: scaled right, or one line.
+
+def _regression_file(tmp_path: Path, target: float = 1.0, feature: float = 1.0, constant: bool = False) -> Path:
+    """A linear target of two features, the target times ``target`` and the features times ``feature``."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    y = np.full(200, 3.5) if constant else 3 * X[:, 0] - 2 * X[:, 1] + 0.1 * rng.normal(size=200)
+    path = tmp_path / "numbers.csv"
+    path.write_text("a,b,y\n" + "".join(f"{float(a * feature)!r},{float(b * feature)!r},{float(t * target)!r}\n"
+                                        for (a, b), t in zip(X, y)))
+    return path
+
+
+def _fit(path: Path) -> tuple[Any, dict[str, Any]]:
+    from hpsearch.data.data_config import validate_data_config
+    from hpsearch.data.datasets import load_dataset
+    from hpsearch.nn import train
+    from hpsearch.nn.hyperparams import ModelConfig
+
+    config, problems = validate_data_config({"path": str(path), "label": "y", "task": "regression"})
+    assert config is not None, problems
+    data = load_dataset(config)
+    result, _ = train(ModelConfig.from_dict({"epochs": 30, "learning_rate": 0.01}), data)
+    return data, result.to_dict()
+
+
+@pytest.mark.parametrize("target, feature", [(1e160, 1.0), (1e-300, 1.0), (1.0, 1e160), (1.0, 1e-300)])
+def test_targets_and_features_far_from_1_train_as_well_as_near_1(tmp_path: Path, target: float, feature: float) -> None:
+    data, result = _fit(_regression_file(tmp_path, target, feature))
+    assert np.all(np.isfinite(data.target_scale)) and np.all(data.target_scale > 0)
+    assert np.allclose(data.X_train.std(axis=0), 1.0, atol=0.2)  # standardized, not zeroed nor blown up
+    _, plain = _fit(_regression_file(tmp_path))
+    assert result["status"] == "ok"
+    assert result["dev_r2"] > 0.9 and result["dev_r2"] == pytest.approx(plain["dev_r2"])
+    assert result["dev_rmse"] / target == pytest.approx(plain["dev_rmse"])
+
+
+def test_a_run_on_targets_near_1e160_reads_its_own_dataset_back(tmp_path: Path, runs_dir: Path) -> None:
+    path = _regression_file(tmp_path, 1e160)
+    config = tmp_path / "big.yaml"
+    config.write_text(f"data: {{path: {path}, label: y, task: regression}}\nmodel: {{epochs: 2}}\n"
+                      "space:\n  learning_rate: {scale: log, low: 1.0e-3, high: 0.1}\nsearch: {trials: 2, workers: 1}\n")
+    result = CliRunner().invoke(cli, ["run", str(config), "--quiet", "--name", "big"])
+    assert result.exit_code == 0, result.stderr
+    shown = CliRunner().invoke(cli, ["show", str(runs_dir / "big")])
+    assert shown.exit_code == 0 and "damaged" not in shown.stderr
+
+
+def test_a_constant_target_is_one_line_before_any_run_folder(tmp_path: Path, runs_dir: Path) -> None:
+    path = _regression_file(tmp_path, constant=True)
+    config = tmp_path / "constant.yaml"
+    config.write_text(f"data: {{path: {path}, label: y, task: regression}}\nmodel: {{epochs: 2}}\n"
+                      "search: {trials: 2, workers: 1}\n")
+    result = CliRunner().invoke(cli, ["run", str(config), "--quiet"])
+    assert result.exit_code == 2 and "'y' is 3.5 in every training row" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
