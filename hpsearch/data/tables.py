@@ -157,7 +157,8 @@ def read_table(path: Path, label: str | None) -> Table:
 
 def read_csv(path: Path, label: str | None, usecols: Collection[str] | None = None) -> Table:
     """A CSV file with a header row naming its columns; ``usecols``: parse only these (others are skipped,
-    whatever they hold), else all.
+    whatever they hold), else all. A file with none of ``usecols`` is a table without columns (its caller says
+    which it needs), not one "without data rows".
 
     Bounded (README "Limits"): at most ``MAX_CSV_COLUMNS`` columns and ``MAX_CELL_CHARS`` characters a
     cell, and a text column parsed is at most ``MAX_TEXT_COLUMN_BYTES`` as fixed-width text (its longest
@@ -191,7 +192,7 @@ def read_csv(path: Path, label: str | None, usecols: Collection[str] | None = No
     else:
         columns, row_lines = _read_cells(path, text, header, wanted)
         table = Table(str(path), tuple(columns), digest, row_lines)
-    if table.n_rows == 0:
+    if table.n_rows == 0 and wanted:  # none wanted: no rows counted, and the caller names the columns it lacks
         raise DataError(f"{path}: has a header but no data rows")
     return table
 

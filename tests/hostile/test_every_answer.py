@@ -176,7 +176,8 @@ def _regression_file(tmp_path: Path, target: float = 1.0, feature: float = 1.0, 
     return path
 
 
-def _fit(path: Path) -> tuple[Any, dict[str, Any]]:
+def _fit(path: Path) -> tuple[Any, dict[str, Any], Any]:
+    """The dataset of a regression file, and the result and network of a small model trained on it."""
     from hpsearch.data.data_config import validate_data_config
     from hpsearch.data.datasets import load_dataset
     from hpsearch.nn import train
@@ -185,16 +186,16 @@ def _fit(path: Path) -> tuple[Any, dict[str, Any]]:
     config, problems = validate_data_config({"path": str(path), "label": "y", "task": "regression"})
     assert config is not None, problems
     data = load_dataset(config)
-    result, _ = train(ModelConfig.from_dict({"epochs": 30, "learning_rate": 0.01}), data)
-    return data, result.to_dict()
+    result, network = train(ModelConfig.from_dict({"epochs": 30, "learning_rate": 0.01}), data)
+    return data, result.to_dict(), network
 
 
 @pytest.mark.parametrize("target, feature", [(1e160, 1.0), (1e-300, 1.0), (1.0, 1e160), (1.0, 1e-300)])
 def test_targets_and_features_far_from_1_train_as_well_as_near_1(tmp_path: Path, target: float, feature: float) -> None:
-    data, result = _fit(_regression_file(tmp_path, target, feature))
+    data, result, _ = _fit(_regression_file(tmp_path, target, feature))
     assert np.all(np.isfinite(data.target_scale)) and np.all(data.target_scale > 0)
     assert np.allclose(data.X_train.std(axis=0), 1.0, atol=0.2)  # standardized, not zeroed nor blown up
-    _, plain = _fit(_regression_file(tmp_path))
+    _, plain, _ = _fit(_regression_file(tmp_path))
     assert result["status"] == "ok"
     assert result["dev_r2"] > 0.9 and result["dev_r2"] == pytest.approx(plain["dev_r2"])
     assert result["dev_rmse"] / target == pytest.approx(plain["dev_rmse"])
@@ -220,3 +221,19 @@ def test_a_constant_target_is_one_line_before_any_run_folder(tmp_path: Path, run
     assert result.exit_code == 2 and "'y' is 3.5 in every training row" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+# 7. predict on a file with none of the model's columns says which it needs.
+
+def test_predict_on_a_file_with_none_of_the_models_columns_names_them(tmp_path: Path) -> None:
+    from hpsearch.core.errors import DataError
+    from hpsearch.predict.model import Model, predict_csv
+
+    data, _, network = _fit(_regression_file(tmp_path))
+    Model.from_training(network, data).save(tmp_path / "model.npz")
+    other = tmp_path / "other.csv"
+    other.write_text("p,q\n1,2\n3,4\n")
+    with pytest.raises(DataError) as exc:
+        predict_csv(tmp_path / "model.npz", other)
+    message = str(exc.value)
+    assert "no data rows" not in message and "'a'" in message and "'b'" in message
