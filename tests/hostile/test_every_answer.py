@@ -237,3 +237,12 @@ def test_predict_on_a_file_with_none_of_the_models_columns_names_them(tmp_path: 
         predict_csv(tmp_path / "model.npz", other)
     message = str(exc.value)
     assert "no data rows" not in message and "'a'" in message and "'b'" in message
+
+
+def test_task_auto_counts_integer_labels_past_2_to_the_53_as_distinct(tmp_path: Path) -> None:
+    from hpsearch.data.tables import read_csv
+    from hpsearch.data.tasks import REGRESSION, decide_task
+
+    path = tmp_path / "ids.csv"
+    path.write_text("a,y\n" + "".join(f"{k},{2**60 + k}\n" for k in range(120)))  # 120 values in 120 rows
+    assert decide_task([read_csv(path, "y")["y"]], "auto")[0] == REGRESSION
