@@ -179,6 +179,27 @@ def test_numbers_with_an_exponent_and_no_dot_are_numbers(tmp_path: Path) -> None
         "learning_rate"].low == 3e-3
 
 
+def test_yaml_1_2_floats_with_a_dot_and_an_unsigned_exponent_are_numbers(tmp_path: Path) -> None:
+    """1.5e3, 1.0e308, 0.5e1 are YAML 1.2 floats (YAML 1.1 wants 1.5e+3): numbers, never strings in a choice."""
+    path = tmp_path / "exp.yaml"
+    path.write_text("data: {dataset: spirals}\n"
+                    "space:\n  learning_rate: {scale: log, low: 0.5e-4, high: 1.0e0}\n"
+                    "  l2: {choice: [1.5e3, 1.0e308, 0.5e1, 1.5e10, .5e-1]}\n")
+    config = load_config(path)
+    assert config.space["l2"].choices == (1500.0, 1e308, 5.0, 1.5e10, 0.05)
+    assert config.space["learning_rate"].low == 5e-5 and config.space["learning_rate"].high == 1.0
+    assert load_config(path, parse_assignments(("space.learning_rate.low=1.5e-3",))).space[
+        "learning_rate"].low == 1.5e-3
+
+
+def test_a_bound_that_is_text_but_no_finite_number_is_not_told_to_drop_quotes(tmp_path: Path) -> None:
+    path = tmp_path / "nan.yaml"
+    path.write_text("data: {dataset: spirals}\nspace:\n  learning_rate: {scale: log, low: nan, high: 1}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert "without quotes" not in str(exc.value)
+
+
 def test_keys_named_as_other_tools_name_them_get_ours() -> None:
     from hpsearch.core.errors import did_you_mean
 

@@ -143,7 +143,7 @@ def test_classification_and_own_objectives_keep_their_columns_and_store_no_metri
     confirm_run(own, top_k=2, seeds=2, execution=ONE)
     assert not any(c.startswith("confirm_rmse") for c in export_csv(own)[0])
     shown = CliRunner().invoke(cli, ["show", str(own)], env={"COLUMNS": "200"}).output
-    assert "mean acc" in shown and "mean RMSE" not in shown
+    assert "mean acc" not in shown and "mean RMSE" not in shown and "mean dev_rmse" in shown  # its own metric only
     for run in (classified, own):
         with sqlite3.connect(run / "run.sqlite") as db:
             kept = {m for table in ("epochs", "confirmations") for (m,) in db.execute(f"SELECT metrics FROM {table}")}

@@ -27,10 +27,10 @@ from hpsearch.analysis.run_notes import error_line
 from hpsearch.core.decisions import Decision
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 
-RESULT_COLUMNS = ("dev_cost", "train_cost", "dev_accuracy", "epochs_run", "seconds", "rung", "best_dev_cost",
-                  "best_epoch")
-LEAD_COLUMNS = ("rank", "trial", "round", "status")
-OBJECTIVE_COLUMNS = ("epochs_run", "seconds", "rung")
+from hpsearch.core.columns import (
+    CONFIRM_COLUMNS, LEAD_COLUMNS, OBJECTIVE_COLUMNS, REGRESSION_COLUMNS, REGRESSION_CONFIRM_COLUMNS, RESULT_COLUMNS,
+    metric_column,
+)
 
 
 @dataclass(frozen=True)
@@ -153,8 +153,10 @@ def leaderboard(
                     Column("train J", drop=_DROP_ORDER["train J"]),
                     *([Column("dev RMSE"), Column("dev R²")] if regression else [Column("dev acc")])]
     else:
-        columns += [Column(metric, whole=True), *(Column(n, drop=_DROP_ORDER["train J"]) for n in extras)]
-    columns += [Column("epochs", drop=_DROP_ORDER["epochs"]), Column("seconds", drop=_DROP_ORDER["seconds"]),
+        columns += [Column(metric, whole=True), *(Column(metric_column(n), drop=_DROP_ORDER["train J"]) for n in extras)]
+    taken = {*names, *extras}  # a searched or reported epochs keeps its title: epochs_run's gives way
+    columns += [Column("epochs run" if "epochs" in taken else "epochs", drop=_DROP_ORDER["epochs"]),
+                Column("seconds", drop=_DROP_ORDER["seconds"]),
                 *([Column("error", justify="left", drop=_DROP_ORDER["error"])] if errors else [])]
     rows = []
     for position, t in enumerate(ranked, start=1):
@@ -223,16 +225,6 @@ def _format(value: Any, digits: int) -> str:
     return str(value)
 
 
-# hpsearch confirm: mean and sample std of the ranking value over a trial's ok repeats, and their count.
-CONFIRM_COLUMNS = ("confirm_mean", "confirm_std", "confirm_n")
-
-
-REGRESSION_COLUMNS = ("dev_rmse", "dev_r2")
-"""A regression's results in the target's own units, in place of ``dev_accuracy``."""
-REGRESSION_CONFIRM_COLUMNS = ("confirm_rmse_mean", "confirm_rmse_low", "confirm_rmse_high", "confirm_r2_mean")
-"""hpsearch confirm of a regression: the mean dev RMSE of a trial's ok repeats, its 95% interval, and their mean R²."""
-
-
 def is_regression(trials: list[TrialRecord]) -> bool:
     """Whether these engine trials predict numbers (their records carry a dev RMSE) rather than classes."""
     return any("dev_rmse" in t.metrics for t in trials)
@@ -253,7 +245,8 @@ def export_columns(trials: list[TrialRecord], fixed: dict[str, Any], metric: str
     """
     searched = sorted({name for t in trials for name in t.params})
     fixed_names = sorted(k for k in fixed if k not in searched and k != "seed")
-    results = RESULT_COLUMNS if metric is None else (metric, *extra_metrics(trials, metric), *OBJECTIVE_COLUMNS)
+    results = RESULT_COLUMNS if metric is None else (metric, *map(metric_column, extra_metrics(trials, metric)),
+                                                     *OBJECTIVE_COLUMNS)
     if metric is None and is_regression(trials):
         results = tuple(c for name in results for c in (REGRESSION_COLUMNS if name == "dev_accuracy" else (name,)))
     bracket = ["bracket"] if brackets else []
@@ -274,7 +267,8 @@ def export_rows(
     """One dict per trial, best first: searched values and the run's fixed hyperparameters alike.
 
     ``seed`` is the trial's own training seed (derived from the search seed, round and index).
-    With an own objective (``metric``), the metric and every other reported number take the engine's columns.
+    With an own objective (``metric``), the metric and every other reported number take the engine's columns (a
+    number named as a fixed column, ``seed``, as ``reported_seed``: ``metric_column``).
     ``confirmed`` maps a trial to its ``CONFIRM_COLUMNS`` (``confirm.export_fields``); empty for the others.
     ``brackets`` (trial -> Hyperband bracket, 0-based) adds a ``bracket`` field when given.
     """
@@ -306,7 +300,7 @@ def export_rows(
             for name in RESULT_COLUMNS:
                 if name not in OBJECTIVE_COLUMNS:
                     del row[name]
-            row.update(t.metrics)
+            row.update({metric_column(name): value for name, value in t.metrics.items()})
             row.setdefault(metric, None)
         row.update({k: v for k, v in fixed.items() if k != "seed"})
         row.update(t.params)

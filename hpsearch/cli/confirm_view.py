@@ -22,12 +22,14 @@ def confirm_table(confirmation: Any, objective: Any = None) -> Table:
     """The confirmed trials, best first: confirmed and leaderboard place, first run's J, mean J and its spread,
     and the mean dev accuracy — or, for a regression, the mean dev RMSE with its 95% interval and the mean R².
 
-    With an own objective, its metric in its own direction (a maximized metric is shown as it was reported).
+    With an own objective, its metric in its own direction (a maximized metric is shown as it was reported),
+    and nothing of the engine's (an objective has no dev accuracy: the column was "—" throughout).
     """
     label, shown = _confirm_scale(objective)
     regression = confirmation.regression
     table = Table(title="Confirmation: top trials retrained with fresh seeds", title_justify="left")
-    extra = ("mean RMSE", "RMSE 95% interval", "mean R²") if regression else ("mean acc",)
+    engine = objective is None
+    extra = ("mean RMSE", "RMSE 95% interval", "mean R²") if regression else ("mean acc",) if engine else ()
     for column in ("rank", "trial", "leaderboard", f"first-run {label}", f"mean {label}", "std", "min – max",
                    "95% interval", *extra, "repeats"):
         table.add_column(plain(column), justify="right")
@@ -36,8 +38,10 @@ def confirm_table(confirmation: Any, objective: Any = None) -> Table:
         if regression:
             results = (fmt(c.mean_rmse if c.rmses else None), _interval(c.rmse_interval),
                        fmt(c.mean_r2 if math.isfinite(c.mean_r2) else None))
-        else:
+        elif engine:
             results = (f"{c.mean_accuracy:.2%}" if math.isfinite(c.mean_accuracy) else "—",)
+        else:
+            results = ()
         table.add_row(
             str(c.rank), str(c.trial), ordinal(c.leaderboard_rank), fmt(shown(c.first_value)),
             fmt(shown(c.mean) if c.n else None), fmt(c.std if c.n >= 2 else None),

@@ -15,12 +15,13 @@ from hpsearch.cli.options import (
 )
 from hpsearch.cli.progress import EpochProgress, SearchProgress
 from hpsearch.cli.text import plain
-from hpsearch.core.limits import MAX_TRIALS
+from hpsearch.core.limits import MAX_SEED, MAX_TRIALS
 
 
 @click.command()
 @click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE", help="Set a hyperparameter (repeatable), e.g. --set learning_rate=0.01.")
+@click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE", help="Set a hyperparameter by its name (repeatable, the last wins), e.g. --set learning_rate=0.01 "
+              "(run's --set takes dotted keys instead: model.learning_rate).")
 @click.option("--json", "as_json", is_flag=True, help="Print only the result record as JSON (for scripts).")
 @click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="Save the trained network's weights to this .npz file.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no table of the values used; print only the result.")
@@ -64,12 +65,12 @@ def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: 
 @click.command()
 @click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--trials", "-n", type=click.IntRange(min=1, max=MAX_TRIALS), help="Trials in the first round (overrides search.trials).")
-@click.option("--seed", type=click.IntRange(min=0), help="Search seed (overrides search.seed).")
+@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), help="Search seed (overrides search.seed).")
 @click.option("--name", help="Run name (default: the config's name), made unique in the runs folder.")
 @runs_dir_option
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
-              help="Override any config value for this run, by dotted key (repeatable): --set model.epochs=5 "
-                   "--set search.trials=8. The run records the config as overridden.")
+              help="Override any config value for this run, by dotted key (repeatable, the last wins): "
+                   "--set model.epochs=5 --set search.trials=8. The run records the config as overridden.")
 @click.option("--dry-run", is_flag=True, help="Print the planned trials and where they fall on each scale; train nothing.")
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="With --dry-run: write the planned trials to this CSV file.")
 @execution_options

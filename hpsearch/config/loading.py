@@ -10,9 +10,10 @@ from typing import Any
 
 import yaml
 
-from hpsearch.config.search_config import SearchConfig, config_from_dict
-from hpsearch.core.errors import ConfigError, config_error
+from hpsearch.config.search_config import TOP_LEVEL_KEYS, SearchConfig, config_from_dict
+from hpsearch.core.errors import ConfigError, ConfigProblem, closest, config_error
 from hpsearch.io.bounded_yaml import load_yaml, read_config_text
+from hpsearch.nn.hyperparams import HYPERPARAMETERS
 from hpsearch.objectives.spec import ObjectiveSpec
 
 
@@ -40,7 +41,8 @@ def load_config(path: str | os.PathLike[str], overrides: Mapping[str, Any] | Non
         return config_from_dict(raw, source=label, base_dir=path.resolve().parent, default_name=default_name)
     except ConfigError as exc:
         set_keys = tuple(overrides or ())
-        problems = [replace(p, key=f"--set {p.key}") if _under(p.key, set_keys) else p for p in exc.problems]
+        problems = [_as_set_problem(p, key, raw) if (key := _set_key_of(p.key, set_keys)) else p
+                    for p in exc.problems]
         raise ConfigError(problems).in_file(label, lines) from None
 
 
@@ -55,7 +57,8 @@ def with_dotted(raw: Any, key: str, value: Any) -> dict[str, Any]:
     result = dict(raw)
     node = result
     for depth, part in enumerate(parts[:-1]):
-        child = node.get(part, {})
+        child = node.get(part)
+        child = {} if child is None else child  # `search:` with nothing under it is an empty section
         if not isinstance(child, dict):
             where = ".".join(parts[: depth + 1])
             raise config_error(f"--set {key}", f"{where} is {child!r}, not a mapping to set {parts[-1]!r} in",
@@ -66,9 +69,27 @@ def with_dotted(raw: Any, key: str, value: Any) -> dict[str, Any]:
     return result
 
 
-def _under(key: str, set_keys: tuple[str, ...]) -> bool:
-    """Whether a problem's key is one of the keys set on the command line (or inside one)."""
-    return any(key == k or key.startswith(k + ".") for k in set_keys)
+def _set_key_of(key: str, set_keys: tuple[str, ...]) -> str | None:
+    """The ``--set`` key a problem comes from: the last one that is its key, holds it or is inside it (``serch`` of
+    ``--set serch.trials``), or that sits beside it in one parameter (``--set space.x.low=5`` makes ``space.x.high``
+    too low); None when the problem is the file's own."""
+    parent = key.rpartition(".")[0]
+    for k in reversed(set_keys):
+        if (key == k or key.startswith(k + ".") or k.startswith(key + ".")
+                or (parent.count(".") and k.rpartition(".")[0] == parent)):
+            return k
+    return None
+
+
+def _as_set_problem(problem: ConfigProblem, key: str, raw: dict[str, Any]) -> ConfigProblem:
+    """A problem of ``--set key`` named so (not by the file's line), a bare name told which section takes it."""
+    message = problem.message if problem.key in (key, "") else f"{problem.key}: {problem.message}"
+    if problem.key == key and "." not in key and key not in TOP_LEVEL_KEYS and closest(key, TOP_LEVEL_KEYS) is None:
+        name = key if "objective" in raw else closest(key, HYPERPARAMETERS) or key
+        fix = (f"--set space.{name}=... (its value or range)" if "objective" in raw else
+               f"--set model.{name}=... (a fixed value) or --set space.{name}=... (a range to search)")
+        return replace(problem, key=f"--set {key}", message="is not a section: run's --set takes a dotted key", fix=fix)
+    return replace(problem, key=f"--set {key}", message=message)
 
 
 def parse_yaml(text: str, label: str) -> tuple[Any, dict[str, int]]:

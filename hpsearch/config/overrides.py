@@ -22,6 +22,7 @@ def parse_assignments(assignments: tuple[str, ...] | list[str]) -> dict[str, Any
         name = name.strip()
         if not sep or not name:
             raise config_error(f"--set {item}", "must look like name=value", "e.g. --set learning_rate=0.01")
+        values.pop(name, None)  # the last --set of a name wins, and is applied last (after any key it is inside)
         try:
             values[name] = load_value(text, f"--set {name}")
         except ConfigError as exc:
@@ -44,9 +45,7 @@ def single_model_config(config: SearchConfig, assignments: dict[str, Any]) -> Mo
                            "search your objective with hpsearch run")
     unknown = [k for k in assignments if k not in HYPERPARAMETERS]
     if unknown:
-        raise ConfigError(
-            [ConfigProblem(f"--set {k}", "unknown hyperparameter", did_you_mean(k, HYPERPARAMETERS)) for k in unknown]
-        )
+        raise ConfigError([ConfigProblem(f"--set {k}", "unknown hyperparameter", _train_hint(k)) for k in unknown])
     values = {**config.model, **centre_values(config, assignments), **assignments}
     try:
         return ModelConfig.from_dict(values)
@@ -55,6 +54,14 @@ def single_model_config(config: SearchConfig, assignments: dict[str, Any]) -> Mo
             [replace(p, key=f"--set {p.key.split('.', 1)[1]}" if p.key.split(".", 1)[1] in assignments else p.key)
              for p in exc.problems]
         ) from None
+
+
+def _train_hint(name: str) -> str:
+    """The fix for an unknown ``train --set`` name: run's dotted grammar (``model.learning_rate``) taken apart."""
+    bare = name.rpartition(".")[2]
+    if bare != name and bare in HYPERPARAMETERS:
+        return f"train's --set takes a hyperparameter's name: --set {bare}=..."
+    return did_you_mean(name, HYPERPARAMETERS)
 
 
 def centre_values(config: SearchConfig, assignments: dict[str, Any]) -> dict[str, Any]:

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.data.data_config import DataConfig, validate_data_config
+from hpsearch.core.columns import reserved_name
 from hpsearch.core.decisions import BabysitRules, parse_rules
 from hpsearch.core.errors import ConfigError, ConfigProblem, config_error, did_you_mean
 from hpsearch.config.conditions import engine_notices, sometimes_absent
 from hpsearch.config.placement import scheduler_problem
-from hpsearch.core.limits import MAX_ROUNDS, MAX_TRIALS, MAX_WORKERS
+from hpsearch.core.limits import MAX_ROUNDS, MAX_SEED, MAX_TRIALS, MAX_WORKERS
 from hpsearch.nn.hyperparams import HYPERPARAMETERS, validate_hyperparameters
 from hpsearch.objectives.spec import ObjectiveSpec, parse_objective, placeholder_problems, placement_problems
 from hpsearch.space.samplers import SAMPLERS, grid_size
@@ -72,7 +73,7 @@ ZOOMS = ("box", "tpe")
 # name -> (type, check, rule) of each search setting; None is accepted where the default is None.
 _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
     "trials": (int, lambda v: 1 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,}"),
-    "seed": (int, lambda v: v >= 0, "an integer >= 0"),
+    "seed": (int, lambda v: 0 <= v <= MAX_SEED, f"an integer from 0 to {MAX_SEED:,}"),
     "workers": (int, lambda v: 1 <= v <= MAX_WORKERS,
                 f"an integer from 1 to {MAX_WORKERS:,} (or leave it out for one per core)"),
     "sampler": (str, lambda v: v in SAMPLERS, "one of " + ", ".join(SAMPLERS)),
@@ -286,6 +287,9 @@ def _engine_sections(raw: dict[str, Any]) -> tuple[DataConfig | None, dict[str, 
         problems += exc.problems
         fixed = {}
     model = {**model, **fixed}
+    if "seed" in space:
+        problems.append(ConfigProblem("space.seed", "has no effect: every trial trains with its own seed, drawn from "
+                                      "search.seed", "remove it; confirm repeats the best trials with fresh seeds"))
     if "hidden" in model:
         for key in ("layers", "hidden_units"):
             if key in space_raw:
@@ -311,6 +315,9 @@ def _own_objective_sections(raw: dict[str, Any], objective: ObjectiveSpec | None
         space, fixed = parse_space(space_raw, "space", parameters=None)
     except ConfigError as exc:
         problems += exc.problems
+    names = {*space.names, *fixed, *(k for d in space.bundles.values() for k in d.keys)}
+    problems += [ConfigProblem(f"space.{name}", *reserved) for name in sorted(names)
+                 if (reserved := reserved_name(name)) is not None]
     if objective is not None and not problems:
         sometimes = sometimes_absent(space)
         always = {*space.names, *fixed, *(k for d in space.bundles.values() for k in d.keys)} - set(sometimes)

@@ -54,10 +54,12 @@ class ConfigError(HpsearchError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
     def in_file(self, file: str, lines: dict[str, int] | None = None) -> "ConfigError":
-        """The same problems, each naming ``file`` and, where known, the line of its key."""
+        """The same problems, each naming ``file`` and, where known, the line of its key; a ``--set KEY`` problem
+        is the command line's, and names neither."""
         lines = lines or {}
         return ConfigError(
             [
+                p if p.key.startswith("--set ") else
                 ConfigProblem(p.key, p.message, p.fix, p.file or file, p.line or _line_of(p.key, lines))
                 for p in self.problems
             ]
@@ -87,16 +89,26 @@ SYNONYMS: dict[str, tuple[str, str]] = {
 def did_you_mean(word: str, known: Any) -> str:
     """A 'did you mean ...?' hint naming the closest known key (or the key other tools' name stands for),
     or the list of keys."""
+    names = sorted(str(k) for k in known)
+    name = closest(word, names)
+    if name is not None:
+        synonym, note = SYNONYMS.get(str(word).lower(), ("", ""))
+        return f"did you mean '{name}'?{note if name == synonym else ''}"
+    return "known keys: " + ", ".join(names)
+
+
+def closest(word: str, known: Any) -> str | None:
+    """The known key ``word`` stands for (itself, another tool's name for it, or a close spelling), or None."""
     import difflib
 
     names = sorted(str(k) for k in known)
-    synonym, note = SYNONYMS.get(str(word).lower(), ("", ""))
+    if word in names:
+        return word
+    synonym = SYNONYMS.get(str(word).lower(), ("", ""))[0]
     if synonym in names:
-        return f"did you mean '{synonym}'?{note}"
+        return synonym
     close = difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
-    if close:
-        return f"did you mean '{close[0]}'?"
-    return "known keys: " + ", ".join(names)
+    return close[0] if close else None
 
 
 def config_error(key: str, message: str, fix: str = "", file: str | None = None) -> ConfigError:

@@ -13,6 +13,9 @@ MAX_YAML_DEPTH = 50
 MAX_YAML_EXPANDED = 2_000_000
 #: Integers in a config have at most this many digits (none overflows a float or SQLite).
 MAX_INT_DIGITS = 18
+#: The largest search seed (``search.seed``, ``run --seed``): the most digits a config file may hold, so that a
+#: run's own config.yaml always reads back.
+MAX_SEED = 10**MAX_INT_DIGITS - 1
 #: Trials of one round (``trials``, ``zoom_trials``, a grid, ``--trials``), and ``top_k``.
 MAX_TRIALS = 100_000
 #: Rounds of one run (``search.rounds``).

@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from hpsearch.core.dataset import Dataset
+from hpsearch.core.errors import DataError
 from hpsearch.data.data_config import DataConfig, check_data_config
 from hpsearch.data.files import read_files
 from hpsearch.data.generated import read_built_in
-from hpsearch.data.preparation import Preparation
+from hpsearch.data.preparation import Preparation, standardization, unrepresentable
 from hpsearch.data.raw_data import RawData
 from hpsearch.data.split import random_split, stratified_split
 from hpsearch.data.tasks import REGRESSION
@@ -57,7 +58,7 @@ def load_dataset(config: DataConfig, base_dir: Path | None = None) -> Dataset:
         train_rows, dev_rows = stratified_split(raw.train.y, config.dev_fraction, rng, raw.train.source, raw.class_names)
     preparation = Preparation.fit(
         list(raw.train.columns.values()), list(raw.categorical), rows=train_rows,
-        missing=raw.missing, label=raw.label, class_names=raw.class_names,
+        missing=raw.missing, label=raw.label, class_names=raw.class_names, source=raw.train.source,
     )
     return _arrays(raw, preparation, train_rows, dev_rows)
 
@@ -81,6 +82,7 @@ def _arrays(
                        y_dev=np.ascontiguousarray(y_dev, dtype=np.int64), **common)
     # Targets standardized with the training part: the cost is scale-free, predictions are mapped back.
     mean, scale = target_standardization(y_train)
+    _check_targets(y_train, scale, raw.target_names, raw.train.source)
     return Dataset(y_train=np.ascontiguousarray((y_train - mean) / scale), y_dev=np.ascontiguousarray((y_dev - mean) / scale),
                    task=REGRESSION, target_names=raw.target_names, target_mean=mean, target_scale=scale, **common)
 
@@ -88,10 +90,34 @@ def _arrays(
 def target_standardization(y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and scale of each column of the training part's raw targets, (n_targets,) float64 each.
 
-    y_train : (m, n_targets) or (m,) raw values. ``scale`` is the population standard deviation (ddof 0), 1 for
-    a constant column so that it maps to zeros. The network maps its predictions back with them.
+    y_train : (m, n_targets) or (m,) raw values. ``scale`` is the population standard deviation (ddof 0), found
+    without overflow or underflow (``preparation.standardization``: targets near 1e160 or 1e-300 are numbers to
+    predict like any), 1 for a constant column so that it maps to zeros. The network maps its predictions back
+    with them.
     """
-    columns = np.asarray(y_train, dtype=np.float64)
-    columns = columns.reshape(-1, 1) if columns.ndim == 1 else columns
-    scale = columns.std(axis=0)
-    return columns.mean(axis=0), np.where(scale > 0, scale, 1.0)
+    return standardization(_as_columns(y_train))
+
+
+def _check_targets(y_train: np.ndarray, scale: np.ndarray, names: tuple[str, ...], source: str) -> None:
+    """DataError (one line naming ``source`` and the target) for a target that is the same in every training
+    row — nothing to learn, and R² would mean nothing — or whose spread float64 cannot divide by."""
+    columns = _as_columns(y_train)
+    constant = np.flatnonzero(columns.min(axis=0) == columns.max(axis=0)) if len(columns) else []
+    if len(constant):
+        j = int(constant[0])
+        raise DataError(f"{source}: target {_name(names, j)} is {float(columns[0, j])!r} in every training row — "
+                        "nothing to predict: check data.label")
+    tiny = unrepresentable(scale)
+    if len(tiny):
+        raise DataError(f"{source}: target {_name(names, int(tiny[0]))} varies by less than float64 can divide by "
+                        "— rescale it (e.g. multiply it by 1e300)")
+
+
+def _as_columns(y: np.ndarray) -> np.ndarray:
+    columns = np.asarray(y, dtype=np.float64)
+    return columns.reshape(-1, 1) if columns.ndim == 1 else columns
+
+
+def _name(names: tuple[str, ...], j: int) -> str:
+    """The name of target column ``j`` in a message (its index when unnamed)."""
+    return repr(names[j]) if j < len(names) else str(j)

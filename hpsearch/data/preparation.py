@@ -97,17 +97,19 @@ class Preparation:
         missing: str,
         label: str | tuple[str, ...] | None,
         class_names: tuple[str, ...],
+        source: str = "data",
     ) -> Preparation:
         """Learn the preparation from the training part (``rows``, all when ``None``) of ``columns``.
 
         categorical : per column, whether it is one-hot encoded (a text column) or standardized
+        source : the file, named by a DataError for a column whose spread float64 cannot standardize by
         """
         rows = slice(None) if rows is None else rows
         numbers = [c for c, is_category in zip(columns, categorical) if not is_category]
         # Number columns together: one reduction for all of them, however wide the file.
         number_mean, number_scale = np.zeros(0), np.ones(0)  # every feature may be text
         if numbers:
-            number_mean, number_scale = _standardization_columns(_stack([c.numbers for c in numbers], rows))
+            number_mean, number_scale = standardization(_stack([c.numbers for c in numbers], rows))
             incomplete = np.flatnonzero(_stack([c.missing for c in numbers], rows).any(axis=0))
             for k in incomplete:  # statistics of the present values only
                 column = numbers[k]
@@ -130,7 +132,13 @@ class Preparation:
                 k += 1
         mean = np.concatenate(means) if means else np.zeros(0)
         scale = np.concatenate(scales) if scales else np.ones(0)
-        return cls(tuple(features), mean, scale, missing, label, tuple(class_names))
+        preparation = cls(tuple(features), mean, scale, missing, label, tuple(class_names))
+        bad = unrepresentable(scale)
+        if len(bad):
+            name = preparation.input_names[bad[0]]
+            raise DataError(f"{source}: column {name!r} varies by less than float64 can divide by — rescale it "
+                            "(e.g. multiply it by 1e300) or drop it")
+        return preparation
 
     # -------------------------------------------------------------- applying
 
@@ -236,14 +244,27 @@ def _standardization(values: np.ndarray) -> tuple[float, float]:
     """Mean and scale of one column's present training values; a constant column gets scale 1."""
     if len(values) == 0:
         return 0.0, 1.0
-    mean, scale = _standardization_columns(values[:, None])
+    mean, scale = standardization(values[:, None])
     return float(mean[0]), float(scale[0])
 
 
-def _standardization_columns(X_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def standardization(X_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-column mean (n,) and scale (n,) of X_train (m, n); a constant column gets scale 1,
-    so it maps to zeros instead of dividing by zero."""
-    mean = X_train.mean(axis=0)
-    scale = X_train.std(axis=0)
+    so it maps to zeros instead of dividing by zero.
+
+    Each column is divided by its largest magnitude first: the squares of values near 1e160 would overflow
+    (scale inf: the column zeroed) and those of values near 1e-300 vanish (scale 0: every trial diverges).
+    A scale that is still 0 or not finite (subnormal spreads) is left for ``unrepresentable`` to name.
+    """
+    size = np.abs(X_train).max(axis=0)
+    size = np.where(size > 0, size, 1.0)  # all zeros (or NaN, for a column with gaps: recomputed without them)
+    unit = X_train / size
+    mean = unit.mean(axis=0) * size
+    scale = unit.std(axis=0) * size
     scale[X_train.max(axis=0) == X_train.min(axis=0)] = 1.0
     return mean, scale
+
+
+def unrepresentable(scale: np.ndarray) -> np.ndarray:
+    """Indices of the columns whose spread float64 cannot standardize by (0 or not finite), for a one-line refusal."""
+    return np.flatnonzero(~(np.isfinite(scale) & (scale > 0)))

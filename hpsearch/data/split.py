@@ -17,8 +17,16 @@ from hpsearch.data.tables import Column, number_text
 
 
 def label_keys(labels: Column) -> np.ndarray:
-    """Labels (m,) as sortable keys: float64 when every label is a number, else stripped text."""
-    return labels.numbers if labels.is_numeric else labels.text
+    """Labels (m,) as sortable keys: float64 when every label is a number that float64 gives back as the file
+    writes it (``7``, ``0.25``, ``3.0``), else the stripped text, so that ``007``, ``07`` and ``7``, or 2**53 and
+    2**53 + 1, stay apart (a float64 merges them)."""
+    if not labels.is_numeric:
+        return labels.text
+    if labels.text is None:  # numbers without a text (an .npz file, arrays): nothing else to tell them by
+        return labels.numbers
+    texts = np.unique(labels.text[~labels.missing])
+    exact = all(text in (number_text(value), repr(value)) for text, value in zip(texts.tolist(), texts.astype(float).tolist()))
+    return labels.numbers if exact else labels.text
 
 
 def encode_labels(keys: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:

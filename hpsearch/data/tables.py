@@ -157,7 +157,8 @@ def read_table(path: Path, label: str | None) -> Table:
 
 def read_csv(path: Path, label: str | None, usecols: Collection[str] | None = None) -> Table:
     """A CSV file with a header row naming its columns; ``usecols``: parse only these (others are skipped,
-    whatever they hold), else all.
+    whatever they hold), else all. A file with none of ``usecols`` is a table without columns (its caller says
+    which it needs), not one "without data rows".
 
     Bounded (README "Limits"): at most ``MAX_CSV_COLUMNS`` columns and ``MAX_CELL_CHARS`` characters a
     cell, and a text column parsed is at most ``MAX_TEXT_COLUMN_BYTES`` as fixed-width text (its longest
@@ -191,7 +192,7 @@ def read_csv(path: Path, label: str | None, usecols: Collection[str] | None = No
     else:
         columns, row_lines = _read_cells(path, text, header, wanted)
         table = Table(str(path), tuple(columns), digest, row_lines)
-    if table.n_rows == 0:
+    if table.n_rows == 0 and wanted:  # none wanted: no rows counted, and the caller names the columns it lacks
         raise DataError(f"{path}: has a header but no data rows")
     return table
 
@@ -225,16 +226,13 @@ def _read_numbers_fast(path: Path, header: list[str], label: str | None) -> list
     """
     label_at = header.index(label) if label is not None and label in header else None
     try:
-        X = _parse_numbers(path, None)
-        labels = None
-    except ValueError:
         if label_at is None:
-            return None
-        try:
+            X, labels = _parse_numbers(path, None), None
+        else:  # the label keeps its text: classes are told apart by it (007 is not 7, nor 2**53 + 1 2**53)
             X = _parse_numbers(path, [k for k in range(len(header)) if k != label_at])
             labels = _loadtxt(path, [label_at], str)
-        except ValueError:
-            return None
+    except ValueError:
+        return None
     if len(X) == 0 or X.shape[1] != len(header) - (labels is not None):
         return None  # no rows (loadtxt cannot tell the width): the slow path says so
     columns: list[Column] = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hpsearch.data.split import label_keys
 from hpsearch.data.tables import Column
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
@@ -37,7 +38,7 @@ def looks_like_a_number(labels: Column) -> str | None:
     fractional = np.unique(values[values != np.floor(values)])
     if len(fractional) >= CONTINUOUS_LABEL_VALUES:
         return f"has {len(fractional)} distinct non-integer values"
-    distinct = len(np.unique(values))
+    distinct = len(np.unique(label_keys(labels)[~labels.missing]))  # as classes would count them (2**53 + 1 too)
     if distinct >= CONTINUOUS_LABEL_VALUES and distinct * MIN_ROWS_PER_CLASS > len(values):
         return f"has {distinct} distinct values in {len(values)} rows"
     return None

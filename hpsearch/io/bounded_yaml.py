@@ -15,8 +15,9 @@ nested brackets. Before anything is built, this module
   of more than 18 digits (no setting needs one; they overflow float and
   SQLite), and duplicate keys (PyYAML would keep the last one silently).
 
-Numbers are read as YAML 1.2 reads them: ``1e-4`` is the float 0.0001 (YAML
-1.1, PyYAML's rule, wants a dot, ``1.0e-4``, and reads ``1e-4`` as text).
+Numbers are read as YAML 1.2 reads them: ``1e-4`` and ``1.5e3`` are the floats
+0.0001 and 1500.0 (YAML 1.1, PyYAML's rule, wants a dot and a signed exponent,
+``1.0e-4``, ``1.5e+3``, and reads the others as text).
 
 Each limit is a one-line ``ConfigError`` naming the file and line. The fast
 libyaml parser is used when PyYAML has it; with the depth checked first, its
@@ -167,9 +168,13 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
 
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
-# YAML 1.2's floats without a dot (1e-4, 5E+3, -2e8); those with one are YAML 1.1's already.
+# YAML 1.2 core schema floats that YAML 1.1 reads as text: an exponent without a sign or a dot (1e-4, 1.5e3,
+# 0.5e1, .5e3) and a signed leading dot (-.5). The others (1.5, 1.5e+3, .5) are YAML 1.1's floats already, and
+# integers keep their own resolver (it comes first).
 _StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789"))
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)[eE][-+]?[0-9]+|\.[0-9]+)$"),
+    list("-+.0123456789"))
 
 
 def _key_problem(key_node: yaml.Node, key: Any) -> ConfigError:

@@ -44,8 +44,16 @@ def rmse(predicted: np.ndarray, actual: np.ndarray) -> float:
 
     predicted, actual : (m, n_targets) float64
     """
-    per_column = np.sqrt(np.mean(np.square(predicted - actual), axis=0))
-    return float(np.mean(per_column))
+    return float(np.mean(_root_mean_square(predicted - actual)))
+
+
+def _root_mean_square(d: np.ndarray) -> np.ndarray:
+    """``sqrt(mean(d^2))`` per column (n,) of d (m, n), each column divided by its largest magnitude first: the
+    squares of targets near 1e160 would overflow (RMSE inf), those near 1e-300 vanish (RMSE 0). Non-finite
+    values give inf or NaN, as the plain formula does."""
+    size = np.max(np.abs(d), axis=0, initial=0.0)
+    size = np.where((size > 0) & np.isfinite(size), size, 1.0)
+    return size * np.sqrt(np.mean(np.square(d / size), axis=0))
 
 
 def r2(predicted: np.ndarray, actual: np.ndarray) -> float:
@@ -59,10 +67,10 @@ def r2(predicted: np.ndarray, actual: np.ndarray) -> float:
 
     predicted, actual : (m, n_targets) float64
     """
-    residual = np.sum(np.square(predicted - actual), axis=0)
-    total = np.sum(np.square(actual - actual.mean(axis=0)), axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_column = np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0), 0.0)
+    residual = _root_mean_square(predicted - actual)  # R² = 1 - (residual RMS / total RMS)², free of overflow
+    total = _root_mean_square(actual - actual.mean(axis=0))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        per_column = np.where(total > 0, 1.0 - np.square(residual / np.where(total > 0, total, 1.0)), 0.0)
     per_column = np.where((total == 0) & (residual == 0), 1.0, per_column)
     per_column = np.where(np.isfinite(residual), per_column, np.nan)
     return float(np.mean(per_column))

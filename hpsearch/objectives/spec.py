@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpsearch.core.columns import reserved_name
 from hpsearch.core.errors import ConfigProblem, HpsearchError, clip, did_you_mean
 from hpsearch.core.limits import MAX_OBJECTIVE_SECONDS
 from hpsearch.core.records import as_cost
@@ -160,6 +161,8 @@ def parse_objective(raw: Any, base_dir: Path, prefix: str = "objective") -> tupl
     if not isinstance(metric, str) or not metric.strip():
         problems.append(ConfigProblem(f"{prefix}.metric", "is missing" if metric is None else f"must be a key name, got {metric!r}",
                                       "name the key your objective reports, e.g. metric: val_loss"))
+    elif (reserved := reserved_name(metric.strip())) is not None:
+        problems.append(ConfigProblem(f"{prefix}.metric", *reserved))
     direction = raw.get("direction", "minimize")
     if direction not in DIRECTIONS:
         problems.append(ConfigProblem(f"{prefix}.direction", f"must be minimize or maximize, got {direction!r}",

@@ -27,7 +27,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from hpsearch.data.split import class_ids
+from hpsearch.data.split import class_ids, label_keys
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import DataError
 from hpsearch.io.npz import save_npz
@@ -252,8 +252,7 @@ def predict_csv(model_path: Path, data_path: Path, keep: Sequence[str] = (), pro
         if labels.missing.any():
             raise DataError(f"{data_path}: label {label!r} is missing at {table.where(int(np.argmax(labels.missing)))} "
                             "— fill it in, or remove the label column to predict without scoring")
-        keys = labels.numbers if labels.is_numeric else labels.text
-        y = class_ids(keys, model.class_names, str(data_path))
+        y = class_ids(label_keys(labels), model.class_names, str(data_path))
         cost, accuracy = model.network.evaluate(X, y)
     return Predictions(str(data_path), classes, proba, model.class_names, label if accuracy is not None else None,
                        accuracy, cost, kept)

@@ -180,10 +180,10 @@ def _read_bounds(spec: Mapping[str, Any], key: str, integer: bool,
 
 def _number_hint(value: Any, integer: bool) -> str:
     """The fix for a bound that is not a (finite, integer where needed) number."""
-    if isinstance(value, str):
+    if isinstance(value, str):  # a number YAML reads as text only when quoted (bounded_yaml reads YAML 1.2 floats)
         try:
-            float(value)
-            return f"write {value.strip()} without quotes"
+            if math.isfinite(float(value)):
+                return f"write {value.strip()} without quotes"
         except ValueError:
             pass
     if isinstance(value, float) and math.isfinite(value) and integer:
