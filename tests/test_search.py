@@ -8,10 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from numpy.lib import format as npy_format
 
 import hpsearch.execution.dask_cluster
 import hpsearch.execution.segments
@@ -83,19 +85,46 @@ def test_killed_run_resumes_to_the_same_result(tmp_path: Path) -> None:
         assert store.best_model()[0] == straight.best.trial
 
 
-def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
-    config_path = write_tiny_config(tmp_path, trials=30, epochs=20, samples=2000)
-    runs = tmp_path / "runs"
-    proc = _start_cli(["run", str(config_path), "-w", "1"], runs)
-    _wait_for_records(runs / "tiny", 2, proc)
-    os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "hpsearch resume tiny" in err and "Traceback" not in err
-    done = _record_count(runs / "tiny")
-    assert 2 <= done < 30
-    result = resume_search(runs / "tiny")
-    assert len(result.trials) == 30
+def _ctrl_c_at(monkeypatch: pytest.MonkeyPatch, module: object, name: str, call: int) -> None:
+    """Ctrl-C, as the terminal sends it, on the ``call``-th call of ``module.name`` (and only then)."""
+    real = getattr(module, name)
+    calls = []
+
+    def then_ctrl_c(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == call:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, then_ctrl_c)
+
+
+@pytest.mark.parametrize("module, name, call", [
+    (npy_format, "write_array", 3),  # writing the run's prepared data
+    # closing a member of the best model's zip: the moment that was a ValueError traceback and exit 1
+    (zipfile._ZipWriteFile, "close", 5),  # the first save of the best model
+    (zipfile._ZipWriteFile, "close", 30),  # a later save
+    (hpsearch.execution.segments, "start", 3),  # training the third trial
+], ids=["preparing-data", "first-best-model", "later-best-model", "training"])
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path, runs_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     module: object, name: str, call: int) -> None:
+    """Ctrl-C at each kind of moment of a search (sent at a chosen call, so the test never depends on when a
+    signal happens to arrive): exit 130, no traceback, and the run resumes to what an uninterrupted run gives."""
+    config_path = write_tiny_config(tmp_path, trials=6, epochs=3)
+    straight = start_search(load_config(config_path), runs_dir=tmp_path / "straight", execution=Execution(workers=1))
+    _ctrl_c_at(monkeypatch, module, name, call)
+    stopped = CliRunner().invoke(cli, ["run", str(config_path), "-q", "-w", "1"])
+    monkeypatch.undo()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert stopped.exit_code == 130, stopped.output
+    assert "Traceback" not in stopped.output and isinstance(stopped.exception, SystemExit)
+    run_dir = runs_dir / "tiny"
+    assert "hpsearch resume tiny" in stopped.stderr
+    assert 0 <= _record_count(run_dir) < 6
+    resume_search(run_dir)
+    assert fingerprint(run_dir) == fingerprint(straight.run_dir)
+    with RunStore.open(run_dir) as store:
+        assert store.best_model()[0] == straight.best.trial
 
 
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

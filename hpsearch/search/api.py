@@ -29,6 +29,7 @@ from hpsearch.data.datasets import load_dataset
 from hpsearch.data.stored_arrays import PREPARED_FILES, PreparedData, prepared_data, run_data_notes, write_prepared
 from hpsearch.execution.objective_jobs import check_objective, stored_name
 from hpsearch.execution.dask_cluster import check_scheduler
+from hpsearch.execution.interrupts import interruptible
 from hpsearch.execution.packs import StackPlan, stack_plan
 from hpsearch.execution.segments import TrialTask, check_fits, plan_tasks
 from hpsearch.nn.hyperparams import ModelConfig
@@ -115,8 +116,11 @@ def start_search(
     )
     with store:
         if dataset is not None:
-            write_prepared(store.run_dir, dataset)  # parsed once: every trial and every resume trains on these arrays
-            store.check_digests(list(PREPARED_FILES))  # kept now, checked before every later use
+            # A Ctrl-C here leaves a run without its data, which resume prepares again: say so, as for a trial.
+            with interruptible(lambda: f"run '{store.run_dir.name}' is created, no trial has run",
+                               f"hpsearch resume {command_ref(store.run_dir)}"):
+                write_prepared(store.run_dir, dataset)  # parsed once: every trial and every resume trains on these
+                store.check_digests(list(PREPARED_FILES))  # kept now, checked before every later use
         return _finish(store, execution, reporter)
 
 
