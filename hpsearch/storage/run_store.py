@@ -35,6 +35,7 @@ from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, stored_
 from hpsearch.io.safe_files import check_no_symlinks, fsync_dir, open_for_write, write_bytes_atomic
 from hpsearch.storage.artifacts import ArtifactFiles
 from hpsearch.storage.confirmations import Confirmations
+from hpsearch.storage.connection import connect
 from hpsearch.storage.decision_log import DecisionLog
 from hpsearch.storage.epochs import EpochTable
 from hpsearch.storage.layout import CONFIG_FILE, LOCK_FILE, RUN_DB
@@ -56,11 +57,6 @@ from hpsearch.storage.run_names import validate_run_name
 from hpsearch.storage.rungs import RungRecords
 from hpsearch.storage.schema import SCHEMA, SCHEMA_VERSION, schema_version, upgraded
 from hpsearch.storage.sql import reading, transaction
-
-# Seconds a connection waits for another one's write before giving up. Writes
-# are one small transaction per trial, so any real wait is far shorter.
-BUSY_TIMEOUT_S = 30.0
-
 
 class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmations):
     """One run's folder and its SQLite record.
@@ -162,7 +158,7 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
                 f"'{run_dir}' is not an hpsearch run (no {RUN_DB}) — give a run name from "
                 "`hpsearch list` or the path of a run folder"
             )
-        db = _connect(run_dir, read_only=read_only)
+        db, detached = connect(run_dir, read_only=read_only)
         try:
             # WAL makes a commit one append to run.sqlite-wal; with it, NORMAL
             # never corrupts the database and loses no commit when the process
@@ -180,8 +176,8 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
             db.close()
             raise
         try:
-            # A run migrated in memory cannot be written: its changes would vanish on close.
-            store = cls(run_dir, current, meta, read_only=read_only or current is not db)
+            # A run read or migrated in memory cannot be written: its changes would vanish on close.
+            store = cls(run_dir, current, meta, read_only=read_only or detached or current is not db)
         except (KeyError, ValueError) as e:
             current.close()
             raise RunError(f"'{run_dir}' is not a readable hpsearch run ({RUN_DB}: meta has no valid {e})") from None
@@ -380,32 +376,3 @@ def _file_identity(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return stat.st_dev, stat.st_ino
-
-
-def _connect(run_dir: Path, *, read_only: bool) -> sqlite3.Connection:
-    """A connection to ``run_dir``'s run.sqlite; RunError if SQLite cannot open it.
-
-    mode=rw: never create an empty database where a run should be. A run in a
-    read-only folder is still shown and exported: SQLite cannot add its WAL
-    files there, and no writer can either, so it is read as it stands
-    (immutable); a read-only run.sqlite in a writable folder, or a read-only
-    open, is opened read-only (mode=ro).
-    """
-    db_path = run_dir / RUN_DB
-    for path in (db_path, run_dir / f"{RUN_DB}-wal", run_dir / f"{RUN_DB}-shm"):  # SQLite writes the last two
-        if path.is_symlink():
-            raise RunError(f"'{path}' is a symlink — a run's database files are never links, and hpsearch never "
-                           "writes through one: remove it (or copy the run without links)")
-    if not os.access(run_dir, os.W_OK):
-        mode = "ro&immutable=1"
-    else:
-        mode = "rw" if os.access(db_path, os.W_OK) and not read_only else "ro"
-    try:
-        return sqlite3.connect(
-            db_path.resolve().as_uri() + f"?mode={mode}",
-            uri=True,
-            timeout=BUSY_TIMEOUT_S,
-            isolation_level=None,  # transactions are explicit (storage.sql.transaction)
-        )
-    except sqlite3.Error as e:
-        raise RunError(f"cannot open run '{run_dir}': {e}") from None
