@@ -1,8 +1,8 @@
 """Runs written by earlier versions still open, show, export, resume and confirm.
 
 Each fixture is a run folder written by the version before a schema change
-(``v1-run``: schema 1; ``v2-run``: schema 2, a halving search with a
-confirmation), kept as it was. Numbers retrained here are compared with a
+(``v1-run``: schema 1; ``v2-early-run``: schema 2 before its confirmations and
+decisions tables; ``v2-run``: schema 2, a halving search with a confirmation), kept as it was. Numbers retrained here are compared with a
 fresh computation in this process, never with floats another machine stored.
 """
 
@@ -69,6 +69,33 @@ def test_a_schema_2_run_migrates_to_3_its_files_are_digested_on_next_write_and_c
     np.save(run / "data" / "y_dev.npy", y[::-1])
     with pytest.raises(RunError, match=r"y_dev\.npy' was changed since hpsearch wrote it"):
         resume_search(run, execution=Execution(workers=1))
+
+
+def test_a_schema_2_run_written_before_confirm_babysit_and_metrics_existed_opens_and_migrates(tmp_path: Path) -> None:
+    """``v2-early-run``: schema 2 as first released (no ``confirmations`` or ``decisions`` table, no
+    ``trials.metrics``), which the version number alone took for the later schema 2 ("no such table")."""
+    run = tmp_path / "v2-early-run"
+    shutil.copytree(FIXTURES / "v2-early-run", run)
+    before = (run / "run.sqlite").read_bytes()
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["show", str(run)])
+    assert shown.exit_code == 0, shown.output
+    assert "6/6 trials done" in shown.output and "pruned" in shown.output
+    rows = list(csv.DictReader(io.StringIO(runner.invoke(cli, ["export", str(run)]).output)))
+    assert len(rows) == 6 and {r["status"] for r in rows} == {"ok", "pruned"}
+    assert (run / "run.sqlite").read_bytes() == before  # show and export migrate in memory only
+    result = resume_search(run, execution=Execution(workers=1))  # nothing left to train: the records stand
+    assert {(str(t.trial), t.status.value) for t in result.trials} == {(r["trial"], r["status"]) for r in rows}
+    db = sqlite3.connect(run / "run.sqlite")
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    trial_columns = {row[1] for row in db.execute("PRAGMA table_info(trials)")}
+    version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    db.close()
+    assert {"confirmations", "decisions", "file_digests"} <= tables and "metrics" in trial_columns
+    assert version == (str(SCHEMA_VERSION),)
+    confirmed = runner.invoke(cli, ["confirm", str(run), "--top", "1", "--seeds", "2"])
+    assert confirmed.exit_code == 0, confirmed.output
+    assert list(csv.DictReader(io.StringIO(runner.invoke(cli, ["export", str(run)]).output)))[0]["confirm_n"] == "2"
 
 
 def test_a_run_stored_before_search_zoom_existed_keeps_zooming_in_the_box(tmp_path: Path) -> None:
