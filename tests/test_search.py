@@ -309,3 +309,41 @@ def test_an_address_that_is_not_a_dask_scheduler_is_a_clear_error_and_leaves_no_
         server.shutdown()
     assert result.exit_code == 2 and "dask scheduler" in result.stderr and "Traceback" not in result.output
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+def test_a_name_taken_by_another_process_while_the_run_is_made_goes_to_the_next_number(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race, made to happen: another process creates ``tiny`` after this one found it free."""
+    real_create = RunStore.create.__func__
+    raced = []
+
+    def another_process_first(cls, run_dir, **kwargs):
+        if not raced:
+            raced.append(run_dir)
+            real_create(cls, run_dir, **kwargs).close()  # the other search took the folder first
+        return real_create(cls, run_dir, **kwargs)
+
+    monkeypatch.setattr(RunStore, "create", classmethod(another_process_first))
+    config = load_config(write_tiny_config(tmp_path, trials=1, epochs=1))
+    result = start_search(config, runs_dir=tmp_path / "runs")
+    assert raced == [tmp_path / "runs" / "tiny"] and result.run_dir == tmp_path / "runs" / "tiny-2"
+
+
+def _search_after(barrier, config_path: Path, runs: Path) -> None:
+    barrier.wait()
+    start_search(load_config(config_path), runs_dir=runs, execution=Execution(workers=1))
+
+
+def test_six_searches_of_one_config_started_together_each_get_their_own_run(tmp_path: Path) -> None:
+    import multiprocessing
+
+    config_path = write_tiny_config(tmp_path, trials=1, epochs=1)
+    fork = multiprocessing.get_context("fork")
+    barrier = fork.Barrier(6)
+    processes = [fork.Process(target=_search_after, args=(barrier, config_path, tmp_path / "runs")) for _ in range(6)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+    assert [p.exitcode for p in processes] == [0] * 6
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(["tiny", *(f"tiny-{k}" for k in range(2, 7))])

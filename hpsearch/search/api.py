@@ -38,7 +38,7 @@ from hpsearch.search.halving import RungBudget, planned_rungs, rungs
 from hpsearch.search.options import Execution, SearchReporter, Silent
 from hpsearch.search.rounds import ZoomRequest, drive, edge_hints, initial_round
 from hpsearch.space.zoom import EdgeHint
-from hpsearch.storage.run_names import command_ref, new_run_dir, validate_run_name
+from hpsearch.storage.run_names import command_ref, validate_run_name
 from hpsearch.storage.run_store import RunStore, machine_id
 
 __all__ = [
@@ -109,11 +109,9 @@ def start_search(
         _check_fixed_size(config, dataset)
     if (execution.backend or config.search.backend) == "dask":  # no run folder for a search that cannot start
         check_scheduler(execution.scheduler or config.search.scheduler)
-    run_dir = new_run_dir(runs_dir, validate_run_name(name or config.name))
     resolved = config.to_dict()
-    store = RunStore.create(
-        run_dir, name=run_dir.name, config=resolved, config_text=yaml.safe_dump(resolved, sort_keys=False)
-    )
+    store = RunStore.create_new(runs_dir, validate_run_name(name or config.name),
+                                lambda _: (resolved, yaml.safe_dump(resolved, sort_keys=False)))
     with store:
         if dataset is not None:
             # A Ctrl-C here leaves a run without its data, which resume prepares again: say so, as for a trial.

@@ -53,10 +53,18 @@ from hpsearch.storage.rows import (
     trial_from_row,
     trial_row,
 )
-from hpsearch.storage.run_names import validate_run_name
+from hpsearch.storage.run_names import new_run_dir, validate_run_name
 from hpsearch.storage.rungs import RungRecords
 from hpsearch.storage.schema import SCHEMA, SCHEMA_VERSION, schema_version, upgraded
 from hpsearch.storage.sql import reading, transaction
+
+#: How many names ``create_new`` tries when other processes take each one first.
+_CREATE_TRIES = 100
+
+
+class _Taken(RunError):
+    """The folder a new run was to be made in was taken by another process (``create_new`` tries the next)."""
+
 
 class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmations):
     """One run's folder and its SQLite record.
@@ -106,7 +114,7 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
         validate_run_name(name)
         run_dir = Path(run_dir)
         if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-            raise RunError(f"cannot create run '{name}': '{run_dir}' exists and is not an empty folder")
+            raise _Taken(f"cannot create run '{name}': '{run_dir}' exists and is not an empty folder")
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = run_dir.parent / f".{run_dir.name}.{uuid.uuid4().hex[:8]}.creating"
         staging.mkdir()
@@ -133,7 +141,7 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
             try:
                 os.rename(staging, run_dir)  # atomic; fails if run_dir was filled meanwhile
             except OSError as e:
-                raise RunError(
+                raise _Taken(
                     f"cannot create run '{name}': '{run_dir}' was taken by another process ({e.strerror})"
                 ) from None
         except BaseException:
@@ -141,6 +149,24 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
             raise
         fsync_dir(run_dir.parent)
         return cls.open(run_dir)
+
+    @classmethod
+    def create_new(cls, runs_dir: Path, name: str, config_for: Callable[[str], tuple[dict, str]]) -> "RunStore":
+        """Make a new run in ``runs_dir`` in the first free folder of ``name``, ``name-2``, ... and open it.
+
+        Free when it is created, not when it was looked at: searches of one config started together in one
+        runs folder each get their own folder (the one that loses a race takes the next name). ``config_for``
+        gives the config and its text for the folder name chosen (a run's config may hold its name).
+        """
+        for _ in range(_CREATE_TRIES):
+            run_dir = new_run_dir(runs_dir, name)
+            config, config_text = config_for(run_dir.name)
+            try:
+                return cls.create(run_dir, name=run_dir.name, config=config, config_text=config_text)
+            except _Taken:
+                continue
+        raise RunError(f"cannot create run '{name}' in '{runs_dir}': {_CREATE_TRIES} free names in a row were "
+                       "taken by other processes meanwhile — try again")
 
     @classmethod
     def open(cls, run_dir: Path, *, read_only: bool = False) -> "RunStore":
