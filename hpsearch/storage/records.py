@@ -50,3 +50,12 @@ class RunSummary:
     status_counts: dict[str, int]
     metric: str | None = None
     best_value: float | None = None
+
+
+@dataclass(frozen=True)
+class UnreadableRun:
+    """A run folder ``hpsearch list`` cannot read (a damaged ``run.sqlite``, a symlink, ...) and why, in one line."""
+
+    name: str
+    path: Path
+    reason: str

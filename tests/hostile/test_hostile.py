@@ -234,6 +234,9 @@ def test_a_damaged_run_is_one_line_and_list_shows_the_others(finished_run: Path,
         assert_one_line_error(hpsearch(*command, cwd=tmp_path), "damaged")
     listed = hpsearch("list", cwd=tmp_path)
     assert listed.returncode == 0 and "fine" in listed.stdout, listed.stderr
+    # the damaged run is listed too, on its own line with the reason, never left out silently
+    (line,) = [line for line in listed.stdout.splitlines() if line.startswith("damaged")]
+    assert "not in the table" in line and "not a readable hpsearch run (run.sqlite: " in line, listed.stdout
 
 
 def test_a_full_disk_during_export_and_plot_leaves_no_truncated_file(finished_run: Path, tmp_path: Path) -> None:
