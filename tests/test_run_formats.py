@@ -21,7 +21,9 @@ from click.testing import CliRunner
 
 from hpsearch.cli.main import cli
 from hpsearch.core.errors import RunError
+from hpsearch.core.records import TrialStatus, rank
 from hpsearch.search.api import Execution, resume_search
+from hpsearch.storage.catalog import list_runs
 from hpsearch.storage.run_store import RunStore
 from hpsearch.storage.schema import SCHEMA_VERSION
 
@@ -112,3 +114,18 @@ def test_a_run_stored_before_search_zoom_existed_keeps_zooming_in_the_box(tmp_pa
     assert planned.rounds[-1].sampler == "tpe"
     refused = CliRunner().invoke(cli, ["zoom", str(run), "--method", "tpe", "--expand"])
     assert refused.exit_code == 2 and "--expand" in refused.stderr and "Traceback" not in refused.output
+
+
+def test_list_names_the_trial_predict_uses_after_confirm(tmp_path: Path) -> None:
+    """``v3-run`` was confirmed, and confirm's best (whose repeat models/best.npz holds) is not the leaderboard's
+    first: list shows that trial, marked, as show and predict do."""
+    runs = tmp_path / "runs"
+    shutil.copytree(FIXTURES / "v3-run", runs / "v3-run")
+    with RunStore.open(runs / "v3-run", read_only=True) as store:
+        in_use, _ = store.best_model()
+        leader = next(t.trial for t in rank(store.trials()) if t.status is TrialStatus.OK)
+    assert in_use != leader  # the case: the fixture's confirmation reordered the top
+    (summary,) = list_runs(runs)
+    assert summary.best_trial == in_use and summary.confirmed
+    listed = CliRunner().invoke(cli, ["list", "--runs-dir", str(runs)])
+    assert f"{in_use} (confirmed)" in listed.output, listed.output

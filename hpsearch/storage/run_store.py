@@ -375,6 +375,12 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
             " AND COALESCE(value, dev_cost) < ? ORDER BY COALESCE(value, dev_cost), trial LIMIT 1",
             (TrialStatus.OK.value, -math.inf, math.inf),
         ).fetchone()
+        # After confirm, predict uses the confirmed best's repeat (models/best.npz): list names that trial.
+        confirmed = self.confirmed_model() if self._db.execute(
+            "SELECT 1 FROM confirmations WHERE model_sha256 IS NOT NULL LIMIT 1").fetchone() else None
+        if confirmed is not None:
+            best = self._db.execute("SELECT trial, dev_cost, metrics FROM trials WHERE trial = ?",
+                                    (confirmed[0],)).fetchone() or best
         return RunSummary(
             name=self.run_dir.name,
             path=self.run_dir,
@@ -387,6 +393,7 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
             status_counts=counts,
             metric=metric,
             best_value=stored_json(f"trial {best[0]}", "metrics", best[2]).get(metric) if best and metric else None,
+            confirmed=confirmed is not None and best is not None and best[0] == confirmed[0],
         )
 
 
