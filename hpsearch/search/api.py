@@ -13,6 +13,8 @@ and the best model file kept by ``search.best_model``.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -32,6 +34,7 @@ from hpsearch.execution.dask_cluster import check_scheduler
 from hpsearch.execution.interrupts import interruptible
 from hpsearch.execution.packs import StackPlan, stack_plan
 from hpsearch.execution.segments import TrialTask, check_fits, plan_tasks
+from hpsearch.io.safe_files import write_text_atomic
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.objectives.spec import ObjectiveSpec
 from hpsearch.search.halving import RungBudget, planned_rungs, rungs
@@ -73,6 +76,16 @@ class DryRun:
     trials: list[TrialTask]
     rungs: RungBudget | None
     stacking: StackPlan | None
+
+    def write_csv(self, path: Path, names: list[str]) -> Path:
+        """``run --dry-run --csv FILE``: one row per planned trial (round, id, the value of each of ``names``),
+        written whole through the one atomic writer (never through a symlink at ``path``, never truncated)."""
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(["round", "trial", *names])
+        for t in self.trials:
+            writer.writerow([t.round, t.trial, *(t.params.get(n, "") for n in names)])
+        return write_text_atomic(path, text.getvalue())
 
 
 def dry_run(config: SearchConfig, execution: Execution = Execution()) -> DryRun:
