@@ -254,11 +254,16 @@ def test_workers_exit_when_the_search_process_is_killed(tmp_path: Path) -> None:
     _wait_for_records(runs / "tiny", 2, proc)
     workers = [p for p in psutil.Process(proc.pid).children(recursive=True) if "popen_loky" in " ".join(p.cmdline())]
     assert workers, "no loky worker found"
+    semaphores = lambda: list(Path("/dev/shm").glob(f"sem.loky-{proc.pid}-*"))  # noqa: E731
+    assert semaphores(), "loky made no semaphore in /dev/shm"
     proc.kill()  # the search process alone, as kill -9 PID does: its workers are not signalled
     proc.wait()
     deadline = time.monotonic() + 15
     while any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers):
         assert time.monotonic() < deadline, "loky workers outlived the search process"
+        time.sleep(0.1)
+    while semaphores():  # nor do its semaphores stay in shared memory (the watcher removes them)
+        assert time.monotonic() < deadline, f"left in /dev/shm: {semaphores()}"
         time.sleep(0.1)
     assert len(resume_search(runs / "tiny", execution=Execution(workers=2)).trials) == 30
 
