@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 import os
 import signal
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -23,14 +21,7 @@ from hpsearch.core.records import TrialStatus
 from hpsearch.search.api import Execution, resume_search, start_search
 from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
-
-
-def fingerprint(run_dir: Path) -> list[tuple]:
-    """What must be identical between two runs of one config: ids, values, J to the last bit."""
-    with RunStore.open(run_dir) as store:
-        trials = store.trials()
-    return [(t.trial, t.round, t.index, t.seed, sorted(t.params.items()), t.status, t.dev_cost, t.train_cost,
-             t.history.get("dev_cost")) for t in trials]
+from tests.kill_resume import fingerprint, record_count, start_cli, wait_for
 
 
 def test_same_trials_and_costs_whatever_the_workers(tmp_path: Path) -> None:
@@ -39,50 +30,6 @@ def test_same_trials_and_costs_whatever_the_workers(tmp_path: Path) -> None:
     two = start_search(config, runs_dir=tmp_path / "runs", name="two", execution=Execution(workers=2))
     assert len(one.trials) == 9 and len(one.rounds) == 2
     assert fingerprint(one.run_dir) == fingerprint(two.run_dir)
-
-
-def _record_count(run_dir: Path) -> int:
-    try:
-        with RunStore.open(run_dir) as store:
-            return len(store.trials())
-    except Exception:  # the run may not exist yet
-        return 0
-
-
-def _start_cli(args: list[str], runs_dir: Path) -> subprocess.Popen:
-    env = {**os.environ, "HPSEARCH_RUNS_DIR": str(runs_dir), "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "hpsearch", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
-def _wait_for_records(run_dir: Path, at_least: int, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while _record_count(run_dir) < at_least:
-        assert proc.poll() is None, f"finished too early: {proc.communicate()}"
-        assert time.monotonic() < deadline, "no progress"
-        time.sleep(0.05)
-
-
-def test_killed_run_resumes_to_the_same_result(tmp_path: Path) -> None:
-    config_path = write_tiny_config(tmp_path, trials=14, epochs=15, samples=3000, extra="  rounds: 2\n  zoom_trials: 4\n  top_k: 3\n")
-    runs = tmp_path / "runs"
-    straight = start_search(load_config(config_path), runs_dir=runs, name="straight", execution=Execution(workers=1))
-
-    killed_dir = runs / "killed"
-    for at_least in (2, 7, 15):  # killed three times: in round 0 twice, then in the zoom round
-        args = ["run", str(config_path), "--name", "killed", "-q", "-w", "2"] if at_least == 2 else \
-               ["resume", "killed", "-q", "-w", "2"]
-        proc = _start_cli(args, runs)
-        _wait_for_records(killed_dir, at_least, proc)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    assert _record_count(killed_dir) < 18
-    resume_search(killed_dir, execution=Execution(workers=2))
-    assert fingerprint(killed_dir) == fingerprint(straight.run_dir)
-    ids = [f[0] for f in fingerprint(killed_dir)]
-    assert ids == sorted(set(ids)) == list(range(18))
-    with RunStore.open(killed_dir) as store:
-        assert store.best_model()[0] == straight.best.trial
 
 
 def _ctrl_c_at(monkeypatch: pytest.MonkeyPatch, module: object, name: str, call: int) -> None:
@@ -120,7 +67,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path, runs_dir: P
     assert "Traceback" not in stopped.output and isinstance(stopped.exception, SystemExit)
     run_dir = runs_dir / "tiny"
     assert "hpsearch resume tiny" in stopped.stderr
-    assert 0 <= _record_count(run_dir) < 6
+    assert 0 <= record_count(run_dir) < 6
     resume_search(run_dir)
     assert fingerprint(run_dir) == fingerprint(straight.run_dir)
     with RunStore.open(run_dir) as store:
@@ -213,8 +160,8 @@ def test_a_killed_worker_stops_the_search_with_a_resume_hint(tmp_path: Path) -> 
     psutil = pytest.importorskip("psutil")
     config_path = write_tiny_config(tmp_path, trials=30, epochs=20, samples=2000)
     runs = tmp_path / "runs"
-    proc = _start_cli(["run", str(config_path), "-w", "2", "-q"], runs)
-    _wait_for_records(runs / "tiny", 2, proc)
+    proc = start_cli(["run", str(config_path), "-w", "2", "-q"], runs)
+    wait_for(lambda: record_count(runs / "tiny"), 2, proc)
     workers = [
         p for p in psutil.Process(proc.pid).children(recursive=True)
         if "popen_loky" in " ".join(p.cmdline())  # a worker, not loky's resource tracker
@@ -250,8 +197,8 @@ def test_workers_exit_when_the_search_process_is_killed(tmp_path: Path) -> None:
     psutil = pytest.importorskip("psutil")
     config_path = write_tiny_config(tmp_path, trials=30, epochs=20, samples=2000)
     runs = tmp_path / "runs"
-    proc = _start_cli(["run", str(config_path), "-w", "2", "-q"], runs)
-    _wait_for_records(runs / "tiny", 2, proc)
+    proc = start_cli(["run", str(config_path), "-w", "2", "-q"], runs)
+    wait_for(lambda: record_count(runs / "tiny"), 2, proc)
     workers = [p for p in psutil.Process(proc.pid).children(recursive=True) if "popen_loky" in " ".join(p.cmdline())]
     assert workers, "no loky worker found"
     semaphores = lambda: list(Path("/dev/shm").glob(f"sem.loky-{proc.pid}-*"))  # noqa: E731
