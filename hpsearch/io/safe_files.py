@@ -15,7 +15,7 @@ be a symlink planted to make hpsearch overwrite something else (``lock`` ->
   states, prepared data, exports;
 * ``make_folder`` / ``make_folders`` create folders one level at a time,
   refusing a symlink where a folder should be;
-* ``interrupts_deferred`` holds Ctrl-C (and SIGTERM) back while a write is under
+* ``interrupts_deferred`` holds Ctrl-C (SIGTERM, SIGHUP) back while a write is under
   way and delivers it once the write is whole: an interrupt never lands inside
   a write (``np.savez`` interrupted half-way leaves its zip open and turns the
   KeyboardInterrupt into a ``ValueError`` traceback);
@@ -44,15 +44,17 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-#: The signals held back during a write: Ctrl-C, and SIGTERM (which ``cli.live`` turns into a Ctrl-C).
-_DEFERRED = (signal.SIGINT, signal.SIGTERM)
+#: The signals held back during a write: Ctrl-C, and SIGTERM and SIGHUP (which ``cli.live`` and babysit turn
+#: into a stop that raises where it lands).
+_DEFERRED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _held: list[int] = []  # the signals that arrived while writes were under way (main thread only)
 _depth = 0  # how many ``interrupts_deferred`` blocks are open
 
 
 @contextlib.contextmanager
 def interrupts_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back inside the block and deliver them, to the handlers they had, once it ends.
+    """Hold SIGINT, SIGTERM and SIGHUP back inside the block and deliver them, to the handlers they had, once
+    it ends.
 
     Why: a KeyboardInterrupt raised half-way through a write (``np.savez`` into a zip) leaves the writer in a
     state its cleanup cannot handle, and the user gets a traceback and exit 1 instead of "interrupted" and 130.
