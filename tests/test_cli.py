@@ -84,6 +84,15 @@ def test_dry_run_plans_without_training(tmp_path: Path, runs_dir: Path) -> None:
     assert again.read_text() == plan_csv.read_text()
 
 
+def test_dry_run_csv_replaces_a_symlink_and_never_writes_through_it(tmp_path: Path, runs_dir: Path) -> None:
+    precious = tmp_path / "precious"
+    precious.write_text("keep me\n")
+    (tmp_path / "plan.csv").symlink_to(precious)
+    invoke("run", str(write_tiny_config(tmp_path, trials=3)), "--dry-run", "--csv", str(tmp_path / "plan.csv"))
+    assert precious.read_text() == "keep me\n"
+    assert not (tmp_path / "plan.csv").is_symlink() and len(list(csv.DictReader((tmp_path / "plan.csv").open()))) == 3
+
+
 def test_train_one_model_from_a_search_file(tmp_path: Path) -> None:
     config = write_tiny_config(tmp_path, epochs=4)
     weights = tmp_path / "model.npz"

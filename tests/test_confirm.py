@@ -6,12 +6,7 @@ import csv
 import io
 import json
 import math
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -148,40 +143,6 @@ def test_more_seeds_or_a_larger_top_later_trains_only_the_missing_repeats(tmp_pa
     after = table(run_dir)
     assert set(before) < set(after) and len(after) == len(set((r[0], r[1]) for r in after)) == 9
     assert confirm_run(run_dir, top_k=3, seeds=3).trained == 0
-
-
-def _start_cli(args: list[str], runs_dir: Path) -> subprocess.Popen:
-    env = {**os.environ, "HPSEARCH_RUNS_DIR": str(runs_dir), "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "hpsearch", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
-def test_kill_9_during_confirm_then_confirm_again_gives_the_same_table(tmp_path: Path) -> None:
-    config = load_config(write_tiny_config(tmp_path, trials=4, epochs=15, samples=3000))
-    runs = tmp_path / "runs"
-    killed = start_search(config, runs_dir=runs, name="killed").run_dir
-    straight = runs / "straight"
-    shutil.copytree(killed, straight)
-    expected = confirm_run(straight, top_k=3, seeds=4, execution=Execution(workers=1))
-
-    proc = _start_cli(["confirm", "killed", "--top", "3", "--seeds", "4", "-q", "-w", "2"], runs)
-    deadline = time.monotonic() + 60
-    while len(table(killed)) < 2:
-        assert proc.poll() is None, f"finished too early: {proc.communicate()}"
-        assert time.monotonic() < deadline, "no progress"
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    saved = len(table(killed))
-    assert 2 <= saved < 12
-
-    again = CliRunner().invoke(cli, ["confirm", str(killed), "--top", "3", "--seeds", "4", "-w", "2"])
-    assert again.exit_code == 0, again.output
-    assert f"{12 - saved} of 12 repeats to train" in again.output
-    assert table(killed) == table(straight)
-    assert [(r[0], r[1]) for r in table(killed)] == sorted({(r[0], r[1]) for r in table(killed)})
-    with RunStore.open(killed) as store:
-        assert store.confirmed_model() == expected.model
 
 
 def _constructed_run(tmp_path: Path) -> Path:

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -29,21 +23,13 @@ from hpsearch.search.api import Execution, resume_search, start_search
 from hpsearch.storage.layout import RUN_DB
 from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
+from tests.kill_resume import fingerprint
 
 HALVING = "  early_stopping: {method: halving, min_epochs: 1, eta: 3}\n  rank_by: last\n"  # the rung rule these tests work out by hand
 
 
 def halving_config(tmp_path: Path, trials: int = 9, epochs: int = 9, extra: str = "", samples: int = 240) -> Path:
     return write_tiny_config(tmp_path, trials=trials, epochs=epochs, samples=samples, extra=HALVING + extra)
-
-
-def fingerprint(run_dir: Path) -> tuple:
-    """Everything that must be identical between two runs of one config, to the last bit."""
-    with RunStore.open(run_dir) as store:
-        trials = [(t.trial, t.status, t.rung, t.epochs_run, t.value, t.dev_cost, t.best_dev_cost, t.best_epoch,
-                   t.history.get("dev_cost")) for t in store.trials()]
-        promotions = [store.promotions(r.round) for r in store.rounds()]
-    return trials, promotions
 
 
 # -- the schedule, as pure functions ------------------------------------------------------------
@@ -198,43 +184,6 @@ def test_a_crash_at_a_promotion_then_resume_equals_a_straight_run(tmp_path: Path
     resume_search(tmp_path / "runs" / "crashed")
     assert started == []
     assert fingerprint(tmp_path / "runs" / "crashed") == fingerprint(straight.run_dir)
-
-
-def _start_cli(args: list[str], runs_dir: Path) -> subprocess.Popen:
-    env = {**os.environ, "HPSEARCH_RUNS_DIR": str(runs_dir), "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "hpsearch", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
-def _epoch_rows(run_dir: Path) -> int:
-    try:
-        db = sqlite3.connect(f"file:{run_dir / RUN_DB}?mode=ro", uri=True)
-        try:
-            return db.execute("SELECT COUNT(*) FROM epochs").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
-
-
-def test_kill_9_during_rungs_then_resume_equals_a_straight_run(tmp_path: Path) -> None:
-    path = halving_config(tmp_path, trials=9, epochs=27, samples=2000)
-    runs = tmp_path / "runs"
-    straight = start_search(load_config(path), runs_dir=runs, name="straight", execution=Execution(workers=2))
-    killed = runs / "killed"
-    total = _epoch_rows(straight.run_dir)
-    for at_least in (3, 12, 15):  # in rung 1, after its promotions, in rung 2
-        args = ["run", str(path), "--name", "killed", "-q", "-w", "2"] if at_least == 3 else \
-               ["resume", "killed", "-q", "-w", "2"]
-        proc = _start_cli(args, runs)
-        deadline = time.monotonic() + 60
-        while _epoch_rows(killed) < at_least and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    assert _epoch_rows(killed) < total
-    resume_search(killed, execution=Execution(workers=2))
-    assert fingerprint(killed) == fingerprint(straight.run_dir)
 
 
 # -- configs, views, old runs -------------------------------------------------------------------

@@ -13,12 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +31,7 @@ from hpsearch.core.records import TrialStatus, rank
 from hpsearch.search.api import Execution, resume_search, start_search, stored_config, zoom_search
 from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
+from tests.kill_resume import kill_at, record_count
 
 pytest.importorskip("matplotlib", reason="plot cells need the plot extra")
 
@@ -135,21 +132,8 @@ def _tiny(folder: Path, extra: str = "", **sizes) -> Path:
 def _kill_then_resume(folder: Path, runs: Path) -> Path:
     """A CLI run killed with SIGKILL once it has recorded a trial, then resumed to the end."""
     config = _tiny(folder, trials=6, epochs=6, samples=1500)
-    env = {**os.environ, "HPSEARCH_RUNS_DIR": str(runs), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "hpsearch", "run", str(config), "--name", "killed", "-q", "-w", "1"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    run_dir, deadline = runs / "killed", time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with RunStore.open(run_dir, read_only=True) as store:
-                if store.trials():
-                    break
-        except Exception:  # noqa: BLE001 — not created yet
-            pass
-        time.sleep(0.05)
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    run_dir = runs / "killed"
+    kill_at(["run", str(config), "--name", "killed", "-q", "-w", "1"], runs, lambda: record_count(run_dir), 1)
     resume_search(run_dir, execution=Execution(workers=1))
     return run_dir
 

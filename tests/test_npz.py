@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -162,3 +163,24 @@ def test_what_was_written_reads_back_exactly(tmp_path: Path) -> None:
         back = read_arrays(source, "a.npz")
         assert set(back) == set(arrays) and all(np.array_equal(back[k], arrays[k]) for k in arrays)
     assert set(read_arrays(tmp_path / "a.npz", "a.npz", names=("W1", "gone"))) == {"W1"}
+
+
+def test_ctrl_c_inside_saving_the_best_model_stops_after_the_whole_save(tmp_path: Path, monkeypatch) -> None:
+    """The Ctrl-C that once landed inside np.savez (a ValueError traceback, exit 1): it now arrives after the
+    model, its training state and their digests are all written."""
+    real_close = zipfile._ZipWriteFile.close
+    calls = []
+
+    def ctrl_c_then_close(self) -> None:  # Ctrl-C as the first member of the zip is being closed
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        real_close(self)
+
+    monkeypatch.setattr(zipfile._ZipWriteFile, "close", ctrl_c_then_close)
+    with RunStore.create(tmp_path / "run", name="run", config={}, config_text="") as store:
+        with pytest.raises(KeyboardInterrupt):
+            store.save_best_model(4, {"W1": np.ones((3, 4)), "b1": np.zeros(4)}, {"W1": np.ones(3), "t": np.ones(2)})
+        monkeypatch.undo()
+        assert store.best_model()[0] == 4 and store.best_state()[0] == 4
+        assert set(store.read_tracked("models/best.npz")) == {"W1", "b1"}

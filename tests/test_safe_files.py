@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
 from hpsearch.core.errors import RunError
-from hpsearch.io.safe_files import check_no_symlinks, make_folder, open_for_write, write_bytes_atomic
+from hpsearch.io.safe_files import (
+    check_no_symlinks,
+    interrupts_deferred,
+    make_folder,
+    open_for_write,
+    write_atomic,
+    write_bytes_atomic,
+)
 
 
 @pytest.fixture
@@ -61,3 +69,32 @@ def test_make_folder_and_check_no_symlinks_name_the_link(tmp_path: Path, preciou
         make_folder(run, "plots")
     with pytest.raises(RunError, match=r"holds a symlink, '.*/run/plots' ->"):
         check_no_symlinks(run)
+
+
+def _ctrl_c() -> None:
+    """Ctrl-C arriving now, as the terminal sends it."""
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_inside_a_write_is_delivered_once_the_file_is_whole(tmp_path: Path) -> None:
+    def write(file) -> None:
+        file.write(b"first half ")
+        _ctrl_c()
+        file.write(b"second half")
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(tmp_path, "out.bin", write)
+    assert (tmp_path / "out.bin").read_bytes() == b"first half second half"
+    assert os.listdir(tmp_path) == ["out.bin"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the user's Ctrl-C works again
+
+
+def test_deferred_blocks_nest_and_the_outermost_delivers(tmp_path: Path) -> None:
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_deferred():
+            write_bytes_atomic(tmp_path, "a", b"a")
+            _ctrl_c()
+            write_bytes_atomic(tmp_path, "b", b"b")  # the inner block's end does not deliver it
+            done.append("b")
+    assert done == ["b"] and sorted(os.listdir(tmp_path)) == ["a", "b"]

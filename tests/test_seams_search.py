@@ -78,7 +78,7 @@ def test_a_trial_retried_before_its_rung_was_decided_counts_like_any_other(
     failing = start_search(config, runs_dir=tmp_path / "runs", name="failing")
     monkeypatch.undo()
     resume_search(failing.run_dir, retry_failed=True)
-    from tests.test_early_stopping import fingerprint
+    from tests.kill_resume import fingerprint
 
     assert fingerprint(failing.run_dir) == fingerprint(straight.run_dir)
     assert not list((failing.run_dir / "checkpoints").glob("*.npz"))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 import os
 import signal
-import subprocess
-import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from numpy.lib import format as npy_format
 
 import hpsearch.execution.dask_cluster
 import hpsearch.execution.segments
@@ -21,14 +21,7 @@ from hpsearch.core.records import TrialStatus
 from hpsearch.search.api import Execution, resume_search, start_search
 from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
-
-
-def fingerprint(run_dir: Path) -> list[tuple]:
-    """What must be identical between two runs of one config: ids, values, J to the last bit."""
-    with RunStore.open(run_dir) as store:
-        trials = store.trials()
-    return [(t.trial, t.round, t.index, t.seed, sorted(t.params.items()), t.status, t.dev_cost, t.train_cost,
-             t.history.get("dev_cost")) for t in trials]
+from tests.kill_resume import fingerprint, record_count, start_cli, wait_for
 
 
 def test_same_trials_and_costs_whatever_the_workers(tmp_path: Path) -> None:
@@ -39,63 +32,46 @@ def test_same_trials_and_costs_whatever_the_workers(tmp_path: Path) -> None:
     assert fingerprint(one.run_dir) == fingerprint(two.run_dir)
 
 
-def _record_count(run_dir: Path) -> int:
-    try:
-        with RunStore.open(run_dir) as store:
-            return len(store.trials())
-    except Exception:  # the run may not exist yet
-        return 0
+def _ctrl_c_at(monkeypatch: pytest.MonkeyPatch, module: object, name: str, call: int) -> None:
+    """Ctrl-C, as the terminal sends it, on the ``call``-th call of ``module.name`` (and only then)."""
+    real = getattr(module, name)
+    calls = []
+
+    def then_ctrl_c(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == call:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, then_ctrl_c)
 
 
-def _start_cli(args: list[str], runs_dir: Path) -> subprocess.Popen:
-    env = {**os.environ, "HPSEARCH_RUNS_DIR": str(runs_dir), "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "hpsearch", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
-def _wait_for_records(run_dir: Path, at_least: int, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while _record_count(run_dir) < at_least:
-        assert proc.poll() is None, f"finished too early: {proc.communicate()}"
-        assert time.monotonic() < deadline, "no progress"
-        time.sleep(0.05)
-
-
-def test_killed_run_resumes_to_the_same_result(tmp_path: Path) -> None:
-    config_path = write_tiny_config(tmp_path, trials=14, epochs=15, samples=3000, extra="  rounds: 2\n  zoom_trials: 4\n  top_k: 3\n")
-    runs = tmp_path / "runs"
-    straight = start_search(load_config(config_path), runs_dir=runs, name="straight", execution=Execution(workers=1))
-
-    killed_dir = runs / "killed"
-    for at_least in (2, 7, 15):  # killed three times: in round 0 twice, then in the zoom round
-        args = ["run", str(config_path), "--name", "killed", "-q", "-w", "2"] if at_least == 2 else \
-               ["resume", "killed", "-q", "-w", "2"]
-        proc = _start_cli(args, runs)
-        _wait_for_records(killed_dir, at_least, proc)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    assert _record_count(killed_dir) < 18
-    resume_search(killed_dir, execution=Execution(workers=2))
-    assert fingerprint(killed_dir) == fingerprint(straight.run_dir)
-    ids = [f[0] for f in fingerprint(killed_dir)]
-    assert ids == sorted(set(ids)) == list(range(18))
-    with RunStore.open(killed_dir) as store:
+@pytest.mark.parametrize("module, name, call", [
+    (npy_format, "write_array", 3),  # writing the run's prepared data
+    # closing a member of the best model's zip: the moment that was a ValueError traceback and exit 1
+    (zipfile._ZipWriteFile, "close", 5),  # the first save of the best model
+    (zipfile._ZipWriteFile, "close", 30),  # a later save
+    (hpsearch.execution.segments, "start", 3),  # training the third trial
+], ids=["preparing-data", "first-best-model", "later-best-model", "training"])
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path, runs_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     module: object, name: str, call: int) -> None:
+    """Ctrl-C at each kind of moment of a search (sent at a chosen call, so the test never depends on when a
+    signal happens to arrive): exit 130, no traceback, and the run resumes to what an uninterrupted run gives."""
+    config_path = write_tiny_config(tmp_path, trials=6, epochs=3)
+    straight = start_search(load_config(config_path), runs_dir=tmp_path / "straight", execution=Execution(workers=1))
+    _ctrl_c_at(monkeypatch, module, name, call)
+    stopped = CliRunner().invoke(cli, ["run", str(config_path), "-q", "-w", "1"])
+    monkeypatch.undo()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert stopped.exit_code == 130, stopped.output
+    assert "Traceback" not in stopped.output and isinstance(stopped.exception, SystemExit)
+    run_dir = runs_dir / "tiny"
+    assert "hpsearch resume tiny" in stopped.stderr
+    assert 0 <= record_count(run_dir) < 6
+    resume_search(run_dir)
+    assert fingerprint(run_dir) == fingerprint(straight.run_dir)
+    with RunStore.open(run_dir) as store:
         assert store.best_model()[0] == straight.best.trial
-
-
-def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
-    config_path = write_tiny_config(tmp_path, trials=30, epochs=20, samples=2000)
-    runs = tmp_path / "runs"
-    proc = _start_cli(["run", str(config_path), "-w", "1"], runs)
-    _wait_for_records(runs / "tiny", 2, proc)
-    os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "hpsearch resume tiny" in err and "Traceback" not in err
-    done = _record_count(runs / "tiny")
-    assert 2 <= done < 30
-    result = resume_search(runs / "tiny")
-    assert len(result.trials) == 30
 
 
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -184,8 +160,8 @@ def test_a_killed_worker_stops_the_search_with_a_resume_hint(tmp_path: Path) -> 
     psutil = pytest.importorskip("psutil")
     config_path = write_tiny_config(tmp_path, trials=30, epochs=20, samples=2000)
     runs = tmp_path / "runs"
-    proc = _start_cli(["run", str(config_path), "-w", "2", "-q"], runs)
-    _wait_for_records(runs / "tiny", 2, proc)
+    proc = start_cli(["run", str(config_path), "-w", "2", "-q"], runs)
+    wait_for(lambda: record_count(runs / "tiny"), 2, proc)
     workers = [
         p for p in psutil.Process(proc.pid).children(recursive=True)
         if "popen_loky" in " ".join(p.cmdline())  # a worker, not loky's resource tracker
@@ -221,15 +197,20 @@ def test_workers_exit_when_the_search_process_is_killed(tmp_path: Path) -> None:
     psutil = pytest.importorskip("psutil")
     config_path = write_tiny_config(tmp_path, trials=30, epochs=20, samples=2000)
     runs = tmp_path / "runs"
-    proc = _start_cli(["run", str(config_path), "-w", "2", "-q"], runs)
-    _wait_for_records(runs / "tiny", 2, proc)
+    proc = start_cli(["run", str(config_path), "-w", "2", "-q"], runs)
+    wait_for(lambda: record_count(runs / "tiny"), 2, proc)
     workers = [p for p in psutil.Process(proc.pid).children(recursive=True) if "popen_loky" in " ".join(p.cmdline())]
     assert workers, "no loky worker found"
+    semaphores = lambda: list(Path("/dev/shm").glob(f"sem.loky-{proc.pid}-*"))  # noqa: E731
+    assert semaphores(), "loky made no semaphore in /dev/shm"
     proc.kill()  # the search process alone, as kill -9 PID does: its workers are not signalled
     proc.wait()
     deadline = time.monotonic() + 15
     while any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers):
         assert time.monotonic() < deadline, "loky workers outlived the search process"
+        time.sleep(0.1)
+    while semaphores():  # nor do its semaphores stay in shared memory (the watcher removes them)
+        assert time.monotonic() < deadline, f"left in /dev/shm: {semaphores()}"
         time.sleep(0.1)
     assert len(resume_search(runs / "tiny", execution=Execution(workers=2)).trials) == 30
 
@@ -285,3 +266,41 @@ def test_an_address_that_is_not_a_dask_scheduler_is_a_clear_error_and_leaves_no_
         server.server_close()
     assert result.exit_code == 2 and "dask scheduler" in result.stderr and "Traceback" not in result.output
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+def test_a_name_taken_by_another_process_while_the_run_is_made_goes_to_the_next_number(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race, made to happen: another process creates ``tiny`` after this one found it free."""
+    real_create = RunStore.create.__func__
+    raced = []
+
+    def another_process_first(cls, run_dir, **kwargs):
+        if not raced:
+            raced.append(run_dir)
+            real_create(cls, run_dir, **kwargs).close()  # the other search took the folder first
+        return real_create(cls, run_dir, **kwargs)
+
+    monkeypatch.setattr(RunStore, "create", classmethod(another_process_first))
+    config = load_config(write_tiny_config(tmp_path, trials=1, epochs=1))
+    result = start_search(config, runs_dir=tmp_path / "runs")
+    assert raced == [tmp_path / "runs" / "tiny"] and result.run_dir == tmp_path / "runs" / "tiny-2"
+
+
+def _search_after(barrier, config_path: Path, runs: Path) -> None:
+    barrier.wait()
+    start_search(load_config(config_path), runs_dir=runs, execution=Execution(workers=1))
+
+
+def test_six_searches_of_one_config_started_together_each_get_their_own_run(tmp_path: Path) -> None:
+    import multiprocessing
+
+    config_path = write_tiny_config(tmp_path, trials=1, epochs=1)
+    fork = multiprocessing.get_context("fork")
+    barrier = fork.Barrier(6)
+    processes = [fork.Process(target=_search_after, args=(barrier, config_path, tmp_path / "runs")) for _ in range(6)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+    assert [p.exitcode for p in processes] == [0] * 6
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(["tiny", *(f"tiny-{k}" for k in range(2, 7))])

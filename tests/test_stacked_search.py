@@ -4,11 +4,6 @@ resume, workers — and a pack's diverging or failing model never changes its ne
 from __future__ import annotations
 
 import csv
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +19,8 @@ from hpsearch.core.errors import ConfigError
 from hpsearch.core.records import TrialStatus
 from hpsearch.execution.packs import plan_packs, stack_plan, train_pack
 from hpsearch.execution.segments import Segment, TrialTask, train_segment
-from hpsearch.search.api import Execution, resume_search, start_search
-from hpsearch.storage.run_store import RunStore
-from tests.test_early_stopping import _epoch_rows, _start_cli
+from hpsearch.search.api import Execution, start_search
+from tests.kill_resume import fingerprint
 
 # A fixed architecture and searched per-model values only: every trial has one shape, so all of them stack.
 CONFIG = """\
@@ -52,18 +46,6 @@ def write_config(folder: Path, stack: str = "auto", *, trials: int = 9, epochs: 
     path.write_text(CONFIG.format(stack=stack, trials=trials, epochs=epochs, samples=samples, lr_high=lr_high,
                                   extra=extra))
     return path
-
-
-def fingerprint(run_dir: Path) -> tuple:
-    """Every number two runs of one config must share to the last bit (not the seconds), and the best model."""
-    with RunStore.open(run_dir) as store:
-        trials = [(t.trial, t.status, t.rung, t.epochs_run, t.value, t.dev_cost, t.train_cost, t.dev_accuracy,
-                   t.best_dev_cost, t.best_epoch, t.history) for t in store.trials()]
-        promotions = [store.promotions(r.round) for r in store.rounds()]
-        repeats = [(r.trial, r.repeat, r.seed, r.status, r.value, r.dev_cost, r.train_cost, r.dev_accuracy)
-                   for r in store.repeats()]
-    best = np.load(run_dir / "models" / "best.npz")
-    return trials, promotions, repeats, {name: best[name].tobytes() for name in best.files}
 
 
 @pytest.fixture
@@ -102,22 +84,6 @@ def test_one_or_two_workers_give_the_same_run(tmp_path: Path) -> None:
     one = start_search(load_config(path), runs_dir=tmp_path / "runs", name="one", execution=Execution(workers=1))
     two = start_search(load_config(path), runs_dir=tmp_path / "runs", name="two", execution=Execution(workers=2))
     assert fingerprint(one.run_dir) == fingerprint(two.run_dir)
-
-
-def test_kill_9_during_a_packed_round_then_resume_equals_a_straight_run(tmp_path: Path) -> None:
-    path = write_config(tmp_path, trials=12, epochs=9, samples=1500, extra=HALVING)
-    runs = tmp_path / "runs"
-    straight = start_search(load_config(path), runs_dir=runs, name="straight", execution=Execution(workers=1))
-    killed = runs / "killed"
-    proc = _start_cli(["run", str(path), "--name", "killed", "-q", "-w", "2"], runs)
-    deadline = time.monotonic() + 60
-    while _epoch_rows(killed) < 1 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert 0 < _epoch_rows(killed) < _epoch_rows(straight.run_dir)  # one pack of rung 0 stored, the other lost
-    resume_search(killed, execution=Execution(workers=2))
-    assert fingerprint(killed) == fingerprint(straight.run_dir)
 
 
 # -- one pack, against its segments trained alone ----------------------------------------------------

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from hpsearch.config.loading import load_config
 from hpsearch.core.records import TrialStatus
-from hpsearch.search.api import Execution, resume_search, start_search
+from hpsearch.search.api import Execution, start_search
 from hpsearch.space.search_space import Space
 from hpsearch.storage.run_store import RunStore
 
+# HPSEARCH_TEST_KILL_AT: the trial at which the objective kills its own search (tests/test_kill_resume.py)
 MODULE = """\
 import math, os, signal
 
@@ -63,21 +60,6 @@ def test_a_tpe_round_is_stored_with_its_points_and_is_the_same_with_1_and_2_work
     assert [t.params for t in sorted(one.trials, key=lambda t: t.trial) if t.round == 1] == planned
     # Inactive parameters stay absent in the planned trials too.
     assert all(("shift" in p) == (p["kind"] != "a") for p in planned)
-
-
-def test_a_search_killed_in_a_tpe_round_resumes_to_the_same_trials(tmp_path):
-    path = write_config(tmp_path)
-    runs = tmp_path / "runs"
-    whole = start_search(load_config(path), runs_dir=runs, name="whole")
-    env = {**os.environ, "HPSEARCH_TEST_KILL_AT": "15", "PYTHONPATH": str(tmp_path)}
-    killed = subprocess.run([sys.executable, "-m", "hpsearch", "run", str(path), "-q", "-w", "1", "--runs-dir",
-                             str(runs), "--name", "killed"], env=env, capture_output=True, text=True, timeout=120)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
-    with RunStore.open(runs / "killed") as store:
-        assert len(store.rounds()) == 2 and len(store.trials()) == 15  # killed at trial 15, in round 1
-    resumed = resume_search(runs / "killed", execution=Execution(workers=2))
-    assert _trials(resumed) == _trials(whole)
-    assert [r.planned for r in resumed.rounds] == [r.planned for r in whole.rounds]
 
 
 def test_a_maximized_metric_plans_the_same_tpe_rounds_as_its_negation_minimized(tmp_path):

@@ -29,7 +29,7 @@ from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.state import HISTORY_KEYS
 from hpsearch.space.search_space import Space
 from hpsearch.storage.layout import MODELS_DIR, RUN_DB
-from hpsearch.storage.run_names import new_run_dir, validate_run_name
+from hpsearch.storage.run_names import validate_run_name
 from hpsearch.storage.run_store import RunStore
 
 KIND = "babysit"
@@ -50,11 +50,13 @@ def create_run(config: SearchConfig, model: ModelConfig, runs_dir: Path, name: s
                ) -> tuple[RunStore, PreparedData]:
     """A new run holding ``model`` as fixed values (nothing searched), one babysit round of one trial, and
     ``data`` prepared in its folder, so that continuing and replaying it train on exactly these arrays."""
-    run_dir = new_run_dir(runs_dir, validate_run_name(name))
     values = {k: v for k, v in model.to_dict().items() if v is not None}
-    resolved = replace(config, name=run_dir.name, model=values, space=Space({})).to_dict()
-    store = RunStore.create(run_dir, name=run_dir.name, config=resolved,
-                            config_text=yaml.safe_dump(resolved, sort_keys=False))
+
+    def config_for(run_name: str) -> tuple[dict, str]:
+        resolved = replace(config, name=run_name, model=values, space=Space({})).to_dict()
+        return resolved, yaml.safe_dump(resolved, sort_keys=False)
+
+    store = RunStore.create_new(runs_dir, validate_run_name(name), config_for)
     store.add_round(RoundRecord(round=0, space={}, n_trials=1, sampler=config.search.sampler, kind=KIND))
     return store, write_prepared(store.run_dir, data)
 

@@ -225,7 +225,7 @@ def runs_table(runs: list[Any]) -> Table:
         best = plain(f"{format_cost(r.best_dev_cost)} (dev J)" if r.metric is None
                      else f"{format_cost(r.best_value)} ({r.metric})")
         table.add_row(plain(r.name), str(r.created)[:19], str(r.rounds), f"{r.trials_done}/{r.trials_planned}",
-                      counts, best, format_param(r.best_trial))
+                      counts, best, format_param(r.best_trial) + (" (confirmed)" if r.confirmed else ""))
     return table
 
 

@@ -91,7 +91,7 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
         planned = plan_run(config, Execution(workers, backend, scheduler))
         plan, names = planned.trials, list(config.space.names)
         if csv_file is not None:
-            _write_plan_csv(csv_file, plan, names)
+            planned.write_csv(csv_file, names)
         render.console.print(render.plan_table([(t.round, t.trial, t.params) for t in plan], names))
         if names:
             render.console.print(render.histograms(config.space, [t.params for t in plan]))
@@ -111,17 +111,6 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
         result = start_search(config, runs_dir=runs_dir_or_default(runs_dir), name=name,
                               execution=Execution(workers, backend, scheduler), reporter=progress)
     _finish(result, quiet)
-
-
-def _write_plan_csv(path: Path, plan: list[Any], names: list[str]) -> None:
-    """--dry-run --csv: one row per planned trial, its round, id and value of every searched parameter."""
-    import csv
-
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["round", "trial", *names])
-        for t in plan:
-            writer.writerow([t.round, t.trial, *(t.params.get(n, "") for n in names)])
 
 
 def _finish(result: Any, quiet: bool) -> None:

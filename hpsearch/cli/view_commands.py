@@ -100,15 +100,17 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
 @click.command(name="list")
 @runs_dir_option
 def list_(runs_dir: Path | None) -> None:
-    """The runs in the runs folder: trials done/planned and the best dev cost J."""
-    from hpsearch.storage.catalog import list_runs
+    """The runs in the runs folder: trials done/planned and the best dev cost J; then those that cannot be read."""
+    from hpsearch.storage.catalog import scan_runs
 
     folder = runs_dir_or_default(runs_dir)
-    runs = list_runs(folder)
-    if not runs:
+    runs, unreadable = scan_runs(folder)
+    if runs:
+        render.console.print(render.runs_table(runs))
+    elif not unreadable:
         render.console.print(plain(f"no runs in {folder} — start one with: hpsearch run configs/quickstart.yaml"), highlight=False)
-        return
-    render.console.print(render.runs_table(runs))
+    for run in unreadable:
+        render.console.print(plain(f"{run.name}: not in the table — {run.reason}", "yellow"), highlight=False, soft_wrap=True)
 
 
 @click.command()

@@ -15,6 +15,8 @@ import threading
 import time
 from typing import Any, Callable
 
+from hpsearch.execution import leftovers
+
 _watched_parent: int | None = None
 
 
@@ -62,11 +64,12 @@ SEARCH_ID_VARIABLE = "HPSEARCH_SEARCH_ID"
 # The watcher: a bare interpreter (no hpsearch, no numpy: it starts in milliseconds) that waits for the
 # search's death, then SIGKILLs every process whose environment holds the search's id — loky workers and
 # their resource trackers, commands, and what commands started in other sessions (``setsid``) or left
-# behind (``sleep &``) — until two scans in a row find none.
+# behind (``sleep &``) — until two scans in a row find none; then removes what the killed processes left in
+# shared memory (``leftovers``, run from its file: the watcher imports nothing of hpsearch).
 _WATCHER = r"""
-import os, signal, sys, time
+import os, runpy, signal, sys, time
 signal.signal(signal.SIGINT, signal.SIG_IGN)
-parent, marker, me = int(sys.argv[1]), sys.argv[2].encode(), os.getpid()
+parent, marker, me, leftovers = int(sys.argv[1]), sys.argv[2].encode(), os.getpid(), sys.argv[3]
 while os.getppid() == parent:
     time.sleep(0.1)
 quiet = 0
@@ -85,6 +88,10 @@ while quiet < 2:
             pass
     quiet = 0 if found else quiet + 1
     time.sleep(0.05)
+try:
+    runpy.run_path(leftovers, run_name="__main__")
+except Exception:
+    pass
 """
 
 _watcher: Any = None
@@ -98,7 +105,9 @@ def watch_search() -> None:
     and starts a watcher process holding none of its files (stdin, stdout and
     stderr are /dev/null, so a caller reading the search's output is never
     kept waiting by it). When the search process is gone — however it ended —
-    the watcher kills every process carrying the id, then exits. A loky
+    the watcher kills every process carrying the id, removes the semaphores and memory-mapping folders
+    whose makers are gone (``leftovers``; the ones earlier killed searches left are removed here, at the
+    start), then exits. A loky
     worker's own watch (``exit_with``) starts only with its first task; this
     one covers the workers from their start, and the processes that left the
     commands' process groups.
@@ -110,11 +119,13 @@ def watch_search() -> None:
     import sys
     import uuid
 
+    leftovers.remove_leftovers()  # what earlier searches killed by kill -9 left in shared memory
     search_id = uuid.uuid4().hex
     os.environ[SEARCH_ID_VARIABLE] = search_id
     try:
         _watcher = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _WATCHER, str(os.getpid()), f"{SEARCH_ID_VARIABLE}={search_id}"],
+            [sys.executable, "-I", "-S", "-c", _WATCHER, str(os.getpid()), f"{SEARCH_ID_VARIABLE}={search_id}",
+             leftovers.__file__],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
         )
     except OSError:

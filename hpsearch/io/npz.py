@@ -34,7 +34,7 @@ from numpy.lib import format as npy_format
 
 from hpsearch.core.errors import DataError
 from hpsearch.core.memory import shortfall
-from hpsearch.io.safe_files import write_path_atomic
+from hpsearch.io.safe_files import interrupts_deferred, write_path_atomic
 
 Source = str | os.PathLike | bytes | BinaryIO
 """Where an archive is read from: a file path, its content already in memory, or an open binary file
@@ -81,7 +81,8 @@ def checked_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     """``arrays`` as the bytes of an .npz file; object arrays are refused (ValueError)."""
     buffer = io.BytesIO()
-    np.savez(buffer, **checked_arrays(arrays))
+    with interrupts_deferred():  # a Ctrl-C inside np.savez would leave its zip open (a ValueError traceback)
+        np.savez(buffer, **checked_arrays(arrays))
     return buffer.getvalue()
 
 

@@ -15,6 +15,10 @@ be a symlink planted to make hpsearch overwrite something else (``lock`` ->
   states, prepared data, exports;
 * ``make_folder`` / ``make_folders`` create folders one level at a time,
   refusing a symlink where a folder should be;
+* ``interrupts_deferred`` holds Ctrl-C (SIGTERM, SIGHUP) back while a write is under
+  way and delivers it once the write is whole: an interrupt never lands inside
+  a write (``np.savez`` interrupted half-way leaves its zip open and turns the
+  KeyboardInterrupt into a ``ValueError`` traceback);
 * ``check_no_symlinks`` refuses a run folder holding a symlink where hpsearch
   itself writes (the folder, its own files and folders and what is in them),
   with one line naming it (``RunError``). The insides of ``trials/<n>/`` belong
@@ -24,17 +28,60 @@ be a symlink planted to make hpsearch overwrite something else (``lock`` ->
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import signal
+import threading
 import uuid
-from collections.abc import Callable
-from typing import BinaryIO
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
 from pathlib import Path
 
 from hpsearch.core.errors import RunError
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+#: The signals held back during a write: Ctrl-C, and SIGTERM and SIGHUP (which ``cli.live`` and babysit turn
+#: into a stop that raises where it lands).
+_DEFERRED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_held: list[int] = []  # the signals that arrived while writes were under way (main thread only)
+_depth = 0  # how many ``interrupts_deferred`` blocks are open
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP back inside the block and deliver them, to the handlers they had, once
+    it ends.
+
+    Why: a KeyboardInterrupt raised half-way through a write (``np.savez`` into a zip) leaves the writer in a
+    state its cleanup cannot handle, and the user gets a traceback and exit 1 instead of "interrupted" and 130.
+    Held back, the signal arrives a moment later, between two whole writes. Blocks nest (the outermost one
+    delivers); outside the main thread (where Python cannot set handlers) the block changes nothing.
+    """
+    global _depth
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {}
+    if _depth == 0:
+        _held.clear()
+        for signum in _DEFERRED:
+            if signal.getsignal(signum) is not None:  # None: a handler Python did not set, left alone
+                previous[signum] = signal.signal(signum, lambda signum, frame: _held.append(signum))
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
+        if _depth == 0:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            for signum in dict.fromkeys(_held):  # each held signal once, in the order it came
+                signal.raise_signal(signum)
+            _held.clear()
 
 
 def _plain_name(folder: Path, name: str) -> Path:
@@ -64,14 +111,21 @@ def write_atomic(
 
     ``write`` gets a fresh temp file (``O_EXCL | O_NOFOLLOW``) in ``folder`` and
     streams its content there (``np.save``, ``np.savez``), so a large array is
-    never copied into one bytes object first. The file is then fsynced,
+    never copied into one bytes object first, with Ctrl-C held back until the
+    file is in place (``interrupts_deferred``). The file is then fsynced,
     ``before_replace`` runs (the store commits the file's digest there) and the
     temp file is renamed over ``name``: a symlink at ``name`` is replaced, never
     written through, and nothing is ever written outside ``folder``. On any
     error the temp file is removed and the old file, if any, is left as it was.
     """
     path = _plain_name(folder, name)
-    folder = Path(folder)
+    with interrupts_deferred():
+        _write_atomic(Path(folder), name, path, write, before_replace)
+    return path
+
+
+def _write_atomic(folder: Path, name: str, path: Path, write: Callable[[BinaryIO], None],
+                  before_replace: Callable[[], None] | None) -> None:
     temp = f".{name}.{uuid.uuid4().hex[:12]}.tmp"
     try:
         fd = open_for_write(folder, temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -94,7 +148,6 @@ def write_atomic(
             raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
     fsync_dir(folder)
-    return path
 
 
 def write_bytes_atomic(

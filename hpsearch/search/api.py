@@ -13,6 +13,8 @@ and the best model file kept by ``search.best_model``.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -29,15 +31,17 @@ from hpsearch.data.datasets import load_dataset
 from hpsearch.data.stored_arrays import PREPARED_FILES, PreparedData, prepared_data, run_data_notes, write_prepared
 from hpsearch.execution.objective_jobs import check_objective, stored_name
 from hpsearch.execution.dask_cluster import check_scheduler
+from hpsearch.execution.interrupts import interruptible
 from hpsearch.execution.packs import StackPlan, stack_plan
 from hpsearch.execution.segments import TrialTask, check_fits, plan_tasks
+from hpsearch.io.safe_files import write_text_atomic
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.objectives.spec import ObjectiveSpec
 from hpsearch.search.halving import RungBudget, planned_rungs, rungs
 from hpsearch.search.options import Execution, SearchReporter, Silent
 from hpsearch.search.rounds import ZoomRequest, drive, edge_hints, initial_round
 from hpsearch.space.zoom import EdgeHint
-from hpsearch.storage.run_names import command_ref, new_run_dir, validate_run_name
+from hpsearch.storage.run_names import command_ref, validate_run_name
 from hpsearch.storage.run_store import RunStore, machine_id
 
 __all__ = [
@@ -72,6 +76,16 @@ class DryRun:
     trials: list[TrialTask]
     rungs: RungBudget | None
     stacking: StackPlan | None
+
+    def write_csv(self, path: Path, names: list[str]) -> Path:
+        """``run --dry-run --csv FILE``: one row per planned trial (round, id, the value of each of ``names``),
+        written whole through the one atomic writer (never through a symlink at ``path``, never truncated)."""
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(["round", "trial", *names])
+        for t in self.trials:
+            writer.writerow([t.round, t.trial, *(t.params.get(n, "") for n in names)])
+        return write_text_atomic(path, text.getvalue())
 
 
 def dry_run(config: SearchConfig, execution: Execution = Execution()) -> DryRun:
@@ -108,15 +122,16 @@ def start_search(
         _check_fixed_size(config, dataset)
     if (execution.backend or config.search.backend) == "dask":  # no run folder for a search that cannot start
         check_scheduler(execution.scheduler or config.search.scheduler)
-    run_dir = new_run_dir(runs_dir, validate_run_name(name or config.name))
     resolved = config.to_dict()
-    store = RunStore.create(
-        run_dir, name=run_dir.name, config=resolved, config_text=yaml.safe_dump(resolved, sort_keys=False)
-    )
+    store = RunStore.create_new(runs_dir, validate_run_name(name or config.name),
+                                lambda _: (resolved, yaml.safe_dump(resolved, sort_keys=False)))
     with store:
         if dataset is not None:
-            write_prepared(store.run_dir, dataset)  # parsed once: every trial and every resume trains on these arrays
-            store.check_digests(list(PREPARED_FILES))  # kept now, checked before every later use
+            # A Ctrl-C here leaves a run without its data, which resume prepares again: say so, as for a trial.
+            with interruptible(lambda: f"run '{store.run_dir.name}' is created, no trial has run",
+                               f"hpsearch resume {command_ref(store.run_dir)}"):
+                write_prepared(store.run_dir, dataset)  # parsed once: every trial and every resume trains on these
+                store.check_digests(list(PREPARED_FILES))  # kept now, checked before every later use
         return _finish(store, execution, reporter)
 
 

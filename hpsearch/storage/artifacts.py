@@ -30,7 +30,7 @@ import numpy as np
 from hpsearch.core.errors import DataError, RunError
 from hpsearch.io.digests import sha256_file, sha256_stream
 from hpsearch.io.npz import npz_bytes, read_arrays
-from hpsearch.io.safe_files import make_folder, write_bytes_atomic
+from hpsearch.io.safe_files import interrupts_deferred, make_folder, write_bytes_atomic
 from hpsearch.storage.layout import BEST_MODEL, BEST_STATE, CHECKPOINTS_DIR, MODELS_DIR
 from hpsearch.storage.rows import now
 from hpsearch.storage.sql import reading, transaction
@@ -135,6 +135,12 @@ class ArtifactFiles:
         ones, and ``best_model()``/``best_state()`` name the trial of whichever is there.
         Object arrays are refused (they would need pickle to load).
         """
+        with interrupts_deferred():  # the two files and their digests as one: Ctrl-C waits until all are written
+            return self._save_best_model(trial, state, training_state)
+
+    def _save_best_model(
+        self, trial: int, state: Mapping[str, np.ndarray], training_state: Mapping[str, np.ndarray] | None
+    ) -> Path:
         files = {BEST_MODEL: state, **({BEST_STATE: training_state} if training_state is not None else {})}
         contents = {name: npz_bytes(arrays) for name, arrays in files.items()}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hpsearch.core.errors import RunError
 from hpsearch.storage.layout import RUN_DB
-from hpsearch.storage.records import RunSummary
+from hpsearch.storage.records import RunSummary, UnreadableRun
 from hpsearch.storage.run_store import RunStore
 
 
@@ -35,22 +35,29 @@ def resolve_run(ref: str, runs_dir: Path) -> Path:
 
 
 def list_runs(runs_dir: Path) -> list[RunSummary]:
-    """A summary of every run in ``runs_dir``, oldest first.
+    """A summary of every readable run in ``runs_dir``, oldest first (``scan_runs`` without the unreadable)."""
+    return scan_runs(runs_dir)[0]
 
-    Skips folders that are not runs, runs being created (hidden folders) and
-    runs that cannot be read; a run being written is read as last committed.
-    Nothing is written: runs of older formats are read through an in-memory migration.
+
+def scan_runs(runs_dir: Path) -> tuple[list[RunSummary], list[UnreadableRun]]:
+    """A summary of every run in ``runs_dir``, oldest first, and the runs that cannot be read, by name, each
+    with its reason (``hpsearch list`` shows both: a damaged run left out silently looks deleted).
+
+    Skips folders that are not runs and runs being created (hidden folders); a run being written is read as
+    last committed. Nothing is written: runs of older formats are read through an in-memory migration.
     """
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
-        return []
-    summaries = []
+        return [], []
+    summaries, unreadable = [], []
     for folder in runs_dir.iterdir():
         if folder.name.startswith(".") or not (folder / RUN_DB).is_file():
             continue
         try:
             with RunStore.open(folder, read_only=True) as store:
                 summaries.append(store.summary())
-        except (RunError, sqlite3.Error):
-            continue
-    return sorted(summaries, key=lambda s: (s.created, s.name))
+        except RunError as e:
+            unreadable.append(UnreadableRun(folder.name, folder, str(e)))
+        except sqlite3.Error as e:
+            unreadable.append(UnreadableRun(folder.name, folder, f"cannot read run '{folder}': {RUN_DB}: {e}"))
+    return sorted(summaries, key=lambda s: (s.created, s.name)), sorted(unreadable, key=lambda u: u.name)

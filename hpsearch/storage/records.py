@@ -36,7 +36,9 @@ class RunSummary:
     finite dev cost (``records.rank`` order), ``None`` while there is none.
     ``status_counts`` maps every ``TrialStatus`` value to its number of trials.
     With an own objective, ``metric`` names its metric and ``best_value`` is
-    the best trial's value of it (``best_dev_cost`` is then None).
+    the best trial's value of it (``best_dev_cost`` is then None). ``confirmed``: the best trial is
+    ``confirm``'s best, whose repeat ``models/best.npz`` holds (what ``predict RUN`` uses), not the
+    leaderboard's first.
     """
 
     name: str
@@ -50,3 +52,13 @@ class RunSummary:
     status_counts: dict[str, int]
     metric: str | None = None
     best_value: float | None = None
+    confirmed: bool = False
+
+
+@dataclass(frozen=True)
+class UnreadableRun:
+    """A run folder ``hpsearch list`` cannot read (a damaged ``run.sqlite``, a symlink, ...) and why, in one line."""
+
+    name: str
+    path: Path
+    reason: str

@@ -40,8 +40,8 @@ def new_run_dir(runs_dir: Path, name: str) -> Path:
 
     The folder's name is a legal run name too (a long ``name`` is shortened to
     make room for the number) and never a path outside ``runs_dir``. The folder
-    is not created (``RunStore.create`` does that, and refuses if another
-    process took the folder in between).
+    is not created (``RunStore.create_new`` does that, and takes the next name
+    if another process took this one in between).
     """
     validate_run_name(name)
     runs_root = Path(runs_dir).resolve()

@@ -35,6 +35,7 @@ from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, stored_
 from hpsearch.io.safe_files import check_no_symlinks, fsync_dir, open_for_write, write_bytes_atomic
 from hpsearch.storage.artifacts import ArtifactFiles
 from hpsearch.storage.confirmations import Confirmations
+from hpsearch.storage.connection import connect
 from hpsearch.storage.decision_log import DecisionLog
 from hpsearch.storage.epochs import EpochTable
 from hpsearch.storage.layout import CONFIG_FILE, LOCK_FILE, RUN_DB
@@ -52,14 +53,17 @@ from hpsearch.storage.rows import (
     trial_from_row,
     trial_row,
 )
-from hpsearch.storage.run_names import validate_run_name
+from hpsearch.storage.run_names import new_run_dir, validate_run_name
 from hpsearch.storage.rungs import RungRecords
 from hpsearch.storage.schema import SCHEMA, SCHEMA_VERSION, schema_version, upgraded
 from hpsearch.storage.sql import reading, transaction
 
-# Seconds a connection waits for another one's write before giving up. Writes
-# are one small transaction per trial, so any real wait is far shorter.
-BUSY_TIMEOUT_S = 30.0
+#: How many names ``create_new`` tries when other processes take each one first.
+_CREATE_TRIES = 100
+
+
+class _Taken(RunError):
+    """The folder a new run was to be made in was taken by another process (``create_new`` tries the next)."""
 
 
 class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmations):
@@ -110,7 +114,7 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
         validate_run_name(name)
         run_dir = Path(run_dir)
         if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-            raise RunError(f"cannot create run '{name}': '{run_dir}' exists and is not an empty folder")
+            raise _Taken(f"cannot create run '{name}': '{run_dir}' exists and is not an empty folder")
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = run_dir.parent / f".{run_dir.name}.{uuid.uuid4().hex[:8]}.creating"
         staging.mkdir()
@@ -137,7 +141,7 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
             try:
                 os.rename(staging, run_dir)  # atomic; fails if run_dir was filled meanwhile
             except OSError as e:
-                raise RunError(
+                raise _Taken(
                     f"cannot create run '{name}': '{run_dir}' was taken by another process ({e.strerror})"
                 ) from None
         except BaseException:
@@ -145,6 +149,24 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
             raise
         fsync_dir(run_dir.parent)
         return cls.open(run_dir)
+
+    @classmethod
+    def create_new(cls, runs_dir: Path, name: str, config_for: Callable[[str], tuple[dict, str]]) -> "RunStore":
+        """Make a new run in ``runs_dir`` in the first free folder of ``name``, ``name-2``, ... and open it.
+
+        Free when it is created, not when it was looked at: searches of one config started together in one
+        runs folder each get their own folder (the one that loses a race takes the next name). ``config_for``
+        gives the config and its text for the folder name chosen (a run's config may hold its name).
+        """
+        for _ in range(_CREATE_TRIES):
+            run_dir = new_run_dir(runs_dir, name)
+            config, config_text = config_for(run_dir.name)
+            try:
+                return cls.create(run_dir, name=run_dir.name, config=config, config_text=config_text)
+            except _Taken:
+                continue
+        raise RunError(f"cannot create run '{name}' in '{runs_dir}': {_CREATE_TRIES} free names in a row were "
+                       "taken by other processes meanwhile — try again")
 
     @classmethod
     def open(cls, run_dir: Path, *, read_only: bool = False) -> "RunStore":
@@ -162,7 +184,7 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
                 f"'{run_dir}' is not an hpsearch run (no {RUN_DB}) — give a run name from "
                 "`hpsearch list` or the path of a run folder"
             )
-        db = _connect(run_dir, read_only=read_only)
+        db, detached = connect(run_dir, read_only=read_only)
         try:
             # WAL makes a commit one append to run.sqlite-wal; with it, NORMAL
             # never corrupts the database and loses no commit when the process
@@ -180,8 +202,8 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
             db.close()
             raise
         try:
-            # A run migrated in memory cannot be written: its changes would vanish on close.
-            store = cls(run_dir, current, meta, read_only=read_only or current is not db)
+            # A run read or migrated in memory cannot be written: its changes would vanish on close.
+            store = cls(run_dir, current, meta, read_only=read_only or detached or current is not db)
         except (KeyError, ValueError) as e:
             current.close()
             raise RunError(f"'{run_dir}' is not a readable hpsearch run ({RUN_DB}: meta has no valid {e})") from None
@@ -353,6 +375,12 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
             " AND COALESCE(value, dev_cost) < ? ORDER BY COALESCE(value, dev_cost), trial LIMIT 1",
             (TrialStatus.OK.value, -math.inf, math.inf),
         ).fetchone()
+        # After confirm, predict uses the confirmed best's repeat (models/best.npz): list names that trial.
+        confirmed = self.confirmed_model() if self._db.execute(
+            "SELECT 1 FROM confirmations WHERE model_sha256 IS NOT NULL LIMIT 1").fetchone() else None
+        if confirmed is not None:
+            best = self._db.execute("SELECT trial, dev_cost, metrics FROM trials WHERE trial = ?",
+                                    (confirmed[0],)).fetchone() or best
         return RunSummary(
             name=self.run_dir.name,
             path=self.run_dir,
@@ -365,6 +393,7 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
             status_counts=counts,
             metric=metric,
             best_value=stored_json(f"trial {best[0]}", "metrics", best[2]).get(metric) if best and metric else None,
+            confirmed=confirmed is not None and best is not None and best[0] == confirmed[0],
         )
 
 
@@ -380,32 +409,3 @@ def _file_identity(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return stat.st_dev, stat.st_ino
-
-
-def _connect(run_dir: Path, *, read_only: bool) -> sqlite3.Connection:
-    """A connection to ``run_dir``'s run.sqlite; RunError if SQLite cannot open it.
-
-    mode=rw: never create an empty database where a run should be. A run in a
-    read-only folder is still shown and exported: SQLite cannot add its WAL
-    files there, and no writer can either, so it is read as it stands
-    (immutable); a read-only run.sqlite in a writable folder, or a read-only
-    open, is opened read-only (mode=ro).
-    """
-    db_path = run_dir / RUN_DB
-    for path in (db_path, run_dir / f"{RUN_DB}-wal", run_dir / f"{RUN_DB}-shm"):  # SQLite writes the last two
-        if path.is_symlink():
-            raise RunError(f"'{path}' is a symlink — a run's database files are never links, and hpsearch never "
-                           "writes through one: remove it (or copy the run without links)")
-    if not os.access(run_dir, os.W_OK):
-        mode = "ro&immutable=1"
-    else:
-        mode = "rw" if os.access(db_path, os.W_OK) and not read_only else "ro"
-    try:
-        return sqlite3.connect(
-            db_path.resolve().as_uri() + f"?mode={mode}",
-            uri=True,
-            timeout=BUSY_TIMEOUT_S,
-            isolation_level=None,  # transactions are explicit (storage.sql.transaction)
-        )
-    except sqlite3.Error as e:
-        raise RunError(f"cannot open run '{run_dir}': {e}") from None

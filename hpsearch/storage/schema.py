@@ -10,6 +10,7 @@ never writes: it migrates an in-memory copy.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 
@@ -163,15 +164,16 @@ def schema_version(meta: dict[str, str]) -> int:
 def upgraded(db: sqlite3.Connection, *, read_only: bool) -> tuple[sqlite3.Connection, dict[str, str]]:
     """``db`` at ``SCHEMA_VERSION`` when it is a known older format, and its meta.
 
-    A run of the current (or an unknown) format comes back as it is. An older
-    one is migrated in one ``BEGIN IMMEDIATE`` transaction that reads the
+    A run of the current format holding every table and column, or of an unknown format, comes back as it is.
+    An older one, or one that lacks a table or column of today's schema (a run written while a version's tables
+    were still being added), is migrated in one ``BEGIN IMMEDIATE`` transaction that reads the
     version again under the write lock (another process may have migrated it
     meanwhile). A read-only open, or a run that cannot be written (a read-only
     file), is migrated in an in-memory copy, leaving the file untouched; the
     returned connection is then that copy (``db`` is closed).
     """
     meta = read_meta(db)
-    if schema_version(meta) not in MIGRATIONS:
+    if not _outdated(db, schema_version(meta)):
         return db, meta
     if not read_only:
         try:
@@ -189,15 +191,64 @@ def upgraded(db: sqlite3.Connection, *, read_only: bool) -> tuple[sqlite3.Connec
     return memory, read_meta(memory)
 
 
+def _outdated(db: sqlite3.Connection, version: int) -> bool:
+    """Whether a run of format ``version`` needs migrating: an older known format, or today's with a table or
+    column missing. The number alone is not enough: schema 2 gained tables and columns after its first runs."""
+    return 1 <= version < SCHEMA_VERSION or (version == SCHEMA_VERSION and bool(_missing(db)))
+
+
 def _migrate(db: sqlite3.Connection) -> None:
-    """Inside a write transaction: bring ``db`` from the version it has now to ``SCHEMA_VERSION``."""
+    """Inside a write transaction: bring ``db`` from the version it has now to ``SCHEMA_VERSION``: the data
+    conversions of ``MIGRATIONS`` from its version on, then every table and column it still lacks."""
     version = schema_version(read_meta(db))
-    if version not in MIGRATIONS:  # migrated by another process while this one waited for the lock
+    if not _outdated(db, version):  # migrated by another process while this one waited for the lock
         return
-    while version < SCHEMA_VERSION:
-        MIGRATIONS[version](db)
-        version += 1
+    for step in range(version, SCHEMA_VERSION):
+        if step in MIGRATIONS:
+            MIGRATIONS[step](db)
+    _complete(db)
     db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+@functools.cache
+def _reference() -> dict[str, tuple[str, tuple[tuple[str, str, int, str | None], ...]]]:
+    """Today's tables: name -> (CREATE statement, columns as (name, type, not null, default))."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(SCHEMA)
+        return {name: (sql, tuple((c[1], c[2], c[3], c[4]) for c in db.execute(f'PRAGMA table_info("{name}")')))
+                for name, sql in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        db.close()
+
+
+def _missing(db: sqlite3.Connection) -> list[tuple[str, str | None]]:
+    """(table, None) for each table of today's schema ``db`` lacks, (table, column) for each column it lacks."""
+    have = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    missing: list[tuple[str, str | None]] = []
+    for table, (_, columns) in _reference().items():
+        if table not in have:
+            missing.append((table, None))
+            continue
+        present = {row[1] for row in db.execute(f'PRAGMA table_info("{table}")')}
+        missing += [(table, column[0]) for column in columns if column[0] not in present]
+    return missing
+
+
+def _complete(db: sqlite3.Connection) -> None:
+    """Add the tables and columns of today's schema that ``db`` lacks, by what it holds rather than by its
+    version number. A new table starts empty (a run without ``file_digests`` has its files accepted and digested
+    when next written; one without ``confirmations`` or ``decisions`` had none); a new column takes its default
+    in every old row (``metrics``: ``{}``, never stored before). A run that gains ``file_digests`` records no
+    creator, so it counts as received (README: "Run folders from someone else")."""
+    for table, column in _missing(db):
+        sql, columns = _reference()[table]
+        if column is None:
+            db.execute(sql)
+            continue
+        name, kind, not_null, default = next(c for c in columns if c[0] == column)
+        db.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {kind}'
+                   + (" NOT NULL" if not_null else "") + (f" DEFAULT {default}" if default is not None else ""))
 
 
 def _migrate_1_to_2(db: sqlite3.Connection) -> None:
@@ -240,21 +291,6 @@ def _execute_script(db: sqlite3.Connection, script: str) -> None:
             statement = ""
 
 
-def _migrate_2_to_3(db: sqlite3.Connection) -> None:
-    """Schema 2 → 3: the file digests table, empty (the files are digested when next written); no creator
-    is recorded, so a migrated run counts as received (README: "Run folders from someone else")."""
-    _execute_script(db, FILE_TABLES)
-
-
-def _migrate_3_to_4(db: sqlite3.Connection) -> None:
-    """Schema 3 → 4: ``epochs`` and ``confirmations`` gain ``metrics``, ``{}`` in every old row — a regression's
-    per-epoch and per-repeat RMSE and R² were never stored, so its old pruned trials and repeats show none. A run
-    migrated from schema 1 has the column already (1 → 2 creates today's tables)."""
-    for table in ("epochs", "confirmations"):
-        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-        if "metrics" not in columns:
-            db.execute(f"ALTER TABLE {table} ADD COLUMN metrics TEXT NOT NULL DEFAULT '{{}}'")
-
-
-MIGRATIONS = {1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4}
-"""The migration from each older format to the next."""
+MIGRATIONS = {1: _migrate_1_to_2}
+"""The data conversion from an older format to the next, where one is needed; tables and columns that are only
+added (2 → 3: ``file_digests``; 3 → 4: ``metrics`` in ``epochs`` and ``confirmations``) come from ``_complete``."""

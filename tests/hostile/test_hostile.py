@@ -8,18 +8,22 @@ this file; large ones are generated here.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from hpsearch.config.loading import load_config
 from hpsearch.core.records import RoundRecord
+from hpsearch.search.api import start_search
 from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
 
@@ -230,6 +234,9 @@ def test_a_damaged_run_is_one_line_and_list_shows_the_others(finished_run: Path,
         assert_one_line_error(hpsearch(*command, cwd=tmp_path), "damaged")
     listed = hpsearch("list", cwd=tmp_path)
     assert listed.returncode == 0 and "fine" in listed.stdout, listed.stderr
+    # the damaged run is listed too, on its own line with the reason, never left out silently
+    (line,) = [line for line in listed.stdout.splitlines() if line.startswith("damaged")]
+    assert "not in the table" in line and "not a readable hpsearch run (run.sqlite: " in line, listed.stdout
 
 
 def test_a_full_disk_during_export_and_plot_leaves_no_truncated_file(finished_run: Path, tmp_path: Path) -> None:
@@ -272,10 +279,10 @@ def test_a_closed_stdout_is_silent_not_a_crash(finished_run: Path, tmp_path: Pat
         assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) <= 1, result.stderr
 
 
-def test_a_read_only_run_still_shows_exports_and_lists(finished_run: Path, tmp_path: Path) -> None:
-    run = copy_run(finished_run, tmp_path / "runs" / "tiny")
+@contextlib.contextmanager
+def read_only(run: Path) -> Iterator[None]:
+    """``run`` and everything in it read-only for the block (root: immutable, as a mode allows root anything)."""
     folders = [run, *run.rglob("*")]  # every folder and file
-    # Root writes anywhere a mode allows nothing: for root they are made immutable instead.
     as_root = os.geteuid() == 0
     if as_root and subprocess.run(["chattr", "+i", *map(str, folders)], capture_output=True).returncode != 0:
         pytest.skip("running as root where chattr +i is not available: cannot make a read-only folder")
@@ -283,6 +290,17 @@ def test_a_read_only_run_still_shows_exports_and_lists(finished_run: Path, tmp_p
         for path in folders:
             path.chmod(path.stat().st_mode & ~0o222)
     try:
+        yield
+    finally:
+        if as_root:
+            subprocess.run(["chattr", "-i", *map(str, folders)], check=True)
+        for path in folders:
+            path.chmod(path.stat().st_mode | 0o200)
+
+
+def test_a_read_only_run_still_shows_exports_and_lists(finished_run: Path, tmp_path: Path) -> None:
+    run = copy_run(finished_run, tmp_path / "runs" / "tiny")
+    with read_only(run):
         before = snapshot(run)
         shown = hpsearch("show", "tiny", cwd=tmp_path)
         assert shown.returncode == 0 and "4/4 trials done" in shown.stdout, shown.stderr
@@ -292,11 +310,33 @@ def test_a_read_only_run_still_shows_exports_and_lists(finished_run: Path, tmp_p
         assert "tiny" in listed.stdout and "4/4" in listed.stdout, listed.stderr
         assert_one_line_error(hpsearch("resume", "tiny", cwd=tmp_path), "lock")
         assert snapshot(run) == before
-    finally:
-        if as_root:
-            subprocess.run(["chattr", "-i", *map(str, folders)], check=True)
-        for path in folders:
-            path.chmod(path.stat().st_mode | 0o200)
+
+
+def test_a_read_only_copy_whose_write_ahead_log_holds_the_trials_shows_them(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run folder copied while its search ran (run.sqlite-wal not merged yet), then opened where it cannot be
+    written: its trials, its rounds and its best model's digest are in the log, and are read from there."""
+    copied = tmp_path / "copy" / "runs" / "tiny"
+    real_close = RunStore.close
+
+    def copy_then_close(store: RunStore) -> None:  # the last copy is made as the search's store closes
+        shutil.rmtree(copied, ignore_errors=True)
+        shutil.copytree(store.run_dir, copied)
+        real_close(store)
+
+    monkeypatch.setattr(RunStore, "close", copy_then_close)
+    start_search(load_config(write_tiny_config(tmp_path, trials=4, epochs=2)), runs_dir=tmp_path / "runs")
+    monkeypatch.undo()
+    assert (copied / "run.sqlite-wal").stat().st_size > 0  # the case: writes in the log only
+    with read_only(copied):
+        before = snapshot(copied)
+        shown = hpsearch("show", "tiny", cwd=copied.parent.parent)
+        assert shown.returncode == 0 and "4/4 trials done" in shown.stdout, shown.stdout + shown.stderr
+        assert "changed" not in shown.stdout + shown.stderr and "tamper" not in shown.stdout + shown.stderr
+        exported = hpsearch("export", "tiny", cwd=copied.parent.parent)
+        assert exported.returncode == 0 and len(exported.stdout.splitlines()) == 5, exported.stderr
+        assert_one_line_error(hpsearch("resume", "tiny", cwd=copied.parent.parent), "lock")
+        assert snapshot(copied) == before
 
 
 def test_a_choice_of_150_000_items_loads_in_linear_time_and_its_dry_run_histogram_is_capped(tmp_path: Path) -> None:
