@@ -8,7 +8,7 @@ import numpy as np
 
 from hpsearch.config.loading import load_config
 from hpsearch.core.records import TrialStatus
-from hpsearch.search.api import Execution, start_search
+from hpsearch.search.api import Execution, resume_search, start_search
 from hpsearch.space.search_space import Space
 from hpsearch.storage.run_store import RunStore
 
