@@ -217,6 +217,34 @@ def test_early_stopping_prunes_a_trial_reporting_a_bad_value_at_a_rung_and_keeps
     assert statuses == sorted(statuses, key=[TrialStatus.OK, TrialStatus.PRUNED].index)  # ran to the end first
 
 
+def test_every_view_judges_importance_by_the_metric_and_direction_of_an_own_objective(tmp_path):
+    # With early stopping an own objective is judged at its first rung by its own metric: importance,
+    # export --json and report.html must give the same shares, and count the pruned trials as such.
+    pytest.importorskip("matplotlib")
+    (tmp_path / "epochs.py").write_text(EPOCHS.replace("return base", "return base + params['z'] * 1e-3"))
+    path = write_command_config(tmp_path, trials=16, extra=EARLY)
+    path.write_text(path.read_text().replace(f"command: {sys.executable} score.py {{x}} {{k}} {{epochs}}",
+                                             "python: epochs:loss")
+                    .replace("  epochs: 0\n", "  z: {scale: uniform, low: 0, high: 1}\n"))
+    result = start_search(load_config(path), runs_dir=tmp_path / "runs")
+    assert any(t.status is TrialStatus.PRUNED for t in result.trials)
+    run = str(result.run_dir)
+    exported = json.loads(invoke("export", run, "--json", "-"))["importance"]
+    assert exported["enough"]
+    shares = {item["name"]: item["share"] for item in exported["items"]}
+    shown = invoke("importance", run)
+    for name, share in shares.items():
+        row = next(line for line in shown.splitlines() if f" {name} " in line)
+        assert f"{share:.1%}" in row, (name, share, row)
+    ok = sum(t.status is TrialStatus.OK for t in result.trials)
+    said = " ".join(shown.split())
+    assert f"{ok} ok trials" not in said and f"{exported['n_trials']} trials of the first round" in said
+    invoke("plot", run, "--out", str(tmp_path / "plots"))
+    page = (tmp_path / "plots" / "report.html").read_text()
+    for name, share in shares.items():
+        assert f'{name}</td><td>{share:.1%}</td>' in page, (name, share)
+
+
 @pytest.mark.parametrize("early, key, words", [
     ("{method: halving, min_epochs: 1, eta: 3}", "search.early_stopping.max_epochs", "is missing"),
     ("{method: hyperband, min_epochs: 1, eta: 3, max_epochs: 9}", "search.early_stopping.method", "cannot pause"),
