@@ -370,9 +370,19 @@ def test_plots_report_and_importance_name_the_metric(tmp_path):
 
 
 def test_a_dry_run_of_an_own_objective_plans_its_trials_and_trains_nothing(tmp_path):
-    out = invoke("run", str(write_command_config(tmp_path, extra=EARLY)), "--dry-run", "--runs-dir", str(tmp_path / "r"))
-    assert "Planned trials (6)" in out and "Rungs" not in out
+    path = write_command_config(tmp_path, extra=EARLY)
+    out = invoke("run", str(path), "--dry-run", "--runs-dir", str(tmp_path / "r"))
+    assert "Planned trials (6)" in out
     assert not (tmp_path / "r").exists()
+    # the rung plan of its early stopping (max_epochs 4, eta 2: rungs at 1, 2 and 4 epochs) ...
+    rungs = [line.split("│")[1:6] for line in out[out.index("Rungs of round 0"):].splitlines() if line.count("│") == 6]
+    assert [[cell.strip() for cell in row][1:4] for row in rungs] == [["1", "6", "1"], ["2", "3", "2"], ["3", "1", "4"]]
+    # ... and the command line the first planned trial will run, its placeholders filled
+    from hpsearch.search.api import planned_trials
+
+    first = planned_trials(load_config(path))[0]
+    argv = [sys.executable, "score.py", json.dumps(first.params["x"]), json.dumps(first.params["k"]), "0"]  # epochs: 0
+    assert f"trial {first.trial} runs: {' '.join(argv)}" in " ".join(out.split())
 
 
 def test_a_trial_record_keeps_the_metric_every_other_number_and_the_reports_through_the_store(tmp_path):

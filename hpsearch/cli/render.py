@@ -224,8 +224,11 @@ def plan_table(plan: list[tuple[int, int, dict[str, Any]]], names: list[str], mo
     return Group(table, _more_line(hidden, more, width)) if hidden and more else table
 
 
-def rung_plan_table(plan: list[Any], full_epochs: int, planned: int) -> Group:
-    """The dry run's early-stopping plan: trials and epochs per bracket and rung, against full training."""
+def rung_plan_table(plan: list[Any], full_epochs: int, planned: int, asynchronous: bool = False) -> Group:
+    """The dry run's early-stopping plan: trials and epochs per bracket and rung, against full training.
+
+    ``asynchronous`` (an own objective): its trials stop as they report, so the counts are about these.
+    """
     table = Table(title="Rungs of round 0", title_justify="left")
     for column in ("bracket", "rung", "trials", "epochs", "epochs trained"):
         table.add_column(column, justify="right")
@@ -233,7 +236,9 @@ def rung_plan_table(plan: list[Any], full_epochs: int, planned: int) -> Group:
         table.add_row(str(p.bracket), str(p.rung + 1), str(p.trials), str(p.epochs),
                       str(p.trials * (p.epochs - p.start_epochs)))
     share = f", {planned / full_epochs:.0%} of the {full_epochs} of full training" if full_epochs else ""
-    return Group(table, f"{planned} epochs in all{share} (if no trial diverges)")
+    when = ("about: trials stop as they report, so which and how many depends on the order they reach each rung"
+            if asynchronous else "if no trial diverges")
+    return Group(table, f"{planned} epochs in all{share} ({when})")
 
 
 def zoom_rounds_line(search: Any) -> str:

@@ -97,7 +97,9 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
             render.console.print(render.histograms(config.space, [t.params for t in plan]))
         if planned.rungs is not None:
             render.console.print(render.rung_plan_table(planned.rungs.plan, planned.rungs.full_epochs,
-                                                        planned.rungs.epochs))
+                                                        planned.rungs.epochs, planned.rungs.asynchronous))
+        if planned.first_call is not None:
+            render.say(plain(f"trial {plan[0].trial} runs: {planned.first_call}"))
         render.console.print(render.zoom_rounds_line(config.search))
         if planned.stacking is not None:
             render.say(plain(planned.stacking.line()))

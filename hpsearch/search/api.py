@@ -14,6 +14,7 @@ and the best model file kept by ``search.best_model``.
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,6 +33,7 @@ from hpsearch.execution.dask_cluster import check_scheduler
 from hpsearch.execution.packs import StackPlan, stack_plan
 from hpsearch.execution.segments import TrialTask, check_fits, plan_tasks
 from hpsearch.nn.hyperparams import ModelConfig
+from hpsearch.objectives.command import trial_argv
 from hpsearch.objectives.spec import ObjectiveSpec
 from hpsearch.search.halving import RungBudget, planned_rungs, rungs
 from hpsearch.search.options import Execution, SearchReporter, Silent
@@ -67,11 +69,13 @@ class SearchResult:
 @dataclass(frozen=True)
 class DryRun:
     """What ``start_search`` would do, without training: round 0's trials, its rung budget under early stopping
-    (else None), and how its trials would be packed for stacked training (None for an own objective)."""
+    (else None), how its trials would be packed for stacked training (None for an own objective), and what an
+    own objective's first planned trial runs (``first_call``: its command line, or its function call)."""
 
     trials: list[TrialTask]
     rungs: RungBudget | None
     stacking: StackPlan | None
+    first_call: str | None = None
 
 
 def dry_run(config: SearchConfig, execution: Execution = Execution()) -> DryRun:
@@ -86,7 +90,17 @@ def dry_run(config: SearchConfig, execution: Execution = Execution()) -> DryRun:
     if dataset is not None:
         workers = execution.placement(config.search)["workers"]
         stacking = stack_plan(trials, model=config.model, data=dataset, workers=workers, stack=config.search.stack)
-    return DryRun(trials, planned_rungs(config, len(trials)), stacking)
+    return DryRun(trials, planned_rungs(config, len(trials)), stacking,
+                  first_call(config.objective, {**config.model, **trials[0].params})  # as run_job passes them
+                  if config.objective is not None and trials else None)
+
+
+def first_call(spec: ObjectiveSpec, params: dict[str, Any]) -> str:
+    """What a trial with ``params`` runs, as one line: the command with its placeholders filled (shell-quoted),
+    or the function call."""
+    if spec.kind == "command":
+        return shlex.join(trial_argv(spec, params))
+    return f"{spec.python or 'the function'}({spec.objective_params(params)!r}, trial)"
 
 
 def planned_trials(config: SearchConfig) -> list[TrialTask]:
