@@ -183,7 +183,7 @@ def test_every_command_fits_the_terminal(world: dict, width: int) -> None:
         ["run", "sp.yaml", "--name", name], ["run", "sp.yaml", "--dry-run"], ["show", "base"], ["list"],
         ["importance", "base"], ["zoom", name, "--trials", "2"], ["confirm", "base", "--top", "2", "--seeds", "2"],
         ["predict", "base", "rows.csv", "--out", f"p{width}.csv"],
-        ["babysit", "base", "--trial", "0", "--epochs", "1", "--name", f"b{width}"],
+        ["babysit", "base", "--trial", "0", "--epochs", "1", "--name", f"b{width}"], ["train", "sp.yaml"],
     ]
     screens = {}
     for args in commands:
