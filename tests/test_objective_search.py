@@ -217,6 +217,34 @@ def test_early_stopping_prunes_a_trial_reporting_a_bad_value_at_a_rung_and_keeps
     assert statuses == sorted(statuses, key=[TrialStatus.OK, TrialStatus.PRUNED].index)  # ran to the end first
 
 
+def test_every_view_judges_importance_by_the_metric_and_direction_of_an_own_objective(tmp_path):
+    # With early stopping an own objective is judged at its first rung by its own metric: importance,
+    # export --json and report.html must give the same shares, and count the pruned trials as such.
+    pytest.importorskip("matplotlib")
+    (tmp_path / "epochs.py").write_text(EPOCHS.replace("return base", "return base + params['z'] * 1e-3"))
+    path = write_command_config(tmp_path, trials=16, extra=EARLY)
+    path.write_text(path.read_text().replace(f"command: {sys.executable} score.py {{x}} {{k}} {{epochs}}",
+                                             "python: epochs:loss")
+                    .replace("  epochs: 0\n", "  z: {scale: uniform, low: 0, high: 1}\n"))
+    result = start_search(load_config(path), runs_dir=tmp_path / "runs")
+    assert any(t.status is TrialStatus.PRUNED for t in result.trials)
+    run = str(result.run_dir)
+    exported = json.loads(invoke("export", run, "--json", "-"))["importance"]
+    assert exported["enough"]
+    shares = {item["name"]: item["share"] for item in exported["items"]}
+    shown = invoke("importance", run)
+    for name, share in shares.items():
+        row = next(line for line in shown.splitlines() if f" {name} " in line)
+        assert f"{share:.1%}" in row, (name, share, row)
+    ok = sum(t.status is TrialStatus.OK for t in result.trials)
+    said = " ".join(shown.split())
+    assert f"{ok} ok trials" not in said and f"{exported['n_trials']} trials of the first round" in said
+    invoke("plot", run, "--out", str(tmp_path / "plots"))
+    page = (tmp_path / "plots" / "report.html").read_text()
+    for name, share in shares.items():
+        assert f'{name}</td><td>{share:.1%}</td>' in page, (name, share)
+
+
 @pytest.mark.parametrize("early, key, words", [
     ("{method: halving, min_epochs: 1, eta: 3}", "search.early_stopping.max_epochs", "is missing"),
     ("{method: hyperband, min_epochs: 1, eta: 3, max_epochs: 9}", "search.early_stopping.method", "cannot pause"),
@@ -342,9 +370,19 @@ def test_plots_report_and_importance_name_the_metric(tmp_path):
 
 
 def test_a_dry_run_of_an_own_objective_plans_its_trials_and_trains_nothing(tmp_path):
-    out = invoke("run", str(write_command_config(tmp_path, extra=EARLY)), "--dry-run", "--runs-dir", str(tmp_path / "r"))
-    assert "Planned trials (6)" in out and "Rungs" not in out
+    path = write_command_config(tmp_path, extra=EARLY)
+    out = invoke("run", str(path), "--dry-run", "--runs-dir", str(tmp_path / "r"))
+    assert "Planned trials (6)" in out
     assert not (tmp_path / "r").exists()
+    # the rung plan of its early stopping (max_epochs 4, eta 2: rungs at 1, 2 and 4 epochs) ...
+    rungs = [line.split("│")[1:6] for line in out[out.index("Rungs of round 0"):].splitlines() if line.count("│") == 6]
+    assert [[cell.strip() for cell in row][1:4] for row in rungs] == [["1", "6", "1"], ["2", "3", "2"], ["3", "1", "4"]]
+    # ... and the command line the first planned trial will run, its placeholders filled
+    from hpsearch.search.api import planned_trials
+
+    first = planned_trials(load_config(path))[0]
+    argv = [sys.executable, "score.py", json.dumps(first.params["x"]), json.dumps(first.params["k"]), "0"]  # epochs: 0
+    assert f"trial {first.trial} runs: {' '.join(argv)}" in " ".join(out.split())
 
 
 def test_a_trial_record_keeps_the_metric_every_other_number_and_the_reports_through_the_store(tmp_path):

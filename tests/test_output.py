@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from hpsearch.analysis.leaderboard import format_accuracy, format_cost, format_p
 from hpsearch.core.records import TrialRecord, TrialStatus
 from tests.conftest import write_tiny_config
 
-NAMES = ["batch_size", "beta1", "hidden_units", "l2", "layers", "learning_rate"]
+NAMES = ["learning_rate", "batch_size", "beta1", "hidden_units", "l2", "layers"]  # most important first, as show passes them
 
 
 def trials() -> list[TrialRecord]:
@@ -64,7 +65,24 @@ def test_the_leaderboard_fits_the_terminal_and_keeps_the_key_columns_whole(width
 
 
 def test_at_120_columns_more_is_shown_than_at_80() -> None:
-    assert "dev acc" in shown(120) and "dev acc" not in shown(80)
+    assert "layers" in shown(120) and "layers" not in shown(80)
+
+
+def test_a_narrow_terminal_drops_the_least_important_parameters_not_dev_acc_and_says_so() -> None:
+    titles = [c.title for c in leaderboard(trials(), NAMES).fitted(80).columns]
+    assert "dev acc" in titles and "learning_rate" in titles and "layers" not in titles
+    text = shown(80, more="hpsearch show RUN --wide")
+    hint = [line for line in text.splitlines() if "more column" in line]
+    assert len(hint) == 1 and hint[0].rstrip().endswith("hpsearch show RUN --wide") and len(hint[0]) <= 80
+
+
+def test_a_title_folds_over_two_lines_at_most_and_empty_columns_go() -> None:
+    text = shown(60)
+    head = text[:text.index("┡")].splitlines()[1:]  # the header's lines, between the top rule and the first row
+    assert len(head) <= 3  # the top rule and two lines of titles
+    records = [replace(t, params={**t.params, "l2": None}) for t in trials()]  # l2 unused by every trial
+    board = leaderboard(records, NAMES)
+    assert "l2" not in [c.title for c in board.columns]
 
 
 def test_wide_shows_every_column() -> None:

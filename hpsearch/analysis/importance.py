@@ -68,6 +68,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hpsearch.core.records import TrialRecord, TrialStatus, as_cost
+from hpsearch.objectives.spec import ObjectiveSpec
 from hpsearch.space.search_space import Space
 
 METHOD = "fANOVA main effects, stagewise from binned means of ranks (of dev J, or the metric), first round"
@@ -173,6 +174,25 @@ def hyperparameter_importance(
     items = [Importance(names[i], float(shares[i]), float(spread[i]), int(active[i]) if names[i] in space.conditions
                         else None) for i in order]
     return ImportanceReport(METHOD, n, items, True, message, max(0.0, 1.0 - float(shares.sum())), bool(stable))
+
+
+def run_importance(space: Space, trials: list[TrialRecord], objective: ObjectiveSpec | None = None) -> ImportanceReport:
+    """A run's importance, judged by what the run ranks by: dev J, or its own objective's metric and direction.
+
+    Every view of a run (``importance``, ``show``, ``export --json``, ``plot`` and report.html) calls this one,
+    so none judges an own objective with early stopping by another cost than the others do.
+    """
+    if objective is None:
+        return hyperparameter_importance(space, trials)
+    return hyperparameter_importance(space, trials, metric=objective.metric, direction=objective.direction)
+
+
+def by_importance(report: ImportanceReport, names: list[str]) -> list[str]:
+    """``names``, the most important first when ``report`` could rank them, else in the order given."""
+    if not report.enough:
+        return list(names)
+    place = {item.name: k for k, item in enumerate(report.items)}
+    return sorted(names, key=lambda name: (place.get(name, len(place)), names.index(name)))
 
 
 def _shares(U: np.ndarray, J: np.ndarray, numeric: list[bool]) -> np.ndarray | None:

@@ -37,90 +37,101 @@ from hpsearch.core.columns import (
 class Column:
     """One column of the leaderboard as shown.
 
-    ``whole`` columns are never cut or dropped (rank, trial, status, dev J).
-    Columns with a ``drop`` number are dropped, lowest number first, when the
-    table is wider than the space it is shown in; the others may be cut.
+    ``whole`` columns are never cut, folded or dropped (rank, trial, status, the
+    value trials are ranked by). The others are dropped when the table is wider
+    than the space it is shown in, lowest ``drop`` first: what matters least
+    goes first, and the parameters go from the least important.
     """
 
     title: str
     justify: str = "right"
     whole: bool = False
-    drop: int | None = None
+    drop: int = 0
+
+    def folded(self) -> list[str]:
+        """The title's pieces in a column narrower than it, never one letter a line: its words (a table wraps
+        at spaces), or a name cut after its middlemost underscore (``learning_`` over ``rate``)."""
+        title = self.title
+        if self.whole or " " in title or "_" not in title[:-1]:
+            return [title] if self.whole else title.split(" ")
+        cut = min((k + 1 for k, char in enumerate(title[:-1]) if char == "_"), key=lambda k: abs(len(title) - 2 * k))
+        return [title[:cut], title[cut:]]
 
 
 @dataclass(frozen=True)
 class Leaderboard:
-    """The shown leaderboard: columns, and per row the cell texts, the status and the error."""
+    """The shown leaderboard: columns, and per row the cell texts, the status and the error.
+
+    ``hidden`` names the columns ``fitted`` left out for want of width (``show --wide`` shows them).
+    """
 
     columns: list[Column]
     rows: list[list[str]]
     statuses: list[TrialStatus]
     errors: list[str | None]
+    hidden: tuple[str, ...] = ()
 
     def widths(self) -> list[int]:
         """The natural width of each column: its longest cell or title, in characters."""
         return [max([len(c.title), *(len(row[i]) for row in self.rows)]) for i, c in enumerate(self.columns)]
 
     def min_widths(self) -> list[int]:
-        """The narrowest each column may be without cutting a value: a title may fold, unless ``whole``."""
-        return [max([len(c.title) if c.whole else 1, *(len(row[i]) for row in self.rows)])
+        """The narrowest each column may be without cutting a value: its title folded (``Column.folded``),
+        never one letter a line."""
+        return [max([*(len(line) for line in c.folded()), *(len(row[i]) for row in self.rows)])
                 for i, c in enumerate(self.columns)]
 
     def column_widths(self, width: int, *, per_column: int = 3, frame: int = 1) -> list[int]:
         """Text width of each column so that the table fits ``width`` when it can.
 
-        Columns are narrowed from their natural width, the widest first, down
-        to their ``min_widths``: titles fold, values stay whole. ``per_column``
-        is what each column adds besides its text (padding and a rule),
-        ``frame`` what the table adds once.
+        A column is either at its natural width or at its ``min_widths`` (its title
+        folded, values whole): the columns that save the most are folded first,
+        until the table fits. ``per_column`` is what each column adds
+        besides its text (padding and a rule), ``frame`` what the table adds once.
         """
         widths, floors = self.widths(), self.min_widths()
         budget = width - per_column * len(widths) - frame
-        while sum(widths) > budget:
-            shrinkable = [i for i, w in enumerate(widths) if w > floors[i]]
-            if not shrinkable:
+        for i in sorted(range(len(widths)), key=lambda i: (floors[i] - widths[i], -i)):
+            if sum(widths) <= budget:
                 break
-            widths[max(shrinkable, key=lambda i: (widths[i] - floors[i], i))] -= 1
+            widths[i] = floors[i]
         return widths
 
     def fitted(self, width: int, *, per_column: int = 3, frame: int = 1) -> "Leaderboard":
-        """The columns that fit in ``width`` characters.
+        """The columns that fit in ``width`` characters, the ones that matter most kept.
 
-        Droppable columns go first, lowest ``drop`` first, while the table's
-        natural width is too wide. If even its narrowest form (``min_widths``)
-        is too wide, the last columns that are not ``whole`` go too (dev acc,
-        then parameters from the last): a value is never cut, and rank, trial,
-        status and dev J always stay.
+        The minor columns (error, seconds, epochs, round, train J: ``drop`` below
+        ``FOLD_BEFORE_DROP``) go first while the table's natural width is too wide;
+        then, while even its narrowest form (``min_widths``) is too wide, every
+        other column that is not ``whole``, lowest ``drop`` first (parameters from
+        the least important, then the rung, then dev acc). A value is never cut.
         """
         natural, narrowest = self.widths(), self.min_widths()  # each computed once: linear in the columns
         kept = set(range(len(self.columns)))
         total, floor = sum(natural), sum(narrowest)
-
-        def drop(i: int) -> None:
-            nonlocal total, floor
+        by_drop = sorted((c.drop, i) for i, c in enumerate(self.columns) if not c.whole)
+        for rank_, i in by_drop:
+            if total + per_column * len(kept) + frame <= width:
+                break
+            if rank_ >= FOLD_BEFORE_DROP and floor + per_column * len(kept) + frame <= width:
+                break
             kept.discard(i)
             total -= natural[i]
             floor -= narrowest[i]
-
-        for _, i in sorted((c.drop, i) for i, c in enumerate(self.columns) if c.drop is not None):
-            if total + per_column * len(kept) + frame <= width:
-                break
-            drop(i)
-        for i in sorted((i for i, c in enumerate(self.columns) if not c.whole), reverse=True):
-            if floor + per_column * len(kept) + frame <= width:
-                break
-            if i in kept:
-                drop(i)
         if len(kept) == len(self.columns):
             return self
         order = sorted(kept)
-        return replace(self, columns=[self.columns[i] for i in order],
-                       rows=[[row[i] for i in order] for row in self.rows])
+        return replace(self, columns=[self.columns[i] for i in order], rows=[[row[i] for i in order] for row in self.rows],
+                       hidden=tuple(c.title for i, c in enumerate(self.columns) if i not in kept))
 
 
 # Dropped first to last when the leaderboard is too wide (the error column first: ``show --wide`` keeps it,
-# and ``show`` says under the table where the first failure's error and traceback are).
-_DROP_ORDER = {"error": 0, "seconds": 1, "epochs": 2, "round": 3, "train J": 4}
+# and ``show`` says where the first failure's error is); then an own objective's other numbers, the bracket,
+# the parameters (the least important first, from FOLD_BEFORE_DROP up), the rung, and dev acc.
+_DROP_ORDER = {"error": 0, "seconds": 1, "epochs": 2, "round": 3, "train J": 4, "extra": 5, "bracket": 6}
+FOLD_BEFORE_DROP = 10
+"""A column whose ``drop`` is at least this is dropped only when even the folded titles do not fit."""
+_RUNG, _QUALITY = 1_000_000, 1_000_001
 
 
 def leaderboard(
@@ -130,6 +141,9 @@ def leaderboard(
     """The ``top`` best trials as text: rank, trial, round, status, (rung, bracket), searched values, results,
     (error).
 
+    ``names`` are the searched parameters, the most important first (``importance.by_importance``): they are
+    shown in that order and, when space is short, dropped from the last. A column that is — in every shown row
+    (a parameter no shown trial used, an absent number) is left out.
     The results are the engine's (dev J, best J when a trial is ranked by its best epoch, train J, dev
     accuracy) or, with an own objective (``metric``), the metric and every other number it reported.
     ``rung`` (1-based) shows when early stopping put trials at rungs; ``bracket`` (0-based, as the export's
@@ -145,15 +159,17 @@ def leaderboard(
     extras = extra_metrics(trials, metric) if metric is not None else []
     errors = any(t.status is TrialStatus.FAILED for t in ranked)
     columns = [Column("rank", whole=True), Column("trial", whole=True), Column("round", drop=_DROP_ORDER["round"]),
-               Column("status", justify="left", whole=True), *([Column("rung")] if rungs else []),
-               *([Column("bracket")] if brackets else []), *(Column(n) for n in names)]
+               Column("status", justify="left", whole=True), *([Column("rung", drop=_RUNG)] if rungs else []),
+               *([Column("bracket", drop=_DROP_ORDER["bracket"])] if brackets else []),
+               *(Column(n, drop=FOLD_BEFORE_DROP + len(names) - i) for i, n in enumerate(names))]
     regression = metric is None and is_regression(trials)
     if metric is None:
         columns += [Column("dev J", whole=True), *([Column("best J", whole=True)] if best else []),
                     Column("train J", drop=_DROP_ORDER["train J"]),
-                    *([Column("dev RMSE"), Column("dev R²")] if regression else [Column("dev acc")])]
+                    *([Column("dev RMSE", drop=_QUALITY), Column("dev R²", drop=_QUALITY)] if regression
+                      else [Column("dev acc", drop=_QUALITY)])]
     else:
-        columns += [Column(metric, whole=True), *(Column(metric_column(n), drop=_DROP_ORDER["train J"]) for n in extras)]
+        columns += [Column(metric, whole=True), *(Column(metric_column(n), drop=_DROP_ORDER["extra"]) for n in extras)]
     taken = {*names, *extras}  # a searched or reported epochs keeps its title: epochs_run's gives way
     columns += [Column("epochs run" if "epochs" in taken else "epochs", drop=_DROP_ORDER["epochs"]),
                 Column("seconds", drop=_DROP_ORDER["seconds"]),
@@ -172,7 +188,9 @@ def leaderboard(
         else:
             row += [format_cost(t.metrics.get(n)) for n in (metric, *extras)]
         rows.append(row + [str(t.epochs_run), format_seconds(t.seconds), *([error_line(t.error)] if errors else [])])
-    return Leaderboard(columns, rows, [t.status for t in ranked], [t.error for t in ranked])
+    shown = [i for i, c in enumerate(columns) if c.whole or not rows or any(row[i] != "—" for row in rows)]
+    return Leaderboard([columns[i] for i in shown], [[row[i] for i in shown] for row in rows],
+                       [t.status for t in ranked], [t.error for t in ranked])
 
 
 def format_param(value: Any) -> str:

@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hpsearch.analysis.importance import ImportanceReport
+from hpsearch.analysis.importance import ImportanceReport, by_importance
 from hpsearch.analysis.leaderboard import format_accuracy, format_cost, leaderboard
 from hpsearch.analysis.run_notes import describe_round
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
@@ -71,7 +71,7 @@ def write_report(
         f"<h1>hpsearch run {escape(run_name)}</h1>",
         _summary(trials, metric),
         "<h2>Leaderboard</h2>",
-        _leaderboard(rounds, trials, leaderboard_rows, metric),
+        _leaderboard(rounds, trials, leaderboard_rows, metric, importance),
         *(["<h2>Confirmation</h2>", _confirmation(confirmation)] if confirmation is not None else []),
         "<h2>Hyperparameter importance</h2>",
         _importance(importance, metric),
@@ -107,9 +107,12 @@ def _summary(trials: list[TrialRecord], metric: str | None = None) -> str:
 _LEADERBOARD_CHARACTERS = 140
 
 
-def _leaderboard(rounds: list[RoundRecord], trials: list[TrialRecord], rows: int, metric: str | None = None) -> str:
-    """The best ``rows`` trials, formatted as the terminal shows them (``hpsearch.analysis.leaderboard``)."""
+def _leaderboard(rounds: list[RoundRecord], trials: list[TrialRecord], rows: int, metric: str | None = None,
+                 importance: ImportanceReport | None = None) -> str:
+    """The best ``rows`` trials, formatted as the terminal shows them (``hpsearch.analysis.leaderboard``), the
+    parameters by ``importance``."""
     names = sorted({name for r in rounds for name in r.space} | {name for t in trials for name in t.params})
+    names = by_importance(importance, names) if importance is not None else names
     board = leaderboard(trials, names, rows, metric).fitted(_LEADERBOARD_CHARACTERS, per_column=3, frame=0)
     text = [i for i, c in enumerate(board.columns) if c.justify == "left"]
     head = "".join(f'<th class="text">{escape(c.title)}</th>' if i in text else f"<th>{escape(c.title)}</th>"
@@ -156,7 +159,7 @@ def _confirmation(confirmation: Confirmation) -> str:
 
 
 def _importance(report: ImportanceReport, metric: str | None = None) -> str:
-    method = f'<p class="note">Method: {escape(report.method)}; {report.n_trials} ok trials.</p>'
+    method = f'<p class="note">Method: {escape(report.method)}; {report.n_trials} trials of the first round.</p>'
     if not report.enough:
         return f"{method}<p>Not enough to rank: {escape(report.message or '')}.</p>"
     rows = "".join(

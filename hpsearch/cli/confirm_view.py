@@ -8,7 +8,8 @@ from typing import Any
 
 from rich.table import Table
 
-from hpsearch.cli.render import console, fmt
+from hpsearch.analysis.leaderboard import FOLD_BEFORE_DROP, Column, Leaderboard
+from hpsearch.cli.render import console, fitted_table, fmt
 from hpsearch.cli.text import plain
 
 
@@ -27,12 +28,11 @@ def confirm_table(confirmation: Any, objective: Any = None) -> Table:
     """
     label, shown = _confirm_scale(objective)
     regression = confirmation.regression
-    table = Table(title="Confirmation: top trials retrained with fresh seeds", title_justify="left")
     engine = objective is None
     extra = ("mean RMSE", "RMSE 95% interval", "mean R²") if regression else ("mean acc",) if engine else ()
-    for column in ("rank", "trial", "leaderboard", f"first-run {label}", f"mean {label}", "std", "min – max",
-                   "95% interval", *extra, "repeats"):
-        table.add_column(plain(column), justify="right")
+    titles = ("rank", "trial", "leaderboard", f"first-run {label}", f"mean {label}", "std", "min – max",
+              "95% interval", *extra, "repeats")
+    rows = []
     for c in confirmation.trials:
         repeats = str(c.n) + (f" ({c.unstable} diverged/failed)" if c.unstable else "")
         if regression:
@@ -42,12 +42,18 @@ def confirm_table(confirmation: Any, objective: Any = None) -> Table:
             results = (f"{c.mean_accuracy:.2%}" if math.isfinite(c.mean_accuracy) else "—",)
         else:
             results = ()
-        table.add_row(
+        rows.append([
             str(c.rank), str(c.trial), ordinal(c.leaderboard_rank), fmt(shown(c.first_value)),
             fmt(shown(c.mean) if c.n else None), fmt(c.std if c.n >= 2 else None),
             _span(shown(c.low), shown(c.high)) if c.n else "—", _interval(c.interval, shown), *results, repeats,
-        )
-    return table
+        ])
+    # Fitted to the terminal: rank, trial and the mean are kept whole; min – max, std, the repeats, the
+    # accuracy (or RMSE), the first run, the leaderboard place and then the interval go, in that order, if need be.
+    drop = dict(zip(("min – max", "std", "repeats", *extra, f"first-run {label}", "leaderboard", "95% interval"),
+                    range(FOLD_BEFORE_DROP, FOLD_BEFORE_DROP + 20)))
+    columns = [Column(t, whole=t not in drop, drop=drop.get(t, 0)) for t in titles]
+    return fitted_table(Leaderboard(columns, rows, [], []), "Confirmation: top trials retrained with fresh seeds",
+                        console.width)[0]
 
 
 def _interval(interval: tuple[float, float], shown: Any = lambda v: v) -> str:

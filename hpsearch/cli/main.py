@@ -42,7 +42,7 @@ class HpsearchGroup(click.Group):
                 raise
             lines, code = _error_lines(exc)
             for line in lines:
-                render.err_console.print(line, highlight=False, soft_wrap=True)
+                render.say(line, render.err_console)
             ctx.exit(code)
 
 

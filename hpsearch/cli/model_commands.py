@@ -56,10 +56,10 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
     """Panda: train one model epoch by epoch; nudge its learning rate, roll back when it worsens.
 
     \b
-    hpsearch babysit CONFIG.yaml [--set NAME=VALUE ...]   a new model, as train builds it
-    hpsearch babysit RUN --trial N                        continue a search's trial
-    hpsearch babysit RUN                                  continue a stopped babysat run
-    hpsearch babysit --replay RUN                         prove it reproduces, bit for bit
+    hpsearch babysit CONFIG.yaml [--set NAME=VALUE ...]  a new model, as train
+    hpsearch babysit RUN --trial N                       a search's trial, on
+    hpsearch babysit RUN                                 a stopped babysat run
+    hpsearch babysit --replay RUN                        the same, bit for bit
 
     Keys on a terminal: - halves the learning rate, + doubles it, r rolls back
     to the best epoch, p pauses, s saves and stops (so does Ctrl-C). The
@@ -73,8 +73,8 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
         if source is not None:
             raise click.UsageError("--replay takes the run; give no other CONFIG.yaml or RUN")
         result = replay_babysit(resolve_run_dir(replay_ref, runs_dir), watcher=None)
-        render.console.print(plain(f"replayed run '{result.name}': {result.epochs} epochs and {result.decisions} "
-                                   "decisions — every epoch's J identical to the record, bit for bit"), highlight=False)
+        render.say(plain(f"replayed run '{result.name}': {result.epochs} epochs and {result.decisions} "
+                         "decisions — every epoch's J identical to the record, bit for bit"))
         return
     if source is None:
         raise click.UsageError("give CONFIG.yaml, a RUN, or --replay RUN")
@@ -100,8 +100,8 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
     render.console.print(render.result_table(
         TrainResult(rec.status, rec.train_cost, rec.dev_cost, rec.dev_accuracy, rec.epochs_run, rec.seconds)))
     why = {"epochs": f"trained its {result.target} epochs"}.get(result.stopped, f"stopped ({result.stopped})")
-    render.console.print(plain(f"run '{result.name}' {why}; saved in {result.run_dir} — continue with: "
-                               f"hpsearch babysit {result.again} --epochs N"), highlight=False)
+    render.say(plain(f"run '{result.name}' {why}; saved in {result.run_dir} — continue with: "
+                     f"hpsearch babysit {result.again} --epochs N"))
 
 
 def _refuse_own_objective(run_ref: str, runs_dir: Path | None) -> None:
@@ -158,10 +158,10 @@ def predict(model_ref: str, data_file: Path, out: Path | None, proba: bool, keep
             write_predictions(predictions, f, proba=proba)
     summary = render.err_console if out is None else render.console  # stdout holds the CSV
     if out is not None:
-        summary.print(plain(f"{len(predictions.classes)} predictions written to {out}"), highlight=False)
+        render.say(plain(f"{len(predictions.classes)} predictions written to {out}"), summary)
     if predictions.accuracy is not None:
-        summary.print(plain(f"against its {predictions.label} column: accuracy {predictions.accuracy:.2%}, "
-                            f"cost J {render.fmt(predictions.cost)} ({len(predictions.classes)} rows)"), highlight=False)
+        render.say(plain(f"against its {predictions.label} column: accuracy {predictions.accuracy:.2%}, "
+                         f"cost J {render.fmt(predictions.cost)} ({len(predictions.classes)} rows)"), summary)
     if predictions.rmse is not None:
-        summary.print(plain(f"against its {predictions.label} column: RMSE {render.fmt(predictions.rmse)}, "
-                            f"R² {render.fmt(predictions.r2)} ({len(predictions.classes)} rows)"), highlight=False)
+        render.say(plain(f"against its {predictions.label} column: RMSE {render.fmt(predictions.rmse)}, "
+                         f"R² {render.fmt(predictions.r2)} ({len(predictions.classes)} rows)"), summary)

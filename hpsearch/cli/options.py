@@ -39,7 +39,7 @@ def check_workers(ctx: click.Context | None, param: click.Parameter | None, valu
 
     warning = workers_warning(value)
     if warning:
-        render.err_console.print(Text.assemble(("warning: ", "yellow"), warning), highlight=False)
+        render.say(Text.assemble(("warning: ", "yellow"), warning), render.err_console)
     return value
 
 

@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from hpsearch.analysis.leaderboard import format_cost, format_quality
-from hpsearch.cli.render import err_console, fmt, leaderboard_table
+from hpsearch.cli.render import err_console, fmt, leaderboard_table, say
 from hpsearch.cli.text import plain
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 
@@ -34,7 +34,7 @@ class _Notes:
 
     def note(self, message: str) -> None:
         """One ``note: ...`` line on stderr (even with --quiet: a note is something the user should know)."""
-        err_console.print(plain(f"note: {message}"), highlight=False, soft_wrap=True)
+        say(plain(f"note: {message}"), err_console)
 
 
 class _BarOnTerminal:
@@ -73,6 +73,11 @@ class EpochProgress(_BarOnTerminal):
             err_console.print(f"epoch {epoch + 1}: {text}", highlight=False)
 
 
+# The live view's lines besides the trials' rows: the bar, the table's title, its rules, a header folded over two
+# lines, and one to spare for the cursor.
+_LIVE_TABLE_LINES = 8
+
+
 class SearchProgress(_Notes):
     """A ``SearchReporter`` for the terminal: a progress bar with ETA and a live top-5 table.
 
@@ -102,7 +107,12 @@ class SearchProgress(_Notes):
             self.live = None
 
     def _view(self) -> Group:
-        return Group(self.progress, leaderboard_table(list(self.trials.values()), self.names, self.top,
+        """The bar and the best trials so far, no taller than the terminal: a live view taller than the screen
+        scrolls its top off, where it can no longer be erased when the search ends (it is transient)."""
+        rows = min(self.top, err_console.height - _LIVE_TABLE_LINES)
+        if rows < 1:
+            return Group(self.progress)
+        return Group(self.progress, leaderboard_table(list(self.trials.values()), self.names, rows,
                                                       title="Best so far", metric=self.metric, width=err_console.width))
 
     def run_opened(self, trials: list[TrialRecord]) -> None:
@@ -132,8 +142,7 @@ class SearchProgress(_Notes):
                 else f" — {record.error}"
             best_text = f"  best {short} {fmt(self._value(best))} (trial {best.trial})" if best else ""
             at = f" at epoch {record.epochs_run}" if record.rung is not None else ""
-            err_console.print(plain(f"trial {record.trial}: {record.status.value}{at}{result}{best_text}"),
-                              highlight=False)
+            say(plain(f"trial {record.trial}: {record.status.value}{at}{result}{best_text}"), err_console)
 
     def _value(self, record: TrialRecord) -> float | None:
         """What the search ranks by: dev J, or the own objective's metric."""
@@ -161,8 +170,8 @@ class ConfirmProgress(_Notes, _BarOnTerminal):
         """Advance the bar, or print a line."""
         self.progress.advance(self.task)
         if not self.live and not self.quiet:
-            err_console.print(plain(f"trial {record.trial} repeat {record.repeat}: {record.status.value} "
-                                    f"{self._result(record)}"), highlight=False)
+            say(plain(f"trial {record.trial} repeat {record.repeat}: {record.status.value} {self._result(record)}"),
+                err_console)
 
     def _result(self, record: Any) -> str:
         """``J 0.0123`` (a regression: and its dev RMSE), an own objective's ``acc 0.95``, or the error."""

@@ -8,19 +8,23 @@ verdicts in ``confirm_view``.
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console, ConsoleDimensions, Group
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from hpsearch.cli.text import plain
+from hpsearch.cli.text import plain, safe
 from hpsearch.analysis.histogram import histogram
 from hpsearch.analysis.run_notes import describe_round
-from hpsearch.analysis.leaderboard import format_accuracy, format_cost, format_param, format_quality, leaderboard
+from hpsearch.analysis.leaderboard import (
+    FOLD_BEFORE_DROP, Column, Leaderboard, format_accuracy, format_cost, format_param, format_quality, leaderboard,
+)
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.nn.results import TrainResult
 from hpsearch.space.search_space import Space
@@ -35,11 +39,41 @@ def _is_terminal(stream: Any) -> bool:
         return False
 
 
-class _Console(Console):
-    """A rich Console that treats a reader gone away (``hpsearch show RUN | head -1``) as success.
+def output_width(stream: Any, environ: Mapping[str, str] | None = None) -> int:
+    """The columns output to ``stream`` must fit: ``COLUMNS`` when set, else the terminal's, else 80.
 
-    rich silences the output and exits with 1; like ``export``, we exit with 0.
+    Unlike rich's own guess, a pipe or a file is not given the width of whatever
+    terminal stdin happens to be: ``hpsearch show RUN | cat`` and CI logs read
+    80 columns unless ``COLUMNS`` says otherwise.
     """
+    columns = (os.environ if environ is None else environ).get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if _is_terminal(stream):
+        try:
+            return os.get_terminal_size(stream.fileno()).columns or 80
+        except (AttributeError, ValueError, OSError):
+            pass
+    return 80
+
+
+class _Console(Console):
+    """A rich Console that fits ``output_width`` and treats a reader gone away as success.
+
+    The width is read at each print (``COLUMNS`` set later, a resized terminal),
+    unless set explicitly. On a broken pipe (``hpsearch show RUN | head -1``) rich
+    silences the output and exits with 1; like ``export``, we exit with 0.
+    """
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        if self._width is not None:
+            return super().size
+        return ConsoleDimensions(output_width(self.file, self._environ), super().size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
 
     def on_broken_pipe(self) -> None:
         try:
@@ -48,10 +82,45 @@ class _Console(Console):
             raise SystemExit(0) from None
 
 
-# Off a terminal (a pipe, a file, CI logs) rich would assume 80 columns and squeeze
-# the leaderboard into ellipses; a wide fixed width keeps every value readable.
-console = _Console(width=None if _is_terminal(sys.stdout) else 200)
-err_console = _Console(stderr=True, width=None if _is_terminal(sys.stderr) else 200)
+console = _Console()
+err_console = _Console(stderr=True)
+
+def fitted_table(board: Leaderboard, title: str, width: int | None,
+                 styles: Mapping[str, list[str]] | None = None) -> tuple[Table, tuple[str, ...]]:
+    """``board`` as a rich table that fits ``width`` (None: every column at its natural width), and the titles of
+    the columns left out for want of width (``Leaderboard.fitted``).
+
+    Cells are measured as printed (a control character shows as ``\\x1b``). Each column is at its natural width
+    or at its narrowest (``Leaderboard.column_widths``): a title then wraps at its spaces or breaks after an
+    underscore (``learning_`` over ``rate``), never one letter a line, and no value is cut. ``styles`` maps a
+    column's title to the style of its cell in each row.
+    """
+    board = replace(board, columns=[replace(c, title=safe(c.title)) for c in board.columns],
+                    rows=[[safe(cell) for cell in row] for row in board.rows])
+    if width is not None:
+        board = board.fitted(width)
+    widths = board.widths() if width is None else board.column_widths(width)
+    table = Table(title=title, title_justify="left")
+    for column, column_width in zip(board.columns, widths):
+        lines = column.folded() if column_width < len(column.title) and " " not in column.title else [column.title]
+        table.add_column(Text("\n").join(Text(line) for line in lines), justify=column.justify,  # type: ignore[arg-type]
+                         overflow="fold", width=column_width)
+    styled = {i: (styles or {})[c.title] for i, c in enumerate(board.columns) if c.title in (styles or {})}
+    for k, row in enumerate(board.rows):
+        table.add_row(*(Text(cell, styled[i][k] if i in styled else "") for i, cell in enumerate(row)))
+    return table, board.hidden
+
+
+def say(text: Text | str, on: Console | None = None) -> None:
+    """Print one message (a note, a hint, an error, a result line) on ``on`` (default: stdout).
+
+    On a terminal it wraps at the terminal's width like everything else; off one
+    (a pipe, a log) it stays one whole line, so that a message can be grepped and
+    an error is one line whatever its length. Tables fit the width either way.
+    """
+    on = on or console
+    on.print(text, highlight=False, markup=False, soft_wrap=not on.is_terminal)
+
 
 fmt = format_param  # a value in a one-line message: the leaderboard's own formatting
 
@@ -60,38 +129,40 @@ _STATUS_STYLE = {TrialStatus.OK: "", TrialStatus.PRUNED: "dim", TrialStatus.DIVE
 
 def leaderboard_table(trials: list[TrialRecord], names: list[str], top: int | None = None,
                       title: str = "Leaderboard", *, wide: bool = False, width: int | None = None,
-                      metric: str | None = None, brackets: dict[int, int] | None = None) -> Table:
+                      metric: str | None = None, brackets: dict[int, int] | None = None,
+                      more: str | None = None) -> Table | Group:
     """Rank, trial, round, status, searched values, dev J, train J, dev accuracy, epochs, seconds.
 
-    Fitted to ``width`` (default: the terminal's): seconds, epochs, round and
-    train J are dropped, in that order, before anything is cut, and rank, trial,
-    status and dev J are never cut. ``wide`` keeps every column. With an own
+    Fitted to ``width`` (default: the terminal's) by ``Leaderboard.fitted``: the
+    minor columns go first, then the parameters from the last of ``names`` (pass
+    them most important first), and rank, trial, status and dev J are never cut;
+    titles fold (``fitted_table``), never one letter a line. ``wide`` keeps every column. When columns
+    were left out and ``more`` (the command that shows them) is given, one line
+    under the table says so. With an own
     objective (``metric``), the engine's result columns give way to the metric and the
     other numbers it reported; a ``rung`` column shows when early stopping put trials at rungs, a ``bracket``
     column when ``brackets`` (trial -> Hyperband bracket) is given, an ``error`` column when a trial failed.
     """
+    width = width or console.width
     board = leaderboard(trials, names, top, metric, brackets)
-    if not wide:
-        board = board.fitted(width or console.width)
-    widths = board.widths() if wide else board.column_widths(width or console.width)
-    table = Table(title=title, title_justify="left")
-    for column, column_width in zip(board.columns, widths):
-        # A long title (learning_rate) folds over two lines before any value is cut.
-        table.add_column(plain(column.title), justify=column.justify, overflow="fold",  # type: ignore[arg-type]
-                         width=column_width)
-    for row, status in zip(board.rows, board.statuses):
-        cells = [plain(cell) for cell in row]
-        cells[[c.title for c in board.columns].index("status")].stylize(_STATUS_STYLE[status])
-        table.add_row(*cells)
-    return table
+    table, hidden = fitted_table(board, title, None if wide else width,
+                                 {"status": [_STATUS_STYLE[s] for s in board.statuses]})
+    return Group(table, _more_line(hidden, more, width)) if hidden and more is not None else table
 
 
-def table_width(table: Table) -> int:
+def _more_line(hidden: tuple[str, ...], more: str, width: int) -> Text:
+    """``3 more columns (round, epochs, seconds): hpsearch show RUN --wide``, without the names if too long."""
+    count = f"{len(hidden)} more column{'s' if len(hidden) > 1 else ''}"
+    named = f"{count} ({', '.join(hidden)}): {more}"
+    return plain(named if len(named) <= width else f"{count}: {more}", "dim")
+
+
+def table_width(table: Table | Group) -> int:
     """The width ``table`` needs to show every cell whole."""
     return Measurement.get(console, console.options.update(width=100_000), table).maximum
 
 
-def print_wide(table: Table, on: Console | None = None) -> None:
+def print_wide(table: Table | Group, on: Console | None = None) -> None:
     """Print ``table`` at its full width even on a narrower terminal (``show --wide``); the terminal wraps it."""
     on = on or console
     wide = Console(file=on.file, width=max(table_width(table), on.width), force_terminal=on.is_terminal,
@@ -143,18 +214,24 @@ def rounds_table(rounds: list[RoundRecord], trials: Sequence[TrialRecord]) -> Ta
     return table
 
 
-def plan_table(plan: list[tuple[int, int, dict[str, Any]]], names: list[str]) -> Table:
-    """The planned trials of a dry run: (round, trial, params) rows."""
-    table = Table(title=f"Planned trials ({len(plan)})", title_justify="left")
-    for column in ("round", "trial", *names):
-        table.add_column(column, justify="right")
-    for rnd, trial, params in plan:
-        table.add_row(str(rnd), str(trial), *(plain(format_param(params.get(n))) for n in names))
-    return table
+def plan_table(plan: list[tuple[int, int, dict[str, Any]]], names: list[str], more: str | None = None,
+               width: int | None = None) -> Table | Group:
+    """The planned trials of a dry run: (round, trial, params) rows, fitted to ``width`` (default: the
+    terminal's) like the leaderboard: the parameters go from the last when they do not fit, and one line says
+    so, with ``more`` (what shows them all)."""
+    width = width or console.width
+    columns = [Column("round", drop=FOLD_BEFORE_DROP + len(names) + 1), Column("trial", whole=True),
+               *(Column(n, drop=FOLD_BEFORE_DROP + len(names) - i) for i, n in enumerate(names))]
+    rows = [[str(rnd), str(trial), *(format_param(params.get(n)) for n in names)] for rnd, trial, params in plan]
+    table, hidden = fitted_table(Leaderboard(columns, rows, [], []), f"Planned trials ({len(plan)})", width)
+    return Group(table, _more_line(hidden, more, width)) if hidden and more else table
 
 
-def rung_plan_table(plan: list[Any], full_epochs: int, planned: int) -> Group:
-    """The dry run's early-stopping plan: trials and epochs per bracket and rung, against full training."""
+def rung_plan_table(plan: list[Any], full_epochs: int, planned: int, asynchronous: bool = False) -> Group:
+    """The dry run's early-stopping plan: trials and epochs per bracket and rung, against full training.
+
+    ``asynchronous`` (an own objective): its trials stop as they report, so the counts are about these.
+    """
     table = Table(title="Rungs of round 0", title_justify="left")
     for column in ("bracket", "rung", "trials", "epochs", "epochs trained"):
         table.add_column(column, justify="right")
@@ -162,7 +239,9 @@ def rung_plan_table(plan: list[Any], full_epochs: int, planned: int) -> Group:
         table.add_row(str(p.bracket), str(p.rung + 1), str(p.trials), str(p.epochs),
                       str(p.trials * (p.epochs - p.start_epochs)))
     share = f", {planned / full_epochs:.0%} of the {full_epochs} of full training" if full_epochs else ""
-    return Group(table, f"{planned} epochs in all{share} (if no trial diverges)")
+    when = ("about: trials stop as they report, so which and how many depends on the order they reach each rung"
+            if asynchronous else "if no trial diverges")
+    return Group(table, f"{planned} epochs in all{share} ({when})")
 
 
 def zoom_rounds_line(search: Any) -> str:
@@ -214,43 +293,51 @@ def result_table(result: TrainResult) -> Table:
     return table
 
 
-def runs_table(runs: list[Any]) -> Table:
-    """``hpsearch list``: one row per run; the best value is dev J, or an own objective's metric (named)."""
-    table = Table(title="Runs", title_justify="left")
-    for column in ("run", "created", "rounds", "trials", " / ".join(s.value for s in TrialStatus), "best (metric)",
-                   "best trial"):
-        table.add_column(column, justify="left" if column in ("run", "created") else "right")
-    for r in runs:
-        counts = " / ".join(str(r.status_counts[s.value]) for s in TrialStatus)
-        best = plain(f"{format_cost(r.best_dev_cost)} (dev J)" if r.metric is None
-                     else f"{format_cost(r.best_value)} ({r.metric})")
-        table.add_row(plain(r.name), str(r.created)[:19], str(r.rounds), f"{r.trials_done}/{r.trials_planned}",
-                      counts, best, format_param(r.best_trial) + (" (confirmed)" if r.confirmed else ""))
-    return table
+def runs_table(runs: list[Any], width: int | None = None) -> Table | Group:
+    """``hpsearch list``: one row per run; the best value is dev J, or an own objective's metric (named).
+
+    Fitted to ``width`` (default: the terminal's) like the leaderboard: the date goes first, then the rounds
+    and status counts, when even folded titles do not fit; one line says what was left out.
+    """
+    width = width or console.width
+    drop = FOLD_BEFORE_DROP
+    columns = [Column("run", "left", whole=True), Column("created", "left", drop=drop), Column("rounds", drop=drop + 1),
+               Column("trials", whole=True), Column(" / ".join(s.value for s in TrialStatus), drop=drop + 2),
+               Column("best (metric)", whole=True), Column("best trial", drop=drop + 3)]
+    rows = [[r.name, str(r.created)[:16], str(r.rounds), f"{r.trials_done}/{r.trials_planned}",
+             " / ".join(str(r.status_counts[s.value]) for s in TrialStatus),
+             f"{format_cost(r.best_dev_cost)} (dev J)" if r.metric is None else f"{format_cost(r.best_value)} ({r.metric})",
+             format_param(r.best_trial) + (" (confirmed)" if r.confirmed else "")] for r in runs]
+    table, hidden = fitted_table(Leaderboard(columns, rows, [], []), "Runs", width)
+    return Group(table, _more_line(hidden, "a wider terminal shows them", width)) if hidden else table
 
 
-def importance_table(report: Any, metric: str | None = None) -> Table | Text | Group:
+def importance_table(report: Any, metric: str | None = None, width: int | None = None) -> Table | Text | Group:
     """``hpsearch importance``: parameters by their share of the variation of dev J (or of ``metric``),
-    ± a bootstrap spread.
+    ± a bootstrap spread, with a bar as long as the share, fitted to ``width`` (default: the terminal's).
 
-    Then the share no main effect explains, and, when the ranking is not
+    Then the share no main effect explains, the method, and, when the ranking is not
     stable over bootstrap resamples, that there are too few trials to rank.
     """
     if not report.enough:
         return plain(f"importance: {report.message}")
-    table = Table(title=f"Hyperparameter importance — {report.method} ({report.n_trials} ok trials)", title_justify="left")
+    # every trial of the first round that trained counts (pruned ones at their first rung), not only the ok ones
+    table = Table(title=plain(f"Importance: share of variation of {metric or 'dev J'}"), title_justify="left")
+    longest = max(len("parameter"), *(len(item.name) for item in report.items))
+    bar = min(30, max(10, (width or console.width) - (4 + longest + 6 + 13 + 5 * 3 + 1)))
     table.add_column("rank", justify="right")
     table.add_column("parameter")
-    table.add_column(plain(f"share of variation of {metric or 'dev J'}"), justify="right")
+    table.add_column("share", justify="right")
     table.add_column("± (bootstrap)", justify="right")
-    table.add_column("")
+    table.add_column("", width=bar)
     for position, item in enumerate(report.items, start=1):
         table.add_row(str(position), plain(item.name), f"{item.share:.1%}", f"± {item.spread:.1%}",
-                      "█" * round(30 * item.share))
+                      "█" * round(bar * item.share))
     lines: list[Any] = [table]
     if report.unexplained is not None:
         lines.append(plain(f"unexplained (interactions and noise): {report.unexplained:.1%}"))
     lines += [plain(note) for note in (item.active_note(report.n_trials) for item in report.items) if note]
+    lines.append(plain(f"{report.n_trials} trials of the first round; method: {report.method}", "dim"))
     if not report.stable:
         lines.append(plain(report.message or "too few trials to rank", "yellow"))
     return Group(*lines)

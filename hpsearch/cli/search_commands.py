@@ -44,12 +44,12 @@ def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: 
     model = single_model_config(config, values)
     data = load_dataset(config.resolved_data())
     for line in data.notices:
-        render.err_console.print(plain(line), highlight=False, soft_wrap=True)
+        render.say(plain(line), render.err_console)
     if not (as_json or quiet):
         render.console.print(render.model_table(single_model_sources(config, values, model)))
     else:  # without the table, still say which --set values the engine ignores
         for line in ignored_settings(values, model):
-            render.err_console.print(Text.assemble(("notice: ", "yellow"), plain(line)), highlight=False)
+            render.say(Text.assemble(("notice: ", "yellow"), plain(line)), render.err_console)
     with EpochProgress(model.epochs, quiet=as_json or quiet) as progress:
         result, network = train_model(model, data, on_epoch=progress)
     if save is not None:
@@ -84,7 +84,7 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
 
     config = load_config(config_file, parse_assignments(assignments)).with_search(trials=trials, seed=seed)
     for line in config.notices:  # e.g. a beta searched for optimizers that ignore it
-        render.err_console.print(Text.assemble(("notice: ", "yellow"), plain(line)), highlight=False, soft_wrap=True)
+        render.say(Text.assemble(("notice: ", "yellow"), plain(line)), render.err_console)
     if workers is None and config.search.backend == "loky":
         check_workers(click.get_current_context(), None, config.search.workers)  # type: ignore[arg-type]
     if dry_run:
@@ -92,15 +92,18 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
         plan, names = planned.trials, list(config.space.names)
         if csv_file is not None:
             planned.write_csv(csv_file, names)
-        render.console.print(render.plan_table([(t.round, t.trial, t.params) for t in plan], names))
+        render.console.print(render.plan_table([(t.round, t.trial, t.params) for t in plan], names,
+                                               more="--dry-run --csv FILE writes them all"))
         if names:
             render.console.print(render.histograms(config.space, [t.params for t in plan]))
         if planned.rungs is not None:
             render.console.print(render.rung_plan_table(planned.rungs.plan, planned.rungs.full_epochs,
-                                                        planned.rungs.epochs))
+                                                        planned.rungs.epochs, planned.rungs.asynchronous))
+        if planned.first_call is not None:
+            render.say(plain(f"trial {plan[0].trial} runs: {planned.first_call}"))
         render.console.print(render.zoom_rounds_line(config.search))
         if planned.stacking is not None:
-            render.console.print(plain(planned.stacking.line()))
+            render.say(plain(planned.stacking.line()))
         from hpsearch.config.conditions import condition_tree  # the when: tree, with how many trials each is active in
         for depth, pname, when, count in condition_tree(config.space, [t.params for t in plan]) if config.space.conditions else ():
             render.console.print(plain(f"{'  ' * depth}{pname}{' ' + when if when else ''}: active in {count} of {len(plan)} planned trials"))
@@ -115,24 +118,26 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
 
 def _finish(result: Any, quiet: bool) -> None:
     """Leaderboard, best hyperparameters and hints at the end of run / resume / zoom."""
+    from hpsearch.analysis.importance import by_importance, run_importance
     from hpsearch.space.search_space import Space
 
-    names = list(Space.from_json(result.rounds[0].space).names) if result.rounds else []
     metric = result.objective.metric if result.objective is not None else None
     if not quiet:
-        render.console.print(render.leaderboard_table(result.trials, names, top=10, metric=metric))
+        space = Space.from_json(result.rounds[0].space) if result.rounds else Space({})
+        names = by_importance(run_importance(space, result.trials, result.objective), list(space.names))
+        render.console.print(render.leaderboard_table(result.trials, names, top=10, metric=metric,
+                                                      more=f"hpsearch show {result.name} --wide"))
     best = result.best
     if best is None:  # the search ran, but nothing to use came of it: not a success (exit 1)
         from hpsearch.analysis.run_notes import no_ok_reason
 
-        render.err_console.print(plain(f"run '{result.name}': {no_ok_reason(result.run_dir, result.trials)} — "
-                                       f"hpsearch show {result.name} lists every error"), highlight=False,
-                                 soft_wrap=True)
+        render.say(plain(f"run '{result.name}': {no_ok_reason(result.run_dir, result.trials)} — "
+                         f"hpsearch show {result.name} lists every error"), render.err_console)
         click.get_current_context().exit(1)
-    render.console.print(render.best_line(best, metric), highlight=False)
-    render.console.print(plain(f"run saved in {result.run_dir}"), highlight=False)
+    render.say(render.best_line(best, metric))
+    render.say(plain(f"run saved in {result.run_dir}"))
     for line in render.edge_lines(result.edges):
-        render.err_console.print(plain(line), highlight=False)
+        render.say(plain(line), render.err_console)
 
 
 @click.command()

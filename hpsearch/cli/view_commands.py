@@ -23,6 +23,7 @@ from hpsearch.cli.text import plain, safe
 @runs_dir_option
 def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path | None) -> None:
     """The leaderboard of a run, each round's space, and where its best model is."""
+    from hpsearch.analysis.importance import by_importance, run_importance
     from hpsearch.analysis.run_notes import failure_note, model_notes, run_brackets
     from hpsearch.data.stored_arrays import run_data_notes
     from hpsearch.confirm.repeats import load_confirmation
@@ -37,26 +38,27 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
         raise click.BadParameter(f"run has rounds {', '.join(str(r.round) for r in rounds)}", param_hint="--round")
     done, planned = len(trials), sum(r.n_trials for r in rounds if round_ in (None, r.round))
     render.console.print(Text.assemble("run ", plain(store.name, "bold"), f" — {done}/{planned} trials done"))
-    table = render.leaderboard_table(trials, list(config.space.names), top=top, wide=wide, metric=config.metric,
-                                     brackets=run_brackets(rounds, config))
+    names = by_importance(run_importance(config.space, every_trial, config.objective), list(config.space.names))
+    table = render.leaderboard_table(trials, names, top=top, wide=wide, metric=config.metric,
+                                     brackets=run_brackets(rounds, config), more=f"hpsearch show {run_ref} --wide")
     if wide:
         render.print_wide(table)
     else:
         render.console.print(table)
     failure = failure_note(store.run_dir, trials)
     if failure is not None:
-        render.console.print(plain(failure), highlight=False, soft_wrap=True)
+        render.say(plain(failure))
     render.console.print(render.rounds_table(rounds, every_trial))
     for trial_decisions in decisions.values():  # babysat runs: what was changed, when and why
         render.console.print(render.decisions_table(trial_decisions))
     if confirmation is not None:
         print_confirmation(confirmation, store.run_dir, config.objective)
     for line in model_notes(every_trial, confirmation, best):
-        render.console.print(plain(line), highlight=False, soft_wrap=True)
+        render.say(plain(line))
     for line in render.edge_lines(edge_hints(rounds, trials, config.search.top_k)):
-        render.console.print(plain(line), highlight=False)
+        render.say(plain(line))
     for line in run_data_notes(store.run_dir):
-        render.console.print(plain(line), highlight=False, soft_wrap=True)
+        render.say(plain(line))
 
 
 @click.command()
@@ -67,7 +69,7 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
 def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir: Path | None) -> None:
     """Every trial of a run, one row each, best first: CSV (default) or JSON."""
     from hpsearch.confirm.repeats import export_fields, load_confirmation, recommended
-    from hpsearch.analysis.importance import hyperparameter_importance
+    from hpsearch.analysis.importance import run_importance
     from hpsearch.analysis.leaderboard import write_csv, write_json
     from hpsearch.analysis.run_notes import run_brackets
     from hpsearch.io.safe_files import write_text_atomic
@@ -83,7 +85,7 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
     confirmed, brackets = export_fields(confirmation), run_brackets(rounds, config)
     text = io.StringIO()
     if json_file is not None:
-        importance = asdict(hyperparameter_importance(config.space, trials))
+        importance = asdict(run_importance(config.space, trials, config.objective))
         write_json(trials, config.model, text, run=store.name, rounds=rounds, importance=importance,
                    promotions=promotions, metric=config.metric, confirmed=confirmed,
                    recommended=recommended(trials, confirmation, config.model), brackets=brackets,
@@ -108,9 +110,9 @@ def list_(runs_dir: Path | None) -> None:
     if runs:
         render.console.print(render.runs_table(runs))
     elif not unreadable:
-        render.console.print(plain(f"no runs in {folder} — start one with: hpsearch run configs/quickstart.yaml"), highlight=False)
+        render.say(plain(f"no runs in {folder} — start one with: hpsearch run configs/quickstart.yaml"))
     for run in unreadable:
-        render.console.print(plain(f"{run.name}: not in the table — {run.reason}", "yellow"), highlight=False, soft_wrap=True)
+        render.say(plain(f"{run.name}: not in the table — {run.reason}", "yellow"))
 
 
 @click.command()
@@ -121,7 +123,7 @@ def list_(runs_dir: Path | None) -> None:
 def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> None:
     """PNG plots of a run on each parameter's own scale, and one report.html."""
     from hpsearch.confirm.repeats import load_confirmation
-    from hpsearch.analysis.importance import hyperparameter_importance
+    from hpsearch.analysis.importance import run_importance
     from hpsearch.analysis.plots import plot_run, run_plots_dir
     from hpsearch.analysis.report import write_report
     from hpsearch.search.api import stored_config
@@ -133,7 +135,7 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
         decisions, confirmation = store.decisions(), load_confirmation(store)
     out = out if out is not None else run_plots_dir(run_dir)
     out.mkdir(parents=True, exist_ok=True)
-    importance = hyperparameter_importance(config.space, trials)
+    importance = run_importance(config.space, trials, config.objective)
     images = plot_run(rounds, trials, out, top_k=top_k, importance=importance, objective=config.objective,
                       decisions=decisions, confirmation=confirmation)
     report = write_report(out, run_name=name, rounds=rounds, trials=trials, images=images, importance=importance,
@@ -147,12 +149,11 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
 @runs_dir_option
 def importance(run_ref: str, runs_dir: Path | None) -> None:
     """Which searched hyperparameters explain most of the variation of dev cost J."""
-    from hpsearch.analysis.importance import hyperparameter_importance
+    from hpsearch.analysis.importance import run_importance
     from hpsearch.search.api import stored_config
     from hpsearch.storage.run_store import RunStore
 
     with RunStore.open(resolve_run_dir(run_ref, runs_dir), read_only=True) as store:
         trials, config = store.trials(), stored_config(store)
-    direction = config.objective.direction if config.objective is not None else "minimize"
-    report = hyperparameter_importance(config.space, trials, metric=config.metric, direction=direction)
+    report = run_importance(config.space, trials, config.objective)
     render.console.print(render.importance_table(report, config.metric))

@@ -98,6 +98,12 @@ def substitute(template: Sequence[str], params: Mapping[str, Any]) -> list[str]:
     return argv
 
 
+def trial_argv(spec: ObjectiveSpec, params: Mapping[str, Any]) -> list[str]:
+    """The argv a trial with ``params`` runs (what ``run_command`` starts; ``run --dry-run`` shows it)."""
+    assert spec.command is not None
+    return with_this_python(substitute(spec.command, spec.objective_params(params)))
+
+
 def trial_environment(params: Mapping[str, Any], *, seed: int, trial: int, trial_dir: Path) -> dict[str, str]:
     """The command's environment: this process's, plus the trial's ``HPSEARCH_*`` variables."""
     return {
@@ -120,7 +126,7 @@ def run_command(spec: ObjectiveSpec, params: Mapping[str, Any], *, seed: int, tr
     assert spec.command is not None
     trial_dir = Path(trial_dir)
     make_folder(make_folders(trial_dir.parent), trial_dir.name)  # never through a symlink planted in the run folder
-    argv = with_this_python(substitute(spec.command, params))
+    argv = trial_argv(spec, params)
     env = trial_environment(params, seed=seed, trial=trial, trial_dir=trial_dir)
     start = time.perf_counter()
     deadline = start + spec.timeout if spec.timeout is not None else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,6 +37,7 @@ from hpsearch.execution.packs import StackPlan, stack_plan
 from hpsearch.execution.segments import TrialTask, check_fits, plan_tasks
 from hpsearch.io.safe_files import write_text_atomic
 from hpsearch.nn.hyperparams import ModelConfig
+from hpsearch.objectives.command import trial_argv
 from hpsearch.objectives.spec import ObjectiveSpec
 from hpsearch.search.halving import RungBudget, planned_rungs, rungs
 from hpsearch.search.options import Execution, SearchReporter, Silent
@@ -71,11 +73,13 @@ class SearchResult:
 @dataclass(frozen=True)
 class DryRun:
     """What ``start_search`` would do, without training: round 0's trials, its rung budget under early stopping
-    (else None), and how its trials would be packed for stacked training (None for an own objective)."""
+    (else None), how its trials would be packed for stacked training (None for an own objective), and what an
+    own objective's first planned trial runs (``first_call``: its command line, or its function call)."""
 
     trials: list[TrialTask]
     rungs: RungBudget | None
     stacking: StackPlan | None
+    first_call: str | None = None
 
     def write_csv(self, path: Path, names: list[str]) -> Path:
         """``run --dry-run --csv FILE``: one row per planned trial (round, id, the value of each of ``names``),
@@ -100,7 +104,17 @@ def dry_run(config: SearchConfig, execution: Execution = Execution()) -> DryRun:
     if dataset is not None:
         workers = execution.placement(config.search)["workers"]
         stacking = stack_plan(trials, model=config.model, data=dataset, workers=workers, stack=config.search.stack)
-    return DryRun(trials, planned_rungs(config, len(trials)), stacking)
+    return DryRun(trials, planned_rungs(config, len(trials)), stacking,
+                  first_call(config.objective, {**config.model, **trials[0].params})  # as run_job passes them
+                  if config.objective is not None and trials else None)
+
+
+def first_call(spec: ObjectiveSpec, params: dict[str, Any]) -> str:
+    """What a trial with ``params`` runs, as one line: the command with its placeholders filled (shell-quoted),
+    or the function call."""
+    if spec.kind == "command":
+        return shlex.join(trial_argv(spec, params))
+    return f"{spec.python or 'the function'}({spec.objective_params(params)!r}, trial)"
 
 
 def planned_trials(config: SearchConfig) -> list[TrialTask]:

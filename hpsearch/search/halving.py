@@ -63,17 +63,22 @@ class RungBudget:
     plan: list[RungPlan]
     epochs: int
     full_epochs: int
+    asynchronous: bool = False  # an own objective: trials stop as they report, about these counts
 
 
 def planned_rungs(config: SearchConfig, n_trials: int) -> RungBudget | None:
-    """The rung plan of a round of ``n_trials`` trials (if no trial diverges or fails); None without early stopping
-    and with an own objective (whose trials are stopped as they report, not by plan)."""
+    """The rung plan of a round of ``n_trials`` trials (if no trial diverges or fails); None without early stopping.
+
+    An own objective's trials are stopped as they report (``pruning.rung_board``), not by plan: which ones
+    depends on the order they reach each rung, and the counts are those of halving the same rungs
+    (``asynchronous`` says so).
+    """
     early = config.search.early_stopping
-    if early is None or config.objective is not None:
+    if early is None:
         return None
     epochs = rungs(config)
     plan = rung_plan(early.method, n_trials, epochs, early.eta)
-    return RungBudget(plan, planned_epochs(plan), n_trials * epochs[-1])
+    return RungBudget(plan, planned_epochs(plan), n_trials * epochs[-1], config.objective is not None)
 
 
 class Halving:
