@@ -97,8 +97,8 @@ class ArtifactFiles(Table):
             try:
                 digest = sha256_file(path)
             except OSError as error:
-                raise RunError(f"'{path}': cannot read it ({error.strerror or error}) — run '{self.run_name}' needs it "
-                               "as hpsearch wrote it") from None
+                raise RunError(f"'{path}': cannot read it ({error.strerror or error}) — run '{self.run_name}' "
+                               "needs it as hpsearch wrote it") from None
             expected = self.recorded_digest(key)
             if expected is None:
                 missing[key] = digest

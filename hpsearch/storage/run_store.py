@@ -388,7 +388,7 @@ class RunStore:
         self.files.save_checkpoint(trial, epoch, arrays)
 
     def load_checkpoint(self, trial: int, epoch: int) -> dict[str, np.ndarray] | None:
-        """The training state ``save_checkpoint`` wrote, None where it is unusable (``ArtifactFiles.load_checkpoint``)."""
+        """The state ``save_checkpoint`` wrote, None where it is unusable (``ArtifactFiles.load_checkpoint``)."""
         return self.files.load_checkpoint(trial, epoch)
 
     def delete_checkpoints(self, trial: int, keep_epoch: int | None = None) -> None:

@@ -11,7 +11,7 @@ from hpsearch.storage.rows import TRIAL_COLUMNS, stored_json, trial_from_row, tr
 from hpsearch.storage.sql import Table, reading, transaction
 
 #: A trial's line in ``hpsearch list``: its id, dev cost, and its value of an own objective's metric (or None).
-Headline = tuple[int, "float | None", "float | None"]
+Headline = tuple[int, float | None, float | None]
 
 
 class TrialTable(Table):
