@@ -1,4 +1,5 @@
-"""The files a run keeps beside run.sqlite: the best model, its training state, and checkpoints.
+"""The files a run keeps beside run.sqlite: the best model, its training state, and checkpoints; the owner of
+the ``best_model_saves`` and ``file_digests`` tables, which say what those files must hold.
 
 Every file is written through ``io.safe_files`` (fresh temp file, fsync, rename,
 never through a symlink) and read through ``io.npz`` (headers checked before
@@ -33,7 +34,7 @@ from hpsearch.io.npz import npz_bytes, read_arrays
 from hpsearch.io.safe_files import interrupts_deferred, make_folder, write_bytes_atomic
 from hpsearch.storage.layout import BEST_MODEL, BEST_STATE, CHECKPOINTS_DIR, MODELS_DIR
 from hpsearch.storage.rows import now
-from hpsearch.storage.sql import reading, transaction
+from hpsearch.storage.sql import Table, reading, transaction
 
 
 def file_digest(path: Path) -> str | None:
@@ -49,13 +50,18 @@ def checkpoint_path(run_dir: Path, trial: int, epoch: int) -> Path:
     return run_dir / CHECKPOINTS_DIR / f"trial-{int(trial)}-epoch-{int(epoch)}.npz"
 
 
-class ArtifactFiles:
-    """The run store's part that keeps model files and checkpoints (a mixin of ``RunStore``)."""
+class ArtifactFiles(Table):
+    """The run store's part that keeps model files and checkpoints.
 
-    run_dir: Path
-    name: str
-    note: Callable[[str], None]
-    _db: sqlite3.Connection
+    ``read_only``: the store's, when it cannot be written (digests are then computed by the next writer);
+    ``note``: called with one line whenever a damaged checkpoint is set aside.
+    """
+
+    def __init__(self, db: sqlite3.Connection, run_dir: Path, run_name: str, *, read_only: bool,
+                 note: Callable[[str], None]) -> None:
+        super().__init__(db, run_dir, run_name)
+        self.read_only = read_only
+        self.note = note
 
     # -- files whose digest the run keeps ------------------------------------
 
@@ -69,7 +75,7 @@ class ArtifactFiles:
 
     def record_digests(self, digests: Mapping[str, str]) -> None:
         """Keep the SHA-256 of files of the run, by path relative to the run folder (one transaction)."""
-        if getattr(self, "read_only", False):
+        if self.read_only:
             return  # a read-only open never writes; the digests are computed by the next writer
         with transaction(self._db):
             self._db.executemany("INSERT OR REPLACE INTO file_digests (path, sha256) VALUES (?, ?)",
@@ -91,13 +97,13 @@ class ArtifactFiles:
             try:
                 digest = sha256_file(path)
             except OSError as error:
-                raise RunError(f"'{path}': cannot read it ({error.strerror or error}) — run '{self.name}' needs it "
-                               "as hpsearch wrote it") from None
+                raise RunError(f"'{path}': cannot read it ({error.strerror or error}) — run '{self.run_name}' "
+                               "needs it as hpsearch wrote it") from None
             expected = self.recorded_digest(key)
             if expected is None:
                 missing[key] = digest
             elif digest != expected:
-                raise RunError(_changed(path, self.name))
+                raise RunError(_changed(path, self.run_name))
         if missing:
             self.record_digests(missing)
 
@@ -106,7 +112,7 @@ class ArtifactFiles:
         it differs from what the run wrote (no digest kept: accepted), DataError if it is unreadable."""
         arrays, changed = self._read_checked(key, label)
         if changed:
-            raise RunError(_changed(self.run_dir / key, self.name))
+            raise RunError(_changed(self.run_dir / key, self.run_name))
         return arrays
 
     def _read_checked(self, key: str, label: str | None) -> tuple[dict[str, np.ndarray], bool]:
@@ -223,7 +229,7 @@ class ArtifactFiles:
             if path.name != keep:
                 path.unlink(missing_ok=True)
                 gone.append((f"{CHECKPOINTS_DIR}/{path.name}",))
-        if gone and not getattr(self, "read_only", False):
+        if gone and not self.read_only:
             with transaction(self._db):
                 self._db.executemany("DELETE FROM file_digests WHERE path = ?", gone)
 

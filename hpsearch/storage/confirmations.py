@@ -1,10 +1,7 @@
-"""The run store's part that keeps ``hpsearch confirm``'s repeats: the top trials retrained with fresh
-seeds, and which repeat ``models/best.npz`` holds."""
+"""The owner of the ``confirmations`` table: ``hpsearch confirm``'s repeats (the top trials retrained with fresh
+seeds), and which repeat ``models/best.npz`` holds."""
 
 from __future__ import annotations
-
-import sqlite3
-from pathlib import Path
 
 from hpsearch.core.errors import RunError
 from hpsearch.core.records import RepeatRecord, TrialStatus
@@ -21,25 +18,21 @@ from hpsearch.storage.rows import (
     stored_status,
     stored_metrics,
 )
-from hpsearch.storage.sql import reading, transaction
+from hpsearch.storage.sql import Table, reading, transaction
 
 
-class Confirmations:
-    """Confirmation repeats of a run (a mixin of ``RunStore``)."""
+class Confirmations(Table):
+    """Confirmation repeats of a run."""
 
-    run_dir: Path
-    name: str
-    _db: sqlite3.Connection
-
-    def record_repeat(self, rec: RepeatRecord) -> None:
-        """Record one finished repeat of ``hpsearch confirm`` in one transaction; RunError if it is recorded already.
+    def add(self, rec: RepeatRecord) -> None:
+        """Record one finished repeat of ``hpsearch confirm``; RunError if it is recorded already.
 
         Of ``rec.metrics`` only a regression's finite dev RMSE and R² are kept (``rows.EPOCH_METRICS``)."""
         reals = {f: getattr(rec, f) for f in REPEAT_REALS}
         with transaction(self._db):
             if self._db.execute("SELECT 1 FROM confirmations WHERE trial = ? AND repeat_index = ?",
                                 (int(rec.trial), int(rec.repeat))).fetchone():
-                raise RunError(f"run '{self.name}' already has repeat {rec.repeat} of trial {rec.trial}")
+                raise RunError(f"run '{self.run_name}' already has repeat {rec.repeat} of trial {rec.trial}")
             self._db.execute(
                 f"INSERT INTO confirmations (trial, repeat_index, seed, status, {', '.join(REPEAT_REALS)},"
                 " epochs_run, error, exact_floats, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -49,7 +42,7 @@ class Confirmations:
             )
 
     @reading
-    def repeats(self) -> list[RepeatRecord]:
+    def all(self) -> list[RepeatRecord]:
         """Every recorded repeat, by trial and repeat."""
         rows = self._db.execute(
             f"SELECT trial, repeat_index, seed, status, {', '.join(REPEAT_REALS)}, epochs_run, error, exact_floats,"
@@ -66,7 +59,7 @@ class Confirmations:
                                         metrics=stored_metrics(where, metrics), **values))
         return records
 
-    def mark_confirmed_model(self, trial: int, repeat: int) -> None:
+    def mark_model(self, trial: int, repeat: int) -> None:
         """Note that ``models/best.npz`` (just written by ``save_best_model``) holds repeat ``repeat`` of ``trial``."""
         digest = file_digest(self.run_dir / MODELS_DIR / BEST_MODEL)
         with transaction(self._db):
@@ -75,7 +68,10 @@ class Confirmations:
                              (digest, int(trial), int(repeat)))
 
     def confirmed_model(self) -> tuple[int, int] | None:
-        """``(trial, repeat)`` when ``models/best.npz`` holds a confirmation repeat, else None."""
+        """``(trial, repeat)`` when ``models/best.npz`` holds a confirmation repeat, else None (at once, without
+        reading the file, when no repeat was ever saved as the model)."""
+        if not self._db.execute("SELECT 1 FROM confirmations WHERE model_sha256 IS NOT NULL LIMIT 1").fetchone():
+            return None
         digest = file_digest(self.run_dir / MODELS_DIR / BEST_MODEL)
         if digest is None:
             return None

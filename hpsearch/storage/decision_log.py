@@ -1,21 +1,17 @@
-"""The run store's part that keeps ``hpsearch babysit``'s decisions: what it changed at an epoch
-boundary of a trial, and why."""
+"""The owner of the ``decisions`` table: what ``hpsearch babysit`` changed at an epoch boundary of a trial,
+and why."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from hpsearch.core.decisions import Decision
-from hpsearch.storage.sql import transaction
+from hpsearch.storage.sql import Table, transaction
 
 
-class DecisionLog:
-    """Babysit decisions of a run's trials (a mixin of ``RunStore``)."""
+class DecisionLog(Table):
+    """Babysit decisions of a run's trials."""
 
-    _db: sqlite3.Connection
-
-    def record_decision(self, trial: int, decision: Decision) -> None:
-        """Append ``decision`` to ``trial``'s decision log (one transaction)."""
+    def add(self, trial: int, decision: Decision) -> None:
+        """Append ``decision`` to ``trial``'s decision log."""
         with transaction(self._db):
             (seq,) = self._db.execute("SELECT COUNT(*) FROM decisions WHERE trial = ?", (int(trial),)).fetchone()
             self._db.execute(
@@ -26,7 +22,7 @@ class DecisionLog:
                  None if decision.rolled_back_to is None else int(decision.rolled_back_to)),
             )
 
-    def decisions(self) -> dict[int, list[Decision]]:
+    def all(self) -> dict[int, list[Decision]]:
         """Each trial's decisions (trials without any are absent), in the order they were made."""
         found: dict[int, list[Decision]] = {}
         for trial, *values in self._db.execute(
@@ -36,10 +32,7 @@ class DecisionLog:
             found.setdefault(trial, []).append(Decision(*values))
         return found
 
-    def reopen_trial(self, trial: int, epochs: int) -> None:
-        """Continue a babysat trial after ``epochs`` epochs of its timeline: drop its record, and its
-        epochs and decisions from after there (left by a process killed before it saved), in one transaction."""
+    def drop_after(self, trial: int, epoch: int) -> None:
+        """Remove ``trial``'s decisions applied after ``epoch`` epochs of its timeline."""
         with transaction(self._db):
-            self._db.execute("DELETE FROM trials WHERE trial = ?", (int(trial),))
-            self._db.execute("DELETE FROM epochs WHERE trial = ? AND epoch >= ?", (int(trial), int(epochs)))
-            self._db.execute("DELETE FROM decisions WHERE trial = ? AND epoch > ?", (int(trial), int(epochs)))
+            self._db.execute("DELETE FROM decisions WHERE trial = ? AND epoch > ?", (int(trial), int(epoch)))

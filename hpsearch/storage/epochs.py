@@ -1,21 +1,38 @@
-"""The run store's part that reads back the per-epoch table: every epoch a trial trained, as it trained
-(``RunStore.record_progress`` writes it)."""
+"""The owner of the ``epochs`` table: every epoch a trial trained, as it trained (a paused trial's epochs are here
+before it has a record in ``trials``)."""
 
 from __future__ import annotations
 
 import math
 import sqlite3
-from pathlib import Path
 
-from hpsearch.storage.rows import EPOCH_FIELDS, EPOCH_METRICS, stored_metrics
-from hpsearch.storage.sql import reading
+from hpsearch.storage.records import EpochLog
+from hpsearch.storage.rows import EPOCH_FIELDS, EPOCH_METRICS, epoch_rows, stored_metrics
+from hpsearch.storage.sql import Table, reading, transaction
 
 
-class EpochTable:
-    """Per-epoch results of a run's trials (a mixin of ``RunStore``)."""
+def insert_epochs(db: sqlite3.Connection, trial: int, rows: list[tuple]) -> None:
+    """Write ``rows.epoch_rows`` of ``trial`` (replacing rows of the same epochs); the one insert into ``epochs``,
+    which the schema 1 → 2 migration uses too."""
+    db.executemany(
+        f"INSERT OR REPLACE INTO epochs (trial, epoch, {', '.join(EPOCH_FIELDS)}, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(int(trial), *row) for row in rows],
+    )
 
-    run_dir: Path
-    _db: sqlite3.Connection
+
+class EpochTable(Table):
+    """Per-epoch results of a run's trials."""
+
+    def add(self, trial: int, log: EpochLog) -> None:
+        """Record the epochs of ``log`` (replacing rows of the same epochs)."""
+        rows = epoch_rows(log.history, log.seconds)
+        with transaction(self._db):
+            insert_epochs(self._db, trial, [(log.first_epoch + row[0], *row[1:]) for row in rows])
+
+    def drop_from(self, trial: int, epoch: int) -> None:
+        """Remove ``trial``'s epochs from ``epoch`` (0-based) on."""
+        with transaction(self._db):
+            self._db.execute("DELETE FROM epochs WHERE trial = ? AND epoch >= ?", (int(trial), int(epoch)))
 
     @reading
     def epoch_log(self, trial: int) -> tuple[dict[str, list[float]], list[float | None]]:

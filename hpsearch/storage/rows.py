@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -196,14 +195,6 @@ def epoch_rows(history: Mapping[str, list[float]], seconds: list[float] | None =
         (e, *(cell(history.get(f), e) for f in EPOCH_FIELDS[:-1]), cell(seconds, e), metrics(e))
         for e in range(n)
     ]
-
-
-def insert_epochs(db: sqlite3.Connection, trial: int, rows: list[tuple]) -> None:
-    """Write ``epoch_rows`` of ``trial`` (replacing rows of the same epochs)."""
-    db.executemany(
-        f"INSERT OR REPLACE INTO epochs (trial, epoch, {', '.join(EPOCH_FIELDS)}, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(int(trial), *row) for row in rows],
-    )
 
 
 def round_from_row(row: tuple) -> RoundRecord:

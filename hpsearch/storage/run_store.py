@@ -6,67 +6,66 @@ Readers (``show``, ``export``, ``list``) need no lock: in WAL mode they read the
 last committed state while a writer goes on, and they open the run read-only
 (``RunStore.open(..., read_only=True)``), so they never write to it.
 
-``RunStore`` is this module's rounds and trials, plus parts kept in their own
-modules: per-epoch results read back (``storage.epochs``), rungs
-(``storage.rungs``), model files and checkpoints (``storage.artifacts``),
-babysit decisions (``storage.decision_log``) and confirmation repeats
-(``storage.confirmations``). The tables are in
-``storage.schema``, the row conversions in ``storage.rows``.
+``RunStore`` composes one owner object per table (``RunStore.tables``, and ``RunStore.files`` for the model
+files, checkpoints and their digests), each the only code that reads and writes its table
+(docs/architecture.md, "The storage contract"). They share the store's one connection, so
+``RunStore.transaction`` spans them: the writes that touch several tables (a trial's epochs, rung and record;
+a rung's promotions and the records of the trials it pruned; a babysat trial reopened) are here, each one
+transaction. The store's other methods hand a call to the owner, so callers need not know which it is. The
+folder itself (its creation, writer lock) is ``storage.folder``'s, the tables' format ``storage.schema``'s.
 """
 
 from __future__ import annotations
 
-import fcntl
-import math
 import os
-import shutil
 import socket
 import sqlite3
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hpsearch.core.errors import RunError, RunLockedError
-from hpsearch.core.limits import MAX_ROUNDS
-from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, stored_space
-from hpsearch.io.safe_files import check_no_symlinks, fsync_dir, open_for_write, write_bytes_atomic
+import numpy as np
+
+from hpsearch.core.decisions import Decision
+from hpsearch.core.errors import RunError
+from hpsearch.core.records import RepeatRecord, RoundRecord, TrialRecord
 from hpsearch.storage.artifacts import ArtifactFiles
 from hpsearch.storage.confirmations import Confirmations
 from hpsearch.storage.connection import connect
 from hpsearch.storage.decision_log import DecisionLog
 from hpsearch.storage.epochs import EpochTable
-from hpsearch.storage.layout import CONFIG_FILE, LOCK_FILE, RUN_DB
+from hpsearch.storage.folder import FolderTaken, file_identity, make_run_folder, writer_lock
+from hpsearch.storage.layout import RUN_DB
 from hpsearch.storage.records import EpochLog, RungEntry, RunSummary
-from hpsearch.storage.rows import (
-    BadRow,
-    round_from_row,
-    stored_json,
-    TRIAL_COLUMNS,
-    dumps,
-    epoch_rows,
-    insert_epochs,
-    now,
-    nullable,
-    trial_from_row,
-    trial_row,
-)
+from hpsearch.storage.rounds import RoundTable
+from hpsearch.storage.rows import dumps, now, stored_json
 from hpsearch.storage.run_names import new_run_dir, validate_run_name
-from hpsearch.storage.rungs import RungRecords
-from hpsearch.storage.schema import SCHEMA, SCHEMA_VERSION, schema_version, upgraded
+from hpsearch.storage.rungs import RungTable
+from hpsearch.storage.schema import SCHEMA_VERSION, schema_version, upgraded
 from hpsearch.storage.sql import reading, transaction
+from hpsearch.storage.trials import TrialTable
 
 #: How many names ``create_new`` tries when other processes take each one first.
 _CREATE_TRIES = 100
 
 
-class _Taken(RunError):
-    """The folder a new run was to be made in was taken by another process (``create_new`` tries the next)."""
+@dataclass(frozen=True)
+class Tables:
+    """The owner of each table of a run (``meta`` is ``storage.schema``'s; ``best_model_saves`` and
+    ``file_digests`` are ``RunStore.files``')."""
+
+    rounds: RoundTable
+    trials: TrialTable
+    epochs: EpochTable
+    rungs: RungTable  # rung_results and promotions
+    decisions: DecisionLog
+    confirmations: Confirmations
 
 
-class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmations):
+class RunStore:
     """One run's folder and its SQLite record.
 
     Make one with ``RunStore.create`` or ``RunStore.open``; close it (or use it
@@ -79,7 +78,7 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
         """Use ``create`` or ``open``. ``meta``: the run's meta table, ``db`` at ``SCHEMA_VERSION``."""
         self.run_dir = run_dir
         self.read_only = read_only
-        self._identity = _file_identity(run_dir / RUN_DB)
+        self._identity = file_identity(run_dir / RUN_DB)
         self._db = db
         version = schema_version(meta)
         if version != SCHEMA_VERSION:
@@ -96,6 +95,10 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
         self.note: Callable[[str], None] = lambda line: None
         self.created = datetime.fromisoformat(meta["created"])
         self.hpsearch_version: str = meta["hpsearch_version"]
+        part = (db, run_dir, self.name)
+        self.tables = Tables(RoundTable(*part), TrialTable(*part), EpochTable(*part), RungTable(*part),
+                             DecisionLog(*part), Confirmations(*part))
+        self.files = ArtifactFiles(*part, read_only=read_only, note=lambda line: self.note(line))
 
     # -- opening and closing ------------------------------------------------
 
@@ -105,49 +108,16 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
 
         Writes ``config.yaml`` (``config_text``) and ``run.sqlite``, which keeps
         ``config`` (a JSON-able dict), ``name``, the creation time and the
-        hpsearch version. The folder appears complete or not at all: it is built
-        under a hidden name next to ``run_dir`` and renamed into place.
+        hpsearch version. The folder appears complete or not at all (``folder.make_run_folder``).
         """
         # Imported here: the package's __init__ may import this module.
         from hpsearch import __version__
 
         validate_run_name(name)
         run_dir = Path(run_dir)
-        if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-            raise _Taken(f"cannot create run '{name}': '{run_dir}' exists and is not an empty folder")
-        run_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = run_dir.parent / f".{run_dir.name}.{uuid.uuid4().hex[:8]}.creating"
-        staging.mkdir()
-        try:
-            write_bytes_atomic(staging, CONFIG_FILE, config_text.encode())
-            db = sqlite3.connect(staging / RUN_DB, isolation_level=None)
-            try:
-                db.execute("PRAGMA journal_mode=WAL")  # persists in the file
-                # No transaction needed: nobody sees the folder before the rename.
-                db.executescript(SCHEMA)
-                db.executemany(
-                    "INSERT INTO meta (key, value) VALUES (?, ?)",
-                    [
-                        ("schema_version", str(SCHEMA_VERSION)),
-                        ("name", name),
-                        ("created", now()),
-                        ("hpsearch_version", __version__),
-                        ("config", dumps(config)),
-                        ("created_by", machine_id()),
-                    ],
-                )
-            finally:
-                db.close()  # the last close checkpoints the WAL into run.sqlite
-            try:
-                os.rename(staging, run_dir)  # atomic; fails if run_dir was filled meanwhile
-            except OSError as e:
-                raise _Taken(
-                    f"cannot create run '{name}': '{run_dir}' was taken by another process ({e.strerror})"
-                ) from None
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        fsync_dir(run_dir.parent)
+        meta = {"name": name, "created": now(), "hpsearch_version": __version__, "config": dumps(config),
+                "created_by": machine_id()}
+        make_run_folder(run_dir, name, meta, config_text)
         return cls.open(run_dir)
 
     @classmethod
@@ -163,7 +133,7 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
             config, config_text = config_for(run_dir.name)
             try:
                 return cls.create(run_dir, name=run_dir.name, config=config, config_text=config_text)
-            except _Taken:
+            except FolderTaken:
                 continue
         raise RunError(f"cannot create run '{name}' in '{runs_dir}': {_CREATE_TRIES} free names in a row were "
                        "taken by other processes meanwhile — try again")
@@ -223,7 +193,7 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
         SQLite keeps writing to a deleted file's open handle without complaint, so
         a search would otherwise report "saved" for results that are gone.
         """
-        if _file_identity(self.run_dir / RUN_DB) != self._identity:
+        if file_identity(self.run_dir / RUN_DB) != self._identity:
             raise RunError(f"{self.run_dir / RUN_DB} was deleted or replaced while this command ran: "
                            f"the results of run '{self.name}' are lost")
 
@@ -239,74 +209,19 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the run's exclusive writer lock for the ``with`` block.
-
-        Non-blocking: raises RunLockedError at once if another process holds it.
-        An ``flock`` dies with its process, so ``kill -9`` leaves no stale lock.
-        RunError on a ``read_only`` store.
-        """
+        """Hold the run's exclusive writer lock for the ``with`` block (``folder.writer_lock``: RunLockedError
+        at once if another process holds it). RunError on a ``read_only`` store."""
         if self.read_only:
             raise RunError(f"cannot lock run '{self.name}' for writing: it is open read-only (a read-only "
                            f"{RUN_DB}, or a command that only reads)")
-        check_no_symlinks(self.run_dir)  # a writer never writes through a planted link
-        fd = open_for_write(self.run_dir, LOCK_FILE, os.O_RDWR | os.O_CREAT)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-                raise RunLockedError(
-                    f"run '{self.name}' is in use by another hpsearch process (pid {holder}) "
-                    "— wait for it to finish or stop it"
-                ) from None
-            # The holder's pid, only for the message above.
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        with writer_lock(self.run_dir, self.name):
             yield
-        finally:
-            os.close(fd)  # releases the flock
 
-    # -- rounds and trials --------------------------------------------------
+    def transaction(self) -> AbstractContextManager[None]:
+        """A ``with`` block whose writes, to any tables, are committed together or not at all."""
+        return transaction(self._db)
 
-    def add_round(self, rnd: RoundRecord) -> None:
-        """Record a new round; RunError if the run already has that round."""
-        with transaction(self._db):
-            if self._db.execute("SELECT 1 FROM rounds WHERE round = ?", (rnd.round,)).fetchone():
-                raise RunError(f"run '{self.name}' already has round {rnd.round}")
-            self._db.execute(
-                "INSERT INTO rounds (round, space, n_trials, sampler, kind, top_k, expand, first_trial)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    int(rnd.round),
-                    dumps(stored_space(rnd)),
-                    int(rnd.n_trials),
-                    rnd.sampler,
-                    rnd.kind,
-                    None if rnd.top_k is None else int(rnd.top_k),
-                    int(rnd.expand),
-                    int(rnd.first_trial),
-                ),
-            )
-
-    @reading
-    def rounds(self) -> list[RoundRecord]:
-        """Every round, by round number; RunError naming the round and value if one is past ``core.limits``."""
-        rows = self._db.execute(
-            "SELECT round, space, n_trials, sampler, kind, top_k, expand, first_trial"
-            " FROM rounds ORDER BY round LIMIT ?", (MAX_ROUNDS + 1,)
-        ).fetchall()
-        if len(rows) > MAX_ROUNDS:
-            raise BadRow(f"more than {MAX_ROUNDS} rounds")
-        return [round_from_row(row) for row in rows]
-
-    def record_trial(self, rec: TrialRecord) -> None:
-        """Record a finished trial and its epochs (from its history), in one transaction.
-
-        An earlier record of the same trial id is replaced only if it was
-        ``failed`` (a retry); any other earlier record raises RunError, so a
-        trial is never stored twice.
-        """
-        self.record_progress(rec.trial, rec.round, EpochLog(0, rec.history), final=rec)
+    # -- writes that span tables, each one transaction ------------------------
 
     def record_progress(
         self,
@@ -321,66 +236,54 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
 
         A process killed at any instant leaves either all of it or none, so a
         resume continues from the last rung recorded, never from a half step.
+        RunError if the run lacks ``round`` or already has a record of the trial (``TrialTable.put``).
         """
-        with transaction(self._db):
-            if not self._db.execute("SELECT 1 FROM rounds WHERE round = ?", (round,)).fetchone():
+        with self.transaction():
+            if not self.tables.rounds.has(round):
                 raise RunError(f"trial {trial} belongs to round {round}, which run '{self.name}' does not have")
-            if final is not None:
-                earlier = self._db.execute("SELECT status FROM trials WHERE trial = ?", (trial,)).fetchone()
-                if earlier and earlier[0] != TrialStatus.FAILED.value:
-                    raise RunError(f"run '{self.name}' already has a record of trial {trial} ({earlier[0]})")
-            rows = epoch_rows(log.history, log.seconds)
-            insert_epochs(self._db, trial, [(log.first_epoch + row[0], *row[1:]) for row in rows])
+            self.tables.epochs.add(trial, log)
             if rung is not None:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO rung_results (trial, rung, epoch, value, diverged) VALUES (?, ?, ?, ?, ?)",
-                    (int(trial), int(rung.rung), int(rung.epoch), nullable(rung.value), int(rung.diverged)),
-                )
+                self.tables.rungs.add_result(trial, rung)
             if final is not None:
-                # REPLACE overwrites only the failed record allowed through above.
-                row = trial_row(final)
-                self._db.execute(
-                    f"INSERT OR REPLACE INTO trials ({TRIAL_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row
-                )
+                self.tables.trials.put(final)
 
-    @reading
-    def trials(self, round: int | None = None) -> list[TrialRecord]:
-        """Every recorded trial (of one round if ``round`` is given), by trial id."""
-        query = f"SELECT {TRIAL_COLUMNS} FROM trials"
-        if round is None:
-            rows = self._db.execute(query + " ORDER BY trial")
-        else:
-            rows = self._db.execute(query + " WHERE round = ? ORDER BY trial", (round,))
-        return [trial_from_row(row) for row in rows]
+    def record_trial(self, rec: TrialRecord) -> None:
+        """Record a finished trial and its epochs (from its history), in one transaction.
 
-    @reading
-    def done_trial_ids(self, *, retry_failed: bool = False) -> set[int]:
-        """Ids of the trials that have a record (not counting failed ones if ``retry_failed``)."""
-        query = "SELECT trial FROM trials"
-        if retry_failed:
-            query += f" WHERE status != '{TrialStatus.FAILED.value}'"
-        return {trial for (trial,) in self._db.execute(query)}
+        An earlier record of the same trial id is replaced only if it was
+        ``failed`` (a retry); any other earlier record raises RunError, so a
+        trial is never stored twice.
+        """
+        self.record_progress(rec.trial, rec.round, EpochLog(0, rec.history), final=rec)
+
+    def record_promotions(
+        self, round: int, bracket: int, rung: int, promoted: list[int], pruned: list[TrialRecord]
+    ) -> None:
+        """Which trials of a bracket go on from ``rung``, and the final records of those pruned — one transaction."""
+        with self.transaction():
+            self.tables.rungs.add_promotions(round, bracket, rung, promoted)
+            for rec in pruned:
+                self.tables.trials.put(rec)
+
+    def reopen_trial(self, trial: int, epochs: int) -> None:
+        """Continue a babysat trial after ``epochs`` epochs of its timeline: drop its record, and its
+        epochs and decisions from after there (left by a process killed before it saved), in one transaction."""
+        with self.transaction():
+            self.tables.trials.drop(trial)
+            self.tables.epochs.drop_from(trial, epochs)
+            self.tables.decisions.drop_after(trial, epochs)
 
     @reading
     def summary(self) -> RunSummary:
         """This run's line in ``hpsearch list``."""
-        n_rounds, planned = self._db.execute("SELECT COUNT(*), COALESCE(SUM(n_trials), 0) FROM rounds").fetchone()
-        counts = {s.value: 0 for s in TrialStatus}
-        counts.update(self._db.execute("SELECT status, COUNT(*) FROM trials GROUP BY status"))
+        n_rounds, planned = self.tables.rounds.sizes()
+        counts = self.tables.trials.status_counts()
         metric = (self.config.get("objective") or {}).get("metric")
-        # records.rank's first trial, when it is ok with a finite cost. NaN costs
-        # are NULL in the column, so the bounds exclude them along with ±inf.
-        best = self._db.execute(
-            "SELECT trial, dev_cost, metrics FROM trials WHERE status = ? AND COALESCE(value, dev_cost) > ?"
-            " AND COALESCE(value, dev_cost) < ? ORDER BY COALESCE(value, dev_cost), trial LIMIT 1",
-            (TrialStatus.OK.value, -math.inf, math.inf),
-        ).fetchone()
+        best = self.tables.trials.best_ok(metric)
         # After confirm, predict uses the confirmed best's repeat (models/best.npz): list names that trial.
-        confirmed = self.confirmed_model() if self._db.execute(
-            "SELECT 1 FROM confirmations WHERE model_sha256 IS NOT NULL LIMIT 1").fetchone() else None
+        confirmed = self.tables.confirmations.confirmed_model()
         if confirmed is not None:
-            best = self._db.execute("SELECT trial, dev_cost, metrics FROM trials WHERE trial = ?",
-                                    (confirmed[0],)).fetchone() or best
+            best = self.tables.trials.headline(confirmed[0], metric) or best
         return RunSummary(
             name=self.run_dir.name,
             path=self.run_dir,
@@ -392,20 +295,108 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
             best_trial=best[0] if best else None,
             status_counts=counts,
             metric=metric,
-            best_value=stored_json(f"trial {best[0]}", "metrics", best[2]).get(metric) if best and metric else None,
+            best_value=best[2] if best else None,
             confirmed=confirmed is not None and best is not None and best[0] == confirmed[0],
         )
+
+    # -- one table's reads and writes, handed to its owner ----------------------
+
+    def add_round(self, rnd: RoundRecord) -> None:
+        """Record a new round; RunError if the run already has that round."""
+        self.tables.rounds.add(rnd)
+
+    def rounds(self) -> list[RoundRecord]:
+        """Every round, by round number; RunError naming the round and value if one is past ``core.limits``."""
+        return self.tables.rounds.all()
+
+    def trials(self, round: int | None = None) -> list[TrialRecord]:
+        """Every recorded trial (of one round if ``round`` is given), by trial id."""
+        return self.tables.trials.all(round)
+
+    def done_trial_ids(self, *, retry_failed: bool = False) -> set[int]:
+        """Ids of the trials that have a record (not counting failed ones if ``retry_failed``)."""
+        return self.tables.trials.done_ids(retry_failed=retry_failed)
+
+    def epoch_log(self, trial: int) -> tuple[dict[str, list[float]], list[float | None]]:
+        """A trial's per-epoch results as recorded so far (``EpochTable.epoch_log``)."""
+        return self.tables.epochs.epoch_log(trial)
+
+    def rung_entries(self, trials: list[int]) -> dict[tuple[int, int], RungEntry]:
+        """``(trial, rung) -> RungEntry`` of every rung the given trials reached."""
+        return self.tables.rungs.entries(trials)
+
+    def promotions(self, round: int) -> dict[tuple[int, int], list[int]]:
+        """``(bracket, rung) -> trials promoted from that rung to the next`` in ``round``."""
+        return self.tables.rungs.promotions(round)
+
+    def record_decision(self, trial: int, decision: Decision) -> None:
+        """Append ``decision`` to ``trial``'s babysit decision log (one transaction)."""
+        self.tables.decisions.add(trial, decision)
+
+    def decisions(self) -> dict[int, list[Decision]]:
+        """Each trial's babysit decisions (trials without any are absent), in the order they were made."""
+        return self.tables.decisions.all()
+
+    def record_repeat(self, rec: RepeatRecord) -> None:
+        """Record one finished repeat of ``hpsearch confirm``; RunError if it is recorded already."""
+        self.tables.confirmations.add(rec)
+
+    def repeats(self) -> list[RepeatRecord]:
+        """Every recorded confirmation repeat, by trial and repeat."""
+        return self.tables.confirmations.all()
+
+    def mark_confirmed_model(self, trial: int, repeat: int) -> None:
+        """Note that ``models/best.npz`` (just written by ``save_best_model``) holds repeat ``repeat`` of ``trial``."""
+        self.tables.confirmations.mark_model(trial, repeat)
+
+    def confirmed_model(self) -> tuple[int, int] | None:
+        """``(trial, repeat)`` when ``models/best.npz`` holds a confirmation repeat, else None."""
+        return self.tables.confirmations.confirmed_model()
+
+    def write_tracked(self, folder: str, name: str, content: bytes) -> Path:
+        """``ArtifactFiles.write_tracked``: ``content`` written as ``folder/name``, its digest kept."""
+        return self.files.write_tracked(folder, name, content)
+
+    def recorded_digest(self, key: str) -> str | None:
+        """The SHA-256 kept for ``key`` (a path relative to the run folder), None if none was kept."""
+        return self.files.recorded_digest(key)
+
+    def check_digests(self, keys: list[str]) -> None:
+        """RunError naming the first of ``keys`` whose bytes differ from the digest kept for it."""
+        self.files.check_digests(keys)
+
+    def read_tracked(self, key: str, label: str | None = None) -> dict[str, np.ndarray]:
+        """The arrays of the run's .npz file ``key``, its digest checked (``ArtifactFiles.read_tracked``)."""
+        return self.files.read_tracked(key, label)
+
+    def save_best_model(
+        self, trial: int, state: Mapping[str, np.ndarray], training_state: Mapping[str, np.ndarray] | None = None
+    ) -> Path:
+        """Write ``models/best.npz`` (and ``best-state.npz``) for ``trial`` (``ArtifactFiles.save_best_model``)."""
+        return self.files.save_best_model(trial, state, training_state)
+
+    def best_model(self) -> tuple[int, Path] | None:
+        """``(trial, path)`` of the saved best model, or ``None`` if none was saved."""
+        return self.files.best_model()
+
+    def best_state(self) -> tuple[int, Path] | None:
+        """``(trial, path)`` of the saved training state of the best trial, or ``None``."""
+        return self.files.best_state()
+
+    def save_checkpoint(self, trial: int, epoch: int, arrays: Mapping[str, np.ndarray]) -> None:
+        """Write a trial's training state after ``epoch`` epochs, its digest kept."""
+        self.files.save_checkpoint(trial, epoch, arrays)
+
+    def load_checkpoint(self, trial: int, epoch: int) -> dict[str, np.ndarray] | None:
+        """The state ``save_checkpoint`` wrote, None where it is unusable (``ArtifactFiles.load_checkpoint``)."""
+        return self.files.load_checkpoint(trial, epoch)
+
+    def delete_checkpoints(self, trial: int, keep_epoch: int | None = None) -> None:
+        """Remove a trial's checkpoints (all, or all but the one after ``keep_epoch`` epochs)."""
+        self.files.delete_checkpoints(trial, keep_epoch)
 
 
 def machine_id() -> str:
     """Who is running hpsearch: ``user@host`` (uid and host name). A run records its creator's (meta
     ``created_by``), so a run folder received from someone else can be told apart (README: the trust rule)."""
     return f"{os.getuid()}@{socket.gethostname()}"
-
-
-def _file_identity(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_dev, stat.st_ino

@@ -1,23 +1,28 @@
-"""The run store's part that keeps early stopping's rungs: each trial's value where it reached a rung,
-and which trials each rung promoted."""
+"""The owner of the ``rung_results`` and ``promotions`` tables: each trial's value where it reached a rung of
+early stopping, and which trials each rung promoted. (The records of the trials a rung prunes are written by
+``TrialTable.put``, in the caller's transaction: ``RunStore.record_promotions``.)"""
 
 from __future__ import annotations
 
 import math
-import sqlite3
 
-from hpsearch.core.records import TrialRecord
 from hpsearch.storage.records import RungEntry
-from hpsearch.storage.rows import TRIAL_COLUMNS, trial_row
-from hpsearch.storage.sql import transaction
+from hpsearch.storage.rows import nullable
+from hpsearch.storage.sql import Table, transaction
 
 
-class RungRecords:
-    """Rung results and promotions of a run (a mixin of ``RunStore``; ``record_progress`` writes rung results)."""
+class RungTable(Table):
+    """Rung results and promotions of a run."""
 
-    _db: sqlite3.Connection
+    def add_result(self, trial: int, rung: RungEntry) -> None:
+        """Record where ``trial`` reached ``rung`` (replacing an earlier result at that rung)."""
+        with transaction(self._db):
+            self._db.execute(
+                "INSERT OR REPLACE INTO rung_results (trial, rung, epoch, value, diverged) VALUES (?, ?, ?, ?, ?)",
+                (int(trial), int(rung.rung), int(rung.epoch), nullable(rung.value), int(rung.diverged)),
+            )
 
-    def rung_entries(self, trials: list[int]) -> dict[tuple[int, int], RungEntry]:
+    def entries(self, trials: list[int]) -> dict[tuple[int, int], RungEntry]:
         """``(trial, rung) -> RungEntry`` of every rung the given trials reached."""
         wanted, entries = set(trials), {}
         if not wanted:
@@ -39,17 +44,10 @@ class RungRecords:
             found.setdefault((bracket, rung), []).append(trial)
         return found
 
-    def record_promotions(
-        self, round: int, bracket: int, rung: int, promoted: list[int], pruned: list[TrialRecord]
-    ) -> None:
-        """Which trials of a bracket go on from ``rung``, and the final records of those pruned — one transaction."""
+    def add_promotions(self, round: int, bracket: int, rung: int, promoted: list[int]) -> None:
+        """Record that ``promoted`` of a bracket go on from ``rung`` (those recorded already stay)."""
         with transaction(self._db):
             self._db.executemany(
                 "INSERT OR IGNORE INTO promotions (round, bracket, rung, trial) VALUES (?, ?, ?, ?)",
                 [(int(round), int(bracket), int(rung), int(t)) for t in promoted],
             )
-            for rec in pruned:
-                row = trial_row(rec)
-                self._db.execute(
-                    f"INSERT OR REPLACE INTO trials ({TRIAL_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row
-                )

@@ -1,4 +1,7 @@
-"""run.sqlite's tables, its format version, and how older runs are brought up to it.
+"""run.sqlite's tables, its format version, and how older runs are brought up to it; the owner of ``meta``.
+
+Each other table has its own owner module (docs/architecture.md, "The storage contract"), which alone reads and
+writes it; this module only creates the tables and, in a migration, converts the rows of an older format.
 
 A run records its format in ``meta.schema_version``. Opening a run of an older
 format migrates it, and two processes may open the same old run at once (a
@@ -13,13 +16,14 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
+from collections.abc import Mapping
 
 from hpsearch.core.records import best_epoch
+from hpsearch.storage.epochs import insert_epochs
 from hpsearch.storage.rows import (
     TRIAL_COLUMNS,
     dumps,
     epoch_rows,
-    insert_epochs,
     real_is_exact,
 )
 from hpsearch.storage.sql import transaction
@@ -149,6 +153,14 @@ CREATE TABLE best_model_saves (
     saved  TEXT NOT NULL
 );
 """ + TRIAL_TABLES + FILE_TABLES
+
+
+def initialize(db: sqlite3.Connection, meta: Mapping[str, str]) -> None:
+    """Make today's tables in the empty database of a new run, its ``meta`` table holding ``meta`` and the
+    schema version. No transaction: nobody sees the run before its folder is renamed into place."""
+    db.executescript(SCHEMA)
+    db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
+                   [("schema_version", str(SCHEMA_VERSION)), *meta.items()])
 
 
 def read_meta(db: sqlite3.Connection) -> dict[str, str]:
