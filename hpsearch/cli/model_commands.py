@@ -31,7 +31,8 @@ def confirm(run_ref: str, top_k: int, seeds: int, trust: bool, runs_dir: Path | 
     confirmed best becomes the recommended configuration and its median repeat the best model.
     """
     from hpsearch.confirm.repeats import confirm_run
-    from hpsearch.search.api import Execution, stored_config
+    from hpsearch.search.options import Execution
+    from hpsearch.search.run_config import stored_config
     from hpsearch.storage.run_store import RunStore
 
     run_dir = resolve_run_dir(run_ref, runs_dir)
@@ -107,7 +108,7 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
 def _refuse_own_objective(run_ref: str, runs_dir: Path | None) -> None:
     """RunError when the run tunes an own objective: its models are the user's code, hpsearch keeps none."""
     from hpsearch.core.errors import RunError
-    from hpsearch.search.api import stored_config
+    from hpsearch.search.run_config import stored_config
     from hpsearch.storage.run_store import RunStore
 
     with RunStore.open(resolve_run_dir(run_ref, runs_dir), read_only=True) as store:

@@ -195,7 +195,7 @@ def zoom(run_ref: str, top_k: int | None, trials: int | None, expand: bool, meth
 
 def _searched_names(run_dir: Path) -> tuple[list[str], str | None]:
     """The searched parameter names of a run and its metric (None: the engine's dev J)."""
-    from hpsearch.search.api import stored_config
+    from hpsearch.search.run_config import stored_config
     from hpsearch.storage.run_store import RunStore
 
     with RunStore.open(run_dir, read_only=True) as store:
