@@ -147,7 +147,9 @@ def predict(model_ref: str, data_file: Path, out: Path | None, proba: bool, keep
     as the training data was. If it holds the label column, accuracy and cost (a regression:
     RMSE and R² in the target's units) are printed too.
     """
-    from hpsearch.predict.model import predict_csv, resolve_model, save_predictions, write_predictions
+    from hpsearch.predict.model_files import resolve_model
+    from hpsearch.predict.scoring import predict_csv
+    from hpsearch.predict.writing import save_predictions, write_predictions
 
     if not model_ref.lower().endswith(".npz"):
         _refuse_own_objective(model_ref, runs_dir)
