@@ -5,6 +5,7 @@ The Python API under the ``hpsearch`` command::
     from hpsearch import load_config, start_search
     result = start_search(load_config("configs/quickstart.yaml"), runs_dir=Path("runs"))
     result = tune(my_module.train, {"lr": {"scale": "log", "low": 1e-5, "high": 0.1}}, trials=20)
+    trained = train_model(load_config("configs/quickstart.yaml"), {"learning_rate": 0.01})  # hpsearch train
 
 The engine lives in ``hpsearch.nn`` (``train``, ``Network``, ``ModelConfig``),
 datasets in ``hpsearch.data.datasets``, search spaces in ``hpsearch.space`` (``scales``, ``search_space``);
@@ -27,6 +28,7 @@ _API = {
     "start_search": "hpsearch.search.api",
     "tune": "hpsearch.search.api",
     "zoom_search": "hpsearch.search.api",
+    "train_model": "hpsearch.predict.training",
     "SearchConfig": "hpsearch.config.search_config",
     "load_config": "hpsearch.config.loading",
     "HpsearchError": "hpsearch.core.errors",

@@ -68,7 +68,8 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
     """
     from hpsearch.babysit.session import continue_babysit, continue_trial, replay_babysit, start_babysit
     from hpsearch.config.loading import load_config
-    from hpsearch.config.overrides import parse_assignments, single_model_config
+    from hpsearch.config.overrides import parse_assignments
+    from hpsearch.config.single_model import single_model_config
 
     if replay_ref is not None:
         if source is not None:

@@ -13,7 +13,7 @@ from hpsearch.cli import render
 from hpsearch.cli.options import (
     check_workers, execution_options, resolve_run_dir, runs_dir_option, runs_dir_or_default,
 )
-from hpsearch.cli.progress import EpochProgress, SearchProgress
+from hpsearch.cli.progress import SearchProgress, TrainProgress
 from hpsearch.cli.text import plain
 from hpsearch.core.limits import MAX_SEED, MAX_TRIALS
 
@@ -33,29 +33,15 @@ def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: 
     values used for every parameter you did not set are shown before training.
     """
     from hpsearch.config.loading import load_config
-    from hpsearch.config.overrides import ignored_settings, parse_assignments, single_model_config, single_model_sources
-    from hpsearch.data.datasets import load_dataset
-    from hpsearch.nn import train as train_model
-
-    from hpsearch.predict.model import Model
+    from hpsearch.config.overrides import parse_assignments
+    from hpsearch.predict.training import train_model
 
     config = load_config(config_file)
-    values = parse_assignments(assignments)
-    model = single_model_config(config, values)
-    data = load_dataset(config.resolved_data())
-    for line in data.notices:
-        render.err_console.print(plain(line), highlight=False, soft_wrap=True)
-    if not (as_json or quiet):
-        render.console.print(render.model_table(single_model_sources(config, values, model)))
-    else:  # without the table, still say which --set values the engine ignores
-        for line in ignored_settings(values, model):
-            render.err_console.print(Text.assemble(("notice: ", "yellow"), plain(line)), highlight=False)
-    with EpochProgress(model.epochs, quiet=as_json or quiet) as progress:
-        result, network = train_model(model, data, on_epoch=progress)
-    if save is not None:
-        Model.from_training(network, data).save(save)
+    with TrainProgress(quiet=as_json or quiet, show_values=not (as_json or quiet)) as progress:
+        trained = train_model(config, parse_assignments(assignments), save=save, reporter=progress)
+    result = trained.result
     if as_json:
-        click.echo(json.dumps({**result.to_dict(), "model": model.to_dict()}))
+        click.echo(json.dumps({**result.to_dict(), "model": trained.plan.hyperparams.to_dict()}))
         return
     render.console.print(render.result_table(result))
     if save is not None:
