@@ -56,6 +56,9 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
             replay_ref: str | None, name: str | None, runs_dir: Path | None) -> None:
     """Panda: train one model epoch by epoch; nudge its learning rate, roll back when it worsens.
 
+    (Panda: one model tended with care, as a panda raises one cub; caviar,
+    a search, trains many at once and keeps the best, as a fish lays eggs.)
+
     \b
     hpsearch babysit CONFIG.yaml [--set NAME=VALUE ...]   a new model, as train builds it
     hpsearch babysit RUN --trial N                        continue a search's trial

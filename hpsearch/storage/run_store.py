@@ -33,13 +33,14 @@ from hpsearch.core.errors import RunError, RunLockedError
 from hpsearch.core.limits import MAX_ROUNDS
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, stored_space
 from hpsearch.io.safe_files import check_no_symlinks, fsync_dir, open_for_write, write_bytes_atomic
+from hpsearch.pruning.schedule import RungResult
 from hpsearch.storage.artifacts import ArtifactFiles
 from hpsearch.storage.confirmations import Confirmations
 from hpsearch.storage.connection import connect
 from hpsearch.storage.decision_log import DecisionLog
 from hpsearch.storage.epochs import EpochTable
 from hpsearch.storage.layout import CONFIG_FILE, LOCK_FILE, RUN_DB
-from hpsearch.storage.records import EpochLog, RungEntry, RunSummary
+from hpsearch.storage.records import EpochLog, RunSummary
 from hpsearch.storage.rows import (
     BadRow,
     round_from_row,
@@ -314,7 +315,7 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
         round: int,
         log: EpochLog,
         *,
-        rung: RungEntry | None = None,
+        rung: RungResult | None = None,
         final: TrialRecord | None = None,
     ) -> None:
         """Record epochs a trial trained, the rung it reached and (when it ended) its record — all in one transaction.

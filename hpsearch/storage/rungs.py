@@ -7,7 +7,7 @@ import math
 import sqlite3
 
 from hpsearch.core.records import TrialRecord
-from hpsearch.storage.records import RungEntry
+from hpsearch.pruning.schedule import RungResult
 from hpsearch.storage.rows import TRIAL_COLUMNS, trial_row
 from hpsearch.storage.sql import transaction
 
@@ -17,8 +17,8 @@ class RungRecords:
 
     _db: sqlite3.Connection
 
-    def rung_entries(self, trials: list[int]) -> dict[tuple[int, int], RungEntry]:
-        """``(trial, rung) -> RungEntry`` of every rung the given trials reached."""
+    def rung_entries(self, trials: list[int]) -> dict[tuple[int, int], RungResult]:
+        """``(trial, rung) -> RungResult`` of every rung the given trials reached."""
         wanted, entries = set(trials), {}
         if not wanted:
             return entries
@@ -27,7 +27,7 @@ class RungRecords:
             (min(wanted), max(wanted)),
         ):
             if trial in wanted:
-                entries[(trial, rung)] = RungEntry(rung, epoch, math.nan if value is None else value, bool(diverged))
+                entries[(trial, rung)] = RungResult(trial, math.nan if value is None else value, bool(diverged), rung, epoch)
         return entries
 
     def promotions(self, round: int) -> dict[tuple[int, int], list[int]]:
