@@ -7,7 +7,7 @@ Each class is a reporter the library calls (``TrainReporter``, ``SearchReporter`
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.live import Live
@@ -18,7 +18,9 @@ from hpsearch.analysis.leaderboard import format_cost, format_quality
 from hpsearch.cli.render import console, err_console, fmt, leaderboard_table, model_table
 from hpsearch.cli.text import plain
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
-from hpsearch.predict.training import ModelPlan
+
+if TYPE_CHECKING:
+    from hpsearch.predict.training import ModelPlan  # a type only: the CLI loads the engine when it trains
 
 
 def _trials_bar() -> Progress:
