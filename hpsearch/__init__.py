@@ -38,6 +38,7 @@ _API = {
     "tune": "hpsearch.search.api",
     "zoom_search": "hpsearch.search.api",
     "SearchReporter": "hpsearch.search.options",
+    "train_model": "hpsearch.predict.training",
     "SearchConfig": "hpsearch.config.search_config",
     "load_config": "hpsearch.config.loading",
     "TrialRecord": "hpsearch.core.records",

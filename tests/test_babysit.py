@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from hpsearch.babysit.session import STATE_FILE, continue_babysit, replay_babysit, start_babysit
 from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
-from hpsearch.config.overrides import single_model_config
+from hpsearch.config.single_model import single_model_config
 from hpsearch.data.datasets import load_dataset
 from hpsearch.core.decisions import BabysitRules, Decision
 from hpsearch.babysit.rules import RuleKeeper

@@ -16,7 +16,8 @@ from hpsearch.analysis.importance import hyperparameter_importance
 from hpsearch.cli.main import cli
 from hpsearch.config.conditions import condition_tree
 from hpsearch.config.loading import load_config
-from hpsearch.config.overrides import ignored_settings, single_model_config, single_model_sources
+from hpsearch.config.single_model import single_model_config
+from hpsearch.config.value_sources import ignored_settings, single_model_sources
 from hpsearch.core.records import TrialRecord, TrialStatus
 from hpsearch.search.api import planned_trials, start_search
 from hpsearch.space.scales import Choice, Log, OneMinusLog

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
-from hpsearch.config.overrides import parse_assignments, single_model_config
+from hpsearch.config.overrides import parse_assignments
+from hpsearch.config.single_model import single_model_config
 from hpsearch.config.search_config import config_from_dict
 from hpsearch.core.errors import ConfigError
 

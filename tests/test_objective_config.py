@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hpsearch.config.loading import config_for_objective, load_config
-from hpsearch.config.overrides import single_model_config
+from hpsearch.config.single_model import single_model_config
 from hpsearch.config.search_config import config_from_dict
 from hpsearch.core.errors import ConfigError
 from hpsearch.objectives.spec import ObjectiveSpec, parse_objective, placement_problems

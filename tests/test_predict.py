@@ -18,7 +18,8 @@ from hpsearch.data.data_config import DataConfig
 from hpsearch.data.datasets import load_dataset
 from hpsearch.core.errors import DataError
 from hpsearch.nn import ModelConfig, Network, train
-from hpsearch.predict.model import Model, predict_csv
+from hpsearch.predict.model import Model
+from hpsearch.predict.scoring import predict_csv
 from hpsearch.search.api import start_search
 from hpsearch.storage.run_store import RunStore
 

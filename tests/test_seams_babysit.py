@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from hpsearch.babysit.session import STATE_FILE, continue_babysit, start_babysit
 from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
-from hpsearch.config.overrides import single_model_config
+from hpsearch.config.single_model import single_model_config
 from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
 from tests.test_babysit import Scripted, read_run

@@ -176,10 +176,11 @@ def test_a_large_network_does_not_stack_and_the_dry_run_says_so(tmp_path: Path, 
 
 def test_a_dry_run_reads_the_data_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import hpsearch.search.api as api
+    import hpsearch.search.search_data as search_data
 
     reads = []
-    real = api.load_dataset
-    monkeypatch.setattr(api, "load_dataset", lambda *args, **kwargs: reads.append(1) or real(*args, **kwargs))
+    real = search_data.load_dataset
+    monkeypatch.setattr(search_data, "load_dataset", lambda *args, **kwargs: reads.append(1) or real(*args, **kwargs))
     planned = api.dry_run(load_config(write_config(tmp_path, trials=6)), api.Execution(workers=3))
     assert len(reads) == 1
     assert len(planned.trials) == 6 and planned.stacking is not None and planned.stacking.packs == 3

@@ -15,7 +15,8 @@ import pytest
 from hpsearch.core.decisions import Decision
 from hpsearch.core.errors import RunError
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
-from hpsearch.storage.records import EpochLog, RungEntry
+from hpsearch.pruning.schedule import RungResult
+from hpsearch.storage.records import EpochLog
 from hpsearch.storage.run_store import RunStore
 from hpsearch.storage.schema import SCHEMA
 
@@ -140,7 +141,7 @@ def test_a_transaction_spans_the_tables_and_a_refused_part_is_undone_alone(tmp_p
     with _store(tmp_path) as store:
         store.record_trial(_record(0, TrialStatus.OK))
         with pytest.raises(RunError):
-            store.record_progress(1, 0, EpochLog(0, {"dev_cost": [0.5]}), rung=RungEntry(0, 1, 0.5, False),
+            store.record_progress(1, 0, EpochLog(0, {"dev_cost": [0.5]}), rung=RungResult(1, 0.5, False, rung=0, epoch=1),
                                   final=_record(0, TrialStatus.OK))  # the record is refused: nothing is kept
         assert store.epoch_log(1)[0]["dev_cost"] == [] and store.rung_entries([1]) == {}
         with store.transaction():

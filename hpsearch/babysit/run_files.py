@@ -63,7 +63,7 @@ def create_run(config: SearchConfig, model: ModelConfig, runs_dir: Path, name: s
 
 def engine_config(store: RunStore) -> SearchConfig:
     """The run's stored config; RunError if it tunes an own objective (babysit trains the built-in engine)."""
-    from hpsearch.search.api import stored_config  # hpsearch.search.api refuses babysat runs by this module's KIND
+    from hpsearch.search.run_config import stored_config  # hpsearch.search.api refuses babysat runs by this module's KIND
 
     config = stored_config(store)
     if config.objective is not None:

@@ -1,5 +1,8 @@
 """Panda: babysit one model epoch by epoch — nudge its learning rate, roll back when it worsens.
 
+(Panda is Andrew Ng's name for tending one model with care, as a panda raises one cub, when compute allows
+only one; its opposite, *caviar*, trains many at once and keeps the best, as a fish lays many eggs: a search.)
+
 This is the library under ``hpsearch babysit``::
 
     result = start_babysit(config, model, runs_dir=Path("runs"))      # a new model

@@ -31,7 +31,8 @@ def confirm(run_ref: str, top_k: int, seeds: int, trust: bool, runs_dir: Path | 
     confirmed best becomes the recommended configuration and its median repeat the best model.
     """
     from hpsearch.confirm.repeats import confirm_run
-    from hpsearch.search.api import Execution, stored_config
+    from hpsearch.search.options import Execution
+    from hpsearch.search.run_config import stored_config
     from hpsearch.storage.run_store import RunStore
 
     run_dir = resolve_run_dir(run_ref, runs_dir)
@@ -55,6 +56,9 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
             replay_ref: str | None, name: str | None, runs_dir: Path | None) -> None:
     """Panda: train one model epoch by epoch; nudge its learning rate, roll back when it worsens.
 
+    (Panda: one model tended with care, as a panda raises one cub; caviar,
+    a search, trains many at once and keeps the best, as a fish lays eggs.)
+
     \b
     hpsearch babysit CONFIG.yaml [--set NAME=VALUE ...]  a new model, as train
     hpsearch babysit RUN --trial N                       a search's trial, on
@@ -67,7 +71,8 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
     """
     from hpsearch.babysit.session import continue_babysit, continue_trial, replay_babysit, start_babysit
     from hpsearch.config.loading import load_config
-    from hpsearch.config.overrides import parse_assignments, single_model_config
+    from hpsearch.config.overrides import parse_assignments
+    from hpsearch.config.single_model import single_model_config
 
     if replay_ref is not None:
         if source is not None:
@@ -107,7 +112,7 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
 def _refuse_own_objective(run_ref: str, runs_dir: Path | None) -> None:
     """RunError when the run tunes an own objective: its models are the user's code, hpsearch keeps none."""
     from hpsearch.core.errors import RunError
-    from hpsearch.search.api import stored_config
+    from hpsearch.search.run_config import stored_config
     from hpsearch.storage.run_store import RunStore
 
     with RunStore.open(resolve_run_dir(run_ref, runs_dir), read_only=True) as store:
@@ -146,7 +151,9 @@ def predict(model_ref: str, data_file: Path, out: Path | None, proba: bool, keep
     as the training data was. If it holds the label column, accuracy and cost (a regression:
     RMSE and R² in the target's units) are printed too.
     """
-    from hpsearch.predict.model import predict_csv, resolve_model, save_predictions, write_predictions
+    from hpsearch.predict.model_files import resolve_model
+    from hpsearch.predict.scoring import predict_csv
+    from hpsearch.predict.writing import save_predictions, write_predictions
 
     if not model_ref.lower().endswith(".npz"):
         _refuse_own_objective(model_ref, runs_dir)

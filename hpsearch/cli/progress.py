@@ -1,22 +1,26 @@
 """Live displays while something trains: progress bars and a live top-5 on a terminal, plain lines elsewhere.
 
-Each class is a reporter the library calls (``on_epoch``, ``SearchReporter``,
+Each class is a reporter the library calls (``TrainReporter``, ``SearchReporter``,
 ``ConfirmReporter``); it draws on stderr what it is told and decides nothing.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
 from hpsearch.analysis.leaderboard import format_cost, format_quality
-from hpsearch.cli.render import err_console, fmt, leaderboard_table, say
+from hpsearch.cli.render import console, err_console, fmt, leaderboard_table, model_table, say
 from hpsearch.cli.text import plain
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
+
+if TYPE_CHECKING:
+    from hpsearch.predict.training import ModelPlan  # a type only: the CLI loads the engine when it trains
 
 
 def _trials_bar() -> Progress:
@@ -53,19 +57,44 @@ class _BarOnTerminal:
             self.progress.stop()
 
 
-class EpochProgress(_BarOnTerminal):
-    """Per-epoch progress of one training run: a bar on a terminal, a line per epoch elsewhere."""
+class TrainProgress:
+    """A ``TrainReporter`` for ``hpsearch train``: the data's notices, the values used (or, with ``show_values``
+    off, only the set values the engine ignores), then per-epoch progress: a bar on a terminal, a line per
+    epoch elsewhere, nothing when ``quiet``. The bar starts after the table, so the table stays on stdout."""
 
-    def __init__(self, epochs: int, quiet: bool = False):
+    def __init__(self, quiet: bool = False, show_values: bool = True):
         self.quiet = quiet
+        self.show_values = show_values
         self.live = not quiet and err_console.is_terminal
+        self.started = False
         self.progress = Progress(
             TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[stats]}"),
             TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
         )
-        self.task = self.progress.add_task("train", total=epochs, stats="")
+        self.task = self.progress.add_task("train", total=None, stats="")
 
-    def __call__(self, epoch: int, stats: dict[str, float]) -> None:
+    def __enter__(self) -> "TrainProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.started:
+            self.progress.stop()
+
+    def note(self, message: str) -> None:
+        say(plain(message), err_console)
+
+    def training_started(self, plan: ModelPlan) -> None:
+        if self.show_values:
+            console.print(model_table(plan.sources))
+        else:  # without the table, still say which set values the engine ignores
+            for line in plan.ignored:
+                say(Text.assemble(("notice: ", "yellow"), plain(line)), err_console)
+        self.progress.update(self.task, total=plan.hyperparams.epochs)
+        if self.live:
+            self.progress.start()
+            self.started = True
+
+    def epoch_finished(self, epoch: int, stats: dict[str, float]) -> None:
         text = f"train J {format_cost(stats['train_cost'])}  dev J {format_cost(stats['dev_cost'])}  {format_quality(stats)}"
         if self.live:
             self.progress.update(self.task, completed=epoch + 1, stats=text)

@@ -13,7 +13,7 @@ from hpsearch.cli import render
 from hpsearch.cli.options import (
     check_workers, execution_options, resolve_run_dir, runs_dir_option, runs_dir_or_default,
 )
-from hpsearch.cli.progress import EpochProgress, SearchProgress
+from hpsearch.cli.progress import SearchProgress, TrainProgress
 from hpsearch.cli.text import plain
 from hpsearch.core.limits import MAX_SEED, MAX_TRIALS
 
@@ -33,29 +33,15 @@ def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: 
     values used for every parameter you did not set are shown before training.
     """
     from hpsearch.config.loading import load_config
-    from hpsearch.config.overrides import ignored_settings, parse_assignments, single_model_config, single_model_sources
-    from hpsearch.data.datasets import load_dataset
-    from hpsearch.nn import train as train_model
-
-    from hpsearch.predict.model import Model
+    from hpsearch.config.overrides import parse_assignments
+    from hpsearch.predict.training import train_model
 
     config = load_config(config_file)
-    values = parse_assignments(assignments)
-    model = single_model_config(config, values)
-    data = load_dataset(config.resolved_data())
-    for line in data.notices:
-        render.say(plain(line), render.err_console)
-    if not (as_json or quiet):
-        render.console.print(render.model_table(single_model_sources(config, values, model)))
-    else:  # without the table, still say which --set values the engine ignores
-        for line in ignored_settings(values, model):
-            render.say(Text.assemble(("notice: ", "yellow"), plain(line)), render.err_console)
-    with EpochProgress(model.epochs, quiet=as_json or quiet) as progress:
-        result, network = train_model(model, data, on_epoch=progress)
-    if save is not None:
-        Model.from_training(network, data).save(save)
+    with TrainProgress(quiet=as_json or quiet, show_values=not (as_json or quiet)) as progress:
+        trained = train_model(config, parse_assignments(assignments), save=save, reporter=progress)
+    result = trained.result
     if as_json:
-        click.echo(json.dumps({**result.to_dict(), "model": model.to_dict()}))
+        click.echo(json.dumps({**result.to_dict(), "model": trained.plan.hyperparams.to_dict()}))
         return
     render.console.print(render.result_table(result))
     if save is not None:
@@ -200,7 +186,7 @@ def zoom(run_ref: str, top_k: int | None, trials: int | None, expand: bool, meth
 
 def _searched_names(run_dir: Path) -> tuple[list[str], str | None]:
     """The searched parameter names of a run and its metric (None: the engine's dev J)."""
-    from hpsearch.search.api import stored_config
+    from hpsearch.search.run_config import stored_config
     from hpsearch.storage.run_store import RunStore
 
     with RunStore.open(run_dir, read_only=True) as store:

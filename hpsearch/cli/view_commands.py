@@ -27,7 +27,8 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
     from hpsearch.analysis.run_notes import failure_note, model_notes, run_brackets
     from hpsearch.data.stored_arrays import run_data_notes
     from hpsearch.confirm.repeats import load_confirmation
-    from hpsearch.search.api import edge_hints, stored_config
+    from hpsearch.search.rounds import edge_hints
+    from hpsearch.search.run_config import stored_config
     from hpsearch.storage.run_store import RunStore
 
     with RunStore.open(resolve_run_dir(run_ref, runs_dir), read_only=True) as store:
@@ -73,7 +74,7 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
     from hpsearch.analysis.leaderboard import write_csv, write_json
     from hpsearch.analysis.run_notes import run_brackets
     from hpsearch.io.safe_files import write_text_atomic
-    from hpsearch.search.api import stored_config
+    from hpsearch.search.run_config import stored_config
     from hpsearch.storage.run_store import RunStore
 
     if csv_file is not None and json_file is not None:
@@ -126,7 +127,7 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
     from hpsearch.analysis.importance import run_importance
     from hpsearch.analysis.plots import plot_run, run_plots_dir
     from hpsearch.analysis.report import write_report
-    from hpsearch.search.api import stored_config
+    from hpsearch.search.run_config import stored_config
     from hpsearch.storage.run_store import RunStore
 
     run_dir = resolve_run_dir(run_ref, runs_dir)
@@ -150,7 +151,7 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
 def importance(run_ref: str, runs_dir: Path | None) -> None:
     """Which searched hyperparameters explain most of the variation of dev cost J."""
     from hpsearch.analysis.importance import run_importance
-    from hpsearch.search.api import stored_config
+    from hpsearch.search.run_config import stored_config
     from hpsearch.storage.run_store import RunStore
 
     with RunStore.open(resolve_run_dir(run_ref, runs_dir), read_only=True) as store:

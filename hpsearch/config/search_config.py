@@ -41,13 +41,13 @@ class SearchSettings:
     """The ``search:`` section: how many trials, how they are drawn and run.
 
     ``rounds`` > 1 makes ``run`` go on by itself with coarse-to-fine rounds of
-    ``zoom_trials`` trials each, zoomed on the ``top_k`` best trials so far.
+    ``zoom_trials`` trials each, made as ``zoom`` says (below).
     ``workers`` None means one per CPU core. ``early_stopping`` (None: every
     trial trains all its epochs) stops hopeless trials at rungs; ``rank_by``
     ranks a trial by its last epoch's dev J (``last``) or its lowest (``best``).
     ``zoom`` says how a zoom round draws its trials: ``box`` (uniformly in the
     box around the ``top_k`` best) or ``tpe`` (planned from every finished
-    trial by a Parzen-estimator model, ``space.tpe``).
+    trial by a Parzen-estimator model, ``space.tpe``; the default).
     """
 
     trials: int = 20

@@ -36,7 +36,9 @@ from hpsearch.execution.runner import run_parallel, run_segments
 from hpsearch.execution.segments import Segment, TrialTask
 from hpsearch.search.best_model import retrain_and_save
 from hpsearch.space.samplers import repeat_seed
-from hpsearch.search.api import Execution, run_data, stored_config
+from hpsearch.search.options import Execution
+from hpsearch.search.run_config import stored_config
+from hpsearch.search.search_data import run_data
 from hpsearch.storage.run_names import command_ref
 from hpsearch.storage.run_store import RunStore
 

@@ -1,5 +1,8 @@
 """Caviar: train many trials in parallel and hand each result back as it finishes.
 
+(Caviar is Andrew Ng's name for searching by training many models at once and keeping the best, as a
+fish lays many eggs; its opposite, *panda*, tends one model, as a panda raises one cub: ``hpsearch.babysit``.)
+
 The unit of work is a *segment*: one trial trained from where it stands (a
 fresh start, or a checkpointed training state) to a given epoch — its last
 epoch, or the next rung of early stopping. ``train_segment`` is a

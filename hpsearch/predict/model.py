@@ -11,31 +11,29 @@ A model file is a network's ``.npz`` (``Network.save``) plus the preparation's
 ``prep_*`` arrays; ``Network.load`` reads either. A file saved before models
 carried their preparation still loads: it then predicts only from rows
 already prepared (standardized numbers), and ``predict_csv`` says why not.
+
+A CSV file is scored in ``predict.scoring``, its predictions written in
+``predict.writing``; ``predict.model_files`` finds the file a run's name means.
 """
+
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from hpsearch.data.split import class_ids, label_keys
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import DataError
 from hpsearch.io.npz import save_npz
-from hpsearch.io.safe_files import write_text_atomic
 from hpsearch.nn import Network
 from hpsearch.nn.model import read_npz
 from hpsearch.data.preparation import Preparation, preparation_arrays
-from hpsearch.data.tables import Column, parse_cells, read_csv
+from hpsearch.data.tables import Column, parse_cells
 
 Rows = np.ndarray | Sequence[Mapping[str, Any]]
 """Raw rows: an array (m, n_columns) in ``Model.columns`` order, or one dict per row keyed by column name."""
@@ -159,165 +157,4 @@ def _cell_texts(values: list[Any]) -> np.ndarray:
     return np.array(texts, dtype=str)
 
 
-# --- predict a CSV file -------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class Predictions:
-    """A model's predictions for the rows of a file.
-
-    classes : (m,) str predicted class names (a regression: each row's numbers, as text)
-    proba : (m, n_classes) probabilities (a regression: (m, 0))
-    class_names : the model's classes (columns of ``proba``)
-    accuracy, cost : against the file's label column (cost: mean cross-entropy,
-        as dev J), ``None`` when the file has no labels
-    values : a regression's predictions (m, n_targets) in the target's own units, named by ``target_names``;
-        ``rmse``/``r2`` against the file's target columns (``None`` without them)
-    """
-
-    source: str
-    classes: np.ndarray
-    proba: np.ndarray
-    class_names: tuple[str, ...]
-    label: str | None
-    accuracy: float | None
-    cost: float | None
-    kept: dict[str, np.ndarray] = field(default_factory=dict)
-    """Columns of the input passed through (``--keep``): (m,) str cells by name, in the order asked."""
-    values: np.ndarray | None = None
-    target_names: tuple[str, ...] = ()
-    rmse: float | None = None
-    r2: float | None = None
-
-
-def resolve_model(ref: str, runs_dir: Path) -> Path:
-    """The model file ``ref`` names: an ``.npz`` file, or a run (name or folder) whose best model it is."""
-    from hpsearch.core.errors import RunError
-    from hpsearch.storage.catalog import resolve_run
-    from hpsearch.storage.layout import BEST_MODEL, MODELS_DIR
-
-    if ref.lower().endswith(".npz"):
-        if not Path(ref).is_file():
-            raise DataError(f"{ref}: model file not found — give a run name or a model .npz file")
-        return Path(ref)
-    model = resolve_run(ref, runs_dir) / MODELS_DIR / BEST_MODEL
-    if not model.is_file():
-        raise RunError(f"run '{ref}' has no best model yet — no trial finished ok (see hpsearch show {ref})")
-    return model
-
-
-def predict_csv(model_path: Path, data_path: Path, keep: Sequence[str] = (), proba: bool = False) -> Predictions:
-    """Predict every row of a CSV file with the training columns (extra columns are ignored).
-
-    If the file holds the label column, the predictions are scored too. ``keep``: columns of the file
-    passed through to the output (an id to join the predictions back on). A row with an infinite number
-    (``inf``, ``1e309``) in a column the model reads is refused (DataError naming its line and column):
-    it would get NaN probabilities and a confident class.
-    """
-    model = Model.load(model_path)
-    if model.preparation is None:
-        raise DataError(f"{model_path}: this model was saved without its data preparation (by an older hpsearch), "
-                        "so it cannot read raw rows — train it again, or use Model.predict on prepared arrays")
-    if proba and model.network.task == "regression":
-        raise DataError(f"{model_path}: --proba gives class probabilities, and this model predicts numbers "
-                        "(a regression) — drop --proba")
-    label = model.preparation.label
-    labels = label if isinstance(label, tuple) else (label,) if label else ()
-    # Only the columns used are parsed: another column's content (a 130,000-character note) costs nothing.
-    table = read_csv(Path(data_path), None, usecols={*model.columns, *keep, *labels})
-    absent = [name for name in keep if name not in table]
-    if absent:
-        raise DataError(f"{data_path}: has no column {absent[0]!r} to keep — name a column of its header")
-    columns = {name: table[name] for name in model.columns if name in table}
-    for name, column in columns.items():
-        infinite = np.flatnonzero(np.isinf(column.numbers) & ~column.missing)
-        if len(infinite):
-            raise DataError(f"{data_path}: {table.where(int(infinite[0]))}, column {name!r} is "
-                            f"{column.numbers[infinite[0]]} — predict takes finite numbers: fix or drop the row")
-    X = model.preparation.transform(columns, str(data_path))
-    bad = np.argwhere(~np.isfinite(X))
-    if len(bad):
-        row, j = (int(v) for v in bad[0])
-        raise DataError(f"{data_path}: {table.where(row)}, input {model.preparation.input_names[j]!r} overflows "
-                        "once prepared (a number far outside the training range) — fix or drop the row")
-    kept = {name: table[name].as_text() for name in keep}
-    if model.network.task == "regression":
-        return _regression(model, X, table, labels, data_path, kept)
-    proba = model.network.predict_proba(X)
-    names = np.array(model.class_names)
-    classes = names[np.argmax(proba, axis=1)]
-    accuracy = cost = None
-    if label is not None and label in table:
-        labels = table[label]
-        if labels.missing.any():
-            raise DataError(f"{data_path}: label {label!r} is missing at {table.where(int(np.argmax(labels.missing)))} "
-                            "— fill it in, or remove the label column to predict without scoring")
-        y = class_ids(label_keys(labels), model.class_names, str(data_path))
-        cost, accuracy = model.network.evaluate(X, y)
-    return Predictions(str(data_path), classes, proba, model.class_names, label if accuracy is not None else None,
-                       accuracy, cost, kept)
-
-
-def _regression(model: Model, X: np.ndarray, table: Any, labels: tuple[str, ...], data_path: Path,
-                kept: dict[str, np.ndarray]) -> Predictions:
-    """A regression model's predictions in the target's units, scored (RMSE, R²) when the file has the targets."""
-    from hpsearch.nn.metrics import r2, rmse
-
-    values = model.network.predict(X)
-    rmse_value = r2_value = None
-    if labels and all(name in table for name in labels):
-        columns = [table[name] for name in labels]
-        for column in columns:
-            if column.missing.any() or not column.is_numeric or not np.isfinite(column.numbers).all():
-                row = int(np.argmax(column.missing | ~np.isfinite(column.numbers)))
-                raise DataError(f"{data_path}: target {column.name!r} is not a finite number at {table.where(row)} "
-                                "— fix it, or remove the target column to predict without scoring")
-        actual = np.stack([c.numbers for c in columns], axis=1)
-        rmse_value, r2_value = rmse(values, actual), r2(values, actual)
-    names = tuple(labels) if labels else tuple(f"target_{k}" for k in range(values.shape[1]))
-    shown = np.array([",".join(repr(float(v)) for v in row) for row in values])
-    return Predictions(str(data_path), shown, np.zeros((len(values), 0)), (), labels[0] if rmse_value is not None and
-                       len(labels) == 1 else (", ".join(labels) if rmse_value is not None else None), None, None, kept,
-                       values=values, target_names=names, rmse=rmse_value, r2=r2_value)
-
-
-# C0 controls, DEL, C1 controls and bidirectional overrides: shown as escapes (as the CLI's plain text does).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def _escaped(text: str) -> str:
-    """``text`` with each control character written as an escape (``\\x1b``): a class name or a kept cell
-    can never move the cursor or rewrite a terminal that shows the CSV."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
-                        text)
-
-
-def write_predictions(predictions: Predictions, file: IO[str], proba: bool = False) -> None:
-    """CSV: one row per input row — ``row`` (its 0-based number among the file's data rows, blank lines not
-    counted: pandas' index), the kept columns, the predicted class (and, with ``proba``, one probability
-    column per class). Control characters in names and cells are written as escapes."""
-    writer = csv.writer(file, lineterminator="\n")
-    kept = list(predictions.kept.items())
-    if predictions.values is not None:  # a regression: one number column per target, in the target's units
-        names = ["prediction"] if predictions.values.shape[1] == 1 else [f"prediction_{n}" for n in predictions.target_names]
-        writer.writerow([_escaped(name) for name in ["row", *(name for name, _ in kept), *names]])
-        for k, row in enumerate(predictions.values.tolist()):
-            writer.writerow([str(k), *(_escaped(cells[k]) for _, cells in kept), *(repr(float(v)) for v in row)])
-        return
-    header = ["row", *(name for name, _ in kept), "prediction"]
-    header += [f"p_{name}" for name in predictions.class_names] if proba else []
-    writer.writerow([_escaped(name) for name in header])
-    for k, name in enumerate(predictions.classes.tolist()):
-        row = [str(k), *(cells[k] for _, cells in kept), name]
-        writer.writerow([_escaped(cell) for cell in row] + ([repr(float(p)) for p in predictions.proba[k]] if proba else []))
-
-
-def save_predictions(predictions: Predictions, path: Path, proba: bool = False) -> Path:
-    """``write_predictions`` into ``path``, atomically and never through a symlink (``io.safe_files``): a full
-    disk leaves the old file, and the error names the path."""
-    text = io.StringIO()
-    write_predictions(predictions, text, proba)
-    return write_text_atomic(path, text.getvalue())
-
-
-__all__ = ["Model", "Predictions", "predict_csv", "resolve_model", "save_predictions", "write_predictions"]
+__all__ = ["Model", "Rows"]

@@ -45,11 +45,15 @@ class Bracket:
 
 @dataclass(frozen=True)
 class RungResult:
-    """A trial's value at a rung, as the promotion compares it (lower is better)."""
+    """A trial's result at a rung: its value there, as the promotion compares it (lower is better), and whether
+    it diverged; ``rung`` (index) and ``epoch`` (epochs trained to reach it) say where, as the run stores it
+    (table ``rung_results``) — the promotion rule reads only the first three."""
 
     trial: int
     value: float
     diverged: bool
+    rung: int = 0
+    epoch: int = 0
 
 
 def rung_epochs(min_epochs: int, eta: int, max_epochs: int) -> list[int]:

@@ -8,7 +8,10 @@ This is the Python API under the ``run``, ``resume`` and ``zoom`` commands::
 
 The rounds are driven by ``search.rounds``, each round trained by
 ``search.trainer`` (rung by rung by ``search.halving`` under early stopping),
-and the best model file kept by ``search.best_model``.
+and the best model file kept by ``search.best_model``. What these functions
+check first lives beside them: the data and its memory (``search.search_data``),
+who may run a received run (``search.trust``) and how an old run's config is read
+(``search.run_config``); their names are exported here too.
 """
 
 from __future__ import annotations
@@ -24,27 +27,27 @@ from typing import Any
 
 import yaml
 
-from hpsearch.config.search_config import ZOOMS, SearchConfig, config_from_dict
-from hpsearch.core.dataset import Dataset
-from hpsearch.core.errors import HpsearchError, RunError
+from hpsearch.config.search_config import ZOOMS, SearchConfig
+from hpsearch.core.errors import RunError
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
-from hpsearch.data.datasets import load_dataset
-from hpsearch.data.stored_arrays import PREPARED_FILES, PreparedData, prepared_data, run_data_notes, write_prepared
-from hpsearch.execution.objective_jobs import check_objective, stored_name
+from hpsearch.data.stored_arrays import PREPARED_FILES, run_data_notes, write_prepared
+from hpsearch.execution.objective_jobs import stored_name
 from hpsearch.execution.dask_cluster import check_scheduler
 from hpsearch.execution.interrupts import interruptible
 from hpsearch.execution.packs import StackPlan, stack_plan
-from hpsearch.execution.segments import TrialTask, check_fits, plan_tasks
+from hpsearch.execution.segments import TrialTask, plan_tasks
 from hpsearch.io.safe_files import write_text_atomic
-from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.objectives.command import trial_argv
 from hpsearch.objectives.spec import ObjectiveSpec
 from hpsearch.search.halving import RungBudget, planned_rungs, rungs
 from hpsearch.search.options import Execution, SearchReporter, Silent
 from hpsearch.search.rounds import ZoomRequest, drive, edge_hints, initial_round
+from hpsearch.search.run_config import stored_config
+from hpsearch.search.search_data import check_fixed_size, load_data, run_data
+from hpsearch.search.trust import check_trusted
 from hpsearch.space.zoom import EdgeHint
 from hpsearch.storage.run_names import command_ref, validate_run_name
-from hpsearch.storage.run_store import RunStore, machine_id
+from hpsearch.storage.run_store import RunStore
 
 __all__ = [
     "DryRun", "Execution", "RungBudget", "SearchReporter", "SearchResult", "check_trusted", "dry_run", "edge_hints",
@@ -98,7 +101,7 @@ def dry_run(config: SearchConfig, execution: Execution = Execution()) -> DryRun:
     Checks the data too (a missing file is the same one-line DataError ``run`` gives), so a dry run that
     passes is a run that starts; the data are read once.
     """
-    dataset = _load_data(config)
+    dataset = load_data(config)
     trials = plan_tasks(initial_round(config), seed=config.search.seed, grid_points=config.search.grid_points)
     stacking = None
     if dataset is not None:
@@ -131,9 +134,9 @@ def start_search(
     reporter: SearchReporter | None = None,
 ) -> SearchResult:
     """Create a run in ``runs_dir`` and train all its rounds."""
-    dataset = _load_data(config)  # a data error is the user's: report it before a run folder exists
+    dataset = load_data(config)  # a data error is the user's: report it before a run folder exists
     if dataset is not None:
-        _check_fixed_size(config, dataset)
+        check_fixed_size(config, dataset)
     if (execution.backend or config.search.backend) == "dask":  # no run folder for a search that cannot start
         check_scheduler(execution.scheduler or config.search.scheduler)
     resolved = config.to_dict()
@@ -225,18 +228,6 @@ def zoom_search(
                                                                      method))
 
 
-def stored_config(store: RunStore) -> SearchConfig:
-    """The resolved config a run was created with.
-
-    A run stored before ``search.zoom`` existed zoomed in the box: it keeps doing so (the default is now tpe).
-    """
-    raw = store.config
-    search = raw.get("search") or {}
-    if isinstance(search, dict) and "zoom" not in search:
-        raw = {**raw, "search": {**search, "zoom": "box"}}
-    return config_from_dict(raw, source=str(store.run_dir / "config.yaml"), base_dir=store.run_dir)
-
-
 def _finish(store: RunStore, execution: Execution, reporter: SearchReporter | None, *,
             retry_failed: bool = False, zoom: ZoomRequest | None = None) -> SearchResult:
     """Train what the run lacks (and the rounds asked for) and return it."""
@@ -253,64 +244,3 @@ def _finish(store: RunStore, execution: Execution, reporter: SearchReporter | No
     edges = drive(store, config, data, execution, reporter, retry_failed=retry_failed, zoom=zoom)
     store.check_intact()
     return SearchResult(store.run_dir, store.name, store.rounds(), rank(store.trials()), edges, config.objective)
-
-
-def run_data(store: RunStore, config: SearchConfig, execution: Execution) -> PreparedData | None:
-    """What every command that trains a stored run (resume, zoom, confirm) does first: refuse a run from
-    someone else that would run code or connect somewhere (``check_trusted``), then return the run's
-    prepared data checked against the digests the run keeps (RunError naming a changed file), or None
-    for an own objective (checked to import: it loads its own data)."""
-    check_trusted(store, config, execution)
-    if config.objective is not None:
-        _load_data(config)
-        return None
-    data = prepared_data(store.run_dir, config.resolved_data())  # an older run's data file is read here, once
-    store.check_digests(list(PREPARED_FILES))
-    return data
-
-
-def check_trusted(store: RunStore, config: SearchConfig, execution: Execution) -> None:
-    """RunError (one line saying what would run) for a run this user on this machine did not create whose
-    objective is a command or a Python function, or whose trials go to a dask scheduler, unless
-    ``execution.trust``. The built-in engine on local workers runs only hpsearch's code: always allowed.
-    """
-    if execution.trust or store.created_by == machine_id():
-        return
-    would = []
-    objective = config.objective
-    if objective is not None and objective.command is not None:
-        would.append(f"run the command {' '.join(objective.command)!r} (in {objective.base_dir})")
-    elif objective is not None:
-        would.append(f"import and call {objective.python!r} (from {objective.base_dir})")
-    if (execution.backend or config.search.backend) == "dask":
-        would.append(f"connect to the dask scheduler {execution.scheduler or config.search.scheduler!r}")
-    if not would:
-        return
-    creator = f"by {store.created_by}" if store.created_by else "by an hpsearch that recorded no creator"
-    raise RunError(f"run '{store.name}' was created {creator}, not by {machine_id()}: it would "
-                   f"{' and '.join(would)} — read {store.run_dir / 'config.yaml'}, then add --trust to allow it")
-
-
-SIZE_PARAMETERS = ("hidden", "layers", "hidden_units", "batch_size", "dtype", "optimizer")
-
-
-def _check_fixed_size(config: SearchConfig, dataset: Dataset) -> None:
-    """When nothing searched changes a trial's size, one that cannot fit in memory stops the search at once."""
-    if set(SIZE_PARAMETERS) & set(config.space.names):
-        return  # sizes vary: a trial too large for memory fails alone, and the search goes on
-    try:
-        model = ModelConfig.from_dict(config.model)
-    except HpsearchError:
-        return  # reported per trial
-    try:
-        check_fits(model, dataset, keep_best=config.search.rank_by == "best")
-    except RunError as exc:
-        raise RunError(f"{config.source}: model: {exc} — lower hidden_units, layers or batch_size") from None
-
-
-def _load_data(config: SearchConfig) -> Dataset | None:
-    """The dataset of a built-in search (None for an own objective, whose function is checked to import)."""
-    if config.objective is not None:
-        check_objective(config.objective)  # an unimportable function stops here, not as a failure of every trial
-        return None
-    return load_dataset(config.resolved_data())

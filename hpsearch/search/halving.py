@@ -35,7 +35,6 @@ from hpsearch.pruning.schedule import (
     rung_epochs,
     rung_plan,
 )
-from hpsearch.storage.records import RungEntry
 from hpsearch.storage.rows import known_metrics
 from hpsearch.storage.run_store import RunStore
 
@@ -102,7 +101,7 @@ class Halving:
             segments = [
                 self._segment(by_id[trial], group, k, entries)
                 for group in groups
-                for trial in members(group, k, promoted)
+                for trial in trials_at_rung(group, k, promoted)
                 if (trial, k) not in entries and trial not in finished
             ]
             self.run(segments, f"{label} · rung {k + 1}/{len(self.epochs)} · {len(segments)} trials to "
@@ -112,7 +111,7 @@ class Halving:
                 finished = {t.trial: t for t in self.store.trials(round=rnd.round)
                             if t.trial not in retried or t.status is not TrialStatus.FAILED}
 
-    def _segment(self, task: TrialTask, group: Bracket, k: int, entries: dict[tuple[int, int], RungEntry]) -> Segment:
+    def _segment(self, task: TrialTask, group: Bracket, k: int, entries: dict[tuple[int, int], RungResult]) -> Segment:
         checkpoint = None
         if k > group.first_rung:
             checkpoint = self.store.load_checkpoint(task.trial, entries[(task.trial, k - 1)].epoch)
@@ -130,15 +129,14 @@ class Halving:
         finished = {t.trial for t in self.store.trials(round=rnd.round)
                     if t.trial not in retried or t.status is not TrialStatus.FAILED}
         for group in groups:
-            group_members = members(group, k, promoted)
+            at_rung = trials_at_rung(group, k, promoted)
             winners = promoted.get((group.index, k))
-            waiting = [t for t in group_members if (t, k) in entries and not entries[(t, k)].diverged
+            waiting = [t for t in at_rung if (t, k) in entries and not entries[(t, k)].diverged
                        and t not in finished and (winners is None or t not in winners)]
-            if not group_members or (winners is not None and not waiting):
+            if not at_rung or (winners is not None and not waiting):
                 continue  # nothing new to write: the rung's promotions and pruned records are stored
-            results = [RungResult(t, entries[(t, k)].value, entries[(t, k)].diverged)
-                       for t in group_members if (t, k) in entries]
-            judged = promote(results, len(group_members), self.early.eta)
+            results = [entries[(t, k)] for t in at_rung if (t, k) in entries]
+            judged = promote(results, len(at_rung), self.early.eta)
             if winners is None:
                 winners = judged
             else:  # decided before: late retried trials join the winners only where the rule takes them
@@ -148,7 +146,7 @@ class Halving:
             for record in pruned:
                 self.store.delete_checkpoints(record.trial)
 
-    def _pruned_record(self, task: TrialTask, entry: RungEntry) -> TrialRecord:
+    def _pruned_record(self, task: TrialTask, entry: RungResult) -> TrialRecord:
         """A trial stopped at its rung, from its stored epochs: its costs (and a regression's dev RMSE and R²,
         as a trial that trained to the end carries them) those of its last epoch."""
         history, seconds = self.store.epoch_log(task.trial)
@@ -163,7 +161,7 @@ class Halving:
         )
 
 
-def members(group: Bracket, k: int, promoted: dict[tuple[int, int], list[int]]) -> list[int]:
+def trials_at_rung(group: Bracket, k: int, promoted: dict[tuple[int, int], list[int]]) -> list[int]:
     """The trials of ``group`` that train to rung ``k``: all of them at its first rung, then those promoted."""
     if k < group.first_rung:
         return []

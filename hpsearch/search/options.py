@@ -13,7 +13,7 @@ from hpsearch.execution.runner import default_workers
 @dataclass(frozen=True)
 class Execution:
     """Where trials run; None takes the config's ``search:`` setting. ``trust``: run a received run's stored
-    command or module, or connect to its scheduler (``search.api.check_trusted``)."""
+    command or module, or connect to its scheduler (``search.trust.check_trusted``)."""
 
     workers: int | None = None
     backend: str | None = None

@@ -18,7 +18,8 @@ from hpsearch.execution.segments import Segment, SegmentOutcome, TrialTask, plan
 from hpsearch.search.best_model import restore_best_model
 from hpsearch.search.halving import Halving, rungs
 from hpsearch.search.options import Execution, SearchReporter
-from hpsearch.storage.records import EpochLog, RungEntry
+from hpsearch.pruning.schedule import RungResult
+from hpsearch.storage.records import EpochLog
 from hpsearch.storage.run_store import RunStore
 
 
@@ -87,8 +88,8 @@ class RoundTrainer:
         log = EpochLog(outcome.first_epoch, outcome.history or {}, outcome.epoch_seconds)
         entry = None
         if rung is not None and outcome.summary is not None:
-            entry = RungEntry(rung, outcome.summary.epochs_run, outcome.value(),
-                              outcome.status is TrialStatus.DIVERGED)
+            entry = RungResult(task.trial, outcome.value(), outcome.status is TrialStatus.DIVERGED, rung,
+                               outcome.summary.epochs_run)
         if outcome.status is TrialStatus.OK and not final:
             store.save_checkpoint(task.trial, outcome.summary.epochs_run, outcome.state)
             store.record_progress(task.trial, task.round, log, rung=entry)

@@ -18,16 +18,6 @@ class EpochLog:
 
 
 @dataclass(frozen=True)
-class RungEntry:
-    """Where a trial reached rung ``rung`` (index) after ``epoch`` epochs: its value there and whether it diverged."""
-
-    rung: int
-    epoch: int
-    value: float
-    diverged: bool
-
-
-@dataclass(frozen=True)
 class RunSummary:
     """One line of ``hpsearch list``.
 

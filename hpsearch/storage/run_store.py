@@ -39,7 +39,8 @@ from hpsearch.storage.decision_log import DecisionLog
 from hpsearch.storage.epochs import EpochTable
 from hpsearch.storage.folder import FolderTaken, file_identity, make_run_folder, writer_lock
 from hpsearch.storage.layout import RUN_DB
-from hpsearch.storage.records import EpochLog, RungEntry, RunSummary
+from hpsearch.pruning.schedule import RungResult
+from hpsearch.storage.records import EpochLog, RunSummary
 from hpsearch.storage.rounds import RoundTable
 from hpsearch.storage.rows import dumps, now, stored_json
 from hpsearch.storage.run_names import new_run_dir, validate_run_name
@@ -229,7 +230,7 @@ class RunStore:
         round: int,
         log: EpochLog,
         *,
-        rung: RungEntry | None = None,
+        rung: RungResult | None = None,
         final: TrialRecord | None = None,
     ) -> None:
         """Record epochs a trial trained, the rung it reached and (when it ended) its record — all in one transaction.
@@ -321,8 +322,8 @@ class RunStore:
         """A trial's per-epoch results as recorded so far (``EpochTable.epoch_log``)."""
         return self.tables.epochs.epoch_log(trial)
 
-    def rung_entries(self, trials: list[int]) -> dict[tuple[int, int], RungEntry]:
-        """``(trial, rung) -> RungEntry`` of every rung the given trials reached."""
+    def rung_entries(self, trials: list[int]) -> dict[tuple[int, int], RungResult]:
+        """``(trial, rung) -> RungResult`` of every rung the given trials reached."""
         return self.tables.rungs.entries(trials)
 
     def promotions(self, round: int) -> dict[tuple[int, int], list[int]]:

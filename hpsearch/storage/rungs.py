@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from hpsearch.storage.records import RungEntry
+from hpsearch.pruning.schedule import RungResult
 from hpsearch.storage.rows import nullable
 from hpsearch.storage.sql import Table, transaction
 
@@ -14,7 +14,7 @@ from hpsearch.storage.sql import Table, transaction
 class RungTable(Table):
     """Rung results and promotions of a run."""
 
-    def add_result(self, trial: int, rung: RungEntry) -> None:
+    def add_result(self, trial: int, rung: RungResult) -> None:
         """Record where ``trial`` reached ``rung`` (replacing an earlier result at that rung)."""
         with transaction(self._db):
             self._db.execute(
@@ -22,8 +22,8 @@ class RungTable(Table):
                 (int(trial), int(rung.rung), int(rung.epoch), nullable(rung.value), int(rung.diverged)),
             )
 
-    def entries(self, trials: list[int]) -> dict[tuple[int, int], RungEntry]:
-        """``(trial, rung) -> RungEntry`` of every rung the given trials reached."""
+    def entries(self, trials: list[int]) -> dict[tuple[int, int], RungResult]:
+        """``(trial, rung) -> RungResult`` of every rung the given trials reached."""
         wanted, entries = set(trials), {}
         if not wanted:
             return entries
@@ -32,7 +32,7 @@ class RungTable(Table):
             (min(wanted), max(wanted)),
         ):
             if trial in wanted:
-                entries[(trial, rung)] = RungEntry(rung, epoch, math.nan if value is None else value, bool(diverged))
+                entries[(trial, rung)] = RungResult(trial, math.nan if value is None else value, bool(diverged), rung, epoch)
         return entries
 
     def promotions(self, round: int) -> dict[tuple[int, int], list[int]]:

@@ -30,7 +30,9 @@ from hpsearch.storage.sql import transaction
 
 SCHEMA_VERSION = 4
 """1: hpsearch 0.1.0. 2: pruned status; rung, ranking value and best epoch of each trial;
-per-epoch results, rung results and promotions in their own tables. 3: the SHA-256 of each file the run
+per-epoch results, rung results and promotions in their own tables — and, added while 2 was current (so a
+run of format 2 may lack them: ``v2-early-run``), babysit's ``decisions``, confirm's ``confirmations`` and an
+own objective's ``metrics`` column in ``trials``. 3: the SHA-256 of each file the run
 reads back (checkpoints, training states, prepared arrays), and who created the run (meta ``created_by``).
 4: a ``metrics`` JSON column in ``epochs`` and ``confirmations`` (a regression's dev RMSE and R² per epoch and
 per confirmation repeat). Older runs are migrated on open."""

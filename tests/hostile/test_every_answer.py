@@ -227,7 +227,8 @@ def test_a_constant_target_is_one_line_before_any_run_folder(tmp_path: Path, run
 
 def test_predict_on_a_file_with_none_of_the_models_columns_names_them(tmp_path: Path) -> None:
     from hpsearch.core.errors import DataError
-    from hpsearch.predict.model import Model, predict_csv
+    from hpsearch.predict.model import Model
+    from hpsearch.predict.scoring import predict_csv
 
     data, _, network = _fit(_regression_file(tmp_path))
     Model.from_training(network, data).save(tmp_path / "model.npz")
