@@ -174,3 +174,24 @@ def test_reports_with_huge_or_numpy_numbers_keep_only_finite_ones(tmp_path):
 def test_a_metric_out_of_float_range_fails_saying_so(tmp_path):
     result = run(spec_of(lambda params: 10**400), tmp_path=tmp_path)
     assert result.status == "failed" and "integer of 401 digits, out of float range" in result.error
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_module_of_the_same_name_in_another_folder_or_edited_is_imported_anew(tmp_path, workers):
+    """One process, three searches of ``python: mod:f`` (the Python API in a notebook; loky reuses its
+    workers): each runs the ``mod.py`` its config names as it is now, never one imported before."""
+    from hpsearch.config.loading import load_config
+    from hpsearch.search.api import start_search
+
+    def search(folder, body):
+        folder.mkdir(exist_ok=True)
+        (folder / "mod.py").write_text(f"def f(params):\n    return {body}\n")
+        (folder / "s.yaml").write_text("objective: {python: mod:f, metric: v}\nspace: {x: {scale: uniform, low: 0, "
+                                       f"high: 1}}}}\nsearch: {{trials: 4, seed: 0, workers: {workers}}}\n")
+        result = start_search(load_config(folder / "s.yaml"), runs_dir=folder / "runs")
+        return sorted(t.value for t in result.trials)
+
+    first = search(tmp_path / "a", "params['x']")
+    assert search(tmp_path / "b", "params['x'] + 10") == [v + 10 for v in first]
+    time.sleep(0.01)  # another modification time for the edited file
+    assert search(tmp_path / "b", "params['x'] + 20") == [v + 20 for v in first]

@@ -96,8 +96,12 @@ def load_function(spec: ObjectiveSpec) -> Callable[..., Any]:
     module_name, _, qualname = spec.python.partition(":")
     if spec.base_dir not in sys.path:
         sys.path.insert(0, spec.base_dir)
+    source = _source(spec.base_dir, module_name)
+    _forget_if_stale(module_name, source)
     try:
         target: Any = importlib.import_module(module_name)
+        if source is not None:
+            _IMPORTED[module_name] = _stamp(source)
     except ImportError as exc:
         raise ObjectiveError(f"objective.python: cannot import {module_name} ({exc}) — put {module_name}.py in "
                              f"{spec.base_dir} or install it") from None
@@ -113,6 +117,32 @@ def load_function(spec: ObjectiveSpec) -> Callable[..., Any]:
     if not callable(target):
         raise ObjectiveError(f"objective.python: {spec.python} is not a function")
     return target
+
+
+#: The source file (path, modification time, size) each user module was imported from in this process.
+_IMPORTED: dict[str, tuple[str, int, int]] = {}
+
+
+def _source(base_dir: str, module_name: str) -> Path | None:
+    """The file ``module_name`` is imported from in ``base_dir`` (a module or a package), or None."""
+    path = Path(base_dir, *module_name.split("."))
+    return next((p for p in (path.with_suffix(".py"), path / "__init__.py") if p.is_file()), None)
+
+
+def _stamp(source: Path) -> tuple[str, int, int]:
+    stat = source.stat()
+    return str(source.resolve()), stat.st_mtime_ns, stat.st_size
+
+
+def _forget_if_stale(module_name: str, source: Path | None) -> None:
+    """Forget a module this process imported from another folder or before its file changed: a reused worker
+    (or a notebook calling ``tune`` again) would otherwise run the code of another search's ``module.py``."""
+    if module_name not in sys.modules or source is None or _IMPORTED.get(module_name) == _stamp(source):
+        return
+    top = module_name.partition(".")[0]
+    for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
 
 
 def call_function(spec: ObjectiveSpec, params: Mapping[str, Any], *, seed: int, trial: int, trial_dir: Path,
