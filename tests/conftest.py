@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Output is fitted to COLUMNS (else the terminal, else 80): tests see what CI sees, whatever the shell that runs them.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(autouse=True)
+def _consoles_follow_the_environment():
+    """After each test, the CLI's consoles still read their width from the environment: a test that pinned one
+    (``monkeypatch.setattr(console, "width", ...)`` leaves it pinned on undo) made later tests' tables narrow."""
+    yield
+    from hpsearch.cli import render
+
+    assert render.console._width is None and render.err_console._width is None, "a test pinned a console's width"
 
 TINY_CONFIG = """\
 name: tiny

@@ -23,7 +23,6 @@ import pytest
 from click.testing import CliRunner
 
 from hpsearch.analysis.leaderboard import format_cost
-from hpsearch.cli import render
 from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
 from hpsearch.confirm.repeats import confirm_run
@@ -309,7 +308,6 @@ def test_cell(kind: str, command: str, built: dict[str, Built], tmp_path: Path,
     name = b.run_dir.name
     monkeypatch.setenv("HPSEARCH_RUNS_DIR", str(runs))
     monkeypatch.setenv("COLUMNS", "80" if command == "show80" else "120")
-    monkeypatch.setattr(render.console, "width", 80 if command == "show80" else 120)
     args = _args(command, name, b, tmp_path)
     if command == "predict" and (runs / name / "models" / "best.npz").is_file() and b.metric is None:
         args[2] = str(_predict_csv(runs / name, tmp_path))
