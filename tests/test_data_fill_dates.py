@@ -80,9 +80,16 @@ def test_a_preparation_fitted_with_mean_stores_what_it_stored_before_fill(tmp_pa
     write_csv(tmp_path / "d.csv", "x,z,y", rows)
     prep = load(tmp_path, path="d.csv", label="y", missing="mean").preparation
     assert sorted(prep.to_arrays()) == ["prep_mean", "prep_meta", "prep_scale"] and prep.fill is None
-    filled = load(tmp_path, path="d.csv", label="y", missing="fill").preparation
-    again = Preparation.from_arrays(filled.to_arrays())
-    np.testing.assert_array_equal(again.fill, filled.fill)
+    data = load(tmp_path, path="d.csv", label="y", missing="fill")
+    again = Preparation.from_arrays(data.preparation.to_arrays())
+    np.testing.assert_array_equal(again.fill, data.preparation.fill)
+    # A model file whose fill was tampered with is refused in one line, as one with a bad mean is.
+    model = Model.from_training(train(ModelConfig(hidden=(4,), epochs=1, seed=1), data)[1], data)
+    state = model.state()
+    state["prep_fill"] = np.full_like(state["prep_fill"], np.nan)
+    np.savez(tmp_path / "bad.npz", **state)
+    with pytest.raises(DataError, match="bad.npz: its data preparation fills missing values with a non-finite number"):
+        Model.load(tmp_path / "bad.npz")
 
 
 def test_an_old_stored_run_predicts_its_own_prepared_rows_bit_for_bit(tmp_path):
