@@ -248,10 +248,12 @@ def test_empty_feature_value_is_reported_as_a_missing_value(tmp_path):
     assert "missing values in column 'a' (1 row, first at line 3)" in message and "data.missing: drop" in message
 
 
-def test_missing_label_value_is_reported(tmp_path):
-    write_csv(tmp_path / "d.csv", "a,y", ["1,cat", "2,", "3,dog"])
-    message = load_error(tmp_path, path="d.csv", label="y")
-    assert "d.csv" in message and "line 3" in message and "needs a class label" in message
+def test_a_row_with_a_missing_label_value_is_dropped_with_a_notice(tmp_path):
+    # Issue 30: a row without its label is dropped and counted (it used to be refused).
+    write_csv(tmp_path / "d.csv", "a,y", ["1,cat", "2,", "3,dog", "4,cat", "5,dog", "6,cat", "7,dog"])
+    data = load_dataset(DataConfig(path="d.csv", label="y", dev_fraction=0.34), base_dir=tmp_path)
+    assert len(data.y_train) + len(data.y_dev) == 6
+    assert data.notices == (f"{tmp_path / 'd.csv'}: dropped 1 row of 7 without a label 'y'",)
 
 
 def test_row_with_too_few_fields(tmp_path):

@@ -74,7 +74,7 @@ def test_every_spelling_of_a_missing_value_is_reported_as_missing(tmp_path, spel
     write_csv(tmp_path / "d.csv", "x,z,y", rows)
     (line,) = problems_of(tmp_path, path="d.csv", label="y")
     assert "missing values in column 'x' (1 row, first at line 6)" in line
-    assert "data.missing: drop" in line and "mean" in line
+    assert "data.missing: drop" in line and "fill" in line
 
 
 def test_missing_error_lists_every_column_with_its_count_in_one_message(tmp_path):
@@ -112,12 +112,20 @@ def test_missing_mean_fills_numbers_with_the_training_mean_and_text_gets_its_own
     np.testing.assert_array_equal(data.X_train[1, 1:], [1, 0, 0])
 
 
-def test_a_missing_label_is_reported_unless_rows_are_dropped(tmp_path):
+@pytest.mark.parametrize("missing", ["error", "fill", "mean"])
+def test_a_row_without_its_label_is_dropped_and_counted_whatever_data_missing_says(tmp_path, missing):
     rows = [f"{x},{z},{lab}" for x, z, lab in two_class_rows()]
-    rows[1] = "1,2,NA"
+    rows[1], rows[6] = "1,2,NA", "NA,3,"  # the second one's missing x is no reason to refuse: the row is dropped
     write_csv(tmp_path / "d.csv", "x,z,y", rows)
-    (line,) = problems_of(tmp_path, path="d.csv", label="y", missing="mean")
-    assert "label 'y' is missing at line 3" in line and "needs a class label" in line
+    data = load(tmp_path, path="d.csv", label="y", missing=missing)
+    assert len(data.y_train) + len(data.y_dev) == 18
+    assert any("dropped 2 rows of 20 without a label 'y'" in n for n in data.notices)
+
+
+def test_a_file_whose_every_label_is_missing_is_refused_in_one_line(tmp_path):
+    write_csv(tmp_path / "d.csv", "x,y", [f"{x}," for x, _, _ in two_class_rows()])
+    (line,) = problems_of(tmp_path, path="d.csv", label="y", missing="fill")
+    assert "label 'y' is missing in every row" in line
 
 
 # --- text columns ----------------------------------------------------------------------------

@@ -72,7 +72,7 @@ search: {{trials: 5, seed: 4, workers: 1}}
 """
 REGRESSION_CONFIG = """\
 name: regression
-data: {path: lin.csv, label: y}
+data: {path: lin.csv, label: y, missing: fill}
 model: {hidden: [8], epochs: 4, optimizer: adam}
 space:
   learning_rate: {scale: log, low: 3.0e-3, high: 3.0e-2}
@@ -189,32 +189,45 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
 
 
 def _regression(folder: Path, runs: Path, execution: Execution) -> Path:
-    """A halving search predicting a number (a linear target of five features)."""
+    """A halving search predicting a number (a linear target of five features), on a file with the data options
+    of issue 30: an ISO date column, gaps filled (``data.missing: fill``) and a row without its label."""
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 5))
     y = X @ np.array([1.0, 2.0, -1.0, 0.5, 3.0])
+    days = np.datetime64("2020-01-01") + rng.integers(0, 900, size=120)
+    rows = [[str(day), *(f"{v:.5f}" for v in x), f"{t:.5f}"] for day, x, t in zip(days, X, y)]
+    rows[3][1], rows[7][0], rows[11][-1] = "", "NA", ""  # a missing number, a missing date, a missing label
     with open(folder / "lin.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["a", "b", "c", "d", "e", "y"])
-        writer.writerows([*(f"{v:.5f}" for v in x), f"{t:.5f}"] for x, t in zip(X, y))
+        writer.writerow(["when", "a", "b", "c", "d", "e", "y"])
+        writer.writerows(rows)
     (folder / "regression.yaml").write_text(REGRESSION_CONFIG)
-    return start_search(load_config(folder / "regression.yaml"), runs_dir=runs, name="regression",
-                        execution=execution).run_dir
+    run_dir = start_search(load_config(folder / "regression.yaml"), runs_dir=runs, name="regression",
+                           execution=execution).run_dir
+    notes = json.loads((run_dir / "data" / "dataset.json").read_text())["notices"]
+    assert any("dropped 1 row of 120 without a label 'y'" in note for note in notes), notes
+    return run_dir
 
 
 def _predict_csv(run_dir: Path, folder: Path) -> Path:
-    """A CSV of a few rows holding every training column of the run's best model."""
+    """A CSV of a few rows holding every training column of the run's best model (a date column: ISO dates;
+    a model trained with ``data.missing: fill``: a gap in each row but the first, which predict fills)."""
     from hpsearch.predict.model import Model
 
     model = Model.load(run_dir / "models" / "best.npz")
     rng = np.random.default_rng(0)
     path = folder / "rows.csv"
+    kinds = [f.kind for f in model.preparation.features]
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(model.columns)
-        for _ in range(5):
-            writer.writerow([f"{v:.3f}" for v in rng.normal(size=len(model.columns))])
+        for k in range(5):
+            row = [str(np.datetime64("2021-06-01") + 7 * k) if kind == "date" else f"{v:.3f}"
+                   for kind, v in zip(kinds, rng.normal(size=len(model.columns)))]
+            if k and model.preparation.missing == "fill":
+                row[k % len(row)] = ""
+            writer.writerow(row)
     return path
 
 
@@ -286,6 +299,9 @@ def _check(command: str, b: Built, out: str, name: str, runs: Path, folder: Path
         assert "importance" in out.lower()
     elif command == "predict":
         assert "5 predictions written" in out
+        if b.kind == "regression":  # a date column and gaps, filled as in training: a number for every row
+            predicted = list(csv.DictReader(io.StringIO((folder / "predictions.csv").read_text(encoding="utf-8"))))
+            assert len(predicted) == 5 and all(np.isfinite(float(row["prediction"])) for row in predicted)
     elif command == "confirm":
         assert "recommended: trial" in out
         if b.kind == "regression":

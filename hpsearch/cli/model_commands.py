@@ -166,9 +166,11 @@ def predict(model_ref: str, data_file: Path, out: Path | None, proba: bool, keep
     summary = render.err_console if out is None else render.console  # stdout holds the CSV
     if out is not None:
         render.say(plain(f"{len(predictions.classes)} predictions written to {out}"), summary)
+    scored = len(predictions.classes) - predictions.skipped
+    rows = f"{scored} rows" + (f"; {predictions.skipped} without a label skipped" if predictions.skipped else "")
     if predictions.accuracy is not None:
         render.say(plain(f"against its {predictions.label} column: accuracy {predictions.accuracy:.2%}, "
-                         f"cost J {render.fmt(predictions.cost)} ({len(predictions.classes)} rows)"), summary)
+                         f"cost J {render.fmt(predictions.cost)} ({rows})"), summary)
     if predictions.rmse is not None:
         render.say(plain(f"against its {predictions.label} column: RMSE {render.fmt(predictions.rmse)}, "
-                         f"R² {render.fmt(predictions.r2)} ({len(predictions.classes)} rows)"), summary)
+                         f"R² {render.fmt(predictions.r2)} ({rows})"), summary)

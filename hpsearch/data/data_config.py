@@ -28,8 +28,10 @@ class DataConfig:
     the generated sets; ``None`` means the set's default (``GENERATED_DEFAULTS``).
     For a CSV file, ``features`` (a tuple of column names) keeps only those
     columns and ``drop`` removes some; ``keep_index`` keeps a column that looks
-    like a row index; ``missing`` and ``categorical`` choose how missing cells
-    and text columns are handled.
+    like a row index; ``missing`` and ``categorical`` choose how missing feature
+    cells and text columns are handled (a row without its label is always dropped).
+    ``missing`` stays ``error`` by default: a stored run's config omits keys at
+    their default, so a new default would change what an older stored config means.
     """
 
     dataset: str | None = None
@@ -88,7 +90,9 @@ DATA_KEYS: dict[str, Hyperparameter] = {
         Hyperparameter("noise", float, None, "angle noise in radians (spirals), cluster std (blobs)", low=0),
         Hyperparameter("drop", list, None, "CSV columns to leave out"),
         Hyperparameter("keep_index", bool, False, "keep a column that looks like a row index (CSV)"),
-        Hyperparameter("missing", str, "error", "missing cells: refuse, drop their rows, or fill", choices=MISSING_MODES),
+        Hyperparameter("missing", str, "error", "missing feature cells: refuse, drop their rows, fill (median, a "
+                       "'(missing)' category), or mean (fill numbers with the mean: configs from before fill)",
+                       choices=MISSING_MODES),
         Hyperparameter("categorical", str, "auto", "text columns: one-hot encode, or refuse", choices=("auto", "error")),
         Hyperparameter("task", str, "auto", "classes or a number to predict", choices=TASKS),
     ]

@@ -58,7 +58,7 @@ def load_dataset(config: DataConfig, base_dir: Path | None = None) -> Dataset:
         train_rows, dev_rows = stratified_split(raw.train.y, config.dev_fraction, rng, raw.train.source, raw.class_names)
     preparation = Preparation.fit(
         list(raw.train.columns.values()), list(raw.categorical), rows=train_rows,
-        missing=raw.missing, label=raw.label, class_names=raw.class_names, source=raw.train.source,
+        missing=raw.missing, label=raw.label, class_names=raw.class_names, source=raw.train.source, dates=raw.dates,
     )
     return _arrays(raw, preparation, train_rows, dev_rows)
 

@@ -16,13 +16,15 @@ import numpy as np
 
 from hpsearch.core.errors import DataError
 from hpsearch.data.data_config import DataConfig
+from hpsearch.data.dates import date_form_problem, is_date_column
 from hpsearch.data.raw_data import RawData, RawPart
 from hpsearch.data.split import class_ids, encode_labels, label_keys
 from hpsearch.data.tasks import REGRESSION, decide_task, looks_like_a_number
 from hpsearch.data.tables import Column, Table, number_text, read_table
 
 MAX_CATEGORIES = 50
-"""More distinct values than this in a text column is refused: most likely an ID, a name or a date."""
+"""More distinct values than this in a text column is refused: most likely an ID or a name (ISO dates are read
+as dates, ``hpsearch.data.dates``)."""
 _UNNAMED_INDEX = ("", "Unnamed: 0")  # how pandas names its index column in a CSV's header
 @dataclass(frozen=True, eq=False)
 class _Part:
@@ -61,8 +63,9 @@ def read_files(config: DataConfig, base_dir: Path | None) -> RawData:
         problems += dev_problems
     if problems:
         raise DataError("\n".join(problems))
-    categorical = tuple(not train.columns[name].is_numeric for name in selected)
-    common = dict(categorical=categorical, label=config.label or "y", missing=config.missing, notices=tuple(notices),
+    dates = tuple(is_date_column(train.columns[name]) for name in selected)
+    categorical = tuple(not train.columns[name].is_numeric and not date for name, date in zip(selected, dates))
+    common = dict(categorical=categorical, dates=dates, label=config.label or "y", missing=config.missing, notices=tuple(notices),
                   sources=tuple(sources))
     if task == REGRESSION:
         return RawData(path.name, RawPart(train.columns, _targets(train.labels), str(path)),
@@ -147,30 +150,33 @@ def _checked_part(table: Table, selected: list[str], labels: tuple[str, ...], ta
     source = table.source
     columns = [table[name] for name in selected]
     label_columns = [table[name] for name in labels]
-    with_missing = [c for c in columns if c.missing.any()]
+    unlabelled = np.zeros(table.n_rows, dtype=bool)  # a row without its label teaches nothing: always dropped
+    for c in label_columns:
+        unlabelled |= c.missing
+    if unlabelled.all():
+        problems.append(f"{source}: label {_names(list(labels))} is missing in every row — every row needs a class "
+                        "label (a number, for a regression)")
+    with_missing = [c for c in columns if (c.missing & ~unlabelled).any()]
     if config.missing == "error" and with_missing:
-        listed = ", ".join(f"column {c.name!r} ({_rows(int(c.missing.sum()))}, first at {table.where(int(np.argmax(c.missing)))})"
-                           for c in with_missing)
-        problems.append(f"{source}: missing values in {listed} — set data.missing: drop (drop those rows) "
-                        "or mean (fill them), or fill them in")
-    for labels_ in label_columns:
-        if labels_.missing.any() and config.missing != "drop":
-            first = int(np.argmax(labels_.missing))
-            problems.append(f"{source}: label {labels_.name!r} is missing at {table.where(first)} "
-                            f"({_rows(int(labels_.missing.sum()))} in all) — every row needs a class label (a number, "
-                            "for a regression); "
-                            "data.missing: drop drops those rows")
-    keep = None
+        listed = ", ".join(f"column {c.name!r} ({_rows(int((c.missing & ~unlabelled).sum()))}, first at "
+                           f"{table.where(int(np.argmax(c.missing & ~unlabelled)))})" for c in with_missing)
+        problems.append(f"{source}: missing values in {listed} — set data.missing: drop (drop those rows) or fill "
+                        "(the training median; a \"(missing)\" category for text), or fill them in")
+    incomplete = unlabelled.copy()
     if config.missing == "drop":
-        incomplete = np.zeros(table.n_rows, dtype=bool)
-        for c in [*label_columns, *with_missing]:
+        for c in with_missing:
             incomplete |= c.missing
-        if incomplete.all():
+        if incomplete.all() and not unlabelled.all():
             problems.append(f"{source}: every row has a missing value, so data.missing: drop leaves none "
-                            "— use data.missing: mean or fill them in")
+                            "— use data.missing: fill or fill them in")
         elif incomplete.any():
-            keep = ~incomplete
-            notices.append(f"{source}: dropped {_rows(int(incomplete.sum()))} of {len(keep)} with missing values (data.missing: drop)")
+            without = f" ({int(unlabelled.sum())} without a label)" if unlabelled.any() else ""
+            notices.append(f"{source}: dropped {_rows(int(incomplete.sum()))} of {table.n_rows} with missing values"
+                           f"{without} (data.missing: drop)")
+    elif unlabelled.any() and not unlabelled.all():
+        notices.append(f"{source}: dropped {_rows(int(unlabelled.sum()))} of {table.n_rows} without a label "
+                       f"{_names(list(labels))}")
+    keep = ~incomplete if incomplete.any() else None
     for c in columns:
         problems += _column_problems(table, c, config.categorical)
     for c in label_columns:
@@ -191,6 +197,13 @@ def _column_problems(table: Table, column: Column, categorical: str) -> list[str
             return [f"{source}: {number_text(column.numbers[row])} in column {name!r} at {table.where(row)} "
                     "— features must be finite numbers (write NA for a missing value)"]
         return []
+    if is_date_column(column):
+        return []
+    odd = date_form_problem(column)
+    if odd is not None:
+        return [f"{source}: column {name!r} holds dates, but {str(column.text[odd])!r} at {table.where(odd)} is not an "
+                "ISO date (YYYY-MM-DD) — write its dates as YYYY-MM-DD to use them (year, day of year, weekday), or "
+                f"leave it out with data.drop: [{name}]"]
     words = present & np.isnan(column.numbers)
     row = int(np.argmax(words))
     if 2 * int((present & ~words).sum()) >= int(present.sum()):  # mostly numbers: a typo, not a text column
@@ -202,7 +215,7 @@ def _column_problems(table: Table, column: Column, categorical: str) -> list[str
     distinct = len(np.unique(column.text[present]))
     if distinct > MAX_CATEGORIES:
         return [f"{source}: column {name!r} has {distinct} distinct text values (more than {MAX_CATEGORIES}), likely "
-                f"an ID, a name or a date — leave it out with data.drop: [{name}]"]
+                f"an ID or a name — leave it out with data.drop: [{name}]"]
     return []
 
 

@@ -5,10 +5,13 @@ unchanged, to the dev part, to new files (``hpsearch predict``) and to rows
 given in Python (``Model.predict``):
 
 - a number column is standardized, ``(x - mean) / scale``; with
-  ``missing: mean`` a missing cell takes the training mean (so becomes 0);
+  ``missing: fill`` a missing cell takes the training median (``fill``), with
+  the older ``missing: mean`` the training mean (so becomes 0);
+- a column of ISO dates becomes three numbers (``hpsearch.data.dates``: year,
+  day of year, weekday), each standardized and filled like a number column;
 - a text column is one-hot encoded over the categories seen in training
   (sorted); a category never seen in training is all zeros. With
-  ``missing: mean`` a missing cell is a category of its own.
+  ``missing: fill`` or ``mean`` a missing cell is a category of its own.
 
 It is stored next to a network's arrays in an ``.npz`` under keys starting
 with ``prep_`` (``preparation_arrays`` / ``Preparation.from_arrays``), so a
@@ -25,20 +28,25 @@ import numpy as np
 
 from hpsearch.core.errors import DataError
 from hpsearch.io import bounded_json
+from hpsearch.data.dates import DATE_PARTS, date_parts
 from hpsearch.data.tables import Column
 
 PREFIX = "prep_"
 FORMAT_VERSION = 1
 MISSING_CATEGORY = ""
-"""The category of a missing text cell (``missing: mean``); no present cell is empty, so it cannot clash."""
-MISSING_MODES = ("error", "drop", "mean")
+"""The category of a missing text cell (``missing: fill``/``mean``); no present cell is empty, so it cannot clash."""
+MISSING_MODES = ("error", "drop", "fill", "mean")
+"""``data.missing``. ``mean`` (the mean, not the median) is kept so that configs and runs from before ``fill``
+prepare exactly as they did."""
+FILLING_MODES = ("fill", "mean")
 
 
 @dataclass(frozen=True)
 class Feature:
     """One source column and how it becomes network inputs.
 
-    kind : ``"number"`` (one standardized input) or ``"category"`` (one 0/1 input per category)
+    kind : ``"number"`` (one standardized input), ``"date"`` (three: year, day of year, weekday) or
+        ``"category"`` (one 0/1 input per category)
     categories : the training part's categories, sorted; ``MISSING_CATEGORY`` for missing cells
     """
 
@@ -51,6 +59,8 @@ class Feature:
         """Names of the network inputs this feature fills: ``bill`` or ``island=Biscoe``, ..."""
         if self.kind == "number":
             return (self.name,)
+        if self.kind == "date":
+            return tuple(f"{self.name}.{part}" for part in DATE_PARTS)
         return tuple(f"{self.name}={c if c != MISSING_CATEGORY else '(missing)'}" for c in self.categories)
 
 
@@ -60,7 +70,7 @@ class Preparation:
 
     features : the source columns, in input order
     mean, scale : (n_inputs,) float64 standardization of each input (0 and 1 for one-hot inputs)
-    missing : the ``data.missing`` mode it was fitted with (``error``, ``drop``, ``mean``)
+    missing : the ``data.missing`` mode it was fitted with (``error``, ``drop``, ``fill``, ``mean``)
     label : the label column's name, or a regression's several (``None`` for built-in sets)
     class_names : the name of each class id
     """
@@ -71,6 +81,9 @@ class Preparation:
     missing: str
     label: str | tuple[str, ...] | None
     class_names: tuple[str, ...]
+    fill: np.ndarray | None = None
+    """(n_inputs,) what a missing number or date takes, for ``missing: fill`` (the training median); ``None``
+    otherwise (``mean`` fills with ``mean``, as before ``fill`` existed: such preparations store no ``fill``)."""
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -98,41 +111,54 @@ class Preparation:
         label: str | tuple[str, ...] | None,
         class_names: tuple[str, ...],
         source: str = "data",
+        dates: list[bool] | tuple[bool, ...] = (),
     ) -> Preparation:
         """Learn the preparation from the training part (``rows``, all when ``None``) of ``columns``.
 
         categorical : per column, whether it is one-hot encoded (a text column) or standardized
+        dates : per column, whether it holds ISO dates (three number inputs); none does when empty
         source : the file, named by a DataError for a column whose spread float64 cannot standardize by
         """
         rows = slice(None) if rows is None else rows
-        numbers = [c for c, is_category in zip(columns, categorical) if not is_category]
+        kinds = [_kind(is_category, k < len(dates) and dates[k]) for k, is_category in enumerate(categorical)]
+        numbers = _number_inputs(columns, kinds)
         # Number columns together: one reduction for all of them, however wide the file.
         number_mean, number_scale = np.zeros(0), np.ones(0)  # every feature may be text
+        number_fill = np.zeros(len(numbers))
         if numbers:
-            number_mean, number_scale = standardization(_stack([c.numbers for c in numbers], rows))
+            stacked = _stack([c.numbers for c in numbers], rows)
+            number_mean, number_scale = standardization(stacked)
+            if missing == "fill":  # a gap may come at predict in a column that had none in training
+                number_fill = np.median(stacked, axis=0) if len(stacked) else number_fill
+            del stacked
             incomplete = np.flatnonzero(_stack([c.missing for c in numbers], rows).any(axis=0))
             for k in incomplete:  # statistics of the present values only
-                column = numbers[k]
-                number_mean[k], number_scale[k] = _standardization(column.numbers[rows][~column.missing[rows]])
-        features, means, scales = [], [], []
+                present = numbers[k].numbers[rows][~numbers[k].missing[rows]]
+                number_mean[k], number_scale[k] = _standardization(present)
+                number_fill[k] = np.median(present) if len(present) else 0.0
+        features, means, scales, fills = [], [], [], []
         k = 0
-        for column, is_category in zip(columns, categorical):
-            if is_category:
+        for column, kind in zip(columns, kinds):
+            if kind == "category":
                 text, absent = column.as_text()[rows], column.missing[rows]
                 categories = tuple(np.unique(text[~absent]).tolist())
-                if missing == "mean" and absent.any():  # a gap in the training part, not in dev rows
+                if missing in FILLING_MODES and absent.any():  # a gap in the training part, not in dev rows
                     categories = (MISSING_CATEGORY, *categories)
                 features.append(Feature(column.name, "category", categories))
                 means.append(np.zeros(len(categories)))
                 scales.append(np.ones(len(categories)))
+                fills.append(np.zeros(len(categories)))
             else:
-                features.append(Feature(column.name, "number"))
-                means.append(number_mean[k : k + 1])
-                scales.append(number_scale[k : k + 1])
-                k += 1
+                width = len(DATE_PARTS) if kind == "date" else 1
+                features.append(Feature(column.name, kind))
+                means.append(number_mean[k : k + width])
+                scales.append(number_scale[k : k + width])
+                fills.append(number_fill[k : k + width])
+                k += width
         mean = np.concatenate(means) if means else np.zeros(0)
         scale = np.concatenate(scales) if scales else np.ones(0)
-        preparation = cls(tuple(features), mean, scale, missing, label, tuple(class_names))
+        fill = (np.concatenate(fills) if fills else np.zeros(0)) if missing == "fill" else None
+        preparation = cls(tuple(features), mean, scale, missing, label, tuple(class_names), fill)
         bad = unrepresentable(scale)
         if len(bad):
             name = preparation.input_names[bad[0]]
@@ -146,8 +172,8 @@ class Preparation:
         """The network's inputs (m, n_inputs) float64, C-contiguous, from raw columns found by name.
 
         Raises DataError (naming ``source``) for a missing column, a text cell
-        in a number column, and missing cells a ``missing: mean`` preparation
-        would not fill — every problem at once.
+        in a number column (a cell that is not an ISO date in a date column), and
+        missing cells a preparation fitted without ``fill``/``mean`` does not fill — every problem at once.
         """
         absent = [f.name for f in self.features if f.name not in columns]
         if absent:
@@ -157,22 +183,29 @@ class Preparation:
         X = np.zeros((m, self.n_inputs), dtype=np.float64, order="F")  # filled column by column
         problems: list[str] = []
         starts = np.cumsum([0, *(len(f.outputs) for f in self.features)])
-        number_at = [j for f, j in zip(self.features, starts) if f.kind == "number"]
-        number_columns = [columns[f.name] for f in self.features if f.kind == "number"]
+        numeric = [(f, j) for f, j in zip(self.features, starts) if f.kind != "category"]
+        number_at = [j + d for f, j in numeric for d in range(len(f.outputs))]
+        owners = [f for f, _ in numeric for _ in f.outputs]  # the feature of each number input
+        number_columns = _number_inputs([columns[f.name] for f, _ in numeric], [f.kind for f, _ in numeric])
         if number_columns:
             # Number columns together: a few whole-matrix operations, however wide the file.
             values = _stack([c.numbers for c in number_columns])
             absent = _stack([c.missing for c in number_columns])
             text_cells = ~absent & np.isnan(values)
+            named: set[str] = set()
             for k in np.flatnonzero(text_cells.any(axis=0)):
-                first = int(np.argmax(text_cells[:, k]))
-                problems.append(f"{source}: column {number_columns[k].name!r} holds text "
-                                f"({str(number_columns[k].text[first])!r}, row {first}) but the model was trained on numbers there")
+                first, owner = int(np.argmax(text_cells[:, k])), owners[k]
+                if owner.name not in named:
+                    named.add(owner.name)
+                    trained = "ISO dates (YYYY-MM-DD)" if owner.kind == "date" else "numbers"
+                    problems.append(f"{source}: column {owner.name!r} holds text ({str(number_columns[k].text[first])!r}, "
+                                    f"row {first}) but the model was trained on {trained} there")
             if absent.any():
-                if self.missing == "mean":
-                    values = np.where(absent, self.mean[number_at], values)
+                if self.missing in FILLING_MODES:
+                    values = np.where(absent, (self.mean if self.fill is None else self.fill)[number_at], values)
                 else:
-                    unfilled = [f"{c.name!r} ({int(c.missing.sum())} rows)" for c in number_columns if c.missing.any()]
+                    unfilled = [f"{f.name!r} ({int(columns[f.name].missing.sum())} rows)"
+                                for f, _ in numeric if columns[f.name].missing.any()]
                     problems.append(f"{source}: missing values in {', '.join(unfilled)} — fill them in (the model was "
                                     f"trained with data.missing: {self.missing}, which does not fill them)")
             X[:, number_at] = values
@@ -207,6 +240,7 @@ class Preparation:
             f"{PREFIX}meta": np.array(json.dumps(meta)),
             f"{PREFIX}mean": self.mean.copy(),
             f"{PREFIX}scale": self.scale.copy(),
+            **({} if self.fill is None else {f"{PREFIX}fill": self.fill.copy()}),  # none: as stored before fill
         }
 
     @classmethod
@@ -220,10 +254,12 @@ class Preparation:
             mean = np.asarray(arrays[f"{PREFIX}mean"], dtype=np.float64)
             scale = np.asarray(arrays[f"{PREFIX}scale"], dtype=np.float64)
             label = tuple(meta["label"]) if isinstance(meta["label"], list) else meta["label"]  # several targets
-            preparation = cls(features, mean, scale, meta["missing"], label, tuple(meta["class_names"]))
+            fill = np.asarray(arrays[f"{PREFIX}fill"], dtype=np.float64) if meta["missing"] == "fill" else None
+            preparation = cls(features, mean, scale, meta["missing"], label, tuple(meta["class_names"]), fill)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
             raise DataError(f"the stored data preparation is damaged ({type(error).__name__}: {error})") from None
-        if preparation.mean.shape != (len(preparation.input_names),) or preparation.scale.shape != preparation.mean.shape:
+        if (preparation.mean.shape != (len(preparation.input_names),) or preparation.scale.shape != preparation.mean.shape
+                or (fill is not None and fill.shape != preparation.mean.shape)):
             raise DataError("the stored data preparation is damaged (statistics do not match its features)")
         return preparation
 
@@ -231,6 +267,21 @@ class Preparation:
 def preparation_arrays(preparation: Preparation | None) -> dict[str, np.ndarray]:
     """``preparation.to_arrays()``, or nothing for ``None``."""
     return {} if preparation is None else preparation.to_arrays()
+
+
+def _kind(is_category: bool, is_date: bool) -> str:
+    return "category" if is_category else "date" if is_date else "number"
+
+
+def _number_inputs(columns: list[Column], kinds: list[str]) -> list[Column]:
+    """The number inputs of the non-category columns, in input order: a number column, or a date's three parts."""
+    inputs: list[Column] = []
+    for column, kind in zip(columns, kinds):
+        if kind == "date":
+            inputs += date_parts(column)
+        elif kind == "number":
+            inputs.append(column)
+    return inputs
 
 
 def _stack(arrays: list[np.ndarray], rows: np.ndarray | slice = slice(None)) -> np.ndarray:

@@ -34,6 +34,7 @@ class RawData:
     train : the training rows (all rows when there is no dev file: the split comes next)
     dev : a dev file's rows, or ``None`` (then ``dev_fraction`` of ``train`` is split off)
     categorical : per feature column, whether it is text (one-hot encoded) rather than numbers
+    dates : per feature column, whether it holds ISO dates (year, day of year, weekday); ``()``: none does
     class_names : the name of each class id (``()`` for a regression)
     label : the label column's name, or names (``None`` for built-in sets)
     missing : the ``data.missing`` mode the preparation fills gaps with
@@ -50,6 +51,7 @@ class RawData:
     class_names: tuple[str, ...]
     label: str | tuple[str, ...] | None = None
     missing: str = "error"
+    dates: tuple[bool, ...] = ()
     notices: tuple[str, ...] = ()
     sources: tuple[tuple[str, str], ...] = ()
     task: str = "classification"

@@ -121,6 +121,8 @@ def _check_preparation(path: str | os.PathLike, preparation: Preparation, n_feat
     elif not (np.all(np.isfinite(preparation.mean)) and np.all(np.isfinite(preparation.scale))
               and np.all(preparation.scale > 0)):
         why = "its data preparation has a zero, negative or non-finite scale or mean"
+    elif preparation.fill is not None and not np.all(np.isfinite(preparation.fill)):
+        why = "its data preparation fills missing values with a non-finite number"
     if why is not None:
         raise DataError(f"{path}: {why} — the file was not written by hpsearch, or was changed since")
 

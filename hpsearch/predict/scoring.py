@@ -48,12 +48,15 @@ class Predictions:
     target_names: tuple[str, ...] = ()
     rmse: float | None = None
     r2: float | None = None
+    skipped: int = 0
+    """Rows left out of the score because their label is missing (they are predicted all the same)."""
 
 
 def predict_csv(model_path: Path, data_path: Path, keep: Sequence[str] = (), proba: bool = False) -> Predictions:
     """Predict every row of a CSV file with the training columns (extra columns are ignored).
 
-    If the file holds the label column, the predictions are scored too. ``keep``: columns of the file
+    If the file holds the label column, the predictions are scored too, on the rows that have a label (those
+    without are predicted and counted in ``skipped``). ``keep``: columns of the file
     passed through to the output (an id to join the predictions back on). A row with an infinite number
     (``inf``, ``1e309``) in a column the model reads is refused (DataError naming its line and column):
     it would get NaN probabilities and a confident class.
@@ -91,15 +94,15 @@ def predict_csv(model_path: Path, data_path: Path, keep: Sequence[str] = (), pro
     names = np.array(model.class_names)
     classes = names[np.argmax(proba, axis=1)]
     accuracy = cost = None
+    skipped = 0
     if label is not None and label in table:
-        labels = table[label]
-        if labels.missing.any():
-            raise DataError(f"{data_path}: label {label!r} is missing at {table.where(int(np.argmax(labels.missing)))} "
-                            "— fill it in, or remove the label column to predict without scoring")
-        y = class_ids(label_keys(labels), model.class_names, str(data_path))
-        cost, accuracy = model.network.evaluate(X, y)
+        labelled = ~table[label].missing
+        if labelled.any():
+            y = class_ids(label_keys(table[label].take(labelled)), model.class_names, str(data_path))
+            cost, accuracy = model.network.evaluate(X[labelled], y)
+        skipped = int((~labelled).sum())
     return Predictions(str(data_path), classes, proba, model.class_names, label if accuracy is not None else None,
-                       accuracy, cost, kept)
+                       accuracy, cost, kept, skipped=skipped if accuracy is not None else 0)
 
 
 def _regression(model: Model, X: np.ndarray, table: Any, labels: tuple[str, ...], data_path: Path,
@@ -109,20 +112,24 @@ def _regression(model: Model, X: np.ndarray, table: Any, labels: tuple[str, ...]
 
     values = model.network.predict(X)
     rmse_value = r2_value = None
+    skipped = 0
     if labels and all(name in table for name in labels):
         columns = [table[name] for name in labels]
+        labelled = ~np.any([c.missing for c in columns], axis=0)  # a row missing a target is left out of the score
         for column in columns:
-            if column.missing.any() or not column.is_numeric or not np.isfinite(column.numbers).all():
-                row = int(np.argmax(column.missing | ~np.isfinite(column.numbers)))
+            if not column.is_numeric or not np.isfinite(column.numbers[labelled]).all():
+                row = int(np.argmax(labelled & ~np.isfinite(column.numbers)))
                 raise DataError(f"{data_path}: target {column.name!r} is not a finite number at {table.where(row)} "
                                 "— fix it, or remove the target column to predict without scoring")
-        actual = np.stack([c.numbers for c in columns], axis=1)
-        rmse_value, r2_value = rmse(values, actual), r2(values, actual)
+        if labelled.any():
+            actual = np.stack([c.numbers[labelled] for c in columns], axis=1)
+            rmse_value, r2_value = rmse(values[labelled], actual), r2(values[labelled], actual)
+            skipped = int((~labelled).sum())
     names = tuple(labels) if labels else tuple(f"target_{k}" for k in range(values.shape[1]))
     shown = np.array([",".join(repr(float(v)) for v in row) for row in values])
     return Predictions(str(data_path), shown, np.zeros((len(values), 0)), (), labels[0] if rmse_value is not None and
                        len(labels) == 1 else (", ".join(labels) if rmse_value is not None else None), None, None, kept,
-                       values=values, target_names=names, rmse=rmse_value, r2=r2_value)
+                       values=values, target_names=names, rmse=rmse_value, r2=r2_value, skipped=skipped)
 
 
 __all__ = ["Predictions", "predict_csv"]
