@@ -17,7 +17,8 @@ from hpsearch.data.data_config import DataConfig, validate_data_config
 from hpsearch.data.datasets import load_dataset
 from hpsearch.data.preparation import Preparation
 from hpsearch.nn import ModelConfig, train
-from hpsearch.predict.model import Model, predict_csv
+from hpsearch.predict.model import Model
+from hpsearch.predict.scoring import predict_csv
 from tests.test_data_files import problems_of, two_class_rows, write_csv
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -218,14 +218,15 @@ def _predict_csv(run_dir: Path, folder: Path) -> Path:
     model = Model.load(run_dir / "models" / "best.npz")
     rng = np.random.default_rng(0)
     path = folder / "rows.csv"
-    kinds = [f.kind for f in model.preparation.features]
+    prepared = model.preparation  # None for a model saved before models kept their preparation (v1)
+    kinds = [f.kind for f in prepared.features] if prepared else ["number"] * len(model.columns)
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(model.columns)
         for k in range(5):
             row = [str(np.datetime64("2021-06-01") + 7 * k) if kind == "date" else f"{v:.3f}"
                    for kind, v in zip(kinds, rng.normal(size=len(model.columns)))]
-            if k and model.preparation.missing == "fill":
+            if k and prepared and prepared.missing == "fill":
                 row[k % len(row)] = ""
             writer.writerow(row)
     return path
