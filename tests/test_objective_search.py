@@ -153,6 +153,7 @@ def test_tune_searches_a_module_function_and_refuses_one_it_could_not_import_aga
     write_python_config(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "mymodel", raising=False)  # another test's mymodel.py, imported before
     import mymodel
 
     result = tune(mymodel.accuracy, "x: {scale: uniform, low: 0, high: 1}\nwidth: 8\n", trials=5, metric="acc",

@@ -108,7 +108,8 @@ def test_with_early_stopping_a_tpe_round_learns_from_pruned_trials_too(tmp_path)
     assert all(0 in level for level in levels)  # every trial, pruned ones too, has its first rung's value
 
 
-def test_show_report_and_plots_describe_each_round_alike_and_a_tpe_round_with_too_few_trials_as_random(tmp_path):
+def test_show_report_and_plots_describe_each_round_alike_and_a_tpe_round_with_too_few_trials_as_random(
+        tmp_path, monkeypatch):
     from hpsearch.analysis.importance import ImportanceReport
     from hpsearch.analysis.plots.run_view import RunView
     from hpsearch.analysis.report import write_report
@@ -122,6 +123,7 @@ def test_show_report_and_plots_describe_each_round_alike_and_a_tpe_round_with_to
               RoundRecord(3, space, 2, "tpe", "zoom", first_trial=12)]  # 12 before it: modelled by TPE
     trials = [TrialRecord(i, r.round, i - r.first_trial, {"x": i / 20}, i, TrialStatus.OK, dev_cost=1.0 / (i + 1))
               for r in rounds for i in range(r.first_trial, r.first_trial + r.n_trials)]
+    monkeypatch.setenv("COLUMNS", "200")  # each description on one line of the table
     with console.capture() as captured:
         console.print(rounds_table(rounds, trials))
     rows = [[cell.strip() for cell in line.split("│")[1:4]] for line in captured.get().splitlines()

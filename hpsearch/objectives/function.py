@@ -137,8 +137,16 @@ def _stamp(source: Path) -> tuple[str, int, int]:
 def _forget_if_stale(module_name: str, source: Path | None) -> None:
     """Forget a module this process imported from another folder or before its file changed: a reused worker
     (or a notebook calling ``tune`` again) would otherwise run the code of another search's ``module.py``."""
-    if module_name not in sys.modules or source is None or _IMPORTED.get(module_name) == _stamp(source):
+    loaded = sys.modules.get(module_name)
+    if loaded is None or source is None:
         return
+    stamp = _stamp(source)
+    imported_from = getattr(loaded, "__file__", None)
+    if imported_from and str(Path(imported_from).resolve()) == stamp[0]:
+        recorded = _IMPORTED.get(module_name)
+        if recorded is None or recorded[0] != stamp[0] or recorded == stamp:
+            _IMPORTED[module_name] = stamp  # this very file, unchanged since we (or the caller: tune(my_module.f))
+            return  # imported it
     top = module_name.partition(".")[0]
     for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
         del sys.modules[name]
