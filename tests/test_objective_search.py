@@ -479,3 +479,21 @@ def test_confirm_says_each_repeat_by_the_objectives_metric_with_its_sign(tmp_pat
         said = {int(line.split(" repeat ")[1].split(":")[0]): float(line.split(" acc ")[1]) for line in lines}
         assert all(math.isclose(said[r.repeat], -r.value, rel_tol=1e-3) and said[r.repeat] > 0
                    for r in store.repeats())
+
+
+def test_a_dask_cluster_left_with_no_worker_ends_the_search_with_a_resume_hint(tmp_path, monkeypatch):
+    """Every worker gone and none coming back: the scheduler would hold the tasks, and the search wait, forever."""
+    distributed = pytest.importorskip("dask.distributed")
+    import hpsearch.execution.dask_cluster
+
+    monkeypatch.setattr(hpsearch.execution.dask_cluster, "DASK_NO_WORKERS_S", 2.0)
+    (tmp_path / "plain.py").write_text("def objective(params):\n    return params['x']\n")
+    path = tmp_path / "plain.yaml"
+    path.write_text('name: plain\nobjective: {python: "plain:objective", metric: v}\n'
+                    "space:\n  x: {scale: uniform, low: 0, high: 1}\nsearch: {trials: 3, seed: 3}\n")
+    with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
+        started = time.monotonic()
+        result = CliRunner().invoke(cli, ["run", str(path), "--runs-dir", str(tmp_path / "runs"), "-q",
+                                          "--backend", "dask", "--scheduler", cluster.scheduler_address])
+    assert result.exit_code == 2 and time.monotonic() - started < 60, result.output
+    assert "every dask worker died" in result.stderr and "hpsearch resume " in result.stderr

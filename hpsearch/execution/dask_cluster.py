@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from typing import Any, Callable, Iterator
 
 from hpsearch.core.errors import MissingDependencyError, RunError, WorkerLostError
@@ -23,15 +24,39 @@ def run_on_dask(function: Callable[..., Any], items: list[Any], shared: tuple[An
     with _dask_client(scheduler) as client:
         scattered = [client.scatter(value, broadcast=True) for value in shared]
         futures = [client.submit(in_worker, function, item, None, *scattered, pure=False) for item in items]
+        done = as_completed(futures)
         try:
-            for future in as_completed(futures):
-                try:
-                    yield future.result()
-                except KilledWorker as exc:
-                    raise WorkerLostError(f"a dask worker died while training, every time the task was tried "
-                                          f"({str(exc).splitlines()[0][:200]})") from None
+            while not done.is_empty():
+                for future in done.next_batch(block=False) or _wait_for_one(client, done):
+                    try:
+                        yield future.result()
+                    except KilledWorker as exc:
+                        raise WorkerLostError(f"a dask worker died while training, every time the task was tried "
+                                              f"({str(exc).splitlines()[0][:200]})") from None
         finally:
             client.cancel(futures)
+
+
+DASK_NO_WORKERS_S = 60.0
+"""How long a search waits on a cluster left with no worker at all before it stops (resume continues it)."""
+
+
+def _wait_for_one(client: Any, done: Any) -> list[Any]:
+    """The next finished futures; a WorkerLostError when the cluster has had no worker for ``DASK_NO_WORKERS_S``
+    (every worker died and none came back: the scheduler would hold the tasks, and the search wait, forever)."""
+    since = checked = time.monotonic()
+    while True:
+        batch = done.next_batch(block=False)
+        if batch:
+            return batch
+        time.sleep(0.05)
+        if time.monotonic() - checked < 1.0:
+            continue
+        checked = time.monotonic()
+        if client.nthreads():  # asks the scheduler which workers it has now
+            since = checked
+        elif checked - since > DASK_NO_WORKERS_S:
+            raise WorkerLostError(f"every dask worker died and none came back for {DASK_NO_WORKERS_S:g} s")
 
 
 def check_scheduler(scheduler: str | None) -> None:
