@@ -134,7 +134,7 @@ class SearchConfig:
             raise ValueError("a search with an own objective has no data: section")
         paths = {
             key: str((self.base_dir / getattr(self.data, key)).resolve())
-            for key in ("path", "dev_path")
+            for key in ("path", "dev_path", "test_path")
             if getattr(self.data, key)
         }
         return replace(self.data, **paths)

@@ -1,0 +1,120 @@
+"""The test part's one use: scoring the model ``predict`` uses on rows no search step saw.
+
+The dev J a search reports chose the winner among many trials on the same rows, so it flatters the winner by
+construction. A test part (``data.test_fraction`` or ``data.test_path``) is split off before anything else,
+stored with the run (``data/X_test.npy``, ``y_test.npy``) and never handed to training, ranking, early stopping,
+zoom, TPE or confirm (``PreparedData.load`` does not hold it). When a command ends with a model file —
+``models/best.npz``: the best trial's, the confirmed repeat's after ``confirm`` — that file is scored on the test
+rows once, and the figures kept in ``models/test.json`` with the digest of the file they score: a later model
+(a zoom that found a better trial, a confirm) is scored anew, and a view never shows a figure of another model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from hpsearch.data.stored_arrays import PreparedData, prepared_files
+from hpsearch.io import bounded_json
+from hpsearch.io.safe_files import write_bytes_atomic
+from hpsearch.nn import Network
+from hpsearch.storage.artifacts import file_digest
+from hpsearch.storage.layout import MODELS_DIR
+from hpsearch.storage.run_store import RunStore
+
+TEST_FILE = "test.json"
+"""In the run's ``models/`` folder: the test figures of the model file whose digest they name."""
+_BEST = "best.npz"
+
+
+@dataclass(frozen=True)
+class TestFigures:
+    """The recommended model's figures on the test part.
+
+    trial : the trial whose weights ``models/best.npz`` holds (``repeat``: the confirm repeat, else None)
+    rows : how many test rows
+    cost : J on the test rows, as dev J is computed (a regression: on targets standardized with the training part)
+    accuracy : a classifier's share right; ``rmse``/``r2`` a regression's, in the target's own units
+    model_sha256 : the digest of the model file scored
+    """
+
+    trial: int
+    rows: int
+    cost: float
+    accuracy: float | None = None
+    rmse: float | None = None
+    r2: float | None = None
+    repeat: int | None = None
+    model_sha256: str = ""
+
+    def summary(self) -> str:
+        """``test J 0.2130  test acc 91.50%`` (a regression: ``test RMSE ...  test R² ...``)."""
+        if self.accuracy is not None:
+            return f"test J {self.cost:.4g}  test acc {self.accuracy:.2%}"
+        return f"test J {self.cost:.4g}  test RMSE {self.rmse:.4g}  R² {self.r2:.3g}"
+
+    def export_fields(self) -> dict[str, float | int | None]:
+        """The columns an export gives the recommended model's row (``core.columns.TEST_COLUMNS``)."""
+        fields = {"test_cost": self.cost, "test_rows": self.rows}
+        if self.accuracy is not None:
+            return {**fields, "test_accuracy": self.accuracy}
+        return {**fields, "test_rmse": self.rmse, "test_r2": self.r2}
+
+
+def score_best_model(store: RunStore, data: PreparedData | None) -> TestFigures | None:
+    """Score ``models/best.npz`` on the run's test rows unless its figures are kept already; None without a test
+    part or a model file. Reads the test rows here and nowhere else that trains or ranks."""
+    test = data.test_rows() if data is not None else None
+    saved = store.best_model()
+    if test is None or saved is None:
+        return None
+    trial, path = saved
+    digest = file_digest(path)
+    kept = read_test_figures(store.run_dir)
+    if kept is not None and kept.model_sha256 == digest:
+        return kept  # scored once: the same file gives the same figures
+    X, y = test
+    network = Network.load(path)
+    metrics = network.metrics(X, y)
+    confirmed = store.confirmed_model()
+    repeat = confirmed[1] if confirmed is not None and confirmed[0] == trial else None
+    if network.task == "regression":
+        figures = TestFigures(trial, len(y), metrics["dev_cost"], rmse=metrics["dev_rmse"], r2=metrics["dev_r2"],
+                              repeat=repeat, model_sha256=digest or "")
+    else:
+        figures = TestFigures(trial, len(y), metrics["dev_cost"], accuracy=metrics["dev_accuracy"], repeat=repeat,
+                              model_sha256=digest or "")
+    write_bytes_atomic(store.run_dir / MODELS_DIR, TEST_FILE, json.dumps(asdict(figures), indent=1).encode("utf-8"))
+    return figures
+
+
+def read_test_figures(run_dir: Path) -> TestFigures | None:
+    """The kept test figures, or None (no test part, nothing scored yet, or a file not as hpsearch writes it)."""
+    path = Path(run_dir) / MODELS_DIR / TEST_FILE
+    try:
+        if path.stat().st_size > 64_000:
+            return None
+        raw = bounded_json.loads(path.read_bytes())
+        figures = TestFigures(**raw)
+    except (OSError, ValueError, TypeError):
+        return None
+    numbers = [figures.cost, *(v for v in (figures.accuracy, figures.rmse, figures.r2) if v is not None)]
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in numbers) or not isinstance(figures.trial, int):
+        return None
+    return figures
+
+
+def current_test_figures(run_dir: Path) -> TestFigures | None:
+    """The test figures of the model file ``predict`` uses now; None when none are kept for that very file
+    (a model saved since, by a command interrupted before it scored it)."""
+    figures = read_test_figures(run_dir)
+    if figures is None or figures.model_sha256 != file_digest(Path(run_dir) / MODELS_DIR / _BEST):
+        return None
+    return figures
+
+
+def has_test_part(run_dir: Path) -> bool:
+    """Whether the run keeps a test part (its prepared data say so)."""
+    return any(name.endswith("X_test.npy") for name in prepared_files(run_dir))
