@@ -28,8 +28,8 @@ from hpsearch.core.decisions import Decision
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 
 from hpsearch.core.columns import (
-    CONFIRM_COLUMNS, LEAD_COLUMNS, OBJECTIVE_COLUMNS, REGRESSION_COLUMNS, REGRESSION_CONFIRM_COLUMNS, RESULT_COLUMNS,
-    metric_column,
+    CONFIRM_COLUMNS, LEAD_COLUMNS, OBJECTIVE_COLUMNS, REGRESSION_COLUMNS, REGRESSION_CONFIRM_COLUMNS,
+    REGRESSION_TEST_COLUMNS, RESULT_COLUMNS, TEST_COLUMNS, metric_column,
 )
 
 
@@ -254,9 +254,9 @@ def extra_metrics(trials: list[TrialRecord], metric: str) -> list[str]:
 
 
 def export_columns(trials: list[TrialRecord], fixed: dict[str, Any], metric: str | None = None,
-                   brackets: dict[int, int] | None = None) -> list[str]:
-    """Column order of an export: rank, trial, round, status, results, (bracket), confirmation, error, then every
-    hyperparameter.
+                   brackets: dict[int, int] | None = None, tested: dict[int, dict[str, Any]] | None = None) -> list[str]:
+    """Column order of an export: rank, trial, round, status, results, (bracket), confirmation, (test figures),
+    error, then every hyperparameter.
 
     The results are the engine's, or (``metric`` given) the metric, every other reported number,
     epochs (reports per epoch), seconds and rung.
@@ -268,8 +268,9 @@ def export_columns(trials: list[TrialRecord], fixed: dict[str, Any], metric: str
     if metric is None and is_regression(trials):
         results = tuple(c for name in results for c in (REGRESSION_COLUMNS if name == "dev_accuracy" else (name,)))
     bracket = ["bracket"] if brackets else []
-    return [*LEAD_COLUMNS, *results, *bracket, *confirm_columns(trials, metric), "error", *searched, *fixed_names,
-            "seed"]
+    test = (REGRESSION_TEST_COLUMNS if is_regression(trials) else TEST_COLUMNS) if tested else ()
+    return [*LEAD_COLUMNS, *results, *bracket, *confirm_columns(trials, metric), *test, "error", *searched,
+            *fixed_names, "seed"]
 
 
 def confirm_columns(trials: list[TrialRecord], metric: str | None) -> tuple[str, ...]:
@@ -281,6 +282,7 @@ def confirm_columns(trials: list[TrialRecord], metric: str | None) -> tuple[str,
 def export_rows(
     trials: list[TrialRecord], fixed: dict[str, Any], metric: str | None = None,
     confirmed: dict[int, dict[str, Any]] | None = None, brackets: dict[int, int] | None = None,
+    tested: dict[int, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """One dict per trial, best first: searched values and the run's fixed hyperparameters alike.
 
@@ -289,6 +291,8 @@ def export_rows(
     number named as a fixed column, ``seed``, as ``reported_seed``: ``metric_column``).
     ``confirmed`` maps a trial to its ``CONFIRM_COLUMNS`` (``confirm.export_fields``); empty for the others.
     ``brackets`` (trial -> Hyperband bracket, 0-based) adds a ``bracket`` field when given.
+    ``tested`` maps the trial of the model predict uses to its test columns (``test_cost`` ...): with
+    it, every row has the test columns, empty but in that trial's.
     """
     regression = metric is None and is_regression(trials)
     confirm = confirm_columns(trials, metric)
@@ -309,6 +313,8 @@ def export_rows(
             "best_epoch": None if t.best_epoch is None else t.best_epoch + 1,
             **({"bracket": brackets.get(t.trial)} if brackets else {}),
             **dict.fromkeys(confirm), **(confirmed or {}).get(t.trial, {}),
+            **(dict.fromkeys((REGRESSION_TEST_COLUMNS if regression else TEST_COLUMNS)) if tested else {}),
+            **(tested or {}).get(t.trial, {}),
             "error": t.error or "",
         }
         if regression:
@@ -330,12 +336,14 @@ def export_rows(
 def write_csv(
     trials: list[TrialRecord], fixed: dict[str, Any], stream: IO[str], metric: str | None = None, *,
     confirmed: dict[int, dict[str, Any]] | None = None, brackets: dict[int, int] | None = None,
+    test: dict[str, Any] | None = None,
 ) -> None:
-    """Every trial as one CSV row (header first). Missing values are empty cells."""
-    columns = export_columns(trials, fixed, metric, brackets)
+    """Every trial as one CSV row (header first). Missing values are empty cells. ``test`` as for ``write_json``."""
+    tested = {test["trial"]: _test_fields(test)} if test else None
+    columns = export_columns(trials, fixed, metric, brackets, tested)
     writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for row in export_rows(trials, fixed, metric, confirmed, brackets):
+    for row in export_rows(trials, fixed, metric, confirmed, brackets, tested):
         writer.writerow({k: _csv_value(v) for k, v in row.items()})
 
 
@@ -363,17 +371,21 @@ def write_json(
     recommended: dict[str, Any] | None = None,
     brackets: dict[int, int] | None = None,
     decisions: dict[int, list[Decision]] | None = None,
+    test: dict[str, Any] | None = None,
 ) -> None:
     """The run as one JSON document: rounds (with their promotions), importance, the recommended configuration
     (``confirm.recommended``) and every trial (with its history, and a babysat trial's ``decisions``).
 
     ``promotions`` maps a round to ``(bracket, rung) -> trials promoted from that rung`` (``RunStore.promotions``);
     ``brackets`` maps a trial to its Hyperband bracket; ``decisions`` a babysat trial to what was changed, when and
-    why (``RunStore.decisions``), in the order they were made.
+    why (``RunStore.decisions``), in the order they were made. ``test``: the test figures of the model predict
+    uses (``TestFigures``, as a dict: its trial and repeat too), also in that trial's row; a document has a ``test``
+    key only then.
     """
+    tested = {test["trial"]: _test_fields(test)} if test else None
     by_id = {t.trial: t for t in trials}
     rows = []
-    for row in export_rows(trials, fixed, metric, confirmed, brackets):
+    for row in export_rows(trials, fixed, metric, confirmed, brackets, tested):
         row = {k: _json_value(v) for k, v in row.items()}
         row["history"] = by_id[row["trial"]].history
         if decisions and row["trial"] in decisions:
@@ -391,10 +403,18 @@ def write_json(
         ],
         "importance": importance,
         "recommended": recommended,
+        **({"test": {k: v for k, v in test.items() if k != "model_sha256"}} if test else {}),
         "trials": rows,
     }
     json.dump(_json_value(document), stream, indent=2)
     stream.write("\n")
+
+
+def _test_fields(test: dict[str, Any]) -> dict[str, Any]:
+    """The test columns of a ``TestFigures`` as a dict: ``test_cost`` ... (a classifier's accuracy, or a
+    regression's RMSE and R²)."""
+    names = TEST_COLUMNS if test.get("accuracy") is not None else REGRESSION_TEST_COLUMNS
+    return {name: test[name.removeprefix("test_")] for name in names}
 
 
 def _json_value(value: Any) -> Any:

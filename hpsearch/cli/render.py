@@ -21,7 +21,7 @@ from rich.text import Text
 
 from hpsearch.cli.text import plain, safe
 from hpsearch.analysis.histogram import histogram
-from hpsearch.analysis.run_notes import describe_round
+from hpsearch.analysis.run_notes import describe_round, model_label
 from hpsearch.analysis.leaderboard import (
     FOLD_BEFORE_DROP, Column, Leaderboard, format_accuracy, format_cost, format_param, format_quality, leaderboard,
 )
@@ -184,14 +184,9 @@ def best_line(best: TrialRecord, metric: str | None = None, test: Any = None) ->
     quality = format_quality({**best.metrics, "dev_accuracy": best.dev_accuracy})
     tested = ""
     if test is not None:
-        whose = "" if (test.trial, test.repeat) == (best.trial, None) else f" (of {model_name(test)}, which predict uses)"
+        whose = "" if (test.trial, test.repeat) == (best.trial, None) else f" (of {model_label(test)}, which predict uses)"
         tested = f"  {test.summary()}{whose}"
     return plain(f"best: trial {best.trial}  dev J {format_cost(best.dev_cost)}{at_best}  {quality}{tested}  {values}")
-
-
-def model_name(test: Any) -> str:
-    """``trial 7`` or ``trial 7 repeat 2``: the model some test figures score."""
-    return f"trial {test.trial}" + (f" repeat {test.repeat}" if test.repeat is not None else "")
 
 
 def model_table(rows: list[tuple[str, Any, str]]) -> Table:

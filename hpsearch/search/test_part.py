@@ -55,13 +55,6 @@ class TestFigures:
             return f"test J {self.cost:.4g}  test acc {self.accuracy:.2%}"
         return f"test J {self.cost:.4g}  test RMSE {self.rmse:.4g}  R² {self.r2:.3g}"
 
-    def export_fields(self) -> dict[str, float | int | None]:
-        """The columns an export gives the recommended model's row (``core.columns.TEST_COLUMNS``)."""
-        fields = {"test_cost": self.cost, "test_rows": self.rows}
-        if self.accuracy is not None:
-            return {**fields, "test_accuracy": self.accuracy}
-        return {**fields, "test_rmse": self.rmse, "test_r2": self.r2}
-
 
 def score_best_model(store: RunStore, data: PreparedData | None) -> TestFigures | None:
     """Score ``models/best.npz`` on the run's test rows unless its figures are kept already; None without a test
