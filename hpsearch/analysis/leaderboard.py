@@ -28,8 +28,8 @@ from hpsearch.core.decisions import Decision
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 
 from hpsearch.core.columns import (
-    CONFIRM_COLUMNS, LEAD_COLUMNS, OBJECTIVE_COLUMNS, REGRESSION_COLUMNS, REGRESSION_CONFIRM_COLUMNS,
-    REGRESSION_TEST_COLUMNS, RESULT_COLUMNS, TEST_COLUMNS, metric_column,
+    CONFIRM_COLUMNS, LEAD_COLUMNS, OBJECTIVE_COLUMNS, REGRESSION_COLUMNS, REGRESSION_CONFIRM_COLUMNS, RESULT_COLUMNS,
+    metric_column,
 )
 
 
@@ -268,9 +268,8 @@ def export_columns(trials: list[TrialRecord], fixed: dict[str, Any], metric: str
     if metric is None and is_regression(trials):
         results = tuple(c for name in results for c in (REGRESSION_COLUMNS if name == "dev_accuracy" else (name,)))
     bracket = ["bracket"] if brackets else []
-    test = (REGRESSION_TEST_COLUMNS if is_regression(trials) else TEST_COLUMNS) if tested else ()
-    return [*LEAD_COLUMNS, *results, *bracket, *confirm_columns(trials, metric), *test, "error", *searched,
-            *fixed_names, "seed"]
+    return [*LEAD_COLUMNS, *results, *bracket, *confirm_columns(trials, metric), *_test_names(tested), "error",
+            *searched, *fixed_names, "seed"]
 
 
 def confirm_columns(trials: list[TrialRecord], metric: str | None) -> tuple[str, ...]:
@@ -291,8 +290,8 @@ def export_rows(
     number named as a fixed column, ``seed``, as ``reported_seed``: ``metric_column``).
     ``confirmed`` maps a trial to its ``CONFIRM_COLUMNS`` (``confirm.export_fields``); empty for the others.
     ``brackets`` (trial -> Hyperband bracket, 0-based) adds a ``bracket`` field when given.
-    ``tested`` maps the trial of the model predict uses to its test columns (``test_cost`` ...): with
-    it, every row has the test columns, empty but in that trial's.
+    ``tested`` maps the trial of the model predict uses to its test figures (``TestFigures.columns``): with it,
+    every row has those columns, empty but in that trial's.
     """
     regression = metric is None and is_regression(trials)
     confirm = confirm_columns(trials, metric)
@@ -313,8 +312,7 @@ def export_rows(
             "best_epoch": None if t.best_epoch is None else t.best_epoch + 1,
             **({"bracket": brackets.get(t.trial)} if brackets else {}),
             **dict.fromkeys(confirm), **(confirmed or {}).get(t.trial, {}),
-            **(dict.fromkeys((REGRESSION_TEST_COLUMNS if regression else TEST_COLUMNS)) if tested else {}),
-            **(tested or {}).get(t.trial, {}),
+            **dict.fromkeys(_test_names(tested)), **(tested or {}).get(t.trial, {}),
             "error": t.error or "",
         }
         if regression:
@@ -336,15 +334,19 @@ def export_rows(
 def write_csv(
     trials: list[TrialRecord], fixed: dict[str, Any], stream: IO[str], metric: str | None = None, *,
     confirmed: dict[int, dict[str, Any]] | None = None, brackets: dict[int, int] | None = None,
-    test: dict[str, Any] | None = None,
+    tested: dict[int, dict[str, Any]] | None = None,
 ) -> None:
-    """Every trial as one CSV row (header first). Missing values are empty cells. ``test`` as for ``write_json``."""
-    tested = {test["trial"]: _test_fields(test)} if test else None
+    """Every trial as one CSV row (header first). Missing values are empty cells."""
     columns = export_columns(trials, fixed, metric, brackets, tested)
     writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in export_rows(trials, fixed, metric, confirmed, brackets, tested):
         writer.writerow({k: _csv_value(v) for k, v in row.items()})
+
+
+def _test_names(tested: dict[int, dict[str, Any]] | None) -> list[str]:
+    """The test columns of an export (none without a test part)."""
+    return list(next(iter(tested.values()))) if tested else []
 
 
 def _csv_value(value: Any) -> Any:
@@ -371,18 +373,15 @@ def write_json(
     recommended: dict[str, Any] | None = None,
     brackets: dict[int, int] | None = None,
     decisions: dict[int, list[Decision]] | None = None,
-    test: dict[str, Any] | None = None,
+    tested: dict[int, dict[str, Any]] | None = None,
 ) -> None:
     """The run as one JSON document: rounds (with their promotions), importance, the recommended configuration
     (``confirm.recommended``) and every trial (with its history, and a babysat trial's ``decisions``).
 
     ``promotions`` maps a round to ``(bracket, rung) -> trials promoted from that rung`` (``RunStore.promotions``);
     ``brackets`` maps a trial to its Hyperband bracket; ``decisions`` a babysat trial to what was changed, when and
-    why (``RunStore.decisions``), in the order they were made. ``test``: the test figures of the model predict
-    uses (``TestFigures``, as a dict: its trial and repeat too), also in that trial's row; a document has a ``test``
-    key only then.
+    why (``RunStore.decisions``), in the order they were made.
     """
-    tested = {test["trial"]: _test_fields(test)} if test else None
     by_id = {t.trial: t for t in trials}
     rows = []
     for row in export_rows(trials, fixed, metric, confirmed, brackets, tested):
@@ -403,18 +402,10 @@ def write_json(
         ],
         "importance": importance,
         "recommended": recommended,
-        **({"test": {k: v for k, v in test.items() if k != "model_sha256"}} if test else {}),
         "trials": rows,
     }
     json.dump(_json_value(document), stream, indent=2)
     stream.write("\n")
-
-
-def _test_fields(test: dict[str, Any]) -> dict[str, Any]:
-    """The test columns of a ``TestFigures`` as a dict: ``test_cost`` ... (a classifier's accuracy, or a
-    regression's RMSE and R²)."""
-    names = TEST_COLUMNS if test.get("accuracy") is not None else REGRESSION_TEST_COLUMNS
-    return {name: test[name.removeprefix("test_")] for name in names}
 
 
 def _json_value(value: Any) -> Any:

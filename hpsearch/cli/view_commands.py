@@ -87,16 +87,16 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
         confirmation, decisions = load_confirmation(store), store.decisions()
     confirmed, brackets = export_fields(confirmation), run_brackets(rounds, config)
     figures = current_test_figures(store.run_dir)
-    test = asdict(figures) if figures is not None else None
+    tested = figures.columns() if figures is not None else None
     text = io.StringIO()
     if json_file is not None:
         importance = asdict(run_importance(config.space, trials, config.objective))
         write_json(trials, config.model, text, run=store.name, rounds=rounds, importance=importance,
                    promotions=promotions, metric=config.metric, confirmed=confirmed,
                    recommended=recommended(trials, confirmation, config.model), brackets=brackets,
-                   decisions=decisions, test=test)
+                   decisions=decisions, tested=tested)
     else:
-        write_csv(trials, config.model, text, metric=config.metric, confirmed=confirmed, brackets=brackets, test=test)
+        write_csv(trials, config.model, text, metric=config.metric, confirmed=confirmed, brackets=brackets, tested=tested)
     target = json_file if json_file is not None else csv_file
     if target is None or str(target) == "-":
         click.echo(text.getvalue(), nl=False)

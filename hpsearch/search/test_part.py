@@ -16,6 +16,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from hpsearch.core.columns import REGRESSION_TEST_COLUMNS, TEST_COLUMNS
 from hpsearch.data.stored_arrays import PreparedData, prepared_files
 from hpsearch.io import bounded_json
 from hpsearch.io.safe_files import write_bytes_atomic
@@ -54,6 +55,11 @@ class TestFigures:
         if self.accuracy is not None:
             return f"test J {self.cost:.4g}  test acc {self.accuracy:.2%}"
         return f"test J {self.cost:.4g}  test RMSE {self.rmse:.4g}  R² {self.r2:.3g}"
+
+    def columns(self) -> dict[int, dict[str, float | int | None]]:
+        """What an export adds to the row of the model's trial: ``TEST_COLUMNS`` (a regression's, for one)."""
+        names = TEST_COLUMNS if self.accuracy is not None else REGRESSION_TEST_COLUMNS
+        return {self.trial: {name: getattr(self, name.removeprefix("test_")) for name in names}}
 
 
 def score_best_model(store: RunStore, data: PreparedData | None) -> TestFigures | None:
