@@ -16,6 +16,7 @@ from hpsearch.execution.objective_jobs import TRIALS_DIR
 from hpsearch.objectives.function import TRACEBACK_FILE
 from hpsearch.pruning.schedule import brackets
 from hpsearch.search.halving import rungs
+from hpsearch.search.refit import current_refit, model_in_use
 from hpsearch.search.test_part import TestFigures, current_test_figures, has_test_part
 from hpsearch.space.tpe import N_STARTUP
 
@@ -131,7 +132,13 @@ def model_notes(trials: list[TrialRecord], confirmation: Confirmation | None,
         else:
             leader = next((t.trial for t in rank(trials) if t.status is TrialStatus.OK), None)
             which = f"trial {trial}" + (", the leaderboard's best" if leader == trial else "")
-        lines.append(f"best model, the one predict RUN uses: {which} — {path}")
+        refit = current_refit(path.parent.parent)
+        if refit is None:
+            lines.append(f"best model, the one predict RUN uses: {which} — {path}")
+        else:  # search.refit: predict uses the winner retrained on every non-test row
+            lines += [f"best model as searched: {which} — {path}",
+                      f"predict RUN uses: {refit.describe()} — {model_in_use(path.parent.parent)}; it has no dev J "
+                      "(no row was held out from it)"]
     stale = stale_round(trials, confirmation)
     if stale is not None:
         lines.append(f"confirmed before round {stale}: run hpsearch confirm again")
@@ -173,4 +180,5 @@ def test_notes(run_dir: Path, trials: list[TrialRecord], own_objective: bool) ->
 
 def model_label(figures: TestFigures) -> str:
     """``trial 7`` or ``trial 7 repeat 2``: the model some test figures score."""
-    return f"trial {figures.trial}" + (f" repeat {figures.repeat}" if figures.repeat is not None else "")
+    label = f"trial {figures.trial}" + (f" repeat {figures.repeat}" if figures.repeat is not None else "")
+    return f"the refit of {label} on train and dev rows" if figures.refit else label

@@ -184,7 +184,7 @@ def best_line(best: TrialRecord, metric: str | None = None, test: Any = None) ->
     quality = format_quality({**best.metrics, "dev_accuracy": best.dev_accuracy})
     tested = ""
     if test is not None:
-        whose = "" if (test.trial, test.repeat) == (best.trial, None) else f" (of {model_label(test)}, which predict uses)"
+        whose = "" if (test.trial, test.repeat, test.refit) == (best.trial, None, False) else f" (of {model_label(test)}, which predict uses)"
         tested = f"  {test.summary()}{whose}"
     return plain(f"best: trial {best.trial}  dev J {format_cost(best.dev_cost)}{at_best}  {quality}{tested}  {values}")
 

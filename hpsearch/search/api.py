@@ -44,6 +44,7 @@ from hpsearch.search.options import Execution, SearchReporter, Silent
 from hpsearch.search.rounds import ZoomRequest, drive, edge_hints, initial_round
 from hpsearch.search.run_config import stored_config
 from hpsearch.search.search_data import check_fixed_size, load_data, run_data
+from hpsearch.search.refit import refit_best
 from hpsearch.search.test_part import TestFigures, score_best_model
 from hpsearch.search.trust import check_trusted
 from hpsearch.space.zoom import EdgeHint
@@ -247,5 +248,10 @@ def _finish(store: RunStore, execution: Execution, reporter: SearchReporter | No
             reporter.note(line)
     edges = drive(store, config, data, execution, reporter, retry_failed=retry_failed, zoom=zoom)
     store.check_intact()
-    test = score_best_model(store, data)  # once the search is over: nothing it did could see these figures
+    test = None
+    if data is not None:
+        with store.lock():  # once the search is over: nothing it did could see these figures
+            if config.search.refit:
+                refit_best(store, config, data)
+            test = score_best_model(store, data)
     return SearchResult(store.run_dir, store.name, store.rounds(), rank(store.trials()), edges, config.objective, test)

@@ -21,20 +21,21 @@ from hpsearch.data.stored_arrays import PreparedData, prepared_files
 from hpsearch.io import bounded_json
 from hpsearch.io.safe_files import write_bytes_atomic
 from hpsearch.nn import Network
+from hpsearch.search.refit import current_refit, model_in_use
 from hpsearch.storage.artifacts import file_digest
 from hpsearch.storage.layout import MODELS_DIR
 from hpsearch.storage.run_store import RunStore
 
 TEST_FILE = "test.json"
 """In the run's ``models/`` folder: the test figures of the model file whose digest they name."""
-_BEST = "best.npz"
 
 
 @dataclass(frozen=True)
 class TestFigures:
     """The recommended model's figures on the test part.
 
-    trial : the trial whose weights ``models/best.npz`` holds (``repeat``: the confirm repeat, else None)
+    trial : the trial whose weights ``models/best.npz`` holds (``repeat``: the confirm repeat, else None);
+        ``refit``: the model scored is its refit on train+dev rows (``search.refit``), which predict then uses
     rows : how many test rows
     cost : J on the test rows, as dev J is computed (a regression: on targets standardized with the training part)
     accuracy : a classifier's share right; ``rmse``/``r2`` a regression's, in the target's own units
@@ -49,6 +50,7 @@ class TestFigures:
     r2: float | None = None
     repeat: int | None = None
     model_sha256: str = ""
+    refit: bool = False
 
     def summary(self) -> str:
         """``test J 0.2130  test acc 91.50%`` (a regression: ``test RMSE ...  test R² ...``)."""
@@ -63,13 +65,15 @@ class TestFigures:
 
 
 def score_best_model(store: RunStore, data: PreparedData | None) -> TestFigures | None:
-    """Score ``models/best.npz`` on the run's test rows unless its figures are kept already; None without a test
-    part or a model file. Reads the test rows here and nowhere else that trains or ranks."""
+    """Score the model predict uses (``models/best.npz``, or its current refit) on the run's test rows unless its
+    figures are kept already; None without a test part or a model file. Reads the test rows here and nowhere
+    else that trains or ranks."""
     test = data.test_rows() if data is not None else None
     saved = store.best_model()
     if test is None or saved is None:
         return None
-    trial, path = saved
+    trial, path = saved[0], model_in_use(store.run_dir)
+    refit = current_refit(store.run_dir) is not None
     digest = file_digest(path)
     kept = read_test_figures(store.run_dir)
     if kept is not None and kept.model_sha256 == digest:
@@ -81,10 +85,10 @@ def score_best_model(store: RunStore, data: PreparedData | None) -> TestFigures 
     repeat = confirmed[1] if confirmed is not None and confirmed[0] == trial else None
     if network.task == "regression":
         figures = TestFigures(trial, len(y), metrics["dev_cost"], rmse=metrics["dev_rmse"], r2=metrics["dev_r2"],
-                              repeat=repeat, model_sha256=digest or "")
+                              repeat=repeat, model_sha256=digest or "", refit=refit)
     else:
         figures = TestFigures(trial, len(y), metrics["dev_cost"], accuracy=metrics["dev_accuracy"], repeat=repeat,
-                              model_sha256=digest or "")
+                              model_sha256=digest or "", refit=refit)
     write_bytes_atomic(store.run_dir / MODELS_DIR, TEST_FILE, json.dumps(asdict(figures), indent=1).encode("utf-8"))
     return figures
 
@@ -93,10 +97,7 @@ def read_test_figures(run_dir: Path) -> TestFigures | None:
     """The kept test figures, or None (no test part, nothing scored yet, or a file not as hpsearch writes it)."""
     path = Path(run_dir) / MODELS_DIR / TEST_FILE
     try:
-        if path.stat().st_size > 64_000:
-            return None
-        raw = bounded_json.loads(path.read_bytes())
-        figures = TestFigures(**raw)
+        figures = TestFigures(**bounded_json.read_small(path))
     except (OSError, ValueError, TypeError):
         return None
     numbers = [figures.cost, *(v for v in (figures.accuracy, figures.rmse, figures.r2) if v is not None)]
@@ -109,7 +110,7 @@ def current_test_figures(run_dir: Path) -> TestFigures | None:
     """The test figures of the model file ``predict`` uses now; None when none are kept for that very file
     (a model saved since, by a command interrupted before it scored it)."""
     figures = read_test_figures(run_dir)
-    if figures is None or figures.model_sha256 != file_digest(Path(run_dir) / MODELS_DIR / _BEST):
+    if figures is None or figures.model_sha256 != file_digest(model_in_use(run_dir)):
         return None
     return figures
 
