@@ -232,3 +232,32 @@ def test_the_new_keys_refuse_in_one_line_where_they_do_not_apply(files: Path, tm
     sat = CliRunner().invoke(cli, ["babysit", str(files / "babysit.yaml"), "--runs-dir", str(tmp_path / "runs")])
     assert sat.exit_code != 0 and "babysit keeps no test part" in sat.output
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_regressions_test_figures_are_rmse_and_r2_in_the_targets_units(tmp_path: Path) -> None:
+    """A regression's test part, split at random: RMSE and R² of the model predict uses, worked out by hand in the
+    target's own units on the stored test rows."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(200, 3))
+    y = 50 + 20 * (X @ np.array([1.0, -2.0, 0.5])) + rng.normal(size=200)
+    with open(tmp_path / "lin.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["a", "b", "c", "y"])
+        writer.writerows([[f"{v:.5f}" for v in (*x, t)] for x, t in zip(X, y)])
+    (tmp_path / "lin.yaml").write_text("name: lin\ndata: {path: lin.csv, label: y, test_fraction: 0.25}\n"
+                                       "model: {hidden: [8], epochs: 20, optimizer: adam}\nspace:\n"
+                                       "  learning_rate: {scale: log, low: 3.0e-3, high: 3.0e-2}\n"
+                                       "search: {trials: 3, seed: 1, workers: 1}\n")
+    result = start_search(load_config(tmp_path / "lin.yaml"), runs_dir=tmp_path / "runs", name="lin", execution=ONE)
+    test = result.test
+    data = PreparedData(str(result.run_dir / "data"))
+    X_test, y_test = data.test_rows()
+    dataset = data.load()
+    actual = y_test * dataset.target_scale + dataset.target_mean  # the raw targets of the test rows
+    predicted = Network.load(result.run_dir / "models" / "best.npz").predict(X_test)
+    assert test.rows == len(actual) == 50 and test.accuracy is None
+    assert test.rmse == pytest.approx(np.sqrt(np.mean((predicted - actual) ** 2)), rel=1e-5)
+    assert test.r2 == pytest.approx(1 - np.sum((predicted - actual) ** 2) / np.sum((actual - actual.mean()) ** 2),
+                                    rel=1e-5)
+    written = np.array([float(f"{t:.5f}") for t in y])  # each test target is a row of the file
+    assert np.abs(actual[:, 0][:, None] - written[None, :]).min(axis=1).max() < 1e-6
