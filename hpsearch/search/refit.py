@@ -63,7 +63,9 @@ def refit_best(store: RunStore, config: SearchConfig, data: PreparedData) -> Ref
     kept = current_refit(store.run_dir)
     if kept is not None:
         return kept
-    record = next(t for t in store.trials() if t.trial == trial and t.status is TrialStatus.OK)
+    record = next((t for t in store.trials() if t.trial == trial and t.status is TrialStatus.OK), None)
+    if record is None:  # not a trial of this search's records (cannot be refit from them)
+        return None
     epochs = record.best_epoch + 1 if config.search.rank_by == "best" and record.best_epoch is not None \
         else record.epochs_run
     dataset = data.load()
