@@ -261,3 +261,15 @@ def test_a_regressions_test_figures_are_rmse_and_r2_in_the_targets_units(tmp_pat
                                     rel=1e-5)
     written = np.array([float(f"{t:.5f}") for t in y])  # each test target is a row of the file
     assert np.abs(actual[:, 0][:, None] - written[None, :]).min(axis=1).max() < 1e-6
+
+
+def test_confirm_then_refit_refits_the_confirmed_best(files: Path, tmp_path: Path) -> None:
+    """With ``search.refit``, confirm comes first: the refit is of the confirmed best, and the test part scores it."""
+    run_dir = _search(files, tmp_path / "runs", "confirm-refit", "test_path: test.csv", ", refit: true")
+    confirmation = confirm_run(run_dir, top_k=3, seeds=2, execution=ONE)
+    refit = json.loads((run_dir / "models" / "refit.json").read_text())
+    figures = json.loads((run_dir / "models" / "test.json").read_text())
+    assert refit["trial"] == confirmation.best.trial == figures["trial"] and refit["repeat"] is not None
+    assert figures["refit"] is True and figures["model_sha256"] == refit["model_sha256"]
+    shown = " ".join(CliRunner().invoke(cli, ["show", str(run_dir)]).output.split())
+    assert f"refit of trial {confirmation.best.trial} (the confirmed best)" in shown

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from hpsearch.config.search_config import SearchConfig
-from hpsearch.core.records import TrialStatus
+from hpsearch.core.records import TrialRecord, TrialStatus
 from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.execution.segments import Segment, TrialTask, train_segment
 from hpsearch.io import bounded_json
@@ -48,7 +48,7 @@ class Refit:
 
     def describe(self) -> str:
         """``refit of trial 7 on all 960 rows (train and dev), 12 epochs``."""
-        of = f"trial {self.trial}" + (f" (confirmed, repeat {self.repeat})" if self.repeat is not None else "")
+        of = f"trial {self.trial}" + (" (the confirmed best)" if self.repeat is not None else "")
         return f"refit of {of} on all {self.rows} rows (train and dev), {self.epochs} epochs"
 
 
@@ -63,11 +63,12 @@ def refit_best(store: RunStore, config: SearchConfig, data: PreparedData) -> Ref
     kept = current_refit(store.run_dir)
     if kept is not None:
         return kept
-    record = next((t for t in store.trials() if t.trial == trial and t.status is TrialStatus.OK), None)
+    record = next((t for t in store.trials() if t.trial == trial and t.status in _REFITTABLE), None)
     if record is None:  # not a trial of this search's records (cannot be refit from them)
         return None
-    epochs = record.best_epoch + 1 if config.search.rank_by == "best" and record.best_epoch is not None \
-        else record.epochs_run
+    confirmed = store.confirmed_model()
+    epochs = _epochs(record, config, next((r.epochs_run for r in store.repeats() if (r.trial, r.repeat) == confirmed),
+                                          None))
     dataset = data.load()
     every_row = dataclasses.replace(dataset, X_train=np.concatenate([dataset.X_train, dataset.X_dev]),
                                     y_train=np.concatenate([dataset.y_train, dataset.y_dev]))
@@ -77,11 +78,22 @@ def refit_best(store: RunStore, config: SearchConfig, data: PreparedData) -> Ref
         store.note(f"the refit of trial {trial} ends {outcome.status.value}: predict keeps using models/best.npz")
         return None
     refit_path = save_npz(store.run_dir / MODELS_DIR / REFIT_MODEL, data.model_state(outcome.weights))
-    confirmed = store.confirmed_model()
     refit = Refit(trial, epochs, len(every_row.y_train), source or "", file_digest(refit_path) or "",
                   confirmed[1] if confirmed is not None and confirmed[0] == trial else None)
     write_bytes_atomic(store.run_dir / MODELS_DIR, REFIT_FILE, json.dumps(asdict(refit), indent=1).encode("utf-8"))
     return refit
+
+
+_REFITTABLE = (TrialStatus.OK, TrialStatus.PRUNED)
+"""A confirmed best may be a trial early stopping pruned: confirm trained its repeats to the top rung."""
+
+
+def _epochs(record: TrialRecord, config: SearchConfig, repeat_epochs: int | None) -> int:
+    """How long the refit trains: the trial's best epoch count under ``rank_by: best`` (a trial that ran to its
+    end), else the epochs of the model it refits (a confirmed repeat's, which ran to the top rung, or the trial's)."""
+    if config.search.rank_by == "best" and record.best_epoch is not None and record.status is TrialStatus.OK:
+        return record.best_epoch + 1
+    return repeat_epochs if repeat_epochs is not None else record.epochs_run
 
 
 def current_refit(run_dir: Path) -> Refit | None:

@@ -81,14 +81,12 @@ def score_best_model(store: RunStore, data: PreparedData | None) -> TestFigures 
     X, y = test
     network = Network.load(path)
     metrics = network.metrics(X, y)
-    confirmed = store.confirmed_model()
-    repeat = confirmed[1] if confirmed is not None and confirmed[0] == trial else None
-    if network.task == "regression":
-        figures = TestFigures(trial, len(y), metrics["dev_cost"], rmse=metrics["dev_rmse"], r2=metrics["dev_r2"],
-                              repeat=repeat, model_sha256=digest or "", refit=refit)
-    else:
-        figures = TestFigures(trial, len(y), metrics["dev_cost"], accuracy=metrics["dev_accuracy"], repeat=repeat,
-                              model_sha256=digest or "", refit=refit)
+    confirmed = store.confirmed_model()  # a refit is of the trial's configuration, with the trial's own seed
+    repeat = confirmed[1] if confirmed is not None and confirmed[0] == trial and not refit else None
+    quality = ({"rmse": metrics["dev_rmse"], "r2": metrics["dev_r2"]} if network.task == "regression"
+               else {"accuracy": metrics["dev_accuracy"]})
+    figures = TestFigures(trial, len(y), metrics["dev_cost"], repeat=repeat, model_sha256=digest or "", refit=refit,
+                          **quality)
     write_bytes_atomic(store.run_dir / MODELS_DIR, TEST_FILE, json.dumps(asdict(figures), indent=1).encode("utf-8"))
     return figures
 
