@@ -37,7 +37,7 @@ pytest.importorskip("matplotlib", reason="plot cells need the plot extra")
 FIXTURES = Path(__file__).parent / "fixtures"
 
 KINDS = ("plain", "zoomed", "halving", "hyperband", "command", "python_es", "babysat", "confirmed", "killed",
-         "dask", "v1", "regression", "conditional")
+         "dask", "v1", "regression", "conditional", "tested")
 COMMANDS = ("show80", "show120", "show_wide", "export_csv", "export_json", "plot", "importance", "predict",
             "confirm", "babysit_trial", "zoom", "resume", "resume_retry", "list")
 
@@ -49,6 +49,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("babysat", "zoom"): "babysat", ("babysat", "resume"): "babysat", ("babysat", "resume_retry"): "babysat",
     ("babysat", "confirm"): "babysat", ("babysat", "babysit_trial"): "babysat run",
     ("v1", "predict"): "saved without its data preparation",  # a schema-1 model file has no preparation
+    ("tested", "babysit_trial"): "babysit keeps no test part",  # babysit steers by dev figures: no test part
 }
 
 COMMAND_SCORE = """\
@@ -185,6 +186,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
     conditional.write_text(conditional.read_text().replace("  beta1:         {scale: one_minus_log, low: 0.8, high: 0.99}\n",
                                                            CONDITIONAL_SPACE))
     dirs["conditional"] = start_search(load_config(conditional), runs_dir=runs, name="conditional", execution=one).run_dir
+    tested = _tiny(base / "tested", "  refit: true\n")  # issue 30: a test part, and the winner refit for predict
+    tested.write_text(tested.read_text().replace("  noise: 1.0\n", "  noise: 1.0\n  test_fraction: 0.25\n"))
+    dirs["tested"] = start_search(load_config(tested), runs_dir=runs, name="tested", execution=one).run_dir
     return {kind: _best(run_dir, kind) for kind, run_dir in dirs.items()}
 
 
@@ -272,6 +276,8 @@ def _check(command: str, b: Built, out: str, name: str, runs: Path, folder: Path
             assert "dev RMSE" in out and "dev acc" not in out
         if b.kind == "conditional":
             assert "—" in out  # an inactive beta or beta1 is shown as absent, never as a value
+        if b.kind == "tested":
+            assert "test part:" in out and "predict RUN uses: refit of trial" in out
     elif command == "export_csv":
         rows = list(csv.DictReader(io.StringIO(out)))
         if b.kind == "regression":  # pruned trials too: their RMSE is their last epoch's (schema 4)
@@ -282,6 +288,7 @@ def _check(command: str, b: Built, out: str, name: str, runs: Path, folder: Path
         assert format_cost(float(rows[0][b.metric or "dev_cost"])) == b.best_text
         assert ("bracket" in rows[0]) == (b.kind == "hyperband")
         assert all(r["error"] for r in rows if r["status"] == "failed")
+        assert bool(rows[0].get("test_cost")) == (b.kind == "tested")  # the model predict uses, on the test part
     elif command == "export_json":
         document = json.loads(out)
         first = document["trials"][0]
@@ -305,12 +312,14 @@ def _check(command: str, b: Built, out: str, name: str, runs: Path, folder: Path
             assert len(predicted) == 5 and all(np.isfinite(float(row["prediction"])) for row in predicted)
     elif command == "confirm":
         assert "recommended: trial" in out
+        assert ("test part:" in out) == (b.kind == "tested")
         if b.kind == "regression":
             assert "mean dev RMSE" in out and "mean acc" not in out
     elif command == "babysit_trial":
         assert "run 'handed'" in out
     elif command == "zoom":
         assert "best: trial" in out
+        assert ("test J" in out) == (b.kind == "tested")
     elif command == "list":
         assert name in out
 

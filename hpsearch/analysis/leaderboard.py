@@ -254,9 +254,9 @@ def extra_metrics(trials: list[TrialRecord], metric: str) -> list[str]:
 
 
 def export_columns(trials: list[TrialRecord], fixed: dict[str, Any], metric: str | None = None,
-                   brackets: dict[int, int] | None = None) -> list[str]:
-    """Column order of an export: rank, trial, round, status, results, (bracket), confirmation, error, then every
-    hyperparameter.
+                   brackets: dict[int, int] | None = None, tested: dict[int, dict[str, Any]] | None = None) -> list[str]:
+    """Column order of an export: rank, trial, round, status, results, (bracket), confirmation, (test figures),
+    error, then every hyperparameter.
 
     The results are the engine's, or (``metric`` given) the metric, every other reported number,
     epochs (reports per epoch), seconds and rung.
@@ -268,8 +268,8 @@ def export_columns(trials: list[TrialRecord], fixed: dict[str, Any], metric: str
     if metric is None and is_regression(trials):
         results = tuple(c for name in results for c in (REGRESSION_COLUMNS if name == "dev_accuracy" else (name,)))
     bracket = ["bracket"] if brackets else []
-    return [*LEAD_COLUMNS, *results, *bracket, *confirm_columns(trials, metric), "error", *searched, *fixed_names,
-            "seed"]
+    return [*LEAD_COLUMNS, *results, *bracket, *confirm_columns(trials, metric), *_test_names(tested), "error",
+            *searched, *fixed_names, "seed"]
 
 
 def confirm_columns(trials: list[TrialRecord], metric: str | None) -> tuple[str, ...]:
@@ -281,6 +281,7 @@ def confirm_columns(trials: list[TrialRecord], metric: str | None) -> tuple[str,
 def export_rows(
     trials: list[TrialRecord], fixed: dict[str, Any], metric: str | None = None,
     confirmed: dict[int, dict[str, Any]] | None = None, brackets: dict[int, int] | None = None,
+    tested: dict[int, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """One dict per trial, best first: searched values and the run's fixed hyperparameters alike.
 
@@ -289,6 +290,8 @@ def export_rows(
     number named as a fixed column, ``seed``, as ``reported_seed``: ``metric_column``).
     ``confirmed`` maps a trial to its ``CONFIRM_COLUMNS`` (``confirm.export_fields``); empty for the others.
     ``brackets`` (trial -> Hyperband bracket, 0-based) adds a ``bracket`` field when given.
+    ``tested`` maps the trial of the model predict uses to its test figures (``TestFigures.columns``): with it,
+    every row has those columns, empty but in that trial's.
     """
     regression = metric is None and is_regression(trials)
     confirm = confirm_columns(trials, metric)
@@ -309,6 +312,7 @@ def export_rows(
             "best_epoch": None if t.best_epoch is None else t.best_epoch + 1,
             **({"bracket": brackets.get(t.trial)} if brackets else {}),
             **dict.fromkeys(confirm), **(confirmed or {}).get(t.trial, {}),
+            **dict.fromkeys(_test_names(tested)), **(tested or {}).get(t.trial, {}),
             "error": t.error or "",
         }
         if regression:
@@ -330,13 +334,19 @@ def export_rows(
 def write_csv(
     trials: list[TrialRecord], fixed: dict[str, Any], stream: IO[str], metric: str | None = None, *,
     confirmed: dict[int, dict[str, Any]] | None = None, brackets: dict[int, int] | None = None,
+    tested: dict[int, dict[str, Any]] | None = None,
 ) -> None:
     """Every trial as one CSV row (header first). Missing values are empty cells."""
-    columns = export_columns(trials, fixed, metric, brackets)
+    columns = export_columns(trials, fixed, metric, brackets, tested)
     writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for row in export_rows(trials, fixed, metric, confirmed, brackets):
+    for row in export_rows(trials, fixed, metric, confirmed, brackets, tested):
         writer.writerow({k: _csv_value(v) for k, v in row.items()})
+
+
+def _test_names(tested: dict[int, dict[str, Any]] | None) -> list[str]:
+    """The test columns of an export (none without a test part)."""
+    return list(next(iter(tested.values()))) if tested else []
 
 
 def _csv_value(value: Any) -> Any:
@@ -363,6 +373,7 @@ def write_json(
     recommended: dict[str, Any] | None = None,
     brackets: dict[int, int] | None = None,
     decisions: dict[int, list[Decision]] | None = None,
+    tested: dict[int, dict[str, Any]] | None = None,
 ) -> None:
     """The run as one JSON document: rounds (with their promotions), importance, the recommended configuration
     (``confirm.recommended``) and every trial (with its history, and a babysat trial's ``decisions``).
@@ -373,7 +384,7 @@ def write_json(
     """
     by_id = {t.trial: t for t in trials}
     rows = []
-    for row in export_rows(trials, fixed, metric, confirmed, brackets):
+    for row in export_rows(trials, fixed, metric, confirmed, brackets, tested):
         row = {k: _json_value(v) for k, v in row.items()}
         row["history"] = by_id[row["trial"]].history
         if decisions and row["trial"] in decisions:

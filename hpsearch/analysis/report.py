@@ -53,6 +53,7 @@ def write_report(
     leaderboard_rows: int = 20,
     metric: str | None = None,
     confirmation: Confirmation | None = None,
+    notes: list[str] | None = None,
 ) -> Path:
     """Write ``out_dir/report.html`` and return its path.
 
@@ -66,10 +67,14 @@ def write_report(
         An own objective's metric, shown instead of the engine's dev J, train J and accuracy.
     confirmation
         ``confirm.load_confirmation``'s summary, shown as a table after the leaderboard.
+    notes
+        What the figures are worth (``run_notes.test_notes``: the test part's figures, or that dev J is
+        optimistic), one paragraph each under the summary.
     """
     sections = [
         f"<h1>hpsearch run {escape(run_name)}</h1>",
         _summary(trials, metric),
+        *(f"<p>{escape(line)}</p>" for line in notes or ()),
         "<h2>Leaderboard</h2>",
         _leaderboard(rounds, trials, leaderboard_rows, metric, importance),
         *(["<h2>Confirmation</h2>", _confirmation(confirmation)] if confirmation is not None else []),

@@ -16,6 +16,8 @@ from hpsearch.execution.objective_jobs import TRIALS_DIR
 from hpsearch.objectives.function import TRACEBACK_FILE
 from hpsearch.pruning.schedule import brackets
 from hpsearch.search.halving import rungs
+from hpsearch.search.refit import current_refit, model_in_use
+from hpsearch.search.test_part import TestFigures, current_test_figures, has_test_part
 from hpsearch.space.tpe import N_STARTUP
 
 if TYPE_CHECKING:
@@ -130,7 +132,13 @@ def model_notes(trials: list[TrialRecord], confirmation: Confirmation | None,
         else:
             leader = next((t.trial for t in rank(trials) if t.status is TrialStatus.OK), None)
             which = f"trial {trial}" + (", the leaderboard's best" if leader == trial else "")
-        lines.append(f"best model, the one predict RUN uses: {which} — {path}")
+        refit = current_refit(path.parent.parent)
+        if refit is None:
+            lines.append(f"best model, the one predict RUN uses: {which} — {path}")
+        else:  # search.refit: predict uses the winner retrained on every non-test row
+            lines += [f"best model as searched: {which} — {path}",
+                      f"predict RUN uses: {refit.describe()} — {model_in_use(path.parent.parent)}; it has no dev J "
+                      "(no row was held out from it)"]
     stale = stale_round(trials, confirmation)
     if stale is not None:
         lines.append(f"confirmed before round {stale}: run hpsearch confirm again")
@@ -149,3 +157,28 @@ def stale_round(trials: list[TrialRecord], confirmation: Confirmation | None) ->
     above = [t.round for t in trials if t.status is TrialStatus.OK and t.trial not in confirmed
              and places[t.trial] < worst and t.round > last_confirmed_round]
     return min(above) if above else None
+
+
+def test_notes(run_dir: Path, trials: list[TrialRecord], own_objective: bool) -> list[str]:
+    """How far to trust the figures shown (show and the report): the dev J chose the winner among every trial on
+    the same rows, so it flatters the winner by construction; only the test part, which no search step saw, gives
+    a figure for new rows. Nothing for an own objective (its data are its own) or a run without an ok trial."""
+    n_ok = sum(t.status is TrialStatus.OK for t in trials)
+    if own_objective or not n_ok:
+        return []
+    if not has_test_part(run_dir):
+        return [f"the dev J above chose the winner among {n_ok} trial{'s' if n_ok != 1 else ''} on the same dev rows, so it is optimistic "
+                "for new rows — set data.test_fraction (or data.test_path) in a new run for a figure to trust"]
+    figures = current_test_figures(run_dir)
+    if figures is None:
+        return ["the run keeps a test part, but the model predict uses is not scored on it yet — "
+                f"hpsearch resume {run_dir} scores it"]
+    return [f"test part: {figures.rows} rows no search step saw; the model predict uses ({model_label(figures)}) "
+            f"scores {figures.summary()} on them — the dev figures chose the winner, the test figure did not, so "
+            "the test figure is the one to expect on new rows"]
+
+
+def model_label(figures: TestFigures) -> str:
+    """``trial 7`` or ``trial 7 repeat 2``: the model some test figures score."""
+    label = f"trial {figures.trial}" + (f" repeat {figures.repeat}" if figures.repeat is not None else "")
+    return f"the refit of {label} on train and dev rows" if figures.refit else label

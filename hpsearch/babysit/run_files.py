@@ -71,6 +71,14 @@ def engine_config(store: RunStore) -> SearchConfig:
     return config
 
 
+def refuse_test_part(config: SearchConfig, source: str) -> None:
+    """RunError (one line) for a test part: babysit steers one model by its dev figures, with no ranking of
+    trials for a test figure to check, and keeps no test rows — a test part is a search's (``hpsearch run``)."""
+    if config.data is not None and (config.data.test_fraction is not None or config.data.test_path is not None):
+        raise RunError(f"{source}: babysit keeps no test part — remove data.test_fraction/test_path to babysit, "
+                       "or search with hpsearch run to have the winner scored on it")
+
+
 def is_babysat(store: RunStore) -> bool:
     return any(r.kind == KIND for r in store.rounds())
 

@@ -43,7 +43,7 @@ import numpy as np
 from hpsearch.babysit.loop import BabysitResult, Unattended, Watcher, sit
 from hpsearch.babysit.replay import ReplayResult, replay_babysit
 from hpsearch.babysit.run_files import (
-    KIND, TRIAL, create_run, decisions, engine_config, is_babysat, refuse_links, timeline,
+    KIND, TRIAL, create_run, decisions, engine_config, is_babysat, refuse_links, refuse_test_part, timeline,
 )
 from hpsearch.babysit.state import STATE_FILE, EpochReport, Session
 from hpsearch.config.search_config import SearchConfig
@@ -51,7 +51,7 @@ from hpsearch.core.decisions import HANDOVER, Decision
 from hpsearch.core.errors import DataError, RunError
 from hpsearch.core.records import TrialRecord, TrialStatus
 from hpsearch.data.datasets import load_dataset
-from hpsearch.data.stored_arrays import PREPARED_FILES, prepared_data
+from hpsearch.data.stored_arrays import prepared_data, prepared_files
 from hpsearch.execution.segments import Segment, TrialTask, train_segment
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.loop import start
@@ -76,6 +76,7 @@ def start_babysit(
 ) -> BabysitResult:
     """Create a babysat run of ``model`` (trained on ``config``'s data, under its ``babysit:`` rules) and
     train it to ``model.epochs`` epochs."""
+    refuse_test_part(config, str(config.source))
     data = load_dataset(config.resolved_data())  # a data error is the user's: before a run folder exists
     store, prepared = create_run(config, model, runs_dir, name or f"{config.name}-babysit", data)
     with store, store.lock():
@@ -103,13 +104,14 @@ def continue_trial(
     with RunStore.open(search_dir, read_only=True) as search:
         config = engine_config(search)
         label = search.run_dir.resolve().name
+        refuse_test_part(config, f"run '{label}'")
         if is_babysat(search):
             raise RunError(f"run '{label}' is a babysat run — continue it with: "
                            f"hpsearch babysit {command_ref(search.run_dir)}")
         record = _continuable(search, trial)
         saved = search.best_state()
         prepared = prepared_data(search_dir, config.resolved_data())  # the arrays the search trained on
-        search.check_digests(list(PREPARED_FILES))  # ... as the search wrote them
+        search.check_digests(prepared_files(search_dir))  # ... as the search wrote them
     state = _own_state(saved[1], record) if saved is not None and saved[0] == trial else None
     if state is None:  # train it again to where it stopped: the same state, bit for bit
         task = TrialTask(record.trial, record.round, record.index, record.params, record.seed)

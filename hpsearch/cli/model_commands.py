@@ -30,8 +30,10 @@ def confirm(run_ref: str, top_k: int, seeds: int, trust: bool, runs_dir: Path | 
     Resumable: run it again to train only the repeats without a record. The
     confirmed best becomes the recommended configuration and its median repeat the best model.
     """
+    from hpsearch.analysis.run_notes import model_label
     from hpsearch.confirm.repeats import confirm_run
     from hpsearch.search.options import Execution
+    from hpsearch.search.test_part import current_test_figures
     from hpsearch.search.run_config import stored_config
     from hpsearch.storage.run_store import RunStore
 
@@ -42,6 +44,10 @@ def confirm(run_ref: str, top_k: int, seeds: int, trust: bool, runs_dir: Path | 
         result = confirm_run(run_dir, top_k=top_k, seeds=seeds, execution=Execution(workers, backend, scheduler, trust),
                              reporter=progress)
     print_confirmation(result, run_dir, objective)
+    figures = current_test_figures(run_dir)
+    if figures is not None:
+        render.say(plain(f"test part: the model predict uses ({model_label(figures)}) scores {figures.summary()} on "
+                         f"{figures.rows} rows no search step saw — its dev figures chose it, the test figure did not"))
 
 
 @click.command()

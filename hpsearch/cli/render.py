@@ -21,7 +21,7 @@ from rich.text import Text
 
 from hpsearch.cli.text import plain, safe
 from hpsearch.analysis.histogram import histogram
-from hpsearch.analysis.run_notes import describe_round
+from hpsearch.analysis.run_notes import describe_round, model_label
 from hpsearch.analysis.leaderboard import (
     FOLD_BEFORE_DROP, Column, Leaderboard, format_accuracy, format_cost, format_param, format_quality, leaderboard,
 )
@@ -170,10 +170,11 @@ def print_wide(table: Table | Group, on: Console | None = None) -> None:
     wide.print(table)
 
 
-def best_line(best: TrialRecord, metric: str | None = None) -> Text:
+def best_line(best: TrialRecord, metric: str | None = None, test: Any = None) -> Text:
     """``best: trial 7  dev J 0.1234  dev acc 93.75%  learning_rate=0.0123, ...`` (an own objective: its metric).
 
-    When the trial is ranked by its best epoch (``search.rank_by: best``), that J and epoch are said too.
+    When the trial is ranked by its best epoch (``search.rank_by: best``), that J and epoch are said too; with a
+    test part, ``test`` (``search.test_part.TestFigures``) adds the test figures of the model predict uses.
     """
     values = ", ".join(f"{k}={format_param(v)}" for k, v in best.params.items())
     if metric is not None:
@@ -181,7 +182,11 @@ def best_line(best: TrialRecord, metric: str | None = None) -> Text:
     ranked_by_best = best.best_epoch is not None and best.value == best.best_dev_cost != best.dev_cost
     at_best = f" (best {format_cost(best.best_dev_cost)} at epoch {best.best_epoch + 1})" if ranked_by_best else ""
     quality = format_quality({**best.metrics, "dev_accuracy": best.dev_accuracy})
-    return plain(f"best: trial {best.trial}  dev J {format_cost(best.dev_cost)}{at_best}  {quality}  {values}")
+    tested = ""
+    if test is not None:
+        whose = "" if (test.trial, test.repeat, test.refit) == (best.trial, None, False) else f" (of {model_label(test)}, which predict uses)"
+        tested = f"  {test.summary()}{whose}"
+    return plain(f"best: trial {best.trial}  dev J {format_cost(best.dev_cost)}{at_best}  {quality}{tested}  {values}")
 
 
 def model_table(rows: list[tuple[str, Any, str]]) -> Table:

@@ -120,7 +120,7 @@ def _finish(result: Any, quiet: bool) -> None:
         render.say(plain(f"run '{result.name}': {no_ok_reason(result.run_dir, result.trials)} — "
                          f"hpsearch show {result.name} lists every error"), render.err_console)
         click.get_current_context().exit(1)
-    render.say(render.best_line(best, metric))
+    render.say(render.best_line(best, metric, result.test))
     render.say(plain(f"run saved in {result.run_dir}"))
     for line in render.edge_lines(result.edges):
         render.say(plain(line), render.err_console)

@@ -24,7 +24,7 @@ from hpsearch.cli.text import plain, safe
 def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path | None) -> None:
     """The leaderboard of a run, each round's space, and where its best model is."""
     from hpsearch.analysis.importance import by_importance, run_importance
-    from hpsearch.analysis.run_notes import failure_note, model_notes, run_brackets
+    from hpsearch.analysis.run_notes import failure_note, model_notes, run_brackets, test_notes
     from hpsearch.data.stored_arrays import run_data_notes
     from hpsearch.confirm.repeats import load_confirmation
     from hpsearch.search.rounds import edge_hints
@@ -54,7 +54,8 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
         render.console.print(render.decisions_table(trial_decisions))
     if confirmation is not None:
         print_confirmation(confirmation, store.run_dir, config.objective)
-    for line in model_notes(every_trial, confirmation, best):
+    for line in [*model_notes(every_trial, confirmation, best), *test_notes(store.run_dir, every_trial,
+                                                                           config.objective is not None)]:
         render.say(plain(line))
     for line in render.edge_lines(edge_hints(rounds, trials, config.search.top_k)):
         render.say(plain(line))
@@ -75,6 +76,7 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
     from hpsearch.analysis.run_notes import run_brackets
     from hpsearch.io.safe_files import write_text_atomic
     from hpsearch.search.run_config import stored_config
+    from hpsearch.search.test_part import current_test_figures
     from hpsearch.storage.run_store import RunStore
 
     if csv_file is not None and json_file is not None:
@@ -84,15 +86,17 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
         promotions = {r.round: store.promotions(r.round) for r in rounds}
         confirmation, decisions = load_confirmation(store), store.decisions()
     confirmed, brackets = export_fields(confirmation), run_brackets(rounds, config)
+    figures = current_test_figures(store.run_dir)
+    tested = figures.columns() if figures is not None else None
     text = io.StringIO()
     if json_file is not None:
         importance = asdict(run_importance(config.space, trials, config.objective))
         write_json(trials, config.model, text, run=store.name, rounds=rounds, importance=importance,
                    promotions=promotions, metric=config.metric, confirmed=confirmed,
                    recommended=recommended(trials, confirmation, config.model), brackets=brackets,
-                   decisions=decisions)
+                   decisions=decisions, tested=tested)
     else:
-        write_csv(trials, config.model, text, metric=config.metric, confirmed=confirmed, brackets=brackets)
+        write_csv(trials, config.model, text, metric=config.metric, confirmed=confirmed, brackets=brackets, tested=tested)
     target = json_file if json_file is not None else csv_file
     if target is None or str(target) == "-":
         click.echo(text.getvalue(), nl=False)
@@ -127,6 +131,7 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
     from hpsearch.analysis.importance import run_importance
     from hpsearch.analysis.plots import plot_run, run_plots_dir
     from hpsearch.analysis.report import write_report
+    from hpsearch.analysis.run_notes import test_notes
     from hpsearch.search.run_config import stored_config
     from hpsearch.storage.run_store import RunStore
 
@@ -140,7 +145,8 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
     images = plot_run(rounds, trials, out, top_k=top_k, importance=importance, objective=config.objective,
                       decisions=decisions, confirmation=confirmation)
     report = write_report(out, run_name=name, rounds=rounds, trials=trials, images=images, importance=importance,
-                          metric=config.metric, confirmation=confirmation)
+                          metric=config.metric, confirmation=confirmation,
+                          notes=test_notes(run_dir, trials, config.objective is not None))
     for path in [*images, report]:
         click.echo(safe(path))
 

@@ -65,6 +65,7 @@ class SearchSettings:
     rank_by: str = "last"
     stack: str = "auto"  # auto: same-shape trials train as one stacked model where that pays (nn.stacked); off
     zoom: str = "tpe"  # tpe beat box on all four problems of benchmarks/bench_sampler.py
+    refit: bool | None = None  # true: predict uses the winner retrained on train+dev rows (search.refit)
 
 
 #: How a zoom round draws its trials (``search.zoom``).
@@ -88,6 +89,7 @@ _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
     "stack": (str, lambda v: v in ("auto", "off"), "auto (train same-shape trials as one stacked model) or off"),
     "zoom": (str, lambda v: v in ZOOMS, "box (uniform in the box of the best trials) or tpe (a model of all trials)"),
     "early_stopping": (dict, lambda v: True, "a mapping such as {method: halving, min_epochs: 3, eta: 3}"),
+    "refit": (bool, lambda v: True, "true (retrain the winner on train and dev rows for predict) or false"),
 }
 _EARLY_STOPPING_RULES: dict[str, tuple[type, Any, str]] = {
     "method": (str, lambda v: v in METHODS, "one of " + ", ".join(METHODS)),
@@ -134,7 +136,7 @@ class SearchConfig:
             raise ValueError("a search with an own objective has no data: section")
         paths = {
             key: str((self.base_dir / getattr(self.data, key)).resolve())
-            for key in ("path", "dev_path")
+            for key in ("path", "dev_path", "test_path")
             if getattr(self.data, key)
         }
         return replace(self.data, **paths)
@@ -236,6 +238,7 @@ def config_from_dict(
                                            early_stopping=settings.early_stopping is not None)
             if settings.early_stopping is not None:
                 problems += _check_objective_early_stopping(settings.early_stopping)
+            problems += [ConfigProblem("search.refit", "an own objective keeps no model to retrain")] if settings.refit else []
         elif settings.early_stopping is not None and isinstance(raw.get("space") or {}, dict):
             problems += _check_early_stopping(settings.early_stopping, model, raw.get("space") or {})
         if settings.sampler == "grid" and not problems:
@@ -353,7 +356,7 @@ def _check_settings(values: dict[str, Any], prefix: str) -> list[ConfigProblem]:
         ok = (
             (kind is int and isinstance(value, int) and not isinstance(value, bool))
             or (kind is float and isinstance(value, (int, float)) and not isinstance(value, bool))
-            or (kind is str and isinstance(value, str))
+            or (kind is str and isinstance(value, str)) or (kind is bool and isinstance(value, bool))
         ) and check(value)
         if not ok:
             problems.append(ConfigProblem(f"{prefix}.{key}", f"must be {rule}, got {value!r}"))

@@ -35,6 +35,8 @@ from hpsearch.execution.interrupts import interruptible
 from hpsearch.execution.runner import run_parallel, run_segments
 from hpsearch.execution.segments import Segment, TrialTask
 from hpsearch.search.best_model import retrain_and_save
+from hpsearch.search.refit import refit_best
+from hpsearch.search.test_part import score_best_model
 from hpsearch.space.samplers import repeat_seed
 from hpsearch.search.options import Execution
 from hpsearch.search.run_config import stored_config
@@ -140,6 +142,9 @@ def confirm_run(
             assert confirmation is not None  # every planned repeat is recorded now
             if data is not None:  # own objectives keep no model files
                 _save_median_model(store, config, data, confirmation, reporter)
+                if config.search.refit:  # the confirmed best, refit on train and dev rows: what predict uses
+                    refit_best(store, config, data)
+                score_best_model(store, data)  # the model predict uses now: scored on the test part, if any
             return replace(load_confirmation(store), trained=len(pending), planned=len(plan))
 
 

@@ -20,6 +20,10 @@ CONFIRM_COLUMNS = ("confirm_mean", "confirm_std", "confirm_n")
 """hpsearch confirm: mean and sample std of the ranking value over a trial's ok repeats, and their count."""
 REGRESSION_CONFIRM_COLUMNS = ("confirm_rmse_mean", "confirm_rmse_low", "confirm_rmse_high", "confirm_r2_mean")
 """hpsearch confirm of a regression: the mean dev RMSE of a trial's ok repeats, its 95% interval, and their mean R²."""
+TEST_COLUMNS = ("test_cost", "test_accuracy", "test_rows")
+"""A run with a test part: the figures of the model predict uses on it, in that model's trial's row (a regression:
+``REGRESSION_TEST_COLUMNS``). Only the engine's runs have them, never an own objective's."""
+REGRESSION_TEST_COLUMNS = ("test_cost", "test_rmse", "test_r2", "test_rows")
 OTHER_COLUMNS = ("bracket", "error", "seed", "history", "decisions")
 """The rest: Hyperband bracket, error, the trial's own seed, the JSON export's history and babysit decisions.
 (``epochs``, a parameter of the engine, is free: the leaderboard titles ``epochs_run`` apart when it is taken.)"""

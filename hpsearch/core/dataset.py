@@ -47,6 +47,8 @@ class Dataset:
     target_names: tuple[str, ...] = ()
     target_mean: np.ndarray | None = None
     target_scale: np.ndarray | None = None
+    X_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:

@@ -39,6 +39,8 @@ class DataConfig:
     label: str | tuple[str, ...] | None = None
     dev_path: str | None = None
     dev_fraction: float = 0.2
+    test_path: str | None = None
+    test_fraction: float | None = None
     seed: int = 0
     samples: int | None = None
     classes: int | None = None
@@ -83,7 +85,12 @@ DATA_KEYS: dict[str, Hyperparameter] = {
         Hyperparameter("label", str, None, "label column of a CSV file (a list: several numbers to predict)"),
         Hyperparameter("dev_path", str, None, "dev file in the same format as path"),
         Hyperparameter("dev_fraction", float, 0.2, "share of rows split off as dev", low=0, high=1, low_open=True, high_open=True),
-        Hyperparameter("seed", int, 0, "seed of generation and of the dev split", low=0),
+        Hyperparameter("test_path", str, None, "test file in the same format as path: rows no search step sees, "
+                       "scored once at the end"),
+        Hyperparameter("test_fraction", float, None, "share of rows split off first as the test part (never seen by "
+                       "the search; the recommended model is scored on it once)", low=0, high=1, low_open=True,
+                       high_open=True),
+        Hyperparameter("seed", int, 0, "seed of generation and of the test and dev splits", low=0),
         Hyperparameter("samples", int, None, "examples generated (spirals, blobs)", low=1),
         Hyperparameter("classes", int, None, "classes generated (spirals, blobs)", low=2),
         Hyperparameter("features", int, None, "features generated (blobs), or the CSV columns to keep", low=1),
@@ -100,7 +107,7 @@ DATA_KEYS: dict[str, Hyperparameter] = {
 _COLUMN_LIST_KEYS = ("features", "drop")
 
 
-_FILE_KEYS = ("label", "dev_path", "missing")
+_FILE_KEYS = ("label", "dev_path", "test_path", "missing")
 _CSV_KEYS = ("drop", "keep_index", "categorical")
 
 
@@ -135,7 +142,7 @@ def validate_data_config(raw: Any, prefix: str = "data") -> tuple[DataConfig | N
         if message:
             problems.append(ConfigProblem(f"{prefix}.{key}", message))
         else:
-            values[key] = os.path.expanduser(checked) if key in ("path", "dev_path") else checked
+            values[key] = os.path.expanduser(checked) if key in ("path", "dev_path", "test_path") else checked
     problems += _cross_key_problems(values, raw, prefix)
     if problems:
         return None, problems
@@ -182,8 +189,10 @@ def _cross_key_problems(values: dict[str, Any], raw: dict, prefix: str) -> list[
             ]
             if columns is not None:
                 problems.append(ConfigProblem(f"{prefix}.features", "a list of columns applies only to CSV files", "remove it"))
-        if dev_path and suffix in FILE_FORMATS and Path(dev_path).suffix.lower() != suffix:
-            problems.append(ConfigProblem(f"{prefix}.dev_path", f"must be a {suffix} file like path, got {dev_path!r}"))
+        for key in ("dev_path", "test_path"):
+            other = values.get(key)
+            if other and suffix in FILE_FORMATS and Path(other).suffix.lower() != suffix:
+                problems.append(ConfigProblem(f"{prefix}.{key}", f"must be a {suffix} file like path, got {other!r}"))
     elif raw.get("path") is None:
         problems += [
             ConfigProblem(f"{prefix}.{key}", "applies only to a file given by path", "remove it")
@@ -208,6 +217,8 @@ def _cross_key_problems(values: dict[str, Any], raw: dict, prefix: str) -> list[
                                       "keep one of features and drop"))
     if dev_path and "dev_fraction" in values:
         problems.append(ConfigProblem(f"{prefix}.dev_fraction", "has no effect with dev_path", "remove one of them"))
+    if values.get("test_path") and "test_fraction" in values:
+        problems.append(ConfigProblem(f"{prefix}.test_fraction", "has no effect with test_path", "remove one of them"))
     if raw.get("dataset") is not None and "dataset" not in values:
         return problems  # the dataset name is already reported; its keys cannot be judged
     return problems + _generated_set_problems(values, prefix, columns)

@@ -3,7 +3,8 @@
 Data flows one way, each step once::
 
     read + check      hpsearch.data.files (CSV/NPZ) or hpsearch.data.generated (built-in sets) -> RawData
-    split             hpsearch.data.split: stratified train/dev rows (random for a regression), unless a dev file is given
+    split             hpsearch.data.split: the test part first (data.test_fraction, its own seeded stream), then
+                      stratified train/dev rows (random for a regression), unless a test or dev file is given
     fit preparation   hpsearch.data.preparation: standardization and one-hot categories, training part only
     arrays            the preparation applied to every row: a ``Dataset``
 
@@ -38,7 +39,7 @@ def load_dataset(config: DataConfig, base_dir: Path | None = None) -> Dataset:
     Parameters
     ----------
     config : the ``data:`` section (checked again here, so one built in code is safe).
-    base_dir : folder that a relative ``path``/``dev_path`` is resolved against
+    base_dir : folder that a relative ``path``/``dev_path``/``test_path`` is resolved against
         (the config file's folder); the working directory when ``None``.
 
     Raises
@@ -48,44 +49,74 @@ def load_dataset(config: DataConfig, base_dir: Path | None = None) -> Dataset:
     MissingDependencyError : a scikit-learn set without scikit-learn.
     """
     check_data_config(config)
-    # One generator, used in a fixed order: generation (if any), then the dev split.
+    # One generator, used in a fixed order: generation (if any), then the dev split (the test split has its own).
     rng = np.random.default_rng(config.seed)
     raw = read_files(config, base_dir) if config.path is not None else read_built_in(config, rng)
-    train_rows = dev_rows = None
-    if raw.dev is None and raw.task == REGRESSION:
-        train_rows, dev_rows = random_split(len(raw.train.y), config.dev_fraction, rng, raw.train.source)
-    elif raw.dev is None:
-        train_rows, dev_rows = stratified_split(raw.train.y, config.dev_fraction, rng, raw.train.source, raw.class_names)
+    rest = test_rows = None
+    if raw.test is None and config.test_fraction is not None:
+        # Its own generator, split off first: the dev split then draws from ``rng`` as a run without a test part
+        # does, and nothing the search trains or ranks on is read from the test rows.
+        test_rng = np.random.default_rng([config.seed, _TEST_STREAM])
+        rest, test_rows = _split(raw, raw.train.y, config.test_fraction, test_rng, "test")
+    train_rows = rest
+    if raw.dev is None:
+        kept = raw.train.y if rest is None else raw.train.y[rest]
+        train_rows, dev_rows = _split(raw, kept, config.dev_fraction, rng, "dev")
+        if rest is not None:
+            train_rows, dev_rows = rest[train_rows], rest[dev_rows]
+    else:
+        dev_rows = None
     preparation = Preparation.fit(
         list(raw.train.columns.values()), list(raw.categorical), rows=train_rows,
         missing=raw.missing, label=raw.label, class_names=raw.class_names, source=raw.train.source, dates=raw.dates,
     )
-    return _arrays(raw, preparation, train_rows, dev_rows)
+    return _arrays(raw, preparation, train_rows, dev_rows, test_rows)
 
 
-def _arrays(
-    raw: RawData, preparation: Preparation, train_rows: np.ndarray | None, dev_rows: np.ndarray | None
-) -> Dataset:
-    """The prepared train and dev arrays: ``train_rows``/``dev_rows`` of ``raw.train``, else its dev file."""
+_TEST_STREAM = 0x7E57
+"""Second word of the test split's seed (``[data.seed, _TEST_STREAM]``): a stream of its own."""
+
+
+def _split(raw: RawData, y: np.ndarray, fraction: float, rng: np.random.Generator,
+           part: str) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of ``y`` kept and split off as ``part``: stratified by class, at random for a regression."""
+    if raw.task == REGRESSION:
+        return random_split(len(y), fraction, rng, raw.train.source, part)
+    return stratified_split(y, fraction, rng, raw.train.source, raw.class_names, part)
+
+
+def _arrays(raw: RawData, preparation: Preparation, train_rows: np.ndarray | None, dev_rows: np.ndarray | None,
+            test_rows: np.ndarray | None) -> Dataset:
+    """The prepared arrays: ``train_rows``/``dev_rows``/``test_rows`` of ``raw.train`` (None: all of it for
+    train, its dev or test file, or no test part)."""
     X = preparation.transform(raw.train.columns, raw.train.source)  # the whole file, then split: one pass however wide
     y = raw.train.y
+    X_train, y_train = (X, y) if train_rows is None else (X[train_rows], y[train_rows])
     if raw.dev is None:
-        X_train, y_train, X_dev, y_dev = X[train_rows], y[train_rows], X[dev_rows], y[dev_rows]
+        X_dev, y_dev = X[dev_rows], y[dev_rows]
     else:
-        X_train, y_train = X, y
         X_dev, y_dev = preparation.transform(raw.dev.columns, raw.dev.source), raw.dev.y
-    common = dict(name=raw.name, X_train=np.ascontiguousarray(X_train, dtype=np.float64),
-                  X_dev=np.ascontiguousarray(X_dev, dtype=np.float64), class_names=raw.class_names,
-                  preparation=preparation, notices=raw.notices, sources=raw.sources)
+    X_test = y_test = None
+    if raw.test is not None:
+        X_test, y_test = preparation.transform(raw.test.columns, raw.test.source), raw.test.y
+    elif test_rows is not None:
+        X_test, y_test = X[test_rows], y[test_rows]
+    common = dict(name=raw.name, X_train=_contiguous(X_train), X_dev=_contiguous(X_dev), X_test=_contiguous(X_test),
+                  class_names=raw.class_names, preparation=preparation, notices=raw.notices, sources=raw.sources)
     if raw.task != REGRESSION:
-        return Dataset(y_train=np.ascontiguousarray(y_train, dtype=np.int64),
-                       y_dev=np.ascontiguousarray(y_dev, dtype=np.int64), **common)
+        return Dataset(y_train=_contiguous(y_train, np.int64), y_dev=_contiguous(y_dev, np.int64),
+                       y_test=_contiguous(y_test, np.int64), **common)
     # Targets standardized with the training part: the cost is scale-free, predictions are mapped back.
     mean, scale = target_standardization(y_train)
     _check_targets(y_train, scale, raw.target_names, raw.train.source)
-    return Dataset(y_train=np.ascontiguousarray((y_train - mean) / scale), y_dev=np.ascontiguousarray((y_dev - mean) / scale),
+    y_train, y_dev, y_test = ((y - mean) / scale if y is not None else None for y in (y_train, y_dev, y_test))
+    return Dataset(y_train=_contiguous(y_train), y_dev=_contiguous(y_dev), y_test=_contiguous(y_test),
                    task=REGRESSION, target_names=raw.target_names, target_mean=mean, target_scale=scale, **common)
 
+
+def _contiguous(a: np.ndarray | None, dtype: type = np.float64) -> np.ndarray | None:
+    """``a`` as a C-contiguous array of ``dtype`` (None stays None: no test part)."""
+    return None if a is None else np.ascontiguousarray(a, dtype=dtype)
 
 def target_standardization(y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and scale of each column of the training part's raw targets, (n_targets,) float64 each.

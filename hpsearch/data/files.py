@@ -52,15 +52,8 @@ def read_files(config: DataConfig, base_dir: Path | None) -> RawData:
     selected = _select_columns(table, labels, config, problems, notices)
     train = _checked_part(table, selected, labels, task, config, problems, notices)
     sources = [(str(path), table.sha256)]
-    dev: _Part | None = None
-    if config.dev_path is not None:
-        dev_file = _resolve(config.dev_path, base_dir)
-        dev_table = read_table(dev_file, config.label if isinstance(config.label, str) else None)
-        sources.append((str(dev_file), dev_table.sha256))
-        dev_problems = _dev_column_problems(dev_table, table, selected) + _missing_labels(dev_table, labels)
-        if not dev_problems:
-            dev = _checked_part(dev_table, selected, labels, task, config, dev_problems, notices)
-        problems += dev_problems
+    dev, test = (_other_file(other, base_dir, table, selected, task, config, sources, problems, notices)
+                 for other in (config.dev_path, config.test_path))
     if problems:
         raise DataError("\n".join(problems))
     dates = tuple(is_date_column(train.columns[name]) for name in selected)
@@ -69,15 +62,36 @@ def read_files(config: DataConfig, base_dir: Path | None) -> RawData:
                   sources=tuple(sources))
     if task == REGRESSION:
         return RawData(path.name, RawPart(train.columns, _targets(train.labels), str(path)),
-                       None if dev is None else RawPart(dev.columns, _targets(dev.labels), dev.source),
+                       *(None if part is None else RawPart(part.columns, _targets(part.labels), part.source)
+                         for part in (dev, test)),
                        class_names=(), task=REGRESSION, target_names=labels, **common)
     y, class_names = encode_labels(label_keys(train.labels[0]))
     if len(class_names) < 2:
         raise DataError(f"{path}: every row has the label {class_names[0]!r} — a classifier needs at least 2 classes")
-    raw_dev = None
-    if dev is not None:
-        raw_dev = RawPart(dev.columns, class_ids(label_keys(dev.labels[0]), class_names, dev.source), dev.source)
-    return RawData(path.name, RawPart(train.columns, y, str(path)), raw_dev, class_names=class_names, **common)
+    raw_dev, raw_test = (
+        None if part is None else RawPart(part.columns, class_ids(label_keys(part.labels[0]), class_names, part.source),
+                                          part.source)
+        for part in (dev, test))
+    return RawData(path.name, RawPart(train.columns, y, str(path)), raw_dev, raw_test, class_names=class_names, **common)
+
+
+def _other_file(other: str | None, base_dir: Path | None, table: Table, selected: list[str], task: str,
+                config: DataConfig, sources: list[tuple[str, str]], problems: list[str],
+                notices: list[str]) -> _Part | None:
+    """A dev or test file's rows (``other``; None: none given), read and checked as the training file is, with
+    its features matched to the training file's by name; its problems and source are appended."""
+    if other is None:
+        return None
+    labels = config.labels
+    file = _resolve(other, base_dir)
+    other_table = read_table(file, config.label if isinstance(config.label, str) else None)
+    sources.append((str(file), other_table.sha256))
+    other_problems = _dev_column_problems(other_table, table, selected) + _missing_labels(other_table, labels)
+    part = None
+    if not other_problems:
+        part = _checked_part(other_table, selected, labels, task, config, other_problems, notices)
+    problems += other_problems
+    return part
 
 
 def _missing_labels(table: Table, labels: tuple[str, ...]) -> list[str]:

@@ -28,7 +28,7 @@ def read_built_in(config: DataConfig, rng: np.random.Generator) -> RawData:
         X, y, class_names, names = load_sklearn(config.dataset)
     complete = np.zeros(len(X), dtype=bool)  # built-in sets have no missing values
     columns = {name: Column(name, X[:, j], None, complete) for j, name in enumerate(names)}  # views, no copies
-    return RawData(config.dataset, RawPart(columns, y, config.dataset), None, (False,) * len(names), class_names)
+    return RawData(config.dataset, RawPart(columns, y, config.dataset), None, None, (False,) * len(names), class_names)
 
 
 def make_spirals(samples: int, classes: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -33,6 +33,7 @@ class RawData:
     name : what the dataset is called (a built-in set's name, a file's name)
     train : the training rows (all rows when there is no dev file: the split comes next)
     dev : a dev file's rows, or ``None`` (then ``dev_fraction`` of ``train`` is split off)
+    test : a test file's rows, or ``None`` (then ``test_fraction`` of ``train``, if set, is split off first)
     categorical : per feature column, whether it is text (one-hot encoded) rather than numbers
     dates : per feature column, whether it holds ISO dates (year, day of year, weekday); ``()``: none does
     class_names : the name of each class id (``()`` for a regression)
@@ -47,6 +48,7 @@ class RawData:
     name: str
     train: RawPart
     dev: RawPart | None
+    test: RawPart | None
     categorical: tuple[bool, ...]
     class_names: tuple[str, ...]
     label: str | tuple[str, ...] | None = None

@@ -56,9 +56,11 @@ def class_ids(keys: np.ndarray, class_names: tuple[str, ...], source: str) -> np
 
 
 def stratified_split(
-    y: np.ndarray, dev_fraction: float, rng: np.random.Generator, source: str, class_names: tuple[str, ...]
+    y: np.ndarray, dev_fraction: float, rng: np.random.Generator, source: str, class_names: tuple[str, ...],
+    part: str = "dev",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Split row indices into train and dev, keeping each class's share in both.
+    """Split row indices into train and dev (``part``: the test part, split off first the same way), keeping
+    each class's share in both.
 
     Each class gives round(count × dev_fraction) random rows to dev. Both index
     arrays are sorted, so rows keep their original order.
@@ -67,15 +69,15 @@ def stratified_split(
     counts = np.bincount(y, minlength=len(class_names))
     if len(y) < 2 * len(class_names):
         raise DataError(
-            f"{source}: {len(y)} rows for {len(class_names)} classes — a train/dev split needs at least 2 rows "
-            "of every class; add rows or give a dev_path"
+            f"{source}: {len(y)} rows for {len(class_names)} classes — a train/{part} split needs at least 2 rows "
+            f"of every class; add rows or give a {part}_path"
         )
     n_dev = np.floor(counts * dev_fraction + 0.5).astype(np.int64)  # rounds halves up, unlike np.rint
     for k in np.flatnonzero((n_dev == 0) | (n_dev == counts)):
-        part, change = ("dev", "a larger") if n_dev[k] == 0 else ("train", "a smaller")
+        empty, change = (part, "a larger") if n_dev[k] == 0 else ("train", "a smaller")
         raise DataError(
-            f"{source}: class {class_names[k]!r} has {counts[k]} rows, and dev_fraction {dev_fraction} leaves it "
-            f"empty in {part} — use {change} dev_fraction or more rows"
+            f"{source}: class {class_names[k]!r} has {counts[k]} rows, and {part}_fraction {dev_fraction} leaves it "
+            f"empty in {empty} — use {change} {part}_fraction or more rows"
         )
     # Visit rows in random order grouped by class; each class's first n_dev rows go to dev.
     order = rng.permutation(len(y))
@@ -87,14 +89,15 @@ def stratified_split(
     return np.flatnonzero(~is_dev), np.flatnonzero(is_dev)
 
 
-def random_split(n_rows: int, dev_fraction: float, rng: np.random.Generator, source: str) -> tuple[np.ndarray, np.ndarray]:
+def random_split(n_rows: int, dev_fraction: float, rng: np.random.Generator, source: str,
+                 part: str = "dev") -> tuple[np.ndarray, np.ndarray]:
     """Split ``n_rows`` row indices into train and dev at random (a regression has no classes to stratify by):
     round(n × dev_fraction) rows go to dev. Both index arrays are sorted. DataError when a part would be empty."""
     n_dev = int(np.floor(n_rows * dev_fraction + 0.5))
     if n_dev == 0 or n_dev == n_rows:
-        part, change = ("dev", "a larger") if n_dev == 0 else ("train", "a smaller")
-        raise DataError(f"{source}: {n_rows} rows, and dev_fraction {dev_fraction} leaves {part} empty "
-                        f"— use {change} dev_fraction or more rows")
+        empty, change = (part, "a larger") if n_dev == 0 else ("train", "a smaller")
+        raise DataError(f"{source}: {n_rows} rows, and {part}_fraction {dev_fraction} leaves {empty} empty "
+                        f"— use {change} {part}_fraction or more rows")
     is_dev = np.zeros(n_rows, dtype=bool)
     is_dev[rng.permutation(n_rows)[:n_dev]] = True
     return np.flatnonzero(~is_dev), np.flatnonzero(is_dev)

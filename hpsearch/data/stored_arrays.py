@@ -4,6 +4,7 @@
 
     runs/NAME/data/
       X_train.npy y_train.npy X_dev.npy y_dev.npy   the prepared arrays (workers memory-map them)
+      X_test.npy y_test.npy                         the test part, only with data.test_fraction/test_path
       preparation.npz                               the fitted Preparation (``prep_*`` arrays)
       dataset.json                                  name, class names, notices, source files and digests
 
@@ -45,9 +46,18 @@ DATA_DIR = "data"
 _META = "dataset.json"
 _PREPARATION = "preparation.npz"
 _ARRAYS = ("X_train", "y_train", "X_dev", "y_dev")
+_TEST_ARRAYS = ("X_test", "y_test")
 PREPARED_FILES = (*(f"{DATA_DIR}/{name}.npy" for name in _ARRAYS), f"{DATA_DIR}/{_PREPARATION}", f"{DATA_DIR}/{_META}")
 """The prepared data's files, relative to the run folder: the run keeps their digests and checks them
 before training on them (``RunStore.check_digests``)."""
+
+
+def prepared_files(run_dir: Path) -> list[str]:
+    """``PREPARED_FILES`` and, for a run with a test part (``dataset.json`` says so), the test arrays: a run
+    whose test files vanished is refused by the digest check rather than read as one without a test part."""
+    meta = Path(run_dir) / DATA_DIR / _META
+    test = meta.is_file() and _read_meta(meta).get("test") is True
+    return [*PREPARED_FILES, *(f"{DATA_DIR}/{name}.npy" for name in _TEST_ARRAYS if test)]
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,7 @@ class PreparedData:
     folder: str
 
     def load(self) -> Dataset:
-        """The dataset, memory-mapped read-only; opened once per process."""
+        """The dataset, memory-mapped read-only, without its test part (``test_rows``); opened once per process."""
         return _open(self.folder, os.stat(Path(self.folder) / _META).st_mtime_ns)
 
     def in_memory(self) -> Dataset:
@@ -65,6 +75,15 @@ class PreparedData:
         data = self.load()
         arrays = {name: np.array(getattr(data, name)) for name in _ARRAYS}
         return dataclasses.replace(data, **arrays)
+
+    def test_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The test part ``(X_test, y_test)``, prepared like dev, or None for a run without one. ``load`` never
+        holds them: what trains, ranks or stops trials cannot read a test row."""
+        path = Path(self.folder)
+        if _read_meta(path / _META).get("test") is not True:
+            return None
+        X, y = (np.load(path / f"{name}.npy", allow_pickle=False) for name in _TEST_ARRAYS)
+        return X, y
 
     def model_state(self, network_state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """A network's arrays plus the data preparation (``prep_*`` keys): what ``models/best.npz`` holds."""
@@ -81,7 +100,8 @@ def write_prepared(run_dir: Path, dataset: Dataset) -> PreparedData:
     staging = Path(run_dir) / f".{DATA_DIR}.{uuid.uuid4().hex[:8]}.tmp"
     staging.mkdir()
     try:
-        for name in _ARRAYS:
+        test = dataset.X_test is not None
+        for name in (*_ARRAYS, *(_TEST_ARRAYS if test else ())):
             array = getattr(dataset, name)
             write_atomic(staging, f"{name}.npy", lambda file, a=array: np.save(file, a, allow_pickle=False))
         preparation = checked_arrays(preparation_arrays(dataset.preparation))
@@ -92,6 +112,7 @@ def write_prepared(run_dir: Path, dataset: Dataset) -> PreparedData:
             "notices": list(dataset.notices),
             "sources": [_source_stamp(path, digest) for path, digest in dataset.sources],
             **_regression_meta(dataset),
+            **({"test": True} if test else {}),
         }
         write_bytes_atomic(staging, _META, json.dumps(meta, indent=1).encode("utf-8"))
         try:

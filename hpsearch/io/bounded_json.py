@@ -9,7 +9,10 @@ strings, and refuses deeper text with a ValueError, before decoding anything.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
+from pathlib import Path
 from typing import Any
 
 from hpsearch.core.limits import MAX_JSON_DEPTH
@@ -45,3 +48,13 @@ def loads(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         return json.loads(text)
     except RecursionError:  # pragma: no cover - the depth check comes first
         raise ValueError("JSON nested too deep") from None
+
+
+def read_small(path: Path, max_bytes: int = 64_000) -> Any:
+    """``loads`` of a small JSON file a run keeps (``models/test.json``): ValueError for one that is not a regular
+    file of at most ``max_bytes`` (a device or a huge file is never read), OSError if it cannot be opened."""
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+        raise ValueError(f"{path}: not a regular file of at most {max_bytes:,} bytes")
+    with open(path, "rb") as file:
+        return loads(file.read(max_bytes + 1))

@@ -6,16 +6,16 @@ from pathlib import Path
 
 from hpsearch.core.errors import DataError, RunError
 from hpsearch.storage.catalog import resolve_run
-from hpsearch.storage.layout import BEST_MODEL, MODELS_DIR
+from hpsearch.search.refit import model_in_use
 
 
 def resolve_model(ref: str, runs_dir: Path) -> Path:
-    """The model file ``ref`` names: an ``.npz`` file, or a run (name or folder) whose best model it is."""
+    """The model file ``ref`` names: an ``.npz`` file, or a run (name or folder) whose model in use it is."""
     if ref.lower().endswith(".npz"):
         if not Path(ref).is_file():
             raise DataError(f"{ref}: model file not found — give a run name or a model .npz file")
         return Path(ref)
-    model = resolve_run(ref, runs_dir) / MODELS_DIR / BEST_MODEL
+    model = model_in_use(resolve_run(ref, runs_dir))  # its refit (search.refit) while that refits its best model
     if not model.is_file():
         raise RunError(f"run '{ref}' has no best model yet — no trial finished ok (see hpsearch show {ref})")
     return model

@@ -77,6 +77,9 @@ def train_model(config: SearchConfig, values: Mapping[str, Any] | None = None, *
     if reporter is not None:
         for line in data.notices:
             reporter.note(line)
+        if data.X_test is not None:  # one model chose nothing on dev rows: its dev J is no winner's flattered figure
+            reporter.note("the test part (data.test_fraction/test_path) is left out and unused: train scores its "
+                          "one model on the dev rows — a search (hpsearch run) scores its winner on the test part")
         reporter.training_started(plan)
     result, network = train(hyperparams, data, on_epoch=reporter.epoch_finished if reporter is not None else None)
     model = Model.from_training(network, data)

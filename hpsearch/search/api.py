@@ -30,7 +30,7 @@ import yaml
 from hpsearch.config.search_config import ZOOMS, SearchConfig
 from hpsearch.core.errors import RunError
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
-from hpsearch.data.stored_arrays import PREPARED_FILES, run_data_notes, write_prepared
+from hpsearch.data.stored_arrays import prepared_files, run_data_notes, write_prepared
 from hpsearch.execution.objective_jobs import stored_name
 from hpsearch.execution.dask_cluster import check_scheduler
 from hpsearch.execution.interrupts import interruptible
@@ -44,6 +44,8 @@ from hpsearch.search.options import Execution, SearchReporter, Silent
 from hpsearch.search.rounds import ZoomRequest, drive, edge_hints, initial_round
 from hpsearch.search.run_config import stored_config
 from hpsearch.search.search_data import check_fixed_size, load_data, run_data
+from hpsearch.search.refit import refit_best
+from hpsearch.search.test_part import TestFigures, score_best_model
 from hpsearch.search.trust import check_trusted
 from hpsearch.space.zoom import EdgeHint
 from hpsearch.storage.run_names import command_ref, validate_run_name
@@ -58,7 +60,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SearchResult:
-    """A run after a command: its rounds, its trials best first, zoom edge hints, and its own objective (if any)."""
+    """A run after a command: its rounds, its trials best first, zoom edge hints, its own objective (if any), and
+    the test figures of the model ``predict`` uses (if the run has a test part)."""
 
     run_dir: Path
     name: str
@@ -66,6 +69,8 @@ class SearchResult:
     trials: list[TrialRecord]
     edges: list[EdgeHint] = field(default_factory=list)
     objective: ObjectiveSpec | None = None
+    test: TestFigures | None = None
+    """The model ``predict`` uses, scored on the test part (None without one)."""
 
     @property
     def best(self) -> TrialRecord | None:
@@ -148,7 +153,7 @@ def start_search(
             with interruptible(lambda: f"run '{store.run_dir.name}' is created, no trial has run",
                                f"hpsearch resume {command_ref(store.run_dir)}"):
                 write_prepared(store.run_dir, dataset)  # parsed once: every trial and every resume trains on these
-                store.check_digests(list(PREPARED_FILES))  # kept now, checked before every later use
+                store.check_digests(prepared_files(store.run_dir))  # kept now, checked before every later use
         return _finish(store, execution, reporter)
 
 
@@ -243,4 +248,10 @@ def _finish(store: RunStore, execution: Execution, reporter: SearchReporter | No
             reporter.note(line)
     edges = drive(store, config, data, execution, reporter, retry_failed=retry_failed, zoom=zoom)
     store.check_intact()
-    return SearchResult(store.run_dir, store.name, store.rounds(), rank(store.trials()), edges, config.objective)
+    test = None
+    if data is not None:
+        with store.lock():  # once the search is over: nothing it did could see these figures
+            if config.search.refit:
+                refit_best(store, config, data)
+            test = score_best_model(store, data)
+    return SearchResult(store.run_dir, store.name, store.rounds(), rank(store.trials()), edges, config.objective, test)

@@ -11,7 +11,7 @@ from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import HpsearchError, RunError
 from hpsearch.data.datasets import load_dataset
-from hpsearch.data.stored_arrays import PREPARED_FILES, PreparedData, prepared_data
+from hpsearch.data.stored_arrays import PreparedData, prepared_data, prepared_files
 from hpsearch.execution.objective_jobs import check_objective
 from hpsearch.execution.segments import check_fits
 from hpsearch.nn.hyperparams import ModelConfig
@@ -55,5 +55,5 @@ def run_data(store: RunStore, config: SearchConfig, execution: Execution) -> Pre
         load_data(config)
         return None
     data = prepared_data(store.run_dir, config.resolved_data())  # an older run's data file is read here, once
-    store.check_digests(list(PREPARED_FILES))
+    store.check_digests(prepared_files(store.run_dir))
     return data
