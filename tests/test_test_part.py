@@ -126,7 +126,9 @@ def test_a_test_fraction_is_split_off_first_stratified_and_seeded(files: Path, t
     runs = tmp_path / "runs"
     a = _search(files, runs, "fraction-a", "test_fraction: 0.2")
     b = _search(files, runs, "fraction-b", "test_fraction: 0.2")
-    rows = {tuple(np.round(r, 4)) for r in np.loadtxt(files / "train.csv", delimiter=",", skiprows=1, usecols=(0, 1, 2))}
+    rows = {
+        tuple(np.round(r, 4)) for r in np.loadtxt(files / "train.csv", delimiter=",", skiprows=1, usecols=(0, 1, 2))
+    }
     assert len(np.load(a / "data" / "X_test.npy")) == 60  # 20% of 300, each class rounded
     assert np.array_equal(np.load(a / "data" / "X_test.npy"), np.load(b / "data" / "X_test.npy"))
     assert fingerprint(a) == fingerprint(b)
@@ -134,8 +136,10 @@ def test_a_test_fraction_is_split_off_first_stratified_and_seeded(files: Path, t
     dataset, (X_test, y_test) = data.load(), data.test_rows()
     assert dataset.X_test is None  # what trains and ranks holds no test row
     prep = dataset.preparation  # three number columns: standardized, so raw = mean + scale * prepared
-    parts = [{tuple(np.round(prep.mean + prep.scale * x, 4)) for x in np.asarray(part)}
-             for part in (dataset.X_train, dataset.X_dev, X_test)]
+    parts = [
+        {tuple(np.round(prep.mean + prep.scale * x, 4)) for x in np.asarray(part)}
+        for part in (dataset.X_train, dataset.X_dev, X_test)
+    ]
     assert sum(map(len, parts)) == 300 and set.union(*parts) == rows
     every = np.concatenate([dataset.y_train, dataset.y_dev, y_test])
     assert np.allclose(np.bincount(y_test) / np.bincount(every), 0.2, atol=0.02)
@@ -151,14 +155,18 @@ def test_a_killed_run_resumes_on_the_same_test_rows(tmp_path: Path) -> None:
     assert not (runs / "killed" / "models" / "test.json").exists()  # nothing scored before the search ends
     result = resume_search(runs / "killed", execution=ONE)
     straight = start_search(load_config(config), runs_dir=runs, name="straight", execution=ONE)
-    assert (runs / "killed" / "data" / "X_test.npy").read_bytes() == stored == \
-        (runs / "straight" / "data" / "X_test.npy").read_bytes()
+    assert (
+        (runs / "killed" / "data" / "X_test.npy").read_bytes()
+        == stored
+        == (runs / "straight" / "data" / "X_test.npy").read_bytes()
+    )
     assert fingerprint(runs / "killed") == fingerprint(runs / "straight")
     assert result.test == straight.test and result.test.rows == 375
 
 
-def test_the_views_say_which_figure_chose_the_winner(files: Path, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_views_say_which_figure_chose_the_winner(
+    files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The final line, show, export and the report say the test figures; show says dev figures chose the winner."""
     runs = tmp_path / "runs"
     monkeypatch.setenv("HPSEARCH_RUNS_DIR", str(runs))
@@ -201,15 +209,17 @@ def test_refit_trains_the_winner_on_train_and_dev_rows_and_predict_uses_it(files
         config = load_config(files / "search.yaml")
     assert refit["trial"] == best.trial and refit["epochs"] == best.best_epoch + 1  # rank_by best under halving
     data = PreparedData(str(run_dir / "data")).load()
-    every = dataclasses.replace(data, X_train=np.concatenate([data.X_train, data.X_dev]),
-                                y_train=np.concatenate([data.y_train, data.y_dev]))
+    every = dataclasses.replace(
+        data, X_train=np.concatenate([data.X_train, data.X_dev]), y_train=np.concatenate([data.y_train, data.y_dev])
+    )
     assert refit["rows"] == len(every.y_train) == 300
     state = start(ModelConfig.from_dict({**config.model, **engine_values(best.params), "seed": best.seed}), every)
     fit(state, every, refit["epochs"])
     with np.load(run_dir / "models" / "refit.npz") as saved:
         assert all(np.array_equal(saved[k], v) for k, v in state.network.state().items())
-    predicted = CliRunner().invoke(cli, ["predict", str(run_dir), str(files / "test.csv"),
-                                         "--out", str(tmp_path / "p.csv")])
+    predicted = CliRunner().invoke(
+        cli, ["predict", str(run_dir), str(files / "test.csv"), "--out", str(tmp_path / "p.csv")]
+    )
     assert predicted.exit_code == 0, predicted.output
     by_refit = predict_csv(run_dir / "models" / "refit.npz", files / "test.csv")
     figures = json.loads((run_dir / "models" / "test.json").read_text())
@@ -219,13 +229,16 @@ def test_refit_trains_the_winner_on_train_and_dev_rows_and_predict_uses_it(files
 
 
 def test_the_new_keys_refuse_in_one_line_where_they_do_not_apply(files: Path, tmp_path: Path) -> None:
-    (tmp_path / "both.yaml").write_text(SEARCH.format(name="both", test="test_path: test.csv, test_fraction: 0.2",
-                                                      search=""))
+    (tmp_path / "both.yaml").write_text(
+        SEARCH.format(name="both", test="test_path: test.csv, test_fraction: 0.2", search="")
+    )
     with pytest.raises(ConfigError, match="test_fraction"):
         load_config(tmp_path / "both.yaml")
     own = tmp_path / "own.yaml"
-    own.write_text("name: own\nobjective: {command: 'echo {x}', metric: loss}\nspace:\n  x: {scale: uniform, low: 0, "
-                   "high: 1}\nsearch: {trials: 2, refit: true}\n")
+    own.write_text(
+        "name: own\nobjective: {command: 'echo {x}', metric: loss}\nspace:\n  x: {scale: uniform, low: 0, "
+        "high: 1}\nsearch: {trials: 2, refit: true}\n"
+    )
     with pytest.raises(ConfigError, match="search.refit"):
         load_config(own)
     (files / "babysit.yaml").write_text(SEARCH.format(name="sit", test="test_fraction: 0.2", search=""))
@@ -244,10 +257,12 @@ def test_a_regressions_test_figures_are_rmse_and_r2_in_the_targets_units(tmp_pat
         writer = csv.writer(f)
         writer.writerow(["a", "b", "c", "y"])
         writer.writerows([[f"{v:.5f}" for v in (*x, t)] for x, t in zip(X, y)])
-    (tmp_path / "lin.yaml").write_text("name: lin\ndata: {path: lin.csv, label: y, test_fraction: 0.25}\n"
-                                       "model: {hidden: [8], epochs: 20, optimizer: adam}\nspace:\n"
-                                       "  learning_rate: {scale: log, low: 3.0e-3, high: 3.0e-2}\n"
-                                       "search: {trials: 3, seed: 1, workers: 1}\n")
+    (tmp_path / "lin.yaml").write_text(
+        "name: lin\ndata: {path: lin.csv, label: y, test_fraction: 0.25}\n"
+        "model: {hidden: [8], epochs: 20, optimizer: adam}\nspace:\n"
+        "  learning_rate: {scale: log, low: 3.0e-3, high: 3.0e-2}\n"
+        "search: {trials: 3, seed: 1, workers: 1}\n"
+    )
     result = start_search(load_config(tmp_path / "lin.yaml"), runs_dir=tmp_path / "runs", name="lin", execution=ONE)
     test = result.test
     data = PreparedData(str(result.run_dir / "data"))
@@ -257,8 +272,9 @@ def test_a_regressions_test_figures_are_rmse_and_r2_in_the_targets_units(tmp_pat
     predicted = Network.load(result.run_dir / "models" / "best.npz").predict(X_test)
     assert test.rows == len(actual) == 50 and test.accuracy is None
     assert test.rmse == pytest.approx(np.sqrt(np.mean((predicted - actual) ** 2)), rel=1e-5)
-    assert test.r2 == pytest.approx(1 - np.sum((predicted - actual) ** 2) / np.sum((actual - actual.mean()) ** 2),
-                                    rel=1e-5)
+    assert test.r2 == pytest.approx(
+        1 - np.sum((predicted - actual) ** 2) / np.sum((actual - actual.mean()) ** 2), rel=1e-5
+    )
     written = np.array([float(f"{t:.5f}") for t in y])  # each test target is a row of the file
     assert np.abs(actual[:, 0][:, None] - written[None, :]).min(axis=1).max() < 1e-6
 

@@ -120,8 +120,9 @@ def no_ok_reason(run_dir: Path, trials: list[TrialRecord]) -> str:
     return f"no trial finished ok ({parts or 'no trial ran'})" + (f"; {note}" if note else "")
 
 
-def model_notes(trials: list[TrialRecord], confirmation: Confirmation | None,
-                best_model: tuple[int, Path] | None) -> list[str]:
+def model_notes(
+    trials: list[TrialRecord], confirmation: Confirmation | None, best_model: tuple[int, Path] | None
+) -> list[str]:
     """Which model ``predict RUN`` uses, and whether the confirmation predates trials that now rank above the ones
     it retrained (a zoom or resume after ``confirm``): then which round, and to run ``confirm`` again."""
     lines = []
@@ -136,9 +137,11 @@ def model_notes(trials: list[TrialRecord], confirmation: Confirmation | None,
         if refit is None:
             lines.append(f"best model, the one predict RUN uses: {which} — {path}")
         else:  # search.refit: predict uses the winner retrained on every non-test row
-            lines += [f"best model as searched: {which} — {path}",
-                      f"predict RUN uses: {refit.describe()} — {model_in_use(path.parent.parent)}; it has no dev J "
-                      "(no row was held out from it)"]
+            lines += [
+                f"best model as searched: {which} — {path}",
+                f"predict RUN uses: {refit.describe()} — {model_in_use(path.parent.parent)}; it has no dev J "
+                "(no row was held out from it)",
+            ]
     stale = stale_round(trials, confirmation)
     if stale is not None:
         lines.append(f"confirmed before round {stale}: run hpsearch confirm again")
@@ -154,8 +157,14 @@ def stale_round(trials: list[TrialRecord], confirmation: Confirmation | None) ->
     places = {t.trial: place for place, t in enumerate(rank(trials))}
     worst = max(places.get(trial, -1) for trial in confirmed)
     last_confirmed_round = max((t.round for t in trials if t.trial in confirmed), default=0)
-    above = [t.round for t in trials if t.status is TrialStatus.OK and t.trial not in confirmed
-             and places[t.trial] < worst and t.round > last_confirmed_round]
+    above = [
+        t.round
+        for t in trials
+        if t.status is TrialStatus.OK
+        and t.trial not in confirmed
+        and places[t.trial] < worst
+        and t.round > last_confirmed_round
+    ]
     return min(above) if above else None
 
 
@@ -167,15 +176,21 @@ def test_notes(run_dir: Path, trials: list[TrialRecord], own_objective: bool) ->
     if own_objective or not n_ok:
         return []
     if not has_test_part(run_dir):
-        return [f"the dev J above chose the winner among {n_ok} trial{'s' if n_ok != 1 else ''} on the same dev rows, so it is optimistic "
-                "for new rows — set data.test_fraction (or data.test_path) in a new run for a figure to trust"]
+        return [
+            f"the dev J above chose the winner among {n_ok} trial{'s' if n_ok != 1 else ''} on the same dev rows, so it is optimistic "
+            "for new rows — set data.test_fraction (or data.test_path) in a new run for a figure to trust"
+        ]
     figures = current_test_figures(run_dir)
     if figures is None:
-        return ["the run keeps a test part, but the model predict uses is not scored on it yet — "
-                f"hpsearch resume {run_dir} scores it"]
-    return [f"test part: {figures.rows} rows no search step saw; the model predict uses ({model_label(figures)}) "
-            f"scores {figures.summary()} on them — the dev figures chose the winner, the test figure did not, so "
-            "the test figure is the one to expect on new rows"]
+        return [
+            "the run keeps a test part, but the model predict uses is not scored on it yet — "
+            f"hpsearch resume {run_dir} scores it"
+        ]
+    return [
+        f"test part: {figures.rows} rows no search step saw; the model predict uses ({model_label(figures)}) "
+        f"scores {figures.summary()} on them — the dev figures chose the winner, the test figure did not, so "
+        "the test figure is the one to expect on new rows"
+    ]
 
 
 def model_label(figures: TestFigures) -> str:

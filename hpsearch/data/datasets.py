@@ -67,8 +67,14 @@ def load_dataset(config: DataConfig, base_dir: Path | None = None) -> Dataset:
     else:
         dev_rows = None
     preparation = Preparation.fit(
-        list(raw.train.columns.values()), list(raw.categorical), rows=train_rows,
-        missing=raw.missing, label=raw.label, class_names=raw.class_names, source=raw.train.source, dates=raw.dates,
+        list(raw.train.columns.values()),
+        list(raw.categorical),
+        rows=train_rows,
+        missing=raw.missing,
+        label=raw.label,
+        class_names=raw.class_names,
+        source=raw.train.source,
+        dates=raw.dates,
     )
     return _arrays(raw, preparation, train_rows, dev_rows, test_rows)
 
@@ -77,16 +83,22 @@ _TEST_STREAM = 0x7E57
 """Second word of the test split's seed (``[data.seed, _TEST_STREAM]``): a stream of its own."""
 
 
-def _split(raw: RawData, y: np.ndarray, fraction: float, rng: np.random.Generator,
-           part: str) -> tuple[np.ndarray, np.ndarray]:
+def _split(
+    raw: RawData, y: np.ndarray, fraction: float, rng: np.random.Generator, part: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Row indices of ``y`` kept and split off as ``part``: stratified by class, at random for a regression."""
     if raw.task == REGRESSION:
         return random_split(len(y), fraction, rng, raw.train.source, part)
     return stratified_split(y, fraction, rng, raw.train.source, raw.class_names, part)
 
 
-def _arrays(raw: RawData, preparation: Preparation, train_rows: np.ndarray | None, dev_rows: np.ndarray | None,
-            test_rows: np.ndarray | None) -> Dataset:
+def _arrays(
+    raw: RawData,
+    preparation: Preparation,
+    train_rows: np.ndarray | None,
+    dev_rows: np.ndarray | None,
+    test_rows: np.ndarray | None,
+) -> Dataset:
     """The prepared arrays: ``train_rows``/``dev_rows``/``test_rows`` of ``raw.train`` (None: all of it for
     train, its dev or test file, or no test part)."""
     X = preparation.transform(raw.train.columns, raw.train.source)  # the whole file, then split: one pass however wide
@@ -101,22 +113,43 @@ def _arrays(raw: RawData, preparation: Preparation, train_rows: np.ndarray | Non
         X_test, y_test = preparation.transform(raw.test.columns, raw.test.source), raw.test.y
     elif test_rows is not None:
         X_test, y_test = X[test_rows], y[test_rows]
-    common = dict(name=raw.name, X_train=_contiguous(X_train), X_dev=_contiguous(X_dev), X_test=_contiguous(X_test),
-                  class_names=raw.class_names, preparation=preparation, notices=raw.notices, sources=raw.sources)
+    common = dict(
+        name=raw.name,
+        X_train=_contiguous(X_train),
+        X_dev=_contiguous(X_dev),
+        X_test=_contiguous(X_test),
+        class_names=raw.class_names,
+        preparation=preparation,
+        notices=raw.notices,
+        sources=raw.sources,
+    )
     if raw.task != REGRESSION:
-        return Dataset(y_train=_contiguous(y_train, np.int64), y_dev=_contiguous(y_dev, np.int64),
-                       y_test=_contiguous(y_test, np.int64), **common)
+        return Dataset(
+            y_train=_contiguous(y_train, np.int64),
+            y_dev=_contiguous(y_dev, np.int64),
+            y_test=_contiguous(y_test, np.int64),
+            **common,
+        )
     # Targets standardized with the training part: the cost is scale-free, predictions are mapped back.
     mean, scale = target_standardization(y_train)
     _check_targets(y_train, scale, raw.target_names, raw.train.source)
     y_train, y_dev, y_test = ((y - mean) / scale if y is not None else None for y in (y_train, y_dev, y_test))
-    return Dataset(y_train=_contiguous(y_train), y_dev=_contiguous(y_dev), y_test=_contiguous(y_test),
-                   task=REGRESSION, target_names=raw.target_names, target_mean=mean, target_scale=scale, **common)
+    return Dataset(
+        y_train=_contiguous(y_train),
+        y_dev=_contiguous(y_dev),
+        y_test=_contiguous(y_test),
+        task=REGRESSION,
+        target_names=raw.target_names,
+        target_mean=mean,
+        target_scale=scale,
+        **common,
+    )
 
 
 def _contiguous(a: np.ndarray | None, dtype: type = np.float64) -> np.ndarray | None:
     """``a`` as a C-contiguous array of ``dtype`` (None stays None: no test part)."""
     return None if a is None else np.ascontiguousarray(a, dtype=dtype)
+
 
 def target_standardization(y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and scale of each column of the training part's raw targets, (n_targets,) float64 each.
@@ -136,12 +169,16 @@ def _check_targets(y_train: np.ndarray, scale: np.ndarray, names: tuple[str, ...
     constant = np.flatnonzero(columns.min(axis=0) == columns.max(axis=0)) if len(columns) else []
     if len(constant):
         j = int(constant[0])
-        raise DataError(f"{source}: target {_name(names, j)} is {float(columns[0, j])!r} in every training row — "
-                        "nothing to predict: check data.label")
+        raise DataError(
+            f"{source}: target {_name(names, j)} is {float(columns[0, j])!r} in every training row — "
+            "nothing to predict: check data.label"
+        )
     tiny = unrepresentable(scale)
     if len(tiny):
-        raise DataError(f"{source}: target {_name(names, int(tiny[0]))} varies by less than float64 can divide by "
-                        "— rescale it (e.g. multiply it by 1e300)")
+        raise DataError(
+            f"{source}: target {_name(names, int(tiny[0]))} varies by less than float64 can divide by "
+            "— rescale it (e.g. multiply it by 1e300)"
+        )
 
 
 def _as_columns(y: np.ndarray) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from hpsearch.core.errors import DataError, RunError
-from hpsearch.storage.catalog import resolve_run
 from hpsearch.search.refit import model_in_use
+from hpsearch.storage.catalog import resolve_run
 
 
 def resolve_model(ref: str, runs_dir: Path) -> Path:

@@ -67,19 +67,29 @@ def refit_best(store: RunStore, config: SearchConfig, data: PreparedData) -> Ref
     if record is None:  # not a trial of this search's records (cannot be refit from them)
         return None
     confirmed = store.confirmed_model()
-    epochs = _epochs(record, config, next((r.epochs_run for r in store.repeats() if (r.trial, r.repeat) == confirmed),
-                                          None))
+    epochs = _epochs(
+        record, config, next((r.epochs_run for r in store.repeats() if (r.trial, r.repeat) == confirmed), None)
+    )
     dataset = data.load()
-    every_row = dataclasses.replace(dataset, X_train=np.concatenate([dataset.X_train, dataset.X_dev]),
-                                    y_train=np.concatenate([dataset.y_train, dataset.y_dev]))
+    every_row = dataclasses.replace(
+        dataset,
+        X_train=np.concatenate([dataset.X_train, dataset.X_dev]),
+        y_train=np.concatenate([dataset.y_train, dataset.y_dev]),
+    )
     task = TrialTask(record.trial, record.round, record.index, record.params, record.seed)
     outcome = train_segment(Segment(task, until_epoch=epochs), config.model, every_row)
     if outcome.weights is None:
         store.note(f"the refit of trial {trial} ends {outcome.status.value}: predict keeps using models/best.npz")
         return None
     refit_path = save_npz(store.run_dir / MODELS_DIR / REFIT_MODEL, data.model_state(outcome.weights))
-    refit = Refit(trial, epochs, len(every_row.y_train), source or "", file_digest(refit_path) or "",
-                  confirmed[1] if confirmed is not None and confirmed[0] == trial else None)
+    refit = Refit(
+        trial,
+        epochs,
+        len(every_row.y_train),
+        source or "",
+        file_digest(refit_path) or "",
+        confirmed[1] if confirmed is not None and confirmed[0] == trial else None,
+    )
     write_bytes_atomic(store.run_dir / MODELS_DIR, REFIT_FILE, json.dumps(asdict(refit), indent=1).encode("utf-8"))
     return refit
 
@@ -103,7 +113,9 @@ def current_refit(run_dir: Path) -> Refit | None:
         refit = Refit(**bounded_json.read_small(models / REFIT_FILE))
     except (OSError, ValueError, TypeError):
         return None
-    if refit.source_sha256 != file_digest(models / BEST_MODEL) or refit.model_sha256 != file_digest(models / REFIT_MODEL):
+    if refit.source_sha256 != file_digest(models / BEST_MODEL) or refit.model_sha256 != file_digest(
+        models / REFIT_MODEL
+    ):
         return None
     return refit
 

@@ -83,10 +83,14 @@ def score_best_model(store: RunStore, data: PreparedData | None) -> TestFigures 
     metrics = network.metrics(X, y)
     confirmed = store.confirmed_model()  # a refit is of the trial's configuration, with the trial's own seed
     repeat = confirmed[1] if confirmed is not None and confirmed[0] == trial and not refit else None
-    quality = ({"rmse": metrics["dev_rmse"], "r2": metrics["dev_r2"]} if network.task == "regression"
-               else {"accuracy": metrics["dev_accuracy"]})
-    figures = TestFigures(trial, len(y), metrics["dev_cost"], repeat=repeat, model_sha256=digest or "", refit=refit,
-                          **quality)
+    quality = (
+        {"rmse": metrics["dev_rmse"], "r2": metrics["dev_r2"]}
+        if network.task == "regression"
+        else {"accuracy": metrics["dev_accuracy"]}
+    )
+    figures = TestFigures(
+        trial, len(y), metrics["dev_cost"], repeat=repeat, model_sha256=digest or "", refit=refit, **quality
+    )
     write_bytes_atomic(store.run_dir / MODELS_DIR, TEST_FILE, json.dumps(asdict(figures), indent=1).encode("utf-8"))
     return figures
 
