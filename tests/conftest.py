@@ -21,6 +21,7 @@ def _consoles_follow_the_environment():
 
     assert render.console._width is None and render.err_console._width is None, "a test pinned a console's width"
 
+
 TINY_CONFIG = """\
 name: tiny
 data:

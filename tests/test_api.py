@@ -12,9 +12,23 @@ from pathlib import Path
 import hpsearch
 
 REPO = Path(__file__).resolve().parents[1]
-NEEDED = {"start_search", "resume_search", "zoom_search", "tune", "dry_run", "load_config", "SearchReporter",
-          "TrialRecord", "RoundRecord", "SearchResult", "HpsearchError", "ConfigError", "DataError", "RunError",
-          "ObjectiveError"}
+NEEDED = {
+    "start_search",
+    "resume_search",
+    "zoom_search",
+    "tune",
+    "dry_run",
+    "load_config",
+    "SearchReporter",
+    "TrialRecord",
+    "RoundRecord",
+    "SearchResult",
+    "HpsearchError",
+    "ConfigError",
+    "DataError",
+    "RunError",
+    "ObjectiveError",
+}
 
 TINY = """\
 name: quick
@@ -40,7 +54,7 @@ def test_dir_and_help_show_the_public_api() -> None:
 def test_the_package_docstring_example_runs(tmp_path: Path) -> None:
     doc = hpsearch.__doc__ or ""
     lines = []
-    for line in doc[doc.index("::\n") + 3:].splitlines():  # the indented block after the "::" line
+    for line in doc[doc.index("::\n") + 3 :].splitlines():  # the indented block after the "::" line
         if line.strip() and not line.startswith("    "):
             break
         lines.append(line)
@@ -50,8 +64,9 @@ def test_the_package_docstring_example_runs(tmp_path: Path) -> None:
     (tmp_path / "configs" / "quickstart.yaml").write_text(TINY)  # the example's config, made tiny
     (tmp_path / "my_module.py").write_text('def train(params):\n    return {"loss": (params["lr"] - 0.01) ** 2}\n')
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr + "\n" + code
     first, second = result.stdout.splitlines()[-2:]
     assert first.startswith("quick ") and 1e-5 <= float(second) <= 0.1

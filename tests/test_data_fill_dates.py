@@ -177,8 +177,11 @@ def test_an_iso_date_column_becomes_year_day_of_year_and_weekday(tmp_path):
     model = Model.from_training(train(ModelConfig(hidden=(4,), epochs=1, seed=1), data)[1], data)
     X = model.prepare([{"when": "2020-02-29", "x": 0.5}])
     np.testing.assert_allclose(X[0, :3] * prep.scale[:3] + prep.mean[:3], [2020, 60, 5], atol=1e-9)
-    with pytest.raises(DataError, match=r"column 'when' holds text \('29/02/2020', row 0\) but the model was "
-                                        r"trained on ISO dates \(YYYY-MM-DD\) there"):
+    with pytest.raises(
+        DataError,
+        match=r"column 'when' holds text \('29/02/2020', row 0\) but the model was "
+        r"trained on ISO dates \(YYYY-MM-DD\) there",
+    ):
         model.prepare([{"when": "29/02/2020", "x": 0.5}])
     with pytest.raises(DataError, match="missing values in 'when'"):
         model.prepare([{"when": None, "x": 0.5}])

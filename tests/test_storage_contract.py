@@ -38,15 +38,18 @@ OWNERS = {
 }
 
 _TABLE = r"\s+\"?(\w+)"
-_WRITES = re.compile(r"\b(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM|ALTER\s+TABLE"
-                     r"|DROP\s+TABLE|CREATE\s+TABLE(?:\s+IF\s+NOT\s+EXISTS)?)" + _TABLE)
+_WRITES = re.compile(
+    r"\b(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM|ALTER\s+TABLE"
+    r"|DROP\s+TABLE|CREATE\s+TABLE(?:\s+IF\s+NOT\s+EXISTS)?)" + _TABLE
+)
 _READS = re.compile(r"\b(?:FROM|JOIN)" + _TABLE)
 
 
 def _sql_texts(tree: ast.AST) -> list[tuple[int, str]]:
     """Every string literal of a module but its docstrings, an f-string's literal parts joined around ``?``."""
-    docstrings = {id(node.value) for node in ast.walk(tree)
-                  if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)}
+    docstrings = {
+        id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
     texts = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
@@ -67,8 +70,11 @@ def contract_breaches(package: Path) -> list[str]:
         for line, text in _sql_texts(ast.parse(path.read_text(encoding="utf-8"))):
             touched = [("writes", t) for t in _WRITES.findall(text)]
             touched += [("reads", t) for t in _READS.findall(_WRITES.sub(" ", text))]  # DELETE FROM is a write
-            breaches |= {f"{module}:{line} {verb} {table} (owner: {OWNERS[table]})"
-                         for verb, table in touched if table in OWNERS and OWNERS[table] != module}
+            breaches |= {
+                f"{module}:{line} {verb} {table} (owner: {OWNERS[table]})"
+                for verb, table in touched
+                if table in OWNERS and OWNERS[table] != module
+            }
     return sorted(breaches)
 
 
@@ -84,18 +90,21 @@ def test_only_a_tables_owner_reads_or_writes_it() -> None:
     assert contract_breaches(ROOT / "hpsearch") == []
 
 
-@pytest.mark.parametrize("module, sql, verb, table", [
-    ("storage/decision_log.py", "DELETE FROM trials WHERE trial = ?", "writes", "trials"),
-    ("storage/rungs.py", "INSERT OR REPLACE INTO trials (trial) VALUES (?)", "writes", "trials"),
-    ("storage/run_store.py", "SELECT COUNT(*) FROM rounds", "reads", "rounds"),
-    ("analysis/leaderboard.py", "UPDATE confirmations SET model_sha256 = NULL", "writes", "confirmations"),
-])
+@pytest.mark.parametrize(
+    "module, sql, verb, table",
+    [
+        ("storage/decision_log.py", "DELETE FROM trials WHERE trial = ?", "writes", "trials"),
+        ("storage/rungs.py", "INSERT OR REPLACE INTO trials (trial) VALUES (?)", "writes", "trials"),
+        ("storage/run_store.py", "SELECT COUNT(*) FROM rounds", "reads", "rounds"),
+        ("analysis/leaderboard.py", "UPDATE confirmations SET model_sha256 = NULL", "writes", "confirmations"),
+    ],
+)
 def test_a_write_or_read_outside_the_owner_breaks_the_contract(
     tmp_path: Path, module: str, sql: str, verb: str, table: str
 ) -> None:
     shutil.copytree(ROOT / "hpsearch", tmp_path / "hpsearch", ignore=shutil.ignore_patterns("__pycache__"))
     path = tmp_path / "hpsearch" / module
-    path.write_text(path.read_text() + f"\n\ndef _breach(db) -> None:\n    db.execute(f\"{sql}\")\n")
+    path.write_text(path.read_text() + f'\n\ndef _breach(db) -> None:\n    db.execute(f"{sql}")\n')
     breaches = contract_breaches(tmp_path / "hpsearch")
     assert len(breaches) == 1 and breaches[0].startswith(f"hpsearch/{module}:") and f"{verb} {table}" in breaches[0]
 
@@ -109,18 +118,29 @@ def test_the_architecture_document_names_each_tables_owner() -> None:
 
 # -- the writes that span tables ----------------------------------------------------------------------------------
 
+
 def _store(tmp_path: Path) -> RunStore:
     store = RunStore.create(tmp_path / "demo", name="demo", config={"name": "demo"}, config_text="name: demo\n")
-    store.add_round(RoundRecord(round=0, space={"learning_rate": {"low": 1e-4, "high": 0.1}}, n_trials=4,
-                                sampler="random"))
+    store.add_round(
+        RoundRecord(round=0, space={"learning_rate": {"low": 1e-4, "high": 0.1}}, n_trials=4, sampler="random")
+    )
     return store
 
 
 def _record(trial: int, status: TrialStatus) -> TrialRecord:
     failed = status is TrialStatus.FAILED
-    return TrialRecord(trial=trial, round=0, index=trial, params={"learning_rate": 0.01}, seed=trial + 1,
-                       status=status, dev_cost=None if failed else 0.25, epochs_run=0 if failed else 2,
-                       history={} if failed else {"dev_cost": [0.5, 0.25]}, rung=None if failed else 0)
+    return TrialRecord(
+        trial=trial,
+        round=0,
+        index=trial,
+        params={"learning_rate": 0.01},
+        seed=trial + 1,
+        status=status,
+        dev_cost=None if failed else 0.25,
+        epochs_run=0 if failed else 2,
+        history={} if failed else {"dev_cost": [0.5, 0.25]},
+        rung=None if failed else 0,
+    )
 
 
 def test_a_pruned_record_never_replaces_a_stored_one(tmp_path: Path) -> None:
@@ -141,8 +161,13 @@ def test_a_transaction_spans_the_tables_and_a_refused_part_is_undone_alone(tmp_p
     with _store(tmp_path) as store:
         store.record_trial(_record(0, TrialStatus.OK))
         with pytest.raises(RunError):
-            store.record_progress(1, 0, EpochLog(0, {"dev_cost": [0.5]}), rung=RungResult(1, 0.5, False, rung=0, epoch=1),
-                                  final=_record(0, TrialStatus.OK))  # the record is refused: nothing is kept
+            store.record_progress(
+                1,
+                0,
+                EpochLog(0, {"dev_cost": [0.5]}),
+                rung=RungResult(1, 0.5, False, rung=0, epoch=1),
+                final=_record(0, TrialStatus.OK),
+            )  # the record is refused: nothing is kept
         assert store.epoch_log(1)[0]["dev_cost"] == [] and store.rung_entries([1]) == {}
         with store.transaction():
             store.record_decision(1, Decision(1, "lower", "patience", 0.1, 0.05))

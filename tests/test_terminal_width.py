@@ -41,8 +41,20 @@ space:
   l2: {scale: uniform, low: 0, high: 0.01}
 search: {trials: 12, rounds: 2, zoom_trials: 3, workers: 1, seed: 0}
 """
-COMMANDS = ("train", "run", "resume", "zoom", "confirm", "babysit", "predict", "show", "export", "list", "plot",
-            "importance")
+COMMANDS = (
+    "train",
+    "run",
+    "resume",
+    "zoom",
+    "confirm",
+    "babysit",
+    "predict",
+    "show",
+    "export",
+    "list",
+    "plot",
+    "importance",
+)
 _BOX = "┏┃┡│└"
 _CSI = re.compile(r"\[([0-9;?]*)([A-Za-z@])")
 _OSC = re.compile(r"\][^\x07\x1b]*(\x07|\x1b\\)")
@@ -104,20 +116,22 @@ class Screen:
         elif command == "K":
             line = self.lines[self.row]
             if args in ("2", ""):  # the whole line (rich) or to its end
-                del line[0 if args == "2" else self.col:]
+                del line[0 if args == "2" else self.col :]
 
     @property
     def text(self) -> str:
         return "\n".join("".join(line).rstrip() for line in self.lines)
 
 
-def on_terminal(args: list[str], width: int, env: dict[str, str], cwd: Path, timeout: float = 120,
-                height: int = 50) -> Screen:
+def on_terminal(
+    args: list[str], width: int, env: dict[str, str], cwd: Path, timeout: float = 120, height: int = 50
+) -> Screen:
     """Run ``hpsearch ARGS`` on a pseudo-terminal ``width`` columns wide; what it drew, replayed."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
-    process = subprocess.Popen([sys.executable, "-m", "hpsearch", *args], stdin=slave, stdout=slave, stderr=slave,
-                               cwd=cwd, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hpsearch", *args], stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env
+    )
     os.close(slave)
     out = b""
     deadline = time.monotonic() + timeout
@@ -149,15 +163,27 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (folder / "sp.yaml").write_text(CONFIG)
     env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
     env.update(HPSEARCH_RUNS_DIR=str(folder / "runs"), TERM="xterm-256color", PYTHONPATH=str(REPO))
-    subprocess.run([sys.executable, "-m", "hpsearch", "run", "sp.yaml", "--name", "base", "-q"], cwd=folder, env=env,
-                   check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "hpsearch", "run", "sp.yaml", "--name", "base", "-q"],
+        cwd=folder,
+        env=env,
+        check=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
     rng = np.random.default_rng(0)
     with open(folder / "rows.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["x0", "x1"])
         writer.writerows([f"{v:.3f}" for v in rng.normal(size=2)] for _ in range(5))
-    exported = subprocess.run([sys.executable, "-m", "hpsearch", "export", "base"], cwd=folder, env=env, check=True,
-                              capture_output=True, text=True).stdout
+    exported = subprocess.run(
+        [sys.executable, "-m", "hpsearch", "export", "base"],
+        cwd=folder,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     best = next(csv.DictReader(io.StringIO(exported)))
     return {"folder": folder, "env": env, "best_trial": best["trial"], "best_j": float(best["dev_cost"])}
 
@@ -180,10 +206,16 @@ def test_every_command_fits_the_terminal(world: dict, width: int) -> None:
     folder, env = world["folder"], world["env"]
     name = f"w{width}"
     commands = [
-        ["run", "sp.yaml", "--name", name], ["run", "sp.yaml", "--dry-run"], ["show", "base"], ["list"],
-        ["importance", "base"], ["zoom", name, "--trials", "2"], ["confirm", "base", "--top", "2", "--seeds", "2"],
+        ["run", "sp.yaml", "--name", name],
+        ["run", "sp.yaml", "--dry-run"],
+        ["show", "base"],
+        ["list"],
+        ["importance", "base"],
+        ["zoom", name, "--trials", "2"],
+        ["confirm", "base", "--top", "2", "--seeds", "2"],
         ["predict", "base", "rows.csv", "--out", f"p{width}.csv"],
-        ["babysit", "base", "--trial", "0", "--epochs", "1", "--name", f"b{width}"], ["train", "sp.yaml"],
+        ["babysit", "base", "--trial", "0", "--epochs", "1", "--name", f"b{width}"],
+        ["train", "sp.yaml"],
     ]
     screens = {}
     for args in commands:
@@ -218,8 +250,15 @@ def test_piped_output_fits_columns_or_80(world: dict, columns: str | None) -> No
     env = {**world["env"], **({"COLUMNS": columns} if columns else {})}
     width = int(columns or 80)
     for args in (["show", "base"], ["list"], ["importance", "base"], ["run", "sp.yaml", "--dry-run"]):
-        result = subprocess.run([sys.executable, "-m", "hpsearch", *args], cwd=world["folder"], env=env,
-                                stdin=subprocess.DEVNULL, capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "hpsearch", *args],
+            cwd=world["folder"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         tables = [line for line in result.stdout.splitlines() if line[:1] in _BOX]  # (a message stays one line)
         assert tables, result.stdout
         for line in tables:

@@ -37,11 +37,24 @@ class Recorder:
 def test_train_model_is_what_the_train_command_trains(tmp_path: Path) -> None:
     path = write_tiny_config(tmp_path, epochs=4)
     recorder = Recorder()
-    trained = hpsearch.train_model(hpsearch.load_config(path), {"learning_rate": 0.05, "beta": 0.5},
-                                   save=tmp_path / "lib.npz", reporter=recorder)
+    trained = hpsearch.train_model(
+        hpsearch.load_config(path), {"learning_rate": 0.05, "beta": 0.5}, save=tmp_path / "lib.npz", reporter=recorder
+    )
 
-    cli_result = CliRunner().invoke(cli, ["train", str(path), "--set", "learning_rate=0.05", "--set", "beta=0.5",
-                                          "--json", "--save", str(tmp_path / "cli.npz")])
+    cli_result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(path),
+            "--set",
+            "learning_rate=0.05",
+            "--set",
+            "beta=0.5",
+            "--json",
+            "--save",
+            str(tmp_path / "cli.npz"),
+        ],
+    )
     assert cli_result.exit_code == 0, cli_result.output
     record = json.loads(cli_result.stdout)
     assert trained.result.history["dev_cost"] == record["history"]["dev_cost"]  # the same model, bit for bit

@@ -35,10 +35,21 @@ def penguins(seed: int = 0) -> list[list[str]]:
             for _ in range(count):
                 sex = "male" if rng.random() < 0.5 else "female"
                 sign = 1 if sex == "male" else -1
-                bill, depth, flipper, mass = (rng.normal(m + sign * s * 0.5, s * 0.8) for (m, s), s in
-                                              zip(stats, MALE_SHIFT))
-                rows.append([species, island, f"{bill:.1f}", f"{depth:.1f}", f"{flipper:.0f}", f"{mass:.0f}",
-                             sex, str(rng.choice([2007, 2008, 2009]))])
+                bill, depth, flipper, mass = (
+                    rng.normal(m + sign * s * 0.5, s * 0.8) for (m, s), s in zip(stats, MALE_SHIFT)
+                )
+                rows.append(
+                    [
+                        species,
+                        island,
+                        f"{bill:.1f}",
+                        f"{depth:.1f}",
+                        f"{flipper:.0f}",
+                        f"{mass:.0f}",
+                        sex,
+                        str(rng.choice([2007, 2008, 2009])),
+                    ]
+                )
     # The real file's gaps: two birds never measured, nine more without a recorded sex.
     for i in (3, 271):
         rows[i][2:7] = ["NA"] * 5

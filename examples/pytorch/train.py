@@ -50,8 +50,11 @@ def main() -> None:
         model.eval()
         with torch.no_grad():
             logits = model(X_val)
-            report = {"epoch": epoch, "val_loss": float(loss_fn(logits, y_val)),
-                      "val_accuracy": float((logits.argmax(1) == y_val).float().mean())}
+            report = {
+                "epoch": epoch,
+                "val_loss": float(loss_fn(logits, y_val)),
+                "val_accuracy": float((logits.argmax(1) == y_val).float().mean()),
+            }
         print(json.dumps(report), flush=True)
 
 

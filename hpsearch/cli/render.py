@@ -9,7 +9,6 @@ verdicts in ``confirm_view``.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -19,12 +18,19 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from hpsearch.cli.text import plain, safe
 from hpsearch.analysis.histogram import histogram
-from hpsearch.analysis.run_notes import describe_round
 from hpsearch.analysis.leaderboard import (
-    FOLD_BEFORE_DROP, Column, Leaderboard, format_accuracy, format_cost, format_param, format_quality, leaderboard,
+    FOLD_BEFORE_DROP,
+    Column,
+    Leaderboard,
+    format_accuracy,
+    format_cost,
+    format_param,
+    format_quality,
+    leaderboard,
 )
+from hpsearch.analysis.run_notes import describe_round
+from hpsearch.cli.text import plain, safe
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.nn.results import TrainResult
 from hpsearch.space.search_space import Space
@@ -85,8 +91,10 @@ class _Console(Console):
 console = _Console()
 err_console = _Console(stderr=True)
 
-def fitted_table(board: Leaderboard, title: str, width: int | None,
-                 styles: Mapping[str, list[str]] | None = None) -> tuple[Table, tuple[str, ...]]:
+
+def fitted_table(
+    board: Leaderboard, title: str, width: int | None, styles: Mapping[str, list[str]] | None = None
+) -> tuple[Table, tuple[str, ...]]:
     """``board`` as a rich table that fits ``width`` (None: every column at its natural width), and the titles of
     the columns left out for want of width (``Leaderboard.fitted``).
 
@@ -95,16 +103,23 @@ def fitted_table(board: Leaderboard, title: str, width: int | None,
     underscore (``learning_`` over ``rate``), never one letter a line, and no value is cut. ``styles`` maps a
     column's title to the style of its cell in each row.
     """
-    board = replace(board, columns=[replace(c, title=safe(c.title)) for c in board.columns],
-                    rows=[[safe(cell) for cell in row] for row in board.rows])
+    board = replace(
+        board,
+        columns=[replace(c, title=safe(c.title)) for c in board.columns],
+        rows=[[safe(cell) for cell in row] for row in board.rows],
+    )
     if width is not None:
         board = board.fitted(width)
     widths = board.widths() if width is None else board.column_widths(width)
     table = Table(title=title, title_justify="left")
     for column, column_width in zip(board.columns, widths):
         lines = column.folded() if column_width < len(column.title) and " " not in column.title else [column.title]
-        table.add_column(Text("\n").join(Text(line) for line in lines), justify=column.justify,  # type: ignore[arg-type]
-                         overflow="fold", width=column_width)
+        table.add_column(
+            Text("\n").join(Text(line) for line in lines),
+            justify=column.justify,  # type: ignore[arg-type]
+            overflow="fold",
+            width=column_width,
+        )
     styled = {i: (styles or {})[c.title] for i, c in enumerate(board.columns) if c.title in (styles or {})}
     for k, row in enumerate(board.rows):
         table.add_row(*(Text(cell, styled[i][k] if i in styled else "") for i, cell in enumerate(row)))
@@ -124,13 +139,26 @@ def say(text: Text | str, on: Console | None = None) -> None:
 
 fmt = format_param  # a value in a one-line message: the leaderboard's own formatting
 
-_STATUS_STYLE = {TrialStatus.OK: "", TrialStatus.PRUNED: "dim", TrialStatus.DIVERGED: "yellow", TrialStatus.FAILED: "red"}
+_STATUS_STYLE = {
+    TrialStatus.OK: "",
+    TrialStatus.PRUNED: "dim",
+    TrialStatus.DIVERGED: "yellow",
+    TrialStatus.FAILED: "red",
+}
 
 
-def leaderboard_table(trials: list[TrialRecord], names: list[str], top: int | None = None,
-                      title: str = "Leaderboard", *, wide: bool = False, width: int | None = None,
-                      metric: str | None = None, brackets: dict[int, int] | None = None,
-                      more: str | None = None) -> Table | Group:
+def leaderboard_table(
+    trials: list[TrialRecord],
+    names: list[str],
+    top: int | None = None,
+    title: str = "Leaderboard",
+    *,
+    wide: bool = False,
+    width: int | None = None,
+    metric: str | None = None,
+    brackets: dict[int, int] | None = None,
+    more: str | None = None,
+) -> Table | Group:
     """Rank, trial, round, status, searched values, dev J, train J, dev accuracy, epochs, seconds.
 
     Fitted to ``width`` (default: the terminal's) by ``Leaderboard.fitted``: the
@@ -145,8 +173,9 @@ def leaderboard_table(trials: list[TrialRecord], names: list[str], top: int | No
     """
     width = width or console.width
     board = leaderboard(trials, names, top, metric, brackets)
-    table, hidden = fitted_table(board, title, None if wide else width,
-                                 {"status": [_STATUS_STYLE[s] for s in board.statuses]})
+    table, hidden = fitted_table(
+        board, title, None if wide else width, {"status": [_STATUS_STYLE[s] for s in board.statuses]}
+    )
     return Group(table, _more_line(hidden, more, width)) if hidden and more is not None else table
 
 
@@ -165,8 +194,12 @@ def table_width(table: Table | Group) -> int:
 def print_wide(table: Table | Group, on: Console | None = None) -> None:
     """Print ``table`` at its full width even on a narrower terminal (``show --wide``); the terminal wraps it."""
     on = on or console
-    wide = Console(file=on.file, width=max(table_width(table), on.width), force_terminal=on.is_terminal,
-                   color_system=on.color_system)  # type: ignore[arg-type]
+    wide = Console(
+        file=on.file,
+        width=max(table_width(table), on.width),
+        force_terminal=on.is_terminal,
+        color_system=on.color_system,
+    )  # type: ignore[arg-type]
     wide.print(table)
 
 
@@ -206,22 +239,32 @@ def rounds_table(rounds: list[RoundRecord], trials: Sequence[TrialRecord]) -> Ta
         kind, sampler = plain(how.kind), plain(how.sampler)
         first = True
         for name, dist in space.items():
-            table.add_row(str(r.round) if first else "", kind if first else "", sampler if first else "",
-                          str(r.n_trials) if first else "", plain(name), plain(dist.describe()))
+            table.add_row(
+                str(r.round) if first else "",
+                kind if first else "",
+                sampler if first else "",
+                str(r.n_trials) if first else "",
+                plain(name),
+                plain(dist.describe()),
+            )
             first = False
         if first:
             table.add_row(str(r.round), kind, sampler, str(r.n_trials), "—", "nothing searched")
     return table
 
 
-def plan_table(plan: list[tuple[int, int, dict[str, Any]]], names: list[str], more: str | None = None,
-               width: int | None = None) -> Table | Group:
+def plan_table(
+    plan: list[tuple[int, int, dict[str, Any]]], names: list[str], more: str | None = None, width: int | None = None
+) -> Table | Group:
     """The planned trials of a dry run: (round, trial, params) rows, fitted to ``width`` (default: the
     terminal's) like the leaderboard: the parameters go from the last when they do not fit, and one line says
     so, with ``more`` (what shows them all)."""
     width = width or console.width
-    columns = [Column("round", drop=FOLD_BEFORE_DROP + len(names) + 1), Column("trial", whole=True),
-               *(Column(n, drop=FOLD_BEFORE_DROP + len(names) - i) for i, n in enumerate(names))]
+    columns = [
+        Column("round", drop=FOLD_BEFORE_DROP + len(names) + 1),
+        Column("trial", whole=True),
+        *(Column(n, drop=FOLD_BEFORE_DROP + len(names) - i) for i, n in enumerate(names)),
+    ]
     rows = [[str(rnd), str(trial), *(format_param(params.get(n)) for n in names)] for rnd, trial, params in plan]
     table, hidden = fitted_table(Leaderboard(columns, rows, [], []), f"Planned trials ({len(plan)})", width)
     return Group(table, _more_line(hidden, more, width)) if hidden and more else table
@@ -236,11 +279,15 @@ def rung_plan_table(plan: list[Any], full_epochs: int, planned: int, asynchronou
     for column in ("bracket", "rung", "trials", "epochs", "epochs trained"):
         table.add_column(column, justify="right")
     for p in plan:
-        table.add_row(str(p.bracket), str(p.rung + 1), str(p.trials), str(p.epochs),
-                      str(p.trials * (p.epochs - p.start_epochs)))
+        table.add_row(
+            str(p.bracket), str(p.rung + 1), str(p.trials), str(p.epochs), str(p.trials * (p.epochs - p.start_epochs))
+        )
     share = f", {planned / full_epochs:.0%} of the {full_epochs} of full training" if full_epochs else ""
-    when = ("about: trials stop as they report, so which and how many depends on the order they reach each rung"
-            if asynchronous else "if no trial diverges")
+    when = (
+        "about: trials stop as they report, so which and how many depends on the order they reach each rung"
+        if asynchronous
+        else "if no trial diverges"
+    )
     return Group(table, f"{planned} epochs in all{share} ({when})")
 
 
@@ -249,10 +296,15 @@ def zoom_rounds_line(search: Any) -> str:
     if search.rounds <= 1:
         return "then no zoom round (search.rounds: 1); add one later with: hpsearch zoom RUN"
     n = search.rounds - 1
-    return (f"then {n} zoom round{'s' if n > 1 else ''} of {search.zoom_trials or search.trials} trials"
-            f"{' each' if n > 1 else ''}, "
-            + ("planned by tpe from every finished trial" if search.zoom == "tpe"
-               else f"sampled in the box of the best {search.top_k} trials so far"))
+    return (
+        f"then {n} zoom round{'s' if n > 1 else ''} of {search.zoom_trials or search.trials} trials"
+        f"{' each' if n > 1 else ''}, "
+        + (
+            "planned by tpe from every finished trial"
+            if search.zoom == "tpe"
+            else f"sampled in the box of the best {search.top_k} trials so far"
+        )
+    )
 
 
 def histograms(space: Space, plan: list[dict[str, Any]], width: int = 30) -> Table:
@@ -282,10 +334,14 @@ def result_table(result: TrainResult) -> Table:
     table.add_column("field")
     table.add_column("value", justify="right")
     for key, value in (
-        ("status", result.status.value), ("train J", format_cost(result.train_cost)),
+        ("status", result.status.value),
+        ("train J", format_cost(result.train_cost)),
         ("dev J", format_cost(result.dev_cost)),
-        *((("dev RMSE", format_cost(result.dev_rmse)), ("dev R²", format_param(result.dev_r2)))
-          if result.dev_rmse is not None else (("dev accuracy", format_accuracy(result.dev_accuracy)),)),
+        *(
+            (("dev RMSE", format_cost(result.dev_rmse)), ("dev R²", format_param(result.dev_r2)))
+            if result.dev_rmse is not None
+            else (("dev accuracy", format_accuracy(result.dev_accuracy)),)
+        ),
         ("epochs run", str(result.epochs_run)),
         ("seconds", f"{result.seconds:.2f}"),
     ):
@@ -301,13 +357,29 @@ def runs_table(runs: list[Any], width: int | None = None) -> Table | Group:
     """
     width = width or console.width
     drop = FOLD_BEFORE_DROP
-    columns = [Column("run", "left", whole=True), Column("created", "left", drop=drop), Column("rounds", drop=drop + 1),
-               Column("trials", whole=True), Column(" / ".join(s.value for s in TrialStatus), drop=drop + 2),
-               Column("best (metric)", whole=True), Column("best trial", drop=drop + 3)]
-    rows = [[r.name, str(r.created)[:16], str(r.rounds), f"{r.trials_done}/{r.trials_planned}",
-             " / ".join(str(r.status_counts[s.value]) for s in TrialStatus),
-             f"{format_cost(r.best_dev_cost)} (dev J)" if r.metric is None else f"{format_cost(r.best_value)} ({r.metric})",
-             format_param(r.best_trial) + (" (confirmed)" if r.confirmed else "")] for r in runs]
+    columns = [
+        Column("run", "left", whole=True),
+        Column("created", "left", drop=drop),
+        Column("rounds", drop=drop + 1),
+        Column("trials", whole=True),
+        Column(" / ".join(s.value for s in TrialStatus), drop=drop + 2),
+        Column("best (metric)", whole=True),
+        Column("best trial", drop=drop + 3),
+    ]
+    rows = [
+        [
+            r.name,
+            str(r.created)[:16],
+            str(r.rounds),
+            f"{r.trials_done}/{r.trials_planned}",
+            " / ".join(str(r.status_counts[s.value]) for s in TrialStatus),
+            f"{format_cost(r.best_dev_cost)} (dev J)"
+            if r.metric is None
+            else f"{format_cost(r.best_value)} ({r.metric})",
+            format_param(r.best_trial) + (" (confirmed)" if r.confirmed else ""),
+        ]
+        for r in runs
+    ]
     table, hidden = fitted_table(Leaderboard(columns, rows, [], []), "Runs", width)
     return Group(table, _more_line(hidden, "a wider terminal shows them", width)) if hidden else table
 
@@ -331,8 +403,9 @@ def importance_table(report: Any, metric: str | None = None, width: int | None =
     table.add_column("± (bootstrap)", justify="right")
     table.add_column("", width=bar)
     for position, item in enumerate(report.items, start=1):
-        table.add_row(str(position), plain(item.name), f"{item.share:.1%}", f"± {item.spread:.1%}",
-                      "█" * round(bar * item.share))
+        table.add_row(
+            str(position), plain(item.name), f"{item.share:.1%}", f"± {item.spread:.1%}", "█" * round(bar * item.share)
+        )
     lines: list[Any] = [table]
     if report.unexplained is not None:
         lines.append(plain(f"unexplained (interactions and noise): {report.unexplained:.1%}"))
@@ -349,8 +422,16 @@ def decisions_table(decisions: list[Any]) -> Table:
     for column in ("after epoch", "action", "why", "learning rate", "rolled back to"):
         table.add_column(column, justify="right" if column in ("after epoch", "rolled back to") else "left")
     for d in decisions:
-        rate = fmt(d.learning_rate_after) if d.learning_rate_before == d.learning_rate_after else \
-            f"{fmt(d.learning_rate_before)} → {fmt(d.learning_rate_after)}"
-        table.add_row(str(d.epoch), d.action, plain(d.reason), rate,
-                      "—" if d.rolled_back_to is None else f"epoch {d.rolled_back_to}")
+        rate = (
+            fmt(d.learning_rate_after)
+            if d.learning_rate_before == d.learning_rate_after
+            else f"{fmt(d.learning_rate_before)} → {fmt(d.learning_rate_after)}"
+        )
+        table.add_row(
+            str(d.epoch),
+            d.action,
+            plain(d.reason),
+            rate,
+            "—" if d.rolled_back_to is None else f"epoch {d.rolled_back_to}",
+        )
     return table

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from hpsearch.core.errors import DataError
-from hpsearch.io import bounded_json
 from hpsearch.data.dates import DATE_PARTS, date_parts
 from hpsearch.data.tables import Column
+from hpsearch.io import bounded_json
 
 PREFIX = "prep_"
 FORMAT_VERSION = 1
@@ -162,8 +162,10 @@ class Preparation:
         bad = unrepresentable(scale)
         if len(bad):
             name = preparation.input_names[bad[0]]
-            raise DataError(f"{source}: column {name!r} varies by less than float64 can divide by — rescale it "
-                            "(e.g. multiply it by 1e300) or drop it")
+            raise DataError(
+                f"{source}: column {name!r} varies by less than float64 can divide by — rescale it "
+                "(e.g. multiply it by 1e300) or drop it"
+            )
         return preparation
 
     # -------------------------------------------------------------- applying
@@ -177,8 +179,10 @@ class Preparation:
         """
         absent = [f.name for f in self.features if f.name not in columns]
         if absent:
-            raise DataError(f"{source}: no column {', '.join(map(repr, absent))} — the model needs every training column "
-                            f"({', '.join(self.column_names)})")
+            raise DataError(
+                f"{source}: no column {', '.join(map(repr, absent))} — the model needs every training column "
+                f"({', '.join(self.column_names)})"
+            )
         m = len(columns[self.features[0].name].missing) if self.features else 0
         X = np.zeros((m, self.n_inputs), dtype=np.float64, order="F")  # filled column by column
         problems: list[str] = []
@@ -198,16 +202,23 @@ class Preparation:
                 if owner.name not in named:
                     named.add(owner.name)
                     trained = "ISO dates (YYYY-MM-DD)" if owner.kind == "date" else "numbers"
-                    problems.append(f"{source}: column {owner.name!r} holds text ({str(number_columns[k].text[first])!r}, "
-                                    f"row {first}) but the model was trained on {trained} there")
+                    problems.append(
+                        f"{source}: column {owner.name!r} holds text ({str(number_columns[k].text[first])!r}, "
+                        f"row {first}) but the model was trained on {trained} there"
+                    )
             if absent.any():
                 if self.missing in FILLING_MODES:
                     values = np.where(absent, (self.mean if self.fill is None else self.fill)[number_at], values)
                 else:
-                    unfilled = [f"{f.name!r} ({int(columns[f.name].missing.sum())} rows)"
-                                for f, _ in numeric if columns[f.name].missing.any()]
-                    problems.append(f"{source}: missing values in {', '.join(unfilled)} — fill them in (the model was "
-                                    f"trained with data.missing: {self.missing}, which does not fill them)")
+                    unfilled = [
+                        f"{f.name!r} ({int(columns[f.name].missing.sum())} rows)"
+                        for f, _ in numeric
+                        if columns[f.name].missing.any()
+                    ]
+                    problems.append(
+                        f"{source}: missing values in {', '.join(unfilled)} — fill them in (the model was "
+                        f"trained with data.missing: {self.missing}, which does not fill them)"
+                    )
             X[:, number_at] = values
         for feature, j in zip(self.features, starts):
             if feature.kind != "category" or not feature.categories:
@@ -258,8 +269,11 @@ class Preparation:
             preparation = cls(features, mean, scale, meta["missing"], label, tuple(meta["class_names"]), fill)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
             raise DataError(f"the stored data preparation is damaged ({type(error).__name__}: {error})") from None
-        if (preparation.mean.shape != (len(preparation.input_names),) or preparation.scale.shape != preparation.mean.shape
-                or (fill is not None and fill.shape != preparation.mean.shape)):
+        if (
+            preparation.mean.shape != (len(preparation.input_names),)
+            or preparation.scale.shape != preparation.mean.shape
+            or (fill is not None and fill.shape != preparation.mean.shape)
+        ):
             raise DataError("the stored data preparation is damaged (statistics do not match its features)")
         return preparation
 

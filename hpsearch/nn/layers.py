@@ -105,13 +105,7 @@ def dense_backward(
 
 
 def batchnorm_forward(
-    z: np.ndarray,
-    gamma: np.ndarray,
-    beta: np.ndarray,
-    running: np.ndarray,
-    momentum: float,
-    train: bool,
-    cache: Cache,
+    z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running: np.ndarray, momentum: float, train: bool, cache: Cache
 ) -> np.ndarray:
     """Batch normalization of each unit.
 

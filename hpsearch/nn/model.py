@@ -24,6 +24,7 @@ import numpy as np
 
 from hpsearch.core.errors import ConfigError, DataError
 from hpsearch.io.npz import NpzUnreadable, read_arrays, save_npz
+from hpsearch.nn.heads import Head, head_from_state, make_head
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.layers import (
     ACTIVATIONS,
@@ -35,7 +36,6 @@ from hpsearch.nn.layers import (
     dropout_backward,
     dropout_forward,
 )
-from hpsearch.nn.heads import Head, head_from_state, make_head
 from hpsearch.nn.losses import l2_penalty, l2_penalty_backward, softmax
 from hpsearch.nn.parameters import Parameters
 
@@ -198,12 +198,7 @@ class Network:
             da = dense_backward(dz, caches[layer.dense], grads[layer.W], grads[layer.b] if layer.b else None, i > 0)
 
     def loss_and_gradients(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        grads: Parameters,
-        caches: Caches,
-        rng: np.random.Generator | None = None,
+        self, X: np.ndarray, Y: np.ndarray, grads: Parameters, caches: Caches, rng: np.random.Generator | None = None
     ) -> float:
         """One training-mode pass over a mini-batch: its cost J, gradients into ``grads``.
 

@@ -65,4 +65,3 @@ class Parameters(Mapping[str, np.ndarray]):
     def __repr__(self) -> str:
         shapes = ", ".join(f"{name}: {array.shape}" for name, array in self._arrays.items())
         return f"Parameters({shapes}; {self.flat.dtype})"
-

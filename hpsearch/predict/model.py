@@ -16,7 +16,6 @@ A CSV file is scored in ``predict.scoring``, its predictions written in
 ``predict.writing``; ``predict.model_files`` finds the file a run's name means.
 """
 
-
 from __future__ import annotations
 
 import math
@@ -29,11 +28,11 @@ import numpy as np
 
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import DataError
+from hpsearch.data.preparation import Preparation, preparation_arrays
+from hpsearch.data.tables import Column, parse_cells
 from hpsearch.io.npz import save_npz
 from hpsearch.nn import Network
 from hpsearch.nn.model import read_npz
-from hpsearch.data.preparation import Preparation, preparation_arrays
-from hpsearch.data.tables import Column, parse_cells
 
 Rows = np.ndarray | Sequence[Mapping[str, Any]]
 """Raw rows: an array (m, n_columns) in ``Model.columns`` order, or one dict per row keyed by column name."""
@@ -61,7 +60,9 @@ class Model:
         except DataError as error:
             raise DataError(f"{path}: {error}") from None
         if preparation is not None:
-            _check_preparation(path, preparation, network.n_features, 0 if network.task == "regression" else network.n_classes)
+            _check_preparation(
+                path, preparation, network.n_features, 0 if network.task == "regression" else network.n_classes
+            )
         return cls(network, preparation)
 
     def state(self) -> dict[str, np.ndarray]:
@@ -92,8 +93,10 @@ class Model:
         if self.preparation is None:
             X = np.asarray(rows)
             if X.ndim != 2 or X.dtype.kind not in "biuf" or X.shape[1] != self.network.n_features:
-                raise DataError(f"{source}: this model was saved without its data preparation (by an older hpsearch), "
-                                f"so it takes only prepared numeric rows of {self.network.n_features} columns")
+                raise DataError(
+                    f"{source}: this model was saved without its data preparation (by an older hpsearch), "
+                    f"so it takes only prepared numeric rows of {self.network.n_features} columns"
+                )
             return X.astype(np.float64)
         return self.preparation.transform(_columns(rows, self.preparation.column_names, source), source)
 
@@ -118,8 +121,11 @@ def _check_preparation(path: str | os.PathLike, preparation: Preparation, n_feat
         why = "its class names are not all text"
     elif len(preparation.class_names) != n_classes:
         why = f"it names {len(preparation.class_names)} classes but the network predicts {n_classes}"
-    elif not (np.all(np.isfinite(preparation.mean)) and np.all(np.isfinite(preparation.scale))
-              and np.all(preparation.scale > 0)):
+    elif not (
+        np.all(np.isfinite(preparation.mean))
+        and np.all(np.isfinite(preparation.scale))
+        and np.all(preparation.scale > 0)
+    ):
         why = "its data preparation has a zero, negative or non-finite scale or mean"
     elif preparation.fill is not None and not np.all(np.isfinite(preparation.fill)):
         why = "its data preparation fills missing values with a non-finite number"
@@ -132,17 +138,23 @@ def _columns(rows: Rows, names: tuple[str, ...], source: str) -> dict[str, Colum
     if isinstance(rows, np.ndarray):
         array = rows if rows.ndim == 2 else rows.reshape(1, -1) if rows.ndim == 1 else None
         if array is None or array.shape[1] != len(names):
-            raise DataError(f"{source}: an array of rows needs shape (m, {len(names)}), one column each for "
-                            f"{', '.join(names)}; got shape {rows.shape}")
+            raise DataError(
+                f"{source}: an array of rows needs shape (m, {len(names)}), one column each for "
+                f"{', '.join(names)}; got shape {rows.shape}"
+            )
         if array.dtype.kind in "biuf":
             values = array.astype(np.float64)
-            return {name: Column(name, values[:, j].copy(), None, np.isnan(values[:, j])) for j, name in enumerate(names)}
+            return {
+                name: Column(name, values[:, j].copy(), None, np.isnan(values[:, j])) for j, name in enumerate(names)
+            }
         return {name: parse_cells(name, _cell_texts(array[:, j].tolist())) for j, name in enumerate(names)}
     rows = list(rows)
     absent = [name for name in names if any(name not in row for row in rows)]
     if absent:
-        raise DataError(f"{source}: rows lack {', '.join(map(repr, absent))} — each row needs every training column "
-                        f"({', '.join(names)})")
+        raise DataError(
+            f"{source}: rows lack {', '.join(map(repr, absent))} — each row needs every training column "
+            f"({', '.join(names)})"
+        )
     return {name: parse_cells(name, _cell_texts([row[name] for row in rows])) for name in names}
 
 

@@ -63,11 +63,15 @@ def predict_csv(model_path: Path, data_path: Path, keep: Sequence[str] = (), pro
     """
     model = Model.load(model_path)
     if model.preparation is None:
-        raise DataError(f"{model_path}: this model was saved without its data preparation (by an older hpsearch), "
-                        "so it cannot read raw rows — train it again, or use Model.predict on prepared arrays")
+        raise DataError(
+            f"{model_path}: this model was saved without its data preparation (by an older hpsearch), "
+            "so it cannot read raw rows — train it again, or use Model.predict on prepared arrays"
+        )
     if proba and model.network.task == "regression":
-        raise DataError(f"{model_path}: --proba gives class probabilities, and this model predicts numbers "
-                        "(a regression) — drop --proba")
+        raise DataError(
+            f"{model_path}: --proba gives class probabilities, and this model predicts numbers "
+            "(a regression) — drop --proba"
+        )
     label = model.preparation.label
     labels = label if isinstance(label, tuple) else (label,) if label else ()
     # Only the columns used are parsed: another column's content (a 130,000-character note) costs nothing.
@@ -79,14 +83,18 @@ def predict_csv(model_path: Path, data_path: Path, keep: Sequence[str] = (), pro
     for name, column in columns.items():
         infinite = np.flatnonzero(np.isinf(column.numbers) & ~column.missing)
         if len(infinite):
-            raise DataError(f"{data_path}: {table.where(int(infinite[0]))}, column {name!r} is "
-                            f"{column.numbers[infinite[0]]} — predict takes finite numbers: fix or drop the row")
+            raise DataError(
+                f"{data_path}: {table.where(int(infinite[0]))}, column {name!r} is "
+                f"{column.numbers[infinite[0]]} — predict takes finite numbers: fix or drop the row"
+            )
     X = model.preparation.transform(columns, str(data_path))
     bad = np.argwhere(~np.isfinite(X))
     if len(bad):
         row, j = (int(v) for v in bad[0])
-        raise DataError(f"{data_path}: {table.where(row)}, input {model.preparation.input_names[j]!r} overflows "
-                        "once prepared (a number far outside the training range) — fix or drop the row")
+        raise DataError(
+            f"{data_path}: {table.where(row)}, input {model.preparation.input_names[j]!r} overflows "
+            "once prepared (a number far outside the training range) — fix or drop the row"
+        )
     kept = {name: table[name].as_text() for name in keep}
     if model.network.task == "regression":
         return _regression(model, X, table, labels, data_path, kept)
@@ -101,12 +109,22 @@ def predict_csv(model_path: Path, data_path: Path, keep: Sequence[str] = (), pro
             y = class_ids(label_keys(table[label].take(labelled)), model.class_names, str(data_path))
             cost, accuracy = model.network.evaluate(X[labelled], y)
         skipped = int((~labelled).sum())
-    return Predictions(str(data_path), classes, proba, model.class_names, label if accuracy is not None else None,
-                       accuracy, cost, kept, skipped=skipped if accuracy is not None else 0)
+    return Predictions(
+        str(data_path),
+        classes,
+        proba,
+        model.class_names,
+        label if accuracy is not None else None,
+        accuracy,
+        cost,
+        kept,
+        skipped=skipped if accuracy is not None else 0,
+    )
 
 
-def _regression(model: Model, X: np.ndarray, table: Any, labels: tuple[str, ...], data_path: Path,
-                kept: dict[str, np.ndarray]) -> Predictions:
+def _regression(
+    model: Model, X: np.ndarray, table: Any, labels: tuple[str, ...], data_path: Path, kept: dict[str, np.ndarray]
+) -> Predictions:
     """A regression model's predictions in the target's units, scored (RMSE, R²) when the file has the targets."""
     from hpsearch.nn.metrics import r2, rmse
 
@@ -119,17 +137,33 @@ def _regression(model: Model, X: np.ndarray, table: Any, labels: tuple[str, ...]
         for column in columns:
             if not column.is_numeric or not np.isfinite(column.numbers[labelled]).all():
                 row = int(np.argmax(labelled & ~np.isfinite(column.numbers)))
-                raise DataError(f"{data_path}: target {column.name!r} is not a finite number at {table.where(row)} "
-                                "— fix it, or remove the target column to predict without scoring")
+                raise DataError(
+                    f"{data_path}: target {column.name!r} is not a finite number at {table.where(row)} "
+                    "— fix it, or remove the target column to predict without scoring"
+                )
         if labelled.any():
             actual = np.stack([c.numbers[labelled] for c in columns], axis=1)
             rmse_value, r2_value = rmse(values[labelled], actual), r2(values[labelled], actual)
             skipped = int((~labelled).sum())
     names = tuple(labels) if labels else tuple(f"target_{k}" for k in range(values.shape[1]))
     shown = np.array([",".join(repr(float(v)) for v in row) for row in values])
-    return Predictions(str(data_path), shown, np.zeros((len(values), 0)), (), labels[0] if rmse_value is not None and
-                       len(labels) == 1 else (", ".join(labels) if rmse_value is not None else None), None, None, kept,
-                       values=values, target_names=names, rmse=rmse_value, r2=r2_value, skipped=skipped)
+    return Predictions(
+        str(data_path),
+        shown,
+        np.zeros((len(values), 0)),
+        (),
+        labels[0]
+        if rmse_value is not None and len(labels) == 1
+        else (", ".join(labels) if rmse_value is not None else None),
+        None,
+        None,
+        kept,
+        values=values,
+        target_names=names,
+        rmse=rmse_value,
+        r2=r2_value,
+        skipped=skipped,
+    )
 
 
 __all__ = ["Predictions", "predict_csv"]

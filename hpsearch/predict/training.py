@@ -62,8 +62,13 @@ class TrainReporter(Protocol):
     def epoch_finished(self, epoch: int, stats: dict[str, float]) -> None: ...
 
 
-def train_model(config: SearchConfig, values: Mapping[str, Any] | None = None, *, save: Path | None = None,
-                reporter: TrainReporter | None = None) -> TrainedModel:
+def train_model(
+    config: SearchConfig,
+    values: Mapping[str, Any] | None = None,
+    *,
+    save: Path | None = None,
+    reporter: TrainReporter | None = None,
+) -> TrainedModel:
     """Train the one model ``config`` describes, with ``values`` set by hyperparameter name (``train --set``).
 
     A value problem (an unknown name, a value out of range) is a ConfigError before the data are read; a data
@@ -72,7 +77,9 @@ def train_model(config: SearchConfig, values: Mapping[str, Any] | None = None, *
     """
     values = dict(values or {})
     hyperparams = single_model_config(config, values)
-    plan = ModelPlan(hyperparams, single_model_sources(config, values, hyperparams), ignored_settings(values, hyperparams))
+    plan = ModelPlan(
+        hyperparams, single_model_sources(config, values, hyperparams), ignored_settings(values, hyperparams)
+    )
     data = load_dataset(config.resolved_data())
     if reporter is not None:
         for line in data.notices:

@@ -24,7 +24,11 @@ def write_predictions(predictions: Predictions, file: IO[str], proba: bool = Fal
     writer = csv.writer(file, lineterminator="\n")
     kept = list(predictions.kept.items())
     if predictions.values is not None:  # a regression: one number column per target, in the target's units
-        names = ["prediction"] if predictions.values.shape[1] == 1 else [f"prediction_{n}" for n in predictions.target_names]
+        names = (
+            ["prediction"]
+            if predictions.values.shape[1] == 1
+            else [f"prediction_{n}" for n in predictions.target_names]
+        )
         writer.writerow([safe(name) for name in ["row", *(name for name, _ in kept), *names]])
         for k, row in enumerate(predictions.values.tolist()):
             writer.writerow([str(k), *(safe(cells[k]) for _, cells in kept), *(repr(float(v)) for v in row)])
@@ -34,7 +38,9 @@ def write_predictions(predictions: Predictions, file: IO[str], proba: bool = Fal
     writer.writerow([safe(name) for name in header])
     for k, name in enumerate(predictions.classes.tolist()):
         row = [str(k), *(cells[k] for _, cells in kept), name]
-        writer.writerow([safe(cell) for cell in row] + ([repr(float(p)) for p in predictions.proba[k]] if proba else []))
+        writer.writerow(
+            [safe(cell) for cell in row] + ([repr(float(p)) for p in predictions.proba[k]] if proba else [])
+        )
 
 
 def save_predictions(predictions: Predictions, path: Path, proba: bool = False) -> Path:

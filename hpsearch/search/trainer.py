@@ -15,10 +15,10 @@ from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, trial_record
 from hpsearch.execution.runner import run_parallel, run_segments
 from hpsearch.execution.segments import Segment, SegmentOutcome, TrialTask, plan_tasks
+from hpsearch.pruning.schedule import RungResult
 from hpsearch.search.best_model import restore_best_model
 from hpsearch.search.halving import Halving, rungs
 from hpsearch.search.options import Execution, SearchReporter
-from hpsearch.pruning.schedule import RungResult
 from hpsearch.storage.records import EpochLog
 from hpsearch.storage.run_store import RunStore
 
@@ -26,8 +26,14 @@ from hpsearch.storage.run_store import RunStore
 class RoundTrainer:
     """Trains the pending trials of each round of one run and records them."""
 
-    def __init__(self, store: RunStore, config: SearchConfig, data: PreparedData | None, execution: Execution,
-                 reporter: SearchReporter):
+    def __init__(
+        self,
+        store: RunStore,
+        config: SearchConfig,
+        data: PreparedData | None,
+        execution: Execution,
+        reporter: SearchReporter,
+    ):
         self.store, self.config, self.data, self.reporter = store, config, data, reporter
         self.placement = execution.placement(config.search)
         if config.objective is not None:  # own objectives keep no model files
@@ -50,8 +56,9 @@ class RoundTrainer:
             segments = [Segment(t, None, rank_by=self.config.search.rank_by) for t in tasks if t.trial not in finished]
             self._run(rnd, segments, label, None, True)
         else:
-            Halving(self.store, self.config, lambda segments, text, k, final: self._run(rnd, segments, text, k, final)
-                    ).train(rnd, tasks, finished, label)
+            Halving(
+                self.store, self.config, lambda segments, text, k, final: self._run(rnd, segments, text, k, final)
+            ).train(rnd, tasks, finished, label)
 
     def _round_label(self, rnd: RoundRecord) -> str:
         """``round 1 of 3 (zoom)``: rounds counted from 0, as everywhere; of those the run will have."""
@@ -72,8 +79,7 @@ class RoundTrainer:
             return
         spec, epochs = self.config.objective, tuple(rungs(self.config))
         eta = self.config.search.early_stopping.eta if epochs else 3
-        jobs = [ObjectiveJob(t, spec, self.config.model, str(self.store.run_dir.resolve()), epochs, eta)
-                for t in tasks]
+        jobs = [ObjectiveJob(t, spec, self.config.model, str(self.store.run_dir.resolve()), epochs, eta) for t in tasks]
         self.reporter.round_started(rnd, len(jobs), label)
         for job, result in run_parallel(run_job, jobs, **self.placement):
             record = trial_record(job.task, result, spec, epochs)
@@ -88,8 +94,9 @@ class RoundTrainer:
         log = EpochLog(outcome.first_epoch, outcome.history or {}, outcome.epoch_seconds)
         entry = None
         if rung is not None and outcome.summary is not None:
-            entry = RungResult(task.trial, outcome.value(), outcome.status is TrialStatus.DIVERGED, rung,
-                               outcome.summary.epochs_run)
+            entry = RungResult(
+                task.trial, outcome.value(), outcome.status is TrialStatus.DIVERGED, rung, outcome.summary.epochs_run
+            )
         if outcome.status is TrialStatus.OK and not final:
             store.save_checkpoint(task.trial, outcome.summary.epochs_run, outcome.state)
             store.record_progress(task.trial, task.round, log, rung=entry)

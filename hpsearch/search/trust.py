@@ -32,5 +32,7 @@ def check_trusted(store: RunStore, config: SearchConfig, execution: Execution) -
     if not would:
         return
     creator = f"by {store.created_by}" if store.created_by else "by an hpsearch that recorded no creator"
-    raise RunError(f"run '{store.name}' was created {creator}, not by {machine_id()}: it would "
-                   f"{' and '.join(would)} — read {store.run_dir / 'config.yaml'}, then add --trust to allow it")
+    raise RunError(
+        f"run '{store.name}' was created {creator}, not by {machine_id()}: it would "
+        f"{' and '.join(would)} — read {store.run_dir / 'config.yaml'}, then add --trust to allow it"
+    )

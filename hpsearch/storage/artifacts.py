@@ -57,8 +57,9 @@ class ArtifactFiles(Table):
     ``note``: called with one line whenever a damaged checkpoint is set aside.
     """
 
-    def __init__(self, db: sqlite3.Connection, run_dir: Path, run_name: str, *, read_only: bool,
-                 note: Callable[[str], None]) -> None:
+    def __init__(
+        self, db: sqlite3.Connection, run_dir: Path, run_name: str, *, read_only: bool, note: Callable[[str], None]
+    ) -> None:
         super().__init__(db, run_dir, run_name)
         self.read_only = read_only
         self.note = note
@@ -78,8 +79,10 @@ class ArtifactFiles(Table):
         if self.read_only:
             return  # a read-only open never writes; the digests are computed by the next writer
         with transaction(self._db):
-            self._db.executemany("INSERT OR REPLACE INTO file_digests (path, sha256) VALUES (?, ?)",
-                                 [(key, digest) for key, digest in digests.items()])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO file_digests (path, sha256) VALUES (?, ?)",
+                [(key, digest) for key, digest in digests.items()],
+            )
 
     def recorded_digest(self, key: str) -> str | None:
         """The SHA-256 kept for ``key`` (a path relative to the run folder), None if none was kept."""
@@ -97,8 +100,10 @@ class ArtifactFiles(Table):
             try:
                 digest = sha256_file(path)
             except OSError as error:
-                raise RunError(f"'{path}': cannot read it ({error.strerror or error}) — run '{self.run_name}' "
-                               "needs it as hpsearch wrote it") from None
+                raise RunError(
+                    f"'{path}': cannot read it ({error.strerror or error}) — run '{self.run_name}' "
+                    "needs it as hpsearch wrote it"
+                ) from None
             expected = self.recorded_digest(key)
             if expected is None:
                 missing[key] = digest
@@ -213,8 +218,10 @@ class ArtifactFiles(Table):
             self.note(f"{path}: unreadable ({error}) — trial {trial} is trained again from its start")
             return None
         if changed:
-            self.note(f"{path}: differs from the checkpoint hpsearch wrote for trial {trial} (copied from another "
-                      "trial or changed by hand) — not used: the trial is trained again from its start")
+            self.note(
+                f"{path}: differs from the checkpoint hpsearch wrote for trial {trial} (copied from another "
+                "trial or changed by hand) — not used: the trial is trained again from its start"
+            )
             return None
         return arrays
 
@@ -235,5 +242,7 @@ class ArtifactFiles(Table):
 
 
 def _changed(path: Path, run: str) -> str:
-    return (f"'{path}' was changed since hpsearch wrote it (its SHA-256 differs from the one run '{run}' keeps) "
-            "— restore it from a copy of the run, or start a new run")
+    return (
+        f"'{path}' was changed since hpsearch wrote it (its SHA-256 differs from the one run '{run}' keeps) "
+        "— restore it from a copy of the run, or start a new run"
+    )

@@ -66,8 +66,7 @@ def writer_lock(run_dir: Path, name: str) -> Iterator[None]:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             raise RunLockedError(
-                f"run '{name}' is in use by another hpsearch process (pid {holder}) "
-                "— wait for it to finish or stop it"
+                f"run '{name}' is in use by another hpsearch process (pid {holder}) — wait for it to finish or stop it"
             ) from None
         # The holder's pid, only for the message above.
         os.ftruncate(fd, 0)

@@ -42,7 +42,8 @@ class RoundTable(Table):
         """Every round, by round number; RunError naming the round and value if one is past ``core.limits``."""
         rows = self._db.execute(
             "SELECT round, space, n_trials, sampler, kind, top_k, expand, first_trial"
-            " FROM rounds ORDER BY round LIMIT ?", (MAX_ROUNDS + 1,)
+            " FROM rounds ORDER BY round LIMIT ?",
+            (MAX_ROUNDS + 1,),
         ).fetchall()
         if len(rows) > MAX_ROUNDS:
             raise BadRow(f"more than {MAX_ROUNDS} rounds")

@@ -32,6 +32,7 @@ import numpy as np
 from hpsearch.core.decisions import Decision
 from hpsearch.core.errors import RunError
 from hpsearch.core.records import RepeatRecord, RoundRecord, TrialRecord
+from hpsearch.pruning.schedule import RungResult
 from hpsearch.storage.artifacts import ArtifactFiles
 from hpsearch.storage.confirmations import Confirmations
 from hpsearch.storage.connection import connect
@@ -39,7 +40,6 @@ from hpsearch.storage.decision_log import DecisionLog
 from hpsearch.storage.epochs import EpochTable
 from hpsearch.storage.folder import FolderTaken, file_identity, make_run_folder, writer_lock
 from hpsearch.storage.layout import RUN_DB
-from hpsearch.pruning.schedule import RungResult
 from hpsearch.storage.records import EpochLog, RunSummary
 from hpsearch.storage.rounds import RoundTable
 from hpsearch.storage.rows import dumps, now, stored_json
@@ -97,8 +97,14 @@ class RunStore:
         self.created = datetime.fromisoformat(meta["created"])
         self.hpsearch_version: str = meta["hpsearch_version"]
         part = (db, run_dir, self.name)
-        self.tables = Tables(RoundTable(*part), TrialTable(*part), EpochTable(*part), RungTable(*part),
-                             DecisionLog(*part), Confirmations(*part))
+        self.tables = Tables(
+            RoundTable(*part),
+            TrialTable(*part),
+            EpochTable(*part),
+            RungTable(*part),
+            DecisionLog(*part),
+            Confirmations(*part),
+        )
         self.files = ArtifactFiles(*part, read_only=read_only, note=lambda line: self.note(line))
 
     # -- opening and closing ------------------------------------------------
@@ -116,8 +122,13 @@ class RunStore:
 
         validate_run_name(name)
         run_dir = Path(run_dir)
-        meta = {"name": name, "created": now(), "hpsearch_version": __version__, "config": dumps(config),
-                "created_by": machine_id()}
+        meta = {
+            "name": name,
+            "created": now(),
+            "hpsearch_version": __version__,
+            "config": dumps(config),
+            "created_by": machine_id(),
+        }
         make_run_folder(run_dir, name, meta, config_text)
         return cls.open(run_dir)
 
@@ -136,8 +147,10 @@ class RunStore:
                 return cls.create(run_dir, name=run_dir.name, config=config, config_text=config_text)
             except FolderTaken:
                 continue
-        raise RunError(f"cannot create run '{name}' in '{runs_dir}': {_CREATE_TRIES} free names in a row were "
-                       "taken by other processes meanwhile — try again")
+        raise RunError(
+            f"cannot create run '{name}' in '{runs_dir}': {_CREATE_TRIES} free names in a row were "
+            "taken by other processes meanwhile — try again"
+        )
 
     @classmethod
     def open(cls, run_dir: Path, *, read_only: bool = False) -> "RunStore":
@@ -195,8 +208,10 @@ class RunStore:
         a search would otherwise report "saved" for results that are gone.
         """
         if file_identity(self.run_dir / RUN_DB) != self._identity:
-            raise RunError(f"{self.run_dir / RUN_DB} was deleted or replaced while this command ran: "
-                           f"the results of run '{self.name}' are lost")
+            raise RunError(
+                f"{self.run_dir / RUN_DB} was deleted or replaced while this command ran: "
+                f"the results of run '{self.name}' are lost"
+            )
 
     def close(self) -> None:
         """Close the database connection (idempotent)."""
@@ -213,8 +228,10 @@ class RunStore:
         """Hold the run's exclusive writer lock for the ``with`` block (``folder.writer_lock``: RunLockedError
         at once if another process holds it). RunError on a ``read_only`` store."""
         if self.read_only:
-            raise RunError(f"cannot lock run '{self.name}' for writing: it is open read-only (a read-only "
-                           f"{RUN_DB}, or a command that only reads)")
+            raise RunError(
+                f"cannot lock run '{self.name}' for writing: it is open read-only (a read-only "
+                f"{RUN_DB}, or a command that only reads)"
+            )
         with writer_lock(self.run_dir, self.name):
             yield
 
@@ -225,13 +242,7 @@ class RunStore:
     # -- writes that span tables, each one transaction ------------------------
 
     def record_progress(
-        self,
-        trial: int,
-        round: int,
-        log: EpochLog,
-        *,
-        rung: RungResult | None = None,
-        final: TrialRecord | None = None,
+        self, trial: int, round: int, log: EpochLog, *, rung: RungResult | None = None, final: TrialRecord | None = None
     ) -> None:
         """Record epochs a trial trained, the rung it reached and (when it ended) its record — all in one transaction.
 

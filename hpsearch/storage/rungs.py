@@ -32,7 +32,9 @@ class RungTable(Table):
             (min(wanted), max(wanted)),
         ):
             if trial in wanted:
-                entries[(trial, rung)] = RungResult(trial, math.nan if value is None else value, bool(diverged), rung, epoch)
+                entries[(trial, rung)] = RungResult(
+                    trial, math.nan if value is None else value, bool(diverged), rung, epoch
+                )
         return entries
 
     def promotions(self, round: int) -> dict[tuple[int, int], list[int]]:

@@ -26,8 +26,9 @@ class TrialTable(Table):
                 raise RunError(f"run '{self.run_name}' already has a record of trial {rec.trial} ({earlier[0]})")
             # REPLACE overwrites only the failed record allowed through above.
             row = trial_row(rec)
-            self._db.execute(f"INSERT OR REPLACE INTO trials ({TRIAL_COLUMNS}) VALUES ({', '.join('?' * len(row))})",
-                             row)
+            self._db.execute(
+                f"INSERT OR REPLACE INTO trials ({TRIAL_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row
+            )
 
     def drop(self, trial: int) -> None:
         """Remove ``trial``'s record (a babysat trial reopened to go on training)."""
@@ -70,8 +71,10 @@ class TrialTable(Table):
 
     def headline(self, trial: int, metric: str | None) -> Headline | None:
         """``trial``'s line (as ``best_ok``), None if it has no record."""
-        return _headline(self._db.execute("SELECT trial, dev_cost, metrics FROM trials WHERE trial = ?",
-                                          (int(trial),)).fetchone(), metric)
+        return _headline(
+            self._db.execute("SELECT trial, dev_cost, metrics FROM trials WHERE trial = ?", (int(trial),)).fetchone(),
+            metric,
+        )
 
 
 def _headline(row: tuple | None, metric: str | None) -> Headline | None:
