@@ -1,4 +1,4 @@
-"""The leaderboard of a run: trials ranked by dev cost J (or an own objective's metric), as rows for a table, CSV or JSON.
+"""The leaderboard of a run: trials ranked by dev cost J (or an own objective's metric), as rows for a table, CSV, JSON.
 
 Ranking (``TrialRecord.rank_key``): ok and pruned trials by the rung they
 reached, then by their value (``search.rank_by``: the last epoch's dev J or the

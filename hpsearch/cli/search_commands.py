@@ -99,7 +99,7 @@ def run(
     scheduler: str | None,
     quiet: bool,
 ) -> None:
-    """Start a search: train every trial of CONFIG.yaml in parallel and rank them by dev cost J (or its objective's metric)."""
+    """Start a search: train the trials of CONFIG.yaml in parallel, ranked by dev cost J (or its objective's metric)."""
     from hpsearch.config.loading import load_config
     from hpsearch.config.overrides import parse_assignments
     from hpsearch.search.api import Execution, start_search
@@ -138,10 +138,9 @@ def run(
         for depth, pname, when, count in (
             condition_tree(config.space, [t.params for t in plan]) if config.space.conditions else ()
         ):
+            condition = f" {when}" if when else ""
             render.console.print(
-                plain(
-                    f"{'  ' * depth}{pname}{' ' + when if when else ''}: active in {count} of {len(plan)} planned trials"
-                )
+                plain(f"{'  ' * depth}{pname}{condition}: active in {count} of {len(plan)} planned trials")
             )
         return
     if csv_file is not None:

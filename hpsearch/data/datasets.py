@@ -3,7 +3,7 @@
 Data flows one way, each step once::
 
     read + check      hpsearch.data.files (CSV/NPZ) or hpsearch.data.generated (built-in sets) -> RawData
-    split             hpsearch.data.split: stratified train/dev rows (random for a regression), unless a dev file is given
+    split             hpsearch.data.split: stratified train/dev rows (random for a regression), unless a dev file
     fit preparation   hpsearch.data.preparation: standardization and one-hot categories, training part only
     arrays            the preparation applied to every row: a ``Dataset``
 

@@ -99,6 +99,7 @@ def _connect(client_class: Any, scheduler: str) -> Any:
         outcome["abandoned"] = True
     reason = outcome.get("error") or "no answer of a dask scheduler"
     raise RunError(
-        f"cannot reach the dask scheduler at {scheduler} ({str(reason).splitlines()[0] if str(reason) else type(reason).__name__})"
+        f"cannot reach the dask scheduler at {scheduler}"
+        f" ({str(reason).splitlines()[0] if str(reason) else type(reason).__name__})"
         " — is `dask scheduler` running there?"
     )
