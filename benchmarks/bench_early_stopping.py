@@ -5,8 +5,8 @@ For each number of trials (27 and 81) and each search seed, the same sampled con
 (a) fully, every trial to 27 epochs; (b) by successive halving and (c) by Hyperband, rungs 3/9/27, η = 3,
 each ranking trials at a rung either by the last epoch's dev J (``rank_by: last``, the default) or by the
 best dev J so far (``rank_by: best``). Prints per method the median over seeds of the best dev J relative to
-full training ranked the same way (1.00 = the same winner's J; the issue's target: within 5%), how often it is more than 5% worse,
-and the epochs trained relative to full training (target: at most 40%). Epochs and J are deterministic.
+full training ranked the same way (1.00 = the same winner's J; the issue's target: within 5%), how often it is more
+than 5% worse, and the epochs trained relative to full training (target: at most 40%). Epochs and J are deterministic.
 
 Usage: python benchmarks/bench_early_stopping.py [--trials 27 81] [--seeds 0 1 2 3 4] [--workers 2]
 """

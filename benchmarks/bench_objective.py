@@ -134,9 +134,8 @@ def main() -> None:
         rows["around"] = (total - sum(inside)) / args.trials
     around = rows.pop("around")
     for name, seconds in rows.items():
-        print(
-            f"{name:<20} {seconds * 1e3:8.2f} ms per trial ({'mean' if name.startswith('search') else 'median'} of {args.trials})"
-        )
+        statistic = "mean" if name.startswith("search") else "median"
+        print(f"{name:<20} {seconds * 1e3:8.2f} ms per trial ({statistic} of {args.trials})")
     extra = rows["command: objective"] - rows["bare subprocess"]
     hygiene = rows["bare + hygiene"] - rows["bare subprocess"]
     print(

@@ -106,7 +106,8 @@ def speedup(folder: Path, trials: int, epochs: int, repeats: int) -> None:
     start = time.perf_counter()
     start_search(config, runs_dir=folder / "runs", name="warm-up")
     print(
-        f"    (first 2-worker search of the process, 2 trials, incl. worker start-up: {time.perf_counter() - start:.2f} s)"
+        "    (first 2-worker search of the process, 2 trials, incl. worker start-up: "
+        f"{time.perf_counter() - start:.2f} s)"
     )
     for r in range(repeats):
         for workers in (1, 2):

@@ -5,8 +5,8 @@ network ([64, 64], batch norm, Adam, batch 64), and only per-model values
 searched (learning rate, β₁, β₂, L2), so every trial has one shape and may
 stack. 64 trials on 2 workers, then ``confirm --top 5 --seeds 10`` (50
 repeats). Wall times of each, and the CPU seconds of both (this process and
-its workers: less sensitive to other load on a shared machine). The two modes alternate, repeat after repeat, so load from other
-processes hits both alike; medians are reported. Every repeat checks that both
+its workers: less sensitive to other load on a shared machine). The two modes alternate, repeat after repeat,
+so load from other processes hits both alike; medians are reported. Every repeat checks that both
 modes give the same leaderboard and the same confirmation table, bit for bit.
 
 Usage: python benchmarks/bench_stacked_search.py [--repeats 3] [--trials 64] [--epochs 20] [--workers 2]

@@ -58,3 +58,19 @@ def test_modules_and_functions_stay_small_enough_to_read() -> None:
                 if length > MAX_FUNCTION_LINES:
                     too_long.append(f"{name}:{node.lineno} {node.name}(): {length} lines")
     assert not too_long, "split these: " + "; ".join(too_long)
+
+
+def ruff(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the ruff of this interpreter (the test extras install it) on the repository, with its pyproject.toml."""
+    command = [sys.executable, "-m", "ruff", *args, str(ROOT)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def test_the_code_passes_ruff_lint_and_format() -> None:
+    """One style, kept by a tool: a new lint violation or unformatted file fails CI, with ruff's own report."""
+    lint = ruff("check", "--no-cache", "--output-format", "concise")
+    assert lint.returncode == 0, "ruff check found:\n" + lint.stdout + lint.stderr
+    form = ruff("format", "--check", "--no-cache")
+    assert form.returncode == 0, (
+        "ruff format --check would reformat (run `ruff format .`):\n" + form.stdout + form.stderr
+    )

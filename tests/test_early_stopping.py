@@ -25,7 +25,8 @@ from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
 from tests.kill_resume import fingerprint
 
-HALVING = "  early_stopping: {method: halving, min_epochs: 1, eta: 3}\n  rank_by: last\n"  # the rung rule these tests work out by hand
+# the rung rule these tests work out by hand
+HALVING = "  early_stopping: {method: halving, min_epochs: 1, eta: 3}\n  rank_by: last\n"
 
 
 def halving_config(tmp_path: Path, trials: int = 9, epochs: int = 9, extra: str = "", samples: int = 240) -> Path:

@@ -1,4 +1,4 @@
-"""Own objectives in a whole search: ranking by the metric, export, show, list, zoom, early stopping, kill and resume."""
+"""Own objectives in a whole search: ranking by the metric, export, show, list, zoom, early stopping, kill, resume."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 Each fixture is a run folder written by the version before a schema change
 (``v1-run``: schema 1; ``v2-early-run``: schema 2 before its confirmations and
-decisions tables; ``v2-run``: schema 2, a halving search with a confirmation), kept as it was. Numbers retrained here are compared with a
-fresh computation in this process, never with floats another machine stored.
+decisions tables; ``v2-run``: schema 2, a halving search with a confirmation), kept as it was. Numbers retrained
+here are compared with a fresh computation in this process, never with floats another machine stored.
 """
 
 from __future__ import annotations

@@ -215,7 +215,8 @@ def test_unit_rows_are_nan_where_a_parameter_is_inactive():
         (
             OPTIMIZERS.replace("optimizer: adam", "optimizer: adamw"),
             None,
-            "space.beta2.when.optimizer: optimizer never takes adamw: its choices are gd, momentum, adam — did you mean 'adam'?",
+            "space.beta2.when.optimizer: optimizer never takes adamw: its choices are gd, momentum, adam"
+            " — did you mean 'adam'?",
         ),
         (
             "layers: {scale: int, low: 1, high: 3}\nhidden_units: {choice: [8], when: {layers: [3, 4]}}",

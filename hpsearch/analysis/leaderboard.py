@@ -1,4 +1,4 @@
-"""The leaderboard of a run: trials ranked by dev cost J (or an own objective's metric), as rows for a table, CSV or JSON.
+"""The leaderboard of a run: trials ranked by dev cost J (or an own objective's metric), as rows for a table, CSV, JSON.
 
 Ranking (``TrialRecord.rank_key``): ok and pruned trials by the rung they
 reached, then by their value (``search.rank_by``: the last epoch's dev J or the
@@ -11,30 +11,19 @@ the fifth epoch); ``rung`` is empty without early stopping.
 
 ``leaderboard`` is the one place where the leaderboard's columns and the text
 of every number in it are decided; the terminal (``cli/render.py``) and the
-report (``report.py``) draw it. Exports (``write_csv``, ``write_json``) keep
-exact values instead.
+report (``report.py``) draw it. Exports (``export.py``: ``write_csv``, ``write_json``)
+keep exact values instead.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-from dataclasses import asdict, dataclass, replace
-from typing import IO, Any
+from dataclasses import dataclass, replace
+from typing import Any
 
 from hpsearch.analysis.run_notes import error_line
-from hpsearch.core.columns import (
-    CONFIRM_COLUMNS,
-    LEAD_COLUMNS,
-    OBJECTIVE_COLUMNS,
-    REGRESSION_COLUMNS,
-    REGRESSION_CONFIRM_COLUMNS,
-    RESULT_COLUMNS,
-    metric_column,
-)
-from hpsearch.core.decisions import Decision
-from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
+from hpsearch.core.columns import metric_column
+from hpsearch.core.records import TrialRecord, TrialStatus, rank
 
 
 @dataclass(frozen=True)
@@ -183,19 +172,7 @@ def leaderboard(
         *(Column(n, drop=FOLD_BEFORE_DROP + len(names) - i) for i, n in enumerate(names)),
     ]
     regression = metric is None and is_regression(trials)
-    if metric is None:
-        columns += [
-            Column("dev J", whole=True),
-            *([Column("best J", whole=True)] if best else []),
-            Column("train J", drop=_DROP_ORDER["train J"]),
-            *(
-                [Column("dev RMSE", drop=_QUALITY), Column("dev R²", drop=_QUALITY)]
-                if regression
-                else [Column("dev acc", drop=_QUALITY)]
-            ),
-        ]
-    else:
-        columns += [Column(metric, whole=True), *(Column(metric_column(n), drop=_DROP_ORDER["extra"]) for n in extras)]
+    columns += _result_columns(metric, extras, best=best, regression=regression)
     taken = {*names, *extras}  # a searched or reported epochs keeps its title: epochs_run's gives way
     columns += [
         Column("epochs run" if "epochs" in taken else "epochs", drop=_DROP_ORDER["epochs"]),
@@ -213,19 +190,7 @@ def leaderboard(
             *([format_param((brackets or {}).get(t.trial))] if brackets else []),
             *(format_param(t.params.get(n)) for n in names),
         ]
-        if metric is None:
-            row += [
-                format_cost(t.dev_cost),
-                *([format_cost(t.best_dev_cost)] if best else []),
-                format_cost(t.train_cost),
-            ]
-            row += (
-                [format_cost(t.metrics.get("dev_rmse")), format_param(t.metrics.get("dev_r2"))]
-                if regression
-                else [format_accuracy(t.dev_accuracy)]
-            )
-        else:
-            row += [format_cost(t.metrics.get(n)) for n in (metric, *extras)]
+        row += _result_cells(t, metric, extras, best=best, regression=regression)
         rows.append(row + [str(t.epochs_run), format_seconds(t.seconds), *([error_line(t.error)] if errors else [])])
     shown = [i for i, c in enumerate(columns) if c.whole or not rows or any(row[i] != "—" for row in rows)]
     return Leaderboard(
@@ -234,6 +199,41 @@ def leaderboard(
         [t.status for t in ranked],
         [t.error for t in ranked],
     )
+
+
+def _result_columns(metric: str | None, extras: list[str], *, best: bool, regression: bool) -> list[Column]:
+    """The result columns: the engine's (dev J, best J, train J, dev accuracy or a regression's RMSE and R²),
+    or an own objective's metric and the other numbers it reported (``extras``)."""
+    if metric is not None:
+        return [Column(metric, whole=True), *(Column(metric_column(n), drop=_DROP_ORDER["extra"]) for n in extras)]
+    quality = (
+        [Column("dev RMSE", drop=_QUALITY), Column("dev R²", drop=_QUALITY)]
+        if regression
+        else [Column("dev acc", drop=_QUALITY)]
+    )
+    return [
+        Column("dev J", whole=True),
+        *([Column("best J", whole=True)] if best else []),
+        Column("train J", drop=_DROP_ORDER["train J"]),
+        *quality,
+    ]
+
+
+def _result_cells(t: TrialRecord, metric: str | None, extras: list[str], *, best: bool, regression: bool) -> list[str]:
+    """One trial's cells under ``_result_columns``, in the same order."""
+    if metric is not None:
+        return [format_cost(t.metrics.get(n)) for n in (metric, *extras)]
+    quality = (
+        [format_cost(t.metrics.get("dev_rmse")), format_param(t.metrics.get("dev_r2"))]
+        if regression
+        else [format_accuracy(t.dev_accuracy)]
+    )
+    return [
+        format_cost(t.dev_cost),
+        *([format_cost(t.best_dev_cost)] if best else []),
+        format_cost(t.train_cost),
+        *quality,
+    ]
 
 
 def format_param(value: Any) -> str:
@@ -294,205 +294,3 @@ def is_regression(trials: list[TrialRecord]) -> bool:
 def extra_metrics(trials: list[TrialRecord], metric: str) -> list[str]:
     """The other numbers an own objective reported, sorted by name."""
     return sorted({name for t in trials for name in t.metrics} - {metric})
-
-
-def export_columns(
-    trials: list[TrialRecord],
-    fixed: dict[str, Any],
-    metric: str | None = None,
-    brackets: dict[int, int] | None = None,
-    tested: dict[int, dict[str, Any]] | None = None,
-) -> list[str]:
-    """Column order of an export: rank, trial, round, status, results, (bracket), confirmation, (test figures),
-    error, then every hyperparameter.
-
-    The results are the engine's, or (``metric`` given) the metric, every other reported number,
-    epochs (reports per epoch), seconds and rung.
-    """
-    searched = sorted({name for t in trials for name in t.params})
-    fixed_names = sorted(k for k in fixed if k not in searched and k != "seed")
-    results = (
-        RESULT_COLUMNS
-        if metric is None
-        else (metric, *map(metric_column, extra_metrics(trials, metric)), *OBJECTIVE_COLUMNS)
-    )
-    if metric is None and is_regression(trials):
-        results = tuple(c for name in results for c in (REGRESSION_COLUMNS if name == "dev_accuracy" else (name,)))
-    bracket = ["bracket"] if brackets else []
-    return [
-        *LEAD_COLUMNS,
-        *results,
-        *bracket,
-        *confirm_columns(trials, metric),
-        *_test_names(tested),
-        "error",
-        *searched,
-        *fixed_names,
-        "seed",
-    ]
-
-
-def confirm_columns(trials: list[TrialRecord], metric: str | None) -> tuple[str, ...]:
-    """The confirmation columns of an export: a regression's confirmed RMSE and R² too."""
-    regression = metric is None and is_regression(trials)
-    return CONFIRM_COLUMNS + (REGRESSION_CONFIRM_COLUMNS if regression else ())
-
-
-def export_rows(
-    trials: list[TrialRecord],
-    fixed: dict[str, Any],
-    metric: str | None = None,
-    confirmed: dict[int, dict[str, Any]] | None = None,
-    brackets: dict[int, int] | None = None,
-    tested: dict[int, dict[str, Any]] | None = None,
-) -> list[dict[str, Any]]:
-    """One dict per trial, best first: searched values and the run's fixed hyperparameters alike.
-
-    ``seed`` is the trial's own training seed (derived from the search seed, round and index).
-    With an own objective (``metric``), the metric and every other reported number take the engine's columns (a
-    number named as a fixed column, ``seed``, as ``reported_seed``: ``metric_column``).
-    ``confirmed`` maps a trial to its ``CONFIRM_COLUMNS`` (``confirm.export_fields``); empty for the others.
-    ``brackets`` (trial -> Hyperband bracket, 0-based) adds a ``bracket`` field when given.
-    ``tested`` maps the trial of the model predict uses to its test figures (``TestFigures.columns``): with it,
-    every row has those columns, empty but in that trial's.
-    """
-    regression = metric is None and is_regression(trials)
-    confirm = confirm_columns(trials, metric)
-    rows = []
-    for position, t in enumerate(rank(trials), start=1):
-        row: dict[str, Any] = {
-            "rank": position,
-            "trial": t.trial,
-            "round": t.round,
-            "status": t.status.value,
-            "dev_cost": t.dev_cost,
-            "train_cost": t.train_cost,
-            "dev_accuracy": t.dev_accuracy,
-            "epochs_run": t.epochs_run,
-            "seconds": t.seconds,
-            "rung": None if t.rung is None else t.rung + 1,
-            "best_dev_cost": t.best_dev_cost,
-            "best_epoch": None if t.best_epoch is None else t.best_epoch + 1,
-            **({"bracket": brackets.get(t.trial)} if brackets else {}),
-            **dict.fromkeys(confirm),
-            **(confirmed or {}).get(t.trial, {}),
-            **dict.fromkeys(_test_names(tested)),
-            **(tested or {}).get(t.trial, {}),
-            "error": t.error or "",
-        }
-        if regression:
-            del row["dev_accuracy"]
-            row.update({name: t.metrics.get(name) for name in REGRESSION_COLUMNS})
-        if metric is not None:
-            for name in RESULT_COLUMNS:
-                if name not in OBJECTIVE_COLUMNS:
-                    del row[name]
-            row.update({metric_column(name): value for name, value in t.metrics.items()})
-            row.setdefault(metric, None)
-        row.update({k: v for k, v in fixed.items() if k != "seed"})
-        row.update(t.params)
-        row["seed"] = t.seed
-        rows.append(row)
-    return rows
-
-
-def write_csv(
-    trials: list[TrialRecord],
-    fixed: dict[str, Any],
-    stream: IO[str],
-    metric: str | None = None,
-    *,
-    confirmed: dict[int, dict[str, Any]] | None = None,
-    brackets: dict[int, int] | None = None,
-    tested: dict[int, dict[str, Any]] | None = None,
-) -> None:
-    """Every trial as one CSV row (header first). Missing values are empty cells."""
-    columns = export_columns(trials, fixed, metric, brackets, tested)
-    writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in export_rows(trials, fixed, metric, confirmed, brackets, tested):
-        writer.writerow({k: _csv_value(v) for k, v in row.items()})
-
-
-def _test_names(tested: dict[int, dict[str, Any]] | None) -> list[str]:
-    """The test columns of an export (none without a test part)."""
-    return list(next(iter(tested.values()))) if tested else []
-
-
-def _csv_value(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return json.dumps(value)
-    if isinstance(value, float):
-        return repr(value)  # shortest exact round trip; nan/inf as 'nan'/'inf'
-    return value
-
-
-def write_json(
-    trials: list[TrialRecord],
-    fixed: dict[str, Any],
-    stream: IO[str],
-    *,
-    run: str,
-    rounds: list[RoundRecord],
-    importance: dict[str, Any] | None = None,
-    promotions: dict[int, dict[tuple[int, int], list[int]]] | None = None,
-    metric: str | None = None,
-    confirmed: dict[int, dict[str, Any]] | None = None,
-    recommended: dict[str, Any] | None = None,
-    brackets: dict[int, int] | None = None,
-    decisions: dict[int, list[Decision]] | None = None,
-    tested: dict[int, dict[str, Any]] | None = None,
-) -> None:
-    """The run as one JSON document: rounds (with their promotions), importance, the recommended configuration
-    (``confirm.recommended``) and every trial (with its history, and a babysat trial's ``decisions``).
-
-    ``promotions`` maps a round to ``(bracket, rung) -> trials promoted from that rung`` (``RunStore.promotions``);
-    ``brackets`` maps a trial to its Hyperband bracket; ``decisions`` a babysat trial to what was changed, when and
-    why (``RunStore.decisions``), in the order they were made.
-    """
-    by_id = {t.trial: t for t in trials}
-    rows = []
-    for row in export_rows(trials, fixed, metric, confirmed, brackets, tested):
-        row = {k: _json_value(v) for k, v in row.items()}
-        row["history"] = by_id[row["trial"]].history
-        if decisions and row["trial"] in decisions:
-            row["decisions"] = [asdict(d) for d in decisions[row["trial"]]]
-        rows.append(row)
-    document = {
-        "run": run,
-        **({"metric": metric} if metric is not None else {}),
-        "rounds": [
-            {
-                "round": r.round,
-                "kind": r.kind,
-                "sampler": r.sampler,
-                "n_trials": r.n_trials,
-                "top_k": r.top_k,
-                "expand": r.expand,
-                "space": r.space,
-                "promotions": [
-                    {"bracket": b, "from_rung": k + 1, "trials": trials}
-                    for (b, k), trials in sorted((promotions or {}).get(r.round, {}).items())
-                ],
-            }
-            for r in rounds
-        ],
-        "importance": importance,
-        "recommended": recommended,
-        "trials": rows,
-    }
-    json.dump(_json_value(document), stream, indent=2)
-    stream.write("\n")
-
-
-def _json_value(value: Any) -> Any:
-    """JSON has no nan/inf: they become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_value(v) for v in value]
-    return value

@@ -203,7 +203,8 @@ def _importance(report: ImportanceReport, metric: str | None = None) -> str:
     rest = max(0.0, 1.0 - sum(item.share for item in report.items))
     unstable = "" if report.stable else f"<p><strong>{escape(report.message or 'too few trials to rank')}.</strong></p>"
     return (
-        f'{method}{unstable}<table><tr><th class="text">hyperparameter</th><th>share of {escape(metric or "dev J")} variation</th>'
+        f'{method}{unstable}<table><tr><th class="text">hyperparameter</th>'
+        f"<th>share of {escape(metric or 'dev J')} variation</th>"
         f'<th>± (bootstrap)</th><th class="text"></th></tr>{rows}</table>'
         f'<p class="note">{rest:.1%} is left to interactions between parameters and noise.</p>'
     )

@@ -105,7 +105,8 @@ class TrainProgress:
             self.started = True
 
     def epoch_finished(self, epoch: int, stats: dict[str, float]) -> None:
-        text = f"train J {format_cost(stats['train_cost'])}  dev J {format_cost(stats['dev_cost'])}  {format_quality(stats)}"
+        costs = f"train J {format_cost(stats['train_cost'])}  dev J {format_cost(stats['dev_cost'])}"
+        text = f"{costs}  {format_quality(stats)}"
         if self.live:
             self.progress.update(self.task, completed=epoch + 1, stats=text)
         elif not self.quiet:

@@ -3,7 +3,7 @@
 Results go to stdout (``console``); messages and errors to stderr (``err_console``).
 Nothing here decides anything: it draws what the library returns. Live displays
 while training are in ``progress`` (and ``live`` for babysit); confirm's table and
-verdicts in ``confirm_view``.
+verdicts in ``confirm_view``; a dry run's plan in ``plan_view``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from hpsearch.analysis.histogram import histogram
 from hpsearch.analysis.leaderboard import (
     FOLD_BEFORE_DROP,
     Column,
@@ -176,10 +175,10 @@ def leaderboard_table(
     table, hidden = fitted_table(
         board, title, None if wide else width, {"status": [_STATUS_STYLE[s] for s in board.statuses]}
     )
-    return Group(table, _more_line(hidden, more, width)) if hidden and more is not None else table
+    return Group(table, more_line(hidden, more, width)) if hidden and more is not None else table
 
 
-def _more_line(hidden: tuple[str, ...], more: str, width: int) -> Text:
+def more_line(hidden: tuple[str, ...], more: str, width: int) -> Text:
     """``3 more columns (round, epochs, seconds): hpsearch show RUN --wide``, without the names if too long."""
     count = f"{len(hidden)} more column{'s' if len(hidden) > 1 else ''}"
     named = f"{count} ({', '.join(hidden)}): {more}"
@@ -217,12 +216,8 @@ def best_line(best: TrialRecord, metric: str | None = None, test: Any = None) ->
     quality = format_quality({**best.metrics, "dev_accuracy": best.dev_accuracy})
     tested = ""
     if test is not None:
-        whose = (
-            ""
-            if (test.trial, test.repeat, test.refit) == (best.trial, None, False)
-            else f" (of {model_label(test)}, which predict uses)"
-        )
-        tested = f"  {test.summary()}{whose}"
+        mine = (test.trial, test.repeat, test.refit) == (best.trial, None, False)
+        tested = f"  {test.summary()}" + ("" if mine else f" (of {model_label(test)}, which predict uses)")
     return plain(f"best: trial {best.trial}  dev J {format_cost(best.dev_cost)}{at_best}  {quality}{tested}  {values}")
 
 
@@ -259,76 +254,6 @@ def rounds_table(rounds: list[RoundRecord], trials: Sequence[TrialRecord]) -> Ta
             first = False
         if first:
             table.add_row(str(r.round), kind, sampler, str(r.n_trials), "—", "nothing searched")
-    return table
-
-
-def plan_table(
-    plan: list[tuple[int, int, dict[str, Any]]], names: list[str], more: str | None = None, width: int | None = None
-) -> Table | Group:
-    """The planned trials of a dry run: (round, trial, params) rows, fitted to ``width`` (default: the
-    terminal's) like the leaderboard: the parameters go from the last when they do not fit, and one line says
-    so, with ``more`` (what shows them all)."""
-    width = width or console.width
-    columns = [
-        Column("round", drop=FOLD_BEFORE_DROP + len(names) + 1),
-        Column("trial", whole=True),
-        *(Column(n, drop=FOLD_BEFORE_DROP + len(names) - i) for i, n in enumerate(names)),
-    ]
-    rows = [[str(rnd), str(trial), *(format_param(params.get(n)) for n in names)] for rnd, trial, params in plan]
-    table, hidden = fitted_table(Leaderboard(columns, rows, [], []), f"Planned trials ({len(plan)})", width)
-    return Group(table, _more_line(hidden, more, width)) if hidden and more else table
-
-
-def rung_plan_table(plan: list[Any], full_epochs: int, planned: int, asynchronous: bool = False) -> Group:
-    """The dry run's early-stopping plan: trials and epochs per bracket and rung, against full training.
-
-    ``asynchronous`` (an own objective): its trials stop as they report, so the counts are about these.
-    """
-    table = Table(title="Rungs of round 0", title_justify="left")
-    for column in ("bracket", "rung", "trials", "epochs", "epochs trained"):
-        table.add_column(column, justify="right")
-    for p in plan:
-        table.add_row(
-            str(p.bracket), str(p.rung + 1), str(p.trials), str(p.epochs), str(p.trials * (p.epochs - p.start_epochs))
-        )
-    share = f", {planned / full_epochs:.0%} of the {full_epochs} of full training" if full_epochs else ""
-    when = (
-        "about: trials stop as they report, so which and how many depends on the order they reach each rung"
-        if asynchronous
-        else "if no trial diverges"
-    )
-    return Group(table, f"{planned} epochs in all{share} ({when})")
-
-
-def zoom_rounds_line(search: Any) -> str:
-    """What a dry run says of the automatic coarse-to-fine rounds that follow round 0."""
-    if search.rounds <= 1:
-        return "then no zoom round (search.rounds: 1); add one later with: hpsearch zoom RUN"
-    n = search.rounds - 1
-    return (
-        f"then {n} zoom round{'s' if n > 1 else ''} of {search.zoom_trials or search.trials} trials"
-        f"{' each' if n > 1 else ''}, "
-        + (
-            "planned by tpe from every finished trial"
-            if search.zoom == "tpe"
-            else f"sampled in the box of the best {search.top_k} trials so far"
-        )
-    )
-
-
-def histograms(space: Space, plan: list[dict[str, Any]], width: int = 30) -> Table:
-    """For each parameter, a bar per bin of its planned values, on its own scale."""
-    table = Table(title="Where the search will look", title_justify="left", show_header=False, box=None)
-    table.add_column("parameter", style="bold")
-    table.add_column("bin", justify="right")
-    table.add_column("bar")
-    table.add_column("count", justify="right")
-    for name, dist in space.items():
-        bins = histogram(dist, [p[name] for p in plan if name in p])  # active trials only
-        most = max((count for _, count in bins), default=0) or 1
-        for i, (label, count) in enumerate(bins):
-            bar = "█" * round(width * count / most)
-            table.add_row(plain(f"{name} ({dist.scale})") if i == 0 else "", plain(label), bar, str(count))
     return table
 
 
@@ -390,7 +315,7 @@ def runs_table(runs: list[Any], width: int | None = None) -> Table | Group:
         for r in runs
     ]
     table, hidden = fitted_table(Leaderboard(columns, rows, [], []), "Runs", width)
-    return Group(table, _more_line(hidden, "a wider terminal shows them", width)) if hidden else table
+    return Group(table, more_line(hidden, "a wider terminal shows them", width)) if hidden else table
 
 
 def importance_table(report: Any, metric: str | None = None, width: int | None = None) -> Table | Text | Group:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 from rich.text import Text
 
-from hpsearch.cli import render
+from hpsearch.cli import plan_view, render
 from hpsearch.cli.options import check_workers, execution_options, resolve_run_dir, runs_dir_option, runs_dir_or_default
 from hpsearch.cli.progress import SearchProgress, TrainProgress
 from hpsearch.cli.text import plain
@@ -99,7 +99,7 @@ def run(
     scheduler: str | None,
     quiet: bool,
 ) -> None:
-    """Start a search: train every trial of CONFIG.yaml in parallel and rank them by dev cost J (or its objective's metric)."""
+    """Start a search: train the trials of CONFIG.yaml in parallel, ranked by dev cost J (or its objective's metric)."""
     from hpsearch.config.loading import load_config
     from hpsearch.config.overrides import parse_assignments
     from hpsearch.search.api import Execution, start_search
@@ -116,21 +116,21 @@ def run(
         if csv_file is not None:
             planned.write_csv(csv_file, names)
         render.console.print(
-            render.plan_table(
+            plan_view.plan_table(
                 [(t.round, t.trial, t.params) for t in plan], names, more="--dry-run --csv FILE writes them all"
             )
         )
         if names:
-            render.console.print(render.histograms(config.space, [t.params for t in plan]))
+            render.console.print(plan_view.histograms(config.space, [t.params for t in plan]))
         if planned.rungs is not None:
             render.console.print(
-                render.rung_plan_table(
+                plan_view.rung_plan_table(
                     planned.rungs.plan, planned.rungs.full_epochs, planned.rungs.epochs, planned.rungs.asynchronous
                 )
             )
         if planned.first_call is not None:
             render.say(plain(f"trial {plan[0].trial} runs: {planned.first_call}"))
-        render.console.print(render.zoom_rounds_line(config.search))
+        render.console.print(plan_view.zoom_rounds_line(config.search))
         if planned.stacking is not None:
             render.say(plain(planned.stacking.line()))
         from hpsearch.config.conditions import condition_tree  # the when: tree, with how many trials each is active in
@@ -138,10 +138,9 @@ def run(
         for depth, pname, when, count in (
             condition_tree(config.space, [t.params for t in plan]) if config.space.conditions else ()
         ):
+            condition = f" {when}" if when else ""
             render.console.print(
-                plain(
-                    f"{'  ' * depth}{pname}{' ' + when if when else ''}: active in {count} of {len(plan)} planned trials"
-                )
+                plain(f"{'  ' * depth}{pname}{condition}: active in {count} of {len(plan)} planned trials")
             )
         return
     if csv_file is not None:

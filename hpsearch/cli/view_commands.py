@@ -89,8 +89,8 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
 @runs_dir_option
 def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir: Path | None) -> None:
     """Every trial of a run, one row each, best first: CSV (default) or JSON."""
+    from hpsearch.analysis.export import write_csv, write_json
     from hpsearch.analysis.importance import run_importance
-    from hpsearch.analysis.leaderboard import write_csv, write_json
     from hpsearch.analysis.run_notes import run_brackets
     from hpsearch.confirm.repeats import export_fields, load_confirmation, recommended
     from hpsearch.io.safe_files import write_text_atomic

@@ -81,7 +81,8 @@ def top_trials(trials: list[TrialRecord], top_k: int) -> list[TrialRecord]:
 
 
 def plan_repeats(top: list[TrialRecord], seeds: int, *, seed: int) -> list[tuple[int, TrialTask]]:
-    """``(repeat, task)`` for repeats ``0..seeds-1`` of each trial: its values with seed ``repeat_seed(seed, trial, repeat)``."""
+    """``(repeat, task)`` for repeats ``0..seeds-1`` of each trial: its values, seeded
+    ``repeat_seed(seed, trial, repeat)``."""
     return [
         (r, TrialTask(t.trial, t.round, t.index, t.params, repeat_seed(seed, t.trial, r)))
         for t in top

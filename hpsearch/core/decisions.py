@@ -123,7 +123,8 @@ class Decision:
         return KEY_MULTIPLIERS[key] if self.reason.startswith("key ") else rules.factor
 
     def describe(self) -> str:
-        """One line for people, e.g. ``epoch 7: lower learning rate 0.01 → 0.005 (patience), rolled back to epoch 4``."""
+        """One line for people, e.g.
+        ``epoch 7: lower learning rate 0.01 → 0.005 (patience), rolled back to epoch 4``."""
         before, after = _fmt(self.learning_rate_before), _fmt(self.learning_rate_after)
         what = {
             LOWER: f"lower learning rate {before} → {after}",

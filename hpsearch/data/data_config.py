@@ -88,17 +88,14 @@ DATA_KEYS: dict[str, Hyperparameter] = {
             "dev_fraction", float, 0.2, "share of rows split off as dev", low=0, high=1, low_open=True, high_open=True
         ),
         Hyperparameter(
-            "test_path",
-            str,
-            None,
-            "test file in the same format as path: rows no search step sees, scored once at the end",
+            "test_path", str, None, "test file in the same format as path: rows no search step sees, scored once"
         ),
         Hyperparameter(
             "test_fraction",
             float,
             None,
-            "share of rows split off first as the test part (never seen by "
-            "the search; the recommended model is scored on it once)",
+            "share of rows split off first as the test part (never seen by the search; the recommended model is "
+            "scored on it once)",
             low=0,
             high=1,
             low_open=True,
@@ -193,9 +190,33 @@ def _check_columns(value: list | tuple) -> tuple[tuple[str, ...] | None, str | N
 
 def _cross_key_problems(values: dict[str, Any], raw: dict, prefix: str) -> list[ConfigProblem]:
     """Rules between keys, checked on the keys whose own values are valid."""
-    problems = []
-    dataset, path, dev_path = values.get("dataset"), values.get("path"), values.get("dev_path")
     columns = values.get("features") if isinstance(values.get("features"), tuple) else None
+    path, dev_path = values.get("path"), values.get("dev_path")
+    suffix = Path(path).suffix.lower() if path else None
+    problems = _source_problems(values, raw, prefix, columns) + _label_problems(values, prefix, suffix)
+    if columns is not None and values.get("drop"):
+        problems.append(
+            ConfigProblem(
+                f"{prefix}.drop",
+                "has no effect with features (which keeps only the columns it lists)",
+                "keep one of features and drop",
+            )
+        )
+    if dev_path and "dev_fraction" in values:
+        problems.append(ConfigProblem(f"{prefix}.dev_fraction", "has no effect with dev_path", "remove one of them"))
+    if values.get("test_path") and "test_fraction" in values:
+        problems.append(ConfigProblem(f"{prefix}.test_fraction", "has no effect with test_path", "remove one of them"))
+    if raw.get("dataset") is not None and "dataset" not in values:
+        return problems  # the dataset name is already reported; its keys cannot be judged
+    return problems + _generated_set_problems(values, prefix, columns)
+
+
+def _source_problems(
+    values: dict[str, Any], raw: dict, prefix: str, columns: tuple[str, ...] | None
+) -> list[ConfigProblem]:
+    """Where the data comes from: a built-in dataset or a file, and the keys that apply only to one of them."""
+    problems = []
+    dataset, path = values.get("dataset"), values.get("path")
     if dataset and path:
         problems.append(ConfigProblem(prefix, "sets both dataset and path", "keep one: a built-in dataset or a file"))
     elif raw.get("dataset") is None and raw.get("path") is None:
@@ -248,6 +269,12 @@ def _cross_key_problems(values: dict[str, Any], raw: dict, prefix: str) -> list[
                     "remove it (blobs takes a number of features)",
                 )
             )
+    return problems
+
+
+def _label_problems(values: dict[str, Any], prefix: str, suffix: str | None) -> list[ConfigProblem]:
+    """The label columns against the other column lists, and a classifier's one label."""
+    problems = []
     labels = values.get("label")
     labels = labels if isinstance(labels, tuple) else (labels,) if labels is not None else ()
     if labels and suffix == ".csv":
@@ -267,21 +294,7 @@ def _cross_key_problems(values: dict[str, Any], raw: dict, prefix: str) -> list[
                 "name one column, or set data.task: regression to predict each as a number",
             )
         )
-    if columns is not None and values.get("drop"):
-        problems.append(
-            ConfigProblem(
-                f"{prefix}.drop",
-                "has no effect with features (which keeps only the columns it lists)",
-                "keep one of features and drop",
-            )
-        )
-    if dev_path and "dev_fraction" in values:
-        problems.append(ConfigProblem(f"{prefix}.dev_fraction", "has no effect with dev_path", "remove one of them"))
-    if values.get("test_path") and "test_fraction" in values:
-        problems.append(ConfigProblem(f"{prefix}.test_fraction", "has no effect with test_path", "remove one of them"))
-    if raw.get("dataset") is not None and "dataset" not in values:
-        return problems  # the dataset name is already reported; its keys cannot be judged
-    return problems + _generated_set_problems(values, prefix, columns)
+    return problems
 
 
 def _generated_set_problems(

@@ -123,7 +123,5 @@ def _connect(client_class: Any, scheduler: str) -> Any:
             return outcome["client"]
         outcome["abandoned"] = True
     reason = outcome.get("error") or "no answer of a dask scheduler"
-    raise RunError(
-        f"cannot reach the dask scheduler at {scheduler} ({str(reason).splitlines()[0] if str(reason) else type(reason).__name__})"
-        " — is `dask scheduler` running there?"
-    )
+    why = str(reason).splitlines()[0] if str(reason) else type(reason).__name__
+    raise RunError(f"cannot reach the dask scheduler at {scheduler} ({why}) — is `dask scheduler` running there?")

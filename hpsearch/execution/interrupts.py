@@ -1,4 +1,5 @@
-"""The one way a long command ends early: Ctrl-C or a lost worker becomes a message saying what is saved and how to go on."""
+"""The one way a long command ends early: Ctrl-C or a lost worker becomes a message saying what is saved and how to
+go on."""
 
 from __future__ import annotations
 

@@ -139,7 +139,7 @@ def history_columns(reports: Sequence[Mapping[str, float]]) -> dict[str, list[fl
 
 
 def metric_value(trial: TrialRecord, metric: str | None) -> float | None:
-    """What a leaderboard shows of a trial: its objective's metric, or dev J for the built-in engine (``metric`` None)."""
+    """What a leaderboard shows of a trial: its objective's metric, or dev J for the built-in engine (metric None)."""
     if metric is None:
         return trial.dev_cost
     value = trial.metrics.get(metric)

@@ -251,5 +251,6 @@ def _check_rows(data: Dataset) -> None:
     if data.task == "regression" and {as_columns(y).shape[1] for y in (data.y_train, data.y_dev)} != {data.n_outputs}:
         raise DataError(
             f"dataset {data.name!r}: regression targets need one column per target name "
-            f"({data.n_outputs}: {', '.join(data.target_names)}), got shapes {np.shape(data.y_train)}, {np.shape(data.y_dev)}"
+            f"({data.n_outputs}: {', '.join(data.target_names)}), "
+            f"got shapes {np.shape(data.y_train)}, {np.shape(data.y_dev)}"
         )

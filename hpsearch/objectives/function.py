@@ -87,7 +87,8 @@ class Trial:
 
 
 def load_function(spec: ObjectiveSpec) -> Callable[..., Any]:
-    """The objective's function: ``spec.function``, or ``module:function`` imported with ``spec.base_dir`` first on the path.
+    """The objective's function: ``spec.function``, or ``module:function`` imported with ``spec.base_dir`` first on
+    the path.
 
     Raises ObjectiveError saying what cannot be imported, and how to fix it.
     """
@@ -209,7 +210,8 @@ def call_function(
 
 
 def _keep_traceback(trial_dir: Path) -> str:
-    """Write the exception being handled to ``traceback.txt`` in the trial's folder; `` (traceback in ...)``, or ``""``."""
+    """Write the exception being handled to ``traceback.txt`` in the trial's folder; return
+    `` (traceback in ...)``, or ``""``."""
     try:
         write_bytes_atomic(trial_dir, TRACEBACK_FILE, traceback.format_exc().encode("utf-8", "replace"))
     except (OSError, RunError):

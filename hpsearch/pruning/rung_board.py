@@ -82,7 +82,7 @@ class RungBoard:
             os.close(fd)
 
     def values(self, rung: int) -> list[float]:
-        """The values recorded at ``rung``: one per tagged trial (its latest), every untagged one; inf for non-finite."""
+        """The values recorded at ``rung``: one per tagged trial (its latest), each untagged one; inf for non-finite."""
         try:
             text = self.path(rung).read_text(encoding="utf-8")
         except FileNotFoundError:

@@ -27,7 +27,8 @@ from typing import Any
 
 import yaml
 
-from hpsearch.config.search_config import ZOOMS, SearchConfig
+from hpsearch.config.search_config import SearchConfig
+from hpsearch.config.search_settings import ZOOMS
 from hpsearch.core.errors import RunError
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.data.stored_arrays import prepared_files, run_data_notes, write_prepared

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hpsearch.config.search_config import SearchSettings
+from hpsearch.config.search_settings import SearchSettings
 from hpsearch.core.records import RoundRecord, TrialRecord
 from hpsearch.execution.runner import default_workers
 

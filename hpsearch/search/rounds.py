@@ -78,11 +78,11 @@ def drive(
     """Train every pending trial of the run, then the rounds asked for; return the edge hints of the best
     trials once all is trained (the bounds of the space searched so far where they sit)."""
     hint_top_k = zoom.top_k if zoom is not None else config.search.top_k
-    planned = lambda: sum(r.n_trials for r in store.rounds())  # noqa: E731
-    saved = lambda: (
-        f"{len(store.done_trial_ids())} of {planned()} trials are saved"  # noqa: E731
-        f" in run '{store.run_dir.name}'"
-    )
+
+    def saved() -> str:
+        planned = sum(r.n_trials for r in store.rounds())
+        return f"{len(store.done_trial_ids())} of {planned} trials are saved in run '{store.run_dir.name}'"
+
     with store.lock(), interruptible(saved, f"hpsearch resume {command_ref(store.run_dir)}"):
         if not store.rounds():
             store.add_round(initial_round(config))

@@ -28,7 +28,8 @@ from hpsearch.space.scales import Choice, choice_key, format_value
 
 @dataclass(frozen=True)
 class Condition:
-    """When a parameter is active: every ``(parent, values)`` holds — the parent is active and takes one of ``values``."""
+    """When a parameter is active: every ``(parent, values)`` holds — the parent is active and takes one of
+    ``values``."""
 
     requires: tuple[tuple[str, tuple[Any, ...]], ...]
 

@@ -77,6 +77,38 @@ def parse_space(
             ]
         )
     problems: list[ConfigProblem] = []
+    searched, values, whens, broken = _parse_entries(raw, prefix, parameters, problems)
+    outside = dict(fixed or {})
+    problems += [
+        ConfigProblem(
+            f"{prefix}.{name}",
+            f"is also fixed in {fixed_prefix}.{name}",
+            f"keep it in one of {fixed_prefix}: and {prefix}:",
+        )
+        for name in raw
+        if name in outside and name not in whens
+    ]
+    known = Known(
+        searched,
+        {
+            **{n: (v, f"{fixed_prefix}.{n}") for n, v in outside.items()},
+            **{n: (v, f"{prefix}.{n}") for n, v in values.items()},
+        },
+        frozenset(broken),
+        parameters,
+    )
+    problems += link_problems(prefix, known, set(whens))
+    conditions = resolve_conditions({n: w for n, w in whens.items() if n in searched}, prefix, known, problems)
+    if problems:
+        raise ConfigError(problems)
+    return Space(searched, conditions), values
+
+
+def _parse_entries(
+    raw: Mapping[Any, Any], prefix: str, parameters: Mapping[str, Parameter] | None, problems: list[ConfigProblem]
+) -> tuple[dict[str, Distribution], dict[str, Any], dict[str, Any], set[str]]:
+    """Each entry on its own, its ``when:`` set aside: ``(searched, fixed values, whens, broken names)``, the
+    problems added to ``problems`` (a broken entry is neither searched nor fixed)."""
     searched: dict[str, Distribution] = {}
     values: dict[str, Any] = {}
     whens: dict[str, Any] = {}
@@ -92,30 +124,7 @@ def parse_space(
             searched[name] = entry
         else:
             values[name] = entry[0]
-    outside = dict(fixed or {})
-    for name in (n for n in raw if n in outside):
-        if name not in whens:
-            problems.append(
-                ConfigProblem(
-                    f"{prefix}.{name}",
-                    f"is also fixed in {fixed_prefix}.{name}",
-                    f"keep it in one of {fixed_prefix}: and {prefix}:",
-                )
-            )
-    known = Known(
-        searched,
-        {
-            **{n: (v, f"{fixed_prefix}.{n}") for n, v in outside.items()},
-            **{n: (v, f"{prefix}.{n}") for n, v in values.items()},
-        },
-        frozenset(broken),
-        parameters,
-    )
-    problems += link_problems(prefix, known, set(whens))
-    conditions = resolve_conditions({n: w for n, w in whens.items() if n in searched}, prefix, known, problems)
-    if problems:
-        raise ConfigError(problems)
-    return Space(searched, conditions), values
+    return searched, values, whens, broken
 
 
 def _parse_entry(

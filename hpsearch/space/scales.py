@@ -382,7 +382,8 @@ SCALES: tuple[str, ...] = (*RANGE_SCALES, Choice.scale)
 
 
 def distribution_from_json(d: Mapping[str, Any]) -> Distribution:
-    """The distribution ``Distribution.to_json`` wrote (a range without ``legal``, as older runs stored it, has none)."""
+    """The distribution ``Distribution.to_json`` wrote (a range without ``legal``, as older runs stored it, has
+    none)."""
     if "choice" in d:
         return Choice(tuple(d["choice"]))
     return RANGE_SCALES[d["scale"]](d["low"], d["high"], legal=Legal.from_json(d.get("legal") or {}))

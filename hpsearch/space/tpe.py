@@ -229,7 +229,8 @@ class _Categorical:
 
 @dataclass(frozen=True)
 class _Numeric:
-    """One numeric dimension of a mixture's kernels: Gaussians centred at ``mu``, width ``sigma``, truncated to ``[0, 1]``."""
+    """One numeric dimension of a mixture's kernels: Gaussians centred at ``mu``, width ``sigma``, truncated to
+    ``[0, 1]``."""
 
     mu: np.ndarray  # (m + 1,)
     sigma: np.ndarray  # (m + 1,)

@@ -15,7 +15,8 @@ def insert_epochs(db: sqlite3.Connection, trial: int, rows: list[tuple]) -> None
     """Write ``rows.epoch_rows`` of ``trial`` (replacing rows of the same epochs); the one insert into ``epochs``,
     which the schema 1 → 2 migration uses too."""
     db.executemany(
-        f"INSERT OR REPLACE INTO epochs (trial, epoch, {', '.join(EPOCH_FIELDS)}, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR REPLACE INTO epochs (trial, epoch, {', '.join(EPOCH_FIELDS)}, metrics)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(int(trial), *row) for row in rows],
     )
 

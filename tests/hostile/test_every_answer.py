@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from hpsearch.analysis.leaderboard import leaderboard, write_csv, write_json
+from hpsearch.analysis.export import write_csv, write_json
+from hpsearch.analysis.leaderboard import leaderboard
 from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
 from hpsearch.config.overrides import parse_assignments

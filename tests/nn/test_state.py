@@ -246,7 +246,8 @@ def test_stop_training_stops_after_the_epoch_reported_and_continuing_equals_stra
 
 
 def test_learning_rate_factor_scales_the_steps_of_the_epochs_after_it_is_set() -> None:
-    """Plain gd on one full batch, no BN or dropout: W_next = W - lr * factor * dJ/dW exactly (up to summation order)."""
+    """Plain gd on one full batch, no BN or dropout: W_next = W - lr * factor * dJ/dW exactly (up to summation
+    order)."""
     data = tiny_data()
     config = ModelConfig(
         hidden=(5,), batchnorm=False, optimizer="gd", learning_rate=0.2, batch_size=1000, epochs=4, dtype="float64"
