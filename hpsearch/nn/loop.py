@@ -117,7 +117,6 @@ def fit(
     X_dev = np.ascontiguousarray(data.X_dev, dtype=state.network.dtype)
     y_dev = np.asarray(data.y_dev)
     dev_caches = state.network.new_caches()
-    keys = history_keys(state.network.task)
     setup_seconds = time.perf_counter() - prepared  # counted in this call's first epoch
 
     # Overflow to inf/nan is an expected outcome (divergence), detected below: no warnings.
@@ -129,9 +128,7 @@ def fit(
             train_cost, diverged = batches.train_epoch(learning_rate)
             metrics = state.network.metrics(X_dev, y_dev, dev_caches)  # dev_cost, dev_accuracy (, dev_rmse, dev_r2)
             diverged = diverged or not math.isfinite(metrics["dev_cost"])
-            values = {"train_cost": train_cost, **metrics, "learning_rate": learning_rate}
-            values = {key: values[key] for key in keys}
-            _record_epoch(state, values, diverged)
+            values = record_epoch(state, train_cost, metrics, learning_rate, diverged)
             state.epoch_seconds.append(time.perf_counter() - started + setup_seconds)
             setup_seconds = 0.0
             if on_epoch is not None:
@@ -196,8 +193,17 @@ class _Batches:
         return cost_sum / n_batches, False
 
 
-def _record_epoch(state: TrainingState, values: dict[str, float], diverged: bool) -> None:
-    """Append an epoch's values to the history, count it, and update the status or the best epoch."""
+def record_epoch(
+    state: TrainingState, train_cost: float, metrics: dict[str, float], learning_rate: float, diverged: bool
+) -> dict[str, float]:
+    """Append an epoch's values to the history, count it, and update the status or the best epoch.
+
+    The one bookkeeping of an epoch, alone (``fit``) or in a pack (``nn.stacked``), on a state
+    whose network is already updated; returns the values as ``on_epoch`` gets them
+    (``history_keys(task)``: train cost, the head's dev ``metrics``, the learning rate).
+    """
+    values = {"train_cost": train_cost, **metrics, "learning_rate": learning_rate}
+    values = {key: values[key] for key in history_keys(state.network.task)}
     for key, value in values.items():
         state.history[key].append(value)
     epoch = state.epoch
@@ -209,6 +215,7 @@ def _record_epoch(state: TrainingState, values: dict[str, float], diverged: bool
         state.best_epoch, state.best_dev_cost = epoch, dev_cost
         if state.keep_best:
             state.best_weights = state.network.state()
+    return values
 
 
 def batch_bounds(m: int, batch_size: int) -> list[tuple[int, int]]:
