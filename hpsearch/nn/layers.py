@@ -280,11 +280,7 @@ def relu_forward(z: np.ndarray, cache: Cache) -> np.ndarray:
 
     z : (m, n) → a : (m, n)
     """
-    slope = cached_array(cache, "slope", z.shape, z.dtype)
-    np.greater(z, 0.0, out=slope)
-    a = cached_array(cache, "a", z.shape, z.dtype)
-    np.multiply(z, slope, out=a)
-    return a
+    return _piecewise_linear_forward(z, cache, 0.0)
 
 
 def leaky_relu_forward(z: np.ndarray, cache: Cache) -> np.ndarray:
@@ -292,10 +288,16 @@ def leaky_relu_forward(z: np.ndarray, cache: Cache) -> np.ndarray:
 
     z : (m, n) → a : (m, n)
     """
+    return _piecewise_linear_forward(z, cache, LEAKY_RELU_SLOPE)
+
+
+def _piecewise_linear_forward(z: np.ndarray, cache: Cache, leak: float) -> np.ndarray:
+    """``a = z * slope``, the slope (1 where ``z > 0``, else ``leak``) kept in the cache for backward."""
     slope = cached_array(cache, "slope", z.shape, z.dtype)
     np.greater(z, 0.0, out=slope)
-    slope *= 1.0 - LEAKY_RELU_SLOPE
-    slope += LEAKY_RELU_SLOPE
+    if leak:
+        slope *= 1.0 - leak
+        slope += leak
     a = cached_array(cache, "a", z.shape, z.dtype)
     np.multiply(z, slope, out=a)
     return a

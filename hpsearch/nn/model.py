@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import numpy as np
 
@@ -29,7 +30,9 @@ from hpsearch.nn.losses import softmax
 from hpsearch.nn.parameters import Parameters
 from hpsearch.nn.passes import Caches, Passes, Scalars
 
-__all__ = ["Caches", "Network", "read_npz"]
+__all__ = ["Caches", "Network", "load_npz", "read_npz"]
+
+T = TypeVar("T")
 
 
 class Network(Passes):
@@ -210,13 +213,19 @@ class Network(Passes):
         DataError : the file is missing, not an npz, or not a saved network (message names it)
         ConfigError : its stored hyperparameters are invalid
         """
-        state = read_npz(path, "a saved network")
-        try:
-            return cls.from_state(state)
-        except DataError as error:
-            raise DataError(f"{path}: {error}") from error
-        except ConfigError as error:
-            raise error.in_file(str(path)) from error
+        return load_npz(path, "a saved network", cls.from_state)
+
+
+def load_npz(path: str | os.PathLike, what: str, build: Callable[[dict[str, np.ndarray]], T]) -> T:
+    """``build`` applied to the arrays of the npz file ``path`` (``read_npz``), its DataError and
+    ConfigError naming the file: how a saved network and a saved training state are read."""
+    arrays = read_npz(path, what)
+    try:
+        return build(arrays)
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from error
+    except ConfigError as error:
+        raise error.in_file(str(path)) from error
 
 
 def read_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:

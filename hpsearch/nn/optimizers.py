@@ -143,15 +143,7 @@ class RMSprop(Optimizer):
     @staticmethod
     def apply(p: np.ndarray, g: np.ndarray, moments: tuple[np.ndarray, ...], tmp: np.ndarray, scalars: Any) -> None:
         beta2, epsilon, factor = scalars
-        (s,) = moments
-        s *= beta2
-        np.square(g, out=tmp)
-        s += tmp
-        np.sqrt(s, out=tmp)
-        tmp += epsilon
-        np.divide(g, tmp, out=tmp)
-        tmp *= factor
-        p -= tmp
+        _scaled_step(p, g, g, moments[0], tmp, beta2, epsilon, factor)
 
 
 class Adam(Optimizer):
@@ -191,14 +183,23 @@ class Adam(Optimizer):
         v, s = moments
         v *= beta1
         v += g
-        s *= beta2
-        np.square(g, out=tmp)
-        s += tmp
-        np.sqrt(s, out=tmp)
-        tmp += epsilon
-        np.divide(v, tmp, out=tmp)
-        tmp *= factor
-        p -= tmp
+        _scaled_step(p, g, v, s, tmp, beta2, epsilon, factor)
+
+
+def _scaled_step(
+    p: np.ndarray, g: np.ndarray, direction: np.ndarray, s: np.ndarray, tmp: np.ndarray,
+    beta2: Any, epsilon: Any, factor: Any,
+) -> None:
+    """``s = beta2 * s + g^2``, then ``p -= factor * direction / (sqrt(s) + epsilon)``: the step
+    RMSprop (direction ``g``) and Adam (direction ``v``) share."""
+    s *= beta2
+    np.square(g, out=tmp)
+    s += tmp
+    np.sqrt(s, out=tmp)
+    tmp += epsilon
+    np.divide(direction, tmp, out=tmp)
+    tmp *= factor
+    p -= tmp
 
 
 def make_optimizer(config: ModelConfig, params: Parameters) -> Optimizer:
