@@ -21,7 +21,7 @@ from hpsearch.nn.parameters import Parameters
 class Optimizer:
     """Base of the update rules.
 
-    A rule is two pieces, shared by one network and a pack of K (``nn.stacked_optimizer``):
+    A rule is two pieces, shared by one network and a pack of K (``nn.stacked_model.StackedOptimizer``):
     ``scalars`` (the Python-float expressions of one model's step) and ``apply`` (the
     NumPy operations of the step, over flat buffers (size,) with Python floats, or a
     pack's (K, size) with (K, 1) columns of each model's floats in the dtype).
