@@ -175,10 +175,7 @@ class _Batches:
             rows = order[begin:stop]
             size = stop - begin
             x, y = (self.X_batch, self.Y_batch) if size == self.buffer_rows else (self.X_batch[:size], self.Y_batch[:size])
-            # mode="clip" (a no-op for valid indices) lets `take` write straight into `out`;
-            # the default mode gathers into a temporary first.
-            np.take(self.X, rows, axis=0, out=x, mode="clip")
-            np.take(self.Y, rows, axis=0, out=y, mode="clip")
+            gather(self.X, self.Y, rows, x, y)
             caches = self.caches_by_size.get(size)
             if caches is None:
                 caches = self.caches_by_size[size] = network.new_caches()
@@ -186,11 +183,24 @@ class _Batches:
             cost_sum += cost
             n_batches += 1
             if n_batches == 1 and state.epoch == 0:
-                state.cost_limit = max(EXPLOSION_FACTOR * cost, EXPLOSION_FLOOR)
+                state.cost_limit = divergence_limit(cost)
             if not cost < state.cost_limit:  # true for NaN and for +inf (even when the limit is inf)
                 return cost_sum / n_batches, True
             state.optimizer.step(network.params, self.grads, learning_rate)
         return cost_sum / n_batches, False
+
+
+def divergence_limit(first_cost: float) -> float:
+    """The cost at or above which a run has diverged, set by its first mini-batch cost (alone or in a pack)."""
+    return max(EXPLOSION_FACTOR * first_cost, EXPLOSION_FLOOR)
+
+
+def gather(X: np.ndarray, Y: np.ndarray, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """Rows ``rows`` of X and Y into the buffers x and y: (m,) rows alone, a pack's (K, m) into (K, m, ...)."""
+    # mode="clip" (a no-op for valid indices) lets `take` write straight into `out`;
+    # the default mode gathers into a temporary first.
+    np.take(X, rows, axis=0, out=x, mode="clip")
+    np.take(Y, rows, axis=0, out=y, mode="clip")
 
 
 def record_epoch(

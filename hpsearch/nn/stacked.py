@@ -27,14 +27,7 @@ from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.layers import cached_array
 from hpsearch.nn.optimizers import learning_rate_at
 from hpsearch.nn.stacked_model import StackedNetwork, StackedOptimizer
-from hpsearch.nn.loop import (
-    EXPLOSION_FACTOR,
-    EXPLOSION_FLOOR,
-    StopTraining,
-    batch_bounds,
-    check_dataset,
-    record_epoch,
-)
+from hpsearch.nn.loop import StopTraining, batch_bounds, check_dataset, divergence_limit, gather, record_epoch
 from hpsearch.nn.state import TrainingState
 from hpsearch.core.records import TrialStatus
 
@@ -194,7 +187,7 @@ def _train_epoch(
         if n_batches == 1:
             for i, k in enumerate(pack.members):
                 if epochs[k] == 0:
-                    limits[i] = states[k].cost_limit = max(EXPLOSION_FACTOR * float(costs[i]), EXPLOSION_FLOOR)
+                    limits[i] = states[k].cost_limit = divergence_limit(float(costs[i]))
         bad = ~(costs < limits)  # true for NaN and for +inf (even when the limit is inf)
         if bad.any():
             rows = np.flatnonzero(bad)
@@ -232,9 +225,7 @@ def _gather(pack: _Pack, data: _Data, rows: np.ndarray) -> tuple[np.ndarray, np.
     K, size = rows.shape
     x = cached_array(pack.buffers, f"x{size}", (K, size, data.X.shape[1]), data.X.dtype)
     y = cached_array(pack.buffers, f"y{size}", (K, size, data.Y.shape[1]), data.Y.dtype)
-    # mode="clip" (a no-op for valid indices) lets `take` write straight into `out`, as in fit.
-    np.take(data.X, rows, axis=0, out=x, mode="clip")
-    np.take(data.Y, rows, axis=0, out=y, mode="clip")
+    gather(data.X, data.Y, rows, x, y)
     return x, y
 
 
