@@ -271,28 +271,16 @@ def batchnorm_backward(dout: np.ndarray, cache: Cache, dgamma: np.ndarray, dbeta
 # --------------------------------------------------------------------- activations
 
 
-def relu_forward(z: np.ndarray, cache: Cache) -> np.ndarray:
-    """``a = max(z, 0)`` as ``z * (z > 0)``.
+def relu_forward(z: np.ndarray, cache: Cache, leak: float = 0.0) -> np.ndarray:
+    """``a = max(z, 0)`` as ``z * (z > 0)``; with ``leak``, ``a = z`` where ``z > 0``, else ``leak * z``.
 
-    The 0/1 mask is kept as the derivative for backward, and computing it plus
-    one multiply is faster than ``np.maximum`` (whose NaN handling is slow).
-    NaN still propagates: ``NaN * 0`` is NaN.
-
-    z : (m, n) → a : (m, n)
-    """
-    return _piecewise_linear_forward(z, cache, 0.0)
-
-
-def leaky_relu_forward(z: np.ndarray, cache: Cache) -> np.ndarray:
-    """``a = z`` where ``z > 0``, else ``LEAKY_RELU_SLOPE * z``.
+    The slope (0/1, or leak/1) is kept as the derivative for backward, and computing
+    it plus one multiply is faster than ``np.maximum`` (whose NaN handling is slow).
+    NaN still propagates: ``NaN * 0`` is NaN. ReLU (leak 0) skips the two
+    operations that would make its 0/1 slope leak/1 (exact no-ops there).
 
     z : (m, n) → a : (m, n)
     """
-    return _piecewise_linear_forward(z, cache, LEAKY_RELU_SLOPE)
-
-
-def _piecewise_linear_forward(z: np.ndarray, cache: Cache, leak: float) -> np.ndarray:
-    """``a = z * slope``, the slope (1 where ``z > 0``, else ``leak``) kept in the cache for backward."""
     slope = cached_array(cache, "slope", z.shape, z.dtype)
     np.greater(z, 0.0, out=slope)
     if leak:
@@ -301,6 +289,14 @@ def _piecewise_linear_forward(z: np.ndarray, cache: Cache, leak: float) -> np.nd
     a = cached_array(cache, "a", z.shape, z.dtype)
     np.multiply(z, slope, out=a)
     return a
+
+
+def leaky_relu_forward(z: np.ndarray, cache: Cache) -> np.ndarray:
+    """``a = z`` where ``z > 0``, else ``LEAKY_RELU_SLOPE * z`` (``relu_forward`` with that leak).
+
+    z : (m, n) → a : (m, n)
+    """
+    return relu_forward(z, cache, LEAKY_RELU_SLOPE)
 
 
 def piecewise_linear_backward(da: np.ndarray, cache: Cache) -> np.ndarray:
