@@ -59,34 +59,46 @@ def main() -> int:
     args = parser.parse_args()
 
     base = load_config(ROOT / "configs" / "digits.yaml").with_search(trials=args.trials, rounds=args.rounds)
-    print(f"configs/digits.yaml: {base.search.trials} trials, {base.search.rounds} round(s), "
-          f"confirm --top {args.top} --seeds {args.seeds}, {args.workers} workers")
-    print(f"{'seed':>4} {'lb first':>8} {'first-run J':>11} {'its mean':>9} {'confirmed':>9} {'mean J':>8} "
-          f"{'differs':>7} {'gain J':>8} {'optimism':>8} {'tied':>5} {'wall s':>7}")
+    print(
+        f"configs/digits.yaml: {base.search.trials} trials, {base.search.rounds} round(s), "
+        f"confirm --top {args.top} --seeds {args.seeds}, {args.workers} workers"
+    )
+    print(
+        f"{'seed':>4} {'lb first':>8} {'first-run J':>11} {'its mean':>9} {'confirmed':>9} {'mean J':>8} "
+        f"{'differs':>7} {'gain J':>8} {'optimism':>8} {'tied':>5} {'wall s':>7}"
+    )
     rows = []
     start_cpu = cpu_seconds()
     with tempfile.TemporaryDirectory() as folder:
         for seed in args.search_seeds:
             started = time.perf_counter()
             config = base.with_search(seed=seed)
-            search = start_search(config, runs_dir=Path(folder), name=f"digits-{seed}",
-                                  execution=Execution(workers=args.workers))
-            result = confirm_run(search.run_dir, top_k=args.top, seeds=args.seeds,
-                                 execution=Execution(workers=args.workers))
+            search = start_search(
+                config, runs_dir=Path(folder), name=f"digits-{seed}", execution=Execution(workers=args.workers)
+            )
+            result = confirm_run(
+                search.run_dir, top_k=args.top, seeds=args.seeds, execution=Execution(workers=args.workers)
+            )
             first = next(c for c in result.trials if c.leaderboard_rank == 1)
             best = result.best
             gain = first.mean - best.mean
             optimism = first.mean - first.first_value
             rows.append((best.trial != first.trial, gain, optimism))
-            print(f"{seed:>4} {first.trial:>8} {first.first_value:>11.4f} {first.mean:>9.4f} {best.trial:>9} "
-                  f"{best.mean:>8.4f} {'yes' if best.trial != first.trial else 'no':>7} {gain:>8.4f} "
-                  f"{optimism:>8.4f} {'yes' if result.tied else 'no':>5} {time.perf_counter() - started:>7.1f}",
-                  flush=True)
+            print(
+                f"{seed:>4} {first.trial:>8} {first.first_value:>11.4f} {first.mean:>9.4f} {best.trial:>9} "
+                f"{best.mean:>8.4f} {'yes' if best.trial != first.trial else 'no':>7} {gain:>8.4f} "
+                f"{optimism:>8.4f} {'yes' if result.tied else 'no':>5} {time.perf_counter() - started:>7.1f}",
+                flush=True,
+            )
     differs = sum(r[0] for r in rows)
     gains = [r[1] for r in rows if r[0]]
-    print(f"the confirmed best differs from the leaderboard's first in {differs} of {len(rows)} searches"
-          + (f"; by a mean J of {statistics.fmean(gains):.4f} (max {max(gains):.4f}) where it does" if gains else ""))
-    print(f"leaderboard first's optimism (mean of repeats − first run): mean {statistics.fmean(r[2] for r in rows):.4f}")
+    print(
+        f"the confirmed best differs from the leaderboard's first in {differs} of {len(rows)} searches"
+        + (f"; by a mean J of {statistics.fmean(gains):.4f} (max {max(gains):.4f}) where it does" if gains else "")
+    )
+    print(
+        f"leaderboard first's optimism (mean of repeats − first run): mean {statistics.fmean(r[2] for r in rows):.4f}"
+    )
     print(f"CPU: {cpu_seconds() - start_cpu:.0f} s")
     return 0
 

@@ -23,9 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_search import SPACE, run_search  # noqa: E402  (the same space and search runner)
 
-METHODS = [("full", None, "last"), ("full, rank_by best", None, "best"),
-           ("halving", "halving", "last"), ("halving, rank_by best", "halving", "best"),
-           ("hyperband", "hyperband", "last"), ("hyperband, rank_by best", "hyperband", "best")]
+METHODS = [
+    ("full", None, "last"),
+    ("full, rank_by best", None, "best"),
+    ("halving", "halving", "last"),
+    ("halving, rank_by best", "halving", "best"),
+    ("hyperband", "hyperband", "last"),
+    ("hyperband, rank_by best", "hyperband", "best"),
+]
 DIGITS = {"dataset": "digits", "dev_fraction": 0.2, "seed": 0}
 
 
@@ -43,9 +48,20 @@ def main() -> None:
             results: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in METHODS}
             for seed in args.seeds:
                 for name, method, rank_by in METHODS:
-                    results[name].append(run_search(f"es-{trials}-{seed}", DIGITS, method, trials, 27, 3,
-                                                    Path(folder) / f"{trials}-{seed}-{name}", seed=seed,
-                                                    rank_by=rank_by, workers=args.workers))
+                    results[name].append(
+                        run_search(
+                            f"es-{trials}-{seed}",
+                            DIGITS,
+                            method,
+                            trials,
+                            27,
+                            3,
+                            Path(folder) / f"{trials}-{seed}-{name}",
+                            seed=seed,
+                            rank_by=rank_by,
+                            workers=args.workers,
+                        )
+                    )
             for name, method, rank_by in METHODS:
                 if method is None:
                     continue
@@ -53,8 +69,10 @@ def main() -> None:
                 ratios = [r["best"] / f["best"] for r, f in zip(results[name], full)]
                 epochs = [r["epochs"] / f["epochs"] for r, f in zip(results[name], full)]
                 worse = sum(q > 1.05 for q in ratios)
-                print(f"{trials:>6}  {name:<24} {statistics.median(ratios):>9.3f} {worse:>6} of {len(ratios)}"
-                      f" {statistics.median(epochs):>13.0%}")
+                print(
+                    f"{trials:>6}  {name:<24} {statistics.median(ratios):>9.3f} {worse:>6} of {len(ratios)}"
+                    f" {statistics.median(epochs):>13.0%}"
+                )
 
 
 if __name__ == "__main__":

@@ -32,11 +32,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from hpsearch.objectives.command import _die_with_parent
-from hpsearch.execution import objective_jobs as objective_trials
 from hpsearch.config.search_config import config_from_dict
-from hpsearch.objectives.spec import ObjectiveSpec
+from hpsearch.execution import objective_jobs as objective_trials
+from hpsearch.objectives.command import _die_with_parent
 from hpsearch.objectives.evaluate import evaluate
+from hpsearch.objectives.spec import ObjectiveSpec
 from hpsearch.search.api import start_search
 
 CODE = 'import json, sys; print(json.dumps({"loss": float(sys.argv[1]) ** 2}))'
@@ -62,17 +62,32 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        command = ObjectiveSpec("command", (sys.executable, "-c", CODE.replace("{", "{{").replace("}", "}}"), "{x}"),
-                                None, "loss", "minimize", 60.0, str(folder))
+        command = ObjectiveSpec(
+            "command",
+            (sys.executable, "-c", CODE.replace("{", "{{").replace("}", "}}"), "{x}"),
+            None,
+            "loss",
+            "minimize",
+            60.0,
+            str(folder),
+        )
         function = ObjectiveSpec.for_callable(objective, metric="loss")
 
         def bare(i: int) -> None:
-            out = subprocess.run([sys.executable, "-c", CODE, str(0.5 + i)], capture_output=True, cwd=folder, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", CODE, str(0.5 + i)], capture_output=True, cwd=folder, check=True
+            )
             json.loads(out.stdout.splitlines()[-1])
 
         def bare_hygiene(i: int) -> None:
-            out = subprocess.run([sys.executable, "-c", CODE, str(0.5 + i)], capture_output=True, cwd=folder, check=True,
-                                 start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
+            out = subprocess.run(
+                [sys.executable, "-c", CODE, str(0.5 + i)],
+                capture_output=True,
+                cwd=folder,
+                check=True,
+                start_new_session=True,
+                preexec_fn=_die_with_parent(os.getpid()),
+            )
             json.loads(out.stdout.splitlines()[-1])
 
         def via_command(i: int) -> None:
@@ -93,9 +108,14 @@ def main() -> None:
             times["command: objective"] += per_call(lambda j: via_command(i), 1)
         rows = {name: statistics.median(t) for name, t in times.items()}
         rows["python: objective"] = statistics.median(per_call(via_python, args.trials))
-        config = config_from_dict({"objective": {"command": list(command.command), "metric": "loss"},
-                                   "space": {"x": {"scale": "uniform", "low": 0.5, "high": 1.5}},
-                                   "search": {"trials": args.trials, "workers": 1}}, base_dir=folder)
+        config = config_from_dict(
+            {
+                "objective": {"command": list(command.command), "metric": "loss"},
+                "space": {"x": {"scale": "uniform", "low": 0.5, "high": 1.5}},
+                "search": {"trials": args.trials, "workers": 1},
+            },
+            base_dir=folder,
+        )
         inside: list[float] = []
 
         def timed_evaluate(*a: object, **k: object) -> object:
@@ -114,11 +134,15 @@ def main() -> None:
         rows["around"] = (total - sum(inside)) / args.trials
     around = rows.pop("around")
     for name, seconds in rows.items():
-        print(f"{name:<20} {seconds * 1e3:8.2f} ms per trial ({'mean' if name.startswith('search') else 'median'} of {args.trials})")
+        print(
+            f"{name:<20} {seconds * 1e3:8.2f} ms per trial ({'mean' if name.startswith('search') else 'median'} of {args.trials})"
+        )
     extra = rows["command: objective"] - rows["bare subprocess"]
     hygiene = rows["bare + hygiene"] - rows["bare subprocess"]
-    print(f"command path adds {extra * 1e3:.2f} ms per trial over a bare subprocess start (target < 5 ms), "
-          f"of which {hygiene * 1e3:.2f} ms is the new session + death signal")
+    print(
+        f"command path adds {extra * 1e3:.2f} ms per trial over a bare subprocess start (target < 5 ms), "
+        f"of which {hygiene * 1e3:.2f} ms is the new session + death signal"
+    )
     print(f"the search adds {around * 1e3:.2f} ms per trial around evaluate (creating the run, planning, storing)")
 
 

@@ -48,7 +48,10 @@ def baselines(config_path: Path) -> dict[str, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MLPRegressor's defaults stop at max_iter=200 with a ConvergenceWarning
         mlp = MLPRegressor(random_state=0).fit(data.X_train, y_train)
-    return {"RidgeCV": rmse(ridge.predict(data.X_dev), y_dev), "MLPRegressor (defaults)": rmse(mlp.predict(data.X_dev), y_dev)}
+    return {
+        "RidgeCV": rmse(ridge.predict(data.X_dev), y_dev),
+        "MLPRegressor (defaults)": rmse(mlp.predict(data.X_dev), y_dev),
+    }
 
 
 def main() -> None:
@@ -68,8 +71,9 @@ def main() -> None:
         for seed in args.search_seeds:
             config = load_config(config_path)
             config = replace(config, search=replace(config.search, trials=args.trials, seed=seed))
-            result = start_search(config, runs_dir=folder / "runs", name=f"diabetes-{seed}",
-                                  execution=Execution(workers=args.workers))
+            result = start_search(
+                config, runs_dir=folder / "runs", name=f"diabetes-{seed}", execution=Execution(workers=args.workers)
+            )
             best = result.best
             found.append(best.metrics["dev_rmse"] if best and "dev_rmse" in best.metrics else float("nan"))
             print(f"  search seed {seed}: dev RMSE {found[-1]:.2f} (trial {best.trial if best else '-'})")

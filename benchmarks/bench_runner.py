@@ -71,8 +71,9 @@ def overhead(folder: Path, trials: int, repeats: int) -> None:
             bare.append(time.perf_counter() - start)
         for workers in (1, 2):
             start = time.perf_counter()
-            start_search(config, runs_dir=folder / "runs", name=f"overhead-{workers}-{r}",
-                         execution=Execution(workers=workers))
+            start_search(
+                config, runs_dir=folder / "runs", name=f"overhead-{workers}-{r}", execution=Execution(workers=workers)
+            )
             whole[workers].append(time.perf_counter() - start)
     b = statistics.median(bare)
     print(f"(a) runner overhead, {trials} one-epoch trials, median of {repeats}:")
@@ -81,14 +82,22 @@ def overhead(folder: Path, trials: int, repeats: int) -> None:
         w = statistics.median(times)
         # worker-seconds spent beyond training, per trial: the cost of the runner itself
         extra = (workers * w - b) / trials
-        print(f"    search, {workers} worker{'s' if workers > 1 else ' '}      {w:8.3f} s  "
-              f"({1e3 * w / trials:.3f} ms/trial)  overhead {1e3 * extra:.3f} ms/trial  (target < 2 ms)")
+        print(
+            f"    search, {workers} worker{'s' if workers > 1 else ' '}      {w:8.3f} s  "
+            f"({1e3 * w / trials:.3f} ms/trial)  overhead {1e3 * extra:.3f} ms/trial  (target < 2 ms)"
+        )
 
 
 def speedup(folder: Path, trials: int, epochs: int, repeats: int) -> None:
     data_path = make_npz(folder, "digits_shaped", rows=1797, features=64, classes=10)
-    model = {"hidden": [64, 64], "batch_size": 64, "batchnorm": True, "activation": "relu",
-             "optimizer": "adam", "epochs": epochs}
+    model = {
+        "hidden": [64, 64],
+        "batch_size": 64,
+        "batchnorm": True,
+        "activation": "relu",
+        "optimizer": "adam",
+        "epochs": epochs,
+    }
     space = {"learning_rate": {"scale": "log", "low": 1e-3, "high": 1e-2}}
     times: dict[int, list[float]] = {1: [], 2: []}
     # joblib keeps its loky workers alive between searches of one process; the first
@@ -96,10 +105,14 @@ def speedup(folder: Path, trials: int, epochs: int, repeats: int) -> None:
     config = config_from_dict(search_config(data_path, trials=2, model=model, space=space, workers=2))
     start = time.perf_counter()
     start_search(config, runs_dir=folder / "runs", name="warm-up")
-    print(f"    (first 2-worker search of the process, 2 trials, incl. worker start-up: {time.perf_counter() - start:.2f} s)")
+    print(
+        f"    (first 2-worker search of the process, 2 trials, incl. worker start-up: {time.perf_counter() - start:.2f} s)"
+    )
     for r in range(repeats):
         for workers in (1, 2):
-            config = config_from_dict(search_config(data_path, trials=trials, model=model, space=space, workers=workers))
+            config = config_from_dict(
+                search_config(data_path, trials=trials, model=model, space=space, workers=workers)
+            )
             start = time.perf_counter()
             start_search(config, runs_dir=folder / "runs", name=f"speedup-{workers}-{r}")
             times[workers].append(time.perf_counter() - start)
@@ -116,6 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     try:
         import psutil  # noqa: F401
+
         print("psutil installed: loky workers check memory cheaply")
     except ImportError:
         print("psutil not installed: loky workers run gc.collect() after tasks (slower on short trials)")

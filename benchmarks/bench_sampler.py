@@ -43,18 +43,26 @@ FUNCTION_SPACES = {
     "hartmann6": {f"x{j}": {"scale": "uniform", "low": 0, "high": 1} for j in range(6)},
 }
 DATA_SPACES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # name: (data, space)
-    "digits": ({"dataset": "digits", "dev_fraction": 0.2, "seed": 0}, {
-        "learning_rate": {"scale": "log", "low": 1e-4, "high": 1},
-        "beta1": {"scale": "one_minus_log", "low": 0.8, "high": 0.99},
-        "beta2": {"scale": "one_minus_log", "low": 0.99, "high": 0.9999},
-        "hidden_units": {"scale": "int_log", "low": 16, "high": 256},
-        "layers": {"scale": "int", "low": 1, "high": 3},
-        "l2": {"scale": "uniform", "low": 0, "high": 0.01}}),
-    "spirals": ({"dataset": "spirals", "samples": 1500, "dev_fraction": 0.2, "seed": 0}, {
-        "learning_rate": {"scale": "log", "low": 1e-4, "high": 1},
-        "hidden_units": {"scale": "int_log", "low": 8, "high": 128},
-        "layers": {"scale": "int", "low": 1, "high": 3},
-        "l2": {"scale": "uniform", "low": 0, "high": 0.01}}),
+    "digits": (
+        {"dataset": "digits", "dev_fraction": 0.2, "seed": 0},
+        {
+            "learning_rate": {"scale": "log", "low": 1e-4, "high": 1},
+            "beta1": {"scale": "one_minus_log", "low": 0.8, "high": 0.99},
+            "beta2": {"scale": "one_minus_log", "low": 0.99, "high": 0.9999},
+            "hidden_units": {"scale": "int_log", "low": 16, "high": 256},
+            "layers": {"scale": "int", "low": 1, "high": 3},
+            "l2": {"scale": "uniform", "low": 0, "high": 0.01},
+        },
+    ),
+    "spirals": (
+        {"dataset": "spirals", "samples": 1500, "dev_fraction": 0.2, "seed": 0},
+        {
+            "learning_rate": {"scale": "log", "low": 1e-4, "high": 1},
+            "hidden_units": {"scale": "int_log", "low": 8, "high": 128},
+            "layers": {"scale": "int", "low": 1, "high": 3},
+            "l2": {"scale": "uniform", "low": 0, "high": 0.01},
+        },
+    ),
 }
 
 
@@ -65,10 +73,17 @@ def branin(params: dict[str, float]) -> float:
     return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
 
 
-_A = np.array([[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8],
-               [17, 8, 0.05, 10, 0.1, 14]])
-_P = 1e-4 * np.array([[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
-                      [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]])
+_A = np.array(
+    [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]]
+)
+_P = 1e-4 * np.array(
+    [
+        [1312, 1696, 5569, 124, 8283, 5886],
+        [2329, 4135, 8307, 3736, 1004, 9991],
+        [2348, 1451, 3522, 2883, 3047, 6650],
+        [4047, 8828, 8732, 5743, 1091, 381],
+    ]
+)
 
 
 def hartmann6(params: dict[str, float]) -> float:
@@ -92,12 +107,19 @@ def search_settings(method: str, seed: int, workers: int, schedule: tuple[int, i
     if method == "random":
         return {"trials": BUDGET, "seed": seed, "workers": workers}
     first, rounds, size = schedule
-    return {"trials": first, "rounds": rounds + 1, "zoom_trials": size, "zoom": method, "seed": seed,
-            "workers": workers}
+    return {
+        "trials": first,
+        "rounds": rounds + 1,
+        "zoom_trials": size,
+        "zoom": method,
+        "seed": seed,
+        "workers": workers,
+    }
 
 
-def run_hpsearch(problem: str, method: str, seed: int, args: argparse.Namespace, runs: Path,
-                 schedule: tuple[int, int, int]) -> float:
+def run_hpsearch(
+    problem: str, method: str, seed: int, args: argparse.Namespace, runs: Path, schedule: tuple[int, int, int]
+) -> float:
     """Best value of one search through hpsearch's own API."""
     from hpsearch.config.search_config import config_from_dict
     from hpsearch.search.api import Execution, start_search, tune
@@ -107,13 +129,20 @@ def run_hpsearch(problem: str, method: str, seed: int, args: argparse.Namespace,
     if problem in FUNCTION_SPACES:
         import bench_sampler  # the importable copy of this module: a run stores its objective as module:function
 
-        result = tune(getattr(bench_sampler, problem), FUNCTION_SPACES[problem], runs_dir=runs, name=name,
-                      execution=Execution(workers=args.workers), **search)
+        result = tune(
+            getattr(bench_sampler, problem),
+            FUNCTION_SPACES[problem],
+            runs_dir=runs,
+            name=name,
+            execution=Execution(workers=args.workers),
+            **search,
+        )
         return float(result.best.value)
     data, space = DATA_SPACES[problem]
     model = {"epochs": args.epochs, "batch_size": 64, "batchnorm": True, "optimizer": "adam"}
-    config = config_from_dict({"name": name, "data": data, "model": model, "space": space,
-                               "search": {**search, "rank_by": "best"}})
+    config = config_from_dict(
+        {"name": name, "data": data, "model": model, "space": space, "search": {**search, "rank_by": "best"}}
+    )
     result = start_search(config, runs_dir=runs, name=name, execution=Execution(workers=args.workers))
     return float(result.best.best_dev_cost)
 
@@ -181,14 +210,21 @@ def main() -> None:
         for problem in problems:
             start, cells = time.perf_counter(), []
             for method, text in columns:
-                best = [run_optuna(problem, s, args) if method == "optuna" else
-                        run_hpsearch(problem, method, s, args, Path(tmp), schedules.get(text, (0, 0, 0)))
-                        for s in seeds]
+                best = [
+                    run_optuna(problem, s, args)
+                    if method == "optuna"
+                    else run_hpsearch(problem, method, s, args, Path(tmp), schedules.get(text, (0, 0, 0)))
+                    for s in seeds
+                ]
                 cells.append("not installed" if any(b is None for b in best) else f"{np.median(best):.4f}")
-                print(f"  {problem} {method} {text or ''}: {[None if b is None else round(b, 4) for b in best]}",
-                      flush=True)
-            print(f"{problem:<10}" + "".join(f"{c:>18}" for c in cells) + f"   {time.perf_counter() - start:.0f}",
-                  flush=True)
+                print(
+                    f"  {problem} {method} {text or ''}: {[None if b is None else round(b, 4) for b in best]}",
+                    flush=True,
+                )
+            print(
+                f"{problem:<10}" + "".join(f"{c:>18}" for c in cells) + f"   {time.perf_counter() - start:.0f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

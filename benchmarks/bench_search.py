@@ -49,19 +49,41 @@ PROBLEMS = {
 }
 
 
-def run_search(name: str, data: dict[str, Any], method: str | None, trials: int, epochs: int, min_epochs: int,
-               runs: Path, *, seed: int = 0, rank_by: str = "last", workers: int = 2) -> dict[str, float]:
+def run_search(
+    name: str,
+    data: dict[str, Any],
+    method: str | None,
+    trials: int,
+    epochs: int,
+    min_epochs: int,
+    runs: Path,
+    *,
+    seed: int = 0,
+    rank_by: str = "last",
+    workers: int = 2,
+) -> dict[str, float]:
     search: dict[str, Any] = {"trials": trials, "seed": seed, "workers": workers, "rank_by": rank_by}
     if method:
         search["early_stopping"] = {"method": method, "min_epochs": min_epochs, "eta": 3}
-    config = config_from_dict({"name": name, "data": data, "model": {"batchnorm": True, "optimizer": "adam",
-                               "epochs": epochs}, "space": SPACE, "search": search})
+    config = config_from_dict(
+        {
+            "name": name,
+            "data": data,
+            "model": {"batchnorm": True, "optimizer": "adam", "epochs": epochs},
+            "space": SPACE,
+            "search": search,
+        }
+    )
     result = start_search(config, runs_dir=runs, execution=Execution(workers=workers))
     with sqlite3.connect(result.run_dir / RUN_DB) as db:
         trained, seconds = db.execute("SELECT COUNT(*), SUM(seconds) FROM epochs").fetchone()
     best = result.best
-    return {"best": best.ranking_value if best else float("nan"), "epochs": trained, "seconds": seconds,
-            "ok": sum(t.status is TrialStatus.OK for t in result.trials)}
+    return {
+        "best": best.ranking_value if best else float("nan"),
+        "epochs": trained,
+        "seconds": seconds,
+        "ok": sum(t.status is TrialStatus.OK for t in result.trials),
+    }
 
 
 def run_optuna(data: dict[str, Any], budget: int, epochs: int, min_epochs: int) -> dict[str, float] | None:
@@ -86,8 +108,9 @@ def run_optuna(data: dict[str, Any], budget: int, epochs: int, min_epochs: int) 
             "l2": trial.suggest_float("l2", 0.0, 0.01),
             "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128]),
         }
-        config = ModelConfig.from_dict({"batchnorm": True, "optimizer": "adam", "epochs": epochs,
-                                        "seed": trial.number, **values})
+        config = ModelConfig.from_dict(
+            {"batchnorm": True, "optimizer": "adam", "epochs": epochs, "seed": trial.number, **values}
+        )
         state = start(config, dataset)
         for epoch in range(epochs):
             fit(state, dataset, epoch + 1)
@@ -111,8 +134,12 @@ def run_optuna(data: dict[str, Any], budget: int, epochs: int, min_epochs: int) 
         while spent["epochs"] < budget:
             study.optimize(objective, n_trials=1)
     finished = [t.value for t in study.trials if t.value is not None]
-    return {"best": min(finished) if finished else float("nan"), "epochs": spent["epochs"],
-            "seconds": spent["seconds"], "ok": len(finished)}
+    return {
+        "best": min(finished) if finished else float("nan"),
+        "epochs": spent["epochs"],
+        "seconds": spent["seconds"],
+        "ok": len(finished),
+    }
 
 
 def main() -> None:
@@ -138,14 +165,18 @@ def main() -> None:
             for label, row in rows.items():
                 print(f"  {label:22} {row['best']:10.4f} {row['epochs']:7d} {row['seconds']:7.1f} {row['ok']:8d}")
             full, halving = rows["(a) full"], rows["(b) halving"]
-            print(f"  halving / full: best dev J {halving['best'] / full['best']:.3f}x (target <= 1.05), "
-                  f"epochs {halving['epochs'] / full['epochs']:.0%} (target <= 40%), "
-                  f"CPU-seconds {halving['seconds'] / full['seconds']:.0%}")
+            print(
+                f"  halving / full: best dev J {halving['best'] / full['best']:.3f}x (target <= 1.05), "
+                f"epochs {halving['epochs'] / full['epochs']:.0%} (target <= 40%), "
+                f"CPU-seconds {halving['seconds'] / full['seconds']:.0%}"
+            )
             if optuna_row is None:
                 print("  (d) skipped: pip install optuna to compare with Optuna's HyperbandPruner")
             else:
-                print(f"  halving / optuna at {halving['epochs']} vs {optuna_row['epochs']} epochs: best dev J "
-                      f"{halving['best'] / optuna_row['best']:.3f}x (target < 1)")
+                print(
+                    f"  halving / optuna at {halving['epochs']} vs {optuna_row['epochs']} epochs: best dev J "
+                    f"{halving['best'] / optuna_row['best']:.3f}x (target < 1)"
+                )
 
 
 if __name__ == "__main__":

@@ -75,8 +75,13 @@ def configs(shape: Shape, size: int) -> list[ModelConfig]:
     """``size`` configs of one stack_key, each with its own per-model values."""
     return [
         ModelConfig(
-            hidden=shape.hidden, batch_size=shape.batch_size, epochs=shape.epochs, seed=k,
-            learning_rate=1e-3 * (1.0 + 0.1 * k), beta1=0.9 - 0.001 * k, beta2=0.999 - 1e-5 * k,
+            hidden=shape.hidden,
+            batch_size=shape.batch_size,
+            epochs=shape.epochs,
+            seed=k,
+            learning_rate=1e-3 * (1.0 + 0.1 * k),
+            beta1=0.9 - 0.001 * k,
+            beta2=0.999 - 1e-5 * k,
             bn_momentum=0.9 - 0.001 * k,
         )
         for k in range(size)
@@ -115,8 +120,11 @@ def print_ceiling(shape: Shape, repeats: int) -> None:
     step = step_microseconds(shape, repeats)
     calls = step_microseconds(per_call_floor(shape), repeats)
     arithmetic = max(step - calls, 1e-9)
-    print(f"{shape.name:8} one step alone {step:.0f} µs = {calls:.0f} µs of NumPy calls (1-unit arrays) + "
-          f"{arithmetic:.0f} µs of arithmetic: a pack can reach at most {step / arithmetic:.2f}x", flush=True)
+    print(
+        f"{shape.name:8} one step alone {step:.0f} µs = {calls:.0f} µs of NumPy calls (1-unit arrays) + "
+        f"{arithmetic:.0f} µs of arithmetic: a pack can reach at most {step / arithmetic:.2f}x",
+        flush=True,
+    )
 
 
 def same_bits(a: list, b: list) -> bool:

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from bench_confirm import cpu_seconds  # this folder is on sys.path when the script runs
+
 from hpsearch.config.loading import load_config
 from hpsearch.confirm.repeats import confirm_run
 from hpsearch.search.api import Execution, start_search
@@ -42,8 +43,9 @@ search: {{trials: {trials}, seed: 0, stack: {stack}}}
 def leaderboard(run_dir: Path) -> tuple[list[tuple], list[tuple]]:
     """The trials' numbers and the confirm table (no timings): what both modes must share bit for bit."""
     with RunStore.open(run_dir) as store:
-        trials = [(t.trial, t.status, t.dev_cost, t.train_cost, t.dev_accuracy, t.history["dev_cost"])
-                  for t in store.trials()]
+        trials = [
+            (t.trial, t.status, t.dev_cost, t.train_cost, t.dev_accuracy, t.history["dev_cost"]) for t in store.trials()
+        ]
         repeats = [(r.trial, r.repeat, r.seed, r.status, r.dev_cost) for r in store.repeats()]
     return trials, repeats
 
@@ -76,11 +78,16 @@ def main() -> None:
                 for column, value in enumerate((search, confirm, cpu)):
                     times[stack][column].append(value)
                 boards.append(board)
-                print(f"repeat {index} stack {stack:4}: search {search:6.2f} s, confirm {confirm:6.2f} s, "
-                      f"CPU {cpu:6.2f} s", flush=True)
+                print(
+                    f"repeat {index} stack {stack:4}: search {search:6.2f} s, confirm {confirm:6.2f} s, "
+                    f"CPU {cpu:6.2f} s",
+                    flush=True,
+                )
             assert boards[0] == boards[1], "stack: auto and off gave different leaderboards"
-    print(f"\n{args.trials} trials x {args.epochs} epochs, {args.workers} workers; medians of {args.repeats}; "
-          "leaderboard and confirm table identical in every repeat")
+    print(
+        f"\n{args.trials} trials x {args.epochs} epochs, {args.workers} workers; medians of {args.repeats}; "
+        "leaderboard and confirm table identical in every repeat"
+    )
     print(f"{'':8} {'off':>8} {'auto':>8} {'speed-up':>9}")
     for column, name in ((0, "search"), (1, "confirm"), (2, "CPU both")):
         off, auto = (statistics.median(times[s][column]) for s in ("off", "auto"))

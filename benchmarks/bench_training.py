@@ -123,7 +123,11 @@ def time_torch(shape: Shape, data) -> float:
     width = shape.features
     for units in shape.hidden:
         # momentum=0.1 in PyTorch's convention is bn_momentum=0.9 in ours
-        layers += [torch.nn.Linear(width, units, bias=False), torch.nn.BatchNorm1d(units, momentum=0.1), torch.nn.ReLU()]
+        layers += [
+            torch.nn.Linear(width, units, bias=False),
+            torch.nn.BatchNorm1d(units, momentum=0.1),
+            torch.nn.ReLU(),
+        ]
         width = units
     model = torch.nn.Sequential(*layers, torch.nn.Linear(width, shape.classes))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
@@ -174,7 +178,9 @@ def main() -> None:
 
     print(tunables)
     pools = ", ".join(f"{pool['internal_api']}={pool['num_threads']}" for pool in threadpool_info())
-    print(f"threads: {pools}; median of {args.repeats} repeats; torch: {torch.__version__ if torch else 'not installed'}")
+    print(
+        f"threads: {pools}; median of {args.repeats} repeats; torch: {torch.__version__ if torch else 'not installed'}"
+    )
     header = f"{'shape':<15} {'hpsearch samples/s':>19} {'PyTorch samples/s':>18} {'ratio':>6} {'target':>7}"
     print(header)
     print("-" * len(header))
@@ -197,8 +203,7 @@ def main() -> None:
             ratio = statistics.median(t / o for o, t in zip(ours, theirs))
             met = "ok" if ratio >= shape.target else "MISSED"
             print(
-                f"{shape.name:<15} {ours_rate:>19,.0f} {torch_rate:>18,.0f} {ratio:>5.2f}x"
-                f" {shape.target:>5.1f}x {met}"
+                f"{shape.name:<15} {ours_rate:>19,.0f} {torch_rate:>18,.0f} {ratio:>5.2f}x {shape.target:>5.1f}x {met}"
             )
         else:
             print(f"{shape.name:<15} {ours_rate:>19,.0f} {'-':>18} {'-':>6} {shape.target:>5.1f}x")

@@ -27,8 +27,14 @@ from hpsearch.storage.run_store import RunStore
 def start_cli(args: list[str], runs_dir: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     """``hpsearch *args`` in a child process of its own session (so its whole group can be killed)."""
     env = {**os.environ, "HPSEARCH_RUNS_DIR": str(runs_dir), "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "hpsearch", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hpsearch", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _count(run_dir: Path, table: str) -> int:
@@ -67,8 +73,13 @@ def wait_for(progress: Callable[[], int], at_least: int, proc: subprocess.Popen,
         time.sleep(0.02)
 
 
-def kill_at(args: list[str], runs_dir: Path, progress: Callable[[], int], at_least: int | None,
-            env: dict[str, str] | None = None) -> None:
+def kill_at(
+    args: list[str],
+    runs_dir: Path,
+    progress: Callable[[], int],
+    at_least: int | None,
+    env: dict[str, str] | None = None,
+) -> None:
     """Run ``hpsearch *args`` and SIGKILL its process group once ``progress()`` reaches ``at_least``; with
     ``at_least`` None the command kills itself (``env`` tells it where) and must end by SIGKILL."""
     proc = start_cli(args, runs_dir, env)
@@ -86,13 +97,33 @@ def fingerprint(run_dir: Path) -> tuple:
     trial (ids, values, seed, status, rung, costs, histories), the rounds (spaces and planned points),
     promotions, confirmation repeats, the confirmed model and the best model's bytes (not the seconds)."""
     with RunStore.open(run_dir) as store:
-        trials = [(t.trial, t.round, t.index, t.seed, sorted(t.params.items()), t.status, t.rung, t.epochs_run,
-                   t.value, t.dev_cost, t.train_cost, t.dev_accuracy, t.best_dev_cost, t.best_epoch, t.history,
-                   sorted(t.metrics.items())) for t in store.trials()]
+        trials = [
+            (
+                t.trial,
+                t.round,
+                t.index,
+                t.seed,
+                sorted(t.params.items()),
+                t.status,
+                t.rung,
+                t.epochs_run,
+                t.value,
+                t.dev_cost,
+                t.train_cost,
+                t.dev_accuracy,
+                t.best_dev_cost,
+                t.best_epoch,
+                t.history,
+                sorted(t.metrics.items()),
+            )
+            for t in store.trials()
+        ]
         rounds = [(r.round, r.space, r.n_trials, r.sampler, r.kind, r.planned) for r in store.rounds()]
         promotions = [store.promotions(r.round) for r in store.rounds()]
-        repeats = [(r.trial, r.repeat, r.seed, r.status, r.value, r.dev_cost, r.train_cost, r.dev_accuracy,
-                    r.epochs_run) for r in store.repeats()]
+        repeats = [
+            (r.trial, r.repeat, r.seed, r.status, r.value, r.dev_cost, r.train_cost, r.dev_accuracy, r.epochs_run)
+            for r in store.repeats()
+        ]
         best, confirmed = store.best_model(), store.confirmed_model()
     model = None
     if best is not None:

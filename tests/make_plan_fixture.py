@@ -19,17 +19,26 @@ FIXTURE = Path(__file__).parent / "fixtures" / "plans-before-conditions.json"
 
 #: name -> the space's JSON (``Space.to_json``), planned by each sampler below.
 SPACES: dict[str, dict[str, Any]] = {
-    "engine": Space({
-        "learning_rate": Log(1e-4, 1.0), "beta1": OneMinusLog(0.9, 0.999), "hidden_units": IntLog(16, 512),
-        "layers": Int(1, 4), "batch_size": Choice((32, 64, 128, 256)), "l2": Uniform(0.0, 0.01),
-        "optimizer": Choice(("gd", "momentum", "adam")),
-    }).to_json(),
+    "engine": Space(
+        {
+            "learning_rate": Log(1e-4, 1.0),
+            "beta1": OneMinusLog(0.9, 0.999),
+            "hidden_units": IntLog(16, 512),
+            "layers": Int(1, 4),
+            "batch_size": Choice((32, 64, 128, 256)),
+            "l2": Uniform(0.0, 0.01),
+            "optimizer": Choice(("gd", "momentum", "adam")),
+        }
+    ).to_json(),
     "small": Space({"x": Uniform(-1.0, 2.0), "flag": Choice((True, False)), "k": Int(0, 3)}).to_json(),
 }
 #: (space, sampler, seed, round, trials); the grid ignores seed, round and trials, so it is planned once.
-CASES = [(space, sampler, seed, round, 8)
-         for space in SPACES for sampler in ("random", "quasi")
-         for seed, round in ((0, 0), (7, 1), (123, 2))] + [("small", "grid", 0, 0, 0)]
+CASES = [
+    (space, sampler, seed, round, 8)
+    for space in SPACES
+    for sampler in ("random", "quasi")
+    for seed, round in ((0, 0), (7, 1), (123, 2))
+] + [("small", "grid", 0, 0, 0)]
 
 
 def encode(params: dict[str, Any]) -> dict[str, str]:
@@ -41,8 +50,16 @@ def main() -> None:
     out = []
     for space, sampler, seed, round, n in CASES:
         plan = plan_round(Space.from_json(SPACES[space]), n, seed=seed, round=round, sampler=sampler, grid_points=3)
-        out.append({"space": space, "sampler": sampler, "seed": seed, "round": round, "n": n,
-                    "plan": [encode(p) for p in plan]})
+        out.append(
+            {
+                "space": space,
+                "sampler": sampler,
+                "seed": seed,
+                "round": round,
+                "n": n,
+                "plan": [encode(p) for p in plan],
+            }
+        )
     lines = ",\n".join(json.dumps(case) for case in out)
     FIXTURE.write_text(f'{{"spaces": {json.dumps(SPACES)},\n"cases": [\n{lines}\n]}}\n', encoding="utf-8")
 

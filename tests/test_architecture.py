@@ -14,7 +14,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def lint_imports(package_parent: Path) -> subprocess.CompletedProcess[str]:
     """Run lint-imports with the project's contracts on the ``hpsearch`` package found under ``package_parent``."""
     env = {**os.environ, "PYTHONPATH": str(package_parent)}
-    command = [str(Path(sys.executable).with_name("lint-imports")), "--config", str(ROOT / "pyproject.toml"), "--no-cache"]
+    command = [
+        str(Path(sys.executable).with_name("lint-imports")),
+        "--config",
+        str(ROOT / "pyproject.toml"),
+        "--no-cache",
+    ]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=package_parent)
 
 

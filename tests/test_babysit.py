@@ -19,16 +19,16 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from hpsearch.babysit.rules import RuleKeeper
 from hpsearch.babysit.session import STATE_FILE, continue_babysit, replay_babysit, start_babysit
 from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
 from hpsearch.config.overrides import single_model_config
-from hpsearch.data.datasets import load_dataset
 from hpsearch.core.decisions import BabysitRules, Decision
-from hpsearch.babysit.rules import RuleKeeper
 from hpsearch.core.errors import ReplayMismatch
-from hpsearch.nn import train
 from hpsearch.core.records import TrialStatus
+from hpsearch.data.datasets import load_dataset
+from hpsearch.nn import train
 from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
 
@@ -98,7 +98,9 @@ def test_without_rollback_patience_only_lowers_and_divergence_still_rolls_back()
 
 def test_babysit_section_is_validated_with_one_line_per_problem(tmp_path: Path, runs_dir: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text((DIVERGING % 3).replace("babysit: {patience: 3}", "babysit: {patience: 0, factor: 2, rollbak: true}"))
+    path.write_text(
+        (DIVERGING % 3).replace("babysit: {patience: 3}", "babysit: {patience: 0, factor: 2, rollbak: true}")
+    )
     result = invoke("babysit", str(path), code=2)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 3 and "Traceback" not in result.output
@@ -157,13 +159,18 @@ class Scripted:
 def test_replay_reproduces_every_epoch_bit_for_bit_and_catches_a_changed_record(tmp_path: Path, runs_dir: Path) -> None:
     path = write_tiny_config(tmp_path, epochs=12, samples=120, extra="babysit: {patience: 2, factor: 0.3}\n")
     config = load_config(path)
-    result = start_babysit(config, single_model_config(config, {"learning_rate": 0.1}), runs_dir=runs_dir,
-                           watcher=Scripted({3: "-", 5: "r", 7: "+", 8: "-+x"}))
+    result = start_babysit(
+        config,
+        single_model_config(config, {"learning_rate": 0.1}),
+        runs_dir=runs_dir,
+        watcher=Scripted({3: "-", 5: "r", 7: "+", 8: "-+x"}),
+    )
     kinds = [(d.epoch, d.reason) for d in result.decisions]
     assert {(3, "key -"), (5, "key r"), (7, "key +"), (8, "key -"), (8, "key +")} <= set(kinds)
     assert any(reason == "patience" for _, reason in kinds)
     assert invoke("babysit", "--replay", result.name).stdout.startswith(
-        f"replayed run '{result.name}': 12 epochs and {len(result.decisions)} decisions")
+        f"replayed run '{result.name}': 12 epochs and {len(result.decisions)} decisions"
+    )
 
     db = result.run_dir / "run.sqlite"
     with sqlite3.connect(db) as connection:  # a decision one epoch later than it was made
@@ -213,7 +220,11 @@ def test_continuing_a_search_trial_starts_with_exactly_its_recorded_history(tmp_
         for key in ("train_cost", "dev_cost", "dev_accuracy", "learning_rate"):
             assert history[key][:3] == recorded[key], key  # bit for bit
         assert len(history["dev_cost"]) == 5 and record.epochs_run == 5
-        assert (decisions[0].epoch, decisions[0].action, decisions[0].reason) == (3, "handover", f"run tiny trial {trial}")
+        assert (decisions[0].epoch, decisions[0].action, decisions[0].reason) == (
+            3,
+            "handover",
+            f"run tiny trial {trial}",
+        )
         replay_babysit(runs_dir / f"tiny-trial-{trial}")  # from scratch through the hand-over
 
     out = invoke("babysit", "tiny", code=2)
@@ -234,15 +245,23 @@ class Terminal:
         self.master, self.slave = os.openpty()
         fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
         self.settings = termios.tcgetattr(self.slave)
-        self.process = subprocess.Popen([sys.executable, "-m", "hpsearch", *args], stdin=self.slave,
-                                        stdout=self.slave, stderr=self.slave, cwd=cwd, env=env)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hpsearch", *args],
+            stdin=self.slave,
+            stdout=self.slave,
+            stderr=self.slave,
+            cwd=cwd,
+            env=env,
+        )
         self.screen, self.seen = b"", 0
 
     def wait_for(self, text: str, timeout: float = 60.0) -> None:
         """Read until ``text`` shows after what was waited for last (the timeout only guards a hang)."""
         deadline = time.monotonic() + timeout
-        while text.encode() not in self.screen[self.seen:]:
-            assert time.monotonic() < deadline, f"{text!r} never showed:\n{self.screen[-3000:].decode(errors='replace')}"
+        while text.encode() not in self.screen[self.seen :]:
+            assert time.monotonic() < deadline, (
+                f"{text!r} never showed:\n{self.screen[-3000:].decode(errors='replace')}"
+            )
             if select.select([self.master], [], [], 0.2)[0]:
                 try:
                     self.screen += os.read(self.master, 1 << 16)
@@ -274,8 +293,14 @@ class Terminal:
 
 @pytest.fixture
 def terminal_env(runs_dir: Path) -> dict[str, str]:
-    return {**os.environ, "HPSEARCH_RUNS_DIR": str(runs_dir), "TERM": "xterm-256color",
-            "PYTHONPATH": str(REPO), "COLUMNS": "160", "LINES": "40"}
+    return {
+        **os.environ,
+        "HPSEARCH_RUNS_DIR": str(runs_dir),
+        "TERM": "xterm-256color",
+        "PYTHONPATH": str(REPO),
+        "COLUMNS": "160",
+        "LINES": "40",
+    }
 
 
 def test_keys_pressed_on_a_pseudo_terminal_steer_the_real_command(
@@ -299,7 +324,10 @@ def test_keys_pressed_on_a_pseudo_terminal_steer_the_real_command(
     finally:
         term.close()
     screen = term.screen.decode(errors="replace")
-    assert "keys: - halve  + double  r roll back  p pause  s save & stop" in screen and "run 'keys' stopped (key s)" in screen
+    assert (
+        "keys: - halve  + double  r roll back  p pause  s save & stop" in screen
+        and "run 'keys' stopped (key s)" in screen
+    )
     record, decisions, history = read_run(runs_dir / "keys")
     assert [(d.action, d.reason) for d in decisions] == [("lower", "key -"), ("rollback", "key r"), ("stop", "key s")]
     halved, rolled, stop = decisions
@@ -353,14 +381,28 @@ def test_rows_left_past_the_saved_state_by_a_killed_process_are_forgotten_on_con
 
     path = write_tiny_config(tmp_path, epochs=8, samples=120, extra="babysit: {patience: 1000}\n")
     config = load_config(path)
-    stopped = start_babysit(config, single_model_config(config, {}), runs_dir=runs_dir, name="killed",
-                            watcher=Scripted({3: "s"}))
+    stopped = start_babysit(
+        config, single_model_config(config, {}), runs_dir=runs_dir, name="killed", watcher=Scripted({3: "s"})
+    )
     with RunStore.open(stopped.run_dir) as store:  # what a process killed after epoch 5 would have left
-        store.record_progress(0, 0, EpochLog(3, {"train_cost": [9.0, 9.0], "dev_cost": [9.0, 9.0],
-                                                 "dev_accuracy": [0.0, 0.0], "learning_rate": [1.0, 1.0]}))
+        store.record_progress(
+            0,
+            0,
+            EpochLog(
+                3,
+                {
+                    "train_cost": [9.0, 9.0],
+                    "dev_cost": [9.0, 9.0],
+                    "dev_accuracy": [0.0, 0.0],
+                    "learning_rate": [1.0, 1.0],
+                },
+            ),
+        )
         store.record_decision(0, Decision(5, "lower", "key -", 1.0, 0.5))
     continued = continue_babysit(stopped.run_dir)
     _, decisions, history = read_run(stopped.run_dir)
     assert len(history["dev_cost"]) == 8 and 9.0 not in history["dev_cost"]
-    assert [(d.epoch, d.reason) for d in decisions] == [(3, "key s")] == [(d.epoch, d.reason) for d in continued.decisions]
+    assert (
+        [(d.epoch, d.reason) for d in decisions] == [(3, "key s")] == [(d.epoch, d.reason) for d in continued.decisions]
+    )
     replay_babysit(stopped.run_dir)

@@ -14,7 +14,18 @@ from hpsearch.nn import Network
 from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
 
-RESULT_COLUMNS = {"rank", "trial", "round", "status", "dev_cost", "train_cost", "dev_accuracy", "epochs_run", "seconds", "error"}
+RESULT_COLUMNS = {
+    "rank",
+    "trial",
+    "round",
+    "status",
+    "dev_cost",
+    "train_cost",
+    "dev_accuracy",
+    "epochs_run",
+    "seconds",
+    "error",
+}
 SEARCHED = {"learning_rate", "beta1", "hidden_units", "batch_size"}
 
 
@@ -163,8 +174,10 @@ FAILING = "def objective(params):\n    raise ValueError(f'no good: {params[\"x\"
 def test_a_run_whose_every_trial_fails_exits_1_and_show_points_at_the_traceback(tmp_path: Path, runs_dir: Path) -> None:
     (tmp_path / "failing.py").write_text(FAILING)
     config = tmp_path / "failing.yaml"
-    config.write_text('name: failing\nobjective: {python: "failing:objective", metric: v}\n'
-                      "space:\n  x: {scale: uniform, low: 0, high: 1}\nsearch: {trials: 2, seed: 3, workers: 1}\n")
+    config.write_text(
+        'name: failing\nobjective: {python: "failing:objective", metric: v}\n'
+        "space:\n  x: {scale: uniform, low: 0, high: 1}\nsearch: {trials: 2, seed: 3, workers: 1}\n"
+    )
     result = CliRunner().invoke(cli, ["run", str(config), "-q"])
     assert result.exit_code == 1, result.output
     assert "no trial finished ok (2 failed)" in result.stderr
@@ -181,23 +194,30 @@ def test_show_says_which_model_predict_uses_and_that_a_confirmation_predates_a_z
     from hpsearch.confirm.summary import summarise
     from hpsearch.core.records import RepeatRecord, TrialRecord, TrialStatus
 
-    trials = [TrialRecord(i, 0 if i < 3 else 1, i, {"x": i}, i, TrialStatus.OK, dev_cost=1.0 - 0.1 * i,
-                          value=1.0 - 0.1 * i) for i in range(5)]
+    trials = [
+        TrialRecord(i, 0 if i < 3 else 1, i, {"x": i}, i, TrialStatus.OK, dev_cost=1.0 - 0.1 * i, value=1.0 - 0.1 * i)
+        for i in range(5)
+    ]
     repeats = [RepeatRecord(2, r, 10 + r, TrialStatus.OK, value=0.8) for r in range(2)]
     confirmation = summarise(trials[:3], repeats, model=(2, 0))  # confirmed while round 0 was all there was
     lines = model_notes(trials, summarise(trials, repeats, model=None), (4, Path("run/models/best.npz")))
-    assert lines == [f"best model, the one predict RUN uses: trial 4, the leaderboard's best — {Path('run/models/best.npz')}",
-                     "confirmed before round 1: run hpsearch confirm again"]
-    assert model_notes(trials[:3], confirmation, (2, Path("m.npz"))) == \
-        ["best model, the one predict RUN uses: trial 2, repeat 0 of confirm (the confirmed best) — m.npz"]
+    assert lines == [
+        f"best model, the one predict RUN uses: trial 4, the leaderboard's best — {Path('run/models/best.npz')}",
+        "confirmed before round 1: run hpsearch confirm again",
+    ]
+    assert model_notes(trials[:3], confirmation, (2, Path("m.npz"))) == [
+        "best model, the one predict RUN uses: trial 2, repeat 0 of confirm (the confirmed best) — m.npz"
+    ]
 
 
 def test_zoom_takes_the_runs_top_k_and_refuses_trials_for_a_grid_box_round(tmp_path: Path, runs_dir: Path) -> None:
     (tmp_path / "quad_obj.py").write_text("def f(params):\n    return (params['x'] - 0.3) ** 2\n")
     (tmp_path / "quad.yaml").write_text(
         "objective: {python: quad_obj:f, metric: value}\nspace: {x: {scale: uniform, low: 0, high: 1}}\n"
-        "search: {trials: 6, seed: 0, top_k: 2, zoom: box, sampler: grid, grid_points: 6, workers: 1}\n")
+        "search: {trials: 6, seed: 0, top_k: 2, zoom: box, sampler: grid, grid_points: 6, workers: 1}\n"
+    )
     import sys
+
     sys.path.insert(0, str(tmp_path))
     try:
         invoke("run", str(tmp_path / "quad.yaml"), "--name", "quad", "--quiet")

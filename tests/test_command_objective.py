@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,8 +14,8 @@ import psutil
 import pytest
 
 from hpsearch.objectives.command import substitute
-from hpsearch.objectives.spec import ObjectiveSpec
 from hpsearch.objectives.evaluate import evaluate
+from hpsearch.objectives.spec import ObjectiveSpec
 from hpsearch.pruning.rung_board import RungBoard
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups are POSIX")
@@ -28,9 +27,19 @@ def python_command(code: str, *args: str) -> tuple[str, ...]:
 
 
 def spec_for(command: tuple[str, ...], tmp_path: Path, **changes) -> ObjectiveSpec:
-    return ObjectiveSpec(**{"kind": "command", "command": command, "python": None, "metric": "loss",
-                            "direction": "minimize", "timeout": 60.0, "base_dir": str(tmp_path), "grace": 5.0,
-                            **changes})
+    return ObjectiveSpec(
+        **{
+            "kind": "command",
+            "command": command,
+            "python": None,
+            "metric": "loss",
+            "direction": "minimize",
+            "timeout": 60.0,
+            "base_dir": str(tmp_path),
+            "grace": 5.0,
+            **changes,
+        }
+    )
 
 
 def run(spec: ObjectiveSpec, tmp_path: Path, params=None, **kwargs):
@@ -67,11 +76,21 @@ def test_each_value_reaches_the_program_as_one_argument_and_runs_nothing(tmp_pat
         print(json.dumps({"loss": 1.0}))
     """
     params = {"name": "a b; touch pwned", "sub": "$(touch pwned2)", "lr": 1e-05, "flag": True, "sizes": [64, 32]}
-    spec = spec_for(python_command(code, "--name", "{name}", "{sub}", "--lr={lr}", "{flag}", "{sizes}", "{{literal}}"), tmp_path)
+    spec = spec_for(
+        python_command(code, "--name", "{name}", "{sub}", "--lr={lr}", "{flag}", "{sizes}", "{{literal}}"), tmp_path
+    )
     result = run(spec, tmp_path, params)
     assert result.status == "ok", result.error
     seen = json.loads((tmp_path / "trial-3" / "seen.json").read_text())
-    assert seen["argv"] == ["--name", "a b; touch pwned", "$(touch pwned2)", "--lr=1e-05", "true", "[64, 32]", "{literal}"]
+    assert seen["argv"] == [
+        "--name",
+        "a b; touch pwned",
+        "$(touch pwned2)",
+        "--lr=1e-05",
+        "true",
+        "[64, 32]",
+        "{literal}",
+    ]
     assert not list(tmp_path.rglob("pwned*"))
     assert Path(seen["cwd"]) == tmp_path
     env = seen["env"]
@@ -138,7 +157,7 @@ def test_a_missing_metric_fails_with_the_reason_and_the_last_line_of_stderr(tmp_
 
 
 def test_a_non_finite_metric_fails(tmp_path):
-    result = run(spec_for(python_command('print(\'{"loss": NaN}\')'), tmp_path), tmp_path)
+    result = run(spec_for(python_command("print('{\"loss\": NaN}')"), tmp_path), tmp_path)
     assert result.status == "failed"
     assert "not a finite number" in result.error
 
@@ -229,8 +248,7 @@ evaluate(spec, {}, seed=0, trial=0, trial_dir=Path(sys.argv[2]))
 @pytest.mark.parametrize("how", ["kill -9", "ctrl-c"])
 def test_a_killed_or_interrupted_search_leaves_no_command_alive(tmp_path, how):
     trial_dir = tmp_path / "trial-0"
-    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(tmp_path), str(trial_dir),
-                               *python_command(SLEEPER)])
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(tmp_path), str(trial_dir), *python_command(SLEEPER)])
     try:
         assert wait_until(lambda: (trial_dir / "pid").exists() and (trial_dir / "pid").read_text() != "")
         pid = pid_of(trial_dir)

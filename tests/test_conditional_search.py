@@ -19,8 +19,8 @@ from hpsearch.config.loading import load_config
 from hpsearch.config.overrides import ignored_settings, single_model_config, single_model_sources
 from hpsearch.core.records import TrialRecord, TrialStatus
 from hpsearch.search.api import planned_trials, start_search
-from hpsearch.space.scales import Choice, Log, OneMinusLog
 from hpsearch.space.conditions import Condition
+from hpsearch.space.scales import Choice, Log, OneMinusLog
 from hpsearch.space.search_space import Space
 from tests.conftest import TINY_CONFIG
 
@@ -72,7 +72,9 @@ def test_an_own_command_with_args_gets_exactly_the_active_parameters_each_as_one
         expected = {"loss_kind": t.params["loss_kind"], "note": "two words"}
         if t.params["loss_kind"] == "margin":
             expected["margin"] = t.params["margin"]
-        assert seen["argv"] == [f"--{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in sorted(expected.items())]
+        assert seen["argv"] == [
+            f"--{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in sorted(expected.items())
+        ]
         assert seen["env"] == expected  # HPSEARCH_PARAMS: the active parameters only
         assert ("margin" in t.params) == (t.params["loss_kind"] == "margin")
     kinds = {t.params["loss_kind"] for t in result.trials}
@@ -95,8 +97,10 @@ def test_args_must_be_an_argument_of_its_own(tmp_path):
 
 def test_the_engine_says_once_which_optimizers_use_an_unconditional_beta(tmp_path):
     loose = load_config(engine_config(tmp_path, OPTIMIZERS.replace(", when: {optimizer: momentum}", "")))
-    assert loose.notices == ("space.beta: only optimizer momentum uses beta, so the other trials draw it for "
-                             "nothing — add when: {optimizer: momentum} to search it only there",)
+    assert loose.notices == (
+        "space.beta: only optimizer momentum uses beta, so the other trials draw it for "
+        "nothing — add when: {optimizer: momentum} to search it only there",
+    )
     assert load_config(engine_config(tmp_path, OPTIMIZERS)).notices == ()
 
 
@@ -107,8 +111,10 @@ def test_the_engine_says_that_hidden_units_is_drawn_for_nothing_when_layers_may_
         return load_config(path).notices
 
     depth = "  layers: {scale: int, low: 0, high: 3}\n  hidden_units: {scale: int_log, low: 8, high: 64%s}\n"
-    assert notices(depth % "") == ("space.hidden_units: only layers 1 to 3 use hidden_units, so the other trials "
-                                   "draw it for nothing — add when: {layers: [1, 2, 3]} to search it only there",)
+    assert notices(depth % "") == (
+        "space.hidden_units: only layers 1 to 3 use hidden_units, so the other trials "
+        "draw it for nothing — add when: {layers: [1, 2, 3]} to search it only there",
+    )
     # The when: it gives is one the config takes, and then nothing is said.
     assert notices(depth % ", when: {layers: [1, 2, 3]}") == ()
     assert notices(depth.replace("low: 0", "low: 1") % "") == ()
@@ -121,12 +127,25 @@ def test_train_centre_keeps_inactive_parameters_at_their_default_and_says_what_t
     momentum = single_model_config(config, {"optimizer": "momentum"})
     assert momentum.beta == OneMinusLog(0.8, 0.99).center()
     ignored = single_model_config(config, {"optimizer": "adam", "beta": 0.5})
-    assert ignored_settings({"beta": 0.5}, ignored) == \
-        ["--set beta: beta is used only when optimizer is momentum; optimizer is adam"]
+    assert ignored_settings({"beta": 0.5}, ignored) == [
+        "--set beta: beta is used only when optimizer is momentum; optimizer is adam"
+    ]
     sources = dict((n, s) for n, _, s in single_model_sources(config, {"optimizer": "adam", "beta": 0.5}, ignored))
     assert sources["beta"].startswith("--set (ignored: beta is used only when optimizer is momentum")
-    quiet = CliRunner().invoke(cli, ["train", str(engine_config(tmp_path, OPTIMIZERS)), "--set", "optimizer=adam",
-                                     "--set", "beta=0.5", "--set", "epochs=1", "-q"])
+    quiet = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(engine_config(tmp_path, OPTIMIZERS)),
+            "--set",
+            "optimizer=adam",
+            "--set",
+            "beta=0.5",
+            "--set",
+            "epochs=1",
+            "-q",
+        ],
+    )
     assert quiet.exit_code == 0 and "--set beta: beta is used only when optimizer is momentum" in quiet.stderr
 
 
@@ -148,21 +167,37 @@ def test_an_engine_search_with_conditions_and_a_bundle_trains_and_exports_inacti
 
 
 def test_the_dry_run_tree_counts_the_trials_that_activate_each_parameter():
-    space = Space({"optimizer": Choice(("gd", "momentum")), "beta": OneMinusLog(0.8, 0.99),
-                   "learning_rate": Log(1e-3, 1.0)}, {"beta": Condition((("optimizer", ("momentum",)),))})
+    space = Space(
+        {"optimizer": Choice(("gd", "momentum")), "beta": OneMinusLog(0.8, 0.99), "learning_rate": Log(1e-3, 1.0)},
+        {"beta": Condition((("optimizer", ("momentum",)),))},
+    )
     plan = [{"optimizer": "gd", "learning_rate": 0.1}, {"optimizer": "momentum", "beta": 0.9, "learning_rate": 0.1}]
-    assert condition_tree(space, plan) == [(0, "learning_rate", "", 2), (0, "optimizer", "", 2),
-                                           (1, "beta", "when optimizer is momentum", 1)]
+    assert condition_tree(space, plan) == [
+        (0, "learning_rate", "", 2),
+        (0, "optimizer", "", 2),
+        (1, "beta", "when optimizer is momentum", 1),
+    ]
 
 
 def _record(number: int, params: dict, cost: float, status=TrialStatus.OK, history=None) -> TrialRecord:
-    return TrialRecord(number, 0, number, params, number, status, dev_cost=cost, epochs_run=len(history or [1]),
-                       history={"dev_cost": history or [cost]})
+    return TrialRecord(
+        number,
+        0,
+        number,
+        params,
+        number,
+        status,
+        dev_cost=cost,
+        epochs_run=len(history or [1]),
+        history={"dev_cost": history or [cost]},
+    )
 
 
 def test_importance_judges_a_conditional_parameter_on_its_active_trials_and_says_how_many():
-    space = Space({"optimizer": Choice(("gd", "momentum")), "beta": OneMinusLog(0.8, 0.999),
-                   "learning_rate": Log(1e-3, 1.0)}, {"beta": Condition((("optimizer", ("momentum",)),))})
+    space = Space(
+        {"optimizer": Choice(("gd", "momentum")), "beta": OneMinusLog(0.8, 0.999), "learning_rate": Log(1e-3, 1.0)},
+        {"beta": Condition((("optimizer", ("momentum",)),))},
+    )
     rng = np.random.default_rng(0)
     trials = []
     for k in range(60):
@@ -189,7 +224,8 @@ def test_importance_with_early_stopping_judges_every_trial_at_the_first_rung():
         first = (math.log10(lr) + 2) ** 2
         pruned = k % 3 != 0
         history = [first + 1, first] if pruned else [first + 1, first, first / 2]
-        trials.append(_record(k, {"learning_rate": lr}, history[-1],
-                              TrialStatus.PRUNED if pruned else TrialStatus.OK, history))
+        trials.append(
+            _record(k, {"learning_rate": lr}, history[-1], TrialStatus.PRUNED if pruned else TrialStatus.OK, history)
+        )
     report = hyperparameter_importance(space, trials)
     assert report.enough and report.n_trials == 30  # only 10 are ok; all 30 count, at epoch 2

@@ -122,8 +122,17 @@ def test_command_line_overrides_are_validated(tmp_path: Path) -> None:
 # -- limits ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("setting", ["trials: 100001", "zoom_trials: 1000000000000", "top_k: 100001",
-                                     "rounds: 1001", "grid_points: 100001", "workers: 100000"])
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "trials: 100001",
+        "zoom_trials: 1000000000000",
+        "top_k: 100001",
+        "rounds: 1001",
+        "grid_points: 100001",
+        "workers: 100000",
+    ],
+)
 def test_counts_past_the_limits_are_refused_at_load(tmp_path: Path, setting: str) -> None:
     path = tmp_path / "big.yaml"
     path.write_text(f"data: {{dataset: spirals}}\nsearch:\n  {setting}\n")
@@ -136,9 +145,11 @@ def test_counts_past_the_limits_are_refused_at_load(tmp_path: Path, setting: str
 
 def test_a_grid_larger_than_the_limit_is_refused_before_it_is_built(tmp_path: Path) -> None:
     path = tmp_path / "grid.yaml"
-    path.write_text("data: {dataset: spirals}\nspace:\n"
-                    "  learning_rate: {scale: log, low: 1.0e-4, high: 1}\n  l2: {scale: uniform, low: 0, high: 0.1}\n"
-                    "search: {sampler: grid, grid_points: 400}\n")
+    path.write_text(
+        "data: {dataset: spirals}\nspace:\n"
+        "  learning_rate: {scale: log, low: 1.0e-4, high: 1}\n  l2: {scale: uniform, low: 0, high: 0.1}\n"
+        "search: {sampler: grid, grid_points: 400}\n"
+    )
     with pytest.raises(ConfigError, match="makes a grid of 160,000 trials"):
         load_config(path)
 
@@ -149,9 +160,18 @@ def test_with_search_applies_the_same_limits() -> None:
         config.with_search(trials=10**12)
 
 
-@pytest.mark.parametrize("address, ok", [("tcp://127.0.0.1:8786", True), ("10.0.0.5:8786", True),
-                                         ("tcp://[::1]:8786", True), ("foo://x", False), ("[::", False),
-                                         ("tcp://host", False), ("", False)])
+@pytest.mark.parametrize(
+    "address, ok",
+    [
+        ("tcp://127.0.0.1:8786", True),
+        ("10.0.0.5:8786", True),
+        ("tcp://[::1]:8786", True),
+        ("foo://x", False),
+        ("[::", False),
+        ("tcp://host", False),
+        ("", False),
+    ],
+)
 def test_scheduler_addresses_are_checked_for_form(address: str, ok: bool) -> None:
     from hpsearch.config.placement import scheduler_problem
 
@@ -169,27 +189,36 @@ def test_a_long_value_in_an_error_is_cut(tmp_path: Path) -> None:
 def test_numbers_with_an_exponent_and_no_dot_are_numbers(tmp_path: Path) -> None:
     """YAML 1.2 reads 1e-4 as a float; PyYAML's YAML 1.1 rule alone would read it as text."""
     path = tmp_path / "exp.yaml"
-    path.write_text("data: {dataset: spirals}\nmodel: {epsilon: 1E-7}\n"
-                    "space:\n  learning_rate: {scale: log, low: 1e-4, high: 1e+0}\n  l2: {choice: [0, 5e-3]}\n")
+    path.write_text(
+        "data: {dataset: spirals}\nmodel: {epsilon: 1E-7}\n"
+        "space:\n  learning_rate: {scale: log, low: 1e-4, high: 1e+0}\n  l2: {choice: [0, 5e-3]}\n"
+    )
     config = load_config(path)
     assert config.space["learning_rate"].low == 1e-4 and config.space["learning_rate"].high == 1.0
     assert config.space["l2"].choices == (0, 5e-3)
     assert config.model["epsilon"] == 1e-7
-    assert load_config(path, parse_assignments(("model.epochs=2", "space.learning_rate.low=3e-3"))).space[
-        "learning_rate"].low == 3e-3
+    assert (
+        load_config(path, parse_assignments(("model.epochs=2", "space.learning_rate.low=3e-3")))
+        .space["learning_rate"]
+        .low
+        == 3e-3
+    )
 
 
 def test_yaml_1_2_floats_with_a_dot_and_an_unsigned_exponent_are_numbers(tmp_path: Path) -> None:
     """1.5e3, 1.0e308, 0.5e1 are YAML 1.2 floats (YAML 1.1 wants 1.5e+3): numbers, never strings in a choice."""
     path = tmp_path / "exp.yaml"
-    path.write_text("data: {dataset: spirals}\n"
-                    "space:\n  learning_rate: {scale: log, low: 0.5e-4, high: 1.0e0}\n"
-                    "  l2: {choice: [1.5e3, 1.0e308, 0.5e1, 1.5e10, .5e-1]}\n")
+    path.write_text(
+        "data: {dataset: spirals}\n"
+        "space:\n  learning_rate: {scale: log, low: 0.5e-4, high: 1.0e0}\n"
+        "  l2: {choice: [1.5e3, 1.0e308, 0.5e1, 1.5e10, .5e-1]}\n"
+    )
     config = load_config(path)
     assert config.space["l2"].choices == (1500.0, 1e308, 5.0, 1.5e10, 0.05)
     assert config.space["learning_rate"].low == 5e-5 and config.space["learning_rate"].high == 1.0
-    assert load_config(path, parse_assignments(("space.learning_rate.low=1.5e-3",))).space[
-        "learning_rate"].low == 1.5e-3
+    assert (
+        load_config(path, parse_assignments(("space.learning_rate.low=1.5e-3",))).space["learning_rate"].low == 1.5e-3
+    )
 
 
 def test_a_bound_that_is_text_but_no_finite_number_is_not_told_to_drop_quotes(tmp_path: Path) -> None:
@@ -213,12 +242,19 @@ def test_keys_named_as_other_tools_name_them_get_ours() -> None:
 def test_a_tpe_zoom_after_too_few_trials_to_model_is_said(tmp_path: Path) -> None:
     def notices(search: str) -> list[str]:
         path = tmp_path / "z.yaml"
-        path.write_text(f"data: {{dataset: spirals}}\nspace:\n  learning_rate: {{scale: log, low: 1e-3, high: 1}}\n"
-                        f"search: {search}\n")
+        path.write_text(
+            f"data: {{dataset: spirals}}\nspace:\n  learning_rate: {{scale: log, low: 1e-3, high: 1}}\n"
+            f"search: {search}\n"
+        )
         return [n for n in load_config(path).notices if "search.zoom" in n]
 
     assert notices("{trials: 6, rounds: 2}") == [
         "search.zoom: tpe models the finished trials once there are 10; with trials: 6, round 1 is drawn at random"
-        " — use trials: 10 or more, or zoom: box"]
-    assert notices("{trials: 10, rounds: 2}") == notices("{trials: 6, rounds: 2, zoom: box}") == \
-        notices("{trials: 6}") == []
+        " — use trials: 10 or more, or zoom: box"
+    ]
+    assert (
+        notices("{trials: 10, rounds: 2}")
+        == notices("{trials: 6, rounds: 2, zoom: box}")
+        == notices("{trials: 6}")
+        == []
+    )

@@ -19,11 +19,11 @@ from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
 from hpsearch.confirm.repeats import confirm_run
 from hpsearch.confirm.summary import summarise, t_quantile_975
+from hpsearch.core.records import RepeatRecord, RoundRecord, TrialRecord, TrialStatus
 from hpsearch.data.datasets import load_dataset
 from hpsearch.nn import ModelConfig, train
-from hpsearch.core.records import RepeatRecord, RoundRecord, TrialRecord, TrialStatus
-from hpsearch.space.samplers import repeat_seed, trial_seed
 from hpsearch.search.api import Execution, resume_search, start_search
+from hpsearch.space.samplers import repeat_seed, trial_seed
 from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
 
@@ -31,27 +31,42 @@ from tests.conftest import write_tiny_config
 def table(run_dir: Path) -> list[tuple]:
     """Every stored repeat without its timing: what must be identical between two confirms, to the last bit."""
     with RunStore.open(run_dir) as store:
-        return [(r.trial, r.repeat, r.seed, r.status, r.value, r.dev_cost, r.train_cost, r.dev_accuracy, r.epochs_run)
-                for r in store.repeats()]
+        return [
+            (r.trial, r.repeat, r.seed, r.status, r.value, r.dev_cost, r.train_cost, r.dev_accuracy, r.epochs_run)
+            for r in store.repeats()
+        ]
 
 
 def trial(number: int, value: float, params: dict | None = None, status: TrialStatus = TrialStatus.OK) -> TrialRecord:
-    return TrialRecord(number, 0, number, params or {"x": number}, seed=number, status=status, dev_cost=value,
-                       value=value, dev_accuracy=0.9, epochs_run=3)
+    return TrialRecord(
+        number,
+        0,
+        number,
+        params or {"x": number},
+        seed=number,
+        status=status,
+        dev_cost=value,
+        value=value,
+        dev_accuracy=0.9,
+        epochs_run=3,
+    )
 
 
 def repeats(number: int, values: list[float], accuracies: list[float] | None = None) -> list[RepeatRecord]:
     accuracies = accuracies or [0.9] * len(values)
-    return [RepeatRecord(number, r, seed=100 + r, status=TrialStatus.OK, value=v, dev_cost=v, dev_accuracy=a,
-                         epochs_run=3) for r, (v, a) in enumerate(zip(values, accuracies))]
+    return [
+        RepeatRecord(number, r, seed=100 + r, status=TrialStatus.OK, value=v, dev_cost=v, dev_accuracy=a, epochs_run=3)
+        for r, (v, a) in enumerate(zip(values, accuracies))
+    ]
 
 
 # -- the statistics, against numbers worked by hand ----------------------------------------------
 
 
 def test_mean_std_range_and_interval_match_numbers_worked_by_hand() -> None:
-    summary = summarise([trial(0, 0.05), trial(1, 0.2)],
-                        repeats(0, [0.10, 0.14, 0.12], [0.9, 0.7, 0.8]) + repeats(1, [0.3, 0.5]))
+    summary = summarise(
+        [trial(0, 0.05), trial(1, 0.2)], repeats(0, [0.10, 0.14, 0.12], [0.9, 0.7, 0.8]) + repeats(1, [0.3, 0.5])
+    )
     first, second = summary.trials
     assert first.trial == 0 and first.n == 3
     # mean (0.10 + 0.14 + 0.12) / 3 = 0.12; squared deviations 0.0004 + 0.0004 + 0 = 0.0008, / (3 − 1) → std 0.02
@@ -77,8 +92,13 @@ def test_t_quantiles() -> None:
 
 def test_order_change_names_the_lucky_first_trial() -> None:
     trials = [trial(12, 0.05), trial(3, 0.06), trial(8, 0.07), trial(9, 0.08)]
-    summary = summarise(trials, repeats(12, [0.11, 0.10, 0.12]) + repeats(3, [0.06, 0.065, 0.07])
-                        + repeats(8, [0.07, 0.08, 0.075]) + repeats(9, [0.09, 0.095, 0.1]))
+    summary = summarise(
+        trials,
+        repeats(12, [0.11, 0.10, 0.12])
+        + repeats(3, [0.06, 0.065, 0.07])
+        + repeats(8, [0.07, 0.08, 0.075])
+        + repeats(9, [0.09, 0.095, 0.1]),
+    )
     assert [c.trial for c in summary.trials] == [3, 8, 9, 12]
     assert [(c.trial, c.leaderboard_rank, c.rank, c.lucky) for c in summary.changes] == [(12, 1, 4, True)]
     lines = confirm_lines(summary)
@@ -88,9 +108,10 @@ def test_order_change_names_the_lucky_first_trial() -> None:
 
 def test_separated_intervals_are_told_apart_and_unstable_trials_rank_last() -> None:
     diverged = RepeatRecord(2, 2, 5, TrialStatus.DIVERGED, value=math.inf, dev_cost=math.inf, epochs_run=3)
-    summary = summarise([trial(0, 0.1), trial(1, 0.2), trial(2, 0.01)],
-                        repeats(0, [0.10, 0.11, 0.12]) + repeats(1, [0.30, 0.31, 0.32])
-                        + repeats(2, [0.01, 0.01]) + [diverged])
+    summary = summarise(
+        [trial(0, 0.1), trial(1, 0.2), trial(2, 0.01)],
+        repeats(0, [0.10, 0.11, 0.12]) + repeats(1, [0.30, 0.31, 0.32]) + repeats(2, [0.01, 0.01]) + [diverged],
+    )
     assert [c.trial for c in summary.trials] == [0, 1, 2]
     assert summary.trials[2].unstable == 1 and summary.trials[2].n == 2
     assert not summary.tied
@@ -155,8 +176,20 @@ def _constructed_run(tmp_path: Path) -> Path:
     with store:
         store.add_round(RoundRecord(0, config.space.to_json(), 2, "random"))
         for number, params, value in ((0, bad, 0.01), (1, good, 0.02)):
-            store.record_trial(TrialRecord(number, 0, number, params, trial_seed(7, 0, number), TrialStatus.OK,
-                                           dev_cost=value, value=value, dev_accuracy=0.9, epochs_run=3))
+            store.record_trial(
+                TrialRecord(
+                    number,
+                    0,
+                    number,
+                    params,
+                    trial_seed(7, 0, number),
+                    TrialStatus.OK,
+                    dev_cost=value,
+                    value=value,
+                    dev_accuracy=0.9,
+                    epochs_run=3,
+                )
+            )
     return store.run_dir
 
 
@@ -197,7 +230,9 @@ def test_show_export_plot_and_resume_follow_the_confirmation(tmp_path: Path) -> 
     # The saved model is the median repeat: its weights predict as that repeat trained afresh does.
     config = load_config(tmp_path / "tiny.yaml")
     data = load_dataset(config.resolved_data())
-    _, network = train(ModelConfig.from_dict({**config.model, **recommended["params"], "seed": median_record.seed}), data)
+    _, network = train(
+        ModelConfig.from_dict({**config.model, **recommended["params"], "seed": median_record.seed}), data
+    )
     with RunStore.open(run_dir) as store:
         trial_id, path = store.best_model()
         assert (trial_id, store.confirmed_model()) == (1, (1, median))
@@ -216,8 +251,9 @@ def test_show_export_plot_and_resume_follow_the_confirmation(tmp_path: Path) -> 
 
 
 def test_early_stopping_repeats_train_to_the_top_rung(tmp_path: Path) -> None:
-    path = write_tiny_config(tmp_path, trials=6, epochs=4,
-                             extra="  early_stopping: {method: halving, min_epochs: 1, eta: 2}\n")
+    path = write_tiny_config(
+        tmp_path, trials=6, epochs=4, extra="  early_stopping: {method: halving, min_epochs: 1, eta: 2}\n"
+    )
     run_dir = start_search(load_config(path), runs_dir=tmp_path / "runs").run_dir
     result = confirm_run(run_dir, top_k=3, seeds=2)
     assert {r.epochs_run for c in result.trials for r in c.repeats} == {4}
@@ -267,7 +303,10 @@ def test_ctrl_c_keeps_the_finished_repeats_and_names_the_command_that_goes_on(
     result = CliRunner().invoke(cli, ["confirm", str(run_dir), "--top", "2", "--seeds", "3", "-w", "1"])
     assert result.exit_code == 130
     # the run was named by its path (it is not in the runs folder): the hint gives that path back
-    assert f"2 repeats are saved in run 'made'; continue with: hpsearch confirm {run_dir} --top 2 --seeds 3" in result.output
+    assert (
+        f"2 repeats are saved in run 'made'; continue with: hpsearch confirm {run_dir} --top 2 --seeds 3"
+        in result.output
+    )
     assert len(table(run_dir)) == 2
     monkeypatch.undo()
     assert confirm_run(run_dir, top_k=2, seeds=3).trained == 4

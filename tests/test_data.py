@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hpsearch.core.errors import ConfigError, DataError, MissingDependencyError
 from hpsearch.data.data_config import DATASETS, DataConfig, validate_data_config
 from hpsearch.data.datasets import load_dataset
 from hpsearch.data.generated import make_blobs, make_spirals
-from hpsearch.core.errors import ConfigError, DataError, MissingDependencyError
 
 
 def write_csv(path: Path, header: str, rows: list[str]) -> Path:
@@ -97,7 +97,9 @@ def test_iris_class_names_are_the_species():
 def test_scikit_learn_sets_without_scikit_learn_say_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)  # makes `import sklearn...` fail
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(MissingDependencyError, match=r"dataset 'digits' needs scikit-learn.*pip install 'hpsearch\[sklearn\]'"):
+    with pytest.raises(
+        MissingDependencyError, match=r"dataset 'digits' needs scikit-learn.*pip install 'hpsearch\[sklearn\]'"
+    ):
         load_dataset(DataConfig(dataset="digits"))
     load_dataset(DataConfig(dataset="spirals"))  # generated sets need nothing
 
@@ -179,7 +181,9 @@ def test_string_labels_map_to_sorted_class_ids(tmp_path):
 
 def test_numeric_labels_sort_numerically_and_keep_their_names(tmp_path):
     rows = [f"{3 * i},{lab}" for i, lab in enumerate(["10", "2", "1", "10", "2", "1"] * 3)]
-    data = load_dataset(DataConfig(path=str(write_csv(tmp_path / "n.csv", "x,digit", rows)), label="digit", dev_fraction=0.34))
+    data = load_dataset(
+        DataConfig(path=str(write_csv(tmp_path / "n.csv", "x,digit", rows)), label="digit", dev_fraction=0.34)
+    )
     assert data.class_names == ("1", "2", "10")
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from hpsearch.config.loading import load_config
+from hpsearch.core.errors import DataError
 from hpsearch.data.data_config import DataConfig, validate_data_config
 from hpsearch.data.datasets import load_dataset
-from hpsearch.core.errors import DataError
 from hpsearch.data.tables import MISSING_VALUES
 
 
@@ -263,8 +263,9 @@ def test_an_npz_claiming_a_billion_rows_is_refused_before_anything_is_allocated(
 
     def header_only(shape, dtype):  # a few bytes that claim a huge array
         buffer = io.BytesIO()
-        npy_format.write_array_header_1_0(buffer, {"descr": np.dtype(dtype).str, "fortran_order": False,
-                                                   "shape": shape})
+        npy_format.write_array_header_1_0(
+            buffer, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape}
+        )
         return buffer.getvalue()
 
     path = tmp_path / "bomb.npz"
@@ -293,8 +294,10 @@ def test_the_missing_category_is_decided_on_the_training_part_only(tmp_path):
     for seed in range(8):
         data = load(tmp_path, path=str(path), label="y", missing="mean", seed=seed)
         # the row with the gap is the only 'b' row at index 3; find it by its x value
-        in_train = any(abs(v - 3 * 0.37 % 1) < 1e-9 for v in
-                       data.X_train[:, -1] * data.preparation.scale[-1] + data.preparation.mean[-1])
+        in_train = any(
+            abs(v - 3 * 0.37 % 1) < 1e-9
+            for v in data.X_train[:, -1] * data.preparation.scale[-1] + data.preparation.mean[-1]
+        )
         has_category = "colour=(missing)" in data.preparation.input_names
         assert has_category == in_train, (seed, in_train)
         seen.add(in_train)
@@ -323,8 +326,13 @@ def test_the_auto_rule_on_the_documented_cases(tmp_path):
         "many integers, many rows each": ([str(i % 12) for i in range(60)], "classification"),
     }
     for name, (labels, task) in cases.items():
-        path = str(write_csv(tmp_path / f"{name.replace(' ', '_').replace(',', '')}.csv", "x,y",
-                             [f"{a},{b}" for a, b in zip(x, labels)]))
+        path = str(
+            write_csv(
+                tmp_path / f"{name.replace(' ', '_').replace(',', '')}.csv",
+                "x,y",
+                [f"{a},{b}" for a, b in zip(x, labels)],
+            )
+        )
         assert load(tmp_path, path=path, label="y").task == task, name
     for name in ("few_integers", "many_integers_many_rows_each"):  # numbers may always be predicted as numbers
         assert load(tmp_path, path=str(tmp_path / f"{name}.csv"), label="y", task="regression").task == "regression"
@@ -337,7 +345,11 @@ def test_several_label_columns_are_several_numbers_to_predict_in_their_own_units
     rows = [f"{a:.5f},{b:.5f},{c:.5f},{t:.6f},{1000 * t:.3f}" for (a, b, c), t in zip(X, y)]
     data = load(tmp_path, path=str(write_csv(tmp_path / "two.csv", "a,b,c,y,y1000", rows)), label=["y", "y1000"])
     assert data.task == "regression" and data.target_names == ("y", "y1000") and data.n_features == 3
-    assert data.y_train.shape == (40, 2) and np.allclose(data.y_train.mean(axis=0), 0) and np.allclose(data.y_train.std(axis=0), 1)
+    assert (
+        data.y_train.shape == (40, 2)
+        and np.allclose(data.y_train.mean(axis=0), 0)
+        and np.allclose(data.y_train.std(axis=0), 1)
+    )
     assert np.isclose(data.target_scale[1], 1000 * data.target_scale[0], rtol=1e-4)
     assert np.allclose(data.y_train[:, 0], data.y_train[:, 1], atol=1e-3)  # the same target in other units
 
@@ -349,14 +361,22 @@ def test_a_search_hears_the_index_column_notice_before_training(tmp_path):
     write_csv(tmp_path / "d.csv", ",x,z,y", [f"{i},{x},{z},{lab}" for i, (x, z, lab) in enumerate(rows)])
     (tmp_path / "s.yaml").write_text(
         "name: s\ndata: {path: d.csv, label: y}\nmodel: {epochs: 1, hidden_units: 4}\n"
-        "space: {learning_rate: {low: 0.001, high: 0.1, scale: log}}\nsearch: {trials: 1, workers: 1}\n")
+        "space: {learning_rate: {low: 0.001, high: 0.1, scale: log}}\nsearch: {trials: 1, workers: 1}\n"
+    )
     heard: list[str] = []
 
     class Reporter:
-        def run_opened(self, trials): heard.append("opened")
-        def round_started(self, rnd, pending, label): heard.append("round")
-        def trial_finished(self, record, best): heard.append("trial")
-        def note(self, message): heard.append(message)
+        def run_opened(self, trials):
+            heard.append("opened")
+
+        def round_started(self, rnd, pending, label):
+            heard.append("round")
+
+        def trial_finished(self, record, best):
+            heard.append("trial")
+
+        def note(self, message):
+            heard.append(message)
 
     start_search(load_config(tmp_path / "s.yaml"), runs_dir=tmp_path / "runs", reporter=Reporter())
     notice = next(k for k, line in enumerate(heard) if "dropped column ''" in line)

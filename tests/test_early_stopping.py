@@ -15,10 +15,10 @@ import hpsearch.execution.segments
 import hpsearch.search.api
 from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
+from hpsearch.core.records import TrialStatus
 from hpsearch.data.datasets import load_dataset
 from hpsearch.nn import ModelConfig, Network, train
-from hpsearch.core.records import TrialStatus
-from hpsearch.pruning.schedule import RungResult, brackets, n_promoted, promote, rung_epochs, rung_plan, planned_epochs
+from hpsearch.pruning.schedule import RungResult, brackets, n_promoted, planned_epochs, promote, rung_epochs, rung_plan
 from hpsearch.search.api import Execution, resume_search, start_search
 from hpsearch.storage.layout import RUN_DB
 from hpsearch.storage.run_store import RunStore
@@ -43,8 +43,14 @@ def test_rungs_grow_by_eta_and_end_at_the_epochs() -> None:
 
 
 def test_promotion_keeps_the_best_third_breaks_ties_by_id_and_never_a_diverged_trial() -> None:
-    results = [RungResult(0, 0.5, False), RungResult(1, 0.1, True), RungResult(2, 0.3, False),
-               RungResult(3, 0.3, False), RungResult(4, 0.9, False), RungResult(5, math.nan, False)]
+    results = [
+        RungResult(0, 0.5, False),
+        RungResult(1, 0.1, True),
+        RungResult(2, 0.3, False),
+        RungResult(3, 0.3, False),
+        RungResult(4, 0.9, False),
+        RungResult(5, math.nan, False),
+    ]
     assert promote(results, n_at_rung=6, eta=3) == [2, 3]  # 1 is better but diverged; 2 and 3 tie, both fit
     assert promote(results, n_at_rung=3, eta=3) == [2]  # tie at 0.3: the lower id
     assert promote([RungResult(7, 1.0, True)], n_at_rung=1, eta=3) == []
@@ -150,8 +156,9 @@ def test_rank_by_best_saves_the_best_epochs_weights(tmp_path: Path) -> None:
 
 
 def test_hyperband_runs_each_bracket_to_the_top_rung(tmp_path: Path) -> None:
-    path = write_tiny_config(tmp_path, trials=14, epochs=9,
-                             extra="  early_stopping: {method: hyperband, min_epochs: 1, eta: 3}\n")
+    path = write_tiny_config(
+        tmp_path, trials=14, epochs=9, extra="  early_stopping: {method: hyperband, min_epochs: 1, eta: 3}\n"
+    )
     result = start_search(load_config(path), runs_dir=tmp_path / "runs")
     groups = brackets("hyperband", range(14), n_rungs=3, eta=3)
     ok = [t for t in result.trials if t.status is TrialStatus.OK]
@@ -213,8 +220,22 @@ def test_show_and_export_tell_rungs_and_pruned_trials(tmp_path: Path) -> None:
     assert shown.exit_code == 0 and "pruned" in shown.output and "rung" in shown.output
     csv_text = runner.invoke(cli, ["export", str(result.run_dir)]).output
     header = csv_text.splitlines()[0].split(",")
-    for column in ("rank", "trial", "round", "status", "dev_cost", "train_cost", "dev_accuracy", "epochs_run",
-                   "seconds", "rung", "best_dev_cost", "best_epoch", "learning_rate", "seed"):
+    for column in (
+        "rank",
+        "trial",
+        "round",
+        "status",
+        "dev_cost",
+        "train_cost",
+        "dev_accuracy",
+        "epochs_run",
+        "seconds",
+        "rung",
+        "best_dev_cost",
+        "best_epoch",
+        "learning_rate",
+        "seed",
+    ):
         assert column in header
     document = json.loads(runner.invoke(cli, ["export", str(result.run_dir), "--json", "-"]).output)
     promotions = document["rounds"][0]["promotions"]
@@ -289,13 +310,19 @@ def test_dry_run_says_which_zoom_rounds_follow_and_checks_the_data(tmp_path: Pat
 
 
 def test_early_stopping_ranks_at_rungs_by_the_best_epoch_unless_told_otherwise(tmp_path: Path) -> None:
-    default = write_tiny_config(tmp_path, trials=3, epochs=3, extra="  early_stopping: {method: halving, min_epochs: 1}\n")
+    default = write_tiny_config(
+        tmp_path, trials=3, epochs=3, extra="  early_stopping: {method: halving, min_epochs: 1}\n"
+    )
     config = load_config(default)
     assert config.search.rank_by == "best"
     assert config.to_dict()["search"]["rank_by"] == "best"  # the run stores it: a resume never changes its rule
     (tmp_path / "last").mkdir()
-    told = write_tiny_config(tmp_path / "last", trials=3, epochs=3,
-                             extra="  early_stopping: {method: halving, min_epochs: 1}\n  rank_by: last\n")
+    told = write_tiny_config(
+        tmp_path / "last",
+        trials=3,
+        epochs=3,
+        extra="  early_stopping: {method: halving, min_epochs: 1}\n  rank_by: last\n",
+    )
     assert load_config(told).search.rank_by == "last"
     (tmp_path / "plain").mkdir()
     assert load_config(write_tiny_config(tmp_path / "plain", trials=3)).search.rank_by == "last"  # no rungs: as before

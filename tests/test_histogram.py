@@ -59,8 +59,10 @@ def test_choices_are_counted_in_their_order_and_labelled_as_yaml():
 def test_a_planned_log_parameter_fills_each_decade_evenly():
     space = Space({"learning_rate": Log(1e-4, 1.0), "beta1": OneMinusLog(0.9, 0.999)})
     plan = plan_round(space, 4000, seed=0, round=0)
-    for bins, share in ((histogram(space["learning_rate"], [t["learning_rate"] for t in plan]), 0.25),
-                        (histogram(space["beta1"], [t["beta1"] for t in plan]), 0.5)):
+    for bins, share in (
+        (histogram(space["learning_rate"], [t["learning_rate"] for t in plan]), 0.25),
+        (histogram(space["beta1"], [t["beta1"] for t in plan]), 0.5),
+    ):
         for label, count in bins:
             assert count / len(plan) == pytest.approx(share, abs=0.03), label
 

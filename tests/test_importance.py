@@ -13,11 +13,13 @@ from hpsearch.analysis.importance import Importance, hyperparameter_importance
 from hpsearch.core.records import TrialRecord, TrialStatus
 from hpsearch.space.search_space import Space
 
-SPACE = Space.from_json({
-    "learning_rate": {"scale": "log", "low": 1e-4, "high": 1.0},
-    "beta1": {"scale": "one_minus_log", "low": 0.9, "high": 0.999},
-    "layers": {"scale": "int", "low": 1, "high": 4},
-})
+SPACE = Space.from_json(
+    {
+        "learning_rate": {"scale": "log", "low": 1e-4, "high": 1.0},
+        "beta1": {"scale": "one_minus_log", "low": 0.9, "high": 0.999},
+        "layers": {"scale": "int", "low": 1, "high": 4},
+    }
+)
 
 
 def dev_cost(params: dict) -> float:
@@ -25,10 +27,12 @@ def dev_cost(params: dict) -> float:
     return (math.log10(params["learning_rate"]) + 2.5) ** 2 - 0.6 * math.log10(1.0 - params["beta1"])
 
 
-def trial(number: int, params: dict, cost: float | None, status: TrialStatus = TrialStatus.OK,
-          rnd: int = 0) -> TrialRecord:
-    return TrialRecord(trial=number, round=rnd, index=number, params=params, seed=number, status=status,
-                       dev_cost=cost, train_cost=cost)
+def trial(
+    number: int, params: dict, cost: float | None, status: TrialStatus = TrialStatus.OK, rnd: int = 0
+) -> TrialRecord:
+    return TrialRecord(
+        trial=number, round=rnd, index=number, params=params, seed=number, status=status, dev_cost=cost, train_cost=cost
+    )
 
 
 def random_trials(n: int, seed: int, space: Space = SPACE, first: int = 0, rnd: int = 0) -> list[TrialRecord]:
@@ -68,11 +72,13 @@ def test_importance_does_not_depend_on_the_order_of_the_trials():
 def test_zoom_rounds_are_left_out():
     # A zoom round samples near the best learning rate AND at the largest layers value, as a zoom on
     # a lucky top trial would: its trials would credit layers with the learning rate's effect.
-    zoom = Space.from_json({
-        "learning_rate": {"scale": "log", "low": 1e-3, "high": 1e-2},
-        "beta1": {"scale": "one_minus_log", "low": 0.9, "high": 0.999},
-        "layers": {"scale": "int", "low": 4, "high": 4},
-    })
+    zoom = Space.from_json(
+        {
+            "learning_rate": {"scale": "log", "low": 1e-3, "high": 1e-2},
+            "beta1": {"scale": "one_minus_log", "low": 0.9, "high": 0.999},
+            "layers": {"scale": "int", "low": 4, "high": 4},
+        }
+    )
     first = random_trials(40, seed=5)
     zoomed = random_trials(40, seed=6, space=zoom, first=40, rnd=1)
     assert hyperparameter_importance(SPACE, first + zoomed) == hyperparameter_importance(SPACE, first)
@@ -87,8 +93,10 @@ def test_a_balanced_additive_design_gives_the_shares_worked_out_by_hand():
     a = {1e-4: 0.0, 1e-2: 2.0, 1.0: 4.0}
     b = {1: 0.0, 4: 1.0}
     grid = [(lr, layers) for lr in a for layers in b]
-    trials = [trial(k, {"learning_rate": lr, "beta1": 0.99, "layers": layers}, a[lr] + b[layers])
-              for k, (lr, layers) in enumerate(grid * 5)]
+    trials = [
+        trial(k, {"learning_rate": lr, "beta1": 0.99, "layers": layers}, a[lr] + b[layers])
+        for k, (lr, layers) in enumerate(grid * 5)
+    ]
     share = shares(hyperparameter_importance(SPACE, trials).items)
     assert share["learning_rate"] == pytest.approx((80 - 2 * 7.5 / 27) / 87.5, rel=1e-12)
     assert share["layers"] == pytest.approx(7.5 / 87.5, rel=1e-12)

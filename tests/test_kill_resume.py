@@ -24,7 +24,8 @@ from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
 from tests.kill_resume import epoch_rows, fingerprint, kill_at, record_count, repeat_rows
 from tests.test_early_stopping import halving_config
-from tests.test_stacked_search import HALVING as STACKED_HALVING, write_config as stacked_config
+from tests.test_stacked_search import HALVING as STACKED_HALVING
+from tests.test_stacked_search import write_config as stacked_config
 from tests.test_tpe_search import write_config as tpe_config
 
 TWO = Execution(workers=2)
@@ -50,13 +51,17 @@ class Kind:
 
 
 def _search(config: Path, runs: Path, workers: int = 1) -> Path:
-    return start_search(load_config(config), runs_dir=runs, name="straight", execution=Execution(workers=workers)).run_dir
+    return start_search(
+        load_config(config), runs_dir=runs, name="straight", execution=Execution(workers=workers)
+    ).run_dir
 
 
 def _run_then_resume(*, workers: int, kills: int) -> Callable[[Path], list[list[str]]]:
     """``run --name killed`` killed first, then ``resume killed`` killed ``kills - 1`` times."""
-    return lambda config: ([["run", str(config), "--name", "killed", "-q", "-w", str(workers)]]
-                           + [["resume", "killed", "-q", "-w", str(workers)]] * (kills - 1))
+    return lambda config: (
+        [["run", str(config), "--name", "killed", "-q", "-w", str(workers)]]
+        + [["resume", "killed", "-q", "-w", str(workers)]] * (kills - 1)
+    )
 
 
 def _killed_in_round_1_at_trial_15(run: Path) -> None:
@@ -83,22 +88,49 @@ def _confirm_again(run: Path) -> None:
 
 KINDS = {
     # killed three times: in round 0 twice, then in the zoom round
-    "search": Kind(lambda f: write_tiny_config(f, trials=14, epochs=15, samples=3000,
-                                               extra="  rounds: 2\n  zoom_trials: 4\n  top_k: 3\n"),
-                   _search, _run_then_resume(workers=2, kills=3), (2, 7, 15), record_count),
+    "search": Kind(
+        lambda f: write_tiny_config(
+            f, trials=14, epochs=15, samples=3000, extra="  rounds: 2\n  zoom_trials: 4\n  top_k: 3\n"
+        ),
+        _search,
+        _run_then_resume(workers=2, kills=3),
+        (2, 7, 15),
+        record_count,
+    ),
     # in rung 1, after its promotions, in rung 2
-    "halving": Kind(lambda f: halving_config(f, trials=9, epochs=27, samples=2000),
-                    lambda c, r: _search(c, r, workers=2), _run_then_resume(workers=2, kills=3), (3, 12, 15),
-                    epoch_rows),
+    "halving": Kind(
+        lambda f: halving_config(f, trials=9, epochs=27, samples=2000),
+        lambda c, r: _search(c, r, workers=2),
+        _run_then_resume(workers=2, kills=3),
+        (3, 12, 15),
+        epoch_rows,
+    ),
     # one pack of rung 0 stored, the other lost
-    "packed": Kind(lambda f: stacked_config(f, trials=12, epochs=9, samples=1500, extra=STACKED_HALVING),
-                   _search, _run_then_resume(workers=2, kills=1), (1,), epoch_rows),
+    "packed": Kind(
+        lambda f: stacked_config(f, trials=12, epochs=9, samples=1500, extra=STACKED_HALVING),
+        _search,
+        _run_then_resume(workers=2, kills=1),
+        (1,),
+        epoch_rows,
+    ),
     # the objective kills its own search at trial 15, in the first tpe round
-    "tpe": Kind(tpe_config, _search, _run_then_resume(workers=1, kills=1), (None,), record_count,
-                env={"HPSEARCH_TEST_KILL_AT": "15"}, after_kills=lambda run: _killed_in_round_1_at_trial_15(run)),
-    "confirm": Kind(lambda f: write_tiny_config(f, trials=4, epochs=15, samples=3000), _confirm_straight,
-                    lambda config: [["confirm", "killed", *CONFIRM, "-q", "-w", "2"]], (2,), repeat_rows,
-                    finish=_confirm_again),
+    "tpe": Kind(
+        tpe_config,
+        _search,
+        _run_then_resume(workers=1, kills=1),
+        (None,),
+        record_count,
+        env={"HPSEARCH_TEST_KILL_AT": "15"},
+        after_kills=lambda run: _killed_in_round_1_at_trial_15(run),
+    ),
+    "confirm": Kind(
+        lambda f: write_tiny_config(f, trials=4, epochs=15, samples=3000),
+        _confirm_straight,
+        lambda config: [["confirm", "killed", *CONFIRM, "-q", "-w", "2"]],
+        (2,),
+        repeat_rows,
+        finish=_confirm_again,
+    ),
 }
 
 

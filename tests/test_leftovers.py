@@ -35,8 +35,13 @@ def test_only_loky_and_joblib_leftovers_of_dead_makers_are_removed(shm: Path, tm
     (shm / f"sem.loky-{dead}-_x9ab_c").write_bytes(b"")
     (shm / f"joblib_memmapping_folder_{dead}_{hexa}_{hexb}").mkdir()
     (shm / f"joblib_memmapping_folder_{dead}_{hexa}_{hexb}" / "a.pkl").write_bytes(b"x")
-    kept = [f"sem.loky-{alive}-abc", f"joblib_memmapping_folder_{alive}_{hexa}_{hexb}",  # the maker still runs
-            f"sem.mp-{dead}-abc", f"joblib_memmapping_folder_{dead}", f"other_{dead}"]  # not loky's or joblib's
+    kept = [
+        f"sem.loky-{alive}-abc",
+        f"joblib_memmapping_folder_{alive}_{hexa}_{hexb}",  # the maker still runs
+        f"sem.mp-{dead}-abc",
+        f"joblib_memmapping_folder_{dead}",
+        f"other_{dead}",
+    ]  # not loky's or joblib's
     for name in kept:
         (shm / name).write_bytes(b"")
     precious = tmp_path / "precious"
@@ -46,7 +51,8 @@ def test_only_loky_and_joblib_leftovers_of_dead_makers_are_removed(shm: Path, tm
     (shm / link).symlink_to(precious)  # named like one, but a link: never followed, never removed
     removed = leftovers.remove_leftovers()
     assert sorted(Path(p).name for p in removed) == sorted(
-        [f"sem.loky-{dead}-_x9ab_c", f"joblib_memmapping_folder_{dead}_{hexa}_{hexb}"])
+        [f"sem.loky-{dead}-_x9ab_c", f"joblib_memmapping_folder_{dead}_{hexa}_{hexb}"]
+    )
     assert sorted(os.listdir(shm)) == sorted(kept + [link])
     assert (precious / "file").read_text() == "keep me\n"
 
@@ -55,8 +61,10 @@ def test_the_watcher_can_run_the_module_without_hpsearch_on_its_path(shm: Path) 
     """The bare watcher (``python -I -S``) runs the file itself after the search's death."""
     dead = _dead_pid()
     (shm / f"sem.loky-{dead}-abc").write_bytes(b"")
-    script = (f"import runpy; ns = runpy.run_path({leftovers.__file__!r}); "
-              f"ns['SHARED_MEMORY'] = {str(shm)!r}; ns['remove_leftovers'].__globals__['SHARED_MEMORY'] = {str(shm)!r}; "
-              "print(ns['remove_leftovers']())")
+    script = (
+        f"import runpy; ns = runpy.run_path({leftovers.__file__!r}); "
+        f"ns['SHARED_MEMORY'] = {str(shm)!r}; ns['remove_leftovers'].__globals__['SHARED_MEMORY'] = {str(shm)!r}; "
+        "print(ns['remove_leftovers']())"
+    )
     out = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, check=True)
     assert f"sem.loky-{dead}-abc" in out.stdout

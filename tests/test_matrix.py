@@ -37,18 +37,50 @@ pytest.importorskip("matplotlib", reason="plot cells need the plot extra")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-KINDS = ("plain", "zoomed", "halving", "hyperband", "command", "python_es", "babysat", "confirmed", "killed",
-         "dask", "v1", "regression", "conditional")
-COMMANDS = ("show80", "show120", "show_wide", "export_csv", "export_json", "plot", "importance", "predict",
-            "confirm", "babysit_trial", "zoom", "resume", "resume_retry", "list")
+KINDS = (
+    "plain",
+    "zoomed",
+    "halving",
+    "hyperband",
+    "command",
+    "python_es",
+    "babysat",
+    "confirmed",
+    "killed",
+    "dask",
+    "v1",
+    "regression",
+    "conditional",
+)
+COMMANDS = (
+    "show80",
+    "show120",
+    "show_wide",
+    "export_csv",
+    "export_json",
+    "plot",
+    "importance",
+    "predict",
+    "confirm",
+    "babysit_trial",
+    "zoom",
+    "resume",
+    "resume_retry",
+    "list",
+)
 
 _OWN = "own objective"  # what predict and babysit --trial say of an own objective's run: its models are the user's
 #: (kind, command) -> the words of the one-line reason a command does not apply (exit 2); every other cell works.
 EXPECTED: dict[tuple[str, str], str] = {
-    ("command", "predict"): _OWN, ("python_es", "predict"): _OWN,
-    ("command", "babysit_trial"): _OWN, ("python_es", "babysit_trial"): _OWN,
-    ("babysat", "zoom"): "babysat", ("babysat", "resume"): "babysat", ("babysat", "resume_retry"): "babysat",
-    ("babysat", "confirm"): "babysat", ("babysat", "babysit_trial"): "babysat run",
+    ("command", "predict"): _OWN,
+    ("python_es", "predict"): _OWN,
+    ("command", "babysit_trial"): _OWN,
+    ("python_es", "babysit_trial"): _OWN,
+    ("babysat", "zoom"): "babysat",
+    ("babysat", "resume"): "babysat",
+    ("babysat", "resume_retry"): "babysat",
+    ("babysat", "confirm"): "babysat",
+    ("babysat", "babysit_trial"): "babysat run",
     ("v1", "predict"): "saved without its data preparation",  # a schema-1 model file has no preparation
 }
 
@@ -151,41 +183,57 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
     zoom_search(zoomed, top_k=2, trials=2, execution=one)
     dirs["zoomed"] = zoomed
     for method in ("halving", "hyperband"):
-        config = _tiny(base / method, f"  early_stopping: {{method: {method}, min_epochs: 1, eta: 2}}\n",
-                       trials=6, epochs=4)
+        config = _tiny(
+            base / method, f"  early_stopping: {{method: {method}, min_epochs: 1, eta: 2}}\n", trials=6, epochs=4
+        )
         dirs[method] = start_search(load_config(config), runs_dir=runs, name=method, execution=one).run_dir
     (base / "command").mkdir()
     (base / "command" / "score.py").write_text(COMMAND_SCORE)
     (base / "command" / "command.yaml").write_text(COMMAND_CONFIG.format(python=sys.executable))
-    dirs["command"] = start_search(load_config(base / "command" / "command.yaml"), runs_dir=runs, name="command",
-                                   execution=one).run_dir
+    dirs["command"] = start_search(
+        load_config(base / "command" / "command.yaml"), runs_dir=runs, name="command", execution=one
+    ).run_dir
     (base / "python").mkdir()
     (base / "python" / "matrixobjective.py").write_text(PYTHON_MODULE)
     (base / "python" / "python.yaml").write_text(PYTHON_CONFIG)
-    dirs["python_es"] = start_search(load_config(base / "python" / "python.yaml"), runs_dir=runs, name="python_es",
-                                     execution=one).run_dir
+    dirs["python_es"] = start_search(
+        load_config(base / "python" / "python.yaml"), runs_dir=runs, name="python_es", execution=one
+    ).run_dir
     babysat_config = _tiny(base / "babysat", epochs=6)  # patience 1: a decision or two to show and export
     babysat_config.write_text(babysat_config.read_text() + "babysit: {patience: 1, factor: 0.5}\n")
-    babysat = CliRunner().invoke(cli, ["babysit", str(babysat_config), "--set", "learning_rate=0.3", "--name", "babysat",
-                                       "--runs-dir", str(runs)])
+    babysat = CliRunner().invoke(
+        cli,
+        ["babysit", str(babysat_config), "--set", "learning_rate=0.3", "--name", "babysat", "--runs-dir", str(runs)],
+    )
     assert babysat.exit_code == 0, babysat.output
     dirs["babysat"] = runs / "babysat"
-    confirmed = start_search(load_config(_tiny(base / "confirmed")), runs_dir=runs, name="confirmed",
-                             execution=one).run_dir
+    confirmed = start_search(
+        load_config(_tiny(base / "confirmed")), runs_dir=runs, name="confirmed", execution=one
+    ).run_dir
     confirm_run(confirmed, top_k=2, seeds=2, execution=one)
     dirs["confirmed"] = confirmed
     dirs["killed"] = _kill_then_resume(base / "killed", runs)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
-        dirs["dask"] = start_search(load_config(_tiny(base / "dask")), runs_dir=runs, name="dask",
-                                    execution=Execution(backend="dask", scheduler=cluster.scheduler_address)).run_dir
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        dirs["dask"] = start_search(
+            load_config(_tiny(base / "dask")),
+            runs_dir=runs,
+            name="dask",
+            execution=Execution(backend="dask", scheduler=cluster.scheduler_address),
+        ).run_dir
     shutil.copytree(FIXTURES / "v1-run", runs / "v1-run")
     dirs["v1"] = runs / "v1-run"
     dirs["regression"] = _regression(base / "regression", runs, one)
     conditional = _tiny(base / "conditional", "  rounds: 2\n  zoom_trials: 2\n  zoom: tpe\n", trials=6)
-    conditional.write_text(conditional.read_text().replace("  beta1:         {scale: one_minus_log, low: 0.8, high: 0.99}\n",
-                                                           CONDITIONAL_SPACE))
-    dirs["conditional"] = start_search(load_config(conditional), runs_dir=runs, name="conditional", execution=one).run_dir
+    conditional.write_text(
+        conditional.read_text().replace(
+            "  beta1:         {scale: one_minus_log, low: 0.8, high: 0.99}\n", CONDITIONAL_SPACE
+        )
+    )
+    dirs["conditional"] = start_search(
+        load_config(conditional), runs_dir=runs, name="conditional", execution=one
+    ).run_dir
     return {kind: _best(run_dir, kind) for kind, run_dir in dirs.items()}
 
 
@@ -200,8 +248,9 @@ def _regression(folder: Path, runs: Path, execution: Execution) -> Path:
         writer.writerow(["a", "b", "c", "d", "e", "y"])
         writer.writerows([*(f"{v:.5f}" for v in x), f"{t:.5f}"] for x, t in zip(X, y))
     (folder / "regression.yaml").write_text(REGRESSION_CONFIG)
-    return start_search(load_config(folder / "regression.yaml"), runs_dir=runs, name="regression",
-                        execution=execution).run_dir
+    return start_search(
+        load_config(folder / "regression.yaml"), runs_dir=runs, name="regression", execution=execution
+    ).run_dir
 
 
 def _predict_csv(run_dir: Path, folder: Path) -> Path:
@@ -223,14 +272,19 @@ def _args(command: str, name: str, b: Built, folder: Path) -> list[str]:
     """The command line of a cell."""
     trial = str(b.best_trial if b.best_trial is not None else 0)
     return {
-        "show80": ["show", name], "show120": ["show", name], "show_wide": ["show", name, "--wide"],
-        "export_csv": ["export", name], "export_json": ["export", name, "--json", "-"],
-        "plot": ["plot", name, "--out", str(folder / "plots")], "importance": ["importance", name],
+        "show80": ["show", name],
+        "show120": ["show", name],
+        "show_wide": ["show", name, "--wide"],
+        "export_csv": ["export", name],
+        "export_json": ["export", name, "--json", "-"],
+        "plot": ["plot", name, "--out", str(folder / "plots")],
+        "importance": ["importance", name],
         "predict": ["predict", name, "PLACEHOLDER", "--out", str(folder / "predictions.csv")],
         "confirm": ["confirm", name, "-k", "2", "-s", "2", "-q", "-w", "1"],
         "babysit_trial": ["babysit", name, "--trial", trial, "--epochs", "1", "--name", "handed"],
         "zoom": ["zoom", name, "-k", "2", "-n", "2", "-q", "-w", "1"],
-        "resume": ["resume", name, "-q", "-w", "1"], "resume_retry": ["resume", name, "--retry-failed", "-q", "-w", "1"],
+        "resume": ["resume", name, "-q", "-w", "1"],
+        "resume_retry": ["resume", name, "--retry-failed", "-q", "-w", "1"],
         "list": ["list"],
     }[command]
 
@@ -276,7 +330,9 @@ def _check(command: str, b: Built, out: str, name: str, runs: Path, folder: Path
         if b.kind == "babysat":  # what show lists, export --json has
             with RunStore.open(runs / name, read_only=True) as store:
                 decisions = store.decisions()
-            assert decisions and [d["action"] for d in first["decisions"]] == [d.action for d in decisions[first["trial"]]]
+            assert decisions and [d["action"] for d in first["decisions"]] == [
+                d.action for d in decisions[first["trial"]]
+            ]
     elif command == "plot":
         report = (folder / "plots" / "report.html").read_text(encoding="utf-8")
         assert f"(trial {b.best_trial})" in report
@@ -301,8 +357,9 @@ def _check(command: str, b: Built, out: str, name: str, runs: Path, folder: Path
 
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("kind", KINDS)
-def test_cell(kind: str, command: str, built: dict[str, Built], tmp_path: Path,
-              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cell(
+    kind: str, command: str, built: dict[str, Built], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     b = built[kind]
     runs = tmp_path / "runs"
     shutil.copytree(b.run_dir, runs / b.run_dir.name)

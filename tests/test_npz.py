@@ -114,7 +114,7 @@ def test_a_member_claiming_more_than_the_file_has_is_unreadable(tmp_path: Path) 
         info = archive.getinfo("W1.npy")
     # Patch the central directory's sizes of the stored member to claim 4 GB.
     central = content.rindex(b"PK\x01\x02")
-    content[central + 20:central + 28] = (4 * GB // 2).to_bytes(4, "little") * 2
+    content[central + 20 : central + 28] = (4 * GB // 2).to_bytes(4, "little") * 2
     assert info.compress_type == zipfile.ZIP_STORED
     with pytest.raises(NpzUnreadable, match="claim more bytes than the file has"):
         read_arrays(bytes(content), "lying.npz")
@@ -136,7 +136,9 @@ def test_a_training_state_declaring_4_gb_is_one_line_naming_the_file(tmp_path: P
     path = tmp_path / "state.npz"
     save_npz(path, {"W1": np.ones(3), "state": np.array("{}")})
     rewrite_member(path, "W1", npy_member((GB // 2,), "<f8", b""))
-    with pytest.raises(DataError, match=r"state.npz: array W1 declares shape \(500000000,\) \(3.73 GiB\) but holds 0 bytes"):
+    with pytest.raises(
+        DataError, match=r"state.npz: array W1 declares shape \(500000000,\) \(3.73 GiB\) but holds 0 bytes"
+    ):
         TrainingState.load(path)
 
 

@@ -45,8 +45,15 @@ def test_the_issue_example_loads_with_any_parameter_name_and_its_fixed_values(tm
     text = ISSUE_CONFIG.replace("  run-name-free: {choice: [a, b]}\n", "  optimizer_name: {choice: [sgd, lion]}\n")
     config = load_config(write(tmp_path, text))
     spec = config.objective
-    assert spec == ObjectiveSpec("command", ("python", "train.py", "--lr", "{learning_rate}", "--width", "{width}",
-                                             "--beta1", "{beta1}"), None, "val_loss", "minimize", 600.0, str(tmp_path))
+    assert spec == ObjectiveSpec(
+        "command",
+        ("python", "train.py", "--lr", "{learning_rate}", "--width", "{width}", "--beta1", "{beta1}"),
+        None,
+        "val_loss",
+        "minimize",
+        600.0,
+        str(tmp_path),
+    )
     assert config.data is None
     assert config.space.names == ("beta1", "learning_rate", "optimizer_name", "width")
     assert config.model == {"batch": 128}  # fixed values, passed to the objective like searched ones
@@ -57,9 +64,13 @@ def test_the_issue_example_loads_with_any_parameter_name_and_its_fixed_values(tm
 
 def test_an_engine_name_under_an_own_objective_takes_any_value(tmp_path):
     # keep_prob would have to be <= 1 for the engine; an own objective decides for itself.
-    config = config_from_dict({"objective": {"python": "m:f", "metric": "acc", "direction": "maximize"},
-                               "space": {"keep_prob": {"scale": "uniform", "low": 0.5, "high": 2}, "epochs": "many"}},
-                              base_dir=tmp_path)
+    config = config_from_dict(
+        {
+            "objective": {"python": "m:f", "metric": "acc", "direction": "maximize"},
+            "space": {"keep_prob": {"scale": "uniform", "low": 0.5, "high": 2}, "epochs": "many"},
+        },
+        base_dir=tmp_path,
+    )
     assert config.space["keep_prob"].high == 2
     assert config.model == {"epochs": "many"}
     assert config.objective.python == "m:f" and config.objective.direction == "maximize"
@@ -75,8 +86,17 @@ def test_every_objective_problem_is_reported_at_once(tmp_path):
         },
         tmp_path,
     )
-    assert set(problems) == {"objective.command", "objective.metrik", "objective.metric", "objective.direction",
-                             "objective.timeout", "data", "model", "space.2x", "space.lr.low"}
+    assert set(problems) == {
+        "objective.command",
+        "objective.metrik",
+        "objective.metric",
+        "objective.direction",
+        "objective.timeout",
+        "data",
+        "model",
+        "space.2x",
+        "space.lr.low",
+    }
     assert "did you mean 'metric'" in problems["objective.metrik"]
     assert "close the quote" in problems["objective.command"]
     assert "did you mean 'maximize'" in problems["objective.direction"] or "minimize" in problems["objective.direction"]
@@ -105,7 +125,9 @@ def test_each_bad_objective_names_its_key_and_fix(tmp_path, objective, key, word
 
 
 def test_a_command_list_is_kept_argument_by_argument(tmp_path):
-    spec, problems = parse_objective({"command": ["python", "train.py", "--name", "{name}", 3], "metric": "m"}, tmp_path)
+    spec, problems = parse_objective(
+        {"command": ["python", "train.py", "--name", "{name}", 3], "metric": "m"}, tmp_path
+    )
     assert problems == []
     assert spec.command == ("python", "train.py", "--name", "{name}", "3")
 
@@ -183,8 +205,13 @@ def test_a_bad_space_or_setting_for_a_callable_is_a_config_error(tmp_path):
 def test_maximize_ranks_high_first_and_zoom_narrows_around_the_highest(tmp_path):
     from hpsearch.space.zoom import zoom_space
 
-    config = config_from_dict({"objective": {"python": "m:f", "metric": "acc", "direction": "maximize"},
-                               "space": {"C": {"scale": "log", "low": 1.0e-3, "high": 1.0e+3}}}, base_dir=tmp_path)
+    config = config_from_dict(
+        {
+            "objective": {"python": "m:f", "metric": "acc", "direction": "maximize"},
+            "space": {"C": {"scale": "log", "low": 1.0e-3, "high": 1.0e3}},
+        },
+        base_dir=tmp_path,
+    )
     trials = [({"C": c}, acc) for c, acc in [(1e-3, 0.2), (1e-2, 0.4), (10.0, 0.9), (30.0, 0.95), (1e3, 0.5)]]
     top = [params for params, acc in sorted(trials, key=lambda t: config.objective.score(t[1]))][:2]
     assert top == [{"C": 30.0}, {"C": 10.0}]

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -21,8 +20,8 @@ from click.testing import CliRunner
 from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
 from hpsearch.core.errors import ConfigError
-from hpsearch.objectives.spec import ObjectiveError
 from hpsearch.core.records import TrialStatus
+from hpsearch.objectives.spec import ObjectiveError
 from hpsearch.search.api import Execution, resume_search, start_search, tune, zoom_search
 from hpsearch.space.search_space import Space
 from hpsearch.storage.run_store import RunStore
@@ -129,7 +128,7 @@ def test_a_python_search_that_maximizes_ranks_high_first_and_zooms_around_the_hi
     assert all(t.metrics["seed_seen"] == t.seed for t in ok)
     failed = [t for t in result.trials if t.status is TrialStatus.FAILED]
     assert failed and all(t.params["x"] < -0.9 and t.error.startswith("ValueError: x too small") for t in failed)
-    assert result.trials[-len(failed):] == failed
+    assert result.trials[-len(failed) :] == failed
 
     zoomed = zoom_search(result.run_dir, top_k=3, trials=4, method="box")
     box = Space.from_json(zoomed.rounds[-1].space)["x"]
@@ -155,8 +154,15 @@ def test_tune_searches_a_module_function_and_refuses_one_it_could_not_import_aga
     monkeypatch.chdir(tmp_path)
     import mymodel
 
-    result = tune(mymodel.accuracy, "x: {scale: uniform, low: 0, high: 1}\nwidth: 8\n", trials=5, metric="acc",
-                  direction="maximize", runs_dir=tmp_path / "runs", seed=2)
+    result = tune(
+        mymodel.accuracy,
+        "x: {scale: uniform, low: 0, high: 1}\nwidth: 8\n",
+        trials=5,
+        metric="acc",
+        direction="maximize",
+        runs_dir=tmp_path / "runs",
+        seed=2,
+    )
     assert len(result.trials) == 5 and result.best.metrics["acc"] == max(t.metrics["acc"] for t in result.trials)
     with RunStore.open(result.run_dir) as store:
         assert store.config["objective"]["python"] == "mymodel:accuracy"
@@ -191,8 +197,9 @@ def test_early_stopping_prunes_a_trial_reporting_a_bad_value_at_a_rung_and_keeps
     # recorded there so far, its own included (workers: 1 fixes the order: the trial ids').
     (tmp_path / "epochs.py").write_text(EPOCHS)
     path = write_command_config(tmp_path, trials=8, extra=EARLY)
-    path.write_text(path.read_text().replace(f"command: {sys.executable} score.py {{x}} {{k}} {{epochs}}",
-                                             "python: epochs:loss"))
+    path.write_text(
+        path.read_text().replace(f"command: {sys.executable} score.py {{x}} {{k}} {{epochs}}", "python: epochs:loss")
+    )
     result = start_search(load_config(path), runs_dir=tmp_path / "runs")
     seen: dict[int, list[float]] = {1: [], 2: []}
     for t in sorted(result.trials, key=lambda t: t.trial):  # the asynchronous rule, worked out by hand
@@ -217,11 +224,18 @@ def test_early_stopping_prunes_a_trial_reporting_a_bad_value_at_a_rung_and_keeps
     assert statuses == sorted(statuses, key=[TrialStatus.OK, TrialStatus.PRUNED].index)  # ran to the end first
 
 
-@pytest.mark.parametrize("early, key, words", [
-    ("{method: halving, min_epochs: 1, eta: 3}", "search.early_stopping.max_epochs", "is missing"),
-    ("{method: hyperband, min_epochs: 1, eta: 3, max_epochs: 9}", "search.early_stopping.method", "cannot pause"),
-    ("{method: halving, min_epochs: 9, eta: 3, max_epochs: 9}", "search.early_stopping.min_epochs", "below max_epochs"),
-])
+@pytest.mark.parametrize(
+    "early, key, words",
+    [
+        ("{method: halving, min_epochs: 1, eta: 3}", "search.early_stopping.max_epochs", "is missing"),
+        ("{method: hyperband, min_epochs: 1, eta: 3, max_epochs: 9}", "search.early_stopping.method", "cannot pause"),
+        (
+            "{method: halving, min_epochs: 9, eta: 3, max_epochs: 9}",
+            "search.early_stopping.min_epochs",
+            "below max_epochs",
+        ),
+    ],
+)
 def test_early_stopping_of_an_own_objective_needs_halving_up_to_max_epochs(tmp_path, early, key, words):
     path = write_command_config(tmp_path, extra=f"  early_stopping: {early}\n")
     with pytest.raises(ConfigError) as info:
@@ -232,7 +246,9 @@ def test_early_stopping_of_an_own_objective_needs_halving_up_to_max_epochs(tmp_p
 def test_max_epochs_is_refused_for_the_engine(tmp_path):
     from tests.conftest import write_tiny_config
 
-    path = write_tiny_config(tmp_path, extra="  early_stopping: {method: halving, min_epochs: 1, eta: 3, max_epochs: 9}\n")
+    path = write_tiny_config(
+        tmp_path, extra="  early_stopping: {method: halving, min_epochs: 1, eta: 3, max_epochs: 9}\n"
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert [p.key for p in info.value.problems] == ["search.early_stopping.max_epochs"]
@@ -252,13 +268,20 @@ def _start_waiting_search(tmp_path: Path) -> tuple[subprocess.Popen, Path, list[
     """A CLI search with 2 workers whose 4 commands wait for a ``release`` file; returns once two have started."""
     (tmp_path / "wait.py").write_text(WAITER)
     path = tmp_path / "wait.yaml"
-    path.write_text(f"objective:\n  command: {sys.executable} wait.py {{x}}\n  metric: loss\n"
-                    "space:\n  x: {scale: uniform, low: 0, high: 1}\nsearch: {trials: 4, seed: 0}\n")
+    path.write_text(
+        f"objective:\n  command: {sys.executable} wait.py {{x}}\n  metric: loss\n"
+        "space:\n  x: {scale: uniform, low: 0, high: 1}\nsearch: {trials: 4, seed: 0}\n"
+    )
     runs = tmp_path / "runs"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    search = subprocess.Popen([sys.executable, "-m", "hpsearch", "run", str(path), "-w", "2", "-q",
-                               "--runs-dir", str(runs)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              start_new_session=True, text=True)
+    search = subprocess.Popen(
+        [sys.executable, "-m", "hpsearch", "run", str(path), "-w", "2", "-q", "--runs-dir", str(runs)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        text=True,
+    )
     assert _wait_until(lambda: len(_pids(runs)) == 2 or search.poll() is not None), "no command started"
     assert search.poll() is None, search.communicate()
     children = psutil.Process(search.pid).children(recursive=True)
@@ -275,11 +298,14 @@ def test_a_killed_or_interrupted_search_leaves_no_child_process_alive_and_resume
         if how == "kill -9":
             search.send_signal(signal.SIGKILL)  # the search only: its workers and commands must follow it
         else:
-            os.killpg(search.pid, signal.SIGINT)  # what a terminal's Ctrl-C does (commands are in sessions of their own)
+            os.killpg(
+                search.pid, signal.SIGINT
+            )  # what a terminal's Ctrl-C does (commands are in sessions of their own)
         _, err = search.communicate(timeout=60)
         assert search.returncode == (-signal.SIGKILL if how == "kill -9" else 130), err
-        assert _wait_until(lambda: all(_gone(c.pid) for c in children)), \
-            [c.cmdline() for c in children if not _gone(c.pid)]
+        assert _wait_until(lambda: all(_gone(c.pid) for c in children)), [
+            c.cmdline() for c in children if not _gone(c.pid)
+        ]
     finally:
         for process in [*children, *([psutil.Process(search.pid)] if search and search.poll() is None else [])]:
             try:
@@ -319,10 +345,15 @@ def test_a_command_objective_runs_on_dask_workers_with_the_same_results_as_loky(
     distributed = pytest.importorskip("dask.distributed")
     config = load_config(write_command_config(tmp_path, trials=4))
     loky = start_search(config, runs_dir=tmp_path / "runs", name="loky", execution=Execution(workers=2))
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
-        dask = start_search(config, runs_dir=tmp_path / "runs", name="dask",
-                            execution=Execution(backend="dask", scheduler=cluster.scheduler_address))
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        dask = start_search(
+            config,
+            runs_dir=tmp_path / "runs",
+            name="dask",
+            execution=Execution(backend="dask", scheduler=cluster.scheduler_address),
+        )
 
     def results(result):
         return sorted((t.trial, t.seed, sorted(t.params.items()), t.status, t.metrics) for t in result.trials)
@@ -342,7 +373,9 @@ def test_plots_report_and_importance_name_the_metric(tmp_path):
 
 
 def test_a_dry_run_of_an_own_objective_plans_its_trials_and_trains_nothing(tmp_path):
-    out = invoke("run", str(write_command_config(tmp_path, extra=EARLY)), "--dry-run", "--runs-dir", str(tmp_path / "r"))
+    out = invoke(
+        "run", str(write_command_config(tmp_path, extra=EARLY)), "--dry-run", "--runs-dir", str(tmp_path / "r")
+    )
     assert "Planned trials (6)" in out and "Rungs" not in out
     assert not (tmp_path / "r").exists()
 
@@ -350,10 +383,10 @@ def test_a_dry_run_of_an_own_objective_plans_its_trials_and_trains_nothing(tmp_p
 def test_a_trial_record_keeps_the_metric_every_other_number_and_the_reports_through_the_store(tmp_path):
     import math
 
-    from hpsearch.objectives.spec import ObjectiveResult, ObjectiveSpec
-    from hpsearch.execution.objective_jobs import trial_record
     from hpsearch.core.records import RoundRecord
+    from hpsearch.execution.objective_jobs import trial_record
     from hpsearch.execution.segments import TrialTask
+    from hpsearch.objectives.spec import ObjectiveResult, ObjectiveSpec
     from hpsearch.storage.records import EpochLog
 
     spec = ObjectiveSpec("python", None, "m:f", "acc", "maximize")
@@ -397,14 +430,31 @@ def test_a_dask_task_whose_workers_keep_dying_ends_the_search_with_a_resume_hint
         "    return params['x']\n"
     )
     path = tmp_path / "killer.yaml"
-    path.write_text('name: killer\nobjective: {python: "killer:objective", metric: v}\n'
-                    "space:\n  x: {scale: uniform, low: 0, high: 1}\nsearch: {trials: 6, seed: 3}\n")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
-        result = CliRunner().invoke(cli, ["run", str(path), "--runs-dir", str(tmp_path / "runs"), "-q",
-                                          "--backend", "dask", "--scheduler", cluster.scheduler_address])
+    path.write_text(
+        'name: killer\nobjective: {python: "killer:objective", metric: v}\n'
+        "space:\n  x: {scale: uniform, low: 0, high: 1}\nsearch: {trials: 6, seed: 3}\n"
+    )
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        result = CliRunner().invoke(
+            cli,
+            [
+                "run",
+                str(path),
+                "--runs-dir",
+                str(tmp_path / "runs"),
+                "-q",
+                "--backend",
+                "dask",
+                "--scheduler",
+                cluster.scheduler_address,
+            ],
+        )
     assert result.exit_code == 2, result.output
-    assert "dask worker died" in result.stderr and "hpsearch resume " in result.stderr and "runs/killer" in result.stderr
+    assert (
+        "dask worker died" in result.stderr and "hpsearch resume " in result.stderr and "runs/killer" in result.stderr
+    )
     assert "Traceback" not in result.output
 
 
@@ -418,8 +468,18 @@ def test_the_hints_after_a_search_describe_its_final_best_trials(tmp_path, monke
 
     space = {"x": {"scale": "uniform", "low": 0, "high": 1}, "y": {"scale": "uniform", "low": 0, "high": 1}}
     # Seed 3 (pinned: the same trials on every machine): round 0's best x is away from 0, round 1 reaches it.
-    result = tune(edge_obj.value, space, trials=6, rounds=2, zoom_trials=12, top_k=2, seed=3,
-                  runs_dir=tmp_path / "runs", name="edge", execution=Execution(workers=1))
+    result = tune(
+        edge_obj.value,
+        space,
+        trials=6,
+        rounds=2,
+        zoom_trials=12,
+        top_k=2,
+        seed=3,
+        runs_dir=tmp_path / "runs",
+        name="edge",
+        execution=Execution(workers=1),
+    )
     round0 = [t for t in result.trials if t.round == 0]
     assert not edge_hints(result.rounds[:1], round0, 2)  # round 0 alone: no hint
     assert result.best.round == 1 and result.best.params["x"] < 0.05
@@ -438,5 +498,4 @@ def test_confirm_says_each_repeat_by_the_objectives_metric_with_its_sign(tmp_pat
     assert len(lines) == 2 and all(" J " not in line for line in lines), lines
     with RunStore.open(tmp_path / "runs" / "py") as store:
         said = {int(line.split(" repeat ")[1].split(":")[0]): float(line.split(" acc ")[1]) for line in lines}
-        assert all(math.isclose(said[r.repeat], -r.value, rel_tol=1e-3) and said[r.repeat] > 0
-                   for r in store.repeats())
+        assert all(math.isclose(said[r.repeat], -r.value, rel_tol=1e-3) and said[r.repeat] > 0 for r in store.repeats())

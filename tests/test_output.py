@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
+from hpsearch.analysis.leaderboard import format_accuracy, format_cost, format_param, leaderboard
 from hpsearch.cli import render
 from hpsearch.cli.main import cli
 from hpsearch.cli.text import plain, safe
-from hpsearch.analysis.leaderboard import format_accuracy, format_cost, format_param, leaderboard
 from hpsearch.core.records import TrialRecord, TrialStatus
 from tests.conftest import write_tiny_config
 
@@ -25,13 +25,29 @@ def trials() -> list[TrialRecord]:
     for k in range(8):
         status = TrialStatus.OK if k < 6 else (TrialStatus.DIVERGED if k == 6 else TrialStatus.FAILED)
         cost = None if status is TrialStatus.FAILED else (math.nan if k == 6 else 0.123456789 + k / 7)
-        out.append(TrialRecord(
-            trial=k, round=k % 2, index=k, seed=k, status=status,
-            params={"batch_size": 64, "beta1": 0.98765432, "hidden_units": 123, "l2": 0.000123456,
-                    "layers": 3, "learning_rate": 0.0123456789 * (k + 1)},
-            dev_cost=cost, train_cost=None if cost is None else cost / 3, dev_accuracy=None if cost is None else 0.9375,
-            epochs_run=20, seconds=1234.5678, error="ValueError: boom" if cost is None else None,
-        ))
+        out.append(
+            TrialRecord(
+                trial=k,
+                round=k % 2,
+                index=k,
+                seed=k,
+                status=status,
+                params={
+                    "batch_size": 64,
+                    "beta1": 0.98765432,
+                    "hidden_units": 123,
+                    "l2": 0.000123456,
+                    "layers": 3,
+                    "learning_rate": 0.0123456789 * (k + 1),
+                },
+                dev_cost=cost,
+                train_cost=None if cost is None else cost / 3,
+                dev_accuracy=None if cost is None else 0.9375,
+                epochs_run=20,
+                seconds=1234.5678,
+                error="ValueError: boom" if cost is None else None,
+            )
+        )
     return out
 
 
@@ -130,7 +146,9 @@ def test_a_data_notice_or_edge_hint_holding_markup_is_printed_as_plain_text(tmp_
     data = tmp_path / "[bold]x.csv"  # a notice names the file: its path must not become markup
     data.write_text(",a,b,label\n" + "".join(f"{i},{i % 7},{(i * 3) % 5},{'pq'[i % 2]}\n" for i in range(40)))
     config = tmp_path / "c.yaml"
-    config.write_text(f"data: {{path: '{data.name}', label: label}}\nmodel: {{epochs: 1}}\nsearch: {{trials: 2, workers: 1}}\n")
+    config.write_text(
+        f"data: {{path: '{data.name}', label: label}}\nmodel: {{epochs: 1}}\nsearch: {{trials: 2, workers: 1}}\n"
+    )
     result = CliRunner().invoke(cli, ["run", str(config), "--runs-dir", str(tmp_path / "runs"), "-q"])
     assert result.exit_code == 0, result.output
     assert "[bold]x.csv" in result.stderr  # shown as written, not swallowed as a style

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 import struct
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from hpsearch.core.errors import MissingDependencyError
 from hpsearch.analysis.importance import hyperparameter_importance
 from hpsearch.analysis.plots import plot_run
 from hpsearch.analysis.plots.parameter_axis import one_minus_log_position, one_minus_log_ticks
+from hpsearch.core.errors import MissingDependencyError
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.space.search_space import Space
 
@@ -50,9 +50,17 @@ def make_trial(number: int, rnd: int, params: dict, status: TrialStatus, cost: f
     epochs = 6 if cost is not None else 0
     curve = [] if cost is None else [cost + 1.0 / (e + 1) for e in range(epochs)]
     return TrialRecord(
-        trial=number, round=rnd, index=number, params=params, seed=number, status=status,
-        dev_cost=cost, train_cost=None if cost is None else cost * 0.8,
-        dev_accuracy=None if cost is None else 0.9, epochs_run=epochs, seconds=0.5,
+        trial=number,
+        round=rnd,
+        index=number,
+        params=params,
+        seed=number,
+        status=status,
+        dev_cost=cost,
+        train_cost=None if cost is None else cost * 0.8,
+        dev_accuracy=None if cost is None else 0.9,
+        epochs_run=epochs,
+        seconds=0.5,
         history={"train_cost": [c * 0.8 for c in curve], "dev_cost": curve, "dev_accuracy": [0.9] * epochs},
         error="ValueError: boom" if status is TrialStatus.FAILED else None,
     )
@@ -64,9 +72,17 @@ def synthetic_run(spaces: list[dict], per_round: int, seed: int = 0) -> tuple[li
     rounds, trials = [], []
     for r, spec in enumerate(spaces):
         space = Space.from_json(spec)
-        rounds.append(RoundRecord(round=r, space=spec, n_trials=per_round, sampler="random",
-                                  kind="initial" if r == 0 else "zoom", top_k=None if r == 0 else 3,
-                                  first_trial=len(trials)))
+        rounds.append(
+            RoundRecord(
+                round=r,
+                space=spec,
+                n_trials=per_round,
+                sampler="random",
+                kind="initial" if r == 0 else "zoom",
+                top_k=None if r == 0 else 3,
+                first_trial=len(trials),
+            )
+        )
         for i in range(per_round):
             params = space.from_unit(rng.uniform(size=len(space)))
             lr = params.get("learning_rate", 1e-2)
@@ -127,10 +143,12 @@ def degenerate_runs() -> dict[str, tuple[list[RoundRecord], list[TrialRecord]]]:
         "a single ok trial": ([first], [make_trial(0, 0, params, TrialStatus.OK, 0.4)]),
         "no trials at all": ([first], []),
         "nan and inf costs, an ok trial's too": (
-            rounds, trials + [make_trial(99, 0, params, TrialStatus.OK, math.nan)]
+            rounds,
+            trials + [make_trial(99, 0, params, TrialStatus.OK, math.nan)],
         ),
         "exact zero costs beside a huge one": (
-            [first], [make_trial(k, 0, params, TrialStatus.OK, c) for k, c in enumerate([0.0, 0.0, 1e-9, 0.3, 40.0])]
+            [first],
+            [make_trial(k, 0, params, TrialStatus.OK, c) for k, c in enumerate([0.0, 0.0, 1e-9, 0.3, 40.0])],
         ),
         "a parameter with a single value": synthetic_run([FIRST, collapsed], per_round=9),
         "no numeric parameter": (choice_rounds, choice_trials),
@@ -175,8 +193,14 @@ def test_no_band_for_diverged_or_failed_trials_when_there_are_none(tmp_path: Pat
 def test_integer_ticks_are_plain_numbers():
     from hpsearch.analysis.plots.canvas import tick_text
 
-    assert [tick_text(v) for v in (1024.0, 16.0, 2048.0, 0.003, 2.5, 1e5)] == \
-        ["1024", "16", "2048", "0.003", "2.5", "100000"]
+    assert [tick_text(v) for v in (1024.0, 16.0, 2048.0, 0.003, 2.5, 1e5)] == [
+        "1024",
+        "16",
+        "2048",
+        "0.003",
+        "2.5",
+        "100000",
+    ]
 
 
 def test_pairs_are_the_two_most_important_numeric_parameters():
@@ -185,8 +209,9 @@ def test_pairs_are_the_two_most_important_numeric_parameters():
 
     rounds, trials = synthetic_run([FIRST], per_round=12)
     view = RunView.of(rounds, trials, 3)
-    report = ImportanceReport("m", 12, [Importance("batch_size", 0.5), Importance("layers", 0.3),
-                                        Importance("beta1", 0.1)], True)
+    report = ImportanceReport(
+        "m", 12, [Importance("batch_size", 0.5), Importance("layers", 0.3), Importance("beta1", 0.1)], True
+    )
     assert choose_pair(view, report) == ("layers", "beta1")  # batch_size is a choice
     assert choose_pair(view, None) == ("beta1", "hidden_units")  # else the first two numeric ones by name
 
@@ -199,12 +224,24 @@ def halving_run() -> tuple[list[RoundRecord], list[TrialRecord]]:
         cost = 0.2 + 0.1 * t.trial
         top = t.trial < 2
         curve = [cost + 0.5, cost + 0.2, cost] if top else [cost + 0.5]
-        shaped.append(TrialRecord(
-            trial=t.trial, round=0, index=t.trial, params=t.params, seed=t.trial,
-            status=TrialStatus.OK if top else TrialStatus.PRUNED, dev_cost=curve[-1], train_cost=curve[-1] * 0.8,
-            dev_accuracy=0.9, epochs_run=len(curve), seconds=0.1, rung=1 if top else 0, value=curve[-1],
-            history={"dev_cost": curve, "train_cost": [c * 0.8 for c in curve], "dev_accuracy": [0.9] * len(curve)},
-        ))
+        shaped.append(
+            TrialRecord(
+                trial=t.trial,
+                round=0,
+                index=t.trial,
+                params=t.params,
+                seed=t.trial,
+                status=TrialStatus.OK if top else TrialStatus.PRUNED,
+                dev_cost=curve[-1],
+                train_cost=curve[-1] * 0.8,
+                dev_accuracy=0.9,
+                epochs_run=len(curve),
+                seconds=0.1,
+                rung=1 if top else 0,
+                value=curve[-1],
+                history={"dev_cost": curve, "train_cost": [c * 0.8 for c in curve], "dev_accuracy": [0.9] * len(curve)},
+            )
+        )
     return rounds, shaped
 
 
@@ -218,8 +255,11 @@ def _hollow_points(ax) -> int:
     count = 0
     for collection in ax.collections:
         faces = collection.get_facecolors()
-        if len(collection.get_offsets()) and (len(faces) == 0 or (faces[:, 3] == 0).all()) and \
-                collection.get_sizes().max() < 100:  # the top-K rings are larger
+        if (
+            len(collection.get_offsets())
+            and (len(faces) == 0 or (faces[:, 3] == 0).all())
+            and collection.get_sizes().max() < 100
+        ):  # the top-K rings are larger
             count += len(collection.get_offsets())
     return count
 
@@ -254,8 +294,10 @@ def test_curve_titles_and_legends_say_what_is_drawn():
     assert learning_curves_figure(view, {}).axes[0].get_title() == "learning curves of the best 3 trials"
     rounds, trials = halving_run()
     # 8 trials at the top rung: the legend names the best 5 and says 3 more are drawn in colour
-    top = [replace(t, status=TrialStatus.OK, rung=1, history={**t.history, "dev_cost": [1.0, 0.9, t.dev_cost]})
-           for t in trials]
+    top = [
+        replace(t, status=TrialStatus.OK, rung=1, history={**t.history, "dev_cost": [1.0, 0.9, t.dev_cost]})
+        for t in trials
+    ]
     ax = rung_curves_figure(0, top).axes[0]
     named = [label for label in _legend(ax) if label.startswith("#")]
     assert len(named) == 5
@@ -274,13 +316,11 @@ def test_only_box_zoom_rounds_are_outlined_as_boxes():
     assert [number for number, _ in RunView.of(rounds, trials, 3).zoom_boxes()] == [1]
 
 
-
 def test_a_regression_gets_its_dev_rmse_per_epoch_in_the_targets_units(tmp_path: Path):
     from dataclasses import replace
 
     rounds, trials = synthetic_run([FIRST], per_round=8)
-    trials = [replace(t, history={**t.history, "dev_rmse": [40.0 * c for c in t.history["dev_cost"]]})
-              for t in trials]
+    trials = [replace(t, history={**t.history, "dev_rmse": [40.0 * c for c in t.history["dev_cost"]]}) for t in trials]
     written = plot_run(rounds, trials, tmp_path, top_k=3)
     assert tmp_path / "rmse_curves.png" in written
     width, height = png_size(tmp_path / "rmse_curves.png")

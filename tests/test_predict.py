@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
+from hpsearch.core.errors import DataError
 from hpsearch.data.data_config import DataConfig
 from hpsearch.data.datasets import load_dataset
-from hpsearch.core.errors import DataError
 from hpsearch.nn import ModelConfig, Network, train
 from hpsearch.predict.model import Model, predict_csv
 from hpsearch.search.api import start_search
@@ -36,8 +36,12 @@ def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("penguins")
     for name in ("penguins-train.csv", "penguins-dev.csv"):
         shutil.copy(EXAMPLE / name, folder / name)
-    data = load_dataset(DataConfig(path="penguins-train.csv", dev_path="penguins-dev.csv", label="species",
-                                   drop=("year",), missing="mean"), base_dir=folder)
+    data = load_dataset(
+        DataConfig(
+            path="penguins-train.csv", dev_path="penguins-dev.csv", label="species", drop=("year",), missing="mean"
+        ),
+        base_dir=folder,
+    )
     result, network = train(ModelConfig(hidden=(8,), epochs=5, learning_rate=0.01, seed=3), data)
     return folder, data, result, network
 
@@ -127,7 +131,9 @@ def test_train_save_writes_a_model_that_predict_reads(tmp_path):
     assert trained.exit_code == 0, trained.output
     assert "dropped column ''" in trained.stderr
     out = tmp_path / "predictions.csv"
-    predicted = CliRunner().invoke(cli, ["predict", str(tmp_path / "m.npz"), str(folder / "penguins-dev.csv"), "--out", str(out)])
+    predicted = CliRunner().invoke(
+        cli, ["predict", str(tmp_path / "m.npz"), str(folder / "penguins-dev.csv"), "--out", str(out)]
+    )
     assert predicted.exit_code == 0, predicted.output
     assert "68 predictions written" in predicted.stdout and "accuracy" in predicted.stdout
     assert out.read_text().splitlines()[0] == "row,prediction"

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from hpsearch.objectives.spec import ObjectiveSpec
 from hpsearch.objectives.evaluate import evaluate
 from hpsearch.objectives.function import Trial, TrialPruned
+from hpsearch.objectives.spec import ObjectiveSpec
 
 
 def spec_of(function, **changes) -> ObjectiveSpec:
@@ -109,10 +109,12 @@ def test_a_function_past_its_timeout_is_failed(tmp_path):
 
 
 def test_module_function_is_imported_from_the_config_folder(tmp_path):
-    (tmp_path / "my_objective_mod.py").write_text(textwrap.dedent("""
+    (tmp_path / "my_objective_mod.py").write_text(
+        textwrap.dedent("""
         def train(params, trial):
             return {"val_loss": params["x"] ** 2 + trial.seed}
-    """))
+    """)
+    )
     spec = ObjectiveSpec("python", None, "my_objective_mod:train", "val_loss", "minimize", None, str(tmp_path))
     try:
         result = run(spec, {"x": 3}, tmp_path)
@@ -122,8 +124,13 @@ def test_module_function_is_imported_from_the_config_folder(tmp_path):
     assert (result.status, result.value) == ("ok", 20.0)
 
 
-@pytest.mark.parametrize("target, words", [("no_such_module_hp:train", "cannot import no_such_module_hp"),
-                                           ("json:no_such_function", "json has no no_such_function")])
+@pytest.mark.parametrize(
+    "target, words",
+    [
+        ("no_such_module_hp:train", "cannot import no_such_module_hp"),
+        ("json:no_such_function", "json has no no_such_function"),
+    ],
+)
 def test_a_function_that_cannot_be_found_is_failed_with_the_fix(tmp_path, target, words):
     spec = ObjectiveSpec("python", None, target, "val_loss", "minimize", None, str(tmp_path))
     result = run(spec, tmp_path=tmp_path)
@@ -132,10 +139,14 @@ def test_a_function_that_cannot_be_found_is_failed_with_the_fix(tmp_path, target
     assert words in result.error
 
 
-@pytest.mark.parametrize("raise_it, reason", [
-    (lambda: sys.exit(0), "SystemExit: 0"), (lambda: sys.exit(), "SystemExit"),
-    (lambda: (_ for _ in ()).throw(GeneratorExit()), "GeneratorExit"),
-])
+@pytest.mark.parametrize(
+    "raise_it, reason",
+    [
+        (lambda: sys.exit(0), "SystemExit: 0"),
+        (lambda: sys.exit(), "SystemExit"),
+        (lambda: (_ for _ in ()).throw(GeneratorExit()), "GeneratorExit"),
+    ],
+)
 def test_sys_exit_and_generator_exit_fail_their_trial_only(tmp_path, raise_it, reason):
     result = run(spec_of(lambda params: raise_it()), tmp_path=tmp_path / "t")
     assert result.status == "failed" and result.error.split(" (")[0] == reason

@@ -104,8 +104,10 @@ def test_confirm_of_a_regression_gives_the_mean_rmse_of_its_repeats_and_its_inte
     with RunStore.open(run, read_only=True) as store:
         trial = next(t for t in store.trials() if t.trial == best.trial)
     seed = next(s for t, s, _ in stored if t == best.trial)
-    fresh, _ = train(ModelConfig.from_dict({**cfg.model, **trial.params, "seed": int(seed)}),
-                     load_dataset(cfg.resolved_data(), base_dir=tmp_path))
+    fresh, _ = train(
+        ModelConfig.from_dict({**cfg.model, **trial.params, "seed": int(seed)}),
+        load_dataset(cfg.resolved_data(), base_dir=tmp_path),
+    )
     assert by_trial[best.trial][0]["dev_rmse"] == fresh.dev_rmse
     rows = {int(r["trial"]): r for r in export_csv(run)}
     assert float(rows[best.trial]["confirm_rmse_mean"]) == pytest.approx(mean, rel=1e-12)
@@ -118,9 +120,30 @@ def test_confirm_of_a_regression_gives_the_mean_rmse_of_its_repeats_and_its_inte
 
 
 CLASSIFICATION_COLUMNS = [
-    "rank", "trial", "round", "status", "dev_cost", "train_cost", "dev_accuracy", "epochs_run", "seconds", "rung",
-    "best_dev_cost", "best_epoch", "confirm_mean", "confirm_std", "confirm_n", "error", "batch_size", "beta1",
-    "hidden_units", "learning_rate", "epochs", "layers", "seed"]
+    "rank",
+    "trial",
+    "round",
+    "status",
+    "dev_cost",
+    "train_cost",
+    "dev_accuracy",
+    "epochs_run",
+    "seconds",
+    "rung",
+    "best_dev_cost",
+    "best_epoch",
+    "confirm_mean",
+    "confirm_std",
+    "confirm_n",
+    "error",
+    "batch_size",
+    "beta1",
+    "hidden_units",
+    "learning_rate",
+    "epochs",
+    "layers",
+    "seed",
+]
 OBJECTIVE = """\
 def score(params, trial):
     return {"dev_rmse": (params["x"] - 1) ** 2 + trial.seed % 7 / 100, "dev_r2": 0.5}
@@ -138,7 +161,8 @@ def test_classification_and_own_objectives_keep_their_columns_and_store_no_metri
     (tmp_path / "scoring.py").write_text(OBJECTIVE)
     (tmp_path / "own.yaml").write_text(
         'name: own\nobjective: {python: "scoring:score", metric: dev_rmse}\n'
-        "space:\n  x: {scale: uniform, low: -3, high: 3}\nsearch: {trials: 3, seed: 2, workers: 1}\n")
+        "space:\n  x: {scale: uniform, low: -3, high: 3}\nsearch: {trials: 3, seed: 2, workers: 1}\n"
+    )
     own = start_search(load_config(tmp_path / "own.yaml"), runs_dir=tmp_path / "runs", execution=ONE).run_dir
     confirm_run(own, top_k=2, seeds=2, execution=ONE)
     assert not any(c.startswith("confirm_rmse") for c in export_csv(own)[0])
@@ -172,7 +196,8 @@ def test_a_schema_3_regression_run_opens_shows_exports_resumes_and_confirms(tmp_
     before = {r["trial"]: (r["status"], r["dev_cost"]) for r in rows}
     result = resume_search(run, execution=ONE)  # nothing left to train: the records stand
     assert {str(t.trial): (t.status.value, repr(t.dev_cost)) for t in result.trials} == {
-        k: (s, repr(float(c))) for k, (s, c) in before.items()}
+        k: (s, repr(float(c))) for k, (s, c) in before.items()
+    }
     confirmed = runner.invoke(cli, ["confirm", str(run), "--top", "2", "--seeds", "3", "-q"])
     assert confirmed.exit_code == 0, confirmed.output
     after = {r["trial"]: r for r in export_csv(run)}
@@ -189,8 +214,10 @@ def test_metrics_a_changed_run_sqlite_holds_are_dropped_or_refused_in_one_line(t
     shutil.copytree(FIXTURES / "v3-run", run)
     resume_search(run, execution=ONE)  # migrated to schema 4 on disk
     with sqlite3.connect(run / "run.sqlite") as db:
-        db.execute("UPDATE epochs SET metrics = ? WHERE trial = 0 AND epoch = 0",
-                   ('{"dev_rmse": "1.0", "dev_r2": 1e999, "other": 2.0}',))
+        db.execute(
+            "UPDATE epochs SET metrics = ? WHERE trial = 0 AND epoch = 0",
+            ('{"dev_rmse": "1.0", "dev_r2": 1e999, "other": 2.0}',),
+        )
         db.execute("UPDATE epochs SET metrics = ? WHERE trial = 0 AND epoch = 1", ('{"dev_rmse": 0.5}',))
         db.execute("UPDATE confirmations SET metrics = ? WHERE repeat_index = 0", ('{"dev_rmse": NaN, "x": 1}',))
     db.close()

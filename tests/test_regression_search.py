@@ -86,8 +86,9 @@ def test_a_resumed_regression_run_equals_a_straight_one(tmp_path: Path) -> None:
         db.execute("DELETE FROM trials WHERE trial >= 2")
     db.close()
     resumed = resume_search(cut.run_dir, execution=Execution(workers=2))
-    assert [(t.trial, t.dev_cost, t.metrics) for t in resumed.trials] == \
-           [(t.trial, t.dev_cost, t.metrics) for t in straight.trials]
+    assert [(t.trial, t.dev_cost, t.metrics) for t in resumed.trials] == [
+        (t.trial, t.dev_cost, t.metrics) for t in straight.trials
+    ]
 
 
 def test_a_halving_regression_run_promotes_and_trains_on_exactly(tmp_path: Path) -> None:
@@ -104,23 +105,39 @@ def test_a_halving_regression_run_promotes_and_trains_on_exactly(tmp_path: Path)
     assert best.metrics["dev_rmse"] == fresh.dev_rmse
 
 
-@pytest.mark.parametrize("assignment, said", [
-    ("model.epochz=3", "--set model.epochz: unknown hyperparameter"),
-    ("search.trials=abc", "--set search.trials: must be an integer"),
-    ("search.trials.x=1", "search.trials is 4, not a mapping"),
-    ("nonsense", "must look like name=value"),
-])
+@pytest.mark.parametrize(
+    "assignment, said",
+    [
+        ("model.epochz=3", "--set model.epochz: unknown hyperparameter"),
+        ("search.trials=abc", "--set search.trials: must be an integer"),
+        ("search.trials.x=1", "search.trials is 4, not a mapping"),
+        ("nonsense", "must look like name=value"),
+    ],
+)
 def test_run_set_errors_are_one_line(tmp_path: Path, assignment: str, said: str) -> None:
-    result = CliRunner().invoke(cli, ["run", str(config(tmp_path)), "--runs-dir", str(tmp_path / "runs"),
-                                      "--set", assignment])
+    result = CliRunner().invoke(
+        cli, ["run", str(config(tmp_path)), "--runs-dir", str(tmp_path / "runs"), "--set", assignment]
+    )
     assert result.exit_code == 2 and "Traceback" not in result.output
     (line,) = result.stderr.strip().splitlines()
     assert said in line
 
 
 def test_run_set_overrides_a_value_for_one_run_and_the_run_records_it(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["run", str(config(tmp_path)), "--runs-dir", str(tmp_path / "runs"), "-q",
-                                      "--set", "model.epochs=2", "--set", "search.trials=2"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            str(config(tmp_path)),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "-q",
+            "--set",
+            "model.epochs=2",
+            "--set",
+            "search.trials=2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     stored = load_config(tmp_path / "runs" / "lin" / "config.yaml")
     assert stored.model["epochs"] == 2 and stored.search.trials == 2

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from hpsearch.analysis.importance import Importance, ImportanceReport
-from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.analysis.report import write_report
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 RUN_NAME = "digits <b>&</b>"
@@ -27,14 +27,26 @@ ROUNDS = [
     RoundRecord(round=0, space=FIRST, n_trials=4, sampler="random"),
     RoundRecord(round=1, space=ZOOM, n_trials=3, sampler="random", kind="zoom", top_k=2, first_trial=4),
 ]
-IMPORTANCE = ImportanceReport("a method <named>", 5, [Importance("learning_rate", 0.8), Importance("activation", 0.05)],
-                              True)
+IMPORTANCE = ImportanceReport(
+    "a method <named>", 5, [Importance("learning_rate", 0.8), Importance("activation", 0.05)], True
+)
 
 
 def trial(number: int, rnd: int, lr: float, status: TrialStatus, cost: float | None, error: str | None = None):
-    return TrialRecord(trial=number, round=rnd, index=number, params={"learning_rate": lr, "activation": "relu"},
-                       seed=number, status=status, dev_cost=cost, train_cost=None if cost is None else cost / 2,
-                       dev_accuracy=None if cost is None else 0.5, epochs_run=3, seconds=1.25, error=error)
+    return TrialRecord(
+        trial=number,
+        round=rnd,
+        index=number,
+        params={"learning_rate": lr, "activation": "relu"},
+        seed=number,
+        status=status,
+        dev_cost=cost,
+        train_cost=None if cost is None else cost / 2,
+        dev_accuracy=None if cost is None else 0.5,
+        epochs_run=3,
+        seconds=1.25,
+        error=error,
+    )
 
 
 TRIALS = [
@@ -83,8 +95,9 @@ def png(path: Path, width: int, height: int) -> Path:
 
     rows = b"".join(b"\x00" + b"\x30\x60\x90" * width for _ in range(height))  # filter byte + RGB pixels
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -95,8 +108,9 @@ def images(tmp_path: Path) -> list[Path]:
 
 @pytest.fixture
 def report(tmp_path: Path, images: list[Path]) -> Path:
-    return write_report(tmp_path / "out", run_name=RUN_NAME, rounds=ROUNDS, trials=TRIALS, images=images,
-                        importance=IMPORTANCE)
+    return write_report(
+        tmp_path / "out", run_name=RUN_NAME, rounds=ROUNDS, trials=TRIALS, images=images, importance=IMPORTANCE
+    )
 
 
 def test_the_page_embeds_every_image_and_links_nothing_outside(report: Path, images: list[Path]):
@@ -116,12 +130,24 @@ def test_text_from_the_run_is_escaped(report: Path):
 
 
 def test_the_leaderboard_lists_the_best_trials_first_with_their_results(tmp_path: Path, images: list[Path]):
-    path = write_report(tmp_path, run_name="r", rounds=ROUNDS, trials=TRIALS, images=images, importance=IMPORTANCE,
-                        leaderboard_rows=5)
+    path = write_report(
+        tmp_path, run_name="r", rounds=ROUNDS, trials=TRIALS, images=images, importance=IMPORTANCE, leaderboard_rows=5
+    )
     leaderboard = Tables(path.read_text(encoding="utf-8")).tables[0]
     head, rows = leaderboard[0], leaderboard[1:]
-    assert head == ["rank", "trial", "round", "status", "activation", "learning_rate", "dev J", "train J", "dev acc",
-                    "epochs", "seconds"]
+    assert head == [
+        "rank",
+        "trial",
+        "round",
+        "status",
+        "activation",
+        "learning_rate",
+        "dev J",
+        "train J",
+        "dev acc",
+        "epochs",
+        "seconds",
+    ]
     assert len(rows) == 5  # leaderboard_rows
     assert [row[1] for row in rows] == ["4", "3", "6", "5", "0"]
     # the same text as the terminal: accuracy as a percentage, seconds to two decimals
@@ -144,8 +170,9 @@ def test_the_importance_table_names_its_method_and_ranks_the_parameters(report: 
 
 def test_too_few_trials_for_importance_is_said_in_words(tmp_path: Path, images: list[Path]):
     report = ImportanceReport("m", 3, [], False, "only 3 ok trials; need ≥ 10")
-    page = write_report(tmp_path, run_name="r", rounds=ROUNDS, trials=TRIALS, images=images,
-                        importance=report).read_text(encoding="utf-8")
+    page = write_report(
+        tmp_path, run_name="r", rounds=ROUNDS, trials=TRIALS, images=images, importance=report
+    ).read_text(encoding="utf-8")
     assert "Not enough to rank: only 3 ok trials; need ≥ 10." in page
 
 
@@ -178,10 +205,25 @@ def browse(page: Path, tmp_path: Path) -> tuple[dict, str]:
     probed = tmp_path / "probed.html"
     probed.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
     result = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-         "--window-size=1200,900", "--enable-logging=stderr", "--v=0", "--dump-dom", probed.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1200,900",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            probed.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     probe = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout, re.S)
@@ -198,14 +240,43 @@ def test_the_report_renders_in_a_headless_browser(tmp_path: Path, report: Path, 
 
 
 def test_a_wide_leaderboard_fits_a_1200_px_window(tmp_path: Path, images: list[Path]):
-    names = ["learning_rate", "beta1", "beta2", "hidden_units", "layers", "batch_size", "l2", "keep_prob",
-             "bn_momentum", "epsilon"]
+    names = [
+        "learning_rate",
+        "beta1",
+        "beta2",
+        "hidden_units",
+        "layers",
+        "batch_size",
+        "l2",
+        "keep_prob",
+        "bn_momentum",
+        "epsilon",
+    ]
     space = {name: {"scale": "uniform", "low": 0.0, "high": 1.0} for name in names}
-    trials = [TrialRecord(trial=k, round=0, index=k, params={n: 0.123456789 * (k + 1) for n in names}, seed=k,
-                          status=TrialStatus.OK, dev_cost=0.123456 * k, train_cost=0.1, dev_accuracy=0.9375,
-                          epochs_run=30, seconds=12.345) for k in range(20)]
-    page = write_report(tmp_path / "wide", run_name="wide", rounds=[RoundRecord(0, space, 20, "random")],
-                        trials=trials, images=images, importance=IMPORTANCE)
+    trials = [
+        TrialRecord(
+            trial=k,
+            round=0,
+            index=k,
+            params={n: 0.123456789 * (k + 1) for n in names},
+            seed=k,
+            status=TrialStatus.OK,
+            dev_cost=0.123456 * k,
+            train_cost=0.1,
+            dev_accuracy=0.9375,
+            epochs_run=30,
+            seconds=12.345,
+        )
+        for k in range(20)
+    ]
+    page = write_report(
+        tmp_path / "wide",
+        run_name="wide",
+        rounds=[RoundRecord(0, space, 20, "random")],
+        trials=trials,
+        images=images,
+        importance=IMPORTANCE,
+    )
     seen, _ = browse(page, tmp_path)
     assert seen["window"] == 1200 and 0 < seen["right"] <= 1200, seen
     board = Tables(page.read_text(encoding="utf-8")).tables[0]

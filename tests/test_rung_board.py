@@ -101,13 +101,15 @@ def test_a_symlink_where_the_rung_folder_should_be_is_refused(tmp_path):
 
 
 def test_each_round_has_its_own_rung_files(tmp_path):
-    from hpsearch.objectives.spec import ObjectiveSpec
     from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, rung_folder
     from hpsearch.execution.segments import TrialTask
+    from hpsearch.objectives.spec import ObjectiveSpec
 
     spec = ObjectiveSpec.for_callable(_reports_twice, metric="loss")
-    jobs = [ObjectiveJob(TrialTask(i, rnd, 0, {"v": v}, 0), spec, {}, str(tmp_path), (1, 2), 2)
-            for i, (rnd, v) in enumerate([(0, 0.1), (0, 0.2), (1, 5.0), (1, 6.0), (1, 7.0)])]
+    jobs = [
+        ObjectiveJob(TrialTask(i, rnd, 0, {"v": v}, 0), spec, {}, str(tmp_path), (1, 2), 2)
+        for i, (rnd, v) in enumerate([(0, 0.1), (0, 0.2), (1, 5.0), (1, 6.0), (1, 7.0)])
+    ]
     statuses = [run_job(job)[1].status for job in jobs]
     # round 1's first trial is judged against round 1 only: it goes on (against round 0's 0.1 and 0.2 it would stop)
     assert statuses == ["ok", "pruned", "ok", "pruned", "pruned"]

@@ -124,7 +124,7 @@ def test_grid_lies_on_each_parameter_scale():
     )
     plan = plan_round(space, 3, seed=0, round=0, sampler="grid", grid_points=4)
     axis = {name: sorted({t[name] for t in plan}) for name in space}
-    np.testing.assert_allclose(axis["learning_rate"], [1e-4, 10**-(8 / 3), 10**-(4 / 3), 1.0])
+    np.testing.assert_allclose(axis["learning_rate"], [1e-4, 10 ** -(8 / 3), 10 ** -(4 / 3), 1.0])
     np.testing.assert_allclose(axis["beta2"], [0.9, 0.99, 0.999, 0.9999])
     assert axis["hidden_units"] == [1, 10, 100, 1000]
     assert axis["layers"] == [1, 2, 3, 4]  # 4 grid points on 1..4: every integer once
@@ -167,6 +167,7 @@ def test_a_space_without_conditions_plans_exactly_what_it_planned_before_conditi
     stored = json.loads(FIXTURE.read_text(encoding="utf-8"))
     for case in stored["cases"]:
         space = Space.from_json(stored["spaces"][case["space"]])
-        plan = plan_round(space, case["n"], seed=case["seed"], round=case["round"], sampler=case["sampler"],
-                          grid_points=3)
+        plan = plan_round(
+            space, case["n"], seed=case["seed"], round=case["round"], sampler=case["sampler"], grid_points=3
+        )
         assert [encode(p) for p in plan] == case["plan"], case

@@ -45,8 +45,11 @@ def one_line_error(result) -> str:
 
 def folder_digest(folder: Path) -> dict[str, str]:
     """Every file's content (SQLite's shared-memory files of a read-only reader aside)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.endswith(("-shm", "-wal"))}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.endswith(("-shm", "-wal"))
+    }
 
 
 # ---------------------------------------------------------------------- kill -9, SIGHUP
@@ -54,9 +57,14 @@ def folder_digest(folder: Path) -> dict[str, str]:
 
 def _babysit_process(path: Path, runs_dir: Path, name: str) -> subprocess.Popen:
     env = {**os.environ, "HPSEARCH_RUNS_DIR": str(runs_dir), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "hpsearch", "babysit", str(path), "--epochs", str(FOREVER),
-                             "--name", name], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hpsearch", "babysit", str(path), "--epochs", str(FOREVER), "--name", name],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_epoch(process: subprocess.Popen, epoch: int, timeout: float = 60.0) -> None:
@@ -97,8 +105,13 @@ def test_a_kill_9_mid_session_loses_at_most_one_epoch_and_continues_as_if_never_
     total = saved + 2
     assert continued.record.epochs_run == total
     config = load_config(path)
-    straight = start_babysit(config, single_model_config(config, {"epochs": FOREVER}), runs_dir=runs_dir,
-                             name="straight", watcher=Scripted({total: "s"}))
+    straight = start_babysit(
+        config,
+        single_model_config(config, {"epochs": FOREVER}),
+        runs_dir=runs_dir,
+        name="straight",
+        watcher=Scripted({total: "s"}),
+    )
     _, _, killed_history = read_run(run_dir)
     _, _, straight_history = read_run(straight.run_dir)
     assert killed_history == straight_history  # every epoch's J, bit for bit
@@ -129,10 +142,12 @@ def test_predict_uses_a_babysat_model(tmp_path: Path, runs_dir: Path) -> None:
     for name in ("penguins-train.csv", "penguins-dev.csv"):
         shutil.copy(PENGUINS / name, tmp_path / name)
     config = tmp_path / "birds.yaml"
-    config.write_text("name: birds\n"
-                      "data: {path: penguins-train.csv, dev_path: penguins-dev.csv, label: species, drop: [year],"
-                      " missing: mean}\n"
-                      "model: {hidden_units: 8, epochs: 3, learning_rate: 0.01}\n")
+    config.write_text(
+        "name: birds\n"
+        "data: {path: penguins-train.csv, dev_path: penguins-dev.csv, label: species, drop: [year],"
+        " missing: mean}\n"
+        "model: {hidden_units: 8, epochs: 3, learning_rate: 0.01}\n"
+    )
     invoke("babysit", str(config))
     record, _, _ = read_run(runs_dir / "birds-babysit")
     out = invoke("predict", "birds-babysit", str(tmp_path / "penguins-dev.csv"), "--out", str(tmp_path / "p.csv"))
@@ -166,17 +181,21 @@ def test_babysitting_a_confirmed_trial_continues_its_own_run_not_a_repeat(tmp_pa
 def babysat(tmp_path: Path, runs_dir: Path) -> Path:
     path = write_tiny_config(tmp_path, epochs=6, samples=120, extra="babysit: {patience: 2}\n")
     config = load_config(path)
-    start_babysit(config, single_model_config(config, {}), runs_dir=runs_dir, name="bs",
-                  watcher=Scripted({2: "-", 3: "s"}))
+    start_babysit(
+        config, single_model_config(config, {}), runs_dir=runs_dir, name="bs", watcher=Scripted({2: "-", 3: "s"})
+    )
     return runs_dir / "bs"
 
 
-@pytest.mark.parametrize("change, said", [
-    ("action = 'explode'", "has action 'explode'"),
-    ("reason = 'key x'", "has reason 'key x'"),
-    ("learning_rate_after = 'fast'", "has learning_rate_after 'fast'"),
-    ("rolled_back_to = 99", "rolls back to 99"),
-])
+@pytest.mark.parametrize(
+    "change, said",
+    [
+        ("action = 'explode'", "has action 'explode'"),
+        ("reason = 'key x'", "has reason 'key x'"),
+        ("learning_rate_after = 'fast'", "has learning_rate_after 'fast'"),
+        ("rolled_back_to = 99", "rolls back to 99"),
+    ],
+)
 def test_a_changed_decision_log_is_one_line_naming_the_file(babysat: Path, change: str, said: str) -> None:
     with sqlite3.connect(babysat / "run.sqlite") as db:
         db.execute(f"UPDATE decisions SET {change} WHERE seq = 0")
@@ -197,13 +216,16 @@ def _rewrite_state(run_dir: Path, change) -> None:
     db.close()
 
 
-@pytest.mark.parametrize("change, said", [
-    (lambda m: m.update(epochs=-3), "'epochs' is -3"),
-    (lambda m: m.update(epochs="3"), "'epochs' is '3'"),
-    (lambda m: m.pop("epochs"), "'epochs' is None"),
-    (lambda m: m.update(since_best=1.5), "'since_best' is 1.5"),
-    (lambda m: m.update(best_dev_cost="low"), "'best_dev_cost' is 'low'"),
-])
+@pytest.mark.parametrize(
+    "change, said",
+    [
+        (lambda m: m.update(epochs=-3), "'epochs' is -3"),
+        (lambda m: m.update(epochs="3"), "'epochs' is '3'"),
+        (lambda m: m.pop("epochs"), "'epochs' is None"),
+        (lambda m: m.update(since_best=1.5), "'since_best' is 1.5"),
+        (lambda m: m.update(best_dev_cost="low"), "'best_dev_cost' is 'low'"),
+    ],
+)
 def test_a_changed_state_file_is_one_line_naming_it(babysat: Path, change, said: str) -> None:
     _rewrite_state(babysat, change)
     line = one_line_error(invoke("babysit", "bs", code=2))

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 import hpsearch.execution.dask_cluster as dask_cluster
 import hpsearch.execution.segments
 from hpsearch.cli.main import cli
+from hpsearch.config.loading import load_config
 from hpsearch.confirm.repeats import confirm_run
 from hpsearch.confirm.summary import summarise
-from hpsearch.config.loading import load_config
 from hpsearch.core.errors import RunError
 from hpsearch.core.records import RepeatRecord, TrialRecord, TrialStatus
 from hpsearch.search.api import resume_search, start_search
@@ -88,13 +88,37 @@ def test_a_trial_retried_before_its_rung_was_decided_counts_like_any_other(
 
 
 def _trial(trial: int) -> TrialRecord:
-    return TrialRecord(trial=trial, round=0, index=trial, params={}, seed=trial, status=TrialStatus.OK,
-                       dev_cost=0.1, train_cost=0.1, dev_accuracy=0.9, epochs_run=3, seconds=0.1)
+    return TrialRecord(
+        trial=trial,
+        round=0,
+        index=trial,
+        params={},
+        seed=trial,
+        status=TrialStatus.OK,
+        dev_cost=0.1,
+        train_cost=0.1,
+        dev_accuracy=0.9,
+        epochs_run=3,
+        seconds=0.1,
+    )
 
 
 def _repeats(trial: int, values: list[float]) -> list[RepeatRecord]:
-    return [RepeatRecord(trial, r, 100 + r, TrialStatus.OK, value=v, dev_cost=v, train_cost=v, dev_accuracy=0.9,
-                         epochs_run=3, seconds=0.1) for r, v in enumerate(values)]
+    return [
+        RepeatRecord(
+            trial,
+            r,
+            100 + r,
+            TrialStatus.OK,
+            value=v,
+            dev_cost=v,
+            train_cost=v,
+            dev_accuracy=0.9,
+            epochs_run=3,
+            seconds=0.1,
+        )
+        for r, v in enumerate(values)
+    ]
 
 
 def test_the_interval_of_a_cost_never_goes_below_zero_but_an_own_value_is_not_clipped() -> None:
@@ -140,8 +164,9 @@ def _interrupt(*args, **kwargs):
     raise KeyboardInterrupt
 
 
-def test_resume_and_confirm_hints_name_the_copied_folder(tmp_path: Path, runs_dir: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_and_confirm_hints_name_the_copied_folder(
+    tmp_path: Path, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = load_config(write_tiny_config(tmp_path, trials=3, epochs=2, samples=120))
     start_search(config, runs_dir=runs_dir, name="orig")
     shutil.copytree(runs_dir / "orig", runs_dir / "copy")

@@ -46,15 +46,20 @@ def _ctrl_c_at(monkeypatch: pytest.MonkeyPatch, module: object, name: str, call:
     monkeypatch.setattr(module, name, then_ctrl_c)
 
 
-@pytest.mark.parametrize("module, name, call", [
-    (npy_format, "write_array", 3),  # writing the run's prepared data
-    # closing a member of the best model's zip: the moment that was a ValueError traceback and exit 1
-    (zipfile._ZipWriteFile, "close", 5),  # the first save of the best model
-    (zipfile._ZipWriteFile, "close", 30),  # a later save
-    (hpsearch.execution.segments, "start", 3),  # training the third trial
-], ids=["preparing-data", "first-best-model", "later-best-model", "training"])
-def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path, runs_dir: Path, monkeypatch: pytest.MonkeyPatch,
-                                                     module: object, name: str, call: int) -> None:
+@pytest.mark.parametrize(
+    "module, name, call",
+    [
+        (npy_format, "write_array", 3),  # writing the run's prepared data
+        # closing a member of the best model's zip: the moment that was a ValueError traceback and exit 1
+        (zipfile._ZipWriteFile, "close", 5),  # the first save of the best model
+        (zipfile._ZipWriteFile, "close", 30),  # a later save
+        (hpsearch.execution.segments, "start", 3),  # training the third trial
+    ],
+    ids=["preparing-data", "first-best-model", "later-best-model", "training"],
+)
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(
+    tmp_path: Path, runs_dir: Path, monkeypatch: pytest.MonkeyPatch, module: object, name: str, call: int
+) -> None:
     """Ctrl-C at each kind of moment of a search (sent at a chosen call, so the test never depends on when a
     signal happens to arrive): exit 130, no traceback, and the run resumes to what an uninterrupted run gives."""
     config_path = write_tiny_config(tmp_path, trials=6, epochs=3)
@@ -126,10 +131,15 @@ def test_dask_cluster_gives_the_same_trials_as_loky(tmp_path: Path) -> None:
     distributed = pytest.importorskip("dask.distributed")
     config = load_config(write_tiny_config(tmp_path, trials=5))
     loky = start_search(config, runs_dir=tmp_path / "runs", name="loky", execution=Execution(workers=2))
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
-        dask = start_search(config, runs_dir=tmp_path / "runs", name="dask",
-                            execution=Execution(backend="dask", scheduler=cluster.scheduler_address))
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        dask = start_search(
+            config,
+            runs_dir=tmp_path / "runs",
+            name="dask",
+            execution=Execution(backend="dask", scheduler=cluster.scheduler_address),
+        )
     assert fingerprint(dask.run_dir) == fingerprint(loky.run_dir)
     assert all(math.isfinite(t.dev_cost) for t in dask.trials)
 
@@ -163,7 +173,8 @@ def test_a_killed_worker_stops_the_search_with_a_resume_hint(tmp_path: Path) -> 
     proc = start_cli(["run", str(config_path), "-w", "2", "-q"], runs)
     wait_for(lambda: record_count(runs / "tiny"), 2, proc)
     workers = [
-        p for p in psutil.Process(proc.pid).children(recursive=True)
+        p
+        for p in psutil.Process(proc.pid).children(recursive=True)
         if "popen_loky" in " ".join(p.cmdline())  # a worker, not loky's resource tracker
     ]
     assert workers, "no loky worker found"
@@ -258,8 +269,9 @@ def test_an_address_that_is_not_a_dask_scheduler_is_a_clear_error_and_leaves_no_
     monkeypatch.setattr(hpsearch.execution.dask_cluster, "DASK_CONNECT_TIMEOUT_S", 1.0)
     try:
         address = f"tcp://127.0.0.1:{server.server_address[1]}"
-        result = CliRunner().invoke(cli, ["run", str(write_tiny_config(tmp_path, trials=2)), "--backend", "dask",
-                                          "--scheduler", address])
+        result = CliRunner().invoke(
+            cli, ["run", str(write_tiny_config(tmp_path, trials=2)), "--backend", "dask", "--scheduler", address]
+        )
     finally:
         done.set()
         server.shutdown()
@@ -269,7 +281,8 @@ def test_an_address_that_is_not_a_dask_scheduler_is_a_clear_error_and_leaves_no_
 
 
 def test_a_name_taken_by_another_process_while_the_run_is_made_goes_to_the_next_number(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The race, made to happen: another process creates ``tiny`` after this one found it free."""
     real_create = RunStore.create.__func__
     raced = []
@@ -303,4 +316,6 @@ def test_six_searches_of_one_config_started_together_each_get_their_own_run(tmp_
     for process in processes:
         process.join(120)
     assert [p.exitcode for p in processes] == [0] * 6
-    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(["tiny", *(f"tiny-{k}" for k in range(2, 7))])
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(
+        ["tiny", *(f"tiny-{k}" for k in range(2, 7))]
+    )

@@ -20,6 +20,7 @@ def parse_engine_space(raw):
     """``space:`` parsed with the built-in engine's names and limits."""
     return parse_space(raw, "space", parameters=HYPERPARAMETERS)
 
+
 N_DRAWS = 10_000
 
 
@@ -252,8 +253,15 @@ def test_parse_space_reads_the_issue_example():
 
 
 def test_plain_values_are_fixed_and_coerced():
-    space, fixed = parse_engine_space({"epochs": 5, "hidden": [64, 32], "keep_prob": 1, "activation": "tanh",
-                                "optimizer": {"choice": ["adam", "momentum"]}})
+    space, fixed = parse_engine_space(
+        {
+            "epochs": 5,
+            "hidden": [64, 32],
+            "keep_prob": 1,
+            "activation": "tanh",
+            "optimizer": {"choice": ["adam", "momentum"]},
+        }
+    )
     assert fixed == {"epochs": 5, "hidden": [64, 32], "keep_prob": 1.0, "activation": "tanh"}
     assert isinstance(fixed["keep_prob"], float)
     assert space.names == ("optimizer",)
@@ -327,7 +335,12 @@ def test_ranges_must_be_legal_for_the_hyperparameter():
             "batch_size": {"choice": [32, 32.0]},
         }
     )
-    assert set(problems) == {"space.keep_prob.high", "space.l2.low", "space.activation.choice", "space.batch_size.choice"}
+    assert set(problems) == {
+        "space.keep_prob.high",
+        "space.l2.low",
+        "space.activation.choice",
+        "space.batch_size.choice",
+    }
     assert "value <= 1" in problems["space.keep_prob.high"].message
     assert "did you mean 'tanh'" in problems["space.activation.choice"].fix
     assert "twice" in problems["space.batch_size.choice"].message

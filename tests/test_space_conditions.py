@@ -10,7 +10,6 @@ from hpsearch.core.errors import ConfigError
 from hpsearch.nn.hyperparams import HYPERPARAMETERS
 from hpsearch.space.conditions import Bundle, Condition
 from hpsearch.space.parsing import parse_space
-from hpsearch.space.search_space import Space
 from hpsearch.space.samplers import grid_size, plan_round
 from hpsearch.space.scales import Choice, Int, Log, OneMinusLog, Uniform
 from hpsearch.space.search_space import Space, envelope
@@ -51,16 +50,23 @@ def problems(text: str, model: dict | None = None, parameters=HYPERPARAMETERS) -
 def test_a_trial_draws_the_same_point_and_drops_its_inactive_parameters(sampler):
     conditional = engine(OPTIMIZERS)
     plain = Space(dict(conditional))  # the same distributions, every parameter always active
-    for with_when, without in zip(plan_round(conditional, 60, seed=3, round=1, sampler=sampler),
-                                  plan_round(plain, 60, seed=3, round=1, sampler=sampler)):
-        active = {"gd": {"learning_rate", "optimizer"}, "momentum": {"learning_rate", "optimizer", "beta1"},
-                  "adam": {"learning_rate", "optimizer", "beta1", "beta2"}}[without["optimizer"]]
+    for with_when, without in zip(
+        plan_round(conditional, 60, seed=3, round=1, sampler=sampler),
+        plan_round(plain, 60, seed=3, round=1, sampler=sampler),
+    ):
+        active = {
+            "gd": {"learning_rate", "optimizer"},
+            "momentum": {"learning_rate", "optimizer", "beta1"},
+            "adam": {"learning_rate", "optimizer", "beta1", "beta2"},
+        }[without["optimizer"]]
         assert with_when == {name: without[name] for name in active}
 
 
 def test_a_parameter_under_an_inactive_parent_is_inactive_too():
-    space = Space({"a": Choice(("x", "y")), "b": Choice(("p", "q"), ), "c": Uniform(0.0, 1.0)},
-                  {"b": Condition((("a", ("y",)),)), "c": Condition((("b", ("q",)),))})
+    space = Space(
+        {"a": Choice(("x", "y")), "b": Choice(("p", "q")), "c": Uniform(0.0, 1.0)},
+        {"b": Condition((("a", ("y",)),)), "c": Condition((("b", ("q",)),))},
+    )
     assert space.active_names({"a": "x", "b": "q", "c": 0.5}) == ("a",)
     assert space.active_names({"a": "y", "b": "q", "c": 0.5}) == ("a", "b", "c")
     assert space.active_names({"a": "y", "b": "p", "c": 0.5}) == ("a", "b")
@@ -92,13 +98,17 @@ bn_momentum: {choice: [0.9, 0.99, 0.999], when: {batchnorm: true}}
 def test_a_space_without_conditions_keeps_its_grid_order():
     space = Space({"a": Choice((1, 2)), "b": Int(0, 2)})
     assert plan_round(space, 0, seed=0, round=0, sampler="grid", grid_points=3) == [
-        {"a": a, "b": b} for a in (1, 2) for b in (0, 1, 2)]
+        {"a": a, "b": b} for a in (1, 2) for b in (0, 1, 2)
+    ]
 
 
 def test_a_bundle_sets_its_option_in_one_trial_and_keeps_a_readable_label():
     space = engine(SCHEDULE)
-    assert space["schedule"].choices == ("lr_decay=none", "lr_decay=exponential, decay_rate=0.95",
-                                         "lr_decay=inverse_time, decay_rate=1")
+    assert space["schedule"].choices == (
+        "lr_decay=none",
+        "lr_decay=exponential, decay_rate=0.95",
+        "lr_decay=inverse_time, decay_rate=1",
+    )
     trials = plan_round(space, 40, seed=1, round=0)
     for trial in trials:
         assert set(trial) >= {"learning_rate", "schedule", "lr_decay"}
@@ -119,7 +129,8 @@ decay_rate: {scale: uniform, low: 0.5, high: 1.0, when: {schedule: decaying}}
 """)
     assert space["schedule"].choices == ("constant", "decaying")
     assert {"schedule": "decaying", "decay_rate": 0.5, "lr_decay": "exponential"} in plan_round(
-        space, 0, seed=0, round=0, sampler="grid", grid_points=2)
+        space, 0, seed=0, round=0, sampler="grid", grid_points=2
+    )
     assert Space.from_json(space.to_json()) == space
 
 
@@ -145,10 +156,15 @@ def test_conditions_and_bundles_survive_json_and_old_spaces_load_unchanged():
 
 
 def test_zoom_measures_a_conditional_parameter_on_the_trials_where_it_was_active():
-    space = Space({"optimizer": Choice(("gd", "momentum")), "beta": Uniform(0.0, 1.0), "lr": Log(1e-4, 1.0)},
-                  {"beta": Condition((("optimizer", ("momentum",)),))})
-    top = [{"optimizer": "gd", "lr": 0.01}, {"optimizer": "momentum", "beta": 0.5, "lr": 0.02},
-           {"optimizer": "gd", "lr": 0.03, "beta": 0.99}]  # a stray beta in a gd trial is not counted
+    space = Space(
+        {"optimizer": Choice(("gd", "momentum")), "beta": Uniform(0.0, 1.0), "lr": Log(1e-4, 1.0)},
+        {"beta": Condition((("optimizer", ("momentum",)),))},
+    )
+    top = [
+        {"optimizer": "gd", "lr": 0.01},
+        {"optimizer": "momentum", "beta": 0.5, "lr": 0.02},
+        {"optimizer": "gd", "lr": 0.03, "beta": 0.99},
+    ]  # a stray beta in a gd trial is not counted
     zoomed = zoom_space(space, top, margin=0.0).space
     assert zoomed.conditions == space.conditions
     assert zoomed["beta"].low == pytest.approx(0.49) and zoomed["beta"].high == pytest.approx(0.51)
@@ -168,8 +184,10 @@ def test_zoom_and_envelope_keep_a_bundle_options():
 
 def test_unit_rows_are_nan_where_a_parameter_is_inactive():
     space = engine(OPTIMIZERS)
-    trials = [{"optimizer": "gd", "learning_rate": 0.01},
-              {"optimizer": "adam", "learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999}]
+    trials = [
+        {"optimizer": "gd", "learning_rate": 0.01},
+        {"optimizer": "adam", "learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999},
+    ]
     rows = space.unit_rows(trials)  # columns: beta1, beta2, learning_rate, optimizer
     assert rows.shape == (2, 4)
     assert np.isnan(rows[0, :2]).all() and not np.isnan(rows[1]).any()
@@ -181,31 +199,63 @@ def test_unit_rows_are_nan_where_a_parameter_is_inactive():
 # -- errors --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, model, expected", [
-    ("beta1: {scale: uniform, low: 0.8, high: 0.9, when: {optimiser: adam}}", None,
-     "space.beta1.when.optimiser: names 'optimiser', which space: does not define"),
-    ("beta1: {scale: uniform, low: 0.8, high: 0.9, when: {optimizer: adam}}", None,
-     "space.beta1.when.optimizer: optimizer is neither searched nor fixed"),
-    (OPTIMIZERS.replace("optimizer: adam", "optimizer: adamw"), None,
-     "space.beta2.when.optimizer: optimizer never takes adamw: its choices are gd, momentum, adam — did you mean 'adam'?"),
-    ("layers: {scale: int, low: 1, high: 3}\nhidden_units: {choice: [8], when: {layers: [3, 4]}}", None,
-     "space.hidden_units.when.layers: layers never takes 4: it is an integer in 1..3"),
-    ("learning_rate: {scale: log, low: 0.001, high: 0.1}\nl2: {scale: uniform, low: 0, high: 1, "
-     "when: {learning_rate: 0.01}}", None, "learning_rate is a log range; a when: may name a choice"),
-    ("activation: {choice: [relu, tanh], when: {optimizer: gd}}\noptimizer: {choice: [gd, adam], "
-     "when: {activation: relu}}", None, "the when:s form a cycle: activation → optimizer → activation"),
-    ("beta1: {scale: uniform, low: 0.8, high: 0.9, when: {optimizer: adam}}", {"optimizer": "gd"},
-     "optimizer is fixed to gd in model.optimizer, so beta1 would never be searched"),
-    ("optimizer: {choice: [gd, adam]}\nbeta1: {scale: uniform, low: 0.8, high: 0.9, when: {optimizer: adam}}",
-     {"beta1": 0.9}, "space.beta1: is conditional here but fixed in model.beta1"),
-    (SCHEDULE + "decay_rate: {scale: uniform, low: 0.5, high: 1}", None,
-     "space.schedule.choice: its options set decay_rate, which is also searched in space.decay_rate"),
-    (SCHEDULE, {"decay_rate": 0.9}, "its options set decay_rate, which is also fixed in model.decay_rate"),
-    ("optimizer: {choice: [{optimizer: adam}, {optimizer: gd}]}", None, "but optimizer is itself a hyperparameter"),
-    ("s: {choice: [{lr_decay: sometimes}]}", None, "space.s.choice: item 1: lr_decay must be"),
-    ("s: {choice: [{decay_rate: 0.9}, {decay_rate: 0.9}]}", None, "item 2 is listed twice"),
-    ("s: {choice: [{decay_rate: 0.9}, 3]}", None, "item 2: every option of a bundle must set parameters"),
-])
+@pytest.mark.parametrize(
+    "text, model, expected",
+    [
+        (
+            "beta1: {scale: uniform, low: 0.8, high: 0.9, when: {optimiser: adam}}",
+            None,
+            "space.beta1.when.optimiser: names 'optimiser', which space: does not define",
+        ),
+        (
+            "beta1: {scale: uniform, low: 0.8, high: 0.9, when: {optimizer: adam}}",
+            None,
+            "space.beta1.when.optimizer: optimizer is neither searched nor fixed",
+        ),
+        (
+            OPTIMIZERS.replace("optimizer: adam", "optimizer: adamw"),
+            None,
+            "space.beta2.when.optimizer: optimizer never takes adamw: its choices are gd, momentum, adam — did you mean 'adam'?",
+        ),
+        (
+            "layers: {scale: int, low: 1, high: 3}\nhidden_units: {choice: [8], when: {layers: [3, 4]}}",
+            None,
+            "space.hidden_units.when.layers: layers never takes 4: it is an integer in 1..3",
+        ),
+        (
+            "learning_rate: {scale: log, low: 0.001, high: 0.1}\nl2: {scale: uniform, low: 0, high: 1, "
+            "when: {learning_rate: 0.01}}",
+            None,
+            "learning_rate is a log range; a when: may name a choice",
+        ),
+        (
+            "activation: {choice: [relu, tanh], when: {optimizer: gd}}\noptimizer: {choice: [gd, adam], "
+            "when: {activation: relu}}",
+            None,
+            "the when:s form a cycle: activation → optimizer → activation",
+        ),
+        (
+            "beta1: {scale: uniform, low: 0.8, high: 0.9, when: {optimizer: adam}}",
+            {"optimizer": "gd"},
+            "optimizer is fixed to gd in model.optimizer, so beta1 would never be searched",
+        ),
+        (
+            "optimizer: {choice: [gd, adam]}\nbeta1: {scale: uniform, low: 0.8, high: 0.9, when: {optimizer: adam}}",
+            {"beta1": 0.9},
+            "space.beta1: is conditional here but fixed in model.beta1",
+        ),
+        (
+            SCHEDULE + "decay_rate: {scale: uniform, low: 0.5, high: 1}",
+            None,
+            "space.schedule.choice: its options set decay_rate, which is also searched in space.decay_rate",
+        ),
+        (SCHEDULE, {"decay_rate": 0.9}, "its options set decay_rate, which is also fixed in model.decay_rate"),
+        ("optimizer: {choice: [{optimizer: adam}, {optimizer: gd}]}", None, "but optimizer is itself a hyperparameter"),
+        ("s: {choice: [{lr_decay: sometimes}]}", None, "space.s.choice: item 1: lr_decay must be"),
+        ("s: {choice: [{decay_rate: 0.9}, {decay_rate: 0.9}]}", None, "item 2 is listed twice"),
+        ("s: {choice: [{decay_rate: 0.9}, 3]}", None, "item 2: every option of a bundle must set parameters"),
+    ],
+)
 def test_each_mistake_is_one_problem_naming_its_key_and_fix(text, model, expected):
     found = problems(text, model)
     assert len(found) == 1, found
@@ -214,28 +264,36 @@ def test_each_mistake_is_one_problem_naming_its_key_and_fix(text, model, expecte
 
 
 def test_an_own_objective_may_bundle_any_names():
-    space, _ = parse_space(yaml.safe_load("arch: {choice: {small: {width: 8, depth: 2}, big: {width: 64, depth: 4}}}\n"
-                                          "dropout: {scale: uniform, low: 0, high: 0.5, when: {depth: 4}}"),
-                           parameters=None)
+    space, _ = parse_space(
+        yaml.safe_load(
+            "arch: {choice: {small: {width: 8, depth: 2}, big: {width: 64, depth: 4}}}\n"
+            "dropout: {scale: uniform, low: 0, high: 0.5, when: {depth: 4}}"
+        ),
+        parameters=None,
+    )
     assert space.conditions["dropout"] == Condition((("arch", ("big",)),))
     assert plan_round(space, 0, seed=0, round=0, sampler="grid", grid_points=2) == [
         {"arch": "small", "width": 8, "depth": 2},
         {"arch": "big", "dropout": 0.0, "width": 64, "depth": 4},
-        {"arch": "big", "dropout": 0.5, "width": 64, "depth": 4}]
+        {"arch": "big", "dropout": 0.5, "width": 64, "depth": 4},
+    ]
 
 
 def test_a_space_refuses_conditions_it_cannot_follow():
     with pytest.raises(ValueError, match="cycle"):
-        Space({"a": Choice((1, 2)), "b": Choice((1, 2))},
-              {"a": Condition((("b", (1,)),)), "b": Condition((("a", (1,)),))})
+        Space(
+            {"a": Choice((1, 2)), "b": Choice((1, 2))}, {"a": Condition((("b", (1,)),)), "b": Condition((("a", (1,)),))}
+        )
     with pytest.raises(ValueError, match="not a choice or an integer range"):
         Space({"a": OneMinusLog(0.1, 0.9), "b": Choice((1, 2))}, {"b": Condition((("a", (0.5,)),))})
 
 
 def test_choices_and_when_values_are_told_apart_by_type_as_well_as_value():
     """Python has 1 == True == 1.0; a space does not: three choices, and ``when: {a: true}`` names true only."""
-    text = ("a: {choice: [1, true, 1.0]}\nb: {scale: uniform, low: 0, high: 1, when: {a: true}}\n"
-            "c: {scale: uniform, low: 0, high: 1, when: {a: 1}}\n")
+    text = (
+        "a: {choice: [1, true, 1.0]}\nb: {scale: uniform, low: 0, high: 1, when: {a: true}}\n"
+        "c: {scale: uniform, low: 0, high: 1, when: {a: 1}}\n"
+    )
     space = parse_space(yaml.safe_load(text), parameters=None)[0]
     assert [(type(c), c) for c in space["a"].choices] == [(int, 1), (bool, True), (float, 1.0)]
     assert [space["a"].to_unit(c) for c in (1, True, 1.0)] == [1 / 6, 3 / 6, 5 / 6]
@@ -243,14 +301,18 @@ def test_choices_and_when_values_are_told_apart_by_type_as_well_as_value():
         assert set(space.active_names({"a": a, "b": 0.5, "c": 0.5})) == active, a
     assert set(space.active_names({"a": True})) == set(space.trial_params(space.from_unit(np.array([0.5] * 3))))
     # A when: may still name a float choice by an int (1 for 1.0) where no int choice is listed.
-    floats = parse_space(yaml.safe_load("lr: {choice: [1.0, 0.1]}\nm: {choice: [x, y], when: {lr: 1}}\n"),
-                         parameters=None)[0]
+    floats = parse_space(
+        yaml.safe_load("lr: {choice: [1.0, 0.1]}\nm: {choice: [x, y], when: {lr: 1}}\n"), parameters=None
+    )[0]
     assert set(floats.active_names({"lr": 1.0, "m": "x"})) == {"lr", "m"}
     # ... but never a number by a bool.
-    assert any("never takes true" in p for p in problems("n: {choice: [1, 2]}\nm: {choice: [x, y], when: {n: true}}\n",
-                                                         parameters=None))
+    assert any(
+        "never takes true" in p
+        for p in problems("n: {choice: [1, 2]}\nm: {choice: [x, y], when: {n: true}}\n", parameters=None)
+    )
     # Plotted and counted by type too.
     from hpsearch.analysis.histogram import histogram
+
     assert histogram(space["a"], [1, True, True, 1.0]) == [("1", 1), ("true", 2), ("1", 1)]
 
 

@@ -40,11 +40,20 @@ search:
 HALVING = "  early_stopping: {method: halving, min_epochs: 1, eta: 3}\n"
 
 
-def write_config(folder: Path, stack: str = "auto", *, trials: int = 9, epochs: int = 4, samples: int = 240,
-                 lr_high: float = 0.3, extra: str = "") -> Path:
+def write_config(
+    folder: Path,
+    stack: str = "auto",
+    *,
+    trials: int = 9,
+    epochs: int = 4,
+    samples: int = 240,
+    lr_high: float = 0.3,
+    extra: str = "",
+) -> Path:
     path = folder / f"stacked-{stack}.yaml"
-    path.write_text(CONFIG.format(stack=stack, trials=trials, epochs=epochs, samples=samples, lr_high=lr_high,
-                                  extra=extra))
+    path.write_text(
+        CONFIG.format(stack=stack, trials=trials, epochs=epochs, samples=samples, lr_high=lr_high, extra=extra)
+    )
     return path
 
 
@@ -53,7 +62,9 @@ def pack_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The size of every pack trained in this process (workers: 1 trains in-process)."""
     sizes: list[int] = []
     real = packs.fit_stacked
-    monkeypatch.setattr(packs, "fit_stacked", lambda states, *a, **k: sizes.append(len(states)) or real(states, *a, **k))
+    monkeypatch.setattr(
+        packs, "fit_stacked", lambda states, *a, **k: sizes.append(len(states)) or real(states, *a, **k)
+    )
     return sizes
 
 
@@ -61,8 +72,9 @@ def test_a_halving_run_and_its_confirm_are_the_same_with_and_without_stacking(tm
     runs = tmp_path / "runs"
     off = start_search(load_config(write_config(tmp_path, "off", epochs=9, extra=HALVING)), runs_dir=runs, name="off")
     assert pack_sizes == []
-    auto = start_search(load_config(write_config(tmp_path, "auto", epochs=9, extra=HALVING)), runs_dir=runs,
-                        name="auto")
+    auto = start_search(
+        load_config(write_config(tmp_path, "auto", epochs=9, extra=HALVING)), runs_dir=runs, name="auto"
+    )
     assert pack_sizes == [9, 3]  # rung 0 (9 trials), rung 1 (3); rung 2 (1 trial) trains alone
     for run_dir in (off.run_dir, auto.run_dir):
         confirm_run(run_dir, top_k=2, seeds=3)
@@ -108,9 +120,12 @@ def blobs() -> Dataset:
 def _same(a, b) -> bool:
     """Two outcomes with the same status, epochs, costs, state and weights (not seconds)."""
     arrays = lambda d: {k: v.tobytes() for k, v in (d or {}).items() if k != "state"}  # noqa: E731
-    return (a.status, a.first_epoch, a.history, a.error, repr(a.value())) == (b.status, b.first_epoch, b.history,
-                                                                             b.error, repr(b.value())) \
-        and arrays(a.state) == arrays(b.state) and arrays(a.weights) == arrays(b.weights)
+    return (
+        (a.status, a.first_epoch, a.history, a.error, repr(a.value()))
+        == (b.status, b.first_epoch, b.history, b.error, repr(b.value()))
+        and arrays(a.state) == arrays(b.state)
+        and arrays(a.weights) == arrays(b.weights)
+    )
 
 
 def test_a_pack_holding_a_diverging_model_trains_each_model_as_alone(blobs: Dataset, pack_sizes) -> None:
@@ -149,7 +164,8 @@ def test_an_error_while_the_pack_trains_falls_back_to_each_model_alone(blobs, mo
 def test_packs_keep_every_worker_busy_within_the_cap_and_apart_by_shape_and_end(blobs: Dataset) -> None:
     tasks = _tasks([VALUES[0]] * 64)
     sizes = lambda segments, workers, stack="auto": sorted(  # noqa: E731
-        map(len, plan_packs(segments, model=MODEL, data=blobs, workers=workers, stack=stack)))
+        map(len, plan_packs(segments, model=MODEL, data=blobs, workers=workers, stack=stack))
+    )
     segments = [Segment(task, None) for task in tasks]
     assert sizes(segments, 2) == [16] * 4  # the cap (nn.stacked.LARGEST_PACK)
     assert sizes(segments[:10], 4) == [2, 2, 3, 3]  # one pack per worker
@@ -163,13 +179,21 @@ def test_packs_keep_every_worker_busy_within_the_cap_and_apart_by_shape_and_end(
 
 def test_a_large_network_does_not_stack_and_the_dry_run_says_so(tmp_path: Path, blobs: Dataset) -> None:
     rng = np.random.default_rng(1)
-    wide = Dataset("wide", rng.standard_normal((200, 784)), blobs.y_train[:200], rng.standard_normal((20, 784)),
-                   blobs.y_dev[:20], ("a", "b", "c"))
+    wide = Dataset(
+        "wide",
+        rng.standard_normal((200, 784)),
+        blobs.y_train[:200],
+        rng.standard_normal((20, 784)),
+        blobs.y_dev[:20],
+        ("a", "b", "c"),
+    )
     model = {"hidden": [256, 128], "batch_size": 128, "epochs": 1}
     tasks = _tasks([VALUES[0]] * 8)
     assert stack_plan(tasks, model=model, data=wide, workers=2).stacked == 0
-    assert stack_plan(tasks, model=MODEL, data=blobs, workers=2).line() == \
-        "stacking: 8 of 8 trials train stacked, in 2 packs (search.stack: auto)"
+    assert (
+        stack_plan(tasks, model=MODEL, data=blobs, workers=2).line()
+        == "stacking: 8 of 8 trials train stacked, in 2 packs (search.stack: auto)"
+    )
     result = CliRunner().invoke(cli, ["run", str(write_config(tmp_path, trials=6)), "--dry-run", "-w", "2"])
     assert "stacking: 6 of 6 trials train stacked, in 2 packs" in result.output, result.output
 

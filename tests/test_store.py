@@ -45,12 +45,17 @@ def make_trial(
     """A deterministic trial record: every field a function of the trial id."""
     failed = status is TrialStatus.FAILED
     values: dict[str, Any] = dict(
-        trial=trial, round=0, index=trial, seed=1000 + trial, status=status,
+        trial=trial,
+        round=0,
+        index=trial,
+        seed=1000 + trial,
+        status=status,
         params={"learning_rate": 10.0 ** (-1 - trial / 7), "hidden": [8 + trial, 4]},
         dev_cost=None if failed else (dev_cost if dev_cost is not None else 1.0 / (trial + 1)),
         train_cost=None if failed else 0.5 / (trial + 1),
         dev_accuracy=None if failed else 0.5 + trial / 1000,
-        epochs_run=0 if failed else 3, seconds=0.01 * trial,
+        epochs_run=0 if failed else 3,
+        seconds=0.01 * trial,
         history={} if failed else {"dev_cost": [1.0 / (trial + e + 1) for e in range(3)]},
         error="ValueError: boom" if failed else None,
     )
@@ -84,8 +89,9 @@ def assert_identical(a: Any, b: Any) -> None:
 def spawn(code: str, *args: str) -> subprocess.Popen:
     """A Python child that can import hpsearch and this module; it says ``ready`` when it is."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
-    child = subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, *args], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert child.stdout.readline().strip() == "ready"
     return child
 
@@ -142,15 +148,25 @@ class TestCreateAndOpen:
         with db:
             db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
         db.close()
-        with pytest.raises(RunError, match=f"has format 99, this hpsearch reads format {SCHEMA_VERSION} — use hpsearch"):
+        with pytest.raises(
+            RunError, match=f"has format 99, this hpsearch reads format {SCHEMA_VERSION} — use hpsearch"
+        ):
             RunStore.open(store.run_dir)
 
 
 class TestRounds:
     def test_rounds_come_back_by_number(self, tmp_path: Path):
         with RunStore.create(tmp_path / "r", name="r", config={}, config_text="") as store:
-            zoom = RoundRecord(round=1, space={"lr": {"low": 0.1 + 0.2}}, n_trials=4, sampler="quasi",
-                               kind="zoom", top_k=3, expand=True, first_trial=8)
+            zoom = RoundRecord(
+                round=1,
+                space={"lr": {"low": 0.1 + 0.2}},
+                n_trials=4,
+                sampler="quasi",
+                kind="zoom",
+                top_k=3,
+                expand=True,
+                first_trial=8,
+            )
             first = RoundRecord(round=0, space={"lr": {"low": 1e-4}}, n_trials=8, sampler="random")
             store.add_round(zoom)
             store.add_round(first)
@@ -169,22 +185,40 @@ class TestTrials:
         learning_rate=st.floats(allow_nan=False),
         seed=st.integers(min_value=0, max_value=2**64 - 1),
     )
-    @example(costs=[0.1 + 0.2, math.nan, -0.0, math.inf], history=[math.nan, -math.inf, 5e-324],
-             learning_rate=0.1 + 0.2, seed=2**64 - 1)
+    @example(
+        costs=[0.1 + 0.2, math.nan, -0.0, math.inf],
+        history=[math.nan, -math.inf, 5e-324],
+        learning_rate=0.1 + 0.2,
+        seed=2**64 - 1,
+    )
     def test_every_field_round_trips_bit_for_bit(self, store: RunStore, costs, history, learning_rate, seed):
         trial = len(store.done_trial_ids())
         dev, train, accuracy, seconds = costs
-        rec = make_trial(trial, TrialStatus.DIVERGED, dev_cost=dev, train_cost=train, dev_accuracy=accuracy,
-                         seconds=seconds, seed=seed, params={"learning_rate": learning_rate, "activation": "relu"},
-                         history={"dev_cost": history, "train_cost": history[::-1]})
+        rec = make_trial(
+            trial,
+            TrialStatus.DIVERGED,
+            dev_cost=dev,
+            train_cost=train,
+            dev_accuracy=accuracy,
+            seconds=seconds,
+            seed=seed,
+            params={"learning_rate": learning_rate, "activation": "relu"},
+            history={"dev_cost": history, "train_cost": history[::-1]},
+        )
         store.record_trial(rec)
         with RunStore.open(store.run_dir) as reader:  # from disk, not from a cache
             assert_identical(reader.trials()[-1], rec)
 
     def test_numpy_scalars_are_stored_as_plain_numbers(self, store: RunStore):
-        store.record_trial(make_trial(0, seed=np.uint64(2**63 + 5), epochs_run=np.int64(3),
-                                      params={"hidden_units": np.int64(16), "beta1": np.float64(0.9)},
-                                      history={"dev_cost": np.array([0.5, 0.25])}))
+        store.record_trial(
+            make_trial(
+                0,
+                seed=np.uint64(2**63 + 5),
+                epochs_run=np.int64(3),
+                params={"hidden_units": np.int64(16), "beta1": np.float64(0.9)},
+                history={"dev_cost": np.array([0.5, 0.25])},
+            )
+        )
         (back,) = store.trials()
         assert_identical(back.params, {"hidden_units": 16, "beta1": 0.9})
         assert back.seed == 2**63 + 5 and back.epochs_run == 3
@@ -217,7 +251,9 @@ class TestTrials:
         store.record_trial(make_trial(1))  # the refused write left no transaction open
         with RunStore.open(store.run_dir) as reader:
             assert [(t.trial, t.status, t.dev_cost) for t in reader.trials()] == [
-                (0, status, 1.0), (1, TrialStatus.OK, 0.5)]
+                (0, status, 1.0),
+                (1, TrialStatus.OK, 0.5),
+            ]
 
     def test_a_failed_trial_is_replaced_by_its_retry(self, store: RunStore):
         store.record_trial(make_trial(0, TrialStatus.FAILED))
@@ -275,9 +311,13 @@ class TestLock:
     def test_a_second_process_is_refused_while_the_first_writes(self, store: RunStore):
         holder = spawn(LOCK_HOLDER, str(store.run_dir))
         try:
-            with pytest.raises(RunLockedError, match=(
+            with pytest.raises(
+                RunLockedError,
+                match=(
                     f"run 'demo' is in use by another hpsearch process \\(pid {holder.pid}\\) "
-                    "— wait for it to finish or stop it")):
+                    "— wait for it to finish or stop it"
+                ),
+            ):
                 with store.lock():
                     pass
         finally:
@@ -376,8 +416,9 @@ class TestRunNames:
     def test_legal_names(self, name: str):
         assert validate_run_name(name) == name
 
-    @pytest.mark.parametrize("name", ["", ".", "..", "../x", "/abs", "a/b", "a\\b", ".hidden", "-rf", "a b",
-                                      "naïve", "x" * 101])
+    @pytest.mark.parametrize(
+        "name", ["", ".", "..", "../x", "/abs", "a/b", "a\\b", ".hidden", "-rf", "a b", "naïve", "x" * 101]
+    )
     def test_names_that_could_escape_or_confuse_are_refused(self, name: str):
         with pytest.raises(RunError) as error:
             validate_run_name(name)
@@ -470,7 +511,11 @@ class TestListRuns:
         assert summary_a.best_trial == rank(records)[0].trial
         assert summary_a.status_counts == {"ok": 4, "pruned": 0, "diverged": 1, "failed": 1}
         assert (summary_b.trials_done, summary_b.trials_planned, summary_b.best_trial, summary_b.best_dev_cost) == (
-            0, 8, None, None)
+            0,
+            8,
+            None,
+            None,
+        )
         assert summary_b.status_counts == {"ok": 0, "pruned": 0, "diverged": 0, "failed": 0}
 
     def test_runs_are_listed_oldest_first(self, tmp_path: Path):

@@ -79,8 +79,11 @@ def test_two_processes_opening_a_schema_1_run_at_once_both_succeed(v1_run: Path)
     blocker = sqlite3.connect(v1_run / RUN_DB, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     results: list = []
-    threads = [open_in_thread(v1_run, results), open_in_thread(v1_run, results),
-               open_in_thread(v1_run, results, read_only=True)]
+    threads = [
+        open_in_thread(v1_run, results),
+        open_in_thread(v1_run, results),
+        open_in_thread(v1_run, results, read_only=True),
+    ]
     time.sleep(0.5)
     blocker.execute("ROLLBACK")
     blocker.close()

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hpsearch.core.records import as_cost
 from hpsearch.space.scales import Choice, Int, Log
 from hpsearch.space.search_space import Space
-from hpsearch.core.records import as_cost
 from hpsearch.space.tpe import N_STARTUP, Dimension, _fit, default_gamma, level_losses, plan_tpe
 
 NUM = Dimension()
@@ -245,7 +245,9 @@ def test_level_losses_use_the_highest_rung_enough_trials_reached_and_rank_pruned
 
 
 def test_planned_unit_points_map_to_valid_values_of_a_real_space():
-    space = Space({"learning_rate": Log(1e-4, 1.0), "layers": Int(1, 4), "activation": Choice(("relu", "tanh", "gelu"))})
+    space = Space(
+        {"learning_rate": Log(1e-4, 1.0), "layers": Int(1, 4), "activation": Choice(("relu", "tanh", "gelu"))}
+    )
     dims = [Dimension(len(space[n].choices)) if not space[n].is_numeric else NUM for n in space.names]
     rng = np.random.default_rng(0)
     trials = [space.from_unit(u) for u in rng.random((20, 3))]
@@ -276,10 +278,14 @@ def test_points_must_match_the_dimensions_and_losses():
 
 
 def test_level_losses_judge_a_trial_whose_hyperband_bracket_started_above_the_rung_as_having_reached_it():
-    levels = [{0: 0.5, 1: 0.40}, {0: 0.6, 1: 0.45}, {0: 0.7},  # bracket 0: rung 0, two promoted to rung 1
-              {1: 0.3},  # bracket 1 starts at rung 1
-              {2: 0.1},  # bracket 2 starts at rung 2: fully trained, the best cost of all
-              {2: 0.9}]  # fully trained, the worst
+    levels = [
+        {0: 0.5, 1: 0.40},
+        {0: 0.6, 1: 0.45},
+        {0: 0.7},  # bracket 0: rung 0, two promoted to rung 1
+        {1: 0.3},  # bracket 1 starts at rung 1
+        {2: 0.1},  # bracket 2 starts at rung 2: fully trained, the best cost of all
+        {2: 0.9},
+    ]  # fully trained, the worst
     losses = level_losses(levels, need=3)
     assert np.isfinite(losses).all()  # a fully trained trial is never counted as failed
     # Rung 1 (reached by five, rung 2 by two only) decides, a bracket that started above it by its own first

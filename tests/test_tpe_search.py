@@ -64,8 +64,9 @@ def test_a_tpe_round_is_stored_with_its_points_and_is_the_same_with_1_and_2_work
 
 def test_a_maximized_metric_plans_the_same_tpe_rounds_as_its_negation_minimized(tmp_path):
     low = start_search(load_config(write_config(tmp_path)), runs_dir=tmp_path / "runs", name="min")
-    high = start_search(load_config(write_config(tmp_path, direction="maximize", sign=-1.0)),
-                        runs_dir=tmp_path / "runs", name="max")
+    high = start_search(
+        load_config(write_config(tmp_path, direction="maximize", sign=-1.0)), runs_dir=tmp_path / "runs", name="max"
+    )
     assert [r.planned for r in low.rounds] == [r.planned for r in high.rounds]
     assert [t.params["x"] for t in low.trials] == [t.params["x"] for t in high.trials]
 
@@ -77,11 +78,13 @@ def test_a_tpe_round_counts_failed_trials_as_bad_and_plans_away_from_them(tmp_pa
         "def f(params):\n"
         "    if params['x'] > 0.5:\n"
         "        raise ValueError('does not converge')\n"
-        "    return (params['x'] - 0.2) ** 2 + (params['y'] - 0.5) ** 2\n")
+        "    return (params['x'] - 0.2) ** 2 + (params['y'] - 0.5) ** 2\n"
+    )
     (tmp_path / "failing.yaml").write_text(
         "objective: {python: failing_obj:f, metric: value}\n"
         "space: {x: {scale: uniform, low: 0, high: 1}, y: {scale: uniform, low: 0, high: 1}}\n"
-        "search: {trials: 20, seed: 0, rounds: 3, zoom_trials: 10, zoom: tpe, workers: 1}\n")
+        "search: {trials: 20, seed: 0, rounds: 3, zoom_trials: 10, zoom: tpe, workers: 1}\n"
+    )
     result = start_search(load_config(tmp_path / "failing.yaml"), runs_dir=tmp_path / "runs")
     assert [r.sampler for r in result.rounds] == ["random", "tpe", "tpe"]
 
@@ -116,21 +119,34 @@ def test_show_report_and_plots_describe_each_round_alike_and_a_tpe_round_with_to
     from hpsearch.core.records import RoundRecord, TrialRecord
 
     space = {"x": {"scale": "uniform", "low": 0, "high": 1}}
-    rounds = [RoundRecord(0, space, 4, "random", "initial", first_trial=0),
-              RoundRecord(1, space, 2, "random", "zoom", top_k=3, first_trial=4),
-              RoundRecord(2, space, 6, "tpe", "zoom", first_trial=6),  # 6 trials before it: drawn at random
-              RoundRecord(3, space, 2, "tpe", "zoom", first_trial=12)]  # 12 before it: modelled by TPE
-    trials = [TrialRecord(i, r.round, i - r.first_trial, {"x": i / 20}, i, TrialStatus.OK, dev_cost=1.0 / (i + 1))
-              for r in rounds for i in range(r.first_trial, r.first_trial + r.n_trials)]
+    rounds = [
+        RoundRecord(0, space, 4, "random", "initial", first_trial=0),
+        RoundRecord(1, space, 2, "random", "zoom", top_k=3, first_trial=4),
+        RoundRecord(2, space, 6, "tpe", "zoom", first_trial=6),  # 6 trials before it: drawn at random
+        RoundRecord(3, space, 2, "tpe", "zoom", first_trial=12),
+    ]  # 12 before it: modelled by TPE
+    trials = [
+        TrialRecord(i, r.round, i - r.first_trial, {"x": i / 20}, i, TrialStatus.OK, dev_cost=1.0 / (i + 1))
+        for r in rounds
+        for i in range(r.first_trial, r.first_trial + r.n_trials)
+    ]
     with console.capture() as captured:
         console.print(rounds_table(rounds, trials))
-    rows = [[cell.strip() for cell in line.split("│")[1:4]] for line in captured.get().splitlines()
-            if line.startswith("│") and line.split("│")[1].strip()]
-    expected = [["0", "initial", "random"], ["1", "zoom top 3", "random"],
-                ["2", "zoom, too few trials for tpe", "random"], ["3", "zoom, all trials", "tpe"]]
+    rows = [
+        [cell.strip() for cell in line.split("│")[1:4]]
+        for line in captured.get().splitlines()
+        if line.startswith("│") and line.split("│")[1].strip()
+    ]
+    expected = [
+        ["0", "initial", "random"],
+        ["1", "zoom top 3", "random"],
+        ["2", "zoom, too few trials for tpe", "random"],
+        ["3", "zoom, all trials", "tpe"],
+    ]
     assert rows == expected
-    page = write_report(tmp_path, run_name="r", rounds=rounds, trials=trials, images=[],
-                        importance=ImportanceReport("m", 0, [], False)).read_text(encoding="utf-8")
+    page = write_report(
+        tmp_path, run_name="r", rounds=rounds, trials=trials, images=[], importance=ImportanceReport("m", 0, [], False)
+    ).read_text(encoding="utf-8")
     for _, kind, sampler in expected:
         assert f"{kind}, sampler {sampler}" in page
     assert "None" not in page
@@ -146,7 +162,8 @@ def test_a_space_with_nothing_searched_zooms_by_repeating_its_fixed_trial_with_n
     (tmp_path / "fixed_obj.py").write_text("def f(params, trial):\n    return params['x'] + trial.seed % 7\n")
     (tmp_path / "fixed.yaml").write_text(
         "objective: {python: fixed_obj:f, metric: value}\nspace: {x: 5}\n"
-        "search: {trials: 3, rounds: 2, seed: 0, workers: 1}\n")
+        "search: {trials: 3, rounds: 2, seed: 0, workers: 1}\n"
+    )
     run = start_search(load_config(tmp_path / "fixed.yaml"), runs_dir=tmp_path / "runs")
     for method in ("tpe", "box"):
         run = zoom_search(run.run_dir, top_k=2, trials=2, method=method)
@@ -163,13 +180,15 @@ def test_tpe_rounds_land_closer_to_a_clear_optimum_than_uniform_draws(tmp_path):
     closer to it than round 0's uniform draws (uniform draws, planned or not, lie at the same distance).
     """
     (tmp_path / "bowl_obj.py").write_text(
-        "def f(params):\n    return (params['x'] - 0.8) ** 2 + (params['y'] - 0.2) ** 2\n")
+        "def f(params):\n    return (params['x'] - 0.8) ** 2 + (params['y'] - 0.2) ** 2\n"
+    )
     distances = {0: [], 1: []}
     for seed in range(6):
         (tmp_path / "bowl.yaml").write_text(
             "objective: {python: bowl_obj:f, metric: value}\n"
             "space: {x: {scale: uniform, low: 0, high: 1}, y: {scale: uniform, low: 0, high: 1}}\n"
-            f"search: {{trials: 30, seed: {seed}, rounds: 2, zoom_trials: 10, zoom: tpe, workers: 1}}\n")
+            f"search: {{trials: 30, seed: {seed}, rounds: 2, zoom_trials: 10, zoom: tpe, workers: 1}}\n"
+        )
         result = start_search(load_config(tmp_path / "bowl.yaml"), runs_dir=tmp_path / "runs", name=f"s{seed}")
         assert [r.sampler for r in result.rounds] == ["random", "tpe"]
         for t in result.trials:

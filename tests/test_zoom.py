@@ -93,13 +93,19 @@ def test_a_zoom_on_one_minus_log_is_worked_on_log10_of_one_minus_beta():
 
 
 def test_the_box_narrows_the_span():
-    top = [trial(learning_rate=3e-3, l2=0.004, layers=3, hidden_units=64), trial(learning_rate=5e-3, l2=0.005, layers=4, hidden_units=90)]
+    top = [
+        trial(learning_rate=3e-3, l2=0.004, layers=3, hidden_units=64),
+        trial(learning_rate=5e-3, l2=0.005, layers=4, hidden_units=90),
+    ]
     new = zoom_space(REFERENCE, top).space
     for name in ("learning_rate", "l2", "layers", "hidden_units"):
         old_width = REFERENCE[name].to_unit(REFERENCE[name].high) - REFERENCE[name].to_unit(REFERENCE[name].low)
         new_width = REFERENCE[name].to_unit(new[name].high) - REFERENCE[name].to_unit(new[name].low)
         assert new_width < 0.5 * old_width, name
-    assert (new["layers"].low, new["layers"].high) == (2, 5)  # u of 3 and 4 is 2.5/8 and 3.5/8; ± 0.1 · 8 = ± 0.8 values
+    assert (new["layers"].low, new["layers"].high) == (
+        2,
+        5,
+    )  # u of 3 and 4 is 2.5/8 and 3.5/8; ± 0.1 · 8 = ± 0.8 values
 
 
 def test_top_trials_all_equal_leave_a_non_empty_box():
@@ -140,7 +146,8 @@ def test_the_best_trial_at_a_bound_gives_a_hint_naming_the_key_to_widen():
     assert set(hints) == {("learning_rate", "low"), ("layers", "high")}
     # 1.2e-4 is near the bound, not at it: the hint says so and gives the value
     assert hints["learning_rate", "low"].message.startswith(
-        "learning_rate: the best trial sits near the low bound 0.0001 (best 0.00012)")
+        "learning_rate: the best trial sits near the low bound 0.0001 (best 0.00012)"
+    )
     assert "space.learning_rate.low" in hints["learning_rate", "low"].message
     assert isinstance(hints["layers", "high"], EdgeHint)
     assert "sits at the high bound 8 —" in hints["layers", "high"].message
@@ -211,7 +218,9 @@ def test_a_stored_space_keeps_its_legal_limits_and_an_old_one_gets_them_back():
     top = [{**trial(), "l2": 0.0}]
     assert zoom_space(stored, top).edges == []
     # Written before ranges kept their limits: plain scale, low and high.
-    old = Space.from_json({name: {k: v for k, v in spec.items() if k != "legal"} for name, spec in REFERENCE.to_json().items()})
+    old = Space.from_json(
+        {name: {k: v for k, v in spec.items() if k != "legal"} for name, spec in REFERENCE.to_json().items()}
+    )
     assert [h.name for h in zoom_space(old, top).edges] == ["l2"]
     assert zoom_space(old.with_legal_from(REFERENCE), top).edges == []
 

@@ -55,7 +55,7 @@ def _choice_bins(dist: Distribution, values: list[Any]) -> list[tuple[str, int]]
     bins = [(format_value(c), counts[choice_key(c)]) for c in dist.choices]
     if len(bins) <= MAX_CHOICE_BINS:
         return bins
-    kept = set(sorted(range(len(bins)), key=lambda i: -bins[i][1])[:MAX_CHOICE_BINS - 1])
+    kept = set(sorted(range(len(bins)), key=lambda i: -bins[i][1])[: MAX_CHOICE_BINS - 1])
     others = sum(count for i, (_, count) in enumerate(bins) if i not in kept)
     return [b for i, b in enumerate(bins) if i in kept] + [(f"… {len(bins) - len(kept):,} more", others)]
 

@@ -117,7 +117,11 @@ class ImportanceReport:
 
 
 def hyperparameter_importance(
-    space: Space, trials: list[TrialRecord], *, min_trials: int = 10, metric: str | None = None,
+    space: Space,
+    trials: list[TrialRecord],
+    *,
+    min_trials: int = 10,
+    metric: str | None = None,
     direction: str = "minimize",
 ) -> ImportanceReport:
     """Rank the parameters of ``space`` by how much of the variation of dev J each explains.
@@ -146,9 +150,7 @@ def hyperparameter_importance(
     if not names:
         return not_enough("no hyperparameter was searched")
     if n < min_trials:
-        return not_enough(
-            f"only {n} ok trials in the first round, which samples the whole space; need ≥ {min_trials}"
-        )
+        return not_enough(f"only {n} ok trials in the first round, which samples the whole space; need ≥ {min_trials}")
     J = np.array([costs[t.trial] for t in usable])  # (n,)
     if np.ptp(J) == 0:
         return not_enough(f"dev J is the same in all {n} ok trials; there is no variation to explain")
@@ -165,13 +167,21 @@ def hyperparameter_importance(
     firsts = [row.argmax() == top and row[top] > 0 for row in boot]
     kept_first = float(np.mean(firsts)) if firsts else 0.0
     stable = shares[top] > 0 and kept_first >= STABLE_TOP
-    message = None if stable else (
-        f"too few trials to rank: {names[top]} comes first in only {kept_first:.0%} of "
-        f"{len(boot)} bootstrap resamples of the {n} trials — run more trials in the first round"
+    message = (
+        None
+        if stable
+        else (
+            f"too few trials to rank: {names[top]} comes first in only {kept_first:.0%} of "
+            f"{len(boot)} bootstrap resamples of the {n} trials — run more trials in the first round"
+        )
     )
     active = (~np.isnan(U)).sum(axis=0)  # (d,)
-    items = [Importance(names[i], float(shares[i]), float(spread[i]), int(active[i]) if names[i] in space.conditions
-                        else None) for i in order]
+    items = [
+        Importance(
+            names[i], float(shares[i]), float(spread[i]), int(active[i]) if names[i] in space.conditions else None
+        )
+        for i in order
+    ]
     return ImportanceReport(METHOD, n, items, True, message, max(0.0, 1.0 - float(shares.sum())), bool(stable))
 
 

@@ -24,13 +24,17 @@ from dataclasses import asdict, dataclass, replace
 from typing import IO, Any
 
 from hpsearch.analysis.run_notes import error_line
-from hpsearch.core.decisions import Decision
-from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
-
 from hpsearch.core.columns import (
-    CONFIRM_COLUMNS, LEAD_COLUMNS, OBJECTIVE_COLUMNS, REGRESSION_COLUMNS, REGRESSION_CONFIRM_COLUMNS, RESULT_COLUMNS,
+    CONFIRM_COLUMNS,
+    LEAD_COLUMNS,
+    OBJECTIVE_COLUMNS,
+    REGRESSION_COLUMNS,
+    REGRESSION_CONFIRM_COLUMNS,
+    RESULT_COLUMNS,
     metric_column,
 )
+from hpsearch.core.decisions import Decision
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,10 @@ class Leaderboard:
 
     def min_widths(self) -> list[int]:
         """The narrowest each column may be without cutting a value: a title may fold, unless ``whole``."""
-        return [max([len(c.title) if c.whole else 1, *(len(row[i]) for row in self.rows)])
-                for i, c in enumerate(self.columns)]
+        return [
+            max([len(c.title) if c.whole else 1, *(len(row[i]) for row in self.rows)])
+            for i, c in enumerate(self.columns)
+        ]
 
     def column_widths(self, width: int, *, per_column: int = 3, frame: int = 1) -> list[int]:
         """Text width of each column so that the table fits ``width`` when it can.
@@ -114,8 +120,9 @@ class Leaderboard:
         if len(kept) == len(self.columns):
             return self
         order = sorted(kept)
-        return replace(self, columns=[self.columns[i] for i in order],
-                       rows=[[row[i] for i in order] for row in self.rows])
+        return replace(
+            self, columns=[self.columns[i] for i in order], rows=[[row[i] for i in order] for row in self.rows]
+        )
 
 
 # Dropped first to last when the leaderboard is too wide (the error column first: ``show --wide`` keeps it,
@@ -124,7 +131,10 @@ _DROP_ORDER = {"error": 0, "seconds": 1, "epochs": 2, "round": 3, "train J": 4}
 
 
 def leaderboard(
-    trials: list[TrialRecord], names: list[str], top: int | None = None, metric: str | None = None,
+    trials: list[TrialRecord],
+    names: list[str],
+    top: int | None = None,
+    metric: str | None = None,
     brackets: dict[int, int] | None = None,
 ) -> Leaderboard:
     """The ``top`` best trials as text: rank, trial, round, status, (rung, bracket), searched values, results,
@@ -140,35 +150,62 @@ def leaderboard(
     """
     ranked = rank(trials)[:top]
     rungs = any(t.rung is not None for t in trials)
-    best = metric is None and any(t.value is not None and t.dev_cost is not None and t.value != t.dev_cost
-                                  and t.value == t.best_dev_cost for t in trials)
+    best = metric is None and any(
+        t.value is not None and t.dev_cost is not None and t.value != t.dev_cost and t.value == t.best_dev_cost
+        for t in trials
+    )
     extras = extra_metrics(trials, metric) if metric is not None else []
     errors = any(t.status is TrialStatus.FAILED for t in ranked)
-    columns = [Column("rank", whole=True), Column("trial", whole=True), Column("round", drop=_DROP_ORDER["round"]),
-               Column("status", justify="left", whole=True), *([Column("rung")] if rungs else []),
-               *([Column("bracket")] if brackets else []), *(Column(n) for n in names)]
+    columns = [
+        Column("rank", whole=True),
+        Column("trial", whole=True),
+        Column("round", drop=_DROP_ORDER["round"]),
+        Column("status", justify="left", whole=True),
+        *([Column("rung")] if rungs else []),
+        *([Column("bracket")] if brackets else []),
+        *(Column(n) for n in names),
+    ]
     regression = metric is None and is_regression(trials)
     if metric is None:
-        columns += [Column("dev J", whole=True), *([Column("best J", whole=True)] if best else []),
-                    Column("train J", drop=_DROP_ORDER["train J"]),
-                    *([Column("dev RMSE"), Column("dev R²")] if regression else [Column("dev acc")])]
+        columns += [
+            Column("dev J", whole=True),
+            *([Column("best J", whole=True)] if best else []),
+            Column("train J", drop=_DROP_ORDER["train J"]),
+            *([Column("dev RMSE"), Column("dev R²")] if regression else [Column("dev acc")]),
+        ]
     else:
-        columns += [Column(metric, whole=True), *(Column(metric_column(n), drop=_DROP_ORDER["train J"]) for n in extras)]
+        columns += [
+            Column(metric, whole=True),
+            *(Column(metric_column(n), drop=_DROP_ORDER["train J"]) for n in extras),
+        ]
     taken = {*names, *extras}  # a searched or reported epochs keeps its title: epochs_run's gives way
-    columns += [Column("epochs run" if "epochs" in taken else "epochs", drop=_DROP_ORDER["epochs"]),
-                Column("seconds", drop=_DROP_ORDER["seconds"]),
-                *([Column("error", justify="left", drop=_DROP_ORDER["error"])] if errors else [])]
+    columns += [
+        Column("epochs run" if "epochs" in taken else "epochs", drop=_DROP_ORDER["epochs"]),
+        Column("seconds", drop=_DROP_ORDER["seconds"]),
+        *([Column("error", justify="left", drop=_DROP_ORDER["error"])] if errors else []),
+    ]
     rows = []
     for position, t in enumerate(ranked, start=1):
-        row = [str(position), str(t.trial), str(t.round), t.status.value,
-               *([format_param(None if t.rung is None else t.rung + 1)] if rungs else []),
-               *([format_param((brackets or {}).get(t.trial))] if brackets else []),
-               *(format_param(t.params.get(n)) for n in names)]
+        row = [
+            str(position),
+            str(t.trial),
+            str(t.round),
+            t.status.value,
+            *([format_param(None if t.rung is None else t.rung + 1)] if rungs else []),
+            *([format_param((brackets or {}).get(t.trial))] if brackets else []),
+            *(format_param(t.params.get(n)) for n in names),
+        ]
         if metric is None:
-            row += [format_cost(t.dev_cost), *([format_cost(t.best_dev_cost)] if best else []),
-                    format_cost(t.train_cost)]
-            row += ([format_cost(t.metrics.get("dev_rmse")), format_param(t.metrics.get("dev_r2"))] if regression
-                    else [format_accuracy(t.dev_accuracy)])
+            row += [
+                format_cost(t.dev_cost),
+                *([format_cost(t.best_dev_cost)] if best else []),
+                format_cost(t.train_cost),
+            ]
+            row += (
+                [format_cost(t.metrics.get("dev_rmse")), format_param(t.metrics.get("dev_r2"))]
+                if regression
+                else [format_accuracy(t.dev_accuracy)]
+            )
         else:
             row += [format_cost(t.metrics.get(n)) for n in (metric, *extras)]
         rows.append(row + [str(t.epochs_run), format_seconds(t.seconds), *([error_line(t.error)] if errors else [])])
@@ -235,8 +272,9 @@ def extra_metrics(trials: list[TrialRecord], metric: str) -> list[str]:
     return sorted({name for t in trials for name in t.metrics} - {metric})
 
 
-def export_columns(trials: list[TrialRecord], fixed: dict[str, Any], metric: str | None = None,
-                   brackets: dict[int, int] | None = None) -> list[str]:
+def export_columns(
+    trials: list[TrialRecord], fixed: dict[str, Any], metric: str | None = None, brackets: dict[int, int] | None = None
+) -> list[str]:
     """Column order of an export: rank, trial, round, status, results, (bracket), confirmation, error, then every
     hyperparameter.
 
@@ -245,13 +283,24 @@ def export_columns(trials: list[TrialRecord], fixed: dict[str, Any], metric: str
     """
     searched = sorted({name for t in trials for name in t.params})
     fixed_names = sorted(k for k in fixed if k not in searched and k != "seed")
-    results = RESULT_COLUMNS if metric is None else (metric, *map(metric_column, extra_metrics(trials, metric)),
-                                                     *OBJECTIVE_COLUMNS)
+    results = (
+        RESULT_COLUMNS
+        if metric is None
+        else (metric, *map(metric_column, extra_metrics(trials, metric)), *OBJECTIVE_COLUMNS)
+    )
     if metric is None and is_regression(trials):
         results = tuple(c for name in results for c in (REGRESSION_COLUMNS if name == "dev_accuracy" else (name,)))
     bracket = ["bracket"] if brackets else []
-    return [*LEAD_COLUMNS, *results, *bracket, *confirm_columns(trials, metric), "error", *searched, *fixed_names,
-            "seed"]
+    return [
+        *LEAD_COLUMNS,
+        *results,
+        *bracket,
+        *confirm_columns(trials, metric),
+        "error",
+        *searched,
+        *fixed_names,
+        "seed",
+    ]
 
 
 def confirm_columns(trials: list[TrialRecord], metric: str | None) -> tuple[str, ...]:
@@ -261,8 +310,11 @@ def confirm_columns(trials: list[TrialRecord], metric: str | None) -> tuple[str,
 
 
 def export_rows(
-    trials: list[TrialRecord], fixed: dict[str, Any], metric: str | None = None,
-    confirmed: dict[int, dict[str, Any]] | None = None, brackets: dict[int, int] | None = None,
+    trials: list[TrialRecord],
+    fixed: dict[str, Any],
+    metric: str | None = None,
+    confirmed: dict[int, dict[str, Any]] | None = None,
+    brackets: dict[int, int] | None = None,
 ) -> list[dict[str, Any]]:
     """One dict per trial, best first: searched values and the run's fixed hyperparameters alike.
 
@@ -290,7 +342,8 @@ def export_rows(
             "best_dev_cost": t.best_dev_cost,
             "best_epoch": None if t.best_epoch is None else t.best_epoch + 1,
             **({"bracket": brackets.get(t.trial)} if brackets else {}),
-            **dict.fromkeys(confirm), **(confirmed or {}).get(t.trial, {}),
+            **dict.fromkeys(confirm),
+            **(confirmed or {}).get(t.trial, {}),
             "error": t.error or "",
         }
         if regression:
@@ -310,8 +363,13 @@ def export_rows(
 
 
 def write_csv(
-    trials: list[TrialRecord], fixed: dict[str, Any], stream: IO[str], metric: str | None = None, *,
-    confirmed: dict[int, dict[str, Any]] | None = None, brackets: dict[int, int] | None = None,
+    trials: list[TrialRecord],
+    fixed: dict[str, Any],
+    stream: IO[str],
+    metric: str | None = None,
+    *,
+    confirmed: dict[int, dict[str, Any]] | None = None,
+    brackets: dict[int, int] | None = None,
 ) -> None:
     """Every trial as one CSV row (header first). Missing values are empty cells."""
     columns = export_columns(trials, fixed, metric, brackets)
@@ -365,10 +423,19 @@ def write_json(
         "run": run,
         **({"metric": metric} if metric is not None else {}),
         "rounds": [
-            {"round": r.round, "kind": r.kind, "sampler": r.sampler, "n_trials": r.n_trials,
-             "top_k": r.top_k, "expand": r.expand, "space": r.space,
-             "promotions": [{"bracket": b, "from_rung": k + 1, "trials": trials}
-                            for (b, k), trials in sorted((promotions or {}).get(r.round, {}).items())]}
+            {
+                "round": r.round,
+                "kind": r.kind,
+                "sampler": r.sampler,
+                "n_trials": r.n_trials,
+                "top_k": r.top_k,
+                "expand": r.expand,
+                "space": r.space,
+                "promotions": [
+                    {"bracket": b, "from_rung": k + 1, "trials": trials}
+                    for (b, k), trials in sorted((promotions or {}).get(r.round, {}).items())
+                ],
+            }
             for r in rounds
         ],
         "importance": importance,

@@ -96,8 +96,13 @@ def _summary(trials: list[TrialRecord], metric: str | None = None) -> str:
     parts = ", ".join(f"{counts[s]} {s.value}" for s in TrialStatus)
     ranked = rank(trials)
     best = ranked[0] if ranked and ranked[0].status is TrialStatus.OK else None
-    shown = f"dev J {format_cost(best.dev_cost)}" if best and metric is None else \
-        f"{metric} {format_cost(best.metrics.get(metric))}" if best else ""
+    shown = (
+        f"dev J {format_cost(best.dev_cost)}"
+        if best and metric is None
+        else f"{metric} {format_cost(best.metrics.get(metric))}"
+        if best
+        else ""
+    )
     best_text = f"; best {shown} (trial {best.trial})" if best else "; no ok trial"
     return f"<p>{len(trials)} trials: {escape(parts)}{escape(best_text)}.</p>"
 
@@ -112,8 +117,10 @@ def _leaderboard(rounds: list[RoundRecord], trials: list[TrialRecord], rows: int
     names = sorted({name for r in rounds for name in r.space} | {name for t in trials for name in t.params})
     board = leaderboard(trials, names, rows, metric).fitted(_LEADERBOARD_CHARACTERS, per_column=3, frame=0)
     text = [i for i, c in enumerate(board.columns) if c.justify == "left"]
-    head = "".join(f'<th class="text">{escape(c.title)}</th>' if i in text else f"<th>{escape(c.title)}</th>"
-                   for i, c in enumerate(board.columns))
+    head = "".join(
+        f'<th class="text">{escape(c.title)}</th>' if i in text else f"<th>{escape(c.title)}</th>"
+        for i, c in enumerate(board.columns)
+    )
     body = []
     status_at = [c.title for c in board.columns].index("status")
     for row, status, error in zip(board.rows, board.statuses, board.errors):
@@ -130,29 +137,45 @@ def _confirmation(confirmation: Confirmation) -> str:
     """The confirmed trials, best first: leaderboard place and first run beside mean J and its spread."""
     regression = confirmation.regression
     results = "<th>mean RMSE</th><th>mean R²</th>" if regression else "<th>mean acc</th>"
-    head = ("<tr><th>rank</th><th>trial</th><th>leaderboard</th><th>first-run J</th><th>mean J</th><th>std</th>"
-            f"<th>min – max</th>{results}<th>repeats</th></tr>")
+    head = (
+        "<tr><th>rank</th><th>trial</th><th>leaderboard</th><th>first-run J</th><th>mean J</th><th>std</th>"
+        f"<th>min – max</th>{results}<th>repeats</th></tr>"
+    )
     body = []
     for c in confirmation.trials:
         if regression:  # a regression's dev RMSE and R² in the target's units, in place of accuracy
-            shown = [format_cost(c.mean_rmse if c.rmses else None),
-                     format_cost(c.mean_r2 if math.isfinite(c.mean_r2) else None)]
+            shown = [
+                format_cost(c.mean_rmse if c.rmses else None),
+                format_cost(c.mean_r2 if math.isfinite(c.mean_r2) else None),
+            ]
         else:
             shown = [format_accuracy(c.mean_accuracy if c.n else None)]
-        cells = [str(c.rank), str(c.trial), str(c.leaderboard_rank), format_cost(c.first_value),
-                 format_cost(c.mean if c.n else None), format_cost(c.std if c.n >= 2 else None),
-                 f"{format_cost(c.low)} – {format_cost(c.high)}" if c.n else "—", *shown,
-                 str(c.n) + (f" ({c.unstable} diverged/failed)" if c.unstable else "")]
+        cells = [
+            str(c.rank),
+            str(c.trial),
+            str(c.leaderboard_rank),
+            format_cost(c.first_value),
+            format_cost(c.mean if c.n else None),
+            format_cost(c.std if c.n >= 2 else None),
+            f"{format_cost(c.low)} – {format_cost(c.high)}" if c.n else "—",
+            *shown,
+            str(c.n) + (f" ({c.unstable} diverged/failed)" if c.unstable else ""),
+        ]
         body.append("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in cells) + "</tr>")
-    notes = [f"trial {ch.trial}, ranked {ch.leaderboard_rank}, confirms {ch.rank}"
-             + (": its first run was lucky" if ch.lucky else "") for ch in confirmation.changes]
+    notes = [
+        f"trial {ch.trial}, ranked {ch.leaderboard_rank}, confirms {ch.rank}"
+        + (": its first run was lucky" if ch.lucky else "")
+        for ch in confirmation.changes
+    ]
     if confirmation.tied and len(confirmation.trials) >= 2:
         notes.append("the top two cannot be told apart (their 95% intervals of mean J overlap)")
     if confirmation.deterministic:
         notes.append("every repeat of a trial gave the same J: the objective seems deterministic")
     text = "".join(f'<p class="note">{escape(n)}.</p>' for n in notes)
-    return (f'<p class="note">Each top trial retrained with fresh seeds; ranked by the mean J of its repeats '
-            f"(the first run, which put it on top, is not among them).</p><table>{head}{''.join(body)}</table>{text}")
+    return (
+        f'<p class="note">Each top trial retrained with fresh seeds; ranked by the mean J of its repeats '
+        f"(the first run, which put it on top, is not among them).</p><table>{head}{''.join(body)}</table>{text}"
+    )
 
 
 def _importance(report: ImportanceReport, metric: str | None = None) -> str:
@@ -169,7 +192,6 @@ def _importance(report: ImportanceReport, metric: str | None = None) -> str:
     return (
         f'{method}{unstable}<table><tr><th class="text">hyperparameter</th><th>share of {escape(metric or "dev J")} variation</th>'
         f'<th>± (bootstrap)</th><th class="text"></th></tr>{rows}</table>'
-
         f'<p class="note">{rest:.1%} is left to interactions between parameters and noise.</p>'
     )
 

@@ -118,8 +118,9 @@ def no_ok_reason(run_dir: Path, trials: list[TrialRecord]) -> str:
     return f"no trial finished ok ({parts or 'no trial ran'})" + (f"; {note}" if note else "")
 
 
-def model_notes(trials: list[TrialRecord], confirmation: Confirmation | None,
-                best_model: tuple[int, Path] | None) -> list[str]:
+def model_notes(
+    trials: list[TrialRecord], confirmation: Confirmation | None, best_model: tuple[int, Path] | None
+) -> list[str]:
     """Which model ``predict RUN`` uses, and whether the confirmation predates trials that now rank above the ones
     it retrained (a zoom or resume after ``confirm``): then which round, and to run ``confirm`` again."""
     lines = []
@@ -146,6 +147,12 @@ def stale_round(trials: list[TrialRecord], confirmation: Confirmation | None) ->
     places = {t.trial: place for place, t in enumerate(rank(trials))}
     worst = max(places.get(trial, -1) for trial in confirmed)
     last_confirmed_round = max((t.round for t in trials if t.trial in confirmed), default=0)
-    above = [t.round for t in trials if t.status is TrialStatus.OK and t.trial not in confirmed
-             and places[t.trial] < worst and t.round > last_confirmed_round]
+    above = [
+        t.round
+        for t in trials
+        if t.status is TrialStatus.OK
+        and t.trial not in confirmed
+        and places[t.trial] < worst
+        and t.round > last_confirmed_round
+    ]
     return min(above) if above else None

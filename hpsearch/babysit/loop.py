@@ -127,8 +127,10 @@ def sit(store: RunStore, session: Session, prepared: PreparedData, target: int, 
             reason = signalled.reason if isinstance(signalled, _Stopped) else INTERRUPT
             stop = Decision(session.epochs, STOP, reason, session.rate(), session.rate())
             _finish(store, session, prepared, target, stop)
-            raise Interrupted(f"saved after epoch {session.epochs} in run '{store.run_dir.name}'",
-                              f"hpsearch babysit {command_ref(store.run_dir)}") from None
+            raise Interrupted(
+                f"saved after epoch {session.epochs} in run '{store.run_dir.name}'",
+                f"hpsearch babysit {command_ref(store.run_dir)}",
+            ) from None
     return _finish(store, session, prepared, target, None, stopped)
 
 
@@ -160,8 +162,14 @@ def _one_epoch(store: RunStore, session: Session, data: Any, target: int, watche
     return made[-1].reason if made and made[-1].action == STOP else "epochs"
 
 
-def _finish(store: RunStore, session: Session, prepared: PreparedData, target: int, stop: Decision | None,
-            stopped: str = INTERRUPT) -> BabysitResult:
+def _finish(
+    store: RunStore,
+    session: Session,
+    prepared: PreparedData,
+    target: int,
+    stop: Decision | None,
+    stopped: str = INTERRUPT,
+) -> BabysitResult:
     """Save the session, keep its model for ``predict`` and write the trial's record (forgetting anything
     recorded past the boundary)."""
     store.reopen_trial(TRIAL, session.epochs)
@@ -173,8 +181,9 @@ def _finish(store: RunStore, session: Session, prepared: PreparedData, target: i
     _, seconds = store.epoch_log(TRIAL)
     record = _record(session, timeline(store), seconds)
     store.record_progress(TRIAL, 0, EpochLog(0, {}), final=record)
-    return BabysitResult(store.run_dir, store.run_dir.name, record, decisions(store), stopped, target,
-                         command_ref(store.run_dir))
+    return BabysitResult(
+        store.run_dir, store.run_dir.name, record, decisions(store), stopped, target, command_ref(store.run_dir)
+    )
 
 
 def _record(session: Session, history: dict[str, list[float]], seconds: list[float | None]) -> TrialRecord:
@@ -183,9 +192,19 @@ def _record(session: Session, history: dict[str, list[float]], seconds: list[flo
     last = {key: state.history[key][-1] if state.epoch else None for key in history_keys(state.network.task)}
     best = session.keeper.best_epoch
     return TrialRecord(
-        trial=TRIAL, round=0, index=0, params={}, seed=state.config.seed, status=state.status,
-        dev_cost=last["dev_cost"], train_cost=last["train_cost"], dev_accuracy=last["dev_accuracy"],
-        epochs_run=len(history["dev_cost"]), seconds=math.fsum(s for s in seconds if s is not None),
-        history=history, value=last["dev_cost"], best_dev_cost=session.keeper.best_dev_cost,
+        trial=TRIAL,
+        round=0,
+        index=0,
+        params={},
+        seed=state.config.seed,
+        status=state.status,
+        dev_cost=last["dev_cost"],
+        train_cost=last["train_cost"],
+        dev_accuracy=last["dev_accuracy"],
+        epochs_run=len(history["dev_cost"]),
+        seconds=math.fsum(s for s in seconds if s is not None),
+        history=history,
+        value=last["dev_cost"],
+        best_dev_cost=session.keeper.best_dev_cost,
         best_epoch=None if best is None or best == 0 else best - 1,
     )

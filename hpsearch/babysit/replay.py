@@ -69,7 +69,9 @@ def replay_babysit(run_dir: Path, watcher: Watcher | None = None) -> ReplayResul
         state = start(model, data)
         if pending and pending[0].action == HANDOVER:  # the search's epochs: trained straight, no decision
             fit(state, data, min(pending[0].epoch, total))
-            session = Session.fresh(state, config.babysit, {key: list(state.history[key]) for key in history_keys(state.network.task)})
+            session = Session.fresh(
+                state, config.babysit, {key: list(state.history[key]) for key in history_keys(state.network.task)}
+            )
             for epoch in range(session.epochs):
                 _check_epoch(name, epoch + 1, session.timeline, recorded)
         else:
@@ -108,8 +110,9 @@ def _replay_decision(name: str, session: Session, decision: Decision) -> None:
     session.apply(decision)
 
 
-def _check_epoch(name: str, epoch: int, timeline: Mapping[str, list[float]],
-                 recorded: Mapping[str, list[float]]) -> None:
+def _check_epoch(
+    name: str, epoch: int, timeline: Mapping[str, list[float]], recorded: Mapping[str, list[float]]
+) -> None:
     for key in COMPARED:
         new, old = timeline[key][epoch - 1], recorded[key][epoch - 1]
         if not (new == old or (math.isnan(new) and math.isnan(old))):

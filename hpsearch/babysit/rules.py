@@ -10,8 +10,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from hpsearch.core.decisions import (
-    DIVERGENCE, KEY_ACTIONS, KEY_MULTIPLIERS, LOWER, MIN_LEARNING_RATE, PATIENCE, RAISE, ROLLBACK, STOP,
-    BabysitRules, Decision,
+    DIVERGENCE,
+    KEY_ACTIONS,
+    KEY_MULTIPLIERS,
+    LOWER,
+    MIN_LEARNING_RATE,
+    PATIENCE,
+    RAISE,
+    ROLLBACK,
+    STOP,
+    BabysitRules,
+    Decision,
 )
 
 

@@ -19,7 +19,17 @@ import yaml
 from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.decisions import (
-    ACTIONS, DIVERGENCE, HANDOVER, INTERRUPT, LOWER, MIN_LEARNING_RATE, PATIENCE, RAISE, ROLLBACK, STOP, Decision,
+    ACTIONS,
+    DIVERGENCE,
+    HANDOVER,
+    INTERRUPT,
+    LOWER,
+    MIN_LEARNING_RATE,
+    PATIENCE,
+    RAISE,
+    ROLLBACK,
+    STOP,
+    Decision,
 )
 from hpsearch.core.errors import DataError, RunError
 from hpsearch.core.records import RoundRecord
@@ -46,8 +56,9 @@ _REASONS = {
 """The reasons each action can have (a handover's reason names the run and trial it came from)."""
 
 
-def create_run(config: SearchConfig, model: ModelConfig, runs_dir: Path, name: str, data: Dataset
-               ) -> tuple[RunStore, PreparedData]:
+def create_run(
+    config: SearchConfig, model: ModelConfig, runs_dir: Path, name: str, data: Dataset
+) -> tuple[RunStore, PreparedData]:
     """A new run holding ``model`` as fixed values (nothing searched), one babysit round of one trial, and
     ``data`` prepared in its folder, so that continuing and replaying it train on exactly these arrays."""
     values = {k: v for k, v in model.to_dict().items() if v is not None}
@@ -81,8 +92,10 @@ def refuse_links(run_dir: Path) -> None:
     for folder in (DATA_DIR, MODELS_DIR):
         path = Path(run_dir) / folder
         if path.is_symlink():
-            raise RunError(f"run folder '{run_dir}' holds a symlink, '{path}' — hpsearch never reads arrays through "
-                           "one: remove it (or copy the run without links)")
+            raise RunError(
+                f"run folder '{run_dir}' holds a symlink, '{path}' — hpsearch never reads arrays through "
+                "one: remove it (or copy the run without links)"
+            )
         if path.is_dir():
             check_no_symlinks(path)
 
@@ -98,8 +111,10 @@ def timeline(store: RunStore) -> dict[str, list[float]]:
     for key, values in complete.items():
         bad = next((i for i, v in enumerate(values) if not isinstance(v, float) or isinstance(v, bool)), None)
         if bad is not None or len(values) != n:
-            raise DataError(f"{store.run_dir / RUN_DB}: epoch {(bad or 0) + 1} of the babysat trial has a {key} that "
-                            "is not a number — was it changed outside hpsearch? Start a new babysat run")
+            raise DataError(
+                f"{store.run_dir / RUN_DB}: epoch {(bad or 0) + 1} of the babysat trial has a {key} that "
+                "is not a number — was it changed outside hpsearch? Start a new babysat run"
+            )
     return complete
 
 
@@ -112,8 +127,10 @@ def decisions(store: RunStore) -> list[Decision]:
     for seq, decision in enumerate(found):
         problem = _decision_problem(decision, found[seq - 1].epoch if seq else 0)
         if problem:
-            raise DataError(f"{store.run_dir / RUN_DB}: decision {seq + 1} of the babysat trial {problem} — was it "
-                            "changed outside hpsearch? Start a new babysat run")
+            raise DataError(
+                f"{store.run_dir / RUN_DB}: decision {seq + 1} of the babysat trial {problem} — was it "
+                "changed outside hpsearch? Start a new babysat run"
+            )
     return found
 
 
@@ -123,8 +140,11 @@ def _decision_problem(d: Decision, previous_epoch: int) -> str | None:
         return f"is at epoch {d.epoch!r:.40}, not a whole number from {previous_epoch} (decisions go in order)"
     if d.action not in ACTIONS:
         return f"has action {d.action!r:.40}, not one of {', '.join(ACTIONS)}"
-    if not isinstance(d.reason, str) or (d.action == HANDOVER) != (d.reason not in sum(_REASONS.values(), ())) or (
-            d.action != HANDOVER and d.reason not in _REASONS[d.action]):
+    if (
+        not isinstance(d.reason, str)
+        or (d.action == HANDOVER) != (d.reason not in sum(_REASONS.values(), ()))
+        or (d.action != HANDOVER and d.reason not in _REASONS[d.action])
+    ):
         return f"has reason {d.reason!r:.40}, not one a {d.action} decision has"
     for name in ("learning_rate_before", "learning_rate_after"):
         rate = getattr(d, name)

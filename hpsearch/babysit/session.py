@@ -40,7 +40,14 @@ import numpy as np
 from hpsearch.babysit.loop import BabysitResult, Unattended, Watcher, sit
 from hpsearch.babysit.replay import ReplayResult, replay_babysit
 from hpsearch.babysit.run_files import (
-    KIND, TRIAL, create_run, decisions, engine_config, is_babysat, refuse_links, timeline,
+    KIND,
+    TRIAL,
+    create_run,
+    decisions,
+    engine_config,
+    is_babysat,
+    refuse_links,
+    timeline,
 )
 from hpsearch.babysit.state import STATE_FILE, EpochReport, Session
 from hpsearch.config.search_config import SearchConfig
@@ -58,18 +65,22 @@ from hpsearch.storage.run_names import command_ref, validate_run_name
 from hpsearch.storage.run_store import RunStore
 
 __all__ = [
-    "KIND", "STATE_FILE", "TRIAL", "BabysitResult", "EpochReport", "ReplayResult", "Watcher",
-    "continue_babysit", "continue_trial", "replay_babysit", "start_babysit",
+    "KIND",
+    "STATE_FILE",
+    "TRIAL",
+    "BabysitResult",
+    "EpochReport",
+    "ReplayResult",
+    "Watcher",
+    "continue_babysit",
+    "continue_trial",
+    "replay_babysit",
+    "start_babysit",
 ]
 
 
 def start_babysit(
-    config: SearchConfig,
-    model: ModelConfig,
-    *,
-    runs_dir: Path,
-    name: str | None = None,
-    watcher: Watcher | None = None,
+    config: SearchConfig, model: ModelConfig, *, runs_dir: Path, name: str | None = None, watcher: Watcher | None = None
 ) -> BabysitResult:
     """Create a babysat run of ``model`` (trained on ``config``'s data, under its ``babysit:`` rules) and
     train it to ``model.epochs`` epochs."""
@@ -101,8 +112,9 @@ def continue_trial(
         config = engine_config(search)
         label = search.run_dir.resolve().name
         if is_babysat(search):
-            raise RunError(f"run '{label}' is a babysat run — continue it with: "
-                           f"hpsearch babysit {command_ref(search.run_dir)}")
+            raise RunError(
+                f"run '{label}' is a babysat run — continue it with: hpsearch babysit {command_ref(search.run_dir)}"
+            )
         record = _continuable(search, trial)
         saved = search.best_state()
         prepared = prepared_data(search_dir, config.resolved_data())  # the arrays the search trained on
@@ -112,8 +124,10 @@ def continue_trial(
         task = TrialTask(record.trial, record.round, record.index, record.params, record.seed)
         outcome = train_segment(Segment(task, until_epoch=record.epochs_run), config.model, prepared)
         if outcome.state is None:
-            raise RunError(f"trial {trial} of run '{label}' trained again ends {outcome.status.value}"
-                           f"{f' ({outcome.error})' if outcome.error else ''}: there is no state to continue")
+            raise RunError(
+                f"trial {trial} of run '{label}' trained again ends {outcome.status.value}"
+                f"{f' ({outcome.error})' if outcome.error else ''}: there is no state to continue"
+            )
         state = TrainingState.from_arrays(outcome.state)
     history = {key: list(state.history[key]) for key in history_keys(state.network.task)}
     default_name = f"{label}-trial-{trial}" if _legal(f"{label}-trial-{trial}") else f"run-trial-{trial}"
@@ -142,8 +156,10 @@ def continue_babysit(run_dir: Path, *, epochs: int | None = None, watcher: Watch
         if epochs is not None:
             target = session.epochs + epochs
         elif session.epochs >= target:
-            raise RunError(f"run '{store.run_dir.name}' has trained all its {target} epochs — "
-                           f"train more with: hpsearch babysit {again} --epochs N")
+            raise RunError(
+                f"run '{store.run_dir.name}' has trained all its {target} epochs — "
+                f"train more with: hpsearch babysit {again} --epochs N"
+            )
         prepared = prepared_data(store.run_dir, config.resolved_data())
         store.reopen_trial(TRIAL, session.epochs)
         return sit(store, session, prepared, target, watcher or Unattended())
@@ -157,8 +173,10 @@ def _continuable(search: RunStore, trial: int) -> TrialRecord:
         known = ", ".join(str(t) for t in sorted(records)) or "none yet"
         raise RunError(f"run '{search.run_dir.name}' has no finished trial {trial} (finished: {known})")
     if record.status not in (TrialStatus.OK, TrialStatus.PRUNED):
-        raise RunError(f"trial {trial} of run '{search.run_dir.name}' {record.status.value}: there is no state to "
-                       "continue — pick an ok trial (hpsearch show)")
+        raise RunError(
+            f"trial {trial} of run '{search.run_dir.name}' {record.status.value}: there is no state to "
+            "continue — pick an ok trial (hpsearch show)"
+        )
     return record
 
 
@@ -170,8 +188,13 @@ def _own_state(path: Path, record: TrialRecord) -> TrainingState | None:
     except DataError:
         return None  # trained again instead: deterministic, so the same state
     recorded = record.history.get("dev_cost", [])
-    same = state.config.seed == record.seed and state.epoch == record.epochs_run and np.array_equal(
-        np.asarray(state.history["dev_cost"], dtype=float), np.asarray(recorded, dtype=float), equal_nan=True)
+    same = (
+        state.config.seed == record.seed
+        and state.epoch == record.epochs_run
+        and np.array_equal(
+            np.asarray(state.history["dev_cost"], dtype=float), np.asarray(recorded, dtype=float), equal_nan=True
+        )
+    )
     return state if same else None
 
 
@@ -181,4 +204,3 @@ def _legal(name: str) -> bool:
     except RunError:
         return False
     return True
-

@@ -22,8 +22,8 @@ from hpsearch.core.decisions import HANDOVER, BabysitRules, Decision
 from hpsearch.core.errors import ConfigError, DataError, RunError
 from hpsearch.core.records import TrialStatus
 from hpsearch.io.npz import NpzUnreadable, npz_bytes
-from hpsearch.nn.optimizers import learning_rate_at
 from hpsearch.nn.loop import fit
+from hpsearch.nn.optimizers import learning_rate_at
 from hpsearch.nn.state import TrainingState, history_keys
 from hpsearch.storage.run_store import RunStore
 
@@ -57,8 +57,9 @@ class Session:
         self.state, self.best, self.keeper, self.timeline = state, best, keeper, timeline
 
     @classmethod
-    def fresh(cls, state: TrainingState, rules: BabysitRules,
-              timeline: dict[str, list[float]] | None = None) -> Session:
+    def fresh(
+        cls, state: TrainingState, rules: BabysitRules, timeline: dict[str, list[float]] | None = None
+    ) -> Session:
         """A session at ``state``: nothing to roll back to before it, so it is the first best."""
         keeper = RuleKeeper(rules)
         timeline = timeline if timeline is not None else {key: [] for key in history_keys(state.network.task)}
@@ -106,15 +107,26 @@ class Session:
         self.keeper.applied(decision)
 
     def report(self, target: int) -> EpochReport:
-        return EpochReport(self.epochs, target, self.timeline, self.rate(), self.keeper.best_epoch,
-                           self.keeper.best_dev_cost, self.state.status is TrialStatus.DIVERGED)
+        return EpochReport(
+            self.epochs,
+            target,
+            self.timeline,
+            self.rate(),
+            self.keeper.best_epoch,
+            self.keeper.best_dev_cost,
+            self.state.status is TrialStatus.DIVERGED,
+        )
 
     # -- a boundary to go back to when Ctrl-C lands mid-epoch ---------------------
 
     def snapshot(self) -> tuple:
         # The best state is replaced, never changed, so keeping the object is enough.
-        return (self.state.to_arrays(), self.best, RuleKeeper(**vars(self.keeper)),
-                {key: list(values) for key, values in self.timeline.items()})
+        return (
+            self.state.to_arrays(),
+            self.best,
+            RuleKeeper(**vars(self.keeper)),
+            {key: list(values) for key, values in self.timeline.items()},
+        )
 
     def restore(self, snapshot: tuple) -> None:
         arrays, self.best, self.keeper, self.timeline = snapshot
@@ -145,19 +157,24 @@ class Session:
         try:
             arrays = store.read_tracked(STATE_FILE)  # digest checked; headers checked before anything is allocated
             meta = _checked_meta(json.loads(str(arrays.pop("babysit")[()])))
-            parts = {prefix: {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-                     for prefix in ("current.", "best.")}
+            parts = {
+                prefix: {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+                for prefix in ("current.", "best.")
+            }
             current, best = (TrainingState.from_arrays(parts[p]) for p in ("current.", "best."))
         except (NpzUnreadable, KeyError, ValueError, TypeError, DataError, ConfigError) as error:
             reason = error.reason if isinstance(error, NpzUnreadable) else str(error).splitlines()[0][:200]
-            raise DataError(f"{path}: cannot read the babysat state ({reason}) — was it changed outside hpsearch?"
-                            " Replay the run (hpsearch babysit --replay RUN) or start a new one") from None
+            raise DataError(
+                f"{path}: cannot read the babysat state ({reason}) — was it changed outside hpsearch?"
+                " Replay the run (hpsearch babysit --replay RUN) or start a new one"
+            ) from None
         epochs = meta["epochs"]
         if any(len(values) < epochs for values in timeline.values()):
             raise RunError(f"{path}: holds {epochs} epochs, the run records fewer — was run.sqlite changed?")
         if current.epoch > epochs or best.epoch > epochs:
-            raise DataError(f"{path}: its training state is past its {epochs} epochs — "
-                            "was it changed outside hpsearch?")
+            raise DataError(
+                f"{path}: its training state is past its {epochs} epochs — was it changed outside hpsearch?"
+            )
         keeper = RuleKeeper(rules, meta["best_epoch"], meta["best_dev_cost"], meta["since_best"])
         session = cls(current, best, keeper, {key: list(values[:epochs]) for key, values in timeline.items()})
         return session, meta["target"]
@@ -173,8 +190,9 @@ def _checked_meta(meta: Any) -> dict[str, Any]:
         if optional and value is None:
             return
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise ValueError(f"'{key}' is {value!r:.60}, not a whole number from {low}"
-                             f"{'' if high == math.inf else f' to {high}'}")
+            raise ValueError(
+                f"'{key}' is {value!r:.60}, not a whole number from {low}{'' if high == math.inf else f' to {high}'}"
+            )
 
     count("epochs", 0)
     count("target", meta["epochs"])

@@ -30,22 +30,42 @@ def confirm_table(confirmation: Any, objective: Any = None) -> Table:
     table = Table(title="Confirmation: top trials retrained with fresh seeds", title_justify="left")
     engine = objective is None
     extra = ("mean RMSE", "RMSE 95% interval", "mean R²") if regression else ("mean acc",) if engine else ()
-    for column in ("rank", "trial", "leaderboard", f"first-run {label}", f"mean {label}", "std", "min – max",
-                   "95% interval", *extra, "repeats"):
+    for column in (
+        "rank",
+        "trial",
+        "leaderboard",
+        f"first-run {label}",
+        f"mean {label}",
+        "std",
+        "min – max",
+        "95% interval",
+        *extra,
+        "repeats",
+    ):
         table.add_column(plain(column), justify="right")
     for c in confirmation.trials:
         repeats = str(c.n) + (f" ({c.unstable} diverged/failed)" if c.unstable else "")
         if regression:
-            results = (fmt(c.mean_rmse if c.rmses else None), _interval(c.rmse_interval),
-                       fmt(c.mean_r2 if math.isfinite(c.mean_r2) else None))
+            results = (
+                fmt(c.mean_rmse if c.rmses else None),
+                _interval(c.rmse_interval),
+                fmt(c.mean_r2 if math.isfinite(c.mean_r2) else None),
+            )
         elif engine:
             results = (f"{c.mean_accuracy:.2%}" if math.isfinite(c.mean_accuracy) else "—",)
         else:
             results = ()
         table.add_row(
-            str(c.rank), str(c.trial), ordinal(c.leaderboard_rank), fmt(shown(c.first_value)),
-            fmt(shown(c.mean) if c.n else None), fmt(c.std if c.n >= 2 else None),
-            _span(shown(c.low), shown(c.high)) if c.n else "—", _interval(c.interval, shown), *results, repeats,
+            str(c.rank),
+            str(c.trial),
+            ordinal(c.leaderboard_rank),
+            fmt(shown(c.first_value)),
+            fmt(shown(c.mean) if c.n else None),
+            fmt(c.std if c.n >= 2 else None),
+            _span(shown(c.low), shown(c.high)) if c.n else "—",
+            _interval(c.interval, shown),
+            *results,
+            repeats,
         )
     return table
 
@@ -74,23 +94,34 @@ def confirm_lines(confirmation: Any, objective: Any = None) -> list[str]:
     by_trial = confirmation.by_trial
     for change in confirmation.changes:
         c = by_trial[change.trial]
-        why = (f"its first run was lucky ({label} {fmt(shown(c.first_value))}; its {c.n} repeats average "
-               f"{fmt(shown(c.mean))})" if change.lucky else "others confirm better")
-        lines.append(f"trial {change.trial}, ranked {ordinal(change.leaderboard_rank)}, confirms "
-                     f"{ordinal(change.rank)}: {why}")
+        why = (
+            f"its first run was lucky ({label} {fmt(shown(c.first_value))}; its {c.n} repeats average "
+            f"{fmt(shown(c.mean))})"
+            if change.lucky
+            else "others confirm better"
+        )
+        lines.append(
+            f"trial {change.trial}, ranked {ordinal(change.leaderboard_rank)}, confirms {ordinal(change.rank)}: {why}"
+        )
     if not confirmation.changes and len(confirmation.trials) > 1:
         lines.append("the confirmed order is the leaderboard's")
     if confirmation.deterministic:
-        lines.append(f"every repeat of a trial gave the same {label}: the objective seems deterministic (it ignores "
-                     "its seed), so confirm measures no spread")
+        lines.append(
+            f"every repeat of a trial gave the same {label}: the objective seems deterministic (it ignores "
+            "its seed), so confirm measures no spread"
+        )
     elif len(confirmation.trials) >= 2:
         first, second = confirmation.trials[:2]
         if confirmation.tied:
-            lines.append(f"trials {first.trial} and {second.trial} cannot be told apart: their 95% intervals of "
-                         f"mean {label} overlap — more --seeds narrow them")
+            lines.append(
+                f"trials {first.trial} and {second.trial} cannot be told apart: their 95% intervals of "
+                f"mean {label} overlap — more --seeds narrow them"
+            )
         else:
-            lines.append(f"trial {first.trial} beats trial {second.trial} beyond the spread of seeds "
-                         f"(their 95% intervals of mean {label} do not overlap)")
+            lines.append(
+                f"trial {first.trial} beats trial {second.trial} beyond the spread of seeds "
+                f"(their 95% intervals of mean {label} do not overlap)"
+            )
     best = confirmation.best
     if best is not None:
         values = ", ".join(f"{k}={fmt(v)}" for k, v in best.params.items())
@@ -100,8 +131,10 @@ def confirm_lines(confirmation: Any, objective: Any = None) -> list[str]:
         if best.rmses:  # a regression: its mean dev RMSE in the target's units, its interval, its mean R²
             interval = f" (95% {_interval(best.rmse_interval)})" if best.n >= 2 else ""
             rmse = f"  mean dev RMSE {fmt(best.mean_rmse)}{interval}  R² {fmt(best.mean_r2)}"
-        lines.append(f"recommended: trial {best.trial}  mean {mean_label} {fmt(shown(best.mean))}{spread} over "
-                     f"{best.n} seeds{rmse}  {values}")
+        lines.append(
+            f"recommended: trial {best.trial}  mean {mean_label} {fmt(shown(best.mean))}{spread} over "
+            f"{best.n} seeds{rmse}  {values}"
+        )
     return lines
 
 
@@ -112,6 +145,10 @@ def print_confirmation(confirmation: Any, run_dir: Path, objective: Any = None) 
         console.print(plain(line), highlight=False)
     if confirmation.model is not None:
         trial, repeat = confirmation.model
-        console.print(plain(f"best model (trial {trial}, repeat {repeat}: the median J of its "
-                            f"{confirmation.by_trial[trial].n} repeats): {run_dir / 'models' / 'best.npz'}"),
-                      highlight=False)
+        console.print(
+            plain(
+                f"best model (trial {trial}, repeat {repeat}: the median J of its "
+                f"{confirmation.by_trial[trial].n} repeats): {run_dir / 'models' / 'best.npz'}"
+            ),
+            highlight=False,
+        )

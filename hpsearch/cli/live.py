@@ -24,8 +24,8 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
-from hpsearch.babysit.session import EpochReport
 from hpsearch.analysis.leaderboard import format_quality
+from hpsearch.babysit.session import EpochReport
 from hpsearch.cli.render import fmt
 from hpsearch.cli.text import plain
 from hpsearch.core.decisions import HANDOVER, LOWER, RAISE, ROLLBACK, STOP, Decision
@@ -161,8 +161,12 @@ class LiveWatcher:
         marks = {d.epoch: DECISION_MARKS[d.action] for d in self.decisions}
         lines = [head, *chart(self.report.history, width, marks), Text(epoch_line(self.report))]
         if self.paused or queued:
-            lines.append(Text.assemble(("PAUSED — p continues   " if self.paused else "", "bold yellow"),
-                                       (f"next boundary: {' '.join(queued)}" if queued else "", "yellow")))
+            lines.append(
+                Text.assemble(
+                    ("PAUSED — p continues   " if self.paused else "", "bold yellow"),
+                    (f"next boundary: {' '.join(queued)}" if queued else "", "yellow"),
+                )
+            )
         lines += [Text(f"  {d.describe()}", style="yellow") for d in self.decisions[-SHOWN_DECISIONS:]]
         lines.append(Text(KEYS_HELP, style="dim"))
         return Group(*lines)
@@ -173,13 +177,16 @@ def epoch_line(report: EpochReport) -> str:
     h = report.history
     best = "" if report.best_epoch is None else f"  best: epoch {report.best_epoch}, dev J {fmt(report.best_dev_cost)}"
     diverged = "  diverged" if report.diverged else ""
-    return (f"epoch {report.epoch}/{report.target}  train J {fmt(h['train_cost'][-1])}  dev J {fmt(h['dev_cost'][-1])}"
-            f"  {format_quality({key: values[-1] for key, values in h.items()})}"
-            f"  learning rate {fmt(report.learning_rate)}{best}{diverged}")
+    return (
+        f"epoch {report.epoch}/{report.target}  train J {fmt(h['train_cost'][-1])}  dev J {fmt(h['dev_cost'][-1])}"
+        f"  {format_quality({key: values[-1] for key, values in h.items()})}"
+        f"  learning rate {fmt(report.learning_rate)}{best}{diverged}"
+    )
 
 
-def chart(history: Mapping[str, list[float]], width: int, marks: Mapping[int, str] | None = None,
-          height: int = CHART_HEIGHT) -> list[Text]:
+def chart(
+    history: Mapping[str, list[float]], width: int, marks: Mapping[int, str] | None = None, height: int = CHART_HEIGHT
+) -> list[Text]:
     """Train (``·``) and dev (``●``) J per epoch as lines of text, ``width`` columns wide.
 
     One column per epoch while they fit, else the epochs are spread over the

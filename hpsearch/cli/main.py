@@ -89,9 +89,18 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for _command in (
-    search_commands.train, search_commands.run, search_commands.resume, search_commands.zoom,
-    model_commands.confirm, model_commands.babysit, model_commands.predict,
-    view_commands.show, view_commands.export, view_commands.list_, view_commands.plot, view_commands.importance,
+    search_commands.train,
+    search_commands.run,
+    search_commands.resume,
+    search_commands.zoom,
+    model_commands.confirm,
+    model_commands.babysit,
+    model_commands.predict,
+    view_commands.show,
+    view_commands.export,
+    view_commands.list_,
+    view_commands.plot,
+    view_commands.importance,
 ):
     cli.add_command(_command)
 

@@ -18,13 +18,28 @@ from hpsearch.nn.results import TrainResult
 
 @click.command()
 @click.argument("run_ref", metavar="RUN")
-@click.option("--top", "-k", "top_k", type=click.IntRange(min=1), default=5, show_default=True, help="Retrain the K best trials.")
+@click.option(
+    "--top", "-k", "top_k", type=click.IntRange(min=1), default=5, show_default=True, help="Retrain the K best trials."
+)
 @click.option("--seeds", "-s", type=click.IntRange(min=2), default=5, show_default=True, help="Fresh seeds per trial.")
-@click.option("--trust", is_flag=True, help="Run a run folder from someone else: its command, module or dask scheduler (see README: trust).")
+@click.option(
+    "--trust",
+    is_flag=True,
+    help="Run a run folder from someone else: its command, module or dask scheduler (see README: trust).",
+)
 @runs_dir_option
 @execution_options
-def confirm(run_ref: str, top_k: int, seeds: int, trust: bool, runs_dir: Path | None, workers: int | None,
-            backend: str | None, scheduler: str | None, quiet: bool) -> None:
+def confirm(
+    run_ref: str,
+    top_k: int,
+    seeds: int,
+    trust: bool,
+    runs_dir: Path | None,
+    workers: int | None,
+    backend: str | None,
+    scheduler: str | None,
+    quiet: bool,
+) -> None:
     """Retrain the top K trials with S fresh seeds each and rank them by mean dev J, with its spread.
 
     Resumable: run it again to train only the repeats without a record. The
@@ -38,21 +53,46 @@ def confirm(run_ref: str, top_k: int, seeds: int, trust: bool, runs_dir: Path | 
     with RunStore.open(run_dir, read_only=True) as store:
         objective = stored_config(store).objective
     with ConfirmProgress(quiet=quiet, objective=objective) as progress:
-        result = confirm_run(run_dir, top_k=top_k, seeds=seeds, execution=Execution(workers, backend, scheduler, trust),
-                             reporter=progress)
+        result = confirm_run(
+            run_dir,
+            top_k=top_k,
+            seeds=seeds,
+            execution=Execution(workers, backend, scheduler, trust),
+            reporter=progress,
+        )
     print_confirmation(result, run_dir, objective)
 
 
 @click.command()
 @click.argument("source", metavar="CONFIG.yaml|RUN", required=False)
-@click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE", help="With CONFIG.yaml: set a hyperparameter (repeatable).")
-@click.option("--trial", type=click.IntRange(min=0), help="With a search RUN: hand this trial over to a new babysat run.")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="With CONFIG.yaml: set a hyperparameter (repeatable).",
+)
+@click.option(
+    "--trial", type=click.IntRange(min=0), help="With a search RUN: hand this trial over to a new babysat run."
+)
 @click.option("--epochs", type=click.IntRange(min=1), help="Epochs to train (CONFIG.yaml: in all; RUN: more).")
-@click.option("--replay", "replay_ref", metavar="RUN", help="Re-execute RUN's decisions from the start and check every epoch's J, bit for bit.")
+@click.option(
+    "--replay",
+    "replay_ref",
+    metavar="RUN",
+    help="Re-execute RUN's decisions from the start and check every epoch's J, bit for bit.",
+)
 @click.option("--name", help="Name of the new run (default: CONFIG's name + -babysit, or RUN-trial-N).")
 @runs_dir_option
-def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None, epochs: int | None,
-            replay_ref: str | None, name: str | None, runs_dir: Path | None) -> None:
+def babysit(
+    source: str | None,
+    assignments: tuple[str, ...],
+    trial: int | None,
+    epochs: int | None,
+    replay_ref: str | None,
+    name: str | None,
+    runs_dir: Path | None,
+) -> None:
     """Panda: train one model epoch by epoch; nudge its learning rate, roll back when it worsens.
 
     \b
@@ -73,8 +113,13 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
         if source is not None:
             raise click.UsageError("--replay takes the run; give no other CONFIG.yaml or RUN")
         result = replay_babysit(resolve_run_dir(replay_ref, runs_dir), watcher=None)
-        render.console.print(plain(f"replayed run '{result.name}': {result.epochs} epochs and {result.decisions} "
-                                   "decisions — every epoch's J identical to the record, bit for bit"), highlight=False)
+        render.console.print(
+            plain(
+                f"replayed run '{result.name}': {result.epochs} epochs and {result.decisions} "
+                "decisions — every epoch's J identical to the record, bit for bit"
+            ),
+            highlight=False,
+        )
         return
     if source is None:
         raise click.UsageError("give CONFIG.yaml, a RUN, or --replay RUN")
@@ -90,18 +135,32 @@ def babysit(source: str | None, assignments: tuple[str, ...], trial: int | None,
             model = single_model_config(config, parse_assignments((*assignments, *extra)))
             result = start_babysit(config, model, runs_dir=runs_dir_or_default(runs_dir), name=name, watcher=watcher)
         elif trial is not None:
-            result = continue_trial(resolve_run_dir(source, runs_dir), trial, runs_dir=runs_dir_or_default(runs_dir), name=name,
-                                    epochs=epochs, watcher=watcher)
+            result = continue_trial(
+                resolve_run_dir(source, runs_dir),
+                trial,
+                runs_dir=runs_dir_or_default(runs_dir),
+                name=name,
+                epochs=epochs,
+                watcher=watcher,
+            )
         else:
             if name is not None:
                 raise click.UsageError("--name names a new run; this continues RUN")
             result = continue_babysit(resolve_run_dir(source, runs_dir), epochs=epochs, watcher=watcher)
     rec = result.record
-    render.console.print(render.result_table(
-        TrainResult(rec.status, rec.train_cost, rec.dev_cost, rec.dev_accuracy, rec.epochs_run, rec.seconds)))
+    render.console.print(
+        render.result_table(
+            TrainResult(rec.status, rec.train_cost, rec.dev_cost, rec.dev_accuracy, rec.epochs_run, rec.seconds)
+        )
+    )
     why = {"epochs": f"trained its {result.target} epochs"}.get(result.stopped, f"stopped ({result.stopped})")
-    render.console.print(plain(f"run '{result.name}' {why}; saved in {result.run_dir} — continue with: "
-                               f"hpsearch babysit {result.again} --epochs N"), highlight=False)
+    render.console.print(
+        plain(
+            f"run '{result.name}' {why}; saved in {result.run_dir} — continue with: "
+            f"hpsearch babysit {result.again} --epochs N"
+        ),
+        highlight=False,
+    )
 
 
 def _refuse_own_objective(run_ref: str, runs_dir: Path | None) -> None:
@@ -113,8 +172,10 @@ def _refuse_own_objective(run_ref: str, runs_dir: Path | None) -> None:
     with RunStore.open(resolve_run_dir(run_ref, runs_dir), read_only=True) as store:
         objective = stored_config(store).objective
     if objective is not None:
-        raise RunError(f"run '{run_ref}' tunes an own objective: its models are your code's, hpsearch keeps none "
-                       "to predict with — see hpsearch show for the best parameters")
+        raise RunError(
+            f"run '{run_ref}' tunes an own objective: its models are your code's, hpsearch keeps none "
+            "to predict with — see hpsearch show for the best parameters"
+        )
 
 
 @contextlib.contextmanager
@@ -133,12 +194,22 @@ def _babysit_watcher(title: str) -> Iterator[Any]:
 @click.command()
 @click.argument("model_ref", metavar="RUN|MODEL.npz")
 @click.argument("data_file", metavar="DATA.csv", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the predictions CSV to FILE (default: stdout).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the predictions CSV to FILE (default: stdout).",
+)
 @click.option("--proba", is_flag=True, help="Add one probability column per class.")
-@click.option("--keep", multiple=True, metavar="COLUMN", help="Copy this column of DATA.csv into the output (an id to join on); repeatable.")
+@click.option(
+    "--keep",
+    multiple=True,
+    metavar="COLUMN",
+    help="Copy this column of DATA.csv into the output (an id to join on); repeatable.",
+)
 @runs_dir_option
-def predict(model_ref: str, data_file: Path, out: Path | None, proba: bool, keep: tuple[str, ...],
-            runs_dir: Path | None) -> None:
+def predict(
+    model_ref: str, data_file: Path, out: Path | None, proba: bool, keep: tuple[str, ...], runs_dir: Path | None
+) -> None:
     """Predict the class (or, for a regression, the number) of every row of DATA.csv with a run's best model
     (or a saved model file).
 
@@ -160,8 +231,18 @@ def predict(model_ref: str, data_file: Path, out: Path | None, proba: bool, keep
     if out is not None:
         summary.print(plain(f"{len(predictions.classes)} predictions written to {out}"), highlight=False)
     if predictions.accuracy is not None:
-        summary.print(plain(f"against its {predictions.label} column: accuracy {predictions.accuracy:.2%}, "
-                            f"cost J {render.fmt(predictions.cost)} ({len(predictions.classes)} rows)"), highlight=False)
+        summary.print(
+            plain(
+                f"against its {predictions.label} column: accuracy {predictions.accuracy:.2%}, "
+                f"cost J {render.fmt(predictions.cost)} ({len(predictions.classes)} rows)"
+            ),
+            highlight=False,
+        )
     if predictions.rmse is not None:
-        summary.print(plain(f"against its {predictions.label} column: RMSE {render.fmt(predictions.rmse)}, "
-                            f"R² {render.fmt(predictions.r2)} ({len(predictions.classes)} rows)"), highlight=False)
+        summary.print(
+            plain(
+                f"against its {predictions.label} column: RMSE {render.fmt(predictions.rmse)}, "
+                f"R² {render.fmt(predictions.r2)} ({len(predictions.classes)} rows)"
+            ),
+            highlight=False,
+        )

@@ -56,8 +56,22 @@ def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str | No
 def execution_options(f: Any) -> Any:
     """--workers, --backend, --scheduler, --quiet: how and where trials run."""
     f = click.option("--quiet", "-q", is_flag=True, help="No progress display; print only the result.")(f)
-    f = click.option("--scheduler", metavar="ADDRESS", callback=_check_scheduler, help="dask scheduler address, e.g. tcp://10.0.0.5:8786.")(f)
-    f = click.option("--backend", type=click.Choice(["loky", "dask"]), help="Run trials in local processes (loky) or on a dask cluster.")(f)
-    f = click.option("--workers", "-w", type=click.IntRange(min=1, max=MAX_WORKERS), callback=check_workers,
-                     help="Trials trained at once (default: search.workers, else one per core).")(f)
+    f = click.option(
+        "--scheduler",
+        metavar="ADDRESS",
+        callback=_check_scheduler,
+        help="dask scheduler address, e.g. tcp://10.0.0.5:8786.",
+    )(f)
+    f = click.option(
+        "--backend",
+        type=click.Choice(["loky", "dask"]),
+        help="Run trials in local processes (loky) or on a dask cluster.",
+    )(f)
+    f = click.option(
+        "--workers",
+        "-w",
+        type=click.IntRange(min=1, max=MAX_WORKERS),
+        callback=check_workers,
+        help="Trials trained at once (default: search.workers, else one per core).",
+    )(f)
     return f

@@ -22,8 +22,13 @@ from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 def _trials_bar() -> Progress:
     """A bar of trials (or repeats) done, with elapsed time and ETA, on stderr."""
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err_console,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err_console,
     )
 
 
@@ -60,8 +65,13 @@ class EpochProgress(_BarOnTerminal):
         self.quiet = quiet
         self.live = not quiet and err_console.is_terminal
         self.progress = Progress(
-            TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
+            TextColumn("epoch"),
+            MofNCompleteColumn(),
+            BarColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
         )
         self.task = self.progress.add_task("train", total=epochs, stats="")
 
@@ -102,8 +112,17 @@ class SearchProgress(_Notes):
             self.live = None
 
     def _view(self) -> Group:
-        return Group(self.progress, leaderboard_table(list(self.trials.values()), self.names, self.top,
-                                                      title="Best so far", metric=self.metric, width=err_console.width))
+        return Group(
+            self.progress,
+            leaderboard_table(
+                list(self.trials.values()),
+                self.names,
+                self.top,
+                title="Best so far",
+                metric=self.metric,
+                width=err_console.width,
+            ),
+        )
 
     def run_opened(self, trials: list[TrialRecord]) -> None:
         """The trials a resumed run already has: shown in the live table from the start."""
@@ -128,12 +147,16 @@ class SearchProgress(_Notes):
                 self._last_draw = now
         elif not self.quiet:
             label, short = ("dev J", "J") if self.metric is None else (self.metric, self.metric)
-            result = f" {label} {fmt(self._value(record))}" if record.status is not TrialStatus.FAILED \
+            result = (
+                f" {label} {fmt(self._value(record))}"
+                if record.status is not TrialStatus.FAILED
                 else f" — {record.error}"
+            )
             best_text = f"  best {short} {fmt(self._value(best))} (trial {best.trial})" if best else ""
             at = f" at epoch {record.epochs_run}" if record.rung is not None else ""
-            err_console.print(plain(f"trial {record.trial}: {record.status.value}{at}{result}{best_text}"),
-                              highlight=False)
+            err_console.print(
+                plain(f"trial {record.trial}: {record.status.value}{at}{result}{best_text}"), highlight=False
+            )
 
     def _value(self, record: TrialRecord) -> float | None:
         """What the search ranks by: dev J, or the own objective's metric."""
@@ -161,8 +184,10 @@ class ConfirmProgress(_Notes, _BarOnTerminal):
         """Advance the bar, or print a line."""
         self.progress.advance(self.task)
         if not self.live and not self.quiet:
-            err_console.print(plain(f"trial {record.trial} repeat {record.repeat}: {record.status.value} "
-                                    f"{self._result(record)}"), highlight=False)
+            err_console.print(
+                plain(f"trial {record.trial} repeat {record.repeat}: {record.status.value} {self._result(record)}"),
+                highlight=False,
+            )
 
     def _result(self, record: Any) -> str:
         """``J 0.0123`` (a regression: and its dev RMSE), an own objective's ``acc 0.95``, or the error."""

@@ -17,10 +17,10 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from hpsearch.cli.text import plain
 from hpsearch.analysis.histogram import histogram
-from hpsearch.analysis.run_notes import describe_round
 from hpsearch.analysis.leaderboard import format_accuracy, format_cost, format_param, format_quality, leaderboard
+from hpsearch.analysis.run_notes import describe_round
+from hpsearch.cli.text import plain
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.nn.results import TrainResult
 from hpsearch.space.search_space import Space
@@ -55,12 +55,25 @@ err_console = _Console(stderr=True, width=None if _is_terminal(sys.stderr) else 
 
 fmt = format_param  # a value in a one-line message: the leaderboard's own formatting
 
-_STATUS_STYLE = {TrialStatus.OK: "", TrialStatus.PRUNED: "dim", TrialStatus.DIVERGED: "yellow", TrialStatus.FAILED: "red"}
+_STATUS_STYLE = {
+    TrialStatus.OK: "",
+    TrialStatus.PRUNED: "dim",
+    TrialStatus.DIVERGED: "yellow",
+    TrialStatus.FAILED: "red",
+}
 
 
-def leaderboard_table(trials: list[TrialRecord], names: list[str], top: int | None = None,
-                      title: str = "Leaderboard", *, wide: bool = False, width: int | None = None,
-                      metric: str | None = None, brackets: dict[int, int] | None = None) -> Table:
+def leaderboard_table(
+    trials: list[TrialRecord],
+    names: list[str],
+    top: int | None = None,
+    title: str = "Leaderboard",
+    *,
+    wide: bool = False,
+    width: int | None = None,
+    metric: str | None = None,
+    brackets: dict[int, int] | None = None,
+) -> Table:
     """Rank, trial, round, status, searched values, dev J, train J, dev accuracy, epochs, seconds.
 
     Fitted to ``width`` (default: the terminal's): seconds, epochs, round and
@@ -77,8 +90,12 @@ def leaderboard_table(trials: list[TrialRecord], names: list[str], top: int | No
     table = Table(title=title, title_justify="left")
     for column, column_width in zip(board.columns, widths):
         # A long title (learning_rate) folds over two lines before any value is cut.
-        table.add_column(plain(column.title), justify=column.justify, overflow="fold",  # type: ignore[arg-type]
-                         width=column_width)
+        table.add_column(
+            plain(column.title),
+            justify=column.justify,
+            overflow="fold",  # type: ignore[arg-type]
+            width=column_width,
+        )
     for row, status in zip(board.rows, board.statuses):
         cells = [plain(cell) for cell in row]
         cells[[c.title for c in board.columns].index("status")].stylize(_STATUS_STYLE[status])
@@ -94,8 +111,12 @@ def table_width(table: Table) -> int:
 def print_wide(table: Table, on: Console | None = None) -> None:
     """Print ``table`` at its full width even on a narrower terminal (``show --wide``); the terminal wraps it."""
     on = on or console
-    wide = Console(file=on.file, width=max(table_width(table), on.width), force_terminal=on.is_terminal,
-                   color_system=on.color_system)  # type: ignore[arg-type]
+    wide = Console(
+        file=on.file,
+        width=max(table_width(table), on.width),
+        force_terminal=on.is_terminal,
+        color_system=on.color_system,
+    )  # type: ignore[arg-type]
     wide.print(table)
 
 
@@ -135,8 +156,14 @@ def rounds_table(rounds: list[RoundRecord], trials: Sequence[TrialRecord]) -> Ta
         kind, sampler = plain(how.kind), plain(how.sampler)
         first = True
         for name, dist in space.items():
-            table.add_row(str(r.round) if first else "", kind if first else "", sampler if first else "",
-                          str(r.n_trials) if first else "", plain(name), plain(dist.describe()))
+            table.add_row(
+                str(r.round) if first else "",
+                kind if first else "",
+                sampler if first else "",
+                str(r.n_trials) if first else "",
+                plain(name),
+                plain(dist.describe()),
+            )
             first = False
         if first:
             table.add_row(str(r.round), kind, sampler, str(r.n_trials), "—", "nothing searched")
@@ -159,8 +186,9 @@ def rung_plan_table(plan: list[Any], full_epochs: int, planned: int) -> Group:
     for column in ("bracket", "rung", "trials", "epochs", "epochs trained"):
         table.add_column(column, justify="right")
     for p in plan:
-        table.add_row(str(p.bracket), str(p.rung + 1), str(p.trials), str(p.epochs),
-                      str(p.trials * (p.epochs - p.start_epochs)))
+        table.add_row(
+            str(p.bracket), str(p.rung + 1), str(p.trials), str(p.epochs), str(p.trials * (p.epochs - p.start_epochs))
+        )
     share = f", {planned / full_epochs:.0%} of the {full_epochs} of full training" if full_epochs else ""
     return Group(table, f"{planned} epochs in all{share} (if no trial diverges)")
 
@@ -170,10 +198,15 @@ def zoom_rounds_line(search: Any) -> str:
     if search.rounds <= 1:
         return "then no zoom round (search.rounds: 1); add one later with: hpsearch zoom RUN"
     n = search.rounds - 1
-    return (f"then {n} zoom round{'s' if n > 1 else ''} of {search.zoom_trials or search.trials} trials"
-            f"{' each' if n > 1 else ''}, "
-            + ("planned by tpe from every finished trial" if search.zoom == "tpe"
-               else f"sampled in the box of the best {search.top_k} trials so far"))
+    return (
+        f"then {n} zoom round{'s' if n > 1 else ''} of {search.zoom_trials or search.trials} trials"
+        f"{' each' if n > 1 else ''}, "
+        + (
+            "planned by tpe from every finished trial"
+            if search.zoom == "tpe"
+            else f"sampled in the box of the best {search.top_k} trials so far"
+        )
+    )
 
 
 def histograms(space: Space, plan: list[dict[str, Any]], width: int = 30) -> Table:
@@ -203,10 +236,14 @@ def result_table(result: TrainResult) -> Table:
     table.add_column("field")
     table.add_column("value", justify="right")
     for key, value in (
-        ("status", result.status.value), ("train J", format_cost(result.train_cost)),
+        ("status", result.status.value),
+        ("train J", format_cost(result.train_cost)),
         ("dev J", format_cost(result.dev_cost)),
-        *((("dev RMSE", format_cost(result.dev_rmse)), ("dev R²", format_param(result.dev_r2)))
-          if result.dev_rmse is not None else (("dev accuracy", format_accuracy(result.dev_accuracy)),)),
+        *(
+            (("dev RMSE", format_cost(result.dev_rmse)), ("dev R²", format_param(result.dev_r2)))
+            if result.dev_rmse is not None
+            else (("dev accuracy", format_accuracy(result.dev_accuracy)),)
+        ),
         ("epochs run", str(result.epochs_run)),
         ("seconds", f"{result.seconds:.2f}"),
     ):
@@ -217,15 +254,32 @@ def result_table(result: TrainResult) -> Table:
 def runs_table(runs: list[Any]) -> Table:
     """``hpsearch list``: one row per run; the best value is dev J, or an own objective's metric (named)."""
     table = Table(title="Runs", title_justify="left")
-    for column in ("run", "created", "rounds", "trials", " / ".join(s.value for s in TrialStatus), "best (metric)",
-                   "best trial"):
+    for column in (
+        "run",
+        "created",
+        "rounds",
+        "trials",
+        " / ".join(s.value for s in TrialStatus),
+        "best (metric)",
+        "best trial",
+    ):
         table.add_column(column, justify="left" if column in ("run", "created") else "right")
     for r in runs:
         counts = " / ".join(str(r.status_counts[s.value]) for s in TrialStatus)
-        best = plain(f"{format_cost(r.best_dev_cost)} (dev J)" if r.metric is None
-                     else f"{format_cost(r.best_value)} ({r.metric})")
-        table.add_row(plain(r.name), str(r.created)[:19], str(r.rounds), f"{r.trials_done}/{r.trials_planned}",
-                      counts, best, format_param(r.best_trial) + (" (confirmed)" if r.confirmed else ""))
+        best = plain(
+            f"{format_cost(r.best_dev_cost)} (dev J)"
+            if r.metric is None
+            else f"{format_cost(r.best_value)} ({r.metric})"
+        )
+        table.add_row(
+            plain(r.name),
+            str(r.created)[:19],
+            str(r.rounds),
+            f"{r.trials_done}/{r.trials_planned}",
+            counts,
+            best,
+            format_param(r.best_trial) + (" (confirmed)" if r.confirmed else ""),
+        )
     return table
 
 
@@ -238,15 +292,18 @@ def importance_table(report: Any, metric: str | None = None) -> Table | Text | G
     """
     if not report.enough:
         return plain(f"importance: {report.message}")
-    table = Table(title=f"Hyperparameter importance — {report.method} ({report.n_trials} ok trials)", title_justify="left")
+    table = Table(
+        title=f"Hyperparameter importance — {report.method} ({report.n_trials} ok trials)", title_justify="left"
+    )
     table.add_column("rank", justify="right")
     table.add_column("parameter")
     table.add_column(plain(f"share of variation of {metric or 'dev J'}"), justify="right")
     table.add_column("± (bootstrap)", justify="right")
     table.add_column("")
     for position, item in enumerate(report.items, start=1):
-        table.add_row(str(position), plain(item.name), f"{item.share:.1%}", f"± {item.spread:.1%}",
-                      "█" * round(30 * item.share))
+        table.add_row(
+            str(position), plain(item.name), f"{item.share:.1%}", f"± {item.spread:.1%}", "█" * round(30 * item.share)
+        )
     lines: list[Any] = [table]
     if report.unexplained is not None:
         lines.append(plain(f"unexplained (interactions and noise): {report.unexplained:.1%}"))
@@ -262,8 +319,16 @@ def decisions_table(decisions: list[Any]) -> Table:
     for column in ("after epoch", "action", "why", "learning rate", "rolled back to"):
         table.add_column(column, justify="right" if column in ("after epoch", "rolled back to") else "left")
     for d in decisions:
-        rate = fmt(d.learning_rate_after) if d.learning_rate_before == d.learning_rate_after else \
-            f"{fmt(d.learning_rate_before)} → {fmt(d.learning_rate_after)}"
-        table.add_row(str(d.epoch), d.action, plain(d.reason), rate,
-                      "—" if d.rolled_back_to is None else f"epoch {d.rolled_back_to}")
+        rate = (
+            fmt(d.learning_rate_after)
+            if d.learning_rate_before == d.learning_rate_after
+            else f"{fmt(d.learning_rate_before)} → {fmt(d.learning_rate_after)}"
+        )
+        table.add_row(
+            str(d.epoch),
+            d.action,
+            plain(d.reason),
+            rate,
+            "—" if d.rolled_back_to is None else f"epoch {d.rolled_back_to}",
+        )
     return table

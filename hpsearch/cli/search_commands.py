@@ -10,9 +10,7 @@ import click
 from rich.text import Text
 
 from hpsearch.cli import render
-from hpsearch.cli.options import (
-    check_workers, execution_options, resolve_run_dir, runs_dir_option, runs_dir_or_default,
-)
+from hpsearch.cli.options import check_workers, execution_options, resolve_run_dir, runs_dir_option, runs_dir_or_default
 from hpsearch.cli.progress import EpochProgress, SearchProgress
 from hpsearch.cli.text import plain
 from hpsearch.core.limits import MAX_SEED, MAX_TRIALS
@@ -20,10 +18,20 @@ from hpsearch.core.limits import MAX_SEED, MAX_TRIALS
 
 @click.command()
 @click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE", help="Set a hyperparameter by its name (repeatable, the last wins), e.g. --set learning_rate=0.01 "
-              "(run's --set takes dotted keys instead: model.learning_rate).")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a hyperparameter by its name (repeatable, the last wins), e.g. --set learning_rate=0.01 "
+    "(run's --set takes dotted keys instead: model.learning_rate).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print only the result record as JSON (for scripts).")
-@click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="Save the trained network's weights to this .npz file.")
+@click.option(
+    "--save",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the trained network's weights to this .npz file.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress and no table of the values used; print only the result.")
 def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: Path | None, quiet: bool) -> None:
     """Train one model from a config's data: and model: sections.
@@ -36,7 +44,6 @@ def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: 
     from hpsearch.config.overrides import ignored_settings, parse_assignments, single_model_config, single_model_sources
     from hpsearch.data.datasets import load_dataset
     from hpsearch.nn import train as train_model
-
     from hpsearch.predict.model import Model
 
     config = load_config(config_file)
@@ -64,23 +71,52 @@ def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: 
 
 @click.command()
 @click.argument("config_file", metavar="CONFIG.yaml", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--trials", "-n", type=click.IntRange(min=1, max=MAX_TRIALS), help="Trials in the first round (overrides search.trials).")
+@click.option(
+    "--trials",
+    "-n",
+    type=click.IntRange(min=1, max=MAX_TRIALS),
+    help="Trials in the first round (overrides search.trials).",
+)
 @click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), help="Search seed (overrides search.seed).")
 @click.option("--name", help="Run name (default: the config's name), made unique in the runs folder.")
 @runs_dir_option
-@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
-              help="Override any config value for this run, by dotted key (repeatable, the last wins): "
-                   "--set model.epochs=5 --set search.trials=8. The run records the config as overridden.")
-@click.option("--dry-run", is_flag=True, help="Print the planned trials and where they fall on each scale; train nothing.")
-@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="With --dry-run: write the planned trials to this CSV file.")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override any config value for this run, by dotted key (repeatable, the last wins): "
+    "--set model.epochs=5 --set search.trials=8. The run records the config as overridden.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the planned trials and where they fall on each scale; train nothing."
+)
+@click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --dry-run: write the planned trials to this CSV file.",
+)
 @execution_options
-def run(config_file: Path, trials: int | None, seed: int | None, name: str | None, runs_dir: Path | None,
-        assignments: tuple[str, ...], dry_run: bool, csv_file: Path | None, workers: int | None, backend: str | None, scheduler: str | None,
-        quiet: bool) -> None:
+def run(
+    config_file: Path,
+    trials: int | None,
+    seed: int | None,
+    name: str | None,
+    runs_dir: Path | None,
+    assignments: tuple[str, ...],
+    dry_run: bool,
+    csv_file: Path | None,
+    workers: int | None,
+    backend: str | None,
+    scheduler: str | None,
+    quiet: bool,
+) -> None:
     """Start a search: train every trial of CONFIG.yaml in parallel and rank them by dev cost J (or its objective's metric)."""
     from hpsearch.config.loading import load_config
     from hpsearch.config.overrides import parse_assignments
-    from hpsearch.search.api import Execution, dry_run as plan_run, start_search
+    from hpsearch.search.api import Execution, start_search
+    from hpsearch.search.api import dry_run as plan_run
 
     config = load_config(config_file, parse_assignments(assignments)).with_search(trials=trials, seed=seed)
     for line in config.notices:  # e.g. a beta searched for optimizers that ignore it
@@ -96,20 +132,33 @@ def run(config_file: Path, trials: int | None, seed: int | None, name: str | Non
         if names:
             render.console.print(render.histograms(config.space, [t.params for t in plan]))
         if planned.rungs is not None:
-            render.console.print(render.rung_plan_table(planned.rungs.plan, planned.rungs.full_epochs,
-                                                        planned.rungs.epochs))
+            render.console.print(
+                render.rung_plan_table(planned.rungs.plan, planned.rungs.full_epochs, planned.rungs.epochs)
+            )
         render.console.print(render.zoom_rounds_line(config.search))
         if planned.stacking is not None:
             render.console.print(plain(planned.stacking.line()))
         from hpsearch.config.conditions import condition_tree  # the when: tree, with how many trials each is active in
-        for depth, pname, when, count in condition_tree(config.space, [t.params for t in plan]) if config.space.conditions else ():
-            render.console.print(plain(f"{'  ' * depth}{pname}{' ' + when if when else ''}: active in {count} of {len(plan)} planned trials"))
+
+        for depth, pname, when, count in (
+            condition_tree(config.space, [t.params for t in plan]) if config.space.conditions else ()
+        ):
+            render.console.print(
+                plain(
+                    f"{'  ' * depth}{pname}{' ' + when if when else ''}: active in {count} of {len(plan)} planned trials"
+                )
+            )
         return
     if csv_file is not None:
         raise click.UsageError("--csv goes with --dry-run (use `hpsearch export RUN --csv FILE` for results)")
     with SearchProgress(list(config.space.names), quiet=quiet, metric=config.metric) as progress:
-        result = start_search(config, runs_dir=runs_dir_or_default(runs_dir), name=name,
-                              execution=Execution(workers, backend, scheduler), reporter=progress)
+        result = start_search(
+            config,
+            runs_dir=runs_dir_or_default(runs_dir),
+            name=name,
+            execution=Execution(workers, backend, scheduler),
+            reporter=progress,
+        )
     _finish(result, quiet)
 
 
@@ -125,9 +174,14 @@ def _finish(result: Any, quiet: bool) -> None:
     if best is None:  # the search ran, but nothing to use came of it: not a success (exit 1)
         from hpsearch.analysis.run_notes import no_ok_reason
 
-        render.err_console.print(plain(f"run '{result.name}': {no_ok_reason(result.run_dir, result.trials)} — "
-                                       f"hpsearch show {result.name} lists every error"), highlight=False,
-                                 soft_wrap=True)
+        render.err_console.print(
+            plain(
+                f"run '{result.name}': {no_ok_reason(result.run_dir, result.trials)} — "
+                f"hpsearch show {result.name} lists every error"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
         click.get_current_context().exit(1)
     render.console.print(render.best_line(best, metric), highlight=False)
     render.console.print(plain(f"run saved in {result.run_dir}"), highlight=False)
@@ -138,39 +192,86 @@ def _finish(result: Any, quiet: bool) -> None:
 @click.command()
 @click.argument("run_ref", metavar="RUN")
 @click.option("--retry-failed", is_flag=True, help="Train failed trials again as well.")
-@click.option("--trust", is_flag=True, help="Run a run folder from someone else: its command, module or dask scheduler (see README: trust).")
+@click.option(
+    "--trust",
+    is_flag=True,
+    help="Run a run folder from someone else: its command, module or dask scheduler (see README: trust).",
+)
 @runs_dir_option
 @execution_options
-def resume(run_ref: str, retry_failed: bool, trust: bool, runs_dir: Path | None, workers: int | None,
-           backend: str | None, scheduler: str | None, quiet: bool) -> None:
+def resume(
+    run_ref: str,
+    retry_failed: bool,
+    trust: bool,
+    runs_dir: Path | None,
+    workers: int | None,
+    backend: str | None,
+    scheduler: str | None,
+    quiet: bool,
+) -> None:
     """Continue an interrupted run: train only the trials that have no record yet."""
     from hpsearch.search.api import Execution, resume_search
 
     run_dir = resolve_run_dir(run_ref, runs_dir)
     names, metric = _searched_names(run_dir)
     with SearchProgress(names, quiet=quiet, metric=metric) as progress:
-        result = resume_search(run_dir, execution=Execution(workers, backend, scheduler, trust),
-                               retry_failed=retry_failed, reporter=progress)
+        result = resume_search(
+            run_dir,
+            execution=Execution(workers, backend, scheduler, trust),
+            retry_failed=retry_failed,
+            reporter=progress,
+        )
     _finish(result, quiet)
 
 
 @click.command()
 @click.argument("run_ref", metavar="RUN")
-@click.option("--top", "-k", "top_k", type=click.IntRange(min=1, max=MAX_TRIALS),
-              help="A box round: the box of the K best trials so far (default: the run's search.top_k). "
-                   "A tpe round plans from every finished trial.")
-@click.option("--trials", "-n", type=click.IntRange(min=1, max=MAX_TRIALS),
-              help="Trials in the new round (default: search.zoom_trials, else search.trials; a box round of a grid "
-                   "run has one per grid point).")
-@click.option("--expand", is_flag=True, help="Move a bound the best trials sit at outward, instead of clipping to it (a box round).")
-@click.option("--method", type=click.Choice(["box", "tpe"]),
-              help="box: uniform in the box of the --top K best trials; tpe: planned from every finished trial "
-                   "(default: the run's search.zoom).")
-@click.option("--trust", is_flag=True, help="Run a run folder from someone else: its command, module or dask scheduler (see README: trust).")
+@click.option(
+    "--top",
+    "-k",
+    "top_k",
+    type=click.IntRange(min=1, max=MAX_TRIALS),
+    help="A box round: the box of the K best trials so far (default: the run's search.top_k). "
+    "A tpe round plans from every finished trial.",
+)
+@click.option(
+    "--trials",
+    "-n",
+    type=click.IntRange(min=1, max=MAX_TRIALS),
+    help="Trials in the new round (default: search.zoom_trials, else search.trials; a box round of a grid "
+    "run has one per grid point).",
+)
+@click.option(
+    "--expand",
+    is_flag=True,
+    help="Move a bound the best trials sit at outward, instead of clipping to it (a box round).",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["box", "tpe"]),
+    help="box: uniform in the box of the --top K best trials; tpe: planned from every finished trial "
+    "(default: the run's search.zoom).",
+)
+@click.option(
+    "--trust",
+    is_flag=True,
+    help="Run a run folder from someone else: its command, module or dask scheduler (see README: trust).",
+)
 @runs_dir_option
 @execution_options
-def zoom(run_ref: str, top_k: int | None, trials: int | None, expand: bool, method: str | None, trust: bool,
-         runs_dir: Path | None, workers: int | None, backend: str | None, scheduler: str | None, quiet: bool) -> None:
+def zoom(
+    run_ref: str,
+    top_k: int | None,
+    trials: int | None,
+    expand: bool,
+    method: str | None,
+    trust: bool,
+    runs_dir: Path | None,
+    workers: int | None,
+    backend: str | None,
+    scheduler: str | None,
+    quiet: bool,
+) -> None:
     """Coarse to fine: add a round that searches where the best trials are, and train it.
 
     \b
@@ -186,8 +287,15 @@ def zoom(run_ref: str, top_k: int | None, trials: int | None, expand: bool, meth
     run_dir = resolve_run_dir(run_ref, runs_dir)
     names, metric = _searched_names(run_dir)
     with SearchProgress(names, quiet=quiet, metric=metric) as progress:
-        result = zoom_search(run_dir, top_k=top_k, trials=trials, expand=expand, method=method,
-                             execution=Execution(workers, backend, scheduler, trust), reporter=progress)
+        result = zoom_search(
+            run_dir,
+            top_k=top_k,
+            trials=trials,
+            expand=expand,
+            method=method,
+            execution=Execution(workers, backend, scheduler, trust),
+            reporter=progress,
+        )
     if not quiet:
         render.console.print(render.rounds_table(result.rounds[-1:], result.trials))
     _finish(result, quiet)

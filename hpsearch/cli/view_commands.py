@@ -24,8 +24,8 @@ from hpsearch.cli.text import plain, safe
 def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path | None) -> None:
     """The leaderboard of a run, each round's space, and where its best model is."""
     from hpsearch.analysis.run_notes import failure_note, model_notes, run_brackets
-    from hpsearch.data.stored_arrays import run_data_notes
     from hpsearch.confirm.repeats import load_confirmation
+    from hpsearch.data.stored_arrays import run_data_notes
     from hpsearch.search.api import edge_hints, stored_config
     from hpsearch.storage.run_store import RunStore
 
@@ -37,8 +37,14 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
         raise click.BadParameter(f"run has rounds {', '.join(str(r.round) for r in rounds)}", param_hint="--round")
     done, planned = len(trials), sum(r.n_trials for r in rounds if round_ in (None, r.round))
     render.console.print(Text.assemble("run ", plain(store.name, "bold"), f" — {done}/{planned} trials done"))
-    table = render.leaderboard_table(trials, list(config.space.names), top=top, wide=wide, metric=config.metric,
-                                     brackets=run_brackets(rounds, config))
+    table = render.leaderboard_table(
+        trials,
+        list(config.space.names),
+        top=top,
+        wide=wide,
+        metric=config.metric,
+        brackets=run_brackets(rounds, config),
+    )
     if wide:
         render.print_wide(table)
     else:
@@ -61,15 +67,25 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
 
 @click.command()
 @click.argument("run_ref", metavar="RUN")
-@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Write CSV to FILE (default: CSV on stdout).")
-@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write JSON (with histories, rounds and importance) to FILE; '-' for stdout.")
+@click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write CSV to FILE (default: CSV on stdout).",
+)
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write JSON (with histories, rounds and importance) to FILE; '-' for stdout.",
+)
 @runs_dir_option
 def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir: Path | None) -> None:
     """Every trial of a run, one row each, best first: CSV (default) or JSON."""
-    from hpsearch.confirm.repeats import export_fields, load_confirmation, recommended
     from hpsearch.analysis.importance import hyperparameter_importance
     from hpsearch.analysis.leaderboard import write_csv, write_json
     from hpsearch.analysis.run_notes import run_brackets
+    from hpsearch.confirm.repeats import export_fields, load_confirmation, recommended
     from hpsearch.io.safe_files import write_text_atomic
     from hpsearch.search.api import stored_config
     from hpsearch.storage.run_store import RunStore
@@ -84,10 +100,20 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
     text = io.StringIO()
     if json_file is not None:
         importance = asdict(hyperparameter_importance(config.space, trials))
-        write_json(trials, config.model, text, run=store.name, rounds=rounds, importance=importance,
-                   promotions=promotions, metric=config.metric, confirmed=confirmed,
-                   recommended=recommended(trials, confirmation, config.model), brackets=brackets,
-                   decisions=decisions)
+        write_json(
+            trials,
+            config.model,
+            text,
+            run=store.name,
+            rounds=rounds,
+            importance=importance,
+            promotions=promotions,
+            metric=config.metric,
+            confirmed=confirmed,
+            recommended=recommended(trials, confirmation, config.model),
+            brackets=brackets,
+            decisions=decisions,
+        )
     else:
         write_csv(trials, config.model, text, metric=config.metric, confirmed=confirmed, brackets=brackets)
     target = json_file if json_file is not None else csv_file
@@ -108,22 +134,32 @@ def list_(runs_dir: Path | None) -> None:
     if runs:
         render.console.print(render.runs_table(runs))
     elif not unreadable:
-        render.console.print(plain(f"no runs in {folder} — start one with: hpsearch run configs/quickstart.yaml"), highlight=False)
+        render.console.print(
+            plain(f"no runs in {folder} — start one with: hpsearch run configs/quickstart.yaml"), highlight=False
+        )
     for run in unreadable:
-        render.console.print(plain(f"{run.name}: not in the table — {run.reason}", "yellow"), highlight=False, soft_wrap=True)
+        render.console.print(
+            plain(f"{run.name}: not in the table — {run.reason}", "yellow"), highlight=False, soft_wrap=True
+        )
 
 
 @click.command()
 @click.argument("run_ref", metavar="RUN")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for the PNGs and report.html (default: RUN/plots).")
-@click.option("--top", "-k", "top_k", type=click.IntRange(min=1), default=5, show_default=True, help="Trials marked as the top K.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the PNGs and report.html (default: RUN/plots).",
+)
+@click.option(
+    "--top", "-k", "top_k", type=click.IntRange(min=1), default=5, show_default=True, help="Trials marked as the top K."
+)
 @runs_dir_option
 def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> None:
     """PNG plots of a run on each parameter's own scale, and one report.html."""
-    from hpsearch.confirm.repeats import load_confirmation
     from hpsearch.analysis.importance import hyperparameter_importance
     from hpsearch.analysis.plots import plot_run, run_plots_dir
     from hpsearch.analysis.report import write_report
+    from hpsearch.confirm.repeats import load_confirmation
     from hpsearch.search.api import stored_config
     from hpsearch.storage.run_store import RunStore
 
@@ -134,10 +170,26 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
     out = out if out is not None else run_plots_dir(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     importance = hyperparameter_importance(config.space, trials)
-    images = plot_run(rounds, trials, out, top_k=top_k, importance=importance, objective=config.objective,
-                      decisions=decisions, confirmation=confirmation)
-    report = write_report(out, run_name=name, rounds=rounds, trials=trials, images=images, importance=importance,
-                          metric=config.metric, confirmation=confirmation)
+    images = plot_run(
+        rounds,
+        trials,
+        out,
+        top_k=top_k,
+        importance=importance,
+        objective=config.objective,
+        decisions=decisions,
+        confirmation=confirmation,
+    )
+    report = write_report(
+        out,
+        run_name=name,
+        rounds=rounds,
+        trials=trials,
+        images=images,
+        importance=importance,
+        metric=config.metric,
+        confirmation=confirmation,
+    )
     for path in [*images, report]:
         click.echo(safe(path))
 

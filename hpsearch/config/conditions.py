@@ -38,10 +38,17 @@ def engine_notices(space: Space, prefix: str = "space") -> list[str]:
             continue  # every searched value uses it
         shown = [format_value(v) for v in users]
         when = shown[0] if len(shown) == 1 else "[" + ", ".join(shown) + "]"
-        who = f"only {parent} " + (listed_values(tuple(users)) if len(users) > 2 else " and ".join(shown)
-                                   if shown else "values not searched here")
-        notices.append(f"{prefix}.{name}: {who} use{'s' if len(shown) == 1 else ''} {name}, so the other trials "
-                       f"draw it for nothing — add when: {{{parent}: {when}}} to search it only there")
+        who = f"only {parent} " + (
+            listed_values(tuple(users))
+            if len(users) > 2
+            else " and ".join(shown)
+            if shown
+            else "values not searched here"
+        )
+        notices.append(
+            f"{prefix}.{name}: {who} use{'s' if len(shown) == 1 else ''} {name}, so the other trials "
+            f"draw it for nothing — add when: {{{parent}: {when}}} to search it only there"
+        )
     return notices
 
 
@@ -64,9 +71,13 @@ def sometimes_absent(space: Space) -> dict[str, str]:
     A conditional parameter; a parameter set by some options of a bundle only,
     or by a conditional bundle; a bundle's own name (its label is not passed on).
     """
-    active_when = {name: "active only when " + " and ".join(
-        f"{parent} is {' or '.join(format_value(v) for v in values)}" for parent, values in condition.requires)
-        for name, condition in space.conditions.items()}
+    active_when = {
+        name: "active only when "
+        + " and ".join(
+            f"{parent} is {' or '.join(format_value(v) for v in values)}" for parent, values in condition.requires
+        )
+        for name, condition in space.conditions.items()
+    }
     why = dict(active_when)
     for name, dist in space.bundles.items():
         why[name] = f"a bundle (its options' values are passed, not its name: use {', '.join(dist.keys)})"
@@ -77,7 +88,6 @@ def sometimes_absent(space: Space) -> dict[str, str]:
             elif name in active_when:
                 why[key] = f"set by {name}, which is {active_when[name]}"
     return why
-
 
 
 def condition_tree(space: Space, plan: list[dict[str, Any]]) -> list[tuple[int, str, str, int]]:
@@ -96,8 +106,14 @@ def condition_tree(space: Space, plan: list[dict[str, Any]]) -> list[tuple[int, 
     def walk(parent: str | None, depth: int) -> None:
         for name in children.get(parent, ()):
             condition = space.conditions.get(name)
-            text = "" if condition is None else "when " + " and ".join(
-                f"{p} is {' or '.join(format_value(v) for v in values)}" for p, values in condition.requires)
+            text = (
+                ""
+                if condition is None
+                else "when "
+                + " and ".join(
+                    f"{p} is {' or '.join(format_value(v) for v in values)}" for p, values in condition.requires
+                )
+            )
             rows.append((depth, name, text, sum(name in params for params in plan)))
             walk(name, depth + 1)
 

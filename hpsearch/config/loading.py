@@ -41,8 +41,7 @@ def load_config(path: str | os.PathLike[str], overrides: Mapping[str, Any] | Non
         return config_from_dict(raw, source=label, base_dir=path.resolve().parent, default_name=default_name)
     except ConfigError as exc:
         set_keys = tuple(overrides or ())
-        problems = [_as_set_problem(p, key, raw) if (key := _set_key_of(p.key, set_keys)) else p
-                    for p in exc.problems]
+        problems = [_as_set_problem(p, key, raw) if (key := _set_key_of(p.key, set_keys)) else p for p in exc.problems]
         raise ConfigError(problems).in_file(label, lines) from None
 
 
@@ -61,8 +60,11 @@ def with_dotted(raw: Any, key: str, value: Any) -> dict[str, Any]:
         child = {} if child is None else child  # `search:` with nothing under it is an empty section
         if not isinstance(child, dict):
             where = ".".join(parts[: depth + 1])
-            raise config_error(f"--set {key}", f"{where} is {child!r}, not a mapping to set {parts[-1]!r} in",
-                               f"set {where} itself, e.g. --set {where}=...")
+            raise config_error(
+                f"--set {key}",
+                f"{where} is {child!r}, not a mapping to set {parts[-1]!r} in",
+                f"set {where} itself, e.g. --set {where}=...",
+            )
         node[part] = dict(child)
         node = node[part]
     node[parts[-1]] = value
@@ -75,8 +77,12 @@ def _set_key_of(key: str, set_keys: tuple[str, ...]) -> str | None:
     too low); None when the problem is the file's own."""
     parent = key.rpartition(".")[0]
     for k in reversed(set_keys):
-        if (key == k or key.startswith(k + ".") or k.startswith(key + ".")
-                or (parent.count(".") and k.rpartition(".")[0] == parent)):
+        if (
+            key == k
+            or key.startswith(k + ".")
+            or k.startswith(key + ".")
+            or (parent.count(".") and k.rpartition(".")[0] == parent)
+        ):
             return k
     return None
 
@@ -86,8 +92,11 @@ def _as_set_problem(problem: ConfigProblem, key: str, raw: dict[str, Any]) -> Co
     message = problem.message if problem.key in (key, "") else f"{problem.key}: {problem.message}"
     if problem.key == key and "." not in key and key not in TOP_LEVEL_KEYS and closest(key, TOP_LEVEL_KEYS) is None:
         name = key if "objective" in raw else closest(key, HYPERPARAMETERS) or key
-        fix = (f"--set space.{name}=... (its value or range)" if "objective" in raw else
-               f"--set model.{name}=... (a fixed value) or --set space.{name}=... (a range to search)")
+        fix = (
+            f"--set space.{name}=... (its value or range)"
+            if "objective" in raw
+            else f"--set model.{name}=... (a fixed value) or --set space.{name}=... (a range to search)"
+        )
         return replace(problem, key=f"--set {key}", message="is not a section: run's --set takes a dotted key", fix=fix)
     return replace(problem, key=f"--set {key}", message=message)
 
@@ -130,7 +139,9 @@ def config_for_objective(
     every problem at once, as for a config file.
     """
     source = "<space>"
-    if isinstance(space, (str, os.PathLike)) and (isinstance(space, os.PathLike) or str(space).endswith((".yaml", ".yml"))):
+    if isinstance(space, (str, os.PathLike)) and (
+        isinstance(space, os.PathLike) or str(space).endswith((".yaml", ".yml"))
+    ):
         source = str(space)
         try:
             text = Path(space).read_text(encoding="utf-8")
@@ -141,8 +152,12 @@ def config_for_objective(
         space = parse_yaml(space, source)[0]
     raw = {
         "name": name or getattr(objective, "__name__", "search"),
-        "objective": {"python": "placeholder:function", "metric": metric, "direction": direction,
-                      **({"timeout": timeout} if timeout is not None else {})},
+        "objective": {
+            "python": "placeholder:function",
+            "metric": metric,
+            "direction": direction,
+            **({"timeout": timeout} if timeout is not None else {}),
+        },
         "space": space,
         "search": search,
     }
@@ -150,6 +165,10 @@ def config_for_objective(
         config = config_from_dict(raw, source=source, base_dir=Path.cwd())
     except ConfigError as exc:
         raise exc.in_file(source) if source != "<space>" else exc from None
-    spec = ObjectiveSpec.for_callable(objective, metric=config.objective.metric, direction=config.objective.direction,
-                                      timeout=config.objective.timeout)
+    spec = ObjectiveSpec.for_callable(
+        objective,
+        metric=config.objective.metric,
+        direction=config.objective.direction,
+        timeout=config.objective.timeout,
+    )
     return replace(config, objective=replace(spec, bundle_labels=config.objective.bundle_labels))

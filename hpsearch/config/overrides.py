@@ -41,8 +41,9 @@ def single_model_config(config: SearchConfig, assignments: dict[str, Any]) -> Mo
     a bundle's centre option sets its parameters (``centre_values``).
     """
     if config.objective is not None:
-        raise config_error("objective", "hpsearch train trains the built-in engine only",
-                           "search your objective with hpsearch run")
+        raise config_error(
+            "objective", "hpsearch train trains the built-in engine only", "search your objective with hpsearch run"
+        )
     unknown = [k for k in assignments if k not in HYPERPARAMETERS]
     if unknown:
         raise ConfigError([ConfigProblem(f"--set {k}", "unknown hyperparameter", _train_hint(k)) for k in unknown])
@@ -51,8 +52,10 @@ def single_model_config(config: SearchConfig, assignments: dict[str, Any]) -> Mo
         return ModelConfig.from_dict(values)
     except ConfigError as exc:
         raise ConfigError(
-            [replace(p, key=f"--set {p.key.split('.', 1)[1]}" if p.key.split(".", 1)[1] in assignments else p.key)
-             for p in exc.problems]
+            [
+                replace(p, key=f"--set {p.key.split('.', 1)[1]}" if p.key.split(".", 1)[1] in assignments else p.key)
+                for p in exc.problems
+            ]
         ) from None
 
 

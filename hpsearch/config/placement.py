@@ -42,5 +42,7 @@ def workers_warning(workers: int | None) -> str | None:
     cores = os.cpu_count() or 1
     if workers is None or workers <= cores:
         return None
-    return (f"{workers} workers on {cores} CPU cores: they will share the cores and each trial runs slower "
-            f"— use --workers {cores} or fewer")
+    return (
+        f"{workers} workers on {cores} CPU cores: they will share the cores and each trial runs slower "
+        f"— use --workers {cores} or fewer"
+    )

@@ -17,18 +17,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hpsearch.data.data_config import DataConfig, validate_data_config
+from hpsearch.config.conditions import engine_notices, sometimes_absent
+from hpsearch.config.placement import scheduler_problem
 from hpsearch.core.columns import reserved_name
 from hpsearch.core.decisions import BabysitRules, parse_rules
 from hpsearch.core.errors import ConfigError, ConfigProblem, config_error, did_you_mean
-from hpsearch.config.conditions import engine_notices, sometimes_absent
-from hpsearch.config.placement import scheduler_problem
 from hpsearch.core.limits import MAX_ROUNDS, MAX_SEED, MAX_TRIALS, MAX_WORKERS
+from hpsearch.data.data_config import DataConfig, validate_data_config
 from hpsearch.nn.hyperparams import HYPERPARAMETERS, validate_hyperparameters
 from hpsearch.objectives.spec import ObjectiveSpec, parse_objective, placeholder_problems, placement_problems
-from hpsearch.space.samplers import SAMPLERS, grid_size
 from hpsearch.pruning.schedule import METHODS, EarlyStopping
 from hpsearch.space.parsing import parse_space
+from hpsearch.space.samplers import SAMPLERS, grid_size
 from hpsearch.space.search_space import Space
 from hpsearch.space.tpe import N_STARTUP
 
@@ -74,8 +74,11 @@ ZOOMS = ("box", "tpe")
 _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
     "trials": (int, lambda v: 1 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,}"),
     "seed": (int, lambda v: 0 <= v <= MAX_SEED, f"an integer from 0 to {MAX_SEED:,}"),
-    "workers": (int, lambda v: 1 <= v <= MAX_WORKERS,
-                f"an integer from 1 to {MAX_WORKERS:,} (or leave it out for one per core)"),
+    "workers": (
+        int,
+        lambda v: 1 <= v <= MAX_WORKERS,
+        f"an integer from 1 to {MAX_WORKERS:,} (or leave it out for one per core)",
+    ),
     "sampler": (str, lambda v: v in SAMPLERS, "one of " + ", ".join(SAMPLERS)),
     "grid_points": (int, lambda v: 2 <= v <= MAX_TRIALS, f"an integer from 2 to {MAX_TRIALS:,}"),
     "rounds": (int, lambda v: 1 <= v <= MAX_ROUNDS, f"an integer from 1 to {MAX_ROUNDS:,}"),
@@ -93,8 +96,11 @@ _EARLY_STOPPING_RULES: dict[str, tuple[type, Any, str]] = {
     "method": (str, lambda v: v in METHODS, "one of " + ", ".join(METHODS)),
     "min_epochs": (int, lambda v: 1 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,} (the first rung)"),
     "eta": (int, lambda v: 2 <= v <= 100, "an integer from 2 to 100 (keep the best 1/eta at each rung)"),
-    "max_epochs": (int, lambda v: 2 <= v <= MAX_TRIALS,
-                   f"an integer from 2 to {MAX_TRIALS:,} (the top rung: the epochs an own objective reports up to)"),
+    "max_epochs": (
+        int,
+        lambda v: 2 <= v <= MAX_TRIALS,
+        f"an integer from 2 to {MAX_TRIALS:,} (the top rung: the epochs an own objective reports up to)",
+    ),
 }
 
 
@@ -181,18 +187,17 @@ class SearchConfig:
 
 
 def config_from_dict(
-    raw: Any,
-    *,
-    source: str = "<config>",
-    base_dir: Path | None = None,
-    default_name: str = "search",
+    raw: Any, *, source: str = "<config>", base_dir: Path | None = None, default_name: str = "search"
 ) -> SearchConfig:
     """Validate a loaded YAML document (or a stored resolved config) into a SearchConfig."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise config_error("top level", f"must be a mapping of keys, got {type(raw).__name__}",
-                           "start the file with keys such as data:, model:, space:")
+        raise config_error(
+            "top level",
+            f"must be a mapping of keys, got {type(raw).__name__}",
+            "start the file with keys such as data:, model:, space:",
+        )
     problems: list[ConfigProblem] = []
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
@@ -232,8 +237,9 @@ def config_from_dict(
         if settings.backend == "dask" and not settings.scheduler and "scheduler" in search_raw:
             problems.append(ConfigProblem("search.scheduler", "is empty", "give the scheduler address"))
         if objective is not None:
-            problems += placement_problems(objective, backend=settings.backend,
-                                           early_stopping=settings.early_stopping is not None)
+            problems += placement_problems(
+                objective, backend=settings.backend, early_stopping=settings.early_stopping is not None
+            )
             if settings.early_stopping is not None:
                 problems += _check_objective_early_stopping(settings.early_stopping)
         elif settings.early_stopping is not None and isinstance(raw.get("space") or {}, dict):
@@ -241,8 +247,13 @@ def config_from_dict(
         if settings.sampler == "grid" and not problems:
             size = grid_size(space, settings.grid_points)
             if size > MAX_TRIALS:
-                problems.append(ConfigProblem("search.grid_points", f"makes a grid of {size:,} trials, more than "
-                                              f"the limit of {MAX_TRIALS:,} a round", "use fewer grid_points or search fewer parameters"))
+                problems.append(
+                    ConfigProblem(
+                        "search.grid_points",
+                        f"makes a grid of {size:,} trials, more than the limit of {MAX_TRIALS:,} a round",
+                        "use fewer grid_points or search fewer parameters",
+                    )
+                )
 
     if problems:
         raise ConfigError(problems)
@@ -265,8 +276,10 @@ def _zoom_notices(settings: SearchSettings) -> list[str]:
     """What to say when a tpe zoom round would have too few finished trials to model: it draws at random."""
     if settings.zoom != "tpe" or settings.rounds < 2 or settings.sampler == "grid" or settings.trials >= N_STARTUP:
         return []
-    return [f"search.zoom: tpe models the finished trials once there are {N_STARTUP}; with trials: "
-            f"{settings.trials}, round 1 is drawn at random — use trials: {N_STARTUP} or more, or zoom: box"]
+    return [
+        f"search.zoom: tpe models the finished trials once there are {N_STARTUP}; with trials: "
+        f"{settings.trials}, round 1 is drawn at random — use trials: {N_STARTUP} or more, or zoom: box"
+    ]
 
 
 def _engine_sections(raw: dict[str, Any]) -> tuple[DataConfig | None, dict[str, Any], Space, list[ConfigProblem]]:
@@ -288,23 +301,38 @@ def _engine_sections(raw: dict[str, Any]) -> tuple[DataConfig | None, dict[str, 
         fixed = {}
     model = {**model, **fixed}
     if "seed" in space:
-        problems.append(ConfigProblem("space.seed", "has no effect: every trial trains with its own seed, drawn from "
-                                      "search.seed", "remove it; confirm repeats the best trials with fresh seeds"))
+        problems.append(
+            ConfigProblem(
+                "space.seed",
+                "has no effect: every trial trains with its own seed, drawn from search.seed",
+                "remove it; confirm repeats the best trials with fresh seeds",
+            )
+        )
     if "hidden" in model:
         for key in ("layers", "hidden_units"):
             if key in space_raw:
-                problems.append(ConfigProblem(f"space.{key}", "has no effect: model.hidden fixes the layer sizes",
-                                              "remove model.hidden to search layers and hidden_units"))
+                problems.append(
+                    ConfigProblem(
+                        f"space.{key}",
+                        "has no effect: model.hidden fixes the layer sizes",
+                        "remove model.hidden to search layers and hidden_units",
+                    )
+                )
     return data, model, space, problems
 
 
-def _own_objective_sections(raw: dict[str, Any], objective: ObjectiveSpec | None
-                            ) -> tuple[ObjectiveSpec | None, dict[str, Any], Space, list[ConfigProblem]]:
+def _own_objective_sections(
+    raw: dict[str, Any], objective: ObjectiveSpec | None
+) -> tuple[ObjectiveSpec | None, dict[str, Any], Space, list[ConfigProblem]]:
     """``space:`` for an own objective: any identifier, limits from the scales alone; no ``data:`` or ``model:``."""
     problems = [
-        ConfigProblem(key, "is not used with an own objective",
-                      "remove it and put fixed values under space:, e.g. batch: 128" if key == "model" else
-                      "remove it (your objective loads its own data)")
+        ConfigProblem(
+            key,
+            "is not used with an own objective",
+            "remove it and put fixed values under space:, e.g. batch: 128"
+            if key == "model"
+            else "remove it (your objective loads its own data)",
+        )
         for key in ("data", "model")
         if key in raw
     ]
@@ -316,8 +344,11 @@ def _own_objective_sections(raw: dict[str, Any], objective: ObjectiveSpec | None
     except ConfigError as exc:
         problems += exc.problems
     names = {*space.names, *fixed, *(k for d in space.bundles.values() for k in d.keys)}
-    problems += [ConfigProblem(f"space.{name}", *reserved) for name in sorted(names)
-                 if (reserved := reserved_name(name)) is not None]
+    problems += [
+        ConfigProblem(f"space.{name}", *reserved)
+        for name in sorted(names)
+        if (reserved := reserved_name(name)) is not None
+    ]
     if objective is not None and not problems:
         sometimes = sometimes_absent(space)
         always = {*space.names, *fixed, *(k for d in space.bundles.values() for k in d.keys)} - set(sometimes)
@@ -333,7 +364,11 @@ def _section(raw: dict[str, Any], key: str, problems: list[ConfigProblem], requi
             problems.append(ConfigProblem(key, "is missing", "add a data: section with dataset: or path:"))
         return None
     if not isinstance(value, dict):
-        problems.append(ConfigProblem(key, f"must be a mapping, got {type(value).__name__}", f"write {key}: followed by indented keys"))
+        problems.append(
+            ConfigProblem(
+                key, f"must be a mapping, got {type(value).__name__}", f"write {key}: followed by indented keys"
+            )
+        )
         return None
     return value
 
@@ -364,7 +399,9 @@ def _check_table(
     values: dict[str, Any], prefix: str, rules: dict[str, tuple[type, Any, str]], required: tuple[str, ...] = ()
 ) -> list[ConfigProblem]:
     """Problems of a small mapping checked against ``name -> (type, check, rule)``."""
-    problems = [ConfigProblem(f"{prefix}.{k}", "is missing", f"add {k}: ({rules[k][2]})") for k in required if k not in values]
+    problems = [
+        ConfigProblem(f"{prefix}.{k}", "is missing", f"add {k}: ({rules[k][2]})") for k in required if k not in values
+    ]
     for key, value in values.items():
         if key not in rules:
             problems.append(ConfigProblem(f"{prefix}.{key}", "unknown setting", did_you_mean(str(key), rules)))
@@ -373,6 +410,8 @@ def _check_table(
         if not (isinstance(value, kind) and not isinstance(value, bool) and check(value)):
             problems.append(ConfigProblem(f"{prefix}.{key}", f"must be {rule}, got {value!r}"))
     return problems
+
+
 #: Address schemes dask.distributed connects with; a bare HOST:PORT means tcp.
 def _coerce(key: str, value: Any) -> Any:
     if key == "early_stopping" and isinstance(value, dict):
@@ -380,19 +419,35 @@ def _coerce(key: str, value: Any) -> Any:
     return float(value) if _SEARCH_RULES[key][0] is float and value is not None else value
 
 
-def _check_early_stopping(early: EarlyStopping, model: dict[str, Any], space_raw: dict[str, Any]) -> list[ConfigProblem]:
+def _check_early_stopping(
+    early: EarlyStopping, model: dict[str, Any], space_raw: dict[str, Any]
+) -> list[ConfigProblem]:
     """The rungs need a fixed number of epochs above the first rung: the engine's model.epochs."""
     if early.max_epochs is not None:
-        return [ConfigProblem("search.early_stopping.max_epochs", "is only for an own objective: the built-in "
-                              "engine's top rung is model.epochs", "remove max_epochs (set model.epochs instead)")]
+        return [
+            ConfigProblem(
+                "search.early_stopping.max_epochs",
+                "is only for an own objective: the built-in engine's top rung is model.epochs",
+                "remove max_epochs (set model.epochs instead)",
+            )
+        ]
     if "epochs" in space_raw:
-        return [ConfigProblem("space.epochs", "cannot be searched with search.early_stopping: the rungs are "
-                              "fractions of one fixed number of epochs",
-                              "fix model.epochs (the top rung) or remove search.early_stopping")]
+        return [
+            ConfigProblem(
+                "space.epochs",
+                "cannot be searched with search.early_stopping: the rungs are fractions of one fixed number of epochs",
+                "fix model.epochs (the top rung) or remove search.early_stopping",
+            )
+        ]
     epochs = model.get("epochs", HYPERPARAMETERS["epochs"].default)
     if isinstance(epochs, int) and early.min_epochs >= epochs:
-        return [ConfigProblem("search.early_stopping.min_epochs", f"must be below model.epochs ({epochs}), "
-                              f"got {early.min_epochs}", "lower min_epochs or raise model.epochs")]
+        return [
+            ConfigProblem(
+                "search.early_stopping.min_epochs",
+                f"must be below model.epochs ({epochs}), got {early.min_epochs}",
+                "lower min_epochs or raise model.epochs",
+            )
+        ]
     return []
 
 
@@ -401,14 +456,27 @@ def _check_objective_early_stopping(early: EarlyStopping) -> list[ConfigProblem]
     key = "search.early_stopping"
     problems = []
     if early.method != "halving":
-        problems.append(ConfigProblem(f"{key}.method", f"{early.method} is not available with an own objective, "
-                                      "whose trials cannot pause", "use method: halving (asynchronous successive halving)"))
+        problems.append(
+            ConfigProblem(
+                f"{key}.method",
+                f"{early.method} is not available with an own objective, whose trials cannot pause",
+                "use method: halving (asynchronous successive halving)",
+            )
+        )
     if early.max_epochs is None:
-        problems.append(ConfigProblem(f"{key}.max_epochs", "is missing: with an own objective it is the top rung",
-                                      "add max_epochs: (the last epoch your objective reports), e.g. max_epochs: 27"))
+        problems.append(
+            ConfigProblem(
+                f"{key}.max_epochs",
+                "is missing: with an own objective it is the top rung",
+                "add max_epochs: (the last epoch your objective reports), e.g. max_epochs: 27",
+            )
+        )
     elif early.min_epochs >= early.max_epochs:
-        problems.append(ConfigProblem(f"{key}.min_epochs", f"must be below max_epochs ({early.max_epochs}), got "
-                                      f"{early.min_epochs}", "lower min_epochs or raise max_epochs"))
+        problems.append(
+            ConfigProblem(
+                f"{key}.min_epochs",
+                f"must be below max_epochs ({early.max_epochs}), got {early.min_epochs}",
+                "lower min_epochs or raise max_epochs",
+            )
+        )
     return problems
-
-

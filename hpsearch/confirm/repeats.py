@@ -28,15 +28,15 @@ from typing import Any, Iterator, Protocol
 
 from hpsearch.confirm.summary import J_LOWER_BOUND, Confirmation, ConfirmedTrial, summarise
 from hpsearch.core.errors import RunError
-from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, trial_record
-from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.core.records import RepeatRecord, TrialRecord, TrialStatus, rank
+from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.execution.interrupts import interruptible
+from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, trial_record
 from hpsearch.execution.runner import run_parallel, run_segments
 from hpsearch.execution.segments import Segment, TrialTask
+from hpsearch.search.api import Execution, run_data, stored_config
 from hpsearch.search.best_model import retrain_and_save
 from hpsearch.space.samplers import repeat_seed
-from hpsearch.search.api import Execution, run_data, stored_config
 from hpsearch.storage.run_names import command_ref
 from hpsearch.storage.run_store import RunStore
 
@@ -107,8 +107,10 @@ def confirm_run(
     with RunStore.open(run_dir) as store:
         if any(r.kind == "babysit" for r in store.rounds()):  # one steered model: fresh seeds would drop its decisions
             ref = command_ref(store.run_dir)
-            raise RunError(f"run '{store.run_dir.name}' is a babysat model: confirm retrains a search's top trials with "
-                           f"fresh seeds, which would drop its decisions — replay it with: hpsearch babysit --replay {ref}")
+            raise RunError(
+                f"run '{store.run_dir.name}' is a babysat model: confirm retrains a search's top trials with "
+                f"fresh seeds, which would drop its decisions — replay it with: hpsearch babysit --replay {ref}"
+            )
         config = stored_config(store)
         # the arrays the search trained on (a missing data file stops here, not as a failure of every repeat)
         data = run_data(store, config, execution)  # trust, and the prepared arrays checked against their digests
@@ -118,8 +120,9 @@ def confirm_run(
         with store.lock(), interruptible(saved, again):
             top = top_trials(store.trials(), top_k)
             if not top:
-                raise RunError(f"run '{store.run_dir.name}' has no finished ok trial to confirm — "
-                               f"see hpsearch show {ref}")
+                raise RunError(
+                    f"run '{store.run_dir.name}' has no finished ok trial to confirm — see hpsearch show {ref}"
+                )
             done = {(r.trial, r.repeat) for r in store.repeats()}
             plan = plan_repeats(top, seeds, seed=config.search.seed)
             pending = [(r, task) for r, task in plan if (task.trial, r) not in done]
@@ -161,8 +164,17 @@ def repeat_record(r: TrialRecord, repeat: int, *, own_objective: bool = False) -
     """The stored form of one repeat's record (its ranking value as the search would rank it; an engine
     regression's dev RMSE and R² — an own objective's reported numbers are not kept per repeat)."""
     return RepeatRecord(
-        r.trial, repeat, r.seed, r.status, value=r.value, dev_cost=r.dev_cost, train_cost=r.train_cost,
-        dev_accuracy=r.dev_accuracy, epochs_run=r.epochs_run, seconds=r.seconds, error=r.error,
+        r.trial,
+        repeat,
+        r.seed,
+        r.status,
+        value=r.value,
+        dev_cost=r.dev_cost,
+        train_cost=r.train_cost,
+        dev_accuracy=r.dev_accuracy,
+        epochs_run=r.epochs_run,
+        seconds=r.seconds,
+        error=r.error,
         metrics={} if own_objective else dict(r.metrics),
     )
 
@@ -181,8 +193,9 @@ def _save_median_model(
     record = next(r for r in best.repeats if r.repeat == repeat)
     trial = next(t for t in store.trials() if t.trial == best.trial)
     task = TrialTask(trial.trial, trial.round, trial.index, trial.params, record.seed)
-    if retrain_and_save(store, config, data, task, record.value, what=f"trial {best.trial} repeat {repeat}",
-                        note=reporter.note):
+    if retrain_and_save(
+        store, config, data, task, record.value, what=f"trial {best.trial} repeat {repeat}", note=reporter.note
+    ):
         store.mark_confirmed_model(best.trial, repeat)
 
 
@@ -193,9 +206,13 @@ def load_confirmation(store: RunStore) -> Confirmation | None:
     """The confirmation stored in a run (every recorded repeat), or None if it has none."""
     engine = store.config.get("objective") is None
     trials = store.trials()
-    return summarise(trials, store.repeats(), model=store.confirmed_model(),
-                     lower_bound=J_LOWER_BOUND if engine else None,
-                     regression=engine and any("dev_rmse" in t.metrics for t in trials))
+    return summarise(
+        trials,
+        store.repeats(),
+        model=store.confirmed_model(),
+        lower_bound=J_LOWER_BOUND if engine else None,
+        regression=engine and any("dev_rmse" in t.metrics for t in trials),
+    )
 
 
 # -- the recommended configuration ------------------------------------------------
@@ -216,17 +233,29 @@ def recommended(
         repeat = confirmation.median_repeat
         seed = next(r.seed for r in best.repeats if r.repeat == repeat)
         return {
-            "source": "confirm", "trial": best.trial, "params": best.params,
+            "source": "confirm",
+            "trial": best.trial,
+            "params": best.params,
             "model": {**fixed, **best.params, "seed": seed},
-            "confirm_mean": best.mean, "confirm_std": best.std, "confirm_n": best.n, **_rmse_fields(best),
-            "leaderboard_rank": best.leaderboard_rank, "first_value": best.first_value, "median_repeat": repeat,
+            "confirm_mean": best.mean,
+            "confirm_std": best.std,
+            "confirm_n": best.n,
+            **_rmse_fields(best),
+            "leaderboard_rank": best.leaderboard_rank,
+            "first_value": best.first_value,
+            "median_repeat": repeat,
         }
     ranked = [t for t in rank(list(by_id.values())) if t.status is TrialStatus.OK]
     if not ranked:
         return None
     first = ranked[0]
-    return {"source": "leaderboard", "trial": first.trial, "params": first.params,
-            "model": {**fixed, **first.params, "seed": first.seed}, "first_value": first.ranking_value}
+    return {
+        "source": "leaderboard",
+        "trial": first.trial,
+        "params": first.params,
+        "model": {**fixed, **first.params, "seed": first.seed},
+        "first_value": first.ranking_value,
+    }
 
 
 def export_fields(confirmation: Confirmation | None) -> dict[int, dict[str, Any]]:
@@ -235,8 +264,15 @@ def export_fields(confirmation: Confirmation | None) -> dict[int, dict[str, Any]
     ``confirm_r2_mean``."""
     if confirmation is None:
         return {}
-    return {c.trial: {"confirm_mean": c.mean if c.n else None, "confirm_std": c.std if c.n >= 2 else None,
-                      "confirm_n": c.n, **_rmse_fields(c)} for c in confirmation.trials}
+    return {
+        c.trial: {
+            "confirm_mean": c.mean if c.n else None,
+            "confirm_std": c.std if c.n >= 2 else None,
+            "confirm_n": c.n,
+            **_rmse_fields(c),
+        }
+        for c in confirmation.trials
+    }
 
 
 def _rmse_fields(c: ConfirmedTrial) -> dict[str, float | None]:
@@ -245,6 +281,9 @@ def _rmse_fields(c: ConfirmedTrial) -> dict[str, float | None]:
         return {}
     low, high = c.rmse_interval
     finite = math.isfinite(low)
-    return {"confirm_rmse_mean": c.mean_rmse, "confirm_rmse_low": low if finite else None,
-            "confirm_rmse_high": high if finite else None,
-            "confirm_r2_mean": c.mean_r2 if math.isfinite(c.mean_r2) else None}
+    return {
+        "confirm_rmse_mean": c.mean_rmse,
+        "confirm_rmse_low": low if finite else None,
+        "confirm_rmse_high": high if finite else None,
+        "confirm_r2_mean": c.mean_r2 if math.isfinite(c.mean_r2) else None,
+    }

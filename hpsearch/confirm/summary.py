@@ -18,8 +18,38 @@ J_LOWER_BOUND = 0.0
 clipped there: with few seeds ``mean − t·std/√n`` falls below any J a model can have. An own objective's
 value has no known bound (a maximised metric is ranked negated), so its interval is not clipped."""
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+_T975 = (
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+)
 
 
 @dataclass(frozen=True)
@@ -124,8 +154,12 @@ class Confirmation:
 
 
 def summarise(
-    trials: list[TrialRecord], repeats: list[RepeatRecord], *, model: tuple[int, int] | None = None,
-    lower_bound: float | None = None, regression: bool = False,
+    trials: list[TrialRecord],
+    repeats: list[RepeatRecord],
+    *,
+    model: tuple[int, int] | None = None,
+    lower_bound: float | None = None,
+    regression: bool = False,
 ) -> Confirmation | None:
     """Rank the trials that have repeats by the mean J of their ok repeats; None if there are no repeats.
 
@@ -170,8 +204,9 @@ def _ok(rec: RepeatRecord) -> bool:
     return rec.status is TrialStatus.OK and rec.value is not None and math.isfinite(rec.value)
 
 
-def _statistics(trial: TrialRecord, place: int, repeats: list[RepeatRecord],
-                lower_bound: float | None = None) -> ConfirmedTrial:
+def _statistics(
+    trial: TrialRecord, place: int, repeats: list[RepeatRecord], lower_bound: float | None = None
+) -> ConfirmedTrial:
     ok = [r for r in repeats if _ok(r)]
     values = tuple(r.value for r in ok)
     accuracies = tuple(r.dev_accuracy for r in ok if r.dev_accuracy is not None)
@@ -182,11 +217,23 @@ def _statistics(trial: TrialRecord, place: int, repeats: list[RepeatRecord],
     mean, std, interval = mean_interval(values, lower_bound)
     mean_rmse, _, rmse_interval = mean_interval(rmses, 0.0)  # an RMSE is never below 0
     return ConfirmedTrial(
-        trial=trial.trial, params=trial.params, leaderboard_rank=place, first_value=trial.ranking_value, rank=0,
-        repeats=tuple(repeats), values=values, accuracies=accuracies, mean=mean, std=std,
-        low=min(values, default=math.nan), high=max(values, default=math.nan),
-        mean_accuracy=statistics.fmean(accuracies) if accuracies else math.nan, interval=interval,
-        rmses=rmses, mean_rmse=mean_rmse, rmse_interval=rmse_interval,
+        trial=trial.trial,
+        params=trial.params,
+        leaderboard_rank=place,
+        first_value=trial.ranking_value,
+        rank=0,
+        repeats=tuple(repeats),
+        values=values,
+        accuracies=accuracies,
+        mean=mean,
+        std=std,
+        low=min(values, default=math.nan),
+        high=max(values, default=math.nan),
+        mean_accuracy=statistics.fmean(accuracies) if accuracies else math.nan,
+        interval=interval,
+        rmses=rmses,
+        mean_rmse=mean_rmse,
+        rmse_interval=rmse_interval,
         mean_r2=statistics.fmean(r2s) if r2s else math.nan,
     )
 

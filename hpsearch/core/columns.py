@@ -11,8 +11,16 @@ numbers an objective reports beside its metric are kept apart by
 from __future__ import annotations
 
 LEAD_COLUMNS = ("rank", "trial", "round", "status")
-RESULT_COLUMNS = ("dev_cost", "train_cost", "dev_accuracy", "epochs_run", "seconds", "rung", "best_dev_cost",
-                  "best_epoch")
+RESULT_COLUMNS = (
+    "dev_cost",
+    "train_cost",
+    "dev_accuracy",
+    "epochs_run",
+    "seconds",
+    "rung",
+    "best_dev_cost",
+    "best_epoch",
+)
 OBJECTIVE_COLUMNS = ("epochs_run", "seconds", "rung")
 REGRESSION_COLUMNS = ("dev_rmse", "dev_r2")
 """A regression's results in the target's own units, in place of ``dev_accuracy``."""
@@ -38,5 +46,7 @@ def reserved_name(name: str) -> tuple[str, str] | None:
     """``(problem, fix)`` when ``name`` cannot name a parameter or a metric (a fixed column has it), else None."""
     if name not in FIXED_COLUMNS:
         return None
-    return (f"'{name}' is a column every export and leaderboard gives each trial, so it cannot name a value too",
-            f"rename it, e.g. my_{name}")
+    return (
+        f"'{name}' is a column every export and leaderboard gives each trial, so it cannot name a value too",
+        f"rename it, e.g. my_{name}",
+    )

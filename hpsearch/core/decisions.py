@@ -54,13 +54,19 @@ class BabysitRules:
 
 
 _RULES: dict[str, tuple[str, Any]] = {
-    "patience": ("an integer >= 1 (epochs without a better dev J before acting)",
-                 lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
-    "factor": ("a number between 0 and 1, e.g. 0.5 (what the learning rate is multiplied by)",
-               lambda v: _number(v) and 0 < v < 1),
+    "patience": (
+        "an integer >= 1 (epochs without a better dev J before acting)",
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+    ),
+    "factor": (
+        "a number between 0 and 1, e.g. 0.5 (what the learning rate is multiplied by)",
+        lambda v: _number(v) and 0 < v < 1,
+    ),
     "rollback": ("true or false (go back to the best epoch's state before lowering)", lambda v: isinstance(v, bool)),
-    "min_learning_rate": ("a number >= 0 (stop when the learning rate would go below it)",
-                          lambda v: _number(v) and v >= 0),
+    "min_learning_rate": (
+        "a number >= 0 (stop when the learning rate would go below it)",
+        lambda v: _number(v) and v >= 0,
+    ),
 }
 
 
@@ -73,8 +79,11 @@ def parse_rules(raw: Any, prefix: str = "babysit") -> tuple[BabysitRules, list[C
     if raw is None:
         return BabysitRules(), []
     if not isinstance(raw, dict):
-        return BabysitRules(), [ConfigProblem(prefix, f"must be a mapping, got {type(raw).__name__}",
-                                              "e.g. babysit: {patience: 3, factor: 0.5}")]
+        return BabysitRules(), [
+            ConfigProblem(
+                prefix, f"must be a mapping, got {type(raw).__name__}", "e.g. babysit: {patience: 3, factor: 0.5}"
+            )
+        ]
     problems = []
     for key, value in raw.items():
         if key not in _RULES:
@@ -123,7 +132,11 @@ class Decision:
             STOP: "save and stop",
             HANDOVER: "continue from its saved training state",
         }[self.action]
-        back = f", rolled back to epoch {self.rolled_back_to}" if self.rolled_back_to is not None and self.action != ROLLBACK else ""
+        back = (
+            f", rolled back to epoch {self.rolled_back_to}"
+            if self.rolled_back_to is not None and self.action != ROLLBACK
+            else ""
+        )
         return f"epoch {self.epoch}: {what} ({self.reason}){back}"
 
 

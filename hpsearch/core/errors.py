@@ -59,8 +59,9 @@ class ConfigError(HpsearchError):
         lines = lines or {}
         return ConfigError(
             [
-                p if p.key.startswith("--set ") else
-                ConfigProblem(p.key, p.message, p.fix, p.file or file, p.line or _line_of(p.key, lines))
+                p
+                if p.key.startswith("--set ")
+                else ConfigProblem(p.key, p.message, p.fix, p.file or file, p.line or _line_of(p.key, lines))
                 for p in self.problems
             ]
         )
@@ -77,11 +78,23 @@ def _line_of(key: str, lines: dict[str, int]) -> int | None:
 
 #: Names other tools give to our keys (Optuna, scikit-learn, Keras, Ray Tune), with what to say of the difference.
 SYNONYMS: dict[str, tuple[str, str]] = {
-    "file": ("path", ""), "csv": ("path", ""), "target": ("label", ""), "y": ("label", ""),
-    "lr": ("learning_rate", ""), "alpha": ("learning_rate", ""), "n_trials": ("trials", ""),
-    "num_samples": ("trials", ""), "n_jobs": ("workers", ""), "num_workers": ("workers", ""),
-    "batch": ("batch_size", ""), "units": ("hidden_units", ""), "n_layers": ("layers", ""),
-    "num_layers": ("layers", ""), "weight_decay": ("l2", ""), "lambda": ("l2", ""), "mode": ("direction", ""),
+    "file": ("path", ""),
+    "csv": ("path", ""),
+    "target": ("label", ""),
+    "y": ("label", ""),
+    "lr": ("learning_rate", ""),
+    "alpha": ("learning_rate", ""),
+    "n_trials": ("trials", ""),
+    "num_samples": ("trials", ""),
+    "n_jobs": ("workers", ""),
+    "num_workers": ("workers", ""),
+    "batch": ("batch_size", ""),
+    "units": ("hidden_units", ""),
+    "n_layers": ("layers", ""),
+    "num_layers": ("layers", ""),
+    "weight_decay": ("l2", ""),
+    "lambda": ("l2", ""),
+    "mode": ("direction", ""),
     "dropout": ("keep_prob", " (the share of units kept: 1 − the dropout rate)"),
 }
 
@@ -132,10 +145,7 @@ class MissingDependencyError(HpsearchError):
     """An optional extra is needed; the message says what to install."""
 
     def __init__(self, package: str, extra: str, purpose: str):
-        super().__init__(
-            f"{purpose} needs {package}, which is not installed — "
-            f"run: pip install 'hpsearch[{extra}]'"
-        )
+        super().__init__(f"{purpose} needs {package}, which is not installed — run: pip install 'hpsearch[{extra}]'")
 
 
 class WorkerLostError(RunError):

@@ -33,8 +33,16 @@ def shortfall(needed: int) -> str | None:
 
 
 def training_bytes(
-    hidden: tuple[int, ...], *, n_features: int, n_classes: int, n_train: int, n_dev: int, batch_size: int,
-    itemsize: int, optimizer_moments: int, keep_best: bool,
+    hidden: tuple[int, ...],
+    *,
+    n_features: int,
+    n_classes: int,
+    n_train: int,
+    n_dev: int,
+    batch_size: int,
+    itemsize: int,
+    optimizer_moments: int,
+    keep_best: bool,
 ) -> int:
     """A generous estimate of one training run's peak memory.
 

@@ -80,7 +80,9 @@ DATA_KEYS: dict[str, Hyperparameter] = {
         Hyperparameter("path", str, None, "CSV (with a header) or NPZ (arrays X, y) file"),
         Hyperparameter("label", str, None, "label column of a CSV file (a list: several numbers to predict)"),
         Hyperparameter("dev_path", str, None, "dev file in the same format as path"),
-        Hyperparameter("dev_fraction", float, 0.2, "share of rows split off as dev", low=0, high=1, low_open=True, high_open=True),
+        Hyperparameter(
+            "dev_fraction", float, 0.2, "share of rows split off as dev", low=0, high=1, low_open=True, high_open=True
+        ),
         Hyperparameter("seed", int, 0, "seed of generation and of the dev split", low=0),
         Hyperparameter("samples", int, None, "examples generated (spirals, blobs)", low=1),
         Hyperparameter("classes", int, None, "classes generated (spirals, blobs)", low=2),
@@ -88,8 +90,12 @@ DATA_KEYS: dict[str, Hyperparameter] = {
         Hyperparameter("noise", float, None, "angle noise in radians (spirals), cluster std (blobs)", low=0),
         Hyperparameter("drop", list, None, "CSV columns to leave out"),
         Hyperparameter("keep_index", bool, False, "keep a column that looks like a row index (CSV)"),
-        Hyperparameter("missing", str, "error", "missing cells: refuse, drop their rows, or fill", choices=MISSING_MODES),
-        Hyperparameter("categorical", str, "auto", "text columns: one-hot encode, or refuse", choices=("auto", "error")),
+        Hyperparameter(
+            "missing", str, "error", "missing cells: refuse, drop their rows, or fill", choices=MISSING_MODES
+        ),
+        Hyperparameter(
+            "categorical", str, "auto", "text columns: one-hot encode, or refuse", choices=("auto", "error")
+        ),
         Hyperparameter("task", str, "auto", "classes or a number to predict", choices=TASKS),
     ]
 }
@@ -108,7 +114,9 @@ def validate_data_config(raw: Any, prefix: str = "data") -> tuple[DataConfig | N
     contents are checked later, by ``load_dataset``. ``~`` in a path is expanded.
     """
     if not isinstance(raw, dict):
-        return None, [ConfigProblem(prefix, f"must be a mapping of data keys, got {raw!r}", "e.g. data: {dataset: spirals}")]
+        return None, [
+            ConfigProblem(prefix, f"must be a mapping of data keys, got {raw!r}", "e.g. data: {dataset: spirals}")
+        ]
     known = DATA_KEYS
     problems: list[ConfigProblem] = []
     values: dict[str, Any] = {}
@@ -122,8 +130,12 @@ def validate_data_config(raw: Any, prefix: str = "data") -> tuple[DataConfig | N
         if key in (*_COLUMN_LIST_KEYS, "label") and isinstance(value, (list, tuple)):
             checked, message = _check_columns(value)
         elif key == "drop" or (key == "features" and isinstance(value, str)):
-            checked, message = None, f"must be a list of column names, got {value!r} — write [{value}]" if isinstance(
-                value, str) else f"must be a list of column names, got {value!r}"
+            checked, message = (
+                None,
+                f"must be a list of column names, got {value!r} — write [{value}]"
+                if isinstance(value, str)
+                else f"must be a list of column names, got {value!r}",
+            )
         else:
             checked, message = spec.check(value)
         if message is None and isinstance(checked, str) and not checked.strip():
@@ -162,22 +174,36 @@ def _cross_key_problems(values: dict[str, Any], raw: dict, prefix: str) -> list[
         problems.append(ConfigProblem(prefix, "sets both dataset and path", "keep one: a built-in dataset or a file"))
     elif raw.get("dataset") is None and raw.get("path") is None:
         problems.append(
-            ConfigProblem(prefix, "needs a dataset or a path", f"add dataset: (one of {', '.join(DATASETS)}) or path: FILE.csv")
+            ConfigProblem(
+                prefix, "needs a dataset or a path", f"add dataset: (one of {', '.join(DATASETS)}) or path: FILE.csv"
+            )
         )
     suffix = Path(path).suffix.lower() if path else None
     if path:
         if suffix not in FILE_FORMATS:
             problems.append(ConfigProblem(f"{prefix}.path", f"must be a .csv or .npz file, got {path!r}"))
         elif suffix == ".csv" and "label" not in values and raw.get("label") is None:
-            problems.append(ConfigProblem(f"{prefix}.label", "is required for a CSV file", "name its label column, e.g. label: class"))
+            problems.append(
+                ConfigProblem(
+                    f"{prefix}.label", "is required for a CSV file", "name its label column, e.g. label: class"
+                )
+            )
         elif suffix == ".npz":
             problems += [
-                ConfigProblem(f"{prefix}.{key}", "applies only to CSV files (an NPZ file holds its labels in y)"
-                              if key == "label" else "applies only to CSV files", "remove it")
-                for key in ("label", *_CSV_KEYS) if key in values
+                ConfigProblem(
+                    f"{prefix}.{key}",
+                    "applies only to CSV files (an NPZ file holds its labels in y)"
+                    if key == "label"
+                    else "applies only to CSV files",
+                    "remove it",
+                )
+                for key in ("label", *_CSV_KEYS)
+                if key in values
             ]
             if columns is not None:
-                problems.append(ConfigProblem(f"{prefix}.features", "a list of columns applies only to CSV files", "remove it"))
+                problems.append(
+                    ConfigProblem(f"{prefix}.features", "a list of columns applies only to CSV files", "remove it")
+                )
         if dev_path and suffix in FILE_FORMATS and Path(dev_path).suffix.lower() != suffix:
             problems.append(ConfigProblem(f"{prefix}.dev_path", f"must be a {suffix} file like path, got {dev_path!r}"))
     elif raw.get("path") is None:
@@ -187,21 +213,40 @@ def _cross_key_problems(values: dict[str, Any], raw: dict, prefix: str) -> list[
             if key in values
         ]
         if columns is not None:
-            problems.append(ConfigProblem(f"{prefix}.features", "a list of columns applies only to a CSV file given by path",
-                                          "remove it (blobs takes a number of features)"))
+            problems.append(
+                ConfigProblem(
+                    f"{prefix}.features",
+                    "a list of columns applies only to a CSV file given by path",
+                    "remove it (blobs takes a number of features)",
+                )
+            )
     labels = values.get("label")
     labels = labels if isinstance(labels, tuple) else (labels,) if labels is not None else ()
     if labels and suffix == ".csv":
         for key in _COLUMN_LIST_KEYS:
             for label in labels:
                 if isinstance(values.get(key), tuple) and label in values[key]:
-                    problems.append(ConfigProblem(f"{prefix}.{key}", f"lists the label column {label!r}", f"remove {label!r} from it"))
+                    problems.append(
+                        ConfigProblem(
+                            f"{prefix}.{key}", f"lists the label column {label!r}", f"remove {label!r} from it"
+                        )
+                    )
     if len(labels) > 1 and values.get("task") == "classification":
-        problems.append(ConfigProblem(f"{prefix}.label", f"lists {len(labels)} columns, but a classifier has one label",
-                                      "name one column, or set data.task: regression to predict each as a number"))
+        problems.append(
+            ConfigProblem(
+                f"{prefix}.label",
+                f"lists {len(labels)} columns, but a classifier has one label",
+                "name one column, or set data.task: regression to predict each as a number",
+            )
+        )
     if columns is not None and values.get("drop"):
-        problems.append(ConfigProblem(f"{prefix}.drop", "has no effect with features (which keeps only the columns it lists)",
-                                      "keep one of features and drop"))
+        problems.append(
+            ConfigProblem(
+                f"{prefix}.drop",
+                "has no effect with features (which keeps only the columns it lists)",
+                "keep one of features and drop",
+            )
+        )
     if dev_path and "dev_fraction" in values:
         problems.append(ConfigProblem(f"{prefix}.dev_fraction", "has no effect with dev_path", "remove one of them"))
     if raw.get("dataset") is not None and "dataset" not in values:
@@ -209,7 +254,9 @@ def _cross_key_problems(values: dict[str, Any], raw: dict, prefix: str) -> list[
     return problems + _generated_set_problems(values, prefix, columns)
 
 
-def _generated_set_problems(values: dict[str, Any], prefix: str, columns: tuple[str, ...] | None) -> list[ConfigProblem]:
+def _generated_set_problems(
+    values: dict[str, Any], prefix: str, columns: tuple[str, ...] | None
+) -> list[ConfigProblem]:
     """Keys that only the generated sets take, and whether a generated set's size fits in memory."""
     problems = []
     dataset, path = values.get("dataset"), values.get("path")
@@ -218,29 +265,54 @@ def _generated_set_problems(values: dict[str, Any], prefix: str, columns: tuple[
     for key in ("samples", "classes", "features", "noise"):
         if key in values and key not in defaults and not (key == "features" and (columns is not None or path)):
             owners = [name for name, keys in GENERATED_DEFAULTS.items() if key in keys]
-            problems.append(ConfigProblem(f"{prefix}.{key}", f"applies only to the generated sets ({', '.join(owners)})", "remove it"))
+            problems.append(
+                ConfigProblem(
+                    f"{prefix}.{key}", f"applies only to the generated sets ({', '.join(owners)})", "remove it"
+                )
+            )
     if path and isinstance(values.get("features"), int) and suffix == ".csv":
-        problems.append(ConfigProblem(f"{prefix}.features", f"must list the columns to keep, got {values['features']!r}",
-                                      "e.g. features: [bill_length_mm, island]"))
+        problems.append(
+            ConfigProblem(
+                f"{prefix}.features",
+                f"must list the columns to keep, got {values['features']!r}",
+                "e.g. features: [bill_length_mm, island]",
+            )
+        )
     elif path and isinstance(values.get("features"), int):
-        problems.append(ConfigProblem(f"{prefix}.features", "applies only to the generated sets (blobs) and CSV files", "remove it"))
+        problems.append(
+            ConfigProblem(f"{prefix}.features", "applies only to the generated sets (blobs) and CSV files", "remove it")
+        )
     if dataset == "blobs" and columns is not None:
-        problems.append(ConfigProblem(f"{prefix}.features", f"must be {DATA_KEYS['features'].rule()} for blobs, got a list",
-                                      "e.g. features: 2"))
+        problems.append(
+            ConfigProblem(
+                f"{prefix}.features",
+                f"must be {DATA_KEYS['features'].rule()} for blobs, got a list",
+                "e.g. features: 2",
+            )
+        )
     if defaults:
         samples = values.get("samples", defaults["samples"])
         classes = values.get("classes", defaults["classes"])
         if samples < classes:
             problems.append(
-                ConfigProblem(f"{prefix}.samples", f"must be at least classes ({classes}), got {samples}", "raise samples or lower classes")
+                ConfigProblem(
+                    f"{prefix}.samples",
+                    f"must be at least classes ({classes}), got {samples}",
+                    "raise samples or lower classes",
+                )
             )
         features = values.get("features", defaults.get("features", 2))
         if isinstance(samples, int) and isinstance(features, int):
             # the generated X (float64), a shuffled copy and the standardized split
             too_much = shortfall(4 * 8 * samples * (features + 1))
             if too_much:
-                problems.append(ConfigProblem(f"{prefix}.samples", f"{samples} rows of {features} features {too_much}",
-                                              "generate fewer samples (or features)"))
+                problems.append(
+                    ConfigProblem(
+                        f"{prefix}.samples",
+                        f"{samples} rows of {features} features {too_much}",
+                        "generate fewer samples (or features)",
+                    )
+                )
     return problems
 
 

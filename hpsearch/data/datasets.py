@@ -55,10 +55,17 @@ def load_dataset(config: DataConfig, base_dir: Path | None = None) -> Dataset:
     if raw.dev is None and raw.task == REGRESSION:
         train_rows, dev_rows = random_split(len(raw.train.y), config.dev_fraction, rng, raw.train.source)
     elif raw.dev is None:
-        train_rows, dev_rows = stratified_split(raw.train.y, config.dev_fraction, rng, raw.train.source, raw.class_names)
+        train_rows, dev_rows = stratified_split(
+            raw.train.y, config.dev_fraction, rng, raw.train.source, raw.class_names
+        )
     preparation = Preparation.fit(
-        list(raw.train.columns.values()), list(raw.categorical), rows=train_rows,
-        missing=raw.missing, label=raw.label, class_names=raw.class_names, source=raw.train.source,
+        list(raw.train.columns.values()),
+        list(raw.categorical),
+        rows=train_rows,
+        missing=raw.missing,
+        label=raw.label,
+        class_names=raw.class_names,
+        source=raw.train.source,
     )
     return _arrays(raw, preparation, train_rows, dev_rows)
 
@@ -74,17 +81,33 @@ def _arrays(
     else:
         X_train, y_train = X, y
         X_dev, y_dev = preparation.transform(raw.dev.columns, raw.dev.source), raw.dev.y
-    common = dict(name=raw.name, X_train=np.ascontiguousarray(X_train, dtype=np.float64),
-                  X_dev=np.ascontiguousarray(X_dev, dtype=np.float64), class_names=raw.class_names,
-                  preparation=preparation, notices=raw.notices, sources=raw.sources)
+    common = dict(
+        name=raw.name,
+        X_train=np.ascontiguousarray(X_train, dtype=np.float64),
+        X_dev=np.ascontiguousarray(X_dev, dtype=np.float64),
+        class_names=raw.class_names,
+        preparation=preparation,
+        notices=raw.notices,
+        sources=raw.sources,
+    )
     if raw.task != REGRESSION:
-        return Dataset(y_train=np.ascontiguousarray(y_train, dtype=np.int64),
-                       y_dev=np.ascontiguousarray(y_dev, dtype=np.int64), **common)
+        return Dataset(
+            y_train=np.ascontiguousarray(y_train, dtype=np.int64),
+            y_dev=np.ascontiguousarray(y_dev, dtype=np.int64),
+            **common,
+        )
     # Targets standardized with the training part: the cost is scale-free, predictions are mapped back.
     mean, scale = target_standardization(y_train)
     _check_targets(y_train, scale, raw.target_names, raw.train.source)
-    return Dataset(y_train=np.ascontiguousarray((y_train - mean) / scale), y_dev=np.ascontiguousarray((y_dev - mean) / scale),
-                   task=REGRESSION, target_names=raw.target_names, target_mean=mean, target_scale=scale, **common)
+    return Dataset(
+        y_train=np.ascontiguousarray((y_train - mean) / scale),
+        y_dev=np.ascontiguousarray((y_dev - mean) / scale),
+        task=REGRESSION,
+        target_names=raw.target_names,
+        target_mean=mean,
+        target_scale=scale,
+        **common,
+    )
 
 
 def target_standardization(y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -105,12 +128,16 @@ def _check_targets(y_train: np.ndarray, scale: np.ndarray, names: tuple[str, ...
     constant = np.flatnonzero(columns.min(axis=0) == columns.max(axis=0)) if len(columns) else []
     if len(constant):
         j = int(constant[0])
-        raise DataError(f"{source}: target {_name(names, j)} is {float(columns[0, j])!r} in every training row — "
-                        "nothing to predict: check data.label")
+        raise DataError(
+            f"{source}: target {_name(names, j)} is {float(columns[0, j])!r} in every training row — "
+            "nothing to predict: check data.label"
+        )
     tiny = unrepresentable(scale)
     if len(tiny):
-        raise DataError(f"{source}: target {_name(names, int(tiny[0]))} varies by less than float64 can divide by "
-                        "— rescale it (e.g. multiply it by 1e300)")
+        raise DataError(
+            f"{source}: target {_name(names, int(tiny[0]))} varies by less than float64 can divide by "
+            "— rescale it (e.g. multiply it by 1e300)"
+        )
 
 
 def _as_columns(y: np.ndarray) -> np.ndarray:

@@ -18,12 +18,14 @@ from hpsearch.core.errors import DataError
 from hpsearch.data.data_config import DataConfig
 from hpsearch.data.raw_data import RawData, RawPart
 from hpsearch.data.split import class_ids, encode_labels, label_keys
-from hpsearch.data.tasks import REGRESSION, decide_task, looks_like_a_number
 from hpsearch.data.tables import Column, Table, number_text, read_table
+from hpsearch.data.tasks import REGRESSION, decide_task, looks_like_a_number
 
 MAX_CATEGORIES = 50
 """More distinct values than this in a text column is refused: most likely an ID, a name or a date."""
 _UNNAMED_INDEX = ("", "Unnamed: 0")  # how pandas names its index column in a CSV's header
+
+
 @dataclass(frozen=True, eq=False)
 class _Part:
     """A file's rows after the checks: its kept feature columns by name, and its label column."""
@@ -62,12 +64,23 @@ def read_files(config: DataConfig, base_dir: Path | None) -> RawData:
     if problems:
         raise DataError("\n".join(problems))
     categorical = tuple(not train.columns[name].is_numeric for name in selected)
-    common = dict(categorical=categorical, label=config.label or "y", missing=config.missing, notices=tuple(notices),
-                  sources=tuple(sources))
+    common = dict(
+        categorical=categorical,
+        label=config.label or "y",
+        missing=config.missing,
+        notices=tuple(notices),
+        sources=tuple(sources),
+    )
     if task == REGRESSION:
-        return RawData(path.name, RawPart(train.columns, _targets(train.labels), str(path)),
-                       None if dev is None else RawPart(dev.columns, _targets(dev.labels), dev.source),
-                       class_names=(), task=REGRESSION, target_names=labels, **common)
+        return RawData(
+            path.name,
+            RawPart(train.columns, _targets(train.labels), str(path)),
+            None if dev is None else RawPart(dev.columns, _targets(dev.labels), dev.source),
+            class_names=(),
+            task=REGRESSION,
+            target_names=labels,
+            **common,
+        )
     y, class_names = encode_labels(label_keys(train.labels[0]))
     if len(class_names) < 2:
         raise DataError(f"{path}: every row has the label {class_names[0]!r} — a classifier needs at least 2 classes")
@@ -82,8 +95,10 @@ def _missing_labels(table: Table, labels: tuple[str, ...]) -> list[str]:
     absent = [name for name in labels if name not in table]
     if not absent:
         return []
-    return [f"{table.source}: no label column {_names(absent)}; the columns are: {_names(list(table.names), limit=20)} "
-            "— set data.label to one of them"]
+    return [
+        f"{table.source}: no label column {_names(absent)}; the columns are: {_names(list(table.names), limit=20)} "
+        "— set data.label to one of them"
+    ]
 
 
 def _targets(labels: list[Column]) -> np.ndarray:
@@ -91,8 +106,9 @@ def _targets(labels: list[Column]) -> np.ndarray:
     return np.stack([np.asarray(c.numbers, dtype=np.float64) for c in labels], axis=1)
 
 
-def _select_columns(table: Table, labels: tuple[str, ...], config: DataConfig, problems: list[str],
-                    notices: list[str]) -> list[str]:
+def _select_columns(
+    table: Table, labels: tuple[str, ...], config: DataConfig, problems: list[str], notices: list[str]
+) -> list[str]:
     """The feature columns, in file order: ``features`` if given, else all but the labels, ``drop`` and an index."""
     source = table.source
     names = [name for name in table.names if name not in labels]
@@ -100,14 +116,18 @@ def _select_columns(table: Table, labels: tuple[str, ...], config: DataConfig, p
         wanted = set(config.features)
         unknown = [name for name in config.features if name not in table]
         if unknown:
-            problems.append(f"{source}: data.features names {_names(unknown)}, which the file does not have; "
-                            f"its columns are: {_names(names, limit=20)} — fix the names")
+            problems.append(
+                f"{source}: data.features names {_names(unknown)}, which the file does not have; "
+                f"its columns are: {_names(names, limit=20)} — fix the names"
+            )
         return [name for name in names if name in wanted]
     dropped = set(config.drop or ())
     unknown = [name for name in config.drop or () if name not in table]
     if unknown:
-        problems.append(f"{source}: data.drop names {_names(unknown)}, which the file does not have; "
-                        f"its columns are: {_names(names, limit=20)} — fix the names")
+        problems.append(
+            f"{source}: data.drop names {_names(unknown)}, which the file does not have; "
+            f"its columns are: {_names(names, limit=20)} — fix the names"
+        )
     selected, index = [], []
     spot_index = not config.keep_index and not source.lower().endswith(".npz")  # an NPZ's X has no row numbers
     for k, name in enumerate(names):
@@ -137,8 +157,15 @@ def _index_reason(table: Table, name: str, first: bool) -> str | None:
     return None
 
 
-def _checked_part(table: Table, selected: list[str], labels: tuple[str, ...], task: str, config: DataConfig,
-                  problems: list[str], notices: list[str]) -> _Part:
+def _checked_part(
+    table: Table,
+    selected: list[str],
+    labels: tuple[str, ...],
+    task: str,
+    config: DataConfig,
+    problems: list[str],
+    notices: list[str],
+) -> _Part:
     """The selected columns and the labels of ``table``, with missing cells handled as ``config.missing`` says.
 
     Appends to ``problems`` every problem found (missing values, text in a
@@ -149,28 +176,38 @@ def _checked_part(table: Table, selected: list[str], labels: tuple[str, ...], ta
     label_columns = [table[name] for name in labels]
     with_missing = [c for c in columns if c.missing.any()]
     if config.missing == "error" and with_missing:
-        listed = ", ".join(f"column {c.name!r} ({_rows(int(c.missing.sum()))}, first at {table.where(int(np.argmax(c.missing)))})"
-                           for c in with_missing)
-        problems.append(f"{source}: missing values in {listed} — set data.missing: drop (drop those rows) "
-                        "or mean (fill them), or fill them in")
+        listed = ", ".join(
+            f"column {c.name!r} ({_rows(int(c.missing.sum()))}, first at {table.where(int(np.argmax(c.missing)))})"
+            for c in with_missing
+        )
+        problems.append(
+            f"{source}: missing values in {listed} — set data.missing: drop (drop those rows) "
+            "or mean (fill them), or fill them in"
+        )
     for labels_ in label_columns:
         if labels_.missing.any() and config.missing != "drop":
             first = int(np.argmax(labels_.missing))
-            problems.append(f"{source}: label {labels_.name!r} is missing at {table.where(first)} "
-                            f"({_rows(int(labels_.missing.sum()))} in all) — every row needs a class label (a number, "
-                            "for a regression); "
-                            "data.missing: drop drops those rows")
+            problems.append(
+                f"{source}: label {labels_.name!r} is missing at {table.where(first)} "
+                f"({_rows(int(labels_.missing.sum()))} in all) — every row needs a class label (a number, "
+                "for a regression); "
+                "data.missing: drop drops those rows"
+            )
     keep = None
     if config.missing == "drop":
         incomplete = np.zeros(table.n_rows, dtype=bool)
         for c in [*label_columns, *with_missing]:
             incomplete |= c.missing
         if incomplete.all():
-            problems.append(f"{source}: every row has a missing value, so data.missing: drop leaves none "
-                            "— use data.missing: mean or fill them in")
+            problems.append(
+                f"{source}: every row has a missing value, so data.missing: drop leaves none "
+                "— use data.missing: mean or fill them in"
+            )
         elif incomplete.any():
             keep = ~incomplete
-            notices.append(f"{source}: dropped {_rows(int(incomplete.sum()))} of {len(keep)} with missing values (data.missing: drop)")
+            notices.append(
+                f"{source}: dropped {_rows(int(incomplete.sum()))} of {len(keep)} with missing values (data.missing: drop)"
+            )
     for c in columns:
         problems += _column_problems(table, c, config.categorical)
     for c in label_columns:
@@ -188,21 +225,29 @@ def _column_problems(table: Table, column: Column, categorical: str) -> list[str
         infinite = present & ~np.isfinite(column.numbers)
         if infinite.any():
             row = int(np.argmax(infinite))
-            return [f"{source}: {number_text(column.numbers[row])} in column {name!r} at {table.where(row)} "
-                    "— features must be finite numbers (write NA for a missing value)"]
+            return [
+                f"{source}: {number_text(column.numbers[row])} in column {name!r} at {table.where(row)} "
+                "— features must be finite numbers (write NA for a missing value)"
+            ]
         return []
     words = present & np.isnan(column.numbers)
     row = int(np.argmax(words))
     if 2 * int((present & ~words).sum()) >= int(present.sum()):  # mostly numbers: a typo, not a text column
-        return [f"{source}: non-numeric value {str(column.text[row])!r} in column {name!r} at {table.where(row)} "
-                "— correct it, or write NA if the value is missing"]
+        return [
+            f"{source}: non-numeric value {str(column.text[row])!r} in column {name!r} at {table.where(row)} "
+            "— correct it, or write NA if the value is missing"
+        ]
     if categorical == "error":
-        return [f"{source}: column {name!r} holds text (e.g. {str(column.text[row])!r}) and data.categorical is error "
-                f"— set data.categorical: auto to one-hot encode it, or leave it out with data.drop: [{name}]"]
+        return [
+            f"{source}: column {name!r} holds text (e.g. {str(column.text[row])!r}) and data.categorical is error "
+            f"— set data.categorical: auto to one-hot encode it, or leave it out with data.drop: [{name}]"
+        ]
     distinct = len(np.unique(column.text[present]))
     if distinct > MAX_CATEGORIES:
-        return [f"{source}: column {name!r} has {distinct} distinct text values (more than {MAX_CATEGORIES}), likely "
-                f"an ID, a name or a date — leave it out with data.drop: [{name}]"]
+        return [
+            f"{source}: column {name!r} has {distinct} distinct text values (more than {MAX_CATEGORIES}), likely "
+            f"an ID, a name or a date — leave it out with data.drop: [{name}]"
+        ]
     return []
 
 
@@ -215,12 +260,16 @@ def _label_problems(table: Table, labels: Column) -> list[str]:
     infinite = ~np.isfinite(values)
     if infinite.any():
         row = int(np.flatnonzero(~labels.missing)[np.argmax(infinite)])
-        return [f"{table.source}: label {label!r} is {number_text(labels.numbers[row])} at {table.where(row)} "
-                "— every row needs a class label"]
+        return [
+            f"{table.source}: label {label!r} is {number_text(labels.numbers[row])} at {table.where(row)} "
+            "— every row needs a class label"
+        ]
     reason = looks_like_a_number(labels)
     if reason is not None:
-        return [f"{table.source}: data.task is classification but label {label!r} {reason}, so it looks like a number "
-                "to predict — set data.task: regression (or auto), or bin it into classes first"]
+        return [
+            f"{table.source}: data.task is classification but label {label!r} {reason}, so it looks like a number "
+            "to predict — set data.task: regression (or auto), or bin it into classes first"
+        ]
     return []
 
 
@@ -228,14 +277,20 @@ def _target_problems(table: Table, target: Column) -> list[str]:
     """A number to predict must be a finite number in every row."""
     present = ~target.missing
     if not target.is_numeric or np.isnan(target.numbers[present]).any():
-        row = int(np.flatnonzero(present & np.isnan(target.numbers))[0]) if target.is_numeric else int(np.argmax(present))
-        return [f"{table.source}: label {target.name!r} holds text ({str(target.text[row])!r} at {table.where(row)}) "
-                "— a regression predicts numbers: fix the value, or set data.task: classification"]
+        row = (
+            int(np.flatnonzero(present & np.isnan(target.numbers))[0]) if target.is_numeric else int(np.argmax(present))
+        )
+        return [
+            f"{table.source}: label {target.name!r} holds text ({str(target.text[row])!r} at {table.where(row)}) "
+            "— a regression predicts numbers: fix the value, or set data.task: classification"
+        ]
     infinite = present & ~np.isfinite(target.numbers)
     if infinite.any():
         row = int(np.argmax(infinite))
-        return [f"{table.source}: label {target.name!r} is {number_text(target.numbers[row])} at {table.where(row)} "
-                "— a number to predict must be finite"]
+        return [
+            f"{table.source}: label {target.name!r} is {number_text(target.numbers[row])} at {table.where(row)} "
+            "— a number to predict must be finite"
+        ]
     return []
 
 
@@ -250,9 +305,11 @@ def _dev_column_problems(dev: Table, train: Table, selected: list[str]) -> list[
     extra = [name for name in dev.names if name not in train]
     if not (missing or extra):
         return []
-    return [f"{dev.source}: its feature columns differ from the training file's"
-            + (f"; missing: {', '.join(missing)}" if missing else "")
-            + (f"; extra: {', '.join(extra)}" if extra else "")]
+    return [
+        f"{dev.source}: its feature columns differ from the training file's"
+        + (f"; missing: {', '.join(missing)}" if missing else "")
+        + (f"; extra: {', '.join(extra)}" if extra else "")
+    ]
 
 
 def _names(names: list[str], limit: int | None = None) -> str:

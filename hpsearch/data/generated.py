@@ -74,8 +74,10 @@ def make_blobs(
 
 def generate(config: DataConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """The generated set ``config.dataset``: X, y and class names ``0`` .. ``classes-1``."""
-    settings = {key: default if getattr(config, key) is None else getattr(config, key)
-                for key, default in GENERATED_DEFAULTS[config.dataset].items()}
+    settings = {
+        key: default if getattr(config, key) is None else getattr(config, key)
+        for key, default in GENERATED_DEFAULTS[config.dataset].items()
+    }
     make = make_spirals if config.dataset == "spirals" else make_blobs
     X, y = make(**settings, rng=rng)
     return X, y, tuple(str(k) for k in range(settings["classes"]))

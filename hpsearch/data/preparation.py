@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from hpsearch.core.errors import DataError
-from hpsearch.io import bounded_json
 from hpsearch.data.tables import Column
+from hpsearch.io import bounded_json
 
 PREFIX = "prep_"
 FORMAT_VERSION = 1
@@ -136,8 +136,10 @@ class Preparation:
         bad = unrepresentable(scale)
         if len(bad):
             name = preparation.input_names[bad[0]]
-            raise DataError(f"{source}: column {name!r} varies by less than float64 can divide by — rescale it "
-                            "(e.g. multiply it by 1e300) or drop it")
+            raise DataError(
+                f"{source}: column {name!r} varies by less than float64 can divide by — rescale it "
+                "(e.g. multiply it by 1e300) or drop it"
+            )
         return preparation
 
     # -------------------------------------------------------------- applying
@@ -151,8 +153,10 @@ class Preparation:
         """
         absent = [f.name for f in self.features if f.name not in columns]
         if absent:
-            raise DataError(f"{source}: no column {', '.join(map(repr, absent))} — the model needs every training column "
-                            f"({', '.join(self.column_names)})")
+            raise DataError(
+                f"{source}: no column {', '.join(map(repr, absent))} — the model needs every training column "
+                f"({', '.join(self.column_names)})"
+            )
         m = len(columns[self.features[0].name].missing) if self.features else 0
         X = np.zeros((m, self.n_inputs), dtype=np.float64, order="F")  # filled column by column
         problems: list[str] = []
@@ -166,15 +170,19 @@ class Preparation:
             text_cells = ~absent & np.isnan(values)
             for k in np.flatnonzero(text_cells.any(axis=0)):
                 first = int(np.argmax(text_cells[:, k]))
-                problems.append(f"{source}: column {number_columns[k].name!r} holds text "
-                                f"({str(number_columns[k].text[first])!r}, row {first}) but the model was trained on numbers there")
+                problems.append(
+                    f"{source}: column {number_columns[k].name!r} holds text "
+                    f"({str(number_columns[k].text[first])!r}, row {first}) but the model was trained on numbers there"
+                )
             if absent.any():
                 if self.missing == "mean":
                     values = np.where(absent, self.mean[number_at], values)
                 else:
                     unfilled = [f"{c.name!r} ({int(c.missing.sum())} rows)" for c in number_columns if c.missing.any()]
-                    problems.append(f"{source}: missing values in {', '.join(unfilled)} — fill them in (the model was "
-                                    f"trained with data.missing: {self.missing}, which does not fill them)")
+                    problems.append(
+                        f"{source}: missing values in {', '.join(unfilled)} — fill them in (the model was "
+                        f"trained with data.missing: {self.missing}, which does not fill them)"
+                    )
             X[:, number_at] = values
         for feature, j in zip(self.features, starts):
             if feature.kind != "category" or not feature.categories:
@@ -223,7 +231,10 @@ class Preparation:
             preparation = cls(features, mean, scale, meta["missing"], label, tuple(meta["class_names"]))
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
             raise DataError(f"the stored data preparation is damaged ({type(error).__name__}: {error})") from None
-        if preparation.mean.shape != (len(preparation.input_names),) or preparation.scale.shape != preparation.mean.shape:
+        if (
+            preparation.mean.shape != (len(preparation.input_names),)
+            or preparation.scale.shape != preparation.mean.shape
+        ):
             raise DataError("the stored data preparation is damaged (statistics do not match its features)")
         return preparation
 

@@ -25,7 +25,9 @@ def label_keys(labels: Column) -> np.ndarray:
     if labels.text is None:  # numbers without a text (an .npz file, arrays): nothing else to tell them by
         return labels.numbers
     texts = np.unique(labels.text[~labels.missing])
-    exact = all(text in (number_text(value), repr(value)) for text, value in zip(texts.tolist(), texts.astype(float).tolist()))
+    exact = all(
+        text in (number_text(value), repr(value)) for text, value in zip(texts.tolist(), texts.astype(float).tolist())
+    )
     return labels.numbers if exact else labels.text
 
 
@@ -49,9 +51,7 @@ def class_ids(keys: np.ndarray, class_names: tuple[str, ...], source: str) -> np
     ids = {name: k for k, name in enumerate(class_names)}
     unknown = [name for name in names if name not in ids]
     if unknown:
-        raise DataError(
-            f"{source}: label {unknown[0]!r} is not among the training classes ({', '.join(class_names)})"
-        )
+        raise DataError(f"{source}: label {unknown[0]!r} is not among the training classes ({', '.join(class_names)})")
     return np.array([ids[name] for name in names], dtype=np.int64)[inverse.reshape(-1)]
 
 
@@ -87,14 +87,18 @@ def stratified_split(
     return np.flatnonzero(~is_dev), np.flatnonzero(is_dev)
 
 
-def random_split(n_rows: int, dev_fraction: float, rng: np.random.Generator, source: str) -> tuple[np.ndarray, np.ndarray]:
+def random_split(
+    n_rows: int, dev_fraction: float, rng: np.random.Generator, source: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Split ``n_rows`` row indices into train and dev at random (a regression has no classes to stratify by):
     round(n × dev_fraction) rows go to dev. Both index arrays are sorted. DataError when a part would be empty."""
     n_dev = int(np.floor(n_rows * dev_fraction + 0.5))
     if n_dev == 0 or n_dev == n_rows:
         part, change = ("dev", "a larger") if n_dev == 0 else ("train", "a smaller")
-        raise DataError(f"{source}: {n_rows} rows, and dev_fraction {dev_fraction} leaves {part} empty "
-                        f"— use {change} dev_fraction or more rows")
+        raise DataError(
+            f"{source}: {n_rows} rows, and dev_fraction {dev_fraction} leaves {part} empty "
+            f"— use {change} dev_fraction or more rows"
+        )
     is_dev = np.zeros(n_rows, dtype=bool)
     is_dev[rng.permutation(n_rows)[:n_dev]] = True
     return np.flatnonzero(~is_dev), np.flatnonzero(is_dev)

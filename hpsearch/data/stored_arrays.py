@@ -18,7 +18,6 @@ runner sends them the arrays once each (``PreparedData.in_memory``).
 from __future__ import annotations
 
 import dataclasses
-
 import functools
 import json
 import os
@@ -31,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import DataError
 from hpsearch.core.limits import MAX_HASH_BYTES, MAX_META_BYTES
 from hpsearch.data.datasets import DataConfig, load_dataset
-from hpsearch.core.dataset import Dataset
 from hpsearch.data.preparation import Preparation, preparation_arrays
 from hpsearch.io import bounded_json
 from hpsearch.io.digests import sha256_file
@@ -138,8 +137,10 @@ def source_changes(sources: list[dict]) -> list[str]:
         try:
             info = path.stat()
         except OSError:
-            lines.append(f"{path}: the data file is gone since the run started — the run keeps training on its "
-                         "prepared copy of the data")
+            lines.append(
+                f"{path}: the data file is gone since the run started — the run keeps training on its "
+                "prepared copy of the data"
+            )
             continue
         if not stat.S_ISREG(info.st_mode):
             lines.append(f"{path}: is not a regular file (a device, FIFO or folder) — not compared; {kept}")
@@ -174,7 +175,8 @@ def _read_meta(path: Path) -> dict[str, Any]:
         sources = meta.get("sources")
         fields = {"path": str, "sha256": str, "size": int, "mtime_ns": int}
         if not isinstance(sources, list) or not all(
-                isinstance(s, dict) and all(type(s.get(k)) is t for k, t in fields.items()) for s in sources):
+            isinstance(s, dict) and all(type(s.get(k)) is t for k, t in fields.items()) for s in sources
+        ):
             raise ValueError("sources are not a list of {path, sha256, size, mtime_ns}")
     except (OSError, ValueError) as error:
         raise DataError(f"{path}: is damaged ({error}) — was it changed outside hpsearch?") from None
@@ -194,8 +196,12 @@ def _open(folder: str, stamp: int) -> Dataset:
     arrays = {name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS}
     preparation = Preparation.from_arrays(read_arrays(path / _PREPARATION, str(path / _PREPARATION)))
     return Dataset(
-        meta["name"], **arrays, class_names=tuple(meta["class_names"]), preparation=preparation,
-        notices=tuple(meta["notices"]), sources=tuple((s["path"], s["sha256"]) for s in meta["sources"]),
+        meta["name"],
+        **arrays,
+        class_names=tuple(meta["class_names"]),
+        preparation=preparation,
+        notices=tuple(meta["notices"]),
+        sources=tuple((s["path"], s["sha256"]) for s in meta["sources"]),
         **_regression_fields(meta, path / _META),
     )
 
@@ -204,8 +210,12 @@ def _regression_meta(dataset: Dataset) -> dict[str, Any]:
     """What ``dataset.json`` adds for a regression: the task, target names, and their training mean and scale."""
     if dataset.task != "regression":
         return {}
-    return {"task": dataset.task, "target_names": list(dataset.target_names),
-            "target_mean": [float(v) for v in dataset.target_mean], "target_scale": [float(v) for v in dataset.target_scale]}
+    return {
+        "task": dataset.task,
+        "target_names": list(dataset.target_names),
+        "target_mean": [float(v) for v in dataset.target_mean],
+        "target_scale": [float(v) for v in dataset.target_scale],
+    }
 
 
 def _regression_fields(meta: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -213,9 +223,22 @@ def _regression_fields(meta: dict[str, Any], path: Path) -> dict[str, Any]:
     if meta.get("task", "classification") == "classification":
         return {}
     names, mean, scale = meta.get("target_names"), meta.get("target_mean"), meta.get("target_scale")
-    valid = (meta["task"] == "regression" and isinstance(names, list) and names and all(isinstance(n, str) for n in names)
-             and all(isinstance(v, list) and len(v) == len(names) and all(type(x) is float and np.isfinite(x) for x in v)
-                     for v in (mean, scale)) and all(x > 0 for x in scale))
+    valid = (
+        meta["task"] == "regression"
+        and isinstance(names, list)
+        and names
+        and all(isinstance(n, str) for n in names)
+        and all(
+            isinstance(v, list) and len(v) == len(names) and all(type(x) is float and np.isfinite(x) for x in v)
+            for v in (mean, scale)
+        )
+        and all(x > 0 for x in scale)
+    )
     if not valid:
         raise DataError(f"{path}: is damaged (its regression targets) — was it changed outside hpsearch?")
-    return {"task": "regression", "target_names": tuple(names), "target_mean": np.array(mean), "target_scale": np.array(scale)}
+    return {
+        "task": "regression",
+        "target_names": tuple(names),
+        "target_mean": np.array(mean),
+        "target_scale": np.array(scale),
+    }

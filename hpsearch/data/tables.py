@@ -182,8 +182,10 @@ def read_csv(path: Path, label: str | None, usecols: Collection[str] | None = No
     if not header:
         raise DataError(f"{path}: is empty — a CSV needs a header row naming its columns")
     if len(header) > MAX_CSV_COLUMNS:
-        raise DataError(f"{path}: has {len(header):,} columns, more than {MAX_CSV_COLUMNS:,} — hpsearch reads at most "
-                        f"{MAX_CSV_COLUMNS:,} columns: keep the ones the model needs, or save the data as .npz")
+        raise DataError(
+            f"{path}: has {len(header):,} columns, more than {MAX_CSV_COLUMNS:,} — hpsearch reads at most "
+            f"{MAX_CSV_COLUMNS:,} columns: keep the ones the model needs, or save the data as .npz"
+        )
     _check_header(path, header, label)
     wanted = [k for k, name in enumerate(header) if usecols is None or name in usecols]
     columns = _read_numbers_fast(path, header, label) if usecols is None else None
@@ -255,8 +257,15 @@ def _loadtxt(path: Path, usecols: list[int] | None, dtype: type) -> np.ndarray:
         # make that a refusal, so a float column is never truncated.
         warnings.simplefilter("error", DeprecationWarning)
         return np.loadtxt(
-            path, delimiter=",", skiprows=1, comments=None, quotechar='"', usecols=usecols,
-            dtype=dtype, encoding="utf-8-sig", ndmin=1 if dtype is str else 2,
+            path,
+            delimiter=",",
+            skiprows=1,
+            comments=None,
+            quotechar='"',
+            usecols=usecols,
+            dtype=dtype,
+            encoding="utf-8-sig",
+            ndmin=1 if dtype is str else 2,
         )
 
 
@@ -289,8 +298,10 @@ def _read_cells(path: Path, text: str, header: list[str], wanted: list[int]) -> 
             rows.append([row[k] for k in wanted] if len(wanted) < n else row)
             lines.append(reader.line_num)
     except csv.Error as error:
-        raise DataError(f"{path}: is not a readable CSV at line {reader.line_num} ({error}; a cell holds at most "
-                        f"{MAX_CELL_CHARS:,} characters)") from None
+        raise DataError(
+            f"{path}: is not a readable CSV at line {reader.line_num} ({error}; a cell holds at most "
+            f"{MAX_CELL_CHARS:,} characters)"
+        ) from None
     finally:
         csv.field_size_limit(limit)
     cells = list(zip(*rows)) if rows else [()] * len(wanted)
@@ -299,9 +310,11 @@ def _read_cells(path: Path, text: str, header: list[str], wanted: list[int]) -> 
         longest = max(map(len, col), default=0)
         if 4 * longest * len(col) > MAX_TEXT_COLUMN_BYTES:  # NumPy keeps text at its longest cell's width
             at = max(range(len(col)), key=lambda i: len(col[i]))
-            raise DataError(f"{path}: column {header[k]!r} has a cell of {longest:,} characters at line {lines[at]}: "
-                            f"as text it would take {4 * longest * len(col) / 2**20:,.0f} MiB (at most "
-                            f"{MAX_TEXT_COLUMN_BYTES / 2**20:,.0f}) — shorten it or remove the column")
+            raise DataError(
+                f"{path}: column {header[k]!r} has a cell of {longest:,} characters at line {lines[at]}: "
+                f"as text it would take {4 * longest * len(col) / 2**20:,.0f} MiB (at most "
+                f"{MAX_TEXT_COLUMN_BYTES / 2**20:,.0f}) — shorten it or remove the column"
+            )
         columns.append(parse_cells(header[k], np.array(col, dtype=str)))
     return columns, np.array(lines, dtype=np.int64)
 

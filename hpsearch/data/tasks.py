@@ -50,13 +50,19 @@ def decide_task(labels: list[Column], requested: str) -> tuple[str, str | None]:
         return requested, None
     names = ", ".join(repr(c.name) for c in labels)
     if len(labels) > 1:
-        return REGRESSION, (f"data.task auto: {len(labels)} label columns ({names}), so a regression with one output "
-                            "each — set data.task to say otherwise")
+        return REGRESSION, (
+            f"data.task auto: {len(labels)} label columns ({names}), so a regression with one output "
+            "each — set data.task to say otherwise"
+        )
     reason = looks_like_a_number(labels[0])
     if reason is not None:
-        return REGRESSION, (f"data.task auto: label {names} {reason}, so it is a number to predict (regression) "
-                            "— set data.task: classification to treat its values as classes")
+        return REGRESSION, (
+            f"data.task auto: label {names} {reason}, so it is a number to predict (regression) "
+            "— set data.task: classification to treat its values as classes"
+        )
     if labels[0].is_numeric:
-        return CLASSIFICATION, (f"data.task auto: label {names} has few distinct values, so they are classes "
-                                "(classification) — set data.task: regression to predict it as a number")
+        return CLASSIFICATION, (
+            f"data.task auto: label {names} has few distinct values, so they are classes "
+            "(classification) — set data.task: regression to predict it as a number"
+        )
     return CLASSIFICATION, None  # text labels can only be classes: nothing to say

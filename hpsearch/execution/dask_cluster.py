@@ -10,8 +10,9 @@ from hpsearch.core.errors import MissingDependencyError, RunError, WorkerLostErr
 from hpsearch.execution.orphans import in_worker
 
 
-def run_on_dask(function: Callable[..., Any], items: list[Any], shared: tuple[Any, ...],
-                 scheduler: str | None) -> Iterator[Any]:
+def run_on_dask(
+    function: Callable[..., Any], items: list[Any], shared: tuple[Any, ...], scheduler: str | None
+) -> Iterator[Any]:
     """``run_parallel`` on a dask cluster: submit every item, yield results as they complete.
 
     The shared arguments are scattered to every worker once. A task the scheduler gives up on (its
@@ -28,8 +29,10 @@ def run_on_dask(function: Callable[..., Any], items: list[Any], shared: tuple[An
                 try:
                     yield future.result()
                 except KilledWorker as exc:
-                    raise WorkerLostError(f"a dask worker died while training, every time the task was tried "
-                                          f"({str(exc).splitlines()[0][:200]})") from None
+                    raise WorkerLostError(
+                        f"a dask worker died while training, every time the task was tried "
+                        f"({str(exc).splitlines()[0][:200]})"
+                    ) from None
         finally:
             client.cancel(futures)
 
@@ -47,7 +50,9 @@ def _dask_client(scheduler: str | None) -> Iterator[Any]:
     except ImportError:
         raise MissingDependencyError("dask.distributed", "dask", "--backend dask") from None
     if not scheduler:
-        raise RunError("--backend dask needs a scheduler address — pass --scheduler tcp://HOST:8786 or set search.scheduler")
+        raise RunError(
+            "--backend dask needs a scheduler address — pass --scheduler tcp://HOST:8786 or set search.scheduler"
+        )
     client = _connect(Client, scheduler)
     try:
         yield client
@@ -93,5 +98,7 @@ def _connect(client_class: Any, scheduler: str) -> Any:
             return outcome["client"]
         outcome["abandoned"] = True
     reason = outcome.get("error") or "no answer of a dask scheduler"
-    raise RunError(f"cannot reach the dask scheduler at {scheduler} ({str(reason).splitlines()[0] if str(reason) else type(reason).__name__})"
-                   " — is `dask scheduler` running there?")
+    raise RunError(
+        f"cannot reach the dask scheduler at {scheduler} ({str(reason).splitlines()[0] if str(reason) else type(reason).__name__})"
+        " — is `dask scheduler` running there?"
+    )

@@ -17,4 +17,6 @@ def interruptible(saved: Callable[[], str], again: str) -> Iterator[None]:
     except KeyboardInterrupt:
         raise Interrupted(saved(), again) from None
     except WorkerLostError as exc:
-        raise WorkerLostError(f"{exc} — {saved()}; continue with: {again} (fewer --workers if memory ran out)") from None
+        raise WorkerLostError(
+            f"{exc} — {saved()}; continue with: {again} (fewer --workers if memory ran out)"
+        ) from None

@@ -31,13 +31,13 @@ from typing import Any
 
 from hpsearch.core.errors import RunError
 from hpsearch.core.limits import MAX_METRICS
-from hpsearch.objectives.spec import ObjectiveError, ObjectiveResult, ObjectiveSpec
-from hpsearch.objectives.reports import one_line, report_epoch
-from hpsearch.objectives.evaluate import evaluate
 from hpsearch.core.records import TrialRecord, TrialStatus
-from hpsearch.pruning.rung_board import RungBoard
 from hpsearch.execution.segments import TrialTask
 from hpsearch.io.safe_files import make_folder, make_folders
+from hpsearch.objectives.evaluate import evaluate
+from hpsearch.objectives.reports import one_line, report_epoch
+from hpsearch.objectives.spec import ObjectiveError, ObjectiveResult, ObjectiveSpec
+from hpsearch.pruning.rung_board import RungBoard
 
 TRIALS_DIR = "trials"
 RUNGS_DIR = "rungs"
@@ -76,11 +76,18 @@ def run_job(job: ObjectiveJob) -> tuple[ObjectiveJob, ObjectiveResult]:
     except (OSError, RunError) as exc:
         return job, ObjectiveResult("failed", None, error=one_line(str(exc)))
     if len(job.rungs) > 1:  # the top rung is the trial's end: nothing to stop there
-        board = RungBoard(rung_folder(run_dir, task.round), job.rungs[:-1], job.eta, job.spec.direction,
-                          trial=task.trial)
+        board = RungBoard(
+            rung_folder(run_dir, task.round), job.rungs[:-1], job.eta, job.spec.direction, trial=task.trial
+        )
         should_stop = board.should_stop
-    result = evaluate(job.spec, {**job.fixed, **task.params}, seed=task.seed, trial=task.trial,
-                      trial_dir=job.trial_dir(), should_stop=should_stop)
+    result = evaluate(
+        job.spec,
+        {**job.fixed, **task.params},
+        seed=task.seed,
+        trial=task.trial,
+        trial_dir=job.trial_dir(),
+        should_stop=should_stop,
+    )
     return job, result
 
 
@@ -89,8 +96,9 @@ def rung_folder(run_dir: Path, round: int) -> Path:
     return Path(run_dir) / RUNGS_DIR / f"round-{round}"
 
 
-def trial_record(task: TrialTask, result: ObjectiveResult, spec: ObjectiveSpec,
-                 rungs: Sequence[int] = ()) -> TrialRecord:
+def trial_record(
+    task: TrialTask, result: ObjectiveResult, spec: ObjectiveSpec, rungs: Sequence[int] = ()
+) -> TrialRecord:
     """The stored record of one trial's result.
 
     ``rung`` (with early stopping): the top rung's index for a trial that ran
@@ -108,8 +116,13 @@ def trial_record(task: TrialTask, result: ObjectiveResult, spec: ObjectiveSpec,
         last = max((report_epoch(r) or 0 for r in result.history), default=0)
         rung = max(sum(1 for epoch in rungs if epoch <= last) - 1, 0)
     return task.record(
-        status, epochs_run=len(result.history), seconds=result.seconds, history=history_columns(result.history),
-        error=result.error, rung=rung, value=None if result.value is None else spec.score(result.value),
+        status,
+        epochs_run=len(result.history),
+        seconds=result.seconds,
+        history=history_columns(result.history),
+        error=result.error,
+        rung=rung,
+        value=None if result.value is None else spec.score(result.value),
         metrics=metrics,
     )
 
@@ -155,8 +168,10 @@ def stored_name(function: Callable[..., Any], spec: ObjectiveSpec) -> ObjectiveS
     name = f"{module}:{qualname}"
     if module == "__main__" or "<" in qualname:
         where = "in the script being run (__main__)" if module == "__main__" else "as a lambda or inside a function"
-        raise ObjectiveError(f"objective {name} is defined {where}: a run stores its function as module:function "
-                             "to resume it — define it at the top level of a module of its own and import it")
+        raise ObjectiveError(
+            f"objective {name} is defined {where}: a run stores its function as module:function "
+            "to resume it — define it at the top level of a module of its own and import it"
+        )
     try:
         found = load_function(replace(spec, function=None, python=name))
     except ObjectiveError as exc:
@@ -166,6 +181,13 @@ def stored_name(function: Callable[..., Any], spec: ObjectiveSpec) -> ObjectiveS
     return replace(spec, python=name)
 
 
-__all__ = ["ObjectiveJob", "check_objective", "history_columns", "metric_value", "rung_folder", "run_job",
-           "stored_name",
-           "trial_record"]
+__all__ = [
+    "ObjectiveJob",
+    "check_objective",
+    "history_columns",
+    "metric_value",
+    "rung_folder",
+    "run_job",
+    "stored_name",
+    "trial_record",
+]

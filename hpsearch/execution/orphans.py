@@ -124,9 +124,20 @@ def watch_search() -> None:
     os.environ[SEARCH_ID_VARIABLE] = search_id
     try:
         _watcher = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _WATCHER, str(os.getpid()), f"{SEARCH_ID_VARIABLE}={search_id}",
-             leftovers.__file__],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
+            [
+                sys.executable,
+                "-I",
+                "-S",
+                "-c",
+                _WATCHER,
+                str(os.getpid()),
+                f"{SEARCH_ID_VARIABLE}={search_id}",
+                leftovers.__file__,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
         )
     except OSError:
         _watcher = False  # no watcher (no process left to start one): the workers' own watch still runs

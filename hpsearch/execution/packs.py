@@ -40,6 +40,7 @@ from hpsearch.execution.segments import (
 )
 from hpsearch.nn.stacked import fit_stacked, max_pack_size, pack_bytes, stack_key
 
+
 @dataclass(frozen=True)
 class StackPlan:
     """How a batch of segments will train: ``stacked`` of ``segments`` in ``packs`` packs of 2 or more."""
@@ -51,14 +52,20 @@ class StackPlan:
     def line(self) -> str:
         """The plan in words, for ``run --dry-run``."""
         if not self.stacked:
-            return (f"stacking: none of the {self.segments} trials trains stacked (search.stack: off, or no two "
-                    "trials share a network shape where stacking pays)")
+            return (
+                f"stacking: none of the {self.segments} trials trains stacked (search.stack: off, or no two "
+                "trials share a network shape where stacking pays)"
+            )
         packs = "1 pack" if self.packs == 1 else f"{self.packs} packs"
         return f"stacking: {self.stacked} of {self.segments} trials train stacked, in {packs} (search.stack: auto)"
 
 
 def plan_packs(
-    segments: Iterable[Segment], *, model: dict[str, Any], data: PreparedData | Dataset, workers: int,
+    segments: Iterable[Segment],
+    *,
+    model: dict[str, Any],
+    data: PreparedData | Dataset,
+    workers: int,
     stack: str = "auto",
 ) -> list[list[Segment]]:
     """``segments`` as packs: same shape key and end epoch, at least one pack per worker, each within its cap.
@@ -101,14 +108,19 @@ def _group(segment: Segment, model: dict[str, Any], dataset: Dataset, budget: in
     except Exception:  # noqa: BLE001 — a bad config fails when its segment trains, alone
         return None, 1
     key = stack_key(config, dataset.n_features, dataset.n_classes, dataset.task)
-    cap = max_pack_size(config, dataset.n_features, dataset.n_classes, len(dataset.y_train), len(dataset.y_dev),
-                        memory_bytes=budget)
+    cap = max_pack_size(
+        config, dataset.n_features, dataset.n_classes, len(dataset.y_train), len(dataset.y_dev), memory_bytes=budget
+    )
     until = config.epochs if segment.until_epoch is None else segment.until_epoch
     return (key, until), cap
 
 
 def stack_plan(
-    tasks: Iterable[TrialTask], *, model: dict[str, Any], data: PreparedData | Dataset, workers: int,
+    tasks: Iterable[TrialTask],
+    *,
+    model: dict[str, Any],
+    data: PreparedData | Dataset,
+    workers: int,
     stack: str = "auto",
 ) -> StackPlan:
     """How ``run_segments`` would pack ``tasks``, each trained to its last epoch (what ``run --dry-run`` says)."""
@@ -151,8 +163,9 @@ def train_pack(pack: list[Segment], model: dict[str, Any], data: PreparedData | 
 
 def _check_pack_fits(states: list[Any], dataset: Dataset) -> None:
     """Raise RunError, before the pack's buffers are allocated, when they would not fit in memory."""
-    needed = pack_bytes(states[0].config, dataset.n_features, dataset.n_classes, len(dataset.y_train),
-                        len(dataset.y_dev), len(states))
+    needed = pack_bytes(
+        states[0].config, dataset.n_features, dataset.n_classes, len(dataset.y_train), len(dataset.y_dev), len(states)
+    )
     too_much = shortfall(needed)
     if too_much:
         raise RunError(f"a pack of {len(states)} networks {too_much}")

@@ -57,8 +57,9 @@ def run_segments(
     if backend == "dask":  # workers on other machines cannot see the run folder: send the arrays, once each
         data = data.in_memory() if isinstance(data, PreparedData) else data
     packs = plan_packs(segments, model=model, data=data, workers=workers, stack=stack)
-    for outcomes in run_parallel(train_pack, packs, shared=(model, data), workers=workers, backend=backend,
-                                 scheduler=scheduler):
+    for outcomes in run_parallel(
+        train_pack, packs, shared=(model, data), workers=workers, backend=backend, scheduler=scheduler
+    ):
         yield from outcomes
 
 

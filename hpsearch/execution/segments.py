@@ -104,17 +104,34 @@ class SegmentOutcome:
         # A regression's dev RMSE and R² (in the target's units) ride with the record's metrics.
         metrics = {} if r.dev_rmse is None else {"dev_rmse": r.dev_rmse, "dev_r2": r.dev_r2}
         return self.task.record(
-            status, dev_cost=r.dev_cost, train_cost=r.train_cost, dev_accuracy=r.dev_accuracy,
-            epochs_run=r.epochs_run, seconds=r.seconds, history=r.history, error=self.error, rung=rung,
-            value=self.value(), best_dev_cost=r.best_dev_cost, best_epoch=r.best_epoch, metrics=metrics,
+            status,
+            dev_cost=r.dev_cost,
+            train_cost=r.train_cost,
+            dev_accuracy=r.dev_accuracy,
+            epochs_run=r.epochs_run,
+            seconds=r.seconds,
+            history=r.history,
+            error=self.error,
+            rung=rung,
+            value=self.value(),
+            best_dev_cost=r.best_dev_cost,
+            best_epoch=r.best_epoch,
+            metrics=metrics,
         )
 
 
 def plan_tasks(rnd: RoundRecord, *, seed: int, grid_points: int) -> list[TrialTask]:
     """Every trial of a round, a pure function of the stored round and the search seed."""
     space = Space.from_json(rnd.space)
-    planned = plan_round(space, rnd.n_trials, seed=seed, round=rnd.round, sampler=rnd.sampler, grid_points=grid_points,
-                         planned=rnd.planned)
+    planned = plan_round(
+        space,
+        rnd.n_trials,
+        seed=seed,
+        round=rnd.round,
+        sampler=rnd.sampler,
+        grid_points=grid_points,
+        planned=rnd.planned,
+    )
     return [
         TrialTask(rnd.first_trial + i, rnd.round, i, params, trial_seed(seed, rnd.round, i))
         for i, params in enumerate(planned)
@@ -197,8 +214,14 @@ def segment_outcome(segment: Segment, state: TrainingState, first_epoch: int) ->
         best = state.best_weights if segment.rank_by == "best" else None
         weights = best if best is not None else state.network.state()
     return SegmentOutcome(
-        segment, status, first_epoch=first_epoch, history=added, epoch_seconds=state.epoch_seconds[first_epoch:],
-        summary=summary, state=state.to_arrays() if ok else None, weights=weights,
+        segment,
+        status,
+        first_epoch=first_epoch,
+        history=added,
+        epoch_seconds=state.epoch_seconds[first_epoch:],
+        summary=summary,
+        state=state.to_arrays() if ok else None,
+        weights=weights,
     )
 
 
@@ -206,9 +229,15 @@ def check_fits(config: ModelConfig, data: Dataset, *, keep_best: bool) -> None:
     """Raise RunError, before anything is allocated, when training ``config`` on ``data`` cannot fit in memory."""
     moments = {"gd": 0, "momentum": 1, "rmsprop": 1, "adam": 2}[config.optimizer]
     needed = training_bytes(
-        config.hidden_sizes, n_features=data.n_features, n_classes=data.n_classes, n_train=len(data.y_train),
-        n_dev=len(data.y_dev), batch_size=config.batch_size, itemsize=np.dtype(config.dtype).itemsize,
-        optimizer_moments=moments, keep_best=keep_best,
+        config.hidden_sizes,
+        n_features=data.n_features,
+        n_classes=data.n_classes,
+        n_train=len(data.y_train),
+        n_dev=len(data.y_dev),
+        batch_size=config.batch_size,
+        itemsize=np.dtype(config.dtype).itemsize,
+        optimizer_moments=moments,
+        keep_best=keep_best,
     )
     too_much = shortfall(needed)
     if too_much:

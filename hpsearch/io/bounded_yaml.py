@@ -33,7 +33,6 @@ from typing import Any
 import yaml
 
 from hpsearch.core.errors import ConfigError, ConfigProblem, config_error
-
 from hpsearch.core.limits import MAX_CONFIG_BYTES, MAX_INT_DIGITS
 from hpsearch.core.limits import MAX_YAML_DEPTH as MAX_DEPTH
 from hpsearch.core.limits import MAX_YAML_EXPANDED as MAX_EXPANDED
@@ -52,8 +51,12 @@ def read_config_text(path: str | os.PathLike[str], label: str) -> str:
     except FileNotFoundError:
         raise config_error("file", "not found", "check the path", file=label) from None
     if len(data) > MAX_CONFIG_BYTES:
-        raise config_error("file", f"is larger than {MAX_CONFIG_BYTES:,} bytes, the limit for a config",
-                           "a search config is a few hundred bytes: check the path", file=label)
+        raise config_error(
+            "file",
+            f"is larger than {MAX_CONFIG_BYTES:,} bytes, the limit for a config",
+            "a search config is a few hundred bytes: check the path",
+            file=label,
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -77,10 +80,13 @@ def load_yaml(text: str, label: str) -> tuple[Any, yaml.Node | None]:
         line = mark.line + 1 if mark else None
         where = f"line {line}, column {mark.column + 1}" if mark else "YAML"
         problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError([ConfigProblem(where, f"YAML syntax error: {problem}", "fix the YAML syntax there", label, line)]) from None
+        raise ConfigError(
+            [ConfigProblem(where, f"YAML syntax error: {problem}", "fix the YAML syntax there", label, line)]
+        ) from None
     except yaml.YAMLError as exc:  # e.g. a control character in the text: one line, whatever PyYAML says
-        raise config_error("YAML", f"syntax error: {' '.join(str(exc).split())}", "fix the YAML syntax",
-                           file=label) from None
+        raise config_error(
+            "YAML", f"syntax error: {' '.join(str(exc).split())}", "fix the YAML syntax", file=label
+        ) from None
     return raw, node
 
 
@@ -109,9 +115,12 @@ def _check_events(text: str) -> None:
     for event in yaml.parse(text, Loader=_BaseLoader):
         if isinstance(event, yaml.AliasEvent):
             if any(anchor == event.anchor for anchor, _ in open_nodes):
-                raise _problem(event.start_mark, f"alias *{_clip(event.anchor)} is inside its own anchor "
-                               f"&{_clip(event.anchor)}: a value that holds itself",
-                               "remove the alias: a config needs none")
+                raise _problem(
+                    event.start_mark,
+                    f"alias *{_clip(event.anchor)} is inside its own anchor "
+                    f"&{_clip(event.anchor)}: a value that holds itself",
+                    "remove the alias: a config needs none",
+                )
             weight = sizes.get(event.anchor, 1)
         elif isinstance(event, yaml.ScalarEvent):
             weight = 1 + len(event.value)
@@ -120,8 +129,11 @@ def _check_events(text: str) -> None:
         elif isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                raise _problem(event.start_mark, f"nested more than {MAX_DEPTH} levels deep",
-                               "a config needs a few levels: check the file")
+                raise _problem(
+                    event.start_mark,
+                    f"nested more than {MAX_DEPTH} levels deep",
+                    "a config needs a few levels: check the file",
+                )
             open_nodes.append([event.anchor, 1])
             expanded += 1
             continue
@@ -139,9 +151,11 @@ def _check_events(text: str) -> None:
         if open_nodes:
             open_nodes[-1][1] += weight
         if expanded > MAX_EXPANDED:
-            raise _problem(event.start_mark,
-                           f"expands to more than {MAX_EXPANDED:,} characters once its aliases are expanded",
-                           "use fewer aliases: a config needs none")
+            raise _problem(
+                event.start_mark,
+                f"expands to more than {MAX_EXPANDED:,} characters once its aliases are expanded",
+                "use fewer aliases: a config needs none",
+            )
 
 
 class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
@@ -154,16 +168,22 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
             if not isinstance(key, str):
                 raise _key_problem(key_node, key)
             if key in seen:
-                raise _problem(key_node.start_mark, f"YAML syntax error: duplicate key {_clip(repr(key))}",
-                               "fix the YAML syntax there")
+                raise _problem(
+                    key_node.start_mark,
+                    f"YAML syntax error: duplicate key {_clip(repr(key))}",
+                    "fix the YAML syntax there",
+                )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         digits = node.value.lstrip("+-").replace("_", "")
         if len(digits) > MAX_INT_DIGITS:
-            raise _problem(node.start_mark, f"integer of {len(digits)} digits is too large",
-                           f"no setting takes more than {MAX_INT_DIGITS} digits")
+            raise _problem(
+                node.start_mark,
+                f"integer of {len(digits)} digits is too large",
+                f"no setting takes more than {MAX_INT_DIGITS} digits",
+            )
         return super().construct_yaml_int(node)
 
 
@@ -174,17 +194,27 @@ _StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_y
 _StrictLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)[eE][-+]?[0-9]+|\.[0-9]+)$"),
-    list("-+.0123456789"))
+    list("-+.0123456789"),
+)
 
 
 def _key_problem(key_node: yaml.Node, key: Any) -> ConfigError:
     """A mapping key that YAML did not read as a name: say what it read and how to quote it."""
-    kind = {bool: "true/false", int: "a number", float: "a number", type(None): "null",
-            list: "a list", dict: "a mapping"}.get(type(key), type(key).__name__)
+    kind = {
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+        list: "a list",
+        dict: "a mapping",
+    }.get(type(key), type(key).__name__)
     if isinstance(key_node, yaml.ScalarNode):
         text = _clip(key_node.value)
-        return _problem(key_node.start_mark, f"key {text!r} is read by YAML as {kind}, not a name",
-                        f"quote it (\"{text}\") or use a known key")
+        return _problem(
+            key_node.start_mark,
+            f"key {text!r} is read by YAML as {kind}, not a name",
+            f'quote it ("{text}") or use a known key',
+        )
     return _problem(key_node.start_mark, f"a key here is {kind}, not a name", "use a plain name as the key")
 
 

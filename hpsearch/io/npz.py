@@ -115,8 +115,10 @@ def read_arrays(
             _check_memory(wanted, label, copies)
             for h in headers:
                 if h.nbytes > h.held:
-                    raise DataError(f"{label}: array {h.name} declares shape {h.shape} ({_size(h.nbytes)}) but "
-                                    f"holds {_size(max(h.held, 0))} — the file is damaged or made to exhaust memory")
+                    raise DataError(
+                        f"{label}: array {h.name} declares shape {h.shape} ({_size(h.nbytes)}) but "
+                        f"holds {_size(max(h.held, 0))} — the file is damaged or made to exhaust memory"
+                    )
             file.seek(0)
             with np.load(file, allow_pickle=False) as archive:
                 return {h.name: archive[h.name] for h in wanted}
@@ -144,19 +146,23 @@ def _member_header(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str
     """The header of one member (DataError: not an array, or an array of objects)."""
     name = member.filename.removesuffix(".npy")
     if member.compress_type == zipfile.ZIP_STORED and member.compress_size != member.file_size:
-        raise zipfile.BadZipFile(f"member {member.filename!r} claims {member.file_size} bytes but stores "
-                                 f"{member.compress_size}")
+        raise zipfile.BadZipFile(
+            f"member {member.filename!r} claims {member.file_size} bytes but stores {member.compress_size}"
+        )
     with archive.open(member) as stream:
         if stream.read(len(npy_format.MAGIC_PREFIX)) != npy_format.MAGIC_PREFIX:
-            raise DataError(f"{label}: member {member.filename!r} is not a NumPy array — "
-                            "hpsearch reads .npz files of arrays only")
+            raise DataError(
+                f"{label}: member {member.filename!r} is not a NumPy array — hpsearch reads .npz files of arrays only"
+            )
         stream.seek(0)
         version = npy_format.read_magic(stream)
         shape, _, dtype = _read_header(stream, version)
         header_bytes = stream.tell()
     if dtype.hasobject:
-        raise DataError(f"{label}: array {name} holds Python objects (dtype {dtype}) — loading it would need "
-                        "pickle, which hpsearch never uses: save numeric or string arrays")
+        raise DataError(
+            f"{label}: array {name} holds Python objects (dtype {dtype}) — loading it would need "
+            "pickle, which hpsearch never uses: save numeric or string arrays"
+        )
     return ArrayHeader(name, tuple(int(n) for n in shape), dtype, member.file_size - header_bytes)
 
 

@@ -35,8 +35,8 @@ import signal
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from hpsearch.core.errors import RunError
 
@@ -124,8 +124,9 @@ def write_atomic(
     return path
 
 
-def _write_atomic(folder: Path, name: str, path: Path, write: Callable[[BinaryIO], None],
-                  before_replace: Callable[[], None] | None) -> None:
+def _write_atomic(
+    folder: Path, name: str, path: Path, write: Callable[[BinaryIO], None], before_replace: Callable[[], None] | None
+) -> None:
     temp = f".{name}.{uuid.uuid4().hex[:12]}.tmp"
     try:
         fd = open_for_write(folder, temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -176,8 +177,9 @@ def make_folder(parent: Path, name: str) -> Path:
         os.mkdir(path)
     except FileExistsError:
         if path.is_symlink() or not path.is_dir():
-            raise RunError(f"'{path}' is a symlink or a file, not a folder — hpsearch never writes through one: "
-                           "remove it") from None
+            raise RunError(
+                f"'{path}' is a symlink or a file, not a folder — hpsearch never writes through one: remove it"
+            ) from None
     return path
 
 

@@ -32,8 +32,8 @@ Training in steps, with pauses that may cross processes, goes through a
 """
 
 from hpsearch.nn.hyperparams import HYPERPARAMETERS, ModelConfig
-from hpsearch.nn.model import Network
 from hpsearch.nn.loop import StopTraining, fit, start
+from hpsearch.nn.model import Network
 from hpsearch.nn.state import TrainingState
 from hpsearch.nn.train import train
 

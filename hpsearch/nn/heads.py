@@ -35,6 +35,7 @@ from hpsearch.nn.losses import (
 )
 from hpsearch.nn.metrics import TASKS, as_columns, check_task, r2, rmse, to_target_units
 
+
 class SoftmaxHead:
     """Classification: softmax over ``n_outputs`` classes, cross-entropy cost."""
 
@@ -127,13 +128,20 @@ class LinearHead:
         cost = squared_error_forward(outputs, self.targets(y, outputs.dtype), {})
         predicted = self.predict(outputs)
         actual = to_target_units(as_columns(y), self.target_mean, self.target_scale)
-        return {"dev_cost": cost, "dev_accuracy": math.nan, "dev_rmse": rmse(predicted, actual),
-                "dev_r2": r2(predicted, actual)}
+        return {
+            "dev_cost": cost,
+            "dev_accuracy": math.nan,
+            "dev_rmse": rmse(predicted, actual),
+            "dev_r2": r2(predicted, actual),
+        }
 
     def state(self) -> dict[str, np.ndarray]:
         """``task`` (0-d str) and ``target_mean``/``target_scale`` ((n_outputs,) float64), copies."""
-        return {"task": np.array(self.task), "target_mean": self.target_mean.copy(),
-                "target_scale": self.target_scale.copy()}
+        return {
+            "task": np.array(self.task),
+            "target_mean": self.target_mean.copy(),
+            "target_scale": self.target_scale.copy(),
+        }
 
 
 Head = SoftmaxHead | LinearHead

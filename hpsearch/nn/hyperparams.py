@@ -13,7 +13,6 @@ from typing import Any
 from hpsearch.core.errors import ConfigError, ConfigProblem, did_you_mean
 from hpsearch.core.keys import Hyperparameter
 
-
 _H = Hyperparameter
 HYPERPARAMETERS: dict[str, Hyperparameter] = {
     h.name: h
@@ -119,7 +118,9 @@ def validate_hyperparameters(values: dict[str, Any], prefix: str = "model") -> l
     for key, value in values.items():
         spec = HYPERPARAMETERS.get(key)
         if spec is None:
-            problems.append(ConfigProblem(f"{prefix}.{key}", "unknown hyperparameter", did_you_mean(key, HYPERPARAMETERS)))
+            problems.append(
+                ConfigProblem(f"{prefix}.{key}", "unknown hyperparameter", did_you_mean(key, HYPERPARAMETERS))
+            )
             continue
         if value is None and spec.default is None:
             continue
@@ -127,8 +128,6 @@ def validate_hyperparameters(values: dict[str, Any], prefix: str = "model") -> l
         if message:
             problems.append(ConfigProblem(f"{prefix}.{key}", message))
     return problems
-
-
 
 
 #: The engine's own conditions: a hyperparameter the engine reads only when another one takes some values

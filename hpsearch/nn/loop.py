@@ -24,11 +24,11 @@ import numpy as np
 from hpsearch.core.errors import DataError
 from hpsearch.core.records import TrialStatus
 from hpsearch.nn.heads import make_head
+from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.metrics import TASKS, as_columns
 from hpsearch.nn.model import Caches, Network
 from hpsearch.nn.optimizers import learning_rate_at, make_optimizer
 from hpsearch.nn.parameters import Parameters
-from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.state import TrainingState, history_keys
 
 if TYPE_CHECKING:
@@ -78,9 +78,7 @@ def start(config: ModelConfig, data: Dataset, *, keep_best: bool = False) -> Tra
     )
 
 
-def fit(
-    state: TrainingState, data: Dataset, until_epoch: int, on_epoch: EpochCallback | None = None
-) -> TrainingState:
+def fit(state: TrainingState, data: Dataset, until_epoch: int, on_epoch: EpochCallback | None = None) -> TrainingState:
     """Train epochs state.epoch .. until_epoch-1 in place (returns state). Stops early on divergence or
     StopTraining. until_epoch may exceed config.epochs (babysitting trains on); the decay schedule is a
     function of the epoch index.
@@ -174,7 +172,9 @@ class _Batches:
         for begin, stop in self.bounds:
             rows = order[begin:stop]
             size = stop - begin
-            x, y = (self.X_batch, self.Y_batch) if size == self.buffer_rows else (self.X_batch[:size], self.Y_batch[:size])
+            x, y = (
+                (self.X_batch, self.Y_batch) if size == self.buffer_rows else (self.X_batch[:size], self.Y_batch[:size])
+            )
             gather(self.X, self.Y, rows, x, y)
             caches = self.caches_by_size.get(size)
             if caches is None:
@@ -257,7 +257,6 @@ def check_dataset(state: TrainingState, data: Dataset) -> None:
             f"dataset {data.name!r} has {data.n_features} features and {data.n_outputs} {outputs}; "
             f"this training state has {network.n_features} and {network.n_classes}"
         )
-
 
 
 def _check_rows(data: Dataset) -> None:

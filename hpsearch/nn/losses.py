@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hpsearch.nn.layers import Cache, cached_array, PRODUCTS, per_model_dot, per_model_sum
+from hpsearch.nn.layers import PRODUCTS, Cache, cached_array, per_model_dot, per_model_sum
 
 
 def one_hot(y: np.ndarray, n_classes: int, dtype: np.dtype | type) -> np.ndarray:

@@ -24,8 +24,8 @@ import numpy as np
 
 from hpsearch.core.errors import ConfigError, DataError
 from hpsearch.io.npz import NpzUnreadable, read_arrays, save_npz
-from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.heads import Head, head_from_state, make_head
+from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.losses import softmax
 from hpsearch.nn.parameters import Parameters
 from hpsearch.nn.passes import Caches, Passes, Scalars

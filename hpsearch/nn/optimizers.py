@@ -187,8 +187,14 @@ class Adam(Optimizer):
 
 
 def _scaled_step(
-    p: np.ndarray, g: np.ndarray, direction: np.ndarray, s: np.ndarray, tmp: np.ndarray,
-    beta2: Any, epsilon: Any, factor: Any,
+    p: np.ndarray,
+    g: np.ndarray,
+    direction: np.ndarray,
+    s: np.ndarray,
+    tmp: np.ndarray,
+    beta2: Any,
+    epsilon: Any,
+    factor: Any,
 ) -> None:
     """``s = beta2 * s + g^2``, then ``p -= factor * direction / (sqrt(s) + epsilon)``: the step
     RMSprop (direction ``g``) and Adam (direction ``v``) share."""

@@ -36,9 +36,7 @@ class Parameters(Mapping[str, np.ndarray]):
         a row that broadcasts over a batch ``(K, m, n)`` as ``(n,)`` does over ``(m, n)``.
     """
 
-    def __init__(
-        self, shapes: Mapping[str, tuple[int, ...]], dtype: np.dtype | type, flat: np.ndarray | None = None
-    ):
+    def __init__(self, shapes: Mapping[str, tuple[int, ...]], dtype: np.dtype | type, flat: np.ndarray | None = None):
         self._shapes = dict(shapes)
         sizes = [int(np.prod(shape, dtype=np.int64)) for shape in shapes.values()]
         self.flat = np.zeros(sum(sizes), dtype=dtype) if flat is None else flat
@@ -83,4 +81,3 @@ class Parameters(Mapping[str, np.ndarray]):
     def __repr__(self) -> str:
         shapes = ", ".join(f"{name}: {array.shape}" for name, array in self._arrays.items())
         return f"Parameters({shapes}; {self.flat.dtype})"
-

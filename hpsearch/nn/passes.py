@@ -68,9 +68,7 @@ class Scalars:
     @classmethod
     def of(cls, configs: Sequence[ModelConfig], dtype: np.dtype | None = None) -> Scalars:
         """One config's Python floats (``dtype`` None), or the columns of several configs in ``dtype``."""
-        values = [
-            [c.bn_momentum, 1.0 - c.bn_momentum, c.keep_prob, 1.0 / c.keep_prob, c.l2] for c in configs
-        ]
+        values = [[c.bn_momentum, 1.0 - c.bn_momentum, c.keep_prob, 1.0 / c.keep_prob, c.l2] for c in configs]
         if dtype is None:
             return cls(*values[0])
         columns = [np.array(column, dtype).reshape(-1, 1, 1) for column in zip(*values)]
@@ -152,8 +150,16 @@ class Passes:
         for l, layer in enumerate(self._hidden, 1):
             z = dense_forward(a, p[layer.W], p[layer.b] if layer.b else None, caches[layer.dense])
             if layer.gamma:
-                z = batchnorm_forward(z, p[layer.gamma], p[layer.beta], self.running[l], s.bn_momentum, train,
-                                      caches[layer.bn], s.bn_stats_weight)
+                z = batchnorm_forward(
+                    z,
+                    p[layer.gamma],
+                    p[layer.beta],
+                    self.running[l],
+                    s.bn_momentum,
+                    train,
+                    caches[layer.bn],
+                    s.bn_stats_weight,
+                )
             a = self._forward_act(z, caches[layer.act])
             if dropout:
                 a = dropout_forward(a, s.keep_prob, rng, caches[layer.drop], s.keep_scale)

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from hpsearch.core.records import TrialStatus
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.layers import cached_array
+from hpsearch.nn.loop import StopTraining, batch_bounds, check_dataset, divergence_limit, gather, record_epoch
 from hpsearch.nn.optimizers import learning_rate_at
 from hpsearch.nn.stacked_model import StackedNetwork, StackedOptimizer
-from hpsearch.nn.loop import StopTraining, batch_bounds, check_dataset, divergence_limit, gather, record_epoch
 from hpsearch.nn.state import TrainingState
-from hpsearch.core.records import TrialStatus
 
 if TYPE_CHECKING:
     from hpsearch.core.dataset import Dataset
@@ -163,9 +163,7 @@ def _check_pack(states: Sequence[TrainingState], until: list[int]) -> None:
         raise ValueError(f"states of one pack must share one stack_key, got {len(keys)} different: {different}")
 
 
-def _train_epoch(
-    pack: _Pack, states: Sequence[TrainingState], data: _Data, on_epoch: PackCallback | None
-) -> set[int]:
+def _train_epoch(pack: _Pack, states: Sequence[TrainingState], data: _Data, on_epoch: PackCallback | None) -> set[int]:
     """One epoch of every model in the pack (a diverging one leaves it); returns the models stopped by on_epoch."""
     started = time.perf_counter()
     size = pack.network.size
@@ -269,9 +267,7 @@ LARGEST_PACK = 16
 """Largest useful pack: on both small shapes K = 16 gains most and K = 64 less (its arrays leave the cache)."""
 
 
-def pack_bytes(
-    config: ModelConfig, n_features: int, n_classes: int, n_rows: int, n_dev_rows: int, size: int
-) -> int:
+def pack_bytes(config: ModelConfig, n_features: int, n_classes: int, n_rows: int, n_dev_rows: int, size: int) -> int:
     """An upper estimate of the memory ``fit_stacked`` allocates for a pack of ``size`` models.
 
     Counts the (size, parameters) buffers (weights, gradients, scratch, L2

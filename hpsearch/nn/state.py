@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from hpsearch.core.errors import DataError
+from hpsearch.core.records import TrialStatus
 from hpsearch.io.npz import save_npz
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.model import Network, load_npz
 from hpsearch.nn.optimizers import Optimizer, make_optimizer
-from hpsearch.core.records import TrialStatus
 from hpsearch.nn.results import TrainResult
 
 HISTORY_KEYS = ("train_cost", "dev_cost", "dev_accuracy", "learning_rate")
@@ -38,6 +38,7 @@ REGRESSION_KEYS = ("dev_rmse", "dev_r2")
 def history_keys(task: str) -> tuple[str, ...]:
     """The per-epoch series of a ``task`` run, in order: ``HISTORY_KEYS`` (+ ``REGRESSION_KEYS``)."""
     return HISTORY_KEYS + REGRESSION_KEYS if task == "regression" else HISTORY_KEYS
+
 
 STATE_FORMAT = 1
 """Version of the ``to_arrays`` layout; ``from_arrays`` refuses any other."""

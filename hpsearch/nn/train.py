@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hpsearch.nn.hyperparams import ModelConfig
-from hpsearch.nn.model import Network
 from hpsearch.nn.loop import EXPLOSION_FACTOR, EXPLOSION_FLOOR, EpochCallback, fit, start
+from hpsearch.nn.model import Network
 from hpsearch.nn.results import TrainResult
 
 if TYPE_CHECKING:
@@ -18,9 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["EXPLOSION_FACTOR", "EXPLOSION_FLOOR", "EpochCallback", "train"]
 
 
-def train(
-    config: ModelConfig, data: Dataset, on_epoch: EpochCallback | None = None
-) -> tuple[TrainResult, Network]:
+def train(config: ModelConfig, data: Dataset, on_epoch: EpochCallback | None = None) -> tuple[TrainResult, Network]:
     """Train a network on ``data.X_train`` and report on ``data.X_dev`` after every epoch.
 
     The same as ``fit(start(config, data), data, config.epochs, on_epoch)``.

@@ -47,9 +47,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from hpsearch.core.limits import MAX_LINE_BYTES, MAX_LOG_BYTES
-from hpsearch.objectives.spec import ARGS, ObjectiveResult, ObjectiveSpec, StopRule
-from hpsearch.objectives.reports import Reports, one_line, rung_value
 from hpsearch.io.safe_files import make_folder, make_folders, open_for_write
+from hpsearch.objectives.reports import Reports, one_line, rung_value
+from hpsearch.objectives.spec import ARGS, ObjectiveResult, ObjectiveSpec, StopRule
 
 _PR_SET_PDEATHSIG = 1
 _CHUNK = 65536
@@ -109,8 +109,15 @@ def trial_environment(params: Mapping[str, Any], *, seed: int, trial: int, trial
     }
 
 
-def run_command(spec: ObjectiveSpec, params: Mapping[str, Any], *, seed: int, trial: int, trial_dir: Path,
-                should_stop: StopRule | None = None) -> ObjectiveResult:
+def run_command(
+    spec: ObjectiveSpec,
+    params: Mapping[str, Any],
+    *,
+    seed: int,
+    trial: int,
+    trial_dir: Path,
+    should_stop: StopRule | None = None,
+) -> ObjectiveResult:
     """Run one trial's command to its end, its timeout, or an early stop; see the module docstring.
 
     Raises only for a trial that cannot start for a reason of its own making
@@ -126,16 +133,25 @@ def run_command(spec: ObjectiveSpec, params: Mapping[str, Any], *, seed: int, tr
     deadline = start + spec.timeout if spec.timeout is not None else None
     kept = Reports(spec.metric)
     logs = os.O_WRONLY | os.O_CREAT | os.O_TRUNC  # never through a symlink planted in the run folder
-    with os.fdopen(open_for_write(trial_dir, "stdout.log", logs), "wb") as out, \
-            os.fdopen(open_for_write(trial_dir, "stderr.log", logs), "wb") as err:
+    with (
+        os.fdopen(open_for_write(trial_dir, "stdout.log", logs), "wb") as out,
+        os.fdopen(open_for_write(trial_dir, "stderr.log", logs), "wb") as err,
+    ):
         try:
             proc = subprocess.Popen(
-                argv, cwd=spec.base_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-                start_new_session=True, preexec_fn=_die_with_parent(os.getpid()) if sys.platform == "linux" else None,
+                argv,
+                cwd=spec.base_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                start_new_session=True,
+                preexec_fn=_die_with_parent(os.getpid()) if sys.platform == "linux" else None,
             )
         except OSError as exc:
-            return kept.result(seconds=time.perf_counter() - start,
-                               failure=f"cannot run {argv[0]}: {exc.strerror or exc}")
+            return kept.result(
+                seconds=time.perf_counter() - start, failure=f"cannot run {argv[0]}: {exc.strerror or exc}"
+            )
         ending = None  # "timeout" | "stopped" | None
         log = _Log(out)
         try:
@@ -178,8 +194,10 @@ class _Log:
 
     def close(self) -> None:
         if self.dropped:
-            self.out.write(f"\n[hpsearch: stdout.log stops at {MAX_LOG_BYTES:,} bytes; "
-                           f"{self.dropped:,} more bytes were read and not kept]\n".encode())
+            self.out.write(
+                f"\n[hpsearch: stdout.log stops at {MAX_LOG_BYTES:,} bytes; "
+                f"{self.dropped:,} more bytes were read and not kept]\n".encode()
+            )
 
 
 class _Lines:
@@ -228,8 +246,9 @@ class _Lines:
         return line
 
 
-def _follow(proc: subprocess.Popen[bytes], log: _Log, kept: Reports, deadline: float | None,
-            should_stop: StopRule | None) -> str | None:
+def _follow(
+    proc: subprocess.Popen[bytes], log: _Log, kept: Reports, deadline: float | None, should_stop: StopRule | None
+) -> str | None:
     """Read the command's stdout as it comes until it closes; returns why the command was cut short, if it was.
 
     All in this thread (no hand-offs between threads, which cost a time slice

@@ -10,8 +10,15 @@ from hpsearch.objectives.reports import one_line
 from hpsearch.objectives.spec import ObjectiveResult, ObjectiveSpec, StopRule
 
 
-def evaluate(spec: ObjectiveSpec, params: dict[str, Any], *, seed: int, trial: int, trial_dir: Path,
-             should_stop: StopRule | None = None) -> ObjectiveResult:
+def evaluate(
+    spec: ObjectiveSpec,
+    params: dict[str, Any],
+    *,
+    seed: int,
+    trial: int,
+    trial_dir: Path,
+    should_stop: StopRule | None = None,
+) -> ObjectiveResult:
     """Run one trial of an own objective. Never raises for a bad trial (it comes back failed).
 
     ``should_stop(epoch, value)`` is called for each intermediate report that
@@ -33,5 +40,6 @@ def evaluate(spec: ObjectiveSpec, params: dict[str, Any], *, seed: int, trial: i
 
         return call_function(spec, params, seed=seed, trial=trial, trial_dir=Path(trial_dir), should_stop=should_stop)
     except Exception as exc:  # noqa: BLE001 — a broken trial is its result, not the search's end
-        return ObjectiveResult("failed", None, error=one_line(f"{type(exc).__name__}: {exc}"),
-                               seconds=time.perf_counter() - start)
+        return ObjectiveResult(
+            "failed", None, error=one_line(f"{type(exc).__name__}: {exc}"), seconds=time.perf_counter() - start
+        )

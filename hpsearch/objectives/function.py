@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.core.errors import RunError
-from hpsearch.objectives.spec import ObjectiveError, ObjectiveResult, ObjectiveSpec, StopRule
-from hpsearch.objectives.reports import Reports, as_number, is_real, one_line, rung_value
 from hpsearch.io.safe_files import make_folder, make_folders, write_bytes_atomic
+from hpsearch.objectives.reports import Reports, as_number, is_real, one_line, rung_value
+from hpsearch.objectives.spec import ObjectiveError, ObjectiveResult, ObjectiveSpec, StopRule
 
 #: A function's failure leaves its traceback in this file of the trial's folder.
 TRACEBACK_FILE = "traceback.txt"
@@ -52,8 +52,9 @@ class Trial:
     files, ``params`` its values.
     """
 
-    def __init__(self, params: Mapping[str, Any], *, number: int, seed: int, dir: Path, metric: str,
-                 should_stop: StopRule | None):
+    def __init__(
+        self, params: Mapping[str, Any], *, number: int, seed: int, dir: Path, metric: str, should_stop: StopRule | None
+    ):
         self.params = dict(params)
         self.number = number
         self.seed = seed
@@ -99,13 +100,16 @@ def load_function(spec: ObjectiveSpec) -> Callable[..., Any]:
     try:
         target: Any = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ObjectiveError(f"objective.python: cannot import {module_name} ({exc}) — put {module_name}.py in "
-                             f"{spec.base_dir} or install it") from None
+        raise ObjectiveError(
+            f"objective.python: cannot import {module_name} ({exc}) — put {module_name}.py in "
+            f"{spec.base_dir} or install it"
+        ) from None
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # noqa: BLE001 — the user's module failed (or called sys.exit) while importing
-        raise ObjectiveError(f"objective.python: importing {module_name} raised "
-                             f"{one_line(f'{type(exc).__name__}: {exc}')}") from None
+        raise ObjectiveError(
+            f"objective.python: importing {module_name} raised {one_line(f'{type(exc).__name__}: {exc}')}"
+        ) from None
     for part in qualname.split("."):
         if not hasattr(target, part):
             raise ObjectiveError(f"objective.python: {module_name} has no {qualname} — check the name after the colon")
@@ -115,8 +119,15 @@ def load_function(spec: ObjectiveSpec) -> Callable[..., Any]:
     return target
 
 
-def call_function(spec: ObjectiveSpec, params: Mapping[str, Any], *, seed: int, trial: int, trial_dir: Path,
-                  should_stop: StopRule | None = None) -> ObjectiveResult:
+def call_function(
+    spec: ObjectiveSpec,
+    params: Mapping[str, Any],
+    *,
+    seed: int,
+    trial: int,
+    trial_dir: Path,
+    should_stop: StopRule | None = None,
+) -> ObjectiveResult:
     """Call the function for one trial; any exception it raises makes the trial ``failed`` with its message.
 
     ``spec.timeout`` is enforced with SIGALRM where that is possible (the main
@@ -152,8 +163,10 @@ def call_function(spec: ObjectiveSpec, params: Mapping[str, Any], *, seed: int, 
     elif is_real(returned):
         kept.add({spec.metric: returned.item() if hasattr(returned, "item") else returned})
     else:
-        return kept.result(seconds=seconds, failure=f"returned {type(returned).__name__}, expected a number or a "
-                                                    f"dict holding {spec.metric!r}")
+        return kept.result(
+            seconds=seconds,
+            failure=f"returned {type(returned).__name__}, expected a number or a dict holding {spec.metric!r}",
+        )
     return kept.result(seconds=seconds)
 
 
@@ -182,8 +195,11 @@ class _alarm:
     """Raise ``_TimedOut`` in the function after ``seconds`` (main thread only; otherwise a no-op)."""
 
     def __init__(self, seconds: float | None):
-        self.active = (seconds is not None and hasattr(signal, "setitimer")
-                       and threading.current_thread() is threading.main_thread())
+        self.active = (
+            seconds is not None
+            and hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()
+        )
         self.seconds = seconds
         self.previous: Any = None
 

@@ -51,8 +51,9 @@ def is_real(value: Any) -> bool:
     """Whether ``value`` is a real number of any kind or range (not a bool): a float, an int, a NumPy scalar."""
     if isinstance(value, (bool, str, bytes)) or value is None:
         return False
-    return isinstance(value, numbers.Real) or (getattr(value, "shape", None) == () and hasattr(value, "item")
-                                               and is_real(value.item()))
+    return isinstance(value, numbers.Real) or (
+        getattr(value, "shape", None) == () and hasattr(value, "item") and is_real(value.item())
+    )
 
 
 def report_epoch(report: Mapping[str, Any]) -> float | None:
@@ -151,7 +152,8 @@ class Reports:
         text = f"reported no value of {self.metric!r}"
         if not self.seen:
             return f"{text}: no JSON object line was printed" + (
-                f" ({self.long_lines} line(s) over {MAX_LINE_BYTES:,} bytes skipped)" if self.long_lines else "")
+                f" ({self.long_lines} line(s) over {MAX_LINE_BYTES:,} bytes skipped)" if self.long_lines else ""
+            )
         keys = ", ".join(self.keys) or "none"
         return f"{text}: {self.seen} JSON line{'s' if self.seen != 1 else ''} seen, with keys {keys}"
 
@@ -171,8 +173,14 @@ class Reports:
         if final is None:
             return ObjectiveResult("failed", None, {}, history, one_line(self.missing()), seconds)
         if value is None:
-            return ObjectiveResult("failed", None, metrics, history,
-                                   one_line(f"{metric} is not a finite number: {describe(final[metric])}"), seconds)
+            return ObjectiveResult(
+                "failed",
+                None,
+                metrics,
+                history,
+                one_line(f"{metric} is not a finite number: {describe(final[metric])}"),
+                seconds,
+            )
         return ObjectiveResult("ok", value, metrics, history, None, seconds)
 
 

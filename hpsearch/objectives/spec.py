@@ -102,14 +102,29 @@ class ObjectiveSpec:
         return out
 
     @classmethod
-    def for_callable(cls, function: Callable[..., Any], *, metric: str = "value", direction: str = "minimize",
-                     timeout: float | None = None, base_dir: str | Path | None = None) -> "ObjectiveSpec":
+    def for_callable(
+        cls,
+        function: Callable[..., Any],
+        *,
+        metric: str = "value",
+        direction: str = "minimize",
+        timeout: float | None = None,
+        base_dir: str | Path | None = None,
+    ) -> "ObjectiveSpec":
         """A python objective given as the function itself (the Python API)."""
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
         name = f"{getattr(function, '__module__', '?')}:{getattr(function, '__qualname__', '?')}"
-        return cls("python", None, name, metric, direction, timeout, str(Path(base_dir or Path.cwd()).resolve()),
-                   function=function)
+        return cls(
+            "python",
+            None,
+            name,
+            metric,
+            direction,
+            timeout,
+            str(Path(base_dir or Path.cwd()).resolve()),
+            function=function,
+        )
 
 
 @dataclass(frozen=True)
@@ -134,14 +149,21 @@ class ObjectiveResult:
 # The ``objective:`` section
 
 
-def parse_objective(raw: Any, base_dir: Path, prefix: str = "objective") -> tuple[ObjectiveSpec | None, list[ConfigProblem]]:
+def parse_objective(
+    raw: Any, base_dir: Path, prefix: str = "objective"
+) -> tuple[ObjectiveSpec | None, list[ConfigProblem]]:
     """Validate the ``objective:`` section; every problem at once, each with its key and fix.
 
     ``base_dir`` is the config file's folder (a relative ``workdir`` is relative to it).
     """
     if not isinstance(raw, Mapping):
-        return None, [ConfigProblem(prefix, f"must be a mapping, got {type(raw).__name__}",
-                                    "write e.g. objective: {command: python train.py --lr {learning_rate}, metric: val_loss}")]
+        return None, [
+            ConfigProblem(
+                prefix,
+                f"must be a mapping, got {type(raw).__name__}",
+                "write e.g. objective: {command: python train.py --lr {learning_rate}, metric: val_loss}",
+            )
+        ]
     problems: list[ConfigProblem] = []
     for key in raw:
         if key not in OBJECTIVE_KEYS:
@@ -150,8 +172,13 @@ def parse_objective(raw: Any, base_dir: Path, prefix: str = "objective") -> tupl
     command: tuple[str, ...] | None = None
     python: str | None = None
     if len(kinds) != 1:
-        problems.append(ConfigProblem(prefix, "needs exactly one of command: and python:" if kinds else "has no command: or python:",
-                                      "give command: python train.py --lr {learning_rate} or python: my_module:train"))
+        problems.append(
+            ConfigProblem(
+                prefix,
+                "needs exactly one of command: and python:" if kinds else "has no command: or python:",
+                "give command: python train.py --lr {learning_rate} or python: my_module:train",
+            )
+        )
     elif kinds == ["command"]:
         command = _parse_command(raw["command"], f"{prefix}.command", problems)
     else:
@@ -159,23 +186,41 @@ def parse_objective(raw: Any, base_dir: Path, prefix: str = "objective") -> tupl
 
     metric = raw.get("metric")
     if not isinstance(metric, str) or not metric.strip():
-        problems.append(ConfigProblem(f"{prefix}.metric", "is missing" if metric is None else f"must be a key name, got {metric!r}",
-                                      "name the key your objective reports, e.g. metric: val_loss"))
+        problems.append(
+            ConfigProblem(
+                f"{prefix}.metric",
+                "is missing" if metric is None else f"must be a key name, got {metric!r}",
+                "name the key your objective reports, e.g. metric: val_loss",
+            )
+        )
     elif (reserved := reserved_name(metric.strip())) is not None:
         problems.append(ConfigProblem(f"{prefix}.metric", *reserved))
     direction = raw.get("direction", "minimize")
     if direction not in DIRECTIONS:
-        problems.append(ConfigProblem(f"{prefix}.direction", f"must be minimize or maximize, got {direction!r}",
-                                      did_you_mean(str(direction), DIRECTIONS)))
+        problems.append(
+            ConfigProblem(
+                f"{prefix}.direction",
+                f"must be minimize or maximize, got {direction!r}",
+                did_you_mean(str(direction), DIRECTIONS),
+            )
+        )
     timeout = _positive(raw, "timeout", None, prefix, problems)
     grace = _positive(raw, "grace", DEFAULT_GRACE, prefix, problems)
     workdir = raw.get("workdir", ".")
     if not isinstance(workdir, str) or not workdir:
-        problems.append(ConfigProblem(f"{prefix}.workdir", f"must be a folder path, got {workdir!r}", "leave it out to use the config's folder"))
+        problems.append(
+            ConfigProblem(
+                f"{prefix}.workdir",
+                f"must be a folder path, got {workdir!r}",
+                "leave it out to use the config's folder",
+            )
+        )
         workdir = "."
     folder = (base_dir / Path(workdir).expanduser()).resolve()
     if not folder.is_dir():
-        problems.append(ConfigProblem(f"{prefix}.workdir", f"folder {folder} does not exist", "give an existing folder"))
+        problems.append(
+            ConfigProblem(f"{prefix}.workdir", f"folder {folder} does not exist", "give an existing folder")
+        )
     if problems:
         return None, problems
     return ObjectiveSpec(kinds[0], command, python, metric.strip(), direction, timeout, str(folder), grace), []
@@ -192,8 +237,13 @@ def _parse_command(value: Any, key: str, problems: list[ConfigProblem]) -> tuple
     elif isinstance(value, list) and all(isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in value):
         argv = [str(a) for a in value]
     else:
-        problems.append(ConfigProblem(key, f"must be a command line or a list of arguments, got {value!r}",
-                                      "write e.g. command: python train.py --lr {learning_rate}"))
+        problems.append(
+            ConfigProblem(
+                key,
+                f"must be a command line or a list of arguments, got {value!r}",
+                "write e.g. command: python train.py --lr {learning_rate}",
+            )
+        )
         return None
     if not argv:
         problems.append(ConfigProblem(key, "is empty", "write e.g. command: python train.py --lr {learning_rate}"))
@@ -202,13 +252,20 @@ def _parse_command(value: Any, key: str, problems: list[ConfigProblem]) -> tuple
         try:
             fields = list(string.Formatter().parse(arg))
         except ValueError as exc:
-            problems.append(ConfigProblem(key, f"argument {arg!r}: {exc}", "write {name} for a value, {{ and }} for literal braces"))
+            problems.append(
+                ConfigProblem(key, f"argument {arg!r}: {exc}", "write {name} for a value, {{ and }} for literal braces")
+            )
             continue
         for _, name, spec, conversion in fields:
             if name is not None and (not name.isidentifier() or spec or conversion):
-                problems.append(ConfigProblem(key, f"argument {arg!r}: placeholder {{{name}{'!' + conversion if conversion else ''}"
-                                              f"{':' + spec if spec else ''}}} is not a parameter name",
-                                              "write {name} with the name of a space: parameter, {{ and }} for literal braces"))
+                problems.append(
+                    ConfigProblem(
+                        key,
+                        f"argument {arg!r}: placeholder {{{name}{'!' + conversion if conversion else ''}"
+                        f"{':' + spec if spec else ''}}} is not a parameter name",
+                        "write {name} with the name of a space: parameter, {{ and }} for literal braces",
+                    )
+                )
     return tuple(argv)
 
 
@@ -219,16 +276,21 @@ def _parse_python(value: Any, key: str, problems: list[ConfigProblem]) -> str | 
     return None
 
 
-def _positive(raw: Mapping[str, Any], name: str, default: float | None, prefix: str,
-              problems: list[ConfigProblem]) -> float | None:
+def _positive(
+    raw: Mapping[str, Any], name: str, default: float | None, prefix: str, problems: list[ConfigProblem]
+) -> float | None:
     value = raw.get(name, default)
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_OBJECTIVE_SECONDS:
         got = clip(repr(value), 60)
-        problems.append(ConfigProblem(f"{prefix}.{name}", f"must be a number of seconds > 0 and at most "
-                                      f"{MAX_OBJECTIVE_SECONDS:,} (7 days), got {got}",
-                                      f"e.g. {name}: 600" if name == "timeout" else f"e.g. {name}: 5"))
+        problems.append(
+            ConfigProblem(
+                f"{prefix}.{name}",
+                f"must be a number of seconds > 0 and at most {MAX_OBJECTIVE_SECONDS:,} (7 days), got {got}",
+                f"e.g. {name}: 600" if name == "timeout" else f"e.g. {name}: 5",
+            )
+        )
         return default
     return float(value)
 
@@ -237,8 +299,9 @@ def _positive(raw: Mapping[str, Any], name: str, default: float | None, prefix: 
 ARGS = "args"
 
 
-def placeholder_problems(spec: ObjectiveSpec, names: Sequence[str], prefix: str = "objective", *,
-                         sometimes: Mapping[str, str] | None = None) -> list[ConfigProblem]:
+def placeholder_problems(
+    spec: ObjectiveSpec, names: Sequence[str], prefix: str = "objective", *, sometimes: Mapping[str, str] | None = None
+) -> list[ConfigProblem]:
     """A problem for each placeholder of the command that not every trial can fill.
 
     ``names`` are the parameters every trial has; ``sometimes`` maps a
@@ -252,30 +315,51 @@ def placeholder_problems(spec: ObjectiveSpec, names: Sequence[str], prefix: str 
     problems = []
     if ARGS in (spec.placeholders if spec.command else ()):
         if any(f"{{{ARGS}}}" in arg and arg != f"{{{ARGS}}}" for arg in spec.command or ()):
-            problems.append(ConfigProblem(key, "{args} must be an argument of its own",
-                                          'write it as a separate item, e.g. [python, train.py, "{args}"]'))
+            problems.append(
+                ConfigProblem(
+                    key,
+                    "{args} must be an argument of its own",
+                    'write it as a separate item, e.g. [python, train.py, "{args}"]',
+                )
+            )
         if ARGS in names or ARGS in sometimes:
-            problems.append(ConfigProblem(key, "{args} expands to every parameter, so no parameter may be named args",
-                                          "rename space.args"))
+            problems.append(
+                ConfigProblem(
+                    key, "{args} expands to every parameter, so no parameter may be named args", "rename space.args"
+                )
+            )
     for name in spec.placeholders:
         if name == ARGS:
             continue
         if name in sometimes:
-            problems.append(ConfigProblem(key, f"placeholder {{{name}}}: {name} is {sometimes[name]}, so some trials "
-                                          "have no value for it",
-                                          f'use "{{{ARGS}}}" (one --name=value argument per parameter a trial has), '
-                                          "or read HPSEARCH_PARAMS"))
+            problems.append(
+                ConfigProblem(
+                    key,
+                    f"placeholder {{{name}}}: {name} is {sometimes[name]}, so some trials have no value for it",
+                    f'use "{{{ARGS}}}" (one --name=value argument per parameter a trial has), or read HPSEARCH_PARAMS',
+                )
+            )
         elif name not in names:
-            problems.append(ConfigProblem(key, f"placeholder {{{name}}} is not a parameter in space:",
-                                          did_you_mean(name, names) if names else f"add {name} to space:"))
+            problems.append(
+                ConfigProblem(
+                    key,
+                    f"placeholder {{{name}}} is not a parameter in space:",
+                    did_you_mean(name, names) if names else f"add {name} to space:",
+                )
+            )
     return problems
 
 
 def placement_problems(spec: ObjectiveSpec | None, *, backend: str, early_stopping: bool) -> list[ConfigProblem]:
     """Early stopping of an own objective shares a rung board through the run folder: not on dask workers."""
     if spec is not None and early_stopping and backend == "dask":
-        return [ConfigProblem("search.backend", "early stopping of an own objective needs workers that share the run "
-                              "folder, which dask workers do not", "use backend: loky, or turn early stopping off")]
+        return [
+            ConfigProblem(
+                "search.backend",
+                "early stopping of an own objective needs workers that share the run folder, which dask workers do not",
+                "use backend: loky, or turn early stopping off",
+            )
+        ]
     return []
 
 

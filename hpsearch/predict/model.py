@@ -27,15 +27,15 @@ from typing import IO, Any
 
 import numpy as np
 
-from hpsearch.data.split import class_ids, label_keys
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import DataError
+from hpsearch.data.preparation import Preparation, preparation_arrays
+from hpsearch.data.split import class_ids, label_keys
+from hpsearch.data.tables import Column, parse_cells, read_csv
 from hpsearch.io.npz import save_npz
 from hpsearch.io.safe_files import write_text_atomic
 from hpsearch.nn import Network
 from hpsearch.nn.model import read_npz
-from hpsearch.data.preparation import Preparation, preparation_arrays
-from hpsearch.data.tables import Column, parse_cells, read_csv
 
 Rows = np.ndarray | Sequence[Mapping[str, Any]]
 """Raw rows: an array (m, n_columns) in ``Model.columns`` order, or one dict per row keyed by column name."""
@@ -63,7 +63,9 @@ class Model:
         except DataError as error:
             raise DataError(f"{path}: {error}") from None
         if preparation is not None:
-            _check_preparation(path, preparation, network.n_features, 0 if network.task == "regression" else network.n_classes)
+            _check_preparation(
+                path, preparation, network.n_features, 0 if network.task == "regression" else network.n_classes
+            )
         return cls(network, preparation)
 
     def state(self) -> dict[str, np.ndarray]:
@@ -94,8 +96,10 @@ class Model:
         if self.preparation is None:
             X = np.asarray(rows)
             if X.ndim != 2 or X.dtype.kind not in "biuf" or X.shape[1] != self.network.n_features:
-                raise DataError(f"{source}: this model was saved without its data preparation (by an older hpsearch), "
-                                f"so it takes only prepared numeric rows of {self.network.n_features} columns")
+                raise DataError(
+                    f"{source}: this model was saved without its data preparation (by an older hpsearch), "
+                    f"so it takes only prepared numeric rows of {self.network.n_features} columns"
+                )
             return X.astype(np.float64)
         return self.preparation.transform(_columns(rows, self.preparation.column_names, source), source)
 
@@ -120,8 +124,11 @@ def _check_preparation(path: str | os.PathLike, preparation: Preparation, n_feat
         why = "its class names are not all text"
     elif len(preparation.class_names) != n_classes:
         why = f"it names {len(preparation.class_names)} classes but the network predicts {n_classes}"
-    elif not (np.all(np.isfinite(preparation.mean)) and np.all(np.isfinite(preparation.scale))
-              and np.all(preparation.scale > 0)):
+    elif not (
+        np.all(np.isfinite(preparation.mean))
+        and np.all(np.isfinite(preparation.scale))
+        and np.all(preparation.scale > 0)
+    ):
         why = "its data preparation has a zero, negative or non-finite scale or mean"
     if why is not None:
         raise DataError(f"{path}: {why} — the file was not written by hpsearch, or was changed since")
@@ -132,17 +139,23 @@ def _columns(rows: Rows, names: tuple[str, ...], source: str) -> dict[str, Colum
     if isinstance(rows, np.ndarray):
         array = rows if rows.ndim == 2 else rows.reshape(1, -1) if rows.ndim == 1 else None
         if array is None or array.shape[1] != len(names):
-            raise DataError(f"{source}: an array of rows needs shape (m, {len(names)}), one column each for "
-                            f"{', '.join(names)}; got shape {rows.shape}")
+            raise DataError(
+                f"{source}: an array of rows needs shape (m, {len(names)}), one column each for "
+                f"{', '.join(names)}; got shape {rows.shape}"
+            )
         if array.dtype.kind in "biuf":
             values = array.astype(np.float64)
-            return {name: Column(name, values[:, j].copy(), None, np.isnan(values[:, j])) for j, name in enumerate(names)}
+            return {
+                name: Column(name, values[:, j].copy(), None, np.isnan(values[:, j])) for j, name in enumerate(names)
+            }
         return {name: parse_cells(name, _cell_texts(array[:, j].tolist())) for j, name in enumerate(names)}
     rows = list(rows)
     absent = [name for name in names if any(name not in row for row in rows)]
     if absent:
-        raise DataError(f"{source}: rows lack {', '.join(map(repr, absent))} — each row needs every training column "
-                        f"({', '.join(names)})")
+        raise DataError(
+            f"{source}: rows lack {', '.join(map(repr, absent))} — each row needs every training column "
+            f"({', '.join(names)})"
+        )
     return {name: parse_cells(name, _cell_texts([row[name] for row in rows])) for name in names}
 
 
@@ -216,11 +229,15 @@ def predict_csv(model_path: Path, data_path: Path, keep: Sequence[str] = (), pro
     """
     model = Model.load(model_path)
     if model.preparation is None:
-        raise DataError(f"{model_path}: this model was saved without its data preparation (by an older hpsearch), "
-                        "so it cannot read raw rows — train it again, or use Model.predict on prepared arrays")
+        raise DataError(
+            f"{model_path}: this model was saved without its data preparation (by an older hpsearch), "
+            "so it cannot read raw rows — train it again, or use Model.predict on prepared arrays"
+        )
     if proba and model.network.task == "regression":
-        raise DataError(f"{model_path}: --proba gives class probabilities, and this model predicts numbers "
-                        "(a regression) — drop --proba")
+        raise DataError(
+            f"{model_path}: --proba gives class probabilities, and this model predicts numbers "
+            "(a regression) — drop --proba"
+        )
     label = model.preparation.label
     labels = label if isinstance(label, tuple) else (label,) if label else ()
     # Only the columns used are parsed: another column's content (a 130,000-character note) costs nothing.
@@ -232,14 +249,18 @@ def predict_csv(model_path: Path, data_path: Path, keep: Sequence[str] = (), pro
     for name, column in columns.items():
         infinite = np.flatnonzero(np.isinf(column.numbers) & ~column.missing)
         if len(infinite):
-            raise DataError(f"{data_path}: {table.where(int(infinite[0]))}, column {name!r} is "
-                            f"{column.numbers[infinite[0]]} — predict takes finite numbers: fix or drop the row")
+            raise DataError(
+                f"{data_path}: {table.where(int(infinite[0]))}, column {name!r} is "
+                f"{column.numbers[infinite[0]]} — predict takes finite numbers: fix or drop the row"
+            )
     X = model.preparation.transform(columns, str(data_path))
     bad = np.argwhere(~np.isfinite(X))
     if len(bad):
         row, j = (int(v) for v in bad[0])
-        raise DataError(f"{data_path}: {table.where(row)}, input {model.preparation.input_names[j]!r} overflows "
-                        "once prepared (a number far outside the training range) — fix or drop the row")
+        raise DataError(
+            f"{data_path}: {table.where(row)}, input {model.preparation.input_names[j]!r} overflows "
+            "once prepared (a number far outside the training range) — fix or drop the row"
+        )
     kept = {name: table[name].as_text() for name in keep}
     if model.network.task == "regression":
         return _regression(model, X, table, labels, data_path, kept)
@@ -250,16 +271,20 @@ def predict_csv(model_path: Path, data_path: Path, keep: Sequence[str] = (), pro
     if label is not None and label in table:
         labels = table[label]
         if labels.missing.any():
-            raise DataError(f"{data_path}: label {label!r} is missing at {table.where(int(np.argmax(labels.missing)))} "
-                            "— fill it in, or remove the label column to predict without scoring")
+            raise DataError(
+                f"{data_path}: label {label!r} is missing at {table.where(int(np.argmax(labels.missing)))} "
+                "— fill it in, or remove the label column to predict without scoring"
+            )
         y = class_ids(label_keys(labels), model.class_names, str(data_path))
         cost, accuracy = model.network.evaluate(X, y)
-    return Predictions(str(data_path), classes, proba, model.class_names, label if accuracy is not None else None,
-                       accuracy, cost, kept)
+    return Predictions(
+        str(data_path), classes, proba, model.class_names, label if accuracy is not None else None, accuracy, cost, kept
+    )
 
 
-def _regression(model: Model, X: np.ndarray, table: Any, labels: tuple[str, ...], data_path: Path,
-                kept: dict[str, np.ndarray]) -> Predictions:
+def _regression(
+    model: Model, X: np.ndarray, table: Any, labels: tuple[str, ...], data_path: Path, kept: dict[str, np.ndarray]
+) -> Predictions:
     """A regression model's predictions in the target's units, scored (RMSE, R²) when the file has the targets."""
     from hpsearch.nn.metrics import r2, rmse
 
@@ -270,15 +295,30 @@ def _regression(model: Model, X: np.ndarray, table: Any, labels: tuple[str, ...]
         for column in columns:
             if column.missing.any() or not column.is_numeric or not np.isfinite(column.numbers).all():
                 row = int(np.argmax(column.missing | ~np.isfinite(column.numbers)))
-                raise DataError(f"{data_path}: target {column.name!r} is not a finite number at {table.where(row)} "
-                                "— fix it, or remove the target column to predict without scoring")
+                raise DataError(
+                    f"{data_path}: target {column.name!r} is not a finite number at {table.where(row)} "
+                    "— fix it, or remove the target column to predict without scoring"
+                )
         actual = np.stack([c.numbers for c in columns], axis=1)
         rmse_value, r2_value = rmse(values, actual), r2(values, actual)
     names = tuple(labels) if labels else tuple(f"target_{k}" for k in range(values.shape[1]))
     shown = np.array([",".join(repr(float(v)) for v in row) for row in values])
-    return Predictions(str(data_path), shown, np.zeros((len(values), 0)), (), labels[0] if rmse_value is not None and
-                       len(labels) == 1 else (", ".join(labels) if rmse_value is not None else None), None, None, kept,
-                       values=values, target_names=names, rmse=rmse_value, r2=r2_value)
+    return Predictions(
+        str(data_path),
+        shown,
+        np.zeros((len(values), 0)),
+        (),
+        labels[0]
+        if rmse_value is not None and len(labels) == 1
+        else (", ".join(labels) if rmse_value is not None else None),
+        None,
+        None,
+        kept,
+        values=values,
+        target_names=names,
+        rmse=rmse_value,
+        r2=r2_value,
+    )
 
 
 # C0 controls, DEL, C1 controls and bidirectional overrides: shown as escapes (as the CLI's plain text does).
@@ -288,8 +328,9 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 def _escaped(text: str) -> str:
     """``text`` with each control character written as an escape (``\\x1b``): a class name or a kept cell
     can never move the cursor or rewrite a terminal that shows the CSV."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
-                        text)
+    return _CONTROL.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
+    )
 
 
 def write_predictions(predictions: Predictions, file: IO[str], proba: bool = False) -> None:
@@ -299,7 +340,11 @@ def write_predictions(predictions: Predictions, file: IO[str], proba: bool = Fal
     writer = csv.writer(file, lineterminator="\n")
     kept = list(predictions.kept.items())
     if predictions.values is not None:  # a regression: one number column per target, in the target's units
-        names = ["prediction"] if predictions.values.shape[1] == 1 else [f"prediction_{n}" for n in predictions.target_names]
+        names = (
+            ["prediction"]
+            if predictions.values.shape[1] == 1
+            else [f"prediction_{n}" for n in predictions.target_names]
+        )
         writer.writerow([_escaped(name) for name in ["row", *(name for name, _ in kept), *names]])
         for k, row in enumerate(predictions.values.tolist()):
             writer.writerow([str(k), *(_escaped(cells[k]) for _, cells in kept), *(repr(float(v)) for v in row)])
@@ -309,7 +354,9 @@ def write_predictions(predictions: Predictions, file: IO[str], proba: bool = Fal
     writer.writerow([_escaped(name) for name in header])
     for k, name in enumerate(predictions.classes.tolist()):
         row = [str(k), *(cells[k] for _, cells in kept), name]
-        writer.writerow([_escaped(cell) for cell in row] + ([repr(float(p)) for p in predictions.proba[k]] if proba else []))
+        writer.writerow(
+            [_escaped(cell) for cell in row] + ([repr(float(p)) for p in predictions.proba[k]] if proba else [])
+        )
 
 
 def save_predictions(predictions: Predictions, path: Path, proba: bool = False) -> Path:

@@ -37,8 +37,15 @@ class RungBoard:
     once at each rung, with its latest value.
     """
 
-    def __init__(self, folder: str | os.PathLike[str], rungs: Sequence[int], eta: float, direction: str,
-                 *, trial: int | None = None):
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        rungs: Sequence[int],
+        eta: float,
+        direction: str,
+        *,
+        trial: int | None = None,
+    ):
         if eta <= 1:
             raise ValueError(f"eta must be > 1, got {eta}")
         if direction not in ("minimize", "maximize"):

@@ -29,9 +29,9 @@ from hpsearch.core.errors import HpsearchError, RunError
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.data.datasets import load_dataset
 from hpsearch.data.stored_arrays import PREPARED_FILES, PreparedData, prepared_data, run_data_notes, write_prepared
-from hpsearch.execution.objective_jobs import check_objective, stored_name
 from hpsearch.execution.dask_cluster import check_scheduler
 from hpsearch.execution.interrupts import interruptible
+from hpsearch.execution.objective_jobs import check_objective, stored_name
 from hpsearch.execution.packs import StackPlan, stack_plan
 from hpsearch.execution.segments import TrialTask, check_fits, plan_tasks
 from hpsearch.io.safe_files import write_text_atomic
@@ -45,8 +45,22 @@ from hpsearch.storage.run_names import command_ref, validate_run_name
 from hpsearch.storage.run_store import RunStore, machine_id
 
 __all__ = [
-    "DryRun", "Execution", "RungBudget", "SearchReporter", "SearchResult", "check_trusted", "dry_run", "edge_hints",
-    "planned_rungs", "planned_trials", "resume_search", "run_data", "rungs", "start_search", "stored_config", "tune",
+    "DryRun",
+    "Execution",
+    "RungBudget",
+    "SearchReporter",
+    "SearchResult",
+    "check_trusted",
+    "dry_run",
+    "edge_hints",
+    "planned_rungs",
+    "planned_trials",
+    "resume_search",
+    "run_data",
+    "rungs",
+    "start_search",
+    "stored_config",
+    "tune",
     "zoom_search",
 ]
 
@@ -123,13 +137,18 @@ def start_search(
     if (execution.backend or config.search.backend) == "dask":  # no run folder for a search that cannot start
         check_scheduler(execution.scheduler or config.search.scheduler)
     resolved = config.to_dict()
-    store = RunStore.create_new(runs_dir, validate_run_name(name or config.name),
-                                lambda _: (resolved, yaml.safe_dump(resolved, sort_keys=False)))
+    store = RunStore.create_new(
+        runs_dir,
+        validate_run_name(name or config.name),
+        lambda _: (resolved, yaml.safe_dump(resolved, sort_keys=False)),
+    )
     with store:
         if dataset is not None:
             # A Ctrl-C here leaves a run without its data, which resume prepares again: say so, as for a trial.
-            with interruptible(lambda: f"run '{store.run_dir.name}' is created, no trial has run",
-                               f"hpsearch resume {command_ref(store.run_dir)}"):
+            with interruptible(
+                lambda: f"run '{store.run_dir.name}' is created, no trial has run",
+                f"hpsearch resume {command_ref(store.run_dir)}",
+            ):
                 write_prepared(store.run_dir, dataset)  # parsed once: every trial and every resume trains on these
                 store.check_digests(list(PREPARED_FILES))  # kept now, checked before every later use
         return _finish(store, execution, reporter)
@@ -161,8 +180,9 @@ def tune(
     """
     from hpsearch.config.loading import config_for_objective
 
-    config = config_for_objective(objective, space, metric=metric, direction=direction, timeout=timeout, name=name,
-                                  trials=trials, **search)
+    config = config_for_objective(
+        objective, space, metric=metric, direction=direction, timeout=timeout, name=name, trials=trials, **search
+    )
     config = replace(config, objective=stored_name(objective, config.objective))
     return start_search(config, runs_dir=Path(runs_dir), name=name, execution=execution, reporter=reporter)
 
@@ -204,11 +224,14 @@ def zoom_search(
         config = stored_config(store)
         box = expand or (method or config.search.zoom) == "box"
         if trials is not None and box and config.search.sampler == "grid":
-            raise RunError(f"--trials: run '{store.name}' samples a grid, so a box round has one trial per grid "
-                           f"point (search.grid_points: {config.search.grid_points}) — drop --trials, or add "
-                           "--method tpe to plan that many trials")
-        return _finish(store, execution, reporter, zoom=ZoomRequest(top_k or config.search.top_k, trials, expand,
-                                                                     method))
+            raise RunError(
+                f"--trials: run '{store.name}' samples a grid, so a box round has one trial per grid "
+                f"point (search.grid_points: {config.search.grid_points}) — drop --trials, or add "
+                "--method tpe to plan that many trials"
+            )
+        return _finish(
+            store, execution, reporter, zoom=ZoomRequest(top_k or config.search.top_k, trials, expand, method)
+        )
 
 
 def stored_config(store: RunStore) -> SearchConfig:
@@ -223,13 +246,21 @@ def stored_config(store: RunStore) -> SearchConfig:
     return config_from_dict(raw, source=str(store.run_dir / "config.yaml"), base_dir=store.run_dir)
 
 
-def _finish(store: RunStore, execution: Execution, reporter: SearchReporter | None, *,
-            retry_failed: bool = False, zoom: ZoomRequest | None = None) -> SearchResult:
+def _finish(
+    store: RunStore,
+    execution: Execution,
+    reporter: SearchReporter | None,
+    *,
+    retry_failed: bool = False,
+    zoom: ZoomRequest | None = None,
+) -> SearchResult:
     """Train what the run lacks (and the rounds asked for) and return it."""
     config = stored_config(store)
     if any(r.kind == "babysit" for r in store.rounds()):  # one model, trained by hpsearch.babysit.session
-        raise RunError(f"run '{store.run_dir.name}' is a babysat model — continue it with: "
-                       f"hpsearch babysit {command_ref(store.run_dir)}")
+        raise RunError(
+            f"run '{store.run_dir.name}' is a babysat model — continue it with: "
+            f"hpsearch babysit {command_ref(store.run_dir)}"
+        )
     reporter = reporter or Silent()
     store.note = reporter.note  # a checkpoint set aside is said
     data = run_data(store, config, execution)
@@ -273,8 +304,10 @@ def check_trusted(store: RunStore, config: SearchConfig, execution: Execution) -
     if not would:
         return
     creator = f"by {store.created_by}" if store.created_by else "by an hpsearch that recorded no creator"
-    raise RunError(f"run '{store.name}' was created {creator}, not by {machine_id()}: it would "
-                   f"{' and '.join(would)} — read {store.run_dir / 'config.yaml'}, then add --trust to allow it")
+    raise RunError(
+        f"run '{store.name}' was created {creator}, not by {machine_id()}: it would "
+        f"{' and '.join(would)} — read {store.run_dir / 'config.yaml'}, then add --trust to allow it"
+    )
 
 
 SIZE_PARAMETERS = ("hidden", "layers", "hidden_units", "batch_size", "dtype", "optimizer")

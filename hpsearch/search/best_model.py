@@ -18,8 +18,16 @@ from hpsearch.execution.segments import Segment, TrialTask, train_segment
 from hpsearch.storage.run_store import RunStore
 
 
-def retrain_and_save(store: RunStore, config: SearchConfig, data: PreparedData, task: TrialTask, expected: float,
-                     *, what: str, note: Callable[[str], None]) -> bool:
+def retrain_and_save(
+    store: RunStore,
+    config: SearchConfig,
+    data: PreparedData,
+    task: TrialTask,
+    expected: float,
+    *,
+    what: str,
+    note: Callable[[str], None],
+) -> bool:
     """Train ``task`` again to its last epoch; save it as ``models/best.npz`` (and its state) when its ranking value
     equals ``expected``, else say why through ``note`` (``what`` names it, e.g. "trial 5 repeat 2"). True if saved."""
     outcome = train_segment(Segment(task, None, rank_by=config.search.rank_by), config.model, data)
@@ -27,15 +35,18 @@ def retrain_and_save(store: RunStore, config: SearchConfig, data: PreparedData, 
         note(f"{what} has no weights to save; models/best.npz is not replaced")
         return False
     if outcome.value() != expected:
-        note(f"{what} trained again gives J {outcome.value()!r}, not its recorded {expected!r}: "
-             "this machine computes differently; models/best.npz is not replaced")
+        note(
+            f"{what} trained again gives J {outcome.value()!r}, not its recorded {expected!r}: "
+            "this machine computes differently; models/best.npz is not replaced"
+        )
         return False
     store.save_best_model(task.trial, data.model_state(outcome.weights), outcome.state)
     return True
 
 
-def restore_best_model(store: RunStore, config: SearchConfig, data: PreparedData,
-                       note: Callable[[str], None]) -> TrialRecord | None:
+def restore_best_model(
+    store: RunStore, config: SearchConfig, data: PreparedData, note: Callable[[str], None]
+) -> TrialRecord | None:
     """The best ok trial so far, making sure its weights are the saved best model (trained again if not)."""
     ranked = [t for t in rank(store.trials()) if t.status is TrialStatus.OK]
     if not ranked:

@@ -100,12 +100,19 @@ class Halving:
                 for trial in members(group, k, promoted)
                 if (trial, k) not in entries and trial not in finished
             ]
-            self.run(segments, f"{label} · rung {k + 1}/{len(self.epochs)} · {len(segments)} trials to "
-                               f"{self.epochs[k]} epochs", k, k == last)
+            self.run(
+                segments,
+                f"{label} · rung {k + 1}/{len(self.epochs)} · {len(segments)} trials to {self.epochs[k]} epochs",
+                k,
+                k == last,
+            )
             if k < last:
                 self._promote(rnd, groups, k, by_id, retried)
-                finished = {t.trial: t for t in self.store.trials(round=rnd.round)
-                            if t.trial not in retried or t.status is not TrialStatus.FAILED}
+                finished = {
+                    t.trial: t
+                    for t in self.store.trials(round=rnd.round)
+                    if t.trial not in retried or t.status is not TrialStatus.FAILED
+                }
 
     def _segment(self, task: TrialTask, group: Bracket, k: int, entries: dict[tuple[int, int], RungEntry]) -> Segment:
         checkpoint = None
@@ -113,26 +120,40 @@ class Halving:
             checkpoint = self.store.load_checkpoint(task.trial, entries[(task.trial, k - 1)].epoch)
             # None only if the file was lost: training is deterministic, so the trial is trained from
             # its start to this rung again and ends exactly where the checkpoint would have taken it.
-        return Segment(task, self.epochs[k], checkpoint, final=k == len(self.epochs) - 1,
-                       rank_by=self.config.search.rank_by)
+        return Segment(
+            task, self.epochs[k], checkpoint, final=k == len(self.epochs) - 1, rank_by=self.config.search.rank_by
+        )
 
-    def _promote(self, rnd: RoundRecord, groups: list[Bracket], k: int, by_id: dict[int, TrialTask],
-                 retried: set[int]) -> None:
+    def _promote(
+        self, rnd: RoundRecord, groups: list[Bracket], k: int, by_id: dict[int, TrialTask], retried: set[int]
+    ) -> None:
         """Promote each bracket's best at rung ``k`` (once: stored promotions stand) and record the others pruned;
         a ``retried`` trial whose rung was decided without it is judged late (see the module's doc)."""
         entries = self.store.rung_entries(list(by_id))
         promoted = self.store.promotions(rnd.round)
-        finished = {t.trial for t in self.store.trials(round=rnd.round)
-                    if t.trial not in retried or t.status is not TrialStatus.FAILED}
+        finished = {
+            t.trial
+            for t in self.store.trials(round=rnd.round)
+            if t.trial not in retried or t.status is not TrialStatus.FAILED
+        }
         for group in groups:
             group_members = members(group, k, promoted)
             winners = promoted.get((group.index, k))
-            waiting = [t for t in group_members if (t, k) in entries and not entries[(t, k)].diverged
-                       and t not in finished and (winners is None or t not in winners)]
+            waiting = [
+                t
+                for t in group_members
+                if (t, k) in entries
+                and not entries[(t, k)].diverged
+                and t not in finished
+                and (winners is None or t not in winners)
+            ]
             if not group_members or (winners is not None and not waiting):
                 continue  # nothing new to write: the rung's promotions and pruned records are stored
-            results = [RungResult(t, entries[(t, k)].value, entries[(t, k)].diverged)
-                       for t in group_members if (t, k) in entries]
+            results = [
+                RungResult(t, entries[(t, k)].value, entries[(t, k)].diverged)
+                for t in group_members
+                if (t, k) in entries
+            ]
             judged = promote(results, len(group_members), self.early.eta)
             if winners is None:
                 winners = judged
@@ -151,10 +172,18 @@ class Halving:
         best_cost, best = best_epoch(dev)
         metrics = known_metrics({key: values[-1] for key, values in history.items()})
         return task.record(
-            TrialStatus.PRUNED, dev_cost=dev[-1], train_cost=history["train_cost"][-1],
-            dev_accuracy=history["dev_accuracy"][-1], epochs_run=len(dev),
-            seconds=sum(s for s in seconds if s is not None), history=history, rung=entry.rung,
-            value=entry.value, best_dev_cost=best_cost, best_epoch=best, metrics=metrics,
+            TrialStatus.PRUNED,
+            dev_cost=dev[-1],
+            train_cost=history["train_cost"][-1],
+            dev_accuracy=history["dev_accuracy"][-1],
+            epochs_run=len(dev),
+            seconds=sum(s for s in seconds if s is not None),
+            history=history,
+            rung=entry.rung,
+            value=entry.value,
+            best_dev_cost=best_cost,
+            best_epoch=best,
+            metrics=metrics,
         )
 
 

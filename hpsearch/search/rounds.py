@@ -20,8 +20,8 @@ from hpsearch.core.errors import RunError
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.execution.interrupts import interruptible
-from hpsearch.search.options import Execution, SearchReporter
 from hpsearch.search.halving import rungs
+from hpsearch.search.options import Execution, SearchReporter
 from hpsearch.search.trainer import RoundTrainer
 from hpsearch.space.samplers import plan_round, tpe_stream
 from hpsearch.space.search_space import Space, envelope
@@ -29,6 +29,7 @@ from hpsearch.space.tpe import dimensions, level_losses, plan_tpe
 from hpsearch.space.zoom import EdgeHint, zoom_space
 from hpsearch.storage.run_names import command_ref
 from hpsearch.storage.run_store import RunStore
+
 
 @dataclass(frozen=True)
 class ZoomRequest:
@@ -64,15 +65,24 @@ def round_size(config: SearchConfig, space: Space, trials: int) -> int:
     return len(plan_round(space, trials, seed=0, round=0, sampler="grid", grid_points=config.search.grid_points))
 
 
-def drive(store: RunStore, config: SearchConfig, data: PreparedData | None, execution: Execution,
-          reporter: SearchReporter, *, retry_failed: bool = False,
-          zoom: ZoomRequest | None = None) -> list[EdgeHint]:
+def drive(
+    store: RunStore,
+    config: SearchConfig,
+    data: PreparedData | None,
+    execution: Execution,
+    reporter: SearchReporter,
+    *,
+    retry_failed: bool = False,
+    zoom: ZoomRequest | None = None,
+) -> list[EdgeHint]:
     """Train every pending trial of the run, then the rounds asked for; return the edge hints of the best
     trials once all is trained (the bounds of the space searched so far where they sit)."""
     hint_top_k = zoom.top_k if zoom is not None else config.search.top_k
     planned = lambda: sum(r.n_trials for r in store.rounds())  # noqa: E731
-    saved = lambda: (f"{len(store.done_trial_ids())} of {planned()} trials are saved"  # noqa: E731
-                     f" in run '{store.run_dir.name}'")
+    saved = lambda: (
+        f"{len(store.done_trial_ids())} of {planned()} trials are saved"  # noqa: E731
+        f" in run '{store.run_dir.name}'"
+    )
     with store.lock(), interruptible(saved, f"hpsearch resume {command_ref(store.run_dir)}"):
         if not store.rounds():
             store.add_round(initial_round(config))
@@ -134,11 +144,21 @@ def tpe_round(store: RunStore, config: SearchConfig, trials: int | None) -> Roun
     finished = sorted(store.trials(), key=lambda t: t.trial)
     losses = level_losses(trial_levels(store, config, finished), need=len(reference) + 1)
     n_trials = trials or config.search.zoom_trials or config.search.trials
-    points = plan_tpe(reference.unit_rows([t.params for t in finished]), losses, dimensions(reference), n_trials,
-                      tpe_stream(config.search.seed, last.round + 1))
+    points = plan_tpe(
+        reference.unit_rows([t.params for t in finished]),
+        losses,
+        dimensions(reference),
+        n_trials,
+        tpe_stream(config.search.seed, last.round + 1),
+    )
     return RoundRecord(
-        round=last.round + 1, space=reference.to_json(), n_trials=n_trials, sampler="tpe", kind="zoom",
-        first_trial=last.first_trial + last.n_trials, planned=tuple(tuple(float(x) for x in p) for p in points),
+        round=last.round + 1,
+        space=reference.to_json(),
+        n_trials=n_trials,
+        sampler="tpe",
+        kind="zoom",
+        first_trial=last.first_trial + last.n_trials,
+        planned=tuple(tuple(float(x) for x in p) for p in points),
     )
 
 

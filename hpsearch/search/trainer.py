@@ -25,8 +25,14 @@ from hpsearch.storage.run_store import RunStore
 class RoundTrainer:
     """Trains the pending trials of each round of one run and records them."""
 
-    def __init__(self, store: RunStore, config: SearchConfig, data: PreparedData | None, execution: Execution,
-                 reporter: SearchReporter):
+    def __init__(
+        self,
+        store: RunStore,
+        config: SearchConfig,
+        data: PreparedData | None,
+        execution: Execution,
+        reporter: SearchReporter,
+    ):
         self.store, self.config, self.data, self.reporter = store, config, data, reporter
         self.placement = execution.placement(config.search)
         if config.objective is not None:  # own objectives keep no model files
@@ -49,8 +55,9 @@ class RoundTrainer:
             segments = [Segment(t, None, rank_by=self.config.search.rank_by) for t in tasks if t.trial not in finished]
             self._run(rnd, segments, label, None, True)
         else:
-            Halving(self.store, self.config, lambda segments, text, k, final: self._run(rnd, segments, text, k, final)
-                    ).train(rnd, tasks, finished, label)
+            Halving(
+                self.store, self.config, lambda segments, text, k, final: self._run(rnd, segments, text, k, final)
+            ).train(rnd, tasks, finished, label)
 
     def _round_label(self, rnd: RoundRecord) -> str:
         """``round 1 of 3 (zoom)``: rounds counted from 0, as everywhere; of those the run will have."""
@@ -71,8 +78,7 @@ class RoundTrainer:
             return
         spec, epochs = self.config.objective, tuple(rungs(self.config))
         eta = self.config.search.early_stopping.eta if epochs else 3
-        jobs = [ObjectiveJob(t, spec, self.config.model, str(self.store.run_dir.resolve()), epochs, eta)
-                for t in tasks]
+        jobs = [ObjectiveJob(t, spec, self.config.model, str(self.store.run_dir.resolve()), epochs, eta) for t in tasks]
         self.reporter.round_started(rnd, len(jobs), label)
         for job, result in run_parallel(run_job, jobs, **self.placement):
             record = trial_record(job.task, result, spec, epochs)
@@ -87,8 +93,7 @@ class RoundTrainer:
         log = EpochLog(outcome.first_epoch, outcome.history or {}, outcome.epoch_seconds)
         entry = None
         if rung is not None and outcome.summary is not None:
-            entry = RungEntry(rung, outcome.summary.epochs_run, outcome.value(),
-                              outcome.status is TrialStatus.DIVERGED)
+            entry = RungEntry(rung, outcome.summary.epochs_run, outcome.value(), outcome.status is TrialStatus.DIVERGED)
         if outcome.status is TrialStatus.OK and not final:
             store.save_checkpoint(task.trial, outcome.summary.epochs_run, outcome.state)
             store.record_progress(task.trial, task.round, log, rung=entry)

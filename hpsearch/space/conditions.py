@@ -43,8 +43,10 @@ class Condition:
 
     def holds(self, params: Mapping[str, Any], active: set[str]) -> bool:
         """Whether every parent is in ``active`` and its value in ``params`` is one of the allowed ones."""
-        return all(parent in active and choice_key(params.get(parent)) in {choice_key(v) for v in values}
-                   for parent, values in self.requires)
+        return all(
+            parent in active and choice_key(params.get(parent)) in {choice_key(v) for v in values}
+            for parent, values in self.requires
+        )
 
     def to_json(self) -> dict[str, list[Any]]:
         """As the YAML ``when:`` is written (always lists)."""
@@ -61,7 +63,7 @@ def find_cycle(conditions: Mapping[str, Condition]) -> list[str] | None:
 
     def visit(name: str, path: list[str]) -> list[str] | None:
         if state.get(name) == 1:
-            return path[path.index(name):] + [name]
+            return path[path.index(name) :] + [name]
         if state.get(name) == 2 or name not in conditions:
             return None
         state[name] = 1
@@ -123,7 +125,9 @@ class Bundle(Choice):
         super().__post_init__()
         object.__setattr__(self, "options", tuple(tuple((k, v) for k, v in dict(o).items()) for o in self.options))
         if len(self.options) != len(self.choices) or len(set(self.choices)) != len(self.choices):
-            raise ValueError(f"a Bundle needs one distinct label per option, got {self.choices} for {len(self.options)}")
+            raise ValueError(
+                f"a Bundle needs one distinct label per option, got {self.choices} for {len(self.options)}"
+            )
         if any(not option for option in self.options):
             raise ValueError("a Bundle's options must each set at least one parameter")
 
@@ -132,8 +136,11 @@ class Bundle(Choice):
         """A bundle of ``options``, labelled by ``labels`` or (None) by their values."""
         options = [dict(o) for o in options]
         named = labels is not None
-        return cls(tuple(labels) if named else tuple(option_label(o) for o in options),
-                   options=tuple(tuple(o.items()) for o in options), named=named)
+        return cls(
+            tuple(labels) if named else tuple(option_label(o) for o in options),
+            options=tuple(tuple(o.items()) for o in options),
+            named=named,
+        )
 
     @property
     def keys(self) -> tuple[str, ...]:

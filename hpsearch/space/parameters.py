@@ -63,8 +63,9 @@ class OpenParameter:
         return "any value"
 
 
-def lookup(name: Any, key: str, parameters: Mapping[str, Parameter] | None,
-            problems: list[ConfigProblem]) -> Parameter | None:
+def lookup(
+    name: Any, key: str, parameters: Mapping[str, Parameter] | None, problems: list[ConfigProblem]
+) -> Parameter | None:
     """The rules of ``name``, or None after adding why it is not a parameter."""
     if parameters is not None:
         hp = parameters.get(name) if isinstance(name, str) else None
@@ -72,7 +73,12 @@ def lookup(name: Any, key: str, parameters: Mapping[str, Parameter] | None,
             problems.append(ConfigProblem(key, "unknown hyperparameter", did_you_mean(str(name), parameters)))
         return hp
     if not isinstance(name, str) or not name.isidentifier():
-        problems.append(ConfigProblem(key, "is not a valid parameter name",
-                                      "use letters, digits and _ not starting with a digit, e.g. learning_rate"))
+        problems.append(
+            ConfigProblem(
+                key,
+                "is not a valid parameter name",
+                "use letters, digits and _ not starting with a digit, e.g. learning_rate",
+            )
+        )
         return None
     return OpenParameter(name)

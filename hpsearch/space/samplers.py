@@ -29,7 +29,13 @@ _TPE_STREAM = 4
 
 
 def plan_round(
-    space: Space, n_trials: int, *, seed: int, round: int, sampler: str = "random", grid_points: int = 5,
+    space: Space,
+    n_trials: int,
+    *,
+    seed: int,
+    round: int,
+    sampler: str = "random",
+    grid_points: int = 5,
     planned: Sequence[Sequence[float]] = (),
 ) -> list[dict[str, Any]]:
     """The parameter values of every trial of one round, trial 0 first.
@@ -74,8 +80,13 @@ def plan_round(
     if sampler == "random":
         units = [np.random.default_rng([seed, round, i]).random(len(space)) for i in range(n_trials)]
     elif sampler == "quasi":
-        units = list(scrambled_halton(n_trials, len(space), np.random.default_rng(
-            np.random.SeedSequence([seed, round], spawn_key=(_QUASI_STREAM,)))))
+        units = list(
+            scrambled_halton(
+                n_trials,
+                len(space),
+                np.random.default_rng(np.random.SeedSequence([seed, round], spawn_key=(_QUASI_STREAM,))),
+            )
+        )
     elif sampler == "tpe":
         if len(planned) < n_trials:
             raise ValueError(f"a tpe round of {n_trials} trials has {len(planned)} planned points")
@@ -97,6 +108,8 @@ def grid_size(space: Space, grid_points: int) -> int:
     """How many trials ``plan_round(..., sampler="grid")`` plans, without building the grid."""
     axes = dict(zip(space.names, _grid_axes(space, grid_points)))
     return sum(math.prod(len(axes[name]) for name in free) for _, free in _grid_branches(space, axes))
+
+
 def tpe_stream(seed: int, round: int) -> np.random.Generator:
     """The random stream a ``tpe`` round is planned with: a function of (search seed, round) only."""
     return np.random.default_rng(np.random.SeedSequence([seed, round], spawn_key=(_TPE_STREAM,)))

@@ -22,6 +22,7 @@ its JSON, so zoom --expand on a stored run knows how far it may go. The
 searched parameters together are a ``Space`` (``search_space``); the YAML
 ``space:`` section becomes one in ``parsing``.
 """
+
 from __future__ import annotations
 
 import math

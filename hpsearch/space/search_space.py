@@ -18,18 +18,27 @@ import numpy as np
 
 from hpsearch.space.conditions import Bundle, Condition, bundle_from_json, is_bundle_json, parents_first
 from hpsearch.space.scales import (
-    Choice, Distribution, Legal, _IntRange, _Range, choice_key, distribution_from_json, named_by,
+    Choice,
+    Distribution,
+    Legal,
+    _IntRange,
+    _Range,
+    choice_key,
+    distribution_from_json,
+    named_by,
 )
 
 
 def _named_choices(condition: Condition, dists: Mapping[str, Distribution]) -> Condition:
     """``condition`` with each value a choice of its parent names put as that choice: a round stored before
     choices were told apart by type may say ``1`` where the choice is ``1.0``."""
+
     def named(parent: str, values: tuple[Any, ...]) -> tuple[Any, ...]:
         dist = dists.get(parent)
         if not isinstance(dist, Choice):
             return values
         return tuple({choice_key(c): c for v in values for c in (named_by(v, dist.choices) or [v])}.values())
+
     return Condition(tuple((parent, named(parent, values)) for parent, values in condition.requires))
 
 
@@ -51,7 +60,9 @@ class Space(Mapping[str, Distribution]):
                 raise ValueError(f"condition on {name!r}, which the space does not search")
             for parent in condition.parents:
                 if not isinstance(self._distributions.get(parent), (Choice, _IntRange)):
-                    raise ValueError(f"{name} depends on {parent!r}, which is not a choice or an integer range of the space")
+                    raise ValueError(
+                        f"{name} depends on {parent!r}, which is not a choice or an integer range of the space"
+                    )
         self._parents_first = parents_first(self.names, self.conditions)  # raises on a cycle
 
     def __getitem__(self, name: str) -> Distribution:
@@ -130,8 +141,12 @@ class Space(Mapping[str, Distribution]):
         rows = []
         for params in trials:
             active = set(self.active_names(params))
-            rows.append([self[name].to_unit(params[name]) if name in active and name in params else np.nan
-                         for name in self.names])
+            rows.append(
+                [
+                    self[name].to_unit(params[name]) if name in active and name in params else np.nan
+                    for name in self.names
+                ]
+            )
         return np.array(rows, dtype=float).reshape(len(rows), len(self.names))
 
     def from_unit(self, u: np.ndarray) -> dict[str, Any]:

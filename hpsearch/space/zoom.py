@@ -97,8 +97,11 @@ def zoom_space(
         for side in _sides_at_edge(dist, values[0], edge_tolerance):
             bound = getattr(dist, side)
             # "at" only when the best value is the bound itself; otherwise say how near, with the value.
-            where = f"at the {side} bound {bound:g}" if values[0] == bound else \
-                f"near the {side} bound {bound:g} (best {values[0]:.3g})"
+            where = (
+                f"at the {side} bound {bound:g}"
+                if values[0] == bound
+                else f"near the {side} bound {bound:g} (best {values[0]:.3g})"
+            )
             if expand:
                 # Extrapolate one box width past the clipped box, along the scale.
                 outward = lo - (hi - lo) if side == "low" else hi + (hi - lo)

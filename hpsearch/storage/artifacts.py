@@ -72,8 +72,10 @@ class ArtifactFiles:
         if getattr(self, "read_only", False):
             return  # a read-only open never writes; the digests are computed by the next writer
         with transaction(self._db):
-            self._db.executemany("INSERT OR REPLACE INTO file_digests (path, sha256) VALUES (?, ?)",
-                                 [(key, digest) for key, digest in digests.items()])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO file_digests (path, sha256) VALUES (?, ?)",
+                [(key, digest) for key, digest in digests.items()],
+            )
 
     def recorded_digest(self, key: str) -> str | None:
         """The SHA-256 kept for ``key`` (a path relative to the run folder), None if none was kept."""
@@ -91,8 +93,10 @@ class ArtifactFiles:
             try:
                 digest = sha256_file(path)
             except OSError as error:
-                raise RunError(f"'{path}': cannot read it ({error.strerror or error}) — run '{self.name}' needs it "
-                               "as hpsearch wrote it") from None
+                raise RunError(
+                    f"'{path}': cannot read it ({error.strerror or error}) — run '{self.name}' needs it "
+                    "as hpsearch wrote it"
+                ) from None
             expected = self.recorded_digest(key)
             if expected is None:
                 missing[key] = digest
@@ -207,8 +211,10 @@ class ArtifactFiles:
             self.note(f"{path}: unreadable ({error}) — trial {trial} is trained again from its start")
             return None
         if changed:
-            self.note(f"{path}: differs from the checkpoint hpsearch wrote for trial {trial} (copied from another "
-                      "trial or changed by hand) — not used: the trial is trained again from its start")
+            self.note(
+                f"{path}: differs from the checkpoint hpsearch wrote for trial {trial} (copied from another "
+                "trial or changed by hand) — not used: the trial is trained again from its start"
+            )
             return None
         return arrays
 
@@ -229,5 +235,7 @@ class ArtifactFiles:
 
 
 def _changed(path: Path, run: str) -> str:
-    return (f"'{path}' was changed since hpsearch wrote it (its SHA-256 differs from the one run '{run}' keeps) "
-            "— restore it from a copy of the run, or start a new run")
+    return (
+        f"'{path}' was changed since hpsearch wrote it (its SHA-256 differs from the one run '{run}' keeps) "
+        "— restore it from a copy of the run, or start a new run"
+    )

@@ -17,9 +17,9 @@ from hpsearch.storage.rows import (
     inexact_reals,
     known_metrics,
     stored_int,
+    stored_metrics,
     stored_seed,
     stored_status,
-    stored_metrics,
 )
 from hpsearch.storage.sql import reading, transaction
 
@@ -37,15 +37,24 @@ class Confirmations:
         Of ``rec.metrics`` only a regression's finite dev RMSE and R² are kept (``rows.EPOCH_METRICS``)."""
         reals = {f: getattr(rec, f) for f in REPEAT_REALS}
         with transaction(self._db):
-            if self._db.execute("SELECT 1 FROM confirmations WHERE trial = ? AND repeat_index = ?",
-                                (int(rec.trial), int(rec.repeat))).fetchone():
+            if self._db.execute(
+                "SELECT 1 FROM confirmations WHERE trial = ? AND repeat_index = ?", (int(rec.trial), int(rec.repeat))
+            ).fetchone():
                 raise RunError(f"run '{self.name}' already has repeat {rec.repeat} of trial {rec.trial}")
             self._db.execute(
                 f"INSERT INTO confirmations (trial, repeat_index, seed, status, {', '.join(REPEAT_REALS)},"
                 " epochs_run, error, exact_floats, metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (int(rec.trial), int(rec.repeat), str(int(rec.seed)), TrialStatus(rec.status).value,
-                 *(None if v is None else float(v) for v in reals.values()), int(rec.epochs_run), rec.error,
-                 inexact_reals(reals), dumps(known_metrics(rec.metrics))),
+                (
+                    int(rec.trial),
+                    int(rec.repeat),
+                    str(int(rec.seed)),
+                    TrialStatus(rec.status).value,
+                    *(None if v is None else float(v) for v in reals.values()),
+                    int(rec.epochs_run),
+                    rec.error,
+                    inexact_reals(reals),
+                    dumps(known_metrics(rec.metrics)),
+                ),
             )
 
     @reading
@@ -59,11 +68,18 @@ class Confirmations:
         for trial, repeat, seed, status, *reals, epochs_run, error, exact, metrics in rows:
             where = f"confirmation repeat {str(repeat)[:20]} of trial {str(trial)[:20]}"
             values = exact_values(where, dict(zip(REPEAT_REALS, reals)), exact)
-            records.append(RepeatRecord(stored_int(where, "trial", trial), stored_int(where, "repeat_index", repeat),
-                                        stored_seed(where, seed), stored_status(where, status),
-                                        epochs_run=stored_int(where, "epochs_run", epochs_run),
-                                        error=None if error is None else str(error),
-                                        metrics=stored_metrics(where, metrics), **values))
+            records.append(
+                RepeatRecord(
+                    stored_int(where, "trial", trial),
+                    stored_int(where, "repeat_index", repeat),
+                    stored_seed(where, seed),
+                    stored_status(where, status),
+                    epochs_run=stored_int(where, "epochs_run", epochs_run),
+                    error=None if error is None else str(error),
+                    metrics=stored_metrics(where, metrics),
+                    **values,
+                )
+            )
         return records
 
     def mark_confirmed_model(self, trial: int, repeat: int) -> None:
@@ -71,8 +87,10 @@ class Confirmations:
         digest = file_digest(self.run_dir / MODELS_DIR / BEST_MODEL)
         with transaction(self._db):
             self._db.execute("UPDATE confirmations SET model_sha256 = NULL WHERE model_sha256 IS NOT NULL")
-            self._db.execute("UPDATE confirmations SET model_sha256 = ? WHERE trial = ? AND repeat_index = ?",
-                             (digest, int(trial), int(repeat)))
+            self._db.execute(
+                "UPDATE confirmations SET model_sha256 = ? WHERE trial = ? AND repeat_index = ?",
+                (digest, int(trial), int(repeat)),
+            )
 
     def confirmed_model(self) -> tuple[int, int] | None:
         """``(trial, repeat)`` when ``models/best.npz`` holds a confirmation repeat, else None."""

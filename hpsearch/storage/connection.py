@@ -39,8 +39,10 @@ def connect(run_dir: Path, *, read_only: bool) -> tuple[sqlite3.Connection, bool
     wal = run_dir / f"{RUN_DB}-wal"
     for path in (db_path, wal, run_dir / f"{RUN_DB}-shm"):  # SQLite writes the last two
         if path.is_symlink():
-            raise RunError(f"'{path}' is a symlink — a run's database files are never links, and hpsearch never "
-                           "writes through one: remove it (or copy the run without links)")
+            raise RunError(
+                f"'{path}' is a symlink — a run's database files are never links, and hpsearch never "
+                "writes through one: remove it (or copy the run without links)"
+            )
     if not os.access(run_dir, os.W_OK):
         if wal.is_file() and wal.stat().st_size > 0:
             return _merged_copy(run_dir), True

@@ -21,9 +21,16 @@ class DecisionLog:
             self._db.execute(
                 "INSERT INTO decisions (trial, seq, epoch, action, reason, learning_rate_before, learning_rate_after,"
                 " rolled_back_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (int(trial), seq, int(decision.epoch), decision.action, decision.reason,
-                 float(decision.learning_rate_before), float(decision.learning_rate_after),
-                 None if decision.rolled_back_to is None else int(decision.rolled_back_to)),
+                (
+                    int(trial),
+                    seq,
+                    int(decision.epoch),
+                    decision.action,
+                    decision.reason,
+                    float(decision.learning_rate_before),
+                    float(decision.learning_rate_after),
+                    None if decision.rolled_back_to is None else int(decision.rolled_back_to),
+                ),
             )
 
     def decisions(self) -> dict[int, list[Decision]]:

@@ -24,8 +24,22 @@ from hpsearch.io import bounded_json
 # TrialRecord fields kept in REAL columns, so SQL can sort and filter by them.
 REAL_FIELDS = ("dev_cost", "train_cost", "dev_accuracy", "seconds", "value", "best_dev_cost")
 TRIAL_COLUMNS = ", ".join(
-    ("trial", "round", "index_in_round", "params", "seed", "status", *REAL_FIELDS,
-     "epochs_run", "history", "error", "exact_floats", "rung", "best_epoch", "metrics")
+    (
+        "trial",
+        "round",
+        "index_in_round",
+        "params",
+        "seed",
+        "status",
+        *REAL_FIELDS,
+        "epochs_run",
+        "history",
+        "error",
+        "exact_floats",
+        "rung",
+        "best_epoch",
+        "metrics",
+    )
 )
 EPOCH_FIELDS = ("train_cost", "dev_cost", "dev_accuracy", "learning_rate", "seconds")
 REPEAT_REALS = ("value", "dev_cost", "train_cost", "dev_accuracy", "seconds")
@@ -73,10 +87,17 @@ def trial_row(rec: TrialRecord) -> tuple:
     """``rec`` as the values of ``TRIAL_COLUMNS``."""
     reals = {f: getattr(rec, f) for f in REAL_FIELDS}
     return (
-        int(rec.trial), int(rec.round), int(rec.index), dumps(rec.params), str(int(rec.seed)),
+        int(rec.trial),
+        int(rec.round),
+        int(rec.index),
+        dumps(rec.params),
+        str(int(rec.seed)),
         TrialStatus(rec.status).value,
         *(None if v is None else float(v) for v in reals.values()),
-        int(rec.epochs_run), dumps(rec.history), rec.error, inexact_reals(reals),
+        int(rec.epochs_run),
+        dumps(rec.history),
+        rec.error,
+        inexact_reals(reals),
         None if rec.rung is None else int(rec.rung),
         None if rec.best_epoch is None else int(rec.best_epoch),
         dumps(rec.metrics),
@@ -113,8 +134,9 @@ def stored_real(where: str, field: str, value: Any) -> float | None:
     raise BadRow(f"{where}: {field} is {type(value).__name__} {str(value)[:40]!r}, not a number")
 
 
-def stored_int(where: str, field: str, value: Any, *, nullable: bool = False, low: int = 0,
-               high: int = 2**62) -> int | None:
+def stored_int(
+    where: str, field: str, value: Any, *, nullable: bool = False, low: int = 0, high: int = 2**62
+) -> int | None:
     """An INTEGER column's value within ``[low, high]`` (NULL when ``nullable``); BadRow otherwise."""
     if value is None and nullable:
         return None
@@ -135,8 +157,9 @@ def stored_status(where: str, value: Any) -> TrialStatus:
     try:
         return TrialStatus(value)
     except ValueError:
-        raise BadRow(f"{where}: status is {str(value)[:40]!r}, not one of "
-                     f"{', '.join(s.value for s in TrialStatus)}") from None
+        raise BadRow(
+            f"{where}: status is {str(value)[:40]!r}, not one of {', '.join(s.value for s in TrialStatus)}"
+        ) from None
 
 
 def exact_values(where: str, reals: Mapping[str, Any], exact_floats: Any) -> dict[str, float | None]:
@@ -150,20 +173,40 @@ def exact_values(where: str, reals: Mapping[str, Any], exact_floats: Any) -> dic
 
 def trial_from_row(row: tuple) -> TrialRecord:
     """The record of a row of ``TRIAL_COLUMNS``; BadRow naming the trial and the field if a value is damaged."""
-    (trial, rnd, index, params, seed, status, *reals, epochs_run, history, error, exact_floats, rung,
-     best_epoch, metrics) = row
+    (
+        trial,
+        rnd,
+        index,
+        params,
+        seed,
+        status,
+        *reals,
+        epochs_run,
+        history,
+        error,
+        exact_floats,
+        rung,
+        best_epoch,
+        metrics,
+    ) = row
     where = f"trial {str(trial)[:20]}"
     stored_int(where, "trial", trial)
     if error is not None and not isinstance(error, str):
         raise BadRow(f"{where}: error is {type(error).__name__}, not text")
     return TrialRecord(
-        trial=trial, round=stored_int(where, "round", rnd), index=stored_int(where, "index_in_round", index),
-        params=stored_json(where, "params", params), seed=stored_seed(where, seed),
-        status=stored_status(where, status), epochs_run=stored_int(where, "epochs_run", epochs_run),
-        history=stored_json(where, "history", history), error=error,
+        trial=trial,
+        round=stored_int(where, "round", rnd),
+        index=stored_int(where, "index_in_round", index),
+        params=stored_json(where, "params", params),
+        seed=stored_seed(where, seed),
+        status=stored_status(where, status),
+        epochs_run=stored_int(where, "epochs_run", epochs_run),
+        history=stored_json(where, "history", history),
+        error=error,
         rung=stored_int(where, "rung", rung, nullable=True),
         best_epoch=stored_int(where, "best_epoch", best_epoch, nullable=True),
-        metrics=stored_json(where, "metrics", metrics), **exact_values(where, dict(zip(REAL_FIELDS, reals)), exact_floats),
+        metrics=stored_json(where, "metrics", metrics),
+        **exact_values(where, dict(zip(REAL_FIELDS, reals)), exact_floats),
     )
 
 
@@ -192,10 +235,7 @@ def epoch_rows(history: Mapping[str, list[float]], seconds: list[float] | None =
     def metrics(e: int) -> str:
         return dumps(known_metrics({k: float(v[e]) for k, v in history.items() if k in EPOCH_METRICS and e < len(v)}))
 
-    return [
-        (e, *(cell(history.get(f), e) for f in EPOCH_FIELDS[:-1]), cell(seconds, e), metrics(e))
-        for e in range(n)
-    ]
+    return [(e, *(cell(history.get(f), e) for f in EPOCH_FIELDS[:-1]), cell(seconds, e), metrics(e)) for e in range(n)]
 
 
 def insert_epochs(db: sqlite3.Connection, trial: int, rows: list[tuple]) -> None:
@@ -213,8 +253,11 @@ def round_from_row(row: tuple) -> RoundRecord:
     if not isinstance(sampler, str) or not isinstance(kind, str):
         raise BadRow(f"{where}: sampler and kind must be text")
     return RoundRecord(
-        round=stored_int(where, "round", r, high=MAX_ROUNDS), **from_stored_space(stored_json(where, "space", space)),
-        n_trials=stored_int(where, "n_trials", n, low=1, high=MAX_TRIALS), sampler=sampler, kind=kind,
+        round=stored_int(where, "round", r, high=MAX_ROUNDS),
+        **from_stored_space(stored_json(where, "space", space)),
+        n_trials=stored_int(where, "n_trials", n, low=1, high=MAX_TRIALS),
+        sampler=sampler,
+        kind=kind,
         top_k=stored_int(where, "top_k", top_k, nullable=True, low=1, high=MAX_TRIALS),
         expand=bool(stored_int(where, "expand", expand, high=1)),
         first_trial=stored_int(where, "first_trial", first, high=MAX_TRIALS * MAX_ROUNDS),

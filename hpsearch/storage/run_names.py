@@ -12,10 +12,7 @@ from hpsearch.core.errors import RunError
 RUNS_DIR_ENV = "HPSEARCH_RUNS_DIR"
 MAX_NAME_LENGTH = 100
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-NAME_RULE = (
-    f"a run name is 1 to {MAX_NAME_LENGTH} letters, digits, '.', '_' or '-', "
-    "starting with a letter or digit"
-)
+NAME_RULE = f"a run name is 1 to {MAX_NAME_LENGTH} letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
 def validate_run_name(name: str) -> str:

@@ -41,15 +41,15 @@ from hpsearch.storage.epochs import EpochTable
 from hpsearch.storage.layout import CONFIG_FILE, LOCK_FILE, RUN_DB
 from hpsearch.storage.records import EpochLog, RungEntry, RunSummary
 from hpsearch.storage.rows import (
-    BadRow,
-    round_from_row,
-    stored_json,
     TRIAL_COLUMNS,
+    BadRow,
     dumps,
     epoch_rows,
     insert_epochs,
     now,
     nullable,
+    round_from_row,
+    stored_json,
     trial_from_row,
     trial_row,
 )
@@ -165,8 +165,10 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
                 return cls.create(run_dir, name=run_dir.name, config=config, config_text=config_text)
             except _Taken:
                 continue
-        raise RunError(f"cannot create run '{name}' in '{runs_dir}': {_CREATE_TRIES} free names in a row were "
-                       "taken by other processes meanwhile — try again")
+        raise RunError(
+            f"cannot create run '{name}' in '{runs_dir}': {_CREATE_TRIES} free names in a row were "
+            "taken by other processes meanwhile — try again"
+        )
 
     @classmethod
     def open(cls, run_dir: Path, *, read_only: bool = False) -> "RunStore":
@@ -224,8 +226,10 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
         a search would otherwise report "saved" for results that are gone.
         """
         if _file_identity(self.run_dir / RUN_DB) != self._identity:
-            raise RunError(f"{self.run_dir / RUN_DB} was deleted or replaced while this command ran: "
-                           f"the results of run '{self.name}' are lost")
+            raise RunError(
+                f"{self.run_dir / RUN_DB} was deleted or replaced while this command ran: "
+                f"the results of run '{self.name}' are lost"
+            )
 
     def close(self) -> None:
         """Close the database connection (idempotent)."""
@@ -246,8 +250,10 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
         RunError on a ``read_only`` store.
         """
         if self.read_only:
-            raise RunError(f"cannot lock run '{self.name}' for writing: it is open read-only (a read-only "
-                           f"{RUN_DB}, or a command that only reads)")
+            raise RunError(
+                f"cannot lock run '{self.name}' for writing: it is open read-only (a read-only "
+                f"{RUN_DB}, or a command that only reads)"
+            )
         check_no_symlinks(self.run_dir)  # a writer never writes through a planted link
         fd = open_for_write(self.run_dir, LOCK_FILE, os.O_RDWR | os.O_CREAT)
         try:
@@ -293,7 +299,8 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
         """Every round, by round number; RunError naming the round and value if one is past ``core.limits``."""
         rows = self._db.execute(
             "SELECT round, space, n_trials, sampler, kind, top_k, expand, first_trial"
-            " FROM rounds ORDER BY round LIMIT ?", (MAX_ROUNDS + 1,)
+            " FROM rounds ORDER BY round LIMIT ?",
+            (MAX_ROUNDS + 1,),
         ).fetchall()
         if len(rows) > MAX_ROUNDS:
             raise BadRow(f"more than {MAX_ROUNDS} rounds")
@@ -309,13 +316,7 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
         self.record_progress(rec.trial, rec.round, EpochLog(0, rec.history), final=rec)
 
     def record_progress(
-        self,
-        trial: int,
-        round: int,
-        log: EpochLog,
-        *,
-        rung: RungEntry | None = None,
-        final: TrialRecord | None = None,
+        self, trial: int, round: int, log: EpochLog, *, rung: RungEntry | None = None, final: TrialRecord | None = None
     ) -> None:
         """Record epochs a trial trained, the rung it reached and (when it ended) its record — all in one transaction.
 
@@ -376,11 +377,18 @@ class RunStore(EpochTable, RungRecords, ArtifactFiles, DecisionLog, Confirmation
             (TrialStatus.OK.value, -math.inf, math.inf),
         ).fetchone()
         # After confirm, predict uses the confirmed best's repeat (models/best.npz): list names that trial.
-        confirmed = self.confirmed_model() if self._db.execute(
-            "SELECT 1 FROM confirmations WHERE model_sha256 IS NOT NULL LIMIT 1").fetchone() else None
+        confirmed = (
+            self.confirmed_model()
+            if self._db.execute("SELECT 1 FROM confirmations WHERE model_sha256 IS NOT NULL LIMIT 1").fetchone()
+            else None
+        )
         if confirmed is not None:
-            best = self._db.execute("SELECT trial, dev_cost, metrics FROM trials WHERE trial = ?",
-                                    (confirmed[0],)).fetchone() or best
+            best = (
+                self._db.execute(
+                    "SELECT trial, dev_cost, metrics FROM trials WHERE trial = ?", (confirmed[0],)
+                ).fetchone()
+                or best
+            )
         return RunSummary(
             name=self.run_dir.name,
             path=self.run_dir,

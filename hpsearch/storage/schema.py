@@ -15,13 +15,7 @@ import json
 import sqlite3
 
 from hpsearch.core.records import best_epoch
-from hpsearch.storage.rows import (
-    TRIAL_COLUMNS,
-    dumps,
-    epoch_rows,
-    insert_epochs,
-    real_is_exact,
-)
+from hpsearch.storage.rows import TRIAL_COLUMNS, dumps, epoch_rows, insert_epochs, real_is_exact
 from hpsearch.storage.sql import transaction
 
 SCHEMA_VERSION = 4
@@ -125,7 +119,8 @@ CREATE TABLE confirmations (
 );
 """
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -148,7 +143,10 @@ CREATE TABLE best_model_saves (
     sha256 TEXT NOT NULL,
     saved  TEXT NOT NULL
 );
-""" + TRIAL_TABLES + FILE_TABLES
+"""
+    + TRIAL_TABLES
+    + FILE_TABLES
+)
 
 
 def read_meta(db: sqlite3.Connection) -> dict[str, str]:
@@ -216,8 +214,10 @@ def _reference() -> dict[str, tuple[str, tuple[tuple[str, str, int, str | None],
     db = sqlite3.connect(":memory:")
     try:
         db.executescript(SCHEMA)
-        return {name: (sql, tuple((c[1], c[2], c[3], c[4]) for c in db.execute(f'PRAGMA table_info("{name}")')))
-                for name, sql in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'")}
+        return {
+            name: (sql, tuple((c[1], c[2], c[3], c[4]) for c in db.execute(f'PRAGMA table_info("{name}")')))
+            for name, sql in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+        }
     finally:
         db.close()
 
@@ -247,8 +247,11 @@ def _complete(db: sqlite3.Connection) -> None:
             db.execute(sql)
             continue
         name, kind, not_null, default = next(c for c in columns if c[0] == column)
-        db.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {kind}'
-                   + (" NOT NULL" if not_null else "") + (f" DEFAULT {default}" if default is not None else ""))
+        db.execute(
+            f'ALTER TABLE "{table}" ADD COLUMN "{name}" {kind}'
+            + (" NOT NULL" if not_null else "")
+            + (f" DEFAULT {default}" if default is not None else "")
+        )
 
 
 def _migrate_1_to_2(db: sqlite3.Connection) -> None:
@@ -260,8 +263,7 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
         "SELECT trial, round, index_in_round, params, seed, status, dev_cost, train_cost, dev_accuracy,"
         " epochs_run, seconds, history, error, exact_floats FROM trials_v1"
     ).fetchall()
-    for (trial, rnd, index, params, seed, status, dev, train, acc, epochs_run, seconds, history, error,
-         exact) in old:
+    for trial, rnd, index, params, seed, status, dev, train, acc, epochs_run, seconds, history, error, exact in old:
         exact_values = json.loads(exact)
         dev_value = exact_values.get("dev_cost", dev)
         hist = json.loads(history)
@@ -272,10 +274,27 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
             exact_values["best_dev_cost"] = best_cost
         db.execute(
             f"INSERT INTO trials ({TRIAL_COLUMNS}) VALUES ({', '.join('?' * 19)})",
-            (trial, rnd, index, params, seed, status, dev, train, acc, seconds,
-             None if dev_value is None or not real_is_exact(dev_value) else dev_value,
-             None if best_cost is None or not real_is_exact(best_cost) else best_cost,
-             epochs_run, history, error, dumps(exact_values), None, best_at, "{}"),
+            (
+                trial,
+                rnd,
+                index,
+                params,
+                seed,
+                status,
+                dev,
+                train,
+                acc,
+                seconds,
+                None if dev_value is None or not real_is_exact(dev_value) else dev_value,
+                None if best_cost is None or not real_is_exact(best_cost) else best_cost,
+                epochs_run,
+                history,
+                error,
+                dumps(exact_values),
+                None,
+                best_at,
+                "{}",
+            ),
         )
         insert_epochs(db, trial, epoch_rows(hist))
     db.execute("DROP TABLE trials_v1")

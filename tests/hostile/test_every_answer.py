@@ -23,14 +23,18 @@ from hpsearch.config.overrides import parse_assignments
 from hpsearch.core.errors import ConfigError
 from hpsearch.core.records import TrialRecord, TrialStatus
 
-
 # 1. Names that collide with the fixed columns of an export.
 
-@pytest.mark.parametrize("name", ["seed", "round", "status", "rank", "trial", "error", "seconds", "confirm_mean", "history"])
+
+@pytest.mark.parametrize(
+    "name", ["seed", "round", "status", "rank", "trial", "error", "seconds", "confirm_mean", "history"]
+)
 def test_an_own_objective_refuses_a_parameter_or_metric_named_as_a_fixed_column(tmp_path: Path, name: str) -> None:
     path = tmp_path / "objective.yaml"
-    path.write_text(f"objective: {{command: 'echo {{{name}}}', metric: {name}}}\n"
-                    f"space:\n  {name}: {{scale: int, low: 0, high: 5}}\n")
+    path.write_text(
+        f"objective: {{command: 'echo {{{name}}}', metric: {name}}}\n"
+        f"space:\n  {name}: {{scale: int, low: 0, high: 5}}\n"
+    )
     with pytest.raises(ConfigError) as exc:
         load_config(path)
     lines = str(exc.value).splitlines()
@@ -47,9 +51,20 @@ def test_the_engine_refuses_searching_seed_which_every_trial_sets_itself(tmp_pat
 
 def _objective_trials() -> list[TrialRecord]:
     """Two trials whose objective reported, beside its metric acc, numbers named as fixed columns."""
-    return [TrialRecord(n, 0, n, {"x": n}, 100 + n, TrialStatus.OK, value=-acc, epochs_run=3,
-                        metrics={"acc": acc, "trial": 99, "seed": 7, "epochs": 12, "loss": 0.5})
-            for n, acc in ((0, 0.8), (1, 0.9))]
+    return [
+        TrialRecord(
+            n,
+            0,
+            n,
+            {"x": n},
+            100 + n,
+            TrialStatus.OK,
+            value=-acc,
+            epochs_run=3,
+            metrics={"acc": acc, "trial": 99, "seed": 7, "epochs": 12, "loss": 0.5},
+        )
+        for n, acc in ((0, 0.8), (1, 0.9))
+    ]
 
 
 def test_reported_numbers_named_as_fixed_columns_are_kept_apart_in_csv_json_and_the_leaderboard() -> None:
@@ -60,12 +75,16 @@ def test_reported_numbers_named_as_fixed_columns_are_kept_apart_in_csv_json_and_
     assert len(header) == len(set(header))
     records = [dict(zip(header, row)) for row in rows]
     assert [(r["trial"], r["seed"], r["reported_trial"], r["reported_seed"]) for r in records] == [
-        ("1", "101", "99", "7"), ("0", "100", "99", "7")]
+        ("1", "101", "99", "7"),
+        ("0", "100", "99", "7"),
+    ]
     stream = io.StringIO()
     write_json(trials, {}, stream, run="r", rounds=[], metric="acc")
     exported = json.loads(stream.getvalue())["trials"]
     assert [(t["trial"], t["seed"], t["reported_seed"], t["epochs"]) for t in exported] == [
-        (1, 101, 7, 12), (0, 100, 7, 12)]
+        (1, 101, 7, 12),
+        (0, 100, 7, 12),
+    ]
     titles = [c.title for c in leaderboard(trials, ["x"], metric="acc").columns]
     assert len(titles) == len(set(titles))
 
@@ -79,6 +98,7 @@ def test_a_searched_epochs_and_the_epochs_run_get_two_titles() -> None:
 
 
 # 6. A seed past what a config file holds.
+
 
 def test_a_seed_of_23_digits_is_refused_at_the_command_line(tiny_config: Path, runs_dir: Path) -> None:
     result = CliRunner().invoke(cli, ["run", str(tiny_config), "--seed", "1" * 23, "--dry-run"])
@@ -105,6 +125,7 @@ def _accepted(path: Path, seed: int) -> bool:
 
 # 5. --set: the last flag wins, problems name --set KEY, a bare name is told its section, an empty section is one.
 
+
 def _dry_run(config: Path, *sets: str) -> Any:
     return CliRunner().invoke(cli, ["run", str(config), "--dry-run", *(a for s in sets for a in ("--set", s))])
 
@@ -115,8 +136,11 @@ def test_the_last_set_of_a_key_wins_even_after_a_whole_section(tiny_config: Path
 
 
 def test_a_set_problem_names_set_key_and_no_line_of_the_file(tiny_config: Path, runs_dir: Path) -> None:
-    for assignment, key in (("search.trials=0", "search.trials"), ("space.learning_rate.low=5", "space.learning_rate.low"),
-                            ("serch.trials=2", "serch.trials")):
+    for assignment, key in (
+        ("search.trials=0", "search.trials"),
+        ("space.learning_rate.low=5", "space.learning_rate.low"),
+        ("serch.trials=2", "serch.trials"),
+    ):
         result = _dry_run(tiny_config, assignment)
         assert result.exit_code == 2
         assert result.stderr.startswith(f"error: --set {key}: "), result.stderr
@@ -137,6 +161,7 @@ def test_an_empty_section_is_an_empty_mapping_for_set(tiny_config: Path, runs_di
 
 
 # 3. Labels are told apart by the text the file holds unless float64 gives that text back.
+
 
 def _classes(tmp_path: Path, labels: list[str], **data: Any) -> tuple[str, ...]:
     from hpsearch.data.data_config import validate_data_config
@@ -165,14 +190,17 @@ def test_number_labels_float64_keeps_are_classes_in_numeric_order(tmp_path: Path
 
 # 2. Numbers far from 1: scaled right, or one line.
 
+
 def _regression_file(tmp_path: Path, target: float = 1.0, feature: float = 1.0, constant: bool = False) -> Path:
     """A linear target of two features, the target times ``target`` and the features times ``feature``."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 2))
     y = np.full(200, 3.5) if constant else 3 * X[:, 0] - 2 * X[:, 1] + 0.1 * rng.normal(size=200)
     path = tmp_path / "numbers.csv"
-    path.write_text("a,b,y\n" + "".join(f"{float(a * feature)!r},{float(b * feature)!r},{float(t * target)!r}\n"
-                                        for (a, b), t in zip(X, y)))
+    path.write_text(
+        "a,b,y\n"
+        + "".join(f"{float(a * feature)!r},{float(b * feature)!r},{float(t * target)!r}\n" for (a, b), t in zip(X, y))
+    )
     return path
 
 
@@ -204,8 +232,10 @@ def test_targets_and_features_far_from_1_train_as_well_as_near_1(tmp_path: Path,
 def test_a_run_on_targets_near_1e160_reads_its_own_dataset_back(tmp_path: Path, runs_dir: Path) -> None:
     path = _regression_file(tmp_path, 1e160)
     config = tmp_path / "big.yaml"
-    config.write_text(f"data: {{path: {path}, label: y, task: regression}}\nmodel: {{epochs: 2}}\n"
-                      "space:\n  learning_rate: {scale: log, low: 1.0e-3, high: 0.1}\nsearch: {trials: 2, workers: 1}\n")
+    config.write_text(
+        f"data: {{path: {path}, label: y, task: regression}}\nmodel: {{epochs: 2}}\n"
+        "space:\n  learning_rate: {scale: log, low: 1.0e-3, high: 0.1}\nsearch: {trials: 2, workers: 1}\n"
+    )
     result = CliRunner().invoke(cli, ["run", str(config), "--quiet", "--name", "big"])
     assert result.exit_code == 0, result.stderr
     shown = CliRunner().invoke(cli, ["show", str(runs_dir / "big")])
@@ -215,8 +245,9 @@ def test_a_run_on_targets_near_1e160_reads_its_own_dataset_back(tmp_path: Path, 
 def test_a_constant_target_is_one_line_before_any_run_folder(tmp_path: Path, runs_dir: Path) -> None:
     path = _regression_file(tmp_path, constant=True)
     config = tmp_path / "constant.yaml"
-    config.write_text(f"data: {{path: {path}, label: y, task: regression}}\nmodel: {{epochs: 2}}\n"
-                      "search: {trials: 2, workers: 1}\n")
+    config.write_text(
+        f"data: {{path: {path}, label: y, task: regression}}\nmodel: {{epochs: 2}}\nsearch: {{trials: 2, workers: 1}}\n"
+    )
     result = CliRunner().invoke(cli, ["run", str(config), "--quiet"])
     assert result.exit_code == 2 and "'y' is 3.5 in every training row" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -224,6 +255,7 @@ def test_a_constant_target_is_one_line_before_any_run_folder(tmp_path: Path, run
 
 
 # 7. predict on a file with none of the model's columns says which it needs.
+
 
 def test_predict_on_a_file_with_none_of_the_models_columns_names_them(tmp_path: Path) -> None:
     from hpsearch.core.errors import DataError

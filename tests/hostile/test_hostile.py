@@ -33,8 +33,14 @@ MEMORY_LIMIT = 3 * 1024**3  # bytes of address space: numpy, rich and the CLI fi
 TIME_LIMIT = 60  # seconds; each case ends in about one
 
 
-def hpsearch(*args: str, cwd: Path, file_size: int | None = None, close_stdout: bool = False,
-             stdout: int = subprocess.PIPE, module: bool = True) -> subprocess.CompletedProcess[str]:
+def hpsearch(
+    *args: str,
+    cwd: Path,
+    file_size: int | None = None,
+    close_stdout: bool = False,
+    stdout: int = subprocess.PIPE,
+    module: bool = True,
+) -> subprocess.CompletedProcess[str]:
     """Run the CLI in a child process under the memory limit (and a file size limit: a full disk)."""
 
     def limit() -> None:
@@ -46,8 +52,16 @@ def hpsearch(*args: str, cwd: Path, file_size: int | None = None, close_stdout: 
             os.close(1)
 
     child_env = {**os.environ, "HPSEARCH_RUNS_DIR": str(cwd / "runs"), "PYTHONPATH": str(HERE.parent.parent)}
-    return subprocess.run([sys.executable, *(["-m", "hpsearch"] if module else []), *args], cwd=cwd, env=child_env, preexec_fn=limit,
-                          stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=TIME_LIMIT)
+    return subprocess.run(
+        [sys.executable, *(["-m", "hpsearch"] if module else []), *args],
+        cwd=cwd,
+        env=child_env,
+        preexec_fn=limit,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=TIME_LIMIT,
+    )
 
 
 # Several commands in one child (one import of hpsearch instead of one per command), each through
@@ -71,8 +85,10 @@ def hpsearch_batch(commands: list[list[str]], cwd: Path) -> list[subprocess.Comp
 
     child = hpsearch("-c", _BATCH, json.dumps(commands), cwd=cwd, module=False)
     assert child.returncode == 0, child.stderr[-3000:]
-    return [subprocess.CompletedProcess(args, code, out, err)
-            for args, (code, out, err) in zip(commands, json.loads(child.stdout))]
+    return [
+        subprocess.CompletedProcess(args, code, out, err)
+        for args, (code, out, err) in zip(commands, json.loads(child.stdout))
+    ]
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *expected: str) -> str:
@@ -129,12 +145,17 @@ def test_generated_giants_end_at_once(tmp_path: Path) -> None:
 
 def test_hostile_command_line_values_are_one_line(tmp_path: Path) -> None:
     config = write_tiny_config(tmp_path, trials=1, epochs=1)
-    for args in (["--backend", "dask", "--scheduler", "foo://x"], ["--backend", "dask", "--scheduler", "[::"],
-                 ["--trials", str(10**12)], ["--workers", str(10**9)]):
+    for args in (
+        ["--backend", "dask", "--scheduler", "foo://x"],
+        ["--backend", "dask", "--scheduler", "[::"],
+        ["--trials", str(10**12)],
+        ["--workers", str(10**9)],
+    ):
         result = hpsearch("run", str(config), *args, cwd=tmp_path)
         assert result.returncode == 2 and "Traceback" not in result.stderr, (args, result.stderr)
-    assert_one_line_error(hpsearch("train", str(config), "--set", "learning_rate=" + "9" * 400, cwd=tmp_path),
-                          "--set learning_rate")
+    assert_one_line_error(
+        hpsearch("train", str(config), "--set", "learning_rate=" + "9" * 400, cwd=tmp_path), "--set learning_rate"
+    )
     assert not (tmp_path / "runs").exists()
 
 
@@ -156,8 +177,20 @@ def copy_run(run: Path, to: Path) -> Path:
     return to
 
 
-@pytest.mark.parametrize("link", ["lock", "models", "models/best.npz", "models/best.npz.tmp", "plots",
-                                  "plots/report.html", "plots/progress.png", "run.sqlite-wal", "run.sqlite-shm"])
+@pytest.mark.parametrize(
+    "link",
+    [
+        "lock",
+        "models",
+        "models/best.npz",
+        "models/best.npz.tmp",
+        "plots",
+        "plots/report.html",
+        "plots/progress.png",
+        "run.sqlite-wal",
+        "run.sqlite-shm",
+    ],
+)
 def test_a_symlink_planted_in_a_run_is_never_written_through(link: str, finished_run: Path, tmp_path: Path) -> None:
     run = copy_run(finished_run, tmp_path / "runs" / "tiny")
     precious = tmp_path / "precious"
@@ -215,9 +248,11 @@ def test_markup_and_control_sequences_are_printed_as_plain_text(finished_run: Pa
     assert "missing[/x][link=file:/etc/passwd]\\x1b]0;owned\\x07" in line  # (a path folds the //)
     # a config name that is not a legal run name
     named = tmp_path / "named.yaml"
-    named.write_text("name: \"[/x][link=file:///etc/passwd]\\e]0;owned\\a\"\n"
-                     "data: {dataset: spirals, samples: 60}\nmodel: {epochs: 1}\n"
-                     "search: {trials: 1, workers: 1}\n")
+    named.write_text(
+        'name: "[/x][link=file:///etc/passwd]\\e]0;owned\\a"\n'
+        "data: {dataset: spirals, samples: 60}\nmodel: {epochs: 1}\n"
+        "search: {trials: 1, workers: 1}\n"
+    )
     line = assert_one_line_error(hpsearch("run", str(named), cwd=tmp_path), "[/x]")
     assert "\x1b" not in line
 
@@ -243,16 +278,28 @@ def test_a_full_disk_during_export_and_plot_leaves_no_truncated_file(finished_ru
     run = copy_run(finished_run, tmp_path / "runs" / "tiny")
     with RunStore.open(run) as store, store.lock():  # 300 more trials: every output is large
         first = store.trials()[0]
-        store.add_round(RoundRecord(round=1, space=store.rounds()[0].space, n_trials=300, sampler="random",
-                                    kind="zoom", top_k=2, first_trial=4))
+        store.add_round(
+            RoundRecord(
+                round=1,
+                space=store.rounds()[0].space,
+                n_trials=300,
+                sampler="random",
+                kind="zoom",
+                top_k=2,
+                first_trial=4,
+            )
+        )
         for i in range(300):
             store.record_trial(replace(first, trial=4 + i, round=1, index=i))
     out = tmp_path / "out"
     out.mkdir()
     # 40 kB a file: SQLite's 32 kB shared-memory file fits, the JSON export and report.html do not
     limit = 40_000
-    assert_one_line_error(hpsearch("export", "tiny", "--json", str(out / "x.json"), cwd=tmp_path, file_size=limit),
-                          "x.json", "File too large")
+    assert_one_line_error(
+        hpsearch("export", "tiny", "--json", str(out / "x.json"), cwd=tmp_path, file_size=limit),
+        "x.json",
+        "File too large",
+    )
     assert list(out.iterdir()) == []  # neither a truncated file nor a temp file
     assert_one_line_error(hpsearch("plot", "tiny", "--out", str(out), cwd=tmp_path, file_size=limit), "File too large")
     written = list(out.iterdir())
@@ -262,9 +309,13 @@ def test_a_full_disk_during_export_and_plot_leaves_no_truncated_file(finished_ru
 def test_export_into_a_closed_pipe_exits_quietly(finished_run: Path, tmp_path: Path) -> None:
     copy_run(finished_run, tmp_path / "runs" / "tiny")
     for command in (["export", "tiny"], ["show", "tiny"], ["export", "tiny", "--json", "-"]):
-        child = subprocess.Popen([sys.executable, "-m", "hpsearch", *command], cwd=tmp_path,
-                                 env={**os.environ, "HPSEARCH_RUNS_DIR": str(tmp_path / "runs")},
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "hpsearch", *command],
+            cwd=tmp_path,
+            env={**os.environ, "HPSEARCH_RUNS_DIR": str(tmp_path / "runs")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         child.stdout.close()  # like `| head -0`: the reader is gone before anything is written
         _, err = child.communicate(timeout=TIME_LIMIT)
         assert child.returncode == 0, (command, err.decode())
@@ -312,8 +363,9 @@ def test_a_read_only_run_still_shows_exports_and_lists(finished_run: Path, tmp_p
         assert snapshot(run) == before
 
 
-def test_a_read_only_copy_whose_write_ahead_log_holds_the_trials_shows_them(tmp_path: Path,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_read_only_copy_whose_write_ahead_log_holds_the_trials_shows_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A run folder copied while its search ran (run.sqlite-wal not merged yet), then opened where it cannot be
     written: its trials, its rounds and its best model's digest are in the log, and are read from there."""
     copied = tmp_path / "copy" / "runs" / "tiny"
@@ -354,8 +406,11 @@ def test_a_choice_of_150_000_items_loads_in_linear_time_and_its_dry_run_histogra
 
     (tmp_path / "many_obj.py").write_text("def f(params):\n    return len(params['c'])\n")
     config = tmp_path / "many.yaml"
-    config.write_text("objective: {python: many_obj:f, metric: value}\nspace:\n  c: {choice: ["
-                      + ",".join(label(i) for i in range(150_000)) + "]}\nsearch: {trials: 20, seed: 0}\n")
+    config.write_text(
+        "objective: {python: many_obj:f, metric: value}\nspace:\n  c: {choice: ["
+        + ",".join(label(i) for i in range(150_000))
+        + "]}\nsearch: {trials: 20, seed: 0}\n"
+    )
     assert 800_000 < config.stat().st_size < 1_000_000
     result = hpsearch("run", str(config), "--dry-run", cwd=tmp_path)  # TIME_LIMIT: a minute, not minutes
     assert result.returncode == 0, result.stderr[-3000:]

@@ -8,7 +8,6 @@ that no process it started outlives it.
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import signal
@@ -39,15 +38,31 @@ def child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def hostile_run(tmp_path: Path, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     """``hpsearch ARGS`` in a child process under ``MEMORY_LIMIT`` and ``timeout`` seconds."""
-    return subprocess.run([sys.executable, "-m", "hpsearch", *args], cwd=tmp_path, env=child_env(tmp_path),
-                          preexec_fn=_limits, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "hpsearch", *args],
+        cwd=tmp_path,
+        env=child_env(tmp_path),
+        preexec_fn=_limits,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
-def write_config(tmp_path: Path, objective: str, *, trials: int = 1, extra: str = "",
-                 space: str = "  x: {scale: uniform, low: 0, high: 1}\n", name: str = "obj") -> Path:
+def write_config(
+    tmp_path: Path,
+    objective: str,
+    *,
+    trials: int = 1,
+    extra: str = "",
+    space: str = "  x: {scale: uniform, low: 0, high: 1}\n",
+    name: str = "obj",
+) -> Path:
     config = tmp_path / f"{name}.yaml"
-    config.write_text(f"name: {name}\nobjective:\n{textwrap.indent(objective, '  ')}space:\n{space}"
-                      f"search:\n  trials: {trials}\n  seed: 1\n  workers: 1\n{extra}")
+    config.write_text(
+        f"name: {name}\nobjective:\n{textwrap.indent(objective, '  ')}space:\n{space}"
+        f"search:\n  trials: {trials}\n  seed: 1\n  workers: 1\n{extra}"
+    )
     return config
 
 
@@ -83,11 +98,14 @@ def test_a_command_printing_without_pause_is_stopped_at_its_timeout_in_bounded_m
 
 
 def test_a_line_without_a_newline_costs_linear_time(tmp_path):
-    script = python_script(tmp_path, """
+    script = python_script(
+        tmp_path,
+        """
         import json, sys
         sys.stdout.write("{" + "x" * (64 * 1024 * 1024))  # 64 MB, no newline
         sys.stdout.write("\\n" + json.dumps({"loss": 0.25}) + "\\n")
-    """)
+    """,
+    )
     config = write_config(tmp_path, f"command: [python, {script}]\nmetric: loss\n")
     start = time.monotonic()
     result = hostile_run(tmp_path, "run", str(config), "-q", timeout=25)
@@ -124,9 +142,14 @@ def test_a_search_killed_during_start_up_leaves_no_process_alive(tmp_path, worke
     config = write_config(tmp_path, BACKGROUND, trials=4)
     marker = f"HPSEARCH_TEST_MARKER={uuid.uuid4().hex}"
     env = child_env(tmp_path, **dict([marker.split("=")]))
-    search = subprocess.Popen([sys.executable, "-m", "hpsearch", "run", str(config), "-q", "--workers", str(workers)],
-                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              preexec_fn=_limits)
+    search = subprocess.Popen(
+        [sys.executable, "-m", "hpsearch", "run", str(config), "-q", "--workers", str(workers)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_limits,
+    )
     try:
         time.sleep(moment)
         search.kill()
@@ -167,8 +190,12 @@ def test_a_function_that_exits_or_returns_a_numpy_scalar_is_one_trial(tmp_path):
     assert_clean(result)
     trials = trials_of(tmp_path)
     assert [t.status.value for t in trials] == ["failed"] * 4 + ["ok"] * 2
-    assert [t.error.split(" (")[0] for t in trials[:4]] == ["SystemExit: 0", "SystemExit: 3", "GeneratorExit",
-                                                            "ValueError: bad width"]
+    assert [t.error.split(" (")[0] for t in trials[:4]] == [
+        "SystemExit: 0",
+        "SystemExit: 3",
+        "GeneratorExit",
+        "ValueError: bad width",
+    ]
     assert all(f"trials/{t.trial}/traceback.txt" in t.error for t in trials[:4]), [t.error for t in trials]
     traceback_text = (tmp_path / "runs" / "obj" / "trials" / "3" / "traceback.txt").read_text()
     assert "ValueError: bad width" in traceback_text and "exits.py" in traceback_text
@@ -181,17 +208,24 @@ HUGE = "9" * 400
 
 
 def test_huge_and_non_finite_numbers_in_reports_are_ignored_and_resume_works(tmp_path):
-    script = python_script(tmp_path, f"""
+    script = python_script(
+        tmp_path,
+        f"""
         import sys
         print('{{"a": ' + "[" * 100000 + "]" * 100000 + "}}")   # deeper than the JSON parser goes: ignored
         print('{{"epoch": 1, "loss": 0.7, "other": {HUGE}}}')
         print('{{"epoch": Infinity, "loss": 0.6}}')
         print('{{"epoch": NaN, "loss": 0.6}}')
         print('{{"loss": ' + sys.argv[1] + ', "other": {HUGE}, "big": 1e999, "ok": 3}}')
-    """)
-    config = write_config(tmp_path, f"command: [python, {script}, '{{v}}']\nmetric: loss\n", trials=2,
-                          space="  v: {choice: ['0.5', '" + HUGE + "']}\n",
-                          extra="  sampler: grid\n  early_stopping: {method: halving, min_epochs: 1, eta: 2, max_epochs: 4}\n")
+    """,
+    )
+    config = write_config(
+        tmp_path,
+        f"command: [python, {script}, '{{v}}']\nmetric: loss\n",
+        trials=2,
+        space="  v: {choice: ['0.5', '" + HUGE + "']}\n",
+        extra="  sampler: grid\n  early_stopping: {method: halving, min_epochs: 1, eta: 2, max_epochs: 4}\n",
+    )
     assert_clean(hostile_run(tmp_path, "run", str(config), "-q"))
     by_value = {t.params["v"]: t for t in trials_of(tmp_path)}
     good, bad = by_value["0.5"], by_value[HUGE]
@@ -202,10 +236,13 @@ def test_huge_and_non_finite_numbers_in_reports_are_ignored_and_resume_works(tmp
 
 
 def test_a_report_with_ten_thousand_keys_keeps_a_hundred_and_show_stays_fast(tmp_path):
-    script = python_script(tmp_path, """
+    script = python_script(
+        tmp_path,
+        """
         import json
         print(json.dumps({"loss": 0.5, **{f"k{i:05d}": i for i in range(10000)}}))
-    """)
+    """,
+    )
     config = write_config(tmp_path, f"command: [python, {script}]\nmetric: loss\n")
     assert_clean(hostile_run(tmp_path, "run", str(config), "-q"))
     [trial] = trials_of(tmp_path)
@@ -217,10 +254,13 @@ def test_a_report_with_ten_thousand_keys_keeps_a_hundred_and_show_stays_fast(tmp
 
 
 def test_a_missing_metric_says_what_was_printed(tmp_path):
-    script = python_script(tmp_path, """
+    script = python_script(
+        tmp_path,
+        """
         print('{"val_loss": 0.5, "acc": 1}')
         print('{"epoch": 1, "acc": 1}')
-    """)
+    """,
+    )
     config = write_config(tmp_path, f"command: [python, {script}]\nmetric: val_accuracy\n")
     assert_clean(hostile_run(tmp_path, "run", str(config), "-q"), exit_code=1)  # its only trial failed
     [trial] = trials_of(tmp_path)
@@ -240,8 +280,12 @@ def train(params, trial):
 
 def test_a_nan_metric_at_a_rung_is_pruned(tmp_path):
     (tmp_path / "nanny.py").write_text(NAN_REPORTER)
-    config = write_config(tmp_path, "python: nanny:train\nmetric: loss\n", trials=6,
-                          extra="  early_stopping: {method: halving, min_epochs: 1, eta: 2, max_epochs: 4}\n")
+    config = write_config(
+        tmp_path,
+        "python: nanny:train\nmetric: loss\n",
+        trials=6,
+        extra="  early_stopping: {method: halving, min_epochs: 1, eta: 2, max_epochs: 4}\n",
+    )
     assert_clean(hostile_run(tmp_path, "run", str(config), "-q"))
     for trial in trials_of(tmp_path):
         if trial.params["x"] > 0.5:

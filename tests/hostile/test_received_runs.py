@@ -92,8 +92,14 @@ def test_a_changed_prepared_array_or_best_state_is_one_line(twelve_trials: Path,
     run = copy_run(twelve_trials, tmp_path / "runs" / "tiny")
     X = np.load(run / "data" / "X_train.npy")
     np.save(run / "data" / "X_train.npy", X * 2)  # same header, other numbers
-    for result in hpsearch_batch([["resume", "tiny"], ["confirm", "tiny", "--top", "1", "--seeds", "2"],
-                                  ["zoom", "tiny", "--top", "2", "--trials", "1"]], tmp_path):
+    for result in hpsearch_batch(
+        [
+            ["resume", "tiny"],
+            ["confirm", "tiny", "--top", "1", "--seeds", "2"],
+            ["zoom", "tiny", "--top", "2", "--trials", "1"],
+        ],
+        tmp_path,
+    ):
         assert_one_line_error(result, "X_train.npy", "changed")
     shutil.copyfile(twelve_trials / "data" / "X_train.npy", run / "data" / "X_train.npy")
     state = run / "models" / "best-state.npz"
@@ -134,8 +140,9 @@ def test_tampered_model_files_are_one_line(twelve_trials: Path, tmp_path: Path) 
     arrays["prep_scale"] = np.zeros_like(arrays["prep_scale"])
     zero = tmp_path / "zero.npz"
     np.savez(zero, **arrays)
-    results = hpsearch_batch([["predict", str(path), str(data)] for path in (deep, short, typed, numbers, zero)],
-                             tmp_path)
+    results = hpsearch_batch(
+        [["predict", str(path), str(data)] for path in (deep, short, typed, numbers, zero)], tmp_path
+    )
     for path, result in zip((deep, short, typed, numbers, zero), results):
         assert_one_line_error(result, path.name)
 
@@ -146,8 +153,7 @@ def test_tampered_model_files_are_one_line(twelve_trials: Path, tmp_path: Path) 
 def test_a_round_of_a_trillion_trials_is_one_line_not_a_hang(twelve_trials: Path, tmp_path: Path) -> None:
     run = copy_run(twelve_trials, tmp_path / "runs" / "tiny")
     sql(run, "UPDATE rounds SET n_trials = ?", 10**12)
-    for result in hpsearch_batch([["resume", "tiny"], ["show", "tiny"], ["zoom", "tiny", "--trials", "1"]],
-                                 tmp_path):
+    for result in hpsearch_batch([["resume", "tiny"], ["show", "tiny"], ["zoom", "tiny", "--trials", "1"]], tmp_path):
         assert_one_line_error(result, "n_trials", "tiny")
 
 
@@ -196,18 +202,24 @@ def test_show_never_hashes_a_device_a_fifo_or_a_huge_file(source: str, twelve_tr
 def test_a_received_run_of_a_command_shows_what_would_run_and_needs_trust(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     script = tmp_path / "job.py"
-    script.write_text(f"import json, pathlib\npathlib.Path({str(marker)!r}).touch()\n"
-                      "print(json.dumps({'loss': 0.5}))\n")
+    script.write_text(
+        f"import json, pathlib\npathlib.Path({str(marker)!r}).touch()\nprint(json.dumps({{'loss': 0.5}}))\n"
+    )
     config = tmp_path / "obj.yaml"
-    config.write_text(f"name: obj\nobjective:\n  command: [{sys.executable}, {script}]\n  metric: loss\n"
-                      "space:\n  x: {scale: uniform, low: 0, high: 1}\nsearch:\n  trials: 2\n  seed: 1\n  workers: 1\n")
+    config.write_text(
+        f"name: obj\nobjective:\n  command: [{sys.executable}, {script}]\n  metric: loss\n"
+        "space:\n  x: {scale: uniform, low: 0, high: 1}\nsearch:\n  trials: 2\n  seed: 1\n  workers: 1\n"
+    )
     assert hpsearch("run", str(config), "-q", cwd=tmp_path).returncode == 0
     run = tmp_path / "runs" / "obj"
     sql(run, "DELETE FROM trials WHERE trial = 1")
     marker.unlink()
     foreign(run)
-    for command in (["resume", "obj"], ["zoom", "obj", "--top", "1", "--trials", "1"],
-                    ["confirm", "obj", "--top", "1", "--seeds", "2"]):
+    for command in (
+        ["resume", "obj"],
+        ["zoom", "obj", "--top", "1", "--trials", "1"],
+        ["confirm", "obj", "--top", "1", "--seeds", "2"],
+    ):
         line = assert_one_line_error(hpsearch(*command, cwd=tmp_path), "--trust", str(script))
         assert "obj" in line
     assert not marker.exists()
@@ -227,8 +239,9 @@ def test_a_received_run_of_the_built_in_engine_needs_no_trust(twelve_trials: Pat
 # -- 6. predict --------------------------------------------------------------------------------------
 
 
-def test_predict_out_replaces_a_symlink_and_a_full_disk_leaves_no_truncated_file(twelve_trials: Path,
-                                                                                tmp_path: Path) -> None:
+def test_predict_out_replaces_a_symlink_and_a_full_disk_leaves_no_truncated_file(
+    twelve_trials: Path, tmp_path: Path
+) -> None:
     rng = np.random.default_rng(0)
     data = tmp_path / "rows.csv"
     data.write_text("x0,x1,x2,x3\n" + "".join(",".join(map(str, r)) + "\n" for r in rng.normal(size=(4000, 4))))
@@ -242,8 +255,9 @@ def test_predict_out_replaces_a_symlink_and_a_full_disk_leaves_no_truncated_file
     assert precious.read_text() == "keep me\n" and not link.is_symlink()
     old = tmp_path / "old.csv"
     old.write_text("old\n")
-    line = assert_one_line_error(hpsearch("predict", model, str(data), "--out", str(old), "--proba",
-                                          cwd=tmp_path, file_size=20_000), "old.csv")
+    line = assert_one_line_error(
+        hpsearch("predict", model, str(data), "--out", str(old), "--proba", cwd=tmp_path, file_size=20_000), "old.csv"
+    )
     assert "File too large" in line
     assert old.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
@@ -269,21 +283,23 @@ def test_predict_escapes_control_characters_in_class_names(twelve_trials: Path, 
 def test_predict_keeps_the_row_number_and_chosen_columns(twelve_trials: Path, tmp_path: Path) -> None:
     data = tmp_path / "rows.csv"
     data.write_text("id,x0,x1,x2,x3\nA-7,0.1,0.2,0.3,0.4\n\nB-9,5,5,5,5\n")
-    result = hpsearch("predict", str(twelve_trials / "models" / "best.npz"), str(data), "--keep", "id",
-                      cwd=tmp_path)
+    result = hpsearch("predict", str(twelve_trials / "models" / "best.npz"), str(data), "--keep", "id", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
     assert lines[0] == "row,id,prediction"
     assert [line.split(",")[:2] for line in lines[1:]] == [["0", "A-7"], ["1", "B-9"]]
-    assert_one_line_error(hpsearch("predict", str(twelve_trials / "models" / "best.npz"), str(data), "--keep",
-                                   "nope", cwd=tmp_path), "nope")
+    assert_one_line_error(
+        hpsearch("predict", str(twelve_trials / "models" / "best.npz"), str(data), "--keep", "nope", cwd=tmp_path),
+        "nope",
+    )
 
 
 # -- 7. memory of CSV reading --------------------------------------------------------------------------
 
 
-def test_one_long_cell_in_an_unused_column_costs_its_length_not_its_length_times_rows(twelve_trials: Path,
-                                                                                      tmp_path: Path) -> None:
+def test_one_long_cell_in_an_unused_column_costs_its_length_not_its_length_times_rows(
+    twelve_trials: Path, tmp_path: Path
+) -> None:
     data = tmp_path / "rows.csv"
     rows = ["0.1,0.2,0.3,0.4,a"] * 8_000
     rows[0] = "0.1,0.2,0.3,0.4," + "z" * 130_000
@@ -308,17 +324,24 @@ def test_a_csv_of_a_million_columns_is_one_line(tmp_path: Path) -> None:
 
 def test_a_link_inside_a_trial_folder_does_not_refuse_the_run(tmp_path: Path) -> None:
     script = tmp_path / "job.py"
-    script.write_text("import json, os, pathlib\nd = pathlib.Path(os.environ['HPSEARCH_TRIAL_DIR'])\n"
-                      "(d / 'ckpt-3').write_text('x')\n(d / 'latest').symlink_to('ckpt-3')\n"
-                      "print(json.dumps({'loss': 0.5}))\n")
+    script.write_text(
+        "import json, os, pathlib\nd = pathlib.Path(os.environ['HPSEARCH_TRIAL_DIR'])\n"
+        "(d / 'ckpt-3').write_text('x')\n(d / 'latest').symlink_to('ckpt-3')\n"
+        "print(json.dumps({'loss': 0.5}))\n"
+    )
     config = tmp_path / "obj.yaml"
-    config.write_text(f"name: obj\nobjective:\n  command: [{sys.executable}, {script}]\n  metric: loss\n"
-                      "space:\n  x: {scale: uniform, low: 0, high: 1}\nsearch:\n  trials: 2\n  seed: 1\n  workers: 1\n")
+    config.write_text(
+        f"name: obj\nobjective:\n  command: [{sys.executable}, {script}]\n  metric: loss\n"
+        "space:\n  x: {scale: uniform, low: 0, high: 1}\nsearch:\n  trials: 2\n  seed: 1\n  workers: 1\n"
+    )
     assert hpsearch("run", str(config), "-q", cwd=tmp_path).returncode == 0
     run = tmp_path / "runs" / "obj"
     assert any(p.is_symlink() for p in (run / "trials").rglob("latest"))
-    for command in (["resume", "obj", "-q"], ["zoom", "obj", "--top", "1", "--trials", "1", "-q"],
-                    ["confirm", "obj", "--top", "1", "--seeds", "2", "-q"]):
+    for command in (
+        ["resume", "obj", "-q"],
+        ["zoom", "obj", "--top", "1", "--trials", "1", "-q"],
+        ["confirm", "obj", "--top", "1", "--seeds", "2", "-q"],
+    ):
         result = hpsearch(*command, cwd=tmp_path)
         assert result.returncode == 0, (command, result.stderr[-3000:])
     (run / "models").mkdir(exist_ok=True)

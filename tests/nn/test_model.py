@@ -130,6 +130,8 @@ def test_training_forward_with_dropout_and_no_rng_is_a_value_error_that_changes_
     with pytest.raises(ValueError, match="keep_prob=0.5.*rng"):
         net.forward(X, net.new_caches(), train=True)
     with pytest.raises(ValueError, match="rng"):
-        net.loss_and_gradients(X, one_hot(np.array([0, 1, 0, 1, 1]), 2, np.float64), Parameters.zeros_like(net.params), net.new_caches())
+        net.loss_and_gradients(
+            X, one_hot(np.array([0, 1, 0, 1, 1]), 2, np.float64), Parameters.zeros_like(net.params), net.new_caches()
+        )
     np.testing.assert_array_equal(net.running[1], running)  # BN averages untouched
     assert net.forward(X, net.new_caches()).shape == (5, 2)  # inference needs no rng

@@ -12,31 +12,36 @@ import pytest
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import DataError
 from hpsearch.core.records import TrialStatus
+from hpsearch.data.datasets import target_standardization
 from hpsearch.nn import ModelConfig, Network, TrainingState, fit, start, train
 from hpsearch.nn.gradcheck import check_network_gradients
 from hpsearch.nn.heads import LinearHead, SoftmaxHead, make_head
 from hpsearch.nn.losses import squared_error_backward, squared_error_forward
-from hpsearch.data.datasets import target_standardization
 from hpsearch.nn.metrics import r2, rmse, to_target_units
 from hpsearch.nn.stacked import fit_stacked, stack_key
 from hpsearch.nn.state import HISTORY_KEYS, REGRESSION_KEYS, history_keys
-
 from tests.nn.test_state import assert_same_training
 
 TOLERANCE = 1e-6
 
 
-def regression_data(
-    targets: np.ndarray, X: np.ndarray, n_train: int, names: tuple[str, ...] | None = None
-) -> Dataset:
+def regression_data(targets: np.ndarray, X: np.ndarray, n_train: int, names: tuple[str, ...] | None = None) -> Dataset:
     """A regression Dataset: raw targets standardized with the first ``n_train`` rows, as the data layer does."""
     raw = targets.reshape(len(targets), -1)
     mean, scale = target_standardization(raw[:n_train])
     y = (raw - mean) / scale
     names = names or tuple(f"t{j}" for j in range(raw.shape[1]))
     return Dataset(
-        "linear", X[:n_train], y[:n_train], X[n_train:], y[n_train:], (),
-        task="regression", target_names=names, target_mean=mean, target_scale=scale,
+        "linear",
+        X[:n_train],
+        y[:n_train],
+        X[n_train:],
+        y[n_train:],
+        (),
+        task="regression",
+        target_names=names,
+        target_mean=mean,
+        target_scale=scale,
     )
 
 
@@ -142,7 +147,9 @@ def test_adam_fits_a_linear_target_with_dev_r2_above_095() -> None:
     predicted = network.predict(data.X_dev)
     assert predicted.shape == (100, 1)
     assert result.dev_rmse == pytest.approx(float(np.sqrt(np.mean((predicted - T[400:]) ** 2))), rel=1e-9)
-    assert result.dev_r2 == pytest.approx(1 - np.sum((predicted - T[400:]) ** 2) / np.sum((T[400:] - T[400:].mean()) ** 2))
+    assert result.dev_r2 == pytest.approx(
+        1 - np.sum((predicted - T[400:]) ** 2) / np.sum((T[400:] - T[400:].mean()) ** 2)
+    )
     # dev_cost is J on standardized targets, without L2, as for a classifier
     assert result.dev_cost == pytest.approx(network.cost(data.X_dev, data.y_dev), rel=1e-12)
     assert result.to_dict()["dev_r2"] == result.dev_r2
@@ -188,7 +195,10 @@ def test_data_of_the_other_task_or_width_is_refused() -> None:
     with pytest.raises(DataError, match="one column per target name"):
         start(ModelConfig(hidden=(4,)), no_names)
     with pytest.raises(DataError, match="task must be one of"):
-        start(ModelConfig(hidden=(4,)), Dataset("r", X[:40], regression.y_train, X[40:], regression.y_dev, (), task="rank"))
+        start(
+            ModelConfig(hidden=(4,)),
+            Dataset("r", X[:40], regression.y_train, X[40:], regression.y_dev, (), task="rank"),
+        )
     one_target = regression_data(T[:, 0], X, 40)
     with pytest.raises(DataError, match="1 targets; this training state has 5 and 2"):
         fit(start(ModelConfig(hidden=(4,)), regression), one_target, 1)
@@ -237,8 +247,19 @@ def test_a_saved_regression_network_predicts_the_same(tmp_path: Path) -> None:
 def test_a_regression_training_state_resumes_bit_for_bit(optimizer: str, tmp_path: Path) -> None:
     X, T = linear_problem(rows=120)
     data = regression_data(T, X, 90)
-    config = ModelConfig(hidden=(6,), optimizer=optimizer, learning_rate=0.01, batchnorm=True, keep_prob=0.8,
-                         l2=0.01, lr_decay="inverse_time", batch_size=20, epochs=12, dtype="float32", seed=4)
+    config = ModelConfig(
+        hidden=(6,),
+        optimizer=optimizer,
+        learning_rate=0.01,
+        batchnorm=True,
+        keep_prob=0.8,
+        l2=0.01,
+        lr_decay="inverse_time",
+        batch_size=20,
+        epochs=12,
+        dtype="float32",
+        seed=4,
+    )
     straight = fit(start(config, data, keep_best=True), data, 12)
     fit(start(config, data, keep_best=True), data, 5).save(tmp_path / "paused.npz")
     resumed = fit(TrainingState.load(tmp_path / "paused.npz"), data, 12)
@@ -260,10 +281,22 @@ def test_each_regression_of_a_pack_equals_training_it_alone(optimizer, batchnorm
     X, T = linear_problem(n_targets=2, rows=90)
     data = regression_data(T, X, 61)
     configs = [
-        ModelConfig(hidden=(6, 4), optimizer=optimizer, learning_rate=0.01 * (1 + i), batchnorm=batchnorm,
-                    keep_prob=keep_prob, l2=0.01 * (i + 1), bn_momentum=0.9 - 0.1 * i, beta=0.8 + 0.05 * i,
-                    beta1=0.85 + 0.04 * i, lr_decay=("none", "inverse_time", "exponential")[i], batch_size=20,
-                    epochs=5, dtype=dtype, seed=3 + i)
+        ModelConfig(
+            hidden=(6, 4),
+            optimizer=optimizer,
+            learning_rate=0.01 * (1 + i),
+            batchnorm=batchnorm,
+            keep_prob=keep_prob,
+            l2=0.01 * (i + 1),
+            bn_momentum=0.9 - 0.1 * i,
+            beta=0.8 + 0.05 * i,
+            beta1=0.85 + 0.04 * i,
+            lr_decay=("none", "inverse_time", "exponential")[i],
+            batch_size=20,
+            epochs=5,
+            dtype=dtype,
+            seed=3 + i,
+        )
         for i in range(3)
     ]
     assert len({stack_key(config, 5, 2, "regression") for config in configs}) == 1

@@ -10,9 +10,9 @@ import pytest
 
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import DataError
+from hpsearch.core.records import TrialStatus
 from hpsearch.nn import ModelConfig, StopTraining, TrainingState, fit, start
 from hpsearch.nn.stacked import fit_stacked, max_pack_size, pack_bytes, stack_key
-from hpsearch.core.records import TrialStatus
 
 DECAYS = ("none", "inverse_time", "exponential")
 ACTIVATIONS = ("relu", "tanh", "leaky_relu")
@@ -35,12 +35,24 @@ def pack_configs(
     activation = ACTIVATIONS[(decay + batchnorm + 2 * dropout) % 3]
     return [
         ModelConfig(
-            hidden=(6, 5), activation=activation, batchnorm=batchnorm, dtype=dtype, optimizer=optimizer,
-            batch_size=20, epochs=4, seed=11 + i,
-            learning_rate=RATES[optimizer] * (1.0 + 0.37 * i), lr_decay=DECAYS[(decay + i) % 3],
+            hidden=(6, 5),
+            activation=activation,
+            batchnorm=batchnorm,
+            dtype=dtype,
+            optimizer=optimizer,
+            batch_size=20,
+            epochs=4,
+            seed=11 + i,
+            learning_rate=RATES[optimizer] * (1.0 + 0.37 * i),
+            lr_decay=DECAYS[(decay + i) % 3],
             decay_rate=(None, 0.3 + 0.1 * i, 0.9 - 0.05 * i)[i % 3],
-            beta=0.8 + 0.05 * i, beta1=0.85 + 0.04 * i, beta2=0.99 + 0.003 * i, epsilon=1e-8 * 10**i,
-            l2=0.003 * (i + 1), bn_momentum=0.9 - 0.1 * i, keep_prob=(0.9 - 0.15 * i) if dropout else 1.0,
+            beta=0.8 + 0.05 * i,
+            beta1=0.85 + 0.04 * i,
+            beta2=0.99 + 0.003 * i,
+            epsilon=1e-8 * 10**i,
+            l2=0.003 * (i + 1),
+            bn_momentum=0.9 - 0.1 * i,
+            keep_prob=(0.9 - 0.15 * i) if dropout else 1.0,
         )
         for i in range(k)
     ]
@@ -162,11 +174,23 @@ def test_stack_key_separates_what_changes_shapes_or_operations() -> None:
     base = ModelConfig(hidden=(8,), learning_rate=0.1, l2=0.01, keep_prob=0.8)
     key = stack_key(base, 4, 3)
     for per_model in (
-        {"learning_rate": 0.2}, {"seed": 3}, {"l2": 0.5}, {"keep_prob": 0.5}, {"lr_decay": "exponential"}
+        {"learning_rate": 0.2},
+        {"seed": 3},
+        {"l2": 0.5},
+        {"keep_prob": 0.5},
+        {"lr_decay": "exponential"},
     ):
         assert stack_key(ModelConfig(**{**base.__dict__, **per_model}), 4, 3) == key
-    for shaping in ({"hidden": (9,)}, {"batch_size": 32}, {"l2": 0.0}, {"keep_prob": 1.0}, {"dtype": "float64"},
-                    {"optimizer": "gd"}, {"batchnorm": False}, {"activation": "tanh"}):
+    for shaping in (
+        {"hidden": (9,)},
+        {"batch_size": 32},
+        {"l2": 0.0},
+        {"keep_prob": 1.0},
+        {"dtype": "float64"},
+        {"optimizer": "gd"},
+        {"batchnorm": False},
+        {"activation": "tanh"},
+    ):
         assert stack_key(ModelConfig(**{**base.__dict__, **shaping}), 4, 3) != key
     assert stack_key(base, 5, 3) != key
 

@@ -15,12 +15,12 @@ import pytest
 
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import DataError
+from hpsearch.core.records import TrialStatus
 from hpsearch.nn import ModelConfig, Network, StopTraining, TrainingState, fit, start, train
+from hpsearch.nn.loop import EXPLOSION_FACTOR, EXPLOSION_FLOOR, batch_bounds
 from hpsearch.nn.losses import one_hot
 from hpsearch.nn.optimizers import learning_rate_at, make_optimizer
 from hpsearch.nn.parameters import Parameters
-from hpsearch.nn.loop import EXPLOSION_FACTOR, EXPLOSION_FLOOR, batch_bounds
-from hpsearch.core.records import TrialStatus
 
 
 def tiny_data(train_rows: int = 41, dev_rows: int = 12, seed: int = 7) -> Dataset:
@@ -51,9 +51,17 @@ def resumable_cases() -> list[ModelConfig]:
         for i, (dtype, batchnorm, dropout) in enumerate(even if o < 2 else odd):
             cases.append(
                 ModelConfig(
-                    hidden=(6,), optimizer=optimizer, learning_rate=RATES[optimizer], lr_decay=decays[i % 3],
-                    dtype=("float32", "float64")[dtype], batchnorm=bool(batchnorm), keep_prob=(1.0, 0.7)[dropout],
-                    l2=0.01, batch_size=20, epochs=30, seed=3,
+                    hidden=(6,),
+                    optimizer=optimizer,
+                    learning_rate=RATES[optimizer],
+                    lr_decay=decays[i % 3],
+                    dtype=("float32", "float64")[dtype],
+                    batchnorm=bool(batchnorm),
+                    keep_prob=(1.0, 0.7)[dropout],
+                    l2=0.01,
+                    batch_size=20,
+                    epochs=30,
+                    seed=3,
                 )
             )
     return cases
@@ -112,7 +120,8 @@ def test_save_at_epoch_10_load_in_a_fresh_process_and_continue_to_30_is_training
 
     subprocess.run(
         [sys.executable, "-c", CONTINUE_IN_A_FRESH_PROCESS, str(tmp_path), str(len(cases)), "30"],
-        check=True, timeout=120,
+        check=True,
+        timeout=120,
     )
     for i, config in enumerate(cases):
         paused, resumed = (TrainingState.load(tmp_path / f"{stage}{i}.npz") for stage in ("paused", "resumed"))
@@ -124,7 +133,9 @@ def test_save_at_epoch_10_load_in_a_fresh_process_and_continue_to_30_is_training
     assert len({json.dumps(s.history["train_cost"]) for s in straight}) == len(cases)
 
 
-@pytest.mark.parametrize("config", resumable_cases()[::5], ids=lambda c: f"{c.optimizer}-{c.dtype}-bn{c.batchnorm}-kp{c.keep_prob}")
+@pytest.mark.parametrize(
+    "config", resumable_cases()[::5], ids=lambda c: f"{c.optimizer}-{c.dtype}-bn{c.batchnorm}-kp{c.keep_prob}"
+)
 def test_fit_to_10_then_to_30_in_memory_is_training_straight(config: ModelConfig) -> None:
     data = tiny_data()
     straight = fit(start(config, data), data, 30)
@@ -353,8 +364,14 @@ def test_result_before_any_epoch_is_an_error() -> None:
 def test_fit_rejects_data_of_another_shape() -> None:
     state = start(ModelConfig(hidden=(3,)), tiny_data())
     other = tiny_data()
-    wider = Dataset("wide", np.hstack([other.X_train, other.X_train]), other.y_train,
-                    np.hstack([other.X_dev, other.X_dev]), other.y_dev, other.class_names)
+    wider = Dataset(
+        "wide",
+        np.hstack([other.X_train, other.X_train]),
+        other.y_train,
+        np.hstack([other.X_dev, other.X_dev]),
+        other.y_dev,
+        other.class_names,
+    )
     with pytest.raises(DataError, match="8 features.*4"):
         fit(state, wider, 1)
     assert state.epoch == 0

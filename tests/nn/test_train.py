@@ -10,8 +10,8 @@ import pytest
 
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import DataError
-from hpsearch.nn import ModelConfig, Network, train
 from hpsearch.core.records import TrialStatus
+from hpsearch.nn import ModelConfig, Network, train
 from hpsearch.nn.results import TrainResult
 
 
@@ -23,7 +23,10 @@ def test_result_holds_one_history_entry_per_epoch_and_reports_each_epoch(blobs) 
     assert isinstance(result, TrainResult) and result.status is TrialStatus.OK
     assert result.epochs_run == 4 and result.seconds > 0
     assert {k: len(v) for k, v in result.history.items()} == {
-        "train_cost": 4, "dev_cost": 4, "dev_accuracy": 4, "learning_rate": 4
+        "train_cost": 4,
+        "dev_cost": 4,
+        "dev_accuracy": 4,
+        "learning_rate": 4,
     }
     assert [epoch for epoch, _ in seen] == [0, 1, 2, 3]
     assert [values["learning_rate"] for _, values in seen] == pytest.approx([0.01, 0.005, 0.01 / 3, 0.0025])
@@ -40,8 +43,14 @@ def test_train_cost_is_the_mean_of_batch_costs_with_l2_and_dev_cost_has_none(blo
     """One full batch with a learning rate too small to move anything: J is the initial
     network's cost plus (l2 / 2m) sum ||W||^2, while dev cost is the plain cross-entropy."""
     config = ModelConfig(
-        hidden=(6,), batchnorm=False, l2=2.0, optimizer="gd", learning_rate=1e-12,
-        batch_size=10_000, epochs=1, dtype="float64",
+        hidden=(6,),
+        batchnorm=False,
+        l2=2.0,
+        optimizer="gd",
+        learning_rate=1e-12,
+        batch_size=10_000,
+        epochs=1,
+        dtype="float64",
     )
     result, _ = train(config, blobs)
     initial = Network.init(blobs.n_features, blobs.n_classes, config)

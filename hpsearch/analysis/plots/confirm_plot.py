@@ -27,13 +27,19 @@ def confirm_figure(confirmation: Confirmation) -> Figure:
         if values.size:
             ax.hlines(c.mean, x - 0.3, x + 0.3, color="black", linewidth=1.6, label="mean" if x == 0 else None)
         if math.isfinite(c.first_value):
-            ax.scatter([x], [c.first_value], marker="D", s=40, facecolors="none", edgecolors="#b00020",
-                       label="first run" if x == 0 else None)
+            ax.scatter(
+                [x],
+                [c.first_value],
+                marker="D",
+                s=40,
+                facecolors="none",
+                edgecolors="#b00020",
+                label="first run" if x == 0 else None,
+            )
             drawn.append(c.first_value)
         drawn.extend(values.tolist())
     ax.set_xticks(range(len(confirmation.trials)))
-    ax.set_xticklabels([f"trial {c.trial}\n{c.leaderboard_rank}. → {c.rank}." for c in confirmation.trials],
-                       fontsize=8)
+    ax.set_xticklabels([f"trial {c.trial}\n{c.leaderboard_rank}. → {c.rank}." for c in confirmation.trials], fontsize=8)
     ax.set_xlim(-0.6, len(confirmation.trials) - 0.4)
     if costs_or_note(ax, [np.array(drawn)] if drawn else [], "no repeat finished with a finite J"):
         if min(drawn) == 0:  # a perfect fit: no room below it

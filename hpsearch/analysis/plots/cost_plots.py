@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hpsearch.analysis.plots.canvas import (
-    cost_axis, cost_norm, cost_scale, new_figure, note, palette_colour, plain_log_ticks, strip_jitter,
+    cost_axis,
+    cost_norm,
+    cost_scale,
+    new_figure,
+    note,
+    palette_colour,
+    plain_log_ticks,
+    strip_jitter,
 )
 from hpsearch.analysis.plots.run_view import RunView, active_title, positions
 from hpsearch.core.records import TrialStatus
@@ -45,8 +52,15 @@ def parameter_figure(view: RunView, name: str) -> Figure:
             ax.scatter(x[mine], view.cost[mine], s=22, color=palette_colour(number), label=view.round_label(number))
         cut = view.pruned_mask & (view.round_of == number)
         if cut.any():
-            ax.scatter(x[cut], view.cost[cut], s=22, facecolors="none", edgecolors=palette_colour(number),
-                       linewidths=1.0, label=f"{view.round_label(number)} {PRUNED_LABEL}")
+            ax.scatter(
+                x[cut],
+                view.cost[cut],
+                s=22,
+                facecolors="none",
+                edgecolors=palette_colour(number),
+                linewidths=1.0,
+                label=f"{view.round_label(number)} {PRUNED_LABEL}",
+            )
     ring_top(ax, view, x, view.cost)
     if not view.good.any():
         note(ax, f"no trial finished with a finite {view.label}")
@@ -105,26 +119,49 @@ def pairs_figure(view: RunView, x_name: str, y_name: str) -> Figure:
         mine = view.finished & (view.round_of == number)
         if mine.any():
             points = ax.scatter(
-                xs[mine], ys[mine], c=view.cost[mine], cmap="viridis", norm=norm, s=30,
-                marker=marker, edgecolors="0.3", linewidths=0.4, label=view.round_label(number),
+                xs[mine],
+                ys[mine],
+                c=view.cost[mine],
+                cmap="viridis",
+                norm=norm,
+                s=30,
+                marker=marker,
+                edgecolors="0.3",
+                linewidths=0.4,
+                label=view.round_label(number),
             )
         cut = view.pruned_mask & (view.round_of == number)
         if cut.any():
             from matplotlib import colormaps
 
-            ax.scatter(xs[cut], ys[cut], s=30, marker=marker, facecolors="none", linewidths=1.0,
-                       edgecolors=colormaps["viridis"](norm(view.cost[cut])),
-                       label=f"{view.round_label(number)} {PRUNED_LABEL}")
+            ax.scatter(
+                xs[cut],
+                ys[cut],
+                s=30,
+                marker=marker,
+                facecolors="none",
+                linewidths=1.0,
+                edgecolors=colormaps["viridis"](norm(view.cost[cut])),
+                label=f"{view.round_label(number)} {PRUNED_LABEL}",
+            )
             points = points if points is not None else _colour_source(view.cost[cut], norm)
     if (~view.good).any():
         ax.scatter(xs[~view.good], ys[~view.good], marker="x", s=24, color="0.55", label="diverged / failed")
     for number, space in view.zoom_boxes():
         bx, by = x_axis.box(space), y_axis.box(space)
         if bx is not None and by is not None:
-            ax.add_patch(Rectangle(
-                (bx[0], by[0]), bx[1] - bx[0], by[1] - by[0], fill=False, linestyle="--",
-                edgecolor=palette_colour(number), linewidth=1.4, label=f"{view.round_label(number)} box",
-            ))
+            ax.add_patch(
+                Rectangle(
+                    (bx[0], by[0]),
+                    bx[1] - bx[0],
+                    by[1] - by[0],
+                    fill=False,
+                    linestyle="--",
+                    edgecolor=palette_colour(number),
+                    linewidth=1.4,
+                    label=f"{view.round_label(number)} box",
+                )
+            )
     ring_top(ax, view, xs, ys)
     if points is not None:
         better = "higher" if view.maximize else "lower"
@@ -166,25 +203,53 @@ def progress_figure(view: RunView) -> Figure:
     for number in view.round_numbers():
         mine = view.finished & (view.round_of == number)
         if mine.any():
-            ax.scatter(finished[mine], view.cost[mine], s=12, alpha=0.45, color=palette_colour(number),
-                       label=view.round_label(number))
+            ax.scatter(
+                finished[mine],
+                view.cost[mine],
+                s=12,
+                alpha=0.45,
+                color=palette_colour(number),
+                label=view.round_label(number),
+            )
         cut = view.pruned_mask & (view.round_of == number)
         if cut.any():
-            ax.scatter(finished[cut], view.cost[cut], s=12, alpha=0.6, facecolors="none",
-                       edgecolors=palette_colour(number), label=f"{view.round_label(number)} {PRUNED_LABEL}")
+            ax.scatter(
+                finished[cut],
+                view.cost[cut],
+                s=12,
+                alpha=0.6,
+                facecolors="none",
+                edgecolors=palette_colour(number),
+                label=f"{view.round_label(number)} {PRUNED_LABEL}",
+            )
         starts = np.flatnonzero(view.round_of == number)
         if number > 0 and starts.size:
             ax.axvline(starts[0] + 0.5, color="0.5", linestyle=":", linewidth=1)
-            ax.text(starts[0] + 0.7, 0.02, f"round {number}", rotation=90, fontsize=7, color="0.4",
-                    transform=ax.get_xaxis_transform(), va="bottom")
+            ax.text(
+                starts[0] + 0.7,
+                0.02,
+                f"round {number}",
+                rotation=90,
+                fontsize=7,
+                color="0.4",
+                transform=ax.get_xaxis_transform(),
+                va="bottom",
+            )
     if np.isfinite(best).any():
         ax.step(finished, best, where="post", color="black", linewidth=1.6, label="best so far")
     else:
         note(ax, f"no trial finished with a finite {view.label}")
     apart = ~view.good
     if apart.any():
-        ax.scatter(finished[apart], np.full(apart.sum(), 0.97), marker="x", s=18, color="0.55",
-                   transform=ax.get_xaxis_transform(), label="diverged / failed")
+        ax.scatter(
+            finished[apart],
+            np.full(apart.sum(), 0.97),
+            marker="x",
+            s=18,
+            color="0.55",
+            transform=ax.get_xaxis_transform(),
+            label="diverged / failed",
+        )
     cost_axis(ax, view.cost)
     ax.set_xlim(0.5, max(len(view.trials), 1) + 0.5)
     ax.set_xlabel("trials finished (in trial id order)")

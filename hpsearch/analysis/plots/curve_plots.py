@@ -32,8 +32,11 @@ def learning_curves_figure(view: RunView, decisions: Mapping[int, list[Decision]
         if not (np.isfinite(dev).any() or np.isfinite(train).any()):
             continue
         colour = palette_colour(place - 1)
-        where = f", pruned at rung {trial.rung + 1}" if trial.status is TrialStatus.PRUNED and trial.rung is not None \
+        where = (
+            f", pruned at rung {trial.rung + 1}"
+            if trial.status is TrialStatus.PRUNED and trial.rung is not None
             else ""
+        )
         label = f"#{place} trial {trial.trial} (dev J {trial.dev_cost:.4g}{where})"
         ax.plot(np.arange(1, dev.size + 1), dev, color=colour, linewidth=1.5, label=label)
         ax.plot(np.arange(1, train.size + 1), train, color=colour, linewidth=1.0, linestyle="--")
@@ -41,8 +44,16 @@ def learning_curves_figure(view: RunView, decisions: Mapping[int, list[Decision]
         drawn += 1
         for decision in decisions.get(trial.trial, []):  # between epoch k and k + 1
             ax.axvline(decision.epoch + 0.5, color=colour, linestyle=":", linewidth=1)
-            ax.text(decision.epoch + 0.5, 0.98, f" {decision.action} ({decision.reason})", rotation=90, fontsize=6,
-                    color="0.3", transform=ax.get_xaxis_transform(), va="top")
+            ax.text(
+                decision.epoch + 0.5,
+                0.98,
+                f" {decision.action} ({decision.reason})",
+                rotation=90,
+                fontsize=6,
+                color="0.3",
+                transform=ax.get_xaxis_transform(),
+                va="top",
+            )
     if costs_or_note(ax, plotted, "no finished trial has a learning curve"):
         ax.legend(fontsize=7, loc="best")
     ax.set_xlabel("epoch")
@@ -66,8 +77,13 @@ def rung_curves_figure(round_number: int, trials: list[TrialRecord]) -> Figure:
     the stronger its line; those that reached the top rung in colour; dotted lines at the rung epochs."""
     figure = new_figure(7.0, 4.2)
     ax = figure.subplots()
-    rung_epochs = sorted({(t.rung, t.epochs_run) for t in trials
-                          if t.rung is not None and t.status in (TrialStatus.OK, TrialStatus.PRUNED)})
+    rung_epochs = sorted(
+        {
+            (t.rung, t.epochs_run)
+            for t in trials
+            if t.rung is not None and t.status in (TrialStatus.OK, TrialStatus.PRUNED)
+        }
+    )
     top = max((rung for rung, _ in rung_epochs), default=0)
     plotted = []
     finished = sorted((t for t in trials if t.status is TrialStatus.OK), key=TrialRecord.rank_key)
@@ -80,8 +96,11 @@ def rung_curves_figure(round_number: int, trials: list[TrialRecord]) -> Figure:
         epochs = np.arange(1, dev.size + 1)
         if trial.status is TrialStatus.OK:
             place = finished.index(trial)
-            label = f"#{place + 1} trial {trial.trial} (dev J {trial.dev_cost:.4g})" \
-                if place < LEARNING_CURVE_TRIALS else None
+            label = (
+                f"#{place + 1} trial {trial.trial} (dev J {trial.dev_cost:.4g})"
+                if place < LEARNING_CURVE_TRIALS
+                else None
+            )
             named += label is not None
             ax.plot(epochs, dev, color=palette_colour(place), linewidth=1.8, label=label)
         else:
@@ -89,8 +108,16 @@ def rung_curves_figure(round_number: int, trials: list[TrialRecord]) -> Figure:
             ax.plot(epochs, dev, color="0.35", alpha=strength, linewidth=0.6 + (trial.rung or 0) * 0.4)
     for rung, epoch in rung_epochs:
         ax.axvline(epoch, color="0.5", linestyle=":", linewidth=0.8)
-        ax.annotate(f"rung {rung + 1}", (epoch, 1.0), xycoords=("data", "axes fraction"), fontsize=7,
-                    ha="right", va="top", rotation=90, color="0.4")
+        ax.annotate(
+            f"rung {rung + 1}",
+            (epoch, 1.0),
+            xycoords=("data", "axes fraction"),
+            fontsize=7,
+            ha="right",
+            va="top",
+            rotation=90,
+            color="0.4",
+        )
     at_top = sum(1 for t in finished if np.isfinite(as_finite(t.history.get("dev_cost", []))).any())
     if at_top > named:  # say that the legend names only the best of those in colour
         ax.plot([], [], color="none", label=f"(and {at_top - named} more at the top rung, in colour)")
@@ -98,8 +125,11 @@ def rung_curves_figure(round_number: int, trials: list[TrialRecord]) -> Figure:
         ax.legend(fontsize=7, loc="best")
     ax.set_xlabel("epoch")
     ax.set_ylabel("dev J")
-    ax.set_title(f"round {round_number}: every trial's dev J; the further promoted, the darker; "
-                 f"{at_top} at the top rung in colour, the best {named} named", fontsize=9)
+    ax.set_title(
+        f"round {round_number}: every trial's dev J; the further promoted, the darker; "
+        f"{at_top} at the top rung in colour, the best {named} named",
+        fontsize=9,
+    )
     return figure
 
 
@@ -116,8 +146,13 @@ def metric_curves_figure(view: RunView, key: str, label: str) -> Figure:
             continue
         steps = trial.history.get("epoch") or trial.history.get("step") or list(range(1, values.size + 1))
         last = values[np.isfinite(values)][-1]
-        ax.plot(np.asarray(steps, dtype=float), values, color=palette_colour(place - 1), linewidth=1.5,
-                label=f"#{place} trial {trial.trial} ({label} {last:.4g})")
+        ax.plot(
+            np.asarray(steps, dtype=float),
+            values,
+            color=palette_colour(place - 1),
+            linewidth=1.5,
+            label=f"#{place} trial {trial.trial} ({label} {last:.4g})",
+        )
         plotted.append(values)
         drawn += 1
     if costs_or_note(ax, plotted, f"no finished trial has {label} per epoch"):

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from hpsearch.analysis.importance import ImportanceReport
-from hpsearch.analysis.run_notes import describe_round
 from hpsearch.analysis.plots.parameter_axis import ParameterAxis, parameter_axis
+from hpsearch.analysis.run_notes import describe_round
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.objectives.spec import ObjectiveSpec
 from hpsearch.space.search_space import Space, envelope
@@ -51,8 +51,9 @@ class RunView:
         return self.pruned if self.pruned is not None else np.zeros(len(self.trials), dtype=bool)
 
     @classmethod
-    def of(cls, rounds: list[RoundRecord], trials: list[TrialRecord], top_k: int,
-           objective: ObjectiveSpec | None = None) -> RunView:
+    def of(
+        cls, rounds: list[RoundRecord], trials: list[TrialRecord], top_k: int, objective: ObjectiveSpec | None = None
+    ) -> RunView:
         """Prepare ``trials`` for drawing; with an own ``objective``, its metric takes the place of dev J."""
         rounds = sorted(rounds, key=lambda r: r.round)
         trials = sorted(trials, key=lambda t: t.trial)
@@ -62,14 +63,29 @@ class RunView:
         good = np.isfinite(cost)
         ranked = [t for t in rank(trials) if np.isfinite(finite_cost(t, metric))]
         outer = envelope(spaces) if spaces else Space({})
-        axes = {name: parameter_axis(name, outer[name], [t.params[name] for t in trials if name in t.params])
-                for name in outer}  # a conditional parameter: the trials where it was active
+        axes = {
+            name: parameter_axis(name, outer[name], [t.params[name] for t in trials if name in t.params])
+            for name in outer
+        }  # a conditional parameter: the trials where it was active
         round_of = np.array([t.round for t in trials], dtype=int)
         pruned = good & np.array([t.status is TrialStatus.PRUNED for t in trials], dtype=bool)
         if objective is None:
             return cls(rounds, spaces, axes, trials, cost, good, round_of, ranked, top_k, pruned=pruned)
-        return cls(rounds, spaces, axes, trials, cost, good, round_of, ranked, top_k, label=objective.metric,
-                   metric=objective.metric, maximize=objective.direction == "maximize", pruned=pruned)
+        return cls(
+            rounds,
+            spaces,
+            axes,
+            trials,
+            cost,
+            good,
+            round_of,
+            ranked,
+            top_k,
+            label=objective.metric,
+            metric=objective.metric,
+            maximize=objective.direction == "maximize",
+            pruned=pruned,
+        )
 
     def round_label(self, number: int) -> str:
         """``round 2 (zoom top 3)``: a round's number and how it was made (``describe_round``), for legends."""
