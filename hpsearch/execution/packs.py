@@ -70,8 +70,8 @@ def plan_packs(
 ) -> list[list[Segment]]:
     """``segments`` as packs: same shape key and end epoch, at least one pack per worker, each within its cap.
 
-    A segment whose config cannot be read, that cannot stack (regression) or
-    whose shape gains nothing from stacking is a pack of its own. Packs of one
+    A segment whose config cannot be read or whose shape gains nothing from
+    stacking is a pack of its own; classifiers and regressions stack alike. Packs of one
     group differ in size by at most one.
     """
     segments = list(segments)
@@ -108,8 +108,6 @@ def _group(segment: Segment, model: dict[str, Any], dataset: Dataset, budget: in
     except Exception:  # noqa: BLE001 — a bad config fails when its segment trains, alone
         return None, 1
     key = stack_key(config, dataset.n_features, dataset.n_classes, dataset.task)
-    if key is None:
-        return None, 1
     cap = max_pack_size(
         config, dataset.n_features, dataset.n_classes, len(dataset.y_train), len(dataset.y_dev), memory_bytes=budget
     )

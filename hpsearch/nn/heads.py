@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -60,10 +60,14 @@ class SoftmaxHead:
         """(m, C) logits → (m,) int64 most probable class ids."""
         return np.argmax(outputs, axis=1)
 
-    def metrics(self, outputs: np.ndarray, y: np.ndarray) -> dict[str, float]:
-        """``{"dev_cost": mean cross-entropy, "dev_accuracy": fraction of rows classified right}``."""
+    def metrics(self, outputs: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+        """``{"dev_cost": mean cross-entropy, "dev_accuracy": fraction of rows classified right}``.
+
+        Floats; (K,) float64 arrays for a pack's outputs (K, m, C).
+        """
         cost = softmax_cross_entropy_forward(outputs, self.targets(y, outputs.dtype), {})
-        return {"dev_cost": cost, "dev_accuracy": float(np.mean(np.argmax(outputs, axis=1) == y))}
+        accuracy = np.mean(np.argmax(outputs, axis=-1) == y, axis=-1)
+        return {"dev_cost": cost, "dev_accuracy": accuracy if outputs.ndim > 2 else float(accuracy)}
 
     def state(self) -> dict[str, np.ndarray]:
         """Nothing: a state without ``task`` is a classifier's."""
@@ -116,7 +120,11 @@ class LinearHead:
 
         RMSE and R² (``hpsearch.nn.metrics``) compare predictions and targets
         both mapped back to target units; y : (m, n_outputs) or (m,) standardized.
+        A pack's outputs (K, m, n_outputs) give (K,) float64 arrays, each model's values as alone.
         """
+        if outputs.ndim > 2:
+            each = [self.metrics(model_outputs, y) for model_outputs in outputs]
+            return {key: np.array([values[key] for values in each]) for key in each[0]}
         cost = squared_error_forward(outputs, self.targets(y, outputs.dtype), {})
         predicted = self.predict(outputs)
         actual = to_target_units(as_columns(y), self.target_mean, self.target_scale)

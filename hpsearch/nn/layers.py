@@ -11,11 +11,26 @@ allocates no arrays of its own; a fresh ``{}`` works too (inference, tests). An 
 returned by a layer is therefore only valid until the next call with the same
 cache.
 
-Shapes: ``m`` examples per batch, ``n_in`` inputs, ``n`` units.
+Shapes: ``m`` examples per batch, ``n_in`` inputs, ``n`` units. Every layer also takes a
+leading model axis, ``(K, m, n)``, with per-unit vectors as rows ``(K, 1, n)`` (they broadcast
+over the batch as ``(n,)`` does alone, and no step reshapes them): the same function trains
+one network or a pack of K (``nn.stacked``), each model with the bits it has alone, because
+every operation is one of three kinds:
+
+* **Products** (``PRODUCTS``): ``np.dot`` for one network; ``np.matmul`` on ``(K, m, n) @
+  (K, n, h)`` (or ``(1, m) @ (K, m, n)``) calls, per model, the same BLAS kernel (gemm, gemv
+  or dot) on the same operands and layout (``einsum`` would not: it sums in another order).
+* **Elementwise operations**: IEEE arithmetic per element. A per-model scalar is a Python
+  float for one network and a ``(K, 1, 1)`` array in the network's dtype for a pack: what the
+  Python float becomes when it meets a float32 array alone (NumPy 2's weak scalars), computed
+  from the same Python expression.
+* **Other reductions** (``per_model_sum``, ``per_model_dot``): each model's contiguous block
+  reduced exactly as the block alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Callable
 
 import numpy as np
@@ -37,15 +52,41 @@ def cached_array(cache: Cache, key: str, shape: tuple[int, ...], dtype: np.dtype
     return array
 
 
-def cached_constant(cache: Cache, key: str, m: int, value: float, dtype: np.dtype) -> np.ndarray:
-    """A cached (m,) vector filled with ``value``.
+PRODUCTS = (np.dot, np.dot, np.dot, np.matmul)
+"""The matrix product by the number of dimensions of its operand: ``np.dot`` (the lower call
+overhead) for one network's (m, n), ``np.matmul`` (one BLAS call per model, the one ``np.dot``
+makes alone) for a pack's (K, m, n). Picked once per layer call, by a tuple index (a step is
+many small calls, and a helper function's call would cost more than the pick)."""
+
+
+def per_model_sum(a: np.ndarray) -> float | np.ndarray:
+    """The sum of a one network's array (a Python float), or of each model's block (``(K,)`` float64)
+    of an array with a leading model axis (3-D or more): each block summed as it is alone."""
+    if a.ndim <= 2:
+        return float(a.sum())
+    return a.reshape(a.shape[0], -1).sum(axis=1).astype(np.float64)
+
+
+def per_model_dot(a: np.ndarray, b: np.ndarray) -> float | np.ndarray:
+    """``vdot(a, b)`` of one network's arrays (a Python float), or per model (``(K,)`` float64) where
+    ``a`` has a leading model axis (3-D or more) and ``b`` has it too or is shared: one BLAS dot each."""
+    if a.ndim <= 2:
+        return float(np.vdot(a, b))
+    K = a.shape[0]
+    columns = b.reshape(K, -1, 1) if b.ndim == a.ndim else b.reshape(-1, 1)
+    return np.matmul(a.reshape(K, 1, -1), columns)[:, 0, 0].astype(np.float64)
+
+
+def cached_constant(cache: Cache, key: str, m: int, value: float, like: np.ndarray) -> np.ndarray:
+    """A cached (m,) vector filled with ``value``, in ``like``'s dtype; a (1, m) row for a pack's
+    ``like`` (K, m, n), so that ``row @ like`` is (K, 1, n): one gemv per model.
 
     Column sums and means are taken as ``ones @ X`` (one BLAS gemv), about
     twice as fast as ``X.sum(axis=0)`` on the small batches training uses.
     """
     array = cache.get(key)
-    if array is None or array.shape[0] != m:
-        array = cache[key] = np.full(m, value, dtype)
+    if array is None or array.shape[-1] != m:
+        array = cache[key] = np.full(m if like.ndim == 2 else (1, m), value, like.dtype)
     return array
 
 
@@ -57,18 +98,18 @@ def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray | None, cache: Cac
 
     Parameters
     ----------
-    x : (m, n_in) input
-    W : (n_in, n) weights
-    b : (n,) bias, or None where batch norm follows (its mean subtraction cancels a bias)
+    x : (m, n_in) input; for a pack (K, m, n_in), or (m, n_in) shared by every model
+    W : (n_in, n) weights; (K, n_in, n)
+    b : (n,) bias, or None where batch norm follows (its mean subtraction cancels a bias); (K, 1, n)
 
     Returns
     -------
-    z : (m, n)
+    z : (m, n); (K, m, n)
     """
     cache["x"] = x
     cache["W"] = W
-    z = cached_array(cache, "z", (x.shape[0], W.shape[1]), W.dtype)
-    np.dot(x, W, out=z)
+    z = cached_array(cache, "z", (*W.shape[:-2], x.shape[-2], W.shape[-1]), W.dtype)
+    PRODUCTS[W.ndim](x, W, out=z)
     if b is not None:
         z += b
     return z
@@ -91,13 +132,14 @@ def dense_backward(
     dx : (m, n_in), or None when ``need_dx`` is False
     """
     x = cache["x"]
-    np.dot(x.T, dz, out=dW)
+    mm = PRODUCTS[dz.ndim]
+    mm(x.mT, dz, out=dW)
     if db is not None:
-        np.dot(cached_constant(cache, "ones", dz.shape[0], 1.0, dz.dtype), dz, out=db)
+        mm(cached_constant(cache, "ones", dz.shape[-2], 1.0, dz), dz, out=db)
     if not need_dx:
         return None
     dx = cached_array(cache, "dx", x.shape, dz.dtype)
-    np.dot(dz, cache["W"].T, out=dx)
+    mm(dz, cache["W"].mT, out=dx)
     return dx
 
 
@@ -105,7 +147,14 @@ def dense_backward(
 
 
 def batchnorm_forward(
-    z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running: np.ndarray, momentum: float, train: bool, cache: Cache
+    z: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    running: np.ndarray,
+    momentum: float | np.ndarray,
+    train: bool,
+    cache: Cache,
+    stats_weight: float | np.ndarray | None = None,
 ) -> np.ndarray:
     """Batch normalization of each unit.
 
@@ -121,34 +170,37 @@ def batchnorm_forward(
 
     Parameters
     ----------
-    z : (m, n) pre-activations
-    gamma, beta : (n,) learned scale and shift
-    running : (2, n) exponentially weighted averages of ``[mu; var]``, updated in place when training
-    momentum : weight of the old value in ``running`` (a Python float)
+    z : (m, n) pre-activations; (K, m, n) for a pack
+    gamma, beta : (n,) learned scale and shift; (K, 1, n)
+    running : (2, n) exponentially weighted averages of ``[mu; var]``, updated in place when training; (K, 2, n)
+    momentum : weight of the old value in ``running`` (a Python float; a (K, 1, 1) column for a pack)
+    stats_weight : ``1 - momentum``, computed so by default; a pack passes each model's, rounded from
+        its Python float as alone
 
     Returns
     -------
-    out : (m, n)
+    out : (m, n); (K, m, n)
     """
     out = cached_array(cache, "out", z.shape, z.dtype)
     if not train:
-        scale = gamma / np.sqrt(running[1] + BN_EPSILON)
-        np.subtract(z, running[0], out=out)
+        scale = gamma / np.sqrt(running[..., 1:2, :] + BN_EPSILON)
+        np.subtract(z, running[..., 0:1, :], out=out)
         out *= scale
         out += beta
         return out
-    m, n = z.shape
-    mean_weights = cached_constant(cache, "mean_weights", m, 1.0 / m, z.dtype)
-    stats = cached_array(cache, "stats", (2, n), z.dtype)  # rows: batch mean, batch variance
+    m = z.shape[-2]
+    mm = PRODUCTS[z.ndim]
+    mean_weights = cached_constant(cache, "mean_weights", m, 1.0 / m, z)
+    stats, mean, var = _batch_stats(cache, running)
     zc = cached_array(cache, "zc", z.shape, z.dtype)
-    inv_std = cached_array(cache, "inv_std", (n,), z.dtype)
-    scale = cached_array(cache, "scale", (n,), z.dtype)
+    inv_std = cached_array(cache, "inv_std", gamma.shape, z.dtype)
+    scale = cached_array(cache, "scale", gamma.shape, z.dtype)
 
-    np.dot(mean_weights, z, out=stats[0])
-    np.subtract(z, stats[0], out=zc)
+    mm(mean_weights, z, out=mean)
+    np.subtract(z, mean, out=zc)
     np.square(zc, out=out)  # `out` is free until the last step: use it as scratch
-    np.dot(mean_weights, out, out=stats[1])
-    np.add(stats[1], BN_EPSILON, out=inv_std)
+    mm(mean_weights, out, out=var)
+    np.add(var, BN_EPSILON, out=inv_std)
     np.sqrt(inv_std, out=inv_std)
     np.reciprocal(inv_std, out=inv_std)
     # gamma * z_norm == zc * (gamma * inv_std): one (m, n) multiply instead of two
@@ -156,10 +208,20 @@ def batchnorm_forward(
     np.multiply(zc, scale, out=out)
     out += beta
 
-    stats *= 1.0 - momentum
+    stats *= 1.0 - momentum if stats_weight is None else stats_weight
     running *= momentum
     running += stats
     return out
+
+
+def _batch_stats(cache: Cache, running: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cached batch ``[mean; variance]`` (running's shape) and its two rows: (n,) each for one
+    network, (K, 1, n) for a pack (as its gamma and beta)."""
+    stats = cache.get("stats")
+    if stats is None or stats.shape != running.shape:
+        stats = cache["stats"] = np.empty_like(running)
+        cache["mean"], cache["var"] = (stats[0], stats[1]) if stats.ndim == 2 else (stats[:, 0:1], stats[:, 1:2])
+    return stats, cache["mean"], cache["var"]
 
 
 def batchnorm_backward(dout: np.ndarray, cache: Cache, dgamma: np.ndarray, dbeta: np.ndarray) -> np.ndarray:
@@ -176,23 +238,24 @@ def batchnorm_backward(dout: np.ndarray, cache: Cache, dgamma: np.ndarray, dbeta
 
     Parameters
     ----------
-    dout : (m, n) gradient with respect to the layer's output
-    dgamma, dbeta : (n,) receive the parameter gradients
+    dout : (m, n) gradient with respect to the layer's output; (K, m, n) for a pack
+    dgamma, dbeta : (n,) receive the parameter gradients; (K, 1, n)
 
     Returns
     -------
-    dz : (m, n)
+    dz : (m, n); (K, m, n)
     """
-    m, n = dout.shape
+    m = dout.shape[-2]
+    mm = PRODUCTS[dout.ndim]
     zc, inv_std, scale = cache["zc"], cache["inv_std"], cache["scale"]
-    ones = cached_constant(cache, "ones", m, 1.0, dout.dtype)
+    ones = cached_constant(cache, "ones", m, 1.0, dout)
     dz = cached_array(cache, "dz", dout.shape, dout.dtype)
-    zc_coef = cached_array(cache, "zc_coef", (n,), dout.dtype)
-    dout_mean = cached_array(cache, "dout_mean", (n,), dout.dtype)
+    zc_coef = cached_array(cache, "zc_coef", inv_std.shape, dout.dtype)
+    dout_mean = cached_array(cache, "dout_mean", inv_std.shape, dout.dtype)
 
-    np.dot(ones, dout, out=dbeta)
+    mm(ones, dout, out=dbeta)
     np.multiply(dout, zc, out=dz)  # `dz` as scratch for dout * zc
-    np.dot(ones, dz, out=dgamma)
+    mm(ones, dz, out=dgamma)
     dgamma *= inv_std
     # z_norm * dgamma / m == zc * (inv_std * dgamma / m): keep the (m, n) work to one multiply
     np.multiply(dgamma, inv_std, out=zc_coef)
@@ -208,34 +271,32 @@ def batchnorm_backward(dout: np.ndarray, cache: Cache, dgamma: np.ndarray, dbeta
 # --------------------------------------------------------------------- activations
 
 
-def relu_forward(z: np.ndarray, cache: Cache) -> np.ndarray:
-    """``a = max(z, 0)`` as ``z * (z > 0)``.
+def relu_forward(z: np.ndarray, cache: Cache, leak: float = 0.0) -> np.ndarray:
+    """``a = max(z, 0)`` as ``z * (z > 0)``; with ``leak``, ``a = z`` where ``z > 0``, else ``leak * z``.
 
-    The 0/1 mask is kept as the derivative for backward, and computing it plus
-    one multiply is faster than ``np.maximum`` (whose NaN handling is slow).
-    NaN still propagates: ``NaN * 0`` is NaN.
+    The slope (0/1, or leak/1) is kept as the derivative for backward, and computing
+    it plus one multiply is faster than ``np.maximum`` (whose NaN handling is slow).
+    NaN still propagates: ``NaN * 0`` is NaN. ReLU (leak 0) skips the two
+    operations that would make its 0/1 slope leak/1 (exact no-ops there).
 
     z : (m, n) → a : (m, n)
     """
     slope = cached_array(cache, "slope", z.shape, z.dtype)
     np.greater(z, 0.0, out=slope)
+    if leak:
+        slope *= 1.0 - leak
+        slope += leak
     a = cached_array(cache, "a", z.shape, z.dtype)
     np.multiply(z, slope, out=a)
     return a
 
 
 def leaky_relu_forward(z: np.ndarray, cache: Cache) -> np.ndarray:
-    """``a = z`` where ``z > 0``, else ``LEAKY_RELU_SLOPE * z``.
+    """``a = z`` where ``z > 0``, else ``LEAKY_RELU_SLOPE * z`` (``relu_forward`` with that leak).
 
     z : (m, n) → a : (m, n)
     """
-    slope = cached_array(cache, "slope", z.shape, z.dtype)
-    np.greater(z, 0.0, out=slope)
-    slope *= 1.0 - LEAKY_RELU_SLOPE
-    slope += LEAKY_RELU_SLOPE
-    a = cached_array(cache, "a", z.shape, z.dtype)
-    np.multiply(z, slope, out=a)
-    return a
+    return relu_forward(z, cache, LEAKY_RELU_SLOPE)
 
 
 def piecewise_linear_backward(da: np.ndarray, cache: Cache) -> np.ndarray:
@@ -278,13 +339,21 @@ ACTIVATIONS: dict[str, tuple[Forward, Backward]] = {
 # ------------------------------------------------------------------------ dropout
 
 
-def dropout_forward(a: np.ndarray, keep_prob: float, rng: np.random.Generator, cache: Cache) -> np.ndarray:
+def dropout_forward(
+    a: np.ndarray,
+    keep_prob: float | np.ndarray,
+    rng: np.random.Generator | Sequence[np.random.Generator],
+    cache: Cache,
+    keep_scale: float | np.ndarray | None = None,
+) -> np.ndarray:
     """Inverted dropout: keep each unit with probability ``keep_prob``, scaled by ``1/keep_prob``.
 
     The scaling keeps the expected activation unchanged, so inference skips
     this layer altogether. Training only.
 
-    a : (m, n) → out : (m, n)
+    a : (m, n) → out : (m, n). A pack: a (K, m, n), ``keep_prob`` and ``keep_scale``
+    (``1/keep_prob`` of each model's Python float) (K, 1, 1) columns, ``rng`` one
+    Generator per model (model k's mask from ``rng[k]``, as alone).
 
     Raises ValueError when ``rng`` is None: the mask must come from the caller's
     seeded stream, never from a hidden global one.
@@ -292,9 +361,13 @@ def dropout_forward(a: np.ndarray, keep_prob: float, rng: np.random.Generator, c
     if rng is None:
         raise ValueError("dropout_forward needs rng, a numpy Generator (the seeded source of its mask)")
     mask = cached_array(cache, "mask", a.shape, a.dtype)
-    rng.random(out=mask, dtype=a.dtype.type)
+    if a.ndim == 2:
+        rng.random(out=mask, dtype=a.dtype.type)
+    else:
+        for generator, part in zip(rng, mask):
+            generator.random(out=part, dtype=a.dtype.type)
     np.less(mask, keep_prob, out=mask)
-    mask *= 1.0 / keep_prob
+    mask *= 1.0 / keep_prob if keep_scale is None else keep_scale
     out = cached_array(cache, "out", a.shape, a.dtype)
     np.multiply(a, mask, out=out)
     return out

@@ -115,7 +115,6 @@ def fit(state: TrainingState, data: Dataset, until_epoch: int, on_epoch: EpochCa
     X_dev = np.ascontiguousarray(data.X_dev, dtype=state.network.dtype)
     y_dev = np.asarray(data.y_dev)
     dev_caches = state.network.new_caches()
-    keys = history_keys(state.network.task)
     setup_seconds = time.perf_counter() - prepared  # counted in this call's first epoch
 
     # Overflow to inf/nan is an expected outcome (divergence), detected below: no warnings.
@@ -127,9 +126,7 @@ def fit(state: TrainingState, data: Dataset, until_epoch: int, on_epoch: EpochCa
             train_cost, diverged = batches.train_epoch(learning_rate)
             metrics = state.network.metrics(X_dev, y_dev, dev_caches)  # dev_cost, dev_accuracy (, dev_rmse, dev_r2)
             diverged = diverged or not math.isfinite(metrics["dev_cost"])
-            values = {"train_cost": train_cost, **metrics, "learning_rate": learning_rate}
-            values = {key: values[key] for key in keys}
-            _record_epoch(state, values, diverged)
+            values = record_epoch(state, train_cost, metrics, learning_rate, diverged)
             state.epoch_seconds.append(time.perf_counter() - started + setup_seconds)
             setup_seconds = 0.0
             if on_epoch is not None:
@@ -178,10 +175,7 @@ class _Batches:
             x, y = (
                 (self.X_batch, self.Y_batch) if size == self.buffer_rows else (self.X_batch[:size], self.Y_batch[:size])
             )
-            # mode="clip" (a no-op for valid indices) lets `take` write straight into `out`;
-            # the default mode gathers into a temporary first.
-            np.take(self.X, rows, axis=0, out=x, mode="clip")
-            np.take(self.Y, rows, axis=0, out=y, mode="clip")
+            gather(self.X, self.Y, rows, x, y)
             caches = self.caches_by_size.get(size)
             if caches is None:
                 caches = self.caches_by_size[size] = network.new_caches()
@@ -189,15 +183,37 @@ class _Batches:
             cost_sum += cost
             n_batches += 1
             if n_batches == 1 and state.epoch == 0:
-                state.cost_limit = max(EXPLOSION_FACTOR * cost, EXPLOSION_FLOOR)
+                state.cost_limit = divergence_limit(cost)
             if not cost < state.cost_limit:  # true for NaN and for +inf (even when the limit is inf)
                 return cost_sum / n_batches, True
             state.optimizer.step(network.params, self.grads, learning_rate)
         return cost_sum / n_batches, False
 
 
-def _record_epoch(state: TrainingState, values: dict[str, float], diverged: bool) -> None:
-    """Append an epoch's values to the history, count it, and update the status or the best epoch."""
+def divergence_limit(first_cost: float) -> float:
+    """The cost at or above which a run has diverged, set by its first mini-batch cost (alone or in a pack)."""
+    return max(EXPLOSION_FACTOR * first_cost, EXPLOSION_FLOOR)
+
+
+def gather(X: np.ndarray, Y: np.ndarray, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """Rows ``rows`` of X and Y into the buffers x and y: (m,) rows alone, a pack's (K, m) into (K, m, ...)."""
+    # mode="clip" (a no-op for valid indices) lets `take` write straight into `out`;
+    # the default mode gathers into a temporary first.
+    np.take(X, rows, axis=0, out=x, mode="clip")
+    np.take(Y, rows, axis=0, out=y, mode="clip")
+
+
+def record_epoch(
+    state: TrainingState, train_cost: float, metrics: dict[str, float], learning_rate: float, diverged: bool
+) -> dict[str, float]:
+    """Append an epoch's values to the history, count it, and update the status or the best epoch.
+
+    The one bookkeeping of an epoch, alone (``fit``) or in a pack (``nn.stacked``), on a state
+    whose network is already updated; returns the values as ``on_epoch`` gets them
+    (``history_keys(task)``: train cost, the head's dev ``metrics``, the learning rate).
+    """
+    values = {"train_cost": train_cost, **metrics, "learning_rate": learning_rate}
+    values = {key: values[key] for key in history_keys(state.network.task)}
     for key, value in values.items():
         state.history[key].append(value)
     epoch = state.epoch
@@ -209,6 +225,7 @@ def _record_epoch(state: TrainingState, values: dict[str, float], diverged: bool
         state.best_epoch, state.best_dev_cost = epoch, dev_cost
         if state.keep_best:
             state.best_weights = state.network.state()
+    return values
 
 
 def batch_bounds(m: int, batch_size: int) -> list[tuple[int, int]]:

@@ -5,13 +5,16 @@ Classification: softmax output, cross-entropy cost. Regression: identity
 
 Same cache contract as ``layers``: forward fills a dict that backward reads,
 and reusing the dict for the next batch of the same size reuses its arrays.
+Like the layers, each cost takes a leading model axis (a pack of K networks,
+``nn.stacked``) and then returns each model's cost, ``(K,)`` float64, with the
+bits it has alone.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from hpsearch.nn.layers import Cache, cached_array
+from hpsearch.nn.layers import PRODUCTS, Cache, cached_array, per_model_dot, per_model_sum
 
 
 def one_hot(y: np.ndarray, n_classes: int, dtype: np.dtype | type) -> np.ndarray:
@@ -35,7 +38,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return probs
 
 
-def softmax_cross_entropy_forward(logits: np.ndarray, Y: np.ndarray, cache: Cache) -> float:
+def softmax_cross_entropy_forward(logits: np.ndarray, Y: np.ndarray, cache: Cache) -> float | np.ndarray:
     """Mean cross-entropy of ``softmax(logits)`` against one-hot labels.
 
     With ``s = logits - rowmax`` (the shift cancels)::
@@ -48,30 +51,30 @@ def softmax_cross_entropy_forward(logits: np.ndarray, Y: np.ndarray, cache: Cach
 
     Parameters
     ----------
-    logits : (m, C) output-layer pre-activations
-    Y : (m, C) one-hot labels, same dtype as ``logits``
+    logits : (m, C) output-layer pre-activations; (K, m, C) for a pack
+    Y : (m, C) one-hot labels, same dtype as ``logits``; (K, m, C), or (m, C) shared by the pack
 
     Returns
     -------
-    J : Python float
+    J : Python float; (K,) float64 for a pack
     """
-    m, n_classes = logits.shape
-    row_max = cached_array(cache, "row_max", (m, 1), logits.dtype)
+    m, n_classes = logits.shape[-2:]
+    row_max = cached_array(cache, "row_max", (*logits.shape[:-1], 1), logits.dtype)
     shifted = cached_array(cache, "shifted", logits.shape, logits.dtype)
     probs = cached_array(cache, "probs", logits.shape, logits.dtype)
-    row_sum = cached_array(cache, "row_sum", (m, 1), logits.dtype)
+    row_sum = cached_array(cache, "row_sum", (*logits.shape[:-1], 1), logits.dtype)
     ones = cache.get("class_ones")
     if ones is None or ones.shape[0] != n_classes:
         ones = cache["class_ones"] = np.ones((n_classes, 1), logits.dtype)
 
-    np.maximum.reduce(logits, axis=1, keepdims=True, out=row_max)
+    np.maximum.reduce(logits, axis=-1, keepdims=True, out=row_max)
     np.subtract(logits, row_max, out=shifted)
     np.exp(shifted, out=probs)
-    np.dot(probs, ones, out=row_sum)  # row sums by BLAS: cheaper than probs.sum(axis=1) for small C
+    PRODUCTS[probs.ndim](probs, ones, out=row_sum)  # row sums by BLAS: cheaper than probs.sum(axis=1) for small C
     probs /= row_sum
     cache["Y"] = Y
     np.log(row_sum, out=row_sum)
-    return (float(row_sum.sum()) - float(np.vdot(shifted, Y))) / m
+    return (per_model_sum(row_sum) - per_model_dot(shifted, Y)) / m
 
 
 def softmax_cross_entropy_backward(cache: Cache) -> np.ndarray:
@@ -88,11 +91,11 @@ def softmax_cross_entropy_backward(cache: Cache) -> np.ndarray:
     probs, Y = cache["probs"], cache["Y"]
     dlogits = cached_array(cache, "dlogits", probs.shape, probs.dtype)
     np.subtract(probs, Y, out=dlogits)
-    dlogits *= 1.0 / probs.shape[0]
+    dlogits *= 1.0 / probs.shape[-2]
     return dlogits
 
 
-def squared_error_forward(outputs: np.ndarray, Y: np.ndarray, cache: Cache) -> float:
+def squared_error_forward(outputs: np.ndarray, Y: np.ndarray, cache: Cache) -> float | np.ndarray:
     """Half the mean squared error of a linear (identity) output layer.
 
     With ``ŷ_i`` row i of ``outputs`` (the output layer's ``a W + b``, no
@@ -105,16 +108,16 @@ def squared_error_forward(outputs: np.ndarray, Y: np.ndarray, cache: Cache) -> f
 
     Parameters
     ----------
-    outputs : (m, n_targets) output-layer values
-    Y : (m, n_targets) targets (standardized), same dtype as ``outputs``
+    outputs : (m, n_targets) output-layer values; (K, m, n_targets) for a pack
+    Y : (m, n_targets) targets (standardized), same dtype as ``outputs``; per model or shared
 
     Returns
     -------
-    J : Python float
+    J : Python float; (K,) float64 for a pack
     """
     residual = cached_array(cache, "residual", outputs.shape, outputs.dtype)
     np.subtract(outputs, Y, out=residual)
-    return 0.5 * float(np.vdot(residual, residual)) / outputs.shape[0]
+    return 0.5 * per_model_dot(residual, residual) / outputs.shape[-2]
 
 
 def squared_error_backward(cache: Cache) -> np.ndarray:
@@ -129,21 +132,29 @@ def squared_error_backward(cache: Cache) -> np.ndarray:
     """
     residual = cache["residual"]
     doutputs = cached_array(cache, "doutputs", residual.shape, residual.dtype)
-    np.multiply(residual, 1.0 / residual.shape[0], out=doutputs)
+    np.multiply(residual, 1.0 / residual.shape[-2], out=doutputs)
     return doutputs
 
 
-def l2_penalty(weights: np.ndarray, l2: float, m: int) -> float:
+def l2_penalty(weights: np.ndarray, l2: float | np.ndarray, m: int) -> float | np.ndarray:
     """``(l2 / 2m) * sum ||W||^2`` over every weight matrix.
 
     ``weights`` is the flat concatenation of all of them (biases, gamma and beta
     are not penalized); ``m`` is the size of the mini-batch whose cost this joins.
+    A pack: ``weights`` (K, size), ``l2`` (K,) float64 → (K,) float64.
     """
-    return 0.5 * l2 / m * float(np.vdot(weights, weights))
+    rows = weights[:, None, :] if isinstance(l2, np.ndarray) else weights  # a pack's: one BLAS dot per model
+    return 0.5 * l2 / m * per_model_dot(rows, rows)
 
 
-def l2_penalty_backward(weights: np.ndarray, l2: float, m: int, dweights: np.ndarray, cache: Cache) -> None:
-    """Add the penalty's gradient ``(l2 / m) * W`` to ``dweights`` in place (both flat, same shape)."""
+def l2_penalty_backward(
+    weights: np.ndarray, l2: float | np.ndarray, m: int, dweights: np.ndarray, cache: Cache
+) -> None:
+    """Add the penalty's gradient ``(l2 / m) * W`` to ``dweights`` in place (both flat, same shape;
+    a pack's (K, size), with each model's ``l2 / m`` rounded from float64 to the dtype as alone)."""
     scaled = cached_array(cache, "l2_scaled", weights.shape, weights.dtype)
-    np.multiply(weights, l2 / m, out=scaled)
+    factor = l2 / m
+    if isinstance(factor, np.ndarray):
+        factor = factor.astype(weights.dtype)[:, None]
+    np.multiply(weights, factor, out=scaled)
     dweights += scaled

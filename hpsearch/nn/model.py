@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,38 +26,16 @@ from hpsearch.core.errors import ConfigError, DataError
 from hpsearch.io.npz import NpzUnreadable, read_arrays, save_npz
 from hpsearch.nn.heads import Head, head_from_state, make_head
 from hpsearch.nn.hyperparams import ModelConfig
-from hpsearch.nn.layers import (
-    ACTIVATIONS,
-    Cache,
-    batchnorm_backward,
-    batchnorm_forward,
-    dense_backward,
-    dense_forward,
-    dropout_backward,
-    dropout_forward,
-)
-from hpsearch.nn.losses import l2_penalty, l2_penalty_backward, softmax
+from hpsearch.nn.losses import softmax
 from hpsearch.nn.parameters import Parameters
+from hpsearch.nn.passes import Caches, Passes, Scalars
 
-Caches = dict[str, Cache]
-"""One cache per layer operation (``"dense1"``, ``"bn1"``, ``"act1"``, ``"drop1"``, ..., ``"loss"``)."""
+__all__ = ["Caches", "Network", "load_npz", "read_npz"]
 
-
-@dataclass(frozen=True)
-class _HiddenLayer:
-    """Names of one hidden layer's parameters and caches."""
-
-    W: str
-    b: str | None  # None when batch norm follows
-    gamma: str | None
-    beta: str | None
-    dense: str
-    bn: str
-    act: str
-    drop: str
+T = TypeVar("T")
 
 
-class Network:
+class Network(Passes):
     """A trained or freshly initialized classifier or regressor.
 
     Build one with ``Network.init`` or ``Network.from_state``/``Network.load``.
@@ -71,6 +49,10 @@ class Network:
     params : learned parameters by name (``W1``, ``gamma1``, ...), one flat buffer
     running : ``{l: (2, n_l)}`` batch-norm running ``[mean; variance]`` of hidden layer l
     dtype : float32 or float64, from ``config.dtype``
+    scalars : ``config``'s per-model values of a step, as Python floats (``nn.passes.Scalars``)
+
+    The training step and inference pass (``forward``, ``backward``, ``loss_and_gradients``,
+    ``metrics``, ``targets``, ``new_caches``) are ``nn.passes.Passes``', shared with packs.
     """
 
     def __init__(self, n_features: int, n_classes: int, config: ModelConfig, head: Head | None = None):
@@ -89,16 +71,13 @@ class Network:
         self.params = Parameters(_parameter_shapes(n_features, n_classes, config), config.dtype)
         self.dtype = self.params.flat.dtype
         self.running: dict[int, np.ndarray] = {}
-        depth = len(config.hidden_sizes)
-        self._hidden = [_hidden_layer(l, config.batchnorm) for l in range(1, depth + 1)]
+        self.scalars = Scalars.of([config])
+        self._set_architecture(config)
         for l, layer in enumerate(self._hidden, 1):
             if layer.gamma:
                 self.params[layer.gamma].fill(1.0)
                 self.running[l] = np.zeros((2, config.hidden_sizes[l - 1]), self.dtype)
                 self.running[l][1] = 1.0
-        self._out = (f"W{depth + 1}", f"b{depth + 1}", f"dense{depth + 1}")
-        self._forward_act, self._backward_act = ACTIVATIONS[config.activation]
-        self._weights = self.params.span("W1", self._out[0])
 
     # ------------------------------------------------------------------ building
 
@@ -132,102 +111,7 @@ class Network:
             W[...] = rng.standard_normal(W.shape) * np.sqrt(gain / W.shape[0])
         return network
 
-    def new_caches(self) -> Caches:
-        """Empty caches for one batch size; reuse them for every batch of that size."""
-        caches: Caches = {"loss": {}, self._out[2]: {}}
-        for layer in self._hidden:
-            caches.update({layer.dense: {}, layer.bn: {}, layer.act: {}, layer.drop: {}})
-        return caches
-
-    # ------------------------------------------------------------- computation
-
-    def forward(
-        self, X: np.ndarray, caches: Caches, train: bool = False, rng: np.random.Generator | None = None
-    ) -> np.ndarray:
-        """Logits of a batch.
-
-        Parameters
-        ----------
-        X : (m, n_features) in the network's dtype
-        caches : from ``new_caches()``; filled for ``backward``
-        train : batch statistics in batch norm (and update its running averages),
-            dropout on; else running averages and no dropout
-        rng : dropout's random source; needed when training with ``keep_prob < 1``
-
-        Returns
-        -------
-        logits : (m, n_classes), valid until the next call with the same caches
-
-        Raises
-        ------
-        ValueError : ``train`` with ``keep_prob < 1`` and no ``rng`` (checked before
-            anything, running averages included, changes)
-        """
-        p, config = self.params, self.config
-        dropout = train and config.keep_prob < 1.0
-        if dropout and rng is None:
-            raise ValueError(f"training with dropout (keep_prob={config.keep_prob}) needs rng, a numpy Generator")
-        a = X
-        for l, layer in enumerate(self._hidden, 1):
-            z = dense_forward(a, p[layer.W], p[layer.b] if layer.b else None, caches[layer.dense])
-            if layer.gamma:
-                z = batchnorm_forward(
-                    z, p[layer.gamma], p[layer.beta], self.running[l], config.bn_momentum, train, caches[layer.bn]
-                )
-            a = self._forward_act(z, caches[layer.act])
-            if dropout:
-                a = dropout_forward(a, config.keep_prob, rng, caches[layer.drop])
-        W, b, cache = self._out
-        return dense_forward(a, p[W], p[b], caches[cache])
-
-    def backward(self, dlogits: np.ndarray, caches: Caches, grads: Parameters) -> None:
-        """Backpropagate ``dlogits`` (m, n_classes) through a training-mode ``forward``.
-
-        Writes the gradient of every parameter into ``grads`` (same layout as ``params``).
-        """
-        dropout = self.config.keep_prob < 1.0
-        W, b, cache = self._out
-        da = dense_backward(dlogits, caches[cache], grads[W], grads[b])
-        for i in range(len(self._hidden) - 1, -1, -1):
-            layer = self._hidden[i]
-            if dropout:
-                da = dropout_backward(da, caches[layer.drop])
-            dz = self._backward_act(da, caches[layer.act])
-            if layer.gamma:
-                dz = batchnorm_backward(dz, caches[layer.bn], grads[layer.gamma], grads[layer.beta])
-            da = dense_backward(dz, caches[layer.dense], grads[layer.W], grads[layer.b] if layer.b else None, i > 0)
-
-    def loss_and_gradients(
-        self, X: np.ndarray, Y: np.ndarray, grads: Parameters, caches: Caches, rng: np.random.Generator | None = None
-    ) -> float:
-        """One training-mode pass over a mini-batch: its cost J, gradients into ``grads``.
-
-        ``J = (1/m) sum_i L_i + (l2 / 2m) sum_l ||W_l||^2`` with m the batch size.
-
-        ``L_i`` is the head's: cross-entropy of softmax(Z_i) for classification,
-        ``(1/2) ||Z_i - y_i||^2`` for regression (``hpsearch.nn.heads``).
-
-        Parameters
-        ----------
-        X : (m, n_features); Y : ``targets(y)``: (m, n_classes) one-hot, or
-            (m, n_outputs) standardized targets; both in the network's dtype
-        grads : receives dJ/d(every parameter)
-        caches, rng : as for ``forward``
-
-        Returns
-        -------
-        J : Python float
-        """
-        outputs = self.forward(X, caches, train=True, rng=rng)
-        cost = self.head.loss(outputs, Y, caches["loss"])
-        self.backward(self.head.loss_backward(caches["loss"]), caches, grads)
-        l2 = self.config.l2
-        if l2 > 0.0:
-            m = X.shape[0]
-            cost += l2_penalty(self._weights, l2, m)
-            dweights = grads.span("W1", self._out[0])
-            l2_penalty_backward(self._weights, l2, m, dweights, caches["loss"])
-        return cost
+    # (forward, backward, loss_and_gradients, metrics, targets: ``nn.passes.Passes``)
 
     # --------------------------------------------------------------- inference
 
@@ -258,20 +142,6 @@ class Network:
         """
         return self.metrics(X, y)["dev_cost"]
 
-    def metrics(self, X: np.ndarray, y: np.ndarray, caches: Caches | None = None) -> dict[str, float]:
-        """The head's per-epoch dev metrics of one inference-mode pass, keyed as in the history.
-
-        Classification: ``dev_cost``, ``dev_accuracy`` (the values of ``evaluate``).
-        Regression: ``dev_cost`` (J on standardized targets), ``dev_accuracy`` (NaN),
-        ``dev_rmse`` and ``dev_r2`` in target units. ``caches`` as for ``evaluate``.
-        """
-        return self.head.metrics(self.forward(self._cast(X), caches if caches is not None else self.new_caches()), y)
-
-    def targets(self, y: np.ndarray) -> np.ndarray:
-        """``y`` as ``loss_and_gradients`` takes it: one-hot (m, n_classes), or regression targets
-        (m, n_outputs), C-contiguous in the network's dtype."""
-        return self.head.targets(y, self.dtype)
-
     def evaluate(self, X: np.ndarray, y: np.ndarray, caches: Caches | None = None) -> tuple[float, float]:
         """``(cost, accuracy)`` of one inference-mode pass of a classifier; cost as in ``cost()``.
 
@@ -282,9 +152,6 @@ class Network:
             raise ValueError("a regression network has no accuracy: use metrics")
         metrics = self.metrics(X, y, caches)
         return metrics["dev_cost"], metrics["dev_accuracy"]
-
-    def _cast(self, X: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(X, dtype=self.dtype)
 
     # -------------------------------------------------------------- persistence
 
@@ -346,13 +213,19 @@ class Network:
         DataError : the file is missing, not an npz, or not a saved network (message names it)
         ConfigError : its stored hyperparameters are invalid
         """
-        state = read_npz(path, "a saved network")
-        try:
-            return cls.from_state(state)
-        except DataError as error:
-            raise DataError(f"{path}: {error}") from error
-        except ConfigError as error:
-            raise error.in_file(str(path)) from error
+        return load_npz(path, "a saved network", cls.from_state)
+
+
+def load_npz(path: str | os.PathLike, what: str, build: Callable[[dict[str, np.ndarray]], T]) -> T:
+    """``build`` applied to the arrays of the npz file ``path`` (``read_npz``), its DataError and
+    ConfigError naming the file: how a saved network and a saved training state are read."""
+    arrays = read_npz(path, what)
+    try:
+        return build(arrays)
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from error
+    except ConfigError as error:
+        raise error.in_file(str(path)) from error
 
 
 def read_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
@@ -362,19 +235,6 @@ def read_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
         return read_arrays(path, str(path))
     except NpzUnreadable as error:
         raise DataError(f"{path}: cannot read {what} ({error.reason})") from None
-
-
-def _hidden_layer(l: int, batchnorm: bool) -> _HiddenLayer:
-    return _HiddenLayer(
-        W=f"W{l}",
-        b=None if batchnorm else f"b{l}",
-        gamma=f"gamma{l}" if batchnorm else None,
-        beta=f"beta{l}" if batchnorm else None,
-        dense=f"dense{l}",
-        bn=f"bn{l}",
-        act=f"act{l}",
-        drop=f"drop{l}",
-    )
 
 
 def _parameter_shapes(n_features: int, n_classes: int, config: ModelConfig) -> dict[str, tuple[int, ...]]:

@@ -10,6 +10,7 @@ scalar there would send NumPy down a slow mixed-type path.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,11 @@ from hpsearch.nn.parameters import Parameters
 class Optimizer:
     """Base of the update rules.
 
+    A rule is two pieces, shared by one network and a pack of K (``nn.stacked_model.StackedOptimizer``):
+    ``scalars`` (the Python-float expressions of one model's step) and ``apply`` (the
+    NumPy operations of the step, over flat buffers (size,) with Python floats, or a
+    pack's (K, size) with (K, 1) columns of each model's floats in the dtype).
+
     Parameters
     ----------
     params : the parameters this optimizer will update; its state is sized from them.
@@ -29,19 +35,37 @@ class Optimizer:
     state : dict of name → Parameters
         Per-parameter state of the rule (empty for plain gradient descent).
     steps : number of updates made so far.
+    hyper : the rule's hyperparameters as Python floats (``scalars``' first argument), each
+        also an attribute by its name (``beta``; ``beta2``, ``epsilon``; ``beta1``, ``beta2``, ``epsilon``).
     """
 
-    def __init__(self, params: Parameters):
+    moment_names: tuple[str, ...] = ()
+    per_step: bool = False
+    """True where ``scalars`` depends on the step count (Adam's bias corrections)."""
+
+    def __init__(self, params: Parameters, **hyper: float):
         self.state: dict[str, Parameters] = {}
         self.steps = 0
+        self.hyper = tuple(float(value) for value in hyper.values())
+        for name, value in zip(hyper, self.hyper):
+            setattr(self, name, value)
         self._scratch = np.empty_like(params.flat)
+        self._moments = tuple(self._new_state(name, params) for name in self.moment_names)
 
     def step(self, params: Parameters, grads: Parameters, learning_rate: float) -> None:
         """Update ``params`` in place from ``grads`` (same layout) with step size ``learning_rate``."""
         self.steps += 1
-        self._update(params.flat, grads.flat, float(learning_rate))
+        scalars = self.scalars(self.hyper, float(learning_rate), self.steps)
+        self.apply(params.flat, grads.flat, self._moments, self._scratch, scalars)
 
-    def _update(self, p: np.ndarray, g: np.ndarray, lr: float) -> None:
+    @staticmethod
+    def scalars(hyper: tuple[float, ...], lr: float, t: int) -> tuple[float, ...]:
+        """The Python floats of step ``t`` (1, 2, ...) at rate ``lr``."""
+        raise NotImplementedError
+
+    @staticmethod
+    def apply(p: np.ndarray, g: np.ndarray, moments: tuple[np.ndarray, ...], tmp: np.ndarray, scalars: Any) -> None:
+        """One update of ``p`` in place; ``tmp`` is scratch of p's shape."""
         raise NotImplementedError
 
     def _new_state(self, name: str, params: Parameters) -> np.ndarray:
@@ -53,9 +77,14 @@ class Optimizer:
 class GradientDescent(Optimizer):
     """``W -= lr * dW``."""
 
-    def _update(self, p: np.ndarray, g: np.ndarray, lr: float) -> None:
-        np.multiply(g, lr, out=self._scratch)
-        p -= self._scratch
+    @staticmethod
+    def scalars(hyper: tuple[float, ...], lr: float, t: int) -> tuple[float, ...]:
+        return (lr,)
+
+    @staticmethod
+    def apply(p: np.ndarray, g: np.ndarray, moments: tuple[np.ndarray, ...], tmp: np.ndarray, scalars: Any) -> None:
+        np.multiply(g, scalars[0], out=tmp)
+        p -= tmp
 
 
 class Momentum(Optimizer):
@@ -66,19 +95,27 @@ class Momentum(Optimizer):
 
     ``state["v"]`` holds ``v / (1 - beta)``, updated as ``beta * v' + dW``: the
     constant factor moves into the step size and saves a pass over every
-    parameter per step.
+    parameter per step. ``hyper``: (beta,).
     """
 
-    def __init__(self, params: Parameters, beta: float):
-        super().__init__(params)
-        self.beta = float(beta)
-        self._v = self._new_state("v", params)
+    moment_names = ("v",)
 
-    def _update(self, p: np.ndarray, g: np.ndarray, lr: float) -> None:
-        self._v *= self.beta
-        self._v += g
-        np.multiply(self._v, lr * (1.0 - self.beta), out=self._scratch)
-        p -= self._scratch
+    def __init__(self, params: Parameters, beta: float):
+        super().__init__(params, beta=beta)
+
+    @staticmethod
+    def scalars(hyper: tuple[float, ...], lr: float, t: int) -> tuple[float, ...]:
+        (beta,) = hyper
+        return beta, lr * (1.0 - beta)
+
+    @staticmethod
+    def apply(p: np.ndarray, g: np.ndarray, moments: tuple[np.ndarray, ...], tmp: np.ndarray, scalars: Any) -> None:
+        beta, factor = scalars
+        (v,) = moments
+        v *= beta
+        v += g
+        np.multiply(v, factor, out=tmp)
+        p -= tmp
 
 
 class RMSprop(Optimizer):
@@ -89,25 +126,24 @@ class RMSprop(Optimizer):
 
     ``state["s"]`` holds ``s / (1 - beta2)`` (see ``Momentum``); with
     ``c = sqrt(1 - beta2)`` the step is ``(lr / c) * dW / (sqrt(s') + epsilon / c)``.
+    ``hyper``: (beta2, epsilon).
     """
 
-    def __init__(self, params: Parameters, beta2: float, epsilon: float):
-        super().__init__(params)
-        self.beta2 = float(beta2)
-        self.epsilon = float(epsilon)
-        self._s = self._new_state("s", params)
+    moment_names = ("s",)
 
-    def _update(self, p: np.ndarray, g: np.ndarray, lr: float) -> None:
-        tmp = self._scratch
-        c = math.sqrt(1.0 - self.beta2)
-        self._s *= self.beta2
-        np.square(g, out=tmp)
-        self._s += tmp
-        np.sqrt(self._s, out=tmp)
-        tmp += self.epsilon / c
-        np.divide(g, tmp, out=tmp)
-        tmp *= lr / c
-        p -= tmp
+    def __init__(self, params: Parameters, beta2: float, epsilon: float):
+        super().__init__(params, beta2=beta2, epsilon=epsilon)
+
+    @staticmethod
+    def scalars(hyper: tuple[float, ...], lr: float, t: int) -> tuple[float, ...]:
+        beta2, epsilon = hyper
+        c = math.sqrt(1.0 - beta2)
+        return beta2, epsilon / c, lr / c
+
+    @staticmethod
+    def apply(p: np.ndarray, g: np.ndarray, moments: tuple[np.ndarray, ...], tmp: np.ndarray, scalars: Any) -> None:
+        beta2, epsilon, factor = scalars
+        _scaled_step(p, g, g, moments[0], tmp, beta2, epsilon, factor)
 
 
 class Adam(Optimizer):
@@ -125,31 +161,51 @@ class Adam(Optimizer):
         W -= (lr * c1 / c2) * v' / (sqrt(s') + epsilon / c2)
 
     which is ten passes over the parameters per step instead of fourteen.
+    ``hyper``: (beta1, beta2, epsilon).
     """
 
+    moment_names = ("v", "s")
+    per_step = True
+
     def __init__(self, params: Parameters, beta1: float, beta2: float, epsilon: float):
-        super().__init__(params)
-        self.beta1 = float(beta1)
-        self.beta2 = float(beta2)
-        self.epsilon = float(epsilon)
-        self._v = self._new_state("v", params)
-        self._s = self._new_state("s", params)
+        super().__init__(params, beta1=beta1, beta2=beta2, epsilon=epsilon)
 
-    def _update(self, p: np.ndarray, g: np.ndarray, lr: float) -> None:
-        tmp = self._scratch
-        self._v *= self.beta1
-        self._v += g
-        self._s *= self.beta2
-        np.square(g, out=tmp)
-        self._s += tmp
+    @staticmethod
+    def scalars(hyper: tuple[float, ...], lr: float, t: int) -> tuple[float, ...]:
+        beta1, beta2, epsilon = hyper
+        c1 = (1.0 - beta1) / (1.0 - beta1**t)
+        c2 = math.sqrt((1.0 - beta2) / (1.0 - beta2**t))
+        return beta1, beta2, epsilon / c2, lr * c1 / c2
 
-        c1 = (1.0 - self.beta1) / (1.0 - self.beta1**self.steps)
-        c2 = math.sqrt((1.0 - self.beta2) / (1.0 - self.beta2**self.steps))
-        np.sqrt(self._s, out=tmp)
-        tmp += self.epsilon / c2
-        np.divide(self._v, tmp, out=tmp)
-        tmp *= lr * c1 / c2
-        p -= tmp
+    @staticmethod
+    def apply(p: np.ndarray, g: np.ndarray, moments: tuple[np.ndarray, ...], tmp: np.ndarray, scalars: Any) -> None:
+        beta1, beta2, epsilon, factor = scalars
+        v, s = moments
+        v *= beta1
+        v += g
+        _scaled_step(p, g, v, s, tmp, beta2, epsilon, factor)
+
+
+def _scaled_step(
+    p: np.ndarray,
+    g: np.ndarray,
+    direction: np.ndarray,
+    s: np.ndarray,
+    tmp: np.ndarray,
+    beta2: Any,
+    epsilon: Any,
+    factor: Any,
+) -> None:
+    """``s = beta2 * s + g^2``, then ``p -= factor * direction / (sqrt(s) + epsilon)``: the step
+    RMSprop (direction ``g``) and Adam (direction ``v``) share."""
+    s *= beta2
+    np.square(g, out=tmp)
+    s += tmp
+    np.sqrt(s, out=tmp)
+    tmp += epsilon
+    np.divide(direction, tmp, out=tmp)
+    tmp *= factor
+    p -= tmp
 
 
 def make_optimizer(config: ModelConfig, params: Parameters) -> Optimizer:

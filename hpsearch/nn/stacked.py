@@ -26,12 +26,10 @@ import numpy as np
 from hpsearch.core.records import TrialStatus
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.layers import cached_array
-from hpsearch.nn.loop import EXPLOSION_FACTOR, EXPLOSION_FLOOR, StopTraining, batch_bounds, check_dataset
-from hpsearch.nn.losses import one_hot
+from hpsearch.nn.loop import StopTraining, batch_bounds, check_dataset, divergence_limit, gather, record_epoch
 from hpsearch.nn.optimizers import learning_rate_at
-from hpsearch.nn.stacked_model import StackedNetwork
-from hpsearch.nn.stacked_optimizer import StackedOptimizer
-from hpsearch.nn.state import HISTORY_KEYS, TrainingState
+from hpsearch.nn.stacked_model import StackedNetwork, StackedOptimizer
+from hpsearch.nn.state import TrainingState
 
 if TYPE_CHECKING:
     from hpsearch.core.dataset import Dataset
@@ -43,8 +41,8 @@ DEV_CHUNK_ELEMENTS = 1 << 22
 """The dev set is evaluated for as many models at once as keep one layer's (models, rows, units) below this."""
 
 
-def stack_key(config: ModelConfig, n_features: int, n_classes: int, task: str = "classification") -> tuple | None:
-    """What configs must share to train in one pack; None for a config that cannot stack.
+def stack_key(config: ModelConfig, n_features: int, n_classes: int, task: str = "classification") -> tuple:
+    """What configs must share to train in one pack.
 
     The key holds every value that sets an array's shape or the sequence of
     operations of a step: layer sizes, batch size, activation, batch norm,
@@ -52,13 +50,10 @@ def stack_key(config: ModelConfig, n_features: int, n_classes: int, task: str = 
     alone, ``l2 = 0`` skips the term; adding ``0 * W`` is not always a no-op,
     ``0 * inf`` being NaN), optimizer and dtype. Everything else may differ,
     the decay schedule included (each model's rate is computed alone, once an
-    epoch). Every classifier's config can stack; regression (``task``
-    ``"regression"``: a linear head and squared error, which the stacked
-    network does not implement) cannot, and gets None: train it with ``fit``.
+    epoch). Every config can stack, a regression's (``task``) as a classifier's.
     """
-    if task != "classification":
-        return None
     return (
+        task,
         n_features,
         n_classes,
         config.hidden_sizes,
@@ -79,9 +74,7 @@ class _Pack:
         self.members = members
         chosen = [states[k] for k in members]
         self.network = StackedNetwork([s.network for s in chosen])
-        self.optimizer = StackedOptimizer(
-            [s.optimizer for s in chosen], [s.config for s in chosen], self.network.params.shape[1], self.network.dtype
-        )
+        self.optimizer = StackedOptimizer([s.optimizer for s in chosen], self.network.dtype)
         self.buffers: dict[str, np.ndarray] = {}
 
     def select(self, rows: np.ndarray) -> None:
@@ -104,10 +97,9 @@ class _Data:
         network = state.network
         dtype = network.dtype
         self.X = np.ascontiguousarray(data.X_train, dtype=dtype)
-        self.Y = one_hot(data.y_train, network.n_classes, dtype)
+        self.Y = network.targets(data.y_train)  # one-hot, or standardized regression targets
         self.X_dev = np.ascontiguousarray(data.X_dev, dtype=dtype)
         self.y_dev = np.asarray(data.y_dev)
-        self.Y_dev = one_hot(self.y_dev, network.n_classes, dtype)
         self.bounds = batch_bounds(self.X.shape[0], state.config.batch_size)
         width = max((*state.config.hidden_sizes, network.n_classes))
         self.dev_chunk = max(1, DEV_CHUNK_ELEMENTS // (len(self.y_dev) * width))
@@ -139,7 +131,7 @@ def fit_stacked(
 
     Raises
     ------
-    ValueError : the states do not share one ``stack_key`` (or it is None: regression), a state appears twice, or
+    ValueError : the states do not share one ``stack_key``, a state appears twice, or
         ``until_epoch`` has not one entry per state
     DataError : as for ``fit``
     """
@@ -166,7 +158,7 @@ def _check_pack(states: Sequence[TrainingState], until: list[int]) -> None:
     if len({id(state) for state in states}) != len(states):
         raise ValueError("a state appears twice in the pack")
     keys = {stack_key(s.config, s.network.n_features, s.network.n_classes, s.network.task) for s in states}
-    if len(keys) > 1 or None in keys:
+    if len(keys) > 1:
         different = sorted(map(str, keys))
         raise ValueError(f"states of one pack must share one stack_key, got {len(keys)} different: {different}")
 
@@ -183,25 +175,25 @@ def _train_epoch(pack: _Pack, states: Sequence[TrainingState], data: _Data, on_e
     limits = np.array([s.cost_limit for s in chosen])
     cost_sums = np.zeros(size)
     pack.optimizer.set_rates([rates[k] for k in pack.members])
-    finished: list[tuple[int, dict[str, float], bool]] = []
+    finished: list[tuple[int, float, dict[str, float], bool]] = []  # model, train J, dev metrics, diverged
 
     for n_batches, (begin, stop) in enumerate(data.bounds, 1):
         x, y = _gather(pack, data, orders[:, begin:stop])
-        costs = pack.network.loss_and_gradients(x, y, rngs)
+        network = pack.network
+        costs = network.loss_and_gradients(x, y, network.grads, network.caches(stop - begin), rngs)
         cost_sums += costs
         if n_batches == 1:
             for i, k in enumerate(pack.members):
                 if epochs[k] == 0:
-                    limits[i] = states[k].cost_limit = max(EXPLOSION_FACTOR * float(costs[i]), EXPLOSION_FLOOR)
+                    limits[i] = states[k].cost_limit = divergence_limit(float(costs[i]))
         bad = ~(costs < limits)  # true for NaN and for +inf (even when the limit is inf)
         if bad.any():
             rows = np.flatnonzero(bad)
             pack.write_back(states, rows)
             for i in rows:
                 k = pack.members[i]
-                dev_cost, dev_accuracy = states[k].network.evaluate(data.X_dev, data.y_dev)
-                train_cost = float(cost_sums[i]) / n_batches
-                finished.append((k, _values(train_cost, dev_cost, dev_accuracy, rates[k]), True))
+                metrics = states[k].network.metrics(data.X_dev, data.y_dev)
+                finished.append((k, float(cost_sums[i]) / n_batches, metrics, True))
             keep = np.flatnonzero(~bad)
             pack.select(keep)
             orders, limits, cost_sums = orders[keep], limits[keep], cost_sums[keep]
@@ -212,15 +204,18 @@ def _train_epoch(pack: _Pack, states: Sequence[TrainingState], data: _Data, on_e
 
     if pack.members:
         n_batches = len(data.bounds)
-        dev_costs, dev_accuracies = _evaluate(pack, data)
+        dev = _evaluate(pack, data)
         pack.write_back(states, range(len(pack.members)))
         for i, k in enumerate(pack.members):
-            values = _values(float(cost_sums[i]) / n_batches, float(dev_costs[i]), float(dev_accuracies[i]), rates[k])
-            finished.append((k, values, not math.isfinite(values["dev_cost"])))
+            metrics = {key: float(values[i]) for key, values in dev.items()}
+            finished.append((k, float(cost_sums[i]) / n_batches, metrics, not math.isfinite(metrics["dev_cost"])))
     seconds = (time.perf_counter() - started) / size
-    for k, values, diverged in finished:
-        _record_epoch(states[k], epochs[k], values, diverged, seconds)
-    return _report(finished, epochs, on_epoch)
+    reports = []
+    for k, train_cost, metrics, diverged in finished:
+        values = record_epoch(states[k], train_cost, metrics, rates[k], diverged)
+        states[k].epoch_seconds.append(seconds)
+        reports.append((k, values))
+    return _report(reports, epochs, on_epoch)
 
 
 def _gather(pack: _Pack, data: _Data, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -228,54 +223,26 @@ def _gather(pack: _Pack, data: _Data, rows: np.ndarray) -> tuple[np.ndarray, np.
     K, size = rows.shape
     x = cached_array(pack.buffers, f"x{size}", (K, size, data.X.shape[1]), data.X.dtype)
     y = cached_array(pack.buffers, f"y{size}", (K, size, data.Y.shape[1]), data.Y.dtype)
-    # mode="clip" (a no-op for valid indices) lets `take` write straight into `out`, as in fit.
-    np.take(data.X, rows, axis=0, out=x, mode="clip")
-    np.take(data.Y, rows, axis=0, out=y, mode="clip")
+    gather(data.X, data.Y, rows, x, y)
     return x, y
 
 
-def _evaluate(pack: _Pack, data: _Data) -> tuple[np.ndarray, np.ndarray]:
-    """Dev cost and accuracy of every model, ``data.dev_chunk`` models at a time."""
-    costs, accuracies = [], []
+def _evaluate(pack: _Pack, data: _Data) -> dict[str, np.ndarray]:
+    """The head's dev metrics of every model, (K,) each, ``data.dev_chunk`` models at a time."""
+    chunks = []
     for begin in range(0, pack.network.size, data.dev_chunk):
-        rows = slice(begin, begin + data.dev_chunk)
-        cost, accuracy = pack.network.evaluate(data.X_dev, data.Y_dev, data.y_dev, rows)
-        costs.append(cost)
-        accuracies.append(accuracy)
-    return np.concatenate(costs), np.concatenate(accuracies)
-
-
-def _values(train_cost: float, dev_cost: float, dev_accuracy: float, learning_rate: float) -> dict[str, float]:
-    return {
-        "train_cost": train_cost,
-        "dev_cost": dev_cost,
-        "dev_accuracy": dev_accuracy,
-        "learning_rate": learning_rate,
-    }
-
-
-def _record_epoch(state: TrainingState, epoch: int, values: dict[str, float], diverged: bool, seconds: float) -> None:
-    """``fit``'s bookkeeping after an epoch, on a state whose network and optimizer are already written back."""
-    for key in HISTORY_KEYS:
-        state.history[key].append(values[key])
-    state.epoch = epoch + 1
-    if diverged:
-        state.status = TrialStatus.DIVERGED
-    elif state.best_dev_cost is None or values["dev_cost"] < state.best_dev_cost:
-        state.best_epoch, state.best_dev_cost = epoch, values["dev_cost"]
-        if state.keep_best:
-            state.best_weights = state.network.state()
-    state.epoch_seconds.append(seconds)
+        chunks.append(pack.network.rows(slice(begin, begin + data.dev_chunk)).metrics(data.X_dev, data.y_dev))
+    return {key: np.concatenate([chunk[key] for chunk in chunks]) for key in chunks[0]}
 
 
 def _report(
-    finished: list[tuple[int, dict[str, float], bool]], epochs: dict[int, int], on_epoch: PackCallback | None
+    finished: list[tuple[int, dict[str, float]]], epochs: dict[int, int], on_epoch: PackCallback | None
 ) -> set[int]:
     """Call on_epoch for each model that finished the epoch, in model order; the models it stopped."""
     stopped = set()
     if on_epoch is None:
         return stopped
-    for k, values, _ in sorted(finished, key=lambda item: item[0]):
+    for k, values in sorted(finished, key=lambda item: item[0]):
         try:
             on_epoch(k, epochs[k], values)
         except StopTraining:

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from hpsearch.core.errors import ConfigError, DataError
+from hpsearch.core.errors import DataError
 from hpsearch.core.records import TrialStatus
 from hpsearch.io.npz import save_npz
 from hpsearch.nn.hyperparams import ModelConfig
-from hpsearch.nn.model import Network, read_npz
+from hpsearch.nn.model import Network, load_npz
 from hpsearch.nn.optimizers import Optimizer, make_optimizer
 from hpsearch.nn.results import TrainResult
 
@@ -219,13 +219,7 @@ class TrainingState:
         DataError : the file is missing, not an npz, or not a saved training state (message names it)
         ConfigError : its stored hyperparameters are invalid (names the file)
         """
-        arrays = read_npz(path, "a saved training state")
-        try:
-            return cls.from_arrays(arrays)
-        except DataError as error:
-            raise DataError(f"{path}: {error}") from error
-        except ConfigError as error:
-            raise error.in_file(str(path)) from error
+        return load_npz(path, "a saved training state", cls.from_arrays)
 
     def copy(self) -> TrainingState:
         """An independent deep copy (what ``save`` then ``load`` would give, without a file)."""

@@ -274,13 +274,47 @@ def test_a_regression_training_state_resumes_bit_for_bit(optimizer: str, tmp_pat
 # ------------------------------------------------------------------ stacking
 
 
-def test_regression_does_not_stack() -> None:
+@pytest.mark.parametrize("optimizer", ["gd", "momentum", "rmsprop", "adam"])
+@pytest.mark.parametrize("batchnorm, keep_prob, dtype", [(True, 0.8, "float32"), (False, 1.0, "float64")])
+def test_each_regression_of_a_pack_equals_training_it_alone(optimizer, batchnorm, keep_prob, dtype) -> None:
+    """Regression stacks as classification does: every model of a pack has the bits it has alone."""
+    X, T = linear_problem(n_targets=2, rows=90)
+    data = regression_data(T, X, 61)
+    configs = [
+        ModelConfig(
+            hidden=(6, 4),
+            optimizer=optimizer,
+            learning_rate=0.01 * (1 + i),
+            batchnorm=batchnorm,
+            keep_prob=keep_prob,
+            l2=0.01 * (i + 1),
+            bn_momentum=0.9 - 0.1 * i,
+            beta=0.8 + 0.05 * i,
+            beta1=0.85 + 0.04 * i,
+            lr_decay=("none", "inverse_time", "exponential")[i],
+            batch_size=20,
+            epochs=5,
+            dtype=dtype,
+            seed=3 + i,
+        )
+        for i in range(3)
+    ]
+    assert len({stack_key(config, 5, 2, "regression") for config in configs}) == 1
+    assert stack_key(configs[0], 5, 2, "regression") != stack_key(configs[0], 5, 2)
+    packed = [start(config, data, keep_best=True) for config in configs]
+    fit_stacked(packed, data, [5, 3, 5])
+    for config, state, until in zip(configs, packed, [5, 3, 5]):
+        alone = fit(start(config, data, keep_best=True), data, until)
+        assert_same_training(state, alone)
+        assert list(state.history) == list(history_keys("regression"))
+
+
+def test_regression_and_classification_do_not_share_a_pack() -> None:
     config = ModelConfig(hidden=(4,))
-    assert stack_key(config, 5, 1, "regression") is None
-    assert stack_key(config, 5, 1) == stack_key(config, 5, 1, "classification") is not None
     X, T = linear_problem(rows=60)
     data = regression_data(T, X, 40)
-    states = [start(config, data), start(ModelConfig(hidden=(4,), seed=2), data)]
+    classes = Dataset("c", X[:40], (T[:40, 0] > 10).astype(int), X[40:], (T[40:, 0] > 10).astype(int), ("a", "b"))
+    states = [start(config, data), start(ModelConfig(hidden=(4,), seed=2), classes)]
     with pytest.raises(ValueError, match="stack_key"):
         fit_stacked(states, data, 2)
     assert all(state.epoch == 0 for state in states)
