@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
+
+# Tests send Ctrl-C (SIGINT) and a hang-up (SIGHUP) to this process and to the commands it starts. A shell that
+# starts the suite in the background (`bash .ci/run &`, nohup) has both ignored, and an ignored signal stays
+# ignored in every child: give them their usual handling, so the tests see what a user's Ctrl-C does.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 # Output is fitted to COLUMNS (else the terminal, else 80): tests see what CI sees, whatever the shell that runs them.
 for _name in ("COLUMNS", "LINES"):
