@@ -77,13 +77,12 @@ def plan_packs(
     segments = list(segments)
     if stack == "off" or len(segments) < 2:
         return [[segment] for segment in segments]
-    dataset = cached_dataset(data)
     budget = available_bytes() // max(1, workers)
     groups: dict[Hashable, list[Segment]] = {}
     caps: dict[Hashable, int] = {}
     packs: list[list[Segment]] = []
     for segment in segments:
-        key, cap = _group(segment, model, dataset, budget)
+        key, cap = _group(segment, model, cached_dataset(data, segment.fold), budget)
         if key is None or cap < 2:
             packs.append([segment])
             continue
@@ -112,7 +111,7 @@ def _group(segment: Segment, model: dict[str, Any], dataset: Dataset, budget: in
         config, dataset.n_features, dataset.n_classes, len(dataset.y_train), len(dataset.y_dev), memory_bytes=budget
     )
     until = config.epochs if segment.until_epoch is None else segment.until_epoch
-    return (key, until), cap
+    return (key, until, segment.fold), cap  # one fold's arrays per pack
 
 
 def stack_plan(
@@ -141,7 +140,7 @@ def train_pack(pack: list[Segment], model: dict[str, Any], data: PreparedData | 
         return [train_segment(pack[0], model, data)]
     outcomes: dict[int, SegmentOutcome] = {}
     try:
-        dataset = cached_dataset(data)
+        dataset = cached_dataset(data, pack[0].fold)
         with one_blas_thread():  # as alone: one BLAS thread, the same arithmetic
             members, states = [], []
             for i, segment in enumerate(pack):
