@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 from hpsearch.core.records import TrialStatus
-from hpsearch.execution.segments import Segment, SegmentOutcome, TrialTask
+from hpsearch.data.stored_arrays import PreparedData
+from hpsearch.execution.segments import Segment, SegmentOutcome, TrialTask, train_segment
 
 CV_FOLDS = "cv_folds"
 CV_STD = "cv_std"
@@ -28,9 +29,33 @@ CV_STD = "cv_std"
 ``cv_dev_cost_<k>`` holds fold k's value (last or best dev J, as ``search.rank_by``)."""
 
 
-def fold_segments(tasks: Iterable[TrialTask], folds: int, rank_by: str) -> list[Segment]:
-    """Each task's ``folds`` segments, fold by fold, each to the trial's last epoch."""
+def trial_segments(tasks: Iterable[TrialTask], folds: int, rank_by: str) -> list[Segment]:
+    """The segments that train ``tasks`` to their last epoch: one each, or with ``data.cv`` (``folds`` > 1) one per
+    fold, fold by fold."""
+    if folds == 1:
+        return [Segment(task, None, rank_by=rank_by) for task in tasks]
     return [Segment(task, None, rank_by=rank_by, fold=k) for task in tasks for k in range(folds)]
+
+
+def whole_trials(outcomes: Iterable[SegmentOutcome], folds: int) -> Iterator[SegmentOutcome]:
+    """``outcomes`` as they come, a trial's folds held back until its ``folds`` are in and then yielded as one
+    (``combine``); a trial is told apart by its id and seed (confirm's repeats of one trial differ by seed)."""
+    waiting: dict[tuple[int, int], list[SegmentOutcome]] = {}
+    for outcome in outcomes:
+        if outcome.segment.fold is None:
+            yield outcome
+            continue
+        key = (outcome.task.trial, outcome.task.seed)
+        waiting.setdefault(key, []).append(outcome)
+        if len(waiting[key]) == folds:
+            yield combine(waiting.pop(key))
+
+
+def train_trial(task: TrialTask, model: dict[str, Any], data: PreparedData, rank_by: str) -> SegmentOutcome:
+    """Train one trial here, to its last epoch: its one segment, or its folds one after another, combined."""
+    folds = data.n_folds()
+    outcomes = [train_segment(segment, model, data) for segment in trial_segments([task], folds, rank_by)]
+    return next(whole_trials(outcomes, folds))
 
 
 def mean(values: Iterable[float]) -> float:

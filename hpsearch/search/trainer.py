@@ -12,7 +12,7 @@ from __future__ import annotations
 from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.data.stored_arrays import PreparedData
-from hpsearch.execution.folds import combine, fold_segments
+from hpsearch.execution.folds import trial_segments, whole_trials
 from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, trial_record
 from hpsearch.execution.runner import run_parallel, run_segments
 from hpsearch.execution.segments import Segment, SegmentOutcome, TrialTask, plan_tasks
@@ -56,12 +56,7 @@ class RoundTrainer:
             self._run_objective(rnd, [t for t in tasks if t.trial not in finished], label)
         elif self.config.search.early_stopping is None:
             pending = [t for t in tasks if t.trial not in finished]
-            if self.folds > 1:
-                self._run(rnd, fold_segments(pending, self.folds, self.config.search.rank_by), label, None, True)
-            else:
-                self._run(
-                    rnd, [Segment(t, None, rank_by=self.config.search.rank_by) for t in pending], label, None, True
-                )
+            self._run(rnd, trial_segments(pending, self.folds, self.config.search.rank_by), label, None, True)
         else:
             Halving(
                 self.store, self.config, lambda segments, text, k, final: self._run(rnd, segments, text, k, final)
@@ -77,13 +72,8 @@ class RoundTrainer:
             return
         self.reporter.round_started(rnd, len({s.task.trial for s in segments}), label)
         stack = self.config.search.stack
-        folds: dict[int, list[SegmentOutcome]] = {}
-        for outcome in run_segments(segments, model=self.config.model, data=self.data, stack=stack, **self.placement):
-            if outcome.segment.fold is not None:  # data.cv: a trial is recorded when its K folds are in
-                folds.setdefault(outcome.task.trial, []).append(outcome)
-                if len(folds[outcome.task.trial]) < self.folds:
-                    continue
-                outcome = combine(folds.pop(outcome.task.trial))
+        outcomes = run_segments(segments, model=self.config.model, data=self.data, stack=stack, **self.placement)
+        for outcome in whole_trials(outcomes, self.folds):  # data.cv: a trial is recorded when its K folds are in
             self.reporter.trial_finished(self._record(outcome, rung, final), self.best)
 
     def _run_objective(self, rnd: RoundRecord, tasks: list[TrialTask], label: str) -> None:
