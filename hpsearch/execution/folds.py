@@ -29,6 +29,11 @@ CV_STD = "cv_std"
 ``cv_dev_cost_<k>`` holds fold k's value (last or best dev J, as ``search.rank_by``)."""
 
 
+def fold_value(k: int) -> str:
+    """The metrics key of fold ``k``'s value."""
+    return f"cv_dev_cost_{k}"
+
+
 def trial_segments(tasks: Iterable[TrialTask], folds: int, rank_by: str) -> list[Segment]:
     """The segments that train ``tasks`` to their last epoch: one each, or with ``data.cv`` (``folds`` > 1) one per
     fold, fold by fold."""
@@ -101,7 +106,7 @@ def combine(outcomes: list[SegmentOutcome]) -> SegmentOutcome:
         **regression,
     )
     values = [o.value() for o in outcomes]
-    cv = {CV_FOLDS: float(len(outcomes)), **{f"cv_dev_cost_{k}": v for k, v in enumerate(values)}}
+    cv = {CV_FOLDS: float(len(outcomes)), **{fold_value(k): v for k, v in enumerate(values)}}
     if all(math.isfinite(v) for v in values):
         cv[CV_STD] = float(np.std(values))
     seconds = [math.fsum(o.epoch_seconds[e] for o in outcomes) for e in range(epochs)]
