@@ -215,3 +215,9 @@ def test_too_few_rows_of_a_class_for_the_folds_refuses_naming_it() -> None:
 
     with pytest.raises(DataError, match="fewer than data.cv 20 folds"):
         load_dataset(DataConfig(dataset="blobs", samples=30, classes=3, cv=20))
+
+
+def test_train_says_it_trains_one_fold(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["train", str(write(tmp_path))])
+    assert result.exit_code == 0, result.output
+    assert "data.cv: train trains one model, on fold 0 of the 3 folds" in result.output

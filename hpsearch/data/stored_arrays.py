@@ -36,6 +36,7 @@ import numpy as np
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import DataError
 from hpsearch.core.limits import MAX_HASH_BYTES, MAX_META_BYTES
+from hpsearch.data.data_config import MAX_CV_FOLDS
 from hpsearch.data.datasets import DataConfig, load_dataset
 from hpsearch.data.preparation import Preparation, preparation_arrays
 from hpsearch.io import bounded_json
@@ -254,9 +255,10 @@ def _source_stamp(path: str, digest: str) -> dict:
     return {"path": path, "sha256": digest, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=MAX_CV_FOLDS + 1)
 def _open(folder: str, stamp: int) -> Dataset:
-    """The prepared arrays of ``folder``, memory-mapped (``stamp``: reopened if the folder was rewritten)."""
+    """The prepared arrays of ``folder``, memory-mapped (``stamp``: reopened if the folder was rewritten); room for
+    every fold of a cross-validated run, whose segments come to a worker in any order of folds."""
     path = Path(folder)
     meta = _read_meta(path / _META)
     arrays = {name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS}
