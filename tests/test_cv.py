@@ -221,3 +221,26 @@ def test_train_says_it_trains_one_fold(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["train", str(write(tmp_path))])
     assert result.exit_code == 0, result.output
     assert "data.cv: train trains one model, on fold 0 of the 3 folds" in result.output
+
+
+def test_cv_on_dask_is_the_same_run_bit_for_bit(tmp_path: Path) -> None:
+    """A dask worker cannot see the run folder: it gets every fold's arrays in memory, and trains the same bits."""
+    distributed = pytest.importorskip("dask.distributed")
+    config = load_config(write(tmp_path))
+    local = start_search(config, runs_dir=tmp_path / "runs", name="loky").run_dir
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        on_dask = start_search(
+            config,
+            runs_dir=tmp_path / "runs",
+            name="dask",
+            execution=Execution(backend="dask", scheduler=cluster.scheduler_address),
+        ).run_dir
+    assert fingerprint(on_dask) == fingerprint(local)
+
+
+def test_a_dry_run_counts_the_fold_models(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", str(write(tmp_path)), "--dry-run"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "of 12 fold models (3 a trial, data.cv)" in result.output

@@ -25,6 +25,7 @@ from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import RunError
 from hpsearch.core.memory import available_bytes, shortfall
 from hpsearch.data.stored_arrays import PreparedData
+from hpsearch.execution.folds import trial_segments
 from hpsearch.execution.segments import (
     Segment,
     SegmentOutcome,
@@ -48,16 +49,18 @@ class StackPlan:
     segments: int
     stacked: int
     packs: int
+    folds: int = 1
 
     def line(self) -> str:
-        """The plan in words, for ``run --dry-run``."""
+        """The plan in words, for ``run --dry-run`` (with ``data.cv``, in fold models: K a trial)."""
+        what = "trials" if self.folds == 1 else f"fold models ({self.folds} a trial, data.cv)"
         if not self.stacked:
             return (
-                f"stacking: none of the {self.segments} trials trains stacked (search.stack: off, or no two "
+                f"stacking: none of the {self.segments} {what} trains stacked (search.stack: off, or no two "
                 "trials share a network shape where stacking pays)"
             )
         packs = "1 pack" if self.packs == 1 else f"{self.packs} packs"
-        return f"stacking: {self.stacked} of {self.segments} trials train stacked, in {packs} (search.stack: auto)"
+        return f"stacking: {self.stacked} of {self.segments} {what} train stacked, in {packs} (search.stack: auto)"
 
 
 def plan_packs(
@@ -123,9 +126,11 @@ def stack_plan(
     stack: str = "auto",
 ) -> StackPlan:
     """How ``run_segments`` would pack ``tasks``, each trained to its last epoch (what ``run --dry-run`` says)."""
-    packs = plan_packs([Segment(task, None) for task in tasks], model=model, data=data, workers=workers, stack=stack)
+    folds = data.n_folds() if isinstance(data, PreparedData) else len(data.folds) + 1
+    segments = trial_segments(tasks, folds, "last")
+    packs = plan_packs(segments, model=model, data=data, workers=workers, stack=stack)
     stacked = [pack for pack in packs if len(pack) > 1]
-    return StackPlan(sum(map(len, packs)), sum(map(len, stacked)), len(stacked))
+    return StackPlan(sum(map(len, packs)), sum(map(len, stacked)), len(stacked), folds)
 
 
 def train_pack(pack: list[Segment], model: dict[str, Any], data: PreparedData | Dataset) -> list[SegmentOutcome]:
