@@ -244,3 +244,13 @@ def test_a_dry_run_counts_the_fold_models(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["run", str(write(tmp_path)), "--dry-run"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "of 12 fold models (3 a trial, data.cv)" in result.output
+
+
+def test_a_changed_fold_file_is_refused_before_training(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    assert CliRunner().invoke(cli, ["run", str(write(tmp_path)), "--runs-dir", str(runs), "-q"]).exit_code == 0
+    path = runs / "cv" / DATA_DIR / "fold2" / "X_train.npy"
+    arrays = np.load(path)
+    np.save(path, arrays + 1.0)
+    resumed = CliRunner().invoke(cli, ["resume", str(runs / "cv"), "-q"])
+    assert resumed.exit_code != 0 and "fold2/X_train.npy" in resumed.output, resumed.output

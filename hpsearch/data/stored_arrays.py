@@ -74,7 +74,7 @@ def prepared_files(run_dir: Path) -> list[str]:
 def _cv(meta: dict[str, Any]) -> int:
     """The folds of a stored run's ``dataset.json`` (1: no cross-validation; older runs store no ``cv``)."""
     cv = meta.get("cv", 1)
-    if type(cv) is not int or not 1 <= cv <= 64:
+    if type(cv) is not int or not 1 <= cv <= MAX_CV_FOLDS:
         raise DataError("dataset.json: is damaged (its cv) — was it changed outside hpsearch?")
     return cv
 
