@@ -86,6 +86,13 @@ def _confirm_again(run: Path) -> None:
     assert f"{12 - saved} of 12 repeats to train" in again.output
 
 
+def _cv_config(folder: Path) -> Path:
+    """The tiny search with data.cv: 3 (a trial is recorded once its three folds are in)."""
+    path = write_tiny_config(folder, trials=10, epochs=15, samples=1500)
+    path.write_text(path.read_text().replace("  noise: 1.0\n", "  noise: 1.0\n  cv: 3\n"))
+    return path
+
+
 KINDS = {
     # killed three times: in round 0 twice, then in the zoom round
     "search": Kind(
@@ -123,6 +130,8 @@ KINDS = {
         env={"HPSEARCH_TEST_KILL_AT": "15"},
         after_kills=lambda run: _killed_in_round_1_at_trial_15(run),
     ),
+    # cross-validation: killed with some trials' folds trained and not yet recorded, twice
+    "cv": Kind(_cv_config, _search, _run_then_resume(workers=2, kills=2), (2, 5), record_count),
     "confirm": Kind(
         lambda f: write_tiny_config(f, trials=4, epochs=15, samples=3000),
         _confirm_straight,

@@ -51,6 +51,7 @@ KINDS = (
     "regression",
     "conditional",
     "tested",
+    "cv",
 )
 COMMANDS = (
     "show80",
@@ -83,6 +84,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("babysat", "babysit_trial"): "babysat run",
     ("v1", "predict"): "saved without its data preparation",  # a schema-1 model file has no preparation
     ("tested", "babysit_trial"): "babysit keeps no test part",  # babysit steers by dev figures: no test part
+    ("cv", "babysit_trial"): "not data.cv's K folds",  # babysit steers one model
 }
 
 COMMAND_SCORE = """\
@@ -238,6 +240,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
     tested = _tiny(base / "tested", "  refit: true\n")  # issue 30: a test part, and the winner refit for predict
     tested.write_text(tested.read_text().replace("  noise: 1.0\n", "  noise: 1.0\n  test_fraction: 0.25\n"))
     dirs["tested"] = start_search(load_config(tested), runs_dir=runs, name="tested", execution=one).run_dir
+    cv = _tiny(base / "cv", "  refit: true\n")  # issue 30: k-fold cross-validation, a test part, a refit
+    cv.write_text(cv.read_text().replace("  noise: 1.0\n", "  noise: 1.0\n  test_fraction: 0.25\n  cv: 3\n"))
+    dirs["cv"] = start_search(load_config(cv), runs_dir=runs, name="cv", execution=one).run_dir
     return {kind: _best(run_dir, kind) for kind, run_dir in dirs.items()}
 
 
@@ -345,7 +350,9 @@ def _check(command: str, b: Built, out: str, name: str, runs: Path, folder: Path
         assert format_cost(float(rows[0][b.metric or "dev_cost"])) == b.best_text
         assert ("bracket" in rows[0]) == (b.kind == "hyperband")
         assert all(r["error"] for r in rows if r["status"] == "failed")
-        assert bool(rows[0].get("test_cost")) == (b.kind == "tested")  # the model predict uses, on the test part
+        assert bool(rows[0].get("test_cost")) == (
+            b.kind in ("tested", "cv")
+        )  # the model predict uses, on the test part
     elif command == "export_json":
         document = json.loads(out)
         first = document["trials"][0]
@@ -371,14 +378,14 @@ def _check(command: str, b: Built, out: str, name: str, runs: Path, folder: Path
             assert len(predicted) == 5 and all(np.isfinite(float(row["prediction"])) for row in predicted)
     elif command == "confirm":
         assert "recommended: trial" in out
-        assert ("test part:" in out) == (b.kind == "tested")
+        assert ("test part:" in out) == (b.kind in ("tested", "cv"))
         if b.kind == "regression":
             assert "mean dev RMSE" in out and "mean acc" not in out
     elif command == "babysit_trial":
         assert "run 'handed'" in out
     elif command == "zoom":
         assert "best: trial" in out
-        assert ("test J" in out) == (b.kind == "tested")
+        assert ("test J" in out) == (b.kind in ("tested", "cv"))
     elif command == "list":
         assert name in out
 

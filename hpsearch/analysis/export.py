@@ -25,6 +25,7 @@ from hpsearch.core.columns import (
 )
 from hpsearch.core.decisions import Decision
 from hpsearch.core.records import RoundRecord, TrialRecord, rank
+from hpsearch.execution.folds import CV_FOLDS, CV_STD, fold_value
 
 
 def export_columns(
@@ -53,6 +54,7 @@ def export_columns(
     return [
         *LEAD_COLUMNS,
         *results,
+        *cv_columns(trials),
         *bracket,
         *confirm_columns(trials, metric),
         *_test_names(tested),
@@ -61,6 +63,12 @@ def export_columns(
         *fixed_names,
         "seed",
     ]
+
+
+def cv_columns(trials: list[TrialRecord]) -> tuple[str, ...]:
+    """A cross-validated run's columns (``data.cv``): its folds, their spread and each fold's value; else none."""
+    folds = max((int(t.metrics[CV_FOLDS]) for t in trials if CV_FOLDS in t.metrics), default=0)
+    return (CV_FOLDS, CV_STD, *(fold_value(k) for k in range(folds))) if folds else ()
 
 
 def confirm_columns(trials: list[TrialRecord], metric: str | None) -> tuple[str, ...]:
@@ -89,6 +97,7 @@ def export_rows(
     """
     regression = metric is None and is_regression(trials)
     confirm = confirm_columns(trials, metric)
+    cv = cv_columns(trials)
     rows = []
     for position, t in enumerate(rank(trials), start=1):
         row: dict[str, Any] = {
@@ -114,6 +123,9 @@ def export_rows(
         if regression:
             del row["dev_accuracy"]
             row.update({name: t.metrics.get(name) for name in REGRESSION_COLUMNS})
+        row.update({name: t.metrics.get(name) for name in cv})
+        if CV_FOLDS in t.metrics:
+            row[CV_FOLDS] = int(t.metrics[CV_FOLDS])
         if metric is not None:
             for name in RESULT_COLUMNS:
                 if name not in OBJECTIVE_COLUMNS:

@@ -24,6 +24,7 @@ from typing import Any
 from hpsearch.analysis.run_notes import error_line
 from hpsearch.core.columns import metric_column
 from hpsearch.core.records import TrialRecord, TrialStatus, rank
+from hpsearch.execution.folds import CV_STD
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ class Leaderboard:
 # Dropped first to last when the leaderboard is too wide (the error column first: ``show --wide`` keeps it,
 # and ``show`` says where the first failure's error is); then an own objective's other numbers, the bracket,
 # the parameters (the least important first, from FOLD_BEFORE_DROP up), the rung, and dev acc.
-_DROP_ORDER = {"error": 0, "seconds": 1, "epochs": 2, "round": 3, "train J": 4, "extra": 5, "bracket": 6}
+_DROP_ORDER = {"error": 0, "seconds": 1, "epochs": 2, "round": 3, "train J": 4, "cv std": 5, "extra": 5, "bracket": 6}
 FOLD_BEFORE_DROP = 10
 """A column whose ``drop`` is at least this is dropped only when even the folded titles do not fit."""
 _RUNG, _QUALITY = 1_000_000, 1_000_001
@@ -172,7 +173,8 @@ def leaderboard(
         *(Column(n, drop=FOLD_BEFORE_DROP + len(names) - i) for i, n in enumerate(names)),
     ]
     regression = metric is None and is_regression(trials)
-    columns += _result_columns(metric, extras, best=best, regression=regression)
+    cv = metric is None and any(CV_STD in t.metrics for t in trials)
+    columns += _result_columns(metric, extras, best=best, regression=regression, cv=cv)
     taken = {*names, *extras}  # a searched or reported epochs keeps its title: epochs_run's gives way
     columns += [
         Column("epochs run" if "epochs" in taken else "epochs", drop=_DROP_ORDER["epochs"]),
@@ -190,7 +192,7 @@ def leaderboard(
             *([format_param((brackets or {}).get(t.trial))] if brackets else []),
             *(format_param(t.params.get(n)) for n in names),
         ]
-        row += _result_cells(t, metric, extras, best=best, regression=regression)
+        row += _result_cells(t, metric, extras, best=best, regression=regression, cv=cv)
         rows.append(row + [str(t.epochs_run), format_seconds(t.seconds), *([error_line(t.error)] if errors else [])])
     shown = [i for i, c in enumerate(columns) if c.whole or not rows or any(row[i] != "—" for row in rows)]
     return Leaderboard(
@@ -201,9 +203,11 @@ def leaderboard(
     )
 
 
-def _result_columns(metric: str | None, extras: list[str], *, best: bool, regression: bool) -> list[Column]:
-    """The result columns: the engine's (dev J, best J, train J, dev accuracy or a regression's RMSE and R²),
-    or an own objective's metric and the other numbers it reported (``extras``)."""
+def _result_columns(
+    metric: str | None, extras: list[str], *, best: bool, regression: bool, cv: bool = False
+) -> list[Column]:
+    """The result columns: the engine's (dev J, best J, the folds' spread with ``data.cv``, train J, dev accuracy
+    or a regression's RMSE and R²), or an own objective's metric and the other numbers it reported (``extras``)."""
     if metric is not None:
         return [Column(metric, whole=True), *(Column(metric_column(n), drop=_DROP_ORDER["extra"]) for n in extras)]
     quality = (
@@ -214,12 +218,15 @@ def _result_columns(metric: str | None, extras: list[str], *, best: bool, regres
     return [
         Column("dev J", whole=True),
         *([Column("best J", whole=True)] if best else []),
+        *([Column("cv std", drop=_DROP_ORDER["cv std"])] if cv else []),
         Column("train J", drop=_DROP_ORDER["train J"]),
         *quality,
     ]
 
 
-def _result_cells(t: TrialRecord, metric: str | None, extras: list[str], *, best: bool, regression: bool) -> list[str]:
+def _result_cells(
+    t: TrialRecord, metric: str | None, extras: list[str], *, best: bool, regression: bool, cv: bool = False
+) -> list[str]:
     """One trial's cells under ``_result_columns``, in the same order."""
     if metric is not None:
         return [format_cost(t.metrics.get(n)) for n in (metric, *extras)]
@@ -231,6 +238,7 @@ def _result_cells(t: TrialRecord, metric: str | None, extras: list[str], *, best
     return [
         format_cost(t.dev_cost),
         *([format_cost(t.best_dev_cost)] if best else []),
+        *([format_cost(t.metrics.get(CV_STD))] if cv else []),
         format_cost(t.train_cost),
         *quality,
     ]

@@ -86,7 +86,10 @@ def engine_config(store: RunStore) -> SearchConfig:
 
 def refuse_test_part(config: SearchConfig, source: str) -> None:
     """RunError (one line) for a test part: babysit steers one model by its dev figures, with no ranking of
-    trials for a test figure to check, and keeps no test rows — a test part is a search's (``hpsearch run``)."""
+    trials for a test figure to check, and keeps no test rows — a test part is a search's (``hpsearch run``).
+    Cross-validation (``data.cv``) is a search's too: one steered model is not K folds."""
+    if config.data is not None and config.data.cv is not None:
+        raise RunError(f"{source}: babysit steers one model, not data.cv's K folds — remove data.cv to babysit")
     if config.data is not None and (config.data.test_fraction is not None or config.data.test_path is not None):
         raise RunError(
             f"{source}: babysit keeps no test part — remove data.test_fraction/test_path to babysit, "

@@ -154,6 +154,14 @@ def config_from_dict(
         search_raw, problems, objective=objective, model=model, space=space, space_raw=raw.get("space")
     )
 
+    if data is not None and data.cv is not None and settings.early_stopping is not None:
+        problems.append(
+            ConfigProblem(
+                "data.cv",
+                "does not work with search.early_stopping (rungs do not compare fold means yet)",
+                "remove one of them",
+            )
+        )
     if problems:
         raise ConfigError(problems)
     return SearchConfig(

@@ -30,10 +30,11 @@ from hpsearch.confirm.summary import J_LOWER_BOUND, Confirmation, ConfirmedTrial
 from hpsearch.core.errors import RunError
 from hpsearch.core.records import RepeatRecord, TrialRecord, TrialStatus, rank
 from hpsearch.data.stored_arrays import PreparedData
+from hpsearch.execution.folds import trial_segments, whole_trials
 from hpsearch.execution.interrupts import interruptible
 from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, trial_record
 from hpsearch.execution.runner import run_parallel, run_segments
-from hpsearch.execution.segments import Segment, TrialTask
+from hpsearch.execution.segments import TrialTask
 from hpsearch.search.best_model import retrain_and_save
 from hpsearch.search.options import Execution
 from hpsearch.search.refit import refit_best
@@ -158,8 +159,10 @@ def _train_repeats(
     """Train every repeat on the search's runner — the engine, or the run's own objective (each repeat in a
     folder of its own under ``confirm/``) — and yield each as it finishes (repeat index 0 until set)."""
     if config.objective is None:
-        segments = [Segment(task, None, rank_by=config.search.rank_by) for task in tasks]
-        for outcome in run_segments(segments, model=config.model, data=data, stack=config.search.stack, **placement):
+        folds = data.n_folds()  # data.cv: a repeat is K folds with fresh seeds, its J their mean
+        segments = trial_segments(tasks, folds, config.search.rank_by)
+        outcomes = run_segments(segments, model=config.model, data=data, stack=config.search.stack, **placement)
+        for outcome in whole_trials(outcomes, folds):
             yield outcome.task, repeat_record(outcome.record(), 0)
         return
     folder = store.run_dir.resolve() / "confirm"

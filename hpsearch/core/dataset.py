@@ -32,6 +32,9 @@ class Dataset:
         training part's mean and scale of each raw target column; a prediction
         ``p`` in standardized units is ``p * target_scale + target_mean`` in the
         target's own units. ``None`` means 0 and 1 (targets not standardized)
+    folds: with ``data.cv: K``, folds 1..K-1, each a Dataset of its own (its dev part the fold, its
+        preparation fitted on its training rows); this Dataset is fold 0. ``()`` without cross-validation
+    fold_index: with ``data.cv``, the fold of each row of the data file (-1: a test row); else None
     """
 
     name: str
@@ -49,6 +52,8 @@ class Dataset:
     target_scale: np.ndarray | None = None
     X_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
+    folds: tuple["Dataset", ...] = ()
+    fold_index: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:

@@ -41,6 +41,7 @@ class DataConfig:
     dev_fraction: float = 0.2
     test_path: str | None = None
     test_fraction: float | None = None
+    cv: int | None = None
     seed: int = 0
     samples: int | None = None
     classes: int | None = None
@@ -59,6 +60,9 @@ class DataConfig:
             return ("y",)  # an NPZ file's labels are its column y
         return tuple(self.label) if isinstance(self.label, (list, tuple)) else (self.label,)
 
+
+MAX_CV_FOLDS = 20
+"""The most folds ``data.cv`` takes: each fold trains a model per trial."""
 
 TASKS = ("auto", "classification", "regression")
 """``data.task``: what the label is. ``auto`` decides from the label column (``hpsearch.data.tasks``)."""
@@ -101,7 +105,16 @@ DATA_KEYS: dict[str, Hyperparameter] = {
             low_open=True,
             high_open=True,
         ),
-        Hyperparameter("seed", int, 0, "seed of generation and of the test and dev splits", low=0),
+        Hyperparameter(
+            "cv",
+            int,
+            None,
+            "k-fold cross-validation: the non-test rows in K stratified folds, a trial's J the mean over them "
+            "(replaces the dev split)",
+            low=2,
+            high=MAX_CV_FOLDS,
+        ),
+        Hyperparameter("seed", int, 0, "seed of generation and of the test, dev and cv splits", low=0),
         Hyperparameter("samples", int, None, "examples generated (spirals, blobs)", low=1),
         Hyperparameter("classes", int, None, "classes generated (spirals, blobs)", low=2),
         Hyperparameter("features", int, None, "features generated (blobs), or the CSV columns to keep", low=1),
@@ -202,6 +215,12 @@ def _cross_key_problems(values: dict[str, Any], raw: dict, prefix: str) -> list[
                 "keep one of features and drop",
             )
         )
+    if values.get("cv") is not None:
+        problems += [
+            ConfigProblem(f"{prefix}.{key}", "has no effect with cv (each fold is the dev part in turn)", "remove it")
+            for key in ("dev_path", "dev_fraction")
+            if key in values
+        ]
     if dev_path and "dev_fraction" in values:
         problems.append(ConfigProblem(f"{prefix}.dev_fraction", "has no effect with dev_path", "remove one of them"))
     if values.get("test_path") and "test_fraction" in values:

@@ -16,6 +16,7 @@ fix. Nothing is downloaded. A run keeps the result in its folder
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from hpsearch.data.files import read_files
 from hpsearch.data.generated import read_built_in
 from hpsearch.data.preparation import Preparation, standardization, unrepresentable
 from hpsearch.data.raw_data import RawData
-from hpsearch.data.split import random_split, stratified_split
+from hpsearch.data.split import fold_ids, random_split, stratified_split
 from hpsearch.data.tasks import REGRESSION
 
 __all__ = ["DataConfig", "load_dataset"]
@@ -58,6 +59,8 @@ def load_dataset(config: DataConfig, base_dir: Path | None = None) -> Dataset:
         # does, and nothing the search trains or ranks on is read from the test rows.
         test_rng = np.random.default_rng([config.seed, _TEST_STREAM])
         rest, test_rows = _split(raw, raw.train.y, config.test_fraction, test_rng, "test")
+    if config.cv is not None:
+        return _folds(raw, config, rest, test_rows)
     train_rows = rest
     if raw.dev is None:
         kept = raw.train.y if rest is None else raw.train.y[rest]
@@ -66,7 +69,12 @@ def load_dataset(config: DataConfig, base_dir: Path | None = None) -> Dataset:
             train_rows, dev_rows = rest[train_rows], rest[dev_rows]
     else:
         dev_rows = None
-    preparation = Preparation.fit(
+    return _arrays(raw, _fit(raw, train_rows), train_rows, dev_rows, test_rows)
+
+
+def _fit(raw: RawData, train_rows: np.ndarray | None) -> Preparation:
+    """The preparation fitted on ``train_rows`` of the data file (None: all of it)."""
+    return Preparation.fit(
         list(raw.train.columns.values()),
         list(raw.categorical),
         rows=train_rows,
@@ -76,8 +84,27 @@ def load_dataset(config: DataConfig, base_dir: Path | None = None) -> Dataset:
         source=raw.train.source,
         dates=raw.dates,
     )
-    return _arrays(raw, preparation, train_rows, dev_rows, test_rows)
 
+
+def _folds(raw: RawData, config: DataConfig, rest: np.ndarray | None, test_rows: np.ndarray | None) -> Dataset:
+    """``data.cv: K``: the non-test rows dealt into K folds (on a stream of their own), and one Dataset per fold,
+    its dev part the fold and its preparation fitted on the other folds' rows only (no leak from its dev rows).
+    Fold 0 is the returned Dataset (with the test part, if any), folds 1..K-1 its ``folds``."""
+    rest = np.arange(len(raw.train.y)) if rest is None else rest
+    classes = () if raw.task == REGRESSION else raw.class_names
+    rng = np.random.default_rng([config.seed, _CV_STREAM])
+    fold = fold_ids(raw.train.y[rest], config.cv, rng, raw.train.source, classes)
+    datasets = []
+    for k in range(config.cv):
+        train_rows, dev_rows = rest[fold != k], rest[fold == k]
+        datasets.append(_arrays(raw, _fit(raw, train_rows), train_rows, dev_rows, test_rows if k == 0 else None))
+    index = np.full(len(raw.train.y), -1, dtype=np.int64)
+    index[rest] = fold
+    return dataclasses.replace(datasets[0], folds=tuple(datasets[1:]), fold_index=index)
+
+
+_CV_STREAM = 0xC5F0
+"""Second word of the folds' seed (``[data.seed, _CV_STREAM]``)."""
 
 _TEST_STREAM = 0x7E57
 """Second word of the test split's seed (``[data.seed, _TEST_STREAM]``): a stream of its own."""

@@ -108,3 +108,23 @@ def random_split(
     is_dev = np.zeros(n_rows, dtype=bool)
     is_dev[rng.permutation(n_rows)[:n_dev]] = True
     return np.flatnonzero(~is_dev), np.flatnonzero(is_dev)
+
+
+def fold_ids(y: np.ndarray, k: int, rng: np.random.Generator, source: str, class_names: tuple[str, ...]) -> np.ndarray:
+    """The fold (0..k-1) of each row, for ``data.cv: k``: stratified (each class dealt round the folds in
+    random order, so every fold holds its share of each class and the folds differ in size by at most one),
+    at random for a regression (``class_names`` empty). DataError when a class has fewer rows than folds."""
+    if len(y) < k:
+        raise DataError(f"{source}: {len(y)} rows, fewer than data.cv {k} folds — use fewer folds or more rows")
+    order = rng.permutation(len(y))
+    if class_names:
+        counts = np.bincount(y, minlength=len(class_names))
+        for c in np.flatnonzero(counts < k):
+            raise DataError(
+                f"{source}: class {class_names[c]!r} has {counts[c]} rows, fewer than data.cv {k} folds "
+                "— use fewer folds or more rows"
+            )
+        order = order[np.argsort(y[order], kind="stable")]
+    folds = np.empty(len(y), dtype=np.int64)
+    folds[order] = np.arange(len(y)) % k
+    return folds

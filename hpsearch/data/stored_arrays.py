@@ -7,6 +7,8 @@
       X_test.npy y_test.npy                         the test part, only with data.test_fraction/test_path
       preparation.npz                               the fitted Preparation (``prep_*`` arrays)
       dataset.json                                  name, class names, notices, source files and digests
+      fold_index.npy  fold1/ .. fold{K-1}/          with data.cv: K, each row's fold, and folds 1..K-1 laid out
+                                                    as this folder is (the folder itself is fold 0)
 
 The data file is parsed once, when the run starts. Local workers open these
 arrays memory-mapped (no parsing, no scikit-learn import, one copy in the page
@@ -34,6 +36,7 @@ import numpy as np
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import DataError
 from hpsearch.core.limits import MAX_HASH_BYTES, MAX_META_BYTES
+from hpsearch.data.data_config import MAX_CV_FOLDS
 from hpsearch.data.datasets import DataConfig, load_dataset
 from hpsearch.data.preparation import Preparation, preparation_arrays
 from hpsearch.io import bounded_json
@@ -46,6 +49,8 @@ _META = "dataset.json"
 _PREPARATION = "preparation.npz"
 _ARRAYS = ("X_train", "y_train", "X_dev", "y_dev")
 _TEST_ARRAYS = ("X_test", "y_test")
+_FILES = tuple(f"{name}.npy" for name in _ARRAYS)
+_FOLD_INDEX = "fold_index.npy"
 PREPARED_FILES = (*(f"{DATA_DIR}/{name}.npy" for name in _ARRAYS), f"{DATA_DIR}/{_PREPARATION}", f"{DATA_DIR}/{_META}")
 """The prepared data's files, relative to the run folder: the run keeps their digests and checks them
 before training on them (``RunStore.check_digests``)."""
@@ -55,8 +60,23 @@ def prepared_files(run_dir: Path) -> list[str]:
     """``PREPARED_FILES`` and, for a run with a test part (``dataset.json`` says so), the test arrays: a run
     whose test files vanished is refused by the digest check rather than read as one without a test part."""
     meta = Path(run_dir) / DATA_DIR / _META
-    test = meta.is_file() and _read_meta(meta).get("test") is True
-    return [*PREPARED_FILES, *(f"{DATA_DIR}/{name}.npy" for name in _TEST_ARRAYS if test)]
+    stored = _read_meta(meta) if meta.is_file() else {}
+    test = stored.get("test") is True
+    folds = [f"{DATA_DIR}/fold{k}/{name}" for k in range(1, _cv(stored)) for name in (*_FILES, _PREPARATION, _META)]
+    return [
+        *PREPARED_FILES,
+        *(f"{DATA_DIR}/{name}.npy" for name in _TEST_ARRAYS if test),
+        *([f"{DATA_DIR}/{_FOLD_INDEX}"] if folds else []),
+        *folds,
+    ]
+
+
+def _cv(meta: dict[str, Any]) -> int:
+    """The folds of a stored run's ``dataset.json`` (1: no cross-validation; older runs store no ``cv``)."""
+    cv = meta.get("cv", 1)
+    if type(cv) is not int or not 1 <= cv <= MAX_CV_FOLDS:
+        raise DataError("dataset.json: is damaged (its cv) — was it changed outside hpsearch?")
+    return cv
 
 
 @dataclass(frozen=True)
@@ -70,10 +90,25 @@ class PreparedData:
         return _open(self.folder, os.stat(Path(self.folder) / _META).st_mtime_ns)
 
     def in_memory(self) -> Dataset:
-        """The dataset with its arrays read into memory (to send to machines that cannot see the folder)."""
+        """The dataset with its arrays read into memory (to send to machines that cannot see the folder), its
+        other folds with it (``data.cv``)."""
         data = self.load()
         arrays = {name: np.array(getattr(data, name)) for name in _ARRAYS}
-        return dataclasses.replace(data, **arrays)
+        folds = tuple(self.fold(k).in_memory() for k in range(1, self.n_folds()))
+        return dataclasses.replace(data, **arrays, folds=folds)
+
+    def n_folds(self) -> int:
+        """The run's ``data.cv`` folds; 1 for a run without cross-validation."""
+        return _cv(_read_meta(Path(self.folder) / _META))
+
+    def fold(self, k: int) -> PreparedData:
+        """Fold ``k``'s prepared data (its dev part the fold; fold 0 is this folder itself)."""
+        return self if k == 0 else PreparedData(str(Path(self.folder) / f"fold{k}"))
+
+    def fold_index(self) -> np.ndarray | None:
+        """The fold of each row of the data file (-1: a test row), or None for a run without cross-validation."""
+        path = Path(self.folder) / _FOLD_INDEX
+        return np.load(path, allow_pickle=False) if path.is_file() else None
 
     def test_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The test part ``(X_test, y_test)``, prepared like dev, or None for a run without one. ``load`` never
@@ -99,21 +134,12 @@ def write_prepared(run_dir: Path, dataset: Dataset) -> PreparedData:
     staging = Path(run_dir) / f".{DATA_DIR}.{uuid.uuid4().hex[:8]}.tmp"
     staging.mkdir()
     try:
-        test = dataset.X_test is not None
-        for name in (*_ARRAYS, *(_TEST_ARRAYS if test else ())):
-            array = getattr(dataset, name)
-            write_atomic(staging, f"{name}.npy", lambda file, a=array: np.save(file, a, allow_pickle=False))
-        preparation = checked_arrays(preparation_arrays(dataset.preparation))
-        write_atomic(staging, _PREPARATION, lambda file: np.savez(file, **preparation))
-        meta = {
-            "name": dataset.name,
-            "class_names": list(dataset.class_names),
-            "notices": list(dataset.notices),
-            "sources": [_source_stamp(path, digest) for path, digest in dataset.sources],
-            **_regression_meta(dataset),
-            **({"test": True} if test else {}),
-        }
-        write_bytes_atomic(staging, _META, json.dumps(meta, indent=1).encode("utf-8"))
+        _write_files(staging, dataset, cv=len(dataset.folds) + 1 if dataset.folds else None)
+        for k, fold in enumerate(dataset.folds, start=1):
+            (staging / f"fold{k}").mkdir()
+            _write_files(staging / f"fold{k}", dataclasses.replace(fold, X_test=None, y_test=None), cv=None)
+        if dataset.fold_index is not None:
+            write_atomic(staging, _FOLD_INDEX, lambda file: np.save(file, dataset.fold_index, allow_pickle=False))
         try:
             os.rename(staging, folder)
         except OSError:
@@ -124,6 +150,26 @@ def write_prepared(run_dir: Path, dataset: Dataset) -> PreparedData:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return PreparedData(str(folder.resolve()))
+
+
+def _write_files(folder: Path, dataset: Dataset, cv: int | None) -> None:
+    """The arrays, preparation and ``dataset.json`` of one Dataset into ``folder`` (``cv``: the folds, in fold 0's)."""
+    test = dataset.X_test is not None
+    for name in (*_ARRAYS, *(_TEST_ARRAYS if test else ())):
+        array = getattr(dataset, name)
+        write_atomic(folder, f"{name}.npy", lambda file, a=array: np.save(file, a, allow_pickle=False))
+    preparation = checked_arrays(preparation_arrays(dataset.preparation))
+    write_atomic(folder, _PREPARATION, lambda file: np.savez(file, **preparation))
+    meta = {
+        "name": dataset.name,
+        "class_names": list(dataset.class_names),
+        "notices": list(dataset.notices),
+        "sources": [_source_stamp(path, digest) for path, digest in dataset.sources],
+        **_regression_meta(dataset),
+        **({"test": True} if test else {}),
+        **({"cv": cv} if cv else {}),
+    }
+    write_bytes_atomic(folder, _META, json.dumps(meta, indent=1).encode("utf-8"))
 
 
 def prepared_data(run_dir: Path, data: DataConfig) -> PreparedData:
@@ -209,9 +255,10 @@ def _source_stamp(path: str, digest: str) -> dict:
     return {"path": path, "sha256": digest, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=MAX_CV_FOLDS + 1)
 def _open(folder: str, stamp: int) -> Dataset:
-    """The prepared arrays of ``folder``, memory-mapped (``stamp``: reopened if the folder was rewritten)."""
+    """The prepared arrays of ``folder``, memory-mapped (``stamp``: reopened if the folder was rewritten); room for
+    every fold of a cross-validated run, whose segments come to a worker in any order of folds."""
     path = Path(folder)
     meta = _read_meta(path / _META)
     arrays = {name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS}

@@ -25,6 +25,7 @@ from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import RunError
 from hpsearch.core.memory import available_bytes, shortfall
 from hpsearch.data.stored_arrays import PreparedData
+from hpsearch.execution.folds import trial_segments
 from hpsearch.execution.segments import (
     Segment,
     SegmentOutcome,
@@ -48,16 +49,18 @@ class StackPlan:
     segments: int
     stacked: int
     packs: int
+    folds: int = 1
 
     def line(self) -> str:
-        """The plan in words, for ``run --dry-run``."""
+        """The plan in words, for ``run --dry-run`` (with ``data.cv``, in fold models: K a trial)."""
+        what = "trials" if self.folds == 1 else f"fold models ({self.folds} a trial, data.cv)"
         if not self.stacked:
             return (
-                f"stacking: none of the {self.segments} trials trains stacked (search.stack: off, or no two "
+                f"stacking: none of the {self.segments} {what} trains stacked (search.stack: off, or no two "
                 "trials share a network shape where stacking pays)"
             )
         packs = "1 pack" if self.packs == 1 else f"{self.packs} packs"
-        return f"stacking: {self.stacked} of {self.segments} trials train stacked, in {packs} (search.stack: auto)"
+        return f"stacking: {self.stacked} of {self.segments} {what} train stacked, in {packs} (search.stack: auto)"
 
 
 def plan_packs(
@@ -77,13 +80,12 @@ def plan_packs(
     segments = list(segments)
     if stack == "off" or len(segments) < 2:
         return [[segment] for segment in segments]
-    dataset = cached_dataset(data)
     budget = available_bytes() // max(1, workers)
     groups: dict[Hashable, list[Segment]] = {}
     caps: dict[Hashable, int] = {}
     packs: list[list[Segment]] = []
     for segment in segments:
-        key, cap = _group(segment, model, dataset, budget)
+        key, cap = _group(segment, model, cached_dataset(data, segment.fold), budget)
         if key is None or cap < 2:
             packs.append([segment])
             continue
@@ -112,7 +114,7 @@ def _group(segment: Segment, model: dict[str, Any], dataset: Dataset, budget: in
         config, dataset.n_features, dataset.n_classes, len(dataset.y_train), len(dataset.y_dev), memory_bytes=budget
     )
     until = config.epochs if segment.until_epoch is None else segment.until_epoch
-    return (key, until), cap
+    return (key, until, segment.fold), cap  # one fold's arrays per pack
 
 
 def stack_plan(
@@ -124,9 +126,11 @@ def stack_plan(
     stack: str = "auto",
 ) -> StackPlan:
     """How ``run_segments`` would pack ``tasks``, each trained to its last epoch (what ``run --dry-run`` says)."""
-    packs = plan_packs([Segment(task, None) for task in tasks], model=model, data=data, workers=workers, stack=stack)
+    folds = data.n_folds() if isinstance(data, PreparedData) else len(data.folds) + 1
+    segments = trial_segments(tasks, folds, "last")
+    packs = plan_packs(segments, model=model, data=data, workers=workers, stack=stack)
     stacked = [pack for pack in packs if len(pack) > 1]
-    return StackPlan(sum(map(len, packs)), sum(map(len, stacked)), len(stacked))
+    return StackPlan(sum(map(len, packs)), sum(map(len, stacked)), len(stacked), folds)
 
 
 def train_pack(pack: list[Segment], model: dict[str, Any], data: PreparedData | Dataset) -> list[SegmentOutcome]:
@@ -141,7 +145,7 @@ def train_pack(pack: list[Segment], model: dict[str, Any], data: PreparedData | 
         return [train_segment(pack[0], model, data)]
     outcomes: dict[int, SegmentOutcome] = {}
     try:
-        dataset = cached_dataset(data)
+        dataset = cached_dataset(data, pack[0].fold)
         with one_blas_thread():  # as alone: one BLAS thread, the same arithmetic
             members, states = [], []
             for i, segment in enumerate(pack):

@@ -51,6 +51,7 @@ class Segment:
     ``final``: this is the trial's last segment (its top rung); otherwise the
     outcome carries the state to checkpoint. ``rank_by`` says which weights a
     final ok outcome hands back: the last epoch's or the best epoch's.
+    ``fold``: with ``data.cv``, the fold it trains (on that fold's arrays, with its own seed); None without.
     """
 
     task: TrialTask
@@ -58,6 +59,21 @@ class Segment:
     checkpoint: Mapping[str, np.ndarray] | None = None
     final: bool = True
     rank_by: str = "last"
+    fold: int | None = None
+
+    @property
+    def seed(self) -> int:
+        """The training seed: the trial's, or with ``data.cv`` the fold's own, derived from it (``fold_seed``)."""
+        return self.task.seed if self.fold is None else fold_seed(self.task.seed, self.fold)
+
+
+def fold_seed(seed: int, fold: int) -> int:
+    """Fold ``fold``'s training seed in a trial of seed ``seed``: a pure function of both, so a fold's result
+    does not depend on which worker trains it or when."""
+    return int(np.random.SeedSequence([seed, fold], spawn_key=(_FOLD_SEED_STREAM,)).generate_state(1, np.uint32)[0])
+
+
+_FOLD_SEED_STREAM = 0xF01D
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,7 @@ class SegmentOutcome:
     ``state``: the whole training state (ok outcomes): a checkpoint to go on
     from, or the best trial's state that babysitting continues;
     ``weights``: the network to keep as best model (final and ok).
+    ``cv``: with ``data.cv``, the folds' figures for the record's metrics (``execution.folds``).
     """
 
     segment: Segment
@@ -81,6 +98,7 @@ class SegmentOutcome:
     state: dict[str, np.ndarray] | None = None
     weights: dict[str, np.ndarray] | None = None
     error: str | None = None
+    cv: dict[str, float] | None = None
 
     @property
     def task(self) -> TrialTask:
@@ -103,6 +121,7 @@ class SegmentOutcome:
         r = self.summary
         # A regression's dev RMSE and R² (in the target's units) ride with the record's metrics.
         metrics = {} if r.dev_rmse is None else {"dev_rmse": r.dev_rmse, "dev_r2": r.dev_r2}
+        metrics.update(self.cv or {})
         return self.task.record(
             status,
             dev_cost=r.dev_cost,
@@ -138,17 +157,17 @@ def plan_tasks(rnd: RoundRecord, *, seed: int, grid_points: int) -> list[TrialTa
     ]
 
 
-def cached_dataset(data: PreparedData | Dataset) -> Dataset:
+def cached_dataset(data: PreparedData | Dataset, fold: int | None = None) -> Dataset:
     """The arrays a trial trains on. Workers never read data files: they get prepared arrays.
 
     A local worker gets a small handle (a run's ``PreparedData``), opened
     memory-mapped once per process, so no trial pays for shipping the data;
-    a dask worker gets the arrays themselves (a ``Dataset``), sent once.
+    a dask worker gets the arrays themselves (a ``Dataset``), sent once. ``fold``: which fold's arrays (``data.cv``).
     """
     if isinstance(data, Dataset):
-        return data
+        return data.folds[fold - 1] if fold else data
     if isinstance(data, PreparedData):
-        return data.load()
+        return data.fold(fold or 0).load()
     raise TypeError(f"a trial trains on prepared arrays (PreparedData or Dataset), got {type(data).__name__}")
 
 
@@ -167,13 +186,13 @@ def one_blas_thread() -> Any:
 
 def segment_config(segment: Segment, model: dict[str, Any]) -> ModelConfig:
     """The network a segment trains: the run's fixed model settings, the trial's values and its seed."""
-    return ModelConfig.from_dict({**model, **engine_values(segment.task.params), "seed": segment.task.seed})
+    return ModelConfig.from_dict({**model, **engine_values(segment.task.params), "seed": segment.seed})
 
 
 def train_segment(segment: Segment, model: dict[str, Any], data: PreparedData | Dataset) -> SegmentOutcome:
     """Train one segment with one BLAS thread. Never raises for a bad trial: it comes back ``failed``."""
     try:
-        dataset = cached_dataset(data)
+        dataset = cached_dataset(data, segment.fold)
         with one_blas_thread():
             state = begin_segment(segment, model, dataset)
             first_epoch = state.epoch

@@ -89,6 +89,11 @@ def train_model(
                 "the test part (data.test_fraction/test_path) is left out and unused: train scores its "
                 "one model on the dev rows — a search (hpsearch run) scores its winner on the test part"
             )
+        if data.folds:  # one model: the first fold's split stands in for the dev split
+            reporter.note(
+                f"data.cv: train trains one model, on fold 0 of the {len(data.folds) + 1} folds (its dev rows that "
+                "fold) — a search (hpsearch run) cross-validates every trial"
+            )
         reporter.training_started(plan)
     result, network = train(hyperparams, data, on_epoch=reporter.epoch_finished if reporter is not None else None)
     model = Model.from_training(network, data)

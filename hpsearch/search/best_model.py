@@ -14,7 +14,8 @@ from collections.abc import Callable
 from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.records import TrialRecord, TrialStatus, rank
 from hpsearch.data.stored_arrays import PreparedData
-from hpsearch.execution.segments import Segment, TrialTask, train_segment
+from hpsearch.execution.folds import train_trial
+from hpsearch.execution.segments import TrialTask
 from hpsearch.storage.run_store import RunStore
 
 
@@ -30,7 +31,7 @@ def retrain_and_save(
 ) -> bool:
     """Train ``task`` again to its last epoch; save it as ``models/best.npz`` (and its state) when its ranking value
     equals ``expected``, else say why through ``note`` (``what`` names it, e.g. "trial 5 repeat 2"). True if saved."""
-    outcome = train_segment(Segment(task, None, rank_by=config.search.rank_by), config.model, data)
+    outcome = train_trial(task, config.model, data, config.search.rank_by)  # data.cv: every fold, fold 0's model kept
     if outcome.weights is None:
         note(f"{what} has no weights to save; models/best.npz is not replaced")
         return False

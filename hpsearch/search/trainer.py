@@ -12,6 +12,7 @@ from __future__ import annotations
 from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.data.stored_arrays import PreparedData
+from hpsearch.execution.folds import trial_segments, whole_trials
 from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, trial_record
 from hpsearch.execution.runner import run_parallel, run_segments
 from hpsearch.execution.segments import Segment, SegmentOutcome, TrialTask, plan_tasks
@@ -36,6 +37,7 @@ class RoundTrainer:
     ):
         self.store, self.config, self.data, self.reporter = store, config, data, reporter
         self.placement = execution.placement(config.search)
+        self.folds = data.n_folds() if isinstance(data, PreparedData) else 1  # data.cv: K segments per trial
         if config.objective is not None:  # own objectives keep no model files
             self.best = next((t for t in rank(store.trials()) if t.status is TrialStatus.OK), None)
         else:
@@ -53,8 +55,8 @@ class RoundTrainer:
         if self.config.objective is not None:
             self._run_objective(rnd, [t for t in tasks if t.trial not in finished], label)
         elif self.config.search.early_stopping is None:
-            segments = [Segment(t, None, rank_by=self.config.search.rank_by) for t in tasks if t.trial not in finished]
-            self._run(rnd, segments, label, None, True)
+            pending = [t for t in tasks if t.trial not in finished]
+            self._run(rnd, trial_segments(pending, self.folds, self.config.search.rank_by), label, None, True)
         else:
             Halving(
                 self.store, self.config, lambda segments, text, k, final: self._run(rnd, segments, text, k, final)
@@ -68,9 +70,10 @@ class RoundTrainer:
     def _run(self, rnd: RoundRecord, segments: list[Segment], label: str, rung: int | None, final: bool) -> None:
         if not segments:
             return
-        self.reporter.round_started(rnd, len(segments), label)
+        self.reporter.round_started(rnd, len({s.task.trial for s in segments}), label)
         stack = self.config.search.stack
-        for outcome in run_segments(segments, model=self.config.model, data=self.data, stack=stack, **self.placement):
+        outcomes = run_segments(segments, model=self.config.model, data=self.data, stack=stack, **self.placement)
+        for outcome in whole_trials(outcomes, self.folds):  # data.cv: a trial is recorded when its K folds are in
             self.reporter.trial_finished(self._record(outcome, rung, final), self.best)
 
     def _run_objective(self, rnd: RoundRecord, tasks: list[TrialTask], label: str) -> None:
