@@ -89,6 +89,8 @@ class SearchConfig:
         """
         space = {name: {k: v for k, v in spec.items() if k != "legal"} for name, spec in self.space.to_json().items()}
         search = {k: v for k, v in asdict(self.search).items() if v is not None}
+        if search["metric"] == "cost":  # the default, left out: a run stored before search.metric reads the same
+            del search["metric"]
         if "early_stopping" in search:
             search["early_stopping"] = {k: v for k, v in search["early_stopping"].items() if v is not None}
         if self.objective is not None:

@@ -14,6 +14,7 @@ from hpsearch.config.placement import scheduler_problem
 from hpsearch.core.errors import ConfigProblem, did_you_mean
 from hpsearch.core.limits import MAX_ROUNDS, MAX_SEED, MAX_TRIALS, MAX_WORKERS
 from hpsearch.nn.hyperparams import HYPERPARAMETERS
+from hpsearch.nn.metrics import RANKING_METRICS
 from hpsearch.objectives.spec import ObjectiveSpec, placement_problems
 from hpsearch.pruning.schedule import METHODS, EarlyStopping
 from hpsearch.space.samplers import SAMPLERS, grid_size
@@ -53,6 +54,7 @@ class SearchSettings:
     stack: str = "auto"  # auto: same-shape trials train as one stacked model where that pays (nn.stacked); off
     zoom: str = "tpe"  # tpe beat box on all four problems of benchmarks/bench_sampler.py
     refit: bool | None = None  # true: predict uses the winner retrained on train+dev rows (search.refit)
+    metric: str = "cost"  # what trials are ranked by (nn.metrics.RANKING_METRICS); J stays the training loss
 
 
 #: How a zoom round draws its trials (``search.zoom``).
@@ -80,7 +82,27 @@ _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
     "zoom": (str, lambda v: v in ZOOMS, "box (uniform in the box of the best trials) or tpe (a model of all trials)"),
     "early_stopping": (dict, lambda v: True, "a mapping such as {method: halving, min_epochs: 3, eta: 3}"),
     "refit": (bool, lambda v: True, "true (retrain the winner on train and dev rows for predict) or false"),
+    "metric": (str, lambda v: v in RANKING_METRICS, "one of " + ", ".join(RANKING_METRICS)),
 }
+
+
+def _check_metric(settings: SearchSettings, objective: ObjectiveSpec | None) -> list[ConfigProblem]:
+    """``search.metric`` other than cost: for the built-in networks only, ranked by the last epoch's value."""
+    if objective is not None:
+        return [
+            ConfigProblem("search.metric", "is for the built-in networks", "an own objective ranks by objective.metric")
+        ]
+    if settings.rank_by == "best":
+        return [
+            ConfigProblem(
+                "search.metric",
+                "ranks by the last epoch (a best epoch is kept by dev J)",
+                "leave out search.rank_by: best, or rank by metric: cost",
+            )
+        ]
+    return []
+
+
 _EARLY_STOPPING_RULES: dict[str, tuple[type, Any, str]] = {
     "method": (str, lambda v: v in METHODS, "one of " + ", ".join(METHODS)),
     "min_epochs": (int, lambda v: 1 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,} (the first rung)"),
@@ -112,7 +134,16 @@ def search_settings(
     if search_problems:
         return settings
     settings = replace(settings, **{k: _coerce(k, v) for k, v in search_raw.items()})
-    if settings.early_stopping is not None and objective is None and "rank_by" not in search_raw:
+    if settings.metric != "cost":
+        problems += _check_metric(settings, objective)
+        if problems:
+            return settings
+    if (
+        settings.early_stopping is not None
+        and objective is None
+        and "rank_by" not in search_raw
+        and settings.metric == "cost"
+    ):
         # Early stopping compares trials at a rung by their best dev J so far unless told otherwise: by the
         # last epoch's, one noisy epoch decided (benchmarks/bench_early_stopping.py). The run stores it.
         settings = replace(settings, rank_by="best")

@@ -158,7 +158,7 @@ def _train_repeats(
     """Train every repeat on the search's runner — the engine, or the run's own objective (each repeat in a
     folder of its own under ``confirm/``) — and yield each as it finishes (repeat index 0 until set)."""
     if config.objective is None:
-        segments = [Segment(task, None, rank_by=config.search.rank_by) for task in tasks]
+        segments = [Segment(task, None, rank_by=config.search.rank_by, metric=config.search.metric) for task in tasks]
         for outcome in run_segments(segments, model=config.model, data=data, stack=config.search.stack, **placement):
             yield outcome.task, repeat_record(outcome.record(), 0)
         return

@@ -19,10 +19,11 @@ import numpy as np
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import HpsearchError, RunError
 from hpsearch.core.memory import shortfall, training_bytes
-from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, as_cost
 from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.nn.hyperparams import ModelConfig, engine_values
 from hpsearch.nn.loop import fit, start
+from hpsearch.nn.metrics import OPTIONAL_KEYS, metric_direction, metric_key
 from hpsearch.nn.state import TrainingState
 from hpsearch.space.samplers import plan_round, trial_seed
 from hpsearch.space.search_space import Space
@@ -50,7 +51,8 @@ class Segment:
 
     ``final``: this is the trial's last segment (its top rung); otherwise the
     outcome carries the state to checkpoint. ``rank_by`` says which weights a
-    final ok outcome hands back: the last epoch's or the best epoch's.
+    final ok outcome hands back: the last epoch's or the best epoch's. ``metric`` (``search.metric``) is what
+    the trial is ranked by: J (``cost``), or a dev figure of the last epoch, as a cost (maximized ones negated).
     """
 
     task: TrialTask
@@ -58,6 +60,7 @@ class Segment:
     checkpoint: Mapping[str, np.ndarray] | None = None
     final: bool = True
     rank_by: str = "last"
+    metric: str = "cost"
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,13 @@ class SegmentOutcome:
         return self.segment.task
 
     def value(self) -> float:
-        """The ranking value at the end of this segment (``rank_by``): last or best dev J; NaN if none."""
+        """The ranking value at the end of this segment (``rank_by``): last or best dev J; NaN if none. Under a
+        ``metric`` other than cost: its last dev value as a cost (``core.records.as_cost``: maximized ones negated)."""
         if self.summary is None:
             return float("nan")
+        metric = self.segment.metric
+        if metric != "cost":
+            return as_cost(self.summary.history[metric_key(metric)][-1], metric_direction(metric))
         if self.segment.rank_by == "best":
             best = self.summary.best_dev_cost
             return float("nan") if best is None else best
@@ -103,6 +110,9 @@ class SegmentOutcome:
         r = self.summary
         # A regression's dev RMSE and R² (in the target's units) ride with the record's metrics.
         metrics = {} if r.dev_rmse is None else {"dev_rmse": r.dev_rmse, "dev_r2": r.dev_r2}
+        key = metric_key(self.segment.metric)  # the metric a trial is ranked by rides with them (last epoch's)
+        if key in OPTIONAL_KEYS:
+            metrics[key] = r.history[key][-1]
         return self.task.record(
             status,
             dev_cost=r.dev_cost,
@@ -189,7 +199,9 @@ def begin_segment(segment: Segment, model: dict[str, Any], dataset: Dataset) -> 
         return TrainingState.from_arrays(segment.checkpoint)
     config = segment_config(segment, model)
     check_fits(config, dataset, keep_best=segment.rank_by == "best")
-    return start(config, dataset, keep_best=segment.rank_by == "best")
+    key = metric_key(segment.metric)
+    kept = (key,) if key in OPTIONAL_KEYS else ()
+    return start(config, dataset, keep_best=segment.rank_by == "best", metrics=kept)
 
 
 def until_epoch(segment: Segment, state: TrainingState) -> int:

@@ -33,7 +33,18 @@ from hpsearch.nn.losses import (
     squared_error_backward,
     squared_error_forward,
 )
-from hpsearch.nn.metrics import TASKS, as_columns, check_task, r2, rmse, to_target_units
+from hpsearch.nn.metrics import (
+    TASKS,
+    as_columns,
+    balanced_accuracy,
+    check_task,
+    confusion_counts,
+    f1_macro,
+    mae,
+    r2,
+    rmse,
+    to_target_units,
+)
 
 
 class SoftmaxHead:
@@ -61,13 +72,21 @@ class SoftmaxHead:
         return np.argmax(outputs, axis=1)
 
     def metrics(self, outputs: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-        """``{"dev_cost": mean cross-entropy, "dev_accuracy": fraction of rows classified right}``.
+        """``{"dev_cost": mean cross-entropy, "dev_accuracy": fraction of rows classified right}``, and
+        ``dev_balanced_accuracy``, ``dev_f1_macro`` (``nn.metrics``; a history keeps them only when asked).
 
         Floats; (K,) float64 arrays for a pack's outputs (K, m, C).
         """
         cost = softmax_cross_entropy_forward(outputs, self.targets(y, outputs.dtype), {})
-        accuracy = np.mean(np.argmax(outputs, axis=-1) == y, axis=-1)
-        return {"dev_cost": cost, "dev_accuracy": accuracy if outputs.ndim > 2 else float(accuracy)}
+        predicted = np.argmax(outputs, axis=-1)
+        accuracy = np.mean(predicted == y, axis=-1)
+        counts = confusion_counts(predicted, y, self.n_outputs)
+        return {
+            "dev_cost": cost,
+            "dev_accuracy": accuracy if outputs.ndim > 2 else float(accuracy),
+            "dev_balanced_accuracy": balanced_accuracy(counts),
+            "dev_f1_macro": f1_macro(counts),
+        }
 
     def state(self) -> dict[str, np.ndarray]:
         """Nothing: a state without ``task`` is a classifier's."""
@@ -116,7 +135,7 @@ class LinearHead:
         return to_target_units(outputs, self.target_mean, self.target_scale)
 
     def metrics(self, outputs: np.ndarray, y: np.ndarray) -> dict[str, float]:
-        """``dev_cost`` (J on standardized targets), ``dev_accuracy`` (NaN), ``dev_rmse``, ``dev_r2``.
+        """``dev_cost`` (J on standardized targets), ``dev_accuracy`` (NaN), ``dev_rmse``, ``dev_r2``, ``dev_mae``.
 
         RMSE and R² (``hpsearch.nn.metrics``) compare predictions and targets
         both mapped back to target units; y : (m, n_outputs) or (m,) standardized.
@@ -133,6 +152,7 @@ class LinearHead:
             "dev_accuracy": math.nan,
             "dev_rmse": rmse(predicted, actual),
             "dev_r2": r2(predicted, actual),
+            "dev_mae": mae(predicted, actual),
         }
 
     def state(self) -> dict[str, np.ndarray]:

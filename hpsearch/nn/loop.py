@@ -53,10 +53,14 @@ class StopTraining(Exception):
     """Raise from on_epoch to stop training after the epoch just reported (state stays consistent, resumable)."""
 
 
-def start(config: ModelConfig, data: Dataset, *, keep_best: bool = False) -> TrainingState:
+def start(
+    config: ModelConfig, data: Dataset, *, keep_best: bool = False, metrics: tuple[str, ...] = ()
+) -> TrainingState:
     """A new run of ``config`` on ``data`` at epoch 0: weights and random streams seeded by ``config.seed``.
 
-    ``keep_best`` makes ``fit`` keep a copy of the weights of the best epoch so far.
+    ``keep_best`` makes ``fit`` keep a copy of the weights of the best epoch so far. ``metrics``: dev series of
+    ``nn.metrics.OPTIONAL_KEYS`` the history keeps besides ``history_keys(task)`` (a search ranking by one);
+    left out, a history is what it always was.
 
     Raises
     ------
@@ -71,6 +75,7 @@ def start(config: ModelConfig, data: Dataset, *, keep_best: bool = False) -> Tra
     return TrainingState(
         config=config,
         network=network,
+        history={key: [] for key in (*history_keys(data.task), *metrics)},
         optimizer=make_optimizer(config, network.params),
         keep_best=keep_best,
         shuffle_rng=shuffle_rng,
@@ -213,7 +218,7 @@ def record_epoch(
     (``history_keys(task)``: train cost, the head's dev ``metrics``, the learning rate).
     """
     values = {"train_cost": train_cost, **metrics, "learning_rate": learning_rate}
-    values = {key: values[key] for key in history_keys(state.network.task)}
+    values = {key: values[key] for key in state.history}
     for key, value in values.items():
         state.history[key].append(value)
     epoch = state.epoch

@@ -24,6 +24,7 @@ from hpsearch.core.errors import DataError
 from hpsearch.core.records import TrialStatus
 from hpsearch.io.npz import save_npz
 from hpsearch.nn.hyperparams import ModelConfig
+from hpsearch.nn.metrics import OPTIONAL_KEYS
 from hpsearch.nn.model import Network, load_npz
 from hpsearch.nn.optimizers import Optimizer, make_optimizer
 from hpsearch.nn.results import TrainResult
@@ -58,7 +59,8 @@ class TrainingState:
     optimizer : moments and step count
     epoch : epochs completed so far (0 after ``start``)
     status : OK, or DIVERGED once a cost turned NaN/Inf or exploded; training stops there
-    history : ``history_keys(network.task)`` → one float per completed epoch; deterministic
+    history : ``history_keys(network.task)`` (and the ``nn.metrics.OPTIONAL_KEYS`` a run ranks by,
+        ``nn.loop.start``) → one float per completed epoch; deterministic
         (``learning_rate`` is the rate the epoch used, factor included); a
         regression's ``dev_accuracy`` is NaN
     epoch_seconds : training seconds of each epoch (apart from history: not deterministic)
@@ -176,7 +178,8 @@ class TrainingState:
             Network.from_state(best)  # checks names and shapes
         try:
             optimizer.steps = _integer(scalars["optimizer_steps"])
-            history = {key: [float(v) for v in scalars["history"][key]] for key in history_keys(network.task)}
+            kept = history_keys(network.task) + tuple(k for k in OPTIONAL_KEYS if k in scalars["history"])
+            history = {key: [float(v) for v in scalars["history"][key]] for key in kept}
             state = cls(
                 config=config,
                 network=network,

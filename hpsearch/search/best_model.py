@@ -30,7 +30,9 @@ def retrain_and_save(
 ) -> bool:
     """Train ``task`` again to its last epoch; save it as ``models/best.npz`` (and its state) when its ranking value
     equals ``expected``, else say why through ``note`` (``what`` names it, e.g. "trial 5 repeat 2"). True if saved."""
-    outcome = train_segment(Segment(task, None, rank_by=config.search.rank_by), config.model, data)
+    outcome = train_segment(
+        Segment(task, None, rank_by=config.search.rank_by, metric=config.search.metric), config.model, data
+    )
     if outcome.weights is None:
         note(f"{what} has no weights to save; models/best.npz is not replaced")
         return False

@@ -125,7 +125,12 @@ class Halving:
             # None only if the file was lost: training is deterministic, so the trial is trained from
             # its start to this rung again and ends exactly where the checkpoint would have taken it.
         return Segment(
-            task, self.epochs[k], checkpoint, final=k == len(self.epochs) - 1, rank_by=self.config.search.rank_by
+            task,
+            self.epochs[k],
+            checkpoint,
+            final=k == len(self.epochs) - 1,
+            rank_by=self.config.search.rank_by,
+            metric=self.config.search.metric,
         )
 
     def _promote(

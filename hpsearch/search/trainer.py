@@ -53,7 +53,11 @@ class RoundTrainer:
         if self.config.objective is not None:
             self._run_objective(rnd, [t for t in tasks if t.trial not in finished], label)
         elif self.config.search.early_stopping is None:
-            segments = [Segment(t, None, rank_by=self.config.search.rank_by) for t in tasks if t.trial not in finished]
+            segments = [
+                Segment(t, None, rank_by=self.config.search.rank_by, metric=self.config.search.metric)
+                for t in tasks
+                if t.trial not in finished
+            ]
             self._run(rnd, segments, label, None, True)
         else:
             Halving(
