@@ -27,6 +27,7 @@ import numpy as np
 from hpsearch.core.errors import DataError
 from hpsearch.nn.layers import Cache
 from hpsearch.nn.losses import (
+    class_weights,
     one_hot,
     softmax_cross_entropy_backward,
     softmax_cross_entropy_forward,
@@ -48,20 +49,34 @@ from hpsearch.nn.metrics import (
 
 
 class SoftmaxHead:
-    """Classification: softmax over ``n_outputs`` classes, cross-entropy cost."""
+    """Classification: softmax over ``n_outputs`` classes, cross-entropy cost.
+
+    ``balanced`` (``model.class_weight: balanced``, set by the network): the training cost weighs each row by its
+    class's weight (``losses.class_weights`` of the training labels); the dev J it reports is not weighted, so it
+    compares with an unweighted run's.
+    """
 
     task: ClassVar[str] = "classification"
 
     def __init__(self, n_outputs: int):
         self.n_outputs = n_outputs
+        self.balanced = False
 
     def targets(self, y: np.ndarray, dtype: np.dtype) -> np.ndarray:
         """(m,) int class ids → (m, n_outputs) one-hot in ``dtype``."""
         return one_hot(y, self.n_outputs, dtype)
 
+    def training_targets(self, y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """The training rows' targets: one-hot, each row times its class's weight when ``balanced``."""
+        Y = self.targets(y, dtype)
+        if self.balanced:
+            Y *= class_weights(y, self.n_outputs).astype(dtype)[y][:, None]
+        return Y
+
     def loss(self, outputs: np.ndarray, Y: np.ndarray, cache: Cache) -> float:
-        """Mean cross-entropy of softmax(outputs) against one-hot Y (``softmax_cross_entropy_forward``)."""
-        return softmax_cross_entropy_forward(outputs, Y, cache)
+        """Mean cross-entropy of softmax(outputs) against one-hot Y (``softmax_cross_entropy_forward``),
+        class-weighted when ``balanced`` (Y from ``training_targets``)."""
+        return softmax_cross_entropy_forward(outputs, Y, cache, self.balanced)
 
     def loss_backward(self, cache: Cache) -> np.ndarray:
         """``dZ = (probs - Y) / m``, (m, n_outputs)."""
@@ -121,6 +136,10 @@ class LinearHead:
         if Y.ndim != 2 or Y.shape[1] != self.n_outputs:
             raise DataError(f"regression targets have shape {np.shape(y)}; the network predicts {self.n_outputs}")
         return Y
+
+    def training_targets(self, y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """The training rows' targets: ``targets`` (a regression weighs no rows)."""
+        return self.targets(y, dtype)
 
     def loss(self, outputs: np.ndarray, Y: np.ndarray, cache: Cache) -> float:
         """``J = (1/2m) sum_i ||ŷ_i - y_i||^2`` (``squared_error_forward``)."""
