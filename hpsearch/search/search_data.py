@@ -48,3 +48,31 @@ def check_metric(config: SearchConfig, task: str) -> None:
     if task == "regression" and weighted:
         problem = ConfigProblem("model.class_weight", "weighs classes, and this data is a regression", "leave it out")
         raise ConfigError([problem]).in_file(config.source)
+
+
+def check_fixed_size(config: SearchConfig, dataset: Dataset) -> None:
+    """When nothing searched changes a trial's size, one that cannot fit in memory stops the search at once."""
+    if set(SIZE_PARAMETERS) & set(config.space.names):
+        return  # sizes vary: a trial too large for memory fails alone, and the search goes on
+    try:
+        model = ModelConfig.from_dict(config.model)
+    except HpsearchError:
+        return  # reported per trial
+    try:
+        check_fits(model, dataset, keep_best=config.search.rank_by == "best")
+    except RunError as exc:
+        raise RunError(f"{config.source}: model: {exc} — lower hidden_units, layers or batch_size") from None
+
+
+def run_data(store: RunStore, config: SearchConfig, execution: Execution) -> PreparedData | None:
+    """What every command that trains a stored run (resume, zoom, confirm) does first: refuse a run from
+    someone else that would run code or connect somewhere (``check_trusted``), then return the run's
+    prepared data checked against the digests the run keeps (RunError naming a changed file), or None
+    for an own objective (checked to import: it loads its own data)."""
+    check_trusted(store, config, execution)
+    if config.objective is not None:
+        load_data(config)
+        return None
+    data = prepared_data(store.run_dir, config.resolved_data())  # an older run's data file is read here, once
+    store.check_digests(prepared_files(store.run_dir))
+    return data
