@@ -37,7 +37,7 @@ from hpsearch.execution.segments import Segment, TrialTask
 from hpsearch.search.best_model import retrain_and_save
 from hpsearch.search.options import Execution
 from hpsearch.search.refit import refit_best
-from hpsearch.search.run_config import stored_config
+from hpsearch.search.run_config import stored_config, stored_metric
 from hpsearch.search.search_data import run_data
 from hpsearch.search.test_part import score_best_model
 from hpsearch.space.samplers import repeat_seed
@@ -213,14 +213,16 @@ def _save_median_model(
 def load_confirmation(store: RunStore) -> Confirmation | None:
     """The confirmation stored in a run (every recorded repeat), or None if it has none."""
     engine = store.config.get("objective") is None
+    metric = stored_metric(store)
     trials = store.trials()
-    return summarise(
+    summary = summarise(
         trials,
         store.repeats(),
         model=store.confirmed_model(),
-        lower_bound=J_LOWER_BOUND if engine else None,
+        lower_bound=J_LOWER_BOUND if engine and metric == "cost" else None,  # a negated accuracy is below 0
         regression=engine and any("dev_rmse" in t.metrics for t in trials),
     )
+    return summary if summary is None else replace(summary, metric=metric)
 
 
 # -- the recommended configuration ------------------------------------------------
