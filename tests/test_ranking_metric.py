@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hpsearch.analysis.importance import first_rung_costs
 from hpsearch.config.loading import load_config
 from hpsearch.core.errors import ConfigError
 from hpsearch.core.records import TrialStatus, rank
@@ -67,6 +68,8 @@ def test_trials_rank_by_the_balanced_accuracy_of_their_dev_predictions(tmp_path:
     assert len(set(by_epochs.values())) > 1
     for t in trials:  # the value ranked by is the metric as a cost; the record carries the metric itself
         assert t.value == -by_epochs[t.trial] == -t.metrics["dev_balanced_accuracy"]
+    # importance judges the trials by the same figure
+    assert first_rung_costs(trials, "dev_balanced_accuracy", "maximize") == {t: -v for t, v in by_epochs.items()}
     # the best model's dev predictions, scored here by hand, give the figure it was ranked by
     assert best is not None and best[0] == ranked[0]
     data = prepared_data(run_dir, config.resolved_data()).load()
@@ -84,6 +87,9 @@ def test_halving_promotes_by_the_metric(tmp_path: Path) -> None:
         logs = {t.trial: store.epoch_log(t.trial)[0]["dev_accuracy"] for t in store.trials()}
         stored = stored_config(store)
     assert stored.search.rank_by == "last"  # a metric ranks by the last epoch at each rung
+    with RunStore.open(run_dir, read_only=True) as store:  # importance judges each trial by its first-rung accuracy
+        costs = first_rung_costs(store.trials(), "dev_accuracy", "maximize")
+    assert costs == {trial: -accuracies[0] for trial, accuracies in logs.items()}
     epochs = {0: 1, 1: 2}
     for (_, rung), promoted in promotions.items():
         if rung not in epochs:
