@@ -153,3 +153,17 @@ def test_a_regression_refuses_class_figures_before_a_run_exists(
         start_search(load_config(config), runs_dir=tmp_path / "runs", name="r", execution=ONE)
     assert len(str(caught.value).splitlines()) == 1
     assert not (tmp_path / "runs" / "r").exists()
+
+
+def test_a_run_ranked_by_macro_f1_with_weights_is_the_same_with_and_without_stacking(tmp_path: Path) -> None:
+    from tests.test_stacked_search import HALVING, export, write_config
+
+    runs, extra = tmp_path / "runs", "  metric: f1_macro\n" + HALVING
+    made = {}
+    for stack in ("off", "auto"):
+        path = write_config(tmp_path, stack, epochs=3, extra=extra)
+        path.write_text(path.read_text().replace("model: {", "model: {class_weight: balanced, "))
+        made[stack] = start_search(load_config(path), runs_dir=runs, name=stack, execution=ONE).run_dir
+    rows = export(made["auto"], tmp_path / "auto.csv")
+    assert rows == export(made["off"], tmp_path / "off.csv")
+    assert rows[0]["class_weight"] == "balanced" and rows[0]["dev_f1_macro"]
