@@ -86,17 +86,39 @@ def test_halving_promotes_by_the_metric(tmp_path: Path) -> None:
         promotions = store.promotions(0)
         logs = {t.trial: store.epoch_log(t.trial)[0]["dev_accuracy"] for t in store.trials()}
         stored = stored_config(store)
-    assert stored.search.rank_by == "last"  # a metric ranks by the last epoch at each rung
+    assert stored.search.rank_by == "best"  # early stopping compares trials by their best so far, as by J
     with RunStore.open(run_dir, read_only=True) as store:  # importance judges each trial by its first-rung accuracy
         costs = first_rung_costs(store.trials(), "dev_accuracy", "maximize")
     assert costs == {trial: -accuracies[0] for trial, accuracies in logs.items()}
     epochs = {0: 1, 1: 2}
+    assert {rung for _, rung in promotions} == {0, 1}
     for (_, rung), promoted in promotions.items():
-        if rung not in epochs:
-            continue
         reached = [trial for trial, accuracies in logs.items() if len(accuracies) >= epochs[rung]]
-        by_hand = sorted(reached, key=lambda trial: (-logs[trial][epochs[rung] - 1], trial))
+        best_so_far = {trial: max(logs[trial][: epochs[rung]]) for trial in reached}
+        by_hand = sorted(reached, key=lambda trial: (-best_so_far[trial], trial))
         assert sorted(promoted) == sorted(by_hand[: len(promoted)]), rung
+
+
+def test_rank_by_best_ranks_by_the_best_epoch_of_the_metric_and_keeps_its_weights(tmp_path: Path) -> None:
+    run_dir = _run(tmp_path, "  metric: f1_macro\n  rank_by: best\n", trials=4, epochs=6)
+    with RunStore.open(run_dir, read_only=True) as store:
+        trials = rank(store.trials())
+        best = store.best_model()
+        config = stored_config(store)
+    for t in trials:
+        f1 = t.history["dev_f1_macro"]
+        assert t.value == -max(f1) and t.best_epoch == f1.index(max(f1))  # the earliest of equal bests
+        assert t.best_dev_cost == t.history["dev_cost"][t.best_epoch]
+    assert [t.value for t in trials] == sorted(t.value for t in trials)  # the highest best F1 first
+    data = prepared_data(run_dir, config.resolved_data()).load()
+    predicted = Network.load(best[1]).predict(data.X_dev)  # the weights of the best epoch, scored here by hand
+    counts = np.array([[np.sum((data.y_dev == a) & (predicted == b)) for b in range(3)] for a in range(3)])
+    f1s = [
+        2 * counts[c, c] / (counts[c].sum() + counts[:, c].sum())
+        for c in range(3)
+        if counts[c].sum() + counts[:, c].sum()
+    ]
+    assert -trials[0].value == pytest.approx(np.mean(f1s), abs=1e-12)
 
 
 def test_a_run_without_the_key_ranks_by_j_and_stores_no_key(tmp_path: Path) -> None:
@@ -107,11 +129,7 @@ def test_a_run_without_the_key_ranks_by_j_and_stores_no_key(tmp_path: Path) -> N
 
 @pytest.mark.parametrize(
     ("extra", "model", "words"),
-    [
-        ("  metric: r2\n", "", "one of cost, accuracy"),
-        ("  metric: accuracy\n  rank_by: best\n", "", "ranks by the last epoch"),
-        ("", "  class_weight: heavy\n", "class_weight"),
-    ],
+    [("  metric: r2\n", "", "one of cost, accuracy"), ("", "  class_weight: heavy\n", "class_weight")],
 )
 def test_bad_settings_refuse_at_load(tmp_path: Path, extra: str, model: str, words: str) -> None:
     config = write_tiny_config(tmp_path, extra=extra)

@@ -77,30 +77,17 @@ _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
     "margin": (float, lambda v: 0 <= v <= 1, "a number between 0 and 1"),
     "backend": (str, lambda v: v in BACKENDS, "one of " + ", ".join(BACKENDS)),
     "scheduler": (str, lambda v: scheduler_problem(v) is None, "a scheduler address such as tcp://127.0.0.1:8786"),
-    "rank_by": (str, lambda v: v in ("last", "best"), "last (the last epoch's dev J) or best (the lowest over epochs)"),
+    "rank_by": (
+        str,
+        lambda v: v in ("last", "best"),
+        "last (the last epoch's dev J or metric) or best (the best over epochs)",
+    ),
     "stack": (str, lambda v: v in ("auto", "off"), "auto (train same-shape trials as one stacked model) or off"),
     "zoom": (str, lambda v: v in ZOOMS, "box (uniform in the box of the best trials) or tpe (a model of all trials)"),
     "early_stopping": (dict, lambda v: True, "a mapping such as {method: halving, min_epochs: 3, eta: 3}"),
     "refit": (bool, lambda v: True, "true (retrain the winner on train and dev rows for predict) or false"),
     "metric": (str, lambda v: v in RANKING_METRICS, "one of " + ", ".join(RANKING_METRICS)),
 }
-
-
-def _check_metric(settings: SearchSettings, objective: ObjectiveSpec | None) -> list[ConfigProblem]:
-    """``search.metric`` other than cost: for the built-in networks only, ranked by the last epoch's value."""
-    if objective is not None:
-        return [
-            ConfigProblem("search.metric", "is for the built-in networks", "an own objective ranks by objective.metric")
-        ]
-    if settings.rank_by == "best":
-        return [
-            ConfigProblem(
-                "search.metric",
-                "ranks by the last epoch (a best epoch is kept by dev J)",
-                "leave out search.rank_by: best, or rank by metric: cost",
-            )
-        ]
-    return []
 
 
 _EARLY_STOPPING_RULES: dict[str, tuple[type, Any, str]] = {
@@ -134,18 +121,14 @@ def search_settings(
     if search_problems:
         return settings
     settings = replace(settings, **{k: _coerce(k, v) for k, v in search_raw.items()})
-    if settings.metric != "cost":
-        problems += _check_metric(settings, objective)
-        if problems:
-            return settings
-    if (
-        settings.early_stopping is not None
-        and objective is None
-        and "rank_by" not in search_raw
-        and settings.metric == "cost"
-    ):
-        # Early stopping compares trials at a rung by their best dev J so far unless told otherwise: by the
-        # last epoch's, one noisy epoch decided (benchmarks/bench_early_stopping.py). The run stores it.
+    if settings.metric != "cost" and objective is not None:
+        problems.append(
+            ConfigProblem("search.metric", "is for the built-in networks", "an own objective ranks by objective.metric")
+        )
+    if settings.early_stopping is not None and objective is None and "rank_by" not in search_raw:
+        # Early stopping compares trials at a rung by their best dev J (or search.metric) so far unless told
+        # otherwise: by the last epoch's, one noisy epoch decided (benchmarks/bench_early_stopping.py). The run
+        # stores it.
         settings = replace(settings, rank_by="best")
     if settings.backend == "dask" and not settings.scheduler and "scheduler" in search_raw:
         problems.append(ConfigProblem("search.scheduler", "is empty", "give the scheduler address"))

@@ -52,7 +52,8 @@ class Segment:
     ``final``: this is the trial's last segment (its top rung); otherwise the
     outcome carries the state to checkpoint. ``rank_by`` says which weights a
     final ok outcome hands back: the last epoch's or the best epoch's. ``metric`` (``search.metric``) is what
-    the trial is ranked by: J (``cost``), or a dev figure of the last epoch, as a cost (maximized ones negated).
+    the trial is ranked by, and its best epoch best by: J (``cost``), or a dev figure, as a cost (maximized ones
+    negated).
     """
 
     task: TrialTask
@@ -91,12 +92,16 @@ class SegmentOutcome:
 
     def value(self) -> float:
         """The ranking value at the end of this segment (``rank_by``): last or best dev J; NaN if none. Under a
-        ``metric`` other than cost: its last dev value as a cost (``core.records.as_cost``: maximized ones negated)."""
+        ``metric`` other than cost: its dev value at the last or the best epoch (best by that metric) as a cost
+        (``core.records.as_cost``: maximized ones negated)."""
         if self.summary is None:
             return float("nan")
         metric = self.segment.metric
         if metric != "cost":
-            return as_cost(self.summary.history[metric_key(metric)][-1], metric_direction(metric))
+            epoch = self.summary.best_epoch if self.segment.rank_by == "best" else -1
+            if epoch is None:
+                return float("nan")
+            return as_cost(self.summary.history[metric_key(metric)][epoch], metric_direction(metric))
         if self.segment.rank_by == "best":
             best = self.summary.best_dev_cost
             return float("nan") if best is None else best
@@ -201,7 +206,7 @@ def begin_segment(segment: Segment, model: dict[str, Any], dataset: Dataset) -> 
     check_fits(config, dataset, keep_best=segment.rank_by == "best")
     key = metric_key(segment.metric)
     kept = (key,) if key in OPTIONAL_KEYS else ()
-    return start(config, dataset, keep_best=segment.rank_by == "best", metrics=kept)
+    return start(config, dataset, keep_best=segment.rank_by == "best", metrics=kept, best_by=segment.metric)
 
 
 def until_epoch(segment: Segment, state: TrainingState) -> int:

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from hpsearch.core.errors import DataError
-from hpsearch.core.records import TrialStatus
+from hpsearch.core.records import TrialStatus, as_cost
 from hpsearch.nn.heads import make_head
 from hpsearch.nn.hyperparams import ModelConfig
-from hpsearch.nn.metrics import TASKS, as_columns
+from hpsearch.nn.metrics import TASKS, as_columns, metric_direction, metric_key
 from hpsearch.nn.model import Caches, Network
 from hpsearch.nn.optimizers import learning_rate_at, make_optimizer
 from hpsearch.nn.parameters import Parameters
@@ -54,13 +54,14 @@ class StopTraining(Exception):
 
 
 def start(
-    config: ModelConfig, data: Dataset, *, keep_best: bool = False, metrics: tuple[str, ...] = ()
+    config: ModelConfig, data: Dataset, *, keep_best: bool = False, metrics: tuple[str, ...] = (), best_by: str = "cost"
 ) -> TrainingState:
     """A new run of ``config`` on ``data`` at epoch 0: weights and random streams seeded by ``config.seed``.
 
     ``keep_best`` makes ``fit`` keep a copy of the weights of the best epoch so far. ``metrics``: dev series of
     ``nn.metrics.OPTIONAL_KEYS`` the history keeps besides ``history_keys(task)`` (a search ranking by one);
-    left out, a history is what it always was.
+    left out, a history is what it always was. ``best_by``: the ranking metric (``nn.metrics.RANKING_METRICS``)
+    the best epoch is best by, dev J by default (a metric other than accuracy or RMSE must be in ``metrics``).
 
     Raises
     ------
@@ -78,6 +79,7 @@ def start(
         history={key: [] for key in (*history_keys(data.task), *metrics)},
         optimizer=make_optimizer(config, network.params),
         keep_best=keep_best,
+        best_by=best_by,
         shuffle_rng=shuffle_rng,
         dropout_rng=dropout_rng,
     )
@@ -226,11 +228,23 @@ def record_epoch(
     dev_cost = values["dev_cost"]
     if diverged:
         state.status = TrialStatus.DIVERGED
-    elif state.best_dev_cost is None or dev_cost < state.best_dev_cost:
+    elif _better(state, values, dev_cost):
         state.best_epoch, state.best_dev_cost = epoch, dev_cost
         if state.keep_best:
             state.best_weights = state.network.state()
     return values
+
+
+def _better(state: TrainingState, values: dict[str, float], dev_cost: float) -> bool:
+    """Whether the epoch just recorded beats the best so far: by dev J, or by ``state.best_by`` in its direction
+    (a non-finite value never beats; ties keep the earlier epoch)."""
+    if state.best_by == "cost":
+        return state.best_dev_cost is None or dev_cost < state.best_dev_cost
+    key, direction = metric_key(state.best_by), metric_direction(state.best_by)
+    value = as_cost(values[key], direction)
+    if state.best_epoch is None:
+        return value < math.inf
+    return value < as_cost(state.history[key][state.best_epoch], direction)
 
 
 def batch_bounds(m: int, batch_size: int) -> list[tuple[int, int]]:

@@ -22,9 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hpsearch.config.search_config import SearchConfig
-from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, best_epoch
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, as_cost, best_epoch
 from hpsearch.execution.segments import Segment, TrialTask
 from hpsearch.nn.hyperparams import HYPERPARAMETERS
+from hpsearch.nn.metrics import metric_direction, metric_key
 from hpsearch.pruning.schedule import (
     Bracket,
     RungPlan,
@@ -175,6 +176,10 @@ class Halving:
         history, seconds = self.store.epoch_log(task.trial)
         dev = history["dev_cost"]
         best_cost, best = best_epoch(dev)
+        metric = self.config.search.metric
+        if metric != "cost":  # its best epoch is best by the metric the run ranks by, as a trial trained on has it
+            _, best = best_epoch([as_cost(v, metric_direction(metric)) for v in history[metric_key(metric)]])
+            best_cost = None if best is None else dev[best]
         metrics = known_metrics({key: values[-1] for key, values in history.items()})
         return task.record(
             TrialStatus.PRUNED,
