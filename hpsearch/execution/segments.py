@@ -23,7 +23,7 @@ from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, as_cost
 from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.nn.hyperparams import ModelConfig, engine_values
 from hpsearch.nn.loop import fit, start
-from hpsearch.nn.metrics import OPTIONAL_KEYS, metric_direction, metric_key
+from hpsearch.nn.metrics import metric_direction, metric_key, optional_series
 from hpsearch.nn.state import TrainingState
 from hpsearch.space.samplers import plan_round, trial_seed
 from hpsearch.space.search_space import Space
@@ -115,8 +115,7 @@ class SegmentOutcome:
         r = self.summary
         # A regression's dev RMSE and R² (in the target's units) ride with the record's metrics.
         metrics = {} if r.dev_rmse is None else {"dev_rmse": r.dev_rmse, "dev_r2": r.dev_r2}
-        key = metric_key(self.segment.metric)  # the metric a trial is ranked by rides with them (last epoch's)
-        if key in OPTIONAL_KEYS:
+        for key in optional_series(self.segment.metric):  # the figure a trial is ranked by rides with them
             metrics[key] = r.history[key][-1]
         return self.task.record(
             status,
@@ -204,9 +203,7 @@ def begin_segment(segment: Segment, model: dict[str, Any], dataset: Dataset) -> 
         return TrainingState.from_arrays(segment.checkpoint)
     config = segment_config(segment, model)
     check_fits(config, dataset, keep_best=segment.rank_by == "best")
-    key = metric_key(segment.metric)
-    kept = (key,) if key in OPTIONAL_KEYS else ()
-    return start(config, dataset, keep_best=segment.rank_by == "best", metrics=kept, best_by=segment.metric)
+    return start(config, dataset, keep_best=segment.rank_by == "best", best_by=segment.metric)
 
 
 def until_epoch(segment: Segment, state: TrainingState) -> int:

@@ -25,7 +25,7 @@ from hpsearch.core.errors import DataError
 from hpsearch.core.records import TrialStatus, as_cost
 from hpsearch.nn.heads import make_head
 from hpsearch.nn.hyperparams import ModelConfig
-from hpsearch.nn.metrics import TASKS, as_columns, metric_direction, metric_key
+from hpsearch.nn.metrics import TASKS, as_columns, metric_direction, metric_key, optional_series
 from hpsearch.nn.model import Caches, Network
 from hpsearch.nn.optimizers import learning_rate_at, make_optimizer
 from hpsearch.nn.parameters import Parameters
@@ -53,15 +53,13 @@ class StopTraining(Exception):
     """Raise from on_epoch to stop training after the epoch just reported (state stays consistent, resumable)."""
 
 
-def start(
-    config: ModelConfig, data: Dataset, *, keep_best: bool = False, metrics: tuple[str, ...] = (), best_by: str = "cost"
-) -> TrainingState:
+def start(config: ModelConfig, data: Dataset, *, keep_best: bool = False, best_by: str = "cost") -> TrainingState:
     """A new run of ``config`` on ``data`` at epoch 0: weights and random streams seeded by ``config.seed``.
 
-    ``keep_best`` makes ``fit`` keep a copy of the weights of the best epoch so far. ``metrics``: dev series of
-    ``nn.metrics.OPTIONAL_KEYS`` the history keeps besides ``history_keys(task)`` (a search ranking by one);
-    left out, a history is what it always was. ``best_by``: the ranking metric (``nn.metrics.RANKING_METRICS``)
-    the best epoch is best by, dev J by default (a metric other than accuracy or RMSE must be in ``metrics``).
+    ``keep_best`` makes ``fit`` keep a copy of the weights of the best epoch so far. ``best_by``: the ranking
+    metric (``nn.metrics.RANKING_METRICS``, ``search.metric``) the best epoch is best by, dev J by default; the
+    history keeps its dev series too when it is none of ``history_keys(task)`` (balanced accuracy, macro F1,
+    MAE: ``nn.metrics.OPTIONAL_KEYS``), so a run ranked by J keeps the history it always did.
 
     Raises
     ------
@@ -76,7 +74,7 @@ def start(
     return TrainingState(
         config=config,
         network=network,
-        history={key: [] for key in (*history_keys(data.task), *metrics)},
+        history={key: [] for key in (*history_keys(data.task), *optional_series(best_by))},
         optimizer=make_optimizer(config, network.params),
         keep_best=keep_best,
         best_by=best_by,

@@ -27,7 +27,7 @@ RANKING_METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 loss the network minimizes; the others are dev figures a search may rank by instead (J stays the training loss)."""
 
 OPTIONAL_KEYS = ("dev_balanced_accuracy", "dev_f1_macro", "dev_mae")
-"""Dev series a head computes that a history keeps only when a run ranks by them (``nn.loop.start``'s ``metrics``)."""
+"""Dev series a head computes that a history keeps only when a run ranks by them (``nn.loop.start``'s ``best_by``)."""
 
 
 def metric_key(metric: str) -> str:
@@ -38,6 +38,12 @@ def metric_key(metric: str) -> str:
 def metric_direction(metric: str) -> str:
     """``minimize`` or ``maximize``: which way a ranking metric is better."""
     return RANKING_METRICS[metric][1]
+
+
+def optional_series(metric: str) -> tuple[str, ...]:
+    """The history series a run ranked by ``metric`` keeps besides its task's own: its ``OPTIONAL_KEYS`` one."""
+    key = metric_key(metric)
+    return (key,) if key in OPTIONAL_KEYS else ()
 
 
 def check_task(task: str) -> str:

@@ -22,7 +22,7 @@ from hpsearch.data.stored_arrays import PreparedData, prepared_files
 from hpsearch.io import bounded_json
 from hpsearch.io.safe_files import write_bytes_atomic
 from hpsearch.nn import Network
-from hpsearch.nn.metrics import OPTIONAL_KEYS, metric_key
+from hpsearch.nn.metrics import optional_series
 from hpsearch.search.refit import current_refit, model_in_use
 from hpsearch.search.run_config import stored_metric
 from hpsearch.storage.artifacts import file_digest
@@ -99,8 +99,8 @@ def score_best_model(store: RunStore, data: PreparedData | None) -> TestFigures 
         else {"accuracy": metrics["dev_accuracy"]}
     )
     metric = stored_metric(store)
-    if metric_key(metric) in OPTIONAL_KEYS:
-        quality.update(metric=metric, metric_value=metrics[metric_key(metric)])
+    for key in optional_series(metric):  # the figure the run ranks by, when the above is not it
+        quality.update(metric=metric, metric_value=metrics[key])
     figures = TestFigures(
         trial, len(y), metrics["dev_cost"], repeat=repeat, model_sha256=digest or "", refit=refit, **quality
     )
