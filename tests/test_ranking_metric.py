@@ -109,6 +109,7 @@ def test_rank_by_best_ranks_by_the_best_epoch_of_the_metric_and_keeps_its_weight
         f1 = t.history["dev_f1_macro"]
         assert t.value == -max(f1) and t.best_epoch == f1.index(max(f1))  # the earliest of equal bests
         assert t.best_dev_cost == t.history["dev_cost"][t.best_epoch]
+        assert t.metrics["dev_f1_macro"] == max(f1)  # the figure shown is the one ranked by
     assert [t.value for t in trials] == sorted(t.value for t in trials)  # the highest best F1 first
     data = prepared_data(run_dir, config.resolved_data()).load()
     predicted = Network.load(best[1]).predict(data.X_dev)  # the weights of the best epoch, scored here by hand

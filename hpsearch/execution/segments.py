@@ -115,8 +115,9 @@ class SegmentOutcome:
         r = self.summary
         # A regression's dev RMSE and R² (in the target's units) ride with the record's metrics.
         metrics = {} if r.dev_rmse is None else {"dev_rmse": r.dev_rmse, "dev_r2": r.dev_r2}
-        for key in optional_series(self.segment.metric):  # the figure a trial is ranked by rides with them
-            metrics[key] = r.history[key][-1]
+        for key in optional_series(self.segment.metric):  # the figure a trial is ranked by rides with them:
+            best = self.segment.rank_by == "best" and r.best_epoch is not None  # at the epoch it is ranked by
+            metrics[key] = r.history[key][r.best_epoch if best else -1]
         return self.task.record(
             status,
             dev_cost=r.dev_cost,

@@ -25,7 +25,7 @@ from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, as_cost, best_epoch
 from hpsearch.execution.segments import Segment, TrialTask
 from hpsearch.nn.hyperparams import HYPERPARAMETERS
-from hpsearch.nn.metrics import metric_direction, metric_key
+from hpsearch.nn.metrics import metric_direction, metric_key, optional_series
 from hpsearch.pruning.schedule import (
     Bracket,
     RungPlan,
@@ -181,6 +181,9 @@ class Halving:
             _, best = best_epoch([as_cost(v, metric_direction(metric)) for v in history[metric_key(metric)]])
             best_cost = None if best is None else dev[best]
         metrics = known_metrics({key: values[-1] for key, values in history.items()})
+        ranked_at = best if self.config.search.rank_by == "best" and best is not None else -1
+        for key in optional_series(metric):  # the figure it is ranked by, at the epoch it is ranked by
+            metrics[key] = history[key][ranked_at]
         return task.record(
             TrialStatus.PRUNED,
             dev_cost=dev[-1],
