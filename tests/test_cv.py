@@ -190,6 +190,7 @@ def test_show_and_export_give_the_folds_spread(tmp_path: Path) -> None:
         ("cv: 1", "", "data.cv", ""),
         ("cv: 21", "", "data.cv", ""),
         ("cv: 3", ", early_stopping: {method: halving, min_epochs: 1}", "data.cv", "early_stopping"),
+        ("cv: 3", ", metric: balanced_accuracy", "data.cv", "search.metric"),
     ],
 )
 def test_what_cannot_go_with_cv_refuses_in_one_line(tmp_path: Path, data: str, search: str, key: str, words: str):

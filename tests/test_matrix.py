@@ -52,6 +52,7 @@ KINDS = (
     "conditional",
     "tested",
     "cv",
+    "ranked",
 )
 COMMANDS = (
     "show80",
@@ -243,6 +244,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
     cv = _tiny(base / "cv", "  refit: true\n")  # issue 30: k-fold cross-validation, a test part, a refit
     cv.write_text(cv.read_text().replace("  noise: 1.0\n", "  noise: 1.0\n  test_fraction: 0.25\n  cv: 3\n"))
     dirs["cv"] = start_search(load_config(cv), runs_dir=runs, name="cv", execution=one).run_dir
+    ranked = _tiny(  # issue 30: ranked by balanced accuracy, classes weighted, under halving
+        base / "ranked",
+        "  metric: balanced_accuracy\n  early_stopping: {method: halving, min_epochs: 1, eta: 2}\n",
+        trials=6,
+        epochs=4,
+    )
+    ranked.write_text(ranked.read_text().replace("model:\n", "model:\n  class_weight: balanced\n"))
+    dirs["ranked"] = start_search(load_config(ranked), runs_dir=runs, name="ranked", execution=one).run_dir
     return {kind: _best(run_dir, kind) for kind, run_dir in dirs.items()}
 
 
@@ -340,6 +349,8 @@ def _check(command: str, b: Built, out: str, name: str, runs: Path, folder: Path
             assert "—" in out  # an inactive beta or beta1 is shown as absent, never as a value
         if b.kind == "tested":
             assert "test part:" in out and "predict RUN uses: refit of trial" in out
+        if b.kind == "ranked":
+            assert "dev bal acc" in out
     elif command == "export_csv":
         rows = list(csv.DictReader(io.StringIO(out)))
         if b.kind == "regression":  # pruned trials too: their RMSE is their last epoch's (schema 4)
@@ -353,6 +364,9 @@ def _check(command: str, b: Built, out: str, name: str, runs: Path, folder: Path
         assert bool(rows[0].get("test_cost")) == (
             b.kind in ("tested", "cv")
         )  # the model predict uses, on the test part
+        if b.kind == "ranked":  # the trials that reached the top rung, highest balanced accuracy first
+            top = [float(r["dev_balanced_accuracy"]) for r in rows if r["status"] == "ok"]
+            assert top and top == sorted(top, reverse=True)
     elif command == "export_json":
         document = json.loads(out)
         first = document["trials"][0]
@@ -381,6 +395,8 @@ def _check(command: str, b: Built, out: str, name: str, runs: Path, folder: Path
         assert ("test part:" in out) == (b.kind in ("tested", "cv"))
         if b.kind == "regression":
             assert "mean dev RMSE" in out and "mean acc" not in out
+        if b.kind == "ranked":
+            assert "mean balanced_accuracy" in out
     elif command == "babysit_trial":
         assert "run 'handed'" in out
     elif command == "zoom":

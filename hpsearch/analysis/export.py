@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict
 from typing import IO, Any
 
-from hpsearch.analysis.leaderboard import extra_metrics, is_regression
+from hpsearch.analysis.leaderboard import extra_metrics, is_regression, ranked_keys
 from hpsearch.core.columns import (
     CONFIRM_COLUMNS,
     LEAD_COLUMNS,
@@ -50,6 +50,8 @@ def export_columns(
     )
     if metric is None and is_regression(trials):
         results = tuple(c for name in results for c in (REGRESSION_COLUMNS if name == "dev_accuracy" else (name,)))
+    if metric is None:
+        results = (*results, *ranked_keys(trials))
     bracket = ["bracket"] if brackets else []
     return [
         *LEAD_COLUMNS,
@@ -126,6 +128,8 @@ def export_rows(
         row.update({name: t.metrics.get(name) for name in cv})
         if CV_FOLDS in t.metrics:
             row[CV_FOLDS] = int(t.metrics[CV_FOLDS])
+        if metric is None:
+            row.update({name: t.metrics.get(name) for name in ranked_keys(trials)})
         if metric is not None:
             for name in RESULT_COLUMNS:
                 if name not in OBJECTIVE_COLUMNS:

@@ -68,6 +68,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hpsearch.core.records import TrialRecord, TrialStatus, as_cost
+from hpsearch.nn.metrics import metric_direction, metric_key
 from hpsearch.objectives.spec import ObjectiveSpec
 from hpsearch.space.search_space import Space
 
@@ -186,12 +187,19 @@ def hyperparameter_importance(
     return ImportanceReport(METHOD, n, items, True, message, max(0.0, 1.0 - float(shares.sum())), bool(stable))
 
 
-def run_importance(space: Space, trials: list[TrialRecord], objective: ObjectiveSpec | None = None) -> ImportanceReport:
-    """A run's importance, judged by what the run ranks by: dev J, or its own objective's metric and direction.
+def run_importance(
+    space: Space, trials: list[TrialRecord], objective: ObjectiveSpec | None = None, ranked_by: str = "cost"
+) -> ImportanceReport:
+    """A run's importance, judged by what the run ranks by: dev J, the dev figure ``search.metric`` names
+    (``ranked_by``), or its own objective's metric and direction.
 
     Every view of a run (``importance``, ``show``, ``export --json``, ``plot`` and report.html) calls this one,
     so none judges an own objective with early stopping by another cost than the others do.
     """
+    if objective is None and ranked_by != "cost":
+        return hyperparameter_importance(
+            space, trials, metric=metric_key(ranked_by), direction=metric_direction(ranked_by)
+        )
     if objective is None:
         return hyperparameter_importance(space, trials)
     return hyperparameter_importance(space, trials, metric=objective.metric, direction=objective.direction)
@@ -232,7 +240,7 @@ def first_rung_costs(trials: list[TrialRecord], metric: str | None, direction: s
     """
     ok = [t for t in trials if t.status is TrialStatus.OK]
     pruned = [t for t in trials if t.status is TrialStatus.PRUNED]
-    final = {t.trial: c for t in ok if (c := _final_cost(t)) is not None}
+    final = {t.trial: c for t in ok if (c := _final_cost(t, metric, direction)) is not None}
     if not pruned:
         return final
     trained = ok + pruned
@@ -242,8 +250,11 @@ def first_rung_costs(trials: list[TrialRecord], metric: str | None, direction: s
     return found if len(found) == len(trained) else final
 
 
-def _final_cost(trial: TrialRecord) -> float | None:
-    """Dev J of an engine trial; an own objective's trial (no dev J) by its ranking value."""
+def _final_cost(trial: TrialRecord, metric: str | None, direction: str) -> float | None:
+    """Dev J of an engine trial (the last value of the ``metric`` series it is ranked by, as a cost, when given);
+    an own objective's trial (no dev J) by its ranking value."""
+    if trial.dev_cost is not None and metric in trial.history and trial.history[metric]:
+        return as_cost(trial.history[metric][-1], direction)
     return trial.dev_cost if trial.dev_cost is not None else trial.value
 
 
@@ -251,6 +262,9 @@ def _cost_at(trial: TrialRecord, epoch: int, metric: str | None, direction: str)
     """The trial's cost after ``epoch`` epochs (1-based), from its history; None if it has none there."""
     if epoch < 1:
         return None
+    engine_series = trial.dev_cost is not None and metric is not None and metric in trial.history
+    if engine_series and len(trial.history[metric]) >= epoch:  # an engine run ranked by a dev figure
+        return as_cost(trial.history[metric][epoch - 1], direction)
     if "dev_cost" in trial.history and len(trial.history["dev_cost"]) >= epoch:
         return float(trial.history["dev_cost"][epoch - 1])
     if metric is None or metric not in trial.history:

@@ -174,6 +174,8 @@ def leaderboard(
     ]
     regression = metric is None and is_regression(trials)
     cv = metric is None and any(CV_STD in t.metrics for t in trials)
+    if metric is None:  # the dev figure a search ranks by (search.metric) beside J, when it is not J or accuracy
+        extras = ranked_keys(trials)
     columns += _result_columns(metric, extras, best=best, regression=regression, cv=cv)
     taken = {*names, *extras}  # a searched or reported epochs keeps its title: epochs_run's gives way
     columns += [
@@ -216,6 +218,7 @@ def _result_columns(
         else [Column("dev acc", drop=_QUALITY)]
     )
     return [
+        *(Column(RANKED_COLUMNS[key], whole=True) for key in extras),
         Column("dev J", whole=True),
         *([Column("best J", whole=True)] if best else []),
         *([Column("cv std", drop=_DROP_ORDER["cv std"])] if cv else []),
@@ -236,12 +239,18 @@ def _result_cells(
         else [format_accuracy(t.dev_accuracy)]
     )
     return [
+        *(format_cost(t.metrics.get(key)) for key in extras),
         format_cost(t.dev_cost),
         *([format_cost(t.best_dev_cost)] if best else []),
         *([format_cost(t.metrics.get(CV_STD))] if cv else []),
         format_cost(t.train_cost),
         *quality,
     ]
+
+
+RANKED_COLUMNS = {"dev_balanced_accuracy": "dev bal acc", "dev_f1_macro": "dev F1", "dev_mae": "dev MAE"}
+"""The dev figures (``nn.metrics.OPTIONAL_KEYS``) a record carries when its search ranks by one (``search.metric``),
+and their titles: the ranking column, shown before J."""
 
 
 def format_param(value: Any) -> str:
@@ -258,10 +267,13 @@ def format_quality(values: Any) -> str:
     """How good a model is beside its J, in words: ``dev acc 93.75%``, or for a regression (``dev_rmse`` among
     ``values``, a mapping or a record's metrics) ``dev RMSE 53.2  R² 0.481`` in the target's own units."""
     get = values.get if hasattr(values, "get") else lambda key: getattr(values, key, None)
+    ranked = "".join(
+        f"  {RANKED_COLUMNS[key]} {format_cost(get(key))}" for key in RANKED_COLUMNS if get(key) is not None
+    )
     rmse = get("dev_rmse")
     if rmse is not None:
-        return f"dev RMSE {format_cost(rmse)}  R² {format_param(get('dev_r2'))}"
-    return f"dev acc {format_accuracy(get('dev_accuracy'))}"
+        return f"dev RMSE {format_cost(rmse)}  R² {format_param(get('dev_r2'))}{ranked}"
+    return f"dev acc {format_accuracy(get('dev_accuracy'))}{ranked}"
 
 
 def format_accuracy(value: float | None) -> str:
@@ -302,3 +314,9 @@ def is_regression(trials: list[TrialRecord]) -> bool:
 def extra_metrics(trials: list[TrialRecord], metric: str) -> list[str]:
     """The other numbers an own objective reported, sorted by name."""
     return sorted({name for t in trials for name in t.metrics} - {metric})
+
+
+def ranked_keys(trials: list[TrialRecord]) -> list[str]:
+    """The dev figure engine trials were ranked by (``search.metric``), when their records carry one besides J
+    and accuracy or RMSE (``RANKED_COLUMNS``)."""
+    return [key for key in RANKED_COLUMNS if any(key in t.metrics for t in trials)]

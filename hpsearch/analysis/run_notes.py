@@ -177,8 +177,8 @@ def test_notes(run_dir: Path, trials: list[TrialRecord], own_objective: bool) ->
         return []
     if not has_test_part(run_dir):
         return [
-            f"the dev J above chose the winner among {n_ok} trial{'s' if n_ok != 1 else ''} on the same dev rows, "
-            "so it is optimistic for new rows — set data.test_fraction (or data.test_path) in a new run "
+            f"the dev figure above chose the winner among {n_ok} trial{'s' if n_ok != 1 else ''} on the same dev "
+            "rows, so it is optimistic for new rows — set data.test_fraction (or data.test_path) in a new run "
             "for a figure to trust"
         ]
     figures = current_test_figures(run_dir)

@@ -11,6 +11,7 @@ from rich.table import Table
 from hpsearch.analysis.leaderboard import FOLD_BEFORE_DROP, Column, Leaderboard
 from hpsearch.cli.render import console, fitted_table, fmt
 from hpsearch.cli.text import plain
+from hpsearch.nn.metrics import metric_direction
 
 
 def ordinal(n: int) -> str:
@@ -26,7 +27,7 @@ def confirm_table(confirmation: Any, objective: Any = None) -> Table:
     With an own objective, its metric in its own direction (a maximized metric is shown as it was reported),
     and nothing of the engine's (an objective has no dev accuracy: the column was "—" throughout).
     """
-    label, shown = _confirm_scale(objective)
+    label, shown = _confirm_scale(objective, confirmation)
     regression = confirmation.regression
     engine = objective is None
     extra = ("mean RMSE", "RMSE 95% interval", "mean R²") if regression else ("mean acc",) if engine else ()
@@ -88,10 +89,14 @@ def _interval(interval: tuple[float, float], shown: Any = lambda v: v) -> str:
     return "—" if not math.isfinite(interval[0]) else _span(shown(interval[0]), shown(interval[1]))
 
 
-def _confirm_scale(objective: Any) -> tuple[str, Any]:
-    """The name of what confirm ranks by, and how a stored value (lower is better) reads as that."""
+def _confirm_scale(objective: Any, confirmation: Any) -> tuple[str, Any]:
+    """The name of what confirm ranks by, and how a stored value (lower is better) reads as that: J, the
+    engine's ``search.metric`` or an own objective's metric, a maximized one negated back."""
     if objective is None:
-        return "J", lambda v: v
+        metric = getattr(confirmation, "metric", "cost")
+        if metric == "cost":
+            return "J", lambda v: v
+        return metric, (lambda v: -v) if metric_direction(metric) == "maximize" else (lambda v: v)
     return objective.metric, (lambda v: -v) if objective.direction == "maximize" else (lambda v: v)
 
 
@@ -102,7 +107,7 @@ def _span(a: float, b: float) -> str:
 
 def confirm_lines(confirmation: Any, objective: Any = None) -> list[str]:
     """What the confirmation says, in plain sentences: order changes, whether the top two differ, the best."""
-    label, shown = _confirm_scale(objective)
+    label, shown = _confirm_scale(objective, confirmation)
     lines = []
     by_trial = confirmation.by_trial
     for change in confirmation.changes:
@@ -139,7 +144,7 @@ def confirm_lines(confirmation: Any, objective: Any = None) -> list[str]:
     if best is not None:
         values = ", ".join(f"{k}={fmt(v)}" for k, v in best.params.items())
         spread = f" ± {fmt(best.std)}" if best.n >= 2 else ""
-        mean_label = "dev J" if objective is None else label
+        mean_label = "dev J" if label == "J" else label
         rmse = ""
         if best.rmses:  # a regression: its mean dev RMSE in the target's units, its interval, its mean R²
             interval = f" (95% {_interval(best.rmse_interval)})" if best.n >= 2 else ""

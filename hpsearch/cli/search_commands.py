@@ -164,7 +164,7 @@ def _finish(result: Any, quiet: bool) -> None:
     metric = result.objective.metric if result.objective is not None else None
     if not quiet:
         space = Space.from_json(result.rounds[0].space) if result.rounds else Space({})
-        names = by_importance(run_importance(space, result.trials, result.objective), list(space.names))
+        names = by_importance(run_importance(space, result.trials, result.objective, result.metric), list(space.names))
         render.console.print(
             render.leaderboard_table(
                 result.trials, names, top=10, metric=metric, more=f"hpsearch show {result.name} --wide"

@@ -39,7 +39,9 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
         raise click.BadParameter(f"run has rounds {', '.join(str(r.round) for r in rounds)}", param_hint="--round")
     done, planned = len(trials), sum(r.n_trials for r in rounds if round_ in (None, r.round))
     render.console.print(Text.assemble("run ", plain(store.name, "bold"), f" — {done}/{planned} trials done"))
-    names = by_importance(run_importance(config.space, every_trial, config.objective), list(config.space.names))
+    names = by_importance(
+        run_importance(config.space, every_trial, config.objective, config.search.metric), list(config.space.names)
+    )
     table = render.leaderboard_table(
         trials,
         names,
@@ -109,7 +111,7 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
     tested = figures.columns() if figures is not None else None
     text = io.StringIO()
     if json_file is not None:
-        importance = asdict(run_importance(config.space, trials, config.objective))
+        importance = asdict(run_importance(config.space, trials, config.objective, config.search.metric))
         write_json(
             trials,
             config.model,
@@ -179,7 +181,7 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
         decisions, confirmation = store.decisions(), load_confirmation(store)
     out = out if out is not None else run_plots_dir(run_dir)
     out.mkdir(parents=True, exist_ok=True)
-    importance = run_importance(config.space, trials, config.objective)
+    importance = run_importance(config.space, trials, config.objective, config.search.metric)
     images = plot_run(
         rounds,
         trials,
@@ -216,5 +218,5 @@ def importance(run_ref: str, runs_dir: Path | None) -> None:
 
     with RunStore.open(resolve_run_dir(run_ref, runs_dir), read_only=True) as store:
         trials, config = store.trials(), stored_config(store)
-    report = run_importance(config.space, trials, config.objective)
+    report = run_importance(config.space, trials, config.objective, config.search.metric)
     render.console.print(render.importance_table(report, config.metric))

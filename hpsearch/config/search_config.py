@@ -89,6 +89,8 @@ class SearchConfig:
         """
         space = {name: {k: v for k, v in spec.items() if k != "legal"} for name, spec in self.space.to_json().items()}
         search = {k: v for k, v in asdict(self.search).items() if v is not None}
+        if search["metric"] == "cost":  # the default, left out: a run stored before search.metric reads the same
+            del search["metric"]
         if "early_stopping" in search:
             search["early_stopping"] = {k: v for k, v in search["early_stopping"].items() if v is not None}
         if self.objective is not None:
@@ -160,6 +162,15 @@ def config_from_dict(
                 "data.cv",
                 "does not work with search.early_stopping (rungs do not compare fold means yet)",
                 "remove one of them",
+            )
+        )
+    if data is not None and data.cv is not None and settings.metric != "cost":
+        problems.append(
+            ConfigProblem(
+                "data.cv",
+                f"does not work with search.metric: {settings.metric} yet (the folds' mean is taken of J and "
+                "accuracy only)",
+                "rank by J (leave search.metric out), or drop data.cv",
             )
         )
     if problems:

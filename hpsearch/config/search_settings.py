@@ -14,6 +14,7 @@ from hpsearch.config.placement import scheduler_problem
 from hpsearch.core.errors import ConfigProblem, did_you_mean
 from hpsearch.core.limits import MAX_ROUNDS, MAX_SEED, MAX_TRIALS, MAX_WORKERS
 from hpsearch.nn.hyperparams import HYPERPARAMETERS
+from hpsearch.nn.metrics import RANKING_METRICS
 from hpsearch.objectives.spec import ObjectiveSpec, placement_problems
 from hpsearch.pruning.schedule import METHODS, EarlyStopping
 from hpsearch.space.samplers import SAMPLERS, grid_size
@@ -53,6 +54,7 @@ class SearchSettings:
     stack: str = "auto"  # auto: same-shape trials train as one stacked model where that pays (nn.stacked); off
     zoom: str = "tpe"  # tpe beat box on all four problems of benchmarks/bench_sampler.py
     refit: bool | None = None  # true: predict uses the winner retrained on train+dev rows (search.refit)
+    metric: str = "cost"  # what trials are ranked by (nn.metrics.RANKING_METRICS); J stays the training loss
 
 
 #: How a zoom round draws its trials (``search.zoom``).
@@ -75,12 +77,19 @@ _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
     "margin": (float, lambda v: 0 <= v <= 1, "a number between 0 and 1"),
     "backend": (str, lambda v: v in BACKENDS, "one of " + ", ".join(BACKENDS)),
     "scheduler": (str, lambda v: scheduler_problem(v) is None, "a scheduler address such as tcp://127.0.0.1:8786"),
-    "rank_by": (str, lambda v: v in ("last", "best"), "last (the last epoch's dev J) or best (the lowest over epochs)"),
+    "rank_by": (
+        str,
+        lambda v: v in ("last", "best"),
+        "last (the last epoch's dev J or metric) or best (the best over epochs)",
+    ),
     "stack": (str, lambda v: v in ("auto", "off"), "auto (train same-shape trials as one stacked model) or off"),
     "zoom": (str, lambda v: v in ZOOMS, "box (uniform in the box of the best trials) or tpe (a model of all trials)"),
     "early_stopping": (dict, lambda v: True, "a mapping such as {method: halving, min_epochs: 3, eta: 3}"),
     "refit": (bool, lambda v: True, "true (retrain the winner on train and dev rows for predict) or false"),
+    "metric": (str, lambda v: v in RANKING_METRICS, "one of " + ", ".join(RANKING_METRICS)),
 }
+
+
 _EARLY_STOPPING_RULES: dict[str, tuple[type, Any, str]] = {
     "method": (str, lambda v: v in METHODS, "one of " + ", ".join(METHODS)),
     "min_epochs": (int, lambda v: 1 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,} (the first rung)"),
@@ -112,9 +121,14 @@ def search_settings(
     if search_problems:
         return settings
     settings = replace(settings, **{k: _coerce(k, v) for k, v in search_raw.items()})
+    if settings.metric != "cost" and objective is not None:
+        problems.append(
+            ConfigProblem("search.metric", "is for the built-in networks", "an own objective ranks by objective.metric")
+        )
     if settings.early_stopping is not None and objective is None and "rank_by" not in search_raw:
-        # Early stopping compares trials at a rung by their best dev J so far unless told otherwise: by the
-        # last epoch's, one noisy epoch decided (benchmarks/bench_early_stopping.py). The run stores it.
+        # Early stopping compares trials at a rung by their best dev J (or search.metric) so far unless told
+        # otherwise: by the last epoch's, one noisy epoch decided (benchmarks/bench_early_stopping.py). The run
+        # stores it.
         settings = replace(settings, rank_by="best")
     if settings.backend == "dask" and not settings.scheduler and "scheduler" in search_raw:
         problems.append(ConfigProblem("search.scheduler", "is empty", "give the scheduler address"))

@@ -38,7 +38,7 @@ from hpsearch.execution.segments import TrialTask
 from hpsearch.search.best_model import retrain_and_save
 from hpsearch.search.options import Execution
 from hpsearch.search.refit import refit_best
-from hpsearch.search.run_config import stored_config
+from hpsearch.search.run_config import stored_config, stored_metric
 from hpsearch.search.search_data import run_data
 from hpsearch.search.test_part import score_best_model
 from hpsearch.space.samplers import repeat_seed
@@ -160,7 +160,7 @@ def _train_repeats(
     folder of its own under ``confirm/``) — and yield each as it finishes (repeat index 0 until set)."""
     if config.objective is None:
         folds = data.n_folds()  # data.cv: a repeat is K folds with fresh seeds, its J their mean
-        segments = trial_segments(tasks, folds, config.search.rank_by)
+        segments = trial_segments(tasks, folds, config.search.rank_by, config.search.metric)
         outcomes = run_segments(segments, model=config.model, data=data, stack=config.search.stack, **placement)
         for outcome in whole_trials(outcomes, folds):
             yield outcome.task, repeat_record(outcome.record(), 0)
@@ -216,14 +216,16 @@ def _save_median_model(
 def load_confirmation(store: RunStore) -> Confirmation | None:
     """The confirmation stored in a run (every recorded repeat), or None if it has none."""
     engine = store.config.get("objective") is None
+    metric = stored_metric(store)
     trials = store.trials()
-    return summarise(
+    summary = summarise(
         trials,
         store.repeats(),
         model=store.confirmed_model(),
-        lower_bound=J_LOWER_BOUND if engine else None,
+        lower_bound=J_LOWER_BOUND if engine and metric == "cost" else None,  # a negated accuracy is below 0
         regression=engine and any("dev_rmse" in t.metrics for t in trials),
     )
+    return summary if summary is None else replace(summary, metric=metric)
 
 
 # -- the recommended configuration ------------------------------------------------

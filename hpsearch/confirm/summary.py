@@ -130,7 +130,8 @@ class Confirmation:
     repeat)`` that ``models/best.npz`` holds, when it is a confirmation repeat.
     ``trained``/``planned``: repeats this command trained, of those it asked for.
     ``regression``: the run predicts numbers (its trials carry a dev RMSE), so its
-    confirmation is shown with dev RMSE and R² in place of accuracy.
+    confirmation is shown with dev RMSE and R² in place of accuracy. ``metric``: what an engine run ranks by
+    (``search.metric``) when it is not J; its values are that metric as a cost (maximized ones negated).
     """
 
     trials: tuple[ConfirmedTrial, ...]
@@ -142,6 +143,7 @@ class Confirmation:
     trained: int = 0
     planned: int = 0
     regression: bool = False
+    metric: str = "cost"
 
     @property
     def best(self) -> ConfirmedTrial | None:

@@ -34,12 +34,12 @@ def fold_value(k: int) -> str:
     return f"cv_dev_cost_{k}"
 
 
-def trial_segments(tasks: Iterable[TrialTask], folds: int, rank_by: str) -> list[Segment]:
-    """The segments that train ``tasks`` to their last epoch: one each, or with ``data.cv`` (``folds`` > 1) one per
-    fold, fold by fold."""
+def trial_segments(tasks: Iterable[TrialTask], folds: int, rank_by: str, metric: str = "cost") -> list[Segment]:
+    """The segments that train ``tasks`` to their last epoch, ranked by ``metric``: one each, or with ``data.cv``
+    (``folds`` > 1) one per fold, fold by fold."""
     if folds == 1:
-        return [Segment(task, None, rank_by=rank_by) for task in tasks]
-    return [Segment(task, None, rank_by=rank_by, fold=k) for task in tasks for k in range(folds)]
+        return [Segment(task, None, rank_by=rank_by, metric=metric) for task in tasks]
+    return [Segment(task, None, rank_by=rank_by, metric=metric, fold=k) for task in tasks for k in range(folds)]
 
 
 def whole_trials(outcomes: Iterable[SegmentOutcome], folds: int) -> Iterator[SegmentOutcome]:
@@ -56,10 +56,12 @@ def whole_trials(outcomes: Iterable[SegmentOutcome], folds: int) -> Iterator[Seg
             yield combine(waiting.pop(key))
 
 
-def train_trial(task: TrialTask, model: dict[str, Any], data: PreparedData, rank_by: str) -> SegmentOutcome:
+def train_trial(
+    task: TrialTask, model: dict[str, Any], data: PreparedData, rank_by: str, metric: str = "cost"
+) -> SegmentOutcome:
     """Train one trial here, to its last epoch: its one segment, or its folds one after another, combined."""
     folds = data.n_folds()
-    outcomes = [train_segment(segment, model, data) for segment in trial_segments([task], folds, rank_by)]
+    outcomes = [train_segment(segment, model, data) for segment in trial_segments([task], folds, rank_by, metric)]
     return next(whole_trials(outcomes, folds))
 
 

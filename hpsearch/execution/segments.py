@@ -19,10 +19,11 @@ import numpy as np
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import HpsearchError, RunError
 from hpsearch.core.memory import shortfall, training_bytes
-from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, as_cost
 from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.nn.hyperparams import ModelConfig, engine_values
 from hpsearch.nn.loop import fit, start
+from hpsearch.nn.metrics import metric_direction, metric_key, optional_series
 from hpsearch.nn.state import TrainingState
 from hpsearch.space.samplers import plan_round, trial_seed
 from hpsearch.space.search_space import Space
@@ -50,8 +51,10 @@ class Segment:
 
     ``final``: this is the trial's last segment (its top rung); otherwise the
     outcome carries the state to checkpoint. ``rank_by`` says which weights a
-    final ok outcome hands back: the last epoch's or the best epoch's.
-    ``fold``: with ``data.cv``, the fold it trains (on that fold's arrays, with its own seed); None without.
+    final ok outcome hands back: the last epoch's or the best epoch's. ``metric`` (``search.metric``) is what
+    the trial is ranked by, and its best epoch best by: J (``cost``), or a dev figure, as a cost (maximized ones
+    negated). ``fold``: with ``data.cv``, the fold it trains (on that fold's arrays, with its own seed); None
+    without.
     """
 
     task: TrialTask
@@ -59,6 +62,7 @@ class Segment:
     checkpoint: Mapping[str, np.ndarray] | None = None
     final: bool = True
     rank_by: str = "last"
+    metric: str = "cost"
     fold: int | None = None
 
     @property
@@ -105,9 +109,17 @@ class SegmentOutcome:
         return self.segment.task
 
     def value(self) -> float:
-        """The ranking value at the end of this segment (``rank_by``): last or best dev J; NaN if none."""
+        """The ranking value at the end of this segment (``rank_by``): last or best dev J; NaN if none. Under a
+        ``metric`` other than cost: its dev value at the last or the best epoch (best by that metric) as a cost
+        (``core.records.as_cost``: maximized ones negated)."""
         if self.summary is None:
             return float("nan")
+        metric = self.segment.metric
+        if metric != "cost":
+            epoch = self.summary.best_epoch if self.segment.rank_by == "best" else -1
+            if epoch is None:
+                return float("nan")
+            return as_cost(self.summary.history[metric_key(metric)][epoch], metric_direction(metric))
         if self.segment.rank_by == "best":
             best = self.summary.best_dev_cost
             return float("nan") if best is None else best
@@ -122,6 +134,9 @@ class SegmentOutcome:
         # A regression's dev RMSE and R² (in the target's units) ride with the record's metrics.
         metrics = {} if r.dev_rmse is None else {"dev_rmse": r.dev_rmse, "dev_r2": r.dev_r2}
         metrics.update(self.cv or {})
+        for key in optional_series(self.segment.metric):  # the figure a trial is ranked by rides with them:
+            best = self.segment.rank_by == "best" and r.best_epoch is not None  # at the epoch it is ranked by
+            metrics[key] = r.history[key][r.best_epoch if best else -1]
         return self.task.record(
             status,
             dev_cost=r.dev_cost,
@@ -208,7 +223,7 @@ def begin_segment(segment: Segment, model: dict[str, Any], dataset: Dataset) -> 
         return TrainingState.from_arrays(segment.checkpoint)
     config = segment_config(segment, model)
     check_fits(config, dataset, keep_best=segment.rank_by == "best")
-    return start(config, dataset, keep_best=segment.rank_by == "best")
+    return start(config, dataset, keep_best=segment.rank_by == "best", best_by=segment.metric)
 
 
 def until_epoch(segment: Segment, state: TrainingState) -> int:

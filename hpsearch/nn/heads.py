@@ -27,30 +27,56 @@ import numpy as np
 from hpsearch.core.errors import DataError
 from hpsearch.nn.layers import Cache
 from hpsearch.nn.losses import (
+    class_weights,
     one_hot,
     softmax_cross_entropy_backward,
     softmax_cross_entropy_forward,
     squared_error_backward,
     squared_error_forward,
 )
-from hpsearch.nn.metrics import TASKS, as_columns, check_task, r2, rmse, to_target_units
+from hpsearch.nn.metrics import (
+    TASKS,
+    as_columns,
+    balanced_accuracy,
+    check_task,
+    confusion_counts,
+    f1_macro,
+    mae,
+    r2,
+    rmse,
+    to_target_units,
+)
 
 
 class SoftmaxHead:
-    """Classification: softmax over ``n_outputs`` classes, cross-entropy cost."""
+    """Classification: softmax over ``n_outputs`` classes, cross-entropy cost.
+
+    ``balanced`` (``model.class_weight: balanced``, set by the network): the training cost weighs each row by its
+    class's weight (``losses.class_weights`` of the training labels); the dev J it reports is not weighted, so it
+    compares with an unweighted run's.
+    """
 
     task: ClassVar[str] = "classification"
 
     def __init__(self, n_outputs: int):
         self.n_outputs = n_outputs
+        self.balanced = False
 
     def targets(self, y: np.ndarray, dtype: np.dtype) -> np.ndarray:
         """(m,) int class ids → (m, n_outputs) one-hot in ``dtype``."""
         return one_hot(y, self.n_outputs, dtype)
 
+    def training_targets(self, y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """The training rows' targets: one-hot, each row times its class's weight when ``balanced``."""
+        Y = self.targets(y, dtype)
+        if self.balanced:
+            Y *= class_weights(y, self.n_outputs).astype(dtype)[y][:, None]
+        return Y
+
     def loss(self, outputs: np.ndarray, Y: np.ndarray, cache: Cache) -> float:
-        """Mean cross-entropy of softmax(outputs) against one-hot Y (``softmax_cross_entropy_forward``)."""
-        return softmax_cross_entropy_forward(outputs, Y, cache)
+        """Mean cross-entropy of softmax(outputs) against one-hot Y (``softmax_cross_entropy_forward``),
+        class-weighted when ``balanced`` (Y from ``training_targets``)."""
+        return softmax_cross_entropy_forward(outputs, Y, cache, self.balanced)
 
     def loss_backward(self, cache: Cache) -> np.ndarray:
         """``dZ = (probs - Y) / m``, (m, n_outputs)."""
@@ -61,13 +87,21 @@ class SoftmaxHead:
         return np.argmax(outputs, axis=1)
 
     def metrics(self, outputs: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-        """``{"dev_cost": mean cross-entropy, "dev_accuracy": fraction of rows classified right}``.
+        """``{"dev_cost": mean cross-entropy, "dev_accuracy": fraction of rows classified right}``, and
+        ``dev_balanced_accuracy``, ``dev_f1_macro`` (``nn.metrics``; a history keeps them only when asked).
 
         Floats; (K,) float64 arrays for a pack's outputs (K, m, C).
         """
         cost = softmax_cross_entropy_forward(outputs, self.targets(y, outputs.dtype), {})
-        accuracy = np.mean(np.argmax(outputs, axis=-1) == y, axis=-1)
-        return {"dev_cost": cost, "dev_accuracy": accuracy if outputs.ndim > 2 else float(accuracy)}
+        predicted = np.argmax(outputs, axis=-1)
+        accuracy = np.mean(predicted == y, axis=-1)
+        counts = confusion_counts(predicted, y, self.n_outputs)
+        return {
+            "dev_cost": cost,
+            "dev_accuracy": accuracy if outputs.ndim > 2 else float(accuracy),
+            "dev_balanced_accuracy": balanced_accuracy(counts),
+            "dev_f1_macro": f1_macro(counts),
+        }
 
     def state(self) -> dict[str, np.ndarray]:
         """Nothing: a state without ``task`` is a classifier's."""
@@ -103,6 +137,10 @@ class LinearHead:
             raise DataError(f"regression targets have shape {np.shape(y)}; the network predicts {self.n_outputs}")
         return Y
 
+    def training_targets(self, y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """The training rows' targets: ``targets`` (a regression weighs no rows)."""
+        return self.targets(y, dtype)
+
     def loss(self, outputs: np.ndarray, Y: np.ndarray, cache: Cache) -> float:
         """``J = (1/2m) sum_i ||ŷ_i - y_i||^2`` (``squared_error_forward``)."""
         return squared_error_forward(outputs, Y, cache)
@@ -116,7 +154,7 @@ class LinearHead:
         return to_target_units(outputs, self.target_mean, self.target_scale)
 
     def metrics(self, outputs: np.ndarray, y: np.ndarray) -> dict[str, float]:
-        """``dev_cost`` (J on standardized targets), ``dev_accuracy`` (NaN), ``dev_rmse``, ``dev_r2``.
+        """``dev_cost`` (J on standardized targets), ``dev_accuracy`` (NaN), ``dev_rmse``, ``dev_r2``, ``dev_mae``.
 
         RMSE and R² (``hpsearch.nn.metrics``) compare predictions and targets
         both mapped back to target units; y : (m, n_outputs) or (m,) standardized.
@@ -133,6 +171,7 @@ class LinearHead:
             "dev_accuracy": math.nan,
             "dev_rmse": rmse(predicted, actual),
             "dev_r2": r2(predicted, actual),
+            "dev_mae": mae(predicted, actual),
         }
 
     def state(self) -> dict[str, np.ndarray]:

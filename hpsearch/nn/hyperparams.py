@@ -37,6 +37,13 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
         _H("decay_rate", float, None, "k in alpha0/(1+k*epoch) (default 1) or alpha0*k**epoch (default 0.95)", low=0),
         _H("dtype", str, "float32", "floating-point type of training", choices=("float32", "float64")),
         _H("seed", int, 0, "initialization / shuffling seed", low=0),
+        _H(
+            "class_weight",
+            str,
+            "none",
+            "balanced: weigh each class by n / (C n_c) of the training rows in the cost (classification)",
+            choices=("none", "balanced"),
+        ),
     ]
 }
 
@@ -75,6 +82,7 @@ class ModelConfig:
     decay_rate: float | None = _default("decay_rate")
     dtype: str = _default("dtype")
     seed: int = _default("seed")
+    class_weight: str = _default("class_weight")
 
     @property
     def hidden_sizes(self) -> tuple[int, ...]:

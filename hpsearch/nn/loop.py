@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from hpsearch.core.errors import DataError
-from hpsearch.core.records import TrialStatus
+from hpsearch.core.records import TrialStatus, as_cost
 from hpsearch.nn.heads import make_head
 from hpsearch.nn.hyperparams import ModelConfig
-from hpsearch.nn.metrics import TASKS, as_columns
+from hpsearch.nn.metrics import TASKS, as_columns, metric_direction, metric_key, optional_series
 from hpsearch.nn.model import Caches, Network
 from hpsearch.nn.optimizers import learning_rate_at, make_optimizer
 from hpsearch.nn.parameters import Parameters
@@ -53,10 +53,13 @@ class StopTraining(Exception):
     """Raise from on_epoch to stop training after the epoch just reported (state stays consistent, resumable)."""
 
 
-def start(config: ModelConfig, data: Dataset, *, keep_best: bool = False) -> TrainingState:
+def start(config: ModelConfig, data: Dataset, *, keep_best: bool = False, best_by: str = "cost") -> TrainingState:
     """A new run of ``config`` on ``data`` at epoch 0: weights and random streams seeded by ``config.seed``.
 
-    ``keep_best`` makes ``fit`` keep a copy of the weights of the best epoch so far.
+    ``keep_best`` makes ``fit`` keep a copy of the weights of the best epoch so far. ``best_by``: the ranking
+    metric (``nn.metrics.RANKING_METRICS``, ``search.metric``) the best epoch is best by, dev J by default; the
+    history keeps its dev series too when it is none of ``history_keys(task)`` (balanced accuracy, macro F1,
+    MAE: ``nn.metrics.OPTIONAL_KEYS``), so a run ranked by J keeps the history it always did.
 
     Raises
     ------
@@ -71,8 +74,10 @@ def start(config: ModelConfig, data: Dataset, *, keep_best: bool = False) -> Tra
     return TrainingState(
         config=config,
         network=network,
+        history={key: [] for key in (*history_keys(data.task), *optional_series(best_by))},
         optimizer=make_optimizer(config, network.params),
         keep_best=keep_best,
+        best_by=best_by,
         shuffle_rng=shuffle_rng,
         dropout_rng=dropout_rng,
     )
@@ -213,7 +218,7 @@ def record_epoch(
     (``history_keys(task)``: train cost, the head's dev ``metrics``, the learning rate).
     """
     values = {"train_cost": train_cost, **metrics, "learning_rate": learning_rate}
-    values = {key: values[key] for key in history_keys(state.network.task)}
+    values = {key: values[key] for key in state.history}
     for key, value in values.items():
         state.history[key].append(value)
     epoch = state.epoch
@@ -221,11 +226,23 @@ def record_epoch(
     dev_cost = values["dev_cost"]
     if diverged:
         state.status = TrialStatus.DIVERGED
-    elif state.best_dev_cost is None or dev_cost < state.best_dev_cost:
+    elif _better(state, values, dev_cost):
         state.best_epoch, state.best_dev_cost = epoch, dev_cost
         if state.keep_best:
             state.best_weights = state.network.state()
     return values
+
+
+def _better(state: TrainingState, values: dict[str, float], dev_cost: float) -> bool:
+    """Whether the epoch just recorded beats the best so far: by dev J, or by ``state.best_by`` in its direction
+    (a non-finite value never beats; ties keep the earlier epoch)."""
+    if state.best_by == "cost":
+        return state.best_dev_cost is None or dev_cost < state.best_dev_cost
+    key, direction = metric_key(state.best_by), metric_direction(state.best_by)
+    value = as_cost(values[key], direction)
+    if state.best_epoch is None:
+        return value < math.inf
+    return value < as_cost(state.history[key][state.best_epoch], direction)
 
 
 def batch_bounds(m: int, batch_size: int) -> list[tuple[int, int]]:

@@ -24,6 +24,14 @@ def one_hot(y: np.ndarray, n_classes: int, dtype: np.dtype | type) -> np.ndarray
     return Y
 
 
+def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """``model.class_weight: balanced``: ``w_c = m / (C * m_c)`` from the m labels ``y`` (the training rows), C
+    classes, m_c rows of class c; a class with no row weighs 1 (no row of it is ever weighed). A rare class
+    weighs more, and the weights average 1 over the rows. y : (m,) ints → (C,) float64"""
+    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes).astype(np.float64)
+    return np.where(counts > 0, len(y) / (n_classes * np.where(counts > 0, counts, 1.0)), 1.0)
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax, stable for any finite logits.
 
@@ -38,8 +46,10 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return probs
 
 
-def softmax_cross_entropy_forward(logits: np.ndarray, Y: np.ndarray, cache: Cache) -> float | np.ndarray:
-    """Mean cross-entropy of ``softmax(logits)`` against one-hot labels.
+def softmax_cross_entropy_forward(
+    logits: np.ndarray, Y: np.ndarray, cache: Cache, weighted: bool = False
+) -> float | np.ndarray:
+    """Mean cross-entropy of ``softmax(logits)`` against one-hot labels (``weighted``: class-weighted).
 
     With ``s = logits - rowmax`` (the shift cancels)::
 
@@ -49,10 +59,16 @@ def softmax_cross_entropy_forward(logits: np.ndarray, Y: np.ndarray, cache: Cach
     Finite for any finite logits (±1e4 included): the log-sum-exp term is at
     least log 1 = 0 and at most log C.
 
+    ``weighted`` (``model.class_weight: balanced``): row i of ``Y`` is ``w_{y_i}`` times its one-hot row
+    (``class_weights``), and ``J = (1/m) sum_i w_{y_i} L_i``: divided by the batch size m, not by the sum of the
+    weights, so the gradient is plainly ``w_{y_i} (p_i - onehot_i) / m`` and, as the weights average 1 over the
+    training rows, a batch's J estimates the weighted mean loss of the training set.
+
     Parameters
     ----------
     logits : (m, C) output-layer pre-activations; (K, m, C) for a pack
-    Y : (m, C) one-hot labels, same dtype as ``logits``; (K, m, C), or (m, C) shared by the pack
+    Y : (m, C) one-hot labels (weighted rows when ``weighted``), same dtype as ``logits``; (K, m, C), or (m, C)
+        shared by the pack
 
     Returns
     -------
@@ -74,11 +90,15 @@ def softmax_cross_entropy_forward(logits: np.ndarray, Y: np.ndarray, cache: Cach
     probs /= row_sum
     cache["Y"] = Y
     np.log(row_sum, out=row_sum)
+    if weighted:  # rows of Y hold w_{y_i} at the label: J = (1/m) sum_i w_{y_i} L_i
+        row_weight = cache["row_weight"] = Y.sum(axis=-1, keepdims=True)
+        return (per_model_dot(row_sum, row_weight) - per_model_dot(shifted, Y)) / m
+    cache.pop("row_weight", None)
     return (per_model_sum(row_sum) - per_model_dot(shifted, Y)) / m
 
 
 def softmax_cross_entropy_backward(cache: Cache) -> np.ndarray:
-    """Gradient of J with respect to the logits: ``(probs - Y) / m``.
+    """Gradient of J with respect to the logits: ``(probs - Y) / m``; class-weighted, ``(w * probs - Y) / m``.
 
     This short form holds only for softmax paired with cross-entropy: the
     softmax Jacobian ``dp_j/dz_k = p_j (δ_jk - p_k)`` contracted with
@@ -90,7 +110,12 @@ def softmax_cross_entropy_backward(cache: Cache) -> np.ndarray:
     """
     probs, Y = cache["probs"], cache["Y"]
     dlogits = cached_array(cache, "dlogits", probs.shape, probs.dtype)
-    np.subtract(probs, Y, out=dlogits)
+    row_weight = cache.get("row_weight")
+    if row_weight is not None:  # weighted rows: d(w_i L_i)/dz_i = w_i p_i - w_i onehot_i = w_i p_i - Y_i
+        np.multiply(probs, row_weight, out=dlogits)
+        dlogits -= Y
+    else:
+        np.subtract(probs, Y, out=dlogits)
     dlogits *= 1.0 / probs.shape[-2]
     return dlogits
 

@@ -15,6 +15,37 @@ TASKS = ("classification", "regression")
 """What a network predicts: a class (softmax output, cross-entropy) or numbers (linear output, squared error)."""
 
 
+RANKING_METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "cost": ("dev_cost", "minimize", TASKS),
+    "accuracy": ("dev_accuracy", "maximize", ("classification",)),
+    "balanced_accuracy": ("dev_balanced_accuracy", "maximize", ("classification",)),
+    "f1_macro": ("dev_f1_macro", "maximize", ("classification",)),
+    "rmse": ("dev_rmse", "minimize", ("regression",)),
+    "mae": ("dev_mae", "minimize", ("regression",)),
+}
+"""``search.metric`` name -> (its dev series in a history, its direction, the tasks it fits). ``cost`` is J, the
+loss the network minimizes; the others are dev figures a search may rank by instead (J stays the training loss)."""
+
+OPTIONAL_KEYS = ("dev_balanced_accuracy", "dev_f1_macro", "dev_mae")
+"""Dev series a head computes that a history keeps only when a run ranks by them (``nn.loop.start``'s ``best_by``)."""
+
+
+def metric_key(metric: str) -> str:
+    """The history series of a ranking metric (``RANKING_METRICS``)."""
+    return RANKING_METRICS[metric][0]
+
+
+def metric_direction(metric: str) -> str:
+    """``minimize`` or ``maximize``: which way a ranking metric is better."""
+    return RANKING_METRICS[metric][1]
+
+
+def optional_series(metric: str) -> tuple[str, ...]:
+    """The history series a run ranked by ``metric`` keeps besides its task's own: its ``OPTIONAL_KEYS`` one."""
+    key = metric_key(metric)
+    return (key,) if key in OPTIONAL_KEYS else ()
+
+
 def check_task(task: str) -> str:
     """``task`` if it is one of ``TASKS``, else ValueError naming them."""
     if task not in TASKS:
@@ -74,3 +105,53 @@ def r2(predicted: np.ndarray, actual: np.ndarray) -> float:
     per_column = np.where((total == 0) & (residual == 0), 1.0, per_column)
     per_column = np.where(np.isfinite(residual), per_column, np.nan)
     return float(np.mean(per_column))
+
+
+def mae(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """Mean absolute error, averaged over target columns: ``(1/n) sum_j (1/m) sum_i |t̂_ij - t_ij|``, in target units.
+
+    predicted, actual : (m, n_targets) float64
+    """
+    return float(np.mean(np.abs(predicted - actual)))
+
+
+def confusion_counts(predicted: np.ndarray, actual: np.ndarray, n_classes: int) -> np.ndarray:
+    """Counts ``N[..., t, p]`` of rows of class ``t`` predicted as ``p``.
+
+    predicted : (m,) or a pack's (K, m) class ids; actual : (m,) → (n_classes, n_classes), or (K, C, C), int64
+    """
+    predicted = np.asarray(predicted, dtype=np.int64)
+    cells = np.asarray(actual, dtype=np.int64) * n_classes + predicted
+    if predicted.ndim == 1:
+        return np.bincount(cells, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    models = np.arange(predicted.shape[0])[:, None] * (n_classes * n_classes)
+    counts = np.bincount((cells + models).ravel(), minlength=predicted.shape[0] * n_classes * n_classes)
+    return counts.reshape(predicted.shape[0], n_classes, n_classes)
+
+
+def balanced_accuracy(counts: np.ndarray) -> float | np.ndarray:
+    """The mean recall over the classes that occur: ``mean_c N[c, c] / sum_p N[c, p]`` for each ``c`` with rows.
+
+    A majority-class guess scores 1/C however rare the other classes are (scikit-learn's
+    ``balanced_accuracy_score``). counts : ``confusion_counts`` → float, or (K,) for a pack.
+    """
+    true_rows = counts.sum(axis=-1)
+    hits = np.diagonal(counts, axis1=-2, axis2=-1)
+    present = true_rows > 0
+    recall = np.where(present, hits / np.where(present, true_rows, 1), 0.0)
+    result = recall.sum(axis=-1) / present.sum(axis=-1)
+    return float(result) if np.ndim(result) == 0 else result
+
+
+def f1_macro(counts: np.ndarray) -> float | np.ndarray:
+    """The mean over classes of ``F1_c = 2 TP_c / (2 TP_c + FP_c + FN_c)``, over the classes that occur in the
+    labels or the predictions (an F1 with no such row is 0), as scikit-learn's ``f1_score(average="macro")``.
+
+    counts : ``confusion_counts`` → float, or (K,) for a pack.
+    """
+    hits = np.diagonal(counts, axis1=-2, axis2=-1)
+    denominator = counts.sum(axis=-1) + counts.sum(axis=-2)  # 2 TP + FN + FP
+    present = denominator > 0
+    f1 = np.where(present, 2 * hits / np.where(present, denominator, 1), 0.0)
+    result = f1.sum(axis=-1) / present.sum(axis=-1)
+    return float(result) if np.ndim(result) == 0 else result

@@ -22,9 +22,9 @@ from typing import TypeVar
 
 import numpy as np
 
-from hpsearch.core.errors import ConfigError, DataError
+from hpsearch.core.errors import ConfigError, ConfigProblem, DataError
 from hpsearch.io.npz import NpzUnreadable, read_arrays, save_npz
-from hpsearch.nn.heads import Head, head_from_state, make_head
+from hpsearch.nn.heads import Head, SoftmaxHead, head_from_state, make_head
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.losses import softmax
 from hpsearch.nn.parameters import Parameters
@@ -65,6 +65,10 @@ class Network(Passes):
         self.head = head if head is not None else make_head("classification", n_classes)
         if self.head.n_outputs != n_classes:
             raise ValueError(f"the head has {self.head.n_outputs} outputs, the network {n_classes}")
+        if config.class_weight == "balanced":
+            if not isinstance(self.head, SoftmaxHead):
+                raise ConfigError([ConfigProblem("model.class_weight", "weighs classes: a regression has none")])
+            self.head.balanced = True
         self.config = config
         self.n_features = n_features
         self.n_classes = n_classes
@@ -168,7 +172,10 @@ class Network(Passes):
         for l, stats in self.running.items():
             state[f"running_mean{l}"] = stats[0].copy()
             state[f"running_var{l}"] = stats[1].copy()
-        state["config"] = np.array(json.dumps(self.config.to_dict(), sort_keys=True))
+        config = self.config.to_dict()
+        if config["class_weight"] == "none":  # the default, left out: a file saves the bits it saved before the key
+            del config["class_weight"]
+        state["config"] = np.array(json.dumps(config, sort_keys=True))
         state.update(self.head.state())
         return state
 

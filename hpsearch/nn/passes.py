@@ -224,9 +224,10 @@ class Passes:
         return self.head.metrics(self.forward(self._cast(X), caches if caches is not None else self.new_caches()), y)
 
     def targets(self, y: np.ndarray) -> np.ndarray:
-        """``y`` as ``loss_and_gradients`` takes it: one-hot (m, n_classes), or regression targets
-        (m, n_outputs), C-contiguous in the network's dtype."""
-        return self.head.targets(y, self.dtype)
+        """``y`` (the training rows) as ``loss_and_gradients`` takes it: one-hot (m, n_classes), each row times its
+        class's weight under ``model.class_weight: balanced``, or regression targets (m, n_outputs),
+        C-contiguous in the network's dtype."""
+        return self.head.training_targets(y, self.dtype)
 
     def _cast(self, X: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(X, dtype=self.dtype)

@@ -48,7 +48,8 @@ def stack_key(config: ModelConfig, n_features: int, n_classes: int, task: str = 
     operations of a step: layer sizes, batch size, activation, batch norm,
     whether dropout is on (``keep_prob < 1``), whether L2 is on (``l2 > 0``:
     alone, ``l2 = 0`` skips the term; adding ``0 * W`` is not always a no-op,
-    ``0 * inf`` being NaN), optimizer and dtype. Everything else may differ,
+    ``0 * inf`` being NaN), optimizer, dtype and class weighting (the pack's training targets).
+    Everything else may differ,
     the decay schedule included (each model's rate is computed alone, once an
     epoch). Every config can stack, a regression's (``task``) as a classifier's.
     """
@@ -64,6 +65,7 @@ def stack_key(config: ModelConfig, n_features: int, n_classes: int, task: str = 
         config.l2 > 0.0,
         config.optimizer,
         config.dtype,
+        config.class_weight,  # one set of training targets for the pack
     )
 
 

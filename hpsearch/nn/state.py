@@ -24,6 +24,7 @@ from hpsearch.core.errors import DataError
 from hpsearch.core.records import TrialStatus
 from hpsearch.io.npz import save_npz
 from hpsearch.nn.hyperparams import ModelConfig
+from hpsearch.nn.metrics import OPTIONAL_KEYS, RANKING_METRICS
 from hpsearch.nn.model import Network, load_npz
 from hpsearch.nn.optimizers import Optimizer, make_optimizer
 from hpsearch.nn.results import TrainResult
@@ -58,16 +59,19 @@ class TrainingState:
     optimizer : moments and step count
     epoch : epochs completed so far (0 after ``start``)
     status : OK, or DIVERGED once a cost turned NaN/Inf or exploded; training stops there
-    history : ``history_keys(network.task)`` → one float per completed epoch; deterministic
+    history : ``history_keys(network.task)`` (and the ``nn.metrics.OPTIONAL_KEYS`` a run ranks by,
+        ``nn.loop.start``) → one float per completed epoch; deterministic
         (``learning_rate`` is the rate the epoch used, factor included); a
         regression's ``dev_accuracy`` is NaN
     epoch_seconds : training seconds of each epoch (apart from history: not deterministic)
     learning_rate_factor : multiplies the scheduled learning rate of every later epoch
-    best_epoch : 0-based epoch of the lowest finite dev cost so far (ties: earliest),
+    best_epoch : 0-based epoch of the lowest finite dev cost so far (ties: earliest; ``best_by``: of the best
+        value of that ranking metric, ``nn.metrics.RANKING_METRICS``),
         among epochs that did not diverge; None before any
     best_dev_cost : that epoch's dev cost
     best_weights : ``Network.state()`` at ``best_epoch``, kept only when ``keep_best``
     keep_best : whether ``fit`` keeps ``best_weights``
+    best_by : what the best epoch is best by: ``cost`` (dev J), or a ``search.metric`` in its direction
     shuffle_rng, dropout_rng : the random streams of the batch order and the dropout masks
     cost_limit : the divergence threshold, set from the first mini-batch cost (NaN before)
     """
@@ -84,6 +88,7 @@ class TrainingState:
     best_dev_cost: float | None = None
     best_weights: dict[str, np.ndarray] | None = None
     keep_best: bool = False
+    best_by: str = "cost"
     shuffle_rng: np.random.Generator
     dropout_rng: np.random.Generator
     cost_limit: float = math.nan
@@ -152,6 +157,8 @@ class TrainingState:
             "shuffle_rng": self.shuffle_rng.bit_generator.state,
             "dropout_rng": self.dropout_rng.bit_generator.state,
         }
+        if self.best_by != "cost":  # the default, left out: a state saves the bits it saved before the key
+            scalars["best_by"] = self.best_by
         # Python floats round-trip exactly through JSON (shortest repr); NaN/Infinity are allowed.
         arrays["state"] = np.array(json.dumps(scalars, sort_keys=True))
         return arrays
@@ -176,7 +183,8 @@ class TrainingState:
             Network.from_state(best)  # checks names and shapes
         try:
             optimizer.steps = _integer(scalars["optimizer_steps"])
-            history = {key: [float(v) for v in scalars["history"][key]] for key in history_keys(network.task)}
+            kept = history_keys(network.task) + tuple(k for k in OPTIONAL_KEYS if k in scalars["history"])
+            history = {key: [float(v) for v in scalars["history"][key]] for key in kept}
             state = cls(
                 config=config,
                 network=network,
@@ -190,6 +198,7 @@ class TrainingState:
                 best_dev_cost=None if scalars["best_dev_cost"] is None else float(scalars["best_dev_cost"]),
                 best_weights={name: array.copy() for name, array in best.items()} or None,
                 keep_best=bool(scalars["keep_best"]),
+                best_by=_ranking_metric(scalars.get("best_by", "cost")),
                 shuffle_rng=_generator(scalars["shuffle_rng"]),
                 dropout_rng=_generator(scalars["dropout_rng"]),
                 cost_limit=float(scalars["cost_limit"]),
@@ -254,6 +263,12 @@ def _scalars(arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
     if not isinstance(scalars, dict) or scalars.get("format") != STATE_FORMAT:
         raise DataError(f"training state 'state' entry is not format {STATE_FORMAT} of TrainingState.save")
     return scalars
+
+
+def _ranking_metric(value: Any) -> str:
+    if value not in RANKING_METRICS:
+        raise ValueError(f"expected one of {', '.join(RANKING_METRICS)}, got {value!r}")
+    return str(value)
 
 
 def _integer(value: Any) -> int:

@@ -86,6 +86,8 @@ class SearchResult:
     objective: ObjectiveSpec | None = None
     test: TestFigures | None = None
     """The model ``predict`` uses, scored on the test part (None without one)."""
+    metric: str = "cost"
+    """What the run ranks by (``search.metric``)."""
 
     @property
     def best(self) -> TrialRecord | None:
@@ -291,4 +293,13 @@ def _finish(
             if config.search.refit:
                 refit_best(store, config, data)
             test = score_best_model(store, data)
-    return SearchResult(store.run_dir, store.name, store.rounds(), rank(store.trials()), edges, config.objective, test)
+    return SearchResult(
+        store.run_dir,
+        store.name,
+        store.rounds(),
+        rank(store.trials()),
+        edges,
+        config.objective,
+        test,
+        config.search.metric,
+    )

@@ -31,7 +31,8 @@ def retrain_and_save(
 ) -> bool:
     """Train ``task`` again to its last epoch; save it as ``models/best.npz`` (and its state) when its ranking value
     equals ``expected``, else say why through ``note`` (``what`` names it, e.g. "trial 5 repeat 2"). True if saved."""
-    outcome = train_trial(task, config.model, data, config.search.rank_by)  # data.cv: every fold, fold 0's model kept
+    # data.cv: every fold, fold 0's model kept
+    outcome = train_trial(task, config.model, data, config.search.rank_by, config.search.metric)
     if outcome.weights is None:
         note(f"{what} has no weights to save; models/best.npz is not replaced")
         return False

@@ -22,9 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hpsearch.config.search_config import SearchConfig
-from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, best_epoch
+from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, as_cost, best_epoch
 from hpsearch.execution.segments import Segment, TrialTask
 from hpsearch.nn.hyperparams import HYPERPARAMETERS
+from hpsearch.nn.metrics import metric_direction, metric_key, optional_series
 from hpsearch.pruning.schedule import (
     Bracket,
     RungPlan,
@@ -125,7 +126,12 @@ class Halving:
             # None only if the file was lost: training is deterministic, so the trial is trained from
             # its start to this rung again and ends exactly where the checkpoint would have taken it.
         return Segment(
-            task, self.epochs[k], checkpoint, final=k == len(self.epochs) - 1, rank_by=self.config.search.rank_by
+            task,
+            self.epochs[k],
+            checkpoint,
+            final=k == len(self.epochs) - 1,
+            rank_by=self.config.search.rank_by,
+            metric=self.config.search.metric,
         )
 
     def _promote(
@@ -170,7 +176,14 @@ class Halving:
         history, seconds = self.store.epoch_log(task.trial)
         dev = history["dev_cost"]
         best_cost, best = best_epoch(dev)
+        metric = self.config.search.metric
+        if metric != "cost":  # its best epoch is best by the metric the run ranks by, as a trial trained on has it
+            _, best = best_epoch([as_cost(v, metric_direction(metric)) for v in history[metric_key(metric)]])
+            best_cost = None if best is None else dev[best]
         metrics = known_metrics({key: values[-1] for key, values in history.items()})
+        ranked_at = best if self.config.search.rank_by == "best" and best is not None else -1
+        for key in optional_series(metric):  # the figure it is ranked by, at the epoch it is ranked by
+            metrics[key] = history[key][ranked_at]
         return task.record(
             TrialStatus.PRUNED,
             dev_cost=dev[-1],

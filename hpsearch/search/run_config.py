@@ -20,3 +20,9 @@ def stored_config(store: RunStore) -> SearchConfig:
     if isinstance(search, dict) and "zoom" not in search:
         raw = {**raw, "search": {**search, "zoom": "box"}}
     return config_from_dict(raw, source=str(store.run_dir / "config.yaml"), base_dir=store.run_dir)
+
+
+def stored_metric(store: RunStore) -> str:
+    """What a stored engine run ranks by (``search.metric``); a run stored before the key, or without it, by J."""
+    search = store.config.get("search")
+    return str(search.get("metric", "cost")) if isinstance(search, dict) else "cost"

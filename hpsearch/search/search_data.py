@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.dataset import Dataset
-from hpsearch.core.errors import HpsearchError, RunError
+from hpsearch.core.errors import ConfigError, ConfigProblem, HpsearchError, RunError
 from hpsearch.data.datasets import load_dataset
 from hpsearch.data.stored_arrays import PreparedData, prepared_data, prepared_files
 from hpsearch.execution.objective_jobs import check_objective
 from hpsearch.execution.segments import check_fits
 from hpsearch.nn.hyperparams import ModelConfig
+from hpsearch.nn.metrics import RANKING_METRICS
 from hpsearch.search.options import Execution
 from hpsearch.search.trust import check_trusted
 from hpsearch.storage.run_store import RunStore
@@ -28,7 +29,25 @@ def load_data(config: SearchConfig) -> Dataset | None:
     if config.objective is not None:
         check_objective(config.objective)  # an unimportable function stops here, not as a failure of every trial
         return None
-    return load_dataset(config.resolved_data())
+    dataset = load_dataset(config.resolved_data())
+    check_metric(config, dataset.task)
+    return dataset
+
+
+def check_metric(config: SearchConfig, task: str) -> None:
+    """ConfigError, in one line, when ``search.metric`` does not fit the task (accuracy for a regression, ...) or
+    ``model.class_weight`` is set (or searched) for a regression."""
+    _, _, tasks = RANKING_METRICS[config.search.metric]
+    if task not in tasks:
+        fitting = ", ".join(name for name, (_, _, fits) in RANKING_METRICS.items() if task in fits)
+        problem = ConfigProblem(
+            "search.metric", f"{config.search.metric} is for a {tasks[0]}, not a {task}", f"rank by one of {fitting}"
+        )
+        raise ConfigError([problem]).in_file(config.source)
+    weighted = config.model.get("class_weight", "none") != "none" or "class_weight" in config.space.names
+    if task == "regression" and weighted:
+        problem = ConfigProblem("model.class_weight", "weighs classes, and this data is a regression", "leave it out")
+        raise ConfigError([problem]).in_file(config.source)
 
 
 def check_fixed_size(config: SearchConfig, dataset: Dataset) -> None:

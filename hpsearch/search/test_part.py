@@ -15,13 +15,16 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from hpsearch.core.columns import REGRESSION_TEST_COLUMNS, TEST_COLUMNS
 from hpsearch.data.stored_arrays import PreparedData, prepared_files
 from hpsearch.io import bounded_json
 from hpsearch.io.safe_files import write_bytes_atomic
 from hpsearch.nn import Network
+from hpsearch.nn.metrics import optional_series
 from hpsearch.search.refit import current_refit, model_in_use
+from hpsearch.search.run_config import stored_metric
 from hpsearch.storage.artifacts import file_digest
 from hpsearch.storage.layout import MODELS_DIR
 from hpsearch.storage.run_store import RunStore
@@ -40,6 +43,8 @@ class TestFigures:
     cost : J on the test rows, as dev J is computed (a regression: on targets standardized with the training part)
     accuracy : a classifier's share right; ``rmse``/``r2`` a regression's, in the target's own units
     model_sha256 : the digest of the model file scored
+    metric, metric_value : the figure the search ranked by (``search.metric``: balanced_accuracy, f1_macro, mae)
+        on the test rows, when it is none of the above; "" and None otherwise (and in files written before)
     """
 
     trial: int
@@ -51,17 +56,22 @@ class TestFigures:
     repeat: int | None = None
     model_sha256: str = ""
     refit: bool = False
+    metric: str = ""
+    metric_value: float | None = None
 
     def summary(self) -> str:
-        """``test J 0.2130  test acc 91.50%`` (a regression: ``test RMSE ...  test R² ...``)."""
+        """``test J 0.2130  test acc 91.50%`` (a regression: ``test RMSE ...  test R² ...``), and the figure the
+        search ranked by (``test f1_macro 0.9012``) when it is another."""
+        ranked = f"  test {self.metric} {self.metric_value:.4g}" if self.metric_value is not None else ""
         if self.accuracy is not None:
-            return f"test J {self.cost:.4g}  test acc {self.accuracy:.2%}"
-        return f"test J {self.cost:.4g}  test RMSE {self.rmse:.4g}  R² {self.r2:.3g}"
+            return f"test J {self.cost:.4g}  test acc {self.accuracy:.2%}{ranked}"
+        return f"test J {self.cost:.4g}  test RMSE {self.rmse:.4g}  R² {self.r2:.3g}{ranked}"
 
     def columns(self) -> dict[int, dict[str, float | int | None]]:
         """What an export adds to the row of the model's trial: ``TEST_COLUMNS`` (a regression's, for one)."""
         names = TEST_COLUMNS if self.accuracy is not None else REGRESSION_TEST_COLUMNS
-        return {self.trial: {name: getattr(self, name.removeprefix("test_")) for name in names}}
+        ranked = {f"test_{self.metric}": self.metric_value} if self.metric_value is not None else {}
+        return {self.trial: {**{name: getattr(self, name.removeprefix("test_")) for name in names}, **ranked}}
 
 
 def score_best_model(store: RunStore, data: PreparedData | None) -> TestFigures | None:
@@ -83,11 +93,14 @@ def score_best_model(store: RunStore, data: PreparedData | None) -> TestFigures 
     metrics = network.metrics(X, y)
     confirmed = store.confirmed_model()  # a refit is of the trial's configuration, with the trial's own seed
     repeat = confirmed[1] if confirmed is not None and confirmed[0] == trial and not refit else None
-    quality = (
+    quality: dict[str, Any] = (
         {"rmse": metrics["dev_rmse"], "r2": metrics["dev_r2"]}
         if network.task == "regression"
         else {"accuracy": metrics["dev_accuracy"]}
     )
+    metric = stored_metric(store)
+    for key in optional_series(metric):  # the figure the run ranks by, when the above is not it
+        quality.update(metric=metric, metric_value=metrics[key])
     figures = TestFigures(
         trial, len(y), metrics["dev_cost"], repeat=repeat, model_sha256=digest or "", refit=refit, **quality
     )
@@ -102,7 +115,8 @@ def read_test_figures(run_dir: Path) -> TestFigures | None:
         figures = TestFigures(**bounded_json.read_small(path))
     except (OSError, ValueError, TypeError):
         return None
-    numbers = [figures.cost, *(v for v in (figures.accuracy, figures.rmse, figures.r2) if v is not None)]
+    values = (figures.accuracy, figures.rmse, figures.r2, figures.metric_value)
+    numbers = [figures.cost, *(v for v in values if v is not None)]
     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in numbers) or not isinstance(figures.trial, int):
         return None
     return figures

@@ -56,7 +56,8 @@ class RoundTrainer:
             self._run_objective(rnd, [t for t in tasks if t.trial not in finished], label)
         elif self.config.search.early_stopping is None:
             pending = [t for t in tasks if t.trial not in finished]
-            self._run(rnd, trial_segments(pending, self.folds, self.config.search.rank_by), label, None, True)
+            segments = trial_segments(pending, self.folds, self.config.search.rank_by, self.config.search.metric)
+            self._run(rnd, segments, label, None, True)
         else:
             Halving(
                 self.store, self.config, lambda segments, text, k, final: self._run(rnd, segments, text, k, final)

@@ -42,9 +42,11 @@ TRIAL_COLUMNS = ", ".join(
 )
 EPOCH_FIELDS = ("train_cost", "dev_cost", "dev_accuracy", "learning_rate", "seconds")
 REPEAT_REALS = ("value", "dev_cost", "train_cost", "dev_accuracy", "seconds")
-EPOCH_METRICS = ("dev_rmse", "dev_r2")
+EPOCH_METRICS = ("dev_rmse", "dev_r2", "dev_balanced_accuracy", "dev_f1_macro", "dev_mae")
 """What the ``metrics`` JSON of an ``epochs`` or ``confirmations`` row may hold (schema 4): a regression's dev
-RMSE and R² in the target's units. A classification, an own objective and a run older than schema 4 hold ``{}``."""
+RMSE and R² in the target's units, and the dev figure a run ranks by (``search.metric``: balanced accuracy, macro
+F1, MAE; ``nn.metrics.OPTIONAL_KEYS``) when it is one. A classification ranked by J, an own objective and a run
+older than schema 4 hold ``{}``."""
 
 
 def _json_default(value: Any) -> Any:
