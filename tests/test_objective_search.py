@@ -459,37 +459,30 @@ def test_confirm_repeats_an_own_objective_and_says_when_it_ignores_its_seed(tmp_
     assert rows[0]["confirm_n"] == "3" and float(rows[0]["confirm_std"]) == 0.0
 
 
-def test_a_dask_task_whose_workers_keep_dying_ends_the_search_with_a_resume_hint(tmp_path):
+def _run_on_local_cluster(tmp_path, name: str, body: str, trials: int, n_workers: int):
+    """``hpsearch run`` of a one-parameter Python objective (``def objective(params)`` with ``body``) on a local
+    dask cluster of ``n_workers`` worker processes; the CLI's result."""
     distributed = pytest.importorskip("dask.distributed")
-    (tmp_path / "killer.py").write_text(
-        "import os\n"
-        "def objective(params):\n"
+    (tmp_path / f"{name}.py").write_text(f"import os\ndef objective(params):\n{body}")
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        f'name: {name}\nobjective: {{python: "{name}:objective", metric: v}}\n'
+        f"space:\n  x: {{scale: uniform, low: 0, high: 1}}\nsearch: {{trials: {trials}, seed: 3}}\n"
+    )
+    with distributed.LocalCluster(
+        n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        args = ["run", str(path), "--runs-dir", str(tmp_path / "runs"), "-q", "--backend", "dask"]
+        return CliRunner().invoke(cli, [*args, "--scheduler", cluster.scheduler_address])
+
+
+def test_a_dask_task_whose_workers_keep_dying_ends_the_search_with_a_resume_hint(tmp_path):
+    body = (
         "    if params['x'] > 0.5:\n"
         "        os._exit(1)  # the worker process dies, as an out-of-memory kill would\n"
         "    return params['x']\n"
     )
-    path = tmp_path / "killer.yaml"
-    path.write_text(
-        'name: killer\nobjective: {python: "killer:objective", metric: v}\n'
-        "space:\n  x: {scale: uniform, low: 0, high: 1}\nsearch: {trials: 6, seed: 3}\n"
-    )
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-    ) as cluster:
-        result = CliRunner().invoke(
-            cli,
-            [
-                "run",
-                str(path),
-                "--runs-dir",
-                str(tmp_path / "runs"),
-                "-q",
-                "--backend",
-                "dask",
-                "--scheduler",
-                cluster.scheduler_address,
-            ],
-        )
+    result = _run_on_local_cluster(tmp_path, "killer", body, trials=6, n_workers=2)
     assert result.exit_code == 2, result.output
     assert (
         "dask worker died" in result.stderr and "hpsearch resume " in result.stderr and "runs/killer" in result.stderr
@@ -542,31 +535,11 @@ def test_confirm_says_each_repeat_by_the_objectives_metric_with_its_sign(tmp_pat
 
 def test_a_dask_cluster_left_with_no_worker_ends_the_search_with_a_resume_hint(tmp_path, monkeypatch):
     """Every worker gone and none coming back: the scheduler would hold the tasks, and the search wait, forever."""
-    distributed = pytest.importorskip("dask.distributed")
+    pytest.importorskip("dask.distributed")
     import hpsearch.execution.dask_cluster
 
     monkeypatch.setattr(hpsearch.execution.dask_cluster, "DASK_NO_WORKERS_S", 2.0)
-    (tmp_path / "plain.py").write_text("def objective(params):\n    return params['x']\n")
-    path = tmp_path / "plain.yaml"
-    path.write_text(
-        'name: plain\nobjective: {python: "plain:objective", metric: v}\n'
-        "space:\n  x: {scale: uniform, low: 0, high: 1}\nsearch: {trials: 3, seed: 3}\n"
-    )
-    with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
-        started = time.monotonic()
-        result = CliRunner().invoke(
-            cli,
-            [
-                "run",
-                str(path),
-                "--runs-dir",
-                str(tmp_path / "runs"),
-                "-q",
-                "--backend",
-                "dask",
-                "--scheduler",
-                cluster.scheduler_address,
-            ],
-        )
+    started = time.monotonic()
+    result = _run_on_local_cluster(tmp_path, "plain", "    return params['x']\n", trials=3, n_workers=0)
     assert result.exit_code == 2 and time.monotonic() - started < 60, result.output
     assert "every dask worker died" in result.stderr and "hpsearch resume " in result.stderr
