@@ -191,7 +191,10 @@ def batchnorm_forward(
     m = z.shape[-2]
     mm = PRODUCTS[z.ndim]
     mean_weights = cached_constant(cache, "mean_weights", m, 1.0 / m, z)
-    stats, mean, var = _batch_stats(cache, running)
+    stats = cache.get("stats")
+    if stats is None or stats.shape != running.shape:
+        stats = _new_batch_stats(cache, running)
+    mean, var = cache["mean"], cache["var"]
     zc = cached_array(cache, "zc", z.shape, z.dtype)
     inv_std = cached_array(cache, "inv_std", gamma.shape, z.dtype)
     scale = cached_array(cache, "scale", gamma.shape, z.dtype)
@@ -214,14 +217,12 @@ def batchnorm_forward(
     return out
 
 
-def _batch_stats(cache: Cache, running: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The cached batch ``[mean; variance]`` (running's shape) and its two rows: (n,) each for one
-    network, (K, 1, n) for a pack (as its gamma and beta)."""
-    stats = cache.get("stats")
-    if stats is None or stats.shape != running.shape:
-        stats = cache["stats"] = np.empty_like(running)
-        cache["mean"], cache["var"] = (stats[0], stats[1]) if stats.ndim == 2 else (stats[:, 0:1], stats[:, 1:2])
-    return stats, cache["mean"], cache["var"]
+def _new_batch_stats(cache: Cache, running: np.ndarray) -> np.ndarray:
+    """A new cached batch ``[mean; variance]`` (running's shape), and its two rows as ``cache["mean"]`` and
+    ``cache["var"]``: (n,) each for one network, (K, 1, n) for a pack (as its gamma and beta)."""
+    stats = cache["stats"] = np.empty_like(running)
+    cache["mean"], cache["var"] = (stats[0], stats[1]) if stats.ndim == 2 else (stats[:, 0:1], stats[:, 1:2])
+    return stats
 
 
 def batchnorm_backward(dout: np.ndarray, cache: Cache, dgamma: np.ndarray, dbeta: np.ndarray) -> np.ndarray:

@@ -129,7 +129,7 @@ def fit(state: TrainingState, data: Dataset, until_epoch: int, on_epoch: EpochCa
             epoch = state.epoch
             learning_rate = learning_rate_at(state.config, epoch) * state.learning_rate_factor
             train_cost, diverged = batches.train_epoch(learning_rate)
-            metrics = state.network.metrics(X_dev, y_dev, dev_caches)  # dev_cost, dev_accuracy (, dev_rmse, dev_r2)
+            metrics = state.network.metrics(X_dev, y_dev, dev_caches, state.history)  # the history's series
             diverged = diverged or not math.isfinite(metrics["dev_cost"])
             values = record_epoch(state, train_cost, metrics, learning_rate, diverged)
             state.epoch_seconds.append(time.perf_counter() - started + setup_seconds)
@@ -180,7 +180,10 @@ class _Batches:
             x, y = (
                 (self.X_batch, self.Y_batch) if size == self.buffer_rows else (self.X_batch[:size], self.Y_batch[:size])
             )
-            gather(self.X, self.Y, rows, x, y)
+            # mode="clip" (a no-op for valid indices) lets `take` write straight into `out`;
+            # the default mode gathers into a temporary first.
+            np.take(self.X, rows, axis=0, out=x, mode="clip")
+            np.take(self.Y, rows, axis=0, out=y, mode="clip")
             caches = self.caches_by_size.get(size)
             if caches is None:
                 caches = self.caches_by_size[size] = network.new_caches()
@@ -198,14 +201,6 @@ class _Batches:
 def divergence_limit(first_cost: float) -> float:
     """The cost at or above which a run has diverged, set by its first mini-batch cost (alone or in a pack)."""
     return max(EXPLOSION_FACTOR * first_cost, EXPLOSION_FLOOR)
-
-
-def gather(X: np.ndarray, Y: np.ndarray, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
-    """Rows ``rows`` of X and Y into the buffers x and y: (m,) rows alone, a pack's (K, m) into (K, m, ...)."""
-    # mode="clip" (a no-op for valid indices) lets `take` write straight into `out`;
-    # the default mode gathers into a temporary first.
-    np.take(X, rows, axis=0, out=x, mode="clip")
-    np.take(Y, rows, axis=0, out=y, mode="clip")
 
 
 def record_epoch(

@@ -22,7 +22,7 @@ of a pack keeps the bits it has alone (``nn.layers`` says why).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,15 +213,19 @@ class Passes:
             l2_penalty_backward(weights, l2, m, grads.span("W1", last), caches["loss"])
         return cost
 
-    def metrics(self, X: np.ndarray, y: np.ndarray, caches: Caches | None = None) -> dict[str, Any]:
+    def metrics(
+        self, X: np.ndarray, y: np.ndarray, caches: Caches | None = None, keys: Container[str] | None = None
+    ) -> dict[str, Any]:
         """The head's per-epoch dev metrics of one inference-mode pass, keyed as in the history.
 
         Classification: ``dev_cost``, ``dev_accuracy`` (the values of ``evaluate``).
         Regression: ``dev_cost`` (J on standardized targets), ``dev_accuracy`` (NaN),
         ``dev_rmse`` and ``dev_r2`` in target units. ``caches`` as for ``evaluate``.
-        A pack's values are (K,) float64 arrays.
+        The optional series (``nn.metrics.OPTIONAL_KEYS``) only where ``keys`` (e.g. a history) holds
+        them, or ``keys`` is None. A pack's values are (K,) float64 arrays.
         """
-        return self.head.metrics(self.forward(self._cast(X), caches if caches is not None else self.new_caches()), y)
+        outputs = self.forward(self._cast(X), caches if caches is not None else self.new_caches())
+        return self.head.metrics(outputs, y, keys)
 
     def targets(self, y: np.ndarray) -> np.ndarray:
         """``y`` (the training rows) as ``loss_and_gradients`` takes it: one-hot (m, n_classes), each row times its

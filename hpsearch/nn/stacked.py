@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -26,7 +26,7 @@ import numpy as np
 from hpsearch.core.records import TrialStatus
 from hpsearch.nn.hyperparams import ModelConfig
 from hpsearch.nn.layers import cached_array
-from hpsearch.nn.loop import StopTraining, batch_bounds, check_dataset, divergence_limit, gather, record_epoch
+from hpsearch.nn.loop import StopTraining, batch_bounds, check_dataset, divergence_limit, record_epoch
 from hpsearch.nn.optimizers import learning_rate_at
 from hpsearch.nn.stacked_model import StackedNetwork, StackedOptimizer
 from hpsearch.nn.state import TrainingState
@@ -194,7 +194,7 @@ def _train_epoch(pack: _Pack, states: Sequence[TrainingState], data: _Data, on_e
             pack.write_back(states, rows)
             for i in rows:
                 k = pack.members[i]
-                metrics = states[k].network.metrics(data.X_dev, data.y_dev)
+                metrics = states[k].network.metrics(data.X_dev, data.y_dev, keys=states[k].history)
                 finished.append((k, float(cost_sums[i]) / n_batches, metrics, True))
             keep = np.flatnonzero(~bad)
             pack.select(keep)
@@ -206,7 +206,7 @@ def _train_epoch(pack: _Pack, states: Sequence[TrainingState], data: _Data, on_e
 
     if pack.members:
         n_batches = len(data.bounds)
-        dev = _evaluate(pack, data)
+        dev = _evaluate(pack, data, {key for k in pack.members for key in states[k].history})
         pack.write_back(states, range(len(pack.members)))
         for i, k in enumerate(pack.members):
             metrics = {key: float(values[i]) for key, values in dev.items()}
@@ -225,15 +225,19 @@ def _gather(pack: _Pack, data: _Data, rows: np.ndarray) -> tuple[np.ndarray, np.
     K, size = rows.shape
     x = cached_array(pack.buffers, f"x{size}", (K, size, data.X.shape[1]), data.X.dtype)
     y = cached_array(pack.buffers, f"y{size}", (K, size, data.Y.shape[1]), data.Y.dtype)
-    gather(data.X, data.Y, rows, x, y)
+    np.take(data.X, rows, axis=0, out=x, mode="clip")  # "clip" writes straight into `out`, as in nn.loop
+    np.take(data.Y, rows, axis=0, out=y, mode="clip")
     return x, y
 
 
-def _evaluate(pack: _Pack, data: _Data) -> dict[str, np.ndarray]:
-    """The head's dev metrics of every model, (K,) each, ``data.dev_chunk`` models at a time."""
+def _evaluate(pack: _Pack, data: _Data, keys: Container[str]) -> dict[str, np.ndarray]:
+    """The head's dev metrics of every model (those of ``keys`` among the optional ones), (K,) each,
+    ``data.dev_chunk`` models at a time."""
     chunks = []
     for begin in range(0, pack.network.size, data.dev_chunk):
-        chunks.append(pack.network.rows(slice(begin, begin + data.dev_chunk)).metrics(data.X_dev, data.y_dev))
+        chunks.append(
+            pack.network.rows(slice(begin, begin + data.dev_chunk)).metrics(data.X_dev, data.y_dev, keys=keys)
+        )
     return {key: np.concatenate([chunk[key] for chunk in chunks]) for key in chunks[0]}
 
 
