@@ -8,6 +8,7 @@ one line; show and export give the folds' spread.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -20,8 +21,9 @@ from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
 from hpsearch.core.errors import ConfigError
 from hpsearch.data.datasets import DataConfig, load_dataset
-from hpsearch.data.stored_arrays import DATA_DIR, PreparedData
+from hpsearch.data.stored_arrays import DATA_DIR, PreparedData, prepared_files, write_prepared
 from hpsearch.execution.segments import fold_seed
+from hpsearch.nn import Network
 from hpsearch.nn.hyperparams import ModelConfig, engine_values
 from hpsearch.nn.train import train
 from hpsearch.search.api import Execution, start_search
@@ -120,6 +122,41 @@ def test_a_trial_j_is_the_mean_of_k_fits_by_hand(tmp_path: Path) -> None:
     np.testing.assert_array_equal(stored.fold_index(), data.fold_index)
     np.testing.assert_array_equal(stored.fold(2).load().X_dev, data.folds[1].X_dev)
     assert stored.test_rows() is not None and len(stored.test_rows()[1]) == 30
+
+
+def test_a_refit_learns_its_preparation_on_every_non_test_row(tmp_path: Path) -> None:
+    """With cv the refit trains on every non-test row and standardizes by all of them, not by fold 0's training
+    rows; the test part scores it prepared the same way: the test J of the refit network on the raw test rows
+    standardized by hand."""
+    from sklearn.datasets import load_iris
+
+    run = start_search(load_config(write(tmp_path, search=", refit: true")), runs_dir=tmp_path / "runs").run_dir
+    X, y = load_iris(return_X_y=True)
+    test = PreparedData(str(run / DATA_DIR)).fold_index() == -1
+    mean, scale = X[~test].mean(axis=0), X[~test].std(axis=0)
+    with np.load(run / "models" / "refit.npz") as saved:
+        np.testing.assert_allclose(saved["prep_mean"], mean, rtol=1e-12)
+        np.testing.assert_allclose(saved["prep_scale"], scale, rtol=1e-12)
+    assert json.loads((run / "models" / "refit.json").read_text())["rows"] == (~test).sum() == 120
+    figures = json.loads((run / "models" / "test.json").read_text())
+    by_hand = Network.load(run / "models" / "refit.npz").metrics((X[test] - mean) / scale, y[test])
+    assert figures["refit"] is True and figures["rows"] == 30
+    assert figures["cost"] == pytest.approx(by_hand["dev_cost"], rel=1e-9)
+    assert figures["accuracy"] == pytest.approx(by_hand["dev_accuracy"])
+
+
+def test_a_run_cross_validated_before_the_refit_rows_refits_as_it_did(tmp_path: Path) -> None:
+    """A cv run stored without ``data/all/`` (before it existed) refits on fold 0's data, and its digests list
+    none of ``all/``; a run stored now keeps ``all/`` (its test part too) under the digest check."""
+    data = load_dataset(DataConfig(dataset="iris", cv=3, test_fraction=0.2, seed=3))
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    old = write_prepared(tmp_path / "old", dataclasses.replace(data, all_rows=None))
+    assert old.refit_data() == old and not [f for f in prepared_files(tmp_path / "old") if "/all/" in f]
+    new = write_prepared(tmp_path / "new", data)
+    assert Path(new.refit_data().folder) == tmp_path / "new" / DATA_DIR / "all"
+    assert f"{DATA_DIR}/all/X_test.npy" in prepared_files(tmp_path / "new")
+    np.testing.assert_array_equal(new.refit_data().test_rows()[1], new.test_rows()[1])  # the same test rows
 
 
 def test_cv_is_bit_identical_whatever_the_workers_and_stacking(tmp_path: Path) -> None:

@@ -35,6 +35,9 @@ class Dataset:
     folds: with ``data.cv: K``, folds 1..K-1, each a Dataset of its own (its dev part the fold, its
         preparation fitted on its training rows); this Dataset is fold 0. ``()`` without cross-validation
     fold_index: with ``data.cv``, the fold of each row of the data file (-1: a test row); else None
+    all_rows: with ``data.cv``, fold 0's rows and test part again, prepared with a preparation fitted on every
+        non-test row: what ``search.refit`` trains on (its train and dev rows together, as without cv), and the
+        test part scores the refit with; None otherwise
     """
 
     name: str
@@ -54,6 +57,7 @@ class Dataset:
     y_test: np.ndarray | None = None
     folds: tuple["Dataset", ...] = ()
     fold_index: np.ndarray | None = None
+    all_rows: "Dataset | None" = None
 
     @property
     def n_features(self) -> int:

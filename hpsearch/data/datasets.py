@@ -89,7 +89,9 @@ def _fit(raw: RawData, train_rows: np.ndarray | None) -> Preparation:
 def _folds(raw: RawData, config: DataConfig, rest: np.ndarray | None, test_rows: np.ndarray | None) -> Dataset:
     """``data.cv: K``: the non-test rows dealt into K folds (on a stream of their own), and one Dataset per fold,
     its dev part the fold and its preparation fitted on the other folds' rows only (no leak from its dev rows).
-    Fold 0 is the returned Dataset (with the test part, if any), folds 1..K-1 its ``folds``."""
+    Fold 0 is the returned Dataset (with the test part, if any), folds 1..K-1 its ``folds``; ``all_rows`` is fold
+    0's rows again, prepared on every non-test row, for the refit that trains on its train and dev rows together
+    (with the test part prepared the same way)."""
     rest = np.arange(len(raw.train.y)) if rest is None else rest
     classes = () if raw.task == REGRESSION else raw.class_names
     rng = np.random.default_rng([config.seed, _CV_STREAM])
@@ -100,7 +102,8 @@ def _folds(raw: RawData, config: DataConfig, rest: np.ndarray | None, test_rows:
         datasets.append(_arrays(raw, _fit(raw, train_rows), train_rows, dev_rows, test_rows if k == 0 else None))
     index = np.full(len(raw.train.y), -1, dtype=np.int64)
     index[rest] = fold
-    return dataclasses.replace(datasets[0], folds=tuple(datasets[1:]), fold_index=index)
+    every = _arrays(raw, _fit(raw, rest), rest[fold != 0], rest[fold == 0], test_rows)  # split as fold 0, for history
+    return dataclasses.replace(datasets[0], folds=tuple(datasets[1:]), fold_index=index, all_rows=every)
 
 
 _CV_STREAM = 0xC5F0

@@ -9,6 +9,8 @@
       dataset.json                                  name, class names, notices, source files and digests
       fold_index.npy  fold1/ .. fold{K-1}/          with data.cv: K, each row's fold, and folds 1..K-1 laid out
                                                     as this folder is (the folder itself is fold 0)
+      all/                                          with data.cv: fold 0's rows and the test part, prepared on every
+                                                    non-test row: what a refit trains on (train and dev together)
 
 The data file is parsed once, when the run starts. Local workers open these
 arrays memory-mapped (no parsing, no scikit-learn import, one copy in the page
@@ -51,6 +53,7 @@ _ARRAYS = ("X_train", "y_train", "X_dev", "y_dev")
 _TEST_ARRAYS = ("X_test", "y_test")
 _FILES = tuple(f"{name}.npy" for name in _ARRAYS)
 _FOLD_INDEX = "fold_index.npy"
+_ALL_ROWS = "all"
 PREPARED_FILES = (*(f"{DATA_DIR}/{name}.npy" for name in _ARRAYS), f"{DATA_DIR}/{_PREPARATION}", f"{DATA_DIR}/{_META}")
 """The prepared data's files, relative to the run folder: the run keeps their digests and checks them
 before training on them (``RunStore.check_digests``)."""
@@ -62,12 +65,15 @@ def prepared_files(run_dir: Path) -> list[str]:
     meta = Path(run_dir) / DATA_DIR / _META
     stored = _read_meta(meta) if meta.is_file() else {}
     test = stored.get("test") is True
+    tests = [f"{name}.npy" for name in _TEST_ARRAYS if test]
     folds = [f"{DATA_DIR}/fold{k}/{name}" for k in range(1, _cv(stored)) for name in (*_FILES, _PREPARATION, _META)]
+    every = [f"{DATA_DIR}/{_ALL_ROWS}/{name}" for name in (*_FILES, *tests, _PREPARATION, _META)]
     return [
         *PREPARED_FILES,
-        *(f"{DATA_DIR}/{name}.npy" for name in _TEST_ARRAYS if test),
+        *(f"{DATA_DIR}/{name}" for name in tests),
         *([f"{DATA_DIR}/{_FOLD_INDEX}"] if folds else []),
         *folds,
+        *(every if stored.get(_ALL_ROWS) is True else []),  # runs cross-validated before the refit's own rows: none
     ]
 
 
@@ -105,6 +111,13 @@ class PreparedData:
         """Fold ``k``'s prepared data (its dev part the fold; fold 0 is this folder itself)."""
         return self if k == 0 else PreparedData(str(Path(self.folder) / f"fold{k}"))
 
+    def refit_data(self) -> PreparedData:
+        """What a refit trains on (its train and dev rows together) and the test part scores it with: with
+        ``data.cv``, every non-test row prepared on them all (``all/``); else this data, as a run cross-validated
+        before ``all/`` existed, whose refit learns fold 0's preparation."""
+        every = Path(self.folder) / _ALL_ROWS
+        return PreparedData(str(every)) if _read_meta(Path(self.folder) / _META).get(_ALL_ROWS) is True else self
+
     def fold_index(self) -> np.ndarray | None:
         """The fold of each row of the data file (-1: a test row), or None for a run without cross-validation."""
         path = Path(self.folder) / _FOLD_INDEX
@@ -134,10 +147,14 @@ def write_prepared(run_dir: Path, dataset: Dataset) -> PreparedData:
     staging = Path(run_dir) / f".{DATA_DIR}.{uuid.uuid4().hex[:8]}.tmp"
     staging.mkdir()
     try:
-        _write_files(staging, dataset, cv=len(dataset.folds) + 1 if dataset.folds else None)
+        every = {_ALL_ROWS: True} if dataset.all_rows is not None else {}
+        _write_files(staging, dataset, {"cv": len(dataset.folds) + 1, **every} if dataset.folds else {})
         for k, fold in enumerate(dataset.folds, start=1):
             (staging / f"fold{k}").mkdir()
-            _write_files(staging / f"fold{k}", dataclasses.replace(fold, X_test=None, y_test=None), cv=None)
+            _write_files(staging / f"fold{k}", dataclasses.replace(fold, X_test=None, y_test=None), {})
+        if dataset.all_rows is not None:
+            (staging / _ALL_ROWS).mkdir()
+            _write_files(staging / _ALL_ROWS, dataset.all_rows, {})
         if dataset.fold_index is not None:
             write_atomic(staging, _FOLD_INDEX, lambda file: np.save(file, dataset.fold_index, allow_pickle=False))
         try:
@@ -152,8 +169,9 @@ def write_prepared(run_dir: Path, dataset: Dataset) -> PreparedData:
     return PreparedData(str(folder.resolve()))
 
 
-def _write_files(folder: Path, dataset: Dataset, cv: int | None) -> None:
-    """The arrays, preparation and ``dataset.json`` of one Dataset into ``folder`` (``cv``: the folds, in fold 0's)."""
+def _write_files(folder: Path, dataset: Dataset, layout: dict[str, Any]) -> None:
+    """The arrays, preparation and ``dataset.json`` of one Dataset into ``folder`` (``layout``: in fold 0's, the
+    folds ``cv`` and whether ``all/`` is stored)."""
     test = dataset.X_test is not None
     for name in (*_ARRAYS, *(_TEST_ARRAYS if test else ())):
         array = getattr(dataset, name)
@@ -167,7 +185,7 @@ def _write_files(folder: Path, dataset: Dataset, cv: int | None) -> None:
         "sources": [_source_stamp(path, digest) for path, digest in dataset.sources],
         **_regression_meta(dataset),
         **({"test": True} if test else {}),
-        **({"cv": cv} if cv else {}),
+        **layout,
     }
     write_bytes_atomic(folder, _META, json.dumps(meta, indent=1).encode("utf-8"))
 

@@ -2,7 +2,8 @@
 
 A search holds the dev rows out to choose the winner; once it is chosen they are data the model could learn
 from. The refit trains the configuration of the model ``models/best.npz`` holds (the leaderboard's best, or the
-confirmed best after ``confirm``: refit comes after confirm) on the training and dev rows together, with the
+confirmed best after ``confirm``: refit comes after confirm) on the training and dev rows together (with
+``data.cv``: every non-test row, its preparation learned on them all, ``PreparedData.refit_data``), with the
 trial's own seed, for the trial's epochs (its best epoch count under ``search.rank_by: best``), and keeps it as
 ``models/refit.npz`` beside a ``refit.json`` naming the best-model file it refits by digest. ``models/best.npz``
 stays the model as searched (resume, confirm and babysit go on from it); ``predict RUN`` uses the refit while it
@@ -70,7 +71,8 @@ def refit_best(store: RunStore, config: SearchConfig, data: PreparedData) -> Ref
     epochs = _epochs(
         record, config, next((r.epochs_run for r in store.repeats() if (r.trial, r.repeat) == confirmed), None)
     )
-    dataset = data.load()
+    rows = data.refit_data()  # with data.cv: every non-test row, prepared on them all (not fold 0's preparation)
+    dataset = rows.load()
     every_row = dataclasses.replace(
         dataset,
         X_train=np.concatenate([dataset.X_train, dataset.X_dev]),
@@ -81,7 +83,7 @@ def refit_best(store: RunStore, config: SearchConfig, data: PreparedData) -> Ref
     if outcome.weights is None:
         store.note(f"the refit of trial {trial} ends {outcome.status.value}: predict keeps using models/best.npz")
         return None
-    refit_path = save_npz(store.run_dir / MODELS_DIR / REFIT_MODEL, data.model_state(outcome.weights))
+    refit_path = save_npz(store.run_dir / MODELS_DIR / REFIT_MODEL, rows.model_state(outcome.weights))
     refit = Refit(
         trial,
         epochs,

@@ -78,12 +78,13 @@ def score_best_model(store: RunStore, data: PreparedData | None) -> TestFigures 
     """Score the model predict uses (``models/best.npz``, or its current refit) on the run's test rows unless its
     figures are kept already; None without a test part or a model file. Reads the test rows here and nowhere
     else that trains or ranks."""
-    test = data.test_rows() if data is not None else None
+    refit = current_refit(store.run_dir) is not None
+    # prepared as the model scored learned to: a cross-validated run's refit on all its rows, its best model fold 0's
+    test = (data.refit_data() if refit else data).test_rows() if data is not None else None
     saved = store.best_model()
     if test is None or saved is None:
         return None
     trial, path = saved[0], model_in_use(store.run_dir)
-    refit = current_refit(store.run_dir) is not None
     digest = file_digest(path)
     kept = read_test_figures(store.run_dir)
     if kept is not None and kept.model_sha256 == digest:
