@@ -91,6 +91,10 @@ class SearchConfig:
         search = {k: v for k, v in asdict(self.search).items() if v is not None}
         if search["metric"] == "cost":  # the default, left out: a run stored before search.metric reads the same
             del search["metric"]
+        for key in ("enqueue", "warm_start"):  # left out when empty: a run stored before them reads the same
+            search[key] = [dict(p) if isinstance(p, dict) else p for p in search[key]]
+            if not search[key]:
+                del search[key]
         if "early_stopping" in search:
             search["early_stopping"] = {k: v for k, v in search["early_stopping"].items() if v is not None}
         if self.objective is not None:

@@ -48,13 +48,14 @@ class ZoomRequest:
 
 
 def initial_round(config: SearchConfig) -> RoundRecord:
-    """Round 0: the config's space, sampled by its sampler."""
+    """Round 0: the config's space, sampled by its sampler, its first trials given ``search.enqueue``'s values."""
     return RoundRecord(
         round=0,
         space=config.space.to_json(),
         n_trials=round_size(config, config.space, config.search.trials),
         sampler=config.search.sampler,
         kind="initial",
+        enqueued=config.search.enqueue,
     )
 
 
