@@ -192,6 +192,18 @@ def _finish(result: Any, quiet: bool) -> None:
 @click.argument("run_ref", metavar="RUN")
 @click.option("--retry-failed", is_flag=True, help="Train failed trials again as well.")
 @click.option(
+    "--trials",
+    "more_trials",
+    metavar="+N",
+    help="Give round 0 N more trials, as if search.trials had been N higher from the start (one-round runs).",
+)
+@click.option(
+    "--rounds",
+    "more_rounds",
+    metavar="+N",
+    help="Add N zoom rounds, planned as if search.rounds had been N higher from the start.",
+)
+@click.option(
     "--trust",
     is_flag=True,
     help="Run a run folder from someone else: its command, module or dask scheduler (see README: trust).",
@@ -201,6 +213,8 @@ def _finish(result: Any, quiet: bool) -> None:
 def resume(
     run_ref: str,
     retry_failed: bool,
+    more_trials: str | None,
+    more_rounds: str | None,
     trust: bool,
     runs_dir: Path | None,
     workers: int | None,
@@ -208,9 +222,14 @@ def resume(
     scheduler: str | None,
     quiet: bool,
 ) -> None:
-    """Continue an interrupted run: train only the trials that have no record yet."""
-    from hpsearch.search.api import Execution, resume_search
+    """Continue an interrupted run: train only the trials that have no record yet.
 
+    With --trials +N or --rounds +N, give a finished run more budget: it becomes the run that asked for it at the
+    start, bit for bit."""
+    from hpsearch.search.api import Execution, resume_search
+    from hpsearch.search.extend import added
+
+    trials, rounds = added(more_trials, "--trials"), added(more_rounds, "--rounds")
     run_dir = resolve_run_dir(run_ref, runs_dir)
     names, metric = _searched_names(run_dir)
     with SearchProgress(names, quiet=quiet, metric=metric) as progress:
@@ -219,6 +238,8 @@ def resume(
             execution=Execution(workers, backend, scheduler, trust),
             retry_failed=retry_failed,
             reporter=progress,
+            more_trials=trials,
+            more_rounds=rounds,
         )
     _finish(result, quiet)
 

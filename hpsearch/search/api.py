@@ -40,6 +40,7 @@ from hpsearch.execution.segments import TrialTask, plan_tasks
 from hpsearch.io.safe_files import write_text_atomic
 from hpsearch.objectives.command import trial_argv
 from hpsearch.objectives.spec import ObjectiveSpec
+from hpsearch.search.extend import add_budget
 from hpsearch.search.halving import RungBudget, planned_rungs, rungs
 from hpsearch.search.options import Execution, SearchReporter, Silent
 from hpsearch.search.refit import refit_best
@@ -223,9 +224,16 @@ def resume_search(
     execution: Execution = Execution(),
     retry_failed: bool = False,
     reporter: SearchReporter | None = None,
+    more_trials: int = 0,
+    more_rounds: int = 0,
 ) -> SearchResult:
-    """Train the trials of a run that have no record yet (and failed ones, if asked)."""
+    """Train the trials of a run that have no record yet (and failed ones, if asked); first give it
+    ``more_trials`` trials in round 0 and ``more_rounds`` zoom rounds, as if it had asked for them at the start
+    (``search.extend``: refused in one line where that cannot hold)."""
     with RunStore.open(run_dir) as store:
+        if more_trials or more_rounds:
+            with store.lock():
+                add_budget(store, trials=more_trials, rounds=more_rounds)
         return _finish(store, execution, reporter, retry_failed=retry_failed)
 
 

@@ -45,7 +45,7 @@ from hpsearch.storage.rounds import RoundTable
 from hpsearch.storage.rows import dumps, now, stored_json
 from hpsearch.storage.run_names import new_run_dir, validate_run_name
 from hpsearch.storage.rungs import RungTable
-from hpsearch.storage.schema import SCHEMA_VERSION, schema_version, upgraded
+from hpsearch.storage.schema import SCHEMA_VERSION, MetaTable, schema_version, upgraded
 from hpsearch.storage.sql import reading, transaction
 from hpsearch.storage.trials import TrialTable
 
@@ -64,6 +64,7 @@ class Tables:
     rungs: RungTable  # rung_results and promotions
     decisions: DecisionLog
     confirmations: Confirmations
+    meta: MetaTable  # the config, replaced when resume adds budget
 
 
 class RunStore:
@@ -104,6 +105,7 @@ class RunStore:
             RungTable(*part),
             DecisionLog(*part),
             Confirmations(*part),
+            MetaTable(*part),
         )
         self.files = ArtifactFiles(*part, read_only=read_only, note=lambda line: self.note(line))
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from hpsearch.core.records import best_epoch
 from hpsearch.storage.epochs import insert_epochs
 from hpsearch.storage.rows import TRIAL_COLUMNS, dumps, epoch_rows, real_is_exact
-from hpsearch.storage.sql import transaction
+from hpsearch.storage.sql import Table, transaction
 
 SCHEMA_VERSION = 4
 """1: hpsearch 0.1.0. 2: pruned status; rung, ranking value and best epoch of each trial;
@@ -163,6 +163,16 @@ def initialize(db: sqlite3.Connection, meta: Mapping[str, str]) -> None:
     db.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?)", [("schema_version", str(SCHEMA_VERSION)), *meta.items()]
     )
+
+
+class MetaTable(Table):
+    """The ``meta`` row a command may change after the run is made: its config, when ``resume --trials +N`` or
+    ``--rounds +N`` gives it more budget (the config it would have had, had it asked for that budget at first)."""
+
+    def replace_config(self, config: Mapping[str, object]) -> None:
+        """Keep ``config`` (a JSON-able dict) as the run's config, read by every later command."""
+        with transaction(self._db):
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (dumps(dict(config)),))
 
 
 def read_meta(db: sqlite3.Connection) -> dict[str, str]:
