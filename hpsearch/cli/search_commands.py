@@ -76,6 +76,15 @@ def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: 
     "--set model.epochs=5 --set search.trials=8. The run records the config as overridden.",
 )
 @click.option(
+    "--from",
+    "warm_from",
+    multiple=True,
+    metavar="RUN",
+    help="Warm-start from RUN (repeatable; in place of search.warm_start): its finished trials that fit the "
+    "space are history for the zoom rounds, not trained again.",
+)
+@click.option("--force", is_flag=True, help="Warm-start from a run on other data or with another objective.")
+@click.option(
     "--dry-run", is_flag=True, help="Print the planned trials and where they fall on each scale; train nothing."
 )
 @click.option(
@@ -92,6 +101,8 @@ def run(
     name: str | None,
     runs_dir: Path | None,
     assignments: tuple[str, ...],
+    warm_from: tuple[str, ...],
+    force: bool,
     dry_run: bool,
     csv_file: Path | None,
     workers: int | None,
@@ -105,6 +116,8 @@ def run(
     from hpsearch.search.api import Execution, start_search
     from hpsearch.search.api import dry_run as plan_run
 
+    if warm_from:  # read with the file, so its checks (trials: 0 needs a warm start) see it
+        assignments = (*assignments, "search.warm_start=" + json.dumps(list(warm_from)))
     config = load_config(config_file, parse_assignments(assignments)).with_search(trials=trials, seed=seed)
     for line in config.notices:  # e.g. a beta searched for optimizers that ignore it
         render.say(Text.assemble(("notice: ", "yellow"), plain(line)), render.err_console)
@@ -152,6 +165,7 @@ def run(
             name=name,
             execution=Execution(workers, backend, scheduler),
             reporter=progress,
+            force=force,
         )
     _finish(result, quiet)
 

@@ -69,7 +69,7 @@ ZOOMS = ("box", "tpe")
 
 # name -> (type, check, rule) of each search setting; None is accepted where the default is None.
 _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
-    "trials": (int, lambda v: 1 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,}"),
+    "trials": (int, lambda v: 0 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,}"),
     "seed": (int, lambda v: 0 <= v <= MAX_SEED, f"an integer from 0 to {MAX_SEED:,}"),
     "workers": (
         int,
@@ -138,6 +138,7 @@ def search_settings(
     if search_problems:
         return settings
     settings = replace(settings, **{k: _coerce(k, v) for k, v in search_raw.items()})
+    problems += budget_problems(settings)
     if settings.enqueue and not problems:  # checked against a space that parsed
         enqueue, enqueue_problems = enqueued_points(settings, space)
         problems += enqueue_problems
@@ -179,6 +180,8 @@ def search_settings(
 def zoom_notices(settings: SearchSettings) -> list[str]:
     """What to say when a tpe zoom round would have too few finished trials to model: it draws at random."""
     if settings.zoom != "tpe" or settings.rounds < 2 or settings.sampler == "grid" or settings.trials >= N_STARTUP:
+        return []
+    if settings.warm_start:  # the warm-start trials count too
         return []
     return [
         f"search.zoom: tpe models the finished trials once there are {N_STARTUP}; with trials: "
@@ -227,6 +230,33 @@ def _check_table(
     return problems
 
 
+def budget_problems(settings: SearchSettings) -> list[ConfigProblem]:
+    """What is wrong with round 0's size (also when ``run --trials`` sets it): more enqueued points than trials;
+    ``trials: 0``, which plans no round-0 trial, outside a warm-started run (its zoom rounds start from the
+    earlier runs' trials) with zoom rounds to plan and their size."""
+    if len(settings.enqueue) > settings.trials:
+        return [
+            ConfigProblem(
+                "search.enqueue",
+                f"has {len(settings.enqueue)} points but round 0 has {settings.trials} trials",
+                f"raise search.trials to {len(settings.enqueue)} or more",
+            )
+        ]
+    if settings.trials:
+        return []
+    if not settings.warm_start:
+        return [ConfigProblem("search.trials", "must be an integer from 1, got 0", "0 needs search.warm_start")]
+    if settings.rounds < 2 or settings.zoom_trials is None or settings.sampler == "grid":
+        return [
+            ConfigProblem(
+                "search.trials",
+                "0 (zoom straight from the warm-start runs) needs zoom rounds of their own size and no grid",
+                "add rounds: 2 (or more) and zoom_trials: N",
+            )
+        ]
+    return []
+
+
 def enqueued_points(settings: SearchSettings, space: Space) -> tuple[tuple[dict[str, Any], ...], list[ConfigProblem]]:
     """``search.enqueue``'s points as the space holds their values, and what is wrong with them: a name the
     space does not search, a value outside its range or choices, a parameter whose condition the point's own
@@ -234,14 +264,6 @@ def enqueued_points(settings: SearchSettings, space: Space) -> tuple[tuple[dict[
     if settings.sampler == "grid":
         return (), [
             ConfigProblem("search.enqueue", "a grid plans its own points", "use sampler: random or quasi with it")
-        ]
-    if len(settings.enqueue) > settings.trials:
-        return (), [
-            ConfigProblem(
-                "search.enqueue",
-                f"has {len(settings.enqueue)} points but round 0 has {settings.trials} trials",
-                f"raise search.trials to {len(settings.enqueue)} or more",
-            )
         ]
     problems = []
     for i, point in enumerate(settings.enqueue):

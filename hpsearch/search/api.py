@@ -49,6 +49,7 @@ from hpsearch.search.run_config import stored_config
 from hpsearch.search.search_data import check_fixed_size, load_data, run_data
 from hpsearch.search.test_part import TestFigures, score_best_model
 from hpsearch.search.trust import check_trusted
+from hpsearch.search.warm import read_warm_trials, summarize
 from hpsearch.space.zoom import EdgeHint
 from hpsearch.storage.run_names import command_ref, validate_run_name
 from hpsearch.storage.run_store import RunStore
@@ -160,8 +161,17 @@ def start_search(
     name: str | None = None,
     execution: Execution = Execution(),
     reporter: SearchReporter | None = None,
+    force: bool = False,
 ) -> SearchResult:
-    """Create a run in ``runs_dir`` and train all its rounds."""
+    """Create a run in ``runs_dir`` and train all its rounds.
+
+    With ``search.warm_start``, the finished trials of those runs (names in ``runs_dir``, or paths) that fit the
+    space are history for the zoom rounds (``search.warm``); a run on other data or with another objective is
+    refused unless ``force``."""
+    reporter = reporter or Silent()
+    warm = read_warm_trials(config, runs_dir, force=force, warn=lambda line: reporter.note(f"warning: {line}"))
+    for summary in summarize(warm):
+        reporter.note(summary.line())
     dataset = load_data(config)  # a data error is the user's: report it before a run folder exists
     if dataset is not None:
         check_fixed_size(config, dataset)
@@ -174,6 +184,8 @@ def start_search(
         lambda _: (resolved, yaml.safe_dump(resolved, sort_keys=False)),
     )
     with store:
+        if warm:
+            store.tables.warm.add(warm)  # before any round: the zoom rounds' history, kept whatever becomes of it
         if dataset is not None:
             # A Ctrl-C here leaves a run without its data, which resume prepares again: say so, as for a trial.
             with interruptible(

@@ -48,6 +48,7 @@ from hpsearch.storage.rungs import RungTable
 from hpsearch.storage.schema import SCHEMA_VERSION, MetaTable, schema_version, upgraded
 from hpsearch.storage.sql import reading, transaction
 from hpsearch.storage.trials import TrialTable
+from hpsearch.storage.warm import WarmTable
 
 #: How many names ``create_new`` tries when other processes take each one first.
 _CREATE_TRIES = 100
@@ -65,6 +66,7 @@ class Tables:
     decisions: DecisionLog
     confirmations: Confirmations
     meta: MetaTable  # the config, replaced when resume adds budget
+    warm: WarmTable  # the trials of earlier runs it was warm-started from
 
 
 class RunStore:
@@ -106,6 +108,7 @@ class RunStore:
             DecisionLog(*part),
             Confirmations(*part),
             MetaTable(*part),
+            WarmTable(*part),
         )
         self.files = ArtifactFiles(*part, read_only=read_only, note=lambda line: self.note(line))
 
