@@ -343,3 +343,32 @@ def _searched_names(run_dir: Path) -> tuple[list[str], str | None]:
     with RunStore.open(run_dir, read_only=True) as store:
         config = stored_config(store)
     return list(config.space.names), config.metric
+
+
+@click.command("import")
+@click.argument("run_name", metavar="RUN_NAME")
+@click.argument("csv_file", metavar="TRIALS.csv", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--config",
+    "config_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The search file whose space the rows are points of (and whose data and model a zoom trains).",
+)
+@click.option(
+    "--metric",
+    metavar="COLUMN",
+    help="The column of each trial's result (default: dev_cost, or the objective's metric).",
+)
+@runs_dir_option
+def import_(run_name: str, csv_file: Path, config_file: Path, metric: str | None, runs_dir: Path | None) -> None:
+    """Make run RUN_NAME of TRIALS.csv: one finished trial per row (a column per searched parameter, and the
+    metric's). Nothing is trained; show, plot, zoom and warm-start from it as from any run."""
+    from hpsearch.config.loading import load_config
+    from hpsearch.search.importing import import_run
+
+    config = load_config(config_file)
+    result = import_run(config, csv_file, runs_dir=runs_dir_or_default(runs_dir), name=run_name, metric=metric)
+    failed = f" ({result.failed} without a value: failed)" if result.failed else ""
+    render.say(plain(f"imported {result.trials} trials{failed} into run '{result.run_dir.name}'"))
+    render.say(plain(f"run saved in {result.run_dir}"))

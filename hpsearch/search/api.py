@@ -20,7 +20,7 @@ import csv
 import io
 import os
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ from hpsearch.search.warm import read_warm_trials, summarize
 from hpsearch.space.zoom import EdgeHint
 from hpsearch.storage.run_names import command_ref, validate_run_name
 from hpsearch.storage.run_store import RunStore
+from hpsearch.storage.warm import WarmTrial
 
 __all__ = [
     "DryRun",
@@ -61,6 +62,7 @@ __all__ = [
     "SearchReporter",
     "SearchResult",
     "check_trusted",
+    "create_run",
     "dry_run",
     "edge_hints",
     "planned_rungs",
@@ -172,6 +174,20 @@ def start_search(
     warm = read_warm_trials(config, runs_dir, force=force, warn=lambda line: reporter.note(f"warning: {line}"))
     for summary in summarize(warm):
         reporter.note(summary.line())
+    with create_run(config, runs_dir=runs_dir, name=name, execution=execution, warm=warm) as store:
+        return _finish(store, execution, reporter)
+
+
+def create_run(
+    config: SearchConfig,
+    *,
+    runs_dir: Path,
+    name: str | None = None,
+    execution: Execution = Execution(),
+    warm: Sequence[WarmTrial] = (),
+) -> RunStore:
+    """A new run of ``config`` in ``runs_dir``, open, nothing trained: its data read, checked and kept in the
+    folder, its warm-start trials kept (``start_search``, and ``hpsearch import``, which records trials instead)."""
     dataset = load_data(config)  # a data error is the user's: report it before a run folder exists
     if dataset is not None:
         check_fixed_size(config, dataset)
@@ -183,9 +199,9 @@ def start_search(
         validate_run_name(name or config.name),
         lambda _: (resolved, yaml.safe_dump(resolved, sort_keys=False)),
     )
-    with store:
+    try:
         if warm:
-            store.tables.warm.add(warm)  # before any round: the zoom rounds' history, kept whatever becomes of it
+            store.tables.warm.add(list(warm))  # before any round: the zoom rounds' history, kept whatever happens
         if dataset is not None:
             # A Ctrl-C here leaves a run without its data, which resume prepares again: say so, as for a trial.
             with interruptible(
@@ -194,7 +210,10 @@ def start_search(
             ):
                 write_prepared(store.run_dir, dataset)  # parsed once: every trial and every resume trains on these
                 store.check_digests(prepared_files(store.run_dir))  # kept now, checked before every later use
-        return _finish(store, execution, reporter)
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def tune(

@@ -92,7 +92,7 @@ def plan_round(
                 np.random.default_rng(np.random.SeedSequence([seed, round], spawn_key=(_QUASI_STREAM,))),
             )
         )
-    elif sampler == "tpe":
+    elif sampler in ("tpe", "csv"):  # csv: an imported round's rows (``hpsearch import``)
         if len(planned) < n_trials:
             raise ValueError(f"a tpe round of {n_trials} trials has {len(planned)} planned points")
         units = [np.asarray(p, dtype=float) for p in planned[:n_trials]]
