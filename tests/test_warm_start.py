@@ -164,3 +164,21 @@ def test_a_run_of_schema_4_opens_migrated_and_is_warm_started_from(tmp_path: Pat
     path.write_text(path.read_text().replace("noise: 1.0}", "noise: 1.0}").replace("samples: 150", "samples: 120"))
     result = CliRunner().invoke(cli, ["run", str(path), "--from", "v4-run", "-q"])
     assert result.exit_code == 0 and "warm start: 6 trials of run 'v4-run' count" in result.stderr, result.output
+
+
+def test_show_and_export_mark_the_warm_trials_apart_from_the_runs_own(tmp_path: Path, runs_dir: Path) -> None:
+    import json
+
+    _start(tmp_path, runs_dir, "a", "  trials: 4\n", space=CONDITIONAL)
+    _start(tmp_path, runs_dir, "b", "  trials: 2\n  warm_start: [a]\n", space=NARROW)
+    shown = CliRunner().invoke(cli, ["show", "b"])
+    assert shown.exit_code == 0 and "warm start: " in shown.stdout and "trials of run 'a' count" in shown.stdout
+    assert "2/2 trials done" in shown.stdout  # the leaderboard is the run's own
+    exported = CliRunner().invoke(cli, ["export", "b", "--json", "-"])
+    document = json.loads(exported.stdout)
+    assert len(document["trials"]) == 2 and len(document["warm_start"]) == 4
+    with RunStore.open(runs_dir / "b", read_only=True) as store:
+        warm = store.tables.warm.all()
+    assert [(w["source"], w["source_trial"], w["counted"], w["left_out"]) for w in document["warm_start"]] == [
+        ("a", w.source_trial, w.left_out is None, w.left_out) for w in warm
+    ]

@@ -44,7 +44,8 @@ def add_budget(store: RunStore, *, trials: int = 0, rounds: int = 0) -> None:
         raise RunError(f"run '{store.run_dir.name}' is a babysat model — continue it with: hpsearch babysit {ref}")
     search: dict[str, Any] = dict(store.config.get("search") or {})
     if trials:
-        why = _no_more_trials(config.search.sampler, config.search.early_stopping is not None, len(stored))
+        sampler = "csv" if stored and stored[0].sampler == "csv" else config.search.sampler
+        why = _no_more_trials(sampler, config.search.early_stopping is not None, len(stored))
         if why:
             raise RunError(
                 f"--trials +{trials}: run '{store.run_dir.name}' {why} — use hpsearch resume {ref} --rounds +N"
@@ -67,6 +68,8 @@ def _no_more_trials(sampler: str, early_stopping: bool, n_rounds: int) -> str | 
     """Why round 0 cannot grow and stay the round a larger ``search.trials`` would have made (None: it can)."""
     if sampler == "grid":
         return "samples a grid, whose round 0 is the whole grid"
+    if sampler == "csv":
+        return "was imported: its round 0 is the rows of a CSV"
     if early_stopping:
         return "stops trials early: its rungs were decided among round 0's trials"
     if n_rounds > 1:
