@@ -170,15 +170,19 @@ def test_show_and_export_mark_the_warm_trials_apart_from_the_runs_own(tmp_path: 
     import json
 
     _start(tmp_path, runs_dir, "a", "  trials: 4\n", space=CONDITIONAL)
-    _start(tmp_path, runs_dir, "b", "  trials: 2\n  warm_start: [a]\n", space=NARROW)
+    _start(tmp_path, runs_dir, "b", "  trials: 6\n  warm_start: [a]\n", space=NARROW)
     shown = CliRunner().invoke(cli, ["show", "b"])
     assert shown.exit_code == 0 and "warm start: " in shown.stdout and "trials of run 'a' count" in shown.stdout
-    assert "2/2 trials done" in shown.stdout  # the leaderboard is the run's own
+    assert "6/6 trials done" in shown.stdout  # the leaderboard is the run's own
     exported = CliRunner().invoke(cli, ["export", "b", "--json", "-"])
     document = json.loads(exported.stdout)
-    assert len(document["trials"]) == 2 and len(document["warm_start"]) == 4
+    assert len(document["trials"]) == 6 and len(document["warm_start"]) == 4
     with RunStore.open(runs_dir / "b", read_only=True) as store:
         warm = store.tables.warm.all()
     assert [(w["source"], w["source_trial"], w["counted"], w["left_out"]) for w in document["warm_start"]] == [
         ("a", w.source_trial, w.left_out is None, w.left_out) for w in warm
     ]
+    pytest.importorskip("matplotlib", reason="plots need the plot extra")
+    plotted = CliRunner().invoke(cli, ["plot", "b", "--out", str(tmp_path / "plots")])
+    assert plotted.exit_code == 0, plotted.output
+    assert "trials of run &#x27;a&#x27; count as history" in (tmp_path / "plots" / "report.html").read_text()

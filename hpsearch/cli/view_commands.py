@@ -177,12 +177,13 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
     from hpsearch.analysis.run_notes import test_notes
     from hpsearch.confirm.repeats import load_confirmation
     from hpsearch.search.run_config import stored_config
+    from hpsearch.search.warm import summarize
     from hpsearch.storage.run_store import RunStore
 
     run_dir = resolve_run_dir(run_ref, runs_dir)
     with RunStore.open(run_dir, read_only=True) as store:
         rounds, trials, config, name = store.rounds(), store.trials(), stored_config(store), store.name
-        decisions, confirmation = store.decisions(), load_confirmation(store)
+        decisions, confirmation, warm = store.decisions(), load_confirmation(store), store.tables.warm.all()
     out = out if out is not None else run_plots_dir(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     importance = run_importance(config.space, trials, config.objective, config.search.metric)
@@ -195,6 +196,7 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
         objective=config.objective,
         decisions=decisions,
         confirmation=confirmation,
+        warm=[w.record(-1 - i) for i, w in enumerate(warm) if w.left_out is None],
     )
     report = write_report(
         out,
@@ -205,7 +207,7 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
         importance=importance,
         metric=config.metric,
         confirmation=confirmation,
-        notes=test_notes(run_dir, trials, config.objective is not None),
+        notes=[*test_notes(run_dir, trials, config.objective is not None), *(w.line() for w in summarize(warm))],
     )
     for path in [*images, report]:
         click.echo(safe(path))
