@@ -81,3 +81,17 @@ def test_a_bad_enqueued_point_is_one_line_naming_the_file_the_key_and_the_fix(
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.exit_code == 2 and len(lines) == 1, result.output
     assert "cond.yaml" in lines[0] and words in lines[0] and (" — " in lines[0] or "must be" in lines[0]), lines[0]
+
+
+def square(params: dict) -> float:
+    """An own objective for the test below (top-level: a run stores it as module:function)."""
+    return (params["x"] - 0.3) ** 2
+
+
+def test_an_own_objective_gets_the_enqueued_point_first(tmp_path: Path) -> None:
+    from hpsearch.search.api import tune
+
+    result = tune(
+        square, {"x": {"scale": "uniform", "low": -1, "high": 1}}, trials=3, runs_dir=tmp_path, enqueue=[{"x": 0.3}]
+    )
+    assert [t.params for t in result.trials if t.trial == 0] == [{"x": 0.3}] and result.best.value == 0.0
