@@ -186,3 +186,14 @@ def test_show_and_export_mark_the_warm_trials_apart_from_the_runs_own(tmp_path: 
     plotted = CliRunner().invoke(cli, ["plot", "b", "--out", str(tmp_path / "plots")])
     assert plotted.exit_code == 0, plotted.output
     assert "trials of run &#x27;a&#x27; count as history" in (tmp_path / "plots" / "report.html").read_text()
+
+
+def test_a_dry_run_says_what_the_warm_start_gives_and_refuses_what_run_refuses(tmp_path: Path, runs_dir: Path) -> None:
+    _start(tmp_path, runs_dir, "a", "  trials: 3\n")
+    path = _config(tmp_path, "b", "  trials: 0\n  rounds: 2\n  zoom_trials: 4\n")
+    planned = CliRunner().invoke(cli, ["run", str(path), "--from", "a", "--dry-run"])
+    assert planned.exit_code == 0 and "warm start: 3 trials of run 'a' count" in planned.stdout, planned.output
+    other = _config(tmp_path, "c", "  trials: 2\n", noise=1.0)
+    refused = CliRunner().invoke(cli, ["run", str(other), "--from", "a", "--dry-run"])
+    assert refused.exit_code == 2 and "run 'a' has other data" in refused.stderr
+    assert not (runs_dir / "b").exists() and not (runs_dir / "c").exists()

@@ -124,7 +124,9 @@ def run(
     if workers is None and config.search.backend == "loky":
         check_workers(click.get_current_context(), None, config.search.workers)  # type: ignore[arg-type]
     if dry_run:
-        planned = plan_run(config, Execution(workers, backend, scheduler))
+        planned = plan_run(
+            config, Execution(workers, backend, scheduler), runs_dir=runs_dir_or_default(runs_dir), force=force
+        )
         plan, names = planned.trials, list(config.space.names)
         if csv_file is not None:
             planned.write_csv(csv_file, names)
@@ -144,6 +146,8 @@ def run(
         if planned.first_call is not None:
             render.say(plain(f"trial {plan[0].trial} runs: {planned.first_call}"))
         render.console.print(plan_view.zoom_rounds_line(config.search))
+        for line in planned.warm:
+            render.say(plain(line))
         if planned.stacking is not None:
             render.say(plain(planned.stacking.line()))
         from hpsearch.config.conditions import condition_tree  # the when: tree, with how many trials each is active in

@@ -109,6 +109,8 @@ class DryRun:
     rungs: RungBudget | None
     stacking: StackPlan | None
     first_call: str | None = None
+    warm: list[str] = field(default_factory=list)
+    """What each warm-start run gives the zoom rounds (``search.warm.WarmSummary.line``)."""
 
     def write_csv(self, path: Path, names: list[str]) -> Path:
         """``run --dry-run --csv FILE``: one row per planned trial (round, id, the value of each of ``names``),
@@ -121,12 +123,16 @@ class DryRun:
         return write_text_atomic(path, text.getvalue())
 
 
-def dry_run(config: SearchConfig, execution: Execution = Execution()) -> DryRun:
+def dry_run(
+    config: SearchConfig, execution: Execution = Execution(), *, runs_dir: Path | None = None, force: bool = False
+) -> DryRun:
     """Plan ``config``'s first round as ``start_search`` would (what ``run --dry-run`` shows).
 
-    Checks the data too (a missing file is the same one-line DataError ``run`` gives), so a dry run that
-    passes is a run that starts; the data are read once.
+    Checks the data too (a missing file is the same one-line DataError ``run`` gives), and the warm-start runs
+    in ``runs_dir`` (``search.warm_start``, said in ``DryRun.warm``), so a dry run that passes is a run that
+    starts; the data are read once.
     """
+    warm = read_warm_trials(config, runs_dir, force=force) if runs_dir is not None else []
     dataset = load_data(config)
     trials = plan_tasks(initial_round(config), seed=config.search.seed, grid_points=config.search.grid_points)
     stacking = None
@@ -140,6 +146,7 @@ def dry_run(config: SearchConfig, execution: Execution = Execution()) -> DryRun:
         first_call(config.objective, {**config.model, **trials[0].params})  # as run_job passes them
         if config.objective is not None and trials
         else None,
+        [summary.line() for summary in summarize(warm)],
     )
 
 
