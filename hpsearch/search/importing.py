@@ -22,6 +22,7 @@ import numpy as np
 
 from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.errors import RunError
+from hpsearch.core.escapes import safe
 from hpsearch.core.limits import MAX_TRIALS
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus
 from hpsearch.search.api import create_run
@@ -53,7 +54,7 @@ def import_run(
     header, rows = read_csv(csv_path)
     if column not in header:
         raise RunError(
-            f"{csv_path.name}: no column {column!r} (it has {', '.join(header[:12])}) — name the metric's column "
+            f"{csv_path.name}: no column {column!r} (it has {safe(', '.join(header[:12]))}) — name the metric's column "
             "with --metric COLUMN"
         )
     records = [
@@ -102,7 +103,7 @@ def _point(space: Space, row: dict[str, str], where: str) -> dict[str, Any]:
     params = {name: _cell(space[name], row[name]) for name in space.names if row.get(name, "") != ""}
     bad = misfit(space, params)
     if bad is not None:
-        raise RunError(f"{where}: {bad.message} — fix the row, or widen space.{bad.name} in the config")
+        raise RunError(f"{where}: {safe(bad.message)} — fix the row, or widen space.{bad.name} in the config")
     return space.trial_params({**space.center(), **fitted(space, params)})
 
 
