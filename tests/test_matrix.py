@@ -22,12 +22,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from hpsearch.analysis.export import write_csv
 from hpsearch.analysis.leaderboard import format_cost
 from hpsearch.cli.main import cli
 from hpsearch.config.loading import load_config
 from hpsearch.confirm.repeats import confirm_run
 from hpsearch.core.records import TrialStatus, rank
 from hpsearch.search.api import Execution, resume_search, start_search, stored_config, zoom_search
+from hpsearch.search.importing import import_run
 from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
 from tests.kill_resume import kill_at, record_count
@@ -53,6 +55,9 @@ KINDS = (
     "tested",
     "cv",
     "ranked",
+    "enqueued",
+    "warm",
+    "imported",
 )
 COMMANDS = (
     "show80",
@@ -69,6 +74,9 @@ COMMANDS = (
     "resume",
     "resume_retry",
     "list",
+    "extend_trials",
+    "extend_rounds",
+    "warm_from",
 )
 
 _OWN = "own objective"  # what predict and babysit --trial say of an own objective's run: its models are the user's
@@ -86,6 +94,18 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("v1", "predict"): "saved without its data preparation",  # a schema-1 model file has no preparation
     ("tested", "babysit_trial"): "babysit keeps no test part",  # babysit steers by dev figures: no test part
     ("cv", "babysit_trial"): "not data.cv's K folds",  # babysit steers one model
+    # issue 34: round 0 grows only where the larger run would have planned the same trials
+    **{(k, "extend_trials"): "has zoom rounds planned" for k in ("zoomed", "conditional", "enqueued", "warm")},
+    **{
+        (k, "extend_trials"): "rungs were decided"
+        for k in ("halving", "hyperband", "python_es", "regression", "ranked")
+    },
+    ("imported", "extend_trials"): "was imported",
+    ("imported", "babysit_trial"): "was imported",  # no training of it to continue
+    ("v1", "extend_trials"): "has zoom rounds planned",
+    ("babysat", "extend_trials"): "babysat",
+    ("babysat", "extend_rounds"): "babysat",
+    ("imported", "predict"): "no best model",  # an imported trial's model is elsewhere
 }
 
 COMMAND_SCORE = """\
@@ -252,7 +272,26 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
     )
     ranked.write_text(ranked.read_text().replace("model:\n", "model:\n  class_weight: balanced\n"))
     dirs["ranked"] = start_search(load_config(ranked), runs_dir=runs, name="ranked", execution=one).run_dir
+    dirs.update(_issue_34_kinds(base, runs, dirs["plain"]))
     return {kind: _best(run_dir, kind) for kind, run_dir in dirs.items()}
+
+
+def _issue_34_kinds(base: Path, runs: Path, plain: Path) -> dict[str, Path]:
+    """Issue 34's runs: known points enqueued first; a search warm-started from ``plain`` with no random round
+    of its own; ``plain``'s trials exported to CSV and imported as a run."""
+    one = Execution(workers=1)
+    dirs = {}
+    enqueued = _tiny(base / "enqueued", "  rounds: 2\n  zoom_trials: 2\n  enqueue:\n    - {learning_rate: 0.01}\n")
+    dirs["enqueued"] = start_search(load_config(enqueued), runs_dir=runs, name="enqueued", execution=one).run_dir
+    warm = _tiny(base / "warm", "  rounds: 2\n  zoom_trials: 3\n  warm_start: [plain]\n", trials=0)
+    dirs["warm"] = start_search(load_config(warm), runs_dir=runs, name="warm", execution=one).run_dir
+    with RunStore.open(plain, read_only=True) as store:
+        trials, config = store.trials(), stored_config(store)
+    with open(base / "plain.csv", "w", newline="") as f:
+        write_csv(trials, config.model, f)
+    imported = _tiny(base / "imported")
+    dirs["imported"] = import_run(load_config(imported), base / "plain.csv", runs_dir=runs, name="imported").run_dir
+    return dirs
 
 
 def _regression(folder: Path, runs: Path, execution: Execution) -> Path:
@@ -320,6 +359,9 @@ def _args(command: str, name: str, b: Built, folder: Path) -> list[str]:
         "resume": ["resume", name, "-q", "-w", "1"],
         "resume_retry": ["resume", name, "--retry-failed", "-q", "-w", "1"],
         "list": ["list"],
+        "extend_trials": ["resume", name, "--trials", "+1", "-q", "-w", "1"],
+        "extend_rounds": ["resume", name, "--rounds", "+1", "-q", "-w", "1"],
+        "warm_from": ["run", str(b.run_dir / "config.yaml"), "--from", name, "--name", "warmed", "-q", "-w", "1"],
     }[command]
 
 
@@ -404,6 +446,15 @@ def _check(command: str, b: Built, out: str, name: str, runs: Path, folder: Path
         assert ("test J" in out) == (b.kind in ("tested", "cv"))
     elif command == "list":
         assert name in out
+    elif command in ("extend_trials", "extend_rounds"):
+        assert "best: trial" in out
+        with RunStore.open(runs / name, read_only=True) as store:
+            search = store.config["search"]
+        assert search["trials" if command == "extend_trials" else "rounds"] >= 2 or b.kind == "v1"
+    elif command == "warm_from":
+        assert "run saved in" in out
+        with RunStore.open(runs / "warmed", read_only=True) as store:
+            assert store.tables.warm.all() and all(w.source == name for w in store.tables.warm.all())
 
 
 @pytest.mark.parametrize("command", COMMANDS)

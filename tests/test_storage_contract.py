@@ -35,6 +35,7 @@ OWNERS = {
     "confirmations": "hpsearch/storage/confirmations.py",
     "best_model_saves": "hpsearch/storage/artifacts.py",
     "file_digests": "hpsearch/storage/artifacts.py",
+    "warm_trials": "hpsearch/storage/warm.py",
 }
 
 _TABLE = r"\s+\"?(\w+)"

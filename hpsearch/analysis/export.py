@@ -26,6 +26,7 @@ from hpsearch.core.columns import (
 from hpsearch.core.decisions import Decision
 from hpsearch.core.records import RoundRecord, TrialRecord, rank
 from hpsearch.execution.folds import CV_FOLDS, CV_STD, fold_value
+from hpsearch.storage.warm import WarmTrial
 
 
 def export_columns(
@@ -191,9 +192,11 @@ def write_json(
     brackets: dict[int, int] | None = None,
     decisions: dict[int, list[Decision]] | None = None,
     tested: dict[int, dict[str, Any]] | None = None,
+    warm: list[WarmTrial] | None = None,
 ) -> None:
     """The run as one JSON document: rounds (with their promotions), importance, the recommended configuration
-    (``confirm.recommended``) and every trial (with its history, and a babysat trial's ``decisions``).
+    (``confirm.recommended``) and every trial (with its history, and a babysat trial's ``decisions``); a
+    warm-started run's earlier trials under ``warm_start`` (``warm_rows``), apart from its own.
 
     ``promotions`` maps a round to ``(bracket, rung) -> trials promoted from that rung`` (``RunStore.promotions``);
     ``brackets`` maps a trial to its Hyperband bracket; ``decisions`` a babysat trial to what was changed, when and
@@ -229,9 +232,27 @@ def write_json(
         "importance": importance,
         "recommended": recommended,
         "trials": rows,
+        **({"warm_start": warm_rows(warm)} if warm else {}),
     }
     json.dump(_json_value(document), stream, indent=2)
     stream.write("\n")
+
+
+def warm_rows(warm: list[WarmTrial]) -> list[dict[str, Any]]:
+    """A warm-started run's earlier trials, each marked with where it came from and whether it counted (and if
+    not, why): history for the zoom rounds, not trials of this run."""
+    return [
+        {
+            "source": w.source,
+            "source_trial": w.source_trial,
+            "status": w.status.value,
+            "value": w.value,
+            "counted": w.left_out is None,
+            "left_out": w.left_out,
+            "params": w.params,
+        }
+        for w in warm
+    ]
 
 
 def _json_value(value: Any) -> Any:

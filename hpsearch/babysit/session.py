@@ -183,6 +183,11 @@ def _continuable(search: RunStore, trial: int) -> TrialRecord:
             f"trial {trial} of run '{search.run_dir.name}' {record.status.value}: there is no state to "
             "continue — pick an ok trial (hpsearch show)"
         )
+    if any(r.kind == "import" and r.round == record.round for r in search.rounds()):
+        raise RunError(
+            f"trial {trial} of run '{search.run_dir.name}' was imported: there is no training to continue — pick "
+            "a trial trained here (zoom the run first), or babysit its values: hpsearch babysit CONFIG --set ..."
+        )
     return record
 
 

@@ -93,6 +93,7 @@ for _command in (
     search_commands.run,
     search_commands.resume,
     search_commands.zoom,
+    search_commands.import_,
     model_commands.confirm,
     model_commands.babysit,
     model_commands.predict,

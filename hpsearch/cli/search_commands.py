@@ -76,6 +76,15 @@ def train(config_file: Path, assignments: tuple[str, ...], as_json: bool, save: 
     "--set model.epochs=5 --set search.trials=8. The run records the config as overridden.",
 )
 @click.option(
+    "--from",
+    "warm_from",
+    multiple=True,
+    metavar="RUN",
+    help="Warm-start from RUN (repeatable; in place of search.warm_start): its finished trials that fit the "
+    "space are history for the zoom rounds, not trained again.",
+)
+@click.option("--force", is_flag=True, help="Warm-start from a run on other data or with another objective.")
+@click.option(
     "--dry-run", is_flag=True, help="Print the planned trials and where they fall on each scale; train nothing."
 )
 @click.option(
@@ -92,6 +101,8 @@ def run(
     name: str | None,
     runs_dir: Path | None,
     assignments: tuple[str, ...],
+    warm_from: tuple[str, ...],
+    force: bool,
     dry_run: bool,
     csv_file: Path | None,
     workers: int | None,
@@ -105,13 +116,17 @@ def run(
     from hpsearch.search.api import Execution, start_search
     from hpsearch.search.api import dry_run as plan_run
 
+    if warm_from:  # read with the file, so its checks (trials: 0 needs a warm start) see it
+        assignments = (*assignments, "search.warm_start=" + json.dumps(list(warm_from)))
     config = load_config(config_file, parse_assignments(assignments)).with_search(trials=trials, seed=seed)
     for line in config.notices:  # e.g. a beta searched for optimizers that ignore it
         render.say(Text.assemble(("notice: ", "yellow"), plain(line)), render.err_console)
     if workers is None and config.search.backend == "loky":
         check_workers(click.get_current_context(), None, config.search.workers)  # type: ignore[arg-type]
     if dry_run:
-        planned = plan_run(config, Execution(workers, backend, scheduler))
+        planned = plan_run(
+            config, Execution(workers, backend, scheduler), runs_dir=runs_dir_or_default(runs_dir), force=force
+        )
         plan, names = planned.trials, list(config.space.names)
         if csv_file is not None:
             planned.write_csv(csv_file, names)
@@ -131,6 +146,8 @@ def run(
         if planned.first_call is not None:
             render.say(plain(f"trial {plan[0].trial} runs: {planned.first_call}"))
         render.console.print(plan_view.zoom_rounds_line(config.search))
+        for line in planned.warm:
+            render.say(plain(line))
         if planned.stacking is not None:
             render.say(plain(planned.stacking.line()))
         from hpsearch.config.conditions import condition_tree  # the when: tree, with how many trials each is active in
@@ -152,6 +169,7 @@ def run(
             name=name,
             execution=Execution(workers, backend, scheduler),
             reporter=progress,
+            force=force,
         )
     _finish(result, quiet)
 
@@ -192,6 +210,18 @@ def _finish(result: Any, quiet: bool) -> None:
 @click.argument("run_ref", metavar="RUN")
 @click.option("--retry-failed", is_flag=True, help="Train failed trials again as well.")
 @click.option(
+    "--trials",
+    "more_trials",
+    metavar="+N",
+    help="Give round 0 N more trials, as if search.trials had been N higher from the start (one-round runs).",
+)
+@click.option(
+    "--rounds",
+    "more_rounds",
+    metavar="+N",
+    help="Add N zoom rounds, planned as if search.rounds had been N higher from the start.",
+)
+@click.option(
     "--trust",
     is_flag=True,
     help="Run a run folder from someone else: its command, module or dask scheduler (see README: trust).",
@@ -201,6 +231,8 @@ def _finish(result: Any, quiet: bool) -> None:
 def resume(
     run_ref: str,
     retry_failed: bool,
+    more_trials: str | None,
+    more_rounds: str | None,
     trust: bool,
     runs_dir: Path | None,
     workers: int | None,
@@ -208,9 +240,14 @@ def resume(
     scheduler: str | None,
     quiet: bool,
 ) -> None:
-    """Continue an interrupted run: train only the trials that have no record yet."""
-    from hpsearch.search.api import Execution, resume_search
+    """Continue an interrupted run: train only the trials that have no record yet.
 
+    With --trials +N or --rounds +N, give a finished run more budget: it becomes the run that asked for it at the
+    start, bit for bit."""
+    from hpsearch.search.api import Execution, resume_search
+    from hpsearch.search.extend import added
+
+    trials, rounds = added(more_trials, "--trials"), added(more_rounds, "--rounds")
     run_dir = resolve_run_dir(run_ref, runs_dir)
     names, metric = _searched_names(run_dir)
     with SearchProgress(names, quiet=quiet, metric=metric) as progress:
@@ -219,6 +256,8 @@ def resume(
             execution=Execution(workers, backend, scheduler, trust),
             retry_failed=retry_failed,
             reporter=progress,
+            more_trials=trials,
+            more_rounds=rounds,
         )
     _finish(result, quiet)
 
@@ -308,3 +347,32 @@ def _searched_names(run_dir: Path) -> tuple[list[str], str | None]:
     with RunStore.open(run_dir, read_only=True) as store:
         config = stored_config(store)
     return list(config.space.names), config.metric
+
+
+@click.command("import")
+@click.argument("run_name", metavar="RUN_NAME")
+@click.argument("csv_file", metavar="TRIALS.csv", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--config",
+    "config_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The search file whose space the rows are points of (and whose data and model a zoom trains).",
+)
+@click.option(
+    "--metric",
+    metavar="COLUMN",
+    help="The column of each trial's result (default: dev_cost, or the objective's metric).",
+)
+@runs_dir_option
+def import_(run_name: str, csv_file: Path, config_file: Path, metric: str | None, runs_dir: Path | None) -> None:
+    """Make run RUN_NAME of TRIALS.csv: one finished trial per row (a column per searched parameter, and the
+    metric's). Nothing is trained; show, plot, zoom and warm-start from it as from any run."""
+    from hpsearch.config.loading import load_config
+    from hpsearch.search.importing import import_run
+
+    config = load_config(config_file)
+    result = import_run(config, csv_file, runs_dir=runs_dir_or_default(runs_dir), name=run_name, metric=metric)
+    failed = f" ({result.failed} without a value: failed)" if result.failed else ""
+    render.say(plain(f"imported {result.trials} trials{failed} into run '{result.run_dir.name}'"))
+    render.say(plain(f"run saved in {result.run_dir}"))

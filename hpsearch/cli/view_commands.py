@@ -29,12 +29,13 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
     from hpsearch.data.stored_arrays import run_data_notes
     from hpsearch.search.rounds import edge_hints
     from hpsearch.search.run_config import stored_config
+    from hpsearch.search.warm import summarize
     from hpsearch.storage.run_store import RunStore
 
     with RunStore.open(resolve_run_dir(run_ref, runs_dir), read_only=True) as store:
         rounds, trials, best = store.rounds(), store.trials(round_), store.best_model()
         config, decisions, confirmation = stored_config(store), store.decisions(), load_confirmation(store)
-        every_trial = trials if round_ is None else store.trials()
+        every_trial, warm = (trials if round_ is None else store.trials()), store.tables.warm.all()
     if round_ is not None and round_ not in {r.round for r in rounds}:
         raise click.BadParameter(f"run has rounds {', '.join(str(r.round) for r in rounds)}", param_hint="--round")
     done, planned = len(trials), sum(r.n_trials for r in rounds if round_ in (None, r.round))
@@ -59,6 +60,8 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
     if failure is not None:
         render.say(plain(failure))
     render.console.print(render.rounds_table(rounds, every_trial))
+    for summary in summarize(warm):  # earlier runs' trials: the zoom rounds' history, not this run's trials
+        render.say(plain(summary.line()))
     for trial_decisions in decisions.values():  # babysat runs: what was changed, when and why
         render.console.print(render.decisions_table(trial_decisions))
     if confirmation is not None:
@@ -105,7 +108,7 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
     with RunStore.open(resolve_run_dir(run_ref, runs_dir), read_only=True) as store:
         rounds, trials, config = store.rounds(), store.trials(), stored_config(store)
         promotions = {r.round: store.promotions(r.round) for r in rounds}
-        confirmation, decisions = load_confirmation(store), store.decisions()
+        confirmation, decisions, warm = load_confirmation(store), store.decisions(), store.tables.warm.all()
     confirmed, brackets = export_fields(confirmation), run_brackets(rounds, config)
     figures = current_test_figures(store.run_dir)
     tested = figures.columns() if figures is not None else None
@@ -126,6 +129,7 @@ def export(run_ref: str, csv_file: Path | None, json_file: Path | None, runs_dir
             brackets=brackets,
             decisions=decisions,
             tested=tested,
+            warm=warm,
         )
     else:
         write_csv(
@@ -173,12 +177,13 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
     from hpsearch.analysis.run_notes import test_notes
     from hpsearch.confirm.repeats import load_confirmation
     from hpsearch.search.run_config import stored_config
+    from hpsearch.search.warm import summarize
     from hpsearch.storage.run_store import RunStore
 
     run_dir = resolve_run_dir(run_ref, runs_dir)
     with RunStore.open(run_dir, read_only=True) as store:
         rounds, trials, config, name = store.rounds(), store.trials(), stored_config(store), store.name
-        decisions, confirmation = store.decisions(), load_confirmation(store)
+        decisions, confirmation, warm = store.decisions(), load_confirmation(store), store.tables.warm.all()
     out = out if out is not None else run_plots_dir(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     importance = run_importance(config.space, trials, config.objective, config.search.metric)
@@ -191,6 +196,7 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
         objective=config.objective,
         decisions=decisions,
         confirmation=confirmation,
+        warm=[w.record(-1 - i) for i, w in enumerate(warm) if w.left_out is None],
     )
     report = write_report(
         out,
@@ -201,7 +207,7 @@ def plot(run_ref: str, out: Path | None, top_k: int, runs_dir: Path | None) -> N
         importance=importance,
         metric=config.metric,
         confirmation=confirmation,
-        notes=test_notes(run_dir, trials, config.objective is not None),
+        notes=[*test_notes(run_dir, trials, config.objective is not None), *(w.line() for w in summarize(warm))],
     )
     for path in [*images, report]:
         click.echo(safe(path))

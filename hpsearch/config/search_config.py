@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.config.conditions import engine_notices, sometimes_absent
-from hpsearch.config.search_settings import SearchSettings, check_settings, search_settings, zoom_notices
+from hpsearch.config.search_settings import (
+    SearchSettings,
+    budget_problems,
+    check_settings,
+    search_settings,
+    zoom_notices,
+)
 from hpsearch.core.columns import reserved_name
 from hpsearch.core.decisions import BabysitRules, parse_rules
 from hpsearch.core.errors import ConfigError, ConfigProblem, config_error, did_you_mean
@@ -76,6 +82,8 @@ class SearchConfig:
         """A copy with some search settings replaced (None values are ignored), validated."""
         changes = {k: v for k, v in changes.items() if v is not None}
         problems = check_settings(changes, "search")
+        if not problems:
+            problems = budget_problems(replace(self.search, **changes))
         if problems:
             raise ConfigError(problems)
         return replace(self, search=replace(self.search, **changes))
@@ -91,6 +99,10 @@ class SearchConfig:
         search = {k: v for k, v in asdict(self.search).items() if v is not None}
         if search["metric"] == "cost":  # the default, left out: a run stored before search.metric reads the same
             del search["metric"]
+        for key in ("enqueue", "warm_start"):  # left out when empty: a run stored before them reads the same
+            search[key] = [dict(p) if isinstance(p, dict) else p for p in search[key]]
+            if not search[key]:
+                del search[key]
         if "early_stopping" in search:
             search["early_stopping"] = {k: v for k, v in search["early_stopping"].items() if v is not None}
         if self.objective is not None:

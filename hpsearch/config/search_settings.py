@@ -17,6 +17,7 @@ from hpsearch.nn.hyperparams import HYPERPARAMETERS
 from hpsearch.nn.metrics import RANKING_METRICS
 from hpsearch.objectives.spec import ObjectiveSpec, placement_problems
 from hpsearch.pruning.schedule import METHODS, EarlyStopping
+from hpsearch.space.fit import CONDITION, MISSING, OUTSIDE, fitted, misfit
 from hpsearch.space.samplers import SAMPLERS, grid_size
 from hpsearch.space.search_space import Space
 from hpsearch.space.tpe import N_STARTUP
@@ -36,6 +37,10 @@ class SearchSettings:
     ``zoom`` says how a zoom round draws its trials: ``box`` (uniformly in the
     box around the ``top_k`` best) or ``tpe`` (planned from every finished
     trial by a Parzen-estimator model, ``space.tpe``; the default).
+    ``enqueue``: values round 0's first trials take as given (``space.fit``
+    checked; the parameters they leave out drawn as usual). ``warm_start``: the
+    earlier runs whose finished trials count as history for the zoom rounds
+    (``search.warm``), read when the run is created.
     """
 
     trials: int = 20
@@ -55,6 +60,8 @@ class SearchSettings:
     zoom: str = "tpe"  # tpe beat box on all four problems of benchmarks/bench_sampler.py
     refit: bool | None = None  # true: predict uses the winner retrained on train+dev rows (search.refit)
     metric: str = "cost"  # what trials are ranked by (nn.metrics.RANKING_METRICS); J stays the training loss
+    enqueue: tuple[dict[str, Any], ...] = ()
+    warm_start: tuple[str, ...] = ()
 
 
 #: How a zoom round draws its trials (``search.zoom``).
@@ -62,7 +69,7 @@ ZOOMS = ("box", "tpe")
 
 # name -> (type, check, rule) of each search setting; None is accepted where the default is None.
 _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
-    "trials": (int, lambda v: 1 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,}"),
+    "trials": (int, lambda v: 0 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,}"),
     "seed": (int, lambda v: 0 <= v <= MAX_SEED, f"an integer from 0 to {MAX_SEED:,}"),
     "workers": (
         int,
@@ -87,6 +94,16 @@ _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
     "early_stopping": (dict, lambda v: True, "a mapping such as {method: halving, min_epochs: 3, eta: 3}"),
     "refit": (bool, lambda v: True, "true (retrain the winner on train and dev rows for predict) or false"),
     "metric": (str, lambda v: v in RANKING_METRICS, "one of " + ", ".join(RANKING_METRICS)),
+    "enqueue": (
+        list,
+        lambda v: len(v) <= MAX_TRIALS and all(isinstance(p, dict) and p for p in v),
+        "a list of points, each a mapping such as {learning_rate: 0.01, beta1: 0.9}",
+    ),
+    "warm_start": (
+        list,
+        lambda v: len(v) <= MAX_ROUNDS and all(isinstance(r, str) and r for r in v),
+        "a list of run names, such as [earlier-run]",
+    ),
 }
 
 
@@ -121,6 +138,11 @@ def search_settings(
     if search_problems:
         return settings
     settings = replace(settings, **{k: _coerce(k, v) for k, v in search_raw.items()})
+    problems += budget_problems(settings)
+    if settings.enqueue and not problems:  # checked against a space that parsed
+        enqueue, enqueue_problems = enqueued_points(settings, space)
+        problems += enqueue_problems
+        settings = replace(settings, enqueue=enqueue)
     if settings.metric != "cost" and objective is not None:
         problems.append(
             ConfigProblem("search.metric", "is for the built-in networks", "an own objective ranks by objective.metric")
@@ -159,6 +181,8 @@ def zoom_notices(settings: SearchSettings) -> list[str]:
     """What to say when a tpe zoom round would have too few finished trials to model: it draws at random."""
     if settings.zoom != "tpe" or settings.rounds < 2 or settings.sampler == "grid" or settings.trials >= N_STARTUP:
         return []
+    if settings.warm_start:  # the warm-start trials count too
+        return []
     return [
         f"search.zoom: tpe models the finished trials once there are {N_STARTUP}; with trials: "
         f"{settings.trials}, round 1 is drawn at random — use trials: {N_STARTUP} or more, or zoom: box"
@@ -182,6 +206,7 @@ def check_settings(values: dict[str, Any], prefix: str) -> list[ConfigProblem]:
             or (kind is float and isinstance(value, (int, float)) and not isinstance(value, bool))
             or (kind is str and isinstance(value, str))
             or (kind is bool and isinstance(value, bool))
+            or (kind is list and isinstance(value, list))
         ) and check(value)
         if not ok:
             problems.append(ConfigProblem(f"{prefix}.{key}", f"must be {rule}, got {value!r}"))
@@ -205,9 +230,61 @@ def _check_table(
     return problems
 
 
+def budget_problems(settings: SearchSettings) -> list[ConfigProblem]:
+    """What is wrong with round 0's size (also when ``run --trials`` sets it): more enqueued points than trials;
+    ``trials: 0``, which plans no round-0 trial, outside a warm-started run (its zoom rounds start from the
+    earlier runs' trials) with zoom rounds to plan and their size."""
+    if len(settings.enqueue) > settings.trials:
+        return [
+            ConfigProblem(
+                "search.enqueue",
+                f"has {len(settings.enqueue)} points but round 0 has {settings.trials} trials",
+                f"raise search.trials to {len(settings.enqueue)} or more",
+            )
+        ]
+    if settings.trials:
+        return []
+    if not settings.warm_start:
+        return [ConfigProblem("search.trials", "must be an integer from 1, got 0", "0 needs search.warm_start")]
+    if settings.rounds < 2 or settings.zoom_trials is None or settings.sampler == "grid":
+        return [
+            ConfigProblem(
+                "search.trials",
+                "0 (zoom straight from the warm-start runs) needs zoom rounds of their own size and no grid",
+                "add rounds: 2 (or more) and zoom_trials: N",
+            )
+        ]
+    return []
+
+
+def enqueued_points(settings: SearchSettings, space: Space) -> tuple[tuple[dict[str, Any], ...], list[ConfigProblem]]:
+    """``search.enqueue``'s points as the space holds their values, and what is wrong with them: a name the
+    space does not search, a value outside its range or choices, a parameter whose condition the point's own
+    values do not meet (its parents must be given with it), more points than round 0 has trials, a grid."""
+    if settings.sampler == "grid":
+        return (), [
+            ConfigProblem("search.enqueue", "a grid plans its own points", "use sampler: random or quasi with it")
+        ]
+    problems = []
+    for i, point in enumerate(settings.enqueue):
+        bad = misfit(space, point, partial=True)
+        if bad is not None:
+            fix = {
+                OUTSIDE: "give a value the space allows",
+                MISSING: "remove it from the point, or add it to space:",
+                CONDITION: "give its parents' values in the same point",
+            }[bad.kind]
+            problems.append(ConfigProblem(f"search.enqueue[{i}].{bad.name}", bad.message, fix))
+    if problems:
+        return (), problems
+    return tuple(fitted(space, point) for point in settings.enqueue), []
+
+
 def _coerce(key: str, value: Any) -> Any:
     if key == "early_stopping" and isinstance(value, dict):
         return EarlyStopping(**value)
+    if key in ("enqueue", "warm_start"):
+        return tuple(value)
     return float(value) if _SEARCH_RULES[key][0] is float and value is not None else value
 
 

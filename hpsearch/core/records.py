@@ -87,7 +87,9 @@ class RoundRecord:
     ``tpe``), one per trial in ``space``'s unit cube: stored with the round, so
     resuming or any number of workers train the same trials. It is kept in the
     round's stored space JSON under ``PLANNED_KEY`` (``stored_space``,
-    ``from_stored_space``), a key no parameter name can take.
+    ``from_stored_space``), a key no parameter name can take. ``enqueued``
+    holds the values ``search.enqueue`` gives round 0's first trials (the other
+    parameters drawn as usual), kept the same way under ``ENQUEUED_KEY``.
     """
 
     round: int
@@ -99,21 +101,34 @@ class RoundRecord:
     expand: bool = False
     first_trial: int = 0
     planned: tuple[tuple[float, ...], ...] = ()
+    enqueued: tuple[dict[str, Any], ...] = ()
 
 
 #: The key of a round's stored space JSON that holds its planned unit points (not an identifier: no parameter's name).
 PLANNED_KEY = "~planned"
+#: The key of round 0's stored space JSON that holds its enqueued points (``search.enqueue``).
+ENQUEUED_KEY = "~enqueued"
 
 
 def stored_space(rnd: RoundRecord) -> dict[str, Any]:
-    """What the store keeps as a round's space: ``rnd.space``, plus its planned points under ``PLANNED_KEY``."""
-    return {**rnd.space, PLANNED_KEY: [list(p) for p in rnd.planned]} if rnd.planned else dict(rnd.space)
+    """What the store keeps as a round's space: ``rnd.space``, plus its planned points under ``PLANNED_KEY`` and
+    its enqueued ones under ``ENQUEUED_KEY``."""
+    stored = dict(rnd.space)
+    if rnd.planned:
+        stored[PLANNED_KEY] = [list(p) for p in rnd.planned]
+    if rnd.enqueued:
+        stored[ENQUEUED_KEY] = [dict(p) for p in rnd.enqueued]
+    return stored
 
 
 def from_stored_space(stored: dict[str, Any]) -> dict[str, Any]:
-    """``RoundRecord`` fields ``space`` and ``planned`` from what ``stored_space`` wrote."""
-    space = {k: v for k, v in stored.items() if k != PLANNED_KEY}
-    return {"space": space, "planned": tuple(tuple(float(x) for x in p) for p in stored.get(PLANNED_KEY, ()))}
+    """``RoundRecord`` fields ``space``, ``planned`` and ``enqueued`` from what ``stored_space`` wrote."""
+    space = {k: v for k, v in stored.items() if k not in (PLANNED_KEY, ENQUEUED_KEY)}
+    return {
+        "space": space,
+        "planned": tuple(tuple(float(x) for x in p) for p in stored.get(PLANNED_KEY, ())),
+        "enqueued": tuple(dict(p) for p in stored.get(ENQUEUED_KEY, ())),
+    }
 
 
 @dataclass(frozen=True)

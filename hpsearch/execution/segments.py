@@ -165,6 +165,7 @@ def plan_tasks(rnd: RoundRecord, *, seed: int, grid_points: int) -> list[TrialTa
         sampler=rnd.sampler,
         grid_points=grid_points,
         planned=rnd.planned,
+        enqueued=rnd.enqueued,
     )
     return [
         TrialTask(rnd.first_trial + i, rnd.round, i, params, trial_seed(seed, rnd.round, i))

@@ -20,7 +20,7 @@ import csv
 import io
 import os
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from hpsearch.execution.segments import TrialTask, plan_tasks
 from hpsearch.io.safe_files import write_text_atomic
 from hpsearch.objectives.command import trial_argv
 from hpsearch.objectives.spec import ObjectiveSpec
+from hpsearch.search.extend import add_budget
 from hpsearch.search.halving import RungBudget, planned_rungs, rungs
 from hpsearch.search.options import Execution, SearchReporter, Silent
 from hpsearch.search.refit import refit_best
@@ -48,9 +49,11 @@ from hpsearch.search.run_config import stored_config
 from hpsearch.search.search_data import check_fixed_size, load_data, run_data
 from hpsearch.search.test_part import TestFigures, score_best_model
 from hpsearch.search.trust import check_trusted
+from hpsearch.search.warm import read_warm_trials, summarize
 from hpsearch.space.zoom import EdgeHint
 from hpsearch.storage.run_names import command_ref, validate_run_name
 from hpsearch.storage.run_store import RunStore
+from hpsearch.storage.warm import WarmTrial
 
 __all__ = [
     "DryRun",
@@ -59,6 +62,7 @@ __all__ = [
     "SearchReporter",
     "SearchResult",
     "check_trusted",
+    "create_run",
     "dry_run",
     "edge_hints",
     "planned_rungs",
@@ -105,6 +109,8 @@ class DryRun:
     rungs: RungBudget | None
     stacking: StackPlan | None
     first_call: str | None = None
+    warm: list[str] = field(default_factory=list)
+    """What each warm-start run gives the zoom rounds (``search.warm.WarmSummary.line``)."""
 
     def write_csv(self, path: Path, names: list[str]) -> Path:
         """``run --dry-run --csv FILE``: one row per planned trial (round, id, the value of each of ``names``),
@@ -117,12 +123,16 @@ class DryRun:
         return write_text_atomic(path, text.getvalue())
 
 
-def dry_run(config: SearchConfig, execution: Execution = Execution()) -> DryRun:
+def dry_run(
+    config: SearchConfig, execution: Execution = Execution(), *, runs_dir: Path | None = None, force: bool = False
+) -> DryRun:
     """Plan ``config``'s first round as ``start_search`` would (what ``run --dry-run`` shows).
 
-    Checks the data too (a missing file is the same one-line DataError ``run`` gives), so a dry run that
-    passes is a run that starts; the data are read once.
+    Checks the data too (a missing file is the same one-line DataError ``run`` gives), and the warm-start runs
+    in ``runs_dir`` (``search.warm_start``, said in ``DryRun.warm``), so a dry run that passes is a run that
+    starts; the data are read once.
     """
+    warm = read_warm_trials(config, runs_dir, force=force) if runs_dir is not None else []
     dataset = load_data(config)
     trials = plan_tasks(initial_round(config), seed=config.search.seed, grid_points=config.search.grid_points)
     stacking = None
@@ -136,6 +146,7 @@ def dry_run(config: SearchConfig, execution: Execution = Execution()) -> DryRun:
         first_call(config.objective, {**config.model, **trials[0].params})  # as run_job passes them
         if config.objective is not None and trials
         else None,
+        [summary.line() for summary in summarize(warm)],
     )
 
 
@@ -159,8 +170,31 @@ def start_search(
     name: str | None = None,
     execution: Execution = Execution(),
     reporter: SearchReporter | None = None,
+    force: bool = False,
 ) -> SearchResult:
-    """Create a run in ``runs_dir`` and train all its rounds."""
+    """Create a run in ``runs_dir`` and train all its rounds.
+
+    With ``search.warm_start``, the finished trials of those runs (names in ``runs_dir``, or paths) that fit the
+    space are history for the zoom rounds (``search.warm``); a run on other data or with another objective is
+    refused unless ``force``."""
+    reporter = reporter or Silent()
+    warm = read_warm_trials(config, runs_dir, force=force, warn=lambda line: reporter.note(f"warning: {line}"))
+    for summary in summarize(warm):
+        reporter.note(summary.line())
+    with create_run(config, runs_dir=runs_dir, name=name, execution=execution, warm=warm) as store:
+        return _finish(store, execution, reporter)
+
+
+def create_run(
+    config: SearchConfig,
+    *,
+    runs_dir: Path,
+    name: str | None = None,
+    execution: Execution = Execution(),
+    warm: Sequence[WarmTrial] = (),
+) -> RunStore:
+    """A new run of ``config`` in ``runs_dir``, open, nothing trained: its data read, checked and kept in the
+    folder, its warm-start trials kept (``start_search``, and ``hpsearch import``, which records trials instead)."""
     dataset = load_data(config)  # a data error is the user's: report it before a run folder exists
     if dataset is not None:
         check_fixed_size(config, dataset)
@@ -172,7 +206,9 @@ def start_search(
         validate_run_name(name or config.name),
         lambda _: (resolved, yaml.safe_dump(resolved, sort_keys=False)),
     )
-    with store:
+    try:
+        if warm:
+            store.tables.warm.add(list(warm))  # before any round: the zoom rounds' history, kept whatever happens
         if dataset is not None:
             # A Ctrl-C here leaves a run without its data, which resume prepares again: say so, as for a trial.
             with interruptible(
@@ -181,7 +217,10 @@ def start_search(
             ):
                 write_prepared(store.run_dir, dataset)  # parsed once: every trial and every resume trains on these
                 store.check_digests(prepared_files(store.run_dir))  # kept now, checked before every later use
-        return _finish(store, execution, reporter)
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def tune(
@@ -223,9 +262,16 @@ def resume_search(
     execution: Execution = Execution(),
     retry_failed: bool = False,
     reporter: SearchReporter | None = None,
+    more_trials: int = 0,
+    more_rounds: int = 0,
 ) -> SearchResult:
-    """Train the trials of a run that have no record yet (and failed ones, if asked)."""
+    """Train the trials of a run that have no record yet (and failed ones, if asked); first give it
+    ``more_trials`` trials in round 0 and ``more_rounds`` zoom rounds, as if it had asked for them at the start
+    (``search.extend``: refused in one line where that cannot hold)."""
     with RunStore.open(run_dir) as store:
+        if more_trials or more_rounds:
+            with store.lock():
+                add_budget(store, trials=more_trials, rounds=more_rounds)
         return _finish(store, execution, reporter, retry_failed=retry_failed)
 
 

@@ -54,6 +54,8 @@ def restore_best_model(
     if not ranked:
         return None
     best = ranked[0]
+    if any(r.kind == "import" and r.round == best.round for r in store.rounds()):
+        return best  # an imported trial's result came from elsewhere: no weights to keep (hpsearch import)
     saved = store.best_model()
     # A confirmed repeat (hpsearch confirm) stays the saved model while it is there.
     if saved is None or (saved[0] != best.trial and store.confirmed_model() is None):

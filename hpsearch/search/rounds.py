@@ -12,7 +12,6 @@ exactly the trials without a record.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from hpsearch.config.search_config import SearchConfig
@@ -20,7 +19,7 @@ from hpsearch.core.errors import RunError
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.execution.interrupts import interruptible
-from hpsearch.search.halving import rungs
+from hpsearch.search.history import planner_history, trial_levels
 from hpsearch.search.options import Execution, SearchReporter
 from hpsearch.search.trainer import RoundTrainer
 from hpsearch.space.samplers import plan_round, tpe_stream
@@ -29,6 +28,9 @@ from hpsearch.space.tpe import dimensions, level_losses, plan_tpe
 from hpsearch.space.zoom import EdgeHint, zoom_space
 from hpsearch.storage.run_names import command_ref
 from hpsearch.storage.run_store import RunStore
+
+#: ``trial_levels`` now lives with the rest of what the planners read (``search.history``); importable here too.
+__all__ = ["ZoomRequest", "drive", "edge_hints", "initial_round", "trial_levels", "zoom_round"]
 
 
 @dataclass(frozen=True)
@@ -48,13 +50,14 @@ class ZoomRequest:
 
 
 def initial_round(config: SearchConfig) -> RoundRecord:
-    """Round 0: the config's space, sampled by its sampler."""
+    """Round 0: the config's space, sampled by its sampler, its first trials given ``search.enqueue``'s values."""
     return RoundRecord(
         round=0,
         space=config.space.to_json(),
         n_trials=round_size(config, config.space, config.search.trials),
         sampler=config.search.sampler,
         kind="initial",
+        enqueued=config.search.enqueue,
     )
 
 
@@ -95,7 +98,7 @@ def drive(
             if zoom is not None:
                 request, zoom = zoom, None
             elif len(store.rounds()) < config.search.rounds and any(
-                t.status is TrialStatus.OK for t in store.trials()
+                t.status is TrialStatus.OK for t in planner_history(store, config)[0]
             ):  # automatic rounds stop where there is nothing to zoom into
                 request = ZoomRequest(config.search.top_k)
             else:
@@ -110,7 +113,7 @@ def zoom_round(store: RunStore, config: SearchConfig, request: ZoomRequest) -> R
     if (request.method or config.search.zoom) == "tpe" and not expand:
         return tpe_round(store, config, trials)
     rounds = store.rounds()
-    top = [t for t in rank(store.trials()) if t.status is TrialStatus.OK][:top_k]
+    top = [t for t in rank(planner_history(store, config)[0]) if t.status is TrialStatus.OK][:top_k]
     if not top:
         raise RunError(f"run '{store.name}' has no finished ok trial to zoom into — see hpsearch show {store.name}")
     # Runs stored before ranges kept their legal limits get them back from the config's space.
@@ -132,7 +135,8 @@ def zoom_round(store: RunStore, config: SearchConfig, request: ZoomRequest) -> R
 
 
 def tpe_round(store: RunStore, config: SearchConfig, trials: int | None) -> RoundRecord:
-    """A round planned by TPE from every finished trial of the run, its unit points stored in the record.
+    """A round planned by TPE from every finished trial of the run (and its warm-start trials), its unit points
+    stored in the record.
 
     It searches the envelope of the rounds so far (the first round's space,
     unless ``--expand`` widened it), planned with the stream of (search seed,
@@ -141,8 +145,8 @@ def tpe_round(store: RunStore, config: SearchConfig, trials: int | None) -> Roun
     rounds = store.rounds()
     last = rounds[-1]
     reference = envelope([Space.from_json(r.space) for r in rounds]).with_legal_from(config.space)
-    finished = sorted(store.trials(), key=lambda t: t.trial)
-    losses = level_losses(trial_levels(store, config, finished), need=len(reference) + 1)
+    finished, levels = planner_history(store, config)
+    losses = level_losses(levels, need=len(reference) + 1)
     n_trials = trials or config.search.zoom_trials or config.search.trials
     points = plan_tpe(
         reference.unit_rows([t.params for t in finished]),
@@ -160,37 +164,6 @@ def tpe_round(store: RunStore, config: SearchConfig, trials: int | None) -> Roun
         first_trial=last.first_trial + last.n_trials,
         planned=tuple(tuple(float(x) for x in p) for p in points),
     )
-
-
-def trial_levels(store: RunStore, config: SearchConfig, trials: list[TrialRecord]) -> list[dict[int, float]]:
-    """Each trial's cost at each rung it reached (lower is better; ``+inf`` diverged), for ``level_losses``.
-
-    Without early stopping a trial has one level, its ranking value; a failed
-    trial none. With it, the built-in engine's rung results, or an own
-    objective's reports at the rung epochs (its metric as a cost).
-    """
-    epochs = rungs(config)
-    by_trial: dict[int, dict[int, float]] = {}
-    if epochs and config.objective is None:
-        for (trial, rung), e in store.rung_entries([t.trial for t in trials]).items():
-            by_trial.setdefault(trial, {})[rung] = math.inf if e.diverged else e.value
-    levels = []
-    for t in trials:
-        level: dict[int, float] = {}
-        if t.status is TrialStatus.FAILED:
-            levels.append(level)
-            continue
-        if config.objective is None:
-            level.update(by_trial.get(t.trial, {}))
-        elif epochs and config.objective.metric in t.history:
-            progress = t.history.get("epoch", t.history.get("step", ()))
-            at = dict(zip(progress, t.history[config.objective.metric]))
-            level.update({k: config.objective.score(at[e]) for k, e in enumerate(epochs) if e in at})
-        level.setdefault(t.rung or 0, t.ranking_value)
-        if t.status is TrialStatus.DIVERGED:
-            level[t.rung or 0] = math.inf
-        levels.append({rung: v if math.isfinite(v) else math.inf for rung, v in level.items()})
-    return levels
 
 
 def edge_hints(rounds: list[RoundRecord], trials: list[TrialRecord], top_k: int) -> list[EdgeHint]:

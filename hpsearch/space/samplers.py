@@ -37,6 +37,7 @@ def plan_round(
     sampler: str = "random",
     grid_points: int = 5,
     planned: Sequence[Sequence[float]] = (),
+    enqueued: Sequence[Mapping[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """The parameter values of every trial of one round, trial 0 first.
 
@@ -76,6 +77,10 @@ def plan_round(
         Grid values per numeric parameter (>= 2).
     planned
         The stored unit points of a ``tpe`` round (ignored by the other samplers).
+    enqueued
+        Values given to the first trials (``search.enqueue``), exactly: trial ``i`` is drawn as usual and then
+        takes ``enqueued[i]`` over its draw, so a parameter left out is drawn as in the same trial without it.
+        Not for ``grid``, whose plan is its grid.
     """
     if sampler == "random":
         units = [np.random.default_rng([seed, round, i]).random(len(space)) for i in range(n_trials)]
@@ -87,7 +92,7 @@ def plan_round(
                 np.random.default_rng(np.random.SeedSequence([seed, round], spawn_key=(_QUASI_STREAM,))),
             )
         )
-    elif sampler == "tpe":
+    elif sampler in ("tpe", "csv"):  # csv: an imported round's rows (``hpsearch import``)
         if len(planned) < n_trials:
             raise ValueError(f"a tpe round of {n_trials} trials has {len(planned)} planned points")
         units = [np.asarray(p, dtype=float) for p in planned[:n_trials]]
@@ -95,7 +100,8 @@ def plan_round(
         return [space.trial_params(values) for values in _grid(space, grid_points)]
     else:
         raise ValueError(f"unknown sampler {sampler!r}; expected one of {', '.join(SAMPLERS)}")
-    return [space.trial_params(space.from_unit(u)) for u in units]
+    fixed = list(enqueued) + [{}] * (len(units) - len(enqueued))
+    return [space.trial_params({**space.from_unit(u), **given}) for u, given in zip(units, fixed)]
 
 
 def trial_seed(seed: int, round: int, index: int) -> int:

@@ -33,6 +33,16 @@ class RoundTable(Table):
                 ),
             )
 
+    def grow(self, round: int, n_trials: int) -> None:
+        """Give ``round`` (the run's last) ``n_trials`` trials, more than it planned: its first trials stay as
+        they are, since a random or quasi trial depends on its index only (``space.samplers``)."""
+        with transaction(self._db):
+            planned = self._db.execute("SELECT n_trials FROM rounds WHERE round = ?", (round,)).fetchone()
+            later = self._db.execute("SELECT 1 FROM rounds WHERE round > ?", (round,)).fetchone()
+            if planned is None or later is not None or planned[0] > n_trials:
+                raise RunError(f"run '{self.run_name}': round {round} cannot grow to {n_trials} trials")
+            self._db.execute("UPDATE rounds SET n_trials = ? WHERE round = ?", (n_trials, round))
+
     def has(self, round: int) -> bool:
         """Whether the run has round ``round``."""
         return self._db.execute("SELECT 1 FROM rounds WHERE round = ?", (round,)).fetchone() is not None

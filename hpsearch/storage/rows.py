@@ -248,7 +248,7 @@ def round_from_row(row: tuple) -> RoundRecord:
     return RoundRecord(
         round=stored_int(where, "round", r, high=MAX_ROUNDS),
         **from_stored_space(stored_json(where, "space", space)),
-        n_trials=stored_int(where, "n_trials", n, low=1, high=MAX_TRIALS),
+        n_trials=stored_int(where, "n_trials", n, low=0 if r == 0 else 1, high=MAX_TRIALS),  # 0: a warm start
         sampler=sampler,
         kind=kind,
         top_k=stored_int(where, "top_k", top_k, nullable=True, low=1, high=MAX_TRIALS),

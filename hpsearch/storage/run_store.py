@@ -45,9 +45,10 @@ from hpsearch.storage.rounds import RoundTable
 from hpsearch.storage.rows import dumps, now, stored_json
 from hpsearch.storage.run_names import new_run_dir, validate_run_name
 from hpsearch.storage.rungs import RungTable
-from hpsearch.storage.schema import SCHEMA_VERSION, schema_version, upgraded
+from hpsearch.storage.schema import SCHEMA_VERSION, MetaTable, schema_version, upgraded
 from hpsearch.storage.sql import reading, transaction
 from hpsearch.storage.trials import TrialTable
+from hpsearch.storage.warm import WarmTable
 
 #: How many names ``create_new`` tries when other processes take each one first.
 _CREATE_TRIES = 100
@@ -64,6 +65,8 @@ class Tables:
     rungs: RungTable  # rung_results and promotions
     decisions: DecisionLog
     confirmations: Confirmations
+    meta: MetaTable  # the config, replaced when resume adds budget
+    warm: WarmTable  # the trials of earlier runs it was warm-started from
 
 
 class RunStore:
@@ -104,6 +107,8 @@ class RunStore:
             RungTable(*part),
             DecisionLog(*part),
             Confirmations(*part),
+            MetaTable(*part),
+            WarmTable(*part),
         )
         self.files = ArtifactFiles(*part, read_only=read_only, note=lambda line: self.note(line))
 

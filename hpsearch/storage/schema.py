@@ -21,16 +21,17 @@ from collections.abc import Mapping
 from hpsearch.core.records import best_epoch
 from hpsearch.storage.epochs import insert_epochs
 from hpsearch.storage.rows import TRIAL_COLUMNS, dumps, epoch_rows, real_is_exact
-from hpsearch.storage.sql import transaction
+from hpsearch.storage.sql import Table, transaction
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """1: hpsearch 0.1.0. 2: pruned status; rung, ranking value and best epoch of each trial;
 per-epoch results, rung results and promotions in their own tables — and, added while 2 was current (so a
 run of format 2 may lack them: ``v2-early-run``), babysit's ``decisions``, confirm's ``confirmations`` and an
 own objective's ``metrics`` column in ``trials``. 3: the SHA-256 of each file the run
 reads back (checkpoints, training states, prepared arrays), and who created the run (meta ``created_by``).
 4: a ``metrics`` JSON column in ``epochs`` and ``confirmations`` (a regression's dev RMSE and R² per epoch and
-per confirmation repeat). Older runs are migrated on open."""
+per confirmation repeat). 5: ``warm_trials``, the trials of earlier runs a run was warm-started from
+(``search.warm_start``). Older runs are migrated on open."""
 
 FILE_TABLES = """
 -- The SHA-256 of each file of the run folder that hpsearch reads back (checkpoints, babysit state,
@@ -126,6 +127,18 @@ CREATE TABLE confirmations (
 );
 """
 
+WARM_TABLES = """
+-- The finished trials of earlier runs this run was warm-started from (search.warm_start), copied in when it
+-- was made: history for its zoom rounds, never trained here. Runs older than schema 5 have none.
+CREATE TABLE warm_trials (
+    position INTEGER PRIMARY KEY,           -- the order the zoom planners read them in, oldest first
+    source   TEXT NOT NULL,                 -- the run it came from
+    trial    INTEGER NOT NULL,              -- its id there
+    record   TEXT NOT NULL,                 -- JSON: params, status, value, levels (cost per rung), ...
+    left_out TEXT                           -- why it does not count (space.fit's kind: words); NULL: it counts
+);
+"""
+
 SCHEMA = (
     """
 CREATE TABLE meta (
@@ -153,6 +166,7 @@ CREATE TABLE best_model_saves (
 """
     + TRIAL_TABLES
     + FILE_TABLES
+    + WARM_TABLES
 )
 
 
@@ -163,6 +177,16 @@ def initialize(db: sqlite3.Connection, meta: Mapping[str, str]) -> None:
     db.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?)", [("schema_version", str(SCHEMA_VERSION)), *meta.items()]
     )
+
+
+class MetaTable(Table):
+    """The ``meta`` row a command may change after the run is made: its config, when ``resume --trials +N`` or
+    ``--rounds +N`` gives it more budget (the config it would have had, had it asked for that budget at first)."""
+
+    def replace_config(self, config: Mapping[str, object]) -> None:
+        """Keep ``config`` (a JSON-able dict) as the run's config, read by every later command."""
+        with transaction(self._db):
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (dumps(dict(config)),))
 
 
 def read_meta(db: sqlite3.Connection) -> dict[str, str]:
@@ -328,4 +352,5 @@ def _execute_script(db: sqlite3.Connection, script: str) -> None:
 
 MIGRATIONS = {1: _migrate_1_to_2}
 """The data conversion from an older format to the next, where one is needed; tables and columns that are only
-added (2 → 3: ``file_digests``; 3 → 4: ``metrics`` in ``epochs`` and ``confirmations``) come from ``_complete``."""
+added (2 → 3: ``file_digests``; 3 → 4: ``metrics`` in ``epochs`` and ``confirmations``; 4 → 5: ``warm_trials``) come
+from ``_complete``."""

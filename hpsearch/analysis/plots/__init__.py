@@ -27,6 +27,7 @@ holds what they share, ``run_view`` and ``parameter_axis`` prepare the run.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
@@ -58,6 +59,7 @@ def plot_run(
     objective: ObjectiveSpec | None = None,
     decisions: Mapping[int, list[Decision]] | None = None,
     confirmation: Confirmation | None = None,
+    warm: list[TrialRecord] | None = None,
 ) -> list[Path]:
     """Write every picture of a run into ``out_dir`` (created if missing); return the files written.
 
@@ -78,6 +80,9 @@ def plot_run(
         Trial → its decisions (``hpsearch babysit``), marked on its learning curve.
     confirmation
         ``confirm.load_confirmation``'s summary: adds ``confirm.png``.
+    warm
+        A warm-started run's earlier trials that count as its history (``search.history``): drawn grey, apart
+        from its own, in each ``cost_vs_*.png``.
 
     Raises
     ------
@@ -90,7 +95,7 @@ def plot_run(
         raise MissingDependencyError("matplotlib", "plot", "hpsearch plot") from error
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    view = RunView.of(rounds, trials, top_k, objective)
+    view = replace(RunView.of(rounds, trials, top_k, objective), warm=tuple(warm or ()))
     written = []
     for name in view.axes:
         written.append(save_png(parameter_figure(view, name), out_dir / f"cost_vs_{slug(name)}.png"))

@@ -16,7 +16,7 @@ from hpsearch.analysis.plots.canvas import (
     plain_log_ticks,
     strip_jitter,
 )
-from hpsearch.analysis.plots.run_view import RunView, active_title, positions
+from hpsearch.analysis.plots.run_view import RunView, active_title, finite_cost, positions
 from hpsearch.core.records import TrialStatus
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ def parameter_figure(view: RunView, name: str) -> Figure:
                 linewidths=1.0,
                 label=f"{view.round_label(number)} {PRUNED_LABEL}",
             )
+    warm_points(ax, view, name)
     ring_top(ax, view, x, view.cost)
     if not view.good.any():
         note(ax, f"no trial finished with a finite {view.label}")
@@ -85,6 +86,17 @@ def parameter_figure(view: RunView, name: str) -> Figure:
     band.tick_params(axis="x", labelbottom=False)
     band.set_title(f"{view.label} vs {name}{active_title(view, name)}", fontsize=10)
     return figure
+
+
+def warm_points(ax: Axes, view: RunView, name: str) -> None:
+    """A warm start's earlier trials (``view.warm``) as grey plus signs: history the zoom rounds planned from,
+    not trials of this run."""
+    drawn = [(t.params[name], finite_cost(t, view.metric)) for t in view.warm if name in t.params]
+    drawn = [(value, cost) for value, cost in drawn if np.isfinite(cost)]
+    if drawn:
+        x = view.axes[name].position([value for value, _ in drawn])
+        label = f"warm start ({len(drawn)} trials of earlier runs)"
+        ax.scatter(x, [cost for _, cost in drawn], s=26, marker="+", color="0.55", label=label)
 
 
 def ring_top(ax: Axes, view: RunView, xs: np.ndarray, ys: np.ndarray) -> None:

@@ -39,6 +39,7 @@ class RunView:
     metric: str | None = None
     maximize: bool = False
     pruned: np.ndarray | None = None
+    warm: tuple[TrialRecord, ...] = ()  # earlier runs' trials a warm start counts as history: drawn apart
 
     @property
     def finished(self) -> np.ndarray:
