@@ -46,6 +46,27 @@ class TrialTable(Table):
         return [trial_from_row(row) for row in rows]
 
     @reading
+    def some(self, trials: list[int] | None = None, *, history: bool = True) -> list[TrialRecord]:
+        """The records of ``trials`` (every trial if None), by trial id; without ``history``, with an empty one:
+        what a view of thousands of trials needs, without parsing every trial's per-epoch lists (``serve``)."""
+        columns = TRIAL_COLUMNS if history else TRIAL_COLUMNS.replace("history", "'{}'")
+        if trials is None:
+            return [trial_from_row(row) for row in self._db.execute(f"SELECT {columns} FROM trials ORDER BY trial")]
+        found: list[TrialRecord] = []
+        for start in range(0, len(trials), 500):  # SQLite bounds a statement's parameters
+            chunk = [int(t) for t in trials[start : start + 500]]
+            query = f"SELECT {columns} FROM trials WHERE trial IN ({', '.join('?' * len(chunk))}) ORDER BY trial"
+            found += [trial_from_row(row) for row in self._db.execute(query, chunk)]
+        return found
+
+    @reading
+    def versions(self) -> dict[int, tuple[str, int, float | None]]:
+        """Each trial's status, epochs and seconds: what changes when its record is replaced (a failed trial's
+        retry, a babysat trial reopened), so a watcher re-reads only the records that are new or changed."""
+        rows = self._db.execute("SELECT trial, status, epochs_run, seconds FROM trials")
+        return {trial: (status, epochs, seconds) for trial, status, epochs, seconds in rows}
+
+    @reading
     def done_ids(self, *, retry_failed: bool = False) -> set[int]:
         """Ids of the trials that have a record (not counting failed ones if ``retry_failed``)."""
         query = "SELECT trial FROM trials"
