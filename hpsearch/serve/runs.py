@@ -22,6 +22,7 @@ from hpsearch.storage.connection import db_state
 from hpsearch.storage.layout import LOCK_FILE, RUN_DB
 from hpsearch.storage.run_names import validate_run_name
 from hpsearch.storage.run_store import RunStore
+from hpsearch.storage.trials import TrialHead
 
 T = TypeVar("T")
 
@@ -82,37 +83,48 @@ def _holder_alive(lock: Path) -> bool:
 
 @dataclass
 class RunCache:
-    """The trials of one run read so far (without their per-epoch history), and the order they arrived in.
+    """What a server has read of one run: every trial's head (``TrialTable.heads``: enough to rank), the full
+    records (without history) it was asked for, and the order the trials arrived in.
 
     ``order`` lists trial ids as the server first saw them, so ``after=N`` (a page has the first N) answers
-    with what is new. ``generation`` grows when a record already sent changed or went away (a failed trial's
-    retry, a babysat trial reopened): a page that sent another generation starts again from 0.
+    with what is new. ``generation`` grows when a record already seen changed or went away (a failed trial's
+    retry, a babysat trial reopened): a page that holds another generation starts again from 0.
     """
 
-    trials: dict[int, TrialRecord] = field(default_factory=dict)
-    versions: dict[int, tuple] = field(default_factory=dict)
+    heads: dict[int, TrialHead] = field(default_factory=dict)
+    full: dict[int, TrialRecord] = field(default_factory=dict)
     order: list[int] = field(default_factory=list)
     generation: int = 0
-    #: Computed once per set of trials (``views``): the stored config, and importance (it bootstraps).
+    stamp: tuple = ()
+    #: Computed once per set of trials (``views``): the stored config, the ranking, importance.
     derived: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def refresh(self, store: RunStore) -> None:
-        """Read the records that are new or changed since the last refresh."""
-        versions = store.tables.trials.versions()
-        changed = [t for t, v in versions.items() if self.versions.get(t) != v]
-        gone = [t for t in self.versions if t not in versions]
-        if not changed and not gone:
+        """Take in the records added, replaced or dropped since the last refresh (one small query when none)."""
+        stamp = store.tables.trials.stamp()
+        if stamp == self.stamp:
             return
-        if gone or any(t in self.versions for t in changed):
+        heads = {head.trial: head for head in store.tables.trials.heads()}
+        changed = [t for t, head in heads.items() if self.heads.get(t) != head]
+        gone = [t for t in self.heads if t not in heads]
+        if gone or any(t in self.heads for t in changed):
             self.generation += 1
-            self.order = [t for t in self.order if t in versions and t not in changed]
-        for rec in store.tables.trials.some(sorted(changed) if len(changed) < len(versions) else None, history=False):
-            self.trials[rec.trial] = rec
-        for t in gone:
-            self.trials.pop(t, None)
+            self.order = [t for t in self.order if t in heads and t not in changed]
+        for t in changed + gone:
+            self.full.pop(t, None)
         self.order += sorted(changed)
-        self.versions = versions
+        self.heads, self.stamp = heads, stamp
+        self.derived = {"config": self.derived["config"]} if "config" in self.derived else {}
+
+    def records(self, store: RunStore, trials: list[int]) -> list[TrialRecord]:
+        """The full records (without history) of ``trials``, in that order, read once each."""
+        missing = [t for t in trials if t not in self.full and t in self.heads]
+        if missing:
+            whole = len(missing) == len(self.heads)
+            for rec in store.tables.trials.some(None if whole else sorted(missing), history=False):
+                self.full[rec.trial] = rec
+        return [self.full[t] for t in trials if t in self.full]
 
 
 class Runs:

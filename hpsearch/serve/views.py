@@ -20,16 +20,19 @@ from hpsearch.analysis.plots.run_view import RunView, finite_cost
 from hpsearch.analysis.run_notes import describe_round
 from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.errors import RunError
-from hpsearch.core.records import TrialRecord, rank
+from hpsearch.core.records import TrialRecord
 from hpsearch.search.run_config import stored_config
 from hpsearch.serve.runs import RunCache, Runs, is_running, read_run
 from hpsearch.storage.layout import RUN_DB
 from hpsearch.storage.run_store import RunStore
+from hpsearch.storage.trials import TrialHead
 
 #: Trials per answer of ``trials``: a page asks again with ``after`` until it has them all.
 CHUNK = 5000
 #: Most rows a leaderboard page holds.
 MAX_PAGE = 500
+#: Most trials of the first round importance is judged from (it bootstraps, and is asked for while a run goes).
+MAX_IMPORTANCE = 2000
 #: Most trials whose learning curves one answer holds.
 MAX_CURVES = 20
 
@@ -131,14 +134,15 @@ def position(axis: ParameterAxis, value: Any) -> float | None:
 def run_meta(store: RunStore, cache: RunCache, running: bool) -> dict[str, Any]:
     """A run's page header and axes: its line, rounds, the ranked value's name and direction, each axis."""
     config = config_of(store, cache)
-    view = RunView.of(store.rounds(), list(cache.trials.values()), 5, config.objective)
+    view = RunView.of(store.rounds(), [], 5, config.objective)  # axes of the rounds' boxes; no trial is parsed
+    heads = list(cache.heads.values())
     return {
         **run_line(store, running),
         "metric": view.metric,
         "maximize": view.maximize,
         "generation": cache.generation,
         "rounds": [
-            {"round": r.round, "trials": r.n_trials, "how": describe_round(r, view.trials).sentence(r.n_trials)}
+            {"round": r.round, "trials": r.n_trials, "how": describe_round(r, heads).sentence(r.n_trials)}
             for r in view.rounds
         ],
         "axes": [axis_json(axis) for axis in view.axes.values()],
@@ -169,7 +173,7 @@ def trials_after(store: RunStore, cache: RunCache, after: int, generation: int) 
         "reset": start != after,
         "after": start + len(ids),
         "more": start + len(ids) < len(cache.order),
-        "trials": [trial_json(cache.trials[t], view.axes, view.metric) for t in ids],
+        "trials": [trial_json(rec, view.axes, view.metric) for rec in cache.records(store, ids)],
     }
 
 
@@ -191,23 +195,23 @@ def leaderboard_page(
     range), ordered by rank or by ``sort`` (a column: trial, round, seconds, epochs or a parameter), then paged."""
     config = config_of(store, cache)
     size = max(1, min(MAX_PAGE, size))
-    ranked = rank(list(cache.trials.values()))
+    ranked = _ranked(cache)
     place = {t.trial: i + 1 for i, t in enumerate(ranked)}
     chosen = [
-        t
-        for t in ranked
-        if (status is None or t.status.value == status)
-        and (round_ is None or t.round == round_)
-        and _in_range(t.params.get(param) if param else None, low, high, param is not None)
+        t for t in ranked if (status is None or t.status.value == status) and (round_ is None or t.round == round_)
     ]
+    if param is not None or sort not in _HEAD_SORTS:  # a parameter's values are in the full records only
+        chosen = cache.records(store, [t.trial for t in chosen])
+        chosen = [t for t in chosen if _in_range(t.params.get(param) if param else None, low, high, param is not None)]
     if sort != "rank":
         chosen.sort(key=lambda t: _sort_key(t, sort))
     if descending:
         chosen.reverse()
     total = len(chosen)
     page = max(0, min(page, max(0, (total - 1) // size)))
-    shown = chosen[page * size : (page + 1) * size]
-    names = by_importance(_importance(store, cache), list(config.space.names))
+    shown = cache.records(store, [t.trial for t in chosen[page * size : (page + 1) * size]])
+    importance = cache.derived.get("importance")  # parameters by importance once it is known (it is slow)
+    names = by_importance(importance, list(config.space.names)) if importance else list(config.space.names)
     board = leaderboard(shown, names, metric=config.metric)
     titles = [c.title for c in board.columns]
     by_trial = {int(row[titles.index("trial")]): row for row in board.rows}
@@ -219,6 +223,16 @@ def leaderboard_page(
     return {"columns": titles, "rows": rows, "total": total, "page": page, "size": size, "of": len(ranked)}
 
 
+_HEAD_SORTS = ("rank", "trial", "round", "seconds", "epochs")
+
+
+def _ranked(cache: RunCache) -> list[TrialHead]:
+    """Every trial's head, best first (as ``core.records.rank``), ranked once per set of trials."""
+    if "ranked" not in cache.derived:
+        cache.derived["ranked"] = sorted(cache.heads.values(), key=TrialHead.rank_key)
+    return cache.derived["ranked"]
+
+
 def _in_range(value: Any, low: float | None, high: float | None, asked: bool) -> bool:
     if not asked:
         return True
@@ -227,9 +241,9 @@ def _in_range(value: Any, low: float | None, high: float | None, asked: bool) ->
     return (low is None or value >= low) and (high is None or value <= high)
 
 
-def _sort_key(trial: TrialRecord, column: str) -> tuple:
+def _sort_key(trial: TrialRecord | TrialHead, column: str) -> tuple:
     fixed = {"trial": trial.trial, "round": trial.round, "seconds": trial.seconds, "epochs": trial.epochs_run}
-    value = fixed.get(column, trial.params.get(column))
+    value = fixed[column] if column in fixed else getattr(trial, "params", {}).get(column)
     if value is None:
         return (2, "")
     return (0, value) if isinstance(value, (int, float)) else (1, str(value))
@@ -243,21 +257,22 @@ def config_of(store: RunStore, cache: RunCache) -> SearchConfig:
 
 
 def _importance(store: RunStore, cache: RunCache) -> ImportanceReport:
-    """The run's importance, computed once per set of trials (it bootstraps: not on every poll)."""
-    key = (cache.generation, len(cache.order))
-    if cache.derived.get("importance_key") != key:
+    """The run's importance (``run_importance``, as ``hpsearch importance``) of the first round's first
+    ``MAX_IMPORTANCE`` trials, computed once per set of trials: it bootstraps, seconds for thousands of trials."""
+    if "importance" not in cache.derived:
         config = config_of(store, cache)
-        first = [t for t in cache.trials.values() if t.round == 0]
-        cache.derived["importance"] = run_importance(config.space, first, config.objective, config.search.metric)
-        cache.derived["importance_key"] = key
+        first = [t.trial for t in cache.heads.values() if t.round == 0][:MAX_IMPORTANCE]
+        trials = cache.records(store, first)
+        cache.derived["importance"] = run_importance(config.space, trials, config.objective, config.search.metric)
     return cache.derived["importance"]
 
 
 def importance_json(store: RunStore, cache: RunCache) -> dict[str, Any]:
     """What ``hpsearch importance`` shows: each parameter's share of the variation, with its spread."""
     report = _importance(store, cache)
+    first = sum(t.round == 0 for t in cache.heads.values())
     return {
-        "method": report.method,
+        "method": report.method + (f"; its first {MAX_IMPORTANCE} of {first}" if first > MAX_IMPORTANCE else ""),
         "enough": report.enough,
         "message": report.message,
         "items": [{"name": i.name, "share": number(i.share), "spread": number(i.spread)} for i in report.items],
@@ -266,9 +281,10 @@ def importance_json(store: RunStore, cache: RunCache) -> dict[str, Any]:
 
 def trial_page(store: RunStore, cache: RunCache, trial: int) -> dict[str, Any] | None:
     """A trial's page: its values, seed, results, error, per-epoch history, rungs and babysit's decisions."""
-    rec = cache.trials.get(trial)
-    if rec is None:
+    found = cache.records(store, [trial])
+    if not found:
         return None
+    rec = found[0]
     history, _ = store.epoch_log(trial)
     if not any(history.values()):
         history = (store.tables.trials.some([trial]) or [rec])[0].history
@@ -297,7 +313,7 @@ def curves(store: RunStore, cache: RunCache, trials: list[int]) -> dict[str, Any
     metric = config_of(store, cache).metric
     out = {}
     for t in trials[:MAX_CURVES]:
-        if t not in cache.trials:
+        if t not in cache.heads:
             continue
         history, _ = store.epoch_log(t)
         if metric is not None or not any(history.values()):
