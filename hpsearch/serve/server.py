@@ -34,7 +34,7 @@ from hpsearch.serve.runs import Runs, is_running
 STATIC = resources.files("hpsearch.serve") / "static"
 #: The pages: a path's first segment -> its file in ``static/``.
 PAGES = {"": "index.html", "run": "run.html", "trial": "trial.html", "compare": "compare.html"}
-STATIC_FILES = ("app.js", "index.js", "run.js", "trial.js", "compare.js", "style.css")
+STATIC_FILES = ("app.js", "index.js", "run.js", "parcoords.js", "trial.js", "compare.js", "style.css")
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css"}
 CSP = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "

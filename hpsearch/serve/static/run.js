@@ -4,8 +4,8 @@
 
 const NAME = hp.pathArgs()[0] || "";
 const API = "/api/run/" + encodeURIComponent(NAME);
-const PARCOORDS_MAX = 2000; // lines drawn: the best ones (the leaderboard pages through all)
-const GL_FROM = 5000; // points from which charts draw with WebGL
+const PARCOORDS_MAX = 1000; // lines drawn: the best ones (the leaderboard pages through all)
+const MARKERS_MAX = 5000; // points a chart draws: the best half, and an even sample of the rest
 const state = { meta: null, trials: [], after: 0, generation: 0, filtersMade: false, topKey: "", drawn: 0 };
 const board = { page: 0, size: 50, sort: "rank", desc: false, status: "", round: "", param: "", lo: "", hi: "" };
 
@@ -47,22 +47,34 @@ async function loadTrials() {
 
 function byTrial() { return [...state.trials].sort((a, b) => a.trial - b.trial); }
 
+// At most MARKERS_MAX of `trials` (SVG charts: plotly's WebGL ones need eval, which the CSP forbids): the best
+// half of them and an even sample of the others, in their order.
+function sample(trials) {
+  if (trials.length <= MARKERS_MAX) return trials;
+  const keep = new Set(ranked().slice(0, MARKERS_MAX / 2).map((t) => t.trial));
+  const every = Math.ceil(trials.length / (MARKERS_MAX / 2));
+  return trials.filter((t, i) => keep.has(t.trial) || i % every === 0);
+}
+
 function drawHistory() {
   const trials = byTrial();
-  const kind = trials.length >= GL_FROM ? "scattergl" : "scatter";
+  const shown = sample(trials.filter((t) => t.cost !== null));
+  const kind = "scatter";
   const meta = state.meta;
   const data = meta.rounds.map((r) => {
-    const mine = trials.filter((t) => t.round === r.round && t.cost !== null);
+    const mine = shown.filter((t) => t.round === r.round);
     return {
       type: kind, mode: "markers", name: `round ${r.round}`, x: mine.map((t) => t.trial), y: mine.map((t) => t.cost),
       marker: { symbol: mine.map((t) => (t.status === "pruned" ? "circle-open" : "circle")), size: 7 },
       text: mine.map((t) => `trial ${t.trial} (${t.status})`), hoverinfo: "x+y+text",
     };
   });
-  const finished = trials.filter((t) => t.status === "ok");
+  const finished = trials.filter((t) => t.status === "ok" && t.cost !== null);
+  const best = hp.bestSoFar(finished.map((t) => t.cost), meta.maximize);
+  const steps = finished.map((_, i) => i).filter((i) => i === 0 || i === best.length - 1 || best[i] !== best[i - 1]);
   data.push({
     type: kind, mode: "lines", name: "best so far", line: { shape: "hv", color: "#222" },
-    x: finished.map((t) => t.trial), y: hp.bestSoFar(finished.map((t) => t.cost), meta.maximize),
+    x: steps.map((i) => finished[i].trial), y: steps.map((i) => best[i]),
   });
   const shapes = meta.rounds.map((r, i) => {
     const ids = trials.filter((t) => t.round === r.round).map((t) => t.trial);
@@ -82,35 +94,16 @@ function ranked() {
 }
 
 function drawParcoords() {
-  const meta = state.meta;
   const best = ranked().slice(0, PARCOORDS_MAX);
   document.getElementById("pc-n").textContent = String(best.length);
-  const dimensions = meta.axes.map((axis) => {
-    const spec = hp.paramAxis(axis, axis.name);
-    const [low, high] = spec.range;
-    const none = low - 0.08 * (high - low || 1); // "—": where a trial did not use the parameter
-    const values = best.map((t) => hp.at(axis, t) ?? none);
-    const dim = { label: hp.plotText(axis.name), values, range: [values.some((v) => v === none) ? none : low, high] };
-    if (spec.tickvals) {
-      dim.tickvals = [...spec.tickvals];
-      dim.ticktext = [...spec.ticktext];
-      if (values.some((v) => v === none)) { dim.tickvals.unshift(none); dim.ticktext.unshift("—"); }
-    }
-    return dim;
-  });
-  dimensions.push({ label: hp.plotText(meta.label), values: best.map((t) => t.cost) });
-  const costs = best.map((t) => t.cost);
-  hp.draw("parcoords", [{
-    type: "parcoords", dimensions,
-    line: { color: costs, colorscale: "Viridis", reversescale: !meta.maximize, showscale: true },
-  }], { margin: { l: 70, r: 70, t: 50, b: 30 } });
+  drawParallel(document.getElementById("parcoords"), state.meta.axes, best, state.meta.label);
 }
 
 function drawSlices() {
   const meta = state.meta;
   const holder = document.getElementById("slices");
-  const trials = state.trials.filter((t) => t.cost !== null);
-  const kind = trials.length >= GL_FROM ? "scattergl" : "scatter";
+  const trials = sample(state.trials.filter((t) => t.cost !== null));
+  const kind = "scatter";
   meta.axes.forEach((axis, i) => {
     let div = document.getElementById("slice-" + i);
     if (!div) { div = hp.el("div", { id: "slice-" + i }); holder.append(div); }
