@@ -102,9 +102,10 @@ def every_endpoint(server: Server, name: str, trial: int = 2) -> None:
     """Every page and every JSON answer about run ``name`` (``trial``: one of its trials) answers 200."""
     for path in ("/", f"/run/{name}", f"/trial/{name}/{trial}", "/static/app.js", "/static/plotly.min.js", "/api/runs"):
         assert get(server, path)[0] == 200, path
-    for tail in ("", "/trials?after=0", "/leaderboard?size=3&page=1", "/importance", f"/curves?trials={trial}"):
+    for tail in ("", "/trials?after=0", "/leaderboard?size=3&page=1", "/importance", "/rungs", "/confirm"):
         api(server, f"/api/run/{name}{tail}")
     api(server, f"/api/run/{name}/trial/{trial}")
+    api(server, f"/api/run/{name}/curves?trials={trial}")
 
 
 def test_the_runs_list_says_status_trials_and_best(server: Server, runs: Path):
@@ -276,6 +277,7 @@ def test_a_search_served_while_it_runs_gives_the_same_trials_bit_for_bit(tmp_pat
     env = {**os.environ, "HPSEARCH_RUNS_DIR": str(runs)}
     command = [sys.executable, "-m", "hpsearch", "run", str(config), "--name"]
     seen: set[int] = set()
+    statuses: set[str] = set()
     with running(Server(runs, "127.0.0.1", 0)) as server:
         search = subprocess.Popen([*command, "served"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         while search.poll() is None:  # poll as a page does, ten times faster
@@ -283,10 +285,12 @@ def test_a_search_served_while_it_runs_gives_the_same_trials_bit_for_bit(tmp_pat
                 r["name"] == "served" for r in api(server, "/api/runs")["runs"]
             ):
                 seen |= {t["trial"] for t in api(server, "/api/run/served/trials?after=0")["trials"]}
+                statuses.add(api(server, "/api/run/served")["status"])
                 api(server, "/api/run/served/leaderboard")
             time.sleep(0.1)
         assert search.returncode == 0, search.stderr.read() if search.stderr else ""
         final = api(server, "/api/run/served/trials?after=0")
+        assert "running" in statuses and api(server, "/api/run/served")["status"] == "finished"
     subprocess.run([*command, "alone"], env=env, check=True, capture_output=True)
     assert _trials_of(runs / "served") == _trials_of(runs / "alone")
     assert {t["trial"] for t in final["trials"]} == set(range(10)) and seen <= set(range(10))

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from hpsearch.core.errors import MissingDependencyError, RunError
-from hpsearch.serve import views
+from hpsearch.serve import extras, views
 from hpsearch.serve.runs import Runs, is_running
 
 STATIC = resources.files("hpsearch.serve") / "static"
@@ -164,11 +164,15 @@ class Handler(BaseHTTPRequestHandler):
             read = lambda store, cache: views.leaderboard_page(store, cache, **options)  # noqa: E731
         elif what == ["importance"]:
             read = views.importance_json
+        elif what == ["rungs"]:
+            read = extras.rungs_json
+        elif what == ["confirm"]:
+            read = lambda store, cache: {"confirmation": extras.confirm_json(store, cache)}  # noqa: E731
         elif what == ["curves"]:
             ids = [int(t) for t in query.get("trials", "").split(",")[: views.MAX_CURVES] if _NUMBER.fullmatch(t)]
             read = lambda store, cache: views.curves(store, cache, ids)  # noqa: E731
         elif len(what) == 2 and what[0] == "trial" and _NUMBER.fullmatch(what[1]):
-            read = lambda store, cache: views.trial_page(store, cache, int(what[1]))  # noqa: E731
+            read = lambda store, cache: extras.trial_with_command(store, cache, int(what[1]))  # noqa: E731
         else:
             raise RunError("no such endpoint")
         answer = runs.read(name, read)

@@ -304,7 +304,6 @@ def trial_page(store: RunStore, cache: RunCache, trial: int) -> dict[str, Any] |
         "error": rec.error,
         "history": {k: [number(v) for v in vs] for k, vs in history.items()},
         "decisions": [{"epoch": d.epoch, "action": d.action, "reason": d.reason} for d in decisions],
-        "command": f"hpsearch show {store.run_dir.name}",
     }
 
 

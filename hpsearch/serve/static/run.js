@@ -6,6 +6,7 @@ const NAME = hp.pathArgs()[0] || "";
 const API = "/api/run/" + encodeURIComponent(NAME);
 const PARCOORDS_MAX = 1000; // lines drawn: the best ones (the leaderboard pages through all)
 const MARKERS_MAX = 5000; // points a chart draws: the best half, and an even sample of the rest
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]; // by round
 const state = { meta: null, trials: [], after: 0, generation: 0, filtersMade: false, topKey: "", drawn: 0 };
 const board = { page: 0, size: 50, sort: "rank", desc: false, status: "", round: "", param: "", lo: "", hi: "" };
 
@@ -110,7 +111,7 @@ function drawSlices() {
     const mine = trials.filter((t) => hp.at(axis, t) !== null);
     hp.draw(div, [{
       type: kind, mode: "markers", x: mine.map((t) => hp.at(axis, t)), y: mine.map((t) => t.cost),
-      marker: { size: 6, symbol: mine.map((t) => (t.status === "pruned" ? "circle-open" : "circle")), color: mine.map((t) => t.round), colorscale: "Portland" },
+      marker: { size: 6, symbol: mine.map((t) => (t.status === "pruned" ? "circle-open" : "circle")), color: mine.map((t) => PALETTE[t.round % PALETTE.length]) },
       text: mine.map((t) => `trial ${t.trial}: ${t.text[axis.name]}`), hoverinfo: "y+text",
     }], {
       xaxis: hp.paramAxis(axis, `${axis.name} [${axis.scale}]`), yaxis: { title: { text: hp.plotText(meta.label) } },
@@ -125,30 +126,68 @@ async function drawCurves(force) {
   if (!top.length || (key === state.topKey && !force)) return;
   state.topKey = key;
   const answer = await hp.api(`${API}/curves?trials=${key}`);
-  const field = answer.metric ?? "dev_cost";
+  const rmse = !answer.metric && Object.values(answer.curves).some((h) => (h.dev_rmse || []).some((v) => v !== null));
+  const field = answer.metric ?? (rmse ? "dev_rmse" : "dev_cost"); // a regression in its target's units
   const data = [];
   for (const trial of top) {
     const history = answer.curves[String(trial)] || {};
     const ys = history[field] || [];
     data.push({ type: "scatter", mode: "lines+markers", name: `trial ${trial}`, x: ys.map((_, i) => i + 1), y: ys });
-    if (!answer.metric && history.train_cost) {
+    if (!answer.metric && !rmse && history.train_cost) {
       data.push({ type: "scatter", mode: "lines", name: `trial ${trial} train`, x: history.train_cost.map((_, i) => i + 1),
         y: history.train_cost, line: { dash: "dot", width: 1 }, showlegend: false });
     }
   }
   hp.draw("curves", data, {
-    xaxis: { title: { text: "epoch" } }, yaxis: { title: { text: hp.plotText(answer.metric ?? "dev J (dotted: train J)") } },
+    xaxis: { title: { text: "epoch" } }, yaxis: { title: { text: hp.plotText(answer.metric ?? (rmse ? "dev RMSE" : "dev J (dotted: train J)")) } },
   });
 }
 
 async function drawImportance() {
   const report = await hp.api(`${API}/importance`);
   document.getElementById("importance-note").textContent = report.method + (report.message ? " — " + report.message : "");
+  document.getElementById("importance").hidden = !report.enough;
+  if (!report.enough) return;
   const items = [...report.items].reverse();
   hp.draw("importance", [{
     type: "bar", orientation: "h", y: items.map((i) => hp.plotText(i.name)), x: items.map((i) => i.share),
     error_x: { type: "data", array: items.map((i) => i.spread) },
   }], { xaxis: { title: { text: "share of the variation" }, tickformat: ".0%" }, margin: { l: 140, r: 20, t: 10, b: 45 } });
+}
+
+async function drawRungs() {
+  const answer = await hp.api(`${API}/rungs`);
+  if (!answer.trials.length) return;
+  document.getElementById("rungs-section").hidden = false;
+  document.getElementById("rungs-n").textContent = answer.of > answer.trials.length ? `The best ${answer.trials.length} of ${answer.of}.` : "";
+  const x = [], y = [], symbol = [], text = [];
+  for (const t of answer.trials) {
+    t.points.forEach(([epoch, value], i) => {
+      x.push(epoch); y.push(value); text.push(`trial ${t.trial}`);
+      symbol.push(t.pruned && i === t.points.length - 1 ? "circle-open" : "circle");
+    });
+    x.push(null); y.push(null); symbol.push("circle"); text.push("");
+  }
+  hp.draw("rungs", [{ type: "scatter", mode: "lines+markers", x, y, text, hoverinfo: "x+y+text", connectgaps: false,
+    marker: { symbol, size: 7 }, line: { width: 1, color: "#7a8ca5" } }],
+  { xaxis: { title: { text: "epochs trained" } }, yaxis: { title: { text: hp.plotText(state.meta.label) } }, showlegend: false });
+}
+
+async function drawConfirm() {
+  const answer = (await hp.api(`${API}/confirm`)).confirmation;
+  if (!answer) return;
+  document.getElementById("confirm-section").hidden = false;
+  document.getElementById("confirm-note").textContent =
+    (answer.tied ? "The top two cannot be told apart. " : "") + (answer.deterministic ? "Every repeat gave the same J." : "");
+  const names = answer.trials.map((c) => `trial ${c.trial} (#${c.leaderboard_rank})`);
+  const repeats = { type: "scatter", mode: "markers", name: "repeats", marker: { size: 6, color: "#7a8ca5" }, x: [], y: [] };
+  answer.trials.forEach((c, i) => c.values.forEach((v) => { repeats.x.push(names[i]); repeats.y.push(v); }));
+  const means = answer.trials.map((c) => c.mean);
+  const mean = { type: "scatter", mode: "markers", name: "mean, 95% interval", x: names, y: means, marker: { size: 11, symbol: "line-ew-open" },
+    error_y: { type: "data", symmetric: false, array: answer.trials.map((c, i) => (c.interval ? c.interval[1] - means[i] : 0)),
+      arrayminus: answer.trials.map((c, i) => (c.interval ? means[i] - c.interval[0] : 0)) } };
+  const first = { type: "scatter", mode: "markers", name: "first run", x: names, y: answer.trials.map((c) => c.first), marker: { symbol: "x", size: 9 } };
+  hp.draw("confirm", [repeats, mean, first], { yaxis: { title: { text: hp.plotText(state.meta.label) } } });
 }
 
 const SORTABLE = { rank: "rank", trial: "trial", round: "round", seconds: "seconds", epochs: "epochs", "epochs run": "epochs" };
@@ -204,7 +243,11 @@ async function tick() {
   drawParcoords();
   drawSlices();
   await drawCurves(false);
-  if (state.drawn === 1 || state.drawn % 10 === 0) await drawImportance();
+  if (state.drawn === 1 || state.drawn % 10 === 0) {
+    await drawImportance();
+    await drawRungs();
+    await drawConfirm();
+  }
   document.getElementById("live").textContent =
     state.meta.status === "running" ? "live: updated " + new Date().toLocaleTimeString() : "";
 }
