@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -294,3 +295,23 @@ def test_a_search_served_while_it_runs_gives_the_same_trials_bit_for_bit(tmp_pat
     subprocess.run([*command, "alone"], env=env, check=True, capture_output=True)
     assert _trials_of(runs / "served") == _trials_of(runs / "alone")
     assert {t["trial"] for t in final["trials"]} == set(range(10)) and seen <= set(range(10))
+
+
+def test_the_command_prints_its_url_serves_and_stops_on_ctrl_c(runs: Path):
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hpsearch", "serve", str(runs), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        line = server.stdout.readline() if server.stdout else ""
+        url = re.search(r"http://127\.0\.0\.1:[0-9]+/", line)
+        assert url and "Ctrl-C" in line, line
+        with urllib.request.urlopen(url.group(0) + "api/runs") as answer:
+            assert [r["name"] for r in json.loads(answer.read())["runs"]] == [run_name(runs)]
+        server.send_signal(signal.SIGINT)
+        rest, _ = server.communicate(timeout=20)
+    finally:
+        server.kill()
+    assert server.returncode == 0 and "stopped" in rest and "Traceback" not in rest
