@@ -315,3 +315,25 @@ def test_the_command_prints_its_url_serves_and_stops_on_ctrl_c(runs: Path):
     finally:
         server.kill()
     assert server.returncode == 0 and "stopped" in rest and "Traceback" not in rest
+
+
+def test_the_cache_sends_what_is_new_and_starts_again_when_a_record_is_replaced(tmp_path: Path):
+    from hpsearch.core.records import TrialStatus
+    from hpsearch.serve.runs import Runs
+    from tests.test_store import make_store, make_trial
+
+    store = make_store(tmp_path, "demo", n_trials=4)
+    runs = Runs(tmp_path)
+
+    def seen() -> tuple[list[int], int]:
+        return runs.read("demo", lambda _, cache: (list(cache.order), cache.generation))
+
+    with store:
+        store.record_trial(make_trial(0))
+        store.record_trial(make_trial(1, TrialStatus.FAILED))
+        assert seen() == ([0, 1], 0)
+        store.record_trial(make_trial(2))
+        assert seen() == ([0, 1, 2], 0)  # a new trial: appended, the same generation
+        store.record_trial(make_trial(1))  # the failed trial's retry replaces its record
+        assert seen() == ([0, 2, 1], 1)  # a page holding generation 0 is told to start again
+        assert runs.read("demo", lambda _, cache: cache.records(_, [1])[0].status) is TrialStatus.OK

@@ -26,6 +26,8 @@ from hpsearch.storage.trials import TrialHead
 
 T = TypeVar("T")
 
+#: Most full records a run's cache keeps (about 1 KB each); past it, records are read again when asked.
+MAX_KEPT = 20_000
 #: How often a read is tried again when the database file changed while it was read as it stood.
 _READ_TRIES = 5
 
@@ -118,13 +120,16 @@ class RunCache:
         self.derived = {"config": self.derived["config"]} if "config" in self.derived else {}
 
     def records(self, store: RunStore, trials: list[int]) -> list[TrialRecord]:
-        """The full records (without history) of ``trials``, in that order, read once each."""
+        """The full records (without history) of ``trials``, in that order; the first ``MAX_KEPT`` read are kept,
+        so a run of thousands of trials is parsed once and one of 100,000 does not fill the server's memory."""
         missing = [t for t in trials if t not in self.full and t in self.heads]
+        read: dict[int, TrialRecord] = {}
         if missing:
             whole = len(missing) == len(self.heads)
-            for rec in store.tables.trials.some(None if whole else sorted(missing), history=False):
-                self.full[rec.trial] = rec
-        return [self.full[t] for t in trials if t in self.full]
+            read = {r.trial: r for r in store.tables.trials.some(None if whole else sorted(missing), history=False)}
+            room = max(0, MAX_KEPT - len(self.full))
+            self.full.update(dict(list(read.items())[:room]))
+        return [self.full[t] if t in self.full else read[t] for t in trials if t in self.full or t in read]
 
 
 class Runs:
