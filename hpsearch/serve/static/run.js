@@ -233,6 +233,10 @@ function wireLeaderboard() {
 
 let ticks = 0;
 async function tick() {
+  if (!state.meta) { // the table first: a run of 100,000 trials takes a while to send them all
+    await loadMeta();
+    await loadLeaderboard();
+  }
   const fresh = await loadTrials();
   ticks += 1;
   if (fresh || ticks % 5 === 1 || !state.meta) await loadMeta();
