@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -337,3 +338,29 @@ def test_the_cache_sends_what_is_new_and_starts_again_when_a_record_is_replaced(
         store.record_trial(make_trial(1))  # the failed trial's retry replaces its record
         assert seen() == ([0, 2, 1], 1)  # a page holding generation 0 is told to start again
         assert runs.read("demo", lambda _, cache: cache.records(_, [1])[0].status) is TrialStatus.OK
+
+
+def test_the_served_ranking_is_the_ranking_of_show(tmp_path: Path):
+    """Heads (no JSON parsed) rank as core.records.rank ranks the records: rungs, NaN, inf, every status."""
+    from hpsearch.core.records import TrialStatus, rank
+    from hpsearch.serve.runs import Runs
+    from hpsearch.serve.views import _ranked
+    from tests.test_store import make_store, make_trial
+
+    ok, pruned = TrialStatus.OK, TrialStatus.PRUNED
+    records = [
+        make_trial(0, ok, 0.5, rung=1),
+        make_trial(1, pruned, 0.1, rung=0),
+        make_trial(2, TrialStatus.DIVERGED, math.nan),
+        make_trial(3, ok, math.inf, rung=1),
+        make_trial(4, TrialStatus.FAILED),
+        make_trial(5, ok, 0.5, rung=1),
+        make_trial(6, ok, 0.7, rung=1, value=0.2),
+        make_trial(7, pruned, 0.05, rung=0),
+    ]
+    with make_store(tmp_path, "demo", n_trials=len(records)) as store:
+        for rec in records:
+            store.record_trial(rec)
+        expected = [t.trial for t in rank(store.trials())]
+    served = Runs(tmp_path).read("demo", lambda _, cache: [h.trial for h in _ranked(cache)])
+    assert served == expected
