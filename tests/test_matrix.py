@@ -485,3 +485,29 @@ def test_cell(
     else:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert result.exit_code == 2 and len(lines) == 1 and why in lines[0], output
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_serve_cell(kind: str, built: dict[str, Built], tmp_path: Path) -> None:
+    """hpsearch serve answers every page of every kind of run (the serve column of the matrix), writing nothing."""
+    pytest.importorskip("plotly", reason="hpsearch serve needs the serve extra")
+    from hpsearch.serve.server import Server
+    from tests.test_serve import api, every_endpoint, folder_state, running
+
+    b = built[kind]
+    runs = tmp_path / "runs"
+    shutil.copytree(b.run_dir, runs / b.run_dir.name)
+    name = b.run_dir.name
+    with RunStore.open(runs / name, read_only=True) as store:
+        trials = store.trials()
+    before = folder_state(runs)
+    with running(Server(runs, "127.0.0.1", 0)) as server:
+        listed = api(server, "/api/runs")
+        assert [r["name"] for r in listed["runs"]] == [name] and listed["unreadable"] == []
+        every_endpoint(server, name, trials[0].trial)
+        board = api(server, f"/api/run/{name}/leaderboard?size=500")
+        assert board["total"] == len(trials)
+        assert b.best_trial is None or board["rows"][0]["trial"] == b.best_trial
+        assert len(api(server, f"/api/run/{name}/trials?after=0")["trials"]) == len(trials)
+        assert api(server, f"/api/run/{name}")["label"] == (b.metric or "dev J")
+    assert folder_state(runs) == before

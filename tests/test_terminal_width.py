@@ -54,6 +54,7 @@ COMMANDS = (
     "list",
     "plot",
     "importance",
+    "serve",
 )
 _BOX = "┏┃┡│└"
 _CSI = re.compile(r"\[([0-9;?]*)([A-Za-z@])")

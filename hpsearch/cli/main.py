@@ -17,7 +17,7 @@ import click
 from rich.text import Text
 
 from hpsearch import __version__
-from hpsearch.cli import model_commands, render, search_commands, view_commands
+from hpsearch.cli import model_commands, render, search_commands, serve_command, view_commands
 from hpsearch.cli.text import plain, safe
 from hpsearch.core.errors import HpsearchError
 
@@ -102,6 +102,7 @@ for _command in (
     view_commands.list_,
     view_commands.plot,
     view_commands.importance,
+    serve_command.serve,
 ):
     cli.add_command(_command)
 

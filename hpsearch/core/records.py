@@ -71,10 +71,19 @@ class TrialRecord:
         ``rung`` is the index of the last rung a trial reached under early
         stopping (None without it, which ranks as one rung). Ties go to the lower trial id.
         """
-        order = {TrialStatus.OK: 0, TrialStatus.PRUNED: 0, TrialStatus.DIVERGED: 1, TrialStatus.FAILED: 2}[self.status]
-        if order:
-            return (order, 0, math.inf, self.trial)
-        return (order, -(self.rung or 0), self.ranking_value, self.trial)
+        return ranking_key(self.status, self.rung, self.ranking_value, self.trial)
+
+
+_STATUS_ORDER = {TrialStatus.OK: 0, TrialStatus.PRUNED: 0, TrialStatus.DIVERGED: 1, TrialStatus.FAILED: 2}
+
+
+def ranking_key(status: TrialStatus, rung: int | None, value: float, trial: int) -> tuple[int, int, float, int]:
+    """``TrialRecord.rank_key`` of a trial's parts (``value``: its ``ranking_value``), for views that rank
+    thousands of stored trials without making a record of each (``storage.trials.TrialHead``)."""
+    order = _STATUS_ORDER[status]
+    if order:
+        return (order, 0, math.inf, trial)
+    return (order, -(rung or 0), value, trial)
 
 
 @dataclass(frozen=True)

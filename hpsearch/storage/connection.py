@@ -7,6 +7,12 @@ write, opening the database "as it stands" (immutable) would show a run without 
 or its best model. There the two files are copied to a private temporary folder, SQLite merges the log in the
 copy, and the run is read from an in-memory copy of the result: what the log holds is read, the folder is
 never written.
+
+A watcher (``hpsearch serve``, which reads runs other processes are writing) opens with ``watch``: SQLite opening
+a write-ahead-log database read-only in a writable folder creates ``run.sqlite-wal`` and ``-shm`` and leaves them
+behind. With no log (no process has the run open) a watcher reads the file as it stands (immutable: no lock, no
+file) and checks after reading that it did not change meanwhile (``db_state``); with a log (a writer is at work)
+SQLite reads it through the files the writer made.
 """
 
 from __future__ import annotations
@@ -26,14 +32,22 @@ from hpsearch.storage.layout import RUN_DB
 BUSY_TIMEOUT_S = 30.0
 
 
-def connect(run_dir: Path, *, read_only: bool) -> tuple[sqlite3.Connection, bool]:
+def db_state(run_dir: Path) -> tuple[bool, int, int, int, int]:
+    """Whether run.sqlite has a write-ahead log, and the database file's device, inode, size and change time:
+    what a ``watch`` read compares before and after, to know that the file it read as it stood did not change."""
+    stat = os.stat(run_dir / RUN_DB)
+    return (run_dir / f"{RUN_DB}-wal").exists(), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def connect(run_dir: Path, *, read_only: bool, watch: bool = False) -> tuple[sqlite3.Connection, bool]:
     """A connection to ``run_dir``'s run.sqlite, and whether it is a detached in-memory copy (never written
     back: the store must treat it as read-only); RunError if SQLite cannot open it.
 
     mode=rw: never create an empty database where a run should be. A run in a read-only folder is still shown
     and exported: with no write-ahead log to merge it is read as it stands (immutable), with one it is read
     from a copy (see the module's note); a read-only run.sqlite in a writable folder, or a read-only open, is
-    opened read-only (mode=ro), where SQLite reads the log itself.
+    opened read-only (mode=ro), where SQLite reads the log itself. ``watch`` (read-only, creates no file; see
+    the module's note): immutable where there is no log.
     """
     db_path = run_dir / RUN_DB
     wal = run_dir / f"{RUN_DB}-wal"
@@ -43,6 +57,8 @@ def connect(run_dir: Path, *, read_only: bool) -> tuple[sqlite3.Connection, bool
                 f"'{path}' is a symlink — a run's database files are never links, and hpsearch never "
                 "writes through one: remove it (or copy the run without links)"
             )
+    if watch and not wal.exists():
+        return _open(run_dir, db_path, "ro&immutable=1"), False
     if not os.access(run_dir, os.W_OK):
         if wal.is_file() and wal.stat().st_size > 0:
             return _merged_copy(run_dir), True

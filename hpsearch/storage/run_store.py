@@ -158,13 +158,14 @@ class RunStore:
         )
 
     @classmethod
-    def open(cls, run_dir: Path, *, read_only: bool = False) -> "RunStore":
+    def open(cls, run_dir: Path, *, read_only: bool = False, watch: bool = False) -> "RunStore":
         """Open an existing run for reading and (under ``lock()``) writing.
 
         A run of an older format is migrated in place, once, under SQLite's
         write lock. With ``read_only`` (show, export, list) nothing is ever
         written to the run: an older run is migrated in an in-memory copy,
-        and ``lock()`` refuses.
+        and ``lock()`` refuses. ``watch`` (read-only, for ``hpsearch serve``): no file is created, not even
+        SQLite's ``-wal``/``-shm`` (``connection.connect``).
         """
         run_dir = Path(run_dir)
         db_path = run_dir / RUN_DB
@@ -173,7 +174,7 @@ class RunStore:
                 f"'{run_dir}' is not an hpsearch run (no {RUN_DB}) — give a run name from "
                 "`hpsearch list` or the path of a run folder"
             )
-        db, detached = connect(run_dir, read_only=read_only)
+        db, detached = connect(run_dir, read_only=read_only or watch, watch=watch)
         try:
             # WAL makes a commit one append to run.sqlite-wal; with it, NORMAL
             # never corrupts the database and loses no commit when the process
@@ -192,7 +193,7 @@ class RunStore:
             raise
         try:
             # A run read or migrated in memory cannot be written: its changes would vanish on close.
-            store = cls(run_dir, current, meta, read_only=read_only or detached or current is not db)
+            store = cls(run_dir, current, meta, read_only=read_only or watch or detached or current is not db)
         except (KeyError, ValueError) as e:
             current.close()
             raise RunError(f"'{run_dir}' is not a readable hpsearch run ({RUN_DB}: meta has no valid {e})") from None
