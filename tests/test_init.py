@@ -117,6 +117,26 @@ def test_init_writes_a_config_that_runs(make, label, task, tmp_path: Path, runs_
     assert "minutes on two cores" in text
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "{config}", *TINY, "--set", "search.early_stopping={method: halving, min_epochs: 1}"],
+        ["run", "{config}", *TINY, "--set", "search.early_stopping={method: hyperband, min_epochs: 1}"],
+        ["run", "{config}", *TINY, "--set", "data.cv=3"],
+        ["run", "{config}", *TINY, "--set", "data.test_fraction=0.2", "--set", "search.refit=true"],
+        ["run", "{config}", "--dry-run"],
+        ["train", "{config}", "--quiet"],
+        ["babysit", "{config}", "--epochs", "2"],
+    ],
+    ids=["halving", "hyperband", "cv", "test-refit", "dry-run", "train", "babysit"],
+)
+def test_a_starter_config_works_with_every_run_kind(command, tmp_path: Path, runs_dir: Path) -> None:
+    config = tmp_path / "config.yaml"
+    assert CliRunner().invoke(cli, ["init", str(messy_csv(tmp_path)), "-o", str(config)]).exit_code == 0
+    result = CliRunner().invoke(cli, [word.replace("{config}", str(config)) for word in command])
+    assert result.exit_code == 0, result.output
+
+
 def test_init_drops_ids_free_text_and_dates_and_says_why(tmp_path: Path) -> None:
     data = yaml.safe_load(starter_config(messy_csv(tmp_path), config=tmp_path / "c.yaml").text)
     assert data["data"]["drop"] == ["customer_id", "signup", "comment", "source"]

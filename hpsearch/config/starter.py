@@ -152,7 +152,7 @@ def _yaml(
         f"  path: {_q(path)}",
         _c(f"  label: {_q(p.label)}", p.label_reason),
         _c(f"  task: {p.task}", p.task_reason),
-        _c("  dev_fraction: 0.2", f"held out to rank trials, {split}"),
+        f"  # dev rows: data.dev_fraction (0.2) of the rows, held out to rank trials, {split}; or data.cv: 5",
     ]
     if p.dropped:
         lines.append(_c("  drop:", "columns left out (delete a line to use that column):"))
