@@ -204,7 +204,11 @@ def commands_page() -> str:
     ]
     for name in sorted(cli.commands):
         command = cli.commands[name]
-        ctx = click.Context(command, info_name=f"hpsearch {name}", parent=click.Context(cli, info_name="hpsearch"))
+        ctx = click.Context(
+            command,
+            info_name=f"hpsearch {name}",
+            parent=click.Context(cli, info_name="hpsearch", **cli.context_settings),
+        )
         usage = " ".join(command.collect_usage_pieces(ctx))
         out.append(f"\n## hpsearch {name}\n\n```text\nhpsearch {name} {usage}\n```\n\n{_help_text(command)}\n\n")
         out.append("| option | type | default | meaning |\n| --- | --- | --- | --- |\n")
@@ -242,8 +246,11 @@ def main(argv: list[str]) -> int:
     for page, text in generated().items():
         path = ROOT / "docs" / page
         if "--check" in argv:
-            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            old = path.read_text(encoding="utf-8") if path.is_file() else ""
+            if old != text:
                 stale.append(page)
+                first = next((a, b) for a, b in zip([*old.splitlines(), ""], [*text.splitlines(), ""]) if a != b)
+                print(f"docs/{page}: has {first[0]!r} where the code gives {first[1]!r}", file=sys.stderr)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
