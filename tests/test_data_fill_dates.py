@@ -35,7 +35,7 @@ def test_fill_is_a_data_missing_choice_and_mean_is_still_one():
     for mode in ("fill", "mean", "error", "drop"):
         config, problems = validate_data_config({"path": "d.csv", "label": "y", "missing": mode})
         assert problems == [] and config.missing == mode
-    assert DataConfig().missing == "error"  # unchanged default: stored configs omit it (see README)
+    assert DataConfig().missing == "error"  # unchanged default: stored configs omit it (see docs/how-to/data-files.md)
 
 
 def test_fill_takes_the_training_median_and_a_missing_category_and_predict_fills_the_same(tmp_path):

@@ -52,13 +52,57 @@ def test_extractor_refuses_a_broken_section(readme, message):
         quickstart_lines(readme)
 
 
-def test_the_python_api_example_runs(tmp_path, monkeypatch):
+def test_readme_is_a_landing_page_whose_links_lead_into_the_docs():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 250, "README is the landing page: move the details into docs/"
+    links = re.findall(r"\]\(([^)#]+\.md)(?:#[^)]*)?\)", readme)
+    assert len(links) >= 20 and all((ROOT / link).is_file() for link in links), [
+        l for l in links if not (ROOT / l).is_file()
+    ]
+    for section in ("## Quick start", "## A five-minute tour", "## What makes it different", "## Documentation"):
+        assert section in readme
+
+
+def _skeleton(line: str) -> str:
+    """A line of output with its numbers as ``#``: what stays when the same commands run again."""
+    return re.sub(r"\d+(\.\d+)?(e[-+]?\d+)?", "#", line.rstrip())
+
+
+def tour_blocks(readme: str) -> list[tuple[str, list[str]]]:
+    """The tour's commands (``$ hpsearch ...``) with the output README shows under each."""
+    section = re.search(r"^## A five-minute tour\n(.*?)(?=^## )", readme, re.S | re.M).group(1)
+    steps: list[tuple[str, list[str]]] = []
+    for block in re.findall(r"^```console\n(.*?)^```", section, re.S | re.M):
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                steps.append((line[2:], []))
+            else:
+                steps[-1][1].append(line)
+    return steps
+
+
+def test_the_tour_runs_and_prints_what_readme_shows(tmp_path, monkeypatch):
+    """Every command of the tour runs as written; each line README shows outside a table comes out again, its
+    numbers aside (a search's figures are bit for bit only on one machine and one numpy build)."""
     import shutil
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Python API") :]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    from click.testing import CliRunner
+
+    from hpsearch.cli.main import cli
+
+    steps = tour_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert [c.split()[1] for c, _ in steps] == ["run", "show", "zoom", "plot", "run", "predict"]
+    for folder in ("configs", "examples"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README.md (Python API)", "exec"), {})
-    assert (tmp_path / "runs" / "quickstart" / "models" / "best.npz").is_file()
+    monkeypatch.setenv("HPSEARCH_RUNS_DIR", "runs")
+    monkeypatch.setenv("COLUMNS", "100")
+    for command, shown in steps:
+        words = shlex.split(command)
+        assert words[0] == "hpsearch"
+        result = CliRunner().invoke(cli, words[1:])
+        assert result.exit_code == 0, f"{command}\n{result.output}"
+        printed = {_skeleton(line) for line in result.output.replace(str(tmp_path) + "/", "").splitlines()}
+        for line in shown:
+            if line.strip() and line[0] not in "┏┃┡│└…":
+                assert _skeleton(line) in printed, f"{command}: README shows {line!r}, which it no longer prints"

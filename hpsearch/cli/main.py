@@ -17,7 +17,7 @@ import click
 from rich.text import Text
 
 from hpsearch import __version__
-from hpsearch.cli import model_commands, render, search_commands, serve_command, view_commands
+from hpsearch.cli import init_command, model_commands, render, search_commands, serve_command, view_commands
 from hpsearch.cli.text import plain, safe
 from hpsearch.core.errors import HpsearchError
 
@@ -89,6 +89,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 for _command in (
+    init_command.init,
     search_commands.train,
     search_commands.run,
     search_commands.resume,

@@ -25,7 +25,7 @@ from hpsearch.nn.results import TrainResult
 @click.option(
     "--trust",
     is_flag=True,
-    help="Run a run folder from someone else: its command, module or dask scheduler (see README: trust).",
+    help="Run a run folder from someone else: its command, module or dask scheduler (see the docs: the trust rule).",
 )
 @runs_dir_option
 @execution_options

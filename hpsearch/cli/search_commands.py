@@ -224,7 +224,7 @@ def _finish(result: Any, quiet: bool) -> None:
 @click.option(
     "--trust",
     is_flag=True,
-    help="Run a run folder from someone else: its command, module or dask scheduler (see README: trust).",
+    help="Run a run folder from someone else: its command, module or dask scheduler (see the docs: the trust rule).",
 )
 @runs_dir_option
 @execution_options
@@ -293,7 +293,7 @@ def resume(
 @click.option(
     "--trust",
     is_flag=True,
-    help="Run a run folder from someone else: its command, module or dask scheduler (see README: trust).",
+    help="Run a run folder from someone else: its command, module or dask scheduler (see the docs: the trust rule).",
 )
 @runs_dir_option
 @execution_options

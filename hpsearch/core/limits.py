@@ -1,4 +1,4 @@
-"""Every limit hpsearch puts on its input, in one place (README: "Limits").
+"""Every limit hpsearch puts on its input, in one place (docs/reference/limits.md).
 
 They are checked when a config or a command line is read, before anything is
 written, so that no input can make a run that ``resume`` cannot handle, and no
@@ -23,7 +23,7 @@ MAX_ROUNDS = 1_000
 #: Worker processes (``workers``, ``--workers``); more than the CPU cores gets a warning.
 MAX_WORKERS = 4_096
 
-# Own objectives (README: "Tune your own code"). What a trial keeps of what its code prints or reports,
+# Own objectives (docs/tutorial/your-code.md). What a trial keeps of what its code prints or reports,
 # so that no objective can take unbounded memory or time from the search.
 #: ``timeout`` and ``grace`` of an objective, in seconds (7 days).
 MAX_OBJECTIVE_SECONDS = 7 * 24 * 3600
@@ -36,7 +36,7 @@ MAX_HISTORY = 10_000
 #: ``stdout.log`` of a trial stops at this many bytes (a line at its end says how much more was printed).
 MAX_LOG_BYTES = 10 * 1024 * 1024
 
-# Files a run folder or a model holds (README: "Limits"). A run folder or a model may come from someone else.
+# Files a run folder or a model holds (docs/reference/limits.md). A run folder or a model may come from someone else.
 #: JSON read back from a run or a model (a row's params, a model's ``prep_meta``) nests at most this deep.
 MAX_JSON_DEPTH = 100
 #: A ``dataset.json`` (or other small JSON file of a run) larger than this is refused.

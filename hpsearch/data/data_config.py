@@ -89,7 +89,14 @@ DATA_KEYS: dict[str, Hyperparameter] = {
         Hyperparameter("label", str, None, "label column of a CSV file (a list: several numbers to predict)"),
         Hyperparameter("dev_path", str, None, "dev file in the same format as path"),
         Hyperparameter(
-            "dev_fraction", float, 0.2, "share of rows split off as dev", low=0, high=1, low_open=True, high_open=True
+            "dev_fraction",
+            float,
+            0.2,
+            "share of rows held out as dev (stratified by class; random for a regression)",
+            low=0,
+            high=1,
+            low_open=True,
+            high_open=True,
         ),
         Hyperparameter(
             "test_path", str, None, "test file in the same format as path: rows no search step sees, scored once"
@@ -109,8 +116,8 @@ DATA_KEYS: dict[str, Hyperparameter] = {
             "cv",
             int,
             None,
-            "k-fold cross-validation: the non-test rows in K stratified folds, a trial's J the mean over them "
-            "(replaces the dev split)",
+            "k-fold cross-validation: the non-test rows in K folds (stratified by class; random for a regression), "
+            "a trial's J the mean over them (replaces the dev split)",
             low=2,
             high=MAX_CV_FOLDS,
         ),

@@ -167,7 +167,7 @@ def _select_columns(
     for k, name in enumerate(names):
         if name in dropped:
             continue
-        reason = _index_reason(table, name, first=k == 0 and table.names[0] == name) if spot_index else None
+        reason = index_reason(table, name, first=k == 0 and table.names[0] == name) if spot_index else None
         if reason:
             notices.append(f"{source}: dropped column {name!r} — {reason}; set data.keep_index: true to keep it")
             index.append(name)
@@ -179,7 +179,7 @@ def _select_columns(
     return selected
 
 
-def _index_reason(table: Table, name: str, first: bool) -> str | None:
+def index_reason(table: Table, name: str, first: bool) -> str | None:
     """Why column ``name`` looks like a row index rather than a feature, or ``None``."""
     if first and name in _UNNAMED_INDEX:
         return "an unnamed first column is a row index (pandas' to_csv writes one)"

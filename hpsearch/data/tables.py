@@ -160,7 +160,7 @@ def read_csv(path: Path, label: str | None, usecols: Collection[str] | None = No
     whatever they hold), else all. A file with none of ``usecols`` is a table without columns (its caller says
     which it needs), not one "without data rows".
 
-    Bounded (README "Limits"): at most ``MAX_CSV_COLUMNS`` columns and ``MAX_CELL_CHARS`` characters a
+    Bounded (docs/reference/limits.md): at most ``MAX_CSV_COLUMNS`` columns and ``MAX_CELL_CHARS`` characters a
     cell, and a text column parsed is at most ``MAX_TEXT_COLUMN_BYTES`` as fixed-width text (its longest
     cell times its rows); past any, one DataError naming the file.
     """

@@ -416,5 +416,5 @@ class RunStore:
 
 def machine_id() -> str:
     """Who is running hpsearch: ``user@host`` (uid and host name). A run records its creator's (meta
-    ``created_by``), so a run folder received from someone else can be told apart (README: the trust rule)."""
+    ``created_by``), so a run folder received from someone else can be told apart (docs: explanation/trust.md)."""
     return f"{os.getuid()}@{socket.gethostname()}"

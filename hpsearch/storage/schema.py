@@ -280,7 +280,7 @@ def _complete(db: sqlite3.Connection) -> None:
     version number. A new table starts empty (a run without ``file_digests`` has its files accepted and digested
     when next written; one without ``confirmations`` or ``decisions`` had none); a new column takes its default
     in every old row (``metrics``: ``{}``, never stored before). A run that gains ``file_digests`` records no
-    creator, so it counts as received (README: "Run folders from someone else")."""
+    creator, so it counts as received (docs: explanation/trust.md)."""
     for table, column in _missing(db):
         sql, columns = _reference()[table]
         if column is None:
