@@ -37,6 +37,7 @@ class RoundTrainer:
     ):
         self.store, self.config, self.data, self.reporter = store, config, data, reporter
         self.placement = execution.placement(config.search)
+        self.workers_by_default = execution.workers_by_default(config.search)
         self.folds = data.n_folds() if isinstance(data, PreparedData) else 1  # data.cv: K segments per trial
         if config.objective is not None:  # own objectives keep no model files
             self.best = next((t for t in rank(store.trials()) if t.status is TrialStatus.OK), None)
@@ -73,7 +74,14 @@ class RoundTrainer:
             return
         self.reporter.round_started(rnd, len({s.task.trial for s in segments}), label)
         stack = self.config.search.stack
-        outcomes = run_segments(segments, model=self.config.model, data=self.data, stack=stack, **self.placement)
+        outcomes = run_segments(
+            segments,
+            model=self.config.model,
+            data=self.data,
+            stack=stack,
+            workers_by_default=self.workers_by_default,
+            **self.placement,
+        )
         for outcome in whole_trials(outcomes, self.folds):  # data.cv: a trial is recorded when its K folds are in
             self.reporter.trial_finished(self._record(outcome, rung, final), self.best)
 
