@@ -11,11 +11,13 @@ import pytest
 
 import hpsearch.execution.runner as runner
 import hpsearch.search.options as options
+import hpsearch.search.trainer as trainer
 from hpsearch.config.loading import load_config
 from hpsearch.core.dataset import Dataset
 from hpsearch.execution.packs import pack_seconds
 from hpsearch.execution.segments import Segment, TrialTask, train_segment
 from hpsearch.search.api import Execution, start_search
+from hpsearch.storage.run_store import RunStore
 from tests.kill_resume import fingerprint
 
 MODEL = {"layers": 1, "hidden_units": 8, "batch_size": 16, "epochs": 4, "batchnorm": True}
@@ -83,3 +85,21 @@ def test_a_short_search_on_default_workers_starts_no_worker_and_is_the_same_run(
     monkeypatch.setattr(runner, "IN_PROCESS_SECONDS", 0.0)  # as for a longer search
     start_search(load_config(path), runs_dir=tmp_path / "runs", name="long")
     assert calls == [2, 2]
+
+
+def test_a_rung_takes_the_checkpoints_just_saved_without_reading_them_back(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "halving.yaml"
+    path.write_text(
+        SHORT.replace("epochs: 2", "epochs: 9").replace(
+            "trials: 3,", "trials: 9, early_stopping: {method: halving, min_epochs: 1, eta: 3},"
+        )
+    )
+    reads: list[int] = []
+    real = RunStore.load_checkpoint
+    monkeypatch.setattr(RunStore, "load_checkpoint", lambda self, *a: reads.append(a[0]) or real(self, *a))
+    kept = start_search(load_config(path), runs_dir=tmp_path / "runs", name="kept")
+    assert reads == []  # rungs 1 and 2 started from the states in memory
+    monkeypatch.setattr(trainer, "available_bytes", lambda: 0)  # no room: every checkpoint is read back
+    read = start_search(load_config(path), runs_dir=tmp_path / "runs", name="read")
+    assert len(reads) == 3 + 1  # the promoted trials of rungs 0 and 1
+    assert fingerprint(kept.run_dir) == fingerprint(read.run_dir)
