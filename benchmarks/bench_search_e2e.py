@@ -20,6 +20,7 @@ shows medians of ``--repeats`` (default 3) and the 1-minute load average seen. T
 compare rows of one table, not tables of different runs.
 
 Usage: python benchmarks/bench_search_e2e.py [--quick] [--repeats N] [--workers 1,2] [--only random,halving,...]
+       [--baseline DIR]  (DIR: an older checkout, e.g. from git worktree add; its rows interleaved with these)
 """
 
 from __future__ import annotations
@@ -88,21 +89,26 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(command: list[str]) -> tuple[float, float, float]:
-    """Run ``command``; its wall seconds, CPU seconds (its reaped process tree) and the 1-minute load before."""
+def timed(command: list[str], code: str | None = None) -> tuple[float, float, float]:
+    """Run ``command`` (``code``: a checkout whose hpsearch it imports instead of this one); its wall seconds,
+    CPU seconds (its reaped process tree) and the 1-minute load before."""
+    env = os.environ if code is None else {**os.environ, "PYTHONPATH": code}
     load = os.getloadavg()[0]
     cpu, started = children_cpu(), time.perf_counter()
-    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # From a neutral folder: ``python -m`` puts the working folder first on the path, before PYTHONPATH.
+    done = subprocess.run(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=tempfile.gettempdir()
+    )
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{done.stderr}")
     return time.perf_counter() - started, children_cpu() - cpu, load
 
 
-def run_search(path: Path, runs: Path, workers: int | None) -> dict[str, float]:
+def run_search(path: Path, runs: Path, workers: int | None, code: str | None = None) -> dict[str, float]:
     """One ``hpsearch run`` of ``path``; its figures (``workers``: None leaves the default)."""
     name = f"{path.stem}-{time.monotonic_ns()}"
     command = [sys.executable, "-m", "hpsearch", "run", str(path), "-q", "--runs-dir", str(runs), "--name", name]
-    wall, cpu, load = timed(command + ([] if workers is None else ["-w", str(workers)]))
+    wall, cpu, load = timed(command + ([] if workers is None else ["-w", str(workers)]), code)
     with sqlite3.connect(runs / name / "run.sqlite") as db:
         epochs, training = db.execute("SELECT COUNT(*), COALESCE(SUM(seconds), 0) FROM epochs").fetchone()
         best = db.execute("SELECT MIN(value) FROM trials WHERE status = 'ok'").fetchone()[0]
@@ -172,21 +178,19 @@ def run_sklearn(size: dict[str, tuple[int, ...]], workers: int) -> dict[str, flo
     return {"wall": wall, "cpu": cpu, "load": load, "epochs": epochs, "epochs/s": epochs / wall, "J": result["J"]}
 
 
-def help_wall() -> float:
-    return timed([sys.executable, "-m", "hpsearch", "--help"])[0]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small searches (minutes, not tens of minutes)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
     parser.add_argument("--only", default=",".join(CASES), help=f"cases, comma-separated, of: {', '.join(CASES)}")
+    parser.add_argument("--baseline", metavar="DIR", help="an older checkout: every hpsearch case also runs on it")
     args = parser.parse_args()
     size = SIZES["quick" if args.quick else "full"]
     cases = [c for c in args.only.split(",") if c in CASES]
     workers = [int(w) for w in args.workers.split(",")]
-    rows: dict[tuple[str, str], list[dict[str, float]]] = {}
+    rows: dict[tuple[str, str, str], list[dict[str, float]]] = {}
+    codes = {"this": None} if args.baseline is None else {"this": None, "base": str(Path(args.baseline).resolve())}
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as folder:
         folder_path, runs = Path(folder), Path(folder) / "runs"
         runs.mkdir()
@@ -198,21 +202,29 @@ def main() -> None:
         for repeat in range(args.repeats):
             print(f"repeat {repeat + 1}/{args.repeats} (load {os.getloadavg()[0]:.1f})", flush=True)
             for case in cases:
-                if case == "startup":
-                    rows.setdefault(("--help", "-"), []).append({"wall": help_wall(), "load": os.getloadavg()[0]})
-                    rows.setdefault((case, "default"), []).append(run_search(paths[case], runs, None))
-                    continue
-                for w in workers:
-                    result = run_sklearn(size, w) if case == "sklearn" else run_search(paths[case], runs, w)
-                    if result is not None:
-                        rows.setdefault((case, str(w)), []).append(result)
-    report(rows, size, args)
+                for w in ("default",) if case == "startup" else map(str, workers):
+                    for name, code in codes.items() if case != "sklearn" else [("-", None)]:
+                        if case == "startup":
+                            wall, cpu, load = timed([sys.executable, "-m", "hpsearch", "--help"], code)
+                            help_row = {"wall": wall, "cpu": cpu, "load": load}
+                            rows.setdefault((name, "--help", "-"), []).append(help_row)
+                            result = run_search(paths[case], runs, None, code)
+                        elif case == "sklearn":
+                            result = run_sklearn(size, int(w))
+                        else:
+                            result = run_search(paths[case], runs, int(w), code)
+                        if result is not None:
+                            rows.setdefault((name, case, w), []).append(result)
+    for name in codes:
+        report({key[1:]: runs for key, runs in rows.items() if key[0] in (name, "-")}, size, args, name)
 
 
-def report(rows: dict[tuple[str, str], list[dict[str, float]]], size: dict[str, tuple[int, ...]], args) -> None:
-    """The medians table, then the ratios the targets are about."""
+def report(
+    rows: dict[tuple[str, str], list[dict[str, float]]], size: dict[str, tuple[int, ...]], args, code: str
+) -> None:
+    """The medians table of one checkout (``this``, or ``base``: ``--baseline``), then the targets' ratios."""
     med = {key: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for key, runs in rows.items()}
-    print(f"\nsizes: {size}; medians of {args.repeats}; load: 1-minute average before each run")
+    print(f"\n[{code}] sizes: {size}; medians of {args.repeats}; load: 1-minute average before each run")
     head = f"{'case':<13}{'w':>8}{'wall s':>9}{'cpu s':>8}{'epochs':>8}{'ep/s':>8}{'train s':>9}{'outside':>9}"
     print(head + f"{'best J':>9}{'load':>6}")
     for (case, w), m in med.items():
@@ -222,15 +234,18 @@ def report(rows: dict[tuple[str, str], list[dict[str, float]]], size: dict[str, 
         ]
         outside = f"{100 * m['outside']:>8.0f}%" if "outside" in m else f"{'':>9}"
         print(f"{case:<13}{w:>8}{''.join(cells)}{outside}{m.get('J', float('nan')):>9.4f}{m['load']:>6.1f}")
-    ratio = lambda a, b, k="wall": med[b][k] / med[a][k] if a in med and b in med else float("nan")  # noqa: E731
-    print("\ntargets (issue 32):")
-    print(f"  startup / --help wall:              {1 / ratio(('startup', 'default'), ('--help', '-')):.2f}x (<= 3)")
-    print(f"  random-w: 2 workers over 1:         {ratio(('random-w', '2'), ('random-w', '1')):.2f}x (>= 1.85)")
+    ratio = lambda a, b, k="wall": med[b][k] / med[a][k] if a in med and b in med else None  # noqa: E731
+    help_ratio = ratio(("startup", "default"), ("--help", "-"))
+    lines = [("startup / --help wall (<= 3)", None if help_ratio is None else 1 / help_ratio)]
+    lines.append(("random-w: 2 workers over 1 (>= 1.85)", ratio(("random-w", "2"), ("random-w", "1"))))
     for w in map(str, (1, 2)):
-        share = ratio(("random", w), ("halving", w), "epochs/s")
-        print(f"  halving ep/s / random ep/s, w={w}:    {share:.2f} (>= 0.70)")
-        print(f"  stack auto over off, w={w}:          {ratio(('stack-auto', w), ('stack-off', w)):.2f}x (>= 1.5)")
-        print(f"  sklearn halving / ours, w={w}:       {ratio(('halving', w), ('sklearn', w)):.2f}x (>= 2)")
+        lines.append((f"halving ep/s / random ep/s, w={w} (>= 0.70)", ratio(("random", w), ("halving", w), "epochs/s")))
+        lines.append((f"stack auto over off, w={w} (>= 1.5)", ratio(("stack-auto", w), ("stack-off", w))))
+        lines.append((f"sklearn's halving wall / ours, w={w} (>= 2)", ratio(("halving", w), ("sklearn", w))))
+    print("targets (issue 32):")
+    for text, value in lines:
+        if value is not None:
+            print(f"  {text:<45}{value:.2f}")
 
 
 if __name__ == "__main__":
