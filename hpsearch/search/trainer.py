@@ -44,9 +44,9 @@ class RoundTrainer:
         self.placement = execution.placement(config.search)
         self.workers_by_default = execution.workers_by_default(config.search)
         # Checkpoints saved at this rung, kept for the next one (``Halving``'s ``paused``) while they take
-        # under a quarter of the memory available at the start; the others are read back from their files.
+        # under an eighth of the memory available at the start (workers need the rest); the others are read back.
         self.paused: dict[tuple[int, int], Mapping[str, np.ndarray]] = {}
-        self.paused_budget = available_bytes() // 4
+        self.paused_budget = available_bytes() // 8
         self.folds = data.n_folds() if isinstance(data, PreparedData) else 1  # data.cv: K segments per trial
         if config.objective is not None:  # own objectives keep no model files
             self.best = next((t for t in rank(store.trials()) if t.status is TrialStatus.OK), None)
