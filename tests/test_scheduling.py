@@ -14,7 +14,7 @@ import hpsearch.search.options as options
 import hpsearch.search.trainer as trainer
 from hpsearch.config.loading import load_config
 from hpsearch.core.dataset import Dataset
-from hpsearch.execution.packs import pack_seconds
+from hpsearch.execution.packs import pack_seconds, plan_packs
 from hpsearch.execution.segments import Segment, TrialTask, train_segment
 from hpsearch.search.api import Execution, start_search
 from hpsearch.storage.run_store import RunStore
@@ -103,3 +103,12 @@ def test_a_rung_takes_the_checkpoints_just_saved_without_reading_them_back(tmp_p
     read = start_search(load_config(path), runs_dir=tmp_path / "runs", name="read")
     assert len(reads) == 3 + 1  # the promoted trials of rungs 0 and 1
     assert fingerprint(kept.run_dir) == fingerprint(read.run_dir)
+
+
+def test_a_shape_splits_into_as_many_packs_for_each_worker(blobs: Dataset) -> None:
+    """Workers finish a batch together: never a last pack that one worker trains while the others wait."""
+    segments = [_segment(k) for k in range(48)]
+    sizes = lambda workers: sorted(map(len, plan_packs(segments, model=MODEL, data=blobs, workers=workers)))  # noqa: E731
+    assert sizes(1) == [16] * 3  # the cap (nn.stacked.LARGEST_PACK)
+    assert sizes(2) == [12] * 4  # not 3 packs of 16
+    assert sizes(3) == [16] * 3 and sizes(5) == [9, 9, 10, 10, 10]  # one each

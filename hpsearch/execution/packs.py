@@ -9,7 +9,7 @@ hands back one ``SegmentOutcome`` per segment, the same as ``train_segment``
 gives alone — so checkpoints, records, promotions, resume and the choice of
 workers never see whether a trial was packed.
 
-Pack size: enough packs that every worker has one; at most
+Pack size: enough packs that every worker has the same number of them; at most
 ``nn.stacked.max_pack_size`` models (1 where a step is large enough for
 stacking not to pay, fewer where the pack would not fit in a worker's share of
 the available memory).
@@ -72,7 +72,7 @@ def plan_packs(
     workers: int,
     stack: str = "auto",
 ) -> list[list[Segment]]:
-    """``segments`` as packs: same shape key and end epoch, at least one pack per worker, each within its cap.
+    """``segments`` as packs: same shape key and end epoch, as many packs for each worker, each within its cap.
 
     A segment whose config cannot be read or whose shape gains nothing from
     stacking is a pack of its own; classifiers and regressions stack alike. Packs of one
@@ -95,6 +95,9 @@ def plan_packs(
     for key, group in groups.items():
         share = math.ceil(workers * len(group) / len(segments))  # this group's part of the workers
         count = max(math.ceil(len(group) / caps[key]), min(len(group), share))
+        # A whole number of packs per worker, so that the workers finish together: 48 trials capped at 16 on 2
+        # workers go as 4 packs of 12, not 3 of 16 (the third would train while the other worker waits).
+        count = min(len(group), math.ceil(count / share) * share)
         size, extra = divmod(len(group), count)
         begin = 0
         for i in range(count):
