@@ -39,15 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from bench_search import SPACE  # the space of the early-stopping benchmark, run from this folder
 
-SPACE = {
-    "learning_rate": {"scale": "log", "low": 1.0e-4, "high": 1.0},
-    "beta1": {"scale": "one_minus_log", "low": 0.8, "high": 0.99},
-    "hidden_units": {"scale": "int_log", "low": 16, "high": 256},
-    "layers": {"scale": "int", "low": 1, "high": 3},
-    "l2": {"scale": "uniform", "low": 0.0, "high": 0.01},
-    "batch_size": {"choice": [32, 64, 128]},
-}
 FIXED_SHAPE = {k: SPACE[k] for k in ("learning_rate", "beta1", "l2")}  # every trial one shape: all of them stack
 DATA = {"dataset": "digits", "dev_fraction": 0.2, "seed": 0}
 # (trials, epochs, min_epochs) of the full and the quick sizes.
