@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 
 from hpsearch.core.errors import ConfigError, DataError, MissingDependencyError
-from hpsearch.data.data_config import DATASETS, DataConfig, validate_data_config
+from hpsearch.data.bundled import load_bundled
+from hpsearch.data.data_config import DATASETS, SKLEARN_SETS, DataConfig, validate_data_config
 from hpsearch.data.datasets import load_dataset
 from hpsearch.data.generated import make_blobs, make_spirals
 
@@ -88,6 +90,23 @@ def test_scikit_learn_bundled_sets(name, rows, features, classes):
     assert len(data.y_train) + len(data.y_dev) == rows
     assert data.n_features == features and data.n_classes == classes
     assert set(data.y_dev.tolist()) == set(range(classes))
+
+
+@pytest.mark.parametrize("name", SKLEARN_SETS)
+def test_bundled_sets_are_read_without_scikit_learn_and_equal_its_loaders(name):
+    """The files are parsed directly (importing sklearn costs seconds of start-up); the arrays must equal its own."""
+    code = (
+        f"import sys; from hpsearch.data.bundled import load_bundled as L; L({name!r}); print('sklearn' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    bunch = getattr(sklearn_datasets, f"load_{name}")()
+    X, y, classes, features = load_bundled(name)
+    assert X.dtype == np.float64 and y.dtype == np.int64 and X.flags.c_contiguous
+    assert np.array_equal(X, bunch.data) and np.array_equal(y, bunch.target)
+    assert X.tobytes() == np.ascontiguousarray(bunch.data, dtype=np.float64).tobytes()  # bit for bit, -0.0 included
+    assert classes == tuple(str(c) for c in bunch.target_names)
+    assert features == tuple(str(c) for c in bunch.feature_names)
 
 
 def test_iris_class_names_are_the_species():

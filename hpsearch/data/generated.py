@@ -1,4 +1,4 @@
-"""The built-in datasets: generated spirals and blobs, and scikit-learn's bundled sets.
+"""The built-in datasets: generated spirals and blobs, and scikit-learn's bundled sets (``bundled``).
 
 ``read_built_in`` gives one as number columns with their class ids;
 ``hpsearch.data.datasets.load_dataset`` then splits and prepares it like any
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hpsearch.core.errors import MissingDependencyError
+from hpsearch.data.bundled import load_bundled
 from hpsearch.data.data_config import GENERATED_DEFAULTS, DataConfig
 from hpsearch.data.raw_data import RawData, RawPart
 from hpsearch.data.tables import Column
@@ -25,7 +25,7 @@ def read_built_in(config: DataConfig, rng: np.random.Generator) -> RawData:
         X, y, class_names = generate(config, rng)
         names = tuple(f"x{j}" for j in range(X.shape[1]))
     else:
-        X, y, class_names, names = load_sklearn(config.dataset)
+        X, y, class_names, names = load_bundled(config.dataset)
     complete = np.zeros(len(X), dtype=bool)  # built-in sets have no missing values
     columns = {name: Column(name, X[:, j], None, complete) for j, name in enumerate(names)}  # views, no copies
     return RawData(config.dataset, RawPart(columns, y, config.dataset), None, None, (False,) * len(names), class_names)
@@ -81,15 +81,3 @@ def generate(config: DataConfig, rng: np.random.Generator) -> tuple[np.ndarray, 
     make = make_spirals if config.dataset == "spirals" else make_blobs
     X, y = make(**settings, rng=rng)
     return X, y, tuple(str(k) for k in range(settings["classes"]))
-
-
-def load_sklearn(name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], tuple[str, ...]]:
-    """scikit-learn's bundled set ``name``: X (m, n) float64, y (m,) int64, class names, feature names."""
-    try:
-        import sklearn.datasets
-    except ImportError:
-        raise MissingDependencyError("scikit-learn", "sklearn", f"dataset '{name}'") from None
-    bunch = getattr(sklearn.datasets, f"load_{name}")()
-    X = bunch.data.astype(np.float64)
-    columns = tuple(str(c) for c in getattr(bunch, "feature_names", [f"x{j}" for j in range(X.shape[1])]))
-    return X, bunch.target.astype(np.int64), tuple(str(c) for c in bunch.target_names), columns

@@ -9,7 +9,7 @@ hands back one ``SegmentOutcome`` per segment, the same as ``train_segment``
 gives alone — so checkpoints, records, promotions, resume and the choice of
 workers never see whether a trial was packed.
 
-Pack size: enough packs that every worker has one; at most
+Pack size: enough packs that every worker has the same number of them; at most
 ``nn.stacked.max_pack_size`` models (1 where a step is large enough for
 stacking not to pay, fewer where the pack would not fit in a worker's share of
 the available memory).
@@ -40,6 +40,7 @@ from hpsearch.execution.segments import (
     until_epoch,
 )
 from hpsearch.nn.stacked import fit_stacked, max_pack_size, pack_bytes, stack_key
+from hpsearch.nn.state import checkpoint_epoch
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def plan_packs(
     workers: int,
     stack: str = "auto",
 ) -> list[list[Segment]]:
-    """``segments`` as packs: same shape key and end epoch, at least one pack per worker, each within its cap.
+    """``segments`` as packs: same shape key and end epoch, as many packs for each worker, each within its cap.
 
     A segment whose config cannot be read or whose shape gains nothing from
     stacking is a pack of its own; classifiers and regressions stack alike. Packs of one
@@ -94,6 +95,9 @@ def plan_packs(
     for key, group in groups.items():
         share = math.ceil(workers * len(group) / len(segments))  # this group's part of the workers
         count = max(math.ceil(len(group) / caps[key]), min(len(group), share))
+        # A whole number of packs per worker, so that the workers finish together: 48 trials capped at 16 on 2
+        # workers go as 4 packs of 12, not 3 of 16 (the third would train while the other worker waits).
+        count = min(len(group), math.ceil(count / share) * share)
         size, extra = divmod(len(group), count)
         begin = 0
         for i in range(count):
@@ -115,6 +119,41 @@ def _group(segment: Segment, model: dict[str, Any], dataset: Dataset, budget: in
     )
     until = config.epochs if segment.until_epoch is None else segment.until_epoch
     return (key, until, segment.fold), cap  # one fold's arrays per pack
+
+
+# A rough model of one epoch's seconds on one core, fitted on digits-sized networks (1-3 layers of 16-256
+# units, batches of 32-128): a fixed cost per step (the NumPy calls), one per row (batch norm, shuffling, the
+# dev pass) and one per row and weight (the matrix products). It only orders work and weighs it against a
+# worker's start-up, so a factor of two off costs little.
+_STEP_SECONDS = 80e-6
+_ROW_SECONDS = 2e-6
+_ROW_WEIGHT_SECONDS = 4e-10
+# In a pack, the per-step and per-row costs are paid about once for all members (``nn.stacked``), plus a share.
+_PACK_MEMBER_OVERHEAD = 0.25
+
+
+def pack_seconds(pack: list[Segment], model: dict[str, Any], data: PreparedData | Dataset) -> float:
+    """A rough estimate of the seconds ``train_pack`` takes for ``pack`` on one core (0 for what cannot start).
+
+    What it is for: the longest work first, so that a rung's tail is short work (``runner.run_segments``),
+    and no worker processes started for work shorter than their start-up.
+    """
+    arithmetic, overhead = 0.0, 0.0
+    for segment in pack:
+        try:
+            config = segment_config(segment, model)
+            dataset = cached_dataset(data, segment.fold)
+            first = 0 if segment.checkpoint is None else checkpoint_epoch(segment.checkpoint)
+        except Exception:  # noqa: BLE001 — a segment that cannot start fails at once, when it trains
+            continue
+        epochs = max(0, (config.epochs if segment.until_epoch is None else segment.until_epoch) - first)
+        rows = len(dataset.y_train) + len(dataset.y_dev)
+        sizes = [dataset.n_features, *config.hidden_sizes, dataset.n_outputs]
+        weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        steps = math.ceil(len(dataset.y_train) / max(1, config.batch_size))
+        arithmetic += epochs * rows * weights * _ROW_WEIGHT_SECONDS
+        overhead = max(overhead, epochs * (steps * _STEP_SECONDS + rows * _ROW_SECONDS))
+    return arithmetic + overhead * (1 + _PACK_MEMBER_OVERHEAD * (len(pack) - 1))
 
 
 def stack_plan(

@@ -30,8 +30,13 @@ from hpsearch.core.errors import WorkerLostError
 from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.execution.dask_cluster import run_on_dask
 from hpsearch.execution.orphans import in_worker, watch_search
-from hpsearch.execution.packs import plan_packs, train_pack
+from hpsearch.execution.packs import pack_seconds, plan_packs, train_pack
 from hpsearch.execution.segments import Segment, SegmentOutcome
+
+#: Below this many estimated seconds of training (``packs.pack_seconds``), a batch trains in the search process:
+#: a loky worker is a fresh interpreter that imports numpy and the engine, about 0.5 s of CPU before its first
+#: epoch, so workers would cost more than they save (a 2-trial, 1-epoch search took 2.1 s with them, 0.9 s without).
+IN_PROCESS_SECONDS = 0.5
 
 
 def default_workers() -> int:
@@ -51,15 +56,25 @@ def run_segments(
     backend: str = "loky",
     scheduler: str | None = None,
     stack: str = "auto",
+    workers_by_default: bool = False,
 ) -> Iterator[SegmentOutcome]:
     """Train ``segments`` on up to ``workers`` processes; yield each outcome as soon as its pack finishes.
 
     ``stack``: ``auto`` trains same-shape segments in packs (``execution.packs``), ``off`` one by one;
-    each outcome is the same either way, except its seconds.
+    each outcome is the same either way, except its seconds. Packs go longest first.
+    ``workers_by_default``: ``workers`` is the default (one per core), not the user's choice: a batch estimated
+    under ``IN_PROCESS_SECONDS`` then trains in this process.
     """
     if backend == "dask":  # workers on other machines cannot see the run folder: send the arrays, once each
         data = data.in_memory() if isinstance(data, PreparedData) else data
     packs = plan_packs(segments, model=model, data=data, workers=workers, stack=stack)
+    seconds = [pack_seconds(pack, model, data) for pack in packs]
+    # Longest first: a worker that frees up late takes short work, so the batch (a rung) ends with the workers
+    # finishing together, not waiting on a long pack that started last. Outcomes never depend on the order.
+    order = sorted(range(len(packs)), key=lambda i: -seconds[i])
+    packs = [packs[i] for i in order]
+    if workers_by_default and backend == "loky" and sum(seconds) < IN_PROCESS_SECONDS:
+        workers = 1  # in-process (``run_parallel``): the same numbers, no start-up
     for outcomes in run_parallel(
         train_pack, packs, shared=(model, data), workers=workers, backend=backend, scheduler=scheduler
     ):

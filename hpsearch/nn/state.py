@@ -252,6 +252,11 @@ def _array(arrays: Mapping[str, np.ndarray], name: str, shape: tuple[int, ...]) 
     return array
 
 
+def checkpoint_epoch(arrays: Mapping[str, np.ndarray]) -> int:
+    """The epochs a saved state (``to_arrays``) has trained, read without rebuilding it (its scalars only)."""
+    return int(_scalars(arrays)["epoch"])
+
+
 def _scalars(arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """The JSON ``state`` entry, checked to be a dict of the supported format."""
     if "state" not in arrays:

@@ -18,8 +18,10 @@ Either way the outcome is a function of stored values only, never of timing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+import numpy as np
 
 from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, as_cost, best_epoch
@@ -84,8 +86,17 @@ def planned_rungs(config: SearchConfig, n_trials: int) -> RungBudget | None:
 class Halving:
     """Trains one round's pending rungs through ``run`` and records promotions and pruned trials in ``store``."""
 
-    def __init__(self, store: RunStore, config: SearchConfig, run: RunBatch):
+    def __init__(
+        self,
+        store: RunStore,
+        config: SearchConfig,
+        run: RunBatch,
+        paused: dict[tuple[int, int], Mapping[str, np.ndarray]] | None = None,
+    ):
+        """``paused``: checkpoints this process just saved, by (trial, epoch), handed to the next rung as they
+        are instead of read back from their files (the same arrays; the rung's workers are not kept waiting)."""
         self.store, self.config, self.run = store, config, run
+        self.paused = {} if paused is None else paused
         self.early = config.search.early_stopping
         self.epochs = rungs(config)
 
@@ -105,6 +116,7 @@ class Halving:
                 for trial in trials_at_rung(group, k, promoted)
                 if (trial, k) not in entries and trial not in finished
             ]
+            self.paused.clear()  # what this rung did not take belongs to pruned trials
             self.run(
                 segments,
                 f"{label} · rung {k + 1}/{len(self.epochs)} · {len(segments)} trials to {self.epochs[k]} epochs",
@@ -122,7 +134,8 @@ class Halving:
     def _segment(self, task: TrialTask, group: Bracket, k: int, entries: dict[tuple[int, int], RungResult]) -> Segment:
         checkpoint = None
         if k > group.first_rung:
-            checkpoint = self.store.load_checkpoint(task.trial, entries[(task.trial, k - 1)].epoch)
+            epoch = entries[(task.trial, k - 1)].epoch
+            checkpoint = self.paused.pop((task.trial, epoch), None) or self.store.load_checkpoint(task.trial, epoch)
             # None only if the file was lost: training is deterministic, so the trial is trained from
             # its start to this rung again and ends exactly where the checkpoint would have taken it.
         return Segment(

@@ -29,6 +29,10 @@ class Execution:
             "scheduler": self.scheduler or settings.scheduler,
         }
 
+    def workers_by_default(self, settings: SearchSettings) -> bool:
+        """No worker count given (option or config): ``run_segments`` may then spare workers short work."""
+        return not (self.workers or settings.workers)
+
 
 class SearchReporter(Protocol):
     """What a front end hears while a search runs (the CLI draws progress from it).

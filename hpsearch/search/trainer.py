@@ -9,7 +9,12 @@ best model file follows the best ok trial.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import numpy as np
+
 from hpsearch.config.search_config import SearchConfig
+from hpsearch.core.memory import available_bytes
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.execution.folds import trial_segments, whole_trials
@@ -37,6 +42,11 @@ class RoundTrainer:
     ):
         self.store, self.config, self.data, self.reporter = store, config, data, reporter
         self.placement = execution.placement(config.search)
+        self.workers_by_default = execution.workers_by_default(config.search)
+        # Checkpoints saved at this rung, kept for the next one (``Halving``'s ``paused``) while they take
+        # under an eighth of the memory available at the start (workers need the rest); the others are read back.
+        self.paused: dict[tuple[int, int], Mapping[str, np.ndarray]] = {}
+        self.paused_budget = available_bytes() // 8
         self.folds = data.n_folds() if isinstance(data, PreparedData) else 1  # data.cv: K segments per trial
         if config.objective is not None:  # own objectives keep no model files
             self.best = next((t for t in rank(store.trials()) if t.status is TrialStatus.OK), None)
@@ -60,8 +70,12 @@ class RoundTrainer:
             self._run(rnd, segments, label, None, True)
         else:
             Halving(
-                self.store, self.config, lambda segments, text, k, final: self._run(rnd, segments, text, k, final)
+                self.store,
+                self.config,
+                lambda segments, text, k, final: self._run(rnd, segments, text, k, final),
+                self.paused,
             ).train(rnd, tasks, finished, label)
+            self.paused.clear()
 
     def _round_label(self, rnd: RoundRecord) -> str:
         """``round 1 of 3 (zoom)``: rounds counted from 0, as everywhere; of those the run will have."""
@@ -73,7 +87,14 @@ class RoundTrainer:
             return
         self.reporter.round_started(rnd, len({s.task.trial for s in segments}), label)
         stack = self.config.search.stack
-        outcomes = run_segments(segments, model=self.config.model, data=self.data, stack=stack, **self.placement)
+        outcomes = run_segments(
+            segments,
+            model=self.config.model,
+            data=self.data,
+            stack=stack,
+            workers_by_default=self.workers_by_default,
+            **self.placement,
+        )
         for outcome in whole_trials(outcomes, self.folds):  # data.cv: a trial is recorded when its K folds are in
             self.reporter.trial_finished(self._record(outcome, rung, final), self.best)
 
@@ -103,6 +124,8 @@ class RoundTrainer:
             )
         if outcome.status is TrialStatus.OK and not final:
             store.save_checkpoint(task.trial, outcome.summary.epochs_run, outcome.state)
+            if sum(a.nbytes for state in self.paused.values() for a in state.values()) < self.paused_budget:
+                self.paused[(task.trial, outcome.summary.epochs_run)] = outcome.state
             store.record_progress(task.trial, task.round, log, rung=entry)
             store.delete_checkpoints(task.trial, keep_epoch=outcome.summary.epochs_run)
             return outcome.record(rung=rung)

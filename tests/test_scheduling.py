@@ -1,0 +1,114 @@
+"""Scheduling a batch of segments: the longest work first, and no worker processes for work shorter than their
+start-up unless the user asked for workers — the same trials and J bit for bit either way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+
+import hpsearch.execution.runner as runner
+import hpsearch.search.options as options
+import hpsearch.search.trainer as trainer
+from hpsearch.config.loading import load_config
+from hpsearch.core.dataset import Dataset
+from hpsearch.execution.packs import pack_seconds, plan_packs
+from hpsearch.execution.segments import Segment, TrialTask, train_segment
+from hpsearch.search.api import Execution, start_search
+from hpsearch.storage.run_store import RunStore
+from tests.kill_resume import fingerprint
+
+MODEL = {"layers": 1, "hidden_units": 8, "batch_size": 16, "epochs": 4, "batchnorm": True}
+SHORT = """\
+name: short
+data: {dataset: blobs, samples: 120, classes: 3, features: 4, noise: 1.0}
+model: {layers: 1, hidden_units: 8, epochs: 2}
+space:
+  learning_rate: {scale: log, low: 1.0e-3, high: 0.3}
+search: {trials: 3, seed: 2}
+"""
+
+
+@pytest.fixture(scope="module")
+def blobs() -> Dataset:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 200)
+    X = rng.standard_normal((3, 4))[y] * 2 + rng.standard_normal((200, 4))
+    return Dataset("blobs", X[:160], y[:160], X[160:], y[160:], ("a", "b", "c"))
+
+
+def _segment(trial: int, until: int | None = None, **params) -> Segment:
+    return Segment(TrialTask(trial, 0, trial, {"learning_rate": 0.01, **params}, 10 + trial), until)
+
+
+def test_the_estimate_grows_with_epochs_width_and_pack_members(blobs: Dataset) -> None:
+    seconds = lambda *segments: pack_seconds(list(segments), MODEL, blobs)  # noqa: E731
+    assert 0 < seconds(_segment(0, 2)) < seconds(_segment(0)) < seconds(_segment(0, 8))
+    assert seconds(_segment(0)) < seconds(_segment(0, hidden_units=200))
+    assert seconds(_segment(0)) < seconds(_segment(0), _segment(1)) < 2 * seconds(_segment(0))  # a pack shares
+    assert seconds(_segment(0, learning_rate=-1.0)) == 0  # cannot start: fails at once
+
+
+def test_the_longest_packs_train_first_and_each_outcome_is_as_alone(blobs: Dataset, monkeypatch) -> None:
+    order: list[int] = []
+    real = runner.train_pack
+    monkeypatch.setattr(runner, "train_pack", lambda pack, *a: order.append(pack[0].task.trial) or real(pack, *a))
+    segments = [_segment(0, 1), _segment(1, 3, hidden_units=64), _segment(2, 2), _segment(3, 3)]
+    outcomes = list(runner.run_segments(segments, model=MODEL, data=blobs, workers=1, stack="off"))
+    assert order == [1, 3, 2, 0]  # widest, then the most epochs
+    for outcome in outcomes:
+        alone = train_segment(outcome.segment, MODEL, blobs)
+        assert outcome.history == alone.history
+        assert all(np.array_equal(outcome.state[k], alone.state[k]) for k in alone.state if k != "state")
+
+
+def _parallel_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many workers each joblib.Parallel that ``run_parallel`` makes is asked for."""
+    calls: list[int] = []
+    real = joblib.Parallel
+    monkeypatch.setattr(joblib, "Parallel", lambda n_jobs, **k: calls.append(n_jobs) or real(n_jobs=n_jobs, **k))
+    return calls
+
+
+def test_a_short_search_on_default_workers_starts_no_worker_and_is_the_same_run(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "short.yaml"
+    path.write_text(SHORT)
+    monkeypatch.setattr(options, "default_workers", lambda: 2)  # as on a 2-core machine
+    calls = _parallel_calls(monkeypatch)
+    default = start_search(load_config(path), runs_dir=tmp_path / "runs", name="default")
+    assert calls == []  # in-process: under IN_PROCESS_SECONDS of training
+    chosen = start_search(load_config(path), runs_dir=tmp_path / "runs", name="two", execution=Execution(workers=2))
+    assert calls == [2]  # the user's choice is kept
+    assert fingerprint(default.run_dir) == fingerprint(chosen.run_dir)
+    monkeypatch.setattr(runner, "IN_PROCESS_SECONDS", 0.0)  # as for a longer search
+    start_search(load_config(path), runs_dir=tmp_path / "runs", name="long")
+    assert calls == [2, 2]
+
+
+def test_a_rung_takes_the_checkpoints_just_saved_without_reading_them_back(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "halving.yaml"
+    path.write_text(
+        SHORT.replace("epochs: 2", "epochs: 9").replace(
+            "trials: 3,", "trials: 9, early_stopping: {method: halving, min_epochs: 1, eta: 3},"
+        )
+    )
+    reads: list[int] = []
+    real = RunStore.load_checkpoint
+    monkeypatch.setattr(RunStore, "load_checkpoint", lambda self, *a: reads.append(a[0]) or real(self, *a))
+    kept = start_search(load_config(path), runs_dir=tmp_path / "runs", name="kept")
+    assert reads == []  # rungs 1 and 2 started from the states in memory
+    monkeypatch.setattr(trainer, "available_bytes", lambda: 0)  # no room: every checkpoint is read back
+    read = start_search(load_config(path), runs_dir=tmp_path / "runs", name="read")
+    assert len(reads) == 3 + 1  # the promoted trials of rungs 0 and 1
+    assert fingerprint(kept.run_dir) == fingerprint(read.run_dir)
+
+
+def test_a_shape_splits_into_as_many_packs_for_each_worker(blobs: Dataset) -> None:
+    """Workers finish a batch together: never a last pack that one worker trains while the others wait."""
+    segments = [_segment(k) for k in range(48)]
+    sizes = lambda workers: sorted(map(len, plan_packs(segments, model=MODEL, data=blobs, workers=workers)))  # noqa: E731
+    assert sizes(1) == [16] * 3  # the cap (nn.stacked.LARGEST_PACK)
+    assert sizes(2) == [12] * 4  # not 3 packs of 16
+    assert sizes(3) == [16] * 3 and sizes(5) == [9, 9, 10, 10, 10]  # one each
