@@ -26,7 +26,9 @@ def auto_config(folder: Path) -> Path:
 
 
 def _trials(result):
-    return [(t.trial, t.round, t.params, t.value) for t in sorted(result.trials, key=lambda t: t.trial)]
+    return [
+        (t.trial, t.round, t.params, t.status, t.ranking_value) for t in sorted(result.trials, key=lambda t: t.trial)
+    ]
 
 
 def test_the_split_is_all_box_until_there_are_enough_trials_to_model_then_half_and_half() -> None:
@@ -137,3 +139,21 @@ def test_the_concentration_test_fails_when_the_zoom_is_replaced_by_uniform_draws
 
     monkeypatch.setattr(rounds, "plan_auto", uniform)
     assert not _concentrates(_distances_by_round(tmp_path))
+
+
+@pytest.mark.parametrize("method", ["halving", "hyperband"])
+def test_under_early_stopping_an_auto_round_has_both_parts_and_is_the_same_with_1_and_2_workers(
+    tmp_path: Path, method: str
+) -> None:
+    """Pruned trials and trials whose Hyperband bracket starts above the first rung count too: 12 finished
+    (10 needed for the tiny config's dimensions) give round 1 a box part and a tpe part."""
+    from tests.conftest import write_tiny_config
+
+    extra = f"  rounds: 2\n  zoom_trials: 6\n  early_stopping: {{method: {method}, min_epochs: 1, eta: 3}}\n"
+    config = load_config(write_tiny_config(tmp_path, trials=12, epochs=9, extra=extra))
+    one = start_search(config, runs_dir=tmp_path / "runs", name="one", execution=Execution(workers=1))
+    two = start_search(config, runs_dir=tmp_path / "runs", name="two", execution=Execution(workers=2))
+    assert [r.sampler for r in one.rounds] == ["random", "auto"]
+    assert _trials(one) == _trials(two) and one.rounds[1].planned == two.rounds[1].planned
+    n_box = auto_split(12, len(config.space), 6, 1)
+    assert 0 < n_box < 6
