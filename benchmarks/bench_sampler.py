@@ -206,7 +206,17 @@ def main() -> None:
     parser.add_argument("--schedule", default=SCHEDULES, help="first+ROUNDSxSIZE, comma-separated")
     parser.add_argument("--json", type=Path, help="write every seed's best value here")
     parser.add_argument("--quick", action="store_true", help="3 seeds, branin and hartmann6, 8+7x8 and 16+2x16")
+    parser.add_argument(
+        "--tables", type=Path, nargs="+", help="run nothing: the table of --json files of disjoint seeds, joined"
+    )
     args = parser.parse_args()
+    if args.tables:
+        joined: dict[str, list[float | None]] = {}
+        for path in args.tables:
+            for key, best in json.loads(path.read_text()).items():
+                joined.setdefault(key, []).extend(best)
+        print_table([summary_row(*key, values) for key, values in _by_schedule(joined).items()])
+        return
     if args.quick:
         args.seeds, args.only, args.schedule = 3, "branin,hartmann6", "8+7x8,16+2x16"
     problems, methods = args.only.split(","), args.methods.split(",")
@@ -223,10 +233,29 @@ def main() -> None:
                 print(rows[-1], f"({time.perf_counter() - start:.0f} s)", flush=True)
             if args.json:  # after each problem, so that a long run stopped part-way keeps what it measured
                 args.json.write_text(json.dumps(found, indent=1))
-    print(f"\nmedian over {args.seeds} seeds of the best value of each schedule's trials (lower is better); last:")
-    print("auto minus the better (by median) of box and tpe, paired bootstrap 95% interval; worse: above 0")
+    print_table(rows)
+
+
+def print_table(rows: list[str]) -> None:
+    """The summary: one row per problem and schedule (``summary_row``)."""
+    print("\nmedian over the seeds of the best value of each schedule's trials (lower is better); last: auto")
+    print("minus the better (by median) of box and tpe, paired bootstrap 95% interval; worse: above 0")
     print(f"{'problem':<12}{'schedule':<10}" + "".join(f"{m:>10}" for m in METHODS) + "  auto - better [95%]")
     print("\n".join(rows))
+
+
+def _by_schedule(found: dict[str, list[float | None]]) -> dict[tuple[str, str], dict[str, list[float | None]]]:
+    """``found`` ("problem schedule method" -> values) regrouped by (problem, schedule) -> method -> values;
+    random and Optuna, stored by budget, join each schedule of that budget."""
+    out: dict[tuple[str, str], dict[str, list[float | None]]] = {}
+    for key, best in found.items():
+        problem, text, method = key.split()
+        if method in ZOOMED:
+            values = out.setdefault((problem, text), {})
+            values[method] = best
+            for other in ("random", "optuna"):
+                values.setdefault(other, found.get(f"{problem} {budget(parse_schedule(text))} {other}", []))
+    return out
 
 
 def _best(
