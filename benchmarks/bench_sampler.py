@@ -184,15 +184,23 @@ def difference_interval(auto: list[float], better: list[float], seed: int = 0) -
 
 
 def summary_row(problem: str, schedule: str, values: dict[str, list[float | None]]) -> str:
-    """One table row: each method's median, then auto minus the better of box and tpe with its interval."""
+    """One table row: each method's median, then auto minus the better of box and tpe with its interval (and
+    minus Optuna's, where it ran)."""
     med = {m: None if not v or None in v else float(np.median(v)) for m, v in values.items()}  # type: ignore[arg-type]
     cells = "".join(f"{'—' if med.get(m) is None else f'{med[m]:.4f}':>10}" for m in METHODS)
     if any(med.get(m) is None for m in ZOOMED):
         return f"{problem:<12}{schedule:<10}{cells}"
     better = "box" if med["box"] <= med["tpe"] else "tpe"  # type: ignore[operator]
-    diff, low, high = difference_interval(values["auto"], values[better])  # type: ignore[arg-type]
-    verdict = "worse" if low > 0 else ("better" if high < 0 else "tie")
-    return f"{problem:<12}{schedule:<10}{cells}  {diff:+.4f} [{low:+.4f}, {high:+.4f}] vs {better}: {verdict}"
+    row = f"{problem:<12}{schedule:<10}{cells}  {_versus(values['auto'], values[better])} vs {better}"
+    if med.get("optuna") is not None:
+        row += f"; {_versus(values['auto'], values['optuna'])} vs optuna"
+    return row
+
+
+def _versus(auto: list[float | None], other: list[float | None]) -> str:
+    """``+0.0123 [-0.0100, +0.0300] tie``: the difference in medians, its interval, and what it says."""
+    diff, low, high = difference_interval(auto, other)  # type: ignore[arg-type]
+    return f"{diff:+.4f} [{low:+.4f}, {high:+.4f}] " + ("worse" if low > 0 else ("better" if high < 0 else "tie"))
 
 
 def main() -> None:
@@ -240,7 +248,11 @@ def print_table(rows: list[str]) -> None:
     """The summary: one row per problem and schedule (``summary_row``)."""
     print("\nmedian over the seeds of the best value of each schedule's trials (lower is better); last: auto")
     print("minus the better (by median) of box and tpe, paired bootstrap 95% interval; worse: above 0")
-    print(f"{'problem':<12}{'schedule':<10}" + "".join(f"{m:>10}" for m in METHODS) + "  auto - better [95%]")
+    print(
+        f"{'problem':<12}{'schedule':<10}"
+        + "".join(f"{m:>10}" for m in METHODS)
+        + "  auto - better [95%]; auto - optuna [95%]"
+    )
     print("\n".join(rows))
 
 
