@@ -14,7 +14,9 @@ hedges:
 - after that, half the round (by ``auto_split``; rounds of one alternate) is
   drawn in the box and half planned by TPE.
 
-A split is a function of counts only (finished trials, dimensions, round size,
+Over 7 problems x 4 schedules x 10 seeds of ``bench_sampler.py`` (README,
+"Choosing the zoom") auto was never significantly worse than the better of
+box and tpe. A split is a function of counts only (finished trials, dimensions, round size,
 round number), so ``show`` tells a stored round's parts apart again without
 storing more than the round's planned unit points.
 """
