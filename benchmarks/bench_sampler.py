@@ -1,32 +1,37 @@
-"""Samplers at equal budgets, through the product: random, box zoom, tpe zoom (and Optuna's TPE when installed).
+"""Zoom methods at equal budgets, through the product: random, box, tpe, auto (and Optuna's TPE when installed).
 
-Budget 64 trials per search: ``random`` draws all 64 in one round; ``box`` and
-``tpe`` run the same ``--schedule`` of rounds, e.g. ``16+3x16``: 16 at random,
-then 3 zoom rounds of 16 (``search.zoom: box`` or ``tpe``: ``trials: 16,
-rounds: 4, zoom_trials: 16``), as a user would run them; ``16+6x8`` is 6 rounds
-of 8. Several schedules (comma-separated) each get their box and tpe columns;
-random and Optuna do not depend on it and run once. ``optuna``
-(only when ``import optuna`` works; never a dependency) runs its default
-``TPESampler`` for 64 sequential trials on the same objective: hpsearch's own
-networks in-process for the datasets, the same functions for Branin and
-Hartmann-6. It sees each result before the next trial, which a round planned
-all at once does not.
+Budget 64 trials per search: ``random`` draws all 64 in one round; ``box``,
+``tpe`` and ``auto`` run each ``--schedule`` of rounds, e.g. ``8+7x8``: 8 at
+random, then 7 zoom rounds of 8 (``search.zoom: box``, ``tpe`` or ``auto``:
+``trials: 8, rounds: 8, zoom_trials: 8``), as a user would run them, with the
+default ``top_k`` and ``margin``. ``random`` and ``optuna`` do not depend on the
+schedule and run once per seed. ``optuna`` (only when ``import optuna`` works;
+never a dependency) runs its default ``TPESampler`` for 64 sequential trials on
+the same objective: hpsearch's own networks in-process for the datasets, the
+same functions otherwise. It sees each result before the next trial, which a
+round planned all at once does not.
 
-Problems (lower is better): ``digits`` (6 parameters: learning rate, β₁, β₂,
-hidden units, layers, L2; Adam, batch 64, ``--epochs`` epochs, best dev J),
-``spirals`` (4: learning rate, hidden units, layers, L2), ``branin`` (2-D,
-minimum 0.397887) and ``hartmann6`` (6-D, minimum -3.32237) as Python objectives.
+Problems (lower is better): the functions of ``sampler_problems.py``
+(``branin``, ``hartmann6``, ``rosenbrock4``, ``levy6``, ``conditional``) and
+two networks: ``digits`` (6 parameters: learning rate, β₁, β₂, hidden units,
+layers, L2; Adam, batch 64, ``--epochs`` epochs, best dev J) and ``spirals``
+(4: learning rate, hidden units, layers, L2).
 
-Prints, per problem and method, the median over ``--seeds`` search seeds of the best value
-(seeds ``--first-seed`` on), and each seed's value.
+Prints each seed's best value, then per problem and schedule the median over
+the seeds of each method and the difference ``auto - better of (box, tpe)``
+(the better by median) with a paired bootstrap 95% interval over seeds:
+``worse`` when the interval lies above 0. ``--quick`` is a smoke run (3 seeds,
+two functions, two schedules).
 
-Usage: python benchmarks/bench_sampler.py [--seeds 5] [--first-seed 0] [--epochs 10] [--workers 2]
-       [--only branin,hartmann6] [--schedule 16+3x16,16+6x8] [--methods random,box,tpe,optuna]
+Usage: python benchmarks/bench_sampler.py [--seeds 10] [--first-seed 0] [--epochs 10] [--workers 1]
+       [--only branin,hartmann6] [--schedule 8+7x8,16+2x16] [--methods random,box,tpe,auto,optuna]
+       [--json FILE] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import tempfile
 import time
@@ -34,14 +39,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sampler_problems  # importable from this folder: a run stores its objective as module:function
+from sampler_problems import FUNCTION_SPACES
 
-BUDGET = 64
-METHODS = ("random", "box", "tpe", "optuna")
+METHODS = ("random", "box", "tpe", "auto", "optuna")
+ZOOMED = ("box", "tpe", "auto")
+SCHEDULES = "8+7x8,16+2x16,16+6x8,10+54x1"
+PROBLEMS = "branin,hartmann6,rosenbrock4,levy6,conditional,spirals,digits"
+BOOTSTRAP = 2000
 
-FUNCTION_SPACES = {
-    "branin": {"x1": {"scale": "uniform", "low": -5, "high": 10}, "x2": {"scale": "uniform", "low": 0, "high": 15}},
-    "hartmann6": {f"x{j}": {"scale": "uniform", "low": 0, "high": 1} for j in range(6)},
-}
 DATA_SPACES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # name: (data, space)
     "digits": (
         {"dataset": "digits", "dev_fraction": 0.2, "seed": 0},
@@ -66,46 +72,25 @@ DATA_SPACES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # name: (data
 }
 
 
-def branin(params: dict[str, float]) -> float:
-    """Branin-Hoo on [-5, 10] x [0, 15]; global minimum 0.397887."""
-    x1, x2 = params["x1"], params["x2"]
-    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
-    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
-
-
-_A = np.array(
-    [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]]
-)
-_P = 1e-4 * np.array(
-    [
-        [1312, 1696, 5569, 124, 8283, 5886],
-        [2329, 4135, 8307, 3736, 1004, 9991],
-        [2348, 1451, 3522, 2883, 3047, 6650],
-        [4047, 8828, 8732, 5743, 1091, 381],
-    ]
-)
-
-
-def hartmann6(params: dict[str, float]) -> float:
-    """Hartmann-6 on [0, 1]^6; global minimum -3.32237."""
-    x = np.array([params[f"x{j}"] for j in range(6)])
-    return float(-(np.array([1.0, 1.2, 3.0, 3.2]) * np.exp(-(_A * (x - _P) ** 2).sum(axis=1))).sum())
-
-
 def parse_schedule(text: str) -> tuple[int, int, int]:
-    """``"16+3x16"`` -> (16 first trials, 3 zoom rounds, 16 trials each); the total must be ``BUDGET``."""
+    """``"16+3x16"`` -> (16 first trials, 3 zoom rounds, 16 trials each): 64 trials in all, the search's budget."""
     first, _, rest = text.partition("+")
     rounds, _, size = rest.partition("x")
     schedule = (int(first), int(rounds), int(size))
-    if schedule[0] + schedule[1] * schedule[2] != BUDGET:
-        raise SystemExit(f"--schedule {text}: {schedule[0]} + {schedule[1]} x {schedule[2]} is not {BUDGET} trials")
+    if min(schedule) < 1:
+        raise SystemExit(f"--schedule {text}: write FIRST+ROUNDSxSIZE, each at least 1")
     return schedule
+
+
+def budget(schedule: tuple[int, int, int]) -> int:
+    """The trials of a schedule in all: what random and Optuna get too."""
+    return schedule[0] + schedule[1] * schedule[2]
 
 
 def search_settings(method: str, seed: int, workers: int, schedule: tuple[int, int, int]) -> dict[str, Any]:
     """The ``search`` section of one benchmark search: all at random, or ``schedule``'s rounds zoomed by ``method``."""
     if method == "random":
-        return {"trials": BUDGET, "seed": seed, "workers": workers}
+        return {"trials": budget(schedule), "seed": seed, "workers": workers}
     first, rounds, size = schedule
     return {
         "trials": first,
@@ -127,10 +112,8 @@ def run_hpsearch(
     search = search_settings(method, seed, args.workers, schedule)
     name = f"{problem}-{method}-{'-'.join(map(str, schedule))}-{seed}"
     if problem in FUNCTION_SPACES:
-        import bench_sampler  # the importable copy of this module: a run stores its objective as module:function
-
         result = tune(
-            getattr(bench_sampler, problem),
+            getattr(sampler_problems, problem),
             FUNCTION_SPACES[problem],
             runs_dir=runs,
             name=name,
@@ -147,8 +130,8 @@ def run_hpsearch(
     return float(result.best.best_dev_cost)
 
 
-def run_optuna(problem: str, seed: int, args: argparse.Namespace) -> float | None:
-    """Best value of Optuna's default TPESampler in ``BUDGET`` sequential trials, or None without Optuna."""
+def run_optuna(problem: str, seed: int, args: argparse.Namespace, n_trials: int) -> float | None:
+    """Best value of Optuna's default TPESampler in ``n_trials`` sequential trials, or None without Optuna."""
     try:
         import optuna
     except ImportError:
@@ -157,12 +140,12 @@ def run_optuna(problem: str, seed: int, args: argparse.Namespace) -> float | Non
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if problem in FUNCTION_SPACES:
-        space, f = FUNCTION_SPACES[problem], globals()[problem]
-        objective = lambda trial: f({n: trial.suggest_float(n, s["low"], s["high"]) for n, s in space.items()})  # noqa: E731
+        f = getattr(sampler_problems, problem)
+        objective = lambda trial: f(sampler_problems.optuna_params(problem, trial))  # noqa: E731
     else:
         objective = _engine_objective(problem, args, parse_space)
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
-    study.optimize(objective, n_trials=BUDGET)
+    study.optimize(objective, n_trials=n_trials)
     return float(study.best_value)
 
 
@@ -189,42 +172,126 @@ def _engine_objective(problem: str, args: argparse.Namespace, parse_space: Any) 
     return objective
 
 
+def difference_interval(auto: list[float], better: list[float], seed: int = 0) -> tuple[float, float, float]:
+    """``median(auto) - median(better)`` and its paired bootstrap 95% interval: seeds resampled together
+    (a seed's searches share their first round)."""
+    a, b = np.asarray(auto), np.asarray(better)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(a), size=(BOOTSTRAP, len(a)))
+    diffs = np.median(a[idx], axis=1) - np.median(b[idx], axis=1)
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return float(np.median(a) - np.median(b)), float(low), float(high)
+
+
+def summary_row(problem: str, schedule: str, values: dict[str, list[float | None]]) -> str:
+    """One table row: each method's median, then auto minus the better of box and tpe with its interval (and
+    minus Optuna's, where it ran)."""
+    med = {m: None if not v or None in v else float(np.median(v)) for m, v in values.items()}  # type: ignore[arg-type]
+    cells = "".join(f"{'—' if med.get(m) is None else f'{med[m]:.4f}':>10}" for m in METHODS)
+    if any(med.get(m) is None for m in ZOOMED):
+        return f"{problem:<12}{schedule:<10}{cells}"
+    better = "box" if med["box"] <= med["tpe"] else "tpe"  # type: ignore[operator]
+    row = f"{problem:<12}{schedule:<10}{cells}  {_versus(values['auto'], values[better])} vs {better}"
+    if med.get("optuna") is not None:
+        row += f"; {_versus(values['auto'], values['optuna'])} vs optuna"
+    return row
+
+
+def _versus(auto: list[float | None], other: list[float | None]) -> str:
+    """``+0.0123 [-0.0100, +0.0300] tie``: the difference in medians, its interval, and what it says."""
+    diff, low, high = difference_interval(auto, other)  # type: ignore[arg-type]
+    return f"{diff:+.4f} [{low:+.4f}, {high:+.4f}] " + ("worse" if low > 0 else ("better" if high < 0 else "tie"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--only", default="digits,spirals,branin,hartmann6")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--only", default=PROBLEMS)
     parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--schedule", default="16+3x16", help="first+ROUNDSxSIZE, comma-separated")
+    parser.add_argument("--schedule", default=SCHEDULES, help="first+ROUNDSxSIZE, comma-separated")
+    parser.add_argument("--json", type=Path, help="write every seed's best value here")
+    parser.add_argument("--quick", action="store_true", help="3 seeds, branin and hartmann6, 8+7x8 and 16+2x16")
+    parser.add_argument(
+        "--tables", type=Path, nargs="+", help="run nothing: the table of --json files of disjoint seeds, joined"
+    )
     args = parser.parse_args()
+    if args.tables:
+        joined: dict[str, list[float | None]] = {}
+        for path in args.tables:
+            for key, best in json.loads(path.read_text()).items():
+                joined.setdefault(key, []).extend(best)
+        print_table([summary_row(*key, values) for key, values in _by_schedule(joined).items()])
+        return
+    if args.quick:
+        args.seeds, args.only, args.schedule = 3, "branin,hartmann6", "8+7x8,16+2x16"
     problems, methods = args.only.split(","), args.methods.split(",")
     schedules = {text: parse_schedule(text) for text in args.schedule.split(",")}
-    rounds = [(m, s) for s in schedules for m in methods if m in ("box", "tpe")]
-    columns = [(m, None) for m in methods if m == "random"] + rounds + [(m, None) for m in methods if m == "optuna"]
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    print(f"median (over {args.seeds} seeds) of the best value of {BUDGET} trials; lower is better")
-    print(f"{'problem':<10}" + "".join(f"{m if s is None else f'{m} {s}':>18}" for m, s in columns) + "   seconds")
+    found: dict[str, dict[str, list[float | None]]] = {}  # "problem schedule method" -> each seed's best
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for problem in problems:
-            start, cells = time.perf_counter(), []
-            for method, text in columns:
-                best = [
-                    run_optuna(problem, s, args)
-                    if method == "optuna"
-                    else run_hpsearch(problem, method, s, args, Path(tmp), schedules.get(text, (0, 0, 0)))
-                    for s in seeds
-                ]
-                cells.append("not installed" if any(b is None for b in best) else f"{np.median(best):.4f}")
-                print(
-                    f"  {problem} {method} {text or ''}: {[None if b is None else round(b, 4) for b in best]}",
-                    flush=True,
-                )
-            print(
-                f"{problem:<10}" + "".join(f"{c:>18}" for c in cells) + f"   {time.perf_counter() - start:.0f}",
-                flush=True,
-            )
+            start = time.perf_counter()
+            for text, schedule in schedules.items():
+                values = {m: _best(problem, m, (text, schedule), seeds, args, Path(tmp), found) for m in methods}
+                rows.append(summary_row(problem, text, values))
+                print(rows[-1], f"({time.perf_counter() - start:.0f} s)", flush=True)
+            if args.json:  # after each problem, so that a long run stopped part-way keeps what it measured
+                args.json.write_text(json.dumps(found, indent=1))
+    print_table(rows)
+
+
+def print_table(rows: list[str]) -> None:
+    """The summary: one row per problem and schedule (``summary_row``)."""
+    print("\nmedian over the seeds of the best value of each schedule's trials (lower is better); last: auto")
+    print("minus the better (by median) of box and tpe, paired bootstrap 95% interval; worse: above 0")
+    print(
+        f"{'problem':<12}{'schedule':<10}"
+        + "".join(f"{m:>10}" for m in METHODS)
+        + "  auto - better [95%]; auto - optuna [95%]"
+    )
+    print("\n".join(rows))
+
+
+def _by_schedule(found: dict[str, list[float | None]]) -> dict[tuple[str, str], dict[str, list[float | None]]]:
+    """``found`` ("problem schedule method" -> values) regrouped by (problem, schedule) -> method -> values;
+    random and Optuna, stored by budget, join each schedule of that budget."""
+    out: dict[tuple[str, str], dict[str, list[float | None]]] = {}
+    for key, best in found.items():
+        problem, text, method = key.split()
+        if method in ZOOMED:
+            values = out.setdefault((problem, text), {})
+            values[method] = best
+            for other in ("random", "optuna"):
+                values.setdefault(other, found.get(f"{problem} {budget(parse_schedule(text))} {other}", []))
+    return out
+
+
+def _best(
+    problem: str,
+    method: str,
+    schedule: tuple[str, tuple[int, int, int]],
+    seeds: range,
+    args: argparse.Namespace,
+    runs: Path,
+    found: dict[str, list[float | None]],
+) -> list[float | None]:
+    """Each seed's best value of one method at one schedule, printed and kept in ``found``; random and
+    Optuna depend on the schedule's budget only, so they run once per budget."""
+    text, rounds = schedule
+    key = f"{problem} {text if method in ZOOMED else budget(rounds)} {method}"
+    if key in found:
+        return found[key]
+    if method == "optuna":
+        best = [run_optuna(problem, s, args, budget(rounds)) for s in seeds]
+    else:
+        best = [run_hpsearch(problem, method, s, args, runs, rounds) for s in seeds]
+    found[key] = best
+    print(f"  {key}: {[None if b is None else round(b, 4) for b in best]}", flush=True)
+    return best
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ SEARCH_MEANINGS = {
     "early_stopping": "successive halving or Hyperband (see its keys below; default: every trial trains fully)",
     "rank_by": "a trial's value: its last epoch's (last) or its best epoch's (best; the default with early stopping)",
     "stack": "same-shape trials train as one stacked model (auto) or each alone (off)",
-    "zoom": "how zoom rounds draw: tpe (planned from every trial) or box (uniform in the best trials' box)",
+    "zoom": "how zoom rounds draw: auto (half box, half tpe), tpe (planned from every trial) or box (the best's box)",
     "refit": "predict uses the winner retrained on train and dev rows (models/refit.npz)",
     "metric": "what trials are ranked by: dev J (cost) or another dev figure; J stays the training loss",
     "enqueue": "points trained first, exactly as given (what a point leaves out is drawn as usual)",

@@ -249,13 +249,19 @@ def test_a_tpe_zoom_after_too_few_trials_to_model_is_said(tmp_path: Path) -> Non
         )
         return [n for n in load_config(path).notices if "search.zoom" in n]
 
-    assert notices("{trials: 6, rounds: 2}") == [
+    assert notices("{trials: 6, rounds: 2, zoom: tpe}") == [
         "search.zoom: tpe models the finished trials once there are 10; with trials: 6, round 1 is drawn at random"
         " — use trials: 10 or more, or zoom: box"
     ]
     assert (
-        notices("{trials: 10, rounds: 2}")
+        notices("{trials: 10, rounds: 2, zoom: tpe}")
+        == notices("{trials: 10, rounds: 2}")
         == notices("{trials: 6, rounds: 2, zoom: box}")
         == notices("{trials: 6}")
         == []
     )
+    # The default auto zoom needs max(10, 2 x dimensions) finished trials; before, round 1 is all box.
+    assert notices("{trials: 6, rounds: 2}") == [
+        "search.zoom: auto models the finished trials once there are 10 (1 dimension); with trials: 6, round 1 "
+        "is drawn all in the box of the best — use trials: 10 or more to model sooner"
+    ]

@@ -300,7 +300,7 @@ def test_plot_draws_each_rounds_rungs(tmp_path: Path) -> None:
 
 def test_dry_run_says_which_zoom_rounds_follow_and_checks_the_data(tmp_path: Path) -> None:
     path = write_tiny_config(tmp_path, trials=4, extra="  rounds: 3\n  zoom_trials: 2\n  top_k: 2\n")
-    planned = CliRunner().invoke(cli, ["run", str(path), "--dry-run"])
+    planned = CliRunner().invoke(cli, ["run", str(path), "--dry-run", "--set", "search.zoom=tpe"])
     assert "then 2 zoom rounds of 2 trials each, planned by tpe from every finished trial" in planned.output
     boxed = CliRunner().invoke(cli, ["run", str(path), "--dry-run", "--set", "search.zoom=box"])
     assert "then 2 zoom rounds of 2 trials each, sampled in the box of the best 2 trials" in boxed.output

@@ -23,6 +23,7 @@ from hpsearch.search.api import Execution, resume_search, start_search
 from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
 from tests.kill_resume import epoch_rows, fingerprint, kill_at, record_count, repeat_rows
+from tests.test_auto_zoom import auto_config
 from tests.test_early_stopping import halving_config
 from tests.test_stacked_search import HALVING as STACKED_HALVING
 from tests.test_stacked_search import write_config as stacked_config
@@ -67,6 +68,19 @@ def _run_then_resume(*, workers: int, kills: int) -> Callable[[Path], list[list[
 def _killed_in_round_1_at_trial_15(run: Path) -> None:
     with RunStore.open(run) as store:
         assert len(store.rounds()) == 2 and len(store.trials()) == 15
+
+
+def _killed_at_trial_15(config: Callable[[Path], Path]) -> Kind:
+    """The conditional Branin of the tpe tests, whose objective kills its own search at trial 15 (round 1)."""
+    return Kind(
+        config,
+        _search,
+        _run_then_resume(workers=1, kills=1),
+        (None,),
+        record_count,
+        env={"HPSEARCH_TEST_KILL_AT": "15"},
+        after_kills=lambda run: _killed_in_round_1_at_trial_15(run),
+    )
 
 
 def _confirm_straight(config: Path, runs: Path) -> Path:
@@ -121,15 +135,9 @@ KINDS = {
         epoch_rows,
     ),
     # the objective kills its own search at trial 15, in the first tpe round
-    "tpe": Kind(
-        tpe_config,
-        _search,
-        _run_then_resume(workers=1, kills=1),
-        (None,),
-        record_count,
-        env={"HPSEARCH_TEST_KILL_AT": "15"},
-        after_kills=lambda run: _killed_in_round_1_at_trial_15(run),
-    ),
+    "tpe": _killed_at_trial_15(tpe_config),
+    # the default auto zoom, killed at trial 15, in round 1's tpe part (its box part is trials 12-14)
+    "auto": _killed_at_trial_15(auto_config),
     # cross-validation: killed with some trials' folds trained and not yet recorded, twice
     "cv": Kind(_cv_config, _search, _run_then_resume(workers=2, kills=2), (2, 5), record_count),
     "confirm": Kind(

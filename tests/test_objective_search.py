@@ -135,8 +135,8 @@ def test_a_python_search_that_maximizes_ranks_high_first_and_zooms_around_the_hi
     top3 = [t.params["x"] for t in ok[:3]]
     assert box.low <= min(top3) and max(top3) <= box.high and box.high - box.low < 3.0
     assert len(zoomed.trials) == 14
-    planned = zoom_search(result.run_dir, top_k=3, trials=4)  # the run's search.zoom: tpe, the default
-    assert planned.rounds[-1].sampler == "tpe" and len(planned.trials) == 18
+    planned = zoom_search(result.run_dir, top_k=3, trials=4)  # the run's search.zoom: auto, the default
+    assert planned.rounds[-1].sampler == "auto" and len(planned.trials) == 18
 
 
 def test_an_objective_that_cannot_be_imported_fails_the_run_at_its_start(tmp_path):

@@ -18,6 +18,7 @@ from hpsearch.pruning.schedule import brackets
 from hpsearch.search.halving import rungs
 from hpsearch.search.refit import current_refit, model_in_use
 from hpsearch.search.test_part import TestFigures, current_test_figures, has_test_part
+from hpsearch.space.portfolio import auto_split
 from hpsearch.space.tpe import N_STARTUP
 
 if TYPE_CHECKING:
@@ -35,9 +36,10 @@ class RoundDescription:
     """How a round was made, as every view says it (``show``'s Rounds table, ``report.html``, plot legends).
 
     ``kind``: ``initial``, ``zoom top 3`` (a box round, ``, expand`` when its bounds moved out), ``zoom, all
-    trials`` (planned by TPE from every finished trial) or ``zoom, too few trials for tpe``; ``sampler``: how
-    its trials were drawn — ``random`` for a tpe round planned while too few trials were finished to model
-    (``plan_tpe``'s uniform start).
+    trials`` (planned by TPE from every finished trial) or ``zoom, too few trials for tpe``, ``zoom top 5 +
+    all trials`` (an ``auto`` round); ``sampler``: how its trials were drawn — ``random`` for a tpe round
+    planned while too few trials were finished to model (``plan_tpe``'s uniform start), ``box 4 + tpe 4`` or
+    ``box`` (too few to model) for an ``auto`` round (``space.portfolio.auto_split``).
     """
 
     kind: str
@@ -53,9 +55,14 @@ def describe_round(record: RoundRecord, trials: Sequence[TrialRecord]) -> RoundD
     modelled from one drawn at random (fewer than ``N_STARTUP`` trials before it, or none with a result)."""
     if record.kind != "zoom":
         return RoundDescription(record.kind, record.sampler)
+    before = [t for t in trials if t.trial < record.first_trial]
+    if record.sampler == "auto":
+        n_box = auto_split(len(before), len(record.space), record.n_trials, record.round)
+        if n_box == record.n_trials:
+            return RoundDescription(f"zoom top {record.top_k}, too few trials for tpe", "box")
+        return RoundDescription(f"zoom top {record.top_k} + all trials", f"box {n_box} + tpe {record.n_trials - n_box}")
     if record.sampler != "tpe":
         return RoundDescription(f"zoom top {record.top_k}" + (", expand" if record.expand else ""), record.sampler)
-    before = [t for t in trials if t.trial < record.first_trial]
     modelled = len(before) >= N_STARTUP and any(t.status in (TrialStatus.OK, TrialStatus.PRUNED) for t in before)
     if modelled:
         return RoundDescription("zoom, all trials", "tpe")

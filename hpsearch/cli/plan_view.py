@@ -14,7 +14,9 @@ from hpsearch.analysis.histogram import histogram
 from hpsearch.analysis.leaderboard import FOLD_BEFORE_DROP, Column, Leaderboard, format_param
 from hpsearch.cli.render import console, fitted_table, more_line
 from hpsearch.cli.text import plain
+from hpsearch.space.portfolio import model_threshold
 from hpsearch.space.search_space import Space
+from hpsearch.space.tpe import N_STARTUP
 
 
 def plan_table(
@@ -55,20 +57,34 @@ def rung_plan_table(plan: list[Any], full_epochs: int, planned: int, asynchronou
     return Group(table, f"{planned} epochs in all{share} ({when})")
 
 
-def zoom_rounds_line(search: Any) -> str:
-    """What a dry run says of the automatic coarse-to-fine rounds that follow round 0."""
+def zoom_rounds_line(search: Any, n_dims: int, first: int) -> str:
+    """What a dry run says of the automatic coarse-to-fine rounds that follow a round 0 of ``first`` trials in
+    ``n_dims`` dimensions: how each will be drawn, rounds drawn at random or all in the box for want of
+    finished trials included (assuming every trial before a round finishes)."""
     if search.rounds <= 1:
         return "then no zoom round (search.rounds: 1); add one later with: hpsearch zoom RUN"
-    n = search.rounds - 1
-    return (
-        f"then {n} zoom round{'s' if n > 1 else ''} of {search.zoom_trials or search.trials} trials"
-        f"{' each' if n > 1 else ''}, "
-        + (
-            "planned by tpe from every finished trial"
-            if search.zoom == "tpe"
-            else f"sampled in the box of the best {search.top_k} trials so far"
-        )
-    )
+    n, size = search.rounds - 1, search.zoom_trials or search.trials
+    head = f"then {n} zoom round{'s' if n > 1 else ''} of {size} trials{' each' if n > 1 else ''}, "
+    box = f"in the box of the best {search.top_k} trials so far"
+    if search.zoom == "box":
+        return head + f"sampled {box}"
+    # Round r (from 1) is planned from the trials of the rounds before it.
+    need = N_STARTUP if search.zoom == "tpe" else model_threshold(n_dims)
+    starved = sum(first + (r - 1) * size < need for r in range(1, n + 1))
+    if search.zoom == "tpe":
+        how, lacking = "planned by tpe from every finished trial", "drawn at random"
+    else:
+        turns = " (by turns)" if size == 1 else ""
+        how, lacking = f"half {box}, half planned by tpe from every finished trial{turns}", "all in the box"
+    if not starved:
+        return head + how
+    why = f"fewer than {need} finished trials to model {n_dims} dimensions"
+    return head + f"{how}; {_rounds(1, starved)} {lacking} ({why})"
+
+
+def _rounds(low: int, high: int) -> str:
+    """``round 1`` or ``rounds 2–7``."""
+    return f"round {low}" if low == high else f"rounds {low}–{high}"
 
 
 def histograms(space: Space, plan: list[dict[str, Any]], width: int = 30) -> Table:

@@ -145,7 +145,9 @@ def run(
             )
         if planned.first_call is not None:
             render.say(plain(f"trial {plan[0].trial} runs: {planned.first_call}"))
-        render.console.print(plan_view.zoom_rounds_line(config.search))
+        render.console.print(
+            plan_view.zoom_rounds_line(config.search, len(config.space), sum(t.round == 0 for t in plan))
+        )
         for line in planned.warm:
             render.say(plain(line))
         if planned.stacking is not None:
@@ -286,9 +288,9 @@ def resume(
 )
 @click.option(
     "--method",
-    type=click.Choice(["box", "tpe"]),
-    help="box: uniform in the box of the --top K best trials; tpe: planned from every finished trial "
-    "(default: the run's search.zoom).",
+    type=click.Choice(["auto", "box", "tpe"]),
+    help="auto: part box, part tpe; box: uniform in the box of the --top K best trials; tpe: planned from "
+    "every finished trial (default: the run's search.zoom).",
 )
 @click.option(
     "--trust",
@@ -313,7 +315,9 @@ def zoom(
     """Coarse to fine: add a round that searches where the best trials are, and train it.
 
     \b
-    tpe (the default search.zoom): trials planned from every finished
+    auto (the default search.zoom): half the trials as box, half as tpe
+         (all as box while too few trials are finished to model).
+    tpe: trials planned from every finished
          trial, where good trials are likelier than the rest (drawn at
          random while too few trials are finished).
     box: trials drawn in the box of the --top K best trials so far

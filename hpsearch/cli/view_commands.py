@@ -59,7 +59,9 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
     failure = failure_note(store.run_dir, trials)
     if failure is not None:
         render.say(plain(failure))
-    render.console.print(render.rounds_table(rounds, every_trial))
+    counted = [w for w in warm if w.left_out is None]  # the zoom rounds' history began with them (negative ids)
+    history = [*(w.record(i - len(counted)) for i, w in enumerate(counted)), *every_trial]
+    render.console.print(render.rounds_table(rounds, history))
     for summary in summarize(warm):  # earlier runs' trials: the zoom rounds' history, not this run's trials
         render.say(plain(summary.line()))
     for trial_decisions in decisions.values():  # babysat runs: what was changed, when and why

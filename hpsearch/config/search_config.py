@@ -198,7 +198,7 @@ def config_from_dict(
         base_dir=base_dir,
         objective=objective,
         babysit=babysit,
-        notices=(*(engine_notices(space) if objective is None else ()), *zoom_notices(settings)),
+        notices=(*(engine_notices(space) if objective is None else ()), *zoom_notices(settings, len(space))),
     )
 
 

@@ -18,6 +18,7 @@ from hpsearch.nn.metrics import RANKING_METRICS
 from hpsearch.objectives.spec import ObjectiveSpec, placement_problems
 from hpsearch.pruning.schedule import METHODS, EarlyStopping
 from hpsearch.space.fit import CONDITION, MISSING, OUTSIDE, fitted, misfit
+from hpsearch.space.portfolio import model_threshold
 from hpsearch.space.samplers import SAMPLERS, grid_size
 from hpsearch.space.search_space import Space
 from hpsearch.space.tpe import N_STARTUP
@@ -35,8 +36,10 @@ class SearchSettings:
     trial trains all its epochs) stops hopeless trials at rungs; ``rank_by``
     ranks a trial by its last epoch's dev J (``last``) or its lowest (``best``).
     ``zoom`` says how a zoom round draws its trials: ``box`` (uniformly in the
-    box around the ``top_k`` best) or ``tpe`` (planned from every finished
-    trial by a Parzen-estimator model, ``space.tpe``; the default).
+    box around the ``top_k`` best), ``tpe`` (planned from every finished
+    trial by a Parzen-estimator model, ``space.tpe``) or ``auto`` (the default:
+    part box, part tpe, all box while too few trials are finished to model,
+    ``space.portfolio``).
     ``enqueue``: values round 0's first trials take as given (``space.fit``
     checked; the parameters they leave out drawn as usual). ``warm_start``: the
     earlier runs whose finished trials count as history for the zoom rounds
@@ -57,7 +60,7 @@ class SearchSettings:
     early_stopping: EarlyStopping | None = None
     rank_by: str = "last"
     stack: str = "auto"  # auto: same-shape trials train as one stacked model where that pays (nn.stacked); off
-    zoom: str = "tpe"  # tpe beat box on all four problems of benchmarks/bench_sampler.py
+    zoom: str = "auto"  # box and tpe each lose badly at some schedule of benchmarks/bench_sampler.py; auto at none
     refit: bool | None = None  # true: predict uses the winner retrained on train+dev rows (search.refit)
     metric: str = "cost"  # what trials are ranked by (nn.metrics.RANKING_METRICS); J stays the training loss
     enqueue: tuple[dict[str, Any], ...] = ()
@@ -65,7 +68,7 @@ class SearchSettings:
 
 
 #: How a zoom round draws its trials (``search.zoom``).
-ZOOMS = ("box", "tpe")
+ZOOMS = ("auto", "box", "tpe")
 
 # name -> (type, check, rule) of each search setting; None is accepted where the default is None.
 _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
@@ -90,7 +93,11 @@ _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
         "last (the last epoch's dev J or metric) or best (the best over epochs)",
     ),
     "stack": (str, lambda v: v in ("auto", "off"), "auto (train same-shape trials as one stacked model) or off"),
-    "zoom": (str, lambda v: v in ZOOMS, "box (uniform in the box of the best trials) or tpe (a model of all trials)"),
+    "zoom": (
+        str,
+        lambda v: v in ZOOMS,
+        "auto (part box, part tpe), box (uniform in the box of the best trials) or tpe (a model of all trials)",
+    ),
     "early_stopping": (dict, lambda v: True, "a mapping such as {method: halving, min_epochs: 3, eta: 3}"),
     "refit": (bool, lambda v: True, "true (retrain the winner on train and dev rows for predict) or false"),
     "metric": (str, lambda v: v in RANKING_METRICS, "one of " + ", ".join(RANKING_METRICS)),
@@ -177,16 +184,27 @@ def search_settings(
     return settings
 
 
-def zoom_notices(settings: SearchSettings) -> list[str]:
-    """What to say when a tpe zoom round would have too few finished trials to model: it draws at random."""
-    if settings.zoom != "tpe" or settings.rounds < 2 or settings.sampler == "grid" or settings.trials >= N_STARTUP:
+def zoom_notices(settings: SearchSettings, n_dims: int) -> list[str]:
+    """What to say when the first round is too small to model the ``n_dims`` searched dimensions: a tpe
+    round 1 is drawn at random, an auto round 1 all in the box."""
+    if settings.rounds < 2 or settings.sampler == "grid" or settings.zoom == "box":
         return []
     if settings.warm_start:  # the warm-start trials count too
         return []
-    return [
-        f"search.zoom: tpe models the finished trials once there are {N_STARTUP}; with trials: "
-        f"{settings.trials}, round 1 is drawn at random — use trials: {N_STARTUP} or more, or zoom: box"
-    ]
+    if settings.zoom == "tpe" and settings.trials < N_STARTUP:
+        return [
+            f"search.zoom: tpe models the finished trials once there are {N_STARTUP}; with trials: "
+            f"{settings.trials}, round 1 is drawn at random — use trials: {N_STARTUP} or more, or zoom: box"
+        ]
+    need = model_threshold(n_dims)
+    if settings.zoom == "auto" and settings.trials < need:
+        dims = f"{n_dims} dimension{'s' if n_dims != 1 else ''}"
+        return [
+            f"search.zoom: auto models the finished trials once there are {need} ({dims}); with "
+            f"trials: {settings.trials}, round 1 is drawn all in the box of the best — use trials: {need} or more "
+            "to model sooner"
+        ]
+    return []
 
 
 def check_settings(values: dict[str, Any], prefix: str) -> list[ConfigProblem]:

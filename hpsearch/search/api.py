@@ -286,16 +286,17 @@ def zoom_search(
     reporter: SearchReporter | None = None,
 ) -> SearchResult:
     """Add a coarse-to-fine round and train it: in the box of the ``top_k`` best trials so far (None: the run's
-    ``search.top_k``), or planned by TPE from every finished trial (``method`` ``box`` or ``tpe``; None: the
-    run's ``search.zoom``). A box round of a grid run has one trial per grid point: ``trials`` is refused there."""
+    ``search.top_k``), planned by TPE from every finished trial, or part of each (``method`` ``box``, ``tpe``
+    or ``auto``; None: the run's ``search.zoom``). A box round of a grid run has one trial per grid point:
+    ``trials`` is refused there."""
     if top_k is not None and top_k < 1:
         raise RunError(f"--top must be at least 1, got {top_k}")
     if trials is not None and trials < 1:
         raise RunError(f"--trials must be at least 1, got {trials}")
     if method not in (None, *ZOOMS):
         raise RunError(f"--method must be one of {', '.join(ZOOMS)}, got {method!r}")
-    if expand and method == "tpe":
-        raise RunError("--expand moves the bounds of a box round — use it without --method tpe")
+    if expand and method in ("tpe", "auto"):
+        raise RunError(f"--expand moves the bounds of a box round — use it without --method {method}")
     with RunStore.open(run_dir) as store:
         config = stored_config(store)
         box = expand or (method or config.search.zoom) == "box"

@@ -13,6 +13,7 @@ exactly the trials without a record.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from hpsearch.config.search_config import SearchConfig
 from hpsearch.core.errors import RunError
@@ -22,6 +23,7 @@ from hpsearch.execution.interrupts import interruptible
 from hpsearch.search.history import planner_history, trial_levels
 from hpsearch.search.options import Execution, SearchReporter
 from hpsearch.search.trainer import RoundTrainer
+from hpsearch.space.portfolio import auto_split, plan_auto
 from hpsearch.space.samplers import plan_round, tpe_stream
 from hpsearch.space.search_space import Space, envelope
 from hpsearch.space.tpe import dimensions, level_losses, plan_tpe
@@ -107,18 +109,17 @@ def drive(
 
 
 def zoom_round(store: RunStore, config: SearchConfig, request: ZoomRequest) -> RoundRecord:
-    """The next round (see ``ZoomRequest``): the box around the best ok trials so far, or a round planned by
-    TPE from every finished trial."""
+    """The next round (see ``ZoomRequest``): the box around the best ok trials so far, a round planned by
+    TPE from every finished trial, or (``auto``) part of each."""
     top_k, trials, expand = request.top_k, request.trials, request.expand
-    if (request.method or config.search.zoom) == "tpe" and not expand:
-        return tpe_round(store, config, trials)
+    method = "box" if expand else request.method or config.search.zoom
+    if method != "box":
+        return planned_round(store, config, trials, top_k, method)
     rounds = store.rounds()
-    top = [t for t in rank(planner_history(store, config)[0]) if t.status is TrialStatus.OK][:top_k]
-    if not top:
-        raise RunError(f"run '{store.name}' has no finished ok trial to zoom into — see hpsearch show {store.name}")
-    # Runs stored before ranges kept their legal limits get them back from the config's space.
-    reference = envelope([Space.from_json(r.space) for r in rounds]).with_legal_from(config.space)
-    result = zoom_space(reference, [t.params for t in top], margin=config.search.margin, expand=expand)
+    history = planner_history(store, config)[0]
+    result = zoom_space(
+        _reference(store, config), _top_params(history, top_k, store.name), margin=config.search.margin, expand=expand
+    )
     last = rounds[-1]
     n_trials = trials or config.search.zoom_trials or config.search.trials
     rnd = RoundRecord(
@@ -134,36 +135,53 @@ def zoom_round(store: RunStore, config: SearchConfig, request: ZoomRequest) -> R
     return rnd
 
 
-def tpe_round(store: RunStore, config: SearchConfig, trials: int | None) -> RoundRecord:
-    """A round planned by TPE from every finished trial of the run (and its warm-start trials), its unit points
-    stored in the record.
+def planned_round(store: RunStore, config: SearchConfig, trials: int | None, top_k: int, method: str) -> RoundRecord:
+    """A round whose unit points are planned now and stored in the record: by TPE from every finished trial
+    (``tpe``), or part in the box of the ``top_k`` best, part by TPE (``auto``, ``space.portfolio``); the
+    history is the run's trials and its warm-start trials (``search.history``).
 
     It searches the envelope of the rounds so far (the first round's space,
     unless ``--expand`` widened it), planned with the stream of (search seed,
     round): the same finished trials always give the same round.
     """
-    rounds = store.rounds()
-    last = rounds[-1]
-    reference = envelope([Space.from_json(r.space) for r in rounds]).with_legal_from(config.space)
+    last = store.rounds()[-1]
+    reference = _reference(store, config)
     finished, levels = planner_history(store, config)
     losses = level_losses(levels, need=len(reference) + 1)
     n_trials = trials or config.search.zoom_trials or config.search.trials
-    points = plan_tpe(
-        reference.unit_rows([t.params for t in finished]),
-        losses,
-        dimensions(reference),
-        n_trials,
-        tpe_stream(config.search.seed, last.round + 1),
-    )
+    points = reference.unit_rows([t.params for t in finished])
+    rng = tpe_stream(config.search.seed, last.round + 1)
+    if method == "tpe":
+        planned = plan_tpe(points, losses, dimensions(reference), n_trials, rng)
+    else:
+        n_box = auto_split(len(finished), len(reference), n_trials, last.round + 1)
+        top = _top_params(finished, top_k, store.name) if n_box else []
+        box = zoom_space(reference, top, margin=config.search.margin).space if n_box else None
+        planned = plan_auto(reference, box, points, losses, n_trials, n_box, rng)
     return RoundRecord(
         round=last.round + 1,
         space=reference.to_json(),
         n_trials=n_trials,
-        sampler="tpe",
+        sampler=method,
         kind="zoom",
+        top_k=top_k if method == "auto" else None,
         first_trial=last.first_trial + last.n_trials,
-        planned=tuple(tuple(float(x) for x in p) for p in points),
+        planned=tuple(tuple(float(x) for x in p) for p in planned),
     )
+
+
+def _reference(store: RunStore, config: SearchConfig) -> Space:
+    """The envelope of the run's rounds so far; runs stored before ranges kept their legal limits get them back
+    from the config's space."""
+    return envelope([Space.from_json(r.space) for r in store.rounds()]).with_legal_from(config.space)
+
+
+def _top_params(history: list[TrialRecord], top_k: int, run_name: str) -> list[dict[str, Any]]:
+    """The params of the ``top_k`` best ok trials of ``history``, best first; RunError when there is none."""
+    top = [t for t in rank(history) if t.status is TrialStatus.OK][:top_k]
+    if not top:
+        raise RunError(f"run '{run_name}' has no finished ok trial to zoom into — see hpsearch show {run_name}")
+    return [t.params for t in top]
 
 
 def edge_hints(rounds: list[RoundRecord], trials: list[TrialRecord], top_k: int) -> list[EdgeHint]:

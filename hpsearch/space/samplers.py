@@ -19,6 +19,8 @@ import numpy as np
 from hpsearch.space.search_space import Space
 
 SAMPLERS = ("random", "grid", "quasi")
+#: A zoom round's samplers whose unit points are planned from results and stored with the round.
+PLANNED_SAMPLERS = ("tpe", "auto")
 
 # Distinct spawn keys keep the streams below independent of each other and of
 # the random sampler's per-trial streams, although all derive from the same seed.
@@ -71,12 +73,12 @@ def plan_round(
         points whose parent coordinate falls in that choice's slice, which still
         cover the branch's own coordinates evenly, though less so than a
         sequence of the branch alone would.
-        ``tpe``: the unit points ``planned`` (a zoom round planned from
-        results, ``space.tpe``, and stored with its round), the first ``n_trials``.
+        ``tpe`` and ``auto``: the unit points ``planned`` (a zoom round planned from
+        results, ``space.tpe`` or ``space.portfolio``, and stored with its round), the first ``n_trials``.
     grid_points
         Grid values per numeric parameter (>= 2).
     planned
-        The stored unit points of a ``tpe`` round (ignored by the other samplers).
+        The stored unit points of a ``tpe`` or ``auto`` round (ignored by the other samplers).
     enqueued
         Values given to the first trials (``search.enqueue``), exactly: trial ``i`` is drawn as usual and then
         takes ``enqueued[i]`` over its draw, so a parameter left out is drawn as in the same trial without it.
@@ -92,9 +94,9 @@ def plan_round(
                 np.random.default_rng(np.random.SeedSequence([seed, round], spawn_key=(_QUASI_STREAM,))),
             )
         )
-    elif sampler in ("tpe", "csv"):  # csv: an imported round's rows (``hpsearch import``)
+    elif sampler in (*PLANNED_SAMPLERS, "csv"):  # csv: an imported round's rows (``hpsearch import``)
         if len(planned) < n_trials:
-            raise ValueError(f"a tpe round of {n_trials} trials has {len(planned)} planned points")
+            raise ValueError(f"a {sampler} round of {n_trials} trials has {len(planned)} planned points")
         units = [np.asarray(p, dtype=float) for p in planned[:n_trials]]
     elif sampler == "grid":
         return [space.trial_params(values) for values in _grid(space, grid_points)]

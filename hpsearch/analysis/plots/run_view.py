@@ -12,6 +12,7 @@ from hpsearch.analysis.plots.parameter_axis import ParameterAxis, parameter_axis
 from hpsearch.analysis.run_notes import describe_round
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.objectives.spec import ObjectiveSpec
+from hpsearch.space.samplers import PLANNED_SAMPLERS
 from hpsearch.space.search_space import Space, envelope
 
 
@@ -99,8 +100,13 @@ class RunView:
 
     def zoom_boxes(self) -> list[tuple[int, Space]]:
         """(round, space) of every box zoom round: the boxes the plots outline (a tpe round has no box: its
-        stored space is the whole space searched so far, its trials planned from every finished one)."""
-        return [(r.round, s) for r, s in zip(self.rounds, self.spaces) if r.kind == "zoom" and r.sampler != "tpe"]
+        stored space is the whole space searched so far, its trials planned from every finished one; nor has
+        an auto round, part of whose trials are planned so)."""
+        return [
+            (r.round, s)
+            for r, s in zip(self.rounds, self.spaces)
+            if r.kind == "zoom" and r.sampler not in PLANNED_SAMPLERS
+        ]
 
 
 def finite_cost(trial: TrialRecord, metric: str | None = None) -> float:
