@@ -273,15 +273,34 @@ def _trials_of(folder: Path) -> list[tuple]:
 
 
 def test_a_search_served_while_it_runs_gives_the_same_trials_bit_for_bit(tmp_path: Path):
-    config = write_tiny_config(tmp_path, trials=10, epochs=4)
+    """A search read by the server all along its run stores what it stores alone. Its objective waits, in its
+    first trial, until the test has seen the run as running (a tiny search can otherwise end between two polls:
+    short work trains in the search process, in milliseconds)."""
+    flag = tmp_path / "seen-running"
+    (tmp_path / "held.py").write_text(
+        "import pathlib, time\n"
+        "def objective(params):\n"
+        f"    flag, start = pathlib.Path({str(flag)!r}), time.monotonic()\n"
+        "    while not flag.exists() and time.monotonic() - start < 60:\n"
+        "        time.sleep(0.02)\n"
+        "    return (params['x'] - 0.3) ** 2 + params['y']\n"
+    )
+    config = tmp_path / "held.yaml"
+    config.write_text(
+        "objective: {python: held:objective, metric: loss}\n"
+        "space: {x: {scale: uniform, low: 0, high: 1}, y: {scale: log, low: 0.001, high: 1}}\n"
+        "search: {trials: 10, seed: 3, workers: 1}\n"
+    )
     runs = tmp_path / "runs"
     runs.mkdir()
-    env = {**os.environ, "HPSEARCH_RUNS_DIR": str(runs)}
+    env = {**os.environ, "HPSEARCH_RUNS_DIR": str(runs), "PYTHONPATH": str(tmp_path)}
     command = [sys.executable, "-m", "hpsearch", "run", str(config), "--name"]
     seen: set[int] = set()
     statuses: set[str] = set()
     with running(Server(runs, "127.0.0.1", 0)) as server:
-        search = subprocess.Popen([*command, "served"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        search = subprocess.Popen(
+            [*command, "served"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         while search.poll() is None:  # poll as a page does, ten times faster
             if (runs / "served" / "run.sqlite").is_file() and any(
                 r["name"] == "served" for r in api(server, "/api/runs")["runs"]
@@ -289,11 +308,13 @@ def test_a_search_served_while_it_runs_gives_the_same_trials_bit_for_bit(tmp_pat
                 seen |= {t["trial"] for t in api(server, "/api/run/served/trials?after=0")["trials"]}
                 statuses.add(api(server, "/api/run/served")["status"])
                 api(server, "/api/run/served/leaderboard")
+                if "running" in statuses:
+                    flag.touch()
             time.sleep(0.1)
         assert search.returncode == 0, search.stderr.read() if search.stderr else ""
         final = api(server, "/api/run/served/trials?after=0")
         assert "running" in statuses and api(server, "/api/run/served")["status"] == "finished"
-    subprocess.run([*command, "alone"], env=env, check=True, capture_output=True)
+    subprocess.run([*command, "alone"], env=env, cwd=tmp_path, check=True, capture_output=True)
     assert _trials_of(runs / "served") == _trials_of(runs / "alone")
     assert {t["trial"] for t in final["trials"]} == set(range(10)) and seen <= set(range(10))
 
