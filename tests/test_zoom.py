@@ -246,3 +246,18 @@ def test_expand_keeps_an_integer_range_integer_at_an_open_limit():
     space = Space({"n": Int(1, 9, legal=Legal(low=0, low_open=True))})
     result = zoom_space(space, [{"n": 1}, {"n": 9}], expand=True)
     assert result.space["n"].low == 1 and isinstance(result.space["n"].low, int)
+
+
+def test_a_hint_on_a_parameter_the_best_trial_does_not_use_says_whose_value_it_is():
+    space, _ = parse_space(
+        {
+            "layers": {"scale": "int", "low": 0, "high": 2},
+            "hidden_units": {"scale": "int_log", "low": 8, "high": 64, "when": {"layers": [1, 2]}},
+        },
+        parameters=HYPERPARAMETERS,
+    )
+    best_is_linear = [{"layers": 0}, {"layers": 1, "hidden_units": 8}]
+    (hint,) = [h for h in zoom_space(space, best_is_linear).edges if h.name == "hidden_units"]
+    assert hint.message.startswith("hidden_units: the best trial that uses it sits at the low bound 8")
+    (hint,) = [h for h in zoom_space(space, best_is_linear[::-1]).edges if h.name == "hidden_units"]
+    assert hint.message.startswith("hidden_units: the best trial sits at the low bound 8")

@@ -20,7 +20,7 @@ from hpsearch.data.profile import TableProfile, profile_table
 from hpsearch.data.tasks import CLASSIFICATION
 from hpsearch.io.safe_files import write_text_atomic
 
-#: Trials of the starter search: a random round, then a zoom round planned by TPE from it (TPE needs 10 first).
+#: Trials of the starter search: a random round, then a zoom round planned from it (its TPE half needs 10 first).
 TRIALS, ZOOM_TRIALS = 24, 12
 BUDGET_MINUTES = 5.0
 """What a starter search may take on two cores; its epochs are cut to fit (never below ``MIN_EPOCHS``)."""
@@ -178,7 +178,7 @@ def _yaml(
         _c(f"  batch_size:    {{choice: {list(batches)}}}", f"several steps an epoch for {p.rows:,} rows"),
         "search:",
         _c(f"  trials: {TRIALS}", "a random round first,"),
-        _c("  rounds: 2", "then a round planned by TPE from it (search.zoom: tpe)"),
+        _c("  rounds: 2", "then a zoom round: half in the box of the best, half planned by TPE (search.zoom: auto)"),
         f"  zoom_trials: {ZOOM_TRIALS}",
         "  seed: 0",
         f"# Estimated: about {max(minutes, 0.1):.1f} minutes on two cores (a busy machine takes longer).",

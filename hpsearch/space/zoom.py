@@ -94,6 +94,7 @@ def zoom_space(
             continue
         lo, hi = _unit_box([dist.to_unit(v) for v in values], margin)
         box = dist.narrowed(lo, hi)
+        who = "the best trial" if name in active[0] else "the best trial that uses it"  # the best may not
         for side in _sides_at_edge(dist, values[0], edge_tolerance):
             bound = getattr(dist, side)
             # "at" only when the best value is the bound itself; otherwise say how near, with the value.
@@ -107,9 +108,9 @@ def zoom_space(
                 outward = lo - (hi - lo) if side == "low" else hi + (hi - lo)
                 moved = _within_limits(dist, side, dist.from_unit(outward))
                 box = replace(box, **{side: moved})
-                message = f"{name}: the best trial sits {where} — expanded it to {moved:.4g}"
+                message = f"{name}: {who} sits {where} — expanded it to {moved:.4g}"
             else:
-                message = f"{name}: the best trial sits {where} — widen space.{name}.{side} (or zoom --expand)"
+                message = f"{name}: {who} sits {where} — widen space.{name}.{side} (or zoom --expand)"
             edges.append(EdgeHint(name, side, message))
         # from_unit(to_unit(x)) may differ from x in the last bit: never let
         # round-off push a top trial out of its own box.
