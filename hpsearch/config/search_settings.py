@@ -115,13 +115,7 @@ _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
 
 
 _EARLY_STOPPING_RULES: dict[str, tuple[type, Any, str]] = {
-    "method": (
-        str,
-        lambda v: v in METHODS,
-        "one of "
-        + ", ".join(METHODS)
-        + " (auto, the default: halving that keeps the best half while the search is small)",
-    ),
+    "method": (str, lambda v: v in METHODS, "one of " + ", ".join(METHODS)),
     "min_epochs": (int, lambda v: 1 <= v <= MAX_TRIALS, f"an integer from 1 to {MAX_TRIALS:,} (the first rung)"),
     "eta": (int, lambda v: 2 <= v <= 100, "an integer from 2 to 100 (keep the best 1/eta at each rung)"),
     "max_epochs": (
