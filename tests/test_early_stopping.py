@@ -38,6 +38,7 @@ from tests.kill_resume import fingerprint
 
 # the rung rule these tests work out by hand
 HALVING = "  early_stopping: {method: halving, min_epochs: 1, eta: 3}\n  rank_by: last\n"
+AUTO = "  early_stopping: {min_epochs: 1, eta: 3}\n"  # method left out: auto
 
 
 def halving_config(tmp_path: Path, trials: int = 9, epochs: int = 9, extra: str = "", samples: int = 240) -> Path:
@@ -98,7 +99,7 @@ def test_auto_keeps_the_best_half_while_few_trials_would_reach_the_top_rung() ->
 
 def test_early_stopping_without_a_method_is_auto_and_a_stored_method_stays(tmp_path: Path) -> None:
     assert EarlyStopping().method == "auto"
-    config = load_config(write_tiny_config(tmp_path, extra="  early_stopping: {min_epochs: 1}\n"))
+    config = load_config(write_tiny_config(tmp_path, extra=AUTO))
     assert config.search.early_stopping.method == "auto"
     assert config.to_dict()["search"]["early_stopping"]["method"] == "auto"  # stored as chosen
     shutil.copytree(Path(__file__).parent / "fixtures" / "v2-early-run", tmp_path / "old")
@@ -212,8 +213,9 @@ def test_hyperband_runs_each_bracket_to_the_top_rung(tmp_path: Path) -> None:
 # -- crash safety -------------------------------------------------------------------------------
 
 
-def test_a_crash_at_a_promotion_then_resume_equals_a_straight_run(tmp_path: Path, monkeypatch) -> None:
-    config = load_config(halving_config(tmp_path))
+@pytest.mark.parametrize("early", [HALVING, AUTO])
+def test_a_crash_at_a_promotion_then_resume_equals_a_straight_run(tmp_path: Path, monkeypatch, early: str) -> None:
+    config = load_config(write_tiny_config(tmp_path, trials=9, epochs=9, extra=early))
     straight = start_search(config, runs_dir=tmp_path / "runs", name="straight")
 
     def crash(*args, **kwargs):
@@ -246,8 +248,7 @@ def test_searching_epochs_with_early_stopping_is_a_one_line_config_error(tmp_pat
 
 
 def test_auto_promotions_are_the_same_whatever_the_workers(tmp_path: Path) -> None:
-    path = write_tiny_config(tmp_path, trials=10, epochs=9, extra="  early_stopping: {min_epochs: 1, eta: 3}\n")
-    config = load_config(path)
+    config = load_config(write_tiny_config(tmp_path, trials=10, epochs=9, extra=AUTO))
     one = start_search(config, runs_dir=tmp_path / "runs", name="one", execution=Execution(workers=1))
     two = start_search(config, runs_dir=tmp_path / "runs", name="two", execution=Execution(workers=2))
     assert fingerprint(one.run_dir) == fingerprint(two.run_dir)
@@ -257,7 +258,7 @@ def test_auto_promotions_are_the_same_whatever_the_workers(tmp_path: Path) -> No
 
 
 def test_dry_run_says_what_auto_chose(tmp_path: Path) -> None:
-    path = write_tiny_config(tmp_path, trials=27, epochs=9, extra="  early_stopping: {min_epochs: 1, eta: 3}\n")
+    path = write_tiny_config(tmp_path, trials=27, epochs=9, extra=AUTO)
     result = CliRunner().invoke(cli, ["run", str(path), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "auto: a small search" in result.output and "keeps the best half at each rung" in result.output
