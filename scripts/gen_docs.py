@@ -40,7 +40,7 @@ SEARCH_MEANINGS = {
     "margin": "a box zoom widens its box by this share of its width on each side",
     "backend": "where trials run: loky (local processes) or dask",
     "scheduler": "the dask scheduler's address (backend: dask)",
-    "early_stopping": "successive halving or Hyperband (see its keys below; default: every trial trains fully)",
+    "early_stopping": "stop hopeless trials at rungs (keys below; default: every trial trains fully)",
     "rank_by": "a trial's value: its last epoch's (last) or its best epoch's (best; the default with early stopping)",
     "stack": "same-shape trials train as one stacked model (auto) or each alone (off)",
     "zoom": "how zoom rounds draw: auto (half box, half tpe), tpe (planned from every trial) or box (the best's box)",
@@ -50,9 +50,12 @@ SEARCH_MEANINGS = {
     "warm_start": "earlier runs whose finished trials fitting this space are the zoom rounds' history, not retrained",
 }
 EARLY_STOPPING_MEANINGS = {
-    "method": "halving: one bracket; hyperband: brackets that start at different rungs",
+    "method": (
+        "auto: halving that keeps the best half at each rung while fewer than eta^3 trials would reach the top "
+        "rung; halving: one bracket; hyperband: brackets that start at different rungs"
+    ),
     "min_epochs": "the first rung's epochs; rungs are min_epochs * eta^k, the last clipped to model.epochs",
-    "eta": "keep the best 1/eta at each rung",
+    "eta": "rungs are eta times apart; keep the best 1/eta at each rung (auto, small search: the best half)",
     "max_epochs": "the top rung of an own objective (the built-in engine's is model.epochs)",
 }
 OBJECTIVE_MEANINGS = {

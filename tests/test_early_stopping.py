@@ -18,8 +18,19 @@ from hpsearch.config.loading import load_config
 from hpsearch.core.records import TrialStatus
 from hpsearch.data.datasets import load_dataset
 from hpsearch.nn import ModelConfig, Network, train
-from hpsearch.pruning.schedule import RungResult, brackets, n_promoted, planned_epochs, promote, rung_epochs, rung_plan
-from hpsearch.search.api import Execution, resume_search, start_search
+from hpsearch.pruning.schedule import (
+    EarlyStopping,
+    RungResult,
+    auto_keep,
+    brackets,
+    halving_top,
+    n_promoted,
+    planned_epochs,
+    promote,
+    rung_epochs,
+    rung_plan,
+)
+from hpsearch.search.api import Execution, resume_search, start_search, stored_config
 from hpsearch.storage.layout import RUN_DB
 from hpsearch.storage.run_store import RunStore
 from tests.conftest import write_tiny_config
@@ -27,6 +38,7 @@ from tests.kill_resume import fingerprint
 
 # the rung rule these tests work out by hand
 HALVING = "  early_stopping: {method: halving, min_epochs: 1, eta: 3}\n  rank_by: last\n"
+AUTO = "  early_stopping: {min_epochs: 1, eta: 3}\n"  # method left out: auto
 
 
 def halving_config(tmp_path: Path, trials: int = 9, epochs: int = 9, extra: str = "", samples: int = 240) -> Path:
@@ -66,6 +78,33 @@ def test_hyperband_brackets_share_the_trials_like_the_standard_schedule() -> Non
     small = brackets("hyperband", range(10), n_rungs=4, eta=3)
     assert sum(len(g.trials) for g in small) == 10 and small[0].first_rung == 0
     assert brackets("halving", range(5), n_rungs=4, eta=3)[0].trials == (0, 1, 2, 3, 4)
+
+
+def test_auto_keeps_the_best_half_while_few_trials_would_reach_the_top_rung() -> None:
+    # halving with eta 3 over rungs 3/9/27: 27 trials -> 9 -> 3 at the top; 81 -> 27 -> 9; 729 -> 243 -> 81
+    assert [halving_top(n, 3, 3) for n in (27, 81, 729)] == [3, 9, 81]
+    # 242 trials -> 80 -> 26 at the top, fewer than eta**3 = 27; 243 -> 81 -> 27: halving
+    assert [auto_keep(n, 3, 3) for n in (27, 81, 242, 243)] == [2, 2, 2, 3]
+    # a small round: one bracket, 27 -> 13 -> 6 trials, each rung keeping the best half
+    small = rung_plan("auto", 27, [3, 9, 27], eta=3)
+    assert [(p.bracket, p.trials, p.epochs, p.start_epochs) for p in small] == [
+        (0, 27, 3, 0),
+        (0, 13, 9, 3),
+        (0, 6, 27, 9),
+    ]
+    assert planned_epochs(small) == 27 * 3 + 13 * 6 + 6 * 18
+    assert brackets("auto", range(27), n_rungs=3, eta=3) == brackets("halving", range(27), n_rungs=3, eta=3)
+    assert rung_plan("auto", 729, [3, 9, 27], eta=3) == rung_plan("halving", 729, [3, 9, 27], eta=3)
+
+
+def test_early_stopping_without_a_method_is_auto_and_a_stored_method_stays(tmp_path: Path) -> None:
+    assert EarlyStopping().method == "auto"
+    config = load_config(write_tiny_config(tmp_path, extra=AUTO))
+    assert config.search.early_stopping.method == "auto"
+    assert config.to_dict()["search"]["early_stopping"]["method"] == "auto"  # stored as chosen
+    shutil.copytree(Path(__file__).parent / "fixtures" / "v2-early-run", tmp_path / "old")
+    with RunStore.open(tmp_path / "old", read_only=True) as store:  # stored when method was required: halving
+        assert stored_config(store).search.early_stopping.method == "halving"
 
 
 def test_rung_plan_counts_the_epochs_each_trial_adds() -> None:
@@ -174,8 +213,9 @@ def test_hyperband_runs_each_bracket_to_the_top_rung(tmp_path: Path) -> None:
 # -- crash safety -------------------------------------------------------------------------------
 
 
-def test_a_crash_at_a_promotion_then_resume_equals_a_straight_run(tmp_path: Path, monkeypatch) -> None:
-    config = load_config(halving_config(tmp_path))
+@pytest.mark.parametrize("early", [HALVING, AUTO])
+def test_a_crash_at_a_promotion_then_resume_equals_a_straight_run(tmp_path: Path, monkeypatch, early: str) -> None:
+    config = load_config(write_tiny_config(tmp_path, trials=9, epochs=9, extra=early))
     straight = start_search(config, runs_dir=tmp_path / "runs", name="straight")
 
     def crash(*args, **kwargs):
@@ -205,6 +245,25 @@ def test_searching_epochs_with_early_stopping_is_a_one_line_config_error(tmp_pat
     assert result.exit_code == 2 and "Traceback" not in result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "space.epochs" in lines[0] and "early_stopping" in lines[0] and "tiny.yaml" in lines[0]
+
+
+def test_auto_promotions_are_the_same_whatever_the_workers(tmp_path: Path) -> None:
+    config = load_config(write_tiny_config(tmp_path, trials=10, epochs=9, extra=AUTO))
+    one = start_search(config, runs_dir=tmp_path / "runs", name="one", execution=Execution(workers=1))
+    two = start_search(config, runs_dir=tmp_path / "runs", name="two", execution=Execution(workers=2))
+    assert fingerprint(one.run_dir) == fingerprint(two.run_dir)
+    # 10 trials: auto keeps the best half at each rung, 10 -> 5 -> 2 reach the top rung (9 epochs)
+    assert sum(t.status is TrialStatus.OK for t in one.trials) == 2
+    assert sorted(t.epochs_run for t in one.trials if t.status is TrialStatus.PRUNED) == [1] * 5 + [3] * 3
+
+
+def test_dry_run_says_what_auto_chose(tmp_path: Path) -> None:
+    path = write_tiny_config(tmp_path, trials=27, epochs=9, extra=AUTO)
+    result = CliRunner().invoke(cli, ["run", str(path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "auto: a small search" in result.output and "keeps the best half at each rung" in result.output
+    # 27 trials to 1 epoch, 13 on to 3, 6 on to 9
+    assert f"{27 * 1 + 13 * 2 + 6 * 6} epochs in all" in result.output
 
 
 def test_dry_run_prints_the_rung_plan_and_the_epochs_it_saves(tmp_path: Path) -> None:

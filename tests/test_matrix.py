@@ -43,6 +43,7 @@ KINDS = (
     "zoomed",
     "halving",
     "hyperband",
+    "auto_es",
     "command",
     "python_es",
     "babysat",
@@ -98,7 +99,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     **{(k, "extend_trials"): "has zoom rounds planned" for k in ("zoomed", "conditional", "enqueued", "warm")},
     **{
         (k, "extend_trials"): "rungs were decided"
-        for k in ("halving", "hyperband", "python_es", "regression", "ranked")
+        for k in ("halving", "hyperband", "auto_es", "python_es", "regression", "ranked")
     },
     ("imported", "extend_trials"): "was imported",
     ("imported", "babysit_trial"): "was imported",  # no training of it to continue
@@ -211,6 +212,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
             base / method, f"  early_stopping: {{method: {method}, min_epochs: 1, eta: 2}}\n", trials=6, epochs=4
         )
         dirs[method] = start_search(load_config(config), runs_dir=runs, name=method, execution=one).run_dir
+    # issue 31: early_stopping.method left out is auto
+    config = _tiny(base / "auto_es", "  early_stopping: {min_epochs: 1, eta: 3}\n", trials=6, epochs=4)
+    dirs["auto_es"] = start_search(load_config(config), runs_dir=runs, name="auto_es", execution=one).run_dir
     (base / "command").mkdir()
     (base / "command" / "score.py").write_text(COMMAND_SCORE)
     (base / "command" / "command.yaml").write_text(COMMAND_CONFIG.format(python=sys.executable))

@@ -36,11 +36,13 @@ def plan_table(
     return Group(table, more_line(hidden, more, width)) if hidden and more else table
 
 
-def rung_plan_table(plan: list[Any], full_epochs: int, planned: int, asynchronous: bool = False) -> Group:
-    """The dry run's early-stopping plan: trials and epochs per bracket and rung, against full training.
+def rung_plan_table(budget: Any) -> Group:
+    """The dry run's early-stopping plan (``search.api.RungBudget``): trials and epochs per bracket and rung, against
+    full training, and what method ``auto`` chose.
 
     ``asynchronous`` (an own objective): its trials stop as they report, so the counts are about these.
     """
+    plan, full_epochs, planned, asynchronous = budget.plan, budget.full_epochs, budget.epochs, budget.asynchronous
     table = Table(title="Rungs of round 0", title_justify="left")
     for column in ("bracket", "rung", "trials", "epochs", "epochs trained"):
         table.add_column(column, justify="right")
@@ -54,7 +56,8 @@ def rung_plan_table(plan: list[Any], full_epochs: int, planned: int, asynchronou
         if asynchronous
         else "if no trial diverges"
     )
-    return Group(table, f"{planned} epochs in all{share} ({when})")
+    lines = [f"{planned} epochs in all{share} ({when})", *([plain(budget.choice)] if budget.choice else [])]
+    return Group(table, *lines)
 
 
 def zoom_rounds_line(search: Any, n_dims: int, first: int) -> str:

@@ -138,11 +138,7 @@ def run(
         if names:
             render.console.print(plan_view.histograms(config.space, [t.params for t in plan]))
         if planned.rungs is not None:
-            render.console.print(
-                plan_view.rung_plan_table(
-                    planned.rungs.plan, planned.rungs.full_epochs, planned.rungs.epochs, planned.rungs.asynchronous
-                )
-            )
+            render.console.print(plan_view.rung_plan_table(planned.rungs))
         if planned.first_call is not None:
             render.say(plain(f"trial {plan[0].trial} runs: {planned.first_call}"))
         render.console.print(

@@ -98,7 +98,7 @@ _SEARCH_RULES: dict[str, tuple[type, Any, str]] = {
         lambda v: v in ZOOMS,
         "auto (part box, part tpe), box (uniform in the box of the best trials) or tpe (a model of all trials)",
     ),
-    "early_stopping": (dict, lambda v: True, "a mapping such as {method: halving, min_epochs: 3, eta: 3}"),
+    "early_stopping": (dict, lambda v: True, "a mapping such as {min_epochs: 3, eta: 3}"),
     "refit": (bool, lambda v: True, "true (retrain the winner on train and dev rows for predict) or false"),
     "metric": (str, lambda v: v in RANKING_METRICS, "one of " + ", ".join(RANKING_METRICS)),
     "enqueue": (
@@ -217,7 +217,7 @@ def check_settings(values: dict[str, Any], prefix: str) -> list[ConfigProblem]:
         if value is None and getattr(SearchSettings(), key) is None:
             continue
         if key == "early_stopping" and isinstance(value, dict):
-            problems += _check_table(value, f"{prefix}.{key}", _EARLY_STOPPING_RULES, required=("method",))
+            problems += _check_table(value, f"{prefix}.{key}", _EARLY_STOPPING_RULES)
             continue
         ok = (
             (kind is int and isinstance(value, int) and not isinstance(value, bool))
@@ -231,13 +231,9 @@ def check_settings(values: dict[str, Any], prefix: str) -> list[ConfigProblem]:
     return problems
 
 
-def _check_table(
-    values: dict[str, Any], prefix: str, rules: dict[str, tuple[type, Any, str]], required: tuple[str, ...] = ()
-) -> list[ConfigProblem]:
-    """Problems of a small mapping checked against ``name -> (type, check, rule)``."""
-    problems = [
-        ConfigProblem(f"{prefix}.{k}", "is missing", f"add {k}: ({rules[k][2]})") for k in required if k not in values
-    ]
+def _check_table(values: dict[str, Any], prefix: str, rules: dict[str, tuple[type, Any, str]]) -> list[ConfigProblem]:
+    """Problems of a small mapping checked against ``name -> (type, check, rule)`` (each key optional)."""
+    problems = []
     for key, value in values.items():
         if key not in rules:
             problems.append(ConfigProblem(f"{prefix}.{key}", "unknown setting", did_you_mean(str(key), rules)))
@@ -339,10 +335,11 @@ def _check_early_stopping(
 
 
 def _check_objective_early_stopping(early: EarlyStopping) -> list[ConfigProblem]:
-    """An own objective's early stopping: asynchronous successive halving up to ``max_epochs``."""
+    """An own objective's early stopping: asynchronous successive halving up to ``max_epochs`` (what ``auto`` is
+    there: its trials cannot wait for a whole rung)."""
     key = "search.early_stopping"
     problems = []
-    if early.method != "halving":
+    if early.method == "hyperband":
         problems.append(
             ConfigProblem(
                 f"{key}.method",

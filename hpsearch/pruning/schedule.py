@@ -12,6 +12,15 @@ Successive halving is one bracket starting at the first rung. Hyperband runs
 several brackets side by side, from the most aggressive (many trials, first
 rung) to plain full training (few trials, top rung only), splitting the round's
 trials between them in the proportions of the standard schedule.
+
+``auto`` (the default) is successive halving that cuts more gently while the
+search is small: with ``eta = 3`` a 27-trial search brings 3 trials to the top
+rung, and the eventual winner often ranks in the worse half at the first rung
+(3 epochs) — halving cut it in 3 of 11 digits searches
+(``benchmarks/bench_early_stopping.py``). So while one halving bracket would
+bring fewer than ``eta**3`` trials to the top rung, ``auto`` keeps the best
+half at each rung (the rungs stay ``eta`` apart); larger searches are plain
+halving. The choice is a function of the round's size alone (``auto_keep``).
 """
 
 from __future__ import annotations
@@ -20,15 +29,19 @@ import math
 from dataclasses import dataclass
 from typing import Iterable
 
-METHODS = ("halving", "hyperband")
+METHODS = ("auto", "halving", "hyperband")
+
+#: ``auto`` cuts gently while fewer than ``eta**SMALL_POWER`` trials would reach the top rung by halving.
+SMALL_POWER = 3
 
 
 @dataclass(frozen=True)
 class EarlyStopping:
-    """The ``search.early_stopping`` section: ``method``, ``min_epochs`` (first rung) and ``eta`` (keep 1/eta);
-    ``max_epochs`` (the top rung) for an own objective, whose epochs hpsearch does not know."""
+    """The ``search.early_stopping`` section: ``method`` (``auto`` when left out), ``min_epochs`` (first rung) and
+    ``eta`` (rungs eta apart, keep 1/eta); ``max_epochs`` (the top rung) for an own objective, whose epochs hpsearch
+    does not know. A run stored before ``auto`` keeps the method it stored."""
 
-    method: str = "halving"
+    method: str = "auto"
     min_epochs: int = 1
     eta: int = 3
     max_epochs: int | None = None
@@ -77,7 +90,7 @@ def rung_epochs(min_epochs: int, eta: int, max_epochs: int) -> list[int]:
 def brackets(method: str, trial_ids: Iterable[int], n_rungs: int, eta: int) -> list[Bracket]:
     """Split a round's trials into brackets.
 
-    ``halving``: one bracket of every trial, from the first rung. ``hyperband``:
+    ``halving`` and ``auto``: one bracket of every trial, from the first rung. ``hyperband``:
     bracket s = S, S-1, ..., 0 (S = n_rungs - 1) starts at rung S - s and gets a
     share of the trials proportional to ``ceil((S+1)/(s+1) * eta**s)`` — the
     number of configurations Hyperband gives it — rounded by largest remainder.
@@ -85,7 +98,7 @@ def brackets(method: str, trial_ids: Iterable[int], n_rungs: int, eta: int) -> l
     are left out.
     """
     ids = list(trial_ids)
-    if method == "halving" or n_rungs == 1:
+    if method in ("halving", "auto") or n_rungs == 1:
         return [Bracket(0, 0, tuple(ids))] if ids else []
     if method != "hyperband":
         raise ValueError(f"unknown early stopping method {method!r}")
@@ -116,6 +129,44 @@ def n_promoted(n_at_rung: int, eta: int) -> int:
     return max(1, n_at_rung // eta) if n_at_rung else 0
 
 
+def halving_top(n_trials: int, n_rungs: int, eta: int) -> int:
+    """How many of ``n_trials`` trials one halving bracket brings to the top of ``n_rungs`` rungs.
+
+    >>> halving_top(27, 3, 3), halving_top(81, 3, 3), halving_top(729, 3, 3)
+    (3, 9, 81)
+    """
+    n = n_trials
+    for _ in range(n_rungs - 1):
+        n = n_promoted(n, eta)
+    return n
+
+
+def auto_keep(n_trials: int, n_rungs: int, eta: int) -> int:
+    """What ``auto`` divides a rung's trials by to get those that go on: 2 (keep the best half) while halving
+    would bring fewer than ``eta**SMALL_POWER`` of the round's ``n_trials`` to the top rung, else ``eta``.
+
+    >>> auto_keep(27, 3, 3), auto_keep(81, 3, 3), auto_keep(729, 3, 3), auto_keep(27, 3, 2)
+    (2, 2, 3, 2)
+    """
+    return 2 if halving_top(n_trials, n_rungs, eta) < eta**SMALL_POWER else eta
+
+
+def cut(method: str, n_trials: int, n_rungs: int, eta: int) -> int:
+    """The divisor of a round's promotions (``n_promoted``'s ``eta``): ``auto_keep`` for ``auto``, else ``eta``."""
+    return auto_keep(n_trials, n_rungs, eta) if method == "auto" else eta
+
+
+def auto_choice(n_trials: int, n_rungs: int, eta: int) -> str:
+    """What ``auto`` does with a round of ``n_trials`` trials, in words (the dry run says it)."""
+    top = halving_top(n_trials, n_rungs, eta)
+    if auto_keep(n_trials, n_rungs, eta) == eta:
+        return f"auto: successive halving, keeping the best 1/{eta} at each rung ({top} trials reach the top rung)"
+    return (
+        f"auto: a small search (halving would bring {top} trials to the top rung, fewer than {eta**SMALL_POWER}), "
+        "so it keeps the best half at each rung"
+    )
+
+
 def promote(results: Iterable[RungResult], n_at_rung: int, eta: int) -> list[int]:
     """Ids of the trials that continue: the best by value, ties by trial id; a diverged trial never.
 
@@ -139,13 +190,13 @@ class RungPlan:
 
 def rung_plan(method: str, n_trials: int, rungs: list[int], eta: int) -> list[RungPlan]:
     """The planned trial counts and epochs of every bracket and rung, if no trial diverges or fails."""
-    plan = []
+    plan, keep = [], cut(method, n_trials, len(rungs), eta)
     for bracket in brackets(method, range(n_trials), len(rungs), eta):
         n, previous = len(bracket.trials), 0
         for rung in range(bracket.first_rung, len(rungs)):
             plan.append(RungPlan(bracket.index, rung, n, rungs[rung], previous))
             previous = rungs[rung]
-            n = n_promoted(n, eta)
+            n = n_promoted(n, keep)
     return plan
 
 

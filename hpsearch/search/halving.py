@@ -32,7 +32,9 @@ from hpsearch.pruning.schedule import (
     Bracket,
     RungPlan,
     RungResult,
+    auto_choice,
     brackets,
+    cut,
     planned_epochs,
     promote,
     rung_epochs,
@@ -66,6 +68,7 @@ class RungBudget:
     epochs: int
     full_epochs: int
     asynchronous: bool = False  # an own objective: trials stop as they report, about these counts
+    choice: str | None = None  # method auto: what it chose for this round, in words
 
 
 def planned_rungs(config: SearchConfig, n_trials: int) -> RungBudget | None:
@@ -79,8 +82,15 @@ def planned_rungs(config: SearchConfig, n_trials: int) -> RungBudget | None:
     if early is None:
         return None
     epochs = rungs(config)
-    plan = rung_plan(early.method, n_trials, epochs, early.eta)
-    return RungBudget(plan, planned_epochs(plan), n_trials * epochs[-1], config.objective is not None)
+    asynchronous = config.objective is not None
+    method = "halving" if asynchronous else early.method  # an own objective's auto is asynchronous halving
+    plan = rung_plan(method, n_trials, epochs, early.eta)
+    choice = None
+    if early.method == "auto":
+        choice = (
+            "auto: asynchronous successive halving" if asynchronous else auto_choice(n_trials, len(epochs), early.eta)
+        )
+    return RungBudget(plan, planned_epochs(plan), n_trials * epochs[-1], asynchronous, choice)
 
 
 class Halving:
@@ -104,6 +114,7 @@ class Halving:
         """Train every rung of ``rnd`` that is not whole yet, promoting after each one."""
         by_id = {t.trial: t for t in tasks}
         groups = brackets(self.early.method, list(by_id), len(self.epochs), self.early.eta)
+        keep = cut(self.early.method, len(by_id), len(self.epochs), self.early.eta)  # from the round's size alone
         last = len(self.epochs) - 1
         # failed trials left out of ``finished`` are retried: they rejoin their rung (see the module's doc)
         retried = {t.trial for t in self.store.trials(round=rnd.round) if t.trial not in finished}
@@ -124,7 +135,7 @@ class Halving:
                 k == last,
             )
             if k < last:
-                self._promote(rnd, groups, k, by_id, retried)
+                self._promote(rnd, groups, k, by_id, retried, keep)
                 finished = {
                     t.trial: t
                     for t in self.store.trials(round=rnd.round)
@@ -148,9 +159,10 @@ class Halving:
         )
 
     def _promote(
-        self, rnd: RoundRecord, groups: list[Bracket], k: int, by_id: dict[int, TrialTask], retried: set[int]
+        self, rnd: RoundRecord, groups: list[Bracket], k: int, by_id: dict[int, TrialTask], retried: set[int], keep: int
     ) -> None:
-        """Promote each bracket's best at rung ``k`` (once: stored promotions stand) and record the others pruned;
+        """Promote each bracket's best ``1/keep`` at rung ``k`` (once: stored promotions stand) and record the others
+        pruned;
         a ``retried`` trial whose rung was decided without it is judged late (see the module's doc)."""
         entries = self.store.rung_entries(list(by_id))
         promoted = self.store.promotions(rnd.round)
@@ -173,7 +185,7 @@ class Halving:
             if not at_rung or (winners is not None and not waiting):
                 continue  # nothing new to write: the rung's promotions and pruned records are stored
             results = [entries[(t, k)] for t in at_rung if (t, k) in entries]
-            judged = promote(results, len(at_rung), self.early.eta)
+            judged = promote(results, len(at_rung), keep)
             if winners is None:
                 winners = judged
             else:  # decided before: late retried trials join the winners only where the rule takes them
