@@ -267,8 +267,8 @@ def resume(
     "-k",
     "top_k",
     type=click.IntRange(min=1, max=MAX_TRIALS),
-    help="A box round: the box of the K best trials so far (default: the run's search.top_k). "
-    "A tpe round plans from every finished trial.",
+    help="A box round (and an auto round's box half): the box of the K best trials so far (default: the run's "
+    "search.top_k). A tpe round plans from every finished trial.",
 )
 @click.option(
     "--trials",

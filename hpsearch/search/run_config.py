@@ -13,7 +13,7 @@ from hpsearch.storage.run_store import RunStore
 def stored_config(store: RunStore) -> SearchConfig:
     """The resolved config a run was created with.
 
-    A run stored before ``search.zoom`` existed zoomed in the box: it keeps doing so (the default is now tpe).
+    A run stored before ``search.zoom`` existed zoomed in the box: it keeps doing so (the default is now auto).
     """
     raw = store.config
     search = raw.get("search") or {}
