@@ -51,11 +51,11 @@ SEARCH_MEANINGS = {
 }
 EARLY_STOPPING_MEANINGS = {
     "method": (
-        "auto: halving that keeps the best half at each rung while fewer than eta^3 trials would reach the top "
-        "rung; halving: one bracket; hyperband: brackets that start at different rungs"
+        "auto: halving that keeps the best 3/5 at the first rung and half at later ones while fewer than eta^3 "
+        "trials would reach the top rung; halving: one bracket; hyperband: brackets that start at different rungs"
     ),
     "min_epochs": "the first rung's epochs; rungs are min_epochs * eta^k, the last clipped to model.epochs",
-    "eta": "rungs are eta times apart; keep the best 1/eta at each rung (auto, small search: the best half)",
+    "eta": "rungs are eta times apart; keep the best 1/eta at each rung (auto, small search: 3/5, then half)",
     "max_epochs": "the top rung of an own objective (the built-in engine's is model.epochs)",
 }
 OBJECTIVE_MEANINGS = {

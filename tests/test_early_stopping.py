@@ -6,6 +6,7 @@ import json
 import math
 import shutil
 import sqlite3
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,9 @@ from hpsearch.nn import ModelConfig, Network, train
 from hpsearch.pruning.schedule import (
     EarlyStopping,
     RungResult,
-    auto_keep,
     brackets,
     halving_top,
+    keep_share,
     n_promoted,
     planned_epochs,
     promote,
@@ -64,10 +65,13 @@ def test_promotion_keeps_the_best_third_breaks_ties_by_id_and_never_a_diverged_t
         RungResult(4, 0.9, False),
         RungResult(5, math.nan, False),
     ]
-    assert promote(results, n_at_rung=6, eta=3) == [2, 3]  # 1 is better but diverged; 2 and 3 tie, both fit
-    assert promote(results, n_at_rung=3, eta=3) == [2]  # tie at 0.3: the lower id
-    assert promote([RungResult(7, 1.0, True)], n_at_rung=1, eta=3) == []
-    assert [n_promoted(n, 3) for n in (0, 1, 2, 3, 8, 9, 27)] == [0, 1, 1, 1, 2, 3, 9]
+    third = Fraction(1, 3)
+    assert promote(results, n_at_rung=6, share=third) == [2, 3]  # 1 is better but diverged; 2 and 3 tie, both fit
+    assert promote(results, n_at_rung=3, share=third) == [2]  # tie at 0.3: the lower id
+    assert promote([RungResult(7, 1.0, True)], n_at_rung=1, share=third) == []
+    assert promote(results, n_at_rung=6, share=Fraction(3, 5)) == [0, 2, 3]  # 3 of 6: 0.5 follows the two 0.3s
+    assert [n_promoted(n, third) for n in (0, 1, 2, 3, 8, 9, 27)] == [0, 1, 1, 1, 2, 3, 9]
+    assert [n_promoted(n, Fraction(3, 5)) for n in (1, 5, 27, 81)] == [1, 3, 16, 48]
 
 
 def test_hyperband_brackets_share_the_trials_like_the_standard_schedule() -> None:
@@ -80,19 +84,23 @@ def test_hyperband_brackets_share_the_trials_like_the_standard_schedule() -> Non
     assert brackets("halving", range(5), n_rungs=4, eta=3)[0].trials == (0, 1, 2, 3, 4)
 
 
-def test_auto_keeps_the_best_half_while_few_trials_would_reach_the_top_rung() -> None:
+def test_auto_keeps_more_at_the_first_rung_while_few_trials_would_reach_the_top_rung() -> None:
     # halving with eta 3 over rungs 3/9/27: 27 trials -> 9 -> 3 at the top; 81 -> 27 -> 9; 729 -> 243 -> 81
     assert [halving_top(n, 3, 3) for n in (27, 81, 729)] == [3, 9, 81]
-    # 242 trials -> 80 -> 26 at the top, fewer than eta**3 = 27; 243 -> 81 -> 27: halving
-    assert [auto_keep(n, 3, 3) for n in (27, 81, 242, 243)] == [2, 2, 2, 3]
-    # a small round: one bracket, 27 -> 13 -> 6 trials, each rung keeping the best half
+    # 242 trials -> 80 -> 26 at the top, fewer than eta**3 = 27; 243 -> 81 -> 27: halving's 1/3 at every rung
+    firsts = [keep_share("auto", n, 3, 3, rung=0) for n in (27, 81, 242, 243)]
+    assert firsts == [Fraction(3, 5)] * 3 + [Fraction(1, 3)]
+    assert [keep_share("auto", 27, 3, 3, rung=k) for k in (0, 1)] == [Fraction(3, 5), Fraction(1, 2)]
+    assert keep_share("halving", 27, 3, 3, rung=0) == keep_share("hyperband", 27, 3, 3, rung=0) == Fraction(1, 3)
+    # a small round: one bracket, 27 -> 16 (3/5 of 27, rounded down) -> 8 (half) trials
     small = rung_plan("auto", 27, [3, 9, 27], eta=3)
     assert [(p.bracket, p.trials, p.epochs, p.start_epochs) for p in small] == [
         (0, 27, 3, 0),
-        (0, 13, 9, 3),
-        (0, 6, 27, 9),
+        (0, 16, 9, 3),
+        (0, 8, 27, 9),
     ]
-    assert planned_epochs(small) == 27 * 3 + 13 * 6 + 6 * 18
+    assert planned_epochs(small) == 27 * 3 + 16 * 6 + 8 * 18  # 321 of 729: 44% of full training
+    assert planned_epochs(rung_plan("auto", 81, [3, 9, 27], eta=3)) <= 0.45 * 81 * 27
     assert brackets("auto", range(27), n_rungs=3, eta=3) == brackets("halving", range(27), n_rungs=3, eta=3)
     assert rung_plan("auto", 729, [3, 9, 27], eta=3) == rung_plan("halving", 729, [3, 9, 27], eta=3)
 
@@ -252,18 +260,28 @@ def test_auto_promotions_are_the_same_whatever_the_workers(tmp_path: Path) -> No
     one = start_search(config, runs_dir=tmp_path / "runs", name="one", execution=Execution(workers=1))
     two = start_search(config, runs_dir=tmp_path / "runs", name="two", execution=Execution(workers=2))
     assert fingerprint(one.run_dir) == fingerprint(two.run_dir)
-    # 10 trials: auto keeps the best half at each rung, 10 -> 5 -> 2 reach the top rung (9 epochs)
-    assert sum(t.status is TrialStatus.OK for t in one.trials) == 2
-    assert sorted(t.epochs_run for t in one.trials if t.status is TrialStatus.PRUNED) == [1] * 5 + [3] * 3
+    # 10 trials: auto keeps the best 3/5 at the first rung, then half: 10 -> 6 -> 3 reach the top rung (9 epochs)
+    assert sum(t.status is TrialStatus.OK for t in one.trials) == 3
+    assert sorted(t.epochs_run for t in one.trials if t.status is TrialStatus.PRUNED) == [1] * 4 + [3] * 3
 
 
 def test_dry_run_says_what_auto_chose(tmp_path: Path) -> None:
     path = write_tiny_config(tmp_path, trials=27, epochs=9, extra=AUTO)
     result = CliRunner().invoke(cli, ["run", str(path), "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert "auto: a small search" in result.output and "keeps the best half at each rung" in result.output
-    # 27 trials to 1 epoch, 13 on to 3, 6 on to 9
-    assert f"{27 * 1 + 13 * 2 + 6 * 6} epochs in all" in result.output
+    assert "auto: a small search" in result.output and "keeps the best 3/5 at the first rung" in result.output
+    # 27 trials to 1 epoch, 16 on to 3, 8 on to 9
+    assert f"{27 * 1 + 16 * 2 + 8 * 6} epochs in all" in result.output
+
+
+def test_show_says_how_each_round_cut_its_trials(tmp_path: Path) -> None:
+    small = start_search(load_config(write_tiny_config(tmp_path, trials=10, epochs=9, extra=AUTO)), runs_dir=tmp_path)
+    result = CliRunner().invoke(cli, ["show", str(small.run_dir)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "early stopping at epochs 1/3/9, round 0: auto: a small search" in result.output
+    halving = start_search(load_config(halving_config(tmp_path)), runs_dir=tmp_path / "h")
+    result = CliRunner().invoke(cli, ["show", str(halving.run_dir)], terminal_width=200)
+    assert "round 0: halving, keeping the best 1/3 at each rung" in result.output
 
 
 def test_dry_run_prints_the_rung_plan_and_the_epochs_it_saves(tmp_path: Path) -> None:

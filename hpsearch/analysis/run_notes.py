@@ -15,7 +15,7 @@ from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.execution.objective_jobs import TRIALS_DIR
 from hpsearch.objectives.function import TRACEBACK_FILE
 from hpsearch.pruning.schedule import brackets
-from hpsearch.search.halving import rungs
+from hpsearch.search.halving import planned_rungs, rungs
 from hpsearch.search.refit import current_refit, model_in_use
 from hpsearch.search.test_part import TestFigures, current_test_figures, has_test_part
 from hpsearch.space.portfolio import auto_split
@@ -89,6 +89,24 @@ def run_brackets(rounds: list[RoundRecord], config: SearchConfig) -> dict[int, i
     if early is None:
         return {}
     return trial_brackets(rounds, early.method, len(rungs(config)), early.eta)
+
+
+def early_stopping_notes(rounds: list[RoundRecord], config: SearchConfig) -> list[str]:
+    """How each round cut its trials at the rungs, one line per way (``auto`` chooses by the round's size):
+    ``early stopping at epochs 3/9/27, rounds 0, 1: auto: a small search ...``; none without early stopping."""
+    early = config.search.early_stopping
+    if early is None:
+        return []
+    ways: dict[str, list[str]] = {}
+    for r in rounds:
+        budget = planned_rungs(config, r.n_trials)
+        way = budget.choice or f"{early.method}, keeping the best 1/{early.eta} at each rung"
+        ways.setdefault(way, []).append(str(r.round))
+    epochs = "/".join(str(e) for e in rungs(config))
+    return [
+        f"early stopping at epochs {epochs}, round{'s' if len(ids) > 1 else ''} {', '.join(ids)}: {way}"
+        for way, ids in ways.items()
+    ]
 
 
 def error_line(error: str | None, width: int = ERROR_WIDTH) -> str:

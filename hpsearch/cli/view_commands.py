@@ -24,7 +24,7 @@ from hpsearch.cli.text import plain, safe
 def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path | None) -> None:
     """The leaderboard of a run, each round's space, and where its best model is."""
     from hpsearch.analysis.importance import by_importance, run_importance
-    from hpsearch.analysis.run_notes import failure_note, model_notes, run_brackets, test_notes
+    from hpsearch.analysis.run_notes import early_stopping_notes, failure_note, model_notes, run_brackets, test_notes
     from hpsearch.confirm.repeats import load_confirmation
     from hpsearch.data.stored_arrays import run_data_notes
     from hpsearch.search.rounds import edge_hints
@@ -62,6 +62,8 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
     counted = [w for w in warm if w.left_out is None]  # the zoom rounds' history began with them (negative ids)
     history = [*(w.record(i - len(counted)) for i, w in enumerate(counted)), *every_trial]
     render.console.print(render.rounds_table(rounds, history))
+    for line in early_stopping_notes(rounds, config):
+        render.say(plain(line))
     for summary in summarize(warm):  # earlier runs' trials: the zoom rounds' history, not this run's trials
         render.say(plain(summary.line()))
     for trial_decisions in decisions.values():  # babysat runs: what was changed, when and why

@@ -22,6 +22,7 @@ import json
 import math
 import os
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
 from hpsearch.core.records import as_cost
@@ -112,7 +113,7 @@ class RungBoard:
         costs = sorted(self.values(rung))
         if len(costs) < self.eta:  # asynchronous: too few values yet to judge, so it goes on (ASHA)
             return True
-        return self._cost(value) <= costs[n_promoted(len(costs), int(self.eta)) - 1]
+        return self._cost(value) <= costs[n_promoted(len(costs), Fraction(1, int(self.eta))) - 1]
 
     def _cost(self, value: float | None) -> float:
         """Lower is better; a missing or non-finite value is the worst."""

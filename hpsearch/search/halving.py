@@ -34,7 +34,7 @@ from hpsearch.pruning.schedule import (
     RungResult,
     auto_choice,
     brackets,
-    cut,
+    keep_share,
     planned_epochs,
     promote,
     rung_epochs,
@@ -114,7 +114,6 @@ class Halving:
         """Train every rung of ``rnd`` that is not whole yet, promoting after each one."""
         by_id = {t.trial: t for t in tasks}
         groups = brackets(self.early.method, list(by_id), len(self.epochs), self.early.eta)
-        keep = cut(self.early.method, len(by_id), len(self.epochs), self.early.eta)  # from the round's size alone
         last = len(self.epochs) - 1
         # failed trials left out of ``finished`` are retried: they rejoin their rung (see the module's doc)
         retried = {t.trial for t in self.store.trials(round=rnd.round) if t.trial not in finished}
@@ -135,7 +134,7 @@ class Halving:
                 k == last,
             )
             if k < last:
-                self._promote(rnd, groups, k, by_id, retried, keep)
+                self._promote(rnd, groups, k, by_id, retried)
                 finished = {
                     t.trial: t
                     for t in self.store.trials(round=rnd.round)
@@ -159,11 +158,12 @@ class Halving:
         )
 
     def _promote(
-        self, rnd: RoundRecord, groups: list[Bracket], k: int, by_id: dict[int, TrialTask], retried: set[int], keep: int
+        self, rnd: RoundRecord, groups: list[Bracket], k: int, by_id: dict[int, TrialTask], retried: set[int]
     ) -> None:
-        """Promote each bracket's best ``1/keep`` at rung ``k`` (once: stored promotions stand) and record the others
-        pruned;
+        """Promote each bracket's best share at rung ``k`` (``keep_share``: 1/eta, or ``auto``'s, from the round's
+        size and the rung alone; once: stored promotions stand) and record the others pruned;
         a ``retried`` trial whose rung was decided without it is judged late (see the module's doc)."""
+        share = keep_share(self.early.method, len(by_id), len(self.epochs), self.early.eta, k)
         entries = self.store.rung_entries(list(by_id))
         promoted = self.store.promotions(rnd.round)
         finished = {
@@ -185,7 +185,7 @@ class Halving:
             if not at_rung or (winners is not None and not waiting):
                 continue  # nothing new to write: the rung's promotions and pruned records are stored
             results = [entries[(t, k)] for t in at_rung if (t, k) in entries]
-            judged = promote(results, len(at_rung), keep)
+            judged = promote(results, len(at_rung), share)
             if winners is None:
                 winners = judged
             else:  # decided before: late retried trials join the winners only where the rule takes them
