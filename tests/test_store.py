@@ -566,5 +566,8 @@ def test_a_tracked_file_is_checked_against_its_digest(tmp_path: Path) -> None:
         assert store.load_checkpoint(1, 2)["W1"].tolist() == [[1.0, 1.0], [1.0, 1.0]]
         assert store.load_checkpoint(2, 2) is None
         assert len(notes) == 1 and "trial-2-epoch-2.npz" in notes[0] and "trained again" in notes[0]
+        # checkpoints are written without fsync: one a power loss left short is refused the same way
+        (folder / "trial-1-epoch-2.npz").write_bytes((folder / "trial-1-epoch-2.npz").read_bytes()[:100])
+        assert store.load_checkpoint(1, 2) is None and "trained again" in notes[-1]
         store.delete_checkpoints(2)
         assert store.recorded_digest("checkpoints/trial-2-epoch-2.npz") is None

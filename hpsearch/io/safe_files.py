@@ -105,7 +105,12 @@ def open_for_write(folder: Path, name: str, flags: int = os.O_WRONLY | os.O_CREA
 
 
 def write_atomic(
-    folder: Path, name: str, write: Callable[[BinaryIO], None], *, before_replace: Callable[[], None] | None = None
+    folder: Path,
+    name: str,
+    write: Callable[[BinaryIO], None],
+    *,
+    before_replace: Callable[[], None] | None = None,
+    durable: bool = True,
 ) -> Path:
     """Write ``folder/name`` atomically with ``write(file)``; return the path.
 
@@ -117,15 +122,23 @@ def write_atomic(
     temp file is renamed over ``name``: a symlink at ``name`` is replaced, never
     written through, and nothing is ever written outside ``folder``. On any
     error the temp file is removed and the old file, if any, is left as it was.
+    ``durable=False`` skips the fsyncs (of the file and of the folder), for a file a reader checks against
+    its digest and can do without (a checkpoint): a crash of the process still leaves the old file or the new
+    one, whole; only a power loss may leave it short, and its reader then refuses it.
     """
     path = _plain_name(folder, name)
     with interrupts_deferred():
-        _write_atomic(Path(folder), name, path, write, before_replace)
+        _write_atomic(Path(folder), name, path, write, before_replace, durable)
     return path
 
 
 def _write_atomic(
-    folder: Path, name: str, path: Path, write: Callable[[BinaryIO], None], before_replace: Callable[[], None] | None
+    folder: Path,
+    name: str,
+    path: Path,
+    write: Callable[[BinaryIO], None],
+    before_replace: Callable[[], None] | None,
+    durable: bool,
 ) -> None:
     temp = f".{name}.{uuid.uuid4().hex[:12]}.tmp"
     try:
@@ -136,7 +149,8 @@ def _write_atomic(
         with os.fdopen(fd, "wb") as file:
             write(file)
             file.flush()
-            os.fsync(file.fileno())
+            if durable:
+                os.fsync(file.fileno())
         if before_replace is not None:
             before_replace()
         os.replace(folder / temp, path)
@@ -148,14 +162,15 @@ def _write_atomic(
         if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:  # name the file, not "?"
             raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
-    fsync_dir(folder)
+    if durable:
+        fsync_dir(folder)
 
 
 def write_bytes_atomic(
-    folder: Path, name: str, content: bytes, *, before_replace: Callable[[], None] | None = None
+    folder: Path, name: str, content: bytes, *, before_replace: Callable[[], None] | None = None, durable: bool = True
 ) -> Path:
     """``write_atomic`` of ``content`` (bytes already in memory) as ``folder/name``; return the path."""
-    return write_atomic(folder, name, lambda file: file.write(content), before_replace=before_replace)
+    return write_atomic(folder, name, lambda file: file.write(content), before_replace=before_replace, durable=durable)
 
 
 def write_path_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:

@@ -20,6 +20,7 @@ twice. Runs older than schema 3 have no digests: their files are accepted.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sqlite3
@@ -66,13 +67,15 @@ class ArtifactFiles(Table):
 
     # -- files whose digest the run keeps ------------------------------------
 
-    def write_tracked(self, folder: str, name: str, content: bytes) -> Path:
+    def write_tracked(self, folder: str, name: str, content: bytes, *, durable: bool = True) -> Path:
         """Write ``content`` as ``folder/name`` of the run (``folder`` ``""``: the run folder itself) atomically,
-        never through a symlink, its SHA-256 committed before it replaces the old file; return its path."""
+        never through a symlink, its SHA-256 committed before it replaces the old file; return its path.
+        ``durable=False``: no fsync (``safe_files.write_atomic``), for files the run can do without."""
         where = make_folder(self.run_dir, folder) if folder else self.run_dir
         key = f"{folder}/{name}" if folder else name
         digest = hashlib.sha256(content).hexdigest()
-        return write_bytes_atomic(where, name, content, before_replace=lambda: self.record_digests({key: digest}))
+        record = functools.partial(self.record_digests, {key: digest})
+        return write_bytes_atomic(where, name, content, before_replace=record, durable=durable)
 
     def record_digests(self, digests: Mapping[str, str]) -> None:
         """Keep the SHA-256 of files of the run, by path relative to the run folder (one transaction)."""
@@ -197,9 +200,12 @@ class ArtifactFiles(Table):
     # -- checkpoints of paused trials ---------------------------------------
 
     def save_checkpoint(self, trial: int, epoch: int, arrays: Mapping[str, np.ndarray]) -> None:
-        """Write a trial's training state after ``epoch`` epochs, atomically (temp file, fsync, rename),
-        never through a symlink, its digest kept."""
-        self.write_tracked(CHECKPOINTS_DIR, checkpoint_path(self.run_dir, trial, epoch).name, npz_bytes(arrays))
+        """Write a trial's training state after ``epoch`` epochs, atomically (temp file, rename), never through a
+        symlink, its digest kept — without fsync: a checkpoint only saves work (training is deterministic), and
+        one a power loss left short fails its digest check and the trial is trained again from its start, so
+        every trial need not wait for the disk at every rung."""
+        name = checkpoint_path(self.run_dir, trial, epoch).name
+        self.write_tracked(CHECKPOINTS_DIR, name, npz_bytes(arrays), durable=False)
 
     def load_checkpoint(self, trial: int, epoch: int) -> dict[str, np.ndarray] | None:
         """The training state saved by ``save_checkpoint``, or None if there is none, it is unreadable, its
@@ -220,7 +226,8 @@ class ArtifactFiles(Table):
         if changed:
             self.note(
                 f"{path}: differs from the checkpoint hpsearch wrote for trial {trial} (copied from another "
-                "trial or changed by hand) — not used: the trial is trained again from its start"
+                "trial, changed by hand, or cut short by a power loss) — not used: the trial is trained again from its "
+                "start"
             )
             return None
         return arrays
