@@ -233,6 +233,11 @@ def report(
     lines.append(("random-w: 2 workers over 1 (>= 1.85)", ratio(("random-w", "2"), ("random-w", "1"))))
     for w in map(str, (1, 2)):
         lines.append((f"halving ep/s / random ep/s, w={w} (>= 0.70)", ratio(("random", w), ("halving", w), "epochs/s")))
+        if ("random", w) in med and ("halving", w) in med:  # halving trains the better, often bigger, nets longer
+            per_epoch = {c: med[(c, w)]["training"] / med[(c, w)]["epochs"] for c in ("random", "halving")}
+            lines.append(
+                (f"  its ceiling (no time outside training), w={w}", per_epoch["random"] / per_epoch["halving"])
+            )
         lines.append((f"stack auto over off, w={w} (>= 1.5)", ratio(("stack-auto", w), ("stack-off", w))))
         lines.append((f"sklearn's halving wall / ours, w={w} (>= 2)", ratio(("halving", w), ("sklearn", w))))
     print("targets (issue 32):")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import joblib
+import joblib.executor
 import numpy as np
 import pytest
 
@@ -65,10 +65,12 @@ def test_the_longest_packs_train_first_and_each_outcome_is_as_alone(blobs: Datas
 
 
 def _parallel_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many workers each joblib.Parallel that ``run_parallel`` makes is asked for."""
+    """How many processes train each batch that starts workers: its loky workers and the search process."""
     calls: list[int] = []
-    real = joblib.Parallel
-    monkeypatch.setattr(joblib, "Parallel", lambda n_jobs, **k: calls.append(n_jobs) or real(n_jobs=n_jobs, **k))
+    real = joblib.executor.get_memmapping_executor
+    monkeypatch.setattr(
+        joblib.executor, "get_memmapping_executor", lambda n_jobs, **k: calls.append(n_jobs + 1) or real(n_jobs, **k)
+    )
     return calls
 
 

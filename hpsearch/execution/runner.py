@@ -21,8 +21,9 @@ travel with the segments and remote dask workers need no shared folder.
 
 from __future__ import annotations
 
+import collections
 import os
-from concurrent.futures import BrokenExecutor
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, wait
 from typing import Any, Callable, Iterable, Iterator
 
 from hpsearch.core.dataset import Dataset
@@ -37,6 +38,20 @@ from hpsearch.execution.segments import Segment, SegmentOutcome
 #: a loky worker is a fresh interpreter that imports numpy and the engine, about 0.5 s of CPU before its first
 #: epoch, so workers would cost more than they save (a 2-trial, 1-epoch search took 2.1 s with them, 0.9 s without).
 IN_PROCESS_SECONDS = 0.5
+#: How long an idle worker waits for more work before it exits (joblib's default): one round's workers serve the next.
+WORKER_IDLE_SECONDS = 300
+#: A worker's math libraries use one thread each, as ``parallel_config(inner_max_num_threads=1)`` sets for joblib's.
+ONE_THREAD_ENV = {
+    name: "1"
+    for name in (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "BLIS_NUM_THREADS",
+        "VECLIB_MAXIMUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+    )
+}
 
 
 def default_workers() -> int:
@@ -75,10 +90,61 @@ def run_segments(
     packs = [packs[i] for i in order]
     if workers_by_default and backend == "loky" and sum(seconds) < IN_PROCESS_SECONDS:
         workers = 1  # in-process (``run_parallel``): the same numbers, no start-up
-    for outcomes in run_parallel(
-        train_pack, packs, shared=(model, data), workers=workers, backend=backend, scheduler=scheduler
-    ):
+    if backend == "loky" and min(workers, len(packs)) >= 2:
+        runs = run_beside_workers(train_pack, packs, shared=(model, data), workers=workers)
+    else:
+        runs = run_parallel(
+            train_pack, packs, shared=(model, data), workers=workers, backend=backend, scheduler=scheduler
+        )
+    for outcomes in runs:
         yield from outcomes
+
+
+def run_beside_workers(
+    function: Callable[..., Any], items: list[Any], *, shared: tuple[Any, ...], workers: int
+) -> Iterator[Any]:
+    """``run_parallel`` on ``workers - 1`` loky workers and this process: ``function(item, *shared)`` for every
+    item, yielded as each finishes.
+
+    A loky worker is a fresh interpreter: about 0.4 s before its first epoch (imports), while this process
+    has everything loaded. So this process trains too, from the other end of ``items`` (longest first: the
+    workers take the longest left, this process the shortest, and they meet in the middle), between
+    recording what the workers send; each worker holds a second item queued (while enough are left), so it
+    does not wait for this process. Only for the engine's own ``function`` (``train_pack``): pure, never
+    raising for a bad item, safe to run here. Outcomes do not depend on where an item trained.
+    """
+    # joblib's own factory of the reusable loky executor, which its Parallel (own objectives) shares
+    from joblib.executor import get_memmapping_executor
+
+    watch_search()
+    executor = get_memmapping_executor(workers - 1, timeout=WORKER_IDLE_SECONDS, env=ONE_THREAD_ENV)
+    pending, in_flight = collections.deque(items), set()
+
+    def top_up() -> None:
+        # a second item queued per worker only while enough are left for this process too: at a rung's end, a
+        # worker holding two of the last three would leave this process idle
+        while pending and len(in_flight) < (workers - 1) * (2 if len(pending) > workers else 1):
+            in_flight.add(executor.submit(in_worker, function, pending.popleft(), os.getpid(), *shared))
+
+    try:
+        top_up()
+        for _ in items:
+            ready = next((f for f in in_flight if f.done()), None)
+            if ready is None and pending:
+                result = function(pending.pop(), *shared)  # the shortest item left, here
+            else:
+                if ready is None:
+                    ready = next(iter(wait(in_flight, return_when=FIRST_COMPLETED).done))
+                in_flight.discard(ready)
+                try:
+                    result = ready.result()
+                except BrokenExecutor as exc:  # a worker was killed (OOM killer, kill -9): its item has no result
+                    raise WorkerLostError(f"a worker process died while training ({type(exc).__name__})") from exc
+            top_up()
+            yield result
+    finally:
+        for future in in_flight:  # Ctrl-C or an error: nothing queued starts; a running item dies with the search
+            future.cancel()
 
 
 def run_parallel(
