@@ -3,10 +3,15 @@ start-up unless the user asked for workers — the same trials and J bit for bit
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import joblib.executor
 import numpy as np
+import psutil
 import pytest
 
 import hpsearch.execution.runner as runner
@@ -114,3 +119,35 @@ def test_a_shape_splits_into_as_many_packs_for_each_worker(blobs: Dataset) -> No
     assert sizes(1) == [16] * 3  # the cap (nn.stacked.LARGEST_PACK)
     assert sizes(2) == [12] * 4  # not 3 packs of 16
     assert sizes(3) == [16] * 3 and sizes(5) == [9, 9, 10, 10, 10]  # one each
+
+
+def test_an_interrupt_stops_the_workers_at_once(tmp_path: Path) -> None:
+    """With two workers the search process trains too; an interrupt must still stop the loky worker in mid-trial
+    (as joblib's Parallel did), not wait for its trial of 100,000 epochs to end."""
+    path = tmp_path / "long.yaml"
+    path.write_text(SHORT.replace("epochs: 2", "epochs: 100000").replace("trials: 3", "trials: 4"))
+    command = [sys.executable, "-m", "hpsearch", "run", str(path), "-w", "2", "--runs-dir", str(tmp_path / "runs")]
+    search = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not _a_worker_trains(search.pid):
+            time.sleep(0.2)
+        children = psutil.Process(search.pid).children(recursive=True)
+        search.send_signal(signal.SIGINT)  # to the search alone, as kill -INT or a scheduler's timeout sends it
+        _, err = search.communicate(timeout=30)  # bounds for a loaded machine: the trial alone takes many minutes
+        assert search.returncode == 130 and "hpsearch resume" in err, err
+        assert psutil.wait_procs(children, timeout=20)[1] == []  # nothing left training
+    finally:
+        if search.poll() is None:
+            search.kill()
+
+
+def _a_worker_trains(pid: int) -> bool:
+    """Whether a loky worker of the search ``pid`` is past its start-up (over 1.5 s of CPU)."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+        return any("loky" in " ".join(c.cmdline()) and sum(c.cpu_times()[:2]) > 1.5 for c in children)
+    except psutil.Error:
+        return False

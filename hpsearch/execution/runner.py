@@ -126,6 +126,7 @@ def run_beside_workers(
         while pending and len(in_flight) < (workers - 1) * (2 if len(pending) > workers else 1):
             in_flight.add(executor.submit(in_worker, function, pending.popleft(), os.getpid(), *shared))
 
+    whole = False
     try:
         top_up()
         for _ in items:
@@ -142,9 +143,10 @@ def run_beside_workers(
                     raise WorkerLostError(f"a worker process died while training ({type(exc).__name__})") from exc
             top_up()
             yield result
+        whole = True
     finally:
-        for future in in_flight:  # Ctrl-C or an error: nothing queued starts; a running item dies with the search
-            future.cancel()
+        if not whole:  # Ctrl-C or an error: the workers stop now, as joblib's would (not after their current item)
+            executor.shutdown(wait=False, kill_workers=True)
 
 
 def run_parallel(
