@@ -46,7 +46,7 @@ class RoundTrainer:
         # Checkpoints saved at this rung, kept for the next one (``Halving``'s ``paused``) while they take
         # under an eighth of the memory available at the start (workers need the rest); the others are read back.
         self.paused: dict[tuple[int, int], Mapping[str, np.ndarray]] = {}
-        self.paused_budget = available_bytes() // 8
+        self.paused_budget, self.paused_bytes = available_bytes() // 8, 0
         self.folds = data.n_folds() if isinstance(data, PreparedData) else 1  # data.cv: K segments per trial
         if config.objective is not None:  # own objectives keep no model files
             self.best = next((t for t in rank(store.trials()) if t.status is TrialStatus.OK), None)
@@ -124,8 +124,11 @@ class RoundTrainer:
             )
         if outcome.status is TrialStatus.OK and not final:
             store.save_checkpoint(task.trial, outcome.summary.epochs_run, outcome.state)
-            if sum(a.nbytes for state in self.paused.values() for a in state.values()) < self.paused_budget:
+            if not self.paused:  # ``Halving`` empties it before each rung: this rung's states add up from 0
+                self.paused_bytes = 0
+            if self.paused_bytes < self.paused_budget:  # a running total: summing every state each time was O(n²)
                 self.paused[(task.trial, outcome.summary.epochs_run)] = outcome.state
+                self.paused_bytes += sum(a.nbytes for a in outcome.state.values())
             store.record_progress(task.trial, task.round, log, rung=entry)
             store.delete_checkpoints(task.trial, keep_epoch=outcome.summary.epochs_run)
             return outcome.record(rung=rung)
