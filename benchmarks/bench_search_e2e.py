@@ -243,7 +243,7 @@ def report(
     print("targets (issue 32):")
     for text, value in lines:
         if value is not None:
-            print(f"  {text:<45}{value:.2f}")
+            print(f"  {text:<50}{value:.2f}")
 
 
 if __name__ == "__main__":
