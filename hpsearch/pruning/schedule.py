@@ -17,7 +17,7 @@ trials between them in the proportions of the standard schedule.
 search is small: with ``eta = 3`` a 27-trial search brings 3 trials to the top
 rung, and the eventual winner is often a slow starter (a small learning rate)
 that ranks in the worse half at the first rung: halving lost more than 10% of
-the winner's J in a quarter of 27-trial searches (``benchmarks/bench_early_stopping.py``,
+the winner's J in a fifth to a quarter of 27-trial searches (``benchmarks/bench_early_stopping.py``,
 40 search seeds). So while one halving bracket would bring fewer than
 ``eta**3`` trials to the top rung, ``auto`` keeps the best 3/5 at the first
 rung, where the curves say least, and the best half at every later one (the

@@ -1,8 +1,9 @@
 """The halving driver: train a round rung by rung, and promote each bracket's best when its rung is whole.
 
 With early stopping, rung k of every bracket is one batch of segments; when
-the batch is whole, each bracket promotes its best 1/eta (``pruning.schedule``)
-and the others are recorded ``pruned``. Each step is a pure function of what
+the batch is whole, each bracket promotes its best 1/eta (``auto`` in a small
+round: 3/5, then 1/2; ``pruning.schedule.keep_share``) and the others are
+recorded ``pruned``. Each step is a pure function of what
 the store holds, so a resume after a kill at any instant takes up exactly where
 the run was, and promotions never depend on which trial finished first.
 
