@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import os
 import signal
 from pathlib import Path
@@ -15,6 +16,10 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+# These machines set PYTHONDONTWRITEBYTECODE: every CLI process and loky worker the suite starts would compile the
+# package's modules anew (about 0.1 s each; the CLI-heavy tests ran 12% longer). Compile them once, here.
+compileall.compile_dir(Path(__file__).resolve().parent.parent / "hpsearch", quiet=1)
 
 # Output is fitted to COLUMNS (else the terminal, else 80): tests see what CI sees, whatever the shell that runs them.
 for _name in ("COLUMNS", "LINES"):

@@ -145,9 +145,9 @@ def test_an_interrupt_stops_the_workers_at_once(tmp_path: Path) -> None:
 
 
 def _a_worker_trains(pid: int) -> bool:
-    """Whether a loky worker of the search ``pid`` is past its start-up (over 1.5 s of CPU)."""
+    """Whether a loky worker of the search ``pid`` is past its start-up (over 1 s of CPU)."""
     try:
         children = psutil.Process(pid).children(recursive=True)
-        return any("loky" in " ".join(c.cmdline()) and sum(c.cpu_times()[:2]) > 1.5 for c in children)
+        return any("loky" in " ".join(c.cmdline()) and sum(c.cpu_times()[:2]) > 1.0 for c in children)
     except psutil.Error:
         return False
