@@ -241,9 +241,15 @@ def _close(cell: str, value: float) -> bool:
 
 
 def test_help_of_every_command_fits_80_columns(world: dict) -> None:
-    for command in ("", *COMMANDS):
-        screen = on_terminal([command, "--help"] if command else ["--help"], 80, world["env"], world["folder"])
-        _fits(screen, 80, f"{command} --help")
+    from concurrent.futures import ThreadPoolExecutor
+
+    def helped(command: str) -> Screen:  # each on its own terminal; four at once (the suite's slowest test else)
+        return on_terminal([command, "--help"] if command else ["--help"], 80, world["env"], world["folder"])
+
+    commands = ("", *COMMANDS)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for command, screen in zip(commands, pool.map(helped, commands)):
+            _fits(screen, 80, f"{command} --help")
 
 
 @pytest.mark.parametrize("columns", [None, "100"])
