@@ -126,7 +126,6 @@ def run_beside_workers(
         while pending and len(in_flight) < (workers - 1) * (2 if len(pending) > workers else 1):
             in_flight.add(executor.submit(in_worker, function, pending.popleft(), os.getpid(), *shared))
 
-    whole = False
     try:
         top_up()
         for _ in items:
@@ -139,14 +138,13 @@ def run_beside_workers(
                 in_flight.discard(ready)
                 try:
                     result = ready.result()
-                except BrokenExecutor as exc:  # a worker was killed (OOM killer, kill -9): its item has no result
-                    raise WorkerLostError(f"a worker process died while training ({type(exc).__name__})") from exc
+                except BrokenExecutor as exc:
+                    raise worker_lost(exc) from exc
             top_up()
             yield result
-        whole = True
-    finally:
-        if not whole:  # Ctrl-C or an error: the workers stop now, as joblib's would (not after their current item)
-            executor.shutdown(wait=False, kill_workers=True)
+    except BaseException:  # Ctrl-C, an error, or the caller stopped early: the workers stop now, as joblib's
+        executor.shutdown(wait=False, kill_workers=True)  # would (not after their current item)
+        raise
 
 
 def run_parallel(
@@ -189,5 +187,10 @@ def run_parallel(
         parallel = Parallel(n_jobs=workers, return_as="generator_unordered")
         try:
             yield from parallel(delayed(in_worker)(function, item, os.getpid(), *shared) for item in items)
-        except BrokenExecutor as exc:  # a worker was killed (OOM killer, kill -9): its trial has no result
-            raise WorkerLostError(f"a worker process died while training ({type(exc).__name__})") from exc
+        except BrokenExecutor as exc:
+            raise worker_lost(exc) from exc
+
+
+def worker_lost(exc: BrokenExecutor) -> WorkerLostError:
+    """What a killed worker (OOM killer, kill -9) becomes: its item has no result; the finished ones are saved."""
+    return WorkerLostError(f"a worker process died while training ({type(exc).__name__})")
