@@ -37,6 +37,18 @@ def start_cli(args: list[str], runs_dir: Path, env: dict[str, str] | None = None
     )
 
 
+def training_workers(search: int) -> list:
+    """The worker processes of the search process ``search``: forked from it (its command line) or loky's."""
+    import psutil
+
+    command = psutil.Process(search).cmdline()
+    return [
+        child
+        for child in psutil.Process(search).children(recursive=True)
+        if child.cmdline() == command or "popen_loky" in " ".join(child.cmdline())
+    ]
+
+
 def _count(run_dir: Path, table: str) -> int:
     """Rows of ``table`` in the run's store as last committed; 0 while the run does not exist yet."""
     try:

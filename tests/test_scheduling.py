@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import joblib.executor
 import numpy as np
 import psutil
 import pytest
@@ -23,7 +22,7 @@ from hpsearch.execution.packs import pack_seconds, plan_packs
 from hpsearch.execution.segments import Segment, TrialTask, train_segment
 from hpsearch.search.api import Execution, start_search
 from hpsearch.storage.run_store import RunStore
-from tests.kill_resume import fingerprint
+from tests.kill_resume import fingerprint, training_workers
 
 MODEL = {"layers": 1, "hidden_units": 8, "batch_size": 16, "epochs": 4, "batchnorm": True}
 SHORT = """\
@@ -69,13 +68,25 @@ def test_the_longest_packs_train_first_and_each_outcome_is_as_alone(blobs: Datas
         assert all(np.array_equal(outcome.state[k], alone.state[k]) for k in alone.state if k != "state")
 
 
+@pytest.mark.parametrize("forked", [True, False], ids=["forked", "loky"])
+def test_workers_forked_or_fresh_give_each_outcome_as_alone(blobs: Dataset, monkeypatch, forked: bool) -> None:
+    """Linux forks the workers (milliseconds to start); elsewhere they are fresh loky interpreters. Either way,
+    with the search process training beside them, every outcome is the one its segment trains to alone."""
+    monkeypatch.setattr(runner, "fork_available", lambda: forked)
+    segments = [_segment(k, 2 + k % 3, hidden_units=4 + 4 * k) for k in range(7)]
+    outcomes = list(runner.run_segments(segments, model=MODEL, data=blobs, workers=3, stack="off"))
+    assert sorted(o.segment.task.trial for o in outcomes) == list(range(7))
+    for outcome in outcomes:
+        alone = train_segment(outcome.segment, MODEL, blobs)
+        assert outcome.history == alone.history
+        assert all(np.array_equal(outcome.state[k], alone.state[k]) for k in alone.state if k != "state")
+
+
 def _parallel_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many processes train each batch that starts workers: its loky workers and the search process."""
+    """How many processes train each batch that starts workers: its workers and the search process."""
     calls: list[int] = []
-    real = joblib.executor.get_memmapping_executor
-    monkeypatch.setattr(
-        joblib.executor, "get_memmapping_executor", lambda n_jobs, **k: calls.append(n_jobs + 1) or real(n_jobs, **k)
-    )
+    real = runner.worker_pool
+    monkeypatch.setattr(runner, "worker_pool", lambda workers, *a: calls.append(workers + 1) or real(workers, *a))
     return calls
 
 
@@ -122,7 +133,7 @@ def test_a_shape_splits_into_as_many_packs_for_each_worker(blobs: Dataset) -> No
 
 
 def test_an_interrupt_stops_the_workers_at_once(tmp_path: Path) -> None:
-    """With two workers the search process trains too; an interrupt must still stop the loky worker in mid-trial
+    """With two workers the search process trains too; an interrupt must still stop the worker in mid-trial
     (as joblib's Parallel did), not wait for its trial of 100,000 epochs to end."""
     path = tmp_path / "long.yaml"
     path.write_text(SHORT.replace("epochs: 2", "epochs: 100000").replace("trials: 3", "trials: 4"))
@@ -145,9 +156,8 @@ def test_an_interrupt_stops_the_workers_at_once(tmp_path: Path) -> None:
 
 
 def _a_worker_trains(pid: int) -> bool:
-    """Whether a loky worker of the search ``pid`` is past its start-up (over 1 s of CPU)."""
+    """Whether a worker of the search ``pid`` is past its start-up (over 1 s of CPU)."""
     try:
-        children = psutil.Process(pid).children(recursive=True)
-        return any("loky" in " ".join(c.cmdline()) and sum(c.cpu_times()[:2]) > 1.0 for c in children)
+        return any(sum(c.cpu_times()[:2]) > 1.0 for c in training_workers(pid))
     except psutil.Error:
         return False

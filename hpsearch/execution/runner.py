@@ -8,10 +8,10 @@ fresh start, or a checkpointed training state) to a given epoch — its last
 epoch, or the next rung of early stopping. ``train_segment`` is a
 side-effect-free function of one segment: it returns a plain outcome (the
 new epochs, the state to checkpoint, the weights to keep) and turns any
-exception into a ``failed`` outcome (``execution.segments``). ``run_segments`` sends those calls
-through one ``joblib.Parallel`` (loky processes by default, or an existing
-dask.distributed cluster), which feeds a worker the next segment as soon as
-it is free, and yields outcomes in the order they finish. Segments of one
+exception into a ``failed`` outcome (``execution.segments``). ``run_segments`` trains them in the
+search process and ``workers - 1`` worker processes beside it (forked on Linux, loky elsewhere), or on an
+existing dask.distributed cluster, feeding a worker the next segment as soon as it is free, and yields
+outcomes in the order they finish. Segments of one
 network shape go as *packs*, trained as one stacked model with the same bits
 each has alone (``execution.packs``); the caller still gets one outcome per
 segment. Only the caller —
@@ -22,24 +22,31 @@ travel with the segments and remote dask workers need no shared folder.
 from __future__ import annotations
 
 import collections
+import contextlib
+import functools
+import multiprocessing
 import os
-from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, wait
+import signal
+import sys
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator
 
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import WorkerLostError
 from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.execution.dask_cluster import run_on_dask
-from hpsearch.execution.orphans import in_worker, watch_search
+from hpsearch.execution.orphans import exit_with, in_worker, watch_search
 from hpsearch.execution.packs import pack_seconds, plan_packs, train_pack
 from hpsearch.execution.segments import Segment, SegmentOutcome
 
-#: Below this many estimated seconds of training (``packs.pack_seconds``), a batch trains in the search process:
-#: a loky worker is a fresh interpreter that imports numpy and the engine, about 0.5 s of CPU before its first
-#: epoch, so workers would cost more than they save (a 2-trial, 1-epoch search took 2.1 s with them, 0.9 s without).
+#: Below this many estimated seconds of training (``packs.pack_seconds``), a batch on the default workers trains
+#: in the search process alone: sending work to a worker and its outcome back costs more than such a batch saves
+#: (and a loky worker, off Linux, is a fresh interpreter: about 0.5 s of imports before its first epoch).
 IN_PROCESS_SECONDS = 0.5
-#: How long an idle worker waits for more work before it exits (joblib's default): one round's workers serve the next.
+#: How long an idle loky worker waits for more work before it exits (joblib's default): one round's serve the next.
 WORKER_IDLE_SECONDS = 300
+#: ``worker_pool``'s: an item to its future outcome.
+Submit = Callable[[Any], "Future[Any]"]
 #: A worker's math libraries use one thread each, as ``parallel_config(inner_max_num_threads=1)`` sets for joblib's.
 ONE_THREAD_ENV = {
     name: "1"
@@ -103,30 +110,25 @@ def run_segments(
 def run_beside_workers(
     function: Callable[..., Any], items: list[Any], *, shared: tuple[Any, ...], workers: int
 ) -> Iterator[Any]:
-    """``run_parallel`` on ``workers - 1`` loky workers and this process: ``function(item, *shared)`` for every
-    item, yielded as each finishes.
+    """``run_parallel`` on ``workers - 1`` worker processes and this process: ``function(item, *shared)`` for
+    every item, yielded as each finishes.
 
-    A loky worker is a fresh interpreter: about 0.4 s before its first epoch (imports), while this process
-    has everything loaded. So this process trains too, from the other end of ``items`` (longest first: the
-    workers take the longest left, this process the shortest, and they meet in the middle), between
-    recording what the workers send; each worker holds a second item queued (while enough are left), so it
-    does not wait for this process. Only for the engine's own ``function`` (``train_pack``): pure, never
-    raising for a bad item, safe to run here. Outcomes do not depend on where an item trained.
+    This process trains too, from the other end of ``items`` (longest first: the workers take the longest left,
+    this process the shortest, and they meet in the middle), between recording what the workers send; each
+    worker holds a second item queued (while enough are left), so it does not wait for this process. Only for
+    the engine's own ``function`` (``train_pack``): pure, never raising for a bad item, safe to run here.
+    Outcomes do not depend on where an item trained.
     """
-    # joblib's own factory of the reusable loky executor, which its Parallel (own objectives) shares
-    from joblib.executor import get_memmapping_executor
-
     watch_search()
-    executor = get_memmapping_executor(workers - 1, timeout=WORKER_IDLE_SECONDS, env=ONE_THREAD_ENV)
     pending, in_flight = collections.deque(items), set()
+    with worker_pool(workers - 1, function, shared) as submit:
 
-    def top_up() -> None:
-        # a second item queued per worker only while enough are left for this process too: at a rung's end, a
-        # worker holding two of the last three would leave this process idle
-        while pending and len(in_flight) < (workers - 1) * (2 if len(pending) > workers else 1):
-            in_flight.add(executor.submit(in_worker, function, pending.popleft(), os.getpid(), *shared))
+        def top_up() -> None:
+            # a second item queued per worker only while enough are left for this process too: at a rung's end, a
+            # worker holding two of the last three would leave this process idle
+            while pending and len(in_flight) < (workers - 1) * (2 if len(pending) > workers else 1):
+                in_flight.add(submit(pending.popleft()))
 
-    try:
         top_up()
         for _ in items:
             ready = next((f for f in in_flight if f.done()), None)
@@ -142,9 +144,73 @@ def run_beside_workers(
                     raise worker_lost(exc) from exc
             top_up()
             yield result
-    except BaseException:  # Ctrl-C, an error, or the caller stopped early: the workers stop now, as joblib's
-        executor.shutdown(wait=False, kill_workers=True)  # would (not after their current item)
+
+
+def fork_available() -> bool:
+    """Whether workers may start by fork: on Linux (macOS's system libraries are not fork-safe; Windows has none)."""
+    return sys.platform.startswith("linux")
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int, function: Callable[..., Any], shared: tuple[Any, ...]) -> Iterator[Submit]:
+    """``workers`` processes ready to run ``function(item, *shared)``: ``submit(item)`` gives its future. They
+    are killed at once if the block ends by an exception (Ctrl-C, an error, a caller that stopped early), as
+    joblib's Parallel does: not after their current item.
+
+    On Linux they are forked from this process: a worker starts in milliseconds with every module this process
+    imported, the data it read, ``function`` and ``shared`` (only items and outcomes are pickled), where a fresh
+    interpreter (loky) spends about 0.4 s importing before its first epoch — a tenth of a 40-trial search on two
+    cores. They end with the block (forking anew costs ~5 ms). Elsewhere: joblib's reusable loky executor (which
+    its Parallel, for own objectives, shares), kept for the next batch.
+    """
+    forked = fork_available()
+    if forked:
+        context = multiprocessing.get_context("fork")
+        initargs = (os.getpid(), function, shared)
+        executor: Executor = ProcessPoolExecutor(workers, context, initializer=_forked_worker, initargs=initargs)
+        submit = functools.partial(executor.submit, _forked_call)
+    else:
+        from joblib.executor import get_memmapping_executor
+
+        executor = get_memmapping_executor(workers, timeout=WORKER_IDLE_SECONDS, env=ONE_THREAD_ENV)
+
+        def submit(item: Any) -> Future[Any]:
+            return executor.submit(in_worker, function, item, os.getpid(), *shared)
+
+    try:
+        yield submit
+    except BaseException:
+        if forked:  # Python 3.14's ProcessPoolExecutor.kill_workers(), on 3.10-3.13 too
+            for process in list(executor._processes.values()):
+                process.kill()
+            executor.shutdown(wait=False, cancel_futures=True)
+        else:
+            executor.shutdown(wait=False, kill_workers=True)
         raise
+    if forked:
+        executor.shutdown()
+
+
+#: In a forked worker: the ``function`` and ``shared`` arguments of every call (``worker_pool``).
+_forked_task: tuple[Callable[..., Any], tuple[Any, ...]] | None = None
+
+
+def _forked_worker(search: int, function: Callable[..., Any], shared: tuple[Any, ...]) -> None:
+    """Start a worker forked from the search process ``search``: not its signal handlers, not its streams."""
+    global _forked_task
+    _forked_task = function, shared
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the search, which reports it and kills this
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the live display's handler (cli.live)
+    # A thread of the search (the live display's refresh) may have held a stream's lock at the fork; that lock
+    # stays held here forever: this process writes (and flushes at its end) through streams of its own.
+    sys.stdout, sys.stderr = (open(fd, "w", buffering=1, closefd=False) for fd in (1, 2))
+    exit_with(search)
+
+
+def _forked_call(item: Any) -> Any:
+    assert _forked_task is not None, "not in a forked worker"
+    function, shared = _forked_task
+    return function(item, *shared)
 
 
 def run_parallel(
