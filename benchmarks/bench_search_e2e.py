@@ -16,7 +16,11 @@ That share is start-up (``hpsearch --help``'s wall, printed next to it), plannin
 barriers. Best dev J is the lowest ``value`` of an ok trial (``rank_by: best``: its best epoch's dev J).
 
 Every case runs once per repeat, cases interleaved (so a change in the machine's load hits all alike); the table
-shows medians of ``--repeats`` (default 3) and the 1-minute load average seen. The machine may be shared:
+shows medians of ``--repeats`` (default 3) and the 1-minute load average seen. Under the targets' ratios, what
+bounds two of them: halving's ceiling (random's training seconds per epoch over halving's: halving trains the
+better, often wider, nets longer), and two workers' contention (training seconds with two processes at once
+over one: they share caches and memory bandwidth) with the ceiling it leaves the 40-trial search (one worker's
+time outside training, plus half of two workers' training). The machine may be shared:
 compare rows of one table, not tables of different runs.
 
 Usage: python benchmarks/bench_search_e2e.py [--quick] [--repeats N] [--workers 1,2] [--only random,halving,...]
@@ -231,6 +235,12 @@ def report(
     help_ratio = ratio(("startup", "default"), ("--help", "-"))
     lines = [("startup / --help wall (<= 3)", None if help_ratio is None else 1 / help_ratio)]
     lines.append(("random-w: 2 workers over 1 (>= 1.85)", ratio(("random-w", "2"), ("random-w", "1"))))
+    if ("random-w", "1") in med and ("random-w", "2") in med:  # what two cores allow: Amdahl, and their contention
+        one, two = med[("random-w", "1")], med[("random-w", "2")]
+        contention = two["training"] / one["training"]  # each epoch's seconds with two processes training at once
+        lines.append(("  training s, 2 workers over 1 (contention)", contention))
+        ceiling = one["wall"] / (one["wall"] - one["training"] + two["training"] / 2)
+        lines.append(("  its ceiling (outside time as on 1 worker)", ceiling))
     for w in map(str, (1, 2)):
         lines.append((f"halving ep/s / random ep/s, w={w} (>= 0.70)", ratio(("random", w), ("halving", w), "epochs/s")))
         if ("random", w) in med and ("halving", w) in med:  # halving trains the better, often bigger, nets longer
