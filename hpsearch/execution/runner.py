@@ -29,7 +29,7 @@ import os
 import signal
 import sys
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, ProcessPoolExecutor, wait
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TextIO
 
 from hpsearch.core.dataset import Dataset
 from hpsearch.core.errors import WorkerLostError
@@ -203,8 +203,15 @@ def _forked_worker(search: int, function: Callable[..., Any], shared: tuple[Any,
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the live display's handler (cli.live)
     # A thread of the search (the live display's refresh) may have held a stream's lock at the fork; that lock
     # stays held here forever: this process writes (and flushes at its end) through streams of its own.
-    sys.stdout, sys.stderr = (open(fd, "w", buffering=1, closefd=False) for fd in (1, 2))
+    sys.stdout, sys.stderr = _own_stream(1), _own_stream(2)
     exit_with(search)
+
+
+def _own_stream(fd: int) -> TextIO:
+    try:
+        return open(fd, "w", buffering=1, closefd=False)
+    except OSError:  # a search started with that descriptor closed (a daemon's)
+        return open(os.devnull, "w")
 
 
 def _forked_call(item: Any) -> Any:
