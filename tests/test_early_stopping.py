@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import hpsearch.execution.segments
 import hpsearch.search.api
@@ -22,6 +24,7 @@ from hpsearch.nn import ModelConfig, Network, train
 from hpsearch.pruning.schedule import (
     EarlyStopping,
     RungResult,
+    RungStanding,
     brackets,
     halving_top,
     keep_share,
@@ -163,6 +166,48 @@ def test_promotions_match_ones_worked_out_from_independent_training(tmp_path: Pa
     assert order[3:] == sorted(set(trials) - set(expected_first), key=lambda i: at_1[i])
     # only the finished trials' checkpoints go: none is left
     assert not list((result.run_dir / "checkpoints").glob("*.npz"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(st.sampled_from([0.1, 0.2, 0.3, 0.5, float("nan"), float("inf")]), min_size=1, max_size=30),
+    diverged=st.lists(st.booleans(), min_size=30, max_size=30),
+    order=st.randoms(use_true_random=False),
+    share=st.sampled_from([Fraction(1, 3), Fraction(1, 2), Fraction(3, 5)]),
+    stored=st.integers(0, 30),
+)
+def test_a_trial_surely_out_at_its_arrival_is_never_promoted(values, diverged, order, share, stored) -> None:
+    """Whatever the arrival order (after ``stored`` results read back from the store): a trial ``RungStanding``
+    calls surely out when it arrives is not in ``promote`` over the whole rung, so its checkpoint is never read."""
+    results = [RungResult(t, v, d) for t, (v, d) in enumerate(zip(values, diverged))]
+    order.shuffle(results)
+    standing = RungStanding(len(results), share, results[:stored])
+    out = []
+    for result in results[stored:]:
+        if standing.surely_out(result):
+            out.append(result.trial)
+        standing.add(result)
+    assert not set(out) & set(promote(results, len(results), share))
+
+
+def test_a_rung_writes_no_checkpoint_for_a_trial_it_will_surely_prune(tmp_path: Path, monkeypatch) -> None:
+    """Same run, fewer checkpoint files: once a rung's results in so far put a trial below its bracket's share,
+    no checkpoint of it is written (it would only be deleted at the promotion)."""
+    config = load_config(halving_config(tmp_path, trials=27))
+    written: list[int] = []
+    real = RunStore.save_checkpoint
+    monkeypatch.setattr(
+        RunStore, "save_checkpoint", lambda self, trial, *a: written.append(trial) or real(self, trial, *a)
+    )
+    lean = start_search(config, runs_dir=tmp_path / "runs", name="lean", execution=Execution(workers=1))
+    lean_writes, written[:] = len(written), []
+    monkeypatch.setattr(RungStanding, "surely_out", lambda self, result: False)
+    every = start_search(config, runs_dir=tmp_path / "runs", name="every", execution=Execution(workers=1))
+    with RunStore.open(every.run_dir) as store:
+        promotions = store.promotions(0)
+    assert len(written) == 27 + sum(len(trials) for (_, rung), trials in promotions.items() if rung == 0)
+    assert lean_writes < len(written)  # the rung of 27 knows many of its losers before it is whole
+    assert fingerprint(lean.run_dir) == fingerprint(every.run_dir)
 
 
 def test_same_promotions_and_costs_whatever_the_workers(tmp_path: Path) -> None:

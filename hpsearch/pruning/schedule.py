@@ -28,6 +28,7 @@ round's size and the rung alone (``keep_share``).
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -186,6 +187,28 @@ def promote(results: Iterable[RungResult], n_at_rung: int, share: Fraction) -> l
     """
     ranked = sorted((r for r in results if not r.diverged and math.isfinite(r.value)), key=lambda r: (r.value, r.trial))
     return sorted(r.trial for r in ranked[: n_promoted(n_at_rung, share)])
+
+
+class RungStanding:
+    """The results in so far at one rung of one bracket: which trial ``promote`` will leave out whatever the
+    trials still training there give, so that no checkpoint of it need be written.
+
+    A trial is surely out once ``n_promoted`` results already in rank before it (by value, then trial id, as
+    ``promote`` ranks): results still to come can only push it further down.
+    """
+
+    def __init__(self, n_at_rung: int, share: Fraction, results: Iterable[RungResult] = ()):
+        self.keep = n_promoted(n_at_rung, share)
+        self.ranked: list[tuple[float, int]] = []
+        for result in results:
+            self.add(result)
+
+    def add(self, result: RungResult) -> None:
+        if not result.diverged and math.isfinite(result.value):
+            bisect.insort(self.ranked, (result.value, result.trial))
+
+    def surely_out(self, result: RungResult) -> bool:
+        return bisect.bisect_left(self.ranked, (result.value, result.trial)) >= self.keep
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from hpsearch.pruning.schedule import (
     Bracket,
     RungPlan,
     RungResult,
+    RungStanding,
     auto_choice,
     brackets,
     keep_share,
@@ -44,8 +45,9 @@ from hpsearch.pruning.schedule import (
 from hpsearch.storage.rows import known_metrics
 from hpsearch.storage.run_store import RunStore
 
-#: ``run(segments, label, rung, final)``: train a batch of segments and record each outcome as it comes.
-RunBatch = Callable[[list[Segment], str, int, bool], None]
+#: ``run(segments, label, rung, final, standings)``: train a batch of segments and record each outcome as it comes
+#: (``standings``: each trial's bracket at the rung, to tell a surely pruned one: no checkpoint of it is written).
+RunBatch = Callable[[list[Segment], str, int, bool, Mapping[int, RungStanding]], None]
 
 
 def rungs(config: SearchConfig) -> list[int]:
@@ -133,6 +135,7 @@ class Halving:
                 f"{label} · rung {k + 1}/{len(self.epochs)} · {len(segments)} trials to {self.epochs[k]} epochs",
                 k,
                 k == last,
+                {} if k == last else self._standings(len(by_id), groups, k, entries, promoted),
             )
             if k < last:
                 self._promote(rnd, groups, k, by_id, retried)
@@ -141,6 +144,23 @@ class Halving:
                     for t in self.store.trials(round=rnd.round)
                     if t.trial not in retried or t.status is not TrialStatus.FAILED
                 }
+
+    def _standings(
+        self,
+        n_trials: int,
+        groups: list[Bracket],
+        k: int,
+        entries: dict[tuple[int, int], RungResult],
+        promoted: dict[tuple[int, int], list[int]],
+    ) -> dict[int, RungStanding]:
+        """Each trial at rung ``k``: its bracket's standing there, from the results stored so far."""
+        share = keep_share(self.early.method, n_trials, len(self.epochs), self.early.eta, k)
+        standings = {}
+        for group in groups:
+            at_rung = trials_at_rung(group, k, promoted)
+            standing = RungStanding(len(at_rung), share, (entries[(t, k)] for t in at_rung if (t, k) in entries))
+            standings.update(dict.fromkeys(at_rung, standing))
+        return standings
 
     def _segment(self, task: TrialTask, group: Bracket, k: int, entries: dict[tuple[int, int], RungResult]) -> Segment:
         checkpoint = None

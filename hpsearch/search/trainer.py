@@ -21,7 +21,7 @@ from hpsearch.execution.folds import trial_segments, whole_trials
 from hpsearch.execution.objective_jobs import ObjectiveJob, run_job, trial_record
 from hpsearch.execution.runner import run_parallel, run_segments
 from hpsearch.execution.segments import Segment, SegmentOutcome, TrialTask, plan_tasks
-from hpsearch.pruning.schedule import RungResult
+from hpsearch.pruning.schedule import RungResult, RungStanding
 from hpsearch.search.best_model import restore_best_model
 from hpsearch.search.halving import Halving, rungs
 from hpsearch.search.options import Execution, SearchReporter
@@ -72,7 +72,7 @@ class RoundTrainer:
             Halving(
                 self.store,
                 self.config,
-                lambda segments, text, k, final: self._run(rnd, segments, text, k, final),
+                lambda segments, text, k, final, standings: self._run(rnd, segments, text, k, final, standings),
                 self.paused,
             ).train(rnd, tasks, finished, label)
             self.paused.clear()
@@ -82,7 +82,15 @@ class RoundTrainer:
         total = max(self.config.search.rounds, len(self.store.rounds()))
         return f"round {rnd.round} of {total}" + (" (zoom)" if rnd.kind == "zoom" else "")
 
-    def _run(self, rnd: RoundRecord, segments: list[Segment], label: str, rung: int | None, final: bool) -> None:
+    def _run(
+        self,
+        rnd: RoundRecord,
+        segments: list[Segment],
+        label: str,
+        rung: int | None,
+        final: bool,
+        standings: Mapping[int, RungStanding] | None = None,
+    ) -> None:
         if not segments:
             return
         self.reporter.round_started(rnd, len({s.task.trial for s in segments}), label)
@@ -96,7 +104,15 @@ class RoundTrainer:
             **self.placement,
         )
         for outcome in whole_trials(outcomes, self.folds):  # data.cv: a trial is recorded when its K folds are in
-            self.reporter.trial_finished(self._record(outcome, rung, final), self.best)
+            self.reporter.trial_finished(self._record(outcome, rung, final, standings or {}), self.best)
+
+    def _keep_paused(self, trial: int, epoch: int, state: Mapping[str, np.ndarray]) -> None:
+        """Hand the next rung this state as it is, while the round's paused states fit ``paused_budget``."""
+        if not self.paused:  # ``Halving`` empties it before each rung: this rung's states add up from 0
+            self.paused_bytes = 0
+        if self.paused_bytes < self.paused_budget:  # a running total: summing every state each time was O(n²)
+            self.paused[(trial, epoch)] = state
+            self.paused_bytes += sum(a.nbytes for a in state.values())
 
     def _run_objective(self, rnd: RoundRecord, tasks: list[TrialTask], label: str) -> None:
         """Run a round's pending trials of an own objective (each to its end or its early stop) and record each."""
@@ -113,8 +129,12 @@ class RoundTrainer:
                 self.best = record
             self.reporter.trial_finished(record, self.best)
 
-    def _record(self, outcome: SegmentOutcome, rung: int | None, final: bool) -> TrialRecord:
-        """Store one outcome: its epochs, its rung, a checkpoint or its final record — and the best model."""
+    def _record(
+        self, outcome: SegmentOutcome, rung: int | None, final: bool, standings: Mapping[int, RungStanding]
+    ) -> TrialRecord:
+        """Store one outcome: its epochs, its rung, a checkpoint or its final record — and the best model.
+
+        A trial its rung will surely prune (``standings``) keeps no checkpoint: nothing would read it."""
         task, store = outcome.task, self.store
         log = EpochLog(outcome.first_epoch, outcome.history or {}, outcome.epoch_seconds)
         entry = None
@@ -123,14 +143,15 @@ class RoundTrainer:
                 task.trial, outcome.value(), outcome.status is TrialStatus.DIVERGED, rung, outcome.summary.epochs_run
             )
         if outcome.status is TrialStatus.OK and not final:
-            store.save_checkpoint(task.trial, outcome.summary.epochs_run, outcome.state)
-            if not self.paused:  # ``Halving`` empties it before each rung: this rung's states add up from 0
-                self.paused_bytes = 0
-            if self.paused_bytes < self.paused_budget:  # a running total: summing every state each time was O(n²)
-                self.paused[(task.trial, outcome.summary.epochs_run)] = outcome.state
-                self.paused_bytes += sum(a.nbytes for a in outcome.state.values())
+            standing = standings.get(task.trial)
+            kept = standing is None or entry is None or not standing.surely_out(entry)
+            if kept:
+                store.save_checkpoint(task.trial, outcome.summary.epochs_run, outcome.state)
+                self._keep_paused(task.trial, outcome.summary.epochs_run, outcome.state)
             store.record_progress(task.trial, task.round, log, rung=entry)
-            store.delete_checkpoints(task.trial, keep_epoch=outcome.summary.epochs_run)
+            store.delete_checkpoints(task.trial, keep_epoch=outcome.summary.epochs_run if kept else None)
+            if standing is not None and entry is not None:
+                standing.add(entry)
             return outcome.record(rung=rung)
         record = outcome.record(rung=rung)
         store.record_progress(task.trial, task.round, log, rung=entry, final=record)
