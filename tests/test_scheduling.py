@@ -3,6 +3,7 @@ start-up unless the user asked for workers — the same trials and J bit for bit
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -132,9 +133,12 @@ def test_a_shape_splits_into_as_many_packs_for_each_worker(blobs: Dataset) -> No
     assert sizes(3) == [16] * 3 and sizes(5) == [9, 9, 10, 10, 10]  # one each
 
 
-def test_an_interrupt_stops_the_workers_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("to", ["the search", "its process group"])
+def test_an_interrupt_stops_the_workers_at_once(tmp_path: Path, to: str) -> None:
     """With two workers the search process trains too; an interrupt must still stop the worker in mid-trial
-    (as joblib's Parallel did), not wait for its trial of 100,000 epochs to end."""
+    (as joblib's Parallel did), not wait for its trial of 100,000 epochs to end — sent to the search alone (kill
+    -INT, a scheduler's timeout) or to its whole process group (Ctrl-C in a terminal: the worker gets it too and
+    must leave the report to the search, without a traceback of its own)."""
     path = tmp_path / "long.yaml"
     path.write_text(SHORT.replace("epochs: 2", "epochs: 100000").replace("trials: 3", "trials: 4"))
     command = [sys.executable, "-m", "hpsearch", "run", str(path), "-w", "2", "--runs-dir", str(tmp_path / "runs")]
@@ -146,9 +150,13 @@ def test_an_interrupt_stops_the_workers_at_once(tmp_path: Path) -> None:
         while time.monotonic() < end and not _a_worker_trains(search.pid):
             time.sleep(0.2)
         children = psutil.Process(search.pid).children(recursive=True)
-        search.send_signal(signal.SIGINT)  # to the search alone, as kill -INT or a scheduler's timeout sends it
+        if to == "the search":
+            search.send_signal(signal.SIGINT)
+        else:
+            os.killpg(search.pid, signal.SIGINT)
         _, err = search.communicate(timeout=30)  # bounds for a loaded machine: the trial alone takes many minutes
         assert search.returncode == 130 and "hpsearch resume" in err, err
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
         assert psutil.wait_procs(children, timeout=20)[1] == []  # nothing left training
     finally:
         if search.poll() is None:
