@@ -208,7 +208,7 @@ def test_workers_exit_when_the_search_process_is_killed(tmp_path: Path) -> None:
     wait_for(lambda: record_count(runs / "tiny"), 2, proc)
     workers = training_workers(proc.pid)
     assert workers, "no worker found"
-    semaphores = lambda: list(Path("/dev/shm").glob(f"sem.*{proc.pid}*"))  # noqa: E731
+    semaphores = lambda: list(Path("/dev/shm").glob(f"sem.loky-{proc.pid}-*"))  # noqa: E731 (forked workers: none)
     proc.kill()  # the search process alone, as kill -9 PID does: its workers are not signalled
     proc.wait()
     deadline = time.monotonic() + 15
