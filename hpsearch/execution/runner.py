@@ -163,12 +163,13 @@ def worker_pool(workers: int, function: Callable[..., Any], shared: tuple[Any, .
     cores. They end with the block (forking anew costs ~5 ms). Elsewhere: joblib's reusable loky executor (which
     its Parallel, for own objectives, shares), kept for the next batch.
     """
-    forked = fork_available()
-    if forked:
+    forked: ProcessPoolExecutor | None = None
+    if fork_available():
         context = multiprocessing.get_context("fork")
         initargs = (os.getpid(), function, shared)
-        executor: Executor = ProcessPoolExecutor(workers, context, initializer=_forked_worker, initargs=initargs)
-        submit = functools.partial(executor.submit, _forked_call)
+        forked = ProcessPoolExecutor(workers, context, initializer=_forked_worker, initargs=initargs)
+        executor: Executor = forked
+        submit = functools.partial(forked.submit, _forked_call)
     else:
         from joblib.executor import get_memmapping_executor
 
@@ -180,15 +181,15 @@ def worker_pool(workers: int, function: Callable[..., Any], shared: tuple[Any, .
     try:
         yield submit
     except BaseException:
-        if forked:  # Python 3.14's ProcessPoolExecutor.kill_workers(), on 3.10-3.13 too
-            for process in list(executor._processes.values()):
+        if forked is not None:  # Python 3.14's ProcessPoolExecutor.kill_workers(), on 3.10-3.13 too
+            for process in list(forked._processes.values()):
                 process.kill()
-            executor.shutdown(wait=False, cancel_futures=True)
+            forked.shutdown(wait=False, cancel_futures=True)
         else:
             executor.shutdown(wait=False, kill_workers=True)
         raise
-    if forked:
-        executor.shutdown()
+    if forked is not None:
+        forked.shutdown()
 
 
 #: In a forked worker: the ``function`` and ``shared`` arguments of every call (``worker_pool``).
