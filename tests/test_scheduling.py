@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -161,6 +162,22 @@ def test_an_interrupt_stops_the_workers_at_once(tmp_path: Path, to: str) -> None
     finally:
         if search.poll() is None:
             search.kill()
+
+
+@pytest.mark.skipif(not runner.fork_available(), reason="forked workers are Linux's; elsewhere joblib's executor")
+def test_a_pool_left_by_an_interrupt_leaves_no_worker_and_no_thread_behind() -> None:
+    """Killed workers, and the pool's manager thread joined: left running, it could close its wake-up pipe while
+    the interpreter's exit hook writes to it, and a search stopped by Ctrl-C printed a traceback at exit."""
+    threads, children = set(threading.enumerate()), set(psutil.Process().children())
+    with pytest.raises(KeyboardInterrupt):
+        with runner.worker_pool(1, time.sleep, ()) as submit:
+            started = submit(0)
+            started.result(timeout=30)  # the worker is up
+            submit(60)
+            workers = set(psutil.Process().children()) - children
+            raise KeyboardInterrupt
+    assert set(threading.enumerate()) == threads
+    assert workers and psutil.wait_procs(workers, timeout=5)[1] == []
 
 
 def _a_worker_trains(pid: int) -> bool:

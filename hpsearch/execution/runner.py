@@ -184,7 +184,9 @@ def worker_pool(workers: int, function: Callable[..., Any], shared: tuple[Any, .
         if forked is not None:  # Python 3.14's ProcessPoolExecutor.kill_workers(), on 3.10-3.13 too
             for process in list(forked._processes.values()):
                 process.kill()
-            forked.shutdown(wait=False, cancel_futures=True)
+            # Waits (milliseconds) for the pool's manager thread to see them dead and close its wake-up pipe: left
+            # running, it may close that pipe while the interpreter's exit hook writes to it (a traceback at exit).
+            forked.shutdown(wait=True, cancel_futures=True)
         else:
             executor.shutdown(wait=False, kill_workers=True)
         raise
