@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 import threading
 import time
@@ -155,6 +156,33 @@ def test_a_client_connected_after_the_deadline_is_closed(monkeypatch: pytest.Mon
     with pytest.raises(RunError, match="cannot reach the dask scheduler"):
         dask_cluster._connect(SlowClient, "tcp://10.0.0.1:8786")
     assert closed.wait(5), "the late client was left open"
+
+
+def test_a_client_left_to_the_garbage_collector_is_finalized_before_the_next_connect() -> None:
+    """A dask Client's finalizer takes distributed's loop lock; run by a collection inside the thread start of a
+    Client being made (which holds that lock), it deadlocked a test suite: pending finalizers run first, here."""
+    finalized: list[threading.Thread] = []
+
+    class LeftOpen:  # garbage in a reference cycle: only a collection finalizes it
+        def __init__(self) -> None:
+            self.cycle = self
+
+        def __del__(self) -> None:
+            finalized.append(threading.current_thread())
+
+    seen: list[list[threading.Thread]] = []
+
+    class Client:
+        def __init__(self, address: str, timeout: float):
+            seen.append(list(finalized))
+
+    gc.disable()  # no automatic collection in between: only the connect's own
+    try:
+        LeftOpen()
+        dask_cluster._connect(Client, "tcp://10.0.0.1:8786")
+    finally:
+        gc.enable()
+    assert seen == [[threading.current_thread()]]
 
 
 # -- hints name the folder the user passes back ------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 import time
 from typing import Any, Callable, Iterator
@@ -105,7 +106,7 @@ def _connect(client_class: Any, scheduler: str) -> Any:
         try:
             client = client_class(scheduler, timeout=DASK_CONNECT_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 — reported below as one line
-            outcome["error"] = exc
+            outcome["error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return
         with decided:
             abandoned = outcome.get("abandoned", False)
@@ -115,6 +116,10 @@ def _connect(client_class: Any, scheduler: str) -> Any:
             with contextlib.suppress(Exception):  # closing a late client must not raise in a thread nobody joins
                 client.close()
 
+    # A Client an earlier search in this process left to the garbage collector (a notebook's, a test suite's) is
+    # finalized here, first: its finalizer takes distributed's loop lock, and run by a collection inside the thread
+    # start of the Client made below (which holds that lock while it waits for the start), it deadlocked.
+    gc.collect()
     thread = threading.Thread(target=connect, name="hpsearch-dask-connect", daemon=True)
     thread.start()
     thread.join(DASK_CONNECT_TIMEOUT_S + DASK_CONNECT_GRACE_S)
@@ -122,6 +127,5 @@ def _connect(client_class: Any, scheduler: str) -> Any:
         if "client" in outcome:
             return outcome["client"]
         outcome["abandoned"] = True
-    reason = outcome.get("error") or "no answer of a dask scheduler"
-    why = str(reason).splitlines()[0] if str(reason) else type(reason).__name__
+    why = outcome.get("error") or "no answer of a dask scheduler"
     raise RunError(f"cannot reach the dask scheduler at {scheduler} ({why}) — is `dask scheduler` running there?")
