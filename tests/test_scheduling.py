@@ -3,6 +3,7 @@ start-up unless the user asked for workers — the same trials and J bit for bit
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 
 import hpsearch.execution.runner as runner
 import hpsearch.search.options as options
+import hpsearch.search.rounds as rounds
 import hpsearch.search.trainer as trainer
 from hpsearch.config.loading import load_config
 from hpsearch.core.dataset import Dataset
@@ -123,6 +125,32 @@ def test_a_rung_takes_the_checkpoints_just_saved_without_reading_them_back(tmp_p
     read = start_search(load_config(path), runs_dir=tmp_path / "runs", name="read")
     assert len(reads) == 3 + 1  # the promoted trials of rungs 0 and 1
     assert fingerprint(kept.run_dir) == fingerprint(read.run_dir)
+
+
+@pytest.mark.skipif(not runner.fork_available(), reason="forked workers are Linux's; elsewhere joblib's executor")
+def test_a_search_forks_its_workers_once_for_all_its_rungs_and_rounds(tmp_path: Path, monkeypatch) -> None:
+    """Forking at every rung made both processes fault and copy the search's memory anew each time; the same trials
+    and J bit for bit as a pool per batch, and no worker left once the search ends."""
+    path = tmp_path / "halving.yaml"
+    path.write_text(
+        SHORT.replace("epochs: 2", "epochs: 9").replace(
+            "trials: 3,", "trials: 9, rounds: 2, early_stopping: {method: halving, min_epochs: 1, eta: 3},"
+        )
+    )
+    monkeypatch.setattr(runner, "IN_PROCESS_SECONDS", 0.0)  # workers for every batch, however short
+    pools: list[int] = []
+    real = runner.ProcessPoolExecutor
+    monkeypatch.setattr(runner, "ProcessPoolExecutor", lambda *a, **k: pools.append(1) or real(*a, **k))
+    runner.watch_search()  # its watcher process (one for this process) is not a worker
+    children = set(psutil.Process().children())
+    kept = start_search(load_config(path), runs_dir=tmp_path / "runs", name="kept", execution=Execution(workers=2))
+    assert len(pools) == 1  # for 2 rounds of 3 rungs
+    assert set(psutil.Process().children()) - children == set()
+    monkeypatch.setattr(runner, "kept_workers", contextlib.nullcontext)
+    monkeypatch.setattr(rounds, "kept_workers", contextlib.nullcontext)
+    each = start_search(load_config(path), runs_dir=tmp_path / "runs", name="each", execution=Execution(workers=2))
+    assert len(pools) - 1 >= 3  # a pool for each batch of two packs or more
+    assert fingerprint(kept.run_dir) == fingerprint(each.run_dir)
 
 
 def test_a_shape_splits_into_as_many_packs_for_each_worker(blobs: Dataset) -> None:

@@ -20,6 +20,7 @@ from hpsearch.core.errors import RunError
 from hpsearch.core.records import RoundRecord, TrialRecord, TrialStatus, rank
 from hpsearch.data.stored_arrays import PreparedData
 from hpsearch.execution.interrupts import interruptible
+from hpsearch.execution.runner import kept_workers
 from hpsearch.search.history import planner_history, trial_levels
 from hpsearch.search.options import Execution, SearchReporter
 from hpsearch.search.trainer import RoundTrainer
@@ -88,7 +89,7 @@ def drive(
         planned = sum(r.n_trials for r in store.rounds())
         return f"{len(store.done_trial_ids())} of {planned} trials are saved in run '{store.run_dir.name}'"
 
-    with store.lock(), interruptible(saved, f"hpsearch resume {command_ref(store.run_dir)}"):
+    with store.lock(), interruptible(saved, f"hpsearch resume {command_ref(store.run_dir)}"), kept_workers():
         if not store.rounds():
             store.add_round(initial_round(config))
         reporter.run_opened(store.trials())
