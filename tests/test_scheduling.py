@@ -208,6 +208,30 @@ def test_a_pool_left_by_an_interrupt_leaves_no_worker_and_no_thread_behind() -> 
     assert workers and psutil.wait_procs(workers, timeout=5)[1] == []
 
 
+KILLED_WHILE_SENDING = """
+import time
+import hpsearch.execution.runner as runner
+
+try:
+    with runner.worker_pool(1, lambda n: b"x" * n, ()) as submit:
+        submit(1).result()  # the worker is up
+        submit(150_000_000)
+        time.sleep(0.25)  # its outcome is on its way through the result pipe (about 0.3 s for 150 MB)
+        raise KeyboardInterrupt
+except KeyboardInterrupt:
+    print("stopped")
+"""
+
+
+@pytest.mark.skipif(not runner.fork_available(), reason="forked workers are Linux's; elsewhere joblib's executor")
+def test_a_worker_killed_while_sending_its_outcome_does_not_hang_the_search() -> None:
+    """Half a message left in the result pipe kept the pool's manager thread (and the search, which waits for it)
+    reading forever: a search stopped by Ctrl-C at that instant never exited."""
+    done = subprocess.run([sys.executable, "-c", KILLED_WHILE_SENDING], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and done.stdout.strip() == "stopped", done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+
+
 def _a_worker_trains(pid: int) -> bool:
     """Whether a worker of the search ``pid`` is past its start-up (over 1 s of CPU)."""
     try:

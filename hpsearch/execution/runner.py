@@ -243,11 +243,19 @@ def _forked_pool(workers: int, function: Callable[..., Any], shared: tuple[Any, 
 
 
 def _kill(pool: ProcessPoolExecutor) -> None:
-    """Python 3.14's ProcessPoolExecutor.kill_workers(), on 3.10-3.13 too."""
-    for process in list((pool._processes or {}).values()):
+    """Python 3.14's ProcessPoolExecutor.kill_workers(), on 3.10-3.13 too, and the pool's manager thread ended."""
+    processes = list((pool._processes or {}).values())
+    for process in processes:
         process.kill()
-    # Waits (milliseconds) for the pool's manager thread to see them dead and close its wake-up pipe: left running,
-    # it may close that pipe while the interpreter's exit hook writes to it (a traceback at exit).
+    for process in processes:
+        process.join()
+    # A worker killed while it sent an outcome leaves half a message in the result pipe, and the manager thread
+    # would wait forever for the rest: this process holds the pipe's writing end too. Closed, the thread reads the
+    # end of the pipe instead, takes the pool for broken and ends.
+    if pool._result_queue is not None:
+        pool._result_queue._writer.close()
+    # Waits (milliseconds) for that thread to end and close its wake-up pipe: left running, it may close that pipe
+    # while the interpreter's exit hook writes to it (a traceback at exit).
     pool.shutdown(wait=True, cancel_futures=True)
 
 
