@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import BrokenExecutor
 from pathlib import Path
 
 import numpy as np
@@ -230,6 +231,21 @@ def test_a_worker_killed_while_sending_its_outcome_does_not_hang_the_search() ->
     done = subprocess.run([sys.executable, "-c", KILLED_WHILE_SENDING], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0 and done.stdout.strip() == "stopped", done.stderr
     assert "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.skipif(not runner.fork_available(), reason="forked workers are Linux's; elsewhere joblib's executor")
+def test_a_worker_dying_while_it_sends_its_outcome_breaks_the_pool_at_once() -> None:
+    """As the OOM killer would: the search gets its one-line lost-worker error, it does not wait forever for the
+    rest of the outcome (one worker, as on two cores)."""
+    children = set(psutil.Process().children())
+    with pytest.raises(BrokenExecutor):
+        with runner.worker_pool(1, lambda n: b"x" * n, ()) as submit:
+            submit(1).result()  # the worker is up
+            (worker,) = set(psutil.Process().children()) - children
+            outcome = submit(150_000_000)
+            time.sleep(0.25)  # its outcome is on its way through the result pipe (about 0.3 s for 150 MB)
+            worker.kill()
+            outcome.result(timeout=30)
 
 
 def _a_worker_trains(pid: int) -> bool:

@@ -234,6 +234,12 @@ def _forked_pool(workers: int, function: Callable[..., Any], shared: tuple[Any, 
         return kept[key][0]
     context = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(workers, context, initializer=_forked_worker, initargs=(os.getpid(), function, shared))
+    # The workers fork at the first call; then this process's copy of the result pipe's writing end is closed (only
+    # workers write there). A worker killed while it sends an outcome (by the OOM killer) left half a message that
+    # the pool's manager thread waited for forever; now the pipe ends there and the pool is broken at once — with
+    # one worker (two cores). With more, the other workers' writing ends stay open.
+    pool.submit(os.getpid).result()
+    pool._result_queue._writer.close()
     if kept is not None:
         for old, _ in kept.values():
             old.shutdown()
