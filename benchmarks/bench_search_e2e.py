@@ -10,8 +10,10 @@ Runs ``hpsearch run CONFIG -q -w W`` (a fresh process each time, as a user does)
   ``bench_search.py``/``examples/pytorch`` (not run here).
 
 For each: wall time, epochs trained per wall second, CPU seconds of the process tree (user+sys of the search
-and every worker it reaped), training seconds (the sum of every trained epoch's seconds in ``run.sqlite``: a
-pack's epoch counts once) and the share of wall time outside training: 1 - training / (wall x workers used).
+and every worker it reaped; ``sys s``: the system part alone, where page faults show — a worker forked at every
+rung made both processes copy the search's memory anew each time), training seconds (the sum of every trained
+epoch's seconds in ``run.sqlite``: a pack's epoch counts once) and the share of wall time outside training:
+1 - training / (wall x workers used).
 That share is start-up (``hpsearch --help``'s wall, printed next to it), planning, writing and waiting at rung
 barriers. Best dev J is the lowest ``value`` of an ok trial (``rank_by: best``: its best epoch's dev J).
 
@@ -81,31 +83,33 @@ def config(name: str, size: dict[str, tuple[int, ...]]) -> dict[str, Any] | None
     return {"name": name, "data": DATA, "model": model, "space": space, "search": search}
 
 
-def children_cpu() -> float:
+def children_cpu() -> tuple[float, float]:
+    """CPU seconds of the reaped child processes so far: user + system, and system alone."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime + usage.ru_stime, usage.ru_stime
 
 
-def timed(command: list[str], code: str | None = None) -> tuple[float, float, float]:
+def timed(command: list[str], code: str | None = None) -> tuple[float, float, float, float]:
     """Run ``command`` (``code``: a checkout whose hpsearch it imports instead of this one); its wall seconds,
-    CPU seconds (its reaped process tree) and the 1-minute load before."""
+    CPU seconds and system CPU seconds (its reaped process tree), and the 1-minute load before."""
     env = os.environ if code is None else {**os.environ, "PYTHONPATH": code}
     load = os.getloadavg()[0]
-    cpu, started = children_cpu(), time.perf_counter()
+    (cpu, system), started = children_cpu(), time.perf_counter()
     # From a neutral folder: ``python -m`` puts the working folder first on the path, before PYTHONPATH.
     done = subprocess.run(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=tempfile.gettempdir()
     )
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{done.stderr}")
-    return time.perf_counter() - started, children_cpu() - cpu, load
+    cpu_after, system_after = children_cpu()
+    return time.perf_counter() - started, cpu_after - cpu, system_after - system, load
 
 
 def run_search(path: Path, runs: Path, workers: int | None, code: str | None = None) -> dict[str, float]:
     """One ``hpsearch run`` of ``path``; its figures (``workers``: None leaves the default)."""
     name = f"{path.stem}-{time.monotonic_ns()}"
     command = [sys.executable, "-m", "hpsearch", "run", str(path), "-q", "--runs-dir", str(runs), "--name", name]
-    wall, cpu, load = timed(command + ([] if workers is None else ["-w", str(workers)]), code)
+    wall, cpu, system, load = timed(command + ([] if workers is None else ["-w", str(workers)]), code)
     with sqlite3.connect(runs / name / "run.sqlite") as db:
         epochs, training = db.execute("SELECT COUNT(*), COALESCE(SUM(seconds), 0) FROM epochs").fetchone()
         best = db.execute("SELECT MIN(value) FROM trials WHERE status = 'ok'").fetchone()[0]
@@ -113,6 +117,7 @@ def run_search(path: Path, runs: Path, workers: int | None, code: str | None = N
     return {
         "wall": wall,
         "cpu": cpu,
+        "sys": system,
         "load": load,
         "epochs": epochs,
         "epochs/s": epochs / wall,
@@ -163,16 +168,25 @@ def run_sklearn(size: dict[str, tuple[int, ...]], workers: int) -> dict[str, flo
     trials, epochs, min_epochs = size["search"]
     command = [sys.executable, "-c", SKLEARN_CHILD, *map(str, (trials, epochs, min_epochs, workers))]
     load = os.getloadavg()[0]
-    cpu, started = children_cpu(), time.perf_counter()
+    (cpu, system), started = children_cpu(), time.perf_counter()
     one_thread = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **one_thread})
-    wall, cpu = time.perf_counter() - started, children_cpu() - cpu
+    (cpu_after, system_after), wall = children_cpu(), time.perf_counter() - started
+    cpu, system = cpu_after - cpu, system_after - system
     if done.returncode != 0:
         print(f"  (scikit-learn's halving skipped: {done.stderr.strip().splitlines()[-1:]})")
         return None
     result = json.loads(done.stdout)
     epochs = result["epochs"]
-    return {"wall": wall, "cpu": cpu, "load": load, "epochs": epochs, "epochs/s": epochs / wall, "J": result["J"]}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "sys": system,
+        "load": load,
+        "epochs": epochs,
+        "epochs/s": epochs / wall,
+        "J": result["J"],
+    }
 
 
 def main() -> None:
@@ -202,8 +216,8 @@ def main() -> None:
                 for w in ("default",) if case == "startup" else map(str, workers):
                     for name, code in codes.items() if case != "sklearn" else [("-", None)]:
                         if case == "startup":
-                            wall, cpu, load = timed([sys.executable, "-m", "hpsearch", "--help"], code)
-                            help_row = {"wall": wall, "cpu": cpu, "load": load}
+                            wall, cpu, system, load = timed([sys.executable, "-m", "hpsearch", "--help"], code)
+                            help_row = {"wall": wall, "cpu": cpu, "sys": system, "load": load}
                             rows.setdefault((name, "--help", "-"), []).append(help_row)
                             result = run_search(paths[case], runs, None, code)
                         elif case == "sklearn":
@@ -222,12 +236,21 @@ def report(
     """The medians table of one checkout (``this``, or ``base``: ``--baseline``), then the targets' ratios."""
     med = {key: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for key, runs in rows.items()}
     print(f"\n[{code}] sizes: {size}; medians of {args.repeats}; load: 1-minute average before each run")
-    head = f"{'case':<13}{'w':>8}{'wall s':>9}{'cpu s':>8}{'epochs':>8}{'ep/s':>8}{'train s':>9}{'outside':>9}"
+    head = (
+        f"{'case':<13}{'w':>8}{'wall s':>9}{'cpu s':>8}{'sys s':>7}{'epochs':>8}{'ep/s':>8}{'train s':>9}{'outside':>9}"
+    )
     print(head + f"{'best J':>9}{'load':>6}")
     for (case, w), m in med.items():
         cells = [
             f"{m.get(k, float('nan')):>{n}.{d}f}"
-            for k, n, d in (("wall", 9, 2), ("cpu", 8, 2), ("epochs", 8, 0), ("epochs/s", 8, 0), ("training", 9, 2))
+            for k, n, d in (
+                ("wall", 9, 2),
+                ("cpu", 8, 2),
+                ("sys", 7, 2),
+                ("epochs", 8, 0),
+                ("epochs/s", 8, 0),
+                ("training", 9, 2),
+            )
         ]
         outside = f"{100 * m['outside']:>8.0f}%" if "outside" in m else f"{'':>9}"
         print(f"{case:<13}{w:>8}{''.join(cells)}{outside}{m.get('J', float('nan')):>9.4f}{m['load']:>6.1f}")
