@@ -23,6 +23,7 @@ import hpsearch.search.rounds as rounds
 import hpsearch.search.trainer as trainer
 from hpsearch.config.loading import load_config
 from hpsearch.core.dataset import Dataset
+from hpsearch.core.errors import WorkerLostError
 from hpsearch.execution.packs import pack_seconds, plan_packs
 from hpsearch.execution.segments import Segment, TrialTask, train_segment
 from hpsearch.search.api import Execution, start_search
@@ -246,6 +247,14 @@ def test_a_worker_dying_while_it_sends_its_outcome_breaks_the_pool_at_once() -> 
             time.sleep(0.25)  # its outcome is on its way through the result pipe (about 0.3 s for 150 MB)
             worker.kill()
             outcome.result(timeout=30)
+
+
+@pytest.mark.skipif(not runner.fork_available(), reason="forked workers are Linux's; elsewhere joblib's executor")
+def test_a_worker_that_dies_at_its_start_is_the_one_line_lost_worker_error(monkeypatch) -> None:
+    monkeypatch.setattr(runner, "_forked_worker", lambda *args: os._exit(1))  # as the OOM killer at its start
+    with pytest.raises(WorkerLostError, match="worker process died"):
+        with runner.worker_pool(1, abs, ()):
+            pass
 
 
 def _a_worker_trains(pid: int) -> bool:

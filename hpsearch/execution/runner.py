@@ -238,7 +238,11 @@ def _forked_pool(workers: int, function: Callable[..., Any], shared: tuple[Any, 
     # workers write there). A worker killed while it sends an outcome (by the OOM killer) left half a message that
     # the pool's manager thread waited for forever; now the pipe ends there and the pool is broken at once — with
     # one worker (two cores). With more, the other workers' writing ends stay open.
-    pool.submit(os.getpid).result()
+    try:
+        pool.submit(os.getpid).result()
+    except BrokenExecutor as exc:  # a worker that died at its start (out of memory)
+        _kill(pool)
+        raise worker_lost(exc) from exc
     pool._result_queue._writer.close()
     if kept is not None:
         for old, _ in kept.values():
