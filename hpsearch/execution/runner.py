@@ -259,13 +259,10 @@ def _kill(pool: ProcessPoolExecutor) -> None:
         process.kill()
     for process in processes:
         process.join()
-    # A worker killed while it sent an outcome leaves half a message in the result pipe, and the manager thread
-    # would wait forever for the rest: this process holds the pipe's writing end too. Closed, the thread reads the
-    # end of the pipe instead, takes the pool for broken and ends.
-    if pool._result_queue is not None:
-        pool._result_queue._writer.close()
-    # Waits (milliseconds) for that thread to end and close its wake-up pipe: left running, it may close that pipe
-    # while the interpreter's exit hook writes to it (a traceback at exit).
+    # Every writing end of the result pipe is gone with them (``_forked_pool`` closed this process's), so a manager
+    # thread in the middle of a killed worker's outcome reads the pipe's end, takes the pool for broken and ends.
+    # Waiting for it (milliseconds): left running, it may close its wake-up pipe while the interpreter's exit hook
+    # writes to it (a traceback at exit).
     pool.shutdown(wait=True, cancel_futures=True)
 
 
