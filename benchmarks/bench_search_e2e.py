@@ -113,18 +113,15 @@ def run_search(path: Path, runs: Path, workers: int | None, code: str | None = N
     with sqlite3.connect(runs / name / "run.sqlite") as db:
         epochs, training = db.execute("SELECT COUNT(*), COALESCE(SUM(seconds), 0) FROM epochs").fetchone()
         best = db.execute("SELECT MIN(value) FROM trials WHERE status = 'ok'").fetchone()[0]
-    used = workers or 1
-    return {
-        "wall": wall,
-        "cpu": cpu,
-        "sys": system,
-        "load": load,
-        "epochs": epochs,
-        "epochs/s": epochs / wall,
-        "training": training,
-        "outside": max(0.0, 1 - training / (wall * used)),
-        "J": float("nan") if best is None else best,
-    }
+    outside = max(0.0, 1 - training / (wall * (workers or 1)))
+    return figures(
+        wall, cpu, system, load, epochs, training=training, outside=outside, J=float("nan") if best is None else best
+    )
+
+
+def figures(wall: float, cpu: float, system: float, load: float, epochs: int, **more: float) -> dict[str, float]:
+    """One run's row of the table."""
+    return {"wall": wall, "cpu": cpu, "sys": system, "load": load, "epochs": epochs, "epochs/s": epochs / wall, **more}
 
 
 SKLEARN_CHILD = r"""
@@ -177,16 +174,7 @@ def run_sklearn(size: dict[str, tuple[int, ...]], workers: int) -> dict[str, flo
         print(f"  (scikit-learn's halving skipped: {done.stderr.strip().splitlines()[-1:]})")
         return None
     result = json.loads(done.stdout)
-    epochs = result["epochs"]
-    return {
-        "wall": wall,
-        "cpu": cpu,
-        "sys": system,
-        "load": load,
-        "epochs": epochs,
-        "epochs/s": epochs / wall,
-        "J": result["J"],
-    }
+    return figures(wall, cpu, system, load, result["epochs"], J=result["J"])
 
 
 def main() -> None:
