@@ -22,8 +22,9 @@ shows medians of ``--repeats`` (default 3) and the 1-minute load average seen. U
 bounds two of them: halving's ceiling (random's training seconds per epoch over halving's: halving trains the
 better, often wider, nets longer), and two workers' contention (training seconds with two processes at once
 over one: they share caches and memory bandwidth) with the ceiling it leaves the 40-trial search (one worker's
-time outside training, plus half of two workers' training). The machine may be shared:
-compare rows of one table, not tables of different runs.
+time outside training, plus half of two workers' training). And halving's training seconds per wall second over
+random's: the same comparison with the cost of an epoch left out (how much of its wall time each one trains).
+The machine may be shared: compare rows of one table, not tables of different runs.
 
 Usage: python benchmarks/bench_search_e2e.py [--quick] [--repeats N] [--workers 1,2] [--only random,halving,...]
        [--baseline DIR]  (DIR: an older checkout, e.g. from git worktree add; its rows interleaved with these)
@@ -259,6 +260,9 @@ def report(
             lines.append(
                 (f"  its ceiling (no time outside training), w={w}", per_epoch["random"] / per_epoch["halving"])
             )
+            busy = {c: med[(c, w)]["training"] / med[(c, w)]["wall"] for c in ("random", "halving")}
+            # the epochs' cost left out: how much of its wall time halving trains, against random
+            lines.append((f"  training s per wall s / random's, w={w}", busy["halving"] / busy["random"]))
         lines.append((f"stack auto over off, w={w} (>= 1.5)", ratio(("stack-auto", w), ("stack-off", w))))
         lines.append((f"sklearn's halving wall / ours, w={w} (>= 2)", ratio(("halving", w), ("sklearn", w))))
     print("targets (issue 32):")
