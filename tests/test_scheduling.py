@@ -200,10 +200,10 @@ def test_a_pool_left_by_an_interrupt_leaves_no_worker_and_no_thread_behind() -> 
     the interpreter's exit hook writes to it, and a search stopped by Ctrl-C printed a traceback at exit."""
     threads, children = set(threading.enumerate()), set(psutil.Process().children())
     with pytest.raises(KeyboardInterrupt):
-        with runner.worker_pool(1, time.sleep, ()) as submit:
-            started = submit(0)
+        with runner.worker_pool(1, time.sleep, ()) as pool:
+            started = pool.submit(0)
             started.result(timeout=30)  # the worker is up
-            submit(60)
+            pool.submit(60)
             workers = set(psutil.Process().children()) - children
             raise KeyboardInterrupt
     assert set(threading.enumerate()) == threads
@@ -215,9 +215,9 @@ import time
 import hpsearch.execution.runner as runner
 
 try:
-    with runner.worker_pool(1, lambda n: b"x" * n, ()) as submit:
-        submit(1).result()  # the worker is up
-        submit(150_000_000)
+    with runner.worker_pool(1, lambda n: b"x" * n, ()) as pool:
+        pool.submit(1).result()  # the worker is up
+        pool.submit(150_000_000)
         time.sleep(0.25)  # its outcome is on its way through the result pipe (about 0.3 s for 150 MB)
         raise KeyboardInterrupt
 except KeyboardInterrupt:
@@ -240,10 +240,10 @@ def test_a_worker_dying_while_it_sends_its_outcome_breaks_the_pool_at_once() -> 
     rest of the outcome (one worker, as on two cores)."""
     children = set(psutil.Process().children())
     with pytest.raises(BrokenExecutor):
-        with runner.worker_pool(1, lambda n: b"x" * n, ()) as submit:
-            submit(1).result()  # the worker is up
+        with runner.worker_pool(1, lambda n: b"x" * n, ()) as pool:
+            pool.submit(1).result()  # the worker is up
             (worker,) = set(psutil.Process().children()) - children
-            outcome = submit(150_000_000)
+            outcome = pool.submit(150_000_000)
             time.sleep(0.25)  # its outcome is on its way through the result pipe (about 0.3 s for 150 MB)
             worker.kill()
             outcome.result(timeout=30)
@@ -255,6 +255,44 @@ def test_a_worker_that_dies_at_its_start_is_the_one_line_lost_worker_error(monke
     with pytest.raises(WorkerLostError, match="worker process died"):
         with runner.worker_pool(1, abs, ()):
             pass
+
+
+DYING_WHILE_SENDING_BESIDE_ANOTHER = """
+import os, pathlib, signal, sys, threading, time
+import hpsearch.execution.runner as runner
+from hpsearch.core.errors import WorkerLostError
+
+marker = pathlib.Path(sys.argv[1])
+
+def work(item):
+    if item == "slow":
+        time.sleep(60)  # the other worker: its end of the result pipe stays open
+    marker.write_text(str(os.getpid()))
+    return b"x" * 150_000_000
+
+def kill_the_sender():
+    while not marker.exists() or not marker.read_text():
+        time.sleep(0.01)
+    time.sleep(0.25)  # its outcome is on its way through the result pipe (about 0.3 s for 150 MB)
+    os.kill(int(marker.read_text()), signal.SIGKILL)
+
+threading.Thread(target=kill_the_sender, daemon=True).start()
+try:
+    list(runner.run_beside_workers(work, ["slow", "big"], shared=(), workers=3))
+except WorkerLostError as error:
+    print(error)
+"""
+
+
+@pytest.mark.skipif(not runner.fork_available(), reason="forked workers are Linux's; elsewhere joblib's executor")
+def test_a_worker_dying_while_it_sends_beside_other_workers_is_seen_within_seconds(tmp_path: Path) -> None:
+    """The other workers hold the result pipe's writing end open, so the pool's manager thread waits for the rest
+    of the outcome forever; the batch itself sees the dead process and stops with the lost-worker error."""
+    command = [sys.executable, "-c", DYING_WHILE_SENDING_BESIDE_ANOTHER, str(tmp_path / "sender")]
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=50)  # the slow item alone takes 60 s
+    assert "worker process died while training" in done.stdout, done.stderr  # (SIGKILL), or the pool's own word
+    assert time.monotonic() - started < 50 and "Traceback" not in done.stderr, done.stderr
 
 
 def _a_worker_trains(pid: int) -> bool:

@@ -30,6 +30,7 @@ import os
 import signal
 import sys
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, TextIO
 
 from hpsearch.core.dataset import Dataset
@@ -48,6 +49,19 @@ IN_PROCESS_SECONDS = 0.5
 WORKER_IDLE_SECONDS = 300
 #: ``worker_pool``'s: an item to its future outcome.
 Submit = Callable[[Any], "Future[Any]"]
+#: How often a batch waiting for its workers checks that none of them died unseen (``WorkerPool.lost``).
+LOST_WORKER_CHECK_S = 1.0
+
+
+@dataclass(frozen=True)
+class WorkerPool:
+    """What ``worker_pool`` gives: ``submit(item)``, its future outcome; ``lost()``, how a worker process ended if
+    one did (None while all live)."""
+
+    submit: Submit
+    lost: Callable[[], str | None]
+
+
 #: A worker's math libraries use one thread each, as ``parallel_config(inner_max_num_threads=1)`` sets for joblib's.
 ONE_THREAD_ENV = {
     name: "1"
@@ -122,13 +136,13 @@ def run_beside_workers(
     """
     watch_search()
     pending, in_flight = collections.deque(items), set()
-    with worker_pool(workers - 1, function, shared) as submit:
+    with worker_pool(workers - 1, function, shared) as pool:
 
         def top_up() -> None:
             # a second item queued per worker only while enough are left for this process too: at a rung's end, a
             # worker holding two of the last three would leave this process idle
             while pending and len(in_flight) < (workers - 1) * (2 if len(pending) > workers else 1):
-                in_flight.add(submit(pending.popleft()))
+                in_flight.add(pool.submit(pending.popleft()))
 
         top_up()
         for _ in items:
@@ -137,7 +151,7 @@ def run_beside_workers(
                 result = function(pending.pop(), *shared)  # the shortest item left, here
             else:
                 if ready is None:
-                    ready = next(iter(wait(in_flight, return_when=FIRST_COMPLETED).done))
+                    ready = _next_done(in_flight, pool.lost)
                 in_flight.discard(ready)
                 try:
                     result = ready.result()
@@ -145,6 +159,19 @@ def run_beside_workers(
                     raise worker_lost(exc) from exc
             top_up()
             yield result
+
+
+def _next_done(futures: set[Future[Any]], lost: Callable[[], str | None]) -> Future[Any]:
+    """The next of ``futures`` done; WorkerLostError if a worker process died and its pool has not said so within
+    ``LOST_WORKER_CHECK_S``: one killed while it sent its outcome, beside other workers whose ends of the result
+    pipe stay open, leaves the pool's manager thread waiting forever for the rest of that outcome."""
+    while True:
+        done = wait(futures, timeout=LOST_WORKER_CHECK_S, return_when=FIRST_COMPLETED).done
+        if done:
+            return next(iter(done))
+        how = lost()
+        if how is not None:
+            raise WorkerLostError(f"a worker process died while training ({how})")
 
 
 def fork_available() -> bool:
@@ -187,8 +214,8 @@ def kept_workers() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def worker_pool(workers: int, function: Callable[..., Any], shared: tuple[Any, ...]) -> Iterator[Submit]:
-    """``workers`` processes ready to run ``function(item, *shared)``: ``submit(item)`` gives its future. They
+def worker_pool(workers: int, function: Callable[..., Any], shared: tuple[Any, ...]) -> Iterator[WorkerPool]:
+    """``workers`` processes ready to run ``function(item, *shared)`` (``WorkerPool``: ``submit``, ``lost``). They
     are killed at once if the block ends by an exception (Ctrl-C, an error, a caller that stopped early), as
     joblib's Parallel does: not after their current item.
 
@@ -202,7 +229,7 @@ def worker_pool(workers: int, function: Callable[..., Any], shared: tuple[Any, .
     if fork_available():
         forked = _forked_pool(workers, function, shared)
         executor: Executor = forked
-        submit = functools.partial(forked.submit, _forked_call)
+        pool = WorkerPool(functools.partial(forked.submit, _forked_call), functools.partial(_lost, forked))
     else:
         from joblib.executor import get_memmapping_executor
 
@@ -211,8 +238,10 @@ def worker_pool(workers: int, function: Callable[..., Any], shared: tuple[Any, .
         def submit(item: Any) -> Future[Any]:
             return executor.submit(in_worker, function, item, os.getpid(), *shared)
 
+        pool = WorkerPool(submit, lambda: None)  # loky watches its own workers
+
     try:
-        yield submit
+        yield pool
     except BaseException:
         if forked is not None:
             kept = _kept.get()
@@ -250,6 +279,15 @@ def _forked_pool(workers: int, function: Callable[..., Any], shared: tuple[Any, 
         kept.clear()
         kept[key] = pool, shared
     return pool
+
+
+def _lost(pool: ProcessPoolExecutor) -> str | None:
+    """How a worker of ``pool`` ended, if one did (``WorkerPool.lost``)."""
+    for process in list((pool._processes or {}).values()):
+        code = process.exitcode
+        if code is not None:  # a negative code: the signal that killed it (SIGKILL from the OOM killer, say)
+            return signal.Signals(-code).name if code < 0 and -code in signal.valid_signals() else f"exit code {code}"
+    return None
 
 
 def _kill(pool: ProcessPoolExecutor) -> None:
