@@ -267,8 +267,16 @@ def _forked_pool(workers: int, function: Callable[..., Any], shared: tuple[Any, 
     # workers write there). A worker killed while it sends an outcome (by the OOM killer) left half a message that
     # the pool's manager thread waited for forever; now the pipe ends there and the pool is broken at once — with
     # one worker (two cores). With more, the other workers' writing ends stay open.
+    # Ctrl-C and SIGTERM wait while the workers fork: one arriving in the middle raised inside the fork's
+    # handlers (logging's, in this process: "Exception ignored", the search went on) or in a worker before it
+    # ignores Ctrl-C; held, it reaches this process just after, as anywhere else.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
-        pool.submit(os.getpid).result()
+        started = pool.submit(os.getpid)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    try:
+        started.result()
     except BrokenExecutor as exc:  # a worker that died at its start (out of memory)
         _kill(pool)
         raise worker_lost(exc) from exc
@@ -314,6 +322,7 @@ def _forked_worker(search: int, function: Callable[..., Any], shared: tuple[Any,
     _forked_task = function, shared
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the search, which reports it and kills this
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the live display's handler (cli.live)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # held while it forked
     # A thread of the search (the live display's refresh) may have held a stream's lock at the fork; that lock
     # stays held here forever: this process writes (and flushes at its end) through streams of its own.
     sys.stdout, sys.stderr = _own_stream(1), _own_stream(2)
