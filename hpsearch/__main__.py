@@ -1,5 +1,5 @@
 """``python -m hpsearch`` runs the command line."""
 
-from hpsearch.cli.main import cli
+from hpsearch.cli.entry import main
 
-cli()
+main()

@@ -233,3 +233,26 @@ def test_zoom_takes_the_runs_top_k_and_refuses_trials_for_a_grid_box_round(tmp_p
         rounds = store.rounds()
     assert [(r.kind, r.top_k, r.n_trials) for r in rounds[:2]] == [("initial", None, 6), ("zoom", 2, 6)]
     assert len(rounds) == 3 and rounds[2].n_trials == 3  # the refused zoom added no round
+
+
+INTERRUPTED_WHILE_LOADING = """
+import importlib.abc, sys
+
+class CtrlC(importlib.abc.MetaPathFinder):  # Ctrl-C pressed while the command line's modules load
+    def find_spec(self, name, path, target=None):
+        if name == "hpsearch.cli.main":
+            raise KeyboardInterrupt
+
+sys.meta_path.insert(0, CtrlC())
+sys.argv = ["hpsearch", "--help"]
+from hpsearch.cli.entry import main
+main()
+"""
+
+
+def test_a_ctrl_c_while_the_command_line_loads_is_exit_130_without_a_traceback() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_WHILE_LOADING], capture_output=True, text=True)
+    assert done.returncode == 130 and done.stderr == "", done.stderr
