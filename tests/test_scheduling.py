@@ -295,6 +295,16 @@ def test_a_worker_dying_while_it_sends_beside_other_workers_is_seen_within_secon
     assert time.monotonic() - started < 50 and "Traceback" not in done.stderr, done.stderr
 
 
+@pytest.mark.skipif(not runner.fork_available(), reason="forked workers are Linux's; elsewhere joblib's executor")
+def test_ctrl_c_is_held_only_while_the_workers_fork() -> None:
+    """Held in the search during the fork (one arriving then was lost), and released on both sides after it."""
+    mask = lambda _: signal.pthread_sigmask(signal.SIG_BLOCK, set())  # noqa: E731 — the calling thread's held signals
+    before = mask(None)
+    with runner.worker_pool(1, mask, ()) as pool:
+        in_worker = pool.submit(None).result(timeout=30)
+    assert mask(None) == before and not {signal.SIGINT, signal.SIGTERM} & (before | in_worker)
+
+
 def _a_worker_trains(pid: int) -> bool:
     """Whether a worker of the search ``pid`` is past its start-up (over 1 s of CPU)."""
     try:
