@@ -263,23 +263,26 @@ def _forked_pool(workers: int, function: Callable[..., Any], shared: tuple[Any, 
         return kept[key][0]
     context = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(workers, context, initializer=_forked_worker, initargs=(os.getpid(), function, shared))
-    # The workers fork at the first call; then this process's copy of the result pipe's writing end is closed (only
-    # workers write there). A worker killed while it sends an outcome (by the OOM killer) left half a message that
-    # the pool's manager thread waited for forever; now the pipe ends there and the pool is broken at once — with
-    # one worker (two cores). With more, the other workers' writing ends stay open.
-    # Ctrl-C and SIGTERM wait while the workers fork: one arriving in the middle raised inside the fork's
-    # handlers (logging's, in this process: "Exception ignored", the search went on) or in a worker before it
-    # ignores Ctrl-C; held, it reaches this process just after, as anywhere else.
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
-        started = pool.submit(os.getpid)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
-    try:
+        # The workers fork at the first call. Ctrl-C and SIGTERM wait meanwhile: one arriving in the middle raised
+        # inside the fork's handlers (logging's, in this process: "Exception ignored", the search went on) or in a
+        # worker before it ignores Ctrl-C; held, it reaches this process just after, as anywhere else.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            started = pool.submit(os.getpid)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         started.result()
     except BrokenExecutor as exc:  # a worker that died at its start (out of memory)
         _kill(pool)
         raise worker_lost(exc) from exc
+    except BaseException:  # that Ctrl-C, delivered
+        _kill(pool)
+        raise
+    # This process's copy of the result pipe's writing end is closed (only workers write there). A worker killed
+    # while it sends an outcome (by the OOM killer) left half a message that the pool's manager thread waited for
+    # forever; now the pipe ends there and the pool is broken at once — with one worker (two cores). With more, the
+    # other workers' ends stay open (``WorkerPool.lost`` covers that).
     pool._result_queue._writer.close()
     if kept is not None:
         for old, _ in kept.values():
@@ -305,10 +308,12 @@ def _kill(pool: ProcessPoolExecutor) -> None:
         process.kill()
     for process in processes:
         process.join()
-    # Every writing end of the result pipe is gone with them (``_forked_pool`` closed this process's), so a manager
-    # thread in the middle of a killed worker's outcome reads the pipe's end, takes the pool for broken and ends.
-    # Waiting for it (milliseconds): left running, it may close its wake-up pipe while the interpreter's exit hook
-    # writes to it (a traceback at exit).
+    # Every writing end of the result pipe is gone with them and this process's (closed by ``_forked_pool`` once
+    # the workers started; here too, if they had not), so a manager thread in the middle of a killed worker's
+    # outcome reads the pipe's end, takes the pool for broken and ends. Waiting for it (milliseconds): left
+    # running, it may close its wake-up pipe while the interpreter's exit hook writes to it (a traceback at exit).
+    if pool._result_queue is not None:
+        pool._result_queue._writer.close()
     pool.shutdown(wait=True, cancel_futures=True)
 
 
