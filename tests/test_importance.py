@@ -9,7 +9,7 @@ import random
 import numpy as np
 import pytest
 
-from hpsearch.analysis.importance import Importance, hyperparameter_importance
+from hpsearch.analysis.importance import Importance, hyperparameter_importance, importance_order, run_importance
 from hpsearch.core.records import TrialRecord, TrialStatus
 from hpsearch.space.search_space import Space
 
@@ -166,3 +166,15 @@ def test_pure_noise_is_too_few_trials_to_rank():
     report = hyperparameter_importance(SPACE, trials)
     assert report.enough and not report.stable
     assert report.message.startswith("too few trials to rank")
+
+
+@pytest.mark.parametrize("n, seed", [(8, 5), (15, 6), (40, 7), (60, 8)])
+def test_the_leaderboard_column_order_is_the_importance_ranking_without_its_resamples(n: int, seed: int):
+    space = Space.from_json({name: SPACE[name].to_json() for name in reversed(SPACE.names)})  # the unused one first
+    trials = random_trials(n, seed=seed, space=space)
+    full = run_importance(space, trials)
+    expected = [item.name for item in full.items] if full.enough else list(space.names)
+    assert importance_order(space, trials) == expected
+    assert sorted(expected) == sorted(space.names)
+    if n >= 40:
+        assert expected[0] == "learning_rate" != space.names[0]

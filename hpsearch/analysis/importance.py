@@ -125,6 +125,7 @@ def hyperparameter_importance(
     min_trials: int = 10,
     metric: str | None = None,
     direction: str = "minimize",
+    resamples: int = BOOTSTRAP,
 ) -> ImportanceReport:
     """Rank the parameters of ``space`` by how much of the variation of dev J each explains.
 
@@ -140,6 +141,9 @@ def hyperparameter_importance(
     metric, direction
         An own objective's metric and direction: with early stopping, its
         reports at the first rung (the engine's dev J needs neither).
+    resamples
+        Bootstrap resamples for the spreads and the stability; 0 gives the shares and their order alone
+        (``importance_order``: 1/100 of the work), with no spread and no stability judged.
     """
     costs = first_rung_costs([t for t in trials if t.round == FIRST_ROUND], metric, direction)
     usable = sorted((t for t in trials if t.trial in costs and math.isfinite(costs[t.trial])), key=lambda t: t.trial)
@@ -161,8 +165,10 @@ def hyperparameter_importance(
     numeric = [space[name].is_numeric for name in names]
     shares = _shares(U, J, numeric)
     order = sorted(range(len(names)), key=lambda i: (-shares[i], names[i]))
+    if not resamples:  # the order alone: no spread, no stability judged
+        return ImportanceReport(METHOD, n, [Importance(names[i], float(shares[i])) for i in order], True)
     rng = np.random.default_rng(BOOTSTRAP_SEED)
-    resampled = [_shares(U[pick], J[pick], numeric) for pick in (rng.integers(0, n, n) for _ in range(BOOTSTRAP))]
+    resampled = [_shares(U[pick], J[pick], numeric) for pick in (rng.integers(0, n, n) for _ in range(resamples))]
     boot = np.array([s for s in resampled if s is not None]).reshape(-1, len(names))  # (B, d)
     spread = boot.std(axis=0) if len(boot) else np.zeros(len(names))
     top = order[0]
@@ -188,7 +194,12 @@ def hyperparameter_importance(
 
 
 def run_importance(
-    space: Space, trials: list[TrialRecord], objective: ObjectiveSpec | None = None, ranked_by: str = "cost"
+    space: Space,
+    trials: list[TrialRecord],
+    objective: ObjectiveSpec | None = None,
+    ranked_by: str = "cost",
+    *,
+    resamples: int = BOOTSTRAP,
 ) -> ImportanceReport:
     """A run's importance, judged by what the run ranks by: dev J, the dev figure ``search.metric`` names
     (``ranked_by``), or its own objective's metric and direction.
@@ -196,13 +207,23 @@ def run_importance(
     Every view of a run (``importance``, ``show``, ``export --json``, ``plot`` and report.html) calls this one,
     so none judges an own objective with early stopping by another cost than the others do.
     """
-    if objective is None and ranked_by != "cost":
-        return hyperparameter_importance(
-            space, trials, metric=metric_key(ranked_by), direction=metric_direction(ranked_by)
-        )
-    if objective is None:
-        return hyperparameter_importance(space, trials)
-    return hyperparameter_importance(space, trials, metric=objective.metric, direction=objective.direction)
+    if objective is not None:
+        metric, direction = objective.metric, objective.direction
+    elif ranked_by != "cost":
+        metric, direction = metric_key(ranked_by), metric_direction(ranked_by)
+    else:
+        metric, direction = None, "minimize"
+    return hyperparameter_importance(space, trials, metric=metric, direction=direction, resamples=resamples)
+
+
+def importance_order(
+    space: Space, trials: list[TrialRecord], objective: ObjectiveSpec | None = None, ranked_by: str = "cost"
+) -> list[str]:
+    """The searched parameters, the most important first as ``run_importance`` ranks them (in the space's order
+    when it cannot): the leaderboard's column order. Its shares alone, without the bootstrap resamples that only
+    the spreads and the stability need — 100 times the work, 0.1 s at the end of an 81-trial search."""
+    report = run_importance(space, trials, objective, ranked_by, resamples=0)
+    return by_importance(report, list(space.names))
 
 
 def by_importance(report: ImportanceReport, names: list[str]) -> list[str]:

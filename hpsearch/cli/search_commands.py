@@ -174,13 +174,13 @@ def run(
 
 def _finish(result: Any, quiet: bool) -> None:
     """Leaderboard, best hyperparameters and hints at the end of run / resume / zoom."""
-    from hpsearch.analysis.importance import by_importance, run_importance
+    from hpsearch.analysis.importance import importance_order
     from hpsearch.space.search_space import Space
 
     metric = result.objective.metric if result.objective is not None else None
     if not quiet:
         space = Space.from_json(result.rounds[0].space) if result.rounds else Space({})
-        names = by_importance(run_importance(space, result.trials, result.objective, result.metric), list(space.names))
+        names = importance_order(space, result.trials, result.objective, result.metric)
         render.console.print(
             render.leaderboard_table(
                 result.trials, names, top=10, metric=metric, more=f"hpsearch show {result.name} --wide"

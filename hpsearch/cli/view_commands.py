@@ -23,7 +23,7 @@ from hpsearch.cli.text import plain, safe
 @runs_dir_option
 def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path | None) -> None:
     """The leaderboard of a run, each round's space, and where its best model is."""
-    from hpsearch.analysis.importance import by_importance, run_importance
+    from hpsearch.analysis.importance import importance_order
     from hpsearch.analysis.run_notes import early_stopping_notes, failure_note, model_notes, run_brackets, test_notes
     from hpsearch.confirm.repeats import load_confirmation
     from hpsearch.data.stored_arrays import run_data_notes
@@ -40,9 +40,7 @@ def show(run_ref: str, top: int, round_: int | None, wide: bool, runs_dir: Path 
         raise click.BadParameter(f"run has rounds {', '.join(str(r.round) for r in rounds)}", param_hint="--round")
     done, planned = len(trials), sum(r.n_trials for r in rounds if round_ in (None, r.round))
     render.console.print(Text.assemble("run ", plain(store.name, "bold"), f" — {done}/{planned} trials done"))
-    names = by_importance(
-        run_importance(config.space, every_trial, config.objective, config.search.metric), list(config.space.names)
-    )
+    names = importance_order(config.space, every_trial, config.objective, config.search.metric)
     table = render.leaderboard_table(
         trials,
         names,
