@@ -266,7 +266,7 @@ from hpsearch.core.errors import WorkerLostError
 
 marker = pathlib.Path(sys.argv[1])
 
-def work(item):
+def work(item, between_epochs=None):
     if item == "slow":
         time.sleep(60)  # the other worker: its end of the result pipe stays open
     marker.write_text(str(os.getpid()))
@@ -313,3 +313,27 @@ def _a_worker_trains(pid: int) -> bool:
         return any(sum(c.cpu_times()[:2]) > 1.0 for c in training_workers(pid))
     except psutil.Error:
         return False
+
+
+def _timed(item: tuple[str, float], between_epochs=None) -> tuple[str, int, float, float]:
+    """An item that "trains" for its seconds, in epochs of 10 ms; where and when it ran."""
+    name, seconds = item
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        time.sleep(0.01)
+        if between_epochs is not None:
+            between_epochs()
+    return name, os.getpid(), started, time.monotonic()
+
+
+@pytest.mark.skipif(not runner.fork_available(), reason="forked workers are Linux's; elsewhere joblib's executor")
+def test_a_worker_that_runs_out_of_work_takes_more_while_the_search_process_trains() -> None:
+    """At a batch's end the worker holds one item; it used to wait for the search process to finish its own item
+    before it got the next (here 0.5 s idle), now it takes it at the end of that item's next epoch."""
+    items = [("worker", 0.1), ("next", 0.1), ("here", 0.6)]  # the search process takes the last
+    ran = {
+        name: (pid, start, end)
+        for name, pid, start, end in runner.run_beside_workers(_timed, items, shared=(), workers=2)
+    }
+    assert ran["here"][0] == os.getpid() and ran["worker"][0] == ran["next"][0] != os.getpid()
+    assert ran["next"][1] < ran["here"][2] - 0.2  # started while "here" trained, not after it

@@ -44,7 +44,7 @@ from hpsearch.execution.segments import Segment, SegmentOutcome
 #: Below this many estimated seconds of training (``packs.pack_seconds``), a batch on the default workers trains
 #: in the search process alone: sending work to a worker and its outcome back costs more than such a batch saves
 #: (and a loky worker, off Linux, is a fresh interpreter: about 0.5 s of imports before its first epoch).
-IN_PROCESS_SECONDS = 0.5
+IN_PROCESS_SECONDS = 0.2
 #: How long an idle loky worker waits for more work before it exits (joblib's default): one round's serve the next.
 WORKER_IDLE_SECONDS = 300
 #: ``worker_pool``'s: an item to its future outcome.
@@ -130,25 +130,37 @@ def run_beside_workers(
 
     This process trains too, from the other end of ``items`` (longest first: the workers take the longest left,
     this process the shortest, and they meet in the middle), between recording what the workers send; each
-    worker holds a second item queued (while enough are left), so it does not wait for this process. Only for
-    the engine's own ``function`` (``train_pack``): pure, never raising for a bad item, safe to run here.
-    Outcomes do not depend on where an item trained.
+    worker holds a second item queued while many are left, so it does not wait for this process between items.
+    While this process trains, a worker that runs out of work takes the longest item left at the end of this
+    process's next epoch (``function(item, *shared, between_epochs=...)``): without that, at a batch's end the
+    worker waited for this process's item to end before it got the last one. Only for the engine's own
+    ``function`` (``train_pack``): pure, never raising for a bad item, safe to run here. Outcomes do not depend
+    on where an item trained.
     """
     watch_search()
     pending, in_flight = collections.deque(items), set()
     with worker_pool(workers - 1, function, shared) as pool:
 
         def top_up() -> None:
-            # a second item queued per worker only while enough are left for this process too: at a rung's end, a
-            # worker holding two of the last three would leave this process idle
+            # a second item queued per worker only while many are left: at a batch's end, a worker holding two of
+            # the last ones would leave this process idle
             while pending and len(in_flight) < (workers - 1) * (2 if len(pending) > workers else 1):
                 in_flight.add(pool.submit(pending.popleft()))
+
+        def feed_idle_workers() -> None:
+            idle = (workers - 1) - sum(not future.done() for future in in_flight)
+            for _ in range(min(idle, len(pending))):
+                try:
+                    in_flight.add(pool.submit(pending[0]))
+                except Exception:  # noqa: BLE001 — never into this process's trial: a broken pool is seen when
+                    return  # its outcomes are waited for, and the item is still pending
+                pending.popleft()
 
         top_up()
         for _ in items:
             ready = next((f for f in in_flight if f.done()), None)
             if ready is None and pending:
-                result = function(pending.pop(), *shared)  # the shortest item left, here
+                result = function(pending.pop(), *shared, between_epochs=feed_idle_workers)  # the shortest left
             else:
                 if ready is None:
                     ready = _next_done(in_flight, pool.lost)

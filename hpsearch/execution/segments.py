@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -205,14 +205,21 @@ def segment_config(segment: Segment, model: dict[str, Any]) -> ModelConfig:
     return ModelConfig.from_dict({**model, **engine_values(segment.task.params), "seed": segment.seed})
 
 
-def train_segment(segment: Segment, model: dict[str, Any], data: PreparedData | Dataset) -> SegmentOutcome:
-    """Train one segment with one BLAS thread. Never raises for a bad trial: it comes back ``failed``."""
+def train_segment(
+    segment: Segment,
+    model: dict[str, Any],
+    data: PreparedData | Dataset,
+    between_epochs: Callable[[], None] | None = None,
+) -> SegmentOutcome:
+    """Train one segment with one BLAS thread. Never raises for a bad trial: it comes back ``failed``.
+    ``between_epochs``: called after each epoch (it must not raise; it cannot change the outcome)."""
+    on_epoch = None if between_epochs is None else (lambda epoch, values: between_epochs())
     try:
         dataset = cached_dataset(data, segment.fold)
         with one_blas_thread():
             state = begin_segment(segment, model, dataset)
             first_epoch = state.epoch
-            fit(state, dataset, until_epoch(segment, state))
+            fit(state, dataset, until_epoch(segment, state), on_epoch)
     except Exception as exc:  # noqa: BLE001 — any error of a trial is its result, not the search's end
         return failed_outcome(segment, exc)
     return segment_outcome(segment, state, first_epoch)
