@@ -125,8 +125,9 @@ def _group(segment: Segment, model: dict[str, Any], dataset: Dataset, budget: in
 # digits searches (1-3 layers of 16-256 units, batches of 32-128, Adam, batch norm): a fixed cost per step and
 # layer (the NumPy calls), one per row (batch norm, shuffling, the dev pass) and one per row and weight (the
 # matrix products). Within a factor of 1.25 of the measured seconds for 80% of those trials (the constants before
-# it: off by 1.6-4x, and a wide network's more than a narrow one's, which misordered a rung's longest work).
-# It orders work and weighs it against a worker's start-up.
+# it: off by 1.6-4x, and a wide network's more than a narrow one's, which misordered a rung's longest work);
+# ``benchmarks/bench_estimate.py`` prints how far it is on a machine. It orders work and weighs it against a
+# worker's start-up.
 _STEP_LAYER_SECONDS = 34e-6
 _ROW_SECONDS = 0.3e-6
 _ROW_WEIGHT_SECONDS = 1.0e-10
