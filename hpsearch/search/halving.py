@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -154,13 +155,18 @@ class Halving:
         promoted: dict[tuple[int, int], list[int]],
     ) -> dict[int, RungStanding]:
         """Each trial at rung ``k``: its bracket's standing there, from the results stored so far."""
-        share = keep_share(self.early.method, n_trials, len(self.epochs), self.early.eta, k)
+        share = self._keep_share(n_trials, k)
         standings = {}
         for group in groups:
             at_rung = trials_at_rung(group, k, promoted)
             standing = RungStanding(len(at_rung), share, (entries[(t, k)] for t in at_rung if (t, k) in entries))
             standings.update(dict.fromkeys(at_rung, standing))
         return standings
+
+    def _keep_share(self, n_trials: int, k: int) -> Fraction:
+        """The share of each bracket promoted at rung ``k`` of a round of ``n_trials``: what the standings that
+        skip checkpoints foresee and what ``_promote`` decides, one rule for both."""
+        return keep_share(self.early.method, n_trials, len(self.epochs), self.early.eta, k)
 
     def _segment(self, task: TrialTask, group: Bracket, k: int, entries: dict[tuple[int, int], RungResult]) -> Segment:
         checkpoint = None
@@ -184,7 +190,7 @@ class Halving:
         """Promote each bracket's best share at rung ``k`` (``keep_share``: 1/eta, or ``auto``'s, from the round's
         size and the rung alone; once: stored promotions stand) and record the others pruned;
         a ``retried`` trial whose rung was decided without it is judged late (see the module's doc)."""
-        share = keep_share(self.early.method, len(by_id), len(self.epochs), self.early.eta, k)
+        share = self._keep_share(len(by_id), k)
         entries = self.store.rung_entries(list(by_id))
         promoted = self.store.promotions(rnd.round)
         finished = {
